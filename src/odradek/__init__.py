@@ -1,0 +1,19 @@
+"""odradek: a Kafka-compatible event streaming platform written in Python."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+__all__ = ["Broker", "__version__"]
+
+if TYPE_CHECKING:
+    from odradek.testing.broker import Broker
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Broker":
+        from odradek.testing.broker import Broker
+
+        return Broker
+    raise AttributeError(name)

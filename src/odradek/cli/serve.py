@@ -1,0 +1,82 @@
+"""``odradek serve``: run a broker until SIGINT/SIGTERM, then shut down cleanly."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from odradek.common.errors import ConfigError
+from odradek.config.broker import BrokerConfig, load_broker_config
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser("serve", help="run a broker",
+                                 description="Run a broker. With no arguments: a single-node "
+                                 "broker on 127.0.0.1:9092 with its data in ./odradek-data.")
+    parser.add_argument("properties", nargs="?", type=Path,
+                        help="a Kafka server.properties file")
+    parser.add_argument("--data-dir", type=Path, help="shorthand for --override log.dirs=DIR")
+    parser.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
+                        help="set a broker config (Kafka's names), may repeat")
+    parser.add_argument("--log-level", default="INFO",
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.set_defaults(run=run)
+
+
+def parse_overrides(items: list[str]) -> dict[str, str]:
+    overrides = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--override expects KEY=VALUE, got {item!r}")
+        overrides[key.strip()] = value.strip()
+    return overrides
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=args.log_level, stream=sys.stderr,
+                        format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
+    try:
+        overrides = parse_overrides(args.override)
+        if args.data_dir is not None:
+            overrides.setdefault("log.dirs", str(args.data_dir))
+        config = load_broker_config(args.properties, overrides)
+    except ConfigError as exc:
+        print(f"odradek: invalid configuration: {exc}", file=sys.stderr)
+        return 2
+    return serve(config)
+
+
+def serve(config: BrokerConfig) -> int:
+    try:
+        import uvloop
+
+        runner: Any = uvloop.run
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+        runner = asyncio.run
+    try:
+        runner(_serve(config))
+    except OSError as exc:
+        print(f"odradek: cannot start: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _serve(config: BrokerConfig) -> None:
+    from odradek.server.broker import BrokerServer
+
+    broker = BrokerServer(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await broker.start()
+    try:
+        await stop.wait()
+    finally:
+        await broker.stop()

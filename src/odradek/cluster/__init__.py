@@ -1,0 +1,1 @@
+"""Cluster metadata model and its stores, partitions and replica management."""

@@ -1,0 +1,144 @@
+"""Topic lifecycle against the metadata store and the logs: create (with validation), delete,
+auto-create. In single-node mode this broker is its own controller."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from odradek.cluster.metadata import LocalMetadataStore, TopicMetadata
+from odradek.cluster.topic_names import INTERNAL_TOPICS, validate_topic_name
+from odradek.common.errors import (
+    InvalidPartitionsError,
+    InvalidReplicationFactorError,
+    InvalidRequestError,
+    TopicAlreadyExistsError,
+    UnknownTopicOrPartitionError,
+)
+from odradek.common.ids import TopicPartition, new_topic_id
+from odradek.config.broker import BrokerConfig
+from odradek.config.topic import validate_topic_configs
+from odradek.storage.log import Log
+from odradek.storage.log_manager import LogManager
+
+log = logging.getLogger(__name__)
+MAX_PARTITIONS = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    name: str
+    num_partitions: int = -1
+    replication_factor: int = -1
+    assignments: Mapping[int, list[int]] | None = None
+    configs: Mapping[str, str | None] | None = None
+
+
+class Controller:
+    def __init__(self, node_id: int, config: BrokerConfig, store: LocalMetadataStore,
+                 log_manager: LogManager) -> None:
+        self.node_id = node_id
+        self.config = config
+        self.store = store
+        self.log_manager = log_manager
+
+    def load(self) -> None:
+        """Open the log of every partition the metadata names."""
+        self.store.load()
+        for topic in self.store.topics.values():
+            self._open_logs(topic)
+        orphans = self.log_manager.stored_partitions() - {
+            TopicPartition(t.name, p) for t in self.store.topics.values()
+            for p in range(t.partitions)}
+        for tp in sorted(orphans):
+            log.warning("%s: log directory without topic metadata; left untouched", tp)
+
+    def _open_logs(self, topic: TopicMetadata) -> list[Log]:
+        config = self.log_config(topic)
+        return [self.log_manager.get_or_create_log(TopicPartition(topic.name, p), topic.topic_id,
+                                                   config)
+                for p in range(topic.partitions)]
+
+    def log_config(self, topic: TopicMetadata) -> Any:
+        return self.config.log_config(validate_topic_configs(topic.configs))
+
+    def validate(self, spec: TopicSpec) -> TopicMetadata:
+        """Check a creation request; raises the matching Kafka error."""
+        name = validate_topic_name(spec.name)
+        if name in self.store.topics:
+            raise TopicAlreadyExistsError(f"Topic '{name}' already exists.")
+        partitions, replication = spec.num_partitions, spec.replication_factor
+        if spec.assignments:
+            if partitions != -1 or replication != -1:
+                raise InvalidRequestError("Both numPartitions or replicationFactor and "
+                                          "replicasAssignments were set. Both cannot be used "
+                                          "at the same time.")
+            partitions = self._check_assignments(spec.assignments)
+            replication = len(next(iter(spec.assignments.values())))
+        if partitions == -1:
+            partitions = int(self.config.get("num.partitions"))
+        if replication == -1:
+            replication = int(self.config.get("default.replication.factor"))
+        if partitions <= 0 or partitions > MAX_PARTITIONS:
+            raise InvalidPartitionsError(f"Number of partitions must be larger than 0 "
+                                         f"(and at most {MAX_PARTITIONS}), got {partitions}.")
+        if replication <= 0:
+            raise InvalidReplicationFactorError("Replication factor must be larger than 0.")
+        if replication > 1:
+            raise InvalidReplicationFactorError(
+                f"Unable to replicate the partition {replication} time(s): The target "
+                "replication factor of " f"{replication} cannot be reached because only 1 "
+                "broker(s) are registered.")
+        configs = {k: v for k, v in (spec.configs or {}).items() if v is not None}
+        validate_topic_configs(configs)
+        return TopicMetadata(name, new_topic_id(), partitions, replication, configs,
+                             internal=name in INTERNAL_TOPICS)
+
+    def _check_assignments(self, assignments: Mapping[int, list[int]]) -> int:
+        expected = set(range(len(assignments)))
+        if set(assignments) != expected:
+            raise InvalidPartitionsError("Partitions should be consecutive and start at 0.")
+        sizes = {len(replicas) for replicas in assignments.values()}
+        if len(sizes) != 1 or 0 in sizes:
+            raise InvalidReplicationFactorError(
+                "All partitions should have the same number of replicas.")
+        for replicas in assignments.values():
+            if len(set(replicas)) != len(replicas):
+                raise InvalidReplicationFactorError("Duplicate replica assignment found.")
+            unknown = [r for r in replicas if r != self.node_id]
+            if unknown:
+                raise InvalidReplicationFactorError(
+                    f"Unknown broker(s) in replica assignment: {unknown}.")
+        return len(assignments)
+
+    def create_topic(self, spec: TopicSpec, validate_only: bool = False) -> TopicMetadata:
+        topic = self.validate(spec)
+        if not validate_only:
+            self.store.create_topic(topic)
+            self._open_logs(topic)
+            log.info("created topic %s (%d partitions, id %s)", topic.name, topic.partitions,
+                     topic.topic_id)
+        return topic
+
+    def delete_topic(self, name: str | None = None,
+                     topic_id: uuid.UUID | None = None) -> TopicMetadata:
+        topic = self.store.topics.get(name) if name else self.store.by_id.get(topic_id) \
+            if topic_id else None
+        if topic is None:
+            raise UnknownTopicOrPartitionError("This server does not host this topic.")
+        if topic.internal:
+            raise InvalidRequestError(f"Cannot delete internal topic {topic.name}")
+        self.store.delete_topic(topic.name)
+        for partition in range(topic.partitions):
+            self.log_manager.delete_log(TopicPartition(topic.name, partition))
+        log.info("deleted topic %s", topic.name)
+        return topic
+
+    def maybe_auto_create(self, name: str) -> TopicMetadata | None:
+        """Create ``name`` with broker defaults if auto-creation is on; None otherwise."""
+        if not self.config.get("auto.create.topics.enable"):
+            return None
+        return self.create_topic(TopicSpec(name))

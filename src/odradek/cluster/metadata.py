@@ -1,0 +1,69 @@
+"""The metadata model — topics, their ids, partition counts and config overrides — and the
+single-node store that keeps it in one atomically written JSON file."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from odradek.storage.files import atomic_write
+
+METADATA_FILE = "odradek-metadata.json"
+
+
+@dataclass(slots=True)
+class TopicMetadata:
+    name: str
+    topic_id: uuid.UUID
+    partitions: int
+    replication_factor: int = 1
+    configs: dict[str, str] = field(default_factory=dict)
+    internal: bool = False
+
+
+class LocalMetadataStore:
+    """Single-node metadata: a JSON file in the first log dir, rewritten atomically."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / METADATA_FILE
+        self.topics: dict[str, TopicMetadata] = {}
+        self.by_id: dict[uuid.UUID, TopicMetadata] = {}
+
+    def load(self) -> None:
+        if not self.path.exists():
+            return
+        data = json.loads(self.path.read_text())
+        for item in data.get("topics", []):
+            topic = TopicMetadata(item["name"], uuid.UUID(item["topic_id"]),
+                                  int(item["partitions"]), int(item.get("replication_factor", 1)),
+                                  dict(item.get("configs", {})), bool(item.get("internal")))
+            self._index(topic)
+
+    def _index(self, topic: TopicMetadata) -> None:
+        self.topics[topic.name] = topic
+        self.by_id[topic.topic_id] = topic
+
+    def _save(self) -> None:
+        data = {"version": 1, "topics": [
+            {"name": t.name, "topic_id": str(t.topic_id), "partitions": t.partitions,
+             "replication_factor": t.replication_factor, "configs": t.configs,
+             "internal": t.internal}
+            for t in self.topics.values()]}
+        atomic_write(self.path, json.dumps(data, indent=1, sort_keys=True).encode())
+
+    def create_topic(self, topic: TopicMetadata) -> None:
+        self._index(topic)
+        self._save()
+
+    def delete_topic(self, name: str) -> TopicMetadata | None:
+        topic = self.topics.pop(name, None)
+        if topic is not None:
+            self.by_id.pop(topic.topic_id, None)
+            self._save()
+        return topic
+
+    def update_topic(self, topic: TopicMetadata) -> None:
+        self._index(topic)
+        self._save()

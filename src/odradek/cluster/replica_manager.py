@@ -1,0 +1,65 @@
+"""Appends to and reads from the partitions this broker leads (Kafka's ReplicaManager).
+
+Per-partition failures become per-partition error codes; nothing here touches sockets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from odradek.cluster.metadata import LocalMetadataStore
+from odradek.cluster.purgatory import FetchPurgatory
+from odradek.common.errors import (
+    CorruptRecordError,
+    InvalidRequestError,
+    KafkaError,
+    UnknownTopicOrPartitionError,
+)
+from odradek.common.ids import TopicPartition
+from odradek.protocol.records.batch import validate_batches
+from odradek.storage.log import FetchDataInfo, Log, LogAppendInfo
+from odradek.storage.log_manager import LogManager
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionRead:
+    tp: TopicPartition
+    error: KafkaError | None
+    info: FetchDataInfo | None
+
+
+class ReplicaManager:
+    def __init__(self, log_manager: LogManager, store: LocalMetadataStore) -> None:
+        self.log_manager = log_manager
+        self.store = store
+        self.fetch_purgatory = FetchPurgatory()
+
+    def get_log(self, topic: str, partition: int) -> Log:
+        log_obj = self.log_manager.logs.get(TopicPartition(topic, partition))
+        if log_obj is None:
+            raise UnknownTopicOrPartitionError(
+                f"This server does not host this topic-partition: {topic}-{partition}")
+        if self.fetch_purgatory.on_append not in log_obj.append_listeners:
+            log_obj.append_listeners.append(self.fetch_purgatory.on_append)
+        return log_obj
+
+    def append_records(self, topic: str, partition: int,
+                       records: bytes | None) -> LogAppendInfo:
+        """Validate (magic, CRC, sizes) and append one partition's produce data."""
+        log_obj = self.get_log(topic, partition)
+        if records is None or len(records) == 0:
+            raise CorruptRecordError("produce request without records")
+        if log_obj.config.compact:
+            pass  # keyless records on compacted topics are checked with log compaction
+        validated = validate_batches(records, log_obj.config.max_message_bytes)
+        data = bytearray(records)
+        return log_obj.append_as_leader(data, validated)
+
+    def read(self, tp: TopicPartition, offset: int, max_bytes: int,
+             min_one_batch: bool) -> PartitionRead:
+        try:
+            log_obj = self.get_log(tp.topic, tp.partition)
+            if max_bytes < 0:
+                raise InvalidRequestError("negative partition max bytes")
+            return PartitionRead(tp, None, log_obj.read(offset, max_bytes, min_one_batch))
+        except KafkaError as exc:
+            return PartitionRead(tp, exc, None)

@@ -1,0 +1,1 @@
+"""Leaf layer: ids, errors mapped to Kafka error codes, clocks."""

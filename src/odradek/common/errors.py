@@ -1,0 +1,96 @@
+"""One exception hierarchy, each class mapped to a Kafka error code.
+
+Mirrors Kafka's ``Errors.forException``: :func:`error_code_for` walks the class hierarchy of an
+exception and returns the first mapped code, falling back to ``UNKNOWN_SERVER_ERROR``.
+"""
+
+from __future__ import annotations
+
+from kio.schema.errors import ErrorCode
+
+
+class KafkaError(Exception):
+    """Base of every error that maps to a Kafka error code."""
+
+    error_code: ErrorCode = ErrorCode.unknown_server_error
+
+
+class CorruptRecordError(KafkaError):
+    error_code = ErrorCode.corrupt_message
+
+
+class UnsupportedForMessageFormatError(KafkaError):
+    error_code = ErrorCode.unsupported_for_message_format
+
+
+class InvalidRecordError(KafkaError):
+    error_code = ErrorCode.invalid_record
+
+
+class RecordTooLargeError(KafkaError):
+    error_code = ErrorCode.message_too_large
+
+
+class RecordBatchTooLargeError(KafkaError):
+    error_code = ErrorCode.record_list_too_large
+
+
+class OffsetOutOfRangeError(KafkaError):
+    error_code = ErrorCode.offset_out_of_range
+
+
+class UnknownTopicOrPartitionError(KafkaError):
+    error_code = ErrorCode.unknown_topic_or_partition
+
+
+class UnknownTopicIdError(KafkaError):
+    error_code = ErrorCode.unknown_topic_id
+
+
+class TopicAlreadyExistsError(KafkaError):
+    error_code = ErrorCode.topic_already_exists
+
+
+class InvalidTopicError(KafkaError):
+    error_code = ErrorCode.invalid_topic_exception
+
+
+class InvalidPartitionsError(KafkaError):
+    error_code = ErrorCode.invalid_partitions
+
+
+class InvalidReplicationFactorError(KafkaError):
+    error_code = ErrorCode.invalid_replication_factor
+
+
+class InvalidConfigError(KafkaError):
+    error_code = ErrorCode.invalid_config
+
+
+class InvalidRequestError(KafkaError):
+    error_code = ErrorCode.invalid_request
+
+
+class InvalidTimestampError(KafkaError):
+    error_code = ErrorCode.invalid_timestamp
+
+
+class KafkaStorageError(KafkaError):
+    error_code = ErrorCode.kafka_storage_error
+
+
+class UnsupportedVersionError(KafkaError):
+    error_code = ErrorCode.unsupported_version
+
+
+class ConfigError(ValueError):
+    """A broker configuration problem found at startup; stops the broker with its message."""
+
+
+def error_code_for(exc: BaseException) -> ErrorCode:
+    """The Kafka error code for ``exc``, found by walking its class hierarchy."""
+    for cls in type(exc).__mro__:
+        code = getattr(cls, "error_code", None)
+        if isinstance(code, ErrorCode):
+            return code
+    return ErrorCode.unknown_server_error

@@ -1,0 +1,1 @@
+"""Kafka's configuration vocabulary: definitions, defaults, validation and parsing."""

@@ -1,0 +1,248 @@
+"""Broker configs: Kafka's names and defaults, parsed from server.properties, overrides and env.
+
+Unknown names that are valid Kafka broker configs are accepted and reported as having no effect
+yet; anything else (a typo) stops startup with a clear message, as does an invalid value.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from odradek.common.errors import ConfigError, InvalidConfigError
+from odradek.config.definitions import ConfigDef, ConfigType, at_least, one_of
+from odradek.config.kafka_names import KAFKA_BROKER_CONFIG_NAMES
+from odradek.config.properties import parse_properties
+from odradek.config.topic import TOPIC_CONFIG_DEFS, TOPIC_TO_BROKER_SYNONYM, LogConfig
+
+log = logging.getLogger(__name__)
+
+B, I, L, D, S, LIST = (ConfigType.BOOLEAN, ConfigType.INT, ConfigType.LONG, ConfigType.DOUBLE,
+                       ConfigType.STRING, ConfigType.LIST)
+
+_BROKER_ONLY: tuple[ConfigDef, ...] = (
+    ConfigDef("broker.id", I, -1),
+    ConfigDef("node.id", I, -1),
+    ConfigDef("broker.rack", S, None),
+    ConfigDef("listeners", LIST, ["PLAINTEXT://:9092"]),
+    ConfigDef("advertised.listeners", LIST, None),
+    ConfigDef("listener.security.protocol.map", LIST,
+              ["PLAINTEXT:PLAINTEXT", "SSL:SSL", "SASL_PLAINTEXT:SASL_PLAINTEXT",
+               "SASL_SSL:SASL_SSL"]),
+    ConfigDef("log.dirs", LIST, None),
+    ConfigDef("log.dir", S, "/tmp/kafka-logs"),
+    ConfigDef("num.partitions", I, 1, validator=at_least(1)),
+    ConfigDef("default.replication.factor", I, 1, validator=at_least(1)),
+    ConfigDef("auto.create.topics.enable", B, True),
+    ConfigDef("delete.topic.enable", B, True),
+    ConfigDef("socket.request.max.bytes", I, 104_857_600, validator=at_least(1)),
+    ConfigDef("socket.send.buffer.bytes", I, 102_400),
+    ConfigDef("socket.receive.buffer.bytes", I, 102_400),
+    ConfigDef("num.network.threads", I, 3, validator=at_least(1), dynamic=True),
+    ConfigDef("num.io.threads", I, 8, validator=at_least(1), dynamic=True),
+    ConfigDef("num.recovery.threads.per.data.dir", I, 1, validator=at_least(1)),
+    ConfigDef("log.roll.hours", I, 168, validator=at_least(1)),
+    ConfigDef("log.roll.jitter.hours", I, 0, validator=at_least(0)),
+    ConfigDef("log.retention.hours", I, 168),
+    ConfigDef("log.retention.minutes", I, None),
+    ConfigDef("log.retention.check.interval.ms", L, 300_000, validator=at_least(1)),
+    ConfigDef("log.flush.offset.checkpoint.interval.ms", I, 60_000, validator=at_least(0)),
+    ConfigDef("log.flush.start.offset.checkpoint.interval.ms", I, 60_000),
+    ConfigDef("log.flush.scheduler.interval.ms", L, 2**63 - 1),
+    ConfigDef("log.cleaner.enable", B, True),
+    ConfigDef("log.cleaner.threads", I, 1, validator=at_least(0)),
+    ConfigDef("log.cleaner.backoff.ms", L, 15_000, validator=at_least(0)),
+    ConfigDef("log.cleaner.dedupe.buffer.size", L, 134_217_728),
+    ConfigDef("offsets.topic.num.partitions", I, 50, validator=at_least(1)),
+    ConfigDef("offsets.topic.replication.factor", I, 3, validator=at_least(1)),
+    ConfigDef("offsets.retention.minutes", I, 10_080, validator=at_least(1)),
+    ConfigDef("transaction.state.log.num.partitions", I, 50, validator=at_least(1)),
+    ConfigDef("transaction.state.log.replication.factor", I, 3, validator=at_least(1)),
+    ConfigDef("group.initial.rebalance.delay.ms", I, 3000),
+    ConfigDef("zookeeper.connect", S, None),
+    ConfigDef("zookeeper.session.timeout.ms", I, 18_000),
+    ConfigDef("zookeeper.connection.timeout.ms", I, None),
+    ConfigDef("replica.lag.time.max.ms", L, 30_000),
+    ConfigDef("metrics.port", I, None),
+    ConfigDef("process.roles", LIST, [], validator=one_of("broker", "controller")),
+    ConfigDef("controller.quorum.voters", LIST, []),
+    ConfigDef("controller.listener.names", S, None),
+    ConfigDef("inter.broker.listener.name", S, None),
+)
+
+BROKER_CONFIG_DEFS: dict[str, ConfigDef] = {d.name: d for d in _BROKER_ONLY}
+for _topic_name, _synonym in TOPIC_TO_BROKER_SYNONYM.items():
+    _topic_def = TOPIC_CONFIG_DEFS[_topic_name]
+    if _synonym not in BROKER_CONFIG_DEFS:
+        BROKER_CONFIG_DEFS[_synonym] = ConfigDef(
+            _synonym, _topic_def.type, _topic_def.default, validator=_topic_def.validator)
+# Time-based synonyms: the *.ms form has no default of its own; it comes from hours/minutes.
+for _ms_name in ("log.retention.ms", "log.roll.ms", "log.roll.jitter.ms"):
+    BROKER_CONFIG_DEFS[_ms_name] = ConfigDef(
+        _ms_name, L, None, validator=BROKER_CONFIG_DEFS[_ms_name].validator)
+
+EMBEDDED_DEFAULTS: Mapping[str, str] = {
+    "node.id": "0",
+    "listeners": "PLAINTEXT://127.0.0.1:9092",
+    "log.dirs": "./odradek-data",
+    "offsets.topic.replication.factor": "1",
+    "transaction.state.log.replication.factor": "1",
+}
+
+ENV_PREFIX = "ODRADEK_"
+
+
+@dataclass(frozen=True, slots=True)
+class Listener:
+    name: str
+    host: str
+    port: int
+
+    @classmethod
+    def parse(cls, text: str) -> Listener:
+        try:
+            name, rest = text.split("://", 1)
+            host, port_text = rest.rsplit(":", 1)
+            port = int(port_text)
+        except ValueError as exc:
+            raise ConfigError(f"Invalid listener {text!r}: expected NAME://host:port") from exc
+        if not 0 <= port <= 65535:
+            raise ConfigError(f"Invalid listener {text!r}: port out of range")
+        return cls(name.upper(), host.strip("[]"), port)
+
+    def __str__(self) -> str:
+        return f"{self.name}://{self.host}:{self.port}"
+
+
+@dataclass(slots=True)
+class BrokerConfig:
+    """Parsed broker configuration: explicitly set values plus Kafka's defaults."""
+
+    explicit: dict[str, Any] = field(default_factory=dict)
+    unknown_valid: dict[str, str] = field(default_factory=dict)
+
+    def get(self, name: str) -> Any:
+        if name in self.explicit:
+            return self.explicit[name]
+        return BROKER_CONFIG_DEFS[name].default
+
+    def is_set(self, name: str) -> bool:
+        return name in self.explicit
+
+    @property
+    def node_id(self) -> int:
+        node_id = int(self.get("node.id"))
+        return node_id if node_id >= 0 else max(int(self.get("broker.id")), 0)
+
+    @property
+    def listeners(self) -> list[Listener]:
+        return [Listener.parse(text) for text in self.get("listeners")]
+
+    @property
+    def advertised_listeners(self) -> list[Listener]:
+        advertised = self.get("advertised.listeners")
+        if not advertised:
+            return self.listeners
+        return [Listener.parse(text) for text in advertised]
+
+    @property
+    def log_dirs(self) -> list[Path]:
+        dirs = self.get("log.dirs") or [self.get("log.dir")]
+        return [Path(d) for d in dirs]
+
+    def retention_ms(self) -> int:
+        if self.is_set("log.retention.ms"):
+            return int(self.get("log.retention.ms"))
+        if self.is_set("log.retention.minutes"):
+            return int(self.get("log.retention.minutes")) * 60_000
+        return int(self.get("log.retention.hours")) * 3_600_000
+
+    def roll_ms(self) -> int:
+        if self.is_set("log.roll.ms"):
+            return int(self.get("log.roll.ms"))
+        return int(self.get("log.roll.hours")) * 3_600_000
+
+    def roll_jitter_ms(self) -> int:
+        if self.is_set("log.roll.jitter.ms"):
+            return int(self.get("log.roll.jitter.ms"))
+        return int(self.get("log.roll.jitter.hours")) * 3_600_000
+
+    def topic_defaults(self) -> dict[str, Any]:
+        """The broker-level default of every topic config (the DEFAULT_CONFIG source)."""
+        defaults = {name: d.default for name, d in TOPIC_CONFIG_DEFS.items()}
+        for topic_name, synonym in TOPIC_TO_BROKER_SYNONYM.items():
+            if self.is_set(synonym):
+                defaults[topic_name] = self.explicit[synonym]
+        defaults["retention.ms"] = self.retention_ms()
+        defaults["segment.ms"] = self.roll_ms()
+        defaults["segment.jitter.ms"] = self.roll_jitter_ms()
+        return defaults
+
+    def log_config(self, overrides: Mapping[str, Any] | None = None) -> LogConfig:
+        values = self.topic_defaults()
+        values.update(overrides or {})
+        return LogConfig(values)
+
+
+def env_overrides(environ: Mapping[str, str]) -> dict[str, str]:
+    """ODRADEK_LOG_DIRS=x -> log.dirs=x (``__`` stands for ``_``, ``___`` for ``-``)."""
+    result = {}
+    for key, value in environ.items():
+        if key.startswith(ENV_PREFIX) and len(key) > len(ENV_PREFIX):
+            name = key[len(ENV_PREFIX):].lower()
+            name = name.replace("___", "-").replace("__", "\0").replace("_", ".")
+            result[name.replace("\0", "_")] = value
+    return result
+
+
+def load_broker_config(properties_file: Path | None = None,
+                       overrides: Mapping[str, str] | None = None,
+                       environ: Mapping[str, str] | None = None,
+                       embedded_defaults: bool = True) -> BrokerConfig:
+    """Layer: embedded defaults < properties file < environment < --override."""
+    raw: dict[str, str] = dict(EMBEDDED_DEFAULTS) if embedded_defaults else {}
+    if properties_file is not None:
+        try:
+            text = properties_file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"Cannot read {properties_file}: {exc.strerror}") from exc
+        raw.update(parse_properties(text))
+    raw.update(env_overrides(os.environ if environ is None else environ))
+    raw.update(overrides or {})
+    return build_broker_config(raw)
+
+
+def build_broker_config(raw: Mapping[str, str]) -> BrokerConfig:
+    config = BrokerConfig()
+    for name, value in raw.items():
+        definition = BROKER_CONFIG_DEFS.get(name)
+        if definition is None:
+            if name in KAFKA_BROKER_CONFIG_NAMES or name.startswith(("listener.name.", "ssl.",
+                                                                     "sasl.", "confluent.")):
+                config.unknown_valid[name] = value
+                continue
+            raise ConfigError(f"Unknown broker config {name!r}: not a Kafka broker config "
+                              "(is it misspelt?)")
+        try:
+            config.explicit[name] = definition.parse(value)
+        except InvalidConfigError as exc:
+            raise ConfigError(str(exc)) from exc
+    _check_consistency(config)
+    return config
+
+
+def _check_consistency(config: BrokerConfig) -> None:
+    if config.is_set("node.id") and config.is_set("broker.id"):
+        node_id, broker_id = config.get("node.id"), config.get("broker.id")
+        if node_id >= 0 and broker_id >= 0 and node_id != broker_id:
+            raise ConfigError(f"node.id ({node_id}) and broker.id ({broker_id}) differ")
+    listeners = config.listeners
+    if not listeners:
+        raise ConfigError("listeners must name at least one listener")
+    config.advertised_listeners  # noqa: B018 - parsed for validation
+    if config.log_dirs == []:
+        raise ConfigError("log.dirs must name at least one directory")

@@ -1,0 +1,1 @@
+"""Sans-IO Kafka protocol: framing, request/response codecs (kio), record batches."""

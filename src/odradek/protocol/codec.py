@@ -1,0 +1,149 @@
+"""Request and response codecs on top of kio's generated message types.
+
+A request frame is a request header (v1, or v2 for flexible versions) and a body; a response
+is a response header (v0, or v1 for flexible versions — except ApiVersions, always v0) and a
+body. kio writes tagged fields only when they differ from their defaults, as Kafka does.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, fields
+from functools import cache
+from types import ModuleType
+from typing import Any
+
+from kio.index import load_payload_module
+from kio.schema.request_header.v1.header import RequestHeader as RequestHeaderV1
+from kio.schema.request_header.v2.header import RequestHeader as RequestHeaderV2
+from kio.serial import entity_reader, entity_writer
+from kio.static.constants import EntityType
+
+from odradek.protocol.api_versions import API_VERSIONS_KEY, SUPPORTED_APIS
+
+_HEADER_PREFIX = struct.Struct(">hhi")
+_INT32 = struct.Struct(">i")
+
+
+class RequestParseError(Exception):
+    """The peer sent something that is not a valid request: close its connection."""
+
+
+class UnsupportedApiError(RequestParseError):
+    """An unknown API key, or a version outside the advertised range (not ApiVersions)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RequestHeader:
+    api_key: int
+    api_version: int
+    correlation_id: int
+    client_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedRequest:
+    header: RequestHeader
+    body: Any  # a kio request entity
+    size: int
+
+
+@cache
+def request_module(api_key: int, version: int) -> ModuleType:
+    return load_payload_module(api_key, version, EntityType.request)
+
+
+@cache
+def response_module(api_key: int, version: int) -> ModuleType:
+    return load_payload_module(api_key, version, EntityType.response)
+
+
+@cache
+def _request_class(api_key: int, version: int) -> Any:
+    module = request_module(api_key, version)
+    return next(getattr(module, name) for name in dir(module)
+                if name.endswith("Request") and getattr(getattr(module, name), "__type__", None)
+                is EntityType.request)
+
+
+@cache
+def response_class(api_key: int, version: int) -> Any:
+    module = response_module(api_key, version)
+    return next(getattr(module, name) for name in dir(module)
+                if name.endswith("Response") and getattr(getattr(module, name), "__type__", None)
+                is EntityType.response)
+
+
+@cache
+def _reader(entity_type: Any) -> Any:
+    return entity_reader(entity_type)
+
+
+@cache
+def _writer(entity_type: Any) -> Any:
+    return entity_writer(entity_type)
+
+
+def peek_header(frame: bytes) -> tuple[int, int, int]:
+    """(api_key, api_version, correlation_id) from the fixed first 8 bytes of a request."""
+    if len(frame) < 8:
+        raise RequestParseError("request shorter than its header")
+    api_key, version, correlation_id = _HEADER_PREFIX.unpack_from(frame, 0)
+    return api_key, version, correlation_id
+
+
+def parse_request(frame: bytes) -> ParsedRequest:
+    """Decode a request frame. Raises UnsupportedApiError or RequestParseError."""
+    api_key, version, _ = peek_header(frame)
+    supported = SUPPORTED_APIS.get(api_key)
+    if supported is None or not supported[0] <= version <= supported[1]:
+        raise UnsupportedApiError(f"unsupported api key {api_key} version {version}")
+    body_class = _request_class(api_key, version)
+    header_class = RequestHeaderV2 if body_class.__flexible__ else RequestHeaderV1
+    try:
+        header, offset = _reader(header_class)(frame, 0)
+        body, size = _reader(body_class)(frame, offset)
+    except Exception as exc:  # kio raises several types for malformed input
+        raise RequestParseError(f"malformed api key {api_key} v{version} request: {exc}") from exc
+    parsed_header = RequestHeader(api_key, version, header.correlation_id, header.client_id)
+    return ParsedRequest(parsed_header, body, len(frame))
+
+
+class ChunkWriter:
+    """A ``Writable`` that keeps large values (record data) as separate chunks, uncopied."""
+
+    __slots__ = ("chunks", "size")
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes | bytearray | memoryview] = []
+        self.size = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        self.chunks.append(data)
+        length = len(data)
+        self.size += length
+        return length
+
+
+def encode_response(header: RequestHeader, body: Any) -> list[bytes | bytearray | memoryview]:
+    """Size prefix, response header and body, as chunks ready for ``writelines``."""
+    writer = ChunkWriter()
+    writer.write(b"")  # placeholder for the size prefix
+    writer.write(_INT32.pack(header.correlation_id))
+    if body.__flexible__ and header.api_key != API_VERSIONS_KEY:
+        writer.write(b"\x00")  # empty tagged fields of response header v1
+    _writer(type(body))(writer, body)
+    writer.chunks[0] = _INT32.pack(writer.size)
+    return writer.chunks
+
+
+@cache
+def _field_names(entity_type: Any) -> frozenset[str]:
+    return frozenset(f.name for f in fields(entity_type))
+
+
+def build(entity_type: Any, **values: Any) -> Any:
+    """Construct a kio entity of any version from a superset of its fields' values: fields that
+    this version does not have are dropped, so one handler serves every version."""
+    names = _field_names(entity_type)
+    return entity_type(**{k: v for k, v in values.items() if k in names})

@@ -1,0 +1,1 @@
+"""The asyncio network layer and the Broker object that wires everything together."""

@@ -1,0 +1,130 @@
+"""The Broker: wires config, storage, metadata, replica manager and listeners; owns the
+lifecycle (start, background tasks, clean shutdown)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+from typing import TYPE_CHECKING
+
+from odradek.cluster.controller import Controller
+from odradek.cluster.metadata import LocalMetadataStore
+from odradek.cluster.replica_manager import ReplicaManager
+from odradek.common.clock import Clock, SystemClock
+from odradek.config.broker import BrokerConfig
+from odradek.storage.log_manager import LogManager
+
+if TYPE_CHECKING:
+    from odradek.server.connection import KafkaConnection
+
+log = logging.getLogger(__name__)
+
+TIME_ROLL_CHECK_SECONDS = 1.0
+SHUTDOWN_DRAIN_SECONDS = 5.0
+
+
+class BrokerServer:
+    def __init__(self, config: BrokerConfig, clock: Clock | None = None) -> None:
+        self.config = config
+        self.clock = clock or SystemClock()
+        self.node_id = config.node_id
+        self.rack: str | None = config.get("broker.rack")
+        self.log_manager = LogManager(config.log_dirs, self.clock)
+        self.metadata_store = LocalMetadataStore(self.log_manager.log_dirs[0])
+        self.controller = Controller(self.node_id, config, self.metadata_store, self.log_manager)
+        self.replica_manager = ReplicaManager(self.log_manager, self.metadata_store)
+        self.cluster_id = ""
+        self.connections: set[KafkaConnection] = set()
+        self.advertised_endpoint: tuple[str, int] = ("", 0)
+        self.bound_ports: list[int] = []
+        self.shutting_down = False
+        self.request_counts: dict[int, int] = {}
+        self._servers: list[asyncio.Server] = []
+        self._background: list[asyncio.Task[None]] = []
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        started = time.monotonic()
+        for name, value in sorted(self.config.unknown_valid.items()):
+            log.info("config %s=%s is a Kafka config that has no effect in odradek yet",
+                     name, value)
+        self.cluster_id = self.log_manager.startup(self.node_id, None)
+        self.controller.load()
+        await self._start_listeners()
+        loop = asyncio.get_running_loop()
+        self._background = [loop.create_task(self._time_roll_loop()),
+                            loop.create_task(self._checkpoint_loop())]
+        log.info("odradek broker %d started in %.2fs (cluster %s), listening on %s",
+                 self.node_id, time.monotonic() - started, self.cluster_id,
+                 ", ".join(f"{h}:{p}" for h, p in [self.advertised_endpoint]))
+
+    async def _start_listeners(self) -> None:
+        from odradek.server.connection import KafkaConnection
+
+        loop = asyncio.get_running_loop()
+        advertised = self.config.advertised_listeners
+        for index, listener in enumerate(self.config.listeners):
+            host = listener.host or None
+            server = await loop.create_server(lambda: KafkaConnection(self), host, listener.port,
+                                              reuse_address=True, backlog=1024)
+            self._servers.append(server)
+            port = server.sockets[0].getsockname()[1]
+            self.bound_ports.append(port)
+            if index == 0:
+                adv = advertised[0]
+                adv_host = adv.host
+                if not adv_host or adv_host in ("0.0.0.0", "::"):
+                    adv_host = socket.getfqdn()
+                explicit = self.config.is_set("advertised.listeners") and adv.port
+                self.advertised_endpoint = (adv_host, adv.port if explicit else port)
+
+    async def stop(self) -> None:
+        """Clean shutdown: stop accepting, answer in-flight requests, flush, checkpoint, and
+        leave the clean-shutdown marker so the next start skips recovery."""
+        if self.shutting_down:
+            return
+        self.shutting_down = True
+        log.info("shutting down")
+        for server in self._servers:
+            server.close()
+        self.replica_manager.fetch_purgatory.complete_all()
+        deadline = time.monotonic() + SHUTDOWN_DRAIN_SECONDS
+        while any(not c.idle for c in self.connections) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        for connection in list(self.connections):
+            connection.close("broker shutting down")
+        for task in self._background:
+            task.cancel()
+        for task in self._background:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.log_manager.shutdown()
+        log.info("shut down cleanly")
+
+    # -- background tasks ----------------------------------------------------------------------
+
+    async def _time_roll_loop(self) -> None:
+        while True:
+            await asyncio.sleep(TIME_ROLL_CHECK_SECONDS)
+            self.log_manager.for_each(lambda lg: lg.maybe_roll_for_time())
+
+    async def _checkpoint_loop(self) -> None:
+        interval = max(int(self.config.get("log.flush.offset.checkpoint.interval.ms")), 1000)
+        while True:
+            await asyncio.sleep(interval / 1000)
+            try:
+                self.log_manager.checkpoint()
+            except OSError:
+                log.exception("writing checkpoints failed")
+
+    # -- accounting hooks (metrics come with the observability issue) -------------------------
+
+    def record_request(self, api_key: int) -> None:
+        self.request_counts[api_key] = self.request_counts.get(api_key, 0) + 1
+
+    def record_failed_produce(self, topic: str) -> None:
+        pass

@@ -1,0 +1,166 @@
+"""One client connection: frames in, responses out in request order (clients pipeline).
+
+A thin asyncio adapter around the sans-IO frame decoder and the dispatcher. Reading pauses
+while too many responses are pending or the transport's write buffer is full."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections import deque
+from typing import TYPE_CHECKING
+
+from odradek.protocol.codec import RequestParseError
+from odradek.protocol.framing import FrameDecoder, FrameTooLargeError, InvalidFrameError
+from odradek.server.dispatcher import Chunks, dispatch
+from odradek.server.errors import CloseConnectionError
+
+if TYPE_CHECKING:
+    from odradek.server.broker import BrokerServer
+
+log = logging.getLogger(__name__)
+
+MAX_PENDING_RESPONSES = 256
+
+
+class _Slot:
+    __slots__ = ("chunks", "ready")
+
+    def __init__(self) -> None:
+        self.ready = False
+        self.chunks: Chunks | None = None
+
+
+class KafkaConnection(asyncio.Protocol):
+    def __init__(self, broker: BrokerServer) -> None:
+        self.broker = broker
+        self.decoder = FrameDecoder(int(broker.config.get("socket.request.max.bytes")))
+        self.transport: asyncio.Transport | None = None
+        self.peer = "?"
+        self._pending: deque[_Slot] = deque()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._reading_paused = False
+        self._writing_paused = False
+        self.closed = False
+
+    # -- asyncio.Protocol ----------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+        self.peer = str(transport.get_extra_info("peername"))
+        self.broker.connections.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.broker.connections.discard(self)
+        for task in self._tasks:
+            task.cancel()
+
+    def data_received(self, data: bytes) -> None:
+        decoder = self.decoder
+        decoder.receive_data(data)
+        try:
+            while not self.closed:
+                frame = decoder.next_frame()
+                if frame is None:
+                    break
+                self._on_frame(frame)
+        except (FrameTooLargeError, InvalidFrameError) as exc:
+            self.close(f"{exc}")
+
+    def pause_writing(self) -> None:
+        self._writing_paused = True
+        self._update_reading()
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        self._update_reading()
+
+    # -- requests and responses ----------------------------------------------------------------
+
+    def _on_frame(self, frame: bytes) -> None:
+        try:
+            outcome = dispatch(self.broker, frame)
+        except RequestParseError as exc:
+            self.close(f"invalid request: {exc}")
+            return
+        except CloseConnectionError as exc:
+            self.close(str(exc))
+            return
+        except Exception:
+            log.exception("unexpected error handling a request from %s", self.peer)
+            self.close("internal error")
+            return
+        if outcome is None:
+            return
+        if isinstance(outcome, list):
+            if not self._pending:
+                self._write(outcome)
+                return
+            slot = _Slot()
+            slot.ready, slot.chunks = True, outcome
+            self._pending.append(slot)
+            return
+        slot = _Slot()
+        self._pending.append(slot)
+        task = asyncio.ensure_future(self._complete(slot, outcome))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        self._update_reading()
+
+    async def _complete(self, slot: _Slot, outcome: object) -> None:
+        try:
+            slot.chunks = await outcome  # type: ignore[misc]
+        except asyncio.CancelledError:
+            raise
+        except CloseConnectionError as exc:
+            self.close(str(exc))
+            return
+        except Exception:
+            log.exception("unexpected error completing a request from %s", self.peer)
+            self.close("internal error")
+            return
+        slot.ready = True
+        self._drain()
+
+    def _drain(self) -> None:
+        pending = self._pending
+        while pending and pending[0].ready:
+            slot = pending.popleft()
+            if slot.chunks is not None:
+                self._write(slot.chunks)
+        self._update_reading()
+
+    def _write(self, chunks: Chunks) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.writelines(chunks)
+
+    def _update_reading(self) -> None:
+        if self.transport is None or self.closed:
+            return
+        should_pause = self._writing_paused or len(self._pending) >= MAX_PENDING_RESPONSES
+        if should_pause and not self._reading_paused:
+            self.transport.pause_reading()
+            self._reading_paused = True
+        elif not should_pause and self._reading_paused:
+            self.transport.resume_reading()
+            self._reading_paused = False
+
+    @property
+    def idle(self) -> bool:
+        return not self._pending
+
+    def close(self, reason: str) -> None:
+        if self.closed:
+            return
+        log.info("closing connection from %s: %s", self.peer, reason)
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()

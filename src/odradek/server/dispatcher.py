@@ -1,0 +1,68 @@
+"""api_key -> handler table, and the one catch-all: a handler bug is logged and that
+connection closed; a malformed request closes that connection; nothing else is touched."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from odradek.protocol import api_versions as keys
+from odradek.protocol.codec import (
+    RequestHeader,
+    encode_response,
+    parse_request,
+    peek_header,
+)
+from odradek.server.handlers.api_versions import (
+    handle_api_versions,
+    unsupported_version_response,
+)
+from odradek.server.handlers.fetch import handle_fetch
+from odradek.server.handlers.list_offsets import handle_list_offsets
+from odradek.server.handlers.metadata import handle_metadata
+from odradek.server.handlers.produce import handle_produce
+from odradek.server.handlers.topics import handle_create_topics, handle_delete_topics
+
+if TYPE_CHECKING:
+    from odradek.server.broker import BrokerServer
+
+log = logging.getLogger(__name__)
+
+Chunks = list[bytes | bytearray | memoryview]
+Handler = Callable[["BrokerServer", RequestHeader, Any], Any]
+
+HANDLERS: dict[int, Handler] = {
+    keys.PRODUCE_KEY: handle_produce,
+    keys.FETCH_KEY: handle_fetch,
+    keys.LIST_OFFSETS_KEY: handle_list_offsets,
+    keys.METADATA_KEY: handle_metadata,
+    keys.API_VERSIONS_KEY: handle_api_versions,
+    keys.CREATE_TOPICS_KEY: handle_create_topics,
+    keys.DELETE_TOPICS_KEY: handle_delete_topics,
+}
+assert set(HANDLERS) == set(keys.SUPPORTED_APIS), "advertised APIs and handlers differ"
+
+
+def dispatch(broker: BrokerServer, frame: bytes) -> Chunks | Awaitable[Chunks | None] | None:
+    """Handle one request frame: encoded response chunks, an awaitable of them, or None.
+
+    Raises RequestParseError (close the connection) for malformed or unsupported requests."""
+    api_key, version, correlation_id = peek_header(frame)
+    if api_key == keys.API_VERSIONS_KEY and version > keys.SUPPORTED_APIS[api_key][1]:
+        header = RequestHeader(api_key, 0, correlation_id, None)
+        return encode_response(header, unsupported_version_response())
+    parsed = parse_request(frame)
+    broker.record_request(api_key)
+    result = HANDLERS[api_key](broker, parsed.header, parsed.body)
+    if result is None:
+        return None
+    if inspect.isawaitable(result):
+        return _finish(parsed.header, result)
+    return encode_response(parsed.header, result)
+
+
+async def _finish(header: RequestHeader, pending: Awaitable[Any]) -> Chunks | None:
+    body = await pending
+    return None if body is None else encode_response(header, body)

@@ -1,0 +1,139 @@
+"""Fetch: bytes straight from the segment files; long-polls until ``fetch.min.bytes`` arrive
+(woken by the append that brings them) or ``fetch.max.wait.ms`` passes.
+
+Sessionless: the response's session id is always 0, so clients send full fetch requests."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from kio.schema.errors import ErrorCode
+
+from odradek.cluster.purgatory import DelayedFetch
+from odradek.cluster.replica_manager import PartitionRead
+from odradek.common.errors import UnknownTopicIdError, UnknownTopicOrPartitionError
+from odradek.common.ids import TopicPartition
+from odradek.protocol.api_versions import FETCH_KEY
+from odradek.protocol.codec import RequestHeader, build, response_module
+
+if TYPE_CHECKING:
+    from odradek.server.broker import BrokerServer
+
+READ_COMMITTED = 1
+
+
+@dataclass(frozen=True, slots=True)
+class _Wanted:
+    tp: TopicPartition
+    topic_id: uuid.UUID | None
+    offset: int
+    max_bytes: int
+    error: Exception | None = None
+
+
+def handle_fetch(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+    wanted = _wanted_partitions(broker, request)
+    reads = _read_all(broker, wanted, request.max_bytes)
+    available = sum(len(r.info.records) for r in reads if r.info is not None)
+    max_wait_ms = int(request.max_wait.total_seconds() * 1000)
+    errors = any(r.error is not None for r in reads)
+    if available >= request.min_bytes or max_wait_ms <= 0 or errors or not wanted or \
+            broker.shutting_down:
+        return _response(header, request, wanted, reads)
+    return _long_poll(broker, header, request, wanted, available, max_wait_ms)
+
+
+async def _long_poll(broker: BrokerServer, header: RequestHeader, request: Any,
+                     wanted: list[_Wanted], available: int, max_wait_ms: int) -> Any:
+    loop = asyncio.get_running_loop()
+    woken = loop.create_future()
+
+    def wake() -> None:
+        if not woken.done():
+            woken.set_result(None)
+
+    delayed = DelayedFetch([w.tp for w in wanted], request.min_bytes, available, wake)
+    purgatory = broker.replica_manager.fetch_purgatory
+    purgatory.watch(delayed)
+    timer = loop.call_later(max_wait_ms / 1000, wake)
+    try:
+        await woken
+    finally:
+        timer.cancel()
+        purgatory.unwatch(delayed)
+    reads = _read_all(broker, wanted, request.max_bytes)
+    return _response(header, request, wanted, reads)
+
+
+def _wanted_partitions(broker: BrokerServer, request: Any) -> list[_Wanted]:
+    store = broker.metadata_store
+    wanted = []
+    for topic in request.topics:
+        topic_id = getattr(topic, "topic_id", None)
+        name = getattr(topic, "topic", None)
+        error: Exception | None = None
+        if topic_id is not None:
+            found = store.by_id.get(topic_id)
+            name = found.name if found is not None else ""
+            if found is None:
+                error = UnknownTopicIdError(f"unknown topic id {topic_id}")
+        for partition in topic.partitions:
+            wanted.append(_Wanted(TopicPartition(name or "", partition.partition), topic_id,
+                                  partition.fetch_offset, partition.partition_max_bytes, error))
+    return wanted
+
+
+def _read_all(broker: BrokerServer, wanted: list[_Wanted], max_bytes: int) -> list[PartitionRead]:
+    reads = []
+    remaining = max_bytes
+    first_data = True
+    manager = broker.replica_manager
+    for item in wanted:
+        if item.error is not None:
+            reads.append(PartitionRead(item.tp, item.error, None))  # type: ignore[arg-type]
+            continue
+        limit = min(item.max_bytes, remaining)
+        read = manager.read(item.tp, item.offset, limit, min_one_batch=first_data)
+        if read.info is not None and read.info.records:
+            remaining -= len(read.info.records)
+            first_data = False
+        reads.append(read)
+    return reads
+
+
+def _response(header: RequestHeader, request: Any, wanted: list[_Wanted],
+              reads: list[PartitionRead]) -> Any:
+    module = response_module(FETCH_KEY, header.api_version)
+    committed = getattr(request, "isolation_level", 0) == READ_COMMITTED
+    by_topic: dict[tuple[str, uuid.UUID | None], list[Any]] = {}
+    for item, read in zip(wanted, reads, strict=True):
+        by_topic.setdefault((item.tp.topic, item.topic_id), []).append(
+            _partition(module, item.tp.partition, read, committed))
+    topics = tuple(build(module.FetchableTopicResponse, topic=name, topic_id=topic_id,
+                         partitions=tuple(parts))
+                   for (name, topic_id), parts in by_topic.items())
+    return build(module.FetchResponse, throttle_time=timedelta(0), error_code=ErrorCode.none,
+                 session_id=0, responses=topics)
+
+
+def _partition(module: Any, partition: int, read: PartitionRead, committed: bool) -> Any:
+    info = read.info
+    if info is None:
+        error = read.error
+        code = getattr(error, "error_code", ErrorCode.unknown_server_error)
+        if isinstance(error, UnknownTopicOrPartitionError | UnknownTopicIdError):
+            code = error.error_code
+        return build(module.PartitionData, partition_index=partition, error_code=code,
+                     high_watermark=-1, last_stable_offset=-1, log_start_offset=-1,
+                     aborted_transactions=None, preferred_read_replica=-1, records=b"")
+    return build(module.PartitionData, partition_index=partition, error_code=ErrorCode.none,
+                 high_watermark=info.high_watermark, last_stable_offset=info.last_stable_offset,
+                 log_start_offset=info.log_start_offset,
+                 aborted_transactions=() if committed else None, preferred_read_replica=-1,
+                 records=info.records)
+
+

@@ -1,0 +1,79 @@
+"""Metadata: brokers, cluster id, controller, topics with partitions; topic auto-creation."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from kio.schema.errors import ErrorCode
+
+from odradek.cluster.metadata import TopicMetadata
+from odradek.cluster.topic_names import validate_topic_name
+from odradek.common.errors import KafkaError
+from odradek.protocol.api_versions import METADATA_KEY
+from odradek.protocol.codec import RequestHeader, build, response_module
+
+if TYPE_CHECKING:
+    from odradek.server.broker import BrokerServer
+
+AUTHORIZED_OPERATIONS_OMITTED = -2147483648
+
+
+def handle_metadata(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+    module = response_module(METADATA_KEY, header.api_version)
+    store = broker.metadata_store
+    requested = request.topics
+    if requested is None or (header.api_version == 0 and not requested):
+        topics = [_topic(module, broker, t, ErrorCode.none) for t in store.topics.values()]
+    else:
+        allow_auto = bool(getattr(request, "allow_auto_topic_creation", True))
+        topics = [_requested_topic(module, broker, item, allow_auto) for item in requested]
+    node = broker.advertised_endpoint
+    brokers = (build(module.MetadataResponseBroker, node_id=broker.node_id, host=node[0],
+                     port=node[1], rack=broker.rack),)
+    return build(module.MetadataResponse, throttle_time=timedelta(0), brokers=brokers,
+                 cluster_id=broker.cluster_id, controller_id=broker.node_id,
+                 topics=tuple(topics),
+                 cluster_authorized_operations=AUTHORIZED_OPERATIONS_OMITTED)
+
+
+def _requested_topic(module: Any, broker: BrokerServer, item: Any, allow_auto: bool) -> Any:
+    store = broker.metadata_store
+    topic_id = getattr(item, "topic_id", None)
+    name = item.name
+    if not name and topic_id is not None and topic_id.int != 0:
+        found = store.by_id.get(topic_id)
+        if found is None:
+            return _error_topic(module, None, topic_id, ErrorCode.unknown_topic_id)
+        return _topic(module, broker, found, ErrorCode.none)
+    topic = store.topics.get(name)
+    if topic is not None:
+        return _topic(module, broker, topic, ErrorCode.none)
+    try:
+        validate_topic_name(name)
+        created = broker.controller.maybe_auto_create(name) if allow_auto else None
+    except KafkaError as exc:
+        return _error_topic(module, name, None, exc.error_code)
+    if created is None:
+        return _error_topic(module, name, None, ErrorCode.unknown_topic_or_partition)
+    return _topic(module, broker, created, ErrorCode.none)
+
+
+def _error_topic(module: Any, name: str | None, topic_id: uuid.UUID | None,
+                 error: ErrorCode) -> Any:
+    return build(module.MetadataResponseTopic, error_code=error, name=name,
+                 topic_id=topic_id or uuid.UUID(int=0), is_internal=False, partitions=(),
+                 topic_authorized_operations=AUTHORIZED_OPERATIONS_OMITTED)
+
+
+def _topic(module: Any, broker: BrokerServer, topic: TopicMetadata, error: ErrorCode) -> Any:
+    node = broker.node_id
+    partitions = tuple(
+        build(module.MetadataResponsePartition, error_code=ErrorCode.none, partition_index=p,
+              leader_id=node, leader_epoch=0, replica_nodes=(node,), isr_nodes=(node,),
+              offline_replicas=())
+        for p in range(topic.partitions))
+    return build(module.MetadataResponseTopic, error_code=error, name=topic.name,
+                 topic_id=topic.topic_id, is_internal=topic.internal, partitions=partitions,
+                 topic_authorized_operations=AUTHORIZED_OPERATIONS_OMITTED)

@@ -1,0 +1,73 @@
+"""CreateTopics and DeleteTopics (basic: name, partitions, replication factor, configs)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from kio.schema.errors import ErrorCode
+
+from odradek.cluster.controller import TopicSpec
+from odradek.common.errors import KafkaError
+from odradek.common.ids import ZERO_UUID
+from odradek.protocol.api_versions import CREATE_TOPICS_KEY, DELETE_TOPICS_KEY
+from odradek.protocol.codec import RequestHeader, build, response_module
+
+if TYPE_CHECKING:
+    from odradek.server.broker import BrokerServer
+
+
+def handle_create_topics(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+    module = response_module(CREATE_TOPICS_KEY, header.api_version)
+    counts = Counter(t.name for t in request.topics)
+    validate_only = bool(getattr(request, "validate_only", False))
+    results = []
+    for topic in request.topics:
+        if counts[topic.name] > 1:
+            results.append(_create_result(module, topic.name, None, ErrorCode.invalid_request,
+                                          "Duplicate topic name."))
+            continue
+        spec = TopicSpec(
+            topic.name, topic.num_partitions, topic.replication_factor,
+            {a.partition_index: list(a.broker_ids) for a in topic.assignments} or None,
+            {c.name: c.value for c in topic.configs})
+        try:
+            created = broker.controller.create_topic(spec, validate_only)
+        except KafkaError as exc:
+            results.append(_create_result(module, topic.name, None, exc.error_code, str(exc)))
+            continue
+        results.append(_create_result(module, created.name, created, ErrorCode.none, None))
+    return build(module.CreateTopicsResponse, throttle_time=timedelta(0), topics=tuple(results))
+
+
+def _create_result(module: Any, name: str, created: Any, error: ErrorCode,
+                   message: str | None) -> Any:
+    return build(module.CreatableTopicResult, name=name,
+                 topic_id=created.topic_id if created is not None else ZERO_UUID,
+                 error_code=error, error_message=message, topic_config_error_code=0,
+                 num_partitions=created.partitions if created is not None else -1,
+                 replication_factor=created.replication_factor if created is not None else -1,
+                 configs=() if created is not None else None)
+
+
+def handle_delete_topics(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+    module = response_module(DELETE_TOPICS_KEY, header.api_version)
+    if hasattr(request, "topic_names"):
+        wanted = [(name, None) for name in request.topic_names]
+    else:
+        wanted = [(t.name, t.topic_id if t.topic_id != ZERO_UUID else None)
+                  for t in request.topics]
+    results = []
+    for name, topic_id in wanted:
+        try:
+            deleted = broker.controller.delete_topic(name, topic_id)
+            results.append(build(module.DeletableTopicResult, name=deleted.name,
+                                 topic_id=deleted.topic_id, error_code=ErrorCode.none,
+                                 error_message=None))
+        except KafkaError as exc:
+            results.append(build(module.DeletableTopicResult, name=name,
+                                 topic_id=topic_id or ZERO_UUID, error_code=exc.error_code,
+                                 error_message=str(exc)))
+    return build(module.DeleteTopicsResponse, throttle_time=timedelta(0),
+                 responses=tuple(results))

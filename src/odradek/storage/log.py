@@ -1,0 +1,291 @@
+"""A partition's log: an ordered list of segments, the log start/end offsets, high watermark,
+appends as leader, reads for fetch, rolling, time lookups, recovery (Kafka's UnifiedLog and
+LocalLog). Not thread-safe: the broker calls it from its event loop only.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import uuid
+from bisect import bisect_right
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from odradek.common.clock import Clock
+from odradek.common.errors import OffsetOutOfRangeError
+from odradek.common.ids import TopicPartition
+from odradek.config.topic import LogConfig
+from odradek.protocol.records.batch import ValidatedBatches, assign_offsets
+from odradek.storage.checkpoint import read_epoch_checkpoint, write_epoch_checkpoint
+from odradek.storage.files import (
+    LEADER_EPOCH_CHECKPOINT,
+    LOG_SUFFIX,
+    PARTITION_METADATA,
+    atomic_write,
+    offset_from_name,
+)
+from odradek.storage.segment import LogSegment
+from odradek.storage.topic_id import decode_topic_id, encode_topic_id
+
+log = logging.getLogger(__name__)
+
+INT32_MAX = 2**31 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class LogAppendInfo:
+    first_offset: int
+    last_offset: int
+    log_append_time: int  # -1 unless LogAppendTime
+    log_start_offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class FetchDataInfo:
+    records: bytes
+    high_watermark: int
+    log_start_offset: int
+    last_stable_offset: int
+
+
+class Log:
+    def __init__(self, directory: Path, tp: TopicPartition, topic_id: uuid.UUID,
+                 config: LogConfig, clock: Clock, *, recovery_point: int = 0,
+                 log_start_offset: int = 0, clean_shutdown: bool = True) -> None:
+        self.dir = directory
+        self.tp = tp
+        self.topic_id = topic_id
+        self.config = config
+        self.clock = clock
+        self.segments: list[LogSegment] = []
+        self._bases: list[int] = []
+        self.log_start_offset = log_start_offset
+        self.recovery_point = recovery_point
+        self.leader_epoch = 0
+        self.append_listeners: list[Callable[[TopicPartition, int], None]] = []
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._write_partition_metadata()
+        self._load(clean_shutdown)
+
+    # -- loading -------------------------------------------------------------------------------
+
+    def _write_partition_metadata(self) -> None:
+        path = self.dir / PARTITION_METADATA
+        if path.exists():
+            stored = decode_topic_id(path.read_text())
+            if stored is not None and stored != self.topic_id:
+                log.warning("%s: partition.metadata topic id %s differs from %s", self.tp,
+                            stored, self.topic_id)
+            return
+        atomic_write(path, f"version: 0\ntopic_id: {encode_topic_id(self.topic_id)}\n".encode())
+
+    def _load(self, clean_shutdown: bool) -> None:
+        for stray in self.dir.glob("*.tmp"):
+            stray.unlink()
+        bases = sorted(offset_from_name(p) for p in self.dir.glob("*" + LOG_SUFFIX))
+        for base in bases:
+            self._add_segment(self._open_segment(base, fresh=False))
+        if not self.segments:
+            self._add_segment(self._open_segment(self.log_start_offset, fresh=True))
+        self._recover(clean_shutdown)
+        epochs = read_epoch_checkpoint(self.dir / LEADER_EPOCH_CHECKPOINT)
+        if not epochs:
+            write_epoch_checkpoint(self.dir / LEADER_EPOCH_CHECKPOINT, [(0, 0)])
+        else:
+            self.leader_epoch = epochs[-1][0]
+        self.log_start_offset = max(self.log_start_offset, self.segments[0].base_offset)
+        self.high_watermark = self.log_end_offset
+
+    def _recover(self, clean_shutdown: bool) -> None:
+        start = 0
+        if clean_shutdown:
+            try:
+                for segment in self.segments:
+                    segment.load_trusted()
+                return
+            except (ValueError, OSError) as exc:
+                log.warning("%s: files inconsistent after clean shutdown (%s); recovering",
+                            self.tp, exc)
+        else:
+            start = max(0, bisect_right(self._bases, self.recovery_point) - 1)
+            for segment in self.segments[:start]:
+                segment.load_trusted()
+        max_batch = max(self.config.max_message_bytes, 1)
+        for index in range(start, len(self.segments)):
+            segment = self.segments[index]
+            truncated = segment.recover(max_batch)
+            expected_next = self.segments[index + 1].base_offset \
+                if index + 1 < len(self.segments) else None
+            if truncated or (expected_next is not None and segment.next_offset > expected_next):
+                log.warning("%s: recovery truncated %d bytes of %s; dropping later segments",
+                            self.tp, truncated, segment.log_path.name)
+                for later in self.segments[index + 1:]:
+                    later.delete()
+                del self.segments[index + 1:]
+                del self._bases[index + 1:]
+                break
+        log.info("%s: recovered to log end offset %d", self.tp, self.log_end_offset)
+
+    def _open_segment(self, base_offset: int, fresh: bool) -> LogSegment:
+        return LogSegment(self.dir, base_offset,
+                          index_interval_bytes=self.config.index_interval_bytes,
+                          max_index_bytes=self.config.segment_index_bytes,
+                          created_ms=self.clock.milliseconds(), fresh=fresh)
+
+    def _add_segment(self, segment: LogSegment) -> None:
+        self.segments.append(segment)
+        self._bases.append(segment.base_offset)
+
+    # -- state ---------------------------------------------------------------------------------
+
+    @property
+    def active_segment(self) -> LogSegment:
+        return self.segments[-1]
+
+    @property
+    def log_end_offset(self) -> int:
+        return self.segments[-1].next_offset
+
+    @property
+    def size_in_bytes(self) -> int:
+        return sum(segment.size for segment in self.segments)
+
+    def update_config(self, config: LogConfig) -> None:
+        self.config = config
+
+    # -- appending -----------------------------------------------------------------------------
+
+    def append_as_leader(self, data: bytearray, batches: ValidatedBatches) -> LogAppendInfo:
+        """Assign offsets to validated batches and append them; the caller checked sizes."""
+        now = self.clock.milliseconds()
+        append_time = now if self.config.log_append_time else None
+        self._maybe_roll(len(data), batches, now)
+        first = self.log_end_offset
+        assign_offsets(data, batches.headers, first, self.leader_epoch, append_time)
+        next_offset = first + batches.record_count
+        max_ts = append_time if append_time is not None else batches.max_timestamp
+        ts_offset = (next_offset - 1) if append_time is not None else (
+            first + batches.offset_of_max_timestamp_delta)
+        self.active_segment.append(data, first, next_offset, max_ts, ts_offset)
+        self.high_watermark = next_offset
+        for listener in self.append_listeners:
+            listener(self.tp, len(data))
+        return LogAppendInfo(first, next_offset - 1, append_time if append_time else -1,
+                             self.log_start_offset)
+
+    def _maybe_roll(self, size: int, batches: ValidatedBatches, now: int) -> None:
+        segment = self.active_segment
+        if segment.is_empty:
+            return
+        rolling_base = segment.rolling_base_timestamp
+        if rolling_base is None or self.config.log_append_time:
+            rolling_base = segment.created_ms
+        if (segment.size + size > self.config.segment_bytes
+                or now - rolling_base > self.config.segment_ms
+                or segment.offset_index.is_full or segment.time_index.is_full
+                or self.log_end_offset + batches.record_count - segment.base_offset > INT32_MAX):
+            self.roll()
+
+    def roll(self) -> LogSegment:
+        """Start a new active segment at the log end offset; flush the previous one."""
+        previous = self.active_segment
+        if previous.is_empty:
+            return previous
+        previous.flush()
+        self.recovery_point = max(self.recovery_point, previous.next_offset)
+        segment = self._open_segment(self.log_end_offset, fresh=True)
+        self._add_segment(segment)
+        log.debug("%s: rolled new segment at %d", self.tp, segment.base_offset)
+        return segment
+
+    def maybe_roll_for_time(self) -> None:
+        segment = self.active_segment
+        if segment.is_empty:
+            return
+        base = segment.rolling_base_timestamp or segment.created_ms
+        if self.clock.milliseconds() - base > self.config.segment_ms:
+            self.roll()
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def read(self, offset: int, max_bytes: int, min_one_batch: bool = True,
+             max_offset: int | None = None) -> FetchDataInfo:
+        """Whole batches from the batch containing ``offset``, up to ``max_bytes`` (but at least
+        one batch when ``min_one_batch``), never past ``max_offset`` (default: high watermark).
+        Served from one segment: the bytes as they are in the file."""
+        limit = self.high_watermark if max_offset is None else max_offset
+        if offset < self.log_start_offset or offset > self.log_end_offset:
+            raise OffsetOutOfRangeError(
+                f"offset {offset} is out of range [{self.log_start_offset}, "
+                f"{self.log_end_offset}] for {self.tp}")
+        data = b""
+        if offset < limit:
+            data = self._read_from_segments(offset, max_bytes, min_one_batch, limit)
+        return FetchDataInfo(data, self.high_watermark, self.log_start_offset,
+                             self.high_watermark)
+
+    def _read_from_segments(self, offset: int, max_bytes: int, min_one_batch: bool,
+                            limit: int) -> bytes:
+        index = bisect_right(self._bases, offset) - 1
+        while 0 <= index < len(self.segments):
+            segment = self.segments[index]
+            location = segment.find_batch(offset)
+            if location is None:
+                index += 1
+                continue
+            end = location.position
+            for batch in segment.batches(location.position):
+                if batch.base_offset >= limit:
+                    break
+                if end + batch.size - location.position > max_bytes and (
+                        end > location.position or not min_one_batch):
+                    break
+                end = batch.position + batch.size
+            return segment.read(location.position, end - location.position)
+        return b""
+
+    def bytes_available(self, offset: int) -> int:
+        """An estimate of the bytes a fetch from ``offset`` would get (for fetch.min.bytes)."""
+        if offset >= self.high_watermark:
+            return 0
+        index = max(0, bisect_right(self._bases, offset) - 1)
+        segment = self.segments[index]
+        location = segment.find_batch(offset)
+        start = location.position if location is not None else segment.size
+        total = segment.size - start
+        for later in self.segments[index + 1:]:
+            total += later.size
+        return total
+
+    def offset_for_timestamp(self, timestamp: int) -> tuple[int, int] | None:
+        for segment in self.segments:
+            if segment.max_timestamp >= timestamp:
+                found = segment.find_offset_by_timestamp(timestamp)
+                if found is not None and found[0] >= self.log_start_offset:
+                    return found
+        return None
+
+    def max_timestamp_and_offset(self) -> tuple[int, int]:
+        best = (-1, -1)
+        for segment in self.segments:
+            if segment.max_timestamp > best[0]:
+                best = (segment.max_timestamp, segment.offset_of_max_timestamp)
+        return best
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        for segment in self.segments:
+            if segment.base_offset >= self.recovery_point or segment is self.active_segment:
+                segment.flush()
+        self.recovery_point = self.log_end_offset
+
+    def close(self) -> None:
+        for segment in self.segments:
+            segment.close()
+
+    def delete(self) -> None:
+        self.close()
+        shutil.rmtree(self.dir, ignore_errors=True)

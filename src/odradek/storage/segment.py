@@ -1,0 +1,259 @@
+"""One segment of a partition's log: a ``.log`` file of record batches exactly as on the wire,
+plus its sparse ``.index`` and ``.timeindex`` (Kafka's LogSegment). Not thread-safe.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from odradek.protocol.records.batch import (
+    HEADER_SIZE,
+    LOG_OVERHEAD,
+    BatchHeader,
+    compute_crc,
+    read_header,
+)
+from odradek.storage.files import (
+    INDEX_SUFFIX,
+    LOG_SUFFIX,
+    TIME_INDEX_SUFFIX,
+    filename_prefix,
+)
+from odradek.storage.index import OffsetIndex, TimeIndex
+
+_SCAN_CHUNK = 16 * 1024
+_BASE_AND_LENGTH = struct.Struct(">qi")
+_LAST_DELTA = struct.Struct(">i")
+_RECENT_POSITIONS = 64
+
+
+@dataclass(frozen=True, slots=True)
+class BatchLocation:
+    position: int
+    base_offset: int
+    last_offset: int
+    size: int
+
+
+class LogSegment:
+    def __init__(self, directory: Path, base_offset: int, *, index_interval_bytes: int,
+                 max_index_bytes: int, created_ms: int, fresh: bool = False) -> None:
+        prefix = directory / filename_prefix(base_offset)
+        self.directory = directory
+        self.base_offset = base_offset
+        self.index_interval_bytes = index_interval_bytes
+        self.log_path = prefix.with_name(prefix.name + LOG_SUFFIX)
+        flags = os.O_RDWR | os.O_CREAT | (os.O_TRUNC if fresh else 0)
+        self._fd = os.open(self.log_path, flags, 0o644)
+        self.size = os.fstat(self._fd).st_size
+        self.offset_index = OffsetIndex(prefix.with_name(prefix.name + INDEX_SUFFIX),
+                                        base_offset, max_index_bytes, load=not fresh)
+        self.time_index = TimeIndex(prefix.with_name(prefix.name + TIME_INDEX_SUFFIX),
+                                    base_offset, max_index_bytes, load=not fresh)
+        if fresh:
+            self.offset_index.reset()
+            self.time_index.reset()
+        self.next_offset = base_offset
+        self.max_timestamp = -1
+        self.offset_of_max_timestamp = -1
+        self.rolling_base_timestamp: int | None = None
+        self.created_ms = created_ms
+        self._bytes_since_index_entry = 0
+        self._recent: dict[int, int] = {}
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def append(self, data: bytes | bytearray, first_offset: int, next_offset: int,
+               max_timestamp: int, offset_of_max_timestamp: int) -> int:
+        """Append already-validated batches; returns the file position they start at."""
+        position = self.size
+        os.pwrite(self._fd, data, position)
+        self.size += len(data)
+        if self._bytes_since_index_entry >= self.index_interval_bytes or position == 0:
+            self.offset_index.append(first_offset, position)
+            self._bytes_since_index_entry = 0
+        self._bytes_since_index_entry += len(data)
+        if max_timestamp > self.max_timestamp:
+            self.max_timestamp = max_timestamp
+            self.offset_of_max_timestamp = offset_of_max_timestamp
+            self.time_index.maybe_append(max_timestamp, offset_of_max_timestamp)
+        if self.rolling_base_timestamp is None:
+            self.rolling_base_timestamp = max_timestamp if max_timestamp >= 0 else None
+        self.next_offset = next_offset
+        recent = self._recent
+        recent[first_offset] = position
+        if len(recent) > _RECENT_POSITIONS:
+            del recent[next(iter(recent))]
+        return position
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def read(self, position: int, size: int) -> bytes:
+        return os.pread(self._fd, size, position)
+
+    def batches(self, position: int = 0, end: int | None = None) -> Iterator[BatchLocation]:
+        """Locations of whole batches from ``position`` on, reading headers in chunks.
+
+        Stops at the first torn or implausible header; a batch larger than a chunk is skipped
+        over without reading its body."""
+        limit = self.size if end is None else end
+        while limit - position >= LOG_OVERHEAD:
+            chunk = os.pread(self._fd, min(_SCAN_CHUNK, limit - position), position)
+            cursor = 0
+            while len(chunk) - cursor >= 27:
+                base, length = _BASE_AND_LENGTH.unpack_from(chunk, cursor)
+                size = LOG_OVERHEAD + length
+                if length < HEADER_SIZE - LOG_OVERHEAD or position + cursor + size > limit:
+                    return
+                (delta,) = _LAST_DELTA.unpack_from(chunk, cursor + 23)
+                yield BatchLocation(position + cursor, base, base + delta, size)
+                cursor += size
+            if cursor == 0:
+                return  # fewer than 27 bytes left: a torn header
+            position += cursor
+
+    def find_batch(self, offset: int) -> BatchLocation | None:
+        """The first batch whose last offset is >= ``offset``, or None past the end."""
+        if offset >= self.next_offset:
+            return None
+        position = self._recent.get(offset)
+        if position is None:
+            _, position = self.offset_index.lookup(offset)
+        for location in self.batches(position):
+            if location.last_offset >= offset:
+                return location
+        return None
+
+    def find_offset_by_timestamp(self, timestamp: int) -> tuple[int, int] | None:
+        """(offset, timestamp) of the first record with a timestamp >= ``timestamp``."""
+        from odradek.protocol.records.codec import decode_records
+
+        if self.max_timestamp < timestamp:
+            return None
+        start_offset = self.time_index.lookup(timestamp)
+        _, position = self.offset_index.lookup(start_offset)
+        for location in self.batches(position):
+            header = read_header(self.read(location.position, HEADER_SIZE))
+            if header.max_timestamp >= timestamp:
+                data = self.read(location.position + HEADER_SIZE, location.size - HEADER_SIZE)
+                for record in decode_records(header, data):
+                    if record.timestamp >= timestamp:
+                        return record.offset, record.timestamp
+        return None
+
+    # -- recovery and truncation ---------------------------------------------------------------
+
+    def recover(self, max_batch_bytes: int) -> int:
+        """Validate every batch, rebuild both indexes, cut a torn or corrupt tail.
+
+        Returns the number of bytes truncated."""
+        self.offset_index.reset()
+        self.time_index.reset()
+        self.max_timestamp = -1
+        self.offset_of_max_timestamp = -1
+        self.rolling_base_timestamp = None
+        self.next_offset = self.base_offset
+        self._bytes_since_index_entry = 0
+        self._recent.clear()
+        valid_end = 0
+        for location in self.batches(0):
+            if location.size > max(max_batch_bytes, 1) * 2 + HEADER_SIZE:
+                break
+            data = self.read(location.position, location.size)
+            header = _valid_header(data)
+            if header is None or header.base_offset < self.next_offset:
+                break
+            self._index_batch(location, header)
+            valid_end = location.position + location.size
+        truncated = self.size - valid_end
+        if truncated:
+            os.ftruncate(self._fd, valid_end)
+            self.size = valid_end
+        return truncated
+
+    def _index_batch(self, location: BatchLocation, header: BatchHeader) -> None:
+        if self._bytes_since_index_entry >= self.index_interval_bytes or location.position == 0:
+            self.offset_index.append(header.base_offset, location.position)
+            self._bytes_since_index_entry = 0
+        self._bytes_since_index_entry += location.size
+        if header.max_timestamp > self.max_timestamp:
+            self.max_timestamp = header.max_timestamp
+            self.offset_of_max_timestamp = header.last_offset
+            self.time_index.maybe_append(header.max_timestamp, header.last_offset)
+        if self.rolling_base_timestamp is None and header.max_timestamp >= 0:
+            self.rolling_base_timestamp = header.max_timestamp
+        self.next_offset = header.next_offset
+
+    def load_trusted(self) -> None:
+        """After a clean shutdown: trust the indexes; find the end offset and max timestamp
+        from the last batches instead of scanning the whole file."""
+        _, position = self.offset_index.lookup(2**62)
+        last = None
+        for location in self.batches(position):
+            last = location
+        if last is not None:
+            self.next_offset = last.last_offset + 1
+            self._bytes_since_index_entry = self.size - position
+        entry = self.time_index.last_entry
+        if entry is not None:
+            self.max_timestamp, self.offset_of_max_timestamp = entry
+        first = next(self.batches(0), None)
+        if first is not None:
+            header = read_header(self.read(0, HEADER_SIZE))
+            self.rolling_base_timestamp = header.max_timestamp if header.max_timestamp >= 0 \
+                else None
+        if last is not None and last.position + last.size != self.size:
+            raise ValueError("segment has a torn tail")
+
+    def truncate_to(self, offset: int) -> None:
+        """Drop every batch with a base offset >= ``offset`` (batches are never split)."""
+        keep = 0
+        for location in self.batches(self.offset_index.lookup(offset - 1)[1]
+                                     if offset > self.base_offset else 0):
+            if location.base_offset >= offset:
+                break
+            keep = location.position + location.size
+        else:
+            keep = self.size if offset > self.base_offset else 0
+        os.ftruncate(self._fd, keep)
+        self.size = keep
+        self._recent.clear()
+        self.recover(2**31)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        os.fsync(self._fd)
+        self.offset_index.flush()
+        self.time_index.flush()
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        self.offset_index.close()
+        self.time_index.close()
+
+    def delete(self) -> None:
+        self.close()
+        for path in (self.log_path, self.offset_index.path, self.time_index.path):
+            path.unlink(missing_ok=True)
+
+    @property
+    def is_empty(self) -> bool:
+        return self.size == 0
+
+
+def _valid_header(data: bytes) -> BatchHeader | None:
+    if len(data) < HEADER_SIZE or data[16] != 2:
+        return None
+    header = read_header(data)
+    if header.size != len(data) or header.last_offset_delta < 0:
+        return None
+    if compute_crc(data, 0, len(data)) != header.crc:
+        return None
+    return header
