@@ -102,7 +102,7 @@ def parse_request(frame: bytes) -> ParsedRequest:
     header_class = RequestHeaderV2 if body_class.__flexible__ else RequestHeaderV1
     try:
         header, offset = _reader(header_class)(frame, 0)
-        body, size = _reader(body_class)(frame, offset)
+        body, _size = _reader(body_class)(frame, offset)
     except Exception as exc:  # kio raises several types for malformed input
         raise RequestParseError(f"malformed api key {api_key} v{version} request: {exc}") from exc
     parsed_header = RequestHeader(api_key, version, header.correlation_id, header.client_id)
@@ -132,7 +132,7 @@ def encode_response(header: RequestHeader, body: Any) -> list[bytes | bytearray 
     writer.write(_INT32.pack(header.correlation_id))
     if body.__flexible__ and header.api_key != API_VERSIONS_KEY:
         writer.write(b"\x00")  # empty tagged fields of response header v1
-    _writer(type(body))(writer, body)
+    _writer(type(body))(writer, body)  # type: ignore[arg-type]
     writer.chunks[0] = _INT32.pack(writer.size)
     return writer.chunks
 

@@ -116,7 +116,7 @@ class LogManager:
         return log_obj
 
     def _least_loaded_dir(self) -> Path:
-        counts = {directory: 0 for directory in self.log_dirs}
+        counts = dict.fromkeys(self.log_dirs, 0)
         for directory in self._dir_of.values():
             counts[directory] = counts.get(directory, 0) + 1
         return min(self.log_dirs, key=lambda d: counts[d])

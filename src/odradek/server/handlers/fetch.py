@@ -71,7 +71,7 @@ async def _long_poll(broker: BrokerServer, header: RequestHeader, request: Any,
 
 def _wanted_partitions(broker: BrokerServer, request: Any) -> list[_Wanted]:
     store = broker.metadata_store
-    wanted = []
+    wanted: list[_Wanted] = []
     for topic in request.topics:
         topic_id = getattr(topic, "topic_id", None)
         name = getattr(topic, "topic", None)
@@ -81,9 +81,10 @@ def _wanted_partitions(broker: BrokerServer, request: Any) -> list[_Wanted]:
             name = found.name if found is not None else ""
             if found is None:
                 error = UnknownTopicIdError(f"unknown topic id {topic_id}")
-        for partition in topic.partitions:
-            wanted.append(_Wanted(TopicPartition(name or "", partition.partition), topic_id,
-                                  partition.fetch_offset, partition.partition_max_bytes, error))
+        wanted.extend(
+            _Wanted(TopicPartition(name or "", partition.partition), topic_id,
+                    partition.fetch_offset, partition.partition_max_bytes, error)
+            for partition in topic.partitions)
     return wanted
 
 
