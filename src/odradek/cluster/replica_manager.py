@@ -10,6 +10,7 @@ from odradek.cluster.metadata import LocalMetadataStore
 from odradek.cluster.purgatory import FetchPurgatory
 from odradek.common.errors import (
     CorruptRecordError,
+    InvalidRecordError,
     InvalidRequestError,
     KafkaError,
     UnknownTopicOrPartitionError,
@@ -48,11 +49,11 @@ class ReplicaManager:
         log_obj = self.get_log(topic, partition)
         if records is None or len(records) == 0:
             raise CorruptRecordError("produce request without records")
-        if log_obj.config.compact:
-            pass  # keyless records on compacted topics are checked with log compaction
         validated = validate_batches(records, log_obj.config.max_message_bytes)
-        data = bytearray(records)
-        return log_obj.append_as_leader(data, validated)
+        if len(validated.headers) != 1:
+            raise InvalidRecordError("Produce requests with version 3 or above are only allowed "
+                                     "to contain exactly one record batch per partition")
+        return log_obj.append_as_leader(records, validated)
 
     def read(self, tp: TopicPartition, offset: int, max_bytes: int,
              min_one_batch: bool) -> PartitionRead:

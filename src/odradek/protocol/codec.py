@@ -84,7 +84,7 @@ def _writer(entity_type: Any) -> Any:
     return entity_writer(entity_type)
 
 
-def peek_header(frame: bytes) -> tuple[int, int, int]:
+def peek_header(frame: bytes | memoryview) -> tuple[int, int, int]:
     """(api_key, api_version, correlation_id) from the fixed first 8 bytes of a request."""
     if len(frame) < 8:
         raise RequestParseError("request shorter than its header")
@@ -92,7 +92,7 @@ def peek_header(frame: bytes) -> tuple[int, int, int]:
     return api_key, version, correlation_id
 
 
-def parse_request(frame: bytes) -> ParsedRequest:
+def parse_request(frame: bytes | memoryview) -> ParsedRequest:
     """Decode a request frame. Raises UnsupportedApiError or RequestParseError."""
     api_key, version, _ = peek_header(frame)
     supported = SUPPORTED_APIS.get(api_key)

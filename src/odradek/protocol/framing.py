@@ -1,4 +1,7 @@
-"""Length-prefixed frame splitting: feed bytes in, take whole frames out. No I/O."""
+"""Length-prefixed frame splitting: feed bytes in, take whole frames out. No I/O.
+
+Frames come out as memoryviews into the received bytes: a frame that arrived in one read is
+never copied, and one that arrived in pieces is joined once, when it is complete."""
 
 from __future__ import annotations
 
@@ -18,46 +21,59 @@ class InvalidFrameError(Exception):
 class FrameDecoder:
     """Splits a byte stream into Kafka request frames (a 4-byte size, then that many bytes).
 
-    The size is checked against ``max_frame_bytes`` before anything is buffered for the frame,
-    so an oversized announcement costs nothing.
+    The size is checked against ``max_frame_bytes`` as soon as its 4 bytes are in, before
+    anything of the frame is kept, so an oversized announcement costs nothing.
     """
 
     def __init__(self, max_frame_bytes: int) -> None:
         self.max_frame_bytes = max_frame_bytes
-        self._buffer = bytearray()
-        self._need: int | None = None
+        self._head = b""  # bytes being consumed from ``_pos`` on
+        self._pos = 0
+        self._tail: list[bytes] = []  # later chunks, not yet joined
+        self._available = 0  # bytes buffered beyond ``_pos``
 
     def receive_data(self, data: bytes) -> None:
-        self._buffer += data
+        if not data:
+            return
+        if self._pos >= len(self._head) and not self._tail:
+            self._head, self._pos = data, 0
+        else:
+            self._tail.append(data)
+        self._available += len(data)
 
-    def next_frame(self) -> bytes | None:
+    def _consolidate(self) -> None:
+        self._head = b"".join([self._head[self._pos:], *self._tail])
+        self._pos = 0
+        self._tail = []
+
+    def next_frame(self) -> memoryview | None:
         """The next complete frame's payload, or None when more bytes are needed."""
-        buffer = self._buffer
-        if self._need is None:
-            if len(buffer) < 4:
-                return None
-            (size,) = _SIZE.unpack_from(buffer, 0)
-            if size < 0:
-                raise InvalidFrameError(f"negative frame size {size}")
-            if size > self.max_frame_bytes:
-                raise FrameTooLargeError(
-                    f"frame of {size} bytes exceeds socket.request.max.bytes "
-                    f"({self.max_frame_bytes})")
-            self._need = size
-        need = self._need
-        if len(buffer) < 4 + need:
+        if self._available < 4:
             return None
-        frame = bytes(buffer[4:4 + need])
-        del buffer[:4 + need]
-        self._need = None
+        if len(self._head) - self._pos < 4:
+            self._consolidate()
+        (size,) = _SIZE.unpack_from(self._head, self._pos)
+        if size < 0:
+            raise InvalidFrameError(f"negative frame size {size}")
+        if size > self.max_frame_bytes:
+            raise FrameTooLargeError(
+                f"frame of {size} bytes exceeds socket.request.max.bytes "
+                f"({self.max_frame_bytes})")
+        if self._available < 4 + size:
+            return None
+        if len(self._head) - self._pos < 4 + size:
+            self._consolidate()
+        start = self._pos + 4
+        frame = memoryview(self._head)[start:start + size]
+        self._pos = start + size
+        self._available -= 4 + size
+        if self._pos >= len(self._head) and not self._tail:
+            self._head, self._pos = b"", 0
         return frame
 
     @property
-    def bytes_needed(self) -> int:
-        """How many more bytes the current frame needs (at least 1 when unknown)."""
-        if self._need is None:
-            return max(1, 4 - len(self._buffer))
-        return max(1, 4 + self._need - len(self._buffer))
+    def buffered(self) -> int:
+        return self._available
 
 
 def frame(payload: bytes) -> bytes:

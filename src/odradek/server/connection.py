@@ -85,7 +85,7 @@ class KafkaConnection(asyncio.Protocol):
 
     # -- requests and responses ----------------------------------------------------------------
 
-    def _on_frame(self, frame: bytes) -> None:
+    def _on_frame(self, frame: memoryview) -> None:
         try:
             outcome = dispatch(self.broker, frame)
         except RequestParseError as exc:

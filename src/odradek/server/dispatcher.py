@@ -45,7 +45,8 @@ HANDLERS: dict[int, Handler] = {
 assert set(HANDLERS) == set(keys.SUPPORTED_APIS), "advertised APIs and handlers differ"
 
 
-def dispatch(broker: BrokerServer, frame: bytes) -> Chunks | Awaitable[Chunks | None] | None:
+def dispatch(broker: BrokerServer,
+             frame: bytes | memoryview) -> Chunks | Awaitable[Chunks | None] | None:
     """Handle one request frame: encoded response chunks, an awaitable of them, or None.
 
     Raises RequestParseError (close the connection) for malformed or unsupported requests."""

@@ -17,7 +17,7 @@ from odradek.common.clock import Clock
 from odradek.common.errors import OffsetOutOfRangeError
 from odradek.common.ids import TopicPartition
 from odradek.config.topic import LogConfig
-from odradek.protocol.records.batch import ValidatedBatches, assign_offsets
+from odradek.protocol.records.batch import ValidatedBatches, stamp_batch
 from odradek.storage.checkpoint import read_epoch_checkpoint, write_epoch_checkpoint
 from odradek.storage.files import (
     LEADER_EPOCH_CHECKPOINT,
@@ -157,21 +157,22 @@ class Log:
 
     # -- appending -----------------------------------------------------------------------------
 
-    def append_as_leader(self, data: bytearray, batches: ValidatedBatches) -> LogAppendInfo:
-        """Assign offsets to validated batches and append them; the caller checked sizes."""
+    def append_as_leader(self, records: bytes, batches: ValidatedBatches) -> LogAppendInfo:
+        """Assign offsets to one validated batch and append it; the caller checked sizes."""
+        (header,) = batches.headers
         now = self.clock.milliseconds()
         append_time = now if self.config.log_append_time else None
-        self._maybe_roll(len(data), batches, now)
+        self._maybe_roll(header.size, batches, now)
         first = self.log_end_offset
-        assign_offsets(data, batches.headers, first, self.leader_epoch, append_time)
+        buffers = stamp_batch(records, header, first, self.leader_epoch, append_time)
         next_offset = first + batches.record_count
         max_ts = append_time if append_time is not None else batches.max_timestamp
         ts_offset = (next_offset - 1) if append_time is not None else (
             first + batches.offset_of_max_timestamp_delta)
-        self.active_segment.append(data, first, next_offset, max_ts, ts_offset)
+        self.active_segment.append(buffers, header.size, first, next_offset, max_ts, ts_offset)
         self.high_watermark = next_offset
         for listener in self.append_listeners:
-            listener(self.tp, len(data))
+            listener(self.tp, header.size)
         return LogAppendInfo(first, next_offset - 1, append_time if append_time else -1,
                              self.log_start_offset)
 

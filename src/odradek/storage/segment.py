@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,16 +67,19 @@ class LogSegment:
 
     # -- writing -----------------------------------------------------------------------------
 
-    def append(self, data: bytes | bytearray, first_offset: int, next_offset: int,
-               max_timestamp: int, offset_of_max_timestamp: int) -> int:
-        """Append already-validated batches; returns the file position they start at."""
+    def append(self, buffers: Sequence[bytes | memoryview], size: int, first_offset: int,
+               next_offset: int, max_timestamp: int, offset_of_max_timestamp: int) -> int:
+        """Append already-validated batches given as buffers (one vectored write) of ``size``
+        bytes in all; returns the file position they start at."""
         position = self.size
-        os.pwrite(self._fd, data, position)
-        self.size += len(data)
+        written = os.pwritev(self._fd, buffers, position)
+        if written != size:
+            self._write_remainder(buffers, written, position)
+        self.size += size
         if self._bytes_since_index_entry >= self.index_interval_bytes or position == 0:
             self.offset_index.append(first_offset, position)
             self._bytes_since_index_entry = 0
-        self._bytes_since_index_entry += len(data)
+        self._bytes_since_index_entry += size
         if max_timestamp > self.max_timestamp:
             self.max_timestamp = max_timestamp
             self.offset_of_max_timestamp = offset_of_max_timestamp
@@ -89,6 +92,14 @@ class LogSegment:
         if len(recent) > _RECENT_POSITIONS:
             del recent[next(iter(recent))]
         return position
+
+    def _write_remainder(self, buffers: Sequence[bytes | memoryview], written: int,
+                         position: int) -> None:
+        data = b"".join(bytes(b) for b in buffers)[written:]
+        while data:
+            count = os.pwrite(self._fd, data, position + written)
+            written += count
+            data = data[count:]
 
     # -- reading -----------------------------------------------------------------------------
 

@@ -161,23 +161,28 @@ def validate_batches(data: bytes | bytearray, max_batch_bytes: int) -> Validated
     return ValidatedBatches(tuple(headers), count, max_ts, max_ts_delta)
 
 
-def assign_offsets(data: bytearray, headers: tuple[BatchHeader, ...], first_offset: int,
-                   leader_epoch: int, log_append_time: int | None) -> None:
-    """Rewrite base offsets (and leader epoch) in place; with LogAppendTime also the timestamp
-    type and max timestamp, which are under the CRC, so it is recomputed for those batches."""
-    position = 0
-    offset = first_offset
-    for header in headers:
-        _INT64.pack_into(data, position, offset)
-        _INT32.pack_into(data, position + 12, leader_epoch)
-        if log_append_time is not None:
-            attributes = header.attributes | TIMESTAMP_TYPE_FLAG
-            _ATTRS_AND_MAX_TS.pack_into(data, position + ATTRIBUTES_OFFSET, attributes)
-            _INT64.pack_into(data, position + MAX_TIMESTAMP_OFFSET, log_append_time)
-            struct.pack_into(">I", data, position + CRC_OFFSET,
-                             compute_crc(data, position, header.size))
-        offset += header.last_offset_delta + 1
-        position += header.size
+def stamp_batch(records: bytes, header: BatchHeader, first_offset: int, leader_epoch: int,
+                log_append_time: int | None) -> tuple[bytes, memoryview]:
+    """The batch as (patched prefix, untouched rest) for a vectored write: the base offset and
+    partition leader epoch are rewritten — the CRC does not cover them. With LogAppendTime the
+    timestamp type and max timestamp are set too, and the CRC recomputed over prefix and rest.
+    Nothing of the record data is copied."""
+    view = memoryview(records)
+    if log_append_time is None:
+        prefix = bytearray(view[:MAGIC_OFFSET])
+        _INT64.pack_into(prefix, 0, first_offset)
+        _INT32.pack_into(prefix, 12, leader_epoch)
+        return bytes(prefix), view[MAGIC_OFFSET:header.size]
+    prefix = bytearray(view[:HEADER_SIZE])
+    _INT64.pack_into(prefix, 0, first_offset)
+    _INT32.pack_into(prefix, 12, leader_epoch)
+    _ATTRS_AND_MAX_TS.pack_into(prefix, ATTRIBUTES_OFFSET,
+                                header.attributes | TIMESTAMP_TYPE_FLAG)
+    _INT64.pack_into(prefix, MAX_TIMESTAMP_OFFSET, log_append_time)
+    rest = view[HEADER_SIZE:header.size]
+    crc = crc32c.crc32c(rest, crc32c.crc32c(prefix[ATTRIBUTES_OFFSET:]))
+    struct.pack_into(">I", prefix, CRC_OFFSET, crc)
+    return bytes(prefix), rest
 
 
 def iter_batch_positions(buffer: bytes | bytearray | memoryview, start: int = 0,
