@@ -30,11 +30,13 @@ class LocalMetadataStore:
         self.path = directory / METADATA_FILE
         self.topics: dict[str, TopicMetadata] = {}
         self.by_id: dict[uuid.UUID, TopicMetadata] = {}
+        self.next_producer_id_block = 0
 
     def load(self) -> None:
         if not self.path.exists():
             return
         data = json.loads(self.path.read_text())
+        self.next_producer_id_block = int(data.get("next_producer_id_block", 0))
         for item in data.get("topics", []):
             topic = TopicMetadata(item["name"], uuid.UUID(item["topic_id"]),
                                   int(item["partitions"]), int(item.get("replication_factor", 1)),
@@ -46,7 +48,7 @@ class LocalMetadataStore:
         self.by_id[topic.topic_id] = topic
 
     def _save(self) -> None:
-        data = {"version": 1, "topics": [
+        data = {"version": 1, "next_producer_id_block": self.next_producer_id_block, "topics": [
             {"name": t.name, "topic_id": str(t.topic_id), "partitions": t.partitions,
              "replication_factor": t.replication_factor, "configs": t.configs,
              "internal": t.internal}
@@ -63,6 +65,13 @@ class LocalMetadataStore:
             self.by_id.pop(topic.topic_id, None)
             self._save()
         return topic
+
+    def allocate_producer_id_block(self, size: int) -> int:
+        """Reserve ``size`` producer ids durably; returns the first of them."""
+        start = self.next_producer_id_block
+        self.next_producer_id_block = start + size
+        self._save()
+        return start
 
     def update_topic(self, topic: TopicMetadata) -> None:
         self._index(topic)

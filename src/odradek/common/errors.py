@@ -94,3 +94,23 @@ def error_code_for(exc: BaseException) -> ErrorCode:
         if isinstance(code, ErrorCode):
             return code
     return ErrorCode.unknown_server_error
+
+
+class OutOfOrderSequenceError(KafkaError):
+    error_code = ErrorCode.out_of_order_sequence_number
+
+
+class InvalidProducerEpochError(KafkaError):
+    error_code = ErrorCode.invalid_producer_epoch
+
+
+class ProducerFencedError(KafkaError):
+    error_code = ErrorCode.producer_fenced
+
+
+class UnknownProducerIdError(KafkaError):
+    error_code = ErrorCode.unknown_producer_id
+
+
+class CoordinatorNotAvailableError(KafkaError):
+    error_code = ErrorCode.coordinator_not_available

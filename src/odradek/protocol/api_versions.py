@@ -13,6 +13,7 @@ METADATA_KEY = 3
 API_VERSIONS_KEY = 18
 CREATE_TOPICS_KEY = 19
 DELETE_TOPICS_KEY = 20
+INIT_PRODUCER_ID_KEY = 22
 
 SUPPORTED_APIS: Mapping[int, tuple[int, int]] = {
     PRODUCE_KEY: (3, 11),
@@ -22,4 +23,5 @@ SUPPORTED_APIS: Mapping[int, tuple[int, int]] = {
     API_VERSIONS_KEY: (0, 4),
     CREATE_TOPICS_KEY: (2, 7),
     DELETE_TOPICS_KEY: (1, 6),
+    INIT_PRODUCER_ID_KEY: (0, 5),
 }

@@ -15,6 +15,7 @@ from odradek.cluster.metadata import LocalMetadataStore
 from odradek.cluster.replica_manager import ReplicaManager
 from odradek.common.clock import Clock, SystemClock
 from odradek.config.broker import BrokerConfig
+from odradek.coordinator.producer_ids import ProducerIdManager
 from odradek.storage.log_manager import LogManager
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ class BrokerServer:
         self.metadata_store = LocalMetadataStore(self.log_manager.log_dirs[0])
         self.controller = Controller(self.node_id, config, self.metadata_store, self.log_manager)
         self.replica_manager = ReplicaManager(self.log_manager, self.metadata_store)
+        self.producer_ids = ProducerIdManager(self.metadata_store)
         self.cluster_id = ""
         self.connections: set[KafkaConnection] = set()
         self.advertised_endpoint: tuple[str, int] = ("", 0)

@@ -23,6 +23,7 @@ from odradek.server.handlers.fetch import handle_fetch
 from odradek.server.handlers.list_offsets import handle_list_offsets
 from odradek.server.handlers.metadata import handle_metadata
 from odradek.server.handlers.produce import handle_produce
+from odradek.server.handlers.producer_ids import handle_init_producer_id
 from odradek.server.handlers.topics import handle_create_topics, handle_delete_topics
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ HANDLERS: dict[int, Handler] = {
     keys.API_VERSIONS_KEY: handle_api_versions,
     keys.CREATE_TOPICS_KEY: handle_create_topics,
     keys.DELETE_TOPICS_KEY: handle_delete_topics,
+    keys.INIT_PRODUCER_ID_KEY: handle_init_producer_id,
 }
 assert set(HANDLERS) == set(keys.SUPPORTED_APIS), "advertised APIs and handlers differ"
 

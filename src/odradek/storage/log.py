@@ -17,7 +17,7 @@ from odradek.common.clock import Clock
 from odradek.common.errors import OffsetOutOfRangeError
 from odradek.common.ids import TopicPartition
 from odradek.config.topic import LogConfig
-from odradek.protocol.records.batch import ValidatedBatches, stamp_batch
+from odradek.protocol.records.batch import HEADER_SIZE, ValidatedBatches, read_header, stamp_batch
 from odradek.storage.checkpoint import read_epoch_checkpoint, write_epoch_checkpoint
 from odradek.storage.files import (
     LEADER_EPOCH_CHECKPOINT,
@@ -26,6 +26,7 @@ from odradek.storage.files import (
     atomic_write,
     offset_from_name,
 )
+from odradek.storage.producer_state import ProducerStateManager
 from odradek.storage.segment import LogSegment
 from odradek.storage.topic_id import decode_topic_id, encode_topic_id
 
@@ -66,6 +67,7 @@ class Log:
         self.leader_epoch = 0
         self.append_listeners: list[Callable[[TopicPartition, int], None]] = []
         self.dir.mkdir(parents=True, exist_ok=True)
+        self.producer_state = ProducerStateManager(self.dir)
         self._write_partition_metadata()
         self._load(clean_shutdown)
 
@@ -97,6 +99,23 @@ class Log:
             self.leader_epoch = epochs[-1][0]
         self.log_start_offset = max(self.log_start_offset, self.segments[0].base_offset)
         self.high_watermark = self.log_end_offset
+        self._rebuild_producer_state()
+
+    def _rebuild_producer_state(self) -> None:
+        """Load the newest producer snapshot and replay the batch headers after it."""
+        end = self.log_end_offset
+        start = self.producer_state.load_latest_snapshot(end)
+        if start == end:
+            return
+        start = self.log_start_offset if start is None else start
+        first = max(0, bisect_right(self._bases, start) - 1)
+        for segment in self.segments[first:]:
+            for location in segment.batches(segment.offset_index.lookup(start)[1]):
+                if location.last_offset < start:
+                    continue
+                header = read_header(segment.read(location.position, HEADER_SIZE))
+                if header.producer_id >= 0:
+                    self.producer_state.update(header, header.base_offset)
 
     def _recover(self, clean_shutdown: bool) -> None:
         start = 0
@@ -160,6 +179,11 @@ class Log:
     def append_as_leader(self, records: bytes, batches: ValidatedBatches) -> LogAppendInfo:
         """Assign offsets to one validated batch and append it; the caller checked sizes."""
         (header,) = batches.headers
+        if header.producer_id >= 0:
+            duplicate = self.producer_state.check(header)
+            if duplicate is not None:
+                return LogAppendInfo(duplicate.first_offset, duplicate.last_offset, -1,
+                                     self.log_start_offset)
         now = self.clock.milliseconds()
         append_time = now if self.config.log_append_time else None
         self._maybe_roll(header.size, batches, now)
@@ -170,6 +194,8 @@ class Log:
         ts_offset = (next_offset - 1) if append_time is not None else (
             first + batches.offset_of_max_timestamp_delta)
         self.active_segment.append(buffers, header.size, first, next_offset, max_ts, ts_offset)
+        if header.producer_id >= 0:
+            self.producer_state.update(header, first)
         self.high_watermark = next_offset
         for listener in self.append_listeners:
             listener(self.tp, header.size)
@@ -198,6 +224,7 @@ class Log:
         self.recovery_point = max(self.recovery_point, previous.next_offset)
         segment = self._open_segment(self.log_end_offset, fresh=True)
         self._add_segment(segment)
+        self.producer_state.write_snapshot(segment.base_offset)
         log.debug("%s: rolled new segment at %d", self.tp, segment.base_offset)
         return segment
 
@@ -282,6 +309,9 @@ class Log:
             if segment.base_offset >= self.recovery_point or segment is self.active_segment:
                 segment.flush()
         self.recovery_point = self.log_end_offset
+
+    def write_producer_snapshot(self) -> None:
+        self.producer_state.write_snapshot(self.log_end_offset)
 
     def close(self) -> None:
         for segment in self.segments:

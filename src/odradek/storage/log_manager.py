@@ -158,6 +158,7 @@ class LogManager:
         self.flush_all()
         self.checkpoint()
         for log_obj in self.logs.values():
+            log_obj.write_producer_snapshot()
             log_obj.close()
         for directory in self.log_dirs:
             atomic_write(directory / CLEAN_SHUTDOWN_FILE, b"")

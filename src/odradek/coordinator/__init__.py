@@ -1,0 +1,1 @@
+"""Coordinators: producer id allocation (and, later, groups and transactions)."""

@@ -1,0 +1,27 @@
+"""InitProducerId for idempotent producers (transactional ids come with the transaction
+coordinator)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from kio.schema.errors import ErrorCode
+
+from odradek.protocol.api_versions import INIT_PRODUCER_ID_KEY
+from odradek.protocol.codec import RequestHeader, build, response_module
+
+if TYPE_CHECKING:
+    from odradek.server.broker import BrokerServer
+
+
+def handle_init_producer_id(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+    module = response_module(INIT_PRODUCER_ID_KEY, header.api_version)
+    if request.transactional_id is not None:
+        return build(module.InitProducerIdResponse, throttle_time=timedelta(0),
+                     error_code=ErrorCode.coordinator_not_available, producer_id=-1,
+                     producer_epoch=-1)
+    # A producer without a transactional id always gets a fresh id at epoch 0, as in Kafka.
+    producer_id = broker.producer_ids.generate_producer_id()
+    return build(module.InitProducerIdResponse, throttle_time=timedelta(0),
+                 error_code=ErrorCode.none, producer_id=producer_id, producer_epoch=0)
