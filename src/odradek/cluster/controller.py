@@ -10,11 +10,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from odradek.cluster.metadata import LocalMetadataStore, TopicMetadata
-from odradek.cluster.topic_names import INTERNAL_TOPICS, validate_topic_name
+from odradek.cluster.topic_names import INTERNAL_TOPICS, collision_key, validate_topic_name
 from odradek.common.errors import (
+    InvalidConfigError,
     InvalidPartitionsError,
+    InvalidReplicaAssignmentError,
     InvalidReplicationFactorError,
     InvalidRequestError,
+    InvalidTopicError,
     TopicAlreadyExistsError,
     UnknownTopicOrPartitionError,
 )
@@ -70,6 +73,11 @@ class Controller:
         name = validate_topic_name(spec.name)
         if name in self.store.topics:
             raise TopicAlreadyExistsError(f"Topic '{name}' already exists.")
+        key = collision_key(name)
+        for existing in self.store.topics:
+            if collision_key(existing) == key:
+                raise InvalidTopicError(f"Topic '{name}' collides with existing topic: "
+                                        f"{existing}")
         partitions, replication = spec.num_partitions, spec.replication_factor
         if spec.assignments:
             if partitions != -1 or replication != -1:
@@ -92,25 +100,33 @@ class Controller:
                 f"Unable to replicate the partition {replication} time(s): The target "
                 "replication factor of " f"{replication} cannot be reached because only 1 "
                 "broker(s) are registered.")
-        configs = {k: v for k, v in (spec.configs or {}).items() if v is not None}
+        configs = dict(spec.configs or {})
+        nulls = [k for k, v in configs.items() if v is None]
+        if nulls:
+            raise InvalidConfigError(
+                f"Null value not supported for topic configs: {','.join(nulls)}")
         validate_topic_configs(configs)
-        return TopicMetadata(name, new_topic_id(), partitions, replication, configs,
+        return TopicMetadata(name, new_topic_id(), partitions, replication,
+                             {k: str(v) for k, v in configs.items()},
                              internal=name in INTERNAL_TOPICS)
 
     def _check_assignments(self, assignments: Mapping[int, list[int]]) -> int:
         expected = set(range(len(assignments)))
         if set(assignments) != expected:
-            raise InvalidPartitionsError("Partitions should be consecutive and start at 0.")
+            raise InvalidReplicaAssignmentError(
+                "Partitions should be consecutive and start at 0.")
         sizes = {len(replicas) for replicas in assignments.values()}
         if len(sizes) != 1 or 0 in sizes:
-            raise InvalidReplicationFactorError(
+            raise InvalidReplicaAssignmentError(
                 "All partitions should have the same number of replicas.")
-        for replicas in assignments.values():
+        for partition, replicas in assignments.items():
             if len(set(replicas)) != len(replicas):
-                raise InvalidReplicationFactorError("Duplicate replica assignment found.")
+                raise InvalidReplicaAssignmentError(
+                    f"Duplicate brokers not allowed in replica assignment: {replicas} for "
+                    f"partition id {partition}.")
             unknown = [r for r in replicas if r != self.node_id]
             if unknown:
-                raise InvalidReplicationFactorError(
+                raise InvalidReplicaAssignmentError(
                     f"Unknown broker(s) in replica assignment: {unknown}.")
         return len(assignments)
 

@@ -4,6 +4,7 @@ Per-partition failures become per-partition error codes; nothing here touches so
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from odradek.cluster.metadata import LocalMetadataStore
@@ -17,6 +18,7 @@ from odradek.common.errors import (
 )
 from odradek.common.ids import TopicPartition
 from odradek.protocol.records.batch import validate_batches
+from odradek.protocol.records.codec import encode_batch
 from odradek.storage.log import FetchDataInfo, Log, LogAppendInfo
 from odradek.storage.log_manager import LogManager
 
@@ -54,6 +56,13 @@ class ReplicaManager:
             raise InvalidRecordError("Produce requests with version 3 or above are only allowed "
                                      "to contain exactly one record batch per partition")
         return log_obj.append_as_leader(records, validated)
+
+    def append_internal(self, tp: TopicPartition,
+                        records: Sequence[tuple[bytes, bytes | None]], timestamp: int) -> None:
+        """Append records the broker itself writes (coordinator state) as one batch."""
+        batch = encode_batch(list(records), timestamp=timestamp)
+        log_obj = self.get_log(tp.topic, tp.partition)
+        log_obj.append_as_leader(batch, validate_batches(batch, 2**31 - 1))
 
     def read(self, tp: TopicPartition, offset: int, max_bytes: int,
              min_one_batch: bool) -> PartitionRead:

@@ -63,6 +63,14 @@ class InvalidReplicationFactorError(KafkaError):
     error_code = ErrorCode.invalid_replication_factor
 
 
+class InvalidReplicaAssignmentError(KafkaError):
+    error_code = ErrorCode.invalid_replica_assignment
+
+
+class UnsupportedCompressionTypeError(KafkaError):
+    error_code = ErrorCode.unsupported_compression_type
+
+
 class InvalidConfigError(KafkaError):
     error_code = ErrorCode.invalid_config
 

@@ -62,7 +62,13 @@ _BROKER_ONLY: tuple[ConfigDef, ...] = (
     ConfigDef("offsets.retention.minutes", I, 10_080, validator=at_least(1)),
     ConfigDef("transaction.state.log.num.partitions", I, 50, validator=at_least(1)),
     ConfigDef("transaction.state.log.replication.factor", I, 3, validator=at_least(1)),
-    ConfigDef("group.initial.rebalance.delay.ms", I, 3000),
+    ConfigDef("group.initial.rebalance.delay.ms", I, 3000, validator=at_least(0)),
+    ConfigDef("group.min.session.timeout.ms", I, 6000),
+    ConfigDef("group.max.session.timeout.ms", I, 1_800_000),
+    ConfigDef("group.max.size", I, 2**31 - 1, validator=at_least(1)),
+    ConfigDef("offset.metadata.max.bytes", I, 4096),
+    ConfigDef("offsets.retention.check.interval.ms", L, 600_000, validator=at_least(1)),
+    ConfigDef("offsets.topic.segment.bytes", I, 104_857_600, validator=at_least(1)),
     ConfigDef("zookeeper.connect", S, None),
     ConfigDef("zookeeper.session.timeout.ms", I, 18_000),
     ConfigDef("zookeeper.connection.timeout.ms", I, None),
@@ -189,13 +195,20 @@ class BrokerConfig:
 
 
 def env_overrides(environ: Mapping[str, str]) -> dict[str, str]:
-    """ODRADEK_LOG_DIRS=x -> log.dirs=x (``__`` stands for ``_``, ``___`` for ``-``)."""
+    """ODRADEK_LOG_DIRS=x -> log.dirs=x (``__`` stands for ``_``, ``___`` for ``-``).
+
+    Only names that are broker configs are taken: the environment is shared with other tools
+    (test harnesses, wrappers) that use the same prefix, as Kafka's images skip KAFKA_OPTS."""
     result = {}
     for key, value in environ.items():
         if key.startswith(ENV_PREFIX) and len(key) > len(ENV_PREFIX):
             name = key[len(ENV_PREFIX):].lower()
             name = name.replace("___", "-").replace("__", "\0").replace("_", ".")
-            result[name.replace("\0", "_")] = value
+            name = name.replace("\0", "_")
+            if name in BROKER_CONFIG_DEFS or name in KAFKA_BROKER_CONFIG_NAMES:
+                result[name] = value
+            else:
+                log.debug("ignoring environment variable %s: not a broker config", key)
     return result
 
 

@@ -16,6 +16,7 @@ from odradek.cluster.replica_manager import ReplicaManager
 from odradek.common.clock import Clock, SystemClock
 from odradek.config.broker import BrokerConfig
 from odradek.coordinator.producer_ids import ProducerIdManager
+from odradek.server.group_service import GroupService
 from odradek.storage.log_manager import LogManager
 
 if TYPE_CHECKING:
@@ -38,11 +39,13 @@ class BrokerServer:
         self.controller = Controller(self.node_id, config, self.metadata_store, self.log_manager)
         self.replica_manager = ReplicaManager(self.log_manager, self.metadata_store)
         self.producer_ids = ProducerIdManager(self.metadata_store)
+        self.groups = GroupService(self)
         self.cluster_id = ""
         self.connections: set[KafkaConnection] = set()
         self.advertised_endpoint: tuple[str, int] = ("", 0)
         self.bound_ports: list[int] = []
         self.shutting_down = False
+        self.current_peer_host = ""
         self.request_counts: dict[int, int] = {}
         self._servers: list[asyncio.Server] = []
         self._background: list[asyncio.Task[None]] = []
@@ -56,6 +59,7 @@ class BrokerServer:
                      name, value)
         self.cluster_id = self.log_manager.startup(self.node_id, None)
         self.controller.load()
+        self.groups.start()
         await self._start_listeners()
         loop = asyncio.get_running_loop()
         self._background = [loop.create_task(self._time_roll_loop()),
@@ -100,6 +104,7 @@ class BrokerServer:
             await asyncio.sleep(0.01)
         for connection in list(self.connections):
             connection.close("broker shutting down")
+        self.groups.stop()
         for task in self._background:
             task.cancel()
         for task in self._background:
@@ -131,3 +136,8 @@ class BrokerServer:
 
     def record_failed_produce(self, topic: str) -> None:
         pass
+
+    def client_host_of(self, header: object) -> str:
+        """The client host for group membership: the peer address of the connection whose
+        request is being dispatched (set by the connection; the loop is single-threaded)."""
+        return f"/{self.current_peer_host}" if self.current_peer_host else ""

@@ -40,6 +40,7 @@ class KafkaConnection(asyncio.Protocol):
         self.peer = "?"
         self._pending: deque[_Slot] = deque()
         self._tasks: set[asyncio.Task[None]] = set()
+        self.peer_host = ""
         self._reading_paused = False
         self._writing_paused = False
         self.closed = False
@@ -54,7 +55,10 @@ class KafkaConnection(asyncio.Protocol):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             except OSError:
                 pass
-        self.peer = str(transport.get_extra_info("peername"))
+        peername = transport.get_extra_info("peername")
+        self.peer = str(peername)
+        self.peer_host = str(peername[0]) if isinstance(peername, tuple) else ""
+
         self.broker.connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -86,6 +90,7 @@ class KafkaConnection(asyncio.Protocol):
     # -- requests and responses ----------------------------------------------------------------
 
     def _on_frame(self, frame: memoryview) -> None:
+        self.broker.current_peer_host = self.peer_host
         try:
             outcome = dispatch(self.broker, frame)
         except RequestParseError as exc:

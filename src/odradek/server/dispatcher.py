@@ -20,6 +20,23 @@ from odradek.server.handlers.api_versions import (
     unsupported_version_response,
 )
 from odradek.server.handlers.fetch import handle_fetch
+from odradek.server.handlers.group_admin import (
+    handle_delete_groups,
+    handle_describe_groups,
+    handle_list_groups,
+)
+from odradek.server.handlers.group_membership import (
+    handle_find_coordinator,
+    handle_heartbeat,
+    handle_join_group,
+    handle_leave_group,
+    handle_sync_group,
+)
+from odradek.server.handlers.group_offsets import (
+    handle_offset_commit,
+    handle_offset_delete,
+    handle_offset_fetch,
+)
 from odradek.server.handlers.list_offsets import handle_list_offsets
 from odradek.server.handlers.metadata import handle_metadata
 from odradek.server.handlers.produce import handle_produce
@@ -43,6 +60,17 @@ HANDLERS: dict[int, Handler] = {
     keys.CREATE_TOPICS_KEY: handle_create_topics,
     keys.DELETE_TOPICS_KEY: handle_delete_topics,
     keys.INIT_PRODUCER_ID_KEY: handle_init_producer_id,
+    keys.OFFSET_COMMIT_KEY: handle_offset_commit,
+    keys.OFFSET_FETCH_KEY: handle_offset_fetch,
+    keys.FIND_COORDINATOR_KEY: handle_find_coordinator,
+    keys.JOIN_GROUP_KEY: handle_join_group,
+    keys.HEARTBEAT_KEY: handle_heartbeat,
+    keys.LEAVE_GROUP_KEY: handle_leave_group,
+    keys.SYNC_GROUP_KEY: handle_sync_group,
+    keys.DESCRIBE_GROUPS_KEY: handle_describe_groups,
+    keys.LIST_GROUPS_KEY: handle_list_groups,
+    keys.DELETE_GROUPS_KEY: handle_delete_groups,
+    keys.OFFSET_DELETE_KEY: handle_offset_delete,
 }
 assert set(HANDLERS) == set(keys.SUPPORTED_APIS), "advertised APIs and handlers differ"
 

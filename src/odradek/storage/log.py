@@ -131,10 +131,9 @@ class Log:
             start = max(0, bisect_right(self._bases, self.recovery_point) - 1)
             for segment in self.segments[:start]:
                 segment.load_trusted()
-        max_batch = max(self.config.max_message_bytes, 1)
         for index in range(start, len(self.segments)):
             segment = self.segments[index]
-            truncated = segment.recover(max_batch)
+            truncated = segment.recover()
             expected_next = self.segments[index + 1].base_offset \
                 if index + 1 < len(self.segments) else None
             if truncated or (expected_next is not None and segment.next_offset > expected_next):
@@ -206,14 +205,20 @@ class Log:
         segment = self.active_segment
         if segment.is_empty:
             return
-        rolling_base = segment.rolling_base_timestamp
-        if rolling_base is None or self.config.log_append_time:
-            rolling_base = segment.created_ms
         if (segment.size + size > self.config.segment_bytes
-                or now - rolling_base > self.config.segment_ms
+                or self._time_waited_for_roll(segment, now, batches.max_timestamp)
+                > self.config.segment_ms
                 or segment.offset_index.is_full or segment.time_index.is_full
                 or self.log_end_offset + batches.record_count - segment.base_offset > INT32_MAX):
             self.roll()
+
+    def _time_waited_for_roll(self, segment: LogSegment, now: int, largest_timestamp: int) -> int:
+        """Kafka's LogSegment.timeWaitedForRoll: by record timestamps when the segment has
+        them (CreateTime), else by the segment's creation time."""
+        base = segment.rolling_base_timestamp
+        if base is not None and base >= 0 and not self.config.log_append_time:
+            return largest_timestamp - base
+        return now - segment.created_ms
 
     def roll(self) -> LogSegment:
         """Start a new active segment at the log end offset; flush the previous one."""
@@ -232,8 +237,7 @@ class Log:
         segment = self.active_segment
         if segment.is_empty:
             return
-        base = segment.rolling_base_timestamp or segment.created_ms
-        if self.clock.milliseconds() - base > self.config.segment_ms:
+        if self.clock.milliseconds() - segment.created_ms > self.config.segment_ms:
             self.roll()
 
     # -- reading -------------------------------------------------------------------------------

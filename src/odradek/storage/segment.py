@@ -158,7 +158,7 @@ class LogSegment:
 
     # -- recovery and truncation ---------------------------------------------------------------
 
-    def recover(self, max_batch_bytes: int) -> int:
+    def recover(self) -> int:
         """Validate every batch, rebuild both indexes, cut a torn or corrupt tail.
 
         Returns the number of bytes truncated."""
@@ -172,8 +172,6 @@ class LogSegment:
         self._recent.clear()
         valid_end = 0
         for location in self.batches(0):
-            if location.size > max(max_batch_bytes, 1) * 2 + HEADER_SIZE:
-                break
             data = self.read(location.position, location.size)
             header = _valid_header(data)
             if header is None or header.base_offset < self.next_offset:
@@ -233,7 +231,7 @@ class LogSegment:
         os.ftruncate(self._fd, keep)
         self.size = keep
         self._recent.clear()
-        self.recover(2**31)
+        self.recover()
 
     # -- lifecycle -------------------------------------------------------------------------------
 

@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from kio.schema.errors import ErrorCode
 
-from odradek.common.errors import KafkaError
+from odradek.common.errors import KafkaError, UnsupportedCompressionTypeError
 from odradek.protocol.api_versions import PRODUCE_KEY
 from odradek.protocol.codec import RequestHeader, build, response_module
+from odradek.protocol.records.batch import ATTRIBUTES_OFFSET, COMPRESSION_MASK
+from odradek.protocol.records.compression import CompressionType
 from odradek.server.errors import CloseConnectionError
 
 if TYPE_CHECKING:
@@ -33,6 +35,8 @@ def handle_produce(broker: BrokerServer, header: RequestHeader, request: Any) ->
                                          None))
                 continue
             try:
+                if header.api_version < ZSTD_MIN_PRODUCE_VERSION:
+                    reject_zstd(data.records)
                 info = broker.replica_manager.append_records(topic_data.name, data.index,
                                                              data.records)
             except KafkaError as exc:
@@ -53,6 +57,16 @@ def handle_produce(broker: BrokerServer, header: RequestHeader, request: Any) ->
             raise CloseConnectionError("acks=0 produce failed")
         return None
     return build(module.ProduceResponse, responses=tuple(topics), throttle_time=timedelta(0))
+
+
+ZSTD_MIN_PRODUCE_VERSION = 7
+
+
+def reject_zstd(records: bytes | None) -> None:
+    """zstd needs Produce v7+ (KIP-110): older requests get UNSUPPORTED_COMPRESSION_TYPE."""
+    if records and len(records) > ATTRIBUTES_OFFSET + 1 and \
+            records[ATTRIBUTES_OFFSET + 1] & COMPRESSION_MASK == CompressionType.ZSTD:
+        raise UnsupportedCompressionTypeError("zstd compression needs Produce v7 or later")
 
 
 def _error(module: Any, partition: int, error: ErrorCode, message: str | None) -> Any:

@@ -1,0 +1,98 @@
+"""Wires the group coordinator to this broker: the ``__consumer_offsets`` topic (created on
+first use, as Kafka does), loading at startup, the writer, and offset expiry."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from odradek.cluster.controller import TopicSpec
+from odradek.common.errors import CoordinatorNotAvailableError, KafkaError
+from odradek.common.ids import TopicPartition
+from odradek.coordinator.group.coordinator import GroupConfig, GroupCoordinator
+from odradek.coordinator.group.loader import load_partition
+from odradek.server.scheduler import LoopScheduler
+
+if TYPE_CHECKING:
+    from odradek.server.broker import BrokerServer
+
+log = logging.getLogger(__name__)
+
+OFFSETS_TOPIC = "__consumer_offsets"
+
+
+class GroupService:
+    def __init__(self, broker: BrokerServer) -> None:
+        self.broker = broker
+        config = broker.config
+        self.partitions = int(config.get("offsets.topic.num.partitions"))
+        self.coordinator = GroupCoordinator(
+            GroupConfig(
+                offsets_partitions=self.partitions,
+                min_session_timeout_ms=int(config.get("group.min.session.timeout.ms")),
+                max_session_timeout_ms=int(config.get("group.max.session.timeout.ms")),
+                initial_rebalance_delay_ms=int(config.get("group.initial.rebalance.delay.ms")),
+                offsets_retention_ms=int(config.get("offsets.retention.minutes")) * 60_000,
+                max_group_size=int(config.get("group.max.size")),
+                offset_metadata_max_bytes=int(config.get("offset.metadata.max.bytes"))),
+            broker.clock, LoopScheduler(), self)
+        self._expiry_task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Load existing group state; schedule offset expiry."""
+        topic = self.broker.metadata_store.topics.get(OFFSETS_TOPIC)
+        if topic is not None:
+            started = time.monotonic()
+            records = sum(
+                load_partition(self.coordinator,
+                               self.broker.replica_manager.get_log(OFFSETS_TOPIC, p))
+                for p in range(topic.partitions))
+            self.partitions = topic.partitions
+            log.info("loaded %d groups from %d %s records in %.2fs",
+                     len(self.coordinator.groups), records, OFFSETS_TOPIC,
+                     time.monotonic() - started)
+        self.coordinator.finish_loading()
+        self._expiry_task = asyncio.get_running_loop().create_task(self._expire_loop())
+
+    def stop(self) -> None:
+        if self._expiry_task is not None:
+            self._expiry_task.cancel()
+
+    async def _expire_loop(self) -> None:
+        interval = int(self.broker.config.get("offsets.retention.check.interval.ms"))
+        while True:
+            await asyncio.sleep(interval / 1000)
+            try:
+                expired = self.coordinator.expire_offsets()
+                if expired:
+                    log.info("expired %d committed offsets", expired)
+            except KafkaError:
+                log.exception("expiring offsets failed")
+
+    def ensure_offsets_topic(self) -> None:
+        """Create ``__consumer_offsets`` if needed; raises CoordinatorNotAvailableError when
+        it cannot be (e.g. offsets.topic.replication.factor above the live brokers)."""
+        if OFFSETS_TOPIC in self.broker.metadata_store.topics:
+            return
+        config = self.broker.config
+        spec = TopicSpec(OFFSETS_TOPIC, self.partitions,
+                         int(config.get("offsets.topic.replication.factor")),
+                         configs={"cleanup.policy": "compact",
+                                  "segment.bytes": str(config.get("offsets.topic.segment.bytes")),
+                                  "compression.type": "producer"})
+        try:
+            self.broker.controller.create_topic(spec)
+        except KafkaError as exc:
+            raise CoordinatorNotAvailableError(
+                f"cannot create {OFFSETS_TOPIC}: {exc}") from exc
+
+    # -- OffsetsWriter -------------------------------------------------------------------------
+
+    def append_group_records(self, partition: int,
+                             records: Sequence[tuple[bytes, bytes | None]]) -> None:
+        self.ensure_offsets_topic()
+        self.broker.replica_manager.append_internal(
+            TopicPartition(OFFSETS_TOPIC, partition), records, self.broker.clock.milliseconds())

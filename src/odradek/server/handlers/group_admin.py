@@ -1,0 +1,70 @@
+"""ListGroups (with the state filter), DescribeGroups, DeleteGroups."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from kio.schema.errors import ErrorCode
+
+from odradek.protocol import api_versions as keys
+from odradek.protocol.codec import RequestHeader, build, response_module
+from odradek.server.handlers.group_membership import coordinator_error
+
+if TYPE_CHECKING:
+    from odradek.server.broker import BrokerServer
+
+ZERO = timedelta(0)
+AUTHORIZED_OPERATIONS_OMITTED = -2147483648
+
+
+def handle_list_groups(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+    module = response_module(keys.LIST_GROUPS_KEY, header.api_version)
+    states = tuple(getattr(request, "states_filter", ()) or ())
+    types = {t.lower() for t in getattr(request, "types_filter", ()) or ()}
+    groups = []
+    if not types or "classic" in types:
+        groups = [build(module.ListedGroup, group_id=g, protocol_type=t, group_state=s,
+                        group_type="Classic")
+                  for g, t, s in broker.groups.coordinator.list_groups(states or None)]
+    return build(module.ListGroupsResponse, throttle_time=ZERO, error_code=ErrorCode.none,
+                 groups=tuple(groups))
+
+
+def handle_describe_groups(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+    module = response_module(keys.DESCRIBE_GROUPS_KEY, header.api_version)
+    unavailable = coordinator_error(broker)
+    described = []
+    for group_id in request.groups:
+        if unavailable is not None:
+            described.append(build(module.DescribedGroup, error_code=unavailable,
+                                   group_id=group_id, group_state="", protocol_type="",
+                                   protocol_data="", members=(),
+                                   authorized_operations=AUTHORIZED_OPERATIONS_OMITTED))
+            continue
+        group = broker.groups.coordinator.describe_group(group_id)
+        stable = group.state == "Stable"
+        members = tuple(
+            build(module.DescribedGroupMember, member_id=m.member_id,
+                  group_instance_id=m.group_instance_id, client_id=m.client_id,
+                  client_host=m.client_host,
+                  member_metadata=m.metadata_for(group.protocol) if stable else b"",
+                  member_assignment=m.assignment if stable else b"")
+            for m in group.members)
+        described.append(build(module.DescribedGroup, error_code=ErrorCode.none,
+                               group_id=group_id, group_state=group.state,
+                               protocol_type=group.protocol_type, protocol_data=group.protocol,
+                               members=members,
+                               authorized_operations=AUTHORIZED_OPERATIONS_OMITTED))
+    return build(module.DescribeGroupsResponse, throttle_time=ZERO, groups=tuple(described))
+
+
+def handle_delete_groups(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+    module = response_module(keys.DELETE_GROUPS_KEY, header.api_version)
+    unavailable = coordinator_error(broker)
+    names = list(request.groups_names)
+    results = dict.fromkeys(names, unavailable) if unavailable is not None else \
+        broker.groups.coordinator.delete_groups(names)
+    return build(module.DeleteGroupsResponse, throttle_time=ZERO, results=tuple(
+        build(module.DeletableGroupResult, group_id=name, error_code=results[name])
+        for name in names))

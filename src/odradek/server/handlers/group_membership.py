@@ -1,0 +1,145 @@
+"""FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup: thin translations between
+kio messages and the group coordinator. JoinGroup and SyncGroup answer when the coordinator
+calls back (a rebalance may take a while)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from kio.schema.errors import ErrorCode
+
+from odradek.common.errors import KafkaError
+from odradek.coordinator.group.coordinator import JoinResult, SyncResult
+from odradek.protocol import api_versions as keys
+from odradek.protocol.codec import RequestHeader, build, response_module
+
+if TYPE_CHECKING:
+    from odradek.server.broker import BrokerServer
+
+GROUP_KEY_TYPE = 0
+ZERO = timedelta(0)
+
+
+def _ms(value: Any) -> int:
+    return int(value.total_seconds() * 1000) if isinstance(value, timedelta) else int(value)
+
+
+def handle_find_coordinator(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+    module = response_module(keys.FIND_COORDINATOR_KEY, header.api_version)
+    key_type = getattr(request, "key_type", GROUP_KEY_TYPE)
+    wanted = list(getattr(request, "coordinator_keys", ())) or [getattr(request, "key", "")]
+    host, port = broker.advertised_endpoint
+    results = []
+    for key in wanted:
+        error, message = ErrorCode.none, None
+        if key_type != GROUP_KEY_TYPE:
+            error, message = ErrorCode.coordinator_not_available, "no transaction coordinator"
+        elif not key:
+            error, message = ErrorCode.invalid_request, "empty group id"
+        else:
+            try:
+                broker.groups.ensure_offsets_topic()
+            except KafkaError as exc:
+                error, message = exc.error_code, str(exc)
+        ok = error is ErrorCode.none
+        results.append((key, error, message, broker.node_id if ok else -1,
+                        host if ok else "", port if ok else -1))
+    if header.api_version >= 4:
+        coordinators = tuple(
+            build(module.Coordinator, key=key, node_id=node, host=h, port=p, error_code=err,
+                  error_message=msg) for key, err, msg, node, h, p in results)
+        return build(module.FindCoordinatorResponse, throttle_time=ZERO,
+                     coordinators=coordinators)
+    _, err, msg, node, h, p = results[0]
+    return build(module.FindCoordinatorResponse, throttle_time=ZERO, error_code=err,
+                 error_message=msg, node_id=node, host=h, port=p)
+
+
+def coordinator_error(broker: BrokerServer) -> ErrorCode | None:
+    """COORDINATOR_NOT_AVAILABLE (or similar) when group state cannot be stored yet."""
+    try:
+        broker.groups.ensure_offsets_topic()
+    except KafkaError as exc:
+        return exc.error_code
+    return None
+
+
+async def handle_join_group(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+    module = response_module(keys.JOIN_GROUP_KEY, header.api_version)
+    unavailable = coordinator_error(broker)
+    if unavailable is not None:
+        return build(module.JoinGroupResponse, throttle_time=ZERO, error_code=unavailable,
+                     generation_id=-1, protocol_name=None if header.api_version >= 7 else "",
+                     leader="", member_id=request.member_id, members=())
+    future: asyncio.Future[JoinResult] = asyncio.get_running_loop().create_future()
+
+    def respond(result: JoinResult) -> None:
+        if not future.done():
+            future.set_result(result)
+
+    session_ms = _ms(request.session_timeout)
+    rebalance_ms = _ms(getattr(request, "rebalance_timeout", session_ms))
+    if rebalance_ms < 0:
+        rebalance_ms = session_ms
+    broker.groups.coordinator.join_group(
+        request.group_id, request.member_id, getattr(request, "group_instance_id", None),
+        header.client_id or "", broker.client_host_of(header), session_ms, rebalance_ms,
+        request.protocol_type, [(p.name, p.metadata) for p in request.protocols],
+        require_known_member_id=header.api_version >= 4, callback=respond)
+    result = await future
+    members = tuple(build(module.JoinGroupResponseMember, member_id=m, group_instance_id=i,
+                          metadata=meta) for m, i, meta in result.members)
+    return build(module.JoinGroupResponse, throttle_time=ZERO, error_code=result.error,
+                 generation_id=result.generation_id, protocol_type=result.protocol_type,
+                 protocol_name=result.protocol_name or ("" if header.api_version < 7 else None),
+                 leader=result.leader_id, skip_assignment=result.skip_assignment,
+                 member_id=result.member_id, members=members)
+
+
+async def handle_sync_group(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+    module = response_module(keys.SYNC_GROUP_KEY, header.api_version)
+    unavailable = coordinator_error(broker)
+    if unavailable is not None:
+        return build(module.SyncGroupResponse, throttle_time=ZERO, error_code=unavailable,
+                     assignment=b"")
+    future: asyncio.Future[SyncResult] = asyncio.get_running_loop().create_future()
+
+    def respond(result: SyncResult) -> None:
+        if not future.done():
+            future.set_result(result)
+
+    broker.groups.coordinator.sync_group(
+        request.group_id, request.generation_id, request.member_id,
+        getattr(request, "group_instance_id", None), getattr(request, "protocol_type", None),
+        getattr(request, "protocol_name", None),
+        {a.member_id: a.assignment for a in request.assignments}, respond)
+    result = await future
+    return build(module.SyncGroupResponse, throttle_time=ZERO, error_code=result.error,
+                 protocol_type=result.protocol_type, protocol_name=result.protocol_name,
+                 assignment=result.assignment)
+
+
+def handle_heartbeat(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+    module = response_module(keys.HEARTBEAT_KEY, header.api_version)
+    error = broker.groups.coordinator.heartbeat(
+        request.group_id, request.generation_id, request.member_id,
+        getattr(request, "group_instance_id", None))
+    return build(module.HeartbeatResponse, throttle_time=ZERO, error_code=error)
+
+
+def handle_leave_group(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+    module = response_module(keys.LEAVE_GROUP_KEY, header.api_version)
+    if header.api_version >= 3:
+        leaving = [(m.member_id, m.group_instance_id) for m in request.members]
+    else:
+        leaving = [(request.member_id, None)]
+    error, results = broker.groups.coordinator.leave_group(request.group_id, leaving)
+    if header.api_version < 3:
+        error = results[0][2] if results else error
+        return build(module.LeaveGroupResponse, throttle_time=ZERO, error_code=error)
+    members = tuple(build(module.MemberResponse, member_id=m, group_instance_id=i, error_code=e)
+                    for m, i, e in results)
+    return build(module.LeaveGroupResponse, throttle_time=ZERO, error_code=error,
+                 members=members)

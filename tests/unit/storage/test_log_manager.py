@@ -1,0 +1,152 @@
+"""LogManager: log dirs, meta.properties, the clean-shutdown marker, checkpoints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from odradek.common.clock import FakeClock
+from odradek.common.errors import KafkaStorageError
+from odradek.common.ids import TopicPartition
+from odradek.config.properties import parse_properties
+from odradek.storage.checkpoint import read_offset_checkpoint
+from odradek.storage.files import CLEAN_SHUTDOWN_FILE, META_PROPERTIES
+from odradek.storage.log_manager import LogManager
+from tests.unit.storage.helpers import T0, TOPIC_ID, append, log_config, make_batch, read_all
+
+TP = TopicPartition("orders", 3)
+
+
+def manager(*dirs: Path) -> LogManager:
+    return LogManager(list(dirs), FakeClock(T0))
+
+
+def test_startup_writes_meta_properties(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    cluster_id = manager(data).startup(node_id=4, cluster_id="MkU3OEVBNTcwNTJENDM2Qk")
+    assert cluster_id == "MkU3OEVBNTcwNTJENDM2Qk"
+    props = parse_properties((data / META_PROPERTIES).read_text())
+    assert props["cluster.id"] == "MkU3OEVBNTcwNTJENDM2Qk"
+    assert props["node.id"] == "4"
+    assert props["version"] == "1"
+    assert props.get("directory.id")
+
+
+def test_startup_invents_a_cluster_id_and_keeps_it(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    first = manager(data).startup(node_id=1, cluster_id=None)
+    assert len(first) == 22  # base64 of 16 bytes without padding
+    assert manager(data).startup(node_id=1, cluster_id=None) == first
+    assert manager(data).startup(node_id=1, cluster_id="other") == first  # stored id wins
+
+
+def test_startup_rejects_another_node_id(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    manager(data).startup(node_id=1, cluster_id=None)
+    with pytest.raises(KafkaStorageError):
+        manager(data).startup(node_id=2, cluster_id=None)
+
+
+def test_startup_accepts_kafka_zk_mode_meta(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / META_PROPERTIES).write_text("version=0\nbroker.id=3\ncluster.id=abc\n")
+    assert manager(data).startup(node_id=3, cluster_id=None) == "abc"
+
+
+def test_multiple_log_dirs(tmp_path: Path) -> None:
+    dirs = [tmp_path / "a", tmp_path / "b"]
+    lm = manager(*dirs)
+    cluster = lm.startup(node_id=0, cluster_id=None)
+    for directory in dirs:
+        assert parse_properties((directory / META_PROPERTIES).read_text())["cluster.id"] == cluster
+    logs = [lm.get_or_create_log(TopicPartition("t", p), TOPIC_ID, log_config())
+            for p in range(4)]
+    parents = sorted(log.dir.parent.name for log in logs)
+    assert parents == ["a", "a", "b", "b"]  # spread over the least loaded dir
+    lm.shutdown()
+
+
+def test_get_or_create_log_is_idempotent(tmp_path: Path) -> None:
+    lm = manager(tmp_path / "data")
+    lm.startup(node_id=0, cluster_id=None)
+    log = lm.get_or_create_log(TP, TOPIC_ID, log_config())
+    assert lm.get_or_create_log(TP, TOPIC_ID, log_config()) is log
+    assert log.dir == (tmp_path / "data" / "orders-3").resolve()
+    lm.shutdown()
+
+
+def test_clean_shutdown_marker_cycle(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    lm = manager(data)
+    lm.startup(node_id=0, cluster_id=None)
+    log = lm.get_or_create_log(TP, TOPIC_ID, log_config())
+    for n in range(5):
+        append(log, make_batch(2, tag=f"n{n}"))
+    before = read_all(log)
+    lm.shutdown()
+    assert (data / CLEAN_SHUTDOWN_FILE).exists()
+    assert read_offset_checkpoint(data / "recovery-point-offset-checkpoint") == {TP: 10}
+    assert read_offset_checkpoint(data / "log-start-offset-checkpoint") == {TP: 0}
+    assert read_offset_checkpoint(data / "replication-offset-checkpoint") == {TP: 10}
+
+    second = manager(data)
+    second.startup(node_id=0, cluster_id=None)
+    assert second.clean_shutdown is True
+    assert not (data / CLEAN_SHUTDOWN_FILE).exists()
+    assert second.stored_partitions() == {TP}
+    reopened = second.get_or_create_log(TP, TOPIC_ID, log_config())
+    assert reopened.log_end_offset == 10
+    assert reopened.recovery_point == 10
+    assert read_all(reopened) == before
+    second.shutdown()
+
+
+def test_crash_without_marker_recovers(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    lm = manager(data)
+    lm.startup(node_id=0, cluster_id=None)
+    log = lm.get_or_create_log(TP, TOPIC_ID, log_config())
+    for _ in range(3):
+        append(log, make_batch(1))
+    log.close()  # the process dies: no shutdown, no marker, no checkpoints
+    with log.active_segment.log_path.open("ab") as handle:
+        handle.write(b"\x00\x00\x00\x00\x00\x00\x00\x03\x00\x00\x01")
+    second = manager(data)
+    second.startup(node_id=0, cluster_id=None)
+    assert second.clean_shutdown is False
+    reopened = second.get_or_create_log(TP, TOPIC_ID, log_config())
+    assert reopened.log_end_offset == 3
+    assert [r.offset for r in read_all(reopened)] == [0, 1, 2]
+    second.shutdown()
+
+
+def test_empty_dirs_count_as_clean(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    lm = manager(data)
+    lm.startup(node_id=0, cluster_id=None)
+    assert lm.clean_shutdown is True
+
+
+def test_delete_log_removes_the_directory(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    lm = manager(data)
+    lm.startup(node_id=0, cluster_id=None)
+    log = lm.get_or_create_log(TP, TOPIC_ID, log_config())
+    append(log, make_batch(1))
+    lm.delete_log(TP)
+    assert not log.dir.exists()
+    assert [p.name for p in data.iterdir() if p.is_dir()] == []
+    assert TP not in lm.logs
+    assert lm.stored_partitions() == set()
+    lm.delete_log(TP)  # a second delete is a no-op
+
+
+def test_startup_removes_stale_delete_dirs(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    stale = data / "orders-0.0123456789abcdef-delete"
+    stale.mkdir(parents=True)
+    (stale / "00000000000000000000.log").write_bytes(b"x")
+    manager(data).startup(node_id=0, cluster_id=None)
+    assert not stale.exists()
