@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from odradek.cluster.metadata import LocalMetadataStore
 from odradek.cluster.purgatory import FetchPurgatory
 from odradek.common.errors import (
-    CorruptRecordError,
     InvalidRecordError,
     InvalidRequestError,
     KafkaError,
@@ -50,7 +49,8 @@ class ReplicaManager:
         """Validate (magic, CRC, sizes) and append one partition's produce data."""
         log_obj = self.get_log(topic, partition)
         if records is None or len(records) == 0:
-            raise CorruptRecordError("produce request without records")
+            raise InvalidRecordError("Produce requests with version 3 or above must have at "
+                                     "least one record batch per partition")
         validated = validate_batches(records, log_obj.config.max_message_bytes)
         if len(validated.headers) != 1:
             raise InvalidRecordError("Produce requests with version 3 or above are only allowed "

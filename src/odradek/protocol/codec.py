@@ -8,6 +8,7 @@ body. kio writes tagged fields only when they differ from their defaults, as Kaf
 from __future__ import annotations
 
 import struct
+import typing
 from dataclasses import dataclass, fields
 from functools import cache
 from types import ModuleType
@@ -105,8 +106,56 @@ def parse_request(frame: bytes | memoryview) -> ParsedRequest:
         body, _size = _reader(body_class)(frame, offset)
     except Exception as exc:  # kio raises several types for malformed input
         raise RequestParseError(f"malformed api key {api_key} v{version} request: {exc}") from exc
+    check_non_null(body)
     parsed_header = RequestHeader(api_key, version, header.correlation_id, header.client_id)
     return ParsedRequest(parsed_header, body, len(frame))
+
+
+@dataclass(frozen=True, slots=True)
+class _NestedField:
+    name: str
+    nullable: bool
+    is_array: bool
+    entity: Any  # the nested entity class, or None for primitive arrays
+
+
+@cache
+def _nested_fields(entity_type: Any) -> tuple[_NestedField, ...]:
+    """Array and struct fields of a kio entity: whether null is allowed, what they hold."""
+    hints = typing.get_type_hints(entity_type)
+    result = []
+    for item in fields(entity_type):
+        hint = hints[item.name]
+        args = typing.get_args(hint)
+        nullable = type(None) in args
+        inner = next((a for a in args if a is not type(None)), hint) if nullable else hint
+        if typing.get_origin(inner) is tuple:
+            element = typing.get_args(inner)[0]
+            entity = element if hasattr(element, "__dataclass_fields__") else None
+            result.append(_NestedField(item.name, nullable, True, entity))
+        elif hasattr(inner, "__dataclass_fields__"):
+            result.append(_NestedField(item.name, nullable, False, inner))
+    return tuple(result)
+
+
+def check_non_null(entity: Any) -> None:
+    """kio's reader lets a null array or struct through where the schema forbids null; Kafka
+    rejects such a request ("non-nullable field ... was serialized as null")."""
+    entity_type: Any = type(entity)
+    for spec in _nested_fields(entity_type):
+        value = getattr(entity, spec.name)
+        if value is None:
+            if not spec.nullable:
+                raise RequestParseError(
+                    f"non-nullable field {spec.name} was serialized as null")
+            continue
+        if spec.entity is None:
+            continue
+        if spec.is_array:
+            for element in value:
+                check_non_null(element)
+        else:
+            check_non_null(value)
 
 
 class ChunkWriter:
