@@ -153,6 +153,37 @@ class Controller:
         log.info("deleted topic %s", topic.name)
         return topic
 
+    def create_partitions(self, name: str, count: int,
+                          assignments: list[list[int]] | None, validate_only: bool) -> None:
+        """Grow a topic to ``count`` partitions (Kafka never shrinks one)."""
+        topic = self.store.topics.get(name)
+        if topic is None:
+            raise UnknownTopicOrPartitionError(f"The topic '{name}' does not exist.")
+        if count < topic.partitions:
+            raise InvalidPartitionsError(f"Topic currently has {topic.partitions} partitions, "
+                                         f"which is higher than the requested {count}.")
+        if count == topic.partitions:
+            raise InvalidPartitionsError(f"Topic already has {topic.partitions} partitions.")
+        if count > MAX_PARTITIONS:
+            raise InvalidPartitionsError(f"Number of partitions must be at most {MAX_PARTITIONS}.")
+        if assignments is not None:
+            if len(assignments) != count - topic.partitions:
+                raise InvalidReplicaAssignmentError(
+                    f"Increasing the number of partitions by {count - topic.partitions} but "
+                    f"{len(assignments)} assignments provided.")
+            for replicas in assignments:
+                if len(replicas) != topic.replication_factor or \
+                        any(r != self.node_id for r in replicas):
+                    raise InvalidReplicaAssignmentError(
+                        f"Invalid replica assignment {replicas}: unknown broker or wrong "
+                        "replication factor.")
+        if validate_only:
+            return
+        topic.partitions = count
+        self.store.update_topic(topic)
+        self._open_logs(topic)
+        log.info("topic %s now has %d partitions", name, count)
+
     def maybe_auto_create(self, name: str) -> TopicMetadata | None:
         """Create ``name`` with broker defaults if auto-creation is on; None otherwise."""
         if not self.config.get("auto.create.topics.enable"):

@@ -31,12 +31,19 @@ class LocalMetadataStore:
         self.topics: dict[str, TopicMetadata] = {}
         self.by_id: dict[uuid.UUID, TopicMetadata] = {}
         self.next_producer_id_block = 0
+        self.broker_configs: dict[str, dict[str, str]] = {}
+        self._loaded = False
 
     def load(self) -> None:
+        """Read the file once; later calls keep the state in memory."""
+        if self._loaded:
+            return
+        self._loaded = True
         if not self.path.exists():
             return
         data = json.loads(self.path.read_text())
         self.next_producer_id_block = int(data.get("next_producer_id_block", 0))
+        self.broker_configs = {k: dict(v) for k, v in data.get("broker_configs", {}).items()}
         for item in data.get("topics", []):
             topic = TopicMetadata(item["name"], uuid.UUID(item["topic_id"]),
                                   int(item["partitions"]), int(item.get("replication_factor", 1)),
@@ -48,7 +55,8 @@ class LocalMetadataStore:
         self.by_id[topic.topic_id] = topic
 
     def _save(self) -> None:
-        data = {"version": 1, "next_producer_id_block": self.next_producer_id_block, "topics": [
+        data = {"version": 1, "next_producer_id_block": self.next_producer_id_block,
+                "broker_configs": self.broker_configs, "topics": [
             {"name": t.name, "topic_id": str(t.topic_id), "partitions": t.partitions,
              "replication_factor": t.replication_factor, "configs": t.configs,
              "internal": t.internal}
@@ -72,6 +80,14 @@ class LocalMetadataStore:
         self.next_producer_id_block = start + size
         self._save()
         return start
+
+    def set_broker_configs(self, broker: str, configs: dict[str, str]) -> None:
+        """Dynamic broker configs: ``""`` is the cluster-wide default, else a broker id."""
+        if configs:
+            self.broker_configs[broker] = configs
+        else:
+            self.broker_configs.pop(broker, None)
+        self._save()
 
     def update_topic(self, topic: TopicMetadata) -> None:
         self._index(topic)

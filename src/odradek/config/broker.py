@@ -130,14 +130,18 @@ class BrokerConfig:
 
     explicit: dict[str, Any] = field(default_factory=dict)
     unknown_valid: dict[str, str] = field(default_factory=dict)
+    dynamic_broker: dict[str, Any] = field(default_factory=dict)  # this broker's dynamic configs
+    dynamic_default: dict[str, Any] = field(default_factory=dict)  # cluster-wide dynamic
 
     def get(self, name: str) -> Any:
-        if name in self.explicit:
-            return self.explicit[name]
+        for layer in (self.dynamic_broker, self.dynamic_default, self.explicit):
+            if name in layer:
+                return layer[name]
         return BROKER_CONFIG_DEFS[name].default
 
     def is_set(self, name: str) -> bool:
-        return name in self.explicit
+        return name in self.dynamic_broker or name in self.dynamic_default or \
+            name in self.explicit
 
     @property
     def node_id(self) -> int:
@@ -182,7 +186,7 @@ class BrokerConfig:
         defaults = {name: d.default for name, d in TOPIC_CONFIG_DEFS.items()}
         for topic_name, synonym in TOPIC_TO_BROKER_SYNONYM.items():
             if self.is_set(synonym):
-                defaults[topic_name] = self.explicit[synonym]
+                defaults[topic_name] = self.get(synonym)
         defaults["retention.ms"] = self.retention_ms()
         defaults["segment.ms"] = self.roll_ms()
         defaults["segment.jitter.ms"] = self.roll_jitter_ms()
@@ -259,3 +263,21 @@ def _check_consistency(config: BrokerConfig) -> None:
     config.advertised_listeners  # noqa: B018 - parsed for validation
     if config.log_dirs == []:
         raise ConfigError("log.dirs must name at least one directory")
+
+
+# Broker configs Kafka lets AlterConfigs change without a restart (DynamicBrokerConfig):
+# the log defaults of every topic config, and the thread pools and cleaner settings.
+DYNAMIC_BROKER_CONFIGS: frozenset[str] = frozenset(
+    set(TOPIC_TO_BROKER_SYNONYM.values()) | {
+        "log.retention.hours", "log.retention.minutes", "log.roll.hours",
+        "log.roll.jitter.hours", "num.io.threads", "num.network.threads",
+        "num.replica.fetchers", "num.recovery.threads.per.data.dir", "background.threads",
+        "log.cleaner.threads", "log.cleaner.dedupe.buffer.size", "log.cleaner.io.buffer.size",
+        "log.cleaner.io.max.bytes.per.second", "log.cleaner.backoff.ms",
+        "log.cleaner.io.buffer.load.factor", "max.connections", "max.connections.per.ip",
+        "max.connections.per.ip.overrides", "max.connection.creation.rate",
+        "metric.reporters", "producer.id.expiration.ms",
+        "transaction.partition.verification.enable",
+        "follower.replication.throttled.rate", "leader.replication.throttled.rate",
+        "replica.alter.log.dirs.io.max.bytes.per.second", "log.message.downconversion.enable",
+    })

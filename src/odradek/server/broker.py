@@ -10,10 +10,12 @@ import socket
 import time
 from typing import TYPE_CHECKING
 
+from odradek.cluster.configs import ConfigManager
 from odradek.cluster.controller import Controller
-from odradek.cluster.metadata import LocalMetadataStore
+from odradek.cluster.metadata import LocalMetadataStore, TopicMetadata
 from odradek.cluster.replica_manager import ReplicaManager
 from odradek.common.clock import Clock, SystemClock
+from odradek.common.ids import TopicPartition
 from odradek.config.broker import BrokerConfig
 from odradek.coordinator.producer_ids import ProducerIdManager
 from odradek.server.group_service import GroupService
@@ -40,6 +42,8 @@ class BrokerServer:
         self.replica_manager = ReplicaManager(self.log_manager, self.metadata_store)
         self.producer_ids = ProducerIdManager(self.metadata_store)
         self.groups = GroupService(self)
+        self.configs = ConfigManager(self.node_id, config, self.metadata_store,
+                                     self._apply_topic_config, self._apply_all_configs)
         self.cluster_id = ""
         self.connections: set[KafkaConnection] = set()
         self.advertised_endpoint: tuple[str, int] = ("", 0)
@@ -58,6 +62,8 @@ class BrokerServer:
             log.info("config %s=%s is a Kafka config that has no effect in odradek yet",
                      name, value)
         self.cluster_id = self.log_manager.startup(self.node_id, None)
+        self.metadata_store.load()
+        self.configs.load_dynamic_broker_configs()
         self.controller.load()
         self.groups.start()
         await self._start_listeners()
@@ -112,6 +118,19 @@ class BrokerServer:
                 await task
         self.log_manager.shutdown()
         log.info("shut down cleanly")
+
+    # -- configs applied live -------------------------------------------------------------------
+
+    def _apply_topic_config(self, topic: TopicMetadata) -> None:
+        log_config = self.controller.log_config(topic)
+        for partition in range(topic.partitions):
+            log_obj = self.log_manager.logs.get(TopicPartition(topic.name, partition))
+            if log_obj is not None:
+                log_obj.update_config(log_config)
+
+    def _apply_all_configs(self) -> None:
+        for topic in list(self.metadata_store.topics.values()):
+            self._apply_topic_config(topic)
 
     # -- background tasks ----------------------------------------------------------------------
 

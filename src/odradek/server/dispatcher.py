@@ -15,6 +15,20 @@ from odradek.protocol.codec import (
     parse_request,
     peek_header,
 )
+from odradek.server.handlers.admin_cluster import (
+    handle_describe_cluster,
+    handle_describe_log_dirs,
+)
+from odradek.server.handlers.admin_configs import (
+    handle_alter_configs,
+    handle_describe_configs,
+    handle_incremental_alter_configs,
+)
+from odradek.server.handlers.admin_topics import (
+    handle_create_partitions,
+    handle_delete_records,
+    handle_describe_topic_partitions,
+)
 from odradek.server.handlers.api_versions import (
     handle_api_versions,
     unsupported_version_response,
@@ -71,6 +85,14 @@ HANDLERS: dict[int, Handler] = {
     keys.LIST_GROUPS_KEY: handle_list_groups,
     keys.DELETE_GROUPS_KEY: handle_delete_groups,
     keys.OFFSET_DELETE_KEY: handle_offset_delete,
+    keys.DELETE_RECORDS_KEY: handle_delete_records,
+    keys.DESCRIBE_CONFIGS_KEY: handle_describe_configs,
+    keys.ALTER_CONFIGS_KEY: handle_alter_configs,
+    keys.DESCRIBE_LOG_DIRS_KEY: handle_describe_log_dirs,
+    keys.CREATE_PARTITIONS_KEY: handle_create_partitions,
+    keys.INCREMENTAL_ALTER_CONFIGS_KEY: handle_incremental_alter_configs,
+    keys.DESCRIBE_CLUSTER_KEY: handle_describe_cluster,
+    keys.DESCRIBE_TOPIC_PARTITIONS_KEY: handle_describe_topic_partitions,
 }
 assert set(HANDLERS) == set(keys.SUPPORTED_APIS), "advertised APIs and handlers differ"
 

@@ -291,6 +291,24 @@ class Log:
             total += later.size
         return total
 
+    def delete_records_before(self, offset: int) -> int:
+        """DeleteRecords: advance the log start offset to ``offset`` (at most the high
+        watermark) and drop the segments wholly below it; returns the new log start offset."""
+        if offset < 0 or offset > self.high_watermark:
+            raise OffsetOutOfRangeError(
+                f"Cannot increment the log start offset to {offset} of partition {self.tp} "
+                f"since it is larger than the high watermark {self.high_watermark}")
+        if offset > self.log_start_offset:
+            self.log_start_offset = offset
+            self._delete_segments_below_start()
+        return self.log_start_offset
+
+    def _delete_segments_below_start(self) -> None:
+        while len(self.segments) > 1 and self.segments[1].base_offset <= self.log_start_offset:
+            segment = self.segments.pop(0)
+            self._bases.pop(0)
+            segment.delete()
+
     def offset_for_timestamp(self, timestamp: int) -> tuple[int, int] | None:
         for segment in self.segments:
             if segment.max_timestamp >= timestamp:

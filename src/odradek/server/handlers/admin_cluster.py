@@ -1,0 +1,62 @@
+"""DescribeCluster and DescribeLogDirs."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from kio.schema.errors import ErrorCode
+
+from odradek.protocol import api_versions as keys
+from odradek.protocol.codec import RequestHeader, build, response_module
+
+if TYPE_CHECKING:
+    from odradek.server.broker import BrokerServer
+
+ZERO = timedelta(0)
+AUTHORIZED_OPERATIONS_OMITTED = -2147483648
+BROKERS_ENDPOINT = 1
+
+
+def handle_describe_cluster(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+    module = response_module(keys.DESCRIBE_CLUSTER_KEY, header.api_version)
+    endpoint_type = getattr(request, "endpoint_type", BROKERS_ENDPOINT)
+    host, port = broker.advertised_endpoint
+    if endpoint_type != BROKERS_ENDPOINT:
+        return build(module.DescribeClusterResponse, throttle_time=ZERO,
+                     error_code=ErrorCode.unsupported_endpoint_type,
+                     error_message="The broker does not serve controller endpoints",
+                     endpoint_type=endpoint_type, cluster_id=broker.cluster_id,
+                     controller_id=-1, brokers=(),
+                     cluster_authorized_operations=AUTHORIZED_OPERATIONS_OMITTED)
+    brokers = (build(module.DescribeClusterBroker, broker_id=broker.node_id, host=host,
+                     port=port, rack=broker.rack, is_fenced=False),)
+    return build(module.DescribeClusterResponse, throttle_time=ZERO, error_code=ErrorCode.none,
+                 error_message=None, endpoint_type=endpoint_type, cluster_id=broker.cluster_id,
+                 controller_id=broker.node_id, brokers=brokers,
+                 cluster_authorized_operations=AUTHORIZED_OPERATIONS_OMITTED)
+
+
+def handle_describe_log_dirs(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+    module = response_module(keys.DESCRIBE_LOG_DIRS_KEY, header.api_version)
+    wanted = None if request.topics is None else {
+        (t.topic, p) for t in request.topics for p in t.partitions}
+    results = []
+    for directory in broker.log_manager.log_dirs:
+        by_topic: dict[str, list[Any]] = {}
+        for tp, log_obj in sorted(broker.log_manager.logs.items()):
+            if log_obj.dir.parent != directory or (wanted is not None and tp not in wanted):
+                continue
+            by_topic.setdefault(tp.topic, []).append(build(
+                module.DescribeLogDirsPartition, partition_index=tp.partition,
+                partition_size=log_obj.size_in_bytes, offset_lag=0, is_future_key=False))
+        usage = shutil.disk_usage(directory)
+        results.append(build(module.DescribeLogDirsResult, error_code=ErrorCode.none,
+                             log_dir=str(directory), topics=tuple(
+                                 build(module.DescribeLogDirsTopic, name=name,
+                                       partitions=tuple(parts))
+                                 for name, parts in by_topic.items()),
+                             total_bytes=usage.total, usable_bytes=usage.free))
+    return build(module.DescribeLogDirsResponse, throttle_time=ZERO, error_code=ErrorCode.none,
+                 results=tuple(results))

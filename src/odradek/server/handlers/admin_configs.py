@@ -1,0 +1,112 @@
+"""DescribeConfigs, AlterConfigs and IncrementalAlterConfigs for topics and brokers."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from kio.schema.errors import ErrorCode
+
+from odradek.cluster.configs import AlterOp, ConfigEntry
+from odradek.common.errors import KafkaError
+from odradek.protocol import api_versions as keys
+from odradek.protocol.codec import RequestHeader, build, response_module
+
+if TYPE_CHECKING:
+    from odradek.server.broker import BrokerServer
+
+ZERO = timedelta(0)
+TOPIC = 2
+BROKER = 4
+BROKER_LOGGER = 8
+
+
+def handle_describe_configs(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+    module = response_module(keys.DESCRIBE_CONFIGS_KEY, header.api_version)
+    synonyms = bool(getattr(request, "include_synonyms", False))
+    docs = bool(getattr(request, "include_documentation", False))
+    results = []
+    for resource in request.resources:
+        try:
+            entries = _describe(broker, resource)
+            error, message = ErrorCode.none, None
+        except KafkaError as exc:
+            entries, error, message = [], exc.error_code, str(exc)
+        configs = tuple(_entry(module, e, synonyms, docs) for e in entries)
+        results.append(build(module.DescribeConfigsResult, error_code=error,
+                             error_message=message, resource_type=resource.resource_type,
+                             resource_name=resource.resource_name, configs=configs))
+    return build(module.DescribeConfigsResponse, throttle_time=ZERO, results=tuple(results))
+
+
+def _describe(broker: BrokerServer, resource: Any) -> list[ConfigEntry]:
+    from odradek.common.errors import InvalidRequestError
+
+    wanted = resource.configuration_keys
+    if resource.resource_type == TOPIC:
+        return broker.configs.describe_topic(resource.resource_name, wanted)
+    if resource.resource_type == BROKER:
+        return broker.configs.describe_broker(resource.resource_name, wanted)
+    if resource.resource_type == BROKER_LOGGER:
+        return []
+    raise InvalidRequestError(f"Unsupported resource type {resource.resource_type}")
+
+
+def _entry(module: Any, entry: ConfigEntry, synonyms: bool, docs: bool) -> Any:
+    listed = tuple(build(module.DescribeConfigsSynonym, name=n, value=v, source=int(s))
+                   for n, v, s in entry.synonyms) if synonyms else ()
+    return build(module.DescribeConfigsResourceResult, name=entry.name,
+                 value=None if entry.sensitive else entry.value, read_only=entry.read_only,
+                 config_source=int(entry.source), is_sensitive=entry.sensitive,
+                 synonyms=listed, config_type=entry.config_type,
+                 documentation=entry.documentation if docs else None,
+                 is_default=entry.source == 5)
+
+
+def handle_alter_configs(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+    module = response_module(keys.ALTER_CONFIGS_KEY, header.api_version)
+    responses = []
+    for resource in request.resources:
+        ops = [(c.name, int(AlterOp.SET), c.value) for c in resource.configs]
+        error, message = _alter(broker, resource, ops, request.validate_only, False)
+        responses.append(build(module.AlterConfigsResourceResponse, error_code=error,
+                               error_message=message, resource_type=resource.resource_type,
+                               resource_name=resource.resource_name))
+    return build(module.AlterConfigsResponse, throttle_time=ZERO, responses=tuple(responses))
+
+
+def handle_incremental_alter_configs(broker: BrokerServer, header: RequestHeader,
+                                     request: Any) -> Any:
+    module = response_module(keys.INCREMENTAL_ALTER_CONFIGS_KEY, header.api_version)
+    responses = []
+    for resource in request.resources:
+        ops = [(c.name, int(c.config_operation), c.value) for c in resource.configs]
+        error, message = _alter(broker, resource, ops, request.validate_only, True)
+        responses.append(build(module.AlterConfigsResourceResponse, error_code=error,
+                               error_message=message, resource_type=resource.resource_type,
+                               resource_name=resource.resource_name))
+    return build(module.IncrementalAlterConfigsResponse, throttle_time=ZERO,
+                 responses=tuple(responses))
+
+
+def _alter(broker: BrokerServer, resource: Any, ops: list[tuple[str, int, str | None]],
+           validate_only: bool, incremental: bool) -> tuple[ErrorCode, str | None]:
+    names = [name for name, _, _ in ops]
+    if len(set(names)) != len(names):
+        return ErrorCode.invalid_request, "Error due to duplicate config keys"
+    try:
+        if resource.resource_type == TOPIC:
+            if incremental:
+                broker.configs.incremental_alter_topic(resource.resource_name, ops,
+                                                       validate_only)
+            else:
+                broker.configs.alter_topic(resource.resource_name,
+                                           {n: v for n, _, v in ops}, validate_only)
+        elif resource.resource_type == BROKER:
+            broker.configs.alter_broker(resource.resource_name, ops, validate_only, incremental)
+        else:
+            return ErrorCode.invalid_request, f"Unsupported resource type " \
+                f"{resource.resource_type}"
+    except KafkaError as exc:
+        return exc.error_code, str(exc)
+    return ErrorCode.none, None
