@@ -10,14 +10,15 @@ from dataclasses import dataclass
 from odradek.cluster.metadata import LocalMetadataStore
 from odradek.cluster.purgatory import FetchPurgatory
 from odradek.common.errors import (
+    CorruptRecordError,
     InvalidRecordError,
     InvalidRequestError,
     KafkaError,
     UnknownTopicOrPartitionError,
 )
 from odradek.common.ids import TopicPartition
-from odradek.protocol.records.batch import validate_batches
-from odradek.protocol.records.codec import encode_batch
+from odradek.protocol.records.batch import HEADER_SIZE, BatchHeader, validate_batches
+from odradek.protocol.records.codec import decode_records, encode_batch
 from odradek.storage.log import FetchDataInfo, Log, LogAppendInfo
 from odradek.storage.log_manager import LogManager
 
@@ -55,6 +56,8 @@ class ReplicaManager:
         if len(validated.headers) != 1:
             raise InvalidRecordError("Produce requests with version 3 or above are only allowed "
                                      "to contain exactly one record batch per partition")
+        if log_obj.config.compact:
+            _require_keys(records, validated.headers[0], log_obj.tp)
         return log_obj.append_as_leader(records, validated)
 
     def append_internal(self, tp: TopicPartition,
@@ -73,3 +76,18 @@ class ReplicaManager:
             return PartitionRead(tp, None, log_obj.read(offset, max_bytes, min_one_batch))
         except KafkaError as exc:
             return PartitionRead(tp, exc, None)
+
+
+def _require_keys(records: bytes, header: BatchHeader, tp: TopicPartition) -> None:
+    """Compacted topics reject records without a key (Kafka's LogValidator); this decodes
+    the batch, which only compacted topics pay for."""
+    if header.is_control:
+        return
+    try:
+        decoded = decode_records(header, records[HEADER_SIZE:header.size])
+    except (ValueError, IndexError) as exc:
+        raise CorruptRecordError(f"malformed records in batch: {exc}") from exc
+    for record in decoded:
+        if record.key is None:
+            raise InvalidRecordError(f"Compacted topic cannot accept message without key in "
+                                     f"topic partition {tp}.")

@@ -56,7 +56,7 @@ _BROKER_ONLY: tuple[ConfigDef, ...] = (
     ConfigDef("log.cleaner.enable", B, True),
     ConfigDef("log.cleaner.threads", I, 1, validator=at_least(0)),
     ConfigDef("log.cleaner.backoff.ms", L, 15_000, validator=at_least(0)),
-    ConfigDef("log.cleaner.dedupe.buffer.size", L, 134_217_728),
+    ConfigDef("log.cleaner.dedupe.buffer.size", L, 134_217_728, validator=at_least(1)),
     ConfigDef("offsets.topic.num.partitions", I, 50, validator=at_least(1)),
     ConfigDef("offsets.topic.replication.factor", I, 3, validator=at_least(1)),
     ConfigDef("offsets.retention.minutes", I, 10_080, validator=at_least(1)),

@@ -114,6 +114,10 @@ class LogConfig:
     def compact(self) -> bool:
         return "compact" in self.values["cleanup.policy"]
 
+    @property
+    def delete(self) -> bool:
+        return "delete" in self.values["cleanup.policy"]
+
 
 def validate_topic_configs(raw: Mapping[str, str | None]) -> dict[str, Any]:
     """Parse topic overrides; an unknown name or a bad value raises InvalidConfigError."""

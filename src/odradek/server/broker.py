@@ -19,6 +19,7 @@ from odradek.common.ids import TopicPartition
 from odradek.config.broker import BrokerConfig
 from odradek.coordinator.producer_ids import ProducerIdManager
 from odradek.server.group_service import GroupService
+from odradek.server.log_maintenance import LogMaintenance
 from odradek.storage.log_manager import LogManager
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ class BrokerServer:
         self.replica_manager = ReplicaManager(self.log_manager, self.metadata_store)
         self.producer_ids = ProducerIdManager(self.metadata_store)
         self.groups = GroupService(self)
+        self.maintenance = LogMaintenance(self)
         self.configs = ConfigManager(self.node_id, config, self.metadata_store,
                                      self._apply_topic_config, self._apply_all_configs)
         self.cluster_id = ""
@@ -66,6 +68,7 @@ class BrokerServer:
         self.configs.load_dynamic_broker_configs()
         self.controller.load()
         self.groups.start()
+        self.maintenance.start()
         await self._start_listeners()
         loop = asyncio.get_running_loop()
         self._background = [loop.create_task(self._time_roll_loop()),
@@ -111,6 +114,7 @@ class BrokerServer:
         for connection in list(self.connections):
             connection.close("broker shutting down")
         self.groups.stop()
+        await self.maintenance.stop()
         for task in self._background:
             task.cancel()
         for task in self._background:

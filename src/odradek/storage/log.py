@@ -20,6 +20,8 @@ from odradek.config.topic import LogConfig
 from odradek.protocol.records.batch import HEADER_SIZE, ValidatedBatches, read_header, stamp_batch
 from odradek.storage.checkpoint import read_epoch_checkpoint, write_epoch_checkpoint
 from odradek.storage.files import (
+    CLEANED_SUFFIX,
+    DELETED_SUFFIX,
     LEADER_EPOCH_CHECKPOINT,
     LOG_SUFFIX,
     PARTITION_METADATA,
@@ -28,6 +30,7 @@ from odradek.storage.files import (
 )
 from odradek.storage.producer_state import ProducerStateManager
 from odradek.storage.segment import LogSegment
+from odradek.storage.swap import complete_swaps
 from odradek.storage.topic_id import decode_topic_id, encode_topic_id
 
 log = logging.getLogger(__name__)
@@ -68,6 +71,8 @@ class Log:
         self.append_listeners: list[Callable[[TopicPartition, int], None]] = []
         self.dir.mkdir(parents=True, exist_ok=True)
         self.producer_state = ProducerStateManager(self.dir)
+        self.pending_deletes: list[Path] = []  # *.deleted files awaiting file.delete.delay.ms
+        self.cleaning = False  # the log cleaner is working on this log's segments
         self._write_partition_metadata()
         self._load(clean_shutdown)
 
@@ -84,8 +89,10 @@ class Log:
         atomic_write(path, f"version: 0\ntopic_id: {encode_topic_id(self.topic_id)}\n".encode())
 
     def _load(self, clean_shutdown: bool) -> None:
-        for stray in self.dir.glob("*.tmp"):
-            stray.unlink()
+        for pattern in ("*.tmp", "*" + DELETED_SUFFIX, "*" + CLEANED_SUFFIX):
+            for stray in self.dir.glob(pattern):
+                stray.unlink()
+        complete_swaps(self.dir)
         bases = sorted(offset_from_name(p) for p in self.dir.glob("*" + LOG_SUFFIX))
         for base in bases:
             self._add_segment(self._open_segment(base, fresh=False))
@@ -303,11 +310,90 @@ class Log:
             self._delete_segments_below_start()
         return self.log_start_offset
 
-    def _delete_segments_below_start(self) -> None:
-        while len(self.segments) > 1 and self.segments[1].base_offset <= self.log_start_offset:
-            segment = self.segments.pop(0)
-            self._bases.pop(0)
-            segment.delete()
+    def _delete_segments_below_start(self) -> int:
+        if self.cleaning:
+            return 0  # the cleaner holds these segments; the next retention pass gets them
+        return self._delete_segments(
+            lambda segment, following: following is not None
+            and following.base_offset <= self.log_start_offset)
+
+    # -- retention (Kafka's UnifiedLog.deleteOldSegments) -------------------------------------
+
+    def delete_old_segments(self, now_ms: int) -> int:
+        """Delete whole segments past ``retention.ms``, beyond ``retention.bytes`` (for the
+        delete policy) and below the log start offset (always). Files are renamed to
+        ``*.deleted``; their paths are queued in :attr:`pending_deletes`. Returns how many
+        segments went."""
+        if self.cleaning:
+            return 0
+        deleted = 0
+        if self.config.delete:
+            retention_ms = int(self.config["retention.ms"])
+            if retention_ms >= 0:
+                deleted += self._delete_segments(
+                    lambda segment, _: now_ms - segment.largest_timestamp() > retention_ms)
+            retention_bytes = int(self.config["retention.bytes"])
+            if retention_bytes >= 0:
+                excess = self.size_in_bytes - retention_bytes
+
+                def over_size(segment: LogSegment, _: LogSegment | None) -> bool:
+                    nonlocal excess
+                    if excess - segment.size >= 0:
+                        excess -= segment.size
+                        return True
+                    return False
+
+                deleted += self._delete_segments(over_size)
+        return deleted + self._delete_segments_below_start()
+
+    def _delete_segments(self, predicate: Callable[[LogSegment, LogSegment | None], bool]
+                         ) -> int:
+        doomed: list[LogSegment] = []
+        for index, segment in enumerate(self.segments):
+            following = self.segments[index + 1] if index + 1 < len(self.segments) else None
+            if segment.is_empty or segment.base_offset >= self.high_watermark:
+                break
+            if following is None and segment.next_offset > self.high_watermark:
+                break
+            if not predicate(segment, following):
+                break
+            doomed.append(segment)
+        if not doomed:
+            return 0
+        if doomed[-1] is self.active_segment:
+            self.roll()
+        del self.segments[:len(doomed)]
+        del self._bases[:len(doomed)]
+        self.log_start_offset = max(self.log_start_offset, self.segments[0].base_offset)
+        for segment in doomed:
+            self.pending_deletes += segment.rename_for_delete()
+        log.info("%s: deleted %d segment(s); log start offset %d", self.tp, len(doomed),
+                 self.log_start_offset)
+        return len(doomed)
+
+    def replace_segments(self, groups: list[tuple[int, list[int]]]) -> None:
+        """Swap cleaned segments in: each group's ``.cleaned`` files replace its segments.
+        Called on the broker's loop; the cleaner never touches the live segments."""
+        from odradek.storage import swap
+
+        for base, replaced in groups:
+            positions = [self._bases.index(b) for b in replaced if b in self._bases]
+            if len(positions) != len(replaced) or positions != list(
+                    range(positions[0], positions[0] + len(positions))) or \
+                    self.segments[positions[-1]] is self.active_segment:
+                log.warning("%s: segments changed during cleaning; dropping the result",
+                            self.tp)
+                for path in swap.cleaned_paths(self.dir, base).all():
+                    path.unlink(missing_ok=True)
+                continue
+            first = positions[0]
+            for segment in self.segments[first:first + len(positions)]:
+                segment.close()
+            swap.install(self.dir, base, replaced)
+            segment = self._open_segment(base, fresh=False)
+            segment.load_trusted()
+            self.segments[first:first + len(positions)] = [segment]
+            self._bases[first:first + len(positions)] = [base]
 
     def offset_for_timestamp(self, timestamp: int) -> tuple[int, int] | None:
         for segment in self.segments:

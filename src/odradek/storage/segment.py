@@ -18,6 +18,7 @@ from odradek.protocol.records.batch import (
     read_header,
 )
 from odradek.storage.files import (
+    DELETED_SUFFIX,
     INDEX_SUFFIX,
     LOG_SUFFIX,
     TIME_INDEX_SUFFIX,
@@ -249,8 +250,35 @@ class LogSegment:
 
     def delete(self) -> None:
         self.close()
-        for path in (self.log_path, self.offset_index.path, self.time_index.path):
+        for path in self.files:
             path.unlink(missing_ok=True)
+
+    @property
+    def files(self) -> tuple[Path, Path, Path]:
+        return self.log_path, self.offset_index.path, self.time_index.path
+
+    def rename_for_delete(self) -> list[Path]:
+        """First step of Kafka's two-step deletion: close and rename to ``*.deleted``; the
+        files are removed after ``file.delete.delay.ms``."""
+        self.close()
+        renamed = []
+        for path in self.files:
+            target = path.with_name(path.name + DELETED_SUFFIX)
+            try:
+                path.rename(target)
+                renamed.append(target)
+            except FileNotFoundError:
+                pass
+        return renamed
+
+    def largest_timestamp(self) -> int:
+        """The newest record timestamp, or the file's modification time when it has none."""
+        if self.max_timestamp >= 0:
+            return self.max_timestamp
+        try:
+            return int(self.log_path.stat().st_mtime * 1000)
+        except FileNotFoundError:
+            return 0
 
     @property
     def is_empty(self) -> bool:

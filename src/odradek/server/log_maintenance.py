@@ -1,0 +1,141 @@
+"""Background log maintenance on the broker's loop: the retention task every
+``log.retention.check.interval.ms``, removal of ``*.deleted`` files after
+``file.delete.delay.ms``, and the log cleaner, whose heavy work runs in worker processes
+(``log.cleaner.threads`` of them) so produce and fetch keep being served meanwhile."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from odradek.storage.cleaner.job import clean
+from odradek.storage.cleaner.manager import LogCleanerManager
+from odradek.storage.cleaner.offset_map import capacity_for
+
+if TYPE_CHECKING:
+    from odradek.server.broker import BrokerServer
+
+log = logging.getLogger(__name__)
+
+
+class LogMaintenance:
+    def __init__(self, broker: BrokerServer) -> None:
+        self.broker = broker
+        self.cleaner = LogCleanerManager(broker.log_manager.log_dirs)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._pool: ProcessPoolExecutor | None = None
+        self._doomed: list[tuple[float, list[Path]]] = []
+        self.cleanings = 0
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._tasks.append(loop.create_task(self._retention_loop()))
+        config = self.broker.config
+        threads = int(config.get("log.cleaner.threads"))
+        if config.get("log.cleaner.enable") and threads > 0:
+            self._pool = ProcessPoolExecutor(max_workers=threads,
+                                             mp_context=multiprocessing.get_context("spawn"))
+            self._tasks += [loop.create_task(self._cleaner_loop()) for _ in range(threads)]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        self._delete_files(force=True)
+
+    # -- retention -----------------------------------------------------------------------------
+
+    async def _retention_loop(self) -> None:
+        while True:
+            interval = int(self.broker.config.get("log.retention.check.interval.ms"))
+            await asyncio.sleep(min(interval, 1000) / 1000)
+            self._delete_files(force=False)
+            if self._retention_due(interval):
+                self.run_retention()
+
+    _last_retention = 0.0
+
+    def _retention_due(self, interval_ms: int) -> bool:
+        now = asyncio.get_running_loop().time()
+        if now - self._last_retention >= interval_ms / 1000:
+            self._last_retention = now
+            return True
+        return False
+
+    def run_retention(self) -> int:
+        now = self.broker.clock.milliseconds()
+        deleted = 0
+        loop_now = asyncio.get_running_loop().time()
+        for log_obj in list(self.broker.log_manager.logs.values()):
+            try:
+                deleted += log_obj.delete_old_segments(now)
+            except OSError:
+                log.exception("%s: retention failed", log_obj.tp)
+            if log_obj.pending_deletes:
+                delay = int(log_obj.config["file.delete.delay.ms"]) / 1000
+                self._doomed.append((loop_now + delay, log_obj.pending_deletes))
+                log_obj.pending_deletes = []
+        if deleted:
+            self.broker.log_manager.checkpoint()
+        return deleted
+
+    def _delete_files(self, force: bool) -> None:
+        now = asyncio.get_running_loop().time()
+        keep = []
+        for due, paths in self._doomed:
+            if force or due <= now:
+                for path in paths:
+                    path.unlink(missing_ok=True)
+            else:
+                keep.append((due, paths))
+        self._doomed = keep
+
+    # -- cleaner -------------------------------------------------------------------------------
+
+    async def _cleaner_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            config = self.broker.config
+            if not await self.clean_once(loop):
+                await asyncio.sleep(int(config.get("log.cleaner.backoff.ms")) / 1000)
+
+    async def clean_once(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """Clean the filthiest log, if any is due; True when one was cleaned."""
+        now = self.broker.clock.milliseconds()
+        logs = self.broker.log_manager.logs
+        candidate = self.cleaner.grab_filthiest(logs, now)
+        if candidate is None or self._pool is None:
+            return False
+        config = self.broker.config
+        capacity = capacity_for(int(config.get("log.cleaner.dedupe.buffer.size")),
+                                int(config.get("log.cleaner.threads")))
+        job = self.cleaner.job_for(candidate, capacity, now)
+        log_obj = candidate.log
+        log_obj.cleaning = True
+        try:
+            result = await loop.run_in_executor(self._pool, clean, job)
+            if logs.get(candidate.tp) is not log_obj:
+                return True  # deleted meanwhile
+            log_obj.replace_segments(result.groups)
+            self.cleaner.checkpoints[candidate.tp] = result.end_offset
+            self.cleaner.write_checkpoints(logs)
+            self.cleanings += 1
+            log.info("%s: cleaned up to offset %d: %d records removed, %d -> %d bytes",
+                     candidate.tp, result.end_offset, result.records_removed,
+                     result.bytes_read, result.bytes_written)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.cleaner.mark_uncleanable(candidate.tp, exc)
+        finally:
+            log_obj.cleaning = False
+        return True

@@ -1,0 +1,230 @@
+"""One cleaning of one log, as a pure function over its segment files — run in a worker
+process so the event loop never waits for it. It writes ``.cleaned`` segments and reports
+what to swap in; it never touches the live segments."""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import crc32c
+
+from odradek.protocol.records.batch import HEADER_SIZE, BatchHeader, read_header
+from odradek.protocol.records.codec import Record, decode_records, encode_record
+from odradek.protocol.records.compression import compress
+from odradek.storage.cleaner.offset_map import OffsetMap
+from odradek.storage.files import filename_prefix
+from odradek.storage.swap import cleaned_paths
+
+DELETE_HORIZON_FLAG = 0x40
+INT32_MAX = 2**31 - 1
+_INDEX_ENTRY = struct.Struct(">ii")
+_TIME_ENTRY = struct.Struct(">qi")
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentInfo:
+    base_offset: int
+    next_offset: int
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class CleanJob:
+    directory: str
+    segments: tuple[SegmentInfo, ...]  # from the log start up to the first uncleanable offset
+    first_dirty_offset: int
+    first_uncleanable_offset: int
+    map_capacity: int
+    segment_bytes: int
+    max_index_bytes: int
+    index_interval_bytes: int
+    delete_retention_ms: int
+    now_ms: int
+
+
+@dataclass(slots=True)
+class CleanResult:
+    groups: list[tuple[int, list[int]]] = field(default_factory=list)  # (base, replaced)
+    end_offset: int = 0  # the new first dirty offset
+    bytes_read: int = 0
+    bytes_written: int = 0
+    records_removed: int = 0
+
+
+def _batches(path: Path) -> Iterator[tuple[BatchHeader, bytes]]:
+    data = path.read_bytes()
+    position = 0
+    while len(data) - position >= HEADER_SIZE:
+        header = read_header(data, position)
+        end = position + header.size
+        if end > len(data):
+            return
+        yield header, data[position:end]
+        position = end
+
+
+def _log_path(directory: Path, base: int) -> Path:
+    return directory / (filename_prefix(base) + ".log")
+
+
+def build_offset_map(job: CleanJob, offset_map: OffsetMap) -> int:
+    """Map keys of the dirty range; returns the offset the map reaches (exclusive)."""
+    directory = Path(job.directory)
+    end = job.first_dirty_offset
+    for segment in job.segments:
+        if segment.next_offset <= job.first_dirty_offset:
+            continue
+        for header, raw in _batches(_log_path(directory, segment.base_offset)):
+            if header.next_offset <= job.first_dirty_offset:
+                continue
+            if header.base_offset >= job.first_uncleanable_offset:
+                return end
+            if offset_map.full:
+                return end
+            if not header.is_control:
+                for record in decode_records(header, raw[HEADER_SIZE:]):
+                    if record.key is not None:
+                        offset_map.put(record.key, record.offset)
+            end = header.next_offset
+    return end
+
+
+def clean(job: CleanJob) -> CleanResult:
+    result = CleanResult()
+    offset_map = OffsetMap(job.map_capacity)
+    result.end_offset = build_offset_map(job, offset_map)
+    if result.end_offset <= job.first_dirty_offset:
+        return result
+    directory = Path(job.directory)
+    for group in _group_segments(job, result.end_offset):
+        result.groups.append((group[0].base_offset, [s.base_offset for s in group]))
+        _clean_group(job, directory, group, offset_map, result)
+    return result
+
+
+def _group_segments(job: CleanJob, end_offset: int) -> list[list[SegmentInfo]]:
+    """Consecutive segments below ``end_offset``, regrouped so each group fits one segment
+    (segment.bytes, offset range of an int32, index entries)."""
+    groups: list[list[SegmentInfo]] = []
+    current: list[SegmentInfo] = []
+    size = 0
+    max_index_entries = max(1, job.max_index_bytes // 8)
+    for segment in job.segments:
+        if segment.base_offset >= end_offset:
+            break
+        fits = current and size + segment.size <= job.segment_bytes and \
+            segment.next_offset - current[0].base_offset <= INT32_MAX and \
+            (size + segment.size) // max(job.index_interval_bytes, 1) < max_index_entries
+        if current and not fits:
+            groups.append(current)
+            current, size = [], 0
+        current.append(segment)
+        size += segment.size
+    if current:
+        groups.append(current)
+    return groups
+
+
+def _clean_group(job: CleanJob, directory: Path, group: list[SegmentInfo],
+                 offset_map: OffsetMap, result: CleanResult) -> None:
+    paths = cleaned_paths(directory, group[0].base_offset)
+    writer = _SegmentWriter(paths.log, paths.index, paths.time_index, group[0].base_offset,
+                            job.index_interval_bytes)
+    try:
+        for segment in group:
+            for header, raw in _batches(_log_path(directory, segment.base_offset)):
+                result.bytes_read += len(raw)
+                kept = _filter_batch(job, header, raw, offset_map, result)
+                if kept is not None:
+                    writer.append(kept, header)
+        result.bytes_written += writer.size
+    finally:
+        writer.close()
+
+
+def _filter_batch(job: CleanJob, header: BatchHeader, raw: bytes, offset_map: OffsetMap,
+                  result: CleanResult) -> bytes | None:
+    if header.is_control:
+        return raw
+    records = decode_records(header, raw[HEADER_SIZE:])
+    has_horizon = bool(header.attributes & DELETE_HORIZON_FLAG)
+    kept: list[Record] = []
+    needs_horizon = False
+    for record in records:
+        if record.offset >= result.end_offset:
+            kept.append(record)
+            continue
+        if record.key is None:
+            continue
+        if offset_map.get(record.key) > record.offset:
+            continue  # a later record has this key
+        if record.value is None:
+            if has_horizon and job.now_ms > header.base_timestamp:
+                continue  # a tombstone past delete.retention.ms
+            needs_horizon = needs_horizon or not has_horizon
+        kept.append(record)
+    result.records_removed += len(records) - len(kept)
+    if not kept:
+        return None
+    if len(kept) == len(records) and not needs_horizon:
+        return raw
+    horizon = job.now_ms + job.delete_retention_ms if needs_horizon else (
+        header.base_timestamp if has_horizon else None)
+    return _rebuild_batch(header, kept, horizon)
+
+
+def _rebuild_batch(header: BatchHeader, records: list[Record], horizon: int | None) -> bytes:
+    """A batch keeping the original base offset, offset range and producer fields (so
+    sequence numbers stay valid), holding only ``records``; with a delete horizon, the base
+    timestamp carries it and record timestamps stay exact through their deltas."""
+    base_ts = horizon if horizon is not None else min(r.timestamp for r in records)
+    attributes = header.attributes & ~DELETE_HORIZON_FLAG
+    if horizon is not None:
+        attributes |= DELETE_HORIZON_FLAG
+    body = b"".join(encode_record(r.offset - header.base_offset, r.timestamp - base_ts, r.key,
+                                  r.value, r.headers) for r in records)
+    payload = compress(header.compression, body)
+    after_crc = struct.pack(">hiqqqhii", attributes, header.last_offset_delta, base_ts,
+                            header.max_timestamp, header.producer_id, header.producer_epoch,
+                            header.base_sequence, len(records)) + payload
+    return struct.pack(">qiibI", header.base_offset, len(after_crc) + 9,
+                       header.partition_leader_epoch, 2, crc32c.crc32c(after_crc)) + after_crc
+
+
+class _SegmentWriter:
+    def __init__(self, log_path: Path, index_path: Path, time_path: Path, base_offset: int,
+                 index_interval_bytes: int) -> None:
+        self.base_offset = base_offset
+        self.index_interval_bytes = index_interval_bytes
+        self._log = open(log_path, "wb")  # noqa: SIM115 - closed in close()
+        self._index = open(index_path, "wb")  # noqa: SIM115
+        self._time = open(time_path, "wb")  # noqa: SIM115
+        self.size = 0
+        self._since_index = 0
+        self._max_ts = -1
+        self._last_index_offset = -1
+
+    def append(self, raw: bytes, header: BatchHeader) -> None:
+        if (self.size == 0 or self._since_index >= self.index_interval_bytes) and \
+                header.base_offset > self._last_index_offset:
+            self._index.write(_INDEX_ENTRY.pack(header.base_offset - self.base_offset,
+                                                self.size))
+            self._last_index_offset = header.base_offset
+            self._since_index = 0
+        if header.max_timestamp > self._max_ts:
+            self._max_ts = header.max_timestamp
+            self._time.write(_TIME_ENTRY.pack(header.max_timestamp,
+                                              header.last_offset - self.base_offset))
+        self._log.write(raw)
+        self.size += len(raw)
+        self._since_index += len(raw)
+
+    def close(self) -> None:
+        for handle in (self._log, self._index, self._time):
+            handle.flush()
+            os.fsync(handle.fileno())
+            handle.close()
