@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -47,10 +48,12 @@ def handle_fetch(broker: BrokerServer, header: RequestHeader, request: Any) -> A
     return _long_poll(broker, header, request, wanted, available, max_wait_ms)
 
 
-async def _long_poll(broker: BrokerServer, header: RequestHeader, request: Any,
-                     wanted: list[_Wanted], available: int, max_wait_ms: int) -> Any:
+def _long_poll(broker: BrokerServer, header: RequestHeader, request: Any,
+               wanted: list[_Wanted], available: int, max_wait_ms: int) -> Awaitable[Any]:
+    """Register the delayed fetch now — before any other request runs — so the append that
+    satisfies it always finds it; then wait for that append or for fetch.max.wait.ms."""
     loop = asyncio.get_running_loop()
-    woken = loop.create_future()
+    woken: asyncio.Future[None] = loop.create_future()
 
     def wake() -> None:
         if not woken.done():
@@ -60,13 +63,17 @@ async def _long_poll(broker: BrokerServer, header: RequestHeader, request: Any,
     purgatory = broker.replica_manager.fetch_purgatory
     purgatory.watch(delayed)
     timer = loop.call_later(max_wait_ms / 1000, wake)
-    try:
-        await woken
-    finally:
-        timer.cancel()
-        purgatory.unwatch(delayed)
-    reads = _read_all(broker, wanted, request.max_bytes)
-    return _response(header, request, wanted, reads)
+
+    async def finish() -> Any:
+        try:
+            await woken
+        finally:
+            timer.cancel()
+            purgatory.unwatch(delayed)
+        reads = _read_all(broker, wanted, request.max_bytes)
+        return _response(header, request, wanted, reads)
+
+    return finish()
 
 
 def _wanted_partitions(broker: BrokerServer, request: Any) -> list[_Wanted]:
