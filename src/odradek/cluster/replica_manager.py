@@ -17,8 +17,14 @@ from odradek.common.errors import (
     UnknownTopicOrPartitionError,
 )
 from odradek.common.ids import TopicPartition
-from odradek.protocol.records.batch import HEADER_SIZE, BatchHeader, validate_batches
+from odradek.protocol.records.batch import (
+    HEADER_SIZE,
+    TRANSACTIONAL_FLAG,
+    BatchHeader,
+    validate_batches,
+)
 from odradek.protocol.records.codec import decode_records, encode_batch
+from odradek.protocol.records.control import encode_marker
 from odradek.storage.log import FetchDataInfo, Log, LogAppendInfo
 from odradek.storage.log_manager import LogManager
 
@@ -56,24 +62,38 @@ class ReplicaManager:
         if len(validated.headers) != 1:
             raise InvalidRecordError("Produce requests with version 3 or above are only allowed "
                                      "to contain exactly one record batch per partition")
+        if validated.headers[0].is_control:
+            raise InvalidRecordError("Control records cannot be produced by clients")
         if log_obj.config.compact:
             _require_keys(records, validated.headers[0], log_obj.tp)
         return log_obj.append_as_leader(records, validated)
 
     def append_internal(self, tp: TopicPartition,
-                        records: Sequence[tuple[bytes, bytes | None]], timestamp: int) -> None:
-        """Append records the broker itself writes (coordinator state) as one batch."""
-        batch = encode_batch(list(records), timestamp=timestamp)
+                        records: Sequence[tuple[bytes, bytes | None]], timestamp: int,
+                        producer_id: int = -1, producer_epoch: int = -1) -> None:
+        """Append records the broker itself writes (coordinator state) as one batch; with a
+        producer id, as part of that producer's transaction (transactional offsets)."""
+        attributes = TRANSACTIONAL_FLAG if producer_id >= 0 else 0
+        batch = encode_batch(list(records), timestamp=timestamp, producer_id=producer_id,
+                             producer_epoch=producer_epoch, attributes=attributes)
         log_obj = self.get_log(tp.topic, tp.partition)
-        log_obj.append_as_leader(batch, validate_batches(batch, 2**31 - 1))
+        log_obj.append_as_leader(batch, validate_batches(batch, 2**31 - 1), internal=True)
+
+    def append_marker(self, tp: TopicPartition, producer_id: int, producer_epoch: int,
+                      commit: bool, timestamp: int, coordinator_epoch: int = 0) -> None:
+        """Write a COMMIT or ABORT transaction marker (WriteTxnMarkers)."""
+        batch = encode_marker(producer_id, producer_epoch, commit, coordinator_epoch, timestamp)
+        log_obj = self.get_log(tp.topic, tp.partition)
+        log_obj.append_as_leader(batch, validate_batches(batch, 2**31 - 1), internal=True)
 
     def read(self, tp: TopicPartition, offset: int, max_bytes: int,
-             min_one_batch: bool) -> PartitionRead:
+             min_one_batch: bool, committed: bool = False) -> PartitionRead:
         try:
             log_obj = self.get_log(tp.topic, tp.partition)
             if max_bytes < 0:
                 raise InvalidRequestError("negative partition max bytes")
-            return PartitionRead(tp, None, log_obj.read(offset, max_bytes, min_one_batch))
+            return PartitionRead(tp, None, log_obj.read(offset, max_bytes, min_one_batch,
+                                                        committed=committed))
         except KafkaError as exc:
             return PartitionRead(tp, exc, None)
 

@@ -20,6 +20,7 @@ from odradek.config.broker import BrokerConfig
 from odradek.coordinator.producer_ids import ProducerIdManager
 from odradek.server.group_service import GroupService
 from odradek.server.log_maintenance import LogMaintenance
+from odradek.server.txn_service import TxnService
 from odradek.storage.log_manager import LogManager
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ class BrokerServer:
         self.producer_ids = ProducerIdManager(self.metadata_store)
         self.groups = GroupService(self)
         self.maintenance = LogMaintenance(self)
+        self.txns = TxnService(self)
         self.configs = ConfigManager(self.node_id, config, self.metadata_store,
                                      self._apply_topic_config, self._apply_all_configs)
         self.cluster_id = ""
@@ -68,6 +70,7 @@ class BrokerServer:
         self.configs.load_dynamic_broker_configs()
         self.controller.load()
         self.groups.start()
+        self.txns.start()
         self.maintenance.start()
         await self._start_listeners()
         loop = asyncio.get_running_loop()
@@ -114,6 +117,7 @@ class BrokerServer:
         for connection in list(self.connections):
             connection.close("broker shutting down")
         self.groups.stop()
+        await self.txns.stop()
         await self.maintenance.stop()
         for task in self._background:
             task.cancel()

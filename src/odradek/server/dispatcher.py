@@ -56,6 +56,16 @@ from odradek.server.handlers.metadata import handle_metadata
 from odradek.server.handlers.produce import handle_produce
 from odradek.server.handlers.producer_ids import handle_init_producer_id
 from odradek.server.handlers.topics import handle_create_topics, handle_delete_topics
+from odradek.server.handlers.transactions import (
+    handle_add_offsets_to_txn,
+    handle_add_partitions_to_txn,
+    handle_describe_producers,
+    handle_describe_transactions,
+    handle_end_txn,
+    handle_list_transactions,
+    handle_txn_offset_commit,
+    handle_write_txn_markers,
+)
 
 if TYPE_CHECKING:
     from odradek.server.broker import BrokerServer
@@ -93,6 +103,14 @@ HANDLERS: dict[int, Handler] = {
     keys.INCREMENTAL_ALTER_CONFIGS_KEY: handle_incremental_alter_configs,
     keys.DESCRIBE_CLUSTER_KEY: handle_describe_cluster,
     keys.DESCRIBE_TOPIC_PARTITIONS_KEY: handle_describe_topic_partitions,
+    keys.ADD_PARTITIONS_TO_TXN_KEY: handle_add_partitions_to_txn,
+    keys.ADD_OFFSETS_TO_TXN_KEY: handle_add_offsets_to_txn,
+    keys.END_TXN_KEY: handle_end_txn,
+    keys.WRITE_TXN_MARKERS_KEY: handle_write_txn_markers,
+    keys.TXN_OFFSET_COMMIT_KEY: handle_txn_offset_commit,
+    keys.DESCRIBE_PRODUCERS_KEY: handle_describe_producers,
+    keys.DESCRIBE_TRANSACTIONS_KEY: handle_describe_transactions,
+    keys.LIST_TRANSACTIONS_KEY: handle_list_transactions,
 }
 assert set(HANDLERS) == set(keys.SUPPORTED_APIS), "advertised APIs and handlers differ"
 

@@ -48,7 +48,7 @@ class GroupService:
             started = time.monotonic()
             records = sum(
                 load_partition(self.coordinator,
-                               self.broker.replica_manager.get_log(OFFSETS_TOPIC, p))
+                               self.broker.replica_manager.get_log(OFFSETS_TOPIC, p), p)
                 for p in range(topic.partitions))
             self.partitions = topic.partitions
             log.info("loaded %d groups from %d %s records in %.2fs",
@@ -92,7 +92,9 @@ class GroupService:
     # -- OffsetsWriter -------------------------------------------------------------------------
 
     def append_group_records(self, partition: int,
-                             records: Sequence[tuple[bytes, bytes | None]]) -> None:
+                             records: Sequence[tuple[bytes, bytes | None]],
+                             producer_id: int = -1, producer_epoch: int = -1) -> None:
         self.ensure_offsets_topic()
         self.broker.replica_manager.append_internal(
-            TopicPartition(OFFSETS_TOPIC, partition), records, self.broker.clock.milliseconds())
+            TopicPartition(OFFSETS_TOPIC, partition), records, self.broker.clock.milliseconds(),
+            producer_id, producer_epoch)

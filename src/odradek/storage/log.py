@@ -8,16 +8,25 @@ from __future__ import annotations
 import logging
 import shutil
 import uuid
-from bisect import bisect_right
+from bisect import bisect_right, insort
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from odradek.common.clock import Clock
 from odradek.common.errors import OffsetOutOfRangeError
 from odradek.common.ids import TopicPartition
 from odradek.config.topic import LogConfig
-from odradek.protocol.records.batch import HEADER_SIZE, ValidatedBatches, read_header, stamp_batch
+from odradek.protocol.records.batch import (
+    HEADER_SIZE,
+    BatchHeader,
+    ValidatedBatches,
+    read_header,
+    stamp_batch,
+)
+from odradek.protocol.records.codec import decode_records
+from odradek.protocol.records.control import decode_marker
+from odradek.storage import txn_index
 from odradek.storage.checkpoint import read_epoch_checkpoint, write_epoch_checkpoint
 from odradek.storage.files import (
     CLEANED_SUFFIX,
@@ -32,6 +41,7 @@ from odradek.storage.producer_state import ProducerStateManager
 from odradek.storage.segment import LogSegment
 from odradek.storage.swap import complete_swaps
 from odradek.storage.topic_id import decode_topic_id, encode_topic_id
+from odradek.storage.txn_index import AbortedTxn
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +62,7 @@ class FetchDataInfo:
     high_watermark: int
     log_start_offset: int
     last_stable_offset: int
+    aborted: tuple[AbortedTxn, ...] | None = None  # read_committed only
 
 
 class Log:
@@ -73,6 +84,7 @@ class Log:
         self.producer_state = ProducerStateManager(self.dir)
         self.pending_deletes: list[Path] = []  # *.deleted files awaiting file.delete.delay.ms
         self.cleaning = False  # the log cleaner is working on this log's segments
+        self.aborted_txns: list[AbortedTxn] = []
         self._write_partition_metadata()
         self._load(clean_shutdown)
 
@@ -106,6 +118,7 @@ class Log:
             self.leader_epoch = epochs[-1][0]
         self.log_start_offset = max(self.log_start_offset, self.segments[0].base_offset)
         self.high_watermark = self.log_end_offset
+        self.aborted_txns = txn_index.load_all(self.dir, self.log_end_offset)
         self._rebuild_producer_state()
 
     def _rebuild_producer_state(self) -> None:
@@ -121,7 +134,12 @@ class Log:
                 if location.last_offset < start:
                     continue
                 header = read_header(segment.read(location.position, HEADER_SIZE))
-                if header.producer_id >= 0:
+                if header.producer_id < 0:
+                    continue
+                if header.is_control:
+                    data = segment.read(location.position, location.size)
+                    self._complete_txn(header, data, segment, persist=False)
+                else:
                     self.producer_state.update(header, header.base_offset)
 
     def _recover(self, clean_shutdown: bool) -> None:
@@ -182,10 +200,13 @@ class Log:
 
     # -- appending -----------------------------------------------------------------------------
 
-    def append_as_leader(self, records: bytes, batches: ValidatedBatches) -> LogAppendInfo:
-        """Assign offsets to one validated batch and append it; the caller checked sizes."""
+    def append_as_leader(self, records: bytes, batches: ValidatedBatches,
+                         internal: bool = False) -> LogAppendInfo:
+        """Assign offsets to one validated batch and append it; the caller checked sizes.
+        ``internal`` batches (the broker's own: markers, transactional offsets) skip the
+        producer sequence checks."""
         (header,) = batches.headers
-        if header.producer_id >= 0:
+        if header.producer_id >= 0 and not internal:
             duplicate = self.producer_state.check(header)
             if duplicate is not None:
                 return LogAppendInfo(duplicate.first_offset, duplicate.last_offset, -1,
@@ -200,13 +221,43 @@ class Log:
         ts_offset = (next_offset - 1) if append_time is not None else (
             first + batches.offset_of_max_timestamp_delta)
         self.active_segment.append(buffers, header.size, first, next_offset, max_ts, ts_offset)
-        if header.producer_id >= 0:
-            self.producer_state.update(header, first)
         self.high_watermark = next_offset
+        if header.is_control and header.producer_id >= 0:
+            marker = replace(header, base_offset=first)
+            self._complete_txn(marker, records, self.active_segment, persist=True)
+        elif header.producer_id >= 0:
+            self.producer_state.update(header, first)
         for listener in self.append_listeners:
             listener(self.tp, header.size)
         return LogAppendInfo(first, next_offset - 1, append_time if append_time else -1,
                              self.log_start_offset)
+
+    def _complete_txn(self, header: BatchHeader, raw: bytes, segment: LogSegment,
+                      persist: bool) -> None:
+        """A COMMIT or ABORT marker at ``header.base_offset`` ends its producer's transaction;
+        an aborted one is recorded in the transaction index."""
+        records = decode_records(header, bytes(raw[HEADER_SIZE:header.size]))
+        marker = decode_marker(records[0].key, records[0].value) if records else None
+        first = self.producer_state.complete_txn(header.producer_id, header.producer_epoch)
+        if marker is None or marker.commit or first < 0:
+            return
+        entry = AbortedTxn(first, header.producer_id, header.base_offset,
+                           self.last_stable_offset)
+        if entry in self.aborted_txns:
+            return
+        insort(self.aborted_txns, entry)
+        if persist or not txn_index.txn_index_path(self.dir, segment.base_offset).exists():
+            txn_index.append_aborted(self.dir, segment.base_offset, entry)
+
+    @property
+    def last_stable_offset(self) -> int:
+        """Offsets below it are decided: no open transaction starts before it."""
+        unstable = self.producer_state.first_unstable_offset()
+        return self.high_watermark if unstable is None else min(unstable, self.high_watermark)
+
+    def aborted_in_range(self, start: int, end: int) -> list[AbortedTxn]:
+        """Aborted transactions overlapping [start, end) — for read_committed fetches."""
+        return [t for t in self.aborted_txns if t.last_offset >= start and t.first_offset < end]
 
     def _maybe_roll(self, size: int, batches: ValidatedBatches, now: int) -> None:
         segment = self.active_segment
@@ -250,11 +301,13 @@ class Log:
     # -- reading -------------------------------------------------------------------------------
 
     def read(self, offset: int, max_bytes: int, min_one_batch: bool = True,
-             max_offset: int | None = None) -> FetchDataInfo:
+             max_offset: int | None = None, committed: bool = False) -> FetchDataInfo:
         """Whole batches from the batch containing ``offset``, up to ``max_bytes`` (but at least
         one batch when ``min_one_batch``), never past ``max_offset`` (default: high watermark).
         Served from one segment: the bytes as they are in the file."""
         limit = self.high_watermark if max_offset is None else max_offset
+        if committed:
+            limit = min(limit, self.last_stable_offset)
         if offset < self.log_start_offset or offset > self.log_end_offset:
             raise OffsetOutOfRangeError(
                 f"offset {offset} is out of range [{self.log_start_offset}, "
@@ -262,8 +315,9 @@ class Log:
         data = b""
         if offset < limit:
             data = self._read_from_segments(offset, max_bytes, min_one_batch, limit)
+        aborted = tuple(self.aborted_in_range(offset, limit)) if committed else None
         return FetchDataInfo(data, self.high_watermark, self.log_start_offset,
-                             self.high_watermark)
+                             self.last_stable_offset, aborted)
 
     def _read_from_segments(self, offset: int, max_bytes: int, min_one_batch: bool,
                             limit: int) -> bytes:
@@ -392,6 +446,9 @@ class Log:
             swap.install(self.dir, base, replaced)
             segment = self._open_segment(base, fresh=False)
             segment.load_trusted()
+            txn_index.write_index(txn_index.txn_index_path(self.dir, base), [
+                t for t in self.aborted_txns
+                if base <= t.last_offset < segment.next_offset])
             self.segments[first:first + len(positions)] = [segment]
             self._bases[first:first + len(positions)] = [base]
 

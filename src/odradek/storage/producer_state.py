@@ -90,9 +90,15 @@ class ProducerStateManager:
         """Validate an idempotent batch before it is appended: the metadata of the original
         when it is a retried duplicate, None when it may be appended; raises on a stale epoch
         or a sequence gap."""
+        entry = self.entries.get(header.producer_id)
+        if header.is_control:
+            if entry is not None and header.producer_epoch < entry.epoch:
+                raise InvalidProducerEpochError(
+                    f"Transaction marker epoch {header.producer_epoch} of producer "
+                    f"{header.producer_id} is older than the current epoch {entry.epoch}")
+            return None
         if header.base_sequence < 0:
             raise CorruptRecordError("idempotent batch without a base sequence")
-        entry = self.entries.get(header.producer_id)
         if entry is None:
             return None  # unknown producer (new, or its state was removed): any sequence
         if header.producer_epoch < entry.epoch:
@@ -129,7 +135,29 @@ class ProducerStateManager:
             entry.batches.append(BatchMetadata(header.base_sequence, _last_seq(header),
                                                first_offset, first_offset +
                                                header.last_offset_delta, header.max_timestamp))
+        if header.is_transactional and not header.is_control and \
+                entry.current_txn_first_offset < 0:
+            entry.current_txn_first_offset = first_offset
         entry.last_timestamp = max(entry.last_timestamp, header.max_timestamp)
+
+    def complete_txn(self, producer_id: int, producer_epoch: int) -> int:
+        """A marker ended the producer's transaction: its first offset, or -1 if none was
+        open here (an empty transaction or a retried marker)."""
+        entry = self.entries.get(producer_id)
+        if entry is None:
+            entry = self.entries[producer_id] = ProducerStateEntry(producer_id)
+        if producer_epoch > entry.epoch:
+            entry.epoch = producer_epoch
+            entry.batches.clear()
+        first = entry.current_txn_first_offset
+        entry.current_txn_first_offset = -1
+        return first
+
+    def first_unstable_offset(self) -> int | None:
+        """The first offset of the oldest open transaction (bounds the last stable offset)."""
+        offsets = [e.current_txn_first_offset for e in self.entries.values()
+                   if e.current_txn_first_offset >= 0]
+        return min(offsets) if offsets else None
 
     def truncate(self) -> None:
         self.entries.clear()

@@ -22,6 +22,7 @@ from odradek.storage.files import (
     INDEX_SUFFIX,
     LOG_SUFFIX,
     TIME_INDEX_SUFFIX,
+    TXN_INDEX_SUFFIX,
     filename_prefix,
 )
 from odradek.storage.index import OffsetIndex, TimeIndex
@@ -254,8 +255,9 @@ class LogSegment:
             path.unlink(missing_ok=True)
 
     @property
-    def files(self) -> tuple[Path, Path, Path]:
-        return self.log_path, self.offset_index.path, self.time_index.path
+    def files(self) -> tuple[Path, Path, Path, Path]:
+        txn_index = self.log_path.with_name(filename_prefix(self.base_offset) + TXN_INDEX_SUFFIX)
+        return self.log_path, self.offset_index.path, self.time_index.path, txn_index
 
     def rename_for_delete(self) -> list[Path]:
         """First step of Kafka's two-step deletion: close and rename to ``*.deleted``; the

@@ -21,6 +21,7 @@ from odradek.storage.files import (
     LOG_SUFFIX,
     SWAP_SUFFIX,
     TIME_INDEX_SUFFIX,
+    TXN_INDEX_SUFFIX,
     filename_prefix,
     fsync_dir,
     offset_from_name,
@@ -60,7 +61,7 @@ def _finish(directory: Path, base: int, replaced_bases: Iterable[int]) -> None:
     for old in replaced_bases:
         if old == base:
             continue  # replaced by the rename below
-        for suffix in _SEGMENT_SUFFIXES:
+        for suffix in (*_SEGMENT_SUFFIXES, TXN_INDEX_SUFFIX):
             (directory / (filename_prefix(old) + suffix)).unlink(missing_ok=True)
     for suffix in _SEGMENT_SUFFIXES:
         swap = directory / (prefix + suffix + SWAP_SUFFIX)

@@ -39,7 +39,8 @@ class Scheduler(Protocol):
 
 class OffsetsWriter(Protocol):
     def append_group_records(self, partition: int,
-                             records: Sequence[tuple[bytes, bytes | None]]) -> None: ...
+                             records: Sequence[tuple[bytes, bytes | None]],
+                             producer_id: int = -1, producer_epoch: int = -1) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -534,7 +535,42 @@ class GroupCoordinator:
             self._schedule_expiry(group, group.members[member_id])
         return self._store_offsets(group, offsets)
 
-    def _store_offsets(self, group: GroupMetadata, offsets: dict[TopicPartitionKey, OffsetCommit]
+    def txn_commit_offsets(self, group_id: str, producer_id: int, producer_epoch: int,
+                           member_id: str, instance_id: str | None, generation_id: int,
+                           offsets: dict[TopicPartitionKey, OffsetCommit]
+                           ) -> dict[TopicPartitionKey, ErrorCode]:
+        """TxnOffsetCommit: offsets written inside the producer's transaction; the group sees
+        them only when the COMMIT marker reaches its ``__consumer_offsets`` partition."""
+        if not group_id:
+            return dict.fromkeys(offsets, E.invalid_group_id)
+        group = self.groups.get(group_id)
+        if group is None:
+            group = self.groups[group_id] = GroupMetadata(group_id)
+        if group.state is GroupState.DEAD:
+            return dict.fromkeys(offsets, E.coordinator_not_available)
+        if generation_id >= 0 or member_id:
+            error = self._validate_member(group, member_id, instance_id)
+            if error is not None:
+                return dict.fromkeys(offsets, error)
+            if generation_id != group.generation_id:
+                return dict.fromkeys(offsets, E.illegal_generation)
+        return self._store_offsets(group, offsets, producer_id, producer_epoch)
+
+    def complete_txn(self, partition: int, producer_id: int, commit: bool) -> None:
+        """A transaction marker reached offsets partition ``partition``."""
+        for group in self.groups.values():
+            if self.partition_for(group.group_id) != partition:
+                continue
+            pending = group.pending_txn_offsets.pop(producer_id, None)
+            if pending and commit:
+                group.offsets.update(pending)
+
+    def has_pending_offsets(self, group_id: str, key: TopicPartitionKey) -> bool:
+        group = self.groups.get(group_id)
+        return group is not None and any(key in p for p in group.pending_txn_offsets.values())
+
+    def _store_offsets(self, group: GroupMetadata, offsets: dict[TopicPartitionKey, OffsetCommit],
+                       producer_id: int = -1, producer_epoch: int = -1
                        ) -> dict[TopicPartitionKey, ErrorCode]:
         now = self.clock.milliseconds()
         results: dict[TopicPartitionKey, ErrorCode] = {}
@@ -551,10 +587,14 @@ class GroupCoordinator:
                             rec.offset_value(value)))
         if records:
             try:
-                self.writer.append_group_records(self.partition_for(group.group_id), records)
+                self.writer.append_group_records(self.partition_for(group.group_id), records,
+                                                 producer_id, producer_epoch)
             except KafkaError as exc:
                 return {**results, **dict.fromkeys(values, _commit_error(exc.error_code))}
-            group.offsets.update(values)
+            if producer_id >= 0:
+                group.pending_txn_offsets.setdefault(producer_id, {}).update(values)
+            else:
+                group.offsets.update(values)
         return {**results, **dict.fromkeys(values, E.none)}
 
     def fetch_offsets(self, group_id: str, partitions: list[TopicPartitionKey] | None
@@ -671,9 +711,18 @@ class GroupCoordinator:
         self.writer.append_group_records(self.partition_for(group.group_id),
                                          [(rec.group_key(group.group_id), rec.group_value(value))])
 
-    def replay(self, key_bytes: bytes, value_bytes: bytes | None) -> None:
-        """Apply one ``__consumer_offsets`` record while loading (latest record wins)."""
+    def replay(self, key_bytes: bytes, value_bytes: bytes | None,
+               producer_id: int = -1) -> None:
+        """Apply one ``__consumer_offsets`` record while loading (latest record wins); records
+        of a transaction stay pending until its marker is replayed (:meth:`complete_txn`)."""
         key = rec.decode_key(key_bytes)
+        if isinstance(key, rec.OffsetKey) and producer_id >= 0 and value_bytes is not None:
+            group = self.groups.get(key.group)
+            if group is None:
+                group = self.groups[key.group] = GroupMetadata(key.group)
+            group.pending_txn_offsets.setdefault(producer_id, {})[
+                (key.topic, key.partition)] = rec.decode_offset_value(value_bytes)
+            return
         if isinstance(key, rec.OffsetKey):
             group = self.groups.get(key.group)
             if value_bytes is None:

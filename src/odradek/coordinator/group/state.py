@@ -71,6 +71,9 @@ class GroupMetadata:
     join_deadline_handle: Any = None
     new_member_added: bool = False
     in_initial_delay: bool = False
+    # producer id -> offsets committed in its open transaction (visible once it commits)
+    pending_txn_offsets: dict[int, dict[tuple[str, int], OffsetValue]] = field(
+        default_factory=dict)
 
     @property
     def is_empty(self) -> bool:

@@ -38,7 +38,8 @@ class _Wanted:
 
 def handle_fetch(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
     wanted = _wanted_partitions(broker, request)
-    reads = _read_all(broker, wanted, request.max_bytes)
+    committed = getattr(request, "isolation_level", 0) == READ_COMMITTED
+    reads = _read_all(broker, wanted, request.max_bytes, committed)
     available = sum(len(r.info.records) for r in reads if r.info is not None)
     max_wait_ms = int(request.max_wait.total_seconds() * 1000)
     errors = any(r.error is not None for r in reads)
@@ -70,7 +71,8 @@ def _long_poll(broker: BrokerServer, header: RequestHeader, request: Any,
         finally:
             timer.cancel()
             purgatory.unwatch(delayed)
-        reads = _read_all(broker, wanted, request.max_bytes)
+        reads = _read_all(broker, wanted, request.max_bytes,
+                          getattr(request, "isolation_level", 0) == READ_COMMITTED)
         return _response(header, request, wanted, reads)
 
     return finish()
@@ -95,7 +97,8 @@ def _wanted_partitions(broker: BrokerServer, request: Any) -> list[_Wanted]:
     return wanted
 
 
-def _read_all(broker: BrokerServer, wanted: list[_Wanted], max_bytes: int) -> list[PartitionRead]:
+def _read_all(broker: BrokerServer, wanted: list[_Wanted], max_bytes: int,
+              committed: bool) -> list[PartitionRead]:
     reads = []
     remaining = max_bytes
     first_data = True
@@ -105,7 +108,8 @@ def _read_all(broker: BrokerServer, wanted: list[_Wanted], max_bytes: int) -> li
             reads.append(PartitionRead(item.tp, item.error, None))  # type: ignore[arg-type]
             continue
         limit = min(item.max_bytes, remaining)
-        read = manager.read(item.tp, item.offset, limit, min_one_batch=first_data)
+        read = manager.read(item.tp, item.offset, limit, min_one_batch=first_data,
+                            committed=committed)
         if read.info is not None and read.info.records:
             remaining -= len(read.info.records)
             first_data = False
@@ -138,10 +142,13 @@ def _partition(module: Any, partition: int, read: PartitionRead, committed: bool
         return build(module.PartitionData, partition_index=partition, error_code=code,
                      high_watermark=-1, last_stable_offset=-1, log_start_offset=-1,
                      aborted_transactions=None, preferred_read_replica=-1, records=b"")
+    aborted = None
+    if committed:
+        aborted = tuple(build(module.AbortedTransaction, producer_id=t.producer_id,
+                              first_offset=t.first_offset) for t in info.aborted or ())
     return build(module.PartitionData, partition_index=partition, error_code=ErrorCode.none,
                  high_watermark=info.high_watermark, last_stable_offset=info.last_stable_offset,
-                 log_start_offset=info.log_start_offset,
-                 aborted_transactions=() if committed else None, preferred_read_replica=-1,
-                 records=info.records)
+                 log_start_offset=info.log_start_offset, aborted_transactions=aborted,
+                 preferred_read_replica=-1, records=info.records)
 
 

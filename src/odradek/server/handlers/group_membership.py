@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from odradek.server.broker import BrokerServer
 
 GROUP_KEY_TYPE = 0
+TRANSACTION_KEY_TYPE = 1
 ZERO = timedelta(0)
 
 
@@ -34,13 +35,16 @@ def handle_find_coordinator(broker: BrokerServer, header: RequestHeader, request
     results = []
     for key in wanted:
         error, message = ErrorCode.none, None
-        if key_type != GROUP_KEY_TYPE:
-            error, message = ErrorCode.coordinator_not_available, "no transaction coordinator"
+        if key_type not in (GROUP_KEY_TYPE, TRANSACTION_KEY_TYPE):
+            error, message = ErrorCode.invalid_request, f"unknown key type {key_type}"
         elif not key:
-            error, message = ErrorCode.invalid_request, "empty group id"
+            error, message = ErrorCode.invalid_request, "empty coordinator key"
         else:
             try:
-                broker.groups.ensure_offsets_topic()
+                if key_type == GROUP_KEY_TYPE:
+                    broker.groups.ensure_offsets_topic()
+                else:
+                    broker.txns.ensure_txn_topic()
             except KafkaError as exc:
                 error, message = exc.error_code, str(exc)
         ok = error is ErrorCode.none

@@ -44,24 +44,28 @@ def handle_offset_fetch(broker: BrokerServer, header: RequestHeader, request: An
     module = response_module(keys.OFFSET_FETCH_KEY, header.api_version)
     unavailable = coordinator_error(broker)
     if header.api_version >= 8:
-        groups = tuple(_fetch_group(broker, module, g.group_id, g.topics, unavailable, True)
-                       for g in request.groups)
+        stable = bool(getattr(request, "require_stable", False))
+        groups = tuple(_fetch_group(broker, module, g.group_id, g.topics, unavailable, True,
+                                    stable) for g in request.groups)
         return build(module.OffsetFetchResponse, throttle_time=ZERO, groups=groups)
     topics, error = _fetch_topics(broker, module, request.group_id, request.topics,
-                                  unavailable, False)
+                                  unavailable, False,
+                                  bool(getattr(request, "require_stable", False)))
     return build(module.OffsetFetchResponse, throttle_time=ZERO, topics=topics,
                  error_code=error)
 
 
 def _fetch_group(broker: BrokerServer, module: Any, group_id: str, requested: Any,
-                 unavailable: ErrorCode | None, batched: bool) -> Any:
-    topics, error = _fetch_topics(broker, module, group_id, requested, unavailable, batched)
+                 unavailable: ErrorCode | None, batched: bool, require_stable: bool) -> Any:
+    topics, error = _fetch_topics(broker, module, group_id, requested, unavailable, batched,
+                                  require_stable)
     return build(module.OffsetFetchResponseGroup, group_id=group_id, topics=topics,
                  error_code=error)
 
 
 def _fetch_topics(broker: BrokerServer, module: Any, group_id: str, requested: Any,
-                  unavailable: ErrorCode | None, batched: bool) -> tuple[Any, ErrorCode]:
+                  unavailable: ErrorCode | None, batched: bool,
+                  require_stable: bool) -> tuple[Any, ErrorCode]:
     topic_type = module.OffsetFetchResponseTopics if batched else module.OffsetFetchResponseTopic
     part_type = module.OffsetFetchResponsePartitions if batched else \
         module.OffsetFetchResponsePartition
@@ -69,14 +73,18 @@ def _fetch_topics(broker: BrokerServer, module: Any, group_id: str, requested: A
         return (), unavailable
     wanted = None if requested is None else [
         (t.name, p) for t in requested for p in t.partition_indexes]
-    found = broker.groups.coordinator.fetch_offsets(group_id, wanted)
+    coordinator = broker.groups.coordinator
+    found = coordinator.fetch_offsets(group_id, wanted)
     by_topic: dict[str, list[Any]] = {}
     for (topic, partition), value in found.items():
+        unstable = require_stable and coordinator.has_pending_offsets(group_id,
+                                                                      (topic, partition))
         by_topic.setdefault(topic, []).append(build(
             part_type, partition_index=partition,
-            committed_offset=value.offset if value is not None else -1,
+            committed_offset=value.offset if value is not None and not unstable else -1,
             committed_leader_epoch=value.leader_epoch if value is not None else -1,
-            metadata=value.metadata if value is not None else "", error_code=ErrorCode.none))
+            metadata=value.metadata if value is not None else "",
+            error_code=ErrorCode.unstable_offset_commit if unstable else ErrorCode.none))
     topics = tuple(build(topic_type, name=name, partitions=tuple(parts))
                    for name, parts in by_topic.items())
     return topics, ErrorCode.none

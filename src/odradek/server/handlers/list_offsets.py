@@ -30,7 +30,8 @@ def handle_list_offsets(broker: BrokerServer, header: RequestHeader, request: An
         for item in topic.partitions:
             try:
                 log_obj = broker.replica_manager.get_log(topic.name, item.partition_index)
-                timestamp, offset = _lookup(log_obj, item.timestamp)
+                timestamp, offset = _lookup(log_obj, item.timestamp,
+                                            getattr(request, "isolation_level", 0) == 1)
                 code = ErrorCode.none
             except KafkaError as exc:
                 timestamp, offset, code = -1, -1, exc.error_code
@@ -44,12 +45,12 @@ def handle_list_offsets(broker: BrokerServer, header: RequestHeader, request: An
     return build(module.ListOffsetsResponse, throttle_time=timedelta(0), topics=tuple(topics))
 
 
-def _lookup(log_obj: Log, timestamp: int) -> tuple[int, int]:
+def _lookup(log_obj: Log, timestamp: int, committed: bool) -> tuple[int, int]:
     """(timestamp, offset) as Kafka answers them; (-1, -1) when no record qualifies."""
     if timestamp in (EARLIEST, EARLIEST_LOCAL):
         return -1, log_obj.log_start_offset
     if timestamp == LATEST:
-        return -1, log_obj.high_watermark
+        return -1, log_obj.last_stable_offset if committed else log_obj.high_watermark
     if timestamp == LATEST_TIERED:
         return -1, -1
     if timestamp == MAX_TIMESTAMP:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from kio.schema.errors import ErrorCode
 
+from odradek.common.errors import KafkaError
 from odradek.protocol.api_versions import INIT_PRODUCER_ID_KEY
 from odradek.protocol.codec import RequestHeader, build, response_module
 
@@ -18,9 +19,18 @@ if TYPE_CHECKING:
 def handle_init_producer_id(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
     module = response_module(INIT_PRODUCER_ID_KEY, header.api_version)
     if request.transactional_id is not None:
+        try:
+            broker.txns.ensure_txn_topic()
+            error, producer_id, epoch = broker.txns.coordinator.init_producer_id(
+                request.transactional_id,
+                int(request.transaction_timeout.total_seconds() * 1000),
+                getattr(request, "producer_id", -1), getattr(request, "producer_epoch", -1))
+        except KafkaError as exc:
+            error, producer_id, epoch = exc.error_code, -1, -1
+        if error is ErrorCode.producer_fenced and header.api_version < 4:
+            error = ErrorCode.invalid_producer_epoch
         return build(module.InitProducerIdResponse, throttle_time=timedelta(0),
-                     error_code=ErrorCode.coordinator_not_available, producer_id=-1,
-                     producer_epoch=-1)
+                     error_code=error, producer_id=producer_id, producer_epoch=epoch)
     # A producer without a transactional id always gets a fresh id at epoch 0, as in Kafka.
     producer_id = broker.producer_ids.generate_producer_id()
     return build(module.InitProducerIdResponse, throttle_time=timedelta(0),
