@@ -23,7 +23,7 @@ from odradek.protocol.records.batch import (
     BatchHeader,
     validate_batches,
 )
-from odradek.protocol.records.codec import decode_records, encode_batch
+from odradek.protocol.records.codec import decode_records, encode_batch, rebuild_batch
 from odradek.protocol.records.control import encode_marker
 from odradek.storage.log import FetchDataInfo, Log, LogAppendInfo
 from odradek.storage.log_manager import LogManager
@@ -66,6 +66,10 @@ class ReplicaManager:
             raise InvalidRecordError("Control records cannot be produced by clients")
         if log_obj.config.compact:
             _require_keys(records, validated.headers[0], log_obj.tp)
+        target = log_obj.config.target_compression
+        if target is not None and target != validated.headers[0].compression:
+            records = _recompress(records, validated.headers[0], target)
+            validated = validate_batches(records, 2**31 - 1)
         return log_obj.append_as_leader(records, validated)
 
     def append_internal(self, tp: TopicPartition,
@@ -111,3 +115,14 @@ def _require_keys(records: bytes, header: BatchHeader, tp: TopicPartition) -> No
         if record.key is None:
             raise InvalidRecordError(f"Compacted topic cannot accept message without key in "
                                      f"topic partition {tp}.")
+
+
+def _recompress(records: bytes, header: BatchHeader, codec: int) -> bytes:
+    """The topic's compression.type differs from the producer's codec: rewrite the batch
+    (Kafka's LogValidator does the same), keeping offsets, timestamps and producer fields."""
+    try:
+        decoded = decode_records(header, records[HEADER_SIZE:header.size])
+    except (ValueError, IndexError) as exc:
+        raise CorruptRecordError(f"malformed records in batch: {exc}") from exc
+    return rebuild_batch(header, decoded, compression=codec,
+                         base_timestamp=header.base_timestamp)

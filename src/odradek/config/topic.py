@@ -115,6 +115,13 @@ class LogConfig:
         return "compact" in self.values["cleanup.policy"]
 
     @property
+    def target_compression(self) -> int | None:
+        """The codec batches are stored with, or None to keep the producer's."""
+        name = str(self.values["compression.type"])
+        codes = {"uncompressed": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
+        return codes.get(name)
+
+    @property
     def delete(self) -> bool:
         return "delete" in self.values["cleanup.policy"]
 

@@ -135,3 +135,20 @@ def encode_batch(records: Sequence[tuple[bytes | None, bytes | None]], *, base_o
     crc = crc32c.crc32c(after_crc)
     batch_length = len(after_crc) + 9
     return struct.pack(">qiibI", base_offset, batch_length, 0, 2, crc) + after_crc
+
+
+def rebuild_batch(header: BatchHeader, records: Sequence[Record], *, compression: int,
+                  base_timestamp: int | None = None, attributes: int | None = None) -> bytes:
+    """A v2 batch with ``header``'s base offset, offset range and producer fields holding
+    ``records`` (with their own offsets and timestamps), compressed with ``compression``.
+    Used where the broker must rewrite a batch: recompression to a topic's codec, cleaning."""
+    base_ts = base_timestamp if base_timestamp is not None else min(
+        (r.timestamp for r in records), default=header.base_timestamp)
+    attrs = (header.attributes if attributes is None else attributes) & ~0x07 | compression
+    body = b"".join(encode_record(r.offset - header.base_offset, r.timestamp - base_ts, r.key,
+                                  r.value, r.headers) for r in records)
+    after_crc = struct.pack(">hiqqqhii", attrs, header.last_offset_delta, base_ts,
+                            header.max_timestamp, header.producer_id, header.producer_epoch,
+                            header.base_sequence, len(records)) + compress(compression, body)
+    return struct.pack(">qiibI", header.base_offset, len(after_crc) + 9,
+                       header.partition_leader_epoch, 2, crc32c.crc32c(after_crc)) + after_crc

@@ -10,11 +10,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import crc32c
-
 from odradek.protocol.records.batch import HEADER_SIZE, BatchHeader, read_header
-from odradek.protocol.records.codec import Record, decode_records, encode_record
-from odradek.protocol.records.compression import compress
+from odradek.protocol.records.codec import Record, decode_records, rebuild_batch
 from odradek.storage.cleaner.offset_map import OffsetMap
 from odradek.storage.files import filename_prefix
 from odradek.storage.swap import cleaned_paths
@@ -178,21 +175,14 @@ def _filter_batch(job: CleanJob, header: BatchHeader, raw: bytes, offset_map: Of
 
 
 def _rebuild_batch(header: BatchHeader, records: list[Record], horizon: int | None) -> bytes:
-    """A batch keeping the original base offset, offset range and producer fields (so
-    sequence numbers stay valid), holding only ``records``; with a delete horizon, the base
-    timestamp carries it and record timestamps stay exact through their deltas."""
-    base_ts = horizon if horizon is not None else min(r.timestamp for r in records)
+    """Keeps the original base offset, offset range and producer fields (so sequence numbers
+    stay valid); with a delete horizon, the base timestamp carries it (Kafka's KIP-534 batch
+    format) and record timestamps stay exact through their deltas."""
     attributes = header.attributes & ~DELETE_HORIZON_FLAG
     if horizon is not None:
         attributes |= DELETE_HORIZON_FLAG
-    body = b"".join(encode_record(r.offset - header.base_offset, r.timestamp - base_ts, r.key,
-                                  r.value, r.headers) for r in records)
-    payload = compress(header.compression, body)
-    after_crc = struct.pack(">hiqqqhii", attributes, header.last_offset_delta, base_ts,
-                            header.max_timestamp, header.producer_id, header.producer_epoch,
-                            header.base_sequence, len(records)) + payload
-    return struct.pack(">qiibI", header.base_offset, len(after_crc) + 9,
-                       header.partition_leader_epoch, 2, crc32c.crc32c(after_crc)) + after_crc
+    return rebuild_batch(header, records, compression=header.compression,
+                         base_timestamp=horizon, attributes=attributes)
 
 
 class _SegmentWriter:
