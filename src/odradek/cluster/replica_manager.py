@@ -14,6 +14,7 @@ from odradek.common.errors import (
     InvalidRecordError,
     InvalidRequestError,
     KafkaError,
+    KafkaStorageError,
     UnknownTopicOrPartitionError,
 )
 from odradek.common.ids import TopicPartition
@@ -70,7 +71,11 @@ class ReplicaManager:
         if target is not None and target != validated.headers[0].compression:
             records = _recompress(records, validated.headers[0], target)
             validated = validate_batches(records, 2**31 - 1)
-        return log_obj.append_as_leader(records, validated)
+        try:
+            return log_obj.append_as_leader(records, validated)
+        except OSError as exc:
+            # A full disk or an I/O error: this partition fails; nothing was acknowledged.
+            raise KafkaStorageError(f"cannot append to {log_obj.tp}: {exc.strerror}") from exc
 
     def append_internal(self, tp: TopicPartition,
                         records: Sequence[tuple[bytes, bytes | None]], timestamp: int,

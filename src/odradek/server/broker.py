@@ -146,6 +146,7 @@ class BrokerServer:
         while True:
             await asyncio.sleep(TIME_ROLL_CHECK_SECONDS)
             self.log_manager.for_each(lambda lg: lg.maybe_roll_for_time())
+            self.log_manager.for_each(lambda lg: lg.maybe_flush_for_time())
 
     async def _checkpoint_loop(self) -> None:
         interval = max(int(self.config.get("log.flush.offset.checkpoint.interval.ms")), 1000)

@@ -85,6 +85,8 @@ class Log:
         self.pending_deletes: list[Path] = []  # *.deleted files awaiting file.delete.delay.ms
         self.cleaning = False  # the log cleaner is working on this log's segments
         self.aborted_txns: list[AbortedTxn] = []
+        self._unflushed_messages = 0
+        self.last_flush_ms = clock.milliseconds()
         self._write_partition_metadata()
         self._load(clean_shutdown)
 
@@ -222,6 +224,9 @@ class Log:
             first + batches.offset_of_max_timestamp_delta)
         self.active_segment.append(buffers, header.size, first, next_offset, max_ts, ts_offset)
         self.high_watermark = next_offset
+        self._unflushed_messages += batches.record_count
+        if self._unflushed_messages >= int(self.config["flush.messages"]):
+            self.flush()
         if header.is_control and header.producer_id >= 0:
             marker = replace(header, base_offset=first)
             self._complete_txn(marker, records, self.active_segment, persist=True)
@@ -470,10 +475,18 @@ class Log:
     # -- lifecycle -----------------------------------------------------------------------------
 
     def flush(self) -> None:
+        """fsync what is past the recovery point (flush.messages / flush.ms / shutdown)."""
         for segment in self.segments:
-            if segment.base_offset >= self.recovery_point or segment is self.active_segment:
+            if segment.next_offset > self.recovery_point or segment is self.active_segment:
                 segment.flush()
         self.recovery_point = self.log_end_offset
+        self._unflushed_messages = 0
+        self.last_flush_ms = self.clock.milliseconds()
+
+    def maybe_flush_for_time(self) -> None:
+        if self._unflushed_messages and \
+                self.clock.milliseconds() - self.last_flush_ms >= int(self.config["flush.ms"]):
+            self.flush()
 
     def write_producer_snapshot(self) -> None:
         self.producer_state.write_snapshot(self.log_end_offset)
