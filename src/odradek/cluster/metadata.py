@@ -21,6 +21,7 @@ class TopicMetadata:
     replication_factor: int = 1
     configs: dict[str, str] = field(default_factory=dict)
     internal: bool = False
+    assignment: dict[int, list[int]] = field(default_factory=dict)  # partition -> replicas
 
 
 class LocalMetadataStore:

@@ -1,0 +1,318 @@
+"""The cluster metadata store in ZooKeeper, through kazoo — the only module that imports it.
+
+Kafka's znode layout (seed 003) and JSON shapes:
+
+* ``/cluster/id`` — ``{"version": "1", "id": ...}``
+* ``/brokers/ids/<id>`` (ephemeral) — endpoints, host, port, rack, timestamp
+* ``/controller`` (ephemeral) — ``{"version": 2, "brokerid": N, "timestamp": ...}``;
+  ``/controller_epoch`` — the epoch, bumped by every new controller
+* ``/brokers/topics/<t>`` — ``{"version": 3, "topic_id": ..., "partitions": {"0": [1, 2]}}``
+* ``/brokers/topics/<t>/partitions/<p>/state`` — ``{"controller_epoch", "leader",
+  "leader_epoch", "isr", "version"}``, updated conditionally on its znode version
+* ``/config/topics/<t>``, ``/config/brokers/<id|<default>>`` — ``{"version": 1, "config": {...}}``
+* ``/admin/delete_topics/<t>`` — topics being deleted
+* ``/latest_producer_id_block`` — producer id blocks, reserved with a conditional update
+
+kazoo calls watch callbacks on its own threads; the store hands them to the asyncio loop with
+``call_soon_threadsafe`` so the broker only ever sees them on its loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from kazoo.client import KazooClient
+from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
+
+from odradek.cluster.metadata import TopicMetadata
+from odradek.common.errors import ConfigError
+from odradek.common.ids import new_cluster_id
+from odradek.storage.topic_id import encode_topic_id, parse_topic_id
+
+log = logging.getLogger(__name__)
+
+BROKERS = "/brokers/ids"
+TOPICS = "/brokers/topics"
+CONTROLLER = "/controller"
+CONTROLLER_EPOCH = "/controller_epoch"
+CLUSTER_ID = "/cluster/id"
+TOPIC_CONFIGS = "/config/topics"
+BROKER_CONFIGS = "/config/brokers"
+DELETE_TOPICS = "/admin/delete_topics"
+PRODUCER_ID_BLOCK = "/latest_producer_id_block"
+DEFAULT_BROKER = "<default>"
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerRegistration:
+    broker_id: int
+    host: str
+    port: int
+    rack: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionState:
+    leader: int
+    leader_epoch: int
+    isr: tuple[int, ...]
+    controller_epoch: int
+    zk_version: int = -1
+
+
+def _dumps(value: object) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+class ZkMetadataStore:
+    def __init__(self, connect: str, session_timeout_ms: int = 18_000,
+                 connection_timeout_ms: int | None = None) -> None:
+        self.connect = connect
+        self.client = KazooClient(hosts=connect, timeout=session_timeout_ms / 1000)
+        self.connection_timeout = (connection_timeout_ms or session_timeout_ms) / 1000
+        self.topics: dict[str, TopicMetadata] = {}
+        self.by_id: dict[uuid.UUID, TopicMetadata] = {}
+        self.broker_configs: dict[str, dict[str, str]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        try:
+            self.client.start(timeout=self.connection_timeout)
+        except Exception as exc:  # kazoo raises its own timeout type
+            raise ConfigError(f"cannot connect to ZooKeeper at {self.connect}: {exc}") from exc
+        for path in (BROKERS, TOPICS, TOPIC_CONFIGS, BROKER_CONFIGS, DELETE_TOPICS, "/cluster"):
+            self.client.ensure_path(path)
+
+    def close(self) -> None:
+        self.client.stop()
+        self.client.close()
+
+    def bind_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def _on_loop(self, callback: Callable[[], None]) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(callback)
+
+    # -- cluster id, brokers, controller -------------------------------------------------------
+
+    def cluster_id(self, proposed: str | None = None) -> str:
+        candidate = proposed or new_cluster_id()
+        try:
+            self.client.create(CLUSTER_ID, _dumps({"version": "1", "id": candidate}))
+            return candidate
+        except NodeExistsError:
+            data, _ = self.client.get(CLUSTER_ID)
+            return str(json.loads(data)["id"])
+
+    def register_broker(self, registration: BrokerRegistration, listener: str) -> None:
+        """Ephemeral ``/brokers/ids/<id>``; a live broker with the same id is an error."""
+        body = {"version": 5, "host": registration.host, "port": registration.port,
+                "endpoints": [f"{listener}://{registration.host}:{registration.port}"],
+                "listener_security_protocol_map": {listener: "PLAINTEXT"},
+                "jmx_port": -1, "timestamp": str(int(time.time() * 1000)),
+                "rack": registration.rack, "features": {}}
+        try:
+            self.client.create(f"{BROKERS}/{registration.broker_id}", _dumps(body),
+                               ephemeral=True)
+        except NodeExistsError as exc:
+            raise ConfigError(f"broker.id {registration.broker_id} is already registered in "
+                              "ZooKeeper by a live broker") from exc
+
+    def live_brokers(self, watch: Callable[[], None] | None = None
+                     ) -> dict[int, BrokerRegistration]:
+        def on_change(_: object) -> None:
+            if watch is not None:
+                self._on_loop(watch)
+
+        brokers = {}
+        for child in self.client.get_children(BROKERS, watch=on_change if watch else None):
+            try:
+                data, _ = self.client.get(f"{BROKERS}/{child}")
+            except NoNodeError:
+                continue
+            body = json.loads(data)
+            brokers[int(child)] = BrokerRegistration(int(child), body["host"], int(body["port"]),
+                                                     body.get("rack"))
+        return brokers
+
+    def try_become_controller(self, broker_id: int) -> int | None:
+        """Create the ephemeral ``/controller``; the new controller epoch, or None."""
+        body = _dumps({"version": 2, "brokerid": broker_id,
+                       "timestamp": str(int(time.time() * 1000))})
+        try:
+            self.client.create(CONTROLLER, body, ephemeral=True)
+        except NodeExistsError:
+            return None
+        return self._bump_controller_epoch()
+
+    def _bump_controller_epoch(self) -> int:
+        while True:
+            try:
+                data, stat = self.client.get(CONTROLLER_EPOCH)
+            except NoNodeError:
+                try:
+                    self.client.create(CONTROLLER_EPOCH, b"1")
+                    return 1
+                except NodeExistsError:
+                    continue
+            epoch = int(data) + 1
+            try:
+                self.client.set(CONTROLLER_EPOCH, str(epoch).encode(), version=stat.version)
+                return epoch
+            except BadVersionError:
+                continue
+
+    def controller_id(self, watch: Callable[[], None] | None = None) -> int | None:
+        def on_change(_: object) -> None:
+            if watch is not None:
+                self._on_loop(watch)
+
+        try:
+            data, _ = self.client.get(CONTROLLER, watch=on_change if watch else None)
+        except NoNodeError:
+            if watch is not None:
+                self.client.exists(CONTROLLER, watch=on_change)
+            return None
+        return int(json.loads(data)["brokerid"])
+
+    # -- topics --------------------------------------------------------------------------------
+
+    def load(self) -> None:
+        self.topics.clear()
+        self.by_id.clear()
+        for name in self.client.get_children(TOPICS):
+            topic = self._read_topic(name)
+            if topic is not None:
+                self.topics[name] = topic
+                self.by_id[topic.topic_id] = topic
+        self.broker_configs = {}
+        for entity in self.client.get_children(BROKER_CONFIGS):
+            data, _ = self.client.get(f"{BROKER_CONFIGS}/{entity}")
+            key = "" if entity == DEFAULT_BROKER else entity
+            self.broker_configs[key] = dict(json.loads(data).get("config", {}))
+
+    def _read_topic(self, name: str) -> TopicMetadata | None:
+        try:
+            data, _ = self.client.get(f"{TOPICS}/{name}")
+        except NoNodeError:
+            return None
+        body = json.loads(data)
+        assignment = {int(p): [int(r) for r in replicas]
+                      for p, replicas in body.get("partitions", {}).items()}
+        configs: dict[str, str] = {}
+        try:
+            config_data, _ = self.client.get(f"{TOPIC_CONFIGS}/{name}")
+            configs = {k: str(v) for k, v in json.loads(config_data).get("config", {}).items()}
+        except NoNodeError:
+            pass
+        topic_id = parse_topic_id(body["topic_id"]) if body.get("topic_id") else uuid.uuid4()
+        rf = len(next(iter(assignment.values()), []))
+        return TopicMetadata(name, topic_id, len(assignment), rf, configs,
+                             internal=name.startswith("__"), assignment=assignment)
+
+    def create_topic(self, topic: TopicMetadata) -> None:
+        body = {"version": 3, "topic_id": encode_topic_id(topic.topic_id),
+                "partitions": {str(p): r for p, r in sorted(topic.assignment.items())},
+                "adding_replicas": {}, "removing_replicas": {}}
+        transaction = self.client.transaction()
+        transaction.create(f"{TOPIC_CONFIGS}/{topic.name}",
+                           _dumps({"version": 1, "config": topic.configs}))
+        transaction.create(f"{TOPICS}/{topic.name}", _dumps(body))
+        results = transaction.commit()
+        failures = [r for r in results if isinstance(r, Exception)]
+        if failures:
+            raise failures[0]
+        self.topics[topic.name] = topic
+        self.by_id[topic.topic_id] = topic
+
+    def update_topic(self, topic: TopicMetadata) -> None:
+        self.client.ensure_path(f"{TOPIC_CONFIGS}/{topic.name}")
+        self.client.set(f"{TOPIC_CONFIGS}/{topic.name}",
+                        _dumps({"version": 1, "config": topic.configs}))
+        body = {"version": 3, "topic_id": encode_topic_id(topic.topic_id),
+                "partitions": {str(p): r for p, r in sorted(topic.assignment.items())},
+                "adding_replicas": {}, "removing_replicas": {}}
+        self.client.set(f"{TOPICS}/{topic.name}", _dumps(body))
+        self.topics[topic.name] = topic
+        self.by_id[topic.topic_id] = topic
+
+    def delete_topic(self, name: str) -> TopicMetadata | None:
+        topic = self.topics.pop(name, None)
+        if topic is not None:
+            self.by_id.pop(topic.topic_id, None)
+        self.client.delete(f"{TOPICS}/{name}", recursive=True)
+        try:
+            self.client.delete(f"{TOPIC_CONFIGS}/{name}")
+        except NoNodeError:
+            pass
+        return topic
+
+    def set_broker_configs(self, broker: str, configs: dict[str, str]) -> None:
+        path = f"{BROKER_CONFIGS}/{broker or DEFAULT_BROKER}"
+        self.client.ensure_path(path)
+        self.client.set(path, _dumps({"version": 1, "config": configs}))
+        if configs:
+            self.broker_configs[broker] = configs
+        else:
+            self.broker_configs.pop(broker, None)
+
+    # -- partition state -----------------------------------------------------------------------
+
+    def partition_state(self, topic: str, partition: int) -> PartitionState | None:
+        try:
+            data, stat = self.client.get(f"{TOPICS}/{topic}/partitions/{partition}/state")
+        except NoNodeError:
+            return None
+        body = json.loads(data)
+        return PartitionState(int(body["leader"]), int(body["leader_epoch"]),
+                              tuple(int(r) for r in body["isr"]),
+                              int(body["controller_epoch"]), stat.version)
+
+    def set_partition_state(self, topic: str, partition: int, state: PartitionState) -> int:
+        """Create or conditionally update the state znode; returns its new version.
+        Raises kazoo's BadVersionError when someone else updated it first."""
+        path = f"{TOPICS}/{topic}/partitions/{partition}/state"
+        body = _dumps({"controller_epoch": state.controller_epoch, "leader": state.leader,
+                       "version": 1, "leader_epoch": state.leader_epoch,
+                       "isr": list(state.isr)})
+        if state.zk_version < 0:
+            self.client.create(path, body, makepath=True)
+            return 0
+        stat = self.client.set(path, body, version=state.zk_version)
+        return int(stat.version)
+
+    # -- producer ids --------------------------------------------------------------------------
+
+    def allocate_producer_id_block(self, size: int, broker_id: int = -1) -> int:
+        while True:
+            try:
+                data, stat = self.client.get(PRODUCER_ID_BLOCK)
+            except NoNodeError:
+                try:
+                    self.client.create(PRODUCER_ID_BLOCK, _dumps(
+                        {"version": 1, "broker": broker_id, "block_start": "0",
+                         "block_end": str(size - 1)}))
+                    return 0
+                except NodeExistsError:
+                    continue
+            start = int(json.loads(data)["block_end"]) + 1 if data else 0
+            try:
+                self.client.set(PRODUCER_ID_BLOCK, _dumps(
+                    {"version": 1, "broker": broker_id, "block_start": str(start),
+                     "block_end": str(start + size - 1)}), version=stat.version)
+                return start
+            except BadVersionError:
+                continue
+
+    def raw(self) -> Any:
+        return self.client
