@@ -21,6 +21,7 @@ from odradek.config.broker import (
     BrokerConfig,
 )
 from odradek.config.definitions import ConfigDef, ConfigType
+from odradek.config.docs import broker_doc, topic_doc
 from odradek.config.topic import TOPIC_CONFIG_DEFS, TOPIC_TO_BROKER_SYNONYM, validate_topic_configs
 
 
@@ -89,31 +90,38 @@ class ConfigManager:
     # -- describe ------------------------------------------------------------------------------
 
     def describe_topic(self, name: str, keys: Iterable[str] | None) -> list[ConfigEntry]:
-        topic = self._topic(name)
+        return self.describe_topic_metadata(self._topic(name), keys)
+
+    def describe_topic_metadata(self, topic: TopicMetadata,
+                                keys: Iterable[str] | None) -> list[ConfigEntry]:
         wanted = set(keys) if keys is not None else None
+        defaults = self.config.topic_defaults()
         entries = []
         for config_name, definition in sorted(TOPIC_CONFIG_DEFS.items()):
             if wanted is not None and config_name not in wanted:
                 continue
-            synonyms = self._topic_synonyms(topic, config_name, definition)
-            value, source = (synonyms[0][1], synonyms[0][2]) if synonyms else (
-                render(definition.default), ConfigSource.DEFAULT_CONFIG)
-            entries.append(ConfigEntry(config_name, value, source, False,
+            synonyms = self._topic_synonyms(topic, config_name)
+            value = topic.configs[config_name] if config_name in topic.configs else \
+                render(defaults[config_name])
+            entries.append(ConfigEntry(config_name, value, synonyms[0][2], False,
                                        definition.type is ConfigType.PASSWORD,
-                                       _TYPE_IDS.get(definition.type, 0), definition.doc or None,
+                                       _TYPE_IDS.get(definition.type, 0), topic_doc(config_name),
                                        tuple(synonyms)))
         return entries
 
-    def _topic_synonyms(self, topic: TopicMetadata, name: str, definition: ConfigDef
+    def _topic_synonyms(self, topic: TopicMetadata, name: str
                         ) -> list[tuple[str, str | None, ConfigSource]]:
+        """Kafka's order: the topic override, then the broker synonyms (dynamic per broker,
+        dynamic default, static), then their defaults."""
         synonyms: list[tuple[str, str | None, ConfigSource]] = []
         if name in topic.configs:
             synonyms.append((name, topic.configs[name], ConfigSource.DYNAMIC_TOPIC_CONFIG))
         broker_name = TOPIC_TO_BROKER_SYNONYM.get(name)
         if broker_name is not None:
-            synonyms += self._broker_synonyms(broker_name, include_default=False)
-        synonyms.append((broker_name or name, self._topic_default(name),
-                         ConfigSource.DEFAULT_CONFIG))
+            synonyms += self._broker_synonyms(broker_name, include_default=True)
+        if not synonyms or synonyms[-1][2] is not ConfigSource.DEFAULT_CONFIG:
+            synonyms.append((name, render(TOPIC_CONFIG_DEFS[name].default),
+                             ConfigSource.DEFAULT_CONFIG))
         return synonyms
 
     def _topic_default(self, name: str) -> str | None:
@@ -158,12 +166,12 @@ class ConfigManager:
                 synonyms = self._broker_synonyms(name)
             if broker == "" and not synonyms:
                 continue
-            value, source = (synonyms[0][1], synonyms[0][2]) if synonyms else (
-                None, ConfigSource.DEFAULT_CONFIG)
-            entries.append(ConfigEntry(name, value, source, name not in DYNAMIC_BROKER_CONFIGS,
+            own = next((v for n, v, _ in synonyms if n == name), None)
+            source = synonyms[0][2] if synonyms else ConfigSource.DEFAULT_CONFIG
+            entries.append(ConfigEntry(name, own, source, name not in DYNAMIC_BROKER_CONFIGS,
                                        definition.type is ConfigType.PASSWORD,
-                                       _TYPE_IDS.get(definition.type, 0),
-                                       definition.doc or None, tuple(synonyms)))
+                                       _TYPE_IDS.get(definition.type, 0), broker_doc(name),
+                                       tuple(synonyms)))
         return entries
 
     # -- alter ---------------------------------------------------------------------------------
@@ -209,7 +217,8 @@ class ConfigManager:
             if incremental else {}
         for key, op, value in ops:
             if key not in DYNAMIC_BROKER_CONFIGS:
-                raise InvalidConfigError(f"Cannot update these configs dynamically: {{{key}}}")
+                # Kafka answers INVALID_REQUEST here (ConfigAdminManager), not INVALID_CONFIG.
+                raise InvalidRequestError(f"Cannot update these configs dynamically: Set({key})")
             definition = BROKER_CONFIG_DEFS.get(key)
             if definition is None:
                 raise InvalidConfigError(f"Unknown broker config name: {key}")

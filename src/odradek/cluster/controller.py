@@ -19,6 +19,7 @@ from odradek.common.errors import (
     InvalidRequestError,
     InvalidTopicError,
     TopicAlreadyExistsError,
+    UnknownTopicIdError,
     UnknownTopicOrPartitionError,
 )
 from odradek.common.ids import TopicPartition, new_topic_id
@@ -144,6 +145,8 @@ class Controller:
         topic = self.store.topics.get(name) if name else self.store.by_id.get(topic_id) \
             if topic_id else None
         if topic is None:
+            if not name and topic_id is not None:
+                raise UnknownTopicIdError(f"Topic id {topic_id} does not exist.")
             raise UnknownTopicOrPartitionError("This server does not host this topic.")
         if topic.internal:
             raise InvalidRequestError(f"Cannot delete internal topic {topic.name}")

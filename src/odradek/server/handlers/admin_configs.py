@@ -94,6 +94,9 @@ def _alter(broker: BrokerServer, resource: Any, ops: list[tuple[str, int, str | 
     names = [name for name, _, _ in ops]
     if len(set(names)) != len(names):
         return ErrorCode.invalid_request, "Error due to duplicate config keys"
+    nulls = [name for name, op, value in ops if value is None and op != AlterOp.DELETE]
+    if nulls:
+        return ErrorCode.invalid_request, f"Null value not supported for : {','.join(nulls)}"
     try:
         if resource.resource_type == TOPIC:
             if incremental:

@@ -81,6 +81,9 @@ def handle_describe_topic_partitions(broker: BrokerServer, header: RequestHeader
     for name in requested:
         if cursor is not None and name < cursor.topic_name:
             continue
+        if remaining == 0:
+            next_cursor = build(module.Cursor, topic_name=name, partition_index=0)
+            break
         topic = store.topics.get(name)
         if topic is None:
             topics.append(build(module.DescribeTopicPartitionsResponseTopic,
@@ -101,8 +104,8 @@ def handle_describe_topic_partitions(broker: BrokerServer, header: RequestHeader
             module.DescribeTopicPartitionsResponsePartition, error_code=ErrorCode.none,
             partition_index=p, leader_id=node,
             leader_epoch=broker.log_manager.logs[TopicPartition(name, p)].leader_epoch,
-            replica_nodes=(node,), isr_nodes=(node,), eligible_leader_replicas=None,
-            last_known_elr=None, offline_replicas=()) for p in wanted)
+            replica_nodes=(node,), isr_nodes=(node,), eligible_leader_replicas=(),
+            last_known_elr=(), offline_replicas=()) for p in wanted)
         topics.append(build(module.DescribeTopicPartitionsResponseTopic,
                             error_code=ErrorCode.none, name=name, topic_id=topic.topic_id,
                             is_internal=topic.internal, partitions=partitions,

@@ -37,18 +37,29 @@ def handle_create_topics(broker: BrokerServer, header: RequestHeader, request: A
         except KafkaError as exc:
             results.append(_create_result(module, topic.name, None, exc.error_code, str(exc)))
             continue
-        results.append(_create_result(module, created.name, created, ErrorCode.none, None))
+        results.append(_create_result(module, created.name, created, ErrorCode.none, None,
+                                      _configs(broker, module, created)))
     return build(module.CreateTopicsResponse, throttle_time=timedelta(0), topics=tuple(results))
 
 
+def _configs(broker: BrokerServer, module: Any, created: Any) -> tuple[Any, ...]:
+    """KIP-525: the created topic's effective configs with their sources (v5+)."""
+    if not hasattr(module, "CreatableTopicConfigs"):
+        return ()
+    return tuple(build(module.CreatableTopicConfigs, name=e.name, value=e.value,
+                       read_only=e.read_only, config_source=int(e.source),
+                       is_sensitive=e.sensitive)
+                 for e in broker.configs.describe_topic_metadata(created, None))
+
+
 def _create_result(module: Any, name: str, created: Any, error: ErrorCode,
-                   message: str | None) -> Any:
+                   message: str | None, configs: tuple[Any, ...] = ()) -> Any:
     return build(module.CreatableTopicResult, name=name,
                  topic_id=created.topic_id if created is not None else ZERO_UUID,
                  error_code=error, error_message=message, topic_config_error_code=0,
                  num_partitions=created.partitions if created is not None else -1,
                  replication_factor=created.replication_factor if created is not None else -1,
-                 configs=() if created is not None else None)
+                 configs=configs if created is not None else None)
 
 
 def handle_delete_topics(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
