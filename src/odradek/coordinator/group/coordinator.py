@@ -525,14 +525,19 @@ class GroupCoordinator:
         if group.state is GroupState.DEAD:
             return all_failed(E.coordinator_not_available)
         if not (generation_id < 0 and group.state is GroupState.EMPTY):
+            # Kafka's order (ClassicGroup.validateOffsetCommit): member, generation, state.
+            if generation_id >= 0 or member_id or instance_id is not None:
+                error = self._validate_member(group, member_id, instance_id)
+                if error is not None:
+                    return all_failed(error)
+                if generation_id != group.generation_id:
+                    return all_failed(E.illegal_generation)
+            elif group.state is not GroupState.EMPTY:
+                return all_failed(E.unknown_member_id)
             if group.state is GroupState.COMPLETING_REBALANCE:
                 return all_failed(E.rebalance_in_progress)
-            error = self._validate_member(group, member_id, instance_id)
-            if error is not None:
-                return all_failed(error)
-            if generation_id != group.generation_id:
-                return all_failed(E.illegal_generation)
-            self._schedule_expiry(group, group.members[member_id])
+            if member_id in group.members:
+                self._schedule_expiry(group, group.members[member_id])
         return self._store_offsets(group, offsets)
 
     def txn_commit_offsets(self, group_id: str, producer_id: int, producer_epoch: int,
@@ -607,16 +612,20 @@ class GroupCoordinator:
 
     def delete_offsets(self, group_id: str, partitions: list[TopicPartitionKey]
                        ) -> tuple[ErrorCode, dict[TopicPartitionKey, ErrorCode]]:
+        if not group_id:
+            return E.invalid_group_id, {}
         group = self.groups.get(group_id)
         if group is None or group.state is GroupState.DEAD:
             return E.group_id_not_found, {}
         if group.state is not GroupState.EMPTY and group.protocol_type != "consumer":
             return E.non_empty_group, {}
-        subscribed = group.subscribed_topics() if group.state is not GroupState.EMPTY else set()
+        active = group.state is not GroupState.EMPTY
+        subscribed = group.subscribed_topics() if active else set()
         results = {}
         deleted = []
         for key in partitions:
-            if subscribed and key[0] in subscribed:
+            # An unreadable subscription counts as subscribed to everything, as in Kafka.
+            if active and (subscribed is None or key[0] in subscribed):
                 results[key] = E.group_subscribed_to_topic
                 continue
             results[key] = E.none

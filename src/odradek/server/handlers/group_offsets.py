@@ -24,13 +24,18 @@ def handle_offset_commit(broker: BrokerServer, header: RequestHeader, request: A
         (topic.name, p.partition_index): OffsetCommit(
             p.committed_offset, getattr(p, "committed_leader_epoch", -1), p.committed_metadata)
         for topic in request.topics for p in topic.partitions}
+    unknown = {key for key in offsets if not _partition_exists(broker, key)}
+    known = {key: value for key, value in offsets.items() if key not in unknown}
     unavailable = coordinator_error(broker)
     if unavailable is not None:
-        results = dict.fromkeys(offsets, unavailable)
-    else:
+        results = dict.fromkeys(known, unavailable)
+    elif known:
         results = broker.groups.coordinator.commit_offsets(
             request.group_id, request.member_id, getattr(request, "group_instance_id", None),
-            request.generation_id_or_member_epoch, offsets)
+            request.generation_id_or_member_epoch, known)
+    else:
+        results = {}
+    results.update(dict.fromkeys(unknown, ErrorCode.unknown_topic_or_partition))
     topics = tuple(
         build(module.OffsetCommitResponseTopic, name=topic.name, partitions=tuple(
             build(module.OffsetCommitResponsePartition, partition_index=p.partition_index,
@@ -98,7 +103,10 @@ def handle_offset_delete(broker: BrokerServer, header: RequestHeader, request: A
     if unavailable is not None:
         error = unavailable
     else:
-        error, results = broker.groups.coordinator.delete_offsets(request.group_id, wanted)
+        unknown = [key for key in wanted if not _partition_exists(broker, key)]
+        error, results = broker.groups.coordinator.delete_offsets(
+            request.group_id, [key for key in wanted if key not in unknown])
+        results.update(dict.fromkeys(unknown, ErrorCode.unknown_topic_or_partition))
     topics = () if error is not ErrorCode.none else tuple(
         build(module.OffsetDeleteResponseTopic, name=t.name, partitions=tuple(
             build(module.OffsetDeleteResponsePartition, partition_index=p.partition_index,
@@ -107,3 +115,10 @@ def handle_offset_delete(broker: BrokerServer, header: RequestHeader, request: A
         for t in request.topics)
     return build(module.OffsetDeleteResponse, error_code=error, throttle_time=ZERO,
                  topics=topics)
+
+
+def _partition_exists(broker: BrokerServer, key: tuple[str, int]) -> bool:
+    """Kafka answers UNKNOWN_TOPIC_OR_PARTITION for offsets of partitions that do not exist
+    before the coordinator sees them."""
+    topic = broker.metadata_store.topics.get(key[0])
+    return topic is not None and 0 <= key[1] < topic.partitions

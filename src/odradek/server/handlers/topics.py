@@ -37,8 +37,11 @@ def handle_create_topics(broker: BrokerServer, header: RequestHeader, request: A
         except KafkaError as exc:
             results.append(_create_result(module, topic.name, None, exc.error_code, str(exc)))
             continue
-        results.append(_create_result(module, created.name, created, ErrorCode.none, None,
-                                      _configs(broker, module, created)))
+        result = _create_result(module, created.name, created, ErrorCode.none, None,
+                                _configs(broker, module, created))
+        if validate_only and hasattr(result, "topic_id"):
+            result = build(type(result), **{**_fields(result), "topic_id": ZERO_UUID})
+        results.append(result)
     return build(module.CreateTopicsResponse, throttle_time=timedelta(0), topics=tuple(results))
 
 
@@ -82,3 +85,7 @@ def handle_delete_topics(broker: BrokerServer, header: RequestHeader, request: A
                                  error_message=str(exc)))
     return build(module.DeleteTopicsResponse, throttle_time=timedelta(0),
                  responses=tuple(results))
+
+
+def _fields(entity: Any) -> dict[str, Any]:
+    return {name: getattr(entity, name) for name in entity.__dataclass_fields__}
