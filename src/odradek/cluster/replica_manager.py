@@ -11,10 +11,12 @@ from odradek.cluster.metadata import LocalMetadataStore
 from odradek.cluster.purgatory import FetchPurgatory
 from odradek.common.errors import (
     CorruptRecordError,
+    FencedLeaderEpochError,
     InvalidRecordError,
     InvalidRequestError,
     KafkaError,
     KafkaStorageError,
+    UnknownLeaderEpochError,
     UnknownTopicOrPartitionError,
 )
 from odradek.common.ids import TopicPartition
@@ -96,9 +98,14 @@ class ReplicaManager:
         log_obj.append_as_leader(batch, validate_batches(batch, 2**31 - 1), internal=True)
 
     def read(self, tp: TopicPartition, offset: int, max_bytes: int,
-             min_one_batch: bool, committed: bool = False) -> PartitionRead:
+             min_one_batch: bool, committed: bool = False,
+             current_leader_epoch: int = -1) -> PartitionRead:
         try:
             log_obj = self.get_log(tp.topic, tp.partition)
+            if 0 <= current_leader_epoch != log_obj.leader_epoch:
+                raise (FencedLeaderEpochError if current_leader_epoch < log_obj.leader_epoch
+                       else UnknownLeaderEpochError)(
+                    f"{tp}: leader epoch {current_leader_epoch} vs {log_obj.leader_epoch}")
             if max_bytes < 0:
                 raise InvalidRequestError("negative partition max bytes")
             return PartitionRead(tp, None, log_obj.read(offset, max_bytes, min_one_batch,

@@ -122,3 +122,11 @@ class UnknownProducerIdError(KafkaError):
 
 class CoordinatorNotAvailableError(KafkaError):
     error_code = ErrorCode.coordinator_not_available
+
+
+class FencedLeaderEpochError(KafkaError):
+    error_code = ErrorCode.fenced_leader_epoch
+
+
+class UnknownLeaderEpochError(KafkaError):
+    error_code = ErrorCode.unknown_leader_epoch

@@ -51,6 +51,7 @@ from odradek.server.handlers.group_offsets import (
     handle_offset_delete,
     handle_offset_fetch,
 )
+from odradek.server.handlers.leader_epoch import handle_offset_for_leader_epoch
 from odradek.server.handlers.list_offsets import handle_list_offsets
 from odradek.server.handlers.metadata import handle_metadata
 from odradek.server.handlers.produce import handle_produce
@@ -84,6 +85,7 @@ HANDLERS: dict[int, Handler] = {
     keys.CREATE_TOPICS_KEY: handle_create_topics,
     keys.DELETE_TOPICS_KEY: handle_delete_topics,
     keys.INIT_PRODUCER_ID_KEY: handle_init_producer_id,
+    keys.OFFSET_FOR_LEADER_EPOCH_KEY: handle_offset_for_leader_epoch,
     keys.OFFSET_COMMIT_KEY: handle_offset_commit,
     keys.OFFSET_FETCH_KEY: handle_offset_fetch,
     keys.FIND_COORDINATOR_KEY: handle_find_coordinator,

@@ -27,7 +27,6 @@ from odradek.protocol.records.batch import (
 from odradek.protocol.records.codec import decode_records
 from odradek.protocol.records.control import decode_marker
 from odradek.storage import txn_index
-from odradek.storage.checkpoint import read_epoch_checkpoint, write_epoch_checkpoint
 from odradek.storage.files import (
     CLEANED_SUFFIX,
     DELETED_SUFFIX,
@@ -37,6 +36,7 @@ from odradek.storage.files import (
     atomic_write,
     offset_from_name,
 )
+from odradek.storage.leader_epoch import LeaderEpochCache
 from odradek.storage.producer_state import ProducerStateManager
 from odradek.storage.segment import LogSegment
 from odradek.storage.swap import complete_swaps
@@ -113,11 +113,11 @@ class Log:
         if not self.segments:
             self._add_segment(self._open_segment(self.log_start_offset, fresh=True))
         self._recover(clean_shutdown)
-        epochs = read_epoch_checkpoint(self.dir / LEADER_EPOCH_CHECKPOINT)
-        if not epochs:
-            write_epoch_checkpoint(self.dir / LEADER_EPOCH_CHECKPOINT, [(0, 0)])
-        else:
-            self.leader_epoch = epochs[-1][0]
+        self.epoch_cache = LeaderEpochCache(self.dir / LEADER_EPOCH_CHECKPOINT)
+        self.epoch_cache.truncate_from_end(self.log_end_offset + 1)
+        if not self.epoch_cache.entries:
+            self.epoch_cache.assign(0, self.log_start_offset)
+        self.leader_epoch = self.epoch_cache.latest_epoch
         self.log_start_offset = max(self.log_start_offset, self.segments[0].base_offset)
         self.high_watermark = self.log_end_offset
         self.aborted_txns = txn_index.load_all(self.dir, self.log_end_offset)

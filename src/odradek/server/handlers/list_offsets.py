@@ -10,6 +10,7 @@ from kio.schema.errors import ErrorCode
 from odradek.common.errors import KafkaError
 from odradek.protocol.api_versions import LIST_OFFSETS_KEY
 from odradek.protocol.codec import RequestHeader, build, response_module
+from odradek.server.handlers.leader_epoch import epoch_error
 from odradek.storage.log import Log
 
 if TYPE_CHECKING:
@@ -30,9 +31,13 @@ def handle_list_offsets(broker: BrokerServer, header: RequestHeader, request: An
         for item in topic.partitions:
             try:
                 log_obj = broker.replica_manager.get_log(topic.name, item.partition_index)
-                timestamp, offset = _lookup(log_obj, item.timestamp,
-                                            getattr(request, "isolation_level", 0) == 1)
-                code = ErrorCode.none
+                fenced = epoch_error(log_obj, getattr(item, "current_leader_epoch", -1))
+                if fenced is not None:
+                    timestamp, offset, code = -1, -1, fenced
+                else:
+                    timestamp, offset = _lookup(log_obj, item.timestamp,
+                                                getattr(request, "isolation_level", 0) == 1)
+                    code = ErrorCode.none
             except KafkaError as exc:
                 timestamp, offset, code = -1, -1, exc.error_code
             partitions.append(build(module.ListOffsetsPartitionResponse,

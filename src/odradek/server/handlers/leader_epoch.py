@@ -1,0 +1,54 @@
+"""OffsetForLeaderEpoch: where a leader epoch ended in this replica's log (consumers use it to
+detect truncation after a leader change; followers use it to truncate before fetching)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from kio.schema.errors import ErrorCode
+
+from odradek.common.errors import KafkaError
+from odradek.protocol.api_versions import OFFSET_FOR_LEADER_EPOCH_KEY
+from odradek.protocol.codec import RequestHeader, build, response_module
+from odradek.storage.log import Log
+
+if TYPE_CHECKING:
+    from odradek.server.broker import BrokerServer
+
+
+def epoch_error(log_obj: Log, current_leader_epoch: int) -> ErrorCode | None:
+    """Kafka's leader epoch fencing: an older epoch is FENCED_LEADER_EPOCH, a newer one
+    (this broker has not caught up) UNKNOWN_LEADER_EPOCH; -1 skips the check."""
+    if current_leader_epoch < 0 or current_leader_epoch == log_obj.leader_epoch:
+        return None
+    if current_leader_epoch < log_obj.leader_epoch:
+        return ErrorCode.fenced_leader_epoch
+    return ErrorCode.unknown_leader_epoch
+
+
+def handle_offset_for_leader_epoch(broker: BrokerServer, header: RequestHeader,
+                                   request: Any) -> Any:
+    module = response_module(OFFSET_FOR_LEADER_EPOCH_KEY, header.api_version)
+    topics = []
+    for topic in request.topics:
+        partitions = []
+        for item in topic.partitions:
+            epoch, end, error = -1, -1, ErrorCode.none
+            try:
+                log_obj = broker.replica_manager.get_log(topic.topic, item.partition)
+                fenced = epoch_error(log_obj, item.current_leader_epoch)
+                if fenced is not None:
+                    error = fenced
+                else:
+                    epoch, end = log_obj.epoch_cache.end_offset_for(item.leader_epoch,
+                                                                    log_obj.log_end_offset)
+            except KafkaError as exc:
+                error = exc.error_code
+            partitions.append(build(module.EpochEndOffset, error_code=error,
+                                    partition=item.partition, leader_epoch=epoch,
+                                    end_offset=end))
+        topics.append(build(module.OffsetForLeaderTopicResult, topic=topic.topic,
+                            partitions=tuple(partitions)))
+    return build(module.OffsetForLeaderEpochResponse, throttle_time=timedelta(0),
+                 topics=tuple(topics))
