@@ -7,8 +7,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from odradek.storage.dump import dump_log_file
-
 
 def add_parser(commands: Any) -> None:
     parser = commands.add_parser("dump-log", help="inspect .log segment files offline")
@@ -28,6 +26,8 @@ def run(args: argparse.Namespace) -> int:
     if not files:
         print("odradek dump-log: no files given")
         return 2
+    from odradek.storage.dump import dump_log_file  # only this command needs the storage code
+
     ok = True
     for path in files:
         try:

@@ -18,6 +18,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     serve.add_parser(commands)
     dump_log.add_parser(commands)
+    from odradek.cli.tools import add_parsers as add_client_tools
+    add_client_tools(commands)
     return parser
 
 

@@ -8,10 +8,10 @@ import logging
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from odradek.common.errors import ConfigError
-from odradek.config.broker import BrokerConfig, load_broker_config
+if TYPE_CHECKING:  # the broker is imported when `serve` runs, not for every `odradek` tool
+    from odradek.config.broker import BrokerConfig
 
 
 def add_parser(commands: Any) -> None:
@@ -29,6 +29,8 @@ def add_parser(commands: Any) -> None:
 
 
 def parse_overrides(items: list[str]) -> dict[str, str]:
+    from odradek.common.errors import ConfigError
+
     overrides = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -39,6 +41,9 @@ def parse_overrides(items: list[str]) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from odradek.common.errors import ConfigError
+    from odradek.config.broker import load_broker_config
+
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
     try:

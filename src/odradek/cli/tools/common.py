@@ -1,0 +1,330 @@
+"""Shared pieces of the client tools: errors and exit codes, Java properties files, client
+configs, an AdminClient wrapper with timeouts, and table / JSON output.
+
+Only confluent-kafka and the standard library: the tools talk to any Kafka cluster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import logging
+import os
+import re
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient
+
+T = TypeVar("T")
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+DEFAULT_API_TIMEOUT_MS = 60_000
+MISSING = "-"
+INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state"})
+
+# Java client settings librdkafka does not know: dropped with a note instead of failing.
+JAVA_ONLY_PROPERTIES = frozenset({
+    "key.serializer", "value.serializer", "key.deserializer", "value.deserializer",
+    "buffer.memory", "max.block.ms", "interceptor.classes", "partitioner.class",
+    "default.api.timeout.ms", "metric.reporters", "exclude.internal.topics",
+    "metrics.num.samples", "metrics.sample.window.ms", "metrics.recording.level",
+    "ssl.truststore.password", "ssl.truststore.type", "ssl.keystore.type", "security.providers",
+})
+
+
+class ToolError(Exception):
+    """A failure to report as ``Error: <message>`` with exit code 1."""
+
+
+class UsageError(Exception):
+    """Bad flags: reported like argparse does, exit code 2."""
+
+
+# -- running a tool ----------------------------------------------------------------------------
+
+
+def run_tool(name: str, args: argparse.Namespace,
+             body: Callable[[argparse.Namespace], int]) -> int:
+    """Run ``body`` and turn every expected failure into a message and an exit code."""
+    try:
+        return body(args)
+    except UsageError as exc:
+        print(f"odradek {name}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ToolError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KafkaException as exc:
+        print(f"Error: {kafka_message(exc)}", file=sys.stderr)
+        return EXIT_FAILED
+    except ValueError as exc:  # confluent-kafka's checks of a request
+        print(f"Error: invalid request: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except OSError as exc:
+        if isinstance(exc, BrokenPipeError):
+            return _quiet_broken_pipe()
+        print(f"Error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+
+
+def _quiet_broken_pipe() -> int:
+    """stdout was closed by a reader (``| head``): not an error."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return EXIT_OK
+
+
+def kafka_error(exc: BaseException) -> KafkaError | None:
+    if isinstance(exc, KafkaException) and exc.args and isinstance(exc.args[0], KafkaError):
+        return exc.args[0]
+    return None
+
+
+def kafka_message(exc: BaseException) -> str:
+    """A readable message for a client exception, with a hint for connection problems."""
+    error = kafka_error(exc)
+    if error is None:
+        return str(exc)
+    text = str(error.str())
+    if error.code() in (KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN,
+                        KafkaError._TIMED_OUT, KafkaError._RESOLVE):
+        text += " (is a broker reachable at the bootstrap servers?)"
+    return text
+
+
+def error_code(exc: BaseException) -> int | None:
+    error = kafka_error(exc)
+    return None if error is None else int(error.code())
+
+
+# -- properties and client configs -------------------------------------------------------------
+
+
+_ESCAPES = {"t": "\t", "n": "\n", "r": "\r", "f": "\f"}
+
+
+def _unescape(text: str) -> str:
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        char = text[i]
+        if char != "\\" or i + 1 == len(text):
+            out.append(char)
+            i += 1
+            continue
+        nxt = text[i + 1]
+        if nxt == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", text[i + 2:i + 6]):
+            out.append(chr(int(text[i + 2:i + 6], 16)))
+            i += 6
+            continue
+        out.append(_ESCAPES.get(nxt, nxt))
+        i += 2
+    return "".join(out)
+
+
+def _logical_lines(text: str) -> Iterable[str]:
+    pending = ""
+    for raw in text.splitlines():
+        line = raw.lstrip()
+        if not pending and (not line or line[0] in "#!"):
+            continue
+        trailing = len(line) - len(line.rstrip("\\"))
+        if trailing % 2 == 1:
+            pending += line[:-1]
+            continue
+        yield pending + line
+        pending = ""
+    if pending:
+        yield pending
+
+
+def parse_properties(text: str) -> dict[str, str]:
+    """Java ``.properties`` syntax: ``k=v``, ``k: v`` or ``k v``; ``#``/``!`` comments,
+    backslash continuations and escapes."""
+    props: dict[str, str] = {}
+    for line in _logical_lines(text):
+        match = re.match(r"((?:\\.|[^=:\s\\])*)\s*[=:\s]?\s*(.*)$", line, re.DOTALL)
+        if match is None:  # pragma: no cover - the pattern matches any string
+            continue
+        props[_unescape(match.group(1))] = _unescape(match.group(2))
+    return props
+
+
+def load_properties(path: str | None) -> dict[str, str]:
+    if path is None:
+        return {}
+    try:
+        return parse_properties(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ToolError(f"cannot read properties file {path}: {exc.strerror}") from exc
+
+
+def parse_key_values(items: Sequence[str] | None, flag: str) -> dict[str, str]:
+    """``k=v`` items of a repeatable flag (``--config``, ``--property``, ...)."""
+    result: dict[str, str] = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"{flag} expects KEY=VALUE, got {item!r}")
+        result[key.strip()] = value
+    return result
+
+
+def client_config(bootstrap: str, file_props: Mapping[str, str],
+                  props: Mapping[str, str]) -> dict[str, str]:
+    """File properties, then flag properties, then the bootstrap servers (highest)."""
+    config = {**file_props, **props, "bootstrap.servers": bootstrap}
+    for key in sorted(set(config) & JAVA_ONLY_PROPERTIES):
+        if key != "default.api.timeout.ms":
+            print(f"odradek: ignoring Java client property {key} (not used by librdkafka)",
+                  file=sys.stderr)
+        del config[key]
+    return config
+
+
+def api_timeout(props: Mapping[str, str], default_ms: int = DEFAULT_API_TIMEOUT_MS) -> float:
+    """Seconds to wait for an admin operation: ``default.api.timeout.ms`` as Kafka's tools."""
+    raw = props.get("default.api.timeout.ms")
+    if raw is None:
+        return default_ms / 1000
+    try:
+        return max(int(raw), 1) / 1000
+    except ValueError as exc:
+        raise ToolError(f"default.api.timeout.ms must be an integer, got {raw!r}") from exc
+
+
+def librdkafka_logger() -> logging.Logger:
+    """librdkafka's log lines go to stderr through this logger (warnings and worse)."""
+    logger = logging.getLogger("odradek.tools.librdkafka")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("[librdkafka] %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.WARNING)
+        logger.propagate = False
+    return logger
+
+
+def require_bootstrap(args: argparse.Namespace) -> str:
+    bootstrap: str | None = getattr(args, "bootstrap_server", None)
+    if not bootstrap:
+        raise UsageError("--bootstrap-server is required")
+    return bootstrap
+
+
+# -- admin client ------------------------------------------------------------------------------
+
+
+class Admin:
+    """An AdminClient whose every call waits at most ``timeout`` seconds."""
+
+    def __init__(self, config: dict[str, str], timeout: float) -> None:
+        self.timeout = timeout
+        try:
+            settings: dict[str, Any] = dict(config)
+            self.client = AdminClient(settings, logger=librdkafka_logger())
+        except KafkaException as exc:
+            raise ToolError(f"invalid client configuration: {kafka_message(exc)}") from exc
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace, timeout: float | None = None) -> Admin:
+        props = load_properties(getattr(args, "command_config", None))
+        seconds = api_timeout(props) if timeout is None else timeout
+        return cls(client_config(require_bootstrap(args), props, {}), seconds)
+
+    def wait(self, future: concurrent.futures.Future[T]) -> T:
+        try:
+            return future.result(self.timeout + 5)
+        except concurrent.futures.TimeoutError as exc:
+            raise ToolError(f"timed out after {self.timeout:g}s waiting for the cluster "
+                            "(is a broker reachable at the bootstrap servers?)") from exc
+
+    def metadata(self, topic: str | None = None) -> Any:
+        return self.client.list_topics(topic=topic, timeout=self.timeout)
+
+
+# -- output ------------------------------------------------------------------------------------
+
+
+def wants_json(args: argparse.Namespace) -> bool:
+    return getattr(args, "output", "table") == "json"
+
+
+def print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, sort_keys=False, default=str))
+
+
+def cell(value: object) -> str:
+    return MISSING if value is None else str(value)
+
+
+def format_table(headers: Sequence[str], rows: Iterable[Sequence[object]],
+                 min_width: int = 0) -> list[str]:
+    """Left-aligned columns separated by two spaces (the last one unpadded)."""
+    text_rows = [[cell(v) for v in row] for row in rows]
+    widths = [max(min_width, len(h)) for h in headers]
+    for row in text_rows:
+        widths = [max(w, len(v)) for w, v in zip(widths, row, strict=True)]
+    lines = []
+    for row in [list(headers), *text_rows]:
+        padded = [v.ljust(w) for v, w in zip(row, widths, strict=True)]
+        lines.append("  ".join(padded).rstrip())
+    return lines
+
+
+def print_table(headers: Sequence[str], rows: Iterable[Sequence[object]],
+                min_width: int = 0) -> None:
+    for line in format_table(headers, rows, min_width):
+        print(line)
+
+
+def topic_matcher(pattern: str | None) -> Callable[[str], bool]:
+    """``--topic`` of kafka-topics: a name or a regular expression matching whole names."""
+    if pattern is None:
+        return lambda _name: True
+    try:
+        compiled = re.compile(pattern)
+    except re.error:
+        return lambda name: name == pattern
+    return lambda name: name == pattern or compiled.fullmatch(name) is not None
+
+
+def kafka_uuid(value: object) -> str:
+    """librdkafka prints Uuids in standard base64; Kafka's tools use the URL-safe alphabet."""
+    text = str(value)
+    return text.replace("+", "-").replace("/", "_").rstrip("=")
+
+
+def parse_int(text: str, what: str, minimum: int | None = None) -> int:
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise UsageError(f"{what} must be an integer, got {text!r}") from exc
+    if minimum is not None and value < minimum:
+        raise UsageError(f"{what} must be at least {minimum}, got {value}")
+    return value
+
+
+GROUP_STATES = {"UNKNOWN": "Unknown", "UNKOWN": "Unknown",
+                "PREPARING_REBALANCING": "PreparingRebalance",
+                "PREPARING_REBALANCE": "PreparingRebalance",
+                "COMPLETING_REBALANCING": "CompletingRebalance",
+                "COMPLETING_REBALANCE": "CompletingRebalance",
+                "STABLE": "Stable", "DEAD": "Dead", "EMPTY": "Empty",
+                "ASSIGNING": "Assigning", "RECONCILING": "Reconciling"}
+
+
+def state_name(state: object) -> str:
+    """A group state as Kafka's tools print it (``Stable``, ``Empty``, ...)."""
+    name = str(getattr(state, "name", state))
+    return GROUP_STATES.get(name.upper(), name)

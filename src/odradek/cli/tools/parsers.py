@@ -1,0 +1,291 @@
+"""The flags of the client tools, as Kafka's ``bin/kafka-*.sh`` spell them.
+
+Standard library only: registering the sub-commands must not import confluent-kafka (an
+optional dependency, and slow to import). Each tool's module is imported when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable
+from typing import Any
+
+Runner = Callable[[argparse.Namespace], int]
+
+TOOLS_EXTRA_HINT = "pip install 'odradek[tools]' (or pip install confluent-kafka)"
+
+
+def lazy(module: str) -> Runner:
+    """A ``run`` that imports ``odradek.cli.tools.<module>`` and calls its ``main``."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            loaded = importlib.import_module(f"odradek.cli.tools.{module}")
+        except ImportError as exc:
+            if not (exc.name or "").startswith("confluent_kafka"):
+                raise
+            print(f"odradek: the client tools need confluent-kafka: {TOOLS_EXTRA_HINT}",
+                  file=sys.stderr)
+            return 1
+        result: int = loaded.main(args)
+        return result
+
+    return run
+
+
+def _bootstrap(parser: argparse.ArgumentParser, broker_list: bool = False) -> None:
+    parser.add_argument("--bootstrap-server", metavar="HOST:PORT[,HOST:PORT]",
+                        help="the cluster to connect to")
+    if broker_list:
+        parser.add_argument("--broker-list", dest="bootstrap_server", metavar="HOST:PORT",
+                            help="deprecated alias of --bootstrap-server")
+
+
+def _command_config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--command-config", metavar="FILE",
+                        help="client properties file (security settings, "
+                        "default.api.timeout.ms, ...)")
+
+
+def _output(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--output", choices=["table", "json"], default="table",
+                        help="human-readable output (default) or JSON for scripts")
+
+
+def _action(group: Any, flag: str, help_text: str) -> None:
+    const = flag.lstrip("-")
+    group.add_argument(flag, dest="action", action="store_const", const=const, help=help_text)
+
+
+def add_topics(commands: Any) -> None:
+    parser = commands.add_parser(
+        "topics", help="create, list, describe, alter and delete topics (kafka-topics)",
+        description="Create, delete, describe, or change a topic, like kafka-topics.sh.")
+    actions = parser.add_mutually_exclusive_group(required=True)
+    _action(actions, "--create", "create a new topic")
+    _action(actions, "--list", "list all available topics")
+    _action(actions, "--describe", "list details for the given topics")
+    _action(actions, "--delete", "delete a topic")
+    _action(actions, "--alter", "alter the number of partitions and replica assignment")
+    _bootstrap(parser)
+    _command_config(parser)
+    parser.add_argument("--topic", help="the topic (a regular expression except for --create)")
+    parser.add_argument("--partitions", type=int, help="number of partitions")
+    parser.add_argument("--replication-factor", type=int, help="replicas per partition")
+    parser.add_argument("--config", action="append", metavar="NAME=VALUE",
+                        help="a topic config override for --create (repeatable)")
+    parser.add_argument("--replica-assignment", metavar="B1:B2,B3:B4",
+                        help="manual assignment: partitions separated by ',', replicas by ':'")
+    parser.add_argument("--if-not-exists", action="store_true",
+                        help="with --create: do nothing if the topic exists")
+    parser.add_argument("--if-exists", action="store_true",
+                        help="with --alter, --delete, --describe: do nothing if absent")
+    parser.add_argument("--exclude-internal", action="store_true",
+                        help="leave internal topics out of --list and --describe")
+    parser.add_argument("--under-replicated-partitions", action="store_true",
+                        help="with --describe: only partitions with ISR < replicas")
+    parser.add_argument("--unavailable-partitions", action="store_true",
+                        help="with --describe: only partitions without a leader")
+    parser.add_argument("--topics-with-overrides", action="store_true",
+                        help="with --describe: only topics with config overrides")
+    _output(parser)
+    parser.set_defaults(run=lazy("topics"))
+
+
+def add_console_producer(commands: Any) -> None:
+    parser = commands.add_parser(
+        "console-producer", help="send lines of stdin as records (kafka-console-producer)",
+        description="Read lines from stdin and send each as a record, like "
+        "kafka-console-producer.sh.")
+    _bootstrap(parser, broker_list=True)
+    parser.add_argument("--topic", required=True, help="the topic to produce to")
+    parser.add_argument("--property", action="append", metavar="NAME=VALUE",
+                        help="line reader settings: parse.key, key.separator, parse.headers, "
+                        "headers.delimiter, headers.separator, headers.key.separator, "
+                        "null.marker, ignore.error")
+    parser.add_argument("--reader-config", metavar="FILE",
+                        help="line reader settings from a properties file")
+    parser.add_argument("--producer-property", action="append", metavar="NAME=VALUE",
+                        help="a producer config (repeatable)")
+    parser.add_argument("--producer.config", dest="producer_config", metavar="FILE",
+                        help="producer configs from a properties file")
+    parser.add_argument("--compression-codec", nargs="?", const="gzip",
+                        choices=["none", "gzip", "snappy", "lz4", "zstd"],
+                        help="compression (gzip if given without a value)")
+    parser.add_argument("--request-required-acks", metavar="ACKS",
+                        help="acks: 0, 1 or all/-1")
+    parser.add_argument("--timeout", type=int, metavar="MS", default=1000,
+                        help="linger.ms: how long to wait to fill a batch (default 1000)")
+    parser.add_argument("--batch-size", type=int, metavar="BYTES", help="batch.size")
+    parser.add_argument("--request-timeout-ms", type=int, metavar="MS")
+    parser.add_argument("--message-send-max-retries", type=int, metavar="N")
+    parser.add_argument("--retry-backoff-ms", type=int, metavar="MS")
+    parser.add_argument("--sync", action="store_true", help="wait for each record's ack")
+    parser.add_argument("--progress-interval", type=float, default=5.0, metavar="SECONDS",
+                        help="report records/s on stderr this often (0: never; default 5)")
+    _output(parser)
+    parser.set_defaults(run=lazy("console_producer"))
+
+
+def add_console_consumer(commands: Any) -> None:
+    parser = commands.add_parser(
+        "console-consumer", help="print records of a topic (kafka-console-consumer)",
+        description="Consume records and print them to stdout, like "
+        "kafka-console-consumer.sh.")
+    _bootstrap(parser)
+    parser.add_argument("--topic", help="the topic to consume")
+    parser.add_argument("--include", "--whitelist", dest="include", metavar="REGEX",
+                        help="consume every topic whose whole name matches REGEX")
+    parser.add_argument("--partition", type=int, help="consume only this partition")
+    parser.add_argument("--offset", help="with --partition: a non-negative offset, earliest or "
+                        "latest (default latest)")
+    parser.add_argument("--from-beginning", action="store_true",
+                        help="start at the earliest offset when there is no committed offset")
+    parser.add_argument("--group", help="the consumer group (default: a new one, no commits)")
+    parser.add_argument("--max-messages", type=int, metavar="N",
+                        help="exit after N records")
+    parser.add_argument("--timeout-ms", type=int, metavar="MS",
+                        help="exit when no record arrives for MS milliseconds")
+    parser.add_argument("--property", action="append", metavar="NAME=VALUE",
+                        help="formatter settings: print.key, print.value, print.timestamp, "
+                        "print.partition, print.offset, print.headers, key.separator, "
+                        "line.separator, headers.separator, null.literal")
+    parser.add_argument("--formatter", help="DefaultMessageFormatter (default) or "
+                        "NoOpMessageFormatter")
+    parser.add_argument("--formatter-config", metavar="FILE",
+                        help="formatter settings from a properties file")
+    parser.add_argument("--isolation-level", choices=["read_committed", "read_uncommitted"],
+                        help="default read_uncommitted, as Kafka's consumer")
+    parser.add_argument("--consumer-property", action="append", metavar="NAME=VALUE",
+                        help="a consumer config (repeatable)")
+    parser.add_argument("--consumer.config", dest="consumer_config", metavar="FILE",
+                        help="consumer configs from a properties file")
+    parser.add_argument("--skip-message-on-error", action="store_true",
+                        help="skip records that cannot be processed instead of stopping")
+    _output(parser)
+    parser.set_defaults(run=lazy("console_consumer"))
+
+
+def add_configs(commands: Any) -> None:
+    parser = commands.add_parser(
+        "configs", help="describe and alter topic and broker configs (kafka-configs)",
+        description="Describe or change the configs of topics and brokers, like "
+        "kafka-configs.sh.")
+    actions = parser.add_mutually_exclusive_group(required=True)
+    _action(actions, "--describe", "list the configs of the entity")
+    _action(actions, "--alter", "add or delete configs of the entity")
+    _bootstrap(parser)
+    _command_config(parser)
+    parser.add_argument("--entity-type", help="topics or brokers")
+    parser.add_argument("--entity-name", help="the topic name or the broker id")
+    parser.add_argument("--entity-default", action="store_true",
+                        help="the cluster-wide default of brokers")
+    parser.add_argument("--topic", help="shorthand for --entity-type topics --entity-name")
+    parser.add_argument("--broker", help="shorthand for --entity-type brokers --entity-name")
+    parser.add_argument("--broker-defaults", action="store_true",
+                        help="shorthand for --entity-type brokers --entity-default")
+    parser.add_argument("--add-config", metavar="K1=V1,K2=[V2,V3]",
+                        help="configs to set (list values in square brackets)")
+    parser.add_argument("--add-config-file", metavar="FILE",
+                        help="configs to set, from a properties file")
+    parser.add_argument("--delete-config", metavar="K1,K2", help="configs to remove")
+    parser.add_argument("--all", action="store_true",
+                        help="with --describe: all configs, not only the overrides")
+    _output(parser)
+    parser.set_defaults(run=lazy("configs"))
+
+
+def add_delete_records(commands: Any) -> None:
+    parser = commands.add_parser(
+        "delete-records", help="delete records below an offset (kafka-delete-records)",
+        description="Move the log start offset of partitions forward, like "
+        "kafka-delete-records.sh.")
+    _bootstrap(parser)
+    _command_config(parser)
+    parser.add_argument("--offset-json-file", required=True, metavar="FILE",
+                        help='{"partitions": [{"topic": "t", "partition": 0, "offset": 3}], '
+                        '"version": 1}; offset -1 means the high watermark')
+    _output(parser)
+    parser.set_defaults(run=lazy("delete_records"))
+
+
+def add_cluster(commands: Any) -> None:
+    parser = commands.add_parser(
+        "cluster", help="cluster health check: id, controller, brokers, topics, groups",
+        description="Describe the cluster: its id, controller and brokers, its topics and "
+        "consumer groups. Exits 1 when the cluster cannot be reached or a partition has no "
+        "leader.")
+    _bootstrap(parser)
+    _command_config(parser)
+    parser.add_argument("--include-internal", action="store_true",
+                        help="count and list internal topics too")
+    _output(parser)
+    parser.set_defaults(run=lazy("cluster"))
+
+
+def add_consumer_groups(commands: Any) -> None:
+    parser = commands.add_parser(
+        "consumer-groups", help="list, describe, delete groups; reset offsets "
+        "(kafka-consumer-groups)",
+        description="List, describe and delete consumer groups and reset or delete their "
+        "offsets, like kafka-consumer-groups.sh.")
+    actions = parser.add_mutually_exclusive_group(required=True)
+    _action(actions, "--list", "list all consumer groups")
+    _action(actions, "--describe", "describe groups: offsets and lag (default), --members or "
+            "--state")
+    _action(actions, "--delete", "delete groups (they must have no members)")
+    _action(actions, "--reset-offsets", "reset the committed offsets of inactive groups")
+    _action(actions, "--delete-offsets", "delete committed offsets of a group for topics")
+    _bootstrap(parser)
+    _command_config(parser)
+    parser.add_argument("--group", action="append", help="a group id (repeatable)")
+    parser.add_argument("--all-groups", action="store_true", help="every group")
+    parser.add_argument("--topic", action="append", metavar="TOPIC[:P1,P2]",
+                        help="topic (and partitions) for --reset-offsets / --delete-offsets")
+    parser.add_argument("--all-topics", action="store_true",
+                        help="with --reset-offsets: every topic the group has offsets for")
+    parser.add_argument("--members", action="store_true", help="with --describe: members")
+    parser.add_argument("--offsets", action="store_true", help="with --describe: offsets")
+    parser.add_argument("--state", nargs="?", const="", default=None, metavar="STATES",
+                        help="with --describe: group state; with --list: show (and filter by "
+                        "comma-separated) states")
+    parser.add_argument("--verbose", action="store_true",
+                        help="with --describe --members: the assignments too")
+    _reset_flags(parser)
+    parser.add_argument("--timeout", type=int, default=5000, metavar="MS",
+                        help="timeout of admin requests (default 5000)")
+    _output(parser)
+    parser.set_defaults(run=lazy("consumer_groups"))
+
+
+def _reset_flags(parser: argparse.ArgumentParser) -> None:
+    scenarios = parser.add_argument_group("reset scenarios (exactly one with --reset-offsets)")
+    scenarios.add_argument("--to-earliest", action="store_true")
+    scenarios.add_argument("--to-latest", action="store_true")
+    scenarios.add_argument("--to-current", action="store_true")
+    scenarios.add_argument("--to-offset", type=int, metavar="OFFSET")
+    scenarios.add_argument("--to-datetime", metavar="YYYY-MM-DDTHH:mm:SS.sss",
+                           help="local time unless a zone is given (Z or +hh:mm)")
+    scenarios.add_argument("--by-duration", metavar="PnDTnHnMnS",
+                           help="reset to the offset of now minus this ISO-8601 duration")
+    scenarios.add_argument("--shift-by", type=int, metavar="N",
+                           help="move the committed offsets by N (may be negative)")
+    scenarios.add_argument("--from-file", metavar="CSV",
+                           help="offsets from a CSV of topic,partition,offset "
+                           "(or group,topic,partition,offset)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="show the new offsets only (the default)")
+    parser.add_argument("--execute", action="store_true", help="commit the new offsets")
+    parser.add_argument("--export", action="store_true",
+                        help="print the new offsets as CSV (for --from-file)")
+
+
+ALL = (add_topics, add_console_producer, add_console_consumer, add_configs,
+       add_delete_records, add_cluster, add_consumer_groups)
+
+
+def add_parsers(commands: Any) -> None:
+    for add in ALL:
+        add(commands)
