@@ -70,6 +70,7 @@ _BROKER_ONLY: tuple[ConfigDef, ...] = (
               validator=at_least(1)),
     ConfigDef("transaction.state.log.segment.bytes", I, 104_857_600, validator=at_least(1)),
     ConfigDef("producer.id.expiration.ms", I, 86_400_000, validator=at_least(1)),
+    ConfigDef("producer.id.expiration.check.interval.ms", I, 600_000, validator=at_least(1)),
     ConfigDef("group.initial.rebalance.delay.ms", I, 3000, validator=at_least(0)),
     ConfigDef("group.min.session.timeout.ms", I, 6000),
     ConfigDef("group.max.session.timeout.ms", I, 1_800_000),

@@ -61,6 +61,25 @@ class LogMaintenance:
             self._delete_files(force=False)
             if self._retention_due(interval):
                 self.run_retention()
+            if self._producer_expiry_due():
+                self.expire_producers()
+
+    _last_producer_expiry = 0.0
+
+    def _producer_expiry_due(self) -> bool:
+        now = asyncio.get_running_loop().time()
+        interval = int(self.broker.config.get("producer.id.expiration.check.interval.ms"))
+        if now - self._last_producer_expiry >= interval / 1000:
+            self._last_producer_expiry = now
+            return True
+        return False
+
+    def expire_producers(self) -> None:
+        """Forget producers idle for producer.id.expiration.ms (open transactions stay)."""
+        now = self.broker.clock.milliseconds()
+        expiration = int(self.broker.config.get("producer.id.expiration.ms"))
+        for log_obj in list(self.broker.log_manager.logs.values()):
+            log_obj.producer_state.remove_expired(now, expiration)
 
     _last_retention = 0.0
 
