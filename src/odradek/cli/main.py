@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     dump_log.add_parser(commands)
     from odradek.cli.tools import add_parsers as add_client_tools
     add_client_tools(commands)
+    __import__("odradek.cli.tools_txn", fromlist=["add_parser"]).add_parser(commands)
     return parser
 
 

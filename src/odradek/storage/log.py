@@ -243,13 +243,17 @@ class Log:
         an aborted one is recorded in the transaction index."""
         records = decode_records(header, bytes(raw[HEADER_SIZE:header.size]))
         marker = decode_marker(records[0].key, records[0].value) if records else None
-        first = self.producer_state.complete_txn(header.producer_id, header.producer_epoch)
+        first = self.producer_state.complete_txn(
+            header.producer_id, header.producer_epoch,
+            marker.coordinator_epoch if marker is not None else -1)
         if marker is None or marker.commit or first < 0:
             return
         entry = AbortedTxn(first, header.producer_id, header.base_offset,
                            self.last_stable_offset)
-        if entry in self.aborted_txns:
-            return
+        if any((t.producer_id, t.first_offset, t.last_offset) ==
+               (entry.producer_id, entry.first_offset, entry.last_offset)
+               for t in self.aborted_txns):
+            return  # already known (loaded from .txnindex, replayed after a crash)
         insort(self.aborted_txns, entry)
         if persist or not txn_index.txn_index_path(self.dir, segment.base_offset).exists():
             txn_index.append_aborted(self.dir, segment.base_offset, entry)

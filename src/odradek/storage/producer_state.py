@@ -140,7 +140,8 @@ class ProducerStateManager:
             entry.current_txn_first_offset = first_offset
         entry.last_timestamp = max(entry.last_timestamp, header.max_timestamp)
 
-    def complete_txn(self, producer_id: int, producer_epoch: int) -> int:
+    def complete_txn(self, producer_id: int, producer_epoch: int,
+                     coordinator_epoch: int = -1) -> int:
         """A marker ended the producer's transaction: its first offset, or -1 if none was
         open here (an empty transaction or a retried marker)."""
         entry = self.entries.get(producer_id)
@@ -151,6 +152,8 @@ class ProducerStateManager:
             entry.batches.clear()
         first = entry.current_txn_first_offset
         entry.current_txn_first_offset = -1
+        if coordinator_epoch >= 0:
+            entry.coordinator_epoch = coordinator_epoch
         return first
 
     def first_unstable_offset(self) -> int | None:

@@ -70,6 +70,7 @@ class TransactionMetadata:
     partitions: set[TopicPartition] = field(default_factory=set)
     start_ms: int = -1
     last_update_ms: int = -1
+    last_producer_epoch: int = -1  # the epoch before the last bump (KIP-360 retries)
 
 
 class TransactionCoordinator:
@@ -99,13 +100,20 @@ class TransactionCoordinator:
             txn = TransactionMetadata(transactional_id, self.generate_producer_id(), 0,
                                       timeout_ms, last_update_ms=now)
             return self._store_initialized(txn)
-        if producer_id >= 0 and (producer_id, producer_epoch) != (txn.producer_id,
-                                                                  txn.producer_epoch):
-            return E.producer_fenced, -1, -1
-        if txn.state in (TxnState.PREPARE_COMMIT, TxnState.PREPARE_ABORT):
-            self._complete(txn, txn.state is TxnState.PREPARE_COMMIT)
-        if txn.state is TxnState.ONGOING:
-            self._abort_fencing(txn, "a new producer initialised with the same id")
+        if producer_id >= 0:
+            if producer_id == txn.producer_id and producer_epoch == txn.last_producer_epoch \
+                    and txn.state is TxnState.EMPTY:
+                return E.none, txn.producer_id, txn.producer_epoch  # a retried bump
+            if (producer_id, producer_epoch) != (txn.producer_id, txn.producer_epoch):
+                return E.producer_fenced, -1, -1
+        try:
+            if txn.state in (TxnState.PREPARE_COMMIT, TxnState.PREPARE_ABORT):
+                self._complete(txn, txn.state is TxnState.PREPARE_COMMIT)
+            if txn.state is TxnState.ONGOING:
+                self._abort_fencing(txn, "a new producer initialised with the same id")
+        except KafkaError:
+            return E.concurrent_transactions, -1, -1  # retriable: markers still pending
+        txn.last_producer_epoch = txn.producer_epoch
         self._bump_epoch(txn)
         txn.timeout_ms = timeout_ms
         txn.state = TxnState.EMPTY

@@ -52,28 +52,43 @@ def handle_fetch(broker: BrokerServer, header: RequestHeader, request: Any) -> A
 def _long_poll(broker: BrokerServer, header: RequestHeader, request: Any,
                wanted: list[_Wanted], available: int, max_wait_ms: int) -> Awaitable[Any]:
     """Register the delayed fetch now — before any other request runs — so the append that
-    satisfies it always finds it; then wait for that append or for fetch.max.wait.ms."""
+    satisfies it always finds it; then wait for that append or for fetch.max.wait.ms.
+
+    An append may wake the fetch without giving it more readable bytes (read_committed
+    behind an open transaction); it then waits again until the deadline."""
     loop = asyncio.get_running_loop()
-    woken: asyncio.Future[None] = loop.create_future()
-
-    def wake() -> None:
-        if not woken.done():
-            woken.set_result(None)
-
-    delayed = DelayedFetch([w.tp for w in wanted], request.min_bytes, available, wake)
+    deadline = loop.time() + max_wait_ms / 1000
+    committed = getattr(request, "isolation_level", 0) == READ_COMMITTED
     purgatory = broker.replica_manager.fetch_purgatory
-    purgatory.watch(delayed)
-    timer = loop.call_later(max_wait_ms / 1000, wake)
+
+    def arm(accumulated: int) -> tuple[asyncio.Future[None], DelayedFetch, asyncio.TimerHandle]:
+        woken: asyncio.Future[None] = loop.create_future()
+
+        def wake() -> None:
+            if not woken.done():
+                woken.set_result(None)
+
+        delayed = DelayedFetch([w.tp for w in wanted], request.min_bytes, accumulated, wake)
+        purgatory.watch(delayed)
+        return woken, delayed, loop.call_at(deadline, wake)
+
+    first = arm(available)
 
     async def finish() -> Any:
-        try:
-            await woken
-        finally:
-            timer.cancel()
-            purgatory.unwatch(delayed)
-        reads = _read_all(broker, wanted, request.max_bytes,
-                          getattr(request, "isolation_level", 0) == READ_COMMITTED)
-        return _response(header, request, wanted, reads)
+        waiting = first
+        while True:
+            woken, delayed, timer = waiting
+            try:
+                await woken
+            finally:
+                timer.cancel()
+                purgatory.unwatch(delayed)
+            reads = _read_all(broker, wanted, request.max_bytes, committed)
+            got = sum(len(r.info.records) for r in reads if r.info is not None)
+            if got >= request.min_bytes or loop.time() >= deadline or \
+                    broker.shutting_down or any(r.error is not None for r in reads):
+                return _response(header, request, wanted, reads)
+            waiting = arm(got)
 
     return finish()
 

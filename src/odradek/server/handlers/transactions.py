@@ -143,8 +143,7 @@ def handle_describe_transactions(broker: BrokerServer, header: RequestHeader,
         by_topic: dict[str, list[int]] = {}
         for tp in sorted(txn.partitions):
             by_topic.setdefault(tp.topic, []).append(tp.partition)
-        start = datetime.fromtimestamp(txn.start_ms / 1000, UTC) if txn.start_ms >= 0 else \
-            datetime.fromtimestamp(0, UTC)
+        start = datetime.fromtimestamp(txn.start_ms / 1000, UTC)  # -1 ms when idle
         states.append(build(module.TransactionState, error_code=E.none,
                             transactional_id=transactional_id,
                             transaction_state=txn.state.label,

@@ -41,6 +41,14 @@ class CleanJob:
     index_interval_bytes: int
     delete_retention_ms: int
     now_ms: int
+    aborted: tuple[tuple[int, int, int], ...] = ()  # (producer id, first offset, last offset)
+
+    def is_aborted(self, header: BatchHeader) -> bool:
+        """Data of an aborted transaction: never kept, never mapped (Kafka's cleaner)."""
+        if not header.is_transactional or header.is_control:
+            return False
+        return any(pid == header.producer_id and first <= header.base_offset <= last
+                   for pid, first, last in self.aborted)
 
 
 @dataclass(slots=True)
@@ -82,7 +90,7 @@ def build_offset_map(job: CleanJob, offset_map: OffsetMap) -> int:
                 return end
             if offset_map.full:
                 return end
-            if not header.is_control:
+            if not header.is_control and not job.is_aborted(header):
                 for record in decode_records(header, raw[HEADER_SIZE:]):
                     if record.key is not None:
                         offset_map.put(record.key, record.offset)
@@ -147,6 +155,9 @@ def _filter_batch(job: CleanJob, header: BatchHeader, raw: bytes, offset_map: Of
                   result: CleanResult) -> bytes | None:
     if header.is_control:
         return raw
+    if job.is_aborted(header) and header.last_offset < result.end_offset:
+        result.records_removed += header.records_count
+        return None
     records = decode_records(header, raw[HEADER_SIZE:])
     has_horizon = bool(header.attributes & DELETE_HORIZON_FLAG)
     kept: list[Record] = []

@@ -52,7 +52,8 @@ class LogCleanerManager:
         first_dirty = max(start, self.checkpoints.get(tp, start))
         if first_dirty > log_obj.log_end_offset:
             first_dirty = start  # the log was truncated below the checkpoint
-        first_uncleanable = min(log_obj.active_segment.base_offset, log_obj.high_watermark)
+        first_uncleanable = min(log_obj.active_segment.base_offset, log_obj.high_watermark,
+                                log_obj.last_stable_offset)
         min_lag = int(config["min.compaction.lag.ms"])
         if min_lag > 0:
             for segment in log_obj.segments:
@@ -101,10 +102,13 @@ class LogCleanerManager:
                          for s in log_obj.segments
                          if s.base_offset < candidate.first_uncleanable and not s.is_empty)
         config = log_obj.config
+        aborted = tuple((t.producer_id, t.first_offset, t.last_offset)
+                        for t in log_obj.aborted_txns
+                        if t.first_offset < candidate.first_uncleanable)
         return CleanJob(str(log_obj.dir), segments, candidate.first_dirty,
                         candidate.first_uncleanable, map_capacity, config.segment_bytes,
                         config.segment_index_bytes, config.index_interval_bytes,
-                        int(config["delete.retention.ms"]), now_ms)
+                        int(config["delete.retention.ms"]), now_ms, aborted)
 
     def mark_uncleanable(self, tp: TopicPartition, reason: BaseException) -> None:
         log.error("marking %s uncleanable after a cleaning failure: %r", tp, reason)
