@@ -209,6 +209,22 @@ def response_header_is_flexible(api_key: int, version: int) -> bool:
     return bool(response_class(api_key, version).__flexible__) and api_key != API_VERSIONS
 
 
+DESCRIBE_TRANSACTIONS = 65
+
+
+def _patch_idle_start_time(api_key: int, payload: bytes, offset: int) -> bytes | None:
+    """Kafka answers TransactionStartTimeMs = -1 for a transactional id with no transaction in
+    progress (Java and librdkafka read it), but kio's reader refuses negative timestamps. So
+    that the rest of such a response is still checked, the -1 is replaced by 0 and decoding
+    retried; any other decoding failure stays a failure."""
+    if api_key != DESCRIBE_TRANSACTIONS:
+        return None
+    marker = b"\xff" * 8
+    if marker not in payload[offset:]:
+        return None
+    return payload.replace(marker, b"\x00" * 8)
+
+
 def decode_response(api_key: int, version: int, payload: bytes,
                     correlation_id: int) -> Answer:
     """Decode a response frame (without its size prefix), checking the correlation id and
@@ -223,6 +239,9 @@ def decode_response(api_key: int, version: int, payload: bytes,
     try:
         body, size = entity_reader(body_class)(payload, offset)
     except Exception as exc:
+        patched = _patch_idle_start_time(api_key, payload, offset)
+        if patched is not None:  # see _patch_idle_start_time
+            return decode_response(api_key, version, patched, correlation_id)
         raise AssertionError(
             f"{body_class.__name__} v{version} cannot decode the response "
             f"({len(payload)} bytes: {payload[:200].hex()}...): {exc!r}") from exc
