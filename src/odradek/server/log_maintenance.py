@@ -13,6 +13,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from odradek.common.ids import TopicPartition
 from odradek.storage.cleaner.job import clean
 from odradek.storage.cleaner.manager import LogCleanerManager
 from odradek.storage.cleaner.offset_map import capacity_for
@@ -27,6 +28,7 @@ class LogMaintenance:
     def __init__(self, broker: BrokerServer) -> None:
         self.broker = broker
         self.cleaner = LogCleanerManager(broker.log_manager.log_dirs)
+        broker.log_manager.on_delete.append(self._forget)
         self._tasks: list[asyncio.Task[None]] = []
         self._pool: ProcessPoolExecutor | None = None
         self._doomed: list[tuple[float, list[Path]]] = []
@@ -49,7 +51,15 @@ class LogMaintenance:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            # Abort a cleaning in progress (Kafka does): its .cleaned files are discarded at
+            # the next load and the checkpoint was not advanced, so it is simply redone.
+            # ProcessPoolExecutor offers no terminate(); its worker table is the way in.
+            workers = list(getattr(self._pool, "_processes", {}).values())
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            for worker in workers:
+                worker.terminate()
+            for worker in workers:
+                worker.join(5)
         self._delete_files(force=True)
 
     # -- retention -----------------------------------------------------------------------------
@@ -58,11 +68,17 @@ class LogMaintenance:
         while True:
             interval = int(self.broker.config.get("log.retention.check.interval.ms"))
             await asyncio.sleep(min(interval, 1000) / 1000)
-            self._delete_files(force=False)
-            if self._retention_due(interval):
-                self.run_retention()
-            if self._producer_expiry_due():
-                self.expire_producers()
+            try:
+                self._retention_tick(interval)
+            except Exception:
+                log.exception("log retention pass failed")
+
+    def _retention_tick(self, interval: int) -> None:
+        self._delete_files(force=False)
+        if self._retention_due(interval):
+            self.run_retention()
+        if self._producer_expiry_due():
+            self.expire_producers()
 
     _last_producer_expiry = 0.0
 
@@ -118,13 +134,25 @@ class LogMaintenance:
                 keep.append((due, paths))
         self._doomed = keep
 
+    def _forget(self, tp: TopicPartition) -> None:
+        """A deleted partition: a re-created one starts dirty and cleanable."""
+        self.cleaner.checkpoints.pop(tp, None)
+        self.cleaner.uncleanable.discard(tp)
+
     # -- cleaner -------------------------------------------------------------------------------
 
     async def _cleaner_loop(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             config = self.broker.config
-            if not await self.clean_once(loop):
+            try:
+                cleaned = await self.clean_once(loop)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("log cleaner pass failed")
+                cleaned = False
+            if not cleaned:
                 await asyncio.sleep(int(config.get("log.cleaner.backoff.ms")) / 1000)
 
     async def clean_once(self, loop: asyncio.AbstractEventLoop) -> bool:
@@ -144,7 +172,8 @@ class LogMaintenance:
             result = await loop.run_in_executor(self._pool, clean, job)
             if logs.get(candidate.tp) is not log_obj:
                 return True  # deleted meanwhile
-            log_obj.replace_segments(result.groups)
+            if not log_obj.replace_segments(result.groups):
+                return False  # nothing swapped in past the first dropped group: retry later
             self.cleaner.checkpoints[candidate.tp] = result.end_offset
             self.cleaner.write_checkpoints(logs)
             self.cleanings += 1
@@ -154,7 +183,8 @@ class LogMaintenance:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            self.cleaner.mark_uncleanable(candidate.tp, exc)
+            if logs.get(candidate.tp) is log_obj:  # not deleted meanwhile
+                self.cleaner.mark_uncleanable(candidate.tp, exc)
         finally:
             log_obj.cleaning = False
         return True

@@ -414,7 +414,9 @@ class Log:
         doomed: list[LogSegment] = []
         for index, segment in enumerate(self.segments):
             following = self.segments[index + 1] if index + 1 < len(self.segments) else None
-            if segment.is_empty or segment.base_offset >= self.high_watermark:
+            # An empty segment emptied by cleaning may go; only the empty active one stops it.
+            if (following is None and segment.is_empty) or \
+                    segment.base_offset >= self.high_watermark:
                 break
             if following is None and segment.next_offset > self.high_watermark:
                 break
@@ -434,11 +436,13 @@ class Log:
                  self.log_start_offset)
         return len(doomed)
 
-    def replace_segments(self, groups: list[tuple[int, list[int]]]) -> None:
+    def replace_segments(self, groups: list[tuple[int, list[int]]]) -> bool:
         """Swap cleaned segments in: each group's ``.cleaned`` files replace its segments.
-        Called on the broker's loop; the cleaner never touches the live segments."""
+        Called on the broker's loop; the cleaner never touches the live segments. False when
+        a group could not be swapped in (the segments changed meanwhile)."""
         from odradek.storage import swap
 
+        complete = True
         for base, replaced in groups:
             positions = [self._bases.index(b) for b in replaced if b in self._bases]
             if len(positions) != len(replaced) or positions != list(
@@ -448,6 +452,7 @@ class Log:
                             self.tp)
                 for path in swap.cleaned_paths(self.dir, base).all():
                     path.unlink(missing_ok=True)
+                complete = False
                 continue
             first = positions[0]
             for segment in self.segments[first:first + len(positions)]:
@@ -460,6 +465,7 @@ class Log:
                 if base <= t.last_offset < segment.next_offset])
             self.segments[first:first + len(positions)] = [segment]
             self._bases[first:first + len(positions)] = [base]
+        return complete
 
     def offset_for_timestamp(self, timestamp: int) -> tuple[int, int] | None:
         for segment in self.segments:

@@ -41,6 +41,7 @@ class LogManager:
         self._recovery_points: dict[TopicPartition, int] = {}
         self._start_offsets: dict[TopicPartition, int] = {}
         self._dir_of: dict[TopicPartition, Path] = {}
+        self.on_delete: list[Callable[[TopicPartition], None]] = []  # e.g. forget cleaning
 
     def startup(self, node_id: int, cluster_id: str | None) -> str:
         """Prepare the log dirs; returns the cluster id (from meta.properties, or the given
@@ -124,6 +125,8 @@ class LogManager:
     def delete_log(self, tp: TopicPartition) -> None:
         log_obj = self.logs.pop(tp, None)
         directory = self._dir_of.pop(tp, None)
+        for hook in self.on_delete:
+            hook(tp)
         if log_obj is None:
             return
         log_obj.close()

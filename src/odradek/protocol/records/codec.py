@@ -147,8 +147,10 @@ def rebuild_batch(header: BatchHeader, records: Sequence[Record], *, compression
     attrs = (header.attributes if attributes is None else attributes) & ~0x07 | compression
     body = b"".join(encode_record(r.offset - header.base_offset, r.timestamp - base_ts, r.key,
                                   r.value, r.headers) for r in records)
+    max_ts = header.max_timestamp if header.is_log_append_time else max(
+        (r.timestamp for r in records), default=header.max_timestamp)
     after_crc = struct.pack(">hiqqqhii", attrs, header.last_offset_delta, base_ts,
-                            header.max_timestamp, header.producer_id, header.producer_epoch,
+                            max_ts, header.producer_id, header.producer_epoch,
                             header.base_sequence, len(records)) + compress(compression, body)
     return struct.pack(">qiibI", header.base_offset, len(after_crc) + 9,
                        header.partition_leader_epoch, 2, crc32c.crc32c(after_crc)) + after_crc

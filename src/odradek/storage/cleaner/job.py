@@ -61,15 +61,17 @@ class CleanResult:
 
 
 def _batches(path: Path) -> Iterator[tuple[BatchHeader, bytes]]:
-    data = path.read_bytes()
-    position = 0
-    while len(data) - position >= HEADER_SIZE:
-        header = read_header(data, position)
-        end = position + header.size
-        if end > len(data):
-            return
-        yield header, data[position:end]
-        position = end
+    """Whole batches, read one at a time: memory bounded by the largest batch."""
+    with open(path, "rb") as handle:
+        while True:
+            head = handle.read(HEADER_SIZE)
+            if len(head) < HEADER_SIZE:
+                return
+            header = read_header(head)
+            rest = handle.read(header.size - HEADER_SIZE)
+            if len(rest) < header.size - HEADER_SIZE:
+                return
+            yield header, head + rest
 
 
 def _log_path(directory: Path, base: int) -> Path:
@@ -145,7 +147,7 @@ def _clean_group(job: CleanJob, directory: Path, group: list[SegmentInfo],
                 result.bytes_read += len(raw)
                 kept = _filter_batch(job, header, raw, offset_map, result)
                 if kept is not None:
-                    writer.append(kept, header)
+                    writer.append(kept, read_header(kept) if kept is not raw else header)
         result.bytes_written += writer.size
     finally:
         writer.close()

@@ -59,6 +59,8 @@ class LogCleanerManager:
             for segment in log_obj.segments:
                 if segment.base_offset >= first_uncleanable:
                     break
+                if segment.next_offset <= first_dirty:
+                    continue  # clean: Kafka looks at the dirty segments only
                 if segment.largest_timestamp() > now_ms - min_lag:
                     first_uncleanable = segment.base_offset
                     break
@@ -100,7 +102,7 @@ class LogCleanerManager:
         log_obj = candidate.log
         segments = tuple(SegmentInfo(s.base_offset, s.next_offset, s.size)
                          for s in log_obj.segments
-                         if s.base_offset < candidate.first_uncleanable and not s.is_empty)
+                         if s.base_offset < candidate.first_uncleanable)
         config = log_obj.config
         aborted = tuple((t.producer_id, t.first_offset, t.last_offset)
                         for t in log_obj.aborted_txns
