@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from odradek.common.ids import TopicPartition
+from odradek.storage import swap
 from odradek.storage.cleaner.job import clean
 from odradek.storage.cleaner.manager import LogCleanerManager
 from odradek.storage.cleaner.offset_map import capacity_for
@@ -172,8 +173,13 @@ class LogMaintenance:
             result = await loop.run_in_executor(self._pool, clean, job)
             if logs.get(candidate.tp) is not log_obj:
                 return True  # deleted meanwhile
-            if not log_obj.replace_segments(result.groups):
-                return False  # nothing swapped in past the first dropped group: retry later
+            valid = log_obj.installable_groups(result.groups)
+            await loop.run_in_executor(None, _install_all, log_obj.dir, valid)
+            if logs.get(candidate.tp) is not log_obj:
+                return True  # deleted while the files were being installed
+            log_obj.swap_in(valid)
+            if len(valid) != len(result.groups):
+                return False  # some segments changed meanwhile: clean again later
             self.cleaner.checkpoints[candidate.tp] = result.end_offset
             self.cleaner.write_checkpoints(logs)
             self.cleanings += 1
@@ -188,3 +194,9 @@ class LogMaintenance:
         finally:
             log_obj.cleaning = False
         return True
+
+
+def _install_all(directory: Path, groups: list[tuple[int, list[int]]]) -> None:
+    """The renames and fsyncs of a swap, run on a thread (see Log.swap_in)."""
+    for base, replaced in groups:
+        swap.install(directory, base, replaced)

@@ -436,13 +436,13 @@ class Log:
                  self.log_start_offset)
         return len(doomed)
 
-    def replace_segments(self, groups: list[tuple[int, list[int]]]) -> bool:
-        """Swap cleaned segments in: each group's ``.cleaned`` files replace its segments.
-        Called on the broker's loop; the cleaner never touches the live segments. False when
-        a group could not be swapped in (the segments changed meanwhile)."""
+    def installable_groups(self, groups: list[tuple[int, list[int]]]
+                           ) -> list[tuple[int, list[int]]]:
+        """The cleaned groups whose segments are all still here, consecutive and inactive;
+        the ``.cleaned`` files of the others are removed."""
         from odradek.storage import swap
 
-        complete = True
+        valid = []
         for base, replaced in groups:
             positions = [self._bases.index(b) for b in replaced if b in self._bases]
             if len(positions) != len(replaced) or positions != list(
@@ -452,20 +452,36 @@ class Log:
                             self.tp)
                 for path in swap.cleaned_paths(self.dir, base).all():
                     path.unlink(missing_ok=True)
-                complete = False
                 continue
-            first = positions[0]
-            for segment in self.segments[first:first + len(positions)]:
+            valid.append((base, replaced))
+        return valid
+
+    def swap_in(self, groups: list[tuple[int, list[int]]]) -> None:
+        """After :func:`odradek.storage.swap.install` put the cleaned files in place (off the
+        loop: the old segments' open descriptors keep serving reads meanwhile), replace the
+        segment objects. Cheap: no file I/O beyond opening the new segments."""
+        for base, replaced in groups:
+            first = self._bases.index(replaced[0])
+            for segment in self.segments[first:first + len(replaced)]:
                 segment.close()
-            swap.install(self.dir, base, replaced)
             segment = self._open_segment(base, fresh=False)
             segment.load_trusted()
             txn_index.write_index(txn_index.txn_index_path(self.dir, base), [
                 t for t in self.aborted_txns
                 if base <= t.last_offset < segment.next_offset])
-            self.segments[first:first + len(positions)] = [segment]
-            self._bases[first:first + len(positions)] = [base]
-        return complete
+            self.segments[first:first + len(replaced)] = [segment]
+            self._bases[first:first + len(replaced)] = [base]
+
+    def replace_segments(self, groups: list[tuple[int, list[int]]]) -> bool:
+        """Install and swap in cleaned segments in one step (tests and tools); the broker
+        does the file part off its loop. False when a group could not be swapped in."""
+        from odradek.storage import swap
+
+        valid = self.installable_groups(groups)
+        for base, replaced in valid:
+            swap.install(self.dir, base, replaced)
+        self.swap_in(valid)
+        return len(valid) == len(groups)
 
     def offset_for_timestamp(self, timestamp: int) -> tuple[int, int] | None:
         for segment in self.segments:
