@@ -21,6 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
     from odradek.cli.tools import add_parsers as add_client_tools
     add_client_tools(commands)
     __import__("odradek.cli.tools_txn", fromlist=["add_parser"]).add_parser(commands)
+    from odradek.cli.perf import add_parser as add_perf_tools
+    add_perf_tools(commands)
     return parser
 
 

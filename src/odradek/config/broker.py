@@ -50,6 +50,7 @@ _BROKER_ONLY: tuple[ConfigDef, ...] = (
     ConfigDef("log.retention.hours", I, 168),
     ConfigDef("log.retention.minutes", I, None),
     ConfigDef("log.retention.check.interval.ms", L, 300_000, validator=at_least(1)),
+    ConfigDef("log.initial.task.delay.ms", L, 30_000, validator=at_least(0)),
     ConfigDef("log.flush.offset.checkpoint.interval.ms", I, 60_000, validator=at_least(0)),
     ConfigDef("log.flush.start.offset.checkpoint.interval.ms", I, 60_000),
     ConfigDef("log.flush.scheduler.interval.ms", L, 2**63 - 1),
@@ -82,7 +83,10 @@ _BROKER_ONLY: tuple[ConfigDef, ...] = (
     ConfigDef("zookeeper.session.timeout.ms", I, 18_000),
     ConfigDef("zookeeper.connection.timeout.ms", I, None),
     ConfigDef("replica.lag.time.max.ms", L, 30_000),
-    ConfigDef("metrics.port", I, None),
+    # The metrics endpoint (Prometheus /metrics, Jolokia /jolokia): off when unset or
+    # negative, 0 picks a free port; metrics.host defaults to the first listener's host.
+    ConfigDef("metrics.port", I, None, validator=at_least(-1)),
+    ConfigDef("metrics.host", S, None),
     ConfigDef("process.roles", LIST, [], validator=one_of("broker", "controller")),
     ConfigDef("controller.quorum.voters", LIST, []),
     ConfigDef("controller.listener.names", S, None),
@@ -106,6 +110,7 @@ EMBEDDED_DEFAULTS: Mapping[str, str] = {
     "log.dirs": "./odradek-data",
     "offsets.topic.replication.factor": "1",
     "transaction.state.log.replication.factor": "1",
+    "metrics.port": "9404",  # odradek.observability.http.DEFAULT_PORT
 }
 
 ENV_PREFIX = "ODRADEK_"

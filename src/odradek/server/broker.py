@@ -18,6 +18,7 @@ from odradek.common.clock import Clock, SystemClock
 from odradek.common.ids import TopicPartition
 from odradek.config.broker import BrokerConfig
 from odradek.coordinator.producer_ids import ProducerIdManager
+from odradek.observability.http import MetricsEndpoint, start_metrics_endpoint
 from odradek.server.group_service import GroupService
 from odradek.server.log_maintenance import LogMaintenance
 from odradek.server.txn_service import TxnService
@@ -54,9 +55,9 @@ class BrokerServer:
         self.bound_ports: list[int] = []
         self.shutting_down = False
         self.current_peer_host = ""
-        self.request_counts: dict[int, int] = {}
         self._servers: list[asyncio.Server] = []
         self._background: list[asyncio.Task[None]] = []
+        self.metrics_endpoint: MetricsEndpoint | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -73,6 +74,7 @@ class BrokerServer:
         self.txns.start()
         self.maintenance.start()
         await self._start_listeners()
+        self.metrics_endpoint = await start_metrics_endpoint(self)
         loop = asyncio.get_running_loop()
         self._background = [loop.create_task(self._time_roll_loop()),
                             loop.create_task(self._checkpoint_loop())]
@@ -124,6 +126,8 @@ class BrokerServer:
         for task in self._background:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self.metrics_endpoint is not None:
+            await self.metrics_endpoint.stop()
         self.log_manager.shutdown()
         log.info("shut down cleanly")
 
@@ -157,13 +161,7 @@ class BrokerServer:
             except OSError:
                 log.exception("writing checkpoints failed")
 
-    # -- accounting hooks (metrics come with the observability issue) -------------------------
-
-    def record_request(self, api_key: int) -> None:
-        self.request_counts[api_key] = self.request_counts.get(api_key, 0) + 1
-
-    def record_failed_produce(self, topic: str) -> None:
-        pass
+    # -- request context --------------------------------------------------------------------------
 
     def client_host_of(self, header: object) -> str:
         """The client host for group membership: the peer address of the connection whose

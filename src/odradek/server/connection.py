@@ -9,8 +9,10 @@ import asyncio
 import logging
 import socket
 from collections import deque
+from time import perf_counter
 from typing import TYPE_CHECKING
 
+from odradek.observability import metrics
 from odradek.protocol.codec import RequestParseError
 from odradek.protocol.framing import FrameDecoder, FrameTooLargeError, InvalidFrameError
 from odradek.server.dispatcher import Chunks, dispatch
@@ -25,11 +27,18 @@ MAX_PENDING_RESPONSES = 256
 
 
 class _Slot:
-    __slots__ = ("chunks", "ready")
+    __slots__ = ("chunks", "completed", "header", "local_done", "ready", "received", "started")
 
     def __init__(self) -> None:
         self.ready = False
         self.chunks: Chunks | None = None
+        self.header: bytes | None = None  # set when timed for metrics
+
+    def time(self, frame: memoryview, received: float, started: float) -> None:
+        """Keep what the request metrics need (api key and version, times so far)."""
+        self.header = bytes(frame[:4])
+        self.received, self.started = received, started
+        self.local_done = self.completed = perf_counter()
 
 
 class KafkaConnection(asyncio.Protocol):
@@ -44,6 +53,7 @@ class KafkaConnection(asyncio.Protocol):
         self._reading_paused = False
         self._writing_paused = False
         self.closed = False
+        self.received_at = 0.0  # when the last bytes arrived (request metrics: queue time)
 
     # -- asyncio.Protocol ----------------------------------------------------------------------
 
@@ -68,6 +78,7 @@ class KafkaConnection(asyncio.Protocol):
             task.cancel()
 
     def data_received(self, data: bytes) -> None:
+        self.received_at = perf_counter()
         decoder = self.decoder
         decoder.receive_data(data)
         try:
@@ -91,6 +102,7 @@ class KafkaConnection(asyncio.Protocol):
 
     def _on_frame(self, frame: memoryview) -> None:
         self.broker.current_peer_host = self.peer_host
+        started = perf_counter()
         try:
             outcome = dispatch(self.broker, frame)
         except RequestParseError as exc:
@@ -104,16 +116,27 @@ class KafkaConnection(asyncio.Protocol):
             self.close("internal error")
             return
         if outcome is None:
+            if metrics.ENABLED:
+                done = perf_counter()
+                metrics.record_immediate(frame, self.received_at, started, done, done)
             return
         if isinstance(outcome, list):
             if not self._pending:
+                local_done = perf_counter()
                 self._write(outcome)
+                if metrics.ENABLED:
+                    metrics.record_immediate(frame, self.received_at, started, local_done,
+                                             perf_counter())
                 return
             slot = _Slot()
             slot.ready, slot.chunks = True, outcome
+            if metrics.ENABLED:
+                slot.time(frame, self.received_at, started)
             self._pending.append(slot)
             return
         slot = _Slot()
+        if metrics.ENABLED:
+            slot.time(frame, self.received_at, started)
         self._pending.append(slot)
         task = asyncio.ensure_future(self._complete(slot, outcome))
         self._tasks.add(task)
@@ -133,14 +156,21 @@ class KafkaConnection(asyncio.Protocol):
             self.close("internal error")
             return
         slot.ready = True
+        if slot.header is not None:
+            slot.completed = perf_counter()
         self._drain()
 
     def _drain(self) -> None:
         pending = self._pending
         while pending and pending[0].ready:
             slot = pending.popleft()
+            send_start = perf_counter()
             if slot.chunks is not None:
                 self._write(slot.chunks)
+            if slot.header is not None:
+                metrics.record_request(slot.header, slot.received, slot.started,
+                                       slot.local_done, slot.completed, send_start,
+                                       perf_counter())
         self._update_reading()
 
     def _write(self, chunks: Chunks) -> None:
@@ -161,6 +191,11 @@ class KafkaConnection(asyncio.Protocol):
     @property
     def idle(self) -> bool:
         return not self._pending
+
+    def queue_sizes(self) -> tuple[int, int]:
+        """(requests being handled, responses ready but queued behind one): for metrics."""
+        ready = sum(1 for slot in self._pending if slot.ready)
+        return len(self._pending) - ready, ready
 
     def close(self, reason: str) -> None:
         if self.closed:

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from odradek.observability import metrics
 from odradek.protocol import api_versions as keys
 from odradek.protocol.codec import (
     RequestHeader,
@@ -127,15 +128,18 @@ def dispatch(broker: BrokerServer,
         header = RequestHeader(api_key, 0, correlation_id, None)
         return encode_response(header, unsupported_version_response())
     parsed = parse_request(frame)
-    broker.record_request(api_key)
     result = HANDLERS[api_key](broker, parsed.header, parsed.body)
     if result is None:
         return None
     if inspect.isawaitable(result):
         return _finish(parsed.header, result)
+    if api_key > keys.FETCH_KEY and metrics.ENABLED:
+        metrics.response_errors(api_key, result)
     return encode_response(parsed.header, result)
 
 
 async def _finish(header: RequestHeader, pending: Awaitable[Any]) -> Chunks | None:
     body = await pending
+    if body is not None and header.api_key > keys.FETCH_KEY and metrics.ENABLED:
+        metrics.response_errors(header.api_key, body)
     return None if body is None else encode_response(header, body)

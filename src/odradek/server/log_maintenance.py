@@ -98,12 +98,17 @@ class LogMaintenance:
         for log_obj in list(self.broker.log_manager.logs.values()):
             log_obj.producer_state.remove_expired(now, expiration)
 
-    _last_retention = 0.0
+    _next_retention: float | None = None
 
     def _retention_due(self, interval_ms: int) -> bool:
+        """Kafka's schedule: the first pass after log.initial.task.delay.ms (30 s, or the
+        check interval if shorter), then every log.retention.check.interval.ms."""
         now = asyncio.get_running_loop().time()
-        if now - self._last_retention >= interval_ms / 1000:
-            self._last_retention = now
+        if self._next_retention is None:
+            initial = min(int(self.broker.config.get("log.initial.task.delay.ms")), interval_ms)
+            self._next_retention = now + initial / 1000
+        if now >= self._next_retention:
+            self._next_retention = now + interval_ms / 1000
             return True
         return False
 

@@ -22,7 +22,8 @@ class Broker:
         self._own_dir = data_dir is None
         self.data_dir = Path(data_dir) if data_dir is not None else Path(
             tempfile.mkdtemp(prefix="odradek-"))
-        settings = {"log.dirs": str(self.data_dir), "listeners": f"PLAINTEXT://{host}:{port}"}
+        settings = {"log.dirs": str(self.data_dir), "listeners": f"PLAINTEXT://{host}:{port}",
+                    "metrics.port": "-1"}  # no fixed port for test brokers; override to enable
         settings.update(overrides or {})
         self.config = load_broker_config(None, settings, environ={})
         self.server: BrokerServer | None = None

@@ -18,6 +18,7 @@ from odradek.cluster.purgatory import DelayedFetch
 from odradek.cluster.replica_manager import PartitionRead
 from odradek.common.errors import UnknownTopicIdError, UnknownTopicOrPartitionError
 from odradek.common.ids import TopicPartition
+from odradek.observability import metrics
 from odradek.protocol.api_versions import FETCH_KEY
 from odradek.protocol.codec import RequestHeader, build, response_module
 
@@ -40,6 +41,7 @@ def handle_fetch(broker: BrokerServer, header: RequestHeader, request: Any) -> A
     wanted = _wanted_partitions(broker, request)
     committed = getattr(request, "isolation_level", 0) == READ_COMMITTED
     reads = _read_all(broker, wanted, request.max_bytes, committed)
+    metrics.fetch_requested(reads)
     available = sum(len(r.info.records) for r in reads if r.info is not None)
     max_wait_ms = int(request.max_wait.total_seconds() * 1000)
     errors = any(r.error is not None for r in reads)
@@ -143,6 +145,7 @@ def _response(header: RequestHeader, request: Any, wanted: list[_Wanted],
     topics = tuple(build(module.FetchableTopicResponse, topic=name, topic_id=topic_id,
                          partitions=tuple(parts))
                    for (name, topic_id), parts in by_topic.items())
+    metrics.fetch_responded(reads)
     return build(module.FetchResponse, throttle_time=timedelta(0), error_code=ErrorCode.none,
                  session_id=0, responses=topics)
 

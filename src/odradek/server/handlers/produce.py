@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from kio.schema.errors import ErrorCode
 
 from odradek.common.errors import KafkaError, UnsupportedCompressionTypeError
+from odradek.observability import metrics
 from odradek.protocol.api_versions import PRODUCE_KEY
 from odradek.protocol.codec import RequestHeader, build, response_module
 from odradek.protocol.records.batch import ATTRIBUTES_OFFSET, COMPRESSION_MASK
@@ -41,9 +42,11 @@ def handle_produce(broker: BrokerServer, header: RequestHeader, request: Any) ->
                                                              data.records)
             except KafkaError as exc:
                 failed = True
-                broker.record_failed_produce(topic_data.name)
+                metrics.produce_failed(topic_data.name, len(data.records or b""), exc.error_code)
                 partitions.append(_error(module, data.index, exc.error_code, str(exc)))
                 continue
+            metrics.produced(topic_data.name, info.last_offset - info.first_offset + 1,
+                             len(data.records))
             append_time = None if info.log_append_time < 0 else datetime.fromtimestamp(
                 info.log_append_time / 1000, UTC)
             partitions.append(build(

@@ -1,0 +1,101 @@
+"""What the perf tools share: client properties (Java names mapped to librdkafka's),
+Kafka's percentile rule, and importing confluent-kafka with a helpful message."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from types import ModuleType
+
+from odradek.config.properties import parse_properties
+
+# Java client property -> librdkafka property (None: no equivalent, dropped).
+JAVA_TO_LIBRDKAFKA: Mapping[str, str | None] = {
+    "key.serializer": None,
+    "value.serializer": None,
+    "key.deserializer": None,
+    "value.deserializer": None,
+    "max.block.ms": None,
+    "partitioner.class": None,
+    "interceptor.classes": None,
+    "partition.assignment.strategy": None,
+    "max.poll.records": None,
+    "metric.reporters": None,
+    "send.buffer.bytes": "socket.send.buffer.bytes",
+    "receive.buffer.bytes": "socket.receive.buffer.bytes",
+    "max.request.size": "message.max.bytes",
+    "fetch.max.wait.ms": "fetch.wait.max.ms",
+}
+
+
+def client_config(props: Mapping[str, str]) -> dict[str, str]:
+    """librdkafka settings from Java client properties: known Java-only ones are dropped
+    (with a note on stderr), renamed ones renamed, ``buffer.memory`` becomes
+    ``queue.buffering.max.kbytes``; the rest go to librdkafka as they are (it rejects
+    what it does not know, with its own message)."""
+    config: dict[str, str] = {}
+    for key, value in props.items():
+        if key == "buffer.memory":
+            config["queue.buffering.max.kbytes"] = str(max(int(value) // 1024, 1))
+            continue
+        if key in JAVA_TO_LIBRDKAFKA:
+            target = JAVA_TO_LIBRDKAFKA[key]
+            if target is None:
+                print(f"note: {key} has no librdkafka equivalent; ignored", file=sys.stderr)
+                continue
+            config[target] = value
+            continue
+        config[key] = value
+    return config
+
+
+def parse_props(items: Iterable[str] | None, config_file: Path | None) -> dict[str, str]:
+    """``--producer.config FILE`` then ``--producer-props k=v ...`` (which win)."""
+    props: dict[str, str] = {}
+    if config_file is not None:
+        props.update(parse_properties(config_file.read_text(encoding="utf-8")))
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"Invalid property {item!r}: expected PROP-NAME=PROP-VALUE")
+        props[key.strip()] = value.strip()
+    return props
+
+
+def percentiles(latencies: list[int], *quantiles: float) -> list[int]:
+    """Kafka's rule: sort, then take the element at ``int(q * size)``."""
+    values = sorted(latencies)
+    if not values:
+        return [0 for _ in quantiles]
+    return [values[min(int(q * len(values)), len(values) - 1)] for q in quantiles]
+
+
+def confluent_kafka() -> ModuleType:
+    try:
+        import confluent_kafka as module
+        import confluent_kafka.admin
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise SystemExit("odradek perf needs confluent-kafka: pip install 'odradek[tools]'") \
+            from exc
+    return module
+
+
+def java_date_format(pattern: str) -> str:
+    """A SimpleDateFormat pattern without ``SSS`` (``yyyy-MM-dd HH:mm:ss``) as strftime's."""
+    replacements = (("yyyy", "%Y"), ("yy", "%y"), ("MM", "%m"), ("dd", "%d"), ("HH", "%H"),
+                    ("mm", "%M"), ("ss", "%S"))
+    result = pattern.replace("%", "%%")
+    for java, python in replacements:
+        result = result.replace(java, python)
+    return result
+
+
+def format_millis(epoch_ms: float, pattern: str) -> str:
+    """``epoch_ms`` in a SimpleDateFormat pattern (``SSS`` is milliseconds)."""
+    import datetime
+
+    moment = datetime.datetime.fromtimestamp(epoch_ms / 1000)
+    millis = f"{moment.microsecond // 1000:03d}"
+    return millis.join(moment.strftime(java_date_format(part))
+                       for part in pattern.split("SSS"))

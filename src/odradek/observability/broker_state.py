@@ -1,0 +1,196 @@
+"""What the broker knows at scrape time, read from its own structures (nothing here is
+updated on the hot path): partitions and their logs, partition health, consumer groups and
+their lag, connections, queues and the fetch purgatory.
+
+Everything runs on the broker's event loop (the metrics endpoint is served there), so these
+reads see a consistent state."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from odradek.common.ids import TopicPartition
+
+if TYPE_CHECKING:
+    from odradek.server.broker import BrokerServer
+
+GROUP_STATES = ("PreparingRebalance", "CompletingRebalance", "Stable", "Dead", "Empty")
+RUNNING, PENDING_CONTROLLED_SHUTDOWN = 3, 6  # Kafka's BrokerState values
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionLog:
+    topic: str
+    partition: int
+    log_start_offset: int
+    log_end_offset: int
+    high_watermark: int
+    size: int
+    segments: int
+
+
+@dataclass(frozen=True, slots=True)
+class GroupLag:
+    group: str
+    topic: str
+    partition: int
+    committed: int
+    end_offset: int
+
+    @property
+    def lag(self) -> int:
+        return max(self.end_offset - self.committed, 0)
+
+
+def partition_logs(broker: BrokerServer) -> list[PartitionLog]:
+    result = []
+    for tp, log in sorted(broker.log_manager.logs.items(),
+                          key=lambda item: (item[0].topic, item[0].partition)):
+        segments = log.segments
+        result.append(PartitionLog(tp.topic, tp.partition, log.log_start_offset,
+                                   segments[-1].next_offset if segments else 0,
+                                   log.high_watermark, sum(s.size for s in segments),
+                                   len(segments)))
+    return result
+
+
+def live_topics(broker: BrokerServer) -> set[str]:
+    return set(broker.metadata_store.topics)
+
+
+def partition_count(broker: BrokerServer) -> int:
+    return sum(t.partitions for t in broker.metadata_store.topics.values())
+
+
+def offline_partitions(broker: BrokerServer) -> int:
+    """Partitions in the metadata whose log this (only) broker does not host: no leader."""
+    logs = broker.log_manager.logs
+    return sum(1 for topic in broker.metadata_store.topics.values()
+               for partition in range(topic.partitions)
+               if TopicPartition(topic.name, partition) not in logs)
+
+
+def under_replicated_partitions(broker: BrokerServer) -> int:
+    """A single node is every partition's only replica and in its ISR (the Metadata
+    responses say replicas = ISR = [this node]), so none is under-replicated."""
+    return 0
+
+
+def active_controller_count(broker: BrokerServer) -> int:
+    """A single node is its own controller."""
+    return 0 if broker.shutting_down else 1
+
+
+def broker_state(broker: BrokerServer) -> int:
+    return PENDING_CONTROLLED_SHUTDOWN if broker.shutting_down else RUNNING
+
+
+def group_states(broker: BrokerServer) -> dict[str, int]:
+    counts = Counter(group.state.value for group in broker.groups.coordinator.groups.values())
+    return {state: counts.get(state, 0) for state in GROUP_STATES}
+
+
+def group_members(broker: BrokerServer) -> dict[str, int]:
+    return {group_id: len(group.members)
+            for group_id, group in sorted(broker.groups.coordinator.groups.items())}
+
+
+def consumer_lag(broker: BrokerServer) -> list[GroupLag]:
+    """Committed offset against the partition's high watermark, per group and partition
+    (what kafka-consumer-groups --describe shows as LAG)."""
+    logs = broker.log_manager.logs
+    result = []
+    for group_id, group in sorted(broker.groups.coordinator.groups.items()):
+        for (topic, partition), value in sorted(group.offsets.items()):
+            log = logs.get(TopicPartition(topic, partition))
+            if log is not None:
+                result.append(GroupLag(group_id, topic, partition, value.offset,
+                                       log.high_watermark))
+    return result
+
+
+def connections_by_listener(broker: BrokerServer) -> dict[str, int]:
+    names = [listener.name for listener in broker.config.listeners] or ["PLAINTEXT"]
+    by_port: dict[int, str] = dict(zip(broker.bound_ports, names, strict=False))
+    counts = dict.fromkeys(names, 0)
+    for connection in broker.connections:
+        transport = connection.transport
+        sockname = transport.get_extra_info("sockname") if transport is not None else None
+        port = sockname[1] if isinstance(sockname, tuple) and len(sockname) > 1 else -1
+        name = by_port.get(port, names[0])
+        counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def queue_sizes(broker: BrokerServer) -> tuple[int, int]:
+    """(requests in flight, responses ready but queued behind an earlier one), summed over
+    connections: odradek's request and response queues."""
+    in_flight = ready = 0
+    for connection in broker.connections:
+        waiting, queued = connection.queue_sizes()
+        in_flight += waiting
+        ready += queued
+    return in_flight, ready
+
+
+def purgatory_size(broker: BrokerServer) -> int:
+    """Delayed fetches watched, counted once per partition watched (Kafka's PurgatorySize)."""
+    return broker.replica_manager.fetch_purgatory.size
+
+
+# -- every gauge MBean, for both views (Prometheus and Jolokia) ----------------------------------
+
+Props = tuple[tuple[str, str], ...]
+Gauge = tuple[str, Props, float]  # (domain, key properties in Kafka's order, value)
+
+
+def gauges(broker: BrokerServer) -> list[Gauge]:
+    result: list[Gauge] = []
+
+    def add(domain: str, kind: str, name: str, value: float, *extra: tuple[str, str]) -> None:
+        result.append((domain, (("type", kind), ("name", name), *extra), value))
+
+    logs = partition_logs(broker)
+    for log in logs:
+        where = (("topic", log.topic), ("partition", str(log.partition)))
+        add("kafka.log", "Log", "LogEndOffset", log.log_end_offset, *where)
+        add("kafka.log", "Log", "LogStartOffset", log.log_start_offset, *where)
+        add("kafka.log", "Log", "Size", log.size, *where)
+        add("kafka.log", "Log", "NumLogSegments", log.segments, *where)
+    offline = offline_partitions(broker)
+    add("kafka.server", "ReplicaManager", "UnderReplicatedPartitions",
+        under_replicated_partitions(broker))
+    add("kafka.server", "ReplicaManager", "PartitionCount", len(logs))
+    add("kafka.server", "ReplicaManager", "LeaderCount", len(logs))
+    add("kafka.server", "ReplicaManager", "OfflineReplicaCount", offline)
+    add("kafka.controller", "KafkaController", "ActiveControllerCount",
+        active_controller_count(broker))
+    add("kafka.controller", "KafkaController", "OfflinePartitionsCount", offline)
+    add("kafka.controller", "KafkaController", "GlobalTopicCount",
+        len(broker.metadata_store.topics))
+    add("kafka.controller", "KafkaController", "GlobalPartitionCount", partition_count(broker))
+    add("kafka.server", "KafkaServer", "BrokerState", broker_state(broker))
+    states = group_states(broker)
+    add("kafka.coordinator.group", "GroupMetadataManager", "NumGroups", sum(states.values()))
+    for state, count in states.items():
+        add("kafka.coordinator.group", "GroupMetadataManager", f"NumGroups{state}", count)
+    add("kafka.coordinator.group", "GroupMetadataManager", "NumOffsets",
+        sum(len(g.offsets) for g in broker.groups.coordinator.groups.values()))
+    in_flight, ready = queue_sizes(broker)
+    add("kafka.network", "RequestChannel", "RequestQueueSize", in_flight)
+    add("kafka.network", "RequestChannel", "ResponseQueueSize", ready)
+    add("kafka.server", "DelayedOperationPurgatory", "PurgatorySize", purgatory_size(broker),
+        ("delayedOperation", "Fetch"))
+    return result
+
+
+def prometheus_name(domain: str, props: Props) -> tuple[str, dict[str, str]]:
+    """The JMX exporter's mapping: ``kafka_<domain>_<type>_<name>``, lower case, the other key
+    properties as labels (``kafka.log:type=Log,name=Size,topic=t,partition=0`` is
+    ``kafka_log_log_size{topic="t",partition="0"}``)."""
+    values = dict(props)
+    parts = [domain, values.pop("type", ""), values.pop("name", "")]
+    name = "_".join(p for p in parts if p).lower().replace(".", "_").replace("-", "_")
+    return name, {key.lower(): value for key, value in values.items()}
