@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -65,28 +66,32 @@ def _entry(module: Any, entry: ConfigEntry, synonyms: bool, docs: bool) -> Any:
 
 def handle_alter_configs(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
     module = response_module(keys.ALTER_CONFIGS_KEY, header.api_version)
-    responses = []
-    for resource in request.resources:
-        ops = [(c.name, int(AlterOp.SET), c.value) for c in resource.configs]
-        error, message = _alter(broker, resource, ops, request.validate_only, False)
-        responses.append(build(module.AlterConfigsResourceResponse, error_code=error,
-                               error_message=message, resource_type=resource.resource_type,
-                               resource_name=resource.resource_name))
-    return build(module.AlterConfigsResponse, throttle_time=ZERO, responses=tuple(responses))
+    return build(module.AlterConfigsResponse, throttle_time=ZERO, responses=_alter_resources(
+        broker, module, request, lambda c: (c.name, int(AlterOp.SET), c.value), False))
 
 
 def handle_incremental_alter_configs(broker: BrokerServer, header: RequestHeader,
                                      request: Any) -> Any:
     module = response_module(keys.INCREMENTAL_ALTER_CONFIGS_KEY, header.api_version)
+    return build(module.IncrementalAlterConfigsResponse, throttle_time=ZERO,
+                 responses=_alter_resources(
+                     broker, module, request,
+                     lambda c: (c.name, int(c.config_operation), c.value), True))
+
+
+def _alter_resources(broker: BrokerServer, module: Any, request: Any,
+                     op_of: Callable[[Any], tuple[str, int, str | None]],
+                     incremental: bool) -> tuple[Any, ...]:
+    """AlterConfigs replaces a resource's overrides (every entry a SET); the incremental
+    form applies SET/DELETE/APPEND/SUBTRACT to them."""
     responses = []
     for resource in request.resources:
-        ops = [(c.name, int(c.config_operation), c.value) for c in resource.configs]
-        error, message = _alter(broker, resource, ops, request.validate_only, True)
+        ops = [op_of(c) for c in resource.configs]
+        error, message = _alter(broker, resource, ops, request.validate_only, incremental)
         responses.append(build(module.AlterConfigsResourceResponse, error_code=error,
                                error_message=message, resource_type=resource.resource_type,
                                resource_name=resource.resource_name))
-    return build(module.IncrementalAlterConfigsResponse, throttle_time=ZERO,
-                 responses=tuple(responses))
+    return tuple(responses)
 
 
 def _alter(broker: BrokerServer, resource: Any, ops: list[tuple[str, int, str | None]],
