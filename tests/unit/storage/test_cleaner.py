@@ -634,7 +634,7 @@ def test_cleaning_stops_at_the_last_stable_offset(tmp_path: Path, clock: FakeClo
     put(log, (b"z", b"z"))
     require(log.last_stable_offset == 1, f"LSO {log.last_stable_offset}")
     clean_now(log, manager)
-    assert (0, b"k", b"committed") in kv(log)
+    assert (0, b"k", b"committed") in data_kv(log)
 
 
 def test_aborted_records_do_not_supersede(tmp_path: Path, clock: FakeClock) -> None:
@@ -652,7 +652,7 @@ def test_aborted_records_do_not_supersede(tmp_path: Path, clock: FakeClock) -> N
     put(log, (b"z", b"z"))
     require(log.last_stable_offset == log.log_end_offset, "transaction still open")
     clean_now(log, manager)
-    assert (0, b"k", b"committed") in kv(log)
+    assert (0, b"k", b"committed") in data_kv(log)
     assert (1, b"k", b"aborted") not in kv(log)
 
 
@@ -885,3 +885,60 @@ async def test_recreated_topic_starts_fully_dirty(harness: Harness) -> None:
     put(log, (b"z", b"z"))
     assert await harness.clean_once()
     assert [k for _, k, _ in kv(log)].count(b"a") == 1
+
+
+# -- obsolete transaction markers -------------------------------------------------------------
+
+
+def data_kv(log: Log) -> list[tuple[int, bytes | None, bytes | None]]:
+    control_offsets = {h.base_offset for h in headers_of(log) if h.is_control}
+    return [entry for entry in kv(log) if entry[0] not in control_offsets]
+
+
+def _marker(log: Log, producer_id: int, commit: bool) -> None:
+    from odradek.protocol.records.batch import validate_batches
+    from odradek.protocol.records.control import encode_marker
+
+    batch = encode_marker(producer_id, 0, commit, 0, log.clock.milliseconds())
+    log.append_as_leader(batch, validate_batches(batch, 2**31 - 1), internal=True)
+
+
+def test_marker_of_a_transaction_without_data_goes_after_delete_retention(
+        tmp_path: Path, clock: FakeClock) -> None:
+    log = compacted_log(tmp_path, clock)
+    manager = LogCleanerManager([tmp_path])
+    put(log, (b"k", b"in-txn"), producer_id=7, producer_epoch=0, base_sequence=0,
+        attributes=TRANSACTIONAL_FLAG)
+    _marker(log, 7, commit=True)
+    put(log, (b"k", b"later"))  # supersedes the transaction's only record
+    log.roll()
+    assert clean_now(log, manager) is not None
+    controls = [h for h in headers_of(log) if h.is_control]
+    assert len(controls) == 1 and controls[0].attributes & DELETE_HORIZON_FLAG  # kept, stamped
+    assert data_kv(log) == [(2, b"k", b"later")]
+    clock.advance(RETENTION + 1)
+    put(log, (b"x", b"y"))
+    log.roll()
+    manager.checkpoints.pop(log.tp, None)  # everything dirty again: clean the whole log
+    assert clean_now(log, manager) is not None
+    assert not [h for h in headers_of(log) if h.is_control]  # obsolete marker removed
+    assert data_kv(log) == [(2, b"k", b"later"), (3, b"x", b"y")]
+
+
+def test_marker_of_a_transaction_with_data_stays(tmp_path: Path, clock: FakeClock) -> None:
+    log = compacted_log(tmp_path, clock)
+    manager = LogCleanerManager([tmp_path])
+    put(log, (b"k", b"committed"), producer_id=7, producer_epoch=0, base_sequence=0,
+        attributes=TRANSACTIONAL_FLAG)
+    _marker(log, 7, commit=True)
+    put(log, (b"other", b"v"))
+    log.roll()
+    clean_now(log, manager)
+    clock.advance(RETENTION + 1)
+    put(log, (b"x", b"y"))
+    log.roll()
+    manager.checkpoints.pop(log.tp, None)
+    clean_now(log, manager)
+    controls = [h for h in headers_of(log) if h.is_control]
+    assert len(controls) == 1 and not controls[0].attributes & DELETE_HORIZON_FLAG
+    assert (0, b"k", b"committed") in data_kv(log)

@@ -58,6 +58,9 @@ class CleanResult:
     bytes_read: int = 0
     bytes_written: int = 0
     records_removed: int = 0
+    # producer id -> whether its transaction being scanned still has data (markers of
+    # transactions without data are obsolete)
+    txn_has_data: dict[int, bool] = field(default_factory=dict)
 
 
 def _batches(path: Path) -> Iterator[tuple[BatchHeader, bytes]]:
@@ -156,10 +159,36 @@ def _clean_group(job: CleanJob, directory: Path, group: list[SegmentInfo],
 def _filter_batch(job: CleanJob, header: BatchHeader, raw: bytes, offset_map: OffsetMap,
                   result: CleanResult) -> bytes | None:
     if header.is_control:
-        return raw
+        return _filter_marker(job, header, raw, result)
     if job.is_aborted(header) and header.last_offset < result.end_offset:
         result.records_removed += header.records_count
+        result.txn_has_data.setdefault(header.producer_id, False)
         return None
+    kept_batch = _filter_records(job, header, raw, offset_map, result)
+    if header.is_transactional:
+        has_data = result.txn_has_data.get(header.producer_id, False)
+        result.txn_has_data[header.producer_id] = has_data or kept_batch is not None
+    return kept_batch
+
+
+def _filter_marker(job: CleanJob, header: BatchHeader, raw: bytes,
+                   result: CleanResult) -> bytes | None:
+    """A transaction marker is obsolete once its transaction has no data left in the log; it
+    is then kept for delete.retention.ms more (like a tombstone) and dropped after that."""
+    has_data = result.txn_has_data.pop(header.producer_id, False)
+    if has_data or header.last_offset >= result.end_offset:
+        return raw
+    if header.attributes & DELETE_HORIZON_FLAG:
+        if job.now_ms > header.base_timestamp:
+            result.records_removed += header.records_count
+            return None
+        return raw
+    records = decode_records(header, raw[HEADER_SIZE:])
+    return _rebuild_batch(header, list(records), job.now_ms + job.delete_retention_ms)
+
+
+def _filter_records(job: CleanJob, header: BatchHeader, raw: bytes, offset_map: OffsetMap,
+                    result: CleanResult) -> bytes | None:
     records = decode_records(header, raw[HEADER_SIZE:])
     has_horizon = bool(header.attributes & DELETE_HORIZON_FLAG)
     kept: list[Record] = []
