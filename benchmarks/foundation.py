@@ -592,7 +592,11 @@ def consume_pass(
     errors: list[str],
 ) -> tuple[int, float]:
     """One consumer reads the retained log (at most `most` records): (records, seconds)."""
-    consumer = Consumer(consumer_config(target.bootstrap, log))
+    # librdkafka postpones fetching by fetch.queue.backoff.ms (1 s by default) whenever its
+    # local queue passes queued.max.messages.kbytes; with a Python loop draining it, that made
+    # consume throughput swing 3-4x between runs for every broker alike. Throughput passes use
+    # 10 ms (the latency scenarios keep the default consumer settings).
+    consumer = Consumer(consumer_config(target.bootstrap, log) | {"fetch.queue.backoff.ms": 10})
     try:
         starts, window = retained_window(consumer, case)
         # Only the mock's watermarks bound a pass: Tansu 0.6 reports a high watermark short of
