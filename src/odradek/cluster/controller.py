@@ -19,6 +19,7 @@ from odradek.common.errors import (
     InvalidRequestError,
     InvalidTopicError,
     TopicAlreadyExistsError,
+    TopicDeletionDisabledError,
     UnknownTopicIdError,
     UnknownTopicOrPartitionError,
 )
@@ -150,6 +151,8 @@ class Controller:
             raise UnknownTopicOrPartitionError("This server does not host this topic.")
         if topic.internal:
             raise InvalidRequestError(f"Cannot delete internal topic {topic.name}")
+        if not self.config.get("delete.topic.enable"):
+            raise TopicDeletionDisabledError("Topic deletion is disabled.")
         self.store.delete_topic(topic.name)
         for partition in range(topic.partitions):
             self.log_manager.delete_log(TopicPartition(topic.name, partition))

@@ -130,3 +130,7 @@ class FencedLeaderEpochError(KafkaError):
 
 class UnknownLeaderEpochError(KafkaError):
     error_code = ErrorCode.unknown_leader_epoch
+
+
+class TopicDeletionDisabledError(KafkaError):
+    error_code = ErrorCode.topic_deletion_disabled

@@ -35,6 +35,7 @@ class _Wanted:
     offset: int
     max_bytes: int
     error: Exception | None = None
+    current_leader_epoch: int = -1
 
 
 def handle_fetch(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
@@ -109,7 +110,8 @@ def _wanted_partitions(broker: BrokerServer, request: Any) -> list[_Wanted]:
                 error = UnknownTopicIdError(f"unknown topic id {topic_id}")
         wanted.extend(
             _Wanted(TopicPartition(name or "", partition.partition), topic_id,
-                    partition.fetch_offset, partition.partition_max_bytes, error)
+                    partition.fetch_offset, partition.partition_max_bytes, error,
+                    getattr(partition, "current_leader_epoch", -1))
             for partition in topic.partitions)
     return wanted
 
@@ -126,7 +128,7 @@ def _read_all(broker: BrokerServer, wanted: list[_Wanted], max_bytes: int,
             continue
         limit = min(item.max_bytes, remaining)
         read = manager.read(item.tp, item.offset, limit, min_one_batch=first_data,
-                            committed=committed)
+                            committed=committed, current_leader_epoch=item.current_leader_epoch)
         if read.info is not None and read.info.records:
             remaining -= len(read.info.records)
             first_data = False
