@@ -348,19 +348,6 @@ class Log:
             return segment.read(location.position, end - location.position)
         return b""
 
-    def bytes_available(self, offset: int) -> int:
-        """An estimate of the bytes a fetch from ``offset`` would get (for fetch.min.bytes)."""
-        if offset >= self.high_watermark:
-            return 0
-        index = max(0, bisect_right(self._bases, offset) - 1)
-        segment = self.segments[index]
-        location = segment.find_batch(offset)
-        start = location.position if location is not None else segment.size
-        total = segment.size - start
-        for later in self.segments[index + 1:]:
-            total += later.size
-        return total
-
     def delete_records_before(self, offset: int) -> int:
         """DeleteRecords: advance the log start offset to ``offset`` (at most the high
         watermark) and drop the segments wholly below it; returns the new log start offset."""

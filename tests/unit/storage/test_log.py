@@ -320,16 +320,6 @@ def test_offset_for_timestamp_after_reopen(tmp_path: Path, clock: FakeClock) -> 
         reopened.close()
 
 
-def test_bytes_available(tmp_path: Path, clock: FakeClock) -> None:
-    log = open_log(tmp_path, clock, log_config(segment_bytes=500))
-    sizes = []
-    for _ in range(6):
-        data = make_batch(1)
-        sizes.append(len(data))
-        append(log, data)
-    assert log.bytes_available(0) == sum(sizes)
-    assert log.bytes_available(3) == sum(sizes[3:])
-    assert log.bytes_available(6) == 0
     log.close()
 
 

@@ -37,7 +37,6 @@ TIMESTAMP_TYPE_FLAG = 0x08
 TRANSACTIONAL_FLAG = 0x10
 CONTROL_FLAG = 0x20
 
-_OFFSET_LENGTH = struct.Struct(">qi")
 _HEADER = struct.Struct(">qiibIhiqqqhii")
 _INT64 = struct.Struct(">q")
 _INT32 = struct.Struct(">i")
@@ -91,13 +90,6 @@ class BatchHeader:
 
 def read_header(buffer: bytes | bytearray | memoryview, position: int = 0) -> BatchHeader:
     return BatchHeader(*_HEADER.unpack_from(buffer, position))
-
-
-def peek_offset_and_length(buffer: bytes | bytearray | memoryview,
-                           position: int) -> tuple[int, int]:
-    """(baseOffset, batchLength) of the batch at ``position``."""
-    base_offset, length = _OFFSET_LENGTH.unpack_from(buffer, position)
-    return int(base_offset), int(length)
 
 
 def compute_crc(buffer: bytes | bytearray | memoryview, position: int, size: int) -> int:
@@ -184,18 +176,3 @@ def stamp_batch(records: bytes, header: BatchHeader, first_offset: int, leader_e
     struct.pack_into(">I", prefix, CRC_OFFSET, crc)
     return bytes(prefix), rest
 
-
-def iter_batch_positions(buffer: bytes | bytearray | memoryview, start: int = 0,
-                         end: int | None = None) -> list[tuple[int, int, int]]:
-    """(position, base_offset, size) of each whole batch in ``buffer[start:end]``."""
-    limit = len(buffer) if end is None else end
-    result = []
-    position = start
-    while limit - position >= LOG_OVERHEAD:
-        base_offset, length = _OFFSET_LENGTH.unpack_from(buffer, position)
-        size = LOG_OVERHEAD + length
-        if length <= 0 or position + size > limit:
-            break
-        result.append((position, int(base_offset), size))
-        position += size
-    return result

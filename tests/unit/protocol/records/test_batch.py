@@ -15,7 +15,6 @@ from odradek.protocol.records.batch import (
     HEADER_SIZE,
     TIMESTAMP_TYPE_FLAG,
     compute_crc,
-    iter_batch_positions,
     read_header,
     stamp_batch,
     validate_batches,
@@ -213,9 +212,3 @@ def test_stamp_log_append_time_keeps_compression_bits(compression: int) -> None:
     assert len(decoded.records) == 4
 
 
-def test_iter_batch_positions() -> None:
-    first, second = batch_of(1), batch_of(2, base_offset=1)
-    data = first + second + second[:20]
-    assert iter_batch_positions(data) == [(0, 0, len(first)), (len(first), 1, len(second))]
-    assert iter_batch_positions(data, len(first)) == [(len(first), 1, len(second))]
-    assert iter_batch_positions(data, 0, len(first) + 5) == [(0, 0, len(first))]
