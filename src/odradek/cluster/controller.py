@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from odradek.cluster.assignment import assign_replicas
 from odradek.cluster.metadata import LocalMetadataStore, TopicMetadata
 from odradek.cluster.topic_names import INTERNAL_TOPICS, collision_key, validate_topic_name
 from odradek.common.errors import (
@@ -43,15 +44,29 @@ class TopicSpec:
 
 
 class Controller:
-    def __init__(self, node_id: int, config: BrokerConfig, store: LocalMetadataStore,
+    def __init__(self, node_id: int, config: BrokerConfig, store: LocalMetadataStore | Any,
                  log_manager: LogManager) -> None:
         self.node_id = node_id
         self.config = config
         self.store = store
         self.log_manager = log_manager
+        # Cluster mode: the live brokers (id -> rack); logs are opened by the roles the
+        # partition states give, not here.
+        self.live_brokers: Callable[[], dict[int, str | None]] | None = None
+
+    @property
+    def cluster_mode(self) -> bool:
+        return self.live_brokers is not None
+
+    def brokers(self) -> dict[int, str | None]:
+        if self.live_brokers is None:
+            return {self.node_id: self.config.get("broker.rack")}
+        return self.live_brokers()
 
     def load(self) -> None:
         """Open the log of every partition the metadata names."""
+        if self.cluster_mode:
+            return
         self.store.load()
         for topic in self.store.topics.values():
             self._open_logs(topic)
@@ -97,11 +112,14 @@ class Controller:
                                          f"(and at most {MAX_PARTITIONS}), got {partitions}.")
         if replication <= 0:
             raise InvalidReplicationFactorError("Replication factor must be larger than 0.")
-        if replication > 1:
+        brokers = self.brokers()
+        if replication > len(brokers):
             raise InvalidReplicationFactorError(
                 f"Unable to replicate the partition {replication} time(s): The target "
-                "replication factor of " f"{replication} cannot be reached because only 1 "
-                "broker(s) are registered.")
+                "replication factor of " f"{replication} cannot be reached because only "
+                f"{len(brokers)} broker(s) are registered.")
+        assignment = {p: list(r) for p, r in spec.assignments.items()} if spec.assignments \
+            else assign_replicas(brokers, partitions, replication)
         configs = dict(spec.configs or {})
         nulls = [k for k, v in configs.items() if v is None]
         if nulls:
@@ -110,7 +128,7 @@ class Controller:
         validate_topic_configs(configs)
         return TopicMetadata(name, new_topic_id(), partitions, replication,
                              {k: str(v) for k, v in configs.items()},
-                             internal=name in INTERNAL_TOPICS)
+                             internal=name in INTERNAL_TOPICS, assignment=assignment)
 
     def _check_assignments(self, assignments: Mapping[int, list[int]]) -> int:
         expected = set(range(len(assignments)))
@@ -126,7 +144,7 @@ class Controller:
                 raise InvalidReplicaAssignmentError(
                     f"Duplicate brokers not allowed in replica assignment: {replicas} for "
                     f"partition id {partition}.")
-            unknown = [r for r in replicas if r != self.node_id]
+            unknown = [r for r in replicas if r not in self.brokers()]
             if unknown:
                 raise InvalidReplicaAssignmentError(
                     f"Unknown broker(s) in replica assignment: {unknown}.")
@@ -136,7 +154,8 @@ class Controller:
         topic = self.validate(spec)
         if not validate_only:
             self.store.create_topic(topic)
-            self._open_logs(topic)
+            if not self.cluster_mode:
+                self._open_logs(topic)
             log.info("created topic %s (%d partitions, id %s)", topic.name, topic.partitions,
                      topic.topic_id)
         return topic
@@ -153,6 +172,10 @@ class Controller:
             raise InvalidRequestError(f"Cannot delete internal topic {topic.name}")
         if not self.config.get("delete.topic.enable"):
             raise TopicDeletionDisabledError("Topic deletion is disabled.")
+        if self.cluster_mode:
+            self.store.queue_topic_deletion(topic.name)  # type: ignore[union-attr]
+            log.info("queued topic %s for deletion", topic.name)
+            return topic
         self.store.delete_topic(topic.name)
         for partition in range(topic.partitions):
             self.log_manager.delete_log(TopicPartition(topic.name, partition))
@@ -177,17 +200,24 @@ class Controller:
                 raise InvalidReplicaAssignmentError(
                     f"Increasing the number of partitions by {count - topic.partitions} but "
                     f"{len(assignments)} assignments provided.")
+            live = self.brokers()
             for replicas in assignments:
                 if len(replicas) != topic.replication_factor or \
-                        any(r != self.node_id for r in replicas):
+                        any(r not in live for r in replicas):
                     raise InvalidReplicaAssignmentError(
                         f"Invalid replica assignment {replicas}: unknown broker or wrong "
                         "replication factor.")
+        new_assignment = {topic.partitions + i: list(r) for i, r in enumerate(assignments)} \
+            if assignments is not None else assign_replicas(
+                self.brokers(), count - topic.partitions, topic.replication_factor,
+                first_partition=topic.partitions)
         if validate_only:
             return
+        topic.assignment = {**new_assignment, **topic.assignment}
         topic.partitions = count
         self.store.update_topic(topic)
-        self._open_logs(topic)
+        if not self.cluster_mode:
+            self._open_logs(topic)
         log.info("topic %s now has %d partitions", name, count)
 
     def maybe_auto_create(self, name: str) -> TopicMetadata | None:

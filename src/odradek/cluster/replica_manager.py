@@ -4,10 +4,11 @@ Per-partition failures become per-partition error codes; nothing here touches so
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from odradek.cluster.metadata import LocalMetadataStore
 from odradek.cluster.purgatory import FetchPurgatory
 from odradek.common.errors import (
     CorruptRecordError,
@@ -16,6 +17,8 @@ from odradek.common.errors import (
     InvalidRequestError,
     KafkaError,
     KafkaStorageError,
+    NotEnoughReplicasAfterAppendError,
+    NotLeaderOrFollowerError,
     UnknownLeaderEpochError,
     UnknownTopicOrPartitionError,
 )
@@ -31,6 +34,9 @@ from odradek.protocol.records.control import encode_marker
 from odradek.storage.log import FetchDataInfo, Log, LogAppendInfo
 from odradek.storage.log_manager import LogManager
 
+if TYPE_CHECKING:
+    from odradek.cluster.partition import Partition
+
 
 @dataclass(frozen=True, slots=True)
 class PartitionRead:
@@ -40,13 +46,63 @@ class PartitionRead:
 
 
 class ReplicaManager:
-    def __init__(self, log_manager: LogManager, store: LocalMetadataStore) -> None:
+    def __init__(self, log_manager: LogManager, store: Any) -> None:
         self.log_manager = log_manager
         self.store = store
         self.fetch_purgatory = FetchPurgatory()
+        # Cluster mode: the replicated partitions hosted here; only leaders serve clients.
+        self.partitions: dict[TopicPartition, Partition] | None = None
+        # Cluster mode: internal appends made while handling the current request (the
+        # dispatcher answers only once the ISR has them, as Kafka's acks=-1 internal writes).
+        self.request_appends: dict[TopicPartition, int] | None = None
+
+    def _track(self, tp: TopicPartition, end_offset: int) -> None:
+        if self.request_appends is not None:
+            self.request_appends[tp] = max(self.request_appends.get(tp, 0), end_offset)
+
+    async def wait_replicated(self, appends: dict[TopicPartition, int],
+                              timeout_s: float) -> bool:
+        """Wait until every partition's high watermark reaches its offset; False on a lost
+        leadership, too few in-sync replicas, or the timeout."""
+        if self.partitions is None:
+            return True
+        loop = asyncio.get_running_loop()
+        waits = []
+        for tp, offset in appends.items():
+            partition = self.partitions.get(tp)
+            if partition is None or not partition.is_leader:
+                return False
+            future: asyncio.Future[KafkaError | None] = loop.create_future()
+
+            def done(error: KafkaError | None, f: asyncio.Future[KafkaError | None] = future
+                     ) -> None:
+                if not f.done():
+                    f.set_result(error)
+
+            delayed = partition.wait_for_isr(offset, done)
+            waits.append((partition, delayed, future))
+        try:
+            async with asyncio.timeout(timeout_s):
+                results = [await f for _, _, f in waits]
+        except TimeoutError:
+            for partition, delayed, _ in waits:
+                partition.expire(delayed)
+            return False
+        return all(r is None or isinstance(r, NotEnoughReplicasAfterAppendError)
+                   for r in results)
 
     def get_log(self, topic: str, partition: int) -> Log:
-        log_obj = self.log_manager.logs.get(TopicPartition(topic, partition))
+        """The log of a partition this broker serves clients for (in cluster mode: leads)."""
+        tp = TopicPartition(topic, partition)
+        log_obj = self.log_manager.logs.get(tp)
+        if self.partitions is not None:
+            replica = self.partitions.get(tp)
+            if replica is None or not replica.is_leader:
+                topic_meta = self.store.topics.get(topic)
+                if topic_meta is not None and partition in topic_meta.assignment:
+                    raise NotLeaderOrFollowerError(
+                        f"This server is not the leader for partition {topic}-{partition}")
+                log_obj = None
         if log_obj is None:
             raise UnknownTopicOrPartitionError(
                 f"This server does not host this topic-partition: {topic}-{partition}")
@@ -89,6 +145,7 @@ class ReplicaManager:
                              producer_epoch=producer_epoch, attributes=attributes)
         log_obj = self.get_log(tp.topic, tp.partition)
         log_obj.append_as_leader(batch, validate_batches(batch, 2**31 - 1), internal=True)
+        self._track(tp, log_obj.log_end_offset)
 
     def append_marker(self, tp: TopicPartition, producer_id: int, producer_epoch: int,
                       commit: bool, timestamp: int, coordinator_epoch: int = 0) -> None:
@@ -96,10 +153,11 @@ class ReplicaManager:
         batch = encode_marker(producer_id, producer_epoch, commit, coordinator_epoch, timestamp)
         log_obj = self.get_log(tp.topic, tp.partition)
         log_obj.append_as_leader(batch, validate_batches(batch, 2**31 - 1), internal=True)
+        self._track(tp, log_obj.log_end_offset)
 
     def read(self, tp: TopicPartition, offset: int, max_bytes: int,
              min_one_batch: bool, committed: bool = False,
-             current_leader_epoch: int = -1) -> PartitionRead:
+             current_leader_epoch: int = -1, replica: bool = False) -> PartitionRead:
         try:
             log_obj = self.get_log(tp.topic, tp.partition)
             if 0 <= current_leader_epoch != log_obj.leader_epoch:
@@ -108,8 +166,9 @@ class ReplicaManager:
                     f"{tp}: leader epoch {current_leader_epoch} vs {log_obj.leader_epoch}")
             if max_bytes < 0:
                 raise InvalidRequestError("negative partition max bytes")
-            return PartitionRead(tp, None, log_obj.read(offset, max_bytes, min_one_batch,
-                                                        committed=committed))
+            return PartitionRead(tp, None, log_obj.read(
+                offset, max_bytes, min_one_batch, committed=committed,
+                max_offset=log_obj.log_end_offset if replica else None))
         except KafkaError as exc:
             return PartitionRead(tp, exc, None)
 

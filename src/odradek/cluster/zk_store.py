@@ -30,10 +30,11 @@ from typing import Any
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
+from kazoo.recipe.watchers import ChildrenWatch, DataWatch
 
 from odradek.cluster.metadata import TopicMetadata
 from odradek.common.errors import ConfigError
-from odradek.common.ids import new_cluster_id
+from odradek.common.ids import TopicPartition, new_cluster_id
 from odradek.storage.topic_id import encode_topic_id, parse_topic_id
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ TOPIC_CONFIGS = "/config/topics"
 BROKER_CONFIGS = "/config/brokers"
 DELETE_TOPICS = "/admin/delete_topics"
 PRODUCER_ID_BLOCK = "/latest_producer_id_block"
+CONTROLLED_SHUTDOWN = "/admin/controlled_shutdown"
 DEFAULT_BROKER = "<default>"
 
 
@@ -80,6 +82,11 @@ class ZkMetadataStore:
         self.topics: dict[str, TopicMetadata] = {}
         self.by_id: dict[uuid.UUID, TopicMetadata] = {}
         self.broker_configs: dict[str, dict[str, str]] = {}
+        self.brokers: dict[int, BrokerRegistration] = {}
+        self.states: dict[TopicPartition, PartitionState] = {}
+        self.controller: int | None = None
+        self.listener: MetadataListener | None = None
+        self._watched_topics: set[str] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -89,7 +96,8 @@ class ZkMetadataStore:
             self.client.start(timeout=self.connection_timeout)
         except Exception as exc:  # kazoo raises its own timeout type
             raise ConfigError(f"cannot connect to ZooKeeper at {self.connect}: {exc}") from exc
-        for path in (BROKERS, TOPICS, TOPIC_CONFIGS, BROKER_CONFIGS, DELETE_TOPICS, "/cluster"):
+        for path in (BROKERS, TOPICS, TOPIC_CONFIGS, BROKER_CONFIGS, DELETE_TOPICS, "/cluster",
+                     CONTROLLED_SHUTDOWN):
             self.client.ensure_path(path)
 
     def close(self) -> None:
@@ -221,6 +229,10 @@ class ZkMetadataStore:
                              internal=name.startswith("__"), assignment=assignment)
 
     def create_topic(self, topic: TopicMetadata) -> None:
+        if topic.name in self.topics:
+            from odradek.common.errors import TopicAlreadyExistsError
+
+            raise TopicAlreadyExistsError(f"Topic '{topic.name}' already exists.")
         body = {"version": 3, "topic_id": encode_topic_id(topic.topic_id),
                 "partitions": {str(p): r for p, r in sorted(topic.assignment.items())},
                 "adding_replicas": {}, "removing_replicas": {}}
@@ -230,6 +242,10 @@ class ZkMetadataStore:
         transaction.create(f"{TOPICS}/{topic.name}", _dumps(body))
         results = transaction.commit()
         failures = [r for r in results if isinstance(r, Exception)]
+        if any(isinstance(f, NodeExistsError) for f in failures):
+            from odradek.common.errors import TopicAlreadyExistsError
+
+            raise TopicAlreadyExistsError(f"Topic '{topic.name}' already exists.")
         if failures:
             raise failures[0]
         self.topics[topic.name] = topic
@@ -239,10 +255,13 @@ class ZkMetadataStore:
         self.client.ensure_path(f"{TOPIC_CONFIGS}/{topic.name}")
         self.client.set(f"{TOPIC_CONFIGS}/{topic.name}",
                         _dumps({"version": 1, "config": topic.configs}))
-        body = {"version": 3, "topic_id": encode_topic_id(topic.topic_id),
-                "partitions": {str(p): r for p, r in sorted(topic.assignment.items())},
-                "adding_replicas": {}, "removing_replicas": {}}
-        self.client.set(f"{TOPICS}/{topic.name}", _dumps(body))
+        data, stat = self.client.get(f"{TOPICS}/{topic.name}")
+        body = json.loads(data)
+        partitions = {str(p): r for p, r in sorted(topic.assignment.items())}
+        if body.get("partitions") != partitions:
+            # New partitions only; replicas of existing ones move by reassignment.
+            body["partitions"] = {**partitions, **body.get("partitions", {})}
+            self.client.set(f"{TOPICS}/{topic.name}", _dumps(body), version=stat.version)
         self.topics[topic.name] = topic
         self.by_id[topic.topic_id] = topic
 
@@ -291,6 +310,28 @@ class ZkMetadataStore:
         stat = self.client.set(path, body, version=state.zk_version)
         return int(stat.version)
 
+    def update_isr(self, tp: TopicPartition, state: PartitionState) -> int | None:
+        """The leader's ISR change, conditional on the state version it knows; the new
+        version, or None when the state changed meanwhile (a new leader, the controller)."""
+        path = f"{TOPICS}/{tp.topic}/partitions/{tp.partition}/state"
+        try:
+            stat = self.client.set(path, state_body(state), version=state.zk_version)
+        except (BadVersionError, NoNodeError):
+            return None
+        return int(stat.version)
+
+    def request_controlled_shutdown(self, broker_id: int) -> None:
+        try:
+            self.client.create(f"{CONTROLLED_SHUTDOWN}/{broker_id}", b"", ephemeral=True)
+        except NodeExistsError:
+            pass
+
+    def queue_topic_deletion(self, name: str) -> None:
+        try:
+            self.client.create(f"{DELETE_TOPICS}/{name}", b"")
+        except NodeExistsError:
+            pass
+
     # -- producer ids --------------------------------------------------------------------------
 
     def allocate_producer_id_block(self, size: int, broker_id: int = -1) -> int:
@@ -316,3 +357,160 @@ class ZkMetadataStore:
 
     def raw(self) -> Any:
         return self.client
+
+
+class MetadataListener:
+    """What the broker does when the cluster metadata changes (called on its loop)."""
+
+    def brokers_changed(self) -> None: ...
+
+    def topic_changed(self, name: str) -> None: ...
+
+    def partition_changed(self, tp: TopicPartition) -> None: ...
+
+    def controller_changed(self) -> None: ...
+
+
+def parse_topic_body(name: str, data: bytes, configs: dict[str, str]) -> TopicMetadata:
+    body = json.loads(data)
+    assignment = {int(p): [int(r) for r in replicas]
+                  for p, replicas in body.get("partitions", {}).items()}
+    topic_id = parse_topic_id(body["topic_id"]) if body.get("topic_id") else uuid.uuid4()
+    rf = len(next(iter(assignment.values()), []))
+    return TopicMetadata(name, topic_id, len(assignment), rf, configs,
+                         internal=name.startswith("__"), assignment=assignment)
+
+
+def parse_state(data: bytes, version: int) -> PartitionState:
+    body = json.loads(data)
+    return PartitionState(int(body["leader"]), int(body["leader_epoch"]),
+                          tuple(int(r) for r in body["isr"]), int(body["controller_epoch"]),
+                          version)
+
+
+def state_body(state: PartitionState) -> bytes:
+    return _dumps({"controller_epoch": state.controller_epoch, "leader": state.leader,
+                   "version": 1, "leader_epoch": state.leader_epoch, "isr": list(state.isr)})
+
+
+class WatchedMetadata:
+    """Keeps a ZkMetadataStore's cache (brokers, topics, partition states, controller) in step
+    with ZooKeeper through kazoo watches; every change is applied on the broker's loop and
+    reported to the listener."""
+
+    def __init__(self, store: ZkMetadataStore, listener: MetadataListener) -> None:
+        self.store = store
+        self.listener = listener
+        self._topic_watches: set[str] = set()
+        self._state_watches: set[TopicPartition] = set()
+
+    def start(self) -> None:
+        client = self.store.client
+        ChildrenWatch(client, BROKERS, self._on_brokers)
+        ChildrenWatch(client, TOPICS, self._on_topics)
+        DataWatch(client, CONTROLLER, self._on_controller)
+
+    # kazoo threads -> loop
+
+    def _post(self, callback: Callable[[], None]) -> None:
+        self.store._on_loop(callback)
+
+    def _on_brokers(self, children: list[str]) -> None:
+        brokers: dict[int, BrokerRegistration] = {}
+        for child in children:
+            try:
+                data, _ = self.store.client.get(f"{BROKERS}/{child}")
+            except NoNodeError:
+                continue
+            body = json.loads(data)
+            brokers[int(child)] = BrokerRegistration(int(child), body["host"], int(body["port"]),
+                                                     body.get("rack"))
+
+        def apply() -> None:
+            self.store.brokers = brokers
+            self.listener.brokers_changed()
+
+        self._post(apply)
+
+    def _on_controller(self, data: bytes | None, _stat: Any) -> None:
+        controller = int(json.loads(data)["brokerid"]) if data else None
+
+        def apply() -> None:
+            self.store.controller = controller
+            self.listener.controller_changed()
+
+        self._post(apply)
+
+    def _on_topics(self, children: list[str]) -> None:
+        for name in children:
+            if name not in self._topic_watches:
+                self._topic_watches.add(name)
+                DataWatch(self.store.client, f"{TOPICS}/{name}", self._topic_watcher(name))
+
+    # kazoo passes a third argument (the event) to callbacks that take three: these take two.
+    def _topic_watcher(self, name: str) -> Callable[[bytes | None, Any], bool | None]:
+        def watch(data: bytes | None, stat: Any) -> bool | None:
+            return self._on_topic(name, data, stat)
+        return watch
+
+    def _state_watcher(self, tp: TopicPartition) -> Callable[[bytes | None, Any], bool | None]:
+        def watch(data: bytes | None, stat: Any) -> bool | None:
+            return self._on_state(tp, data, stat)
+        return watch
+
+    def _on_topic(self, name: str, data: bytes | None, _stat: Any) -> bool | None:
+        if data is None:
+            self._topic_watches.discard(name)
+
+            def removed() -> None:
+                topic = self.store.topics.pop(name, None)
+                if topic is not None:
+                    self.store.by_id.pop(topic.topic_id, None)
+                    for p in topic.assignment:
+                        self.store.states.pop(TopicPartition(name, p), None)
+                self.listener.topic_changed(name)
+
+            self._post(removed)
+            return False
+        configs: dict[str, str] = {}
+        try:
+            config_data, _ = self.store.client.get(f"{TOPIC_CONFIGS}/{name}")
+            configs = {k: str(v) for k, v in json.loads(config_data).get("config", {}).items()}
+        except NoNodeError:
+            pass
+        topic = parse_topic_body(name, data, configs)
+        for partition in topic.assignment:
+            tp = TopicPartition(name, partition)
+            if tp not in self._state_watches:
+                self._state_watches.add(tp)
+                DataWatch(self.store.client, f"{TOPICS}/{name}/partitions/{partition}/state",
+                          self._state_watcher(tp))
+
+        def changed() -> None:
+            old = self.store.topics.get(name)
+            if old is not None and old.topic_id != topic.topic_id:
+                self.store.by_id.pop(old.topic_id, None)
+            self.store.topics[name] = topic
+            self.store.by_id[topic.topic_id] = topic
+            self.listener.topic_changed(name)
+
+        self._post(changed)
+        return None
+
+    def _on_state(self, tp: TopicPartition, data: bytes | None, stat: Any) -> bool | None:
+        if data is None:
+            if tp.topic not in self._topic_watches:
+                self._state_watches.discard(tp)
+                return False
+            return None
+        state = parse_state(data, stat.version)
+
+        def changed() -> None:
+            old = self.store.states.get(tp)
+            if old is not None and old.zk_version > state.zk_version:
+                return
+            self.store.states[tp] = state
+            self.listener.partition_changed(tp)
+
+        self._post(changed)
+        return None

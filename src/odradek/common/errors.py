@@ -134,3 +134,47 @@ class UnknownLeaderEpochError(KafkaError):
 
 class TopicDeletionDisabledError(KafkaError):
     error_code = ErrorCode.topic_deletion_disabled
+
+
+class NotLeaderOrFollowerError(KafkaError):
+    error_code = ErrorCode.not_leader_or_follower
+
+
+class LeaderNotAvailableError(KafkaError):
+    error_code = ErrorCode.leader_not_available
+
+
+class NotEnoughReplicasError(KafkaError):
+    error_code = ErrorCode.not_enough_replicas
+
+
+class NotEnoughReplicasAfterAppendError(KafkaError):
+    error_code = ErrorCode.not_enough_replicas_after_append
+
+
+class RequestTimedOutError(KafkaError):
+    error_code = ErrorCode.request_timed_out
+
+
+class NotControllerError(KafkaError):
+    error_code = ErrorCode.not_controller
+
+
+class NotCoordinatorError(KafkaError):
+    error_code = ErrorCode.not_coordinator
+
+
+class NoReassignmentInProgressError(KafkaError):
+    error_code = ErrorCode.no_reassignment_in_progress
+
+
+class ElectionNotNeededError(KafkaError):
+    error_code = ErrorCode.election_not_needed
+
+
+class PreferredLeaderNotAvailableError(KafkaError):
+    error_code = ErrorCode.preferred_leader_not_available
+
+
+class EligibleLeadersNotAvailableError(KafkaError):
+    error_code = ErrorCode.eligible_leaders_not_available

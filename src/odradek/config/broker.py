@@ -83,6 +83,24 @@ _BROKER_ONLY: tuple[ConfigDef, ...] = (
     ConfigDef("zookeeper.session.timeout.ms", I, 18_000),
     ConfigDef("zookeeper.connection.timeout.ms", I, None),
     ConfigDef("replica.lag.time.max.ms", L, 30_000),
+    ConfigDef("replica.fetch.max.bytes", I, 1_048_576, validator=at_least(0)),
+    ConfigDef("replica.fetch.min.bytes", I, 1, validator=at_least(1)),
+    ConfigDef("replica.fetch.wait.max.ms", I, 500, validator=at_least(0)),
+    ConfigDef("replica.fetch.response.max.bytes", I, 10_485_760, validator=at_least(0)),
+    ConfigDef("replica.fetch.backoff.ms", I, 1000, validator=at_least(0)),
+    ConfigDef("replica.socket.timeout.ms", I, 30_000),
+    ConfigDef("replica.high.watermark.checkpoint.interval.ms", L, 5000, validator=at_least(1)),
+    ConfigDef("num.replica.fetchers", I, 1, validator=at_least(1), dynamic=True),
+    ConfigDef("auto.leader.rebalance.enable", B, True),
+    ConfigDef("leader.imbalance.check.interval.seconds", L, 300, validator=at_least(1)),
+    ConfigDef("leader.imbalance.per.broker.percentage", I, 10, validator=at_least(0)),
+    ConfigDef("controlled.shutdown.enable", B, True),
+    ConfigDef("controlled.shutdown.max.retries", I, 3),
+    ConfigDef("controlled.shutdown.retry.backoff.ms", L, 5000),
+    ConfigDef("controller.socket.timeout.ms", I, 30_000),
+    ConfigDef("transaction.state.log.min.isr", I, 2, validator=at_least(1)),
+    ConfigDef("offsets.commit.required.acks", I, -1),
+    ConfigDef("offsets.commit.timeout.ms", I, 5000, validator=at_least(1)),
     # The metrics endpoint (Prometheus /metrics, Jolokia /jolokia): off when unset or
     # negative, 0 picks a free port; metrics.host defaults to the first listener's host.
     ConfigDef("metrics.port", I, None, validator=at_least(-1)),
@@ -235,15 +253,23 @@ def load_broker_config(properties_file: Path | None = None,
                        environ: Mapping[str, str] | None = None,
                        embedded_defaults: bool = True) -> BrokerConfig:
     """Layer: embedded defaults < properties file < environment < --override."""
-    raw: dict[str, str] = dict(EMBEDDED_DEFAULTS) if embedded_defaults else {}
+    user: dict[str, str] = {}
     if properties_file is not None:
         try:
             text = properties_file.read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"Cannot read {properties_file}: {exc.strerror}") from exc
-        raw.update(parse_properties(text))
-    raw.update(env_overrides(os.environ if environ is None else environ))
-    raw.update(overrides or {})
+        user.update(parse_properties(text))
+    user.update(env_overrides(os.environ if environ is None else environ))
+    user.update(overrides or {})
+    raw: dict[str, str] = dict(EMBEDDED_DEFAULTS) if embedded_defaults else {}
+    if "broker.id" in user:
+        raw.pop("node.id", None)  # the user named the broker: no embedded id to clash with
+    if user.get("zookeeper.connect"):
+        # A cluster: Kafka's own defaults (replication factor 3) for the internal topics.
+        raw.pop("offsets.topic.replication.factor", None)
+        raw.pop("transaction.state.log.replication.factor", None)
+    raw.update(user)
     return build_broker_config(raw)
 
 

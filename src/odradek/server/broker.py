@@ -8,13 +8,14 @@ import contextlib
 import logging
 import socket
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from odradek.cluster.configs import ConfigManager
 from odradek.cluster.controller import Controller
 from odradek.cluster.metadata import LocalMetadataStore, TopicMetadata
 from odradek.cluster.replica_manager import ReplicaManager
 from odradek.common.clock import Clock, SystemClock
+from odradek.common.errors import ConfigError
 from odradek.common.ids import TopicPartition
 from odradek.config.broker import BrokerConfig
 from odradek.coordinator.producer_ids import ProducerIdManager
@@ -25,6 +26,7 @@ from odradek.server.txn_service import TxnService
 from odradek.storage.log_manager import LogManager
 
 if TYPE_CHECKING:
+    from odradek.server.cluster_service import ClusterService
     from odradek.server.connection import KafkaConnection
 
 log = logging.getLogger(__name__)
@@ -40,7 +42,18 @@ class BrokerServer:
         self.node_id = config.node_id
         self.rack: str | None = config.get("broker.rack")
         self.log_manager = LogManager(config.log_dirs, self.clock)
-        self.metadata_store = LocalMetadataStore(self.log_manager.log_dirs[0])
+        self.cluster: ClusterService | None = None
+        self.metadata_store: Any
+        zk_connect = config.get("zookeeper.connect")
+        if zk_connect:
+            from odradek.cluster.zk_store import ZkMetadataStore
+            from odradek.server.cluster_service import ClusterService
+
+            self.metadata_store = ZkMetadataStore(
+                zk_connect, int(config.get("zookeeper.session.timeout.ms")),
+                config.get("zookeeper.connection.timeout.ms"))
+        else:
+            self.metadata_store = LocalMetadataStore(self.log_manager.log_dirs[0])
         self.controller = Controller(self.node_id, config, self.metadata_store, self.log_manager)
         self.replica_manager = ReplicaManager(self.log_manager, self.metadata_store)
         self.producer_ids = ProducerIdManager(self.metadata_store)
@@ -54,10 +67,16 @@ class BrokerServer:
         self.advertised_endpoint: tuple[str, int] = ("", 0)
         self.bound_ports: list[int] = []
         self.shutting_down = False
+        self._stopping = False
         self.current_peer_host = ""
         self._servers: list[asyncio.Server] = []
         self._background: list[asyncio.Task[None]] = []
         self.metrics_endpoint: MetricsEndpoint | None = None
+        if zk_connect:
+            self.cluster = ClusterService(self, self.metadata_store)
+            store = self.metadata_store
+            self.controller.live_brokers = lambda: {
+                b.broker_id: b.rack for b in store.brokers.values()}
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -66,7 +85,16 @@ class BrokerServer:
         for name, value in sorted(self.config.unknown_valid.items()):
             log.info("config %s=%s is a Kafka config that has no effect in odradek yet",
                      name, value)
-        self.cluster_id = self.log_manager.startup(self.node_id, None)
+        if self.cluster is not None:
+            zk_cluster_id = await self.cluster.connect()
+            self.cluster_id = self.log_manager.startup(self.node_id, zk_cluster_id)
+            if self.cluster_id != zk_cluster_id:
+                raise ConfigError(
+                    f"The cluster id {zk_cluster_id} in ZooKeeper does not match the stored "
+                    f"cluster id {self.cluster_id} in meta.properties: the broker is trying "
+                    "to join the wrong cluster")
+        else:
+            self.cluster_id = self.log_manager.startup(self.node_id, None)
         self.metadata_store.load()
         self.configs.load_dynamic_broker_configs()
         self.controller.load()
@@ -74,6 +102,8 @@ class BrokerServer:
         self.txns.start()
         self.maintenance.start()
         await self._start_listeners()
+        if self.cluster is not None:
+            await self.cluster.start()
         self.metrics_endpoint = await start_metrics_endpoint(self)
         loop = asyncio.get_running_loop()
         self._background = [loop.create_task(self._time_roll_loop()),
@@ -105,10 +135,16 @@ class BrokerServer:
     async def stop(self) -> None:
         """Clean shutdown: stop accepting, answer in-flight requests, flush, checkpoint, and
         leave the clean-shutdown marker so the next start skips recovery."""
-        if self.shutting_down:
+        if self.shutting_down or self._stopping:
             return
-        self.shutting_down = True
+        self._stopping = True
         log.info("shutting down")
+        if self.cluster is not None:
+            try:
+                await self.cluster.controlled_shutdown()
+            except Exception:
+                log.exception("controlled shutdown failed")
+        self.shutting_down = True
         for server in self._servers:
             server.close()
         self.replica_manager.fetch_purgatory.complete_all()
@@ -128,6 +164,8 @@ class BrokerServer:
                 await task
         if self.metrics_endpoint is not None:
             await self.metrics_endpoint.stop()
+        if self.cluster is not None:
+            await self.cluster.stop()
         self.log_manager.shutdown()
         log.info("shut down cleanly")
 

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from odradek.common.ids import TopicPartition
 from odradek.observability import metrics
 from odradek.protocol import api_versions as keys
 from odradek.protocol.codec import (
@@ -16,6 +17,7 @@ from odradek.protocol.codec import (
     parse_request,
     peek_header,
 )
+from odradek.server.errors import CloseConnectionError
 from odradek.server.handlers.admin_cluster import (
     handle_describe_cluster,
     handle_describe_log_dirs,
@@ -128,7 +130,17 @@ def dispatch(broker: BrokerServer,
         header = RequestHeader(api_key, 0, correlation_id, None)
         return encode_response(header, unsupported_version_response())
     parsed = parse_request(frame)
-    result = HANDLERS[api_key](broker, parsed.header, parsed.body)
+    manager = broker.replica_manager
+    if manager.partitions is None:
+        result = HANDLERS[api_key](broker, parsed.header, parsed.body)
+    else:
+        manager.request_appends = {}
+        try:
+            result = HANDLERS[api_key](broker, parsed.header, parsed.body)
+        finally:
+            appends, manager.request_appends = manager.request_appends, None
+        if appends:
+            return _after_replication(broker, parsed.header, result, appends)
     if result is None:
         return None
     if inspect.isawaitable(result):
@@ -143,3 +155,21 @@ async def _finish(header: RequestHeader, pending: Awaitable[Any]) -> Chunks | No
     if body is not None and header.api_key > keys.FETCH_KEY and metrics.ENABLED:
         metrics.response_errors(header.api_key, body)
     return None if body is None else encode_response(header, body)
+
+
+INTERNAL_WRITE_TIMEOUT_S = 10.0
+
+
+async def _after_replication(broker: BrokerServer, header: RequestHeader, result: Any,
+                             appends: dict[TopicPartition, int]) -> Chunks | None:
+    """Cluster mode: a request that wrote coordinator state (offsets, transaction state,
+    markers) is answered once the in-sync replicas have it. When they cannot get it, the
+    connection is closed, so that the client retries (at the new coordinator)."""
+    body = await result if inspect.isawaitable(result) else result
+    if not await broker.replica_manager.wait_replicated(appends, INTERNAL_WRITE_TIMEOUT_S):
+        raise CloseConnectionError("coordinator state could not be replicated")
+    if body is None:
+        return None
+    if header.api_key > keys.FETCH_KEY and metrics.ENABLED:
+        metrics.response_errors(header.api_key, body)
+    return encode_response(header, body)

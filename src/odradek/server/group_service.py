@@ -7,10 +7,11 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from odradek.cluster.controller import TopicSpec
-from odradek.common.errors import CoordinatorNotAvailableError, KafkaError
+from odradek.common.errors import CoordinatorNotAvailableError, KafkaError, NotCoordinatorError
 from odradek.common.ids import TopicPartition
 from odradek.coordinator.group.coordinator import GroupConfig, GroupCoordinator
 from odradek.coordinator.group.loader import load_partition
@@ -40,11 +41,46 @@ class GroupService:
                 offset_metadata_max_bytes=int(config.get("offset.metadata.max.bytes"))),
             broker.clock, LoopScheduler(), self)
         self._expiry_task: asyncio.Task[None] | None = None
+        # Cluster mode: the __consumer_offsets partitions led here (None: all, single node).
+        self.owned: set[int] | None = None
+
+    def check_coordinator(self, group_id: str) -> None:
+        """Raise NOT_COORDINATOR unless this broker leads the group's offsets partition."""
+        if self.owned is not None and \
+                self.coordinator.partition_for(group_id) not in self.owned:
+            raise NotCoordinatorError(f"This is not the correct coordinator for {group_id}.")
+
+    def load_partition(self, partition: int) -> None:
+        """Cluster mode: this broker became leader of ``__consumer_offsets-<partition>``."""
+        if self.owned is None:
+            return
+        topic = self.broker.metadata_store.topics.get(OFFSETS_TOPIC)
+        if topic is not None:
+            self.partitions = topic.partitions
+            self.coordinator.config = replace(self.coordinator.config,
+                                              offsets_partitions=topic.partitions)
+        self.coordinator.unload_partition(partition)
+        started = time.monotonic()
+        log_obj = self.broker.log_manager.logs.get(TopicPartition(OFFSETS_TOPIC, partition))
+        records = load_partition(self.coordinator, log_obj, partition) if log_obj else 0
+        self.owned.add(partition)
+        self.coordinator.finish_loading(partition)
+        log.info("loaded %s-%d (%d records) in %.2fs: now coordinating its groups",
+                 OFFSETS_TOPIC, partition, records, time.monotonic() - started)
+
+    def unload_partition(self, partition: int) -> None:
+        if self.owned is None:
+            return
+        self.owned.discard(partition)
+        count = self.coordinator.unload_partition(partition)
+        log.info("%s-%d moved away: unloaded %d groups", OFFSETS_TOPIC, partition, count)
 
     def start(self) -> None:
         """Load existing group state; schedule offset expiry."""
         topic = self.broker.metadata_store.topics.get(OFFSETS_TOPIC)
-        if topic is not None:
+        if self.broker.cluster is not None:
+            self.owned = set()  # loaded partition by partition as leadership arrives
+        elif topic is not None:
             started = time.monotonic()
             records = sum(
                 load_partition(self.coordinator,

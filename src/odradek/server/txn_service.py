@@ -8,17 +8,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from kio.schema.errors import ErrorCode
+from kio.schema.types import ProducerId, TopicName
+from kio.schema.write_txn_markers.v1 import request as markers_v1
+from kio.static.primitive import i16, i32
 
+from odradek.cluster.broker_client import BrokerClient, BrokerConnectionError
 from odradek.cluster.controller import TopicSpec
-from odradek.common.errors import CoordinatorNotAvailableError, KafkaError
+from odradek.common.errors import CoordinatorNotAvailableError, KafkaError, NotCoordinatorError
 from odradek.common.ids import TopicPartition
 from odradek.coordinator.txn.coordinator import TransactionCoordinator, TxnConfig
 from odradek.protocol.records.codec import decode_batches
 from odradek.server.group_service import OFFSETS_TOPIC
+from odradek.storage.log import Log
 
 if TYPE_CHECKING:
     from odradek.server.broker import BrokerServer
@@ -26,6 +32,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TXN_TOPIC = "__transaction_state"
+MARKER_ATTEMPTS = 120
+MARKER_RETRY_S = 0.5
 
 
 class TxnService:
@@ -38,20 +46,68 @@ class TxnService:
                       int(config.get("transactional.id.expiration.ms"))),
             broker.clock, self, self, broker.producer_ids.generate_producer_id)
         self._tasks: list[asyncio.Task[None]] = []
+        # Cluster mode: the __transaction_state partitions led here (None: all, single node).
+        self.owned: set[int] | None = None
+        self._clients: dict[int, BrokerClient] = {}
+        self._sends: set[asyncio.Task[None]] = set()
+
+    def check_coordinator(self, transactional_id: str) -> None:
+        if self.owned is not None and \
+                self.coordinator.partition_for(transactional_id) not in self.owned:
+            raise NotCoordinatorError(
+                f"This is not the correct coordinator for {transactional_id}.")
+
+    def load_partition(self, partition: int) -> None:
+        """Cluster mode: this broker became leader of ``__transaction_state-<partition>``:
+        replay it, then finish the transactions that were between prepare and complete."""
+        if self.owned is None:
+            return
+        topic = self.broker.metadata_store.topics.get(TXN_TOPIC)
+        if topic is not None and topic.partitions != self.coordinator.config.partitions:
+            self.coordinator.config = replace(self.coordinator.config,
+                                              partitions=topic.partitions)
+            self.partitions = topic.partitions
+        self.unload_partition(partition, quiet=True)
+        log_obj = self.broker.log_manager.logs.get(TopicPartition(TXN_TOPIC, partition))
+        if log_obj is not None:
+            self._replay(log_obj)
+        self.owned.add(partition)
+        mine = [t for t in self.coordinator.txns.values()
+                if self.coordinator.partition_for(t.transactional_id) == partition]
+        log.info("loaded %s-%d: coordinating %d transactional ids", TXN_TOPIC, partition,
+                 len(mine))
+        self.coordinator.finish_loading(mine)
+
+    def unload_partition(self, partition: int, quiet: bool = False) -> None:
+        if self.owned is None:
+            return
+        self.owned.discard(partition)
+        doomed = [tid for tid in self.coordinator.txns
+                  if self.coordinator.partition_for(tid) == partition]
+        for tid in doomed:
+            del self.coordinator.txns[tid]
+        if not quiet:
+            log.info("%s-%d moved away: unloaded %d transactional ids", TXN_TOPIC, partition,
+                     len(doomed))
+
+    def _replay(self, log_obj: Log) -> None:
+        for segment in log_obj.segments:
+            for batch in decode_batches(segment.read(0, segment.size)):
+                for record in batch.records:
+                    if record.key is not None and not batch.header.is_control:
+                        self.coordinator.replay(record.key, record.value)
 
     def start(self) -> None:
         topic = self.broker.metadata_store.topics.get(TXN_TOPIC)
+        if self.broker.cluster is not None:
+            self.owned = set()
+            topic = None
         if topic is not None:
             self.partitions = topic.partitions
             for partition in range(topic.partitions):
-                log_obj = self.broker.replica_manager.get_log(TXN_TOPIC, partition)
-                for segment in log_obj.segments:
-                    for batch in decode_batches(segment.read(0, segment.size)):
-                        for record in batch.records:
-                            if record.key is not None and not batch.header.is_control:
-                                self.coordinator.replay(record.key, record.value)
+                self._replay(self.broker.replica_manager.get_log(TXN_TOPIC, partition))
             log.info("loaded %d transactional ids", len(self.coordinator.txns))
-        self.coordinator.finish_loading()
+        self.coordinator.finish_loading(list(self.coordinator.txns.values()))
         loop = asyncio.get_running_loop()
         config = self.broker.config
         self._tasks = [
@@ -64,9 +120,11 @@ class TxnService:
         ]
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        for client in self._clients.values():
+            client.close()
+        for task in [*self._tasks, *self._sends]:
             task.cancel()
-        for task in self._tasks:
+        for task in [*self._tasks, *self._sends]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
@@ -101,6 +159,106 @@ class TxnService:
             TopicPartition(TXN_TOPIC, partition), records, self.broker.clock.milliseconds())
 
     # -- MarkerWriter --------------------------------------------------------------------------
+
+    def send_markers(self, producer_id: int, producer_epoch: int, commit: bool,
+                     partitions: Iterable[TopicPartition],
+                     on_done: Callable[[dict[TopicPartition, ErrorCode]], None]) -> None:
+        """Single node: write every marker now. Cluster: write the local ones, send the
+        others to their partition leaders (WriteTxnMarkers), retrying until each is written
+        or its partition is gone; then call back."""
+        wanted = list(partitions)
+        cluster = self.broker.cluster
+        if cluster is None:
+            on_done(self.write_markers(producer_id, producer_epoch, commit, wanted))
+            return
+        task = asyncio.get_running_loop().create_task(
+            self._send_cluster_markers(producer_id, producer_epoch, commit, wanted, on_done))
+        self._sends.add(task)
+        task.add_done_callback(self._sends.discard)
+
+    async def _send_cluster_markers(
+            self, producer_id: int, producer_epoch: int, commit: bool,
+            partitions: list[TopicPartition],
+            on_done: Callable[[dict[TopicPartition, ErrorCode]], None]) -> None:
+        cluster = self.broker.cluster
+        assert cluster is not None
+        results: dict[TopicPartition, ErrorCode] = {}
+        pending = list(partitions)
+        for _attempt in range(MARKER_ATTEMPTS):
+            by_leader: dict[int, list[TopicPartition]] = {}
+            for tp in pending:
+                if tp.topic not in self.broker.metadata_store.topics:
+                    results[tp] = ErrorCode.unknown_topic_or_partition
+                    continue
+                by_leader.setdefault(cluster.leader_of(tp), []).append(tp)
+            pending = []
+            for leader, tps in by_leader.items():
+                if leader == self.broker.node_id:
+                    local = self.write_markers(producer_id, producer_epoch, commit, tps)
+                    await self._replicated(local)
+                    outcome = local
+                elif leader < 0:
+                    outcome = dict.fromkeys(tps, ErrorCode.leader_not_available)
+                else:
+                    outcome = await self._remote_markers(leader, producer_id, producer_epoch,
+                                                         commit, tps)
+                for tp, code in outcome.items():
+                    if code in (ErrorCode.none, ErrorCode.unknown_topic_or_partition):
+                        results[tp] = code
+                    else:
+                        pending.append(tp)
+                        results[tp] = code
+            if not pending:
+                break
+            await asyncio.sleep(MARKER_RETRY_S)
+        on_done(results)
+
+    async def _replicated(self, results: dict[TopicPartition, ErrorCode]) -> None:
+        """Local markers count once the partition's ISR has them."""
+        manager = self.broker.replica_manager
+        for tp, code in list(results.items()):
+            if code is not ErrorCode.none:
+                continue
+            log_obj = self.broker.log_manager.logs.get(tp)
+            if log_obj is not None and not await manager.wait_replicated(
+                    {tp: log_obj.log_end_offset}, MARKER_RETRY_S * 20):
+                results[tp] = ErrorCode.request_timed_out
+
+    async def _remote_markers(self, leader: int, producer_id: int, producer_epoch: int,
+                              commit: bool, tps: list[TopicPartition]
+                              ) -> dict[TopicPartition, ErrorCode]:
+        cluster = self.broker.cluster
+        assert cluster is not None
+        endpoint = cluster.endpoint_of(leader)
+        if endpoint is None:
+            return dict.fromkeys(tps, ErrorCode.leader_not_available)
+        client = self._clients.get(leader)
+        if client is None or (client.host, client.port) != endpoint:
+            if client is not None:
+                client.close()
+            client = self._clients[leader] = BrokerClient(
+                endpoint[0], endpoint[1], f"broker-{self.broker.node_id}-txn-markers")
+        by_topic: dict[str, list[int]] = {}
+        for tp in tps:
+            by_topic.setdefault(tp.topic, []).append(tp.partition)
+        request = markers_v1.WriteTxnMarkersRequest(markers=(markers_v1.WritableTxnMarker(
+            producer_id=ProducerId(producer_id), producer_epoch=i16(producer_epoch),
+            transaction_result=commit, coordinator_epoch=i32(0),
+            topics=tuple(markers_v1.WritableTxnMarkerTopic(
+                name=TopicName(name), partition_indexes=tuple(i32(p) for p in ps))
+                for name, ps in by_topic.items())),))
+        try:
+            response = await client.request(request, timeout_s=30.0)
+        except BrokerConnectionError as exc:
+            log.info("sending transaction markers to broker %d: %s", leader, exc)
+            return dict.fromkeys(tps, ErrorCode.network_exception)
+        outcome: dict[TopicPartition, ErrorCode] = {}
+        for marker in response.markers:
+            for topic in marker.topics:
+                for part in topic.partitions:
+                    outcome[TopicPartition(topic.name, part.partition_index)] = \
+                        ErrorCode(part.error_code)
+        return {tp: outcome.get(tp, ErrorCode.unknown_server_error) for tp in tps}
 
     def write_markers(self, producer_id: int, producer_epoch: int, commit: bool,
                       partitions: Iterable[TopicPartition]) -> dict[TopicPartition, ErrorCode]:

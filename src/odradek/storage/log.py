@@ -79,6 +79,9 @@ class Log:
         self.log_start_offset = log_start_offset
         self.recovery_point = recovery_point
         self.leader_epoch = 0
+        # In cluster mode the partition (not the append) advances the high watermark,
+        # once the in-sync replicas have the records.
+        self.replicated = False
         self.append_listeners: list[Callable[[TopicPartition, int], None]] = []
         self.dir.mkdir(parents=True, exist_ok=True)
         self.producer_state = ProducerStateManager(self.dir)
@@ -215,7 +218,7 @@ class Log:
                                      self.log_start_offset)
         now = self.clock.milliseconds()
         append_time = now if self.config.log_append_time else None
-        self._maybe_roll(header.size, batches, now)
+        self._maybe_roll(header.size, batches.record_count, batches.max_timestamp, now)
         first = self.log_end_offset
         buffers = stamp_batch(records, header, first, self.leader_epoch, append_time)
         next_offset = first + batches.record_count
@@ -223,7 +226,8 @@ class Log:
         ts_offset = (next_offset - 1) if append_time is not None else (
             first + batches.offset_of_max_timestamp_delta)
         self.active_segment.append(buffers, header.size, first, next_offset, max_ts, ts_offset)
-        self.high_watermark = next_offset
+        if not self.replicated:
+            self.high_watermark = next_offset
         self._unflushed_messages += batches.record_count
         if self._unflushed_messages >= int(self.config["flush.messages"]):
             self.flush()
@@ -236,6 +240,85 @@ class Log:
             listener(self.tp, header.size)
         return LogAppendInfo(first, next_offset - 1, append_time if append_time else -1,
                              self.log_start_offset)
+
+    def append_as_follower(self, records: bytes, batches: ValidatedBatches) -> int:
+        """Append batches fetched from the leader as they are: offsets, epochs and timestamps
+        were assigned by the leader. Batches at or below the log end offset are skipped (a
+        re-sent response). Returns the number of bytes appended."""
+        position = 0
+        appended = 0
+        view = memoryview(records)
+        for header in batches.headers:
+            start, position = position, position + header.size
+            if header.base_offset < self.log_end_offset:
+                continue
+            if header.base_offset != self.log_end_offset:
+                raise OffsetOutOfRangeError(
+                    f"{self.tp}: fetched batch at {header.base_offset} does not follow the log "
+                    f"end offset {self.log_end_offset}")
+            now = self.clock.milliseconds()
+            self._maybe_roll(header.size, header.last_offset_delta + 1, header.max_timestamp,
+                             now)
+            if header.partition_leader_epoch > self.epoch_cache.latest_epoch:
+                self.epoch_cache.assign(header.partition_leader_epoch, header.base_offset)
+            raw = view[start:position]
+            self.active_segment.append((raw,), header.size, header.base_offset,
+                                       header.next_offset, header.max_timestamp,
+                                       header.last_offset)
+            appended += header.size
+            self._unflushed_messages += header.last_offset_delta + 1
+            if header.is_control and header.producer_id >= 0:
+                self._complete_txn(header, bytes(raw), self.active_segment, persist=True)
+            elif header.producer_id >= 0:
+                self.producer_state.update(header, header.base_offset)
+        if self._unflushed_messages >= int(self.config["flush.messages"]):
+            self.flush()
+        if appended:
+            for listener in self.append_listeners:
+                listener(self.tp, appended)
+        return appended
+
+    def truncate_to(self, offset: int) -> None:
+        """Drop everything at and above ``offset`` (a follower diverged from its leader):
+        segments, index entries, leader epochs, aborted transactions and producer state."""
+        if offset >= self.log_end_offset:
+            return
+        if offset <= self.log_start_offset:
+            self.truncate_fully_and_start_at(offset)
+            return
+        while len(self.segments) > 1 and self.segments[-1].base_offset >= offset:
+            self.segments.pop().delete()
+            self._bases.pop()
+        self.active_segment.truncate_to(offset)
+        self._after_truncation(offset)
+        log.info("%s: truncated to offset %d", self.tp, offset)
+
+    def truncate_fully_and_start_at(self, offset: int) -> None:
+        """Empty the log and restart it at ``offset`` (the follower is below the leader's
+        log start offset, or ahead of an empty leader)."""
+        for segment in self.segments:
+            segment.delete()
+        self.segments.clear()
+        self._bases.clear()
+        self._add_segment(self._open_segment(offset, fresh=True))
+        self.log_start_offset = offset
+        self.epoch_cache.truncate_from_end(-1)
+        self._after_truncation(offset)
+        log.info("%s: truncated fully; log restarts at offset %d", self.tp, offset)
+
+    def _after_truncation(self, offset: int) -> None:
+        self.epoch_cache.truncate_from_end(offset)
+        self.leader_epoch = max(self.epoch_cache.latest_epoch, 0)
+        self.high_watermark = min(self.high_watermark, offset)
+        self.recovery_point = min(self.recovery_point, offset)
+        kept = [t for t in self.aborted_txns if t.last_offset < offset]
+        if len(kept) != len(self.aborted_txns):
+            self.aborted_txns = kept
+            base = self.active_segment.base_offset
+            txn_index.write_index(txn_index.txn_index_path(self.dir, base),
+                                  [t for t in kept if t.last_offset >= base])
+        self.producer_state.truncate()
+        self._rebuild_producer_state()
 
     def _complete_txn(self, header: BatchHeader, raw: bytes, segment: LogSegment,
                       persist: bool) -> None:
@@ -268,15 +351,15 @@ class Log:
         """Aborted transactions overlapping [start, end) — for read_committed fetches."""
         return [t for t in self.aborted_txns if t.last_offset >= start and t.first_offset < end]
 
-    def _maybe_roll(self, size: int, batches: ValidatedBatches, now: int) -> None:
+    def _maybe_roll(self, size: int, record_count: int, max_timestamp: int, now: int) -> None:
         segment = self.active_segment
         if segment.is_empty:
             return
         if (segment.size + size > self.config.segment_bytes
-                or self._time_waited_for_roll(segment, now, batches.max_timestamp)
+                or self._time_waited_for_roll(segment, now, max_timestamp)
                 > self.config.segment_ms
                 or segment.offset_index.is_full or segment.time_index.is_full
-                or self.log_end_offset + batches.record_count - segment.base_offset > INT32_MAX):
+                or self.log_end_offset + record_count - segment.base_offset > INT32_MAX):
             self.roll()
 
     def _time_waited_for_roll(self, segment: LogSegment, now: int, largest_timestamp: int) -> int:

@@ -40,6 +40,7 @@ class LogManager:
         self.clean_shutdown = False
         self._recovery_points: dict[TopicPartition, int] = {}
         self._start_offsets: dict[TopicPartition, int] = {}
+        self._high_watermarks: dict[TopicPartition, int] = {}
         self._dir_of: dict[TopicPartition, Path] = {}
         self.on_delete: list[Callable[[TopicPartition], None]] = []  # e.g. forget cleaning
 
@@ -75,6 +76,8 @@ class LogManager:
                 directory / RECOVERY_POINT_CHECKPOINT))
             self._start_offsets.update(read_offset_checkpoint(
                 directory / LOG_START_OFFSET_CHECKPOINT))
+            self._high_watermarks.update(read_offset_checkpoint(
+                directory / REPLICATION_OFFSET_CHECKPOINT))
             for stale in directory.glob("*" + DELETE_DIR_SUFFIX):
                 shutil.rmtree(stale, ignore_errors=True)
         for marker in markers:
@@ -115,6 +118,10 @@ class LogManager:
         if elapsed > 0.5:
             log.info("%s: loaded in %.2fs", tp, elapsed)
         return log_obj
+
+    def checkpointed_high_watermark(self, tp: TopicPartition) -> int | None:
+        """The high watermark written at the last checkpoint (replication-offset-checkpoint)."""
+        return self._high_watermarks.get(tp)
 
     def _least_loaded_dir(self) -> Path:
         counts = dict.fromkeys(self.log_dirs, 0)

@@ -4,7 +4,7 @@ handleEndTransaction, abortTimedOutTransactions) is the reference for every expe
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import pytest
@@ -64,13 +64,14 @@ class FakeMarkers:
     written: list[Marker] = field(default_factory=list)
     errors: dict[TopicPartition, ErrorCode] = field(default_factory=dict)
 
-    def write_markers(self, producer_id: int, producer_epoch: int, commit: bool,
-                      partitions: Iterable[TopicPartition]) -> dict[TopicPartition, ErrorCode]:
+    def send_markers(self, producer_id: int, producer_epoch: int, commit: bool,
+                     partitions: Iterable[TopicPartition],
+                     on_done: Callable[[dict[TopicPartition, ErrorCode]], None]) -> None:
         wanted = tuple(partitions)
         results = {tp: self.errors.get(tp, E.none) for tp in wanted}
         if all(e is E.none for e in results.values()):
             self.written.append(Marker(producer_id, producer_epoch, commit, wanted))
-        return results
+        on_done(results)
 
 
 class Harness:
@@ -230,7 +231,7 @@ def test_add_partitions_during_prepare_is_concurrent(h: Harness) -> None:
     _, pid, epoch = h.init()
     h.begin(pid, epoch)
     h.markers.errors[T1] = E.not_leader_or_follower
-    assert h.coordinator.end_txn(TID, pid, epoch, True) is not E.none
+    assert h.coordinator.end_txn(TID, pid, epoch, True) is E.none  # answered once PREPARE_COMMIT is logged
     assert h.coordinator.txns[TID].state is TxnState.PREPARE_COMMIT
     assert h.begin(pid, epoch, T2) == {T2: E.concurrent_transactions}
 
@@ -285,7 +286,7 @@ def test_failed_markers_leave_prepare_commit_completed_later(h: Harness) -> None
     _, pid, epoch = h.init()
     h.begin(pid, epoch, T1)
     h.markers.errors[T1] = E.kafka_storage_error
-    assert h.coordinator.end_txn(TID, pid, epoch, True) is not E.none
+    assert h.coordinator.end_txn(TID, pid, epoch, True) is E.none  # answered once PREPARE_COMMIT is logged
     assert h.coordinator.txns[TID].state is TxnState.PREPARE_COMMIT
     assert h.coordinator.end_txn(TID, pid, epoch, True) is E.concurrent_transactions
     h.markers.errors.clear()

@@ -769,11 +769,30 @@ class GroupCoordinator:
                 group.static_members[m.group_instance_id] = m.member_id
         group.state = GroupState.STABLE if group.members else GroupState.EMPTY
 
-    def finish_loading(self) -> None:
+    def finish_loading(self, partition: int | None = None) -> None:
         """After replay: loaded members must heartbeat within their session timeout."""
         for group in self.groups.values():
+            if partition is not None and self.partition_for(group.group_id) != partition:
+                continue
             for member in group.members.values():
                 self._schedule_expiry(group, member)
+
+    def unload_partition(self, partition: int) -> int:
+        """This broker no longer coordinates the groups of ``partition`` (its leadership
+        moved): forget them; waiting members are told NOT_COORDINATOR. Returns how many."""
+        doomed = [g for g in self.groups.values() if self.partition_for(g.group_id) == partition]
+        for group in doomed:
+            self._cancel_join_deadline(group)
+            for member in group.members.values():
+                self._cancel_expiry(member)
+                if member.awaiting_join is not None:
+                    respond, member.awaiting_join = member.awaiting_join, None
+                    respond(JoinResult(E.not_coordinator, member_id=member.member_id))
+                if member.awaiting_sync is not None:
+                    respond_sync, member.awaiting_sync = member.awaiting_sync, None
+                    respond_sync(SyncResult(E.not_coordinator))
+            del self.groups[group.group_id]
+        return len(doomed)
 
 
 def _commit_error(error: ErrorCode) -> ErrorCode:

@@ -48,8 +48,11 @@ class TxnLogWriter(Protocol):
 
 
 class MarkerWriter(Protocol):
-    def write_markers(self, producer_id: int, producer_epoch: int, commit: bool,
-                      partitions: Iterable[TopicPartition]) -> dict[TopicPartition, ErrorCode]:
+    def send_markers(self, producer_id: int, producer_epoch: int, commit: bool,
+                     partitions: Iterable[TopicPartition],
+                     on_done: Callable[[dict[TopicPartition, ErrorCode]], None]) -> None:
+        """Write the markers (at once when every partition is local, else over the network)
+        and call ``on_done`` with each partition's result."""
         ...
 
 
@@ -80,6 +83,7 @@ class TransactionCoordinator:
         self.clock = clock
         self.log_writer = log_writer
         self.markers = markers
+        self._sending: set[str] = set()  # transactional ids whose markers are in flight
         self.generate_producer_id = generate_producer_id
         self.txns: dict[str, TransactionMetadata] = {}
 
@@ -112,6 +116,8 @@ class TransactionCoordinator:
             if txn.state is TxnState.ONGOING:
                 self._abort_fencing(txn, "a new producer initialised with the same id")
         except KafkaError:
+            return E.concurrent_transactions, -1, -1  # retriable: markers still pending
+        if txn.state in (TxnState.PREPARE_COMMIT, TxnState.PREPARE_ABORT):
             return E.concurrent_transactions, -1, -1  # retriable: markers still pending
         txn.last_producer_epoch = txn.producer_epoch
         self._bump_epoch(txn)
@@ -200,18 +206,34 @@ class TransactionCoordinator:
         self._persist(txn)
 
     def _complete(self, txn: TransactionMetadata, commit: bool) -> None:
-        results = self.markers.write_markers(txn.producer_id, txn.producer_epoch, commit,
-                                             sorted(txn.partitions))
-        failed = {tp: e for tp, e in results.items()
-                  if e not in (E.none, E.unknown_topic_or_partition)}
-        if failed:
-            log.warning("writing %s markers for %s failed: %s",
-                        "COMMIT" if commit else "ABORT", txn.transactional_id, failed)
-            raise KafkaError(f"markers failed: {failed}")
-        txn.state = TxnState.COMPLETE_COMMIT if commit else TxnState.COMPLETE_ABORT
-        txn.partitions.clear()
-        txn.last_update_ms = self.clock.milliseconds()
-        self._persist(txn)
+        """Send the markers; once all are written, the transaction is complete. Until then
+        it stays in PREPARE_* (retried by the timer, or by the next coordinator)."""
+        if txn.transactional_id in self._sending:
+            return
+        self._sending.add(txn.transactional_id)
+        epoch = txn.producer_epoch
+
+        def done(results: dict[TopicPartition, ErrorCode]) -> None:
+            self._sending.discard(txn.transactional_id)
+            if self.txns.get(txn.transactional_id) is not txn or txn.producer_epoch != epoch \
+                    or txn.state is not (TxnState.PREPARE_COMMIT if commit
+                                         else TxnState.PREPARE_ABORT):
+                return  # unloaded (coordinator moved) or already completed
+            failed = {tp: e for tp, e in results.items()
+                      if e not in (E.none, E.unknown_topic_or_partition)}
+            if failed:
+                log.warning("writing %s markers for %s failed: %s",
+                            "COMMIT" if commit else "ABORT", txn.transactional_id, failed)
+                return
+            txn.state = TxnState.COMPLETE_COMMIT if commit else TxnState.COMPLETE_ABORT
+            txn.partitions.clear()
+            txn.last_update_ms = self.clock.milliseconds()
+            try:
+                self._persist(txn)
+            except KafkaError:
+                log.exception("persisting the completion of %s failed", txn.transactional_id)
+
+        self.markers.send_markers(txn.producer_id, epoch, commit, sorted(txn.partitions), done)
 
     def _abort_fencing(self, txn: TransactionMetadata, reason: str) -> None:
         """Abort an ongoing transaction with a bumped epoch, fencing its producer."""
@@ -282,9 +304,9 @@ class TransactionCoordinator:
             TxnState(stored.status), {TopicPartition(t, p) for t, p in stored.partitions},
             stored.start_ms, stored.last_update_ms)
 
-    def finish_loading(self) -> None:
+    def finish_loading(self, loaded: Iterable[TransactionMetadata] | None = None) -> None:
         """Complete transactions that were between prepare and complete at the crash."""
-        for txn in self.txns.values():
+        for txn in list(self.txns.values() if loaded is None else loaded):
             if txn.state in (TxnState.PREPARE_COMMIT, TxnState.PREPARE_ABORT):
                 try:
                     self._complete(txn, txn.state is TxnState.PREPARE_COMMIT)

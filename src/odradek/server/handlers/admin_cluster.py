@@ -32,9 +32,16 @@ def handle_describe_cluster(broker: BrokerServer, header: RequestHeader, request
                      cluster_authorized_operations=AUTHORIZED_OPERATIONS_OMITTED)
     brokers = (build(module.DescribeClusterBroker, broker_id=broker.node_id, host=host,
                      port=port, rack=broker.rack, is_fenced=False),)
+    controller_id = broker.node_id
+    if broker.cluster is not None:
+        store = broker.metadata_store
+        brokers = tuple(build(module.DescribeClusterBroker, broker_id=b.broker_id, host=b.host,
+                              port=b.port, rack=b.rack, is_fenced=False)
+                        for b in sorted(store.brokers.values(), key=lambda b: b.broker_id))
+        controller_id = store.controller if store.controller is not None else -1
     return build(module.DescribeClusterResponse, throttle_time=ZERO, error_code=ErrorCode.none,
                  error_message=None, endpoint_type=endpoint_type, cluster_id=broker.cluster_id,
-                 controller_id=broker.node_id, brokers=brokers,
+                 controller_id=controller_id, brokers=brokers,
                  cluster_authorized_operations=AUTHORIZED_OPERATIONS_OMITTED)
 
 

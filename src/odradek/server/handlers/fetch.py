@@ -38,10 +38,22 @@ class _Wanted:
     current_leader_epoch: int = -1
 
 
+def replica_id_of(request: Any) -> int:
+    """The fetching follower's broker id (-1 for consumers); v15+ carries it in ReplicaState."""
+    state = getattr(request, "replica_state", None)
+    if state is not None:
+        return int(state.replica_id)
+    return int(getattr(request, "replica_id", -1))
+
+
 def handle_fetch(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
     wanted = _wanted_partitions(broker, request)
     committed = getattr(request, "isolation_level", 0) == READ_COMMITTED
-    reads = _read_all(broker, wanted, request.max_bytes, committed)
+    replica = replica_id_of(request)
+    if replica >= 0 and broker.cluster is not None:
+        for item in wanted:
+            broker.cluster.on_follower_fetch(item.tp, replica, item.offset)
+    reads = _read_all(broker, wanted, request.max_bytes, committed, replica >= 0)
     metrics.fetch_requested(reads)
     available = sum(len(r.info.records) for r in reads if r.info is not None)
     max_wait_ms = int(request.max_wait.total_seconds() * 1000)
@@ -86,7 +98,8 @@ def _long_poll(broker: BrokerServer, header: RequestHeader, request: Any,
             finally:
                 timer.cancel()
                 purgatory.unwatch(delayed)
-            reads = _read_all(broker, wanted, request.max_bytes, committed)
+            reads = _read_all(broker, wanted, request.max_bytes, committed,
+                              replica_id_of(request) >= 0)
             got = sum(len(r.info.records) for r in reads if r.info is not None)
             if got >= request.min_bytes or loop.time() >= deadline or \
                     broker.shutting_down or any(r.error is not None for r in reads):
@@ -117,7 +130,7 @@ def _wanted_partitions(broker: BrokerServer, request: Any) -> list[_Wanted]:
 
 
 def _read_all(broker: BrokerServer, wanted: list[_Wanted], max_bytes: int,
-              committed: bool) -> list[PartitionRead]:
+              committed: bool, replica: bool = False) -> list[PartitionRead]:
     reads = []
     remaining = max_bytes
     first_data = True
@@ -128,7 +141,8 @@ def _read_all(broker: BrokerServer, wanted: list[_Wanted], max_bytes: int,
             continue
         limit = min(item.max_bytes, remaining)
         read = manager.read(item.tp, item.offset, limit, min_one_batch=first_data,
-                            committed=committed, current_leader_epoch=item.current_leader_epoch)
+                            committed=committed, current_leader_epoch=item.current_leader_epoch,
+                            replica=replica and broker.cluster is not None)
         if read.info is not None and read.info.records:
             remaining -= len(read.info.records)
             first_data = False

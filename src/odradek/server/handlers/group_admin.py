@@ -9,7 +9,7 @@ from kio.schema.errors import ErrorCode
 
 from odradek.protocol import api_versions as keys
 from odradek.protocol.codec import RequestHeader, build, response_module
-from odradek.server.handlers.group_membership import coordinator_error
+from odradek.server.handlers.group_membership import coordinator_error, not_coordinator
 
 if TYPE_CHECKING:
     from odradek.server.broker import BrokerServer
@@ -36,8 +36,9 @@ def handle_describe_groups(broker: BrokerServer, header: RequestHeader, request:
     unavailable = coordinator_error(broker)
     described = []
     for group_id in request.groups:
-        if unavailable is not None:
-            described.append(build(module.DescribedGroup, error_code=unavailable,
+        moved = unavailable or not_coordinator(broker, group_id)
+        if moved is not None:
+            described.append(build(module.DescribedGroup, error_code=moved,
                                    group_id=group_id, group_state="", protocol_type="",
                                    protocol_data="", members=(),
                                    authorized_operations=AUTHORIZED_OPERATIONS_OMITTED))
@@ -63,8 +64,10 @@ def handle_delete_groups(broker: BrokerServer, header: RequestHeader, request: A
     module = response_module(keys.DELETE_GROUPS_KEY, header.api_version)
     unavailable = coordinator_error(broker)
     names = list(request.groups_names)
-    results = dict.fromkeys(names, unavailable) if unavailable is not None else \
-        broker.groups.coordinator.delete_groups(names)
+    mine = [n for n in names if unavailable is None and not_coordinator(broker, n) is None]
+    results = dict.fromkeys(names, unavailable or ErrorCode.not_coordinator)
+    if mine:
+        results.update(broker.groups.coordinator.delete_groups(mine))
     return build(module.DeleteGroupsResponse, throttle_time=ZERO, results=tuple(
         build(module.DeletableGroupResult, group_id=name, error_code=results[name])
         for name in names))

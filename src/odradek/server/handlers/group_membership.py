@@ -47,9 +47,15 @@ def handle_find_coordinator(broker: BrokerServer, header: RequestHeader, request
                     broker.txns.ensure_txn_topic()
             except KafkaError as exc:
                 error, message = exc.error_code, str(exc)
+        node, h, p = broker.node_id, host, port
+        if error is ErrorCode.none and broker.cluster is not None:
+            node, h, p = _cluster_coordinator(broker, key_type, key)
+            if node < 0:
+                error, message = ErrorCode.coordinator_not_available, \
+                    "The coordinator is not available."
         ok = error is ErrorCode.none
-        results.append((key, error, message, broker.node_id if ok else -1,
-                        host if ok else "", port if ok else -1))
+        results.append((key, error, message, node if ok else -1,
+                        h if ok else "", p if ok else -1))
     if header.api_version >= 4:
         coordinators = tuple(
             build(module.Coordinator, key=key, node_id=node, host=h, port=p, error_code=err,
@@ -61,10 +67,38 @@ def handle_find_coordinator(broker: BrokerServer, header: RequestHeader, request
                  error_message=msg, node_id=node, host=h, port=p)
 
 
-def coordinator_error(broker: BrokerServer) -> ErrorCode | None:
-    """COORDINATOR_NOT_AVAILABLE (or similar) when group state cannot be stored yet."""
+def _cluster_coordinator(broker: BrokerServer, key_type: int, key: str
+                         ) -> tuple[int, str, int]:
+    """The leader of the key's internal partition, with its endpoint; -1 when none."""
+    from odradek.common.ids import TopicPartition
+
+    assert broker.cluster is not None
+    if key_type == GROUP_KEY_TYPE:
+        tp = TopicPartition("__consumer_offsets", broker.groups.coordinator.partition_for(key))
+    else:
+        tp = TopicPartition("__transaction_state", broker.txns.coordinator.partition_for(key))
+    leader = broker.cluster.leader_of(tp)
+    endpoint = broker.cluster.endpoint_of(leader) if leader >= 0 else None
+    if endpoint is None:
+        return -1, "", -1
+    return leader, endpoint[0], endpoint[1]
+
+
+def not_coordinator(broker: BrokerServer, group_id: str) -> ErrorCode | None:
+    try:
+        broker.groups.check_coordinator(group_id)
+    except KafkaError as exc:
+        return exc.error_code
+    return None
+
+
+def coordinator_error(broker: BrokerServer, group_id: str | None = None) -> ErrorCode | None:
+    """COORDINATOR_NOT_AVAILABLE (or similar) when group state cannot be stored yet;
+    NOT_COORDINATOR when another broker coordinates ``group_id``."""
     try:
         broker.groups.ensure_offsets_topic()
+        if group_id is not None:
+            broker.groups.check_coordinator(group_id)
     except KafkaError as exc:
         return exc.error_code
     return None
@@ -72,7 +106,7 @@ def coordinator_error(broker: BrokerServer) -> ErrorCode | None:
 
 async def handle_join_group(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
     module = response_module(keys.JOIN_GROUP_KEY, header.api_version)
-    unavailable = coordinator_error(broker)
+    unavailable = coordinator_error(broker, request.group_id)
     if unavailable is not None:
         return build(module.JoinGroupResponse, throttle_time=ZERO, error_code=unavailable,
                      generation_id=-1, protocol_name=None if header.api_version >= 7 else "",
@@ -104,7 +138,7 @@ async def handle_join_group(broker: BrokerServer, header: RequestHeader, request
 
 async def handle_sync_group(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
     module = response_module(keys.SYNC_GROUP_KEY, header.api_version)
-    unavailable = coordinator_error(broker)
+    unavailable = coordinator_error(broker, request.group_id)
     if unavailable is not None:
         return build(module.SyncGroupResponse, throttle_time=ZERO, error_code=unavailable,
                      assignment=b"")
@@ -127,7 +161,7 @@ async def handle_sync_group(broker: BrokerServer, header: RequestHeader, request
 
 def handle_heartbeat(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
     module = response_module(keys.HEARTBEAT_KEY, header.api_version)
-    error = broker.groups.coordinator.heartbeat(
+    error = not_coordinator(broker, request.group_id) or broker.groups.coordinator.heartbeat(
         request.group_id, request.generation_id, request.member_id,
         getattr(request, "group_instance_id", None))
     return build(module.HeartbeatResponse, throttle_time=ZERO, error_code=error)
@@ -139,7 +173,11 @@ def handle_leave_group(broker: BrokerServer, header: RequestHeader, request: Any
         leaving = [(m.member_id, m.group_instance_id) for m in request.members]
     else:
         leaving = [(request.member_id, None)]
-    error, results = broker.groups.coordinator.leave_group(request.group_id, leaving)
+    moved = not_coordinator(broker, request.group_id)
+    if moved is not None:
+        error, results = moved, [(m, i, moved) for m, i in leaving]
+    else:
+        error, results = broker.groups.coordinator.leave_group(request.group_id, leaving)
     if header.api_version < 3:
         error = results[0][2] if results else error
         return build(module.LeaveGroupResponse, throttle_time=ZERO, error_code=error)

@@ -10,7 +10,7 @@ from kio.schema.errors import ErrorCode
 from odradek.coordinator.group.coordinator import OffsetCommit
 from odradek.protocol import api_versions as keys
 from odradek.protocol.codec import RequestHeader, build, response_module
-from odradek.server.handlers.group_membership import coordinator_error
+from odradek.server.handlers.group_membership import coordinator_error, not_coordinator
 
 if TYPE_CHECKING:
     from odradek.server.broker import BrokerServer
@@ -26,7 +26,7 @@ def handle_offset_commit(broker: BrokerServer, header: RequestHeader, request: A
         for topic in request.topics for p in topic.partitions}
     unknown = {key for key in offsets if not _partition_exists(broker, key)}
     known = {key: value for key, value in offsets.items() if key not in unknown}
-    unavailable = coordinator_error(broker)
+    unavailable = coordinator_error(broker, request.group_id)
     if unavailable is not None:
         results = dict.fromkeys(known, unavailable)
     elif known:
@@ -74,6 +74,8 @@ def _fetch_topics(broker: BrokerServer, module: Any, group_id: str, requested: A
     topic_type = module.OffsetFetchResponseTopics if batched else module.OffsetFetchResponseTopic
     part_type = module.OffsetFetchResponsePartitions if batched else \
         module.OffsetFetchResponsePartition
+    if unavailable is None:
+        unavailable = not_coordinator(broker, group_id)
     if unavailable is not None:
         return (), unavailable
     wanted = None if requested is None else [
@@ -98,7 +100,7 @@ def _fetch_topics(broker: BrokerServer, module: Any, group_id: str, requested: A
 def handle_offset_delete(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
     module = response_module(keys.OFFSET_DELETE_KEY, header.api_version)
     wanted = [(t.name, p.partition_index) for t in request.topics for p in t.partitions]
-    unavailable = coordinator_error(broker)
+    unavailable = coordinator_error(broker, request.group_id)
     results: dict[tuple[str, int], ErrorCode] = {}
     if unavailable is not None:
         error = unavailable

@@ -5,12 +5,20 @@ notices (as Kafka does)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from kio.schema.errors import ErrorCode
 
-from odradek.common.errors import KafkaError, UnsupportedCompressionTypeError
+from odradek.common.errors import (
+    KafkaError,
+    NotEnoughReplicasError,
+    NotLeaderOrFollowerError,
+    RequestTimedOutError,
+    UnsupportedCompressionTypeError,
+)
+from odradek.common.ids import TopicPartition
 from odradek.observability import metrics
 from odradek.protocol.api_versions import PRODUCE_KEY
 from odradek.protocol.codec import RequestHeader, build, response_module
@@ -19,6 +27,7 @@ from odradek.protocol.records.compression import CompressionType
 from odradek.server.errors import CloseConnectionError
 
 if TYPE_CHECKING:
+    from odradek.cluster.partition import DelayedProduce, Partition
     from odradek.server.broker import BrokerServer
 
 
@@ -27,7 +36,9 @@ def handle_produce(broker: BrokerServer, header: RequestHeader, request: Any) ->
     acks = request.acks
     valid_acks = acks in (0, 1, -1)
     failed = False
-    topics = []
+    topics: list[Any] = []
+    replicated = broker.cluster is not None
+    waits: list[tuple[int, int, TopicPartition, int]] = []
     for topic_data in request.topic_data:
         partitions = []
         for data in topic_data.partition_data:
@@ -38,6 +49,8 @@ def handle_produce(broker: BrokerServer, header: RequestHeader, request: Any) ->
             try:
                 if header.api_version < ZSTD_MIN_PRODUCE_VERSION:
                     reject_zstd(data.records)
+                if replicated and acks == -1:
+                    check_min_isr(broker, topic_data.name, data.index)
                 info = broker.replica_manager.append_records(topic_data.name, data.index,
                                                              data.records)
             except KafkaError as exc:
@@ -53,13 +66,78 @@ def handle_produce(broker: BrokerServer, header: RequestHeader, request: Any) ->
                 module.PartitionProduceResponse, index=data.index, error_code=ErrorCode.none,
                 base_offset=info.first_offset, log_append_time=append_time,
                 log_start_offset=info.log_start_offset, record_errors=(), error_message=None))
-        topics.append(build(module.TopicProduceResponse, name=topic_data.name,
-                            partition_responses=tuple(partitions)))
+            if replicated and acks == -1:
+                waits.append((len(topics), len(partitions) - 1,
+                              TopicPartition(topic_data.name, data.index),
+                              info.last_offset + 1))
+        topics.append((topic_data.name, partitions))
     if acks == 0:
         if failed:
             raise CloseConnectionError("acks=0 produce failed")
         return None
-    return build(module.ProduceResponse, responses=tuple(topics), throttle_time=timedelta(0))
+    if waits:
+        return _await_isr(broker, module, request, topics, waits)
+    return _response(module, topics)
+
+
+def _response(module: Any, topics: list[Any]) -> Any:
+    return build(module.ProduceResponse, responses=tuple(
+        build(module.TopicProduceResponse, name=name, partition_responses=tuple(partitions))
+        for name, partitions in topics), throttle_time=timedelta(0))
+
+
+def check_min_isr(broker: BrokerServer, topic: str, partition: int) -> None:
+    """acks=all needs min.insync.replicas in the ISR before the append (Kafka's check)."""
+    replicas = broker.replica_manager.partitions
+    found = replicas.get(TopicPartition(topic, partition)) if replicas is not None else None
+    if found is not None and found.is_leader and len(found.isr) < found.min_insync_replicas:
+        raise NotEnoughReplicasError(
+            f"The size of the current ISR {set(found.isr)} is insufficient to satisfy the "
+            f"min.isr requirement of {found.min_insync_replicas} for partition {found.tp}")
+
+
+async def _await_isr(broker: BrokerServer, module: Any, request: Any, topics: list[Any],
+                     waits: list[tuple[int, int, TopicPartition, int]]) -> Any:
+    """acks=all in cluster mode: answer once the ISR has every appended batch (or with
+    the partition's error: timed out, not enough replicas after append, leadership lost)."""
+    loop = asyncio.get_running_loop()
+    replicas = broker.replica_manager.partitions or {}
+    pending: list[tuple[int, int, Partition | None, DelayedProduce | None,
+                        asyncio.Future[KafkaError | None]]] = []
+    for topic_index, partition_index, tp, required in waits:
+        future: asyncio.Future[KafkaError | None] = loop.create_future()
+
+        def done(error: KafkaError | None, f: asyncio.Future[KafkaError | None] = future
+                 ) -> None:
+            if not f.done():
+                f.set_result(error)
+
+        partition = replicas.get(tp)
+        if partition is None or not partition.is_leader:
+            done(NotLeaderOrFollowerError(f"{tp}: leadership moved before the ISR had it"))
+            pending.append((topic_index, partition_index, None, None, future))
+            continue
+        delayed = partition.wait_for_isr(required, done)
+        pending.append((topic_index, partition_index, partition, delayed, future))
+    timeout_ms = int(getattr(request, "timeout", timedelta(seconds=30)).total_seconds() * 1000) \
+        if isinstance(getattr(request, "timeout", None), timedelta) else \
+        int(getattr(request, "timeout_ms", 30_000))
+    try:
+        async with asyncio.timeout(max(timeout_ms, 1) / 1000):
+            for *_, future in pending:
+                await future
+    except TimeoutError:
+        for _, _, waiting_on, waited, _ in pending:
+            if waiting_on is not None and waited is not None:
+                waiting_on.expire(waited)
+    for topic_index, partition_index, _, _, future in pending:
+        error = future.result() if future.done() else RequestTimedOutError("timed out")
+        if error is not None:
+            name, partitions = topics[topic_index]
+            index = partitions[partition_index].index
+            metrics.produce_failed(name, 0, error.error_code)
+            partitions[partition_index] = _error(module, index, error.error_code, str(error))
+    return _response(module, topics)
 
 
 ZSTD_MIN_PRODUCE_VERSION = 7

@@ -21,6 +21,7 @@ def handle_init_producer_id(broker: BrokerServer, header: RequestHeader, request
     if request.transactional_id is not None:
         try:
             broker.txns.ensure_txn_topic()
+            broker.txns.check_coordinator(request.transactional_id)
             error, producer_id, epoch = broker.txns.coordinator.init_producer_id(
                 request.transactional_id,
                 int(request.transaction_timeout.total_seconds() * 1000),

@@ -29,9 +29,12 @@ def legacy_fenced(error: ErrorCode, version: int, first_version: int) -> ErrorCo
         version < first_version else error
 
 
-def _txn_unavailable(broker: BrokerServer) -> ErrorCode | None:
+def _txn_unavailable(broker: BrokerServer, transactional_id: str | None = None
+                     ) -> ErrorCode | None:
     try:
         broker.txns.ensure_txn_topic()
+        if transactional_id is not None:
+            broker.txns.check_coordinator(transactional_id)
     except KafkaError as exc:
         return exc.error_code
     return None
@@ -42,14 +45,14 @@ def handle_add_partitions_to_txn(broker: BrokerServer, header: RequestHeader,
     module = response_module(keys.ADD_PARTITIONS_TO_TXN_KEY, header.api_version)
     wanted = [TopicPartition(t.name, p) for t in request.v3_and_below_topics
               for p in t.partitions]
-    unavailable = _txn_unavailable(broker)
+    unavailable = _txn_unavailable(broker, request.v3_and_below_transactional_id)
     if unavailable is not None:
         results = dict.fromkeys(wanted, unavailable)
     else:
         results = broker.txns.coordinator.add_partitions(
             request.v3_and_below_transactional_id, request.v3_and_below_producer_id,
             request.v3_and_below_producer_epoch, wanted,
-            lambda tp: tp in broker.log_manager.logs)
+            lambda tp: _partition_exists(broker, tp))
     by_topic: dict[str, list[Any]] = {}
     for tp, error in results.items():
         by_topic.setdefault(tp.topic, []).append(build(
@@ -63,7 +66,7 @@ def handle_add_partitions_to_txn(broker: BrokerServer, header: RequestHeader,
 
 def handle_add_offsets_to_txn(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
     module = response_module(keys.ADD_OFFSETS_TO_TXN_KEY, header.api_version)
-    error = _txn_unavailable(broker)
+    error = _txn_unavailable(broker, request.transactional_id)
     if error is None:
         try:
             broker.groups.ensure_offsets_topic()
@@ -80,7 +83,8 @@ def handle_add_offsets_to_txn(broker: BrokerServer, header: RequestHeader, reque
 
 def handle_end_txn(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
     module = response_module(keys.END_TXN_KEY, header.api_version)
-    error = _txn_unavailable(broker) or broker.txns.coordinator.end_txn(
+    error = _txn_unavailable(broker, request.transactional_id) or \
+        broker.txns.coordinator.end_txn(
         request.transactional_id, request.producer_id, request.producer_epoch,
         request.committed)
     return build(module.EndTxnResponse, throttle_time=ZERO,
@@ -94,6 +98,7 @@ def handle_txn_offset_commit(broker: BrokerServer, header: RequestHeader, reques
         for t in request.topics for p in t.partitions}
     try:
         broker.groups.ensure_offsets_topic()
+        broker.groups.check_coordinator(request.group_id)
         results = broker.groups.coordinator.txn_commit_offsets(
             request.group_id, request.producer_id, request.producer_epoch,
             getattr(request, "member_id", ""), getattr(request, "group_instance_id", None),
@@ -198,3 +203,8 @@ def handle_describe_producers(broker: BrokerServer, header: RequestHeader, reque
                                     active_producers=producers))
         topics.append(build(module.TopicResponse, name=topic.name, partitions=tuple(partitions)))
     return build(module.DescribeProducersResponse, throttle_time=ZERO, topics=tuple(topics))
+
+
+def _partition_exists(broker: BrokerServer, tp: TopicPartition) -> bool:
+    topic = broker.metadata_store.topics.get(tp.topic)
+    return topic is not None and 0 <= tp.partition < topic.partitions

@@ -1,0 +1,316 @@
+"""Followers fetching from leaders (Kafka's ReplicaFetcherManager / ReplicaFetcherThread).
+
+Per leader broker there are ``num.replica.fetchers`` fetchers, each an asyncio task with one
+connection; a partition goes to fetcher ``hash(tp) % num.replica.fetchers`` of its leader.
+A partition first truncates (OffsetForLeaderEpoch: keep only what the leader has for our
+latest epoch), then fetches from its log end offset; fetched batches are appended as they
+are and the follower's high watermark follows the leader's."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from kio.schema.errors import ErrorCode
+from kio.schema.fetch.v12 import request as fetch_v12
+from kio.schema.list_offsets.v7 import request as list_offsets_v7
+from kio.schema.offset_for_leader_epoch.v4 import request as epoch_v4
+from kio.schema.types import BrokerId, TopicName
+from kio.static.primitive import i8, i32, i32Timedelta, i64
+
+from odradek.cluster.broker_client import BrokerClient, BrokerConnectionError
+from odradek.common.errors import KafkaError
+from odradek.common.ids import TopicPartition
+from odradek.protocol.records.batch import LOG_OVERHEAD, read_header, validate_batches
+from odradek.storage.log import Log
+
+if TYPE_CHECKING:
+    from odradek.config.broker import BrokerConfig
+
+log = logging.getLogger(__name__)
+
+EARLIEST_TIMESTAMP = -2
+UNDEFINED_EPOCH = -1
+
+
+@dataclass(slots=True, eq=False)
+class FetchState:
+    leader_epoch: int
+    truncating: bool = True
+    paused_until: float = 0.0
+
+
+def whole_batches(records: bytes) -> bytes:
+    """Cut a fetched chunk after its last complete batch."""
+    position = 0
+    total = len(records)
+    while total - position >= LOG_OVERHEAD + 49:
+        size = read_header(records, position).size
+        if position + size > total:
+            break
+        position += size
+    return records if position == total else records[:position]
+
+
+class ReplicaFetcher:
+    def __init__(self, manager: ReplicaFetcherManager, leader: int, index: int) -> None:
+        self.manager = manager
+        self.leader = leader
+        self.index = index
+        self.partitions: dict[TopicPartition, FetchState] = {}
+        self._wakeup = asyncio.Event()
+        self._client: BrokerClient | None = None
+        self._endpoint: tuple[str, int] | None = None
+        self.task = asyncio.get_running_loop().create_task(self._run())
+
+    def add(self, tp: TopicPartition, leader_epoch: int) -> None:
+        self.partitions[tp] = FetchState(leader_epoch)
+        self._wakeup.set()
+
+    def remove(self, tp: TopicPartition) -> None:
+        self.partitions.pop(tp, None)
+
+    def stop(self) -> None:
+        self.task.cancel()
+        if self._client is not None:
+            self._client.close()
+
+    def _connection(self) -> BrokerClient | None:
+        endpoint = self.manager.endpoint_of(self.leader)
+        if endpoint is None:
+            return None
+        if self._client is None or self._endpoint != endpoint:
+            if self._client is not None:
+                self._client.close()
+            self._endpoint = endpoint
+            self._client = BrokerClient(endpoint[0], endpoint[1],
+                                        f"broker-{self.manager.local_id}-fetcher-{self.index}",
+                                        self.manager.socket_timeout_s)
+        return self._client
+
+    async def _run(self) -> None:
+        backoff = self.manager.config_int("replica.fetch.backoff.ms") / 1000
+        while True:
+            if not self.partitions:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            client = self._connection()
+            if client is None:
+                await asyncio.sleep(backoff)
+                continue
+            try:
+                truncating = [tp for tp, st in self.partitions.items() if st.truncating]
+                if truncating:
+                    await self._truncate(client, truncating)
+                if any(not st.truncating for st in self.partitions.values()):
+                    await self._fetch(client)
+            except BrokerConnectionError as exc:
+                log.info("fetching from broker %d: %s", self.leader, exc)
+                await asyncio.sleep(backoff)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("replica fetcher for broker %d failed", self.leader)
+                await asyncio.sleep(backoff)
+
+    # -- truncation -------------------------------------------------------------------------
+
+    async def _truncate(self, client: BrokerClient, tps: list[TopicPartition]) -> None:
+        by_topic: dict[str, list[Any]] = {}
+        logs: dict[TopicPartition, Log] = {}
+        asked: dict[TopicPartition, FetchState] = {}
+        for tp in tps:
+            log_obj = self.manager.log_of(tp)
+            state = self.partitions.get(tp)
+            if log_obj is None or state is None:
+                self.partitions.pop(tp, None)
+                continue
+            logs[tp] = log_obj
+            asked[tp] = state
+            by_topic.setdefault(tp.topic, []).append(epoch_v4.OffsetForLeaderPartition(
+                partition=i32(tp.partition), current_leader_epoch=i32(state.leader_epoch),
+                leader_epoch=i32(log_obj.epoch_cache.latest_epoch)))
+        if not by_topic:
+            return
+        request = epoch_v4.OffsetForLeaderEpochRequest(
+            replica_id=BrokerId(self.manager.local_id),
+            topics=tuple(epoch_v4.OffsetForLeaderTopic(topic=TopicName(t), partitions=tuple(ps))
+                         for t, ps in by_topic.items()))
+        response = await client.request(request)
+        for topic in response.topics:
+            for item in topic.partitions:
+                tp = TopicPartition(topic.topic, item.partition)
+                state = self.partitions.get(tp)
+                log_obj = logs.get(tp)
+                if state is None or log_obj is None or asked.get(tp) is not state:
+                    continue
+                if item.error_code != ErrorCode.none:
+                    self._on_partition_error(tp, state, item.error_code)
+                    continue
+                self._truncate_to_leader(log_obj, item.leader_epoch, item.end_offset)
+                state.truncating = False
+
+    @staticmethod
+    def _truncate_to_leader(log_obj: Log, leader_epoch: int, end_offset: int) -> None:
+        """KIP-101/279: keep what the leader has of our latest epoch it knows."""
+        if leader_epoch == UNDEFINED_EPOCH or end_offset < 0:
+            offset = log_obj.high_watermark
+        else:
+            local_epoch, local_end = log_obj.epoch_cache.end_offset_for(
+                leader_epoch, log_obj.log_end_offset)
+            offset = end_offset if local_epoch == leader_epoch else min(end_offset, local_end)
+        offset = min(offset, log_obj.log_end_offset)
+        if offset < log_obj.log_end_offset:
+            log.info("%s: truncating from %d to %d (leader epoch %d ends at %d)", log_obj.tp,
+                     log_obj.log_end_offset, offset, leader_epoch, end_offset)
+            log_obj.truncate_to(offset)
+
+    # -- fetching ---------------------------------------------------------------------------
+
+    async def _fetch(self, client: BrokerClient) -> None:
+        manager = self.manager
+        now = asyncio.get_running_loop().time()
+        by_topic: dict[str, list[Any]] = {}
+        sent: dict[TopicPartition, tuple[FetchState, int]] = {}
+        for tp, state in list(self.partitions.items()):
+            if state.truncating or state.paused_until > now:
+                continue
+            log_obj = manager.log_of(tp)
+            if log_obj is None:
+                self.partitions.pop(tp, None)
+                continue
+            sent[tp] = (state, log_obj.log_end_offset)
+            by_topic.setdefault(tp.topic, []).append(fetch_v12.FetchPartition(
+                partition=i32(tp.partition), current_leader_epoch=i32(state.leader_epoch),
+                fetch_offset=i64(log_obj.log_end_offset), last_fetched_epoch=i32(-1),
+                log_start_offset=i64(log_obj.log_start_offset),
+                partition_max_bytes=i32(manager.config_int("replica.fetch.max.bytes"))))
+        if not by_topic:
+            await asyncio.sleep(0.05)
+            return
+        request = fetch_v12.FetchRequest(
+            cluster_id=None, replica_id=BrokerId(manager.local_id),
+            max_wait=i32Timedelta.parse(timedelta(
+                milliseconds=manager.config_int("replica.fetch.wait.max.ms"))),
+            min_bytes=i32(manager.config_int("replica.fetch.min.bytes")),
+            max_bytes=i32(manager.config_int("replica.fetch.response.max.bytes")),
+            isolation_level=i8(0), session_id=i32(0), session_epoch=i32(-1),
+            topics=tuple(fetch_v12.FetchTopic(topic=TopicName(t), partitions=tuple(ps))
+                         for t, ps in by_topic.items()),
+            forgotten_topics_data=(), rack_id="")
+        wait_s = manager.config_int("replica.fetch.wait.max.ms") / 1000
+        response = await client.request(request, timeout_s=manager.socket_timeout_s + wait_s)
+        for topic in response.responses:
+            for data in topic.partitions:
+                tp = TopicPartition(topic.topic, data.partition_index)
+                current = self.partitions.get(tp)
+                log_obj = manager.log_of(tp)
+                if current is None or log_obj is None or \
+                        sent.get(tp) != (current, log_obj.log_end_offset):
+                    continue  # removed, or its role changed while the fetch was in flight
+                state = current
+                if data.error_code == ErrorCode.offset_out_of_range:
+                    await self._out_of_range(client, tp, state, log_obj)
+                    continue
+                if data.error_code != ErrorCode.none:
+                    self._on_partition_error(tp, state, data.error_code)
+                    continue
+                self._append(log_obj, data)
+
+    def _append(self, log_obj: Log, data: Any) -> None:
+        records = whole_batches(bytes(data.records or b""))
+        if records:
+            try:
+                validated = validate_batches(records, 2**31 - 1)
+            except KafkaError as exc:
+                log.error("%s: corrupt data from leader %d: %s", log_obj.tp, self.leader, exc)
+                return
+            log_obj.append_as_follower(records, validated)
+        hw = min(int(data.high_watermark), log_obj.log_end_offset)
+        if hw > log_obj.high_watermark:
+            log_obj.high_watermark = hw
+        leader_start = int(data.log_start_offset)
+        if leader_start > log_obj.log_start_offset and leader_start <= log_obj.high_watermark:
+            log_obj.delete_records_before(leader_start)
+
+    async def _out_of_range(self, client: BrokerClient, tp: TopicPartition, state: FetchState,
+                            log_obj: Log) -> None:
+        """Our log end is outside the leader's log: past its end, truncate (via epochs);
+        below its start, start over at the leader's log start offset."""
+        request = list_offsets_v7.ListOffsetsRequest(
+            replica_id=BrokerId(self.manager.local_id), isolation_level=i8(0),
+            topics=(list_offsets_v7.ListOffsetsTopic(name=TopicName(tp.topic), partitions=(
+                list_offsets_v7.ListOffsetsPartition(
+                    partition_index=i32(tp.partition),
+                    current_leader_epoch=i32(state.leader_epoch),
+                    timestamp=i64(EARLIEST_TIMESTAMP)),)),))
+        response = await client.request(request)
+        item = response.topics[0].partitions[0]
+        if item.error_code != ErrorCode.none:
+            self._on_partition_error(tp, state, item.error_code)
+            return
+        leader_start = int(item.offset)
+        if log_obj.log_end_offset < leader_start:
+            log.info("%s: below the leader's log start %d; starting over there", tp,
+                     leader_start)
+            log_obj.truncate_fully_and_start_at(leader_start)
+        else:
+            state.truncating = True
+
+    def _on_partition_error(self, tp: TopicPartition, state: FetchState, code: int) -> None:
+        """Leadership moved or metadata is behind: wait for the new state (the manager is
+        told by the metadata watch) and retry after the backoff."""
+        loop = asyncio.get_running_loop()
+        state.paused_until = loop.time() + \
+            self.manager.config_int("replica.fetch.backoff.ms") / 1000
+        if code in (ErrorCode.fenced_leader_epoch, ErrorCode.not_leader_or_follower):
+            state.truncating = True
+        log.debug("%s: fetch from %d answered %s", tp, self.leader, ErrorCode(code).name)
+
+
+class ReplicaFetcherManager:
+    def __init__(self, local_id: int, config: BrokerConfig,
+                 log_of: Callable[[TopicPartition], Log | None],
+                 endpoint_of: Callable[[int], tuple[str, int] | None]) -> None:
+        self.local_id = local_id
+        self.config = config
+        self.log_of = log_of
+        self.endpoint_of = endpoint_of
+        self.socket_timeout_s = int(config.get("replica.socket.timeout.ms")) / 1000
+        self.fetchers: dict[tuple[int, int], ReplicaFetcher] = {}
+        self.assigned: dict[TopicPartition, tuple[int, int]] = {}
+
+    def config_int(self, name: str) -> int:
+        return int(self.config.get(name))
+
+    def add(self, tp: TopicPartition, leader: int, leader_epoch: int) -> None:
+        self.remove(tp)
+        count = max(1, self.config_int("num.replica.fetchers"))
+        key = (leader, hash(tp) % count)
+        fetcher = self.fetchers.get(key)
+        if fetcher is None:
+            fetcher = self.fetchers[key] = ReplicaFetcher(self, leader, key[1])
+        fetcher.add(tp, leader_epoch)
+        self.assigned[tp] = key
+
+    def remove(self, tp: TopicPartition) -> None:
+        key = self.assigned.pop(tp, None)
+        if key is None:
+            return
+        fetcher = self.fetchers.get(key)
+        if fetcher is not None:
+            fetcher.remove(tp)
+            if not fetcher.partitions:
+                fetcher.stop()
+                del self.fetchers[key]
+
+    def stop(self) -> None:
+        for fetcher in self.fetchers.values():
+            fetcher.stop()
+        self.fetchers.clear()
+        self.assigned.clear()

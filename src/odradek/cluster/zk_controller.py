@@ -1,0 +1,599 @@
+"""The cluster controller (Kafka's KafkaController in ZooKeeper mode).
+
+Every broker runs one; the one that creates the ephemeral ``/controller`` znode is active and
+bumps ``/controller_epoch``. It runs on its own thread with an event queue, like Kafka's
+controller event thread, and acts only through ZooKeeper: every partition-state write is a
+ZooKeeper transaction that also checks the controller epoch znode's version, so a controller
+that lost its session is fenced. Brokers watch the state znodes and take the roles they find.
+
+Each event (a broker came or went, a topic appeared, a deletion or reassignment was asked
+for, a timer) runs one reconciliation pass over the whole cluster:
+
+* partitions without a state get one: leader = first live replica, ISR = live replicas;
+* partitions whose leader is gone get a new one from the live ISR, in assignment order (or,
+  with ``unclean.leader.election.enable``, any live replica); none: leader -1, ISR kept;
+* dead or shutting-down replicas leave the ISR;
+* reassignments whose target replicas are all in the ISR complete: leader moved into the
+  target set if needed, ISR and assignment trimmed to it;
+* topics queued in ``/admin/delete_topics`` are deleted;
+* brokers asking for a controlled shutdown lose their leaderships to other ISR members.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
+from kazoo.protocol.states import KazooState
+from kazoo.recipe.watchers import ChildrenWatch, DataWatch
+from kio.schema.errors import ErrorCode
+
+from odradek.cluster.zk_store import (
+    BROKERS,
+    CONTROLLED_SHUTDOWN,
+    CONTROLLER,
+    CONTROLLER_EPOCH,
+    DELETE_TOPICS,
+    TOPIC_CONFIGS,
+    TOPICS,
+    PartitionState,
+    ZkMetadataStore,
+    _dumps,
+    parse_state,
+    state_body,
+)
+from odradek.common.ids import TopicPartition
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+NO_LEADER = -1
+IDLE_RECONCILE_S = 5.0
+BUSY_RECONCILE_S = 0.25
+
+
+@dataclass(slots=True)
+class TopicAssignment:
+    name: str
+    body: dict[str, Any]
+    zk_version: int
+    partitions: dict[int, list[int]] = field(default_factory=dict)
+    adding: dict[int, list[int]] = field(default_factory=dict)
+    removing: dict[int, list[int]] = field(default_factory=dict)
+    unclean: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ElectionResult:
+    tp: TopicPartition
+    error: ErrorCode
+    message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OngoingReassignment:
+    tp: TopicPartition
+    replicas: list[int]
+    adding: list[int]
+    removing: list[int]
+
+
+class ControllerFencedError(Exception):
+    """Another broker became controller (the epoch znode moved on)."""
+
+
+class ZkController:
+    def __init__(self, store: ZkMetadataStore, broker_id: int, unclean_default: bool,
+                 auto_rebalance: bool, imbalance_check_s: float, imbalance_pct: int) -> None:
+        self.store = store
+        self.zk = store.client
+        self.broker_id = broker_id
+        self.unclean_default = unclean_default
+        self.auto_rebalance = auto_rebalance
+        self.imbalance_check_s = imbalance_check_s
+        self.imbalance_pct = imbalance_pct
+        self.active = False
+        self.epoch = -1
+        self.epoch_zk_version = -1
+        self._events: queue.Queue[Callable[[], None] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="controller", daemon=True)
+        self._stopped = False
+        self._busy = False
+        self._last_rebalance = time.monotonic()
+        self.on_change: Callable[[], None] = lambda: None
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+        DataWatch(self.zk, CONTROLLER, self._controller_changed)
+        self.zk.add_listener(self._session_state)
+
+    def stop(self) -> None:
+        self._stopped = True
+        self._events.put(None)
+        self._thread.join(timeout=5)
+        if self.active:
+            self.active = False
+            try:
+                data, _ = self.zk.get(CONTROLLER)
+                if int(json.loads(data)["brokerid"]) == self.broker_id:
+                    self.zk.delete(CONTROLLER)
+            except Exception:
+                pass
+
+    def _session_state(self, state: KazooState) -> None:
+        if state == KazooState.LOST and self.active:
+            log.warning("ZooKeeper session lost: resigning as controller")
+            self.active = False
+
+    def _controller_changed(self, data: bytes | None, _stat: Any) -> None:
+        if data is None and not self._stopped:
+            self._events.put(self._elect)
+
+    def _trigger(self, *_: object) -> None:
+        self._events.put(self._reconcile_event)
+
+    def submit(self, action: Callable[[], T]) -> concurrent.futures.Future[T]:
+        """Run ``action`` on the controller thread (admin requests)."""
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def run() -> None:
+            try:
+                future.set_result(action())
+            except BaseException as exc:
+                future.set_exception(exc)
+
+        self._events.put(run)
+        return future
+
+    def _run(self) -> None:
+        while True:
+            timeout = BUSY_RECONCILE_S if self._busy else IDLE_RECONCILE_S
+            try:
+                event = self._events.get(timeout=timeout)
+            except queue.Empty:
+                event = self._reconcile_event
+            if event is None:
+                return
+            try:
+                event()
+            except ControllerFencedError:
+                log.warning("controller epoch %d was fenced; resigning", self.epoch)
+                self.active = False
+            except Exception:
+                log.exception("controller event failed")
+                self._busy = True
+
+    # -- election ---------------------------------------------------------------------------
+
+    def _elect(self) -> None:
+        if self.active or self._stopped:
+            return
+        body = _dumps({"version": 2, "brokerid": self.broker_id,
+                       "timestamp": str(int(time.time() * 1000))})
+        try:
+            self.zk.create(CONTROLLER, body, ephemeral=True)
+        except NodeExistsError:
+            return
+        self.epoch, self.epoch_zk_version = self._bump_epoch()
+        self.active = True
+        log.info("broker %d is now the controller (epoch %d)", self.broker_id, self.epoch)
+        ChildrenWatch(self.zk, BROKERS, self._trigger)
+        ChildrenWatch(self.zk, TOPICS, self._trigger)
+        ChildrenWatch(self.zk, DELETE_TOPICS, self._trigger)
+        ChildrenWatch(self.zk, CONTROLLED_SHUTDOWN, self._trigger)
+        self._reconcile()
+
+    def _bump_epoch(self) -> tuple[int, int]:
+        while True:
+            try:
+                data, stat = self.zk.get(CONTROLLER_EPOCH)
+            except NoNodeError:
+                try:
+                    self.zk.create(CONTROLLER_EPOCH, b"1")
+                    return 1, 0
+                except NodeExistsError:
+                    continue
+            epoch = int(data) + 1
+            try:
+                new_stat = self.zk.set(CONTROLLER_EPOCH, str(epoch).encode(),
+                                       version=stat.version)
+                return epoch, int(new_stat.version)
+            except BadVersionError:
+                continue
+
+    # -- reading the cluster ----------------------------------------------------------------
+
+    def _live_brokers(self) -> set[int]:
+        return {int(c) for c in self.zk.get_children(BROKERS)}
+
+    def _shutting_down(self) -> set[int]:
+        return {int(c) for c in self.zk.get_children(CONTROLLED_SHUTDOWN)}
+
+    def _topic(self, name: str) -> TopicAssignment | None:
+        try:
+            data, stat = self.zk.get(f"{TOPICS}/{name}")
+        except NoNodeError:
+            return None
+        body = json.loads(data)
+
+        def ints(key: str) -> dict[int, list[int]]:
+            return {int(p): [int(r) for r in rs] for p, rs in (body.get(key) or {}).items()}
+
+        unclean = self.unclean_default
+        try:
+            config_data, _ = self.zk.get(f"{TOPIC_CONFIGS}/{name}")
+            value = json.loads(config_data).get("config", {}).get(
+                "unclean.leader.election.enable")
+            if value is not None:
+                unclean = str(value).lower() == "true"
+        except NoNodeError:
+            pass
+        return TopicAssignment(name, body, stat.version, ints("partitions"),
+                               ints("adding_replicas"), ints("removing_replicas"), unclean)
+
+    def _state(self, tp: TopicPartition) -> PartitionState | None:
+        try:
+            data, stat = self.zk.get(f"{TOPICS}/{tp.topic}/partitions/{tp.partition}/state")
+        except NoNodeError:
+            return None
+        return parse_state(data, stat.version)
+
+    # -- writing, fenced by the controller epoch --------------------------------------------
+
+    def _write_state(self, tp: TopicPartition, state: PartitionState) -> bool:
+        """Create or conditionally update a partition state; False if it changed meanwhile."""
+        path = f"{TOPICS}/{tp.topic}/partitions/{tp.partition}/state"
+        body = state_body(PartitionState(state.leader, state.leader_epoch, state.isr,
+                                         self.epoch))
+        if state.zk_version < 0:
+            self.zk.ensure_path(f"{TOPICS}/{tp.topic}/partitions/{tp.partition}")
+        transaction = self.zk.transaction()
+        transaction.check(CONTROLLER_EPOCH, self.epoch_zk_version)
+        if state.zk_version < 0:
+            transaction.create(path, body)
+        else:
+            transaction.set_data(path, body, version=state.zk_version)
+        results = transaction.commit()
+        if isinstance(results[0], Exception):
+            raise ControllerFencedError()
+        if isinstance(results[1], Exception):
+            return False
+        log.info("%s: leader %d, epoch %d, ISR %s", tp, state.leader, state.leader_epoch,
+                 list(state.isr))
+        return True
+
+    def _write_topic(self, topic: TopicAssignment) -> bool:
+        body = dict(topic.body)
+        body["partitions"] = {str(p): r for p, r in sorted(topic.partitions.items())}
+        body["adding_replicas"] = {str(p): r for p, r in sorted(topic.adding.items()) if r}
+        body["removing_replicas"] = {str(p): r for p, r in sorted(topic.removing.items()) if r}
+        transaction = self.zk.transaction()
+        transaction.check(CONTROLLER_EPOCH, self.epoch_zk_version)
+        transaction.set_data(f"{TOPICS}/{topic.name}", _dumps(body), version=topic.zk_version)
+        results = transaction.commit()
+        if isinstance(results[0], Exception):
+            raise ControllerFencedError()
+        if isinstance(results[1], Exception):
+            return False
+        topic.zk_version += 1
+        topic.body = body
+        return True
+
+    # -- reconciliation ---------------------------------------------------------------------
+
+    def _reconcile_event(self) -> None:
+        if self.active:
+            self._reconcile()
+        else:
+            self._busy = False
+
+    def _reconcile(self) -> None:
+        live = self._live_brokers()
+        shutting = self._shutting_down()
+        eligible = live - shutting
+        busy = False
+        for name in self.zk.get_children(DELETE_TOPICS):
+            self._delete_topic(name)
+        for name in self.zk.get_children(TOPICS):
+            topic = self._topic(name)
+            if topic is None:
+                continue
+            for partition, replicas in sorted(topic.partitions.items()):
+                tp = TopicPartition(name, partition)
+                state = self._state(tp)
+                if not self._reconcile_partition(tp, topic, replicas, state, live, eligible):
+                    busy = True
+                if topic.adding.get(partition) or topic.removing.get(partition):
+                    busy = True
+                    self._maybe_complete_reassignment(tp, topic, eligible)
+        if self.auto_rebalance and time.monotonic() - self._last_rebalance > \
+                self.imbalance_check_s:
+            self._last_rebalance = time.monotonic()
+            self._rebalance_leaders(eligible)
+        self._busy = busy or bool(shutting)
+        self.on_change()
+
+    def _reconcile_partition(self, tp: TopicPartition, topic: TopicAssignment,
+                             replicas: list[int], state: PartitionState | None, live: set[int],
+                             eligible: set[int]) -> bool:
+        """Bring one partition to a valid state; False when it stays offline."""
+        if state is None:
+            alive = [r for r in replicas if r in eligible] or [r for r in replicas if r in live]
+            if not alive:
+                return False
+            self._write_state(tp, PartitionState(alive[0], 0, tuple(alive), self.epoch))
+            return True
+        isr_alive = tuple(r for r in state.isr if r in eligible)
+        if state.leader in eligible:
+            if isr_alive != state.isr and state.leader in isr_alive:
+                self._write_state(tp, PartitionState(state.leader, state.leader_epoch,
+                                                     isr_alive, self.epoch, state.zk_version))
+            return True
+        # The leader is gone (or shutting down): elect from the live ISR.
+        candidates = [r for r in replicas if r in isr_alive]
+        if not candidates and state.leader in live and state.leader not in eligible:
+            return True  # shutting down with no other ISR member: keep it leading
+        if candidates:
+            self._write_state(tp, PartitionState(candidates[0], state.leader_epoch + 1,
+                                                 isr_alive, self.epoch, state.zk_version))
+            return True
+        if topic.unclean:
+            alive = [r for r in replicas if r in eligible]
+            if alive:
+                log.warning("%s: unclean leader election of %d (data may be lost)", tp,
+                            alive[0])
+                self._write_state(tp, PartitionState(alive[0], state.leader_epoch + 1,
+                                                     (alive[0],), self.epoch, state.zk_version))
+                return True
+        if state.leader != NO_LEADER:
+            # Offline: keep the last ISR so that one of its members can come back as leader.
+            isr = state.isr if state.leader not in state.isr else (state.leader,)
+            self._write_state(tp, PartitionState(NO_LEADER, state.leader_epoch + 1, isr,
+                                                 self.epoch, state.zk_version))
+        return False
+
+    def _delete_topic(self, name: str) -> None:
+        try:
+            self.zk.delete(f"{TOPICS}/{name}", recursive=True)
+        except NoNodeError:
+            pass
+        try:
+            self.zk.delete(f"{TOPIC_CONFIGS}/{name}")
+        except NoNodeError:
+            pass
+        try:
+            self.zk.delete(f"{DELETE_TOPICS}/{name}")
+        except NoNodeError:
+            pass
+        log.info("deleted topic %s", name)
+
+    # -- preferred leaders ------------------------------------------------------------------
+
+    def _rebalance_leaders(self, eligible: set[int]) -> None:
+        """auto.leader.rebalance.enable: move leadership back to preferred replicas on
+        brokers whose share of non-preferred leaders exceeds the imbalance percentage."""
+        per_broker: dict[int, list[TopicPartition]] = {}
+        not_preferred: dict[int, int] = {}
+        for name in self.zk.get_children(TOPICS):
+            topic = self._topic(name)
+            if topic is None:
+                continue
+            for partition, replicas in topic.partitions.items():
+                if not replicas or topic.adding.get(partition):
+                    continue
+                tp = TopicPartition(name, partition)
+                per_broker.setdefault(replicas[0], []).append(tp)
+                state = self._state(tp)
+                if state is not None and state.leader != replicas[0]:
+                    not_preferred[replicas[0]] = not_preferred.get(replicas[0], 0) + 1
+        for broker, count in not_preferred.items():
+            total = len(per_broker.get(broker, ()))
+            if broker in eligible and total and count * 100 / total > self.imbalance_pct:
+                self.elect_preferred(per_broker[broker])
+
+    def elect_preferred(self, partitions: list[TopicPartition]) -> list[ElectionResult]:
+        return self._elect_partitions(partitions, unclean=False)
+
+    def elect_leaders(self, partitions: list[TopicPartition] | None, unclean: bool
+                      ) -> list[ElectionResult]:
+        """ElectLeaders: PREFERRED (unclean=False) or UNCLEAN; None = every partition."""
+        if partitions is None:
+            partitions = []
+            for name in self.zk.get_children(TOPICS):
+                topic = self._topic(name)
+                if topic is not None:
+                    partitions += [TopicPartition(name, p) for p in sorted(topic.partitions)]
+        return self._elect_partitions(partitions, unclean)
+
+    def _elect_partitions(self, partitions: list[TopicPartition], unclean: bool
+                          ) -> list[ElectionResult]:
+        self._require_active()
+        live = self._live_brokers() - self._shutting_down()
+        results = []
+        topics: dict[str, TopicAssignment | None] = {}
+        for tp in partitions:
+            if tp.topic not in topics:
+                topics[tp.topic] = self._topic(tp.topic)
+            topic = topics[tp.topic]
+            replicas = topic.partitions.get(tp.partition) if topic is not None else None
+            state = self._state(tp) if replicas else None
+            if topic is None or not replicas or state is None:
+                results.append(ElectionResult(tp, ErrorCode.unknown_topic_or_partition,
+                                              "The partition does not exist."))
+                continue
+            if unclean:
+                if state.leader in live:
+                    results.append(ElectionResult(tp, ErrorCode.election_not_needed,
+                                                  "Leader election not needed for topic "
+                                                  "partition."))
+                    continue
+                alive = [r for r in replicas if r in live]
+                in_isr = [r for r in alive if r in state.isr]
+                leader = (in_isr or alive or [NO_LEADER])[0]
+                if leader == NO_LEADER:
+                    results.append(ElectionResult(tp, ErrorCode.eligible_leaders_not_available,
+                                                  "No live replica to elect."))
+                    continue
+                isr = state.isr if in_isr else (leader,)
+            else:
+                leader = replicas[0]
+                if state.leader == leader:
+                    results.append(ElectionResult(tp, ErrorCode.election_not_needed,
+                                                  "Leader election not needed for topic "
+                                                  "partition."))
+                    continue
+                if leader not in live or leader not in state.isr:
+                    results.append(ElectionResult(
+                        tp, ErrorCode.preferred_leader_not_available,
+                        f"Failed to elect leader for partition {tp} under strategy "
+                        "PreferredReplicaPartitionLeaderElectionStrategy"))
+                    continue
+                isr = tuple(r for r in state.isr if r in live)
+            ok = self._write_state(tp, PartitionState(leader, state.leader_epoch + 1, isr,
+                                                      self.epoch, state.zk_version))
+            results.append(ElectionResult(tp, ErrorCode.none if ok else
+                                          ErrorCode.preferred_leader_not_available,
+                                          None if ok else "the partition state changed"))
+        return results
+
+    # -- reassignment -----------------------------------------------------------------------
+
+    def _require_active(self) -> None:
+        if not self.active:
+            from odradek.common.errors import NotControllerError
+
+            raise NotControllerError("This is not the correct controller for this cluster.")
+
+    def alter_reassignments(self, wanted: Mapping[TopicPartition, list[int] | None]
+                            ) -> dict[TopicPartition, tuple[ErrorCode, str | None]]:
+        """AlterPartitionReassignments: start (replicas) or cancel (None) reassignments."""
+        self._require_active()
+        live = self._live_brokers()
+        results: dict[TopicPartition, tuple[ErrorCode, str | None]] = {}
+        by_topic: dict[str, list[TopicPartition]] = {}
+        for tp in wanted:
+            by_topic.setdefault(tp.topic, []).append(tp)
+        for name, tps in by_topic.items():
+            topic = self._topic(name)
+            changed: list[TopicPartition] = []
+            for tp in tps:
+                target = wanted[tp]
+                if topic is None or tp.partition not in topic.partitions:
+                    results[tp] = (ErrorCode.unknown_topic_or_partition,
+                                   "The partition does not exist.")
+                    continue
+                current = topic.partitions[tp.partition]
+                adding = topic.adding.get(tp.partition, [])
+                original = [r for r in current if r not in adding]
+                if target is None:
+                    if not adding and not topic.removing.get(tp.partition):
+                        results[tp] = (ErrorCode.no_reassignment_in_progress,
+                                       f"No reassignment in progress for {tp}.")
+                        continue
+                    topic.partitions[tp.partition] = original
+                    topic.adding.pop(tp.partition, None)
+                    topic.removing.pop(tp.partition, None)
+                    changed.append(tp)
+                    continue
+                error = _invalid_target(target, live)
+                if error is not None:
+                    results[tp] = (ErrorCode.invalid_replica_assignment, error)
+                    continue
+                if target == original:
+                    topic.partitions[tp.partition] = original
+                    topic.adding.pop(tp.partition, None)
+                    topic.removing.pop(tp.partition, None)
+                else:
+                    topic.partitions[tp.partition] = target + [r for r in original
+                                                               if r not in target]
+                    topic.adding[tp.partition] = [r for r in target if r not in original]
+                    topic.removing[tp.partition] = [r for r in original if r not in target]
+                changed.append(tp)
+            if changed and topic is not None:
+                ok = self._write_topic(topic)
+                for tp in changed:
+                    results[tp] = (ErrorCode.none, None) if ok else (
+                        ErrorCode.concurrent_transactions, "the topic changed meanwhile")
+                if ok:
+                    for tp in changed:
+                        self._after_assignment_change(tp, topic, live)
+        self._busy = True
+        return results
+
+    def _after_assignment_change(self, tp: TopicPartition, topic: TopicAssignment,
+                                 live: set[int]) -> None:
+        """A cancelled reassignment may leave the leader outside the replica set."""
+        state = self._state(tp)
+        replicas = topic.partitions[tp.partition]
+        if state is None or state.leader in replicas:
+            return
+        isr = tuple(r for r in state.isr if r in replicas and r in live)
+        leader = isr[0] if isr else NO_LEADER
+        self._write_state(tp, PartitionState(leader, state.leader_epoch + 1,
+                                             isr or state.isr, self.epoch, state.zk_version))
+
+    def _maybe_complete_reassignment(self, tp: TopicPartition, topic: TopicAssignment,
+                                     eligible: set[int]) -> None:
+        removing = topic.removing.get(tp.partition, [])
+        replicas = topic.partitions[tp.partition]
+        target = [r for r in replicas if r not in removing]
+        state = self._state(tp)
+        if state is None or not all(r in state.isr for r in target):
+            return
+        if state.leader not in target or state.leader not in eligible:
+            candidates = [r for r in target if r in eligible and r in state.isr]
+            if not candidates:
+                return
+            leader, epoch = candidates[0], state.leader_epoch + 1
+        else:
+            leader, epoch = state.leader, state.leader_epoch + 1
+        isr = tuple(r for r in state.isr if r in target)
+        if not self._write_state(tp, PartitionState(leader, epoch, isr, self.epoch,
+                                                    state.zk_version)):
+            return
+        topic.partitions[tp.partition] = target
+        topic.adding.pop(tp.partition, None)
+        topic.removing.pop(tp.partition, None)
+        if self._write_topic(topic):
+            log.info("%s: reassignment to %s completed", tp, target)
+
+    def list_reassignments(self, partitions: list[TopicPartition] | None
+                           ) -> list[OngoingReassignment]:
+        self._require_active()
+        names = sorted({tp.topic for tp in partitions}) if partitions is not None else \
+            sorted(self.zk.get_children(TOPICS))
+        wanted = set(partitions) if partitions is not None else None
+        ongoing = []
+        for name in names:
+            topic = self._topic(name)
+            if topic is None:
+                continue
+            for partition in sorted(topic.partitions):
+                tp = TopicPartition(name, partition)
+                adding = topic.adding.get(partition, [])
+                removing = topic.removing.get(partition, [])
+                if (adding or removing) and (wanted is None or tp in wanted):
+                    ongoing.append(OngoingReassignment(tp, topic.partitions[partition],
+                                                       adding, removing))
+        return ongoing
+
+
+def _invalid_target(target: list[int], live: set[int]) -> str | None:
+    if not target:
+        return "The replica list is empty."
+    if len(set(target)) != len(target):
+        return f"Duplicate brokers in replica assignment {target}."
+    unknown = [r for r in target if r not in live]
+    if unknown:
+        return f"Unknown broker(s) in replica assignment: {unknown}."
+    return None
