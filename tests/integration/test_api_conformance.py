@@ -541,6 +541,25 @@ def list_transactions(s: Setup, version: int) -> Plan:
                 check=check)
 
 
+def elect_leaders(s: Setup, version: int) -> Plan:
+    """A single node is every partition's preferred leader: nothing to elect."""
+    return Plan({"election_type": 0, "timeout": DEFAULT_TIMEOUT,
+                 "topic_partitions": [{"topic": s.topic, "partitions": [0]}]},
+                expect=expect(replica_election_results__partition_result__error_code=84))
+
+
+def alter_partition_reassignments(s: Setup, version: int) -> Plan:
+    return Plan({"timeout": DEFAULT_TIMEOUT, "topics": [{"name": s.topic, "partitions": [
+        {"partition_index": 0, "replicas": [s.node_id]}]}]})
+
+
+def list_partition_reassignments(s: Setup, version: int) -> Plan:
+    def check(body: Any) -> None:
+        assert body.topics == (), body
+
+    return Plan({"timeout": DEFAULT_TIMEOUT, "topics": None}, check=check)
+
+
 PLANS: dict[int, Callable[[Setup, int], Plan]] = {
     keys.PRODUCE_KEY: produce,
     keys.FETCH_KEY: fetch,
@@ -577,6 +596,9 @@ PLANS: dict[int, Callable[[Setup, int], Plan]] = {
     keys.DESCRIBE_PRODUCERS_KEY: describe_producers,
     keys.DESCRIBE_TRANSACTIONS_KEY: describe_transactions,
     keys.LIST_TRANSACTIONS_KEY: list_transactions,
+    keys.ELECT_LEADERS_KEY: elect_leaders,
+    keys.ALTER_PARTITION_REASSIGNMENTS_KEY: alter_partition_reassignments,
+    keys.LIST_PARTITION_REASSIGNMENTS_KEY: list_partition_reassignments,
 }
 
 

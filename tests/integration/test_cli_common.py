@@ -101,7 +101,8 @@ def test_java_properties_syntax() -> None:
 
 
 @pytest.mark.parametrize("tool", ["topics", "console-producer", "console-consumer", "configs",
-                                  "delete-records", "cluster", "consumer-groups"])
+                                  "delete-records", "cluster", "consumer-groups",
+                                  "reassign-partitions", "leader-election"])
 def test_every_tool_has_help(tool: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         build_parser().parse_args([tool, "--help"])

@@ -101,6 +101,14 @@ _BROKER_ONLY: tuple[ConfigDef, ...] = (
     ConfigDef("transaction.state.log.min.isr", I, 2, validator=at_least(1)),
     ConfigDef("offsets.commit.required.acks", I, -1),
     ConfigDef("offsets.commit.timeout.ms", I, 5000, validator=at_least(1)),
+    # Replication throttles (kafka-reassign-partitions --throttle sets and clears them);
+    # accepted and stored, not enforced.
+    ConfigDef("leader.replication.throttled.rate", L, 2**63 - 1, validator=at_least(1),
+              dynamic=True),
+    ConfigDef("follower.replication.throttled.rate", L, 2**63 - 1, validator=at_least(1),
+              dynamic=True),
+    ConfigDef("replica.alter.log.dirs.io.max.bytes.per.second", L, 2**63 - 1,
+              validator=at_least(1), dynamic=True),
     # The metrics endpoint (Prometheus /metrics, Jolokia /jolokia): off when unset or
     # negative, 0 picks a free port; metrics.host defaults to the first listener's host.
     ConfigDef("metrics.port", I, None, validator=at_least(-1)),

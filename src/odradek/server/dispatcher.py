@@ -27,6 +27,11 @@ from odradek.server.handlers.admin_configs import (
     handle_describe_configs,
     handle_incremental_alter_configs,
 )
+from odradek.server.handlers.admin_replication import (
+    handle_alter_partition_reassignments,
+    handle_elect_leaders,
+    handle_list_partition_reassignments,
+)
 from odradek.server.handlers.admin_topics import (
     handle_create_partitions,
     handle_delete_records,
@@ -116,6 +121,9 @@ HANDLERS: dict[int, Handler] = {
     keys.DESCRIBE_PRODUCERS_KEY: handle_describe_producers,
     keys.DESCRIBE_TRANSACTIONS_KEY: handle_describe_transactions,
     keys.LIST_TRANSACTIONS_KEY: handle_list_transactions,
+    keys.ELECT_LEADERS_KEY: handle_elect_leaders,
+    keys.ALTER_PARTITION_REASSIGNMENTS_KEY: handle_alter_partition_reassignments,
+    keys.LIST_PARTITION_REASSIGNMENTS_KEY: handle_list_partition_reassignments,
 }
 assert set(HANDLERS) == set(keys.SUPPORTED_APIS), "advertised APIs and handlers differ"
 

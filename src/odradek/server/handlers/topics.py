@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -10,7 +13,7 @@ from kio.schema.errors import ErrorCode
 
 from odradek.cluster.controller import TopicSpec
 from odradek.common.errors import KafkaError
-from odradek.common.ids import ZERO_UUID
+from odradek.common.ids import ZERO_UUID, TopicPartition
 from odradek.protocol.api_versions import CREATE_TOPICS_KEY, DELETE_TOPICS_KEY
 from odradek.protocol.codec import RequestHeader, build, response_module
 
@@ -23,6 +26,7 @@ def handle_create_topics(broker: BrokerServer, header: RequestHeader, request: A
     counts = Counter(t.name for t in request.topics)
     validate_only = bool(getattr(request, "validate_only", False))
     results = []
+    created_names: list[str] = []
     for topic in request.topics:
         if counts[topic.name] > 1:
             results.append(_create_result(module, topic.name, None, ErrorCode.invalid_request,
@@ -42,7 +46,39 @@ def handle_create_topics(broker: BrokerServer, header: RequestHeader, request: A
         if validate_only and hasattr(result, "topic_id"):
             result = build(type(result), **{**_fields(result), "topic_id": ZERO_UUID})
         results.append(result)
-    return build(module.CreateTopicsResponse, throttle_time=timedelta(0), topics=tuple(results))
+        if not validate_only:
+            created_names.append(created.name)
+    response = build(module.CreateTopicsResponse, throttle_time=timedelta(0),
+                     topics=tuple(results))
+    if broker.cluster is not None and created_names:
+        return _when(broker, request, response, lambda: all(
+            _has_leaders(broker, name) for name in created_names))
+    return response
+
+
+def _has_leaders(broker: BrokerServer, name: str) -> bool:
+    topic = broker.metadata_store.topics.get(name)
+    states = broker.metadata_store.states
+    return topic is not None and all(
+        TopicPartition(name, p) in states and states[TopicPartition(name, p)].leader >= 0
+        for p in topic.assignment)
+
+
+async def _when(broker: BrokerServer, request: Any, response: Any,
+                ready: Callable[[], bool]) -> Any:
+    """Cluster mode: answer once this broker's metadata shows the change (Kafka waits for
+    the metadata to propagate), or when the request's timeout passes."""
+    assert broker.cluster is not None
+    timeout = getattr(request, "timeout", None)
+    timeout_s = timeout.total_seconds() if isinstance(timeout, timedelta) else 30.0
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + max(timeout_s, 0.0)
+    changed = broker.cluster.metadata_changed
+    while not ready() and loop.time() < deadline:
+        changed.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(changed.wait(), min(0.1, deadline - loop.time()))
+    return response
 
 
 def _configs(broker: BrokerServer, module: Any, created: Any) -> tuple[Any, ...]:
@@ -83,8 +119,13 @@ def handle_delete_topics(broker: BrokerServer, header: RequestHeader, request: A
             results.append(build(module.DeletableTopicResult, name=name,
                                  topic_id=topic_id or ZERO_UUID, error_code=exc.error_code,
                                  error_message=str(exc)))
-    return build(module.DeleteTopicsResponse, throttle_time=timedelta(0),
-                 responses=tuple(results))
+    response = build(module.DeleteTopicsResponse, throttle_time=timedelta(0),
+                     responses=tuple(results))
+    deleted_names = [r.name for r in results if r.error_code == ErrorCode.none]
+    if broker.cluster is not None and deleted_names:
+        return _when(broker, request, response, lambda: not any(
+            n in broker.metadata_store.topics for n in deleted_names))
+    return response
 
 
 def _fields(entity: Any) -> dict[str, Any]:
