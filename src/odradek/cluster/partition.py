@@ -84,6 +84,8 @@ class Partition:
             for replica in replicas:
                 if replica != self.local_id and replica not in self.followers:
                     self.followers[replica] = FollowerState()
+            for gone in [r for r in self.followers if r not in replicas]:
+                del self.followers[gone]
         self.maybe_increment_high_watermark()
 
     def make_follower(self, leader: int, leader_epoch: int, isr: tuple[int, ...],
@@ -124,9 +126,10 @@ class Partition:
         state.last_fetch_leader_leo = leader_leo
         state.last_fetch_ms = now_ms
 
-    def isr_expansion(self) -> tuple[int, ...] | None:
+    def isr_expansion(self, now_ms: int, lag_time_max_ms: int) -> tuple[int, ...] | None:
         """The ISR with every caught-up follower added, or None when nothing changes: a
-        follower joins once it has reached the high watermark and the current epoch."""
+        follower joins once it has reached the high watermark and the current epoch, and
+        has been caught up within ``replica.lag.time.max.ms`` (KIP-841)."""
         if not self.is_leader or self.pending_isr is not None:
             return None
         epoch_start = self.log.epoch_cache.entries[-1][1] if self.log.epoch_cache.entries \
@@ -134,7 +137,8 @@ class Partition:
         joining = [r for r, s in self.followers.items()
                    if r not in self.isr and r in self.replicas
                    and s.log_end_offset >= self.log.high_watermark
-                   and s.log_end_offset >= epoch_start]
+                   and s.log_end_offset >= epoch_start
+                   and now_ms - s.last_caught_up_ms <= lag_time_max_ms]
         if not joining:
             return None
         return tuple(r for r in self.replicas if r in self.isr or r in joining)
@@ -145,8 +149,9 @@ class Partition:
         if not self.is_leader or self.pending_isr is not None:
             return None
         out = {r for r in self.isr if r != self.local_id
-               and now_ms - self.followers.get(r, FollowerState()).last_caught_up_ms
-               > lag_time_max_ms}
+               and (r not in self.replicas or
+                    now_ms - self.followers.get(r, FollowerState()).last_caught_up_ms
+                    > lag_time_max_ms)}
         if not out:
             return None
         return tuple(r for r in self.isr if r not in out)

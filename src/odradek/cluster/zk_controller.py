@@ -108,6 +108,7 @@ class ZkController:
         self._stopped = False
         self._busy = False
         self._last_rebalance = time.monotonic()
+        self._last_reconcile = time.monotonic()
         self.on_change: Callable[[], None] = lambda: None
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -157,14 +158,18 @@ class ZkController:
 
     def _run(self) -> None:
         while True:
-            timeout = BUSY_RECONCILE_S if self._busy else IDLE_RECONCILE_S
+            period = BUSY_RECONCILE_S if self._busy else IDLE_RECONCILE_S
+            wait = max(0.0, self._last_reconcile + period - time.monotonic())
             try:
-                event = self._events.get(timeout=timeout)
+                event = self._events.get(timeout=wait)
             except queue.Empty:
                 event = self._reconcile_event
             if event is None:
                 return
             try:
+                if event is not self._reconcile_event and \
+                        time.monotonic() - self._last_reconcile > period:
+                    self._reconcile_event()  # admin requests must not starve the timer
                 event()
             except ControllerFencedError:
                 log.warning("controller epoch %d was fenced; resigning", self.epoch)
@@ -296,8 +301,10 @@ class ZkController:
             self._reconcile()
         else:
             self._busy = False
+            self._last_reconcile = time.monotonic()
 
     def _reconcile(self) -> None:
+        self._last_reconcile = time.monotonic()
         live = self._live_brokers()
         shutting = self._shutting_down()
         eligible = live - shutting

@@ -258,10 +258,11 @@ class ZkMetadataStore:
         data, stat = self.client.get(f"{TOPICS}/{topic.name}")
         body = json.loads(data)
         partitions = {str(p): r for p, r in sorted(topic.assignment.items())}
-        if body.get("partitions") != partitions:
-            # New partitions only; replicas of existing ones move by reassignment.
-            body["partitions"] = {**partitions, **body.get("partitions", {})}
-            self.client.set(f"{TOPICS}/{topic.name}", _dumps(body), version=stat.version)
+        # New partitions only (replicas of existing ones move by reassignment). The topic
+        # znode is rewritten even when unchanged: its watch makes every broker re-read the
+        # topic's configs.
+        body["partitions"] = {**partitions, **body.get("partitions", {})}
+        self.client.set(f"{TOPICS}/{topic.name}", _dumps(body), version=stat.version)
         self.topics[topic.name] = topic
         self.by_id[topic.topic_id] = topic
 

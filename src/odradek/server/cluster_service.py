@@ -12,6 +12,8 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+from kazoo.protocol.states import KazooState
+
 from odradek.cluster.partition import NO_LEADER, Partition
 from odradek.cluster.replica_fetcher import ReplicaFetcherManager
 from odradek.cluster.zk_controller import ZkController
@@ -56,6 +58,8 @@ class ClusterService(MetadataListener):
         self._isr_writes: set[asyncio.Task[None]] = set()
         self.metadata_changed = asyncio.Event()
         self.started = False
+        self._session_lost = False
+        self._registration: BrokerRegistration | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -79,6 +83,8 @@ class ClusterService(MetadataListener):
         await asyncio.to_thread(self.store.register_broker, registration,
                                 self.config.listeners[0].name)
         self.broker.replica_manager.partitions = self.partitions
+        self._registration = registration
+        self.store.client.add_listener(self._session_state)
         self.watched.start()
         self.controller.on_change = lambda: None
         self.controller.start()
@@ -86,6 +92,33 @@ class ClusterService(MetadataListener):
         self._tasks = [loop.create_task(self._isr_expiry_loop())]
         self.started = True
         log.info("registered broker %d at %s:%d in ZooKeeper", self.node_id, host, port)
+
+    def _session_state(self, state: KazooState) -> None:
+        """kazoo thread: after an expired session our ephemeral registration is gone;
+        register again once a new session is established."""
+        if state == KazooState.LOST:
+            self._session_lost = True
+        elif state == KazooState.CONNECTED and self._session_lost:
+            self._session_lost = False
+            self.store._on_loop(self._reregister)
+
+    def _reregister(self) -> None:
+        registration = self._registration
+        if registration is None:
+            return
+
+        async def register() -> None:
+            try:
+                await asyncio.to_thread(self.store.register_broker, registration,
+                                        self.config.listeners[0].name)
+                log.warning("ZooKeeper session expired: registered broker %d again",
+                            self.node_id)
+            except Exception:
+                log.exception("registering again after a session expiry failed")
+
+        task = asyncio.get_running_loop().create_task(register())
+        self._isr_writes.add(task)
+        task.add_done_callback(self._isr_writes.discard)
 
     async def controlled_shutdown(self) -> None:
         """Ask the controller to move our leaderships away, and wait (bounded) for it."""
@@ -194,6 +227,9 @@ class ClusterService(MetadataListener):
                 self.fetchers.remove(tp)
             partition.make_leader(state.leader_epoch, state.isr, replicas, state.zk_version,
                                   now)
+            shrunk = partition.isr_shrink(now, self.lag_time_max_ms)
+            if shrunk is not None:  # e.g. a replica a reassignment removed
+                self._propose_isr(partition, shrunk)
             if new_role:
                 log.info("%s: leader (epoch %d, ISR %s)", tp, state.leader_epoch,
                          list(state.isr))
@@ -237,11 +273,11 @@ class ClusterService(MetadataListener):
         partition = self.partitions.get(tp)
         if partition is None or not partition.is_leader:
             return
-        partition.record_follower_fetch(replica, fetch_offset,
-                                        self.broker.clock.milliseconds())
+        now = self.broker.clock.milliseconds()
+        partition.record_follower_fetch(replica, fetch_offset, now)
         if partition.maybe_increment_high_watermark():
             self._notify_data(tp)
-        expanded = partition.isr_expansion()
+        expanded = partition.isr_expansion(now, self.lag_time_max_ms)
         if expanded is not None:
             self._propose_isr(partition, expanded)
 

@@ -704,7 +704,14 @@ def alter_configs(admin: Admin, changes: Mapping[tuple[Any, str], Sequence[Any]]
     ]
     if not resources:
         return
-    futures = admin.client.incremental_alter_configs(resources, request_timeout=admin.timeout)
+    # librdkafka takes at most one BROKER resource per call (each goes to its own broker).
+    brokers = [r for r in resources if r.restype == ResourceType.BROKER]
+    batches = [[r for r in resources if r.restype != ResourceType.BROKER]] + [[b] for b in brokers]
+    futures: dict[Any, Any] = {}
+    for batch in batches:
+        if batch:
+            futures.update(admin.client.incremental_alter_configs(
+                batch, request_timeout=admin.timeout))
     for resource in resources:
         try:
             admin.wait(futures[resource])
