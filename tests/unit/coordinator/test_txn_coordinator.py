@@ -231,7 +231,8 @@ def test_add_partitions_during_prepare_is_concurrent(h: Harness) -> None:
     _, pid, epoch = h.init()
     h.begin(pid, epoch)
     h.markers.errors[T1] = E.not_leader_or_follower
-    assert h.coordinator.end_txn(TID, pid, epoch, True) is E.none  # answered once PREPARE_COMMIT is logged
+    # Kafka answers EndTxn once PREPARE_COMMIT is logged; markers are retried after.
+    assert h.coordinator.end_txn(TID, pid, epoch, True) is E.none
     assert h.coordinator.txns[TID].state is TxnState.PREPARE_COMMIT
     assert h.begin(pid, epoch, T2) == {T2: E.concurrent_transactions}
 
@@ -286,7 +287,8 @@ def test_failed_markers_leave_prepare_commit_completed_later(h: Harness) -> None
     _, pid, epoch = h.init()
     h.begin(pid, epoch, T1)
     h.markers.errors[T1] = E.kafka_storage_error
-    assert h.coordinator.end_txn(TID, pid, epoch, True) is E.none  # answered once PREPARE_COMMIT is logged
+    # Kafka answers EndTxn once PREPARE_COMMIT is logged; markers are retried after.
+    assert h.coordinator.end_txn(TID, pid, epoch, True) is E.none
     assert h.coordinator.txns[TID].state is TxnState.PREPARE_COMMIT
     assert h.coordinator.end_txn(TID, pid, epoch, True) is E.concurrent_transactions
     h.markers.errors.clear()
