@@ -207,6 +207,7 @@ class ClusterService(MetadataListener):
             log_obj.high_watermark = min(log_obj.log_end_offset,
                                          checkpointed if checkpointed is not None else 0)
             partition = self.partitions[tp] = Partition(tp, log_obj, self.node_id)
+            log_obj.append_listeners.append(self._on_append)
         partition.min_insync_replicas = int(
             self.broker.controller.log_config(topic)["min.insync.replicas"])
         if state is None:
@@ -280,6 +281,13 @@ class ClusterService(MetadataListener):
         expanded = partition.isr_expansion(now, self.lag_time_max_ms)
         if expanded is not None:
             self._propose_isr(partition, expanded)
+
+    def _on_append(self, tp: TopicPartition, _size: int) -> None:
+        """A leader with no other in-sync replica moves its high watermark on append."""
+        partition = self.partitions.get(tp)
+        if partition is not None and partition.is_leader and \
+                partition.maybe_increment_high_watermark():
+            self._notify_data(tp)
 
     def _notify_data(self, tp: TopicPartition) -> None:
         """The high watermark moved: wake consumers' delayed fetches."""

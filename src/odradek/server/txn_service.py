@@ -143,6 +143,10 @@ class TxnService:
         spec = TopicSpec(TXN_TOPIC, self.partitions,
                          int(config.get("transaction.state.log.replication.factor")),
                          configs={"cleanup.policy": "compact", "compression.type": "producer",
+                                  "min.insync.replicas": str(min(
+                                      int(config.get("transaction.state.log.min.isr")),
+                                      int(config.get(
+                                          "transaction.state.log.replication.factor")))),
                                   "segment.bytes":
                                       str(config.get("transaction.state.log.segment.bytes"))})
         try:
