@@ -24,6 +24,7 @@ import json
 import logging
 import time
 import uuid
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -93,7 +94,10 @@ class ZkMetadataStore:
 
     def start(self) -> None:
         try:
-            self.client.start(timeout=self.connection_timeout)
+            with warnings.catch_warnings():
+                # A new chroot does not exist yet; ensure_path below creates it.
+                warnings.filterwarnings("ignore", "No chroot path exists")
+                self.client.start(timeout=self.connection_timeout)
         except Exception as exc:  # kazoo raises its own timeout type
             raise ConfigError(f"cannot connect to ZooKeeper at {self.connect}: {exc}") from exc
         for path in (BROKERS, TOPICS, TOPIC_CONFIGS, BROKER_CONFIGS, DELETE_TOPICS, "/cluster",

@@ -65,7 +65,14 @@ def partition_count(broker: BrokerServer) -> int:
 
 
 def offline_partitions(broker: BrokerServer) -> int:
-    """Partitions in the metadata whose log this (only) broker does not host: no leader."""
+    """Partitions without a leader. Single node: those whose log it does not host; cluster:
+    the controller reports them (leader -1 or not alive), other brokers 0 (as in Kafka)."""
+    if broker.cluster is not None:
+        if not broker.cluster.controller.active:
+            return 0
+        store = broker.metadata_store
+        return sum(1 for tp, state in store.states.items()
+                   if tp.topic in store.topics and state.leader not in store.brokers)
     logs = broker.log_manager.logs
     return sum(1 for topic in broker.metadata_store.topics.values()
                for partition in range(topic.partitions)
@@ -73,13 +80,31 @@ def offline_partitions(broker: BrokerServer) -> int:
 
 
 def under_replicated_partitions(broker: BrokerServer) -> int:
-    """A single node is every partition's only replica and in its ISR (the Metadata
-    responses say replicas = ISR = [this node]), so none is under-replicated."""
-    return 0
+    """Partitions led here whose ISR is smaller than their replica set. A single node is
+    every partition's only replica and in its ISR, so none is under-replicated there."""
+    if broker.cluster is None:
+        return 0
+    return sum(1 for p in broker.cluster.partitions.values()
+               if p.is_leader and len(p.isr) < len(p.replicas))
+
+
+def under_min_isr_partitions(broker: BrokerServer) -> int:
+    if broker.cluster is None:
+        return 0
+    return sum(1 for p in broker.cluster.partitions.values()
+               if p.is_leader and len(p.isr) < p.min_insync_replicas)
+
+
+def leader_count(broker: BrokerServer) -> int:
+    if broker.cluster is None:
+        return len(broker.log_manager.logs)
+    return sum(1 for p in broker.cluster.partitions.values() if p.is_leader)
 
 
 def active_controller_count(broker: BrokerServer) -> int:
-    """A single node is its own controller."""
+    """A single node is its own controller; in a cluster, the one holding /controller."""
+    if broker.cluster is not None:
+        return int(broker.cluster.controller.active and not broker.shutting_down)
     return 0 if broker.shutting_down else 1
 
 
@@ -163,7 +188,9 @@ def gauges(broker: BrokerServer) -> list[Gauge]:
     add("kafka.server", "ReplicaManager", "UnderReplicatedPartitions",
         under_replicated_partitions(broker))
     add("kafka.server", "ReplicaManager", "PartitionCount", len(logs))
-    add("kafka.server", "ReplicaManager", "LeaderCount", len(logs))
+    add("kafka.server", "ReplicaManager", "LeaderCount", leader_count(broker))
+    add("kafka.server", "ReplicaManager", "UnderMinIsrPartitionCount",
+        under_min_isr_partitions(broker))
     add("kafka.server", "ReplicaManager", "OfflineReplicaCount", offline)
     add("kafka.controller", "KafkaController", "ActiveControllerCount",
         active_controller_count(broker))

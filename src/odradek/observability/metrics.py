@@ -235,7 +235,7 @@ class _Counters:
     __slots__ = ("isr_expands", "isr_shrinks")
 
     def __init__(self) -> None:
-        self.isr_shrinks = 0  # a replication layer increments these; a single node never does
+        self.isr_shrinks = 0  # cluster mode's ISR changes count these; a single node never does
         self.isr_expands = 0
 
 

@@ -26,6 +26,7 @@ from odradek.cluster.zk_store import (
 )
 from odradek.common.errors import ConfigError, KafkaStorageError
 from odradek.common.ids import TopicPartition
+from odradek.observability import metrics
 from odradek.storage.log import Log
 
 if TYPE_CHECKING:
@@ -320,6 +321,10 @@ class ClusterService(MetadataListener):
                 partition.pending_isr = None  # the watch brings the state that won
                 return
             log.info("%s: ISR %s -> %s", partition.tp, list(partition.isr), list(isr))
+            if len(isr) < len(partition.isr):
+                metrics.COUNTERS.isr_shrinks += 1
+            else:
+                metrics.COUNTERS.isr_expands += 1
             partition.update_isr(isr, version)
             self._notify_data(partition.tp)
 
