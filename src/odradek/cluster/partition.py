@@ -148,10 +148,15 @@ class Partition:
         or None when all keep up."""
         if not self.is_leader or self.pending_isr is not None:
             return None
+        leader_leo = self.log.log_end_offset
+
+        def lagging(replica: int) -> bool:
+            state = self.followers.get(replica, FollowerState())
+            return state.log_end_offset != leader_leo and \
+                now_ms - state.last_caught_up_ms > lag_time_max_ms
+
         out = {r for r in self.isr if r != self.local_id
-               and (r not in self.replicas or
-                    now_ms - self.followers.get(r, FollowerState()).last_caught_up_ms
-                    > lag_time_max_ms)}
+               and (r not in self.replicas or lagging(r))}
         if not out:
             return None
         return tuple(r for r in self.isr if r not in out)

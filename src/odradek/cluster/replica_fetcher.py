@@ -23,9 +23,9 @@ from kio.schema.types import BrokerId, TopicName
 from kio.static.primitive import i8, i32, i32Timedelta, i64
 
 from odradek.cluster.broker_client import BrokerClient, BrokerConnectionError
-from odradek.common.errors import KafkaError
+from odradek.common.errors import CorruptRecordError, KafkaError
 from odradek.common.ids import TopicPartition
-from odradek.protocol.records.batch import LOG_OVERHEAD, read_header, validate_batches
+from odradek.protocol.records.batch import HEADER_SIZE, read_header, validate_batches
 from odradek.storage.log import Log
 
 if TYPE_CHECKING:
@@ -48,8 +48,10 @@ def whole_batches(records: bytes) -> bytes:
     """Cut a fetched chunk after its last complete batch."""
     position = 0
     total = len(records)
-    while total - position >= LOG_OVERHEAD + 49:
+    while total - position >= HEADER_SIZE:
         size = read_header(records, position).size
+        if size < HEADER_SIZE:
+            raise CorruptRecordError(f"record batch size {size} is below the minimum")
         if position + size > total:
             break
         position += size
@@ -152,23 +154,34 @@ class ReplicaFetcher:
                 if item.error_code != ErrorCode.none:
                     self._on_partition_error(tp, state, item.error_code)
                     continue
-                self._truncate_to_leader(log_obj, item.leader_epoch, item.end_offset)
-                state.truncating = False
+                done = self._truncate_to_leader(log_obj, item.leader_epoch, item.end_offset)
+                state.truncating = not done
 
     @staticmethod
-    def _truncate_to_leader(log_obj: Log, leader_epoch: int, end_offset: int) -> None:
-        """KIP-101/279: keep what the leader has of our latest epoch it knows."""
-        if leader_epoch == UNDEFINED_EPOCH or end_offset < 0:
+    def _truncate_to_leader(log_obj: Log, leader_epoch: int, end_offset: int) -> bool:
+        """KIP-101/279 (Kafka's getOffsetTruncationState): keep what we share with the leader
+        of the latest epoch both know. True when done; False when the leader answered an
+        epoch we lack: we cut to the end of our largest smaller epoch and ask again."""
+        done = True
+        if end_offset < 0:
             offset = log_obj.high_watermark
+        elif leader_epoch == UNDEFINED_EPOCH:
+            offset = end_offset
         else:
             local_epoch, local_end = log_obj.epoch_cache.end_offset_for(
                 leader_epoch, log_obj.log_end_offset)
-            offset = end_offset if local_epoch == leader_epoch else min(end_offset, local_end)
-        offset = min(offset, log_obj.log_end_offset)
+            if local_end < 0:
+                offset = log_obj.high_watermark
+            elif local_epoch != leader_epoch:
+                offset, done = local_end, False
+            else:
+                offset = min(local_end, end_offset)
+        offset = max(0, min(offset, log_obj.log_end_offset))
         if offset < log_obj.log_end_offset:
             log.info("%s: truncating from %d to %d (leader epoch %d ends at %d)", log_obj.tp,
                      log_obj.log_end_offset, offset, leader_epoch, end_offset)
             log_obj.truncate_to(offset)
+        return done
 
     # -- fetching ---------------------------------------------------------------------------
 
@@ -223,7 +236,11 @@ class ReplicaFetcher:
                 self._append(log_obj, data)
 
     def _append(self, log_obj: Log, data: Any) -> None:
-        records = whole_batches(bytes(data.records or b""))
+        try:
+            records = whole_batches(bytes(data.records or b""))
+        except KafkaError as exc:
+            log.error("%s: corrupt data from leader %d: %s", log_obj.tp, self.leader, exc)
+            return
         if records:
             try:
                 validated = validate_batches(records, 2**31 - 1)

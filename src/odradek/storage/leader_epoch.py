@@ -31,9 +31,12 @@ class LeaderEpochCache:
         write_epoch_checkpoint(self.path, self.entries)
 
     def end_offset_for(self, epoch: int, log_end_offset: int) -> tuple[int, int]:
-        """(largest epoch <= ``epoch``, the offset where it ended) — Kafka's endOffsetFor."""
-        if not self.entries or epoch < self.entries[0][0]:
+        """(largest epoch <= ``epoch``, the offset where it ended) — Kafka's endOffsetFor.
+        Below the first epoch: (``epoch``, the first epoch's start offset)."""
+        if not self.entries:
             return UNDEFINED_EPOCH, UNDEFINED_OFFSET
+        if epoch < self.entries[0][0]:
+            return epoch, self.entries[0][1]
         if epoch >= self.entries[-1][0]:
             return self.entries[-1][0], log_end_offset
         index = bisect_right([e for e, _ in self.entries], epoch) - 1

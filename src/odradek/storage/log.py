@@ -251,14 +251,21 @@ class Log:
         for header in batches.headers:
             start, position = position, position + header.size
             if header.base_offset < self.log_end_offset:
-                continue
-            if header.base_offset != self.log_end_offset:
-                raise OffsetOutOfRangeError(
-                    f"{self.tp}: fetched batch at {header.base_offset} does not follow the log "
-                    f"end offset {self.log_end_offset}")
+                if header.last_offset < self.log_end_offset:
+                    continue  # already here (a re-sent response)
+                if self.active_segment.is_empty and len(self.segments) == 1 and \
+                        header.base_offset >= 0:
+                    # The leader's log start is inside this batch (DeleteRecords): restart
+                    # our empty log at the batch's base offset, as Kafka does.
+                    self.truncate_fully_and_start_at(header.base_offset)
+                else:
+                    raise OffsetOutOfRangeError(
+                        f"{self.tp}: fetched batch {header.base_offset}-{header.last_offset} "
+                        f"overlaps the log end offset {self.log_end_offset}")
+            # Offsets may jump forward (a compacted leader log has gaps); never backward.
             now = self.clock.milliseconds()
-            self._maybe_roll(header.size, header.last_offset_delta + 1, header.max_timestamp,
-                             now)
+            self._maybe_roll(header.size, header.next_offset - self.log_end_offset,
+                             header.max_timestamp, now)
             if header.partition_leader_epoch > self.epoch_cache.latest_epoch:
                 self.epoch_cache.assign(header.partition_leader_epoch, header.base_offset)
             raw = view[start:position]
@@ -303,7 +310,16 @@ class Log:
         self._add_segment(self._open_segment(offset, fresh=True))
         self.log_start_offset = offset
         self.epoch_cache.truncate_from_end(-1)
-        self._after_truncation(offset)
+        self.epoch_cache.truncate_from_end(offset)
+        self.leader_epoch = max(self.epoch_cache.latest_epoch, 0)
+        self.high_watermark = offset
+        self.recovery_point = offset
+        self.aborted_txns = []
+        # Producers of the deleted data are forgotten, snapshots included (Kafka's
+        # ProducerStateManager.truncateFullyAndStartAt).
+        self.producer_state.truncate()
+        for snapshot in self.producer_state.snapshot_offsets():
+            self.producer_state.snapshot_path(snapshot).unlink(missing_ok=True)
         log.info("%s: truncated fully; log restarts at offset %d", self.tp, offset)
 
     def _after_truncation(self, offset: int) -> None:
