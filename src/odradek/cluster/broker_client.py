@@ -68,7 +68,7 @@ class BrokerClient:
                 return await asyncio.wait_for(self._request(entity),
                                               timeout_s or self.timeout_s)
             except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError,
-                    struct.error) as exc:
+                    struct.error, AttributeError) as exc:  # AttributeError: closed meanwhile
                 self.close()
                 raise BrokerConnectionError(
                     f"request to {self.host}:{self.port} failed: {exc!r}") from exc
@@ -76,7 +76,9 @@ class BrokerClient:
     async def _request(self, entity: Any) -> Any:
         if self._writer is None:
             await self._connect()
-        assert self._reader is not None and self._writer is not None
+        reader, writer = self._reader, self._writer
+        if reader is None or writer is None:
+            raise ValueError("connection closed")
         self._correlation += 1
         flexible = bool(entity.__flexible__)
         header_class = RequestHeaderV2 if flexible else RequestHeaderV1
@@ -84,10 +86,10 @@ class BrokerClient:
                               request_api_version=i16(entity.__version__),
                               correlation_id=i32(self._correlation), client_id=self.client_id)
         payload = _encode(header) + _encode(entity)
-        self._writer.write(_SIZE.pack(len(payload)) + payload)
-        await self._writer.drain()
-        (size,) = _SIZE.unpack(await self._reader.readexactly(4))
-        frame = await self._reader.readexactly(size)
+        writer.write(_SIZE.pack(len(payload)) + payload)
+        await writer.drain()
+        (size,) = _SIZE.unpack(await reader.readexactly(4))
+        frame = await reader.readexactly(size)
         flexible_header = flexible and entity.__api_key__ != API_VERSIONS_KEY
         response_header, offset = _reader(
             ResponseHeaderV1 if flexible_header else ResponseHeaderV0)(frame, 0)

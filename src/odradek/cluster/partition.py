@@ -5,7 +5,7 @@ here and written to ZooKeeper by the caller."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from odradek.common.errors import (
@@ -126,7 +126,8 @@ class Partition:
         state.last_fetch_leader_leo = leader_leo
         state.last_fetch_ms = now_ms
 
-    def isr_expansion(self, now_ms: int, lag_time_max_ms: int) -> tuple[int, ...] | None:
+    def isr_expansion(self, now_ms: int, lag_time_max_ms: int,
+                      only: Collection[int] | None = None) -> tuple[int, ...] | None:
         """The ISR with every caught-up follower added, or None when nothing changes: a
         follower joins once it has reached the high watermark and the current epoch, and
         has been caught up within ``replica.lag.time.max.ms`` (KIP-841)."""
@@ -136,6 +137,7 @@ class Partition:
             else 0
         joining = [r for r, s in self.followers.items()
                    if r not in self.isr and r in self.replicas
+                   and (only is None or r in only)
                    and s.log_end_offset >= self.log.high_watermark
                    and s.log_end_offset >= epoch_start
                    and now_ms - s.last_caught_up_ms <= lag_time_max_ms]

@@ -326,8 +326,10 @@ class ReplicaFetcherManager:
                 fetcher.stop()
                 del self.fetchers[key]
 
-    def stop(self) -> None:
-        for fetcher in self.fetchers.values():
+    async def stop(self) -> None:
+        fetchers = list(self.fetchers.values())
+        for fetcher in fetchers:
             fetcher.stop()
         self.fetchers.clear()
         self.assigned.clear()
+        await asyncio.gather(*(f.task for f in fetchers), return_exceptions=True)

@@ -86,6 +86,7 @@ class ZkMetadataStore:
         self.brokers: dict[int, BrokerRegistration] = {}
         self.states: dict[TopicPartition, PartitionState] = {}
         self.controller: int | None = None
+        self.shutting_down: set[int] = set()  # brokers in controlled shutdown
         self.listener: MetadataListener | None = None
         self._watched_topics: set[str] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -414,6 +415,15 @@ class WatchedMetadata:
         ChildrenWatch(client, BROKERS, self._on_brokers)
         ChildrenWatch(client, TOPICS, self._on_topics)
         DataWatch(client, CONTROLLER, self._on_controller)
+        ChildrenWatch(client, CONTROLLED_SHUTDOWN, self._on_shutting_down)
+
+    def _on_shutting_down(self, children: list[str]) -> None:
+        ids = {int(c) for c in children}
+
+        def apply() -> None:
+            self.store.shutting_down = ids
+
+        self._post(apply)
 
     # kazoo threads -> loop
 

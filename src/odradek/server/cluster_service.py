@@ -145,7 +145,7 @@ class ClusterService(MetadataListener):
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        self.fetchers.stop()
+        await self.fetchers.stop()
         await asyncio.to_thread(self.controller.stop)
         await asyncio.to_thread(self.store.close)
 
@@ -279,7 +279,11 @@ class ClusterService(MetadataListener):
         partition.record_follower_fetch(replica, fetch_offset, now)
         if partition.maybe_increment_high_watermark():
             self._notify_data(tp)
-        expanded = partition.isr_expansion(now, self.lag_time_max_ms)
+        # Only the fetching follower may join, and only while it is a live broker that is
+        # not shutting down (a broker in controlled shutdown still fetches briefly).
+        if replica not in self.store.brokers or replica in self.store.shutting_down:
+            return
+        expanded = partition.isr_expansion(now, self.lag_time_max_ms, only=(replica,))
         if expanded is not None:
             self._propose_isr(partition, expanded)
 
@@ -306,7 +310,7 @@ class ClusterService(MetadataListener):
 
     def _propose_isr(self, partition: Partition, isr: tuple[int, ...]) -> None:
         """Write the leader's ISR change to ZooKeeper, conditional on the state version."""
-        if self.node_id not in isr:
+        if self.node_id not in isr or set(isr) == set(partition.isr):
             return
         partition.pending_isr = isr
         state = PartitionState(self.node_id, partition.leader_epoch, isr,

@@ -213,5 +213,8 @@ def java_string_hash(value: str) -> int:
 
 
 def partition_for(group: str, partitions: int) -> int:
-    """The ``__consumer_offsets`` partition of a group (Utils.abs(hashCode) % partitions)."""
-    return (java_string_hash(group) & 0x7FFFFFFF) % partitions
+    """The ``__consumer_offsets`` partition of a group: Kafka's
+    ``Utils.abs(hashCode) % partitions``, where Utils.abs is Math.abs except that
+    Integer.MIN_VALUE gives 0 (not the sign-bit mask the producer partitioner uses)."""
+    h = java_string_hash(group)
+    return (0 if h == -(2**31) else abs(h)) % partitions
