@@ -301,6 +301,7 @@ class ReplicaFetcherManager:
         self.socket_timeout_s = int(config.get("replica.socket.timeout.ms")) / 1000
         self.fetchers: dict[tuple[int, int], ReplicaFetcher] = {}
         self.assigned: dict[TopicPartition, tuple[int, int]] = {}
+        self._stopping: set[asyncio.Task[None]] = set()
 
     def config_int(self, name: str) -> int:
         return int(self.config.get(name))
@@ -325,6 +326,9 @@ class ReplicaFetcherManager:
             if not fetcher.partitions:
                 fetcher.stop()
                 del self.fetchers[key]
+                # Keep the cancelled task referenced until it has finished.
+                self._stopping.add(fetcher.task)
+                fetcher.task.add_done_callback(self._stopping.discard)
 
     async def stop(self) -> None:
         fetchers = list(self.fetchers.values())
