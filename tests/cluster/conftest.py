@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support.cluster import Cluster
 from tests.support.zookeeper import ZooKeeperProcess, available
 
 
@@ -29,3 +30,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if Path(str(item.fspath)).parent.name == "cluster":
             item.add_marker(pytest.mark.zk)
+
+
+@pytest.fixture
+def cluster(zk_connect: str, tmp_path: Path) -> Iterator[Callable[..., Cluster]]:
+    """Call ``cluster(n=3, overrides={...}, **more_overrides)`` to start a cluster of ``n``
+    brokers (ids 1..n) and wait until it is ready; every process is stopped afterwards
+    (SIGTERM, then SIGKILL)."""
+    made: list[Cluster] = []
+
+    def make(n: int = 3, overrides: dict[str, str] | None = None, **more: str) -> Cluster:
+        connect = zk_connect if not made else f"{zk_connect}-{len(made)}"
+        instance = Cluster(tmp_path / f"cluster-{len(made)}", connect, n,
+                           {**(overrides or {}), **more})
+        made.append(instance)
+        return instance.start()
+
+    yield make
+    for instance in made:
+        instance.stop(grace=3.0)  # all at once, the last controlled shutdown cannot finish
