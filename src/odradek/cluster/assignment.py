@@ -21,11 +21,10 @@ def assign_replicas(brokers: Mapping[int, str | None], partitions: int, replicat
             f"{len(brokers)}.")
     racks = {rack for rack in brokers.values() if rack is not None}
     rack_aware = bool(racks) and all(rack is not None for rack in brokers.values())
-    ordered = _rack_alternated(brokers) if rack_aware else sorted(brokers)
+    ordered = rack_alternated(brokers) if rack_aware else sorted(brokers)
     count = len(ordered)
-    rng = random.Random()
-    start = rng.randrange(count) if start_index is None else start_index
-    next_shift = rng.randrange(count) if shift is None else shift
+    start = draw_index(count) if start_index is None else start_index
+    next_shift = draw_index(count) if shift is None else shift
     result: dict[int, list[int]] = {}
     for offset in range(partitions):
         if offset > 0 and offset % count == 0:
@@ -54,13 +53,18 @@ def assign_replicas(brokers: Mapping[int, str | None], partitions: int, replicat
     return result
 
 
+def draw_index(count: int) -> int:
+    """A random start (or shift) in [0, count), as Kafka draws them; tests may replace it."""
+    return random.randrange(count)
+
+
 def _replica_index(first: int, shift: int, j: int, count: int) -> int:
     if count == 1:
         return first
     return (first + 1 + (shift + j) % (count - 1)) % count
 
 
-def _rack_alternated(brokers: Mapping[int, str | None]) -> list[int]:
+def rack_alternated(brokers: Mapping[int, str | None]) -> list[int]:
     """Brokers ordered so that consecutive ones are on different racks: r1b1, r2b1, r1b2..."""
     by_rack: dict[str, list[int]] = {}
     for broker, rack in sorted(brokers.items()):

@@ -37,6 +37,7 @@ from odradek.cli.tools.reassign_partitions import (
     validate_for_execute,
 )
 from odradek.cli.tools.reassignment_api import OngoingReassignment, PartitionError
+from odradek.cluster import assignment
 from tests.unit.cli.fake_broker import FakeAdmin, Node
 
 BOOTSTRAP = ["--bootstrap-server", "127.0.0.1:1"]
@@ -573,7 +574,7 @@ def test_cancel(cluster: FakeAdmin, tmp_path: Path) -> None:
 
 
 def test_generate(cluster: FakeAdmin, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tool.random, "randrange", lambda n: 0)
+    monkeypatch.setattr(assignment, "draw_index", lambda n: 0)
     file = write(tmp_path, {"topics": [{"topic": "foo"}], "version": 1})
     code, out, err = run(
         *BOOTSTRAP,

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 from collections.abc import Iterable, Mapping, Sequence, Sized
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +37,9 @@ from odradek.cli.tools.reassignment_api import (
     TopicPartition,
     partition_name,
 )
+from odradek.cluster.assignment import assign_replicas
+from odradek.cluster.assignment import rack_alternated as _alternate_racks
+from odradek.common.errors import KafkaError
 
 ANY_LOG_DIR = "any"
 ACTIONS = ("generate", "execute", "verify", "cancel", "list")
@@ -343,79 +345,32 @@ class Broker:
     rack: str | None = None
 
 
-def _replica_index(first: int, shift: int, j: int, n: int) -> int:
-    return (first + 1 + (shift + j) % (n - 1)) % n
-
-
 def assign_replicas_to_brokers(
     brokers: Sequence[Broker],
     partitions: int,
     replication_factor: int,
     start_index: int | None = None,
 ) -> dict[int, list[int]]:
-    """Partition -> replicas, as Kafka's AdminUtils.assignReplicasToBrokers places them: the
-    first replica of partition p on broker (p + start) of the list, the others at a shift
-    that grows every time the partitions have gone once round the brokers. With racks on
-    every broker, the list alternates racks and each partition gets its replicas on distinct
-    racks first. ``start_index`` fixes the start (and the first shift); None draws both at
-    random, as Kafka does."""
+    """Partition -> replicas, as Kafka's AdminUtils.assignReplicasToBrokers places them (the
+    broker's own placement, odradek.cluster.assignment); ``start_index`` fixes the start and
+    the first shift, None draws both at random, as Kafka does."""
     if partitions <= 0:
         raise ToolError("Number of partitions must be larger than 0.")
     if replication_factor <= 0:
         raise ToolError("Replication factor must be larger than 0.")
-    if replication_factor > len(brokers):
-        raise ToolError(
-            f"Replication factor: {replication_factor} larger than available "
-            f"brokers: {len(brokers)}."
-        )
     racked = [b for b in brokers if b.rack is not None]
     if racked and len(racked) != len(brokers):
         raise ToolError("Not all brokers have rack information for replica rack aware assignment.")
-    if racked:
-        ordered, racks = rack_alternated(brokers), {b.id: b.rack for b in brokers}
-    else:
-        ordered, racks = sorted(b.id for b in brokers), {}
-    n = len(ordered)
-    start = random.randrange(n) if start_index is None else start_index
-    shift = random.randrange(n) if start_index is None else start_index
-    rack_count = len(set(racks.values()))
-    result: dict[int, list[int]] = {}
-    for p in range(partitions):
-        if p > 0 and p % n == 0:
-            shift += 1
-        first = (p + start) % n
-        replicas = [ordered[first]]
-        if not racks:
-            replicas += [
-                ordered[_replica_index(first, shift, j, n)] for j in range(replication_factor - 1)
-            ]
-        else:
-            used_racks, k = {racks[ordered[first]]}, 0
-            while len(replicas) < replication_factor:
-                broker = ordered[_replica_index(first, shift * rack_count, k, n)]
-                k += 1
-                rack_ok = racks[broker] not in used_racks or len(used_racks) == rack_count
-                broker_ok = broker not in replicas or len(replicas) == n
-                if rack_ok and broker_ok:
-                    replicas.append(broker)
-                    used_racks.add(racks[broker])
-        result[p] = replicas
-    return result
+    try:
+        return assign_replicas({b.id: b.rack for b in brokers}, partitions, replication_factor,
+                               start_index=start_index, shift=start_index)
+    except KafkaError as exc:
+        raise ToolError(str(exc)) from exc
 
 
 def rack_alternated(brokers: Sequence[Broker]) -> list[int]:
-    """Broker ids taking one broker of each rack in turn (racks and ids sorted):
-    rack1: 0,1; rack2: 2 gives 0,2,1."""
-    by_rack: dict[str, list[int]] = {}
-    for b in sorted(brokers, key=lambda b: b.id):
-        by_rack.setdefault(b.rack or "", []).append(b.id)
-    queues = [by_rack[rack] for rack in sorted(by_rack)]
-    ordered: list[int] = []
-    depth = 0
-    while len(ordered) < len(brokers):
-        ordered += [queue[depth] for queue in queues if depth < len(queue)]
-        depth += 1
-    return ordered
+    """Broker ids taking one broker of each rack in turn (racks and ids sorted)."""
+    return _alternate_racks({b.id: b.rack for b in brokers})
 
 
 def propose(
