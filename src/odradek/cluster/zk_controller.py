@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
+from kazoo.exceptions import NoNodeError
 from kazoo.protocol.states import KazooState
 from kazoo.recipe.watchers import ChildrenWatch, DataWatch
 from kio.schema.errors import ErrorCode
@@ -47,7 +47,6 @@ from odradek.cluster.zk_store import (
     PartitionState,
     ZkMetadataStore,
     _dumps,
-    parse_state,
     state_body,
 )
 from odradek.common.ids import TopicPartition
@@ -109,7 +108,6 @@ class ZkController:
         self._busy = False
         self._last_rebalance = time.monotonic()
         self._last_reconcile = time.monotonic()
-        self.on_change: Callable[[], None] = lambda: None
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -183,13 +181,10 @@ class ZkController:
     def _elect(self) -> None:
         if self.active or self._stopped:
             return
-        body = _dumps({"version": 2, "brokerid": self.broker_id,
-                       "timestamp": str(int(time.time() * 1000))})
-        try:
-            self.zk.create(CONTROLLER, body, ephemeral=True)
-        except NodeExistsError:
+        claimed = self.store.claim_controller(self.broker_id)
+        if claimed is None:
             return
-        self.epoch, self.epoch_zk_version = self._bump_epoch()
+        self.epoch, self.epoch_zk_version = claimed
         self.active = True
         log.info("broker %d is now the controller (epoch %d)", self.broker_id, self.epoch)
         ChildrenWatch(self.zk, BROKERS, self._trigger)
@@ -197,24 +192,6 @@ class ZkController:
         ChildrenWatch(self.zk, DELETE_TOPICS, self._trigger)
         ChildrenWatch(self.zk, CONTROLLED_SHUTDOWN, self._trigger)
         self._reconcile()
-
-    def _bump_epoch(self) -> tuple[int, int]:
-        while True:
-            try:
-                data, stat = self.zk.get(CONTROLLER_EPOCH)
-            except NoNodeError:
-                try:
-                    self.zk.create(CONTROLLER_EPOCH, b"1")
-                    return 1, 0
-                except NodeExistsError:
-                    continue
-            epoch = int(data) + 1
-            try:
-                new_stat = self.zk.set(CONTROLLER_EPOCH, str(epoch).encode(),
-                                       version=stat.version)
-                return epoch, int(new_stat.version)
-            except BadVersionError:
-                continue
 
     # -- reading the cluster ----------------------------------------------------------------
 
@@ -234,24 +211,13 @@ class ZkController:
         def ints(key: str) -> dict[int, list[int]]:
             return {int(p): [int(r) for r in rs] for p, rs in (body.get(key) or {}).items()}
 
-        unclean = self.unclean_default
-        try:
-            config_data, _ = self.zk.get(f"{TOPIC_CONFIGS}/{name}")
-            value = json.loads(config_data).get("config", {}).get(
-                "unclean.leader.election.enable")
-            if value is not None:
-                unclean = str(value).lower() == "true"
-        except NoNodeError:
-            pass
+        value = self.store.topic_configs(name).get("unclean.leader.election.enable")
+        unclean = self.unclean_default if value is None else value.lower() == "true"
         return TopicAssignment(name, body, stat.version, ints("partitions"),
                                ints("adding_replicas"), ints("removing_replicas"), unclean)
 
     def _state(self, tp: TopicPartition) -> PartitionState | None:
-        try:
-            data, stat = self.zk.get(f"{TOPICS}/{tp.topic}/partitions/{tp.partition}/state")
-        except NoNodeError:
-            return None
-        return parse_state(data, stat.version)
+        return self.store.partition_state(tp.topic, tp.partition)
 
     # -- writing, fenced by the controller epoch --------------------------------------------
 
@@ -328,7 +294,6 @@ class ZkController:
             self._last_rebalance = time.monotonic()
             self._rebalance_leaders(eligible)
         self._busy = busy or bool(shutting)
-        self.on_change()
 
     def _reconcile_partition(self, tp: TopicPartition, topic: TopicAssignment,
                              replicas: list[int], state: PartitionState | None, live: set[int],

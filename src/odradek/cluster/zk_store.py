@@ -87,8 +87,6 @@ class ZkMetadataStore:
         self.states: dict[TopicPartition, PartitionState] = {}
         self.controller: int | None = None
         self.shutting_down: set[int] = set()  # brokers in controlled shutdown
-        self.listener: MetadataListener | None = None
-        self._watched_topics: set[str] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -141,14 +139,9 @@ class ZkMetadataStore:
             raise ConfigError(f"broker.id {registration.broker_id} is already registered in "
                               "ZooKeeper by a live broker") from exc
 
-    def live_brokers(self, watch: Callable[[], None] | None = None
-                     ) -> dict[int, BrokerRegistration]:
-        def on_change(_: object) -> None:
-            if watch is not None:
-                self._on_loop(watch)
-
+    def live_brokers(self) -> dict[int, BrokerRegistration]:
         brokers = {}
-        for child in self.client.get_children(BROKERS, watch=on_change if watch else None):
+        for child in self.client.get_children(BROKERS):
             try:
                 data, _ = self.client.get(f"{BROKERS}/{child}")
             except NoNodeError:
@@ -160,41 +153,39 @@ class ZkMetadataStore:
 
     def try_become_controller(self, broker_id: int) -> int | None:
         """Create the ephemeral ``/controller``; the new controller epoch, or None."""
+        claimed = self.claim_controller(broker_id)
+        return None if claimed is None else claimed[0]
+
+    def claim_controller(self, broker_id: int) -> tuple[int, int] | None:
+        """Create the ephemeral ``/controller`` and bump ``/controller_epoch``: (the new epoch,
+        the epoch znode's version, which fences this controller's writes), or None."""
         body = _dumps({"version": 2, "brokerid": broker_id,
                        "timestamp": str(int(time.time() * 1000))})
         try:
             self.client.create(CONTROLLER, body, ephemeral=True)
         except NodeExistsError:
             return None
-        return self._bump_controller_epoch()
-
-    def _bump_controller_epoch(self) -> int:
         while True:
             try:
                 data, stat = self.client.get(CONTROLLER_EPOCH)
             except NoNodeError:
                 try:
                     self.client.create(CONTROLLER_EPOCH, b"1")
-                    return 1
+                    return 1, 0
                 except NodeExistsError:
                     continue
             epoch = int(data) + 1
             try:
-                self.client.set(CONTROLLER_EPOCH, str(epoch).encode(), version=stat.version)
-                return epoch
+                new_stat = self.client.set(CONTROLLER_EPOCH, str(epoch).encode(),
+                                           version=stat.version)
+                return epoch, int(new_stat.version)
             except BadVersionError:
                 continue
 
-    def controller_id(self, watch: Callable[[], None] | None = None) -> int | None:
-        def on_change(_: object) -> None:
-            if watch is not None:
-                self._on_loop(watch)
-
+    def controller_id(self) -> int | None:
         try:
-            data, _ = self.client.get(CONTROLLER, watch=on_change if watch else None)
+            data, _ = self.client.get(CONTROLLER)
         except NoNodeError:
-            if watch is not None:
-                self.client.exists(CONTROLLER, watch=on_change)
             return None
         return int(json.loads(data)["brokerid"])
 
@@ -219,19 +210,14 @@ class ZkMetadataStore:
             data, _ = self.client.get(f"{TOPICS}/{name}")
         except NoNodeError:
             return None
-        body = json.loads(data)
-        assignment = {int(p): [int(r) for r in replicas]
-                      for p, replicas in body.get("partitions", {}).items()}
-        configs: dict[str, str] = {}
+        return parse_topic_body(name, data, self.topic_configs(name))
+
+    def topic_configs(self, name: str) -> dict[str, str]:
         try:
-            config_data, _ = self.client.get(f"{TOPIC_CONFIGS}/{name}")
-            configs = {k: str(v) for k, v in json.loads(config_data).get("config", {}).items()}
+            data, _ = self.client.get(f"{TOPIC_CONFIGS}/{name}")
         except NoNodeError:
-            pass
-        topic_id = parse_topic_id(body["topic_id"]) if body.get("topic_id") else uuid.uuid4()
-        rf = len(next(iter(assignment.values()), []))
-        return TopicMetadata(name, topic_id, len(assignment), rf, configs,
-                             internal=name.startswith("__"), assignment=assignment)
+            return {}
+        return {k: str(v) for k, v in json.loads(data).get("config", {}).items()}
 
     def create_topic(self, topic: TopicMetadata) -> None:
         if topic.name in self.topics:
@@ -298,22 +284,16 @@ class ZkMetadataStore:
             data, stat = self.client.get(f"{TOPICS}/{topic}/partitions/{partition}/state")
         except NoNodeError:
             return None
-        body = json.loads(data)
-        return PartitionState(int(body["leader"]), int(body["leader_epoch"]),
-                              tuple(int(r) for r in body["isr"]),
-                              int(body["controller_epoch"]), stat.version)
+        return parse_state(data, stat.version)
 
     def set_partition_state(self, topic: str, partition: int, state: PartitionState) -> int:
         """Create or conditionally update the state znode; returns its new version.
         Raises kazoo's BadVersionError when someone else updated it first."""
         path = f"{TOPICS}/{topic}/partitions/{partition}/state"
-        body = _dumps({"controller_epoch": state.controller_epoch, "leader": state.leader,
-                       "version": 1, "leader_epoch": state.leader_epoch,
-                       "isr": list(state.isr)})
         if state.zk_version < 0:
-            self.client.create(path, body, makepath=True)
+            self.client.create(path, state_body(state), makepath=True)
             return 0
-        stat = self.client.set(path, body, version=state.zk_version)
+        stat = self.client.set(path, state_body(state), version=state.zk_version)
         return int(stat.version)
 
     def update_isr(self, tp: TopicPartition, state: PartitionState) -> int | None:
@@ -430,16 +410,8 @@ class WatchedMetadata:
     def _post(self, callback: Callable[[], None]) -> None:
         self.store._on_loop(callback)
 
-    def _on_brokers(self, children: list[str]) -> None:
-        brokers: dict[int, BrokerRegistration] = {}
-        for child in children:
-            try:
-                data, _ = self.store.client.get(f"{BROKERS}/{child}")
-            except NoNodeError:
-                continue
-            body = json.loads(data)
-            brokers[int(child)] = BrokerRegistration(int(child), body["host"], int(body["port"]),
-                                                     body.get("rack"))
+    def _on_brokers(self, _children: list[str]) -> None:
+        brokers = self.store.live_brokers()
 
         def apply() -> None:
             self.store.brokers = brokers
@@ -487,13 +459,7 @@ class WatchedMetadata:
 
             self._post(removed)
             return False
-        configs: dict[str, str] = {}
-        try:
-            config_data, _ = self.store.client.get(f"{TOPIC_CONFIGS}/{name}")
-            configs = {k: str(v) for k, v in json.loads(config_data).get("config", {}).items()}
-        except NoNodeError:
-            pass
-        topic = parse_topic_body(name, data, configs)
+        topic = parse_topic_body(name, data, self.store.topic_configs(name))
         for partition in topic.assignment:
             tp = TopicPartition(name, partition)
             if tp not in self._state_watches:

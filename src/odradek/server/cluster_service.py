@@ -87,7 +87,6 @@ class ClusterService(MetadataListener):
         self._registration = registration
         self.store.client.add_listener(self._session_state)
         self.watched.start()
-        self.controller.on_change = lambda: None
         self.controller.start()
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._isr_expiry_loop())]

@@ -237,23 +237,6 @@ def test_reassignment_json_is_kafkas() -> None:
 # -- replica placement -------------------------------------------------------------------------
 
 
-def test_round_robin_assignment_matches_kafka() -> None:
-    # Kafka's AdminUtils with brokers 0-4, 10 partitions, 3 replicas and start index 0.
-    brokers = [Broker(i) for i in range(5)]
-    assert assign_replicas_to_brokers(brokers, 10, 3, start_index=0) == {
-        0: [0, 1, 2],
-        1: [1, 2, 3],
-        2: [2, 3, 4],
-        3: [3, 4, 0],
-        4: [4, 0, 1],
-        5: [0, 2, 3],
-        6: [1, 3, 4],
-        7: [2, 4, 0],
-        8: [3, 0, 1],
-        9: [4, 1, 2],
-    }
-
-
 def test_assignment_is_deterministic_with_a_start_index() -> None:
     brokers = [Broker(3), Broker(1), Broker(2)]  # placed in id order
     first = assign_replicas_to_brokers(brokers, 6, 2, start_index=1)
