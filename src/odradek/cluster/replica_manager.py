@@ -19,6 +19,7 @@ from odradek.common.errors import (
     KafkaStorageError,
     NotEnoughReplicasAfterAppendError,
     NotLeaderOrFollowerError,
+    RequestTimedOutError,
     UnknownLeaderEpochError,
     UnknownTopicOrPartitionError,
 )
@@ -60,18 +61,22 @@ class ReplicaManager:
         if self.request_appends is not None:
             self.request_appends[tp] = max(self.request_appends.get(tp, 0), end_offset)
 
-    async def wait_replicated(self, appends: dict[TopicPartition, int],
-                              timeout_s: float) -> bool:
-        """Wait until every partition's high watermark reaches its offset; False on a lost
-        leadership, too few in-sync replicas, or the timeout."""
+    async def wait_for_isr(self, required: dict[TopicPartition, int], timeout_s: float
+                           ) -> dict[TopicPartition, KafkaError | None]:
+        """Wait until each partition's high watermark reaches its required offset (Kafka's
+        delayed produce); per partition None, or why not: the leadership moved, the ISR
+        shrank below min.insync.replicas (after append), or the timeout passed."""
+        outcome: dict[TopicPartition, KafkaError | None] = {}
         if self.partitions is None:
-            return True
+            return dict.fromkeys(required)
         loop = asyncio.get_running_loop()
         waits = []
-        for tp, offset in appends.items():
+        for tp, offset in required.items():
             partition = self.partitions.get(tp)
             if partition is None or not partition.is_leader:
-                return False
+                outcome[tp] = NotLeaderOrFollowerError(
+                    f"{tp}: leadership moved before the ISR had the records")
+                continue
             future: asyncio.Future[KafkaError | None] = loop.create_future()
 
             def done(error: KafkaError | None, f: asyncio.Future[KafkaError | None] = future
@@ -79,17 +84,25 @@ class ReplicaManager:
                 if not f.done():
                     f.set_result(error)
 
-            delayed = partition.wait_for_isr(offset, done)
-            waits.append((partition, delayed, future))
+            waits.append((tp, partition, partition.wait_for_isr(offset, done), future))
         try:
             async with asyncio.timeout(timeout_s):
-                results = [await f for _, _, f in waits]
+                for _, _, _, future in waits:
+                    await future
         except TimeoutError:
-            for partition, delayed, _ in waits:
+            for _, partition, delayed, _ in waits:
                 partition.expire(delayed)
-            return False
+        for tp, _, _, future in waits:
+            outcome[tp] = future.result() if future.done() else \
+                RequestTimedOutError(f"{tp}: the in-sync replicas did not acknowledge in time")
+        return outcome
+
+    async def wait_replicated(self, appends: dict[TopicPartition, int],
+                              timeout_s: float) -> bool:
+        """Internal writes: True once the ISR has them (even if it shrank meanwhile)."""
+        results = await self.wait_for_isr(appends, timeout_s)
         return all(r is None or isinstance(r, NotEnoughReplicasAfterAppendError)
-                   for r in results)
+                   for r in results.values())
 
     def get_log(self, topic: str, partition: int) -> Log:
         """The log of a partition this broker serves clients for (in cluster mode: leads)."""

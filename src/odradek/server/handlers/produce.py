@@ -5,7 +5,6 @@ notices (as Kafka does)."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -14,8 +13,6 @@ from kio.schema.errors import ErrorCode
 from odradek.common.errors import (
     KafkaError,
     NotEnoughReplicasError,
-    NotLeaderOrFollowerError,
-    RequestTimedOutError,
     UnsupportedCompressionTypeError,
 )
 from odradek.common.ids import TopicPartition
@@ -27,7 +24,6 @@ from odradek.protocol.records.compression import CompressionType
 from odradek.server.errors import CloseConnectionError
 
 if TYPE_CHECKING:
-    from odradek.cluster.partition import DelayedProduce, Partition
     from odradek.server.broker import BrokerServer
 
 
@@ -100,43 +96,16 @@ async def _await_isr(broker: BrokerServer, module: Any, request: Any, topics: li
                      waits: list[tuple[int, int, TopicPartition, int]]) -> Any:
     """acks=all in cluster mode: answer once the ISR has every appended batch (or with
     the partition's error: timed out, not enough replicas after append, leadership lost)."""
-    loop = asyncio.get_running_loop()
-    replicas = broker.replica_manager.partitions or {}
-    pending: list[tuple[int, int, Partition | None, DelayedProduce | None,
-                        asyncio.Future[KafkaError | None]]] = []
-    for topic_index, partition_index, tp, required in waits:
-        future: asyncio.Future[KafkaError | None] = loop.create_future()
-
-        def done(error: KafkaError | None, f: asyncio.Future[KafkaError | None] = future
-                 ) -> None:
-            if not f.done():
-                f.set_result(error)
-
-        partition = replicas.get(tp)
-        if partition is None or not partition.is_leader:
-            done(NotLeaderOrFollowerError(f"{tp}: leadership moved before the ISR had it"))
-            pending.append((topic_index, partition_index, None, None, future))
-            continue
-        delayed = partition.wait_for_isr(required, done)
-        pending.append((topic_index, partition_index, partition, delayed, future))
-    timeout_ms = int(getattr(request, "timeout", timedelta(seconds=30)).total_seconds() * 1000) \
-        if isinstance(getattr(request, "timeout", None), timedelta) else \
-        int(getattr(request, "timeout_ms", 30_000))
-    try:
-        async with asyncio.timeout(max(timeout_ms, 1) / 1000):
-            for *_, future in pending:
-                await future
-    except TimeoutError:
-        for _, _, waiting_on, waited, _ in pending:
-            if waiting_on is not None and waited is not None:
-                waiting_on.expire(waited)
-    for topic_index, partition_index, _, _, future in pending:
-        error = future.result() if future.done() else RequestTimedOutError("timed out")
+    timeout_s = max(request.timeout.total_seconds(), 0.001)
+    results = await broker.replica_manager.wait_for_isr(
+        {tp: required for _, _, tp, required in waits}, timeout_s)
+    for topic_index, partition_index, tp, _ in waits:
+        error = results[tp]
         if error is not None:
             name, partitions = topics[topic_index]
-            index = partitions[partition_index].index
             metrics.produce_failed(name, 0, error.error_code)
-            partitions[partition_index] = _error(module, index, error.error_code, str(error))
+            partitions[partition_index] = _error(module, tp.partition, error.error_code,
+                                                 str(error))
     return _response(module, topics)
 
 
