@@ -2,12 +2,18 @@
 
 Unknown names that are valid Kafka broker configs are accepted and reported as having no effect
 yet; anything else (a typo) stops startup with a clear message, as does an invalid value.
+
+Environment variables (see :func:`env_overrides`): ``ODRADEK_NUM_PARTITIONS=3`` and, as in
+Apache Kafka's and Confluent's Docker images, ``KAFKA_NUM_PARTITIONS=3`` both set
+``num.partitions``. Precedence, lowest first: embedded defaults, the properties file,
+``KAFKA_*``, ``ODRADEK_*``, ``--override``.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,6 +146,27 @@ EMBEDDED_DEFAULTS: Mapping[str, str] = {
 }
 
 ENV_PREFIX = "ODRADEK_"
+KAFKA_ENV_PREFIX = "KAFKA_"
+
+# KAFKA_* variables that are not broker configs: the ones Apache Kafka's image leaves out of
+# server.properties (docker/resources/common-scripts/kafka-propertiesSpec.json, the same list
+# as Confluent's cp-kafka), those kafka-run-class.sh and cp-kafka's launch script read, and
+# KAFKA_HOME. Names that map to no broker config (Kubernetes' service links for a Service
+# called "kafka": KAFKA_PORT, KAFKA_SERVICE_HOST, ...) are skipped without being listed here.
+KAFKA_ENV_NOT_CONFIGS: frozenset[str] = frozenset({
+    "KAFKA_VERSION", "KAFKA_HEAP_OPTS", "KAFKA_LOG4J_OPTS", "KAFKA_OPTS", "KAFKA_JMX_OPTS",
+    "KAFKA_JVM_PERFORMANCE_OPTS", "KAFKA_GC_LOG_OPTS", "KAFKA_LOG4J_ROOT_LOGLEVEL",
+    "KAFKA_LOG4J_LOGGERS", "KAFKA_TOOLS_LOG4J_LOGLEVEL", "KAFKA_DEBUG", "KAFKA_HOME",
+    "KAFKA_JMX_PORT", "KAFKA_JMX_HOSTNAME",
+})
+
+_UNDERSCORES = re.compile(r"_+")
+_RUN_MEANING = {1: ".", 2: "_", 3: "-"}  # Kafka's images: ub ConvertKey (docker/resources/ub)
+# Lower case -> Kafka's spelling (one broker config is camel case: zookeeper.clientCnxnSocket,
+# which cp-kafka also takes as KAFKA_ZOOKEEPER_CLIENT_CNXN_SOCKET).
+_CANONICAL_NAMES: dict[str, str] = {
+    name.lower(): name for name in (*BROKER_CONFIG_DEFS, *KAFKA_BROKER_CONFIG_NAMES)}
+_ENV_RENAMED = {"ZOOKEEPER_CLIENT_CNXN_SOCKET": "zookeeper.clientCnxnSocket"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,29 +265,68 @@ class BrokerConfig:
         return LogConfig(values)
 
 
-def env_overrides(environ: Mapping[str, str]) -> dict[str, str]:
-    """ODRADEK_LOG_DIRS=x -> log.dirs=x (``__`` stands for ``_``, ``___`` for ``-``).
+def env_key_to_name(suffix: str) -> str | None:
+    """Kafka's Docker images' rule for a variable's name after its prefix: ``_`` stands for
+    ``.``, ``__`` for ``_`` and ``___`` for ``-``, in lower case (``LOG_DIRS`` is
+    ``log.dirs``). None for four or more underscores in a row, which the rule leaves
+    undefined."""
+    parts = []
+    position = 0
+    for run in _UNDERSCORES.finditer(suffix):
+        meaning = _RUN_MEANING.get(len(run.group()))
+        if meaning is None:
+            return None
+        parts += [suffix[position:run.start()], meaning]
+        position = run.end()
+    parts.append(suffix[position:])
+    return "".join(parts).lower()
 
-    Only names that are broker configs are taken: the environment is shared with other tools
-    (test harnesses, wrappers) that use the same prefix, as Kafka's images skip KAFKA_OPTS."""
-    result = {}
-    for key, value in environ.items():
-        if key.startswith(ENV_PREFIX) and len(key) > len(ENV_PREFIX):
-            name = key[len(ENV_PREFIX):].lower()
-            name = name.replace("___", "-").replace("__", "\0").replace("_", ".")
-            name = name.replace("\0", "_")
-            if name in BROKER_CONFIG_DEFS or name in KAFKA_BROKER_CONFIG_NAMES:
-                result[name] = value
-            else:
-                log.debug("ignoring environment variable %s: not a broker config", key)
-    return result
+
+def env_config_name(suffix: str) -> str | None:
+    """The broker config (odradek's or Kafka's, in Kafka's spelling) a variable names after
+    its prefix, or None."""
+    if suffix in _ENV_RENAMED:
+        return _ENV_RENAMED[suffix]
+    name = env_key_to_name(suffix)
+    return None if name is None else _CANONICAL_NAMES.get(name)
+
+
+def env_overrides(environ: Mapping[str, str]) -> dict[str, str]:
+    """Broker configs from ``ODRADEK_*`` and ``KAFKA_*`` variables (:func:`env_config_name`):
+    ``ODRADEK_LOG_DIRS=x`` and ``KAFKA_LOG_DIRS=x`` both mean ``log.dirs=x``; when both name
+    the same config, ``ODRADEK_*`` wins.
+
+    Only names that are broker configs (odradek's or Kafka's) are taken; others are skipped
+    with a debug log line, not an error: the environment is shared with other tools (test
+    harnesses, wrappers, the JVM settings Kafka's scripts read such as ``KAFKA_HEAP_OPTS``,
+    Kubernetes service links such as ``KAFKA_PORT``). A config taken here is then checked like
+    any other: an invalid value stops startup."""
+    from_kafka: dict[str, str] = {}
+    from_odradek: dict[str, str] = {}
+    for key, value in sorted(environ.items()):
+        if key.startswith(ENV_PREFIX):
+            prefix, result = ENV_PREFIX, from_odradek
+        elif key.startswith(KAFKA_ENV_PREFIX):
+            if key in KAFKA_ENV_NOT_CONFIGS:
+                log.debug("ignoring environment variable %s: Kafka's images do not take it "
+                          "as a broker config", key)
+                continue
+            prefix, result = KAFKA_ENV_PREFIX, from_kafka
+        else:
+            continue
+        name = env_config_name(key[len(prefix):])
+        if name is None:
+            log.debug("ignoring environment variable %s: not a broker config", key)
+            continue
+        result[name] = value
+    return {**from_kafka, **from_odradek}
 
 
 def load_broker_config(properties_file: Path | None = None,
                        overrides: Mapping[str, str] | None = None,
                        environ: Mapping[str, str] | None = None,
                        embedded_defaults: bool = True) -> BrokerConfig:
-    """Layer: embedded defaults < properties file < environment < --override."""
+    """Layer: embedded defaults < properties file < KAFKA_* < ODRADEK_* < --override."""
     user: dict[str, str] = {}
     if properties_file is not None:
         try:

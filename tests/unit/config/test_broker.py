@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -9,8 +10,11 @@ import pytest
 from odradek.common.errors import ConfigError
 from odradek.config.broker import (
     BROKER_CONFIG_DEFS,
+    KAFKA_ENV_NOT_CONFIGS,
     Listener,
     build_broker_config,
+    env_config_name,
+    env_key_to_name,
     env_overrides,
     load_broker_config,
 )
@@ -122,10 +126,121 @@ def test_env_overrides_mapping() -> None:
         "ODRADEK_REQUIRE_JAVA": "not a broker config: ignored",
         "ODRADEK_": "ignored",
         "PATH": "/bin",
-        "KAFKA_LOG_DIRS": "/other",
+        "odradek_num_partitions": "9",  # the prefix is upper case
     }
     assert env_overrides(environ) == {
         "log.dirs": "/data", "node.id": "3", "log.cleaner.dedupe.buffer.size": "u"}
+
+
+@pytest.mark.parametrize(("suffix", "name"), [
+    ("NUM_PARTITIONS", "num.partitions"),
+    ("OFFSETS_TOPIC_REPLICATION_FACTOR", "offsets.topic.replication.factor"),
+    ("LOG_DIRS", "log.dirs"),
+    ("LOG_DIR", "log.dir"),
+    ("ZOOKEEPER_CONNECT", "zookeeper.connect"),
+    ("ZOOKEEPER_CLIENT_CNXN_SOCKET", "zookeeper.clientCnxnSocket"),  # cp-kafka's rename
+    ("ZOOKEEPER_CLIENTCNXNSOCKET", "zookeeper.clientCnxnSocket"),
+    ("NUM_PARTITIONS_", None),
+    ("_NUM_PARTITIONS", None),
+    ("NUM____PARTITIONS", None),  # four underscores: undefined in Kafka's rule
+    ("NUM__PARTITIONS", None),  # num_partitions
+    ("NUM___PARTITIONS", None),  # num-partitions
+    ("", None),
+])
+def test_env_config_name_follows_kafkas_image_rule(suffix: str, name: str | None) -> None:
+    assert env_config_name(suffix) == name
+
+
+@pytest.mark.parametrize(("suffix", "name"), [
+    ("ABC_DEF", "abc.def"),  # the examples of Kafka's docker/examples/README.md
+    ("ABC___DEF", "abc-def"),
+    ("ABC__DEF", "abc_def"),
+    ("X__Y___Z_W", "x_y-z.w"),
+    ("A_B_C", "a.b.c"),  # one-letter words too
+    ("A____B", None),
+])
+def test_env_key_translation(suffix: str, name: str | None) -> None:
+    assert env_key_to_name(suffix) == name
+
+
+def test_kafka_docker_variables_set_broker_configs() -> None:
+    environ = {
+        "KAFKA_NUM_PARTITIONS": "5",
+        "KAFKA_BROKER_ID": "2",
+        "KAFKA_ADVERTISED_LISTENERS": "PLAINTEXT://kafka:9092",
+        "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "1",
+        "KAFKA_BACKGROUND_THREADS": "4",  # valid in Kafka, not implemented: still passed on
+    }
+    assert env_overrides(environ) == {
+        "num.partitions": "5", "broker.id": "2",
+        "advertised.listeners": "PLAINTEXT://kafka:9092",
+        "offsets.topic.replication.factor": "1", "background.threads": "4"}
+    config = load_broker_config(environ=environ)
+    assert config.get("num.partitions") == 5
+    assert config.node_id == 2
+    assert config.unknown_valid == {"background.threads": "4"}
+
+
+def test_kafka_variables_that_are_not_configs_are_ignored(
+        caplog: pytest.LogCaptureFixture) -> None:
+    environ = {
+        "KAFKA_HEAP_OPTS": "-Xmx1G -Xms1G",
+        "KAFKA_OPTS": "-Djava.security.auth.login.config=/etc/jaas.conf",
+        "KAFKA_JMX_OPTS": "-Dcom.sun.management.jmxremote",
+        "KAFKA_LOG4J_OPTS": "-Dlog4j.configuration=file:/x",
+        "KAFKA_DEBUG": "y",
+        "KAFKA_VERSION": "3.9.0",
+        "KAFKA_HOME": "/opt/kafka",
+        "KAFKA_LOG4J_ROOT_LOGLEVEL": "WARN",
+        "KAFKA_LOG4J_LOGGERS": "kafka.controller=INFO",
+        # Kubernetes service links for a Service named "kafka"
+        "KAFKA_PORT": "tcp://10.0.0.7:9092",
+        "KAFKA_PORT_9092_TCP": "tcp://10.0.0.7:9092",
+        "KAFKA_PORT_9092_TCP_ADDR": "10.0.0.7",
+        "KAFKA_SERVICE_HOST": "10.0.0.7",
+        "KAFKA_SERVICE_PORT": "9092",
+        # the Apache image's SSL helpers: file names it turns into ssl.keystore.location
+        "KAFKA_SSL_KEYSTORE_FILENAME": "kafka.keystore.jks",
+        "KAFKA_": "empty",
+        "KAFKA_NUM_PARTITONS": "3",  # a typo: skipped, as any non-config
+    }
+    with caplog.at_level(logging.DEBUG, logger="odradek.config.broker"):
+        assert env_overrides(environ) == {}
+        config = load_broker_config(environ=environ)
+    assert config.get("num.partitions") == 1
+    assert config.unknown_valid == {}
+    logged = caplog.text
+    for key in ("KAFKA_HEAP_OPTS", "KAFKA_PORT_9092_TCP_ADDR", "KAFKA_NUM_PARTITONS"):
+        assert key in logged
+    assert {"KAFKA_HEAP_OPTS", "KAFKA_OPTS", "KAFKA_JMX_OPTS", "KAFKA_LOG4J_OPTS",
+            "KAFKA_VERSION", "KAFKA_DEBUG"} <= KAFKA_ENV_NOT_CONFIGS
+
+
+def test_odradek_variables_win_over_kafka_variables() -> None:
+    environ = {"KAFKA_NUM_PARTITIONS": "5", "ODRADEK_NUM_PARTITIONS": "7",
+               "KAFKA_LOG_DIRS": "/kafka", "KAFKA_NODE_ID": "4"}
+    assert env_overrides(environ) == {"num.partitions": "7", "log.dirs": "/kafka",
+                                      "node.id": "4"}
+
+
+def test_kafka_variable_with_an_invalid_value_stops_startup() -> None:
+    with pytest.raises(ConfigError, match=r"num\.partitions"):
+        load_broker_config(environ={"KAFKA_NUM_PARTITIONS": "many"})
+
+
+def test_layers_file_then_kafka_env_then_odradek_env_then_overrides(tmp_path: Path) -> None:
+    properties = tmp_path / "server.properties"
+    properties.write_text("num.partitions=2\nlog.segment.bytes=1000\nmessage.max.bytes=10\n"
+                          "log.retention.ms=1\n")
+    environ = {"KAFKA_LOG_SEGMENT_BYTES": "2000", "KAFKA_MESSAGE_MAX_BYTES": "20",
+               "KAFKA_LOG_RETENTION_MS": "2", "ODRADEK_MESSAGE_MAX_BYTES": "30",
+               "ODRADEK_LOG_RETENTION_MS": "3"}
+    config = load_broker_config(properties, overrides={"log.retention.ms": "4"},
+                                environ=environ)
+    assert config.get("num.partitions") == 2  # file
+    assert config.get("log.segment.bytes") == 2000  # KAFKA_ over the file
+    assert config.get("message.max.bytes") == 30  # ODRADEK_ over KAFKA_
+    assert config.get("log.retention.ms") == 4  # --override over everything
 
 
 def test_load_layers_file_env_and_overrides(tmp_path: Path) -> None:
