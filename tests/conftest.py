@@ -1,11 +1,47 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support import processes
 from tests.support.broker_process import BrokerProcess
+
+_SUBREAPER = pytest.StashKey[bool]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_SUBREAPER] = processes.become_subreaper()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if any process a test started outlives the session (fixtures are torn
+    down by now). Orphans were re-parented to pytest (see tests/support/processes.py)."""
+    if not session.config.stash.get(_SUBREAPER, False):
+        return
+    processes.reap_zombies()
+    left = processes.descendants(os.getpid())
+    if left:  # give processes that are already on their way out a moment
+        processes.wait_gone([p.pid for p in left], timeout=10)
+        processes.reap_zombies()
+        left = processes.descendants(os.getpid())
+    if not left:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    lines = [f"{len(left)} process(es) left behind by the tests (killed now):"]
+    lines += [f"  pid {p.pid} (parent {p.ppid}): {p.cmdline[:200]}" for p in left]
+    if reporter is not None:
+        reporter.write_line("\n".join(lines), red=True)
+    else:
+        print("\n".join(lines))
+    processes.kill_all(left)
+    processes.reap_zombies()
+    if session.exitstatus == 0:
+        session.exitstatus = 1
+
 
 
 @pytest.fixture

@@ -43,6 +43,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 
 from odradek.protocol.records.codec import decode_batches
 from tests.integration.clients import unique_topic
+from tests.support import processes
 from tests.support.broker_process import BrokerProcess
 
 pytestmark = pytest.mark.integration
@@ -533,3 +534,24 @@ def test_consumer_offsets_is_compacted(broker_factory: Any) -> None:
     finally:
         consumer.close()
     assert [(tp.partition, tp.offset) for tp in committed] == [(0, commits), (1, 2 * commits)]
+
+
+def test_cleaner_workers_end_with_a_killed_broker(broker_factory: Any) -> None:
+    """A SIGKILLed broker cannot stop its cleaner pool: its worker processes (and
+    multiprocessing's resource tracker) must notice and exit rather than live on as orphans."""
+    broker: BrokerProcess = broker_factory(overrides=BROKER_OVERRIDES)
+    topic = unique_topic("orphans")
+    create_topic(broker, topic, compact_configs())
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 5})
+    deadline = time.monotonic() + 60
+    workers: list[processes.ProcessInfo] = []
+    while not workers and time.monotonic() < deadline:
+        for i in range(200):
+            producer.produce(topic, key=f"k{i % 20}".encode(), value=b"v" * 100, partition=0)
+        producer.flush(TIMEOUT)
+        workers = [p for p in processes.descendants(broker.pid) if "spawn_main" in p.cmdline]
+    assert workers, f"no cleaner worker started\n{broker.log()}"
+    family = processes.descendants(broker.pid)
+    broker.kill()
+    alive = processes.wait_gone([p.pid for p in family], timeout=15)
+    assert not alive, [p for p in family if p.pid in alive]

@@ -9,13 +9,14 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from odradek.common.ids import TopicPartition
 from odradek.storage import swap
-from odradek.storage.cleaner.job import clean
+from odradek.storage.cleaner.job import clean, exit_with_parent
 from odradek.storage.cleaner.manager import LogCleanerManager
 from odradek.storage.cleaner.offset_map import capacity_for
 
@@ -42,7 +43,9 @@ class LogMaintenance:
         threads = int(config.get("log.cleaner.threads"))
         if config.get("log.cleaner.enable") and threads > 0:
             self._pool = ProcessPoolExecutor(max_workers=threads,
-                                             mp_context=multiprocessing.get_context("spawn"))
+                                             mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=exit_with_parent,
+                                             initargs=(os.getpid(),))
             self._tasks += [loop.create_task(self._cleaner_loop()) for _ in range(threads)]
 
     async def stop(self) -> None:

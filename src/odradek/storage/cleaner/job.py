@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import struct
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +22,22 @@ DELETE_HORIZON_FLAG = 0x40
 INT32_MAX = 2**31 - 1
 _INDEX_ENTRY = struct.Struct(">ii")
 _TIME_ENTRY = struct.Struct(">qi")
+
+
+def exit_with_parent(parent_pid: int, interval: float = 0.5) -> None:
+    """Worker-process initializer: end this worker when the broker that started it is gone.
+
+    A broker killed with SIGKILL cannot stop its pool, and a spawn worker blocked on its call
+    queue would otherwise live on as an orphan (keeping multiprocessing's resource tracker
+    alive with it). The worker is re-parented when its parent dies, so polling the parent pid
+    is enough, portable, and costs nothing while the broker lives."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(interval)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 @dataclass(frozen=True, slots=True)
