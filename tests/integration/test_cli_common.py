@@ -58,14 +58,15 @@ def fails(*args: str, code: int = 1, stdin: str | None = None) -> str:
 
 def usage_error(*args: str) -> str:
     """Run a tool in-process (no interpreter start-up: flag checks come before any
-    connection) and expect exit code 2; returns its stderr."""
+    connection) and expect exit code 1, as Kafka's tools exit on bad flags; returns its
+    stderr."""
     err = io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
         try:
             code = main(list(args))
         except SystemExit as exc:  # argparse's own checks
             code = int(exc.code or 0)
-    assert code == 2, f"odradek {' '.join(args)} exited {code}, expected 2\n{err.getvalue()}"
+    assert code == 1, f"odradek {' '.join(args)} exited {code}, expected 1\n{err.getvalue()}"
     return err.getvalue()
 
 
@@ -116,7 +117,7 @@ def test_unreachable_cluster_fails_fast_with_a_hint(tmp_path: Path) -> None:
     for tool in (["topics", "--list"], ["cluster"]):
         stderr = fails(*tool, "--bootstrap-server", "127.0.0.1:1", "--command-config",
                        str(config))
-        assert "is a broker reachable" in stderr
+        assert "no broker answers at the bootstrap address 127.0.0.1:1" in stderr
 
 
 def test_bad_client_property_is_reported(shared_broker: BrokerProcess, tmp_path: Path) -> None:

@@ -9,12 +9,20 @@ from collections.abc import Sequence
 
 from odradek import __version__
 from odradek.cli import dump_log, serve
+from odradek.cli.argparsing import OdradekParser, kafka_exit_codes
+from odradek.cli.tools.logs import set_verbose
+
+# Sub-commands that are not Kafka client tools keep argparse's exit code 2 for bad flags.
+NOT_CLIENT_TOOLS = frozenset({"serve", "dump-log"})
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="odradek",
-                                     description="A Kafka-compatible event streaming platform.")
+    parser = OdradekParser(prog="odradek",
+                           description="A Kafka-compatible event streaming platform.")
     parser.add_argument("--version", action="version", version=f"odradek {__version__}")
+    parser.add_argument("--verbose", dest="odradek_verbose", action="store_true",
+                        help="client tools: show librdkafka's log (connection attempts, ...) "
+                        "on stderr")
     commands = parser.add_subparsers(dest="command", required=True)
     serve.add_parser(commands)
     dump_log.add_parser(commands)
@@ -23,12 +31,17 @@ def build_parser() -> argparse.ArgumentParser:
     __import__("odradek.cli.tools_txn", fromlist=["add_parser"]).add_parser(commands)
     from odradek.cli.perf import add_parser as add_perf_tools
     add_perf_tools(commands)
+    for name, tool in commands.choices.items():
+        if name not in NOT_CLIENT_TOOLS:
+            kafka_exit_codes(tool)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    set_verbose(bool(getattr(args, "odradek_verbose", False)
+                     or getattr(args, "librdkafka_verbose", False)))
     try:
         result: int = args.run(args)
     except BrokenPipeError:

@@ -82,7 +82,7 @@ def run(*argv: str) -> tuple[int, str, str]:
 )
 def test_usage_errors(argv: list[str], message: str) -> None:
     code, out, err = run(*argv)
-    assert code == 2
+    assert code == 1
     assert message in err
     assert out == ""
 

@@ -3,12 +3,18 @@ Kafka's percentile rule, and importing confluent-kafka with a helpful message.""
 
 from __future__ import annotations
 
+import argparse
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
+from odradek.cli.tools.logs import log_settings
+from odradek.cli.tools.reachability import BadBootstrap, Unreachable, check
 from odradek.config.properties import parse_properties
+
+EXIT_FAILED = 1  # Kafka's tools exit 1 for bad flags and failed runs alike
 
 # Java client property -> librdkafka property (None: no equivalent, dropped).
 JAVA_TO_LIBRDKAFKA: Mapping[str, str | None] = {
@@ -37,6 +43,9 @@ def client_config(props: Mapping[str, str]) -> dict[str, str]:
     config: dict[str, str] = {}
     for key, value in props.items():
         if key == "buffer.memory":
+            if not value.strip().isdigit():
+                raise ValueError(f"Invalid value {value} for configuration buffer.memory: "
+                                 "Not a number of type LONG")
             config["queue.buffering.max.kbytes"] = str(max(int(value) // 1024, 1))
             continue
         if key in JAVA_TO_LIBRDKAFKA:
@@ -99,3 +108,41 @@ def format_millis(epoch_ms: float, pattern: str) -> str:
     millis = f"{moment.microsecond // 1000:03d}"
     return millis.join(moment.strftime(java_date_format(part))
                        for part in pattern.split("SSS"))
+
+
+def with_logs(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A librdkafka config with the tools' logging: silent unless --verbose."""
+    return {**config, **log_settings(config)}
+
+
+def reachable(config: Mapping[str, Any], answer_timeout: float = 30.0) -> bool:
+    """Fail fast when nothing answers at ``bootstrap.servers`` (one line on stderr)."""
+    try:
+        check(str(config.get("bootstrap.servers", "")), config, answer_timeout)
+    except (Unreachable, BadBootstrap) as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
+def guarded(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Client errors as one line (``Error: ...``) and exit code 1, not a traceback."""
+
+    def guarded_run(args: argparse.Namespace) -> int:
+        kafka = confluent_kafka()
+        try:
+            return run(args)
+        except kafka.KafkaException as exc:
+            error = exc.args[0] if exc.args else exc
+            text = error.str() if hasattr(error, "str") else str(error)
+            print(f"Error: {text}", file=sys.stderr)
+            return EXIT_FAILED
+        except KeyboardInterrupt:
+            return 130
+
+    return guarded_run
+
+
+def verbose_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--verbose", dest="librdkafka_verbose", action="store_true",
+                        help="show librdkafka's log (connection attempts, retries) on stderr")

@@ -22,11 +22,16 @@ from pathlib import Path
 from typing import Any
 
 from odradek.cli.perf.common import (
+    EXIT_FAILED,
     client_config,
     confluent_kafka,
     format_millis,
+    guarded,
     parse_props,
     percentiles,
+    reachable,
+    verbose_flag,
+    with_logs,
 )
 
 DEFAULT_DATE_FORMAT = "yyyy-MM-dd HH:mm:ss:SSS"
@@ -54,8 +59,9 @@ def add_parser(tools: Any) -> None:
                         help="start from the latest offset when the group has none")
     parser.add_argument("--socket-buffer-size", type=int, default=2 * 1024 * 1024,
                         help="the size of the tcp RECV size")
-    parser.add_argument("--consumer.config", dest="consumer_config", type=Path,
-                        help="consumer config properties file")
+    parser.add_argument("--consumer.config", "--command-config", dest="consumer_config",
+                        type=Path, help="consumer config properties file (--command-config "
+                        "is Kafka 4.2's name)")
     parser.add_argument("--print-metrics", action="store_true",
                         help="print librdkafka's statistics at the end")
     parser.add_argument("--show-detailed-stats", action="store_true",
@@ -72,7 +78,8 @@ def add_parser(tools: Any) -> None:
                         help="ignored (as in Kafka 3.x)")
     parser.add_argument("--show-latency", action="store_true",
                         help="odradek: also print record-timestamp-to-poll latency")
-    parser.set_defaults(run=run)
+    verbose_flag(parser)
+    parser.set_defaults(run=guarded(run))
 
 
 class Progress:
@@ -86,10 +93,10 @@ class Progress:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        props = parse_props(None, args.consumer_config)
+        props = client_config(parse_props(None, args.consumer_config))
     except (OSError, ValueError) as exc:
         print(f"odradek perf consume: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_FAILED
     kafka = confluent_kafka()
     config: dict[str, Any] = {
         "bootstrap.servers": args.bootstrap_server,
@@ -99,16 +106,18 @@ def run(args: argparse.Namespace) -> int:
         "socket.receive.buffer.bytes": args.socket_buffer_size,
         "enable.auto.commit": True,
     }
-    config.update(client_config(props))
+    config.update(props)
     statistics: list[str] = []
     if args.print_metrics:
         config.setdefault("statistics.interval.ms", 1000)
         config["stats_cb"] = statistics.append
+    if not reachable(config):
+        return EXIT_FAILED
     try:
-        consumer = kafka.Consumer(config)
+        consumer = kafka.Consumer(with_logs(config))
     except kafka.KafkaException as exc:
         print(f"odradek perf consume: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_FAILED
     progress = Progress()
     if not args.hide_header:
         first = "time, threadId" if args.show_detailed_stats else "start.time, end.time"

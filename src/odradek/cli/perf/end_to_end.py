@@ -22,7 +22,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from odradek.cli.perf.common import client_config, confluent_kafka, parse_props
+from odradek.cli.perf.common import (
+    EXIT_FAILED,
+    client_config,
+    confluent_kafka,
+    guarded,
+    parse_props,
+    reachable,
+    verbose_flag,
+    with_logs,
+)
 
 POLL_TIMEOUT_SECONDS = 60.0
 
@@ -39,30 +48,33 @@ def add_parser(tools: Any) -> None:
     parser.add_argument("message_size_bytes", type=int)
     parser.add_argument("properties_file", nargs="?", type=Path,
                         help="client properties for both the producer and the consumer")
-    parser.set_defaults(run=run)
+    verbose_flag(parser)
+    parser.set_defaults(run=guarded(run))
 
 
 def run(args: argparse.Namespace) -> int:
     if args.producer_acks not in ("1", "all", "-1"):
         print("Latency testing requires synchronous acknowledgement. Please use 1 or all",
               file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     if args.num_messages <= 0:
         print("num_messages must be positive", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     try:
         props = client_config(parse_props(None, args.properties_file))
     except (OSError, ValueError) as exc:
         print(f"odradek perf e2e-latency: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_FAILED
     kafka = confluent_kafka()
     common: dict[str, Any] = {"bootstrap.servers": args.broker_list}
-    consumer = kafka.Consumer({
+    if not reachable({**common, **props}):
+        return EXIT_FAILED
+    consumer = kafka.Consumer(with_logs({
         **common, "group.id": f"test-group-{int(time.time() * 1000)}",
         "enable.auto.commit": False, "auto.offset.reset": "latest", "fetch.wait.max.ms": 1,
-        "fetch.error.backoff.ms": 0, **props})
-    producer = kafka.Producer({**common, "linger.ms": 0, "acks": args.producer_acks,
-                               **props})
+        "fetch.error.backoff.ms": 0, **props}))
+    producer = kafka.Producer(with_logs({**common, "linger.ms": 0,
+                                         "acks": args.producer_acks, **props}))
     try:
         partitions = _partitions(kafka, args.broker_list, args.topic, props)
         # The end of each partition, resolved now (Kafka's seekToEnd + position()).
@@ -79,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _partitions(kafka: Any, bootstrap: str, topic: str, props: dict[str, Any]) -> list[int]:
     """The topic's partitions, creating it (1 partition) when missing, as Kafka's tool."""
-    admin = kafka.admin.AdminClient({"bootstrap.servers": bootstrap, **props})
+    admin = kafka.admin.AdminClient(with_logs({"bootstrap.servers": bootstrap, **props}))
     metadata = admin.list_topics(timeout=30)
     if topic not in metadata.topics or metadata.topics[topic].error is not None:
         futures = admin.create_topics([kafka.admin.NewTopic(topic, 1, 1)])

@@ -19,7 +19,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from odradek.cli.perf.common import client_config, confluent_kafka, parse_props, percentiles
+from odradek.cli.perf.common import (
+    EXIT_FAILED,
+    client_config,
+    confluent_kafka,
+    guarded,
+    parse_props,
+    percentiles,
+    reachable,
+    verbose_flag,
+    with_logs,
+)
 
 REPORTING_INTERVAL_MS = 5000
 MAX_SAMPLES = 500_000
@@ -45,12 +55,14 @@ def add_parser(tools: Any) -> None:
                         help="throttle to approximately THROUGHPUT messages/sec; -1: no limit")
     parser.add_argument("--producer-props", nargs="+", metavar="PROP-NAME=PROP-VALUE",
                         help="producer properties (bootstrap.servers, acks, linger.ms, ...)")
-    parser.add_argument("--producer.config", dest="producer_config", type=Path,
-                        help="producer config properties file")
+    parser.add_argument("--producer.config", "--command-config", dest="producer_config",
+                        type=Path, help="producer config properties file (--command-config "
+                        "is Kafka 4.2's name)")
     parser.add_argument("--bootstrap-server", help="shorthand for bootstrap.servers")
     parser.add_argument("--print-metrics", action="store_true",
                         help="print librdkafka's statistics at the end")
-    parser.set_defaults(run=run)
+    verbose_flag(parser)
+    parser.set_defaults(run=guarded(run))
 
 
 class Stats:
@@ -135,20 +147,22 @@ def run(args: argparse.Namespace) -> int:
                              "bootstrap.servers=HOST:PORT, --producer.config or "
                              "--bootstrap-server)")
         payloads = _payloads(args)
+        config: dict[str, Any] = client_config(props)
     except (OSError, ValueError) as exc:
         print(f"odradek perf produce: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_FAILED
     kafka = confluent_kafka()
     statistics: list[str] = []
-    config: dict[str, Any] = client_config(props)
     if args.print_metrics:
         config.setdefault("statistics.interval.ms", 1000)
         config["stats_cb"] = statistics.append
+    if not reachable(config):
+        return EXIT_FAILED
     try:
-        producer = kafka.Producer(config)
+        producer = kafka.Producer(with_logs(config))
     except kafka.KafkaException as exc:
         print(f"odradek perf produce: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_FAILED
     failures = produce(producer, args.topic, args.num_records, payloads, args.throughput,
                        _print)
     if args.print_metrics and statistics:

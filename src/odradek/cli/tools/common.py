@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import json
-import logging
 import os
 import re
 import sys
+import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,11 +20,16 @@ from typing import Any, TypeVar
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
+from odradek.cli.tools import reachability
+from odradek.cli.tools.logs import log_settings, verbose
+
 T = TypeVar("T")
 
 EXIT_OK = 0
 EXIT_FAILED = 1
-EXIT_USAGE = 2
+# Kafka's tools exit 1 for bad flags too (CommandLineUtils.printUsageAndExit, joptsimple's
+# "x is not a recognized option"): scripts written for them test for 1.
+EXIT_USAGE = 1
 
 DEFAULT_API_TIMEOUT_MS = 60_000
 MISSING = "-"
@@ -45,7 +50,8 @@ class ToolError(Exception):
 
 
 class UsageError(Exception):
-    """Bad flags: reported like argparse does, exit code 2."""
+    """Bad flags: reported like argparse does (``odradek TOOL: error: ...``), exit code 1 as
+    Kafka's tools."""
 
 
 # -- running a tool ----------------------------------------------------------------------------
@@ -59,6 +65,9 @@ def run_tool(name: str, args: argparse.Namespace,
     except UsageError as exc:
         print(f"odradek {name}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except (reachability.Unreachable, reachability.BadBootstrap) as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except ToolError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -75,6 +84,12 @@ def run_tool(name: str, args: argparse.Namespace,
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a bug: still one line, the traceback with --verbose
+        if verbose():
+            traceback.print_exc()
+        print(f"Error: unexpected {type(exc).__name__}: {exc} (run with --verbose for the "
+              "traceback)", file=sys.stderr)
+        return EXIT_FAILED
 
 
 def _quiet_broken_pipe() -> int:
@@ -90,16 +105,28 @@ def kafka_error(exc: BaseException) -> KafkaError | None:
     return None
 
 
+CONNECTION_CODES = frozenset({KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN,
+                              KafkaError._TIMED_OUT, KafkaError._RESOLVE})
+
+
 def kafka_message(exc: BaseException) -> str:
     """A readable message for a client exception, with a hint for connection problems."""
     error = kafka_error(exc)
     if error is None:
         return str(exc)
     text = str(error.str())
-    if error.code() in (KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN,
-                        KafkaError._TIMED_OUT, KafkaError._RESOLVE):
-        text += " (is a broker reachable at the bootstrap servers?)"
+    if error.code() in CONNECTION_CODES:
+        text += f" ({connection_hint()})"
     return text
+
+
+def connection_hint() -> str:
+    """Why a request may have failed, given whether the bootstrap address answered."""
+    address = reachability.answered()
+    if address is None:
+        return "is a broker reachable at the bootstrap servers?"
+    return (f"the broker at {address} answered, but the request did not complete in time: "
+            "a broker it needs, such as the controller or a partition leader, may be down")
 
 
 def error_code(exc: BaseException) -> int | None:
@@ -203,16 +230,10 @@ def api_timeout(props: Mapping[str, str], default_ms: int = DEFAULT_API_TIMEOUT_
         raise ToolError(f"default.api.timeout.ms must be an integer, got {raw!r}") from exc
 
 
-def librdkafka_logger() -> logging.Logger:
-    """librdkafka's log lines go to stderr through this logger (warnings and worse)."""
-    logger = logging.getLogger("odradek.tools.librdkafka")
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("[librdkafka] %(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.WARNING)
-        logger.propagate = False
-    return logger
+def check_reachable(config: Mapping[str, Any], answer_default: float) -> str:
+    """Fail fast (one line, exit 1) when nothing answers at ``bootstrap.servers``; the
+    address that answered."""
+    return reachability.check(str(config.get("bootstrap.servers", "")), config, answer_default)
 
 
 def require_bootstrap(args: argparse.Namespace) -> str:
@@ -230,9 +251,10 @@ class Admin:
 
     def __init__(self, config: dict[str, str], timeout: float) -> None:
         self.timeout = timeout
+        check_reachable(config, timeout)
         try:
-            settings: dict[str, Any] = dict(config)
-            self.client = AdminClient(settings, logger=librdkafka_logger())
+            settings: dict[str, Any] = {**config, **log_settings(config)}
+            self.client = AdminClient(settings)
         except KafkaException as exc:
             raise ToolError(f"invalid client configuration: {kafka_message(exc)}") from exc
 
@@ -247,7 +269,7 @@ class Admin:
             return future.result(self.timeout + 5)
         except concurrent.futures.TimeoutError as exc:
             raise ToolError(f"timed out after {self.timeout:g}s waiting for the cluster "
-                            "(is a broker reachable at the bootstrap servers?)") from exc
+                            f"({connection_hint()})") from exc
 
     def metadata(self, topic: str | None = None) -> Any:
         return self.client.list_topics(topic=topic, timeout=self.timeout)

@@ -11,10 +11,12 @@ import argparse
 import base64
 import json
 import random
+import signal
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any
 
 from confluent_kafka import (
@@ -32,15 +34,16 @@ from confluent_kafka import (
 from odradek.cli.tools.common import (
     ToolError,
     UsageError,
+    check_reachable,
     client_config,
     kafka_message,
-    librdkafka_logger,
     load_properties,
     parse_key_values,
     require_bootstrap,
     run_tool,
     wants_json,
 )
+from odradek.cli.tools.logs import log_settings
 
 DEFAULT_FORMATTERS = {"DefaultMessageFormatter", "kafka.tools.DefaultMessageFormatter",
                       "org.apache.kafka.tools.consumer.DefaultMessageFormatter"}
@@ -250,6 +253,18 @@ class Clock:
         return None if left <= 0 else min(left, 1.0)
 
 
+class Stopped(Exception):
+    """SIGINT or SIGTERM: stop consuming, print the total, leave the group."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop(signum: int, _frame: FrameType | None) -> None:
+    raise Stopped(signum)
+
+
 def main(args: argparse.Namespace) -> int:
     return run_tool("console-consumer", args, _run)
 
@@ -258,18 +273,30 @@ def _run(args: argparse.Namespace) -> int:
     _validate(args)
     formatter = make_formatter(args)
     config = consumer_config(args)
+    check_reachable(config, 30.0)
     try:
-        consumer = Consumer(config, logger=librdkafka_logger())
+        consumer = Consumer({**config, **log_settings(config)})
     except KafkaException as exc:
         raise ToolError(f"invalid consumer configuration: {kafka_message(exc)}") from exc
+    # Kafka's tool stops the same way on SIGINT and SIGTERM (a shutdown hook): the count is
+    # printed and the consumer closed, so it leaves its group at once instead of after
+    # session.timeout.ms. The exit code is the JVM's after a signal: 128 + its number.
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     clock = Clock(args.timeout_ms)
-    count = 0
+    progress = [0]
     try:
         _start(consumer, args, clock)
-        count = _consume(consumer, args, formatter, clock)
+        _consume(consumer, args, formatter, clock, progress)
+    except Stopped as stop:
+        return 128 + stop.signum
     finally:
-        print(f"Processed a total of {count} messages", file=sys.stderr)
-        consumer.close()
+        try:
+            print(f"Processed a total of {progress[0]} messages", file=sys.stderr)
+            consumer.close()
+        except Stopped:
+            pass
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 0
 
 
@@ -300,27 +327,24 @@ def _start(consumer: Consumer, args: argparse.Namespace, clock: Clock) -> None:
 
 
 def _consume(consumer: Consumer, args: argparse.Namespace,
-             formatter: Callable[[Message], bytes], clock: Clock) -> int:
+             formatter: Callable[[Message], bytes], clock: Clock, count: list[int]) -> None:
+    """Print records until --max-messages or --timeout-ms; ``count[0]`` is the number
+    printed so far (kept up to date for a signal that interrupts)."""
     out = sys.stdout.buffer
     limit: int | None = args.max_messages
-    count = 0
-    try:
-        while limit is None or count < limit:
-            wait = clock.wait()
-            if wait is None:
-                break
-            want = BATCH if limit is None else min(BATCH, limit - count)
-            messages = consumer.consume(want, wait)
-            records = [m for m in messages if not _failed(m, args)]
-            for message in records:
-                out.write(formatter(message))
-            if records:
-                out.flush()
-                count += len(records)
-                clock.restart()
-    except KeyboardInterrupt:
-        pass
-    return count
+    while limit is None or count[0] < limit:
+        wait = clock.wait()
+        if wait is None:
+            break
+        want = BATCH if limit is None else min(BATCH, limit - count[0])
+        messages = consumer.consume(want, wait)
+        records = [m for m in messages if not _failed(m, args)]
+        for message in records:
+            out.write(formatter(message))
+            count[0] += 1
+        if records:
+            out.flush()
+            clock.restart()
 
 
 def _failed(message: Message, args: argparse.Namespace) -> bool:

@@ -15,9 +15,9 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from odradek.cli.tools.common import (
     ToolError,
     UsageError,
+    check_reachable,
     client_config,
     kafka_message,
-    librdkafka_logger,
     load_properties,
     parse_key_values,
     print_json,
@@ -25,6 +25,7 @@ from odradek.cli.tools.common import (
     run_tool,
     wants_json,
 )
+from odradek.cli.tools.logs import log_settings
 
 DEFAULT_DELIVERY_TIMEOUT_MS = "120000"  # Kafka's delivery.timeout.ms, not librdkafka's 300 s
 MAX_PRINTED_ERRORS = 10
@@ -198,8 +199,10 @@ def _run(args: argparse.Namespace) -> int:
     reader_props = {**load_properties(args.reader_config),
                     **parse_key_values(args.property, "--property")}
     reader = LineReader(ReaderSettings.from_properties(reader_props))
+    config = producer_config(args)
+    check_reachable(config, 30.0)
     try:
-        producer = Producer(producer_config(args), logger=librdkafka_logger())
+        producer = Producer({**config, **log_settings(config)})
     except KafkaException as exc:
         raise ToolError(f"invalid producer configuration: {kafka_message(exc)}") from exc
     deliveries = Deliveries(args.topic)

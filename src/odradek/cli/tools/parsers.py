@@ -54,6 +54,14 @@ def _output(parser: argparse.ArgumentParser) -> None:
                         help="human-readable output (default) or JSON for scripts")
 
 
+def verbose_flag(parser: argparse.ArgumentParser) -> None:
+    """``--verbose``: librdkafka's log on stderr (silent otherwise; errors are reported as one
+    line each). Not on consumer-groups, where Kafka's ``--verbose`` means something else:
+    ``odradek --verbose consumer-groups ...`` there."""
+    parser.add_argument("--verbose", dest="librdkafka_verbose", action="store_true",
+                        help="show librdkafka's log (connection attempts, retries) on stderr")
+
+
 def _action(group: Any, flag: str, help_text: str) -> None:
     const = flag.lstrip("-")
     group.add_argument(flag, dest="action", action="store_const", const=const, help=help_text)
@@ -91,6 +99,7 @@ def add_topics(commands: Any) -> None:
     parser.add_argument("--topics-with-overrides", action="store_true",
                         help="with --describe: only topics with config overrides")
     _output(parser)
+    verbose_flag(parser)
     parser.set_defaults(run=lazy("topics"))
 
 
@@ -101,16 +110,20 @@ def add_console_producer(commands: Any) -> None:
         "kafka-console-producer.sh.")
     _bootstrap(parser, broker_list=True)
     parser.add_argument("--topic", required=True, help="the topic to produce to")
-    parser.add_argument("--property", action="append", metavar="NAME=VALUE",
+    parser.add_argument("--property", "--reader-property", dest="property", action="append",
+                        metavar="NAME=VALUE",
                         help="line reader settings: parse.key, key.separator, parse.headers, "
                         "headers.delimiter, headers.separator, headers.key.separator, "
                         "null.marker, ignore.error")
     parser.add_argument("--reader-config", metavar="FILE",
                         help="line reader settings from a properties file")
-    parser.add_argument("--producer-property", action="append", metavar="NAME=VALUE",
-                        help="a producer config (repeatable)")
-    parser.add_argument("--producer.config", dest="producer_config", metavar="FILE",
-                        help="producer configs from a properties file")
+    parser.add_argument("--producer-property", "--command-property", dest="producer_property",
+                        action="append", metavar="NAME=VALUE",
+                        help="a producer config (repeatable; --command-property is Kafka "
+                        "4.2's name)")
+    parser.add_argument("--producer.config", "--command-config", dest="producer_config",
+                        metavar="FILE", help="producer configs from a properties file "
+                        "(--command-config is Kafka 4.2's name)")
     parser.add_argument("--compression-codec", nargs="?", const="gzip",
                         choices=["none", "gzip", "snappy", "lz4", "zstd"],
                         help="compression (gzip if given without a value)")
@@ -126,6 +139,7 @@ def add_console_producer(commands: Any) -> None:
     parser.add_argument("--progress-interval", type=float, default=5.0, metavar="SECONDS",
                         help="report records/s on stderr this often (0: never; default 5)")
     _output(parser)
+    verbose_flag(parser)
     parser.set_defaults(run=lazy("console_producer"))
 
 
@@ -148,7 +162,8 @@ def add_console_consumer(commands: Any) -> None:
                         help="exit after N records")
     parser.add_argument("--timeout-ms", type=int, metavar="MS",
                         help="exit when no record arrives for MS milliseconds")
-    parser.add_argument("--property", action="append", metavar="NAME=VALUE",
+    parser.add_argument("--property", "--formatter-property", dest="property",
+                        action="append", metavar="NAME=VALUE",
                         help="formatter settings: print.key, print.value, print.timestamp, "
                         "print.partition, print.offset, print.headers, key.separator, "
                         "line.separator, headers.separator, null.literal")
@@ -158,13 +173,17 @@ def add_console_consumer(commands: Any) -> None:
                         help="formatter settings from a properties file")
     parser.add_argument("--isolation-level", choices=["read_committed", "read_uncommitted"],
                         help="default read_uncommitted, as Kafka's consumer")
-    parser.add_argument("--consumer-property", action="append", metavar="NAME=VALUE",
-                        help="a consumer config (repeatable)")
-    parser.add_argument("--consumer.config", dest="consumer_config", metavar="FILE",
-                        help="consumer configs from a properties file")
+    parser.add_argument("--consumer-property", "--command-property", dest="consumer_property",
+                        action="append", metavar="NAME=VALUE",
+                        help="a consumer config (repeatable; --command-property is Kafka "
+                        "4.2's name)")
+    parser.add_argument("--consumer.config", "--command-config", dest="consumer_config",
+                        metavar="FILE", help="consumer configs from a properties file "
+                        "(--command-config is Kafka 4.2's name)")
     parser.add_argument("--skip-message-on-error", action="store_true",
                         help="skip records that cannot be processed instead of stopping")
     _output(parser)
+    verbose_flag(parser)
     parser.set_defaults(run=lazy("console_consumer"))
 
 
@@ -194,6 +213,7 @@ def add_configs(commands: Any) -> None:
     parser.add_argument("--all", action="store_true",
                         help="with --describe: all configs, not only the overrides")
     _output(parser)
+    verbose_flag(parser)
     parser.set_defaults(run=lazy("configs"))
 
 
@@ -208,6 +228,7 @@ def add_delete_records(commands: Any) -> None:
                         help='{"partitions": [{"topic": "t", "partition": 0, "offset": 3}], '
                         '"version": 1}; offset -1 means the high watermark')
     _output(parser)
+    verbose_flag(parser)
     parser.set_defaults(run=lazy("delete_records"))
 
 
@@ -222,6 +243,7 @@ def add_cluster(commands: Any) -> None:
     parser.add_argument("--include-internal", action="store_true",
                         help="count and list internal topics too")
     _output(parser)
+    verbose_flag(parser)
     parser.set_defaults(run=lazy("cluster"))
 
 
@@ -326,6 +348,7 @@ def add_reassign_partitions(commands: Any) -> None:
                         "moves to start (default 10000)")
     parser.add_argument("--preserve-throttles", action="store_true", default=None,
                         help="with --verify and --cancel: leave the throttles in place")
+    verbose_flag(parser)
     parser.set_defaults(run=lazy("reassign_partitions"))
 
 
@@ -354,6 +377,7 @@ def add_leader_election(commands: Any) -> None:
                         help="every eligible partition of the cluster")
     parser.add_argument("--path-to-json-file", metavar="FILE",
                         help='{"partitions": [{"topic": "t", "partition": 0}]}')
+    verbose_flag(parser)
     parser.set_defaults(run=lazy("leader_election"))
 
 
