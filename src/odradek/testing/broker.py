@@ -15,6 +15,8 @@ from types import TracebackType
 from odradek.config.broker import load_broker_config
 from odradek.server.broker import BrokerServer
 
+STARTUP_TIMEOUT_SECONDS = 60.0
+
 
 class Broker:
     def __init__(self, *, data_dir: str | Path | None = None, host: str = "127.0.0.1",
@@ -86,7 +88,8 @@ class Broker:
         self._thread = threading.Thread(target=asyncio.run, args=(main(),),
                                         name="odradek-broker", daemon=True)
         self._thread.start()
-        ready.wait(30)
+        if not ready.wait(STARTUP_TIMEOUT_SECONDS):
+            raise TimeoutError(f"the broker did not start within {STARTUP_TIMEOUT_SECONDS}s")
         if failure:
             self._thread.join(5)
             raise failure[0]
