@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -53,10 +54,15 @@ def at_least(minimum: float) -> Validator:
 
 
 def between(minimum: float, maximum: float) -> Validator:
+    """Kafka's ``Range.between``: its message names the bound that is crossed."""
+
     def check(name: str, value: Any) -> None:
-        if not minimum <= value <= maximum:
+        if value < minimum:
             raise InvalidConfigError(f"Invalid value {value} for configuration {name}: "
-                                     f"Value must be between {minimum} and {maximum}")
+                                     f"Value must be at least {minimum}")
+        if value > maximum:
+            raise InvalidConfigError(f"Invalid value {value} for configuration {name}: "
+                                     f"Value must be no more than {maximum}")
 
     return check
 
@@ -73,37 +79,66 @@ def one_of(*choices: str, case_insensitive: bool = False) -> Validator:
     return check
 
 
+# What Java's Integer/Long.parseInt and Double.parseDouble accept (no "1_000", no "inf").
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_DOUBLE = re.compile(r"[+-]?(?:NaN|Infinity|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+                     r"[fFdD]?)")
+
+
+class _BadValue(Exception):
+    """The reason a raw value does not parse, in Kafka's words (ConfigDef.parseType)."""
+
+
 def parse_value(name: str, kind: ConfigType, raw: object) -> Any:
+    """``raw`` as a value of ``kind``; a value that does not parse raises InvalidConfigError
+    with Kafka's message (``Invalid value abc for configuration retention.ms: Not a number of
+    type LONG``)."""
     if raw is None:
         return None
     text = raw.strip() if isinstance(raw, str) else raw
     try:
-        if kind is ConfigType.BOOLEAN:
-            if isinstance(text, bool):
-                return text
-            lowered = str(text).lower()
-            if lowered not in ("true", "false"):
-                raise ValueError("Expected value to be either true or false")
-            return lowered == "true"
-        if kind in (ConfigType.INT, ConfigType.LONG):
-            if isinstance(text, bool):
-                raise ValueError("not a number")
-            value = int(text)  # type: ignore[call-overload]
-            limit = INT_MAX if kind is ConfigType.INT else LONG_MAX
-            if not -limit - 1 <= value <= limit:
-                raise ValueError(f"Not a number of type {kind.value}")
+        return _parse(kind, text)
+    except _BadValue as exc:
+        raise InvalidConfigError(f"Invalid value {raw} for configuration {name}: {exc}") \
+            from None
+
+
+def _parse(kind: ConfigType, value: object) -> Any:
+    if kind is ConfigType.BOOLEAN:
+        if isinstance(value, bool):
             return value
-        if kind is ConfigType.DOUBLE:
-            return float(text)  # type: ignore[arg-type]
-        if kind is ConfigType.LIST:
-            if isinstance(text, list):
-                return text
-            return [item.strip() for item in str(text).split(",") if item.strip()]
-        return str(text)
-    except (TypeError, ValueError) as exc:
-        raise InvalidConfigError(
-            f"Invalid value {raw} for configuration {name}: {exc}"
-        ) from exc
+        lowered = str(value).lower()
+        if lowered not in ("true", "false"):
+            raise _BadValue("Expected value to be either true or false")
+        return lowered == "true"
+    if kind in (ConfigType.INT, ConfigType.LONG):
+        return _integer(kind, value)
+    if kind is ConfigType.DOUBLE:
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)) or (
+                isinstance(value, str) and not _DOUBLE.fullmatch(value)):
+            raise _BadValue("Not a number of type DOUBLE")
+        return float(str(value).rstrip("fFdD").replace("Infinity", "inf"))
+    if kind is ConfigType.LIST:
+        if isinstance(value, list):
+            return value
+        return [item.strip() for item in str(value).split(",") if item.strip()]
+    return str(value)
+
+
+def _integer(kind: ConfigType, value: object) -> int:
+    problem = f"Not a number of type {kind.value}"
+    if isinstance(value, bool):
+        raise _BadValue(problem)
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and _INTEGER.fullmatch(value):
+        number = int(value)
+    else:
+        raise _BadValue(problem)
+    limit = INT_MAX if kind is ConfigType.INT else LONG_MAX
+    if not -limit - 1 <= number <= limit:
+        raise _BadValue(problem)
+    return number
 
 
 def parse_all(defs: Mapping[str, ConfigDef], raw: Mapping[str, object]) -> dict[str, Any]:

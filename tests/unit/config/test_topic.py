@@ -75,3 +75,43 @@ def test_compact_property_of_log_config() -> None:
 @pytest.mark.parametrize("codec", ["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"])
 def test_compression_types(codec: str) -> None:
     assert validate_topic_configs({"compression.type": codec}) == {"compression.type": codec}
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("retention.ms", "abc", "Invalid value abc for configuration retention.ms: "
+                            "Not a number of type LONG"),
+    ("segment.bytes", "1_048_576", "Invalid value 1_048_576 for configuration segment.bytes: "
+                                   "Not a number of type INT"),
+    ("segment.bytes", "4294967296", "Invalid value 4294967296 for configuration segment.bytes: "
+                                    "Not a number of type INT"),
+    ("min.cleanable.dirty.ratio", "half", "Invalid value half for configuration "
+                                          "min.cleanable.dirty.ratio: Not a number of type "
+                                          "DOUBLE"),
+    ("min.cleanable.dirty.ratio", "inf", "Not a number of type DOUBLE"),
+    ("min.cleanable.dirty.ratio", "2", "Invalid value 2.0 for configuration "
+                                       "min.cleanable.dirty.ratio: Value must be no more than 1"),
+    ("min.cleanable.dirty.ratio", "-1", "Value must be at least 0"),
+    ("preallocate", "yes", "Invalid value yes for configuration preallocate: Expected value to "
+                           "be either true or false"),
+    ("retention.ms", "-2", "Invalid value -2 for configuration retention.ms: Value must be at "
+                           "least -1"),
+    ("cleanup.policy", "bogus", "Invalid value bogus for configuration cleanup.policy: String "
+                                "must be one of: delete, compact"),
+])
+def test_bad_values_are_reported_in_kafkas_words(name: str, value: str, message: str) -> None:
+    """ConfigDef's messages, not Python's (``invalid literal for int() with base 10``)."""
+    with pytest.raises(InvalidConfigError) as raised:
+        validate_topic_configs({name: value})
+    assert message in str(raised.value)
+    assert "invalid literal" not in str(raised.value)
+    assert "could not convert" not in str(raised.value)
+
+
+@pytest.mark.parametrize("name, value, expected", [
+    ("retention.ms", " +42 ", 42),
+    ("min.cleanable.dirty.ratio", "1e-1", 0.1),
+    ("min.cleanable.dirty.ratio", ".5", 0.5),
+    ("preallocate", "TRUE", True),
+])
+def test_values_java_accepts_are_accepted(name: str, value: str, expected: object) -> None:
+    assert validate_topic_configs({name: value})[name] == expected
