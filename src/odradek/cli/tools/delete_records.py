@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -72,9 +73,13 @@ def _run(args: argparse.Namespace) -> int:
     admin = Admin.from_args(args)
     if not wants_json(args):
         print("Executing records delete operation")
-    futures = admin.client.delete_records(partitions, request_timeout=admin.timeout,
-                                          operation_timeout=admin.timeout)
-    results = [_result(admin, tp, futures[tp]) for tp in partitions]
+    missing = missing_partitions(admin, partitions)
+    wanted = [tp for tp in partitions if (tp.topic, tp.partition) not in missing]
+    futures = admin.client.delete_records(wanted, request_timeout=admin.timeout,
+                                          operation_timeout=admin.timeout) if wanted else {}
+    results = [_missing(tp, missing[(tp.topic, tp.partition)])
+               if (tp.topic, tp.partition) in missing else _result(admin, tp, futures[tp])
+               for tp in partitions]
     if wants_json(args):
         print_json(results)
     else:
@@ -83,7 +88,35 @@ def _run(args: argparse.Namespace) -> int:
             outcome = (f"error: {r['error']}" if r["error"] is not None
                        else f"low_watermark: {r['low_watermark']}")
             print(f"partition: {r['topic']}-{r['partition']}\t{outcome}")
-    return 1 if any(r["error"] is not None for r in results) else 0
+    failed = [r for r in results if r["error"] is not None]
+    if failed:
+        print(f"Error: records of {len(failed)} partition(s) could not be deleted: "
+              + "; ".join(f"{r['topic']}-{r['partition']}: {r['error']}" for r in failed),
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def missing_partitions(admin: Admin, partitions: list[TopicPartition]
+                       ) -> dict[tuple[str, int], str]:
+    """The partitions the cluster does not have, with the reason (librdkafka would only say
+    "Failed to query partition leaders: No leaders found")."""
+    topics = admin.metadata().topics
+    missing: dict[tuple[str, int], str] = {}
+    for tp in partitions:
+        described = topics.get(tp.topic)
+        if described is None or described.error is not None:
+            missing[(tp.topic, tp.partition)] = f"Topic '{tp.topic}' does not exist"
+        elif tp.partition not in described.partitions:
+            missing[(tp.topic, tp.partition)] = (
+                f"Partition {tp.partition} does not exist in topic '{tp.topic}' (it has "
+                f"{len(described.partitions)} partitions)")
+    return missing
+
+
+def _missing(tp: TopicPartition, reason: str) -> dict[str, Any]:
+    return {"topic": tp.topic, "partition": tp.partition, "low_watermark": None,
+            "error": reason}
 
 
 def _result(admin: Admin, tp: TopicPartition, future: Any) -> dict[str, Any]:
