@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from kio.schema.errors import ErrorCode
 
-from odradek.cluster.configs import AlterOp, ConfigEntry
+from odradek.cluster.configs import AlterOp, ConfigEntry, ConfigSource
 from odradek.common.errors import KafkaError
 from odradek.protocol import api_versions as keys
 from odradek.protocol.codec import RequestHeader, build, response_module
@@ -47,10 +48,35 @@ def _describe(broker: BrokerServer, resource: Any) -> list[ConfigEntry]:
     if resource.resource_type == TOPIC:
         return broker.configs.describe_topic(resource.resource_name, wanted)
     if resource.resource_type == BROKER:
-        return broker.configs.describe_broker(resource.resource_name, wanted)
+        entries = broker.configs.describe_broker(resource.resource_name, wanted)
+        if resource.resource_name == "":
+            return entries
+        return _consistent_ids(entries, broker.node_id)
     if resource.resource_type == BROKER_LOGGER:
         return []
     raise InvalidRequestError(f"Unsupported resource type {resource.resource_type}")
+
+
+ID_NAMES = ("broker.id", "node.id")
+
+
+def _consistent_ids(entries: list[ConfigEntry], node_id: int) -> list[ConfigEntry]:
+    """broker.id and node.id name the same thing: Kafka copies whichever is set to the other
+    (KafkaConfig.populateSynonyms) before the config is built, so both describe as the
+    broker's id, from the source of the one that was set. Without this, a broker started
+    with node.id=0 described broker.id=-1 (its default)."""
+    given = next((e for e in entries if e.name in ID_NAMES
+                  and e.source is not ConfigSource.DEFAULT_CONFIG), None)
+    source = ConfigSource.STATIC_BROKER_CONFIG if given is None else given.source
+    value = str(node_id)
+    fixed = []
+    for entry in entries:
+        if entry.name in ID_NAMES and entry.value != value:
+            defaults = tuple(s for s in entry.synonyms if s[2] is ConfigSource.DEFAULT_CONFIG)
+            entry = dataclasses.replace(entry, value=value, source=source,
+                                        synonyms=((entry.name, value, source), *defaults))
+        fixed.append(entry)
+    return fixed
 
 
 def _entry(module: Any, entry: ConfigEntry, synonyms: bool, docs: bool) -> Any:
