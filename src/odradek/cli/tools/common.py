@@ -251,6 +251,7 @@ class Admin:
 
     def __init__(self, config: dict[str, str], timeout: float) -> None:
         self.timeout = timeout
+        self.plaintext = reachability.uses_plaintext(config)
         check_reachable(config, timeout)
         try:
             settings: dict[str, Any] = {**config, **log_settings(config)}

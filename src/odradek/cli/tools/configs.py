@@ -19,6 +19,7 @@ from odradek.cli.tools.common import (
     run_tool,
     wants_json,
 )
+from odradek.cli.tools.configs_wire import Synonym, describe_synonyms, rebuild
 from odradek.cli.tools.kafka import (
     AlterConfigOpType,
     ConfigEntry,
@@ -95,15 +96,39 @@ def describe(admin: Admin, args: argparse.Namespace, entity_type: str,
     described = [(e, _configs(admin, e, args.all)) for e in entities]
     if wants_json(args):
         print_json([{"entity_type": e.type, "entity_name": e.name,
-                     "configs": [_entry_json(c) for c in configs]} for e, configs in described])
+                     "configs": [c.as_json() for c in configs]} for e, configs in described])
         return 0
     for entity, configs in described:
         tag = "All" if args.all else "Dynamic"
         print(f"{tag} configs for {entity.type[:-1]} {entity.name} are:")
-        for entry in configs:
-            print(f"  {_value(entry)} sensitive={str(entry.is_sensitive).lower()} "
-                  f"synonyms={{{_synonyms(entry)}}}")
+        for config in configs:
+            print(f"  {_value(config.name, config.value, config.sensitive)} "
+                  f"sensitive={str(config.sensitive).lower()} synonyms={{{config.synonym_text()}}}")
     return 0
+
+
+@dataclass
+class Config:
+    """One described config, with its synonyms in the broker's order."""
+
+    name: str
+    value: str | None
+    source: str
+    sensitive: bool
+    read_only: bool
+    default: bool
+    synonyms: list[Synonym]
+
+    def synonym_text(self) -> str:
+        return ", ".join(f"{source}:{_value(name, value, self.sensitive)}"
+                         for name, value, source in self.synonyms)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"name": self.name, "value": None if self.sensitive else self.value,
+                "source": self.source, "sensitive": self.sensitive,
+                "read_only": self.read_only, "default": self.default,
+                "synonyms": [{"name": n, "value": None if self.sensitive else v, "source": s}
+                             for n, v, s in self.synonyms]}
 
 
 def _names(admin: Admin, entity_type: str, name: str | None) -> list[str]:
@@ -115,7 +140,8 @@ def _names(admin: Admin, entity_type: str, name: str | None) -> list[str]:
     return [str(b) for b in sorted(metadata.brokers)]
 
 
-def _configs(admin: Admin, entity: Entity, describe_all: bool) -> list[Any]:
+def _configs(admin: Admin, entity: Entity, describe_all: bool,
+             all_synonyms: bool = True) -> list[Config]:
     future = admin.client.describe_configs([entity.resource],
                                            request_timeout=admin.timeout)[entity.resource]
     try:
@@ -123,8 +149,32 @@ def _configs(admin: Admin, entity: Entity, describe_all: bool) -> list[Any]:
     except KafkaException as exc:
         raise ToolError(f"cannot describe the {entity.label()}: {kafka_message(exc)}") from exc
     wanted = DYNAMIC_SOURCES[entity.type]
-    return [e for _, e in sorted(entries.items())
-            if describe_all or _source(e) == wanted]
+    chosen = [e for _, e in sorted(entries.items()) if describe_all or _source(e) == wanted]
+    full = _wire_synonyms(admin, entity) if chosen and all_synonyms else {}
+    return [Config(e.name, e.value, _source(e), bool(e.is_sensitive), bool(e.is_read_only),
+                   bool(e.is_default),
+                   full.get(e.name) or rebuild(e.name, e.value, _source(e), [
+                       (s.name, s.value, _source(s)) for s in (e.synonyms or {}).values()]))
+            for e in chosen]
+
+
+def _wire_synonyms(admin: Admin, entity: Entity) -> dict[str, list[Synonym]]:
+    """Every synonym, asked of the broker directly over PLAINTEXT (see configs_wire); empty
+    when that is not possible, and the synonyms confluent-kafka kept are used."""
+    if not admin.plaintext:
+        return {}
+    brokers = admin.metadata().brokers
+    if entity.type == "brokers":
+        broker = brokers.get(int(entity.name))
+    else:
+        broker = next(iter(sorted(brokers.items())), (None, None))[1]
+    if broker is None:
+        return {}
+    try:
+        return describe_synonyms(str(broker.host), int(broker.port),
+                                 int(ENTITY_TYPES[entity.type].value), entity.name, admin.timeout)
+    except (OSError, ToolError):
+        return {}
 
 
 def _source(entry: Any) -> str:
@@ -138,22 +188,9 @@ def _source(entry: Any) -> str:
     return str(getattr(source, "name", source))
 
 
-def _value(entry: Any) -> str:
-    value = None if entry.is_sensitive else entry.value
-    return f"{entry.name}={'null' if value is None else value}"
-
-
-def _synonyms(entry: Any) -> str:
-    synonyms = entry.synonyms or {}
-    return ", ".join(f"{_source(s)}:{_value(s)}" for s in synonyms.values())
-
-
-def _entry_json(entry: Any) -> dict[str, Any]:
-    return {"name": entry.name, "value": None if entry.is_sensitive else entry.value,
-            "source": _source(entry), "sensitive": bool(entry.is_sensitive),
-            "read_only": bool(entry.is_read_only), "default": bool(entry.is_default),
-            "synonyms": [{"name": s.name, "value": s.value, "source": _source(s)}
-                         for s in (entry.synonyms or {}).values()]}
+def _value(name: str, value: str | None, sensitive: bool) -> str:
+    shown = None if sensitive else value
+    return f"{name}={'null' if shown is None else shown}"
 
 
 # -- alter -------------------------------------------------------------------------------------
@@ -197,7 +234,8 @@ def alter(admin: Admin, args: argparse.Namespace, entity: Entity) -> int:
     both = sorted(set(to_add) & set(to_delete))
     if both:
         raise UsageError(f"config(s) can't be both added and deleted: {', '.join(both)}")
-    current = {e.name for e in _configs(admin, entity, describe_all=False)}
+    current = {c.name for c in _configs(admin, entity, describe_all=False,
+                                        all_synonyms=False)}
     invalid = [k for k in to_delete if k not in current]
     if invalid:
         raise ToolError(f"Invalid config(s): {','.join(invalid)}")
