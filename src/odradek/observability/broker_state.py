@@ -108,6 +108,33 @@ def active_controller_count(broker: BrokerServer) -> int:
     return 0 if broker.shutting_down else 1
 
 
+def not_ready_reason(broker: BrokerServer) -> str | None:
+    """Why the broker should not be sent traffic (``/ready`` answers 503 with it), or None.
+
+    Ready once its logs are recovered and loaded, its listeners accept connections and, in a
+    cluster, it is registered in ZooKeeper: its ephemeral ``/brokers/ids/<id>`` is in its
+    watched copy of that path and its session is connected. Not ready from the moment
+    shutdown begins (in a cluster, the controlled shutdown that moves leaderships away)."""
+    if broker.shutting_down:
+        return "shutting down"
+    if broker._stopping:
+        return "controlled shutdown" if broker.cluster is not None else "shutting down"
+    servers = broker._servers  # bound once the logs are recovered and loaded
+    if not servers:
+        return "starting"
+    if not all(server.is_serving() for server in servers):
+        return "listeners not accepting"
+    cluster = broker.cluster
+    if cluster is not None:
+        if not cluster.started:
+            return "starting: not registered in ZooKeeper yet"
+        if not cluster.store.client.connected:
+            return "ZooKeeper session not connected"
+        if broker.node_id not in cluster.store.brokers:
+            return "not registered in ZooKeeper"
+    return None
+
+
 def broker_state(broker: BrokerServer) -> int:
     return PENDING_CONTROLLED_SHUTDOWN if broker.shutting_down else RUNNING
 

@@ -1,5 +1,10 @@
 """The metrics endpoint: a small HTTP/1.1 server on the broker's own event loop.
 
+- ``GET /live``: 200 whenever the broker's event loop answers (liveness: the process is not
+  wedged). It is served on that loop, so an answer is the proof;
+- ``GET /ready``: 200 once the broker has recovered its logs, its listeners accept and, in a
+  cluster, it is registered in ZooKeeper; 503 with the reason otherwise (shutting down,
+  controlled shutdown, ZooKeeper session lost, ...). See ``broker_state.not_ready_reason``;
 - ``GET /metrics``: Prometheus text (OpenMetrics when asked for), via prometheus_client;
 - ``GET /jolokia/read/<mbean>[/<attribute>]``, ``/jolokia/search/<pattern>``,
   ``/jolokia/list``, ``/jolokia/version`` and ``POST /jolokia`` (one request or a list):
@@ -8,7 +13,10 @@
 Serving on the broker's loop (not on a thread) means a scrape reads the broker's structures
 between two requests, never in the middle of one. It starts only when ``metrics.port`` is
 set (``odradek serve`` sets it to 9404 unless told otherwise; a negative port turns it off,
-0 picks a free one)."""
+0 picks a free one), at the end of startup: before that, probes are refused, which both
+readiness and liveness probes count as a failure, so give liveness probes a start period
+(Docker's HEALTHCHECK --start-period, a Kubernetes startupProbe) as long as log recovery
+after a crash can take."""
 
 from __future__ import annotations
 
@@ -24,6 +32,7 @@ from urllib.parse import unquote
 from prometheus_client.exposition import choose_encoder
 
 from odradek.observability import metrics
+from odradek.observability.broker_state import not_ready_reason
 from odradek.observability.collectors import broker_registry
 from odradek.observability.jolokia import TICK_SECONDS, Jolokia, Meters, read_request_from_path
 
@@ -41,6 +50,8 @@ GZIP_MIN_BYTES = 1024
 _active_endpoints = 0
 
 INDEX = b"""odradek metrics
+  /live                         200 while the broker's event loop answers
+  /ready                        200 when the broker takes traffic, else 503 and why
   /metrics                      Prometheus exposition
   /jolokia/read/<mbean>[/attr]  Jolokia read, e.g.
       /jolokia/read/kafka.server:type=BrokerTopicMetrics,name=MessagesInPerSec
@@ -152,7 +163,8 @@ class MetricsEndpoint:
             payload = gzip.compress(payload, compresslevel=5)
             extra = "Content-Encoding: gzip\r\n"
         reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
-                  413: "Payload Too Large", 500: "Internal Server Error"}.get(status, "")
+                  413: "Payload Too Large", 500: "Internal Server Error",
+                  503: "Service Unavailable"}.get(status, "")
         head = (f"HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\n"
                 f"Content-Length: {len(payload)}\r\n{extra}"
                 f"Connection: {'keep-alive' if keep_alive else 'close'}\r\n\r\n")
@@ -164,6 +176,13 @@ class MetricsEndpoint:
         path = unquote(target.split("?", 1)[0])
         if method not in ("GET", "HEAD", "POST"):
             return 405, "text/plain", b"method not allowed\n"
+        if path == "/live" and method != "POST":
+            return 200, "text/plain; charset=utf-8", b"live\n"
+        if path == "/ready" and method != "POST":
+            reason = not_ready_reason(self.broker)
+            if reason is None:
+                return 200, "text/plain; charset=utf-8", b"ready\n"
+            return 503, "text/plain; charset=utf-8", f"not ready: {reason}\n".encode()
         if path == "/metrics" and method != "POST":
             encoder, content_type = choose_encoder(headers.get("accept", ""))
             return 200, content_type, encoder(self.registry)
