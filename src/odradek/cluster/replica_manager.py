@@ -28,10 +28,19 @@ from odradek.protocol.records.batch import (
     HEADER_SIZE,
     TRANSACTIONAL_FLAG,
     BatchHeader,
+    ValidatedBatches,
     validate_batches,
 )
 from odradek.protocol.records.codec import decode_records, encode_batch, rebuild_batch
 from odradek.protocol.records.control import encode_marker
+from odradek.protocol.records.legacy import is_legacy
+from odradek.protocol.records.validation import (
+    LONG_MAX,
+    RecordPolicy,
+    convert_legacy_to_v2,
+    needs_record_validation,
+    validate_v2_records,
+)
 from odradek.storage.log import FetchDataInfo, Log, LogAppendInfo
 from odradek.storage.log_manager import LogManager
 
@@ -123,25 +132,37 @@ class ReplicaManager:
             log_obj.append_listeners.append(self.fetch_purgatory.on_append)
         return log_obj
 
-    def append_records(self, topic: str, partition: int,
-                       records: bytes | None) -> LogAppendInfo:
-        """Validate (magic, CRC, sizes) and append one partition's produce data."""
+    def append_records(self, topic: str, partition: int, records: bytes | None,
+                       legacy: bool = False) -> LogAppendInfo:
+        """Validate (magic, CRC, sizes, and the record-level checks the topic needs) and
+        append one partition's produce data. ``legacy``: a Produce v0-2 request, whose magic
+        v0/v1 message sets are converted to one v2 batch first."""
         log_obj = self.get_log(topic, partition)
         if records is None or len(records) == 0:
             raise InvalidRecordError("Produce requests with version 3 or above must have at "
                                      "least one record batch per partition")
+        policy = record_policy(log_obj)
+        if legacy and is_legacy(records):
+            records = convert_legacy_to_v2(records, policy, log_obj.clock.milliseconds())
+            validated = validate_batches(records, log_obj.config.max_message_bytes)
+            return self._append(log_obj, records, validated)
         validated = validate_batches(records, log_obj.config.max_message_bytes)
         if len(validated.headers) != 1:
             raise InvalidRecordError("Produce requests with version 3 or above are only allowed "
                                      "to contain exactly one record batch per partition")
-        if validated.headers[0].is_control:
+        header = validated.headers[0]
+        if header.is_control:
             raise InvalidRecordError("Control records cannot be produced by clients")
-        if log_obj.config.compact:
-            _require_keys(records, validated.headers[0], log_obj.tp)
+        if needs_record_validation(header, policy):
+            validate_v2_records(records, header, policy, log_obj.clock.milliseconds())
         target = log_obj.config.target_compression
-        if target is not None and target != validated.headers[0].compression:
-            records = _recompress(records, validated.headers[0], target)
+        if target is not None and target != header.compression:
+            records = _recompress(records, header, target)
             validated = validate_batches(records, 2**31 - 1)
+        return self._append(log_obj, records, validated)
+
+    @staticmethod
+    def _append(log_obj: Log, records: bytes, validated: ValidatedBatches) -> LogAppendInfo:
         try:
             return log_obj.append_as_leader(records, validated)
         except OSError as exc:
@@ -186,19 +207,20 @@ class ReplicaManager:
             return PartitionRead(tp, exc, None)
 
 
-def _require_keys(records: bytes, header: BatchHeader, tp: TopicPartition) -> None:
-    """Compacted topics reject records without a key (Kafka's LogValidator); this decodes
-    the batch, which only compacted topics pay for."""
-    if header.is_control:
-        return
-    try:
-        decoded = decode_records(header, records[HEADER_SIZE:header.size])
-    except (ValueError, IndexError) as exc:
-        raise CorruptRecordError(f"malformed records in batch: {exc}") from exc
-    for record in decoded:
-        if record.key is None:
-            raise InvalidRecordError(f"Compacted topic cannot accept message without key in "
-                                     f"topic partition {tp}.")
+def record_policy(log_obj: Log) -> RecordPolicy:
+    """The record-level rules of a partition's topic config (Kafka's LogConfig: the before/after
+    bounds fall back to the deprecated message.timestamp.difference.max.ms)."""
+    config = log_obj.config
+    difference = int(config["message.timestamp.difference.max.ms"])
+    before = int(config["message.timestamp.before.max.ms"])
+    after = int(config["message.timestamp.after.max.ms"])
+    return RecordPolicy(
+        tp=f"{log_obj.tp.topic}-{log_obj.tp.partition}", compacted=config.compact,
+        log_append_time=config.log_append_time,
+        before_max_ms=before if before != LONG_MAX else difference,
+        after_max_ms=after if after != LONG_MAX else difference,
+        target_compression=config.target_compression,
+        max_message_bytes=config.max_message_bytes)
 
 
 def _recompress(records: bytes, header: BatchHeader, codec: int) -> bytes:

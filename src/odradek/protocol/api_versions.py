@@ -47,8 +47,8 @@ LIST_PARTITION_REASSIGNMENTS_KEY = 46
 OFFSET_DELETE_KEY = 47
 
 SUPPORTED_APIS: Mapping[int, tuple[int, int]] = {
-    PRODUCE_KEY: (3, 11),
-    FETCH_KEY: (4, 17),
+    PRODUCE_KEY: (0, 11),  # v0-2: magic v0/v1 message sets, converted on append
+    FETCH_KEY: (0, 17),  # v0-3: down-converted to magic v0/v1
     LIST_OFFSETS_KEY: (1, 9),
     METADATA_KEY: (0, 12),
     OFFSET_COMMIT_KEY: (2, 9),

@@ -20,6 +20,7 @@ from kio.schema.request_header.v2.header import RequestHeader as RequestHeaderV2
 from kio.serial import entity_reader, entity_writer
 from kio.static.constants import EntityType
 
+from odradek.protocol import legacy_codec
 from odradek.protocol.api_versions import API_VERSIONS_KEY, SUPPORTED_APIS
 
 _HEADER_PREFIX = struct.Struct(">hhi")
@@ -51,11 +52,15 @@ class ParsedRequest:
 
 @cache
 def request_module(api_key: int, version: int) -> ModuleType:
+    if legacy_codec.is_legacy_version(api_key, version):
+        return legacy_codec  # Produce v0-2, Fetch v0-3: kio has no schemas for them
     return load_payload_module(api_key, version, EntityType.request)
 
 
 @cache
 def response_module(api_key: int, version: int) -> ModuleType:
+    if legacy_codec.is_legacy_version(api_key, version):
+        return legacy_codec  # Produce v0-2, Fetch v0-3: kio has no schemas for them
     return load_payload_module(api_key, version, EntityType.response)
 
 
@@ -99,6 +104,8 @@ def parse_request(frame: bytes | memoryview) -> ParsedRequest:
     supported = SUPPORTED_APIS.get(api_key)
     if supported is None or not supported[0] <= version <= supported[1]:
         raise UnsupportedApiError(f"unsupported api key {api_key} version {version}")
+    if legacy_codec.is_legacy_version(api_key, version):
+        return _parse_legacy(frame, api_key, version)
     body_class = _request_class(api_key, version)
     header_class = RequestHeaderV2 if body_class.__flexible__ else RequestHeaderV1
     try:
@@ -109,6 +116,16 @@ def parse_request(frame: bytes | memoryview) -> ParsedRequest:
     check_non_null(body)
     parsed_header = RequestHeader(api_key, version, header.correlation_id, header.client_id)
     return ParsedRequest(parsed_header, body, len(frame))
+
+
+def _parse_legacy(frame: bytes | memoryview, api_key: int, version: int) -> ParsedRequest:
+    try:
+        _, _, correlation_id, client_id, offset = legacy_codec.parse_request_header(frame)
+        body = legacy_codec.parse_body(api_key, version, frame, offset)
+    except legacy_codec.LegacyParseError as exc:
+        raise RequestParseError(f"malformed api key {api_key} v{version} request: {exc}") from exc
+    return ParsedRequest(RequestHeader(api_key, version, correlation_id, client_id), body,
+                         len(frame))
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +196,11 @@ def encode_response(header: RequestHeader, body: Any) -> list[bytes | bytearray 
     writer = ChunkWriter()
     writer.write(b"")  # placeholder for the size prefix
     writer.write(_INT32.pack(header.correlation_id))
+    if legacy_codec.is_legacy_response(body):
+        for chunk in legacy_codec.encode_body(header.api_version, body):
+            writer.write(chunk)
+        writer.chunks[0] = _INT32.pack(writer.size)
+        return writer.chunks
     if body.__flexible__ and header.api_key != API_VERSIONS_KEY:
         writer.write(b"\x00")  # empty tagged fields of response header v1
     _writer(type(body))(writer, body)  # type: ignore[arg-type]

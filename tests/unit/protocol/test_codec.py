@@ -179,7 +179,7 @@ def test_unknown_api_key() -> None:
 
 
 @pytest.mark.parametrize(("api_key", "version"), [
-    (PRODUCE, 2), (PRODUCE, 12), (METADATA, 13), (API_VERSIONS, 5), (API_VERSIONS, -1),
+    (PRODUCE, -1), (PRODUCE, 12), (METADATA, 13), (API_VERSIONS, 5), (API_VERSIONS, -1),
 ])
 def test_unsupported_version(api_key: int, version: int) -> None:
     with pytest.raises(UnsupportedApiError) as info:

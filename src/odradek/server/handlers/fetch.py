@@ -8,24 +8,35 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from kio.schema.errors import ErrorCode
 
 from odradek.cluster.purgatory import DelayedFetch
-from odradek.cluster.replica_manager import PartitionRead
-from odradek.common.errors import UnknownTopicIdError, UnknownTopicOrPartitionError
+from odradek.cluster.replica_manager import PartitionRead, ReplicaManager
+from odradek.common.errors import (
+    KafkaError,
+    UnknownTopicIdError,
+    UnknownTopicOrPartitionError,
+    UnsupportedCompressionTypeError,
+    UnsupportedVersionError,
+)
 from odradek.common.ids import TopicPartition
 from odradek.observability import metrics
 from odradek.protocol.api_versions import FETCH_KEY
 from odradek.protocol.codec import RequestHeader, build, response_module
+from odradek.protocol.records.compression import CompressionType
+from odradek.protocol.records.validation import down_convert
 
 if TYPE_CHECKING:
+    from odradek.config.topic import LogConfig
     from odradek.server.broker import BrokerServer
 
 READ_COMMITTED = 1
+FIRST_V2_FETCH_VERSION = 4  # v0-3 get magic v0/v1 message sets, down-converted
+ZSTD_MIN_FETCH_VERSION = 10  # KIP-110: older fetches of a zstd topic are refused
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +64,8 @@ def handle_fetch(broker: BrokerServer, header: RequestHeader, request: Any) -> A
     if replica >= 0 and broker.cluster is not None:
         for item in wanted:
             broker.cluster.on_follower_fetch(item.tp, replica, item.offset)
-    reads = _read_all(broker, wanted, request.max_bytes, committed, replica >= 0)
+    reads = _read_all(broker, wanted, request.max_bytes, committed, replica >= 0,
+                      header.api_version)
     metrics.fetch_requested(reads)
     available = sum(len(r.info.records) for r in reads if r.info is not None)
     max_wait_ms = int(request.max_wait.total_seconds() * 1000)
@@ -99,7 +111,7 @@ def _long_poll(broker: BrokerServer, header: RequestHeader, request: Any,
                 timer.cancel()
                 purgatory.unwatch(delayed)
             reads = _read_all(broker, wanted, request.max_bytes, committed,
-                              replica_id_of(request) >= 0)
+                              replica_id_of(request) >= 0, header.api_version)
             got = sum(len(r.info.records) for r in reads if r.info is not None)
             if got >= request.min_bytes or loop.time() >= deadline or \
                     broker.shutting_down or any(r.error is not None for r in reads):
@@ -130,24 +142,58 @@ def _wanted_partitions(broker: BrokerServer, request: Any) -> list[_Wanted]:
 
 
 def _read_all(broker: BrokerServer, wanted: list[_Wanted], max_bytes: int,
-              committed: bool, replica: bool = False) -> list[PartitionRead]:
+              committed: bool, replica: bool = False,
+              version: int = FIRST_V2_FETCH_VERSION) -> list[PartitionRead]:
     reads = []
     remaining = max_bytes
     first_data = True
     manager = broker.replica_manager
+    legacy = version < FIRST_V2_FETCH_VERSION
     for item in wanted:
         if item.error is not None:
             reads.append(PartitionRead(item.tp, item.error, None))  # type: ignore[arg-type]
             continue
         limit = min(item.max_bytes, remaining)
-        read = manager.read(item.tp, item.offset, limit, min_one_batch=first_data,
+        config = _log_config(manager, item.tp)
+        if config is not None and version < ZSTD_MIN_FETCH_VERSION and \
+                config.target_compression == CompressionType.ZSTD:
+            reads.append(PartitionRead(item.tp, UnsupportedCompressionTypeError(
+                f"Fetching {item.tp} (compression.type zstd) needs Fetch v10 or later"), None))
+            continue
+        read = manager.read(item.tp, item.offset, limit, min_one_batch=first_data or legacy,
                             committed=committed, current_leader_epoch=item.current_leader_epoch,
                             replica=replica and broker.cluster is not None)
+        if legacy and read.info is not None:
+            read = _down_convert(read, config, version, item.offset, limit, first_data)
         if read.info is not None and read.info.records:
             remaining -= len(read.info.records)
             first_data = False
         reads.append(read)
     return reads
+
+
+def _log_config(manager: ReplicaManager, tp: TopicPartition) -> LogConfig | None:
+    log_obj = manager.log_manager.logs.get(tp)
+    return None if log_obj is None else log_obj.config
+
+
+def _down_convert(read: PartitionRead, config: LogConfig | None, version: int, offset: int,
+                  limit: int, first_data: bool) -> PartitionRead:
+    """Fetch v0-3 (Kafka's down-conversion): the v2 batches read become a magic v0 (Fetch v0-1)
+    or v1 (v2-3) message set, one batch at a time, within the partition's byte limit. v3 keeps
+    KIP-74's "at least one message" for the first partition with data; v0-2 have a hard limit
+    (a message larger than it arrives partial, so the client reports it as too large)."""
+    assert read.info is not None
+    if config is not None and not config["message.downconversion.enable"]:
+        return PartitionRead(read.tp, UnsupportedVersionError(
+            f"Conversion to message format v{0 if version <= 1 else 1} is disabled for "
+            f"partition {read.tp}"), None)
+    try:
+        records = down_convert(read.info.records, 0 if version <= 1 else 1, offset, limit,
+                               min_one=version >= 3 and first_data, partial_first=version <= 2)
+    except KafkaError as exc:
+        return PartitionRead(read.tp, exc, None)
+    return PartitionRead(read.tp, None, replace(read.info, records=records))
 
 
 def _response(header: RequestHeader, request: Any, wanted: list[_Wanted],

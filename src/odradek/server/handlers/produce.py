@@ -19,8 +19,9 @@ from odradek.common.ids import TopicPartition
 from odradek.observability import metrics
 from odradek.protocol.api_versions import PRODUCE_KEY
 from odradek.protocol.codec import RequestHeader, build, response_module
-from odradek.protocol.records.batch import ATTRIBUTES_OFFSET, COMPRESSION_MASK
+from odradek.protocol.records.batch import ATTRIBUTES_OFFSET, COMPRESSION_MASK, MAGIC_OFFSET
 from odradek.protocol.records.compression import CompressionType
+from odradek.protocol.records.validation import record_errors_of
 from odradek.server.errors import CloseConnectionError
 
 if TYPE_CHECKING:
@@ -47,12 +48,13 @@ def handle_produce(broker: BrokerServer, header: RequestHeader, request: Any) ->
                     reject_zstd(data.records)
                 if replicated and acks == -1:
                     check_min_isr(broker, topic_data.name, data.index)
-                info = broker.replica_manager.append_records(topic_data.name, data.index,
-                                                             data.records)
+                info = broker.replica_manager.append_records(
+                    topic_data.name, data.index, data.records,
+                    legacy=header.api_version < FIRST_V2_PRODUCE_VERSION)
             except KafkaError as exc:
                 failed = True
                 metrics.produce_failed(topic_data.name, len(data.records or b""), exc.error_code)
-                partitions.append(_error(module, data.index, exc.error_code, str(exc)))
+                partitions.append(_failed(broker, module, topic_data.name, data.index, exc))
                 continue
             metrics.produced(topic_data.name, info.last_offset - info.first_offset + 1,
                              len(data.records))
@@ -110,13 +112,35 @@ async def _await_isr(broker: BrokerServer, module: Any, request: Any, topics: li
 
 
 ZSTD_MIN_PRODUCE_VERSION = 7
+FIRST_V2_PRODUCE_VERSION = 3  # v0-2 carry magic v0/v1 message sets
 
 
 def reject_zstd(records: bytes | None) -> None:
-    """zstd needs Produce v7+ (KIP-110): older requests get UNSUPPORTED_COMPRESSION_TYPE."""
-    if records and len(records) > ATTRIBUTES_OFFSET + 1 and \
+    """zstd needs Produce v7+ (KIP-110): older requests get UNSUPPORTED_COMPRESSION_TYPE.
+    (Magic v0/v1 message sets are checked when they are converted.)"""
+    if records and len(records) > ATTRIBUTES_OFFSET + 1 and records[MAGIC_OFFSET] == 2 and \
             records[ATTRIBUTES_OFFSET + 1] & COMPRESSION_MASK == CompressionType.ZSTD:
         raise UnsupportedCompressionTypeError("zstd compression needs Produce v7 or later")
+
+
+def _failed(broker: BrokerServer, module: Any, topic: str, partition: int,
+            exc: KafkaError) -> Any:
+    """A failed partition. Record-level failures (KIP-467) list the failing records and carry
+    Kafka's summary as error_message, with the log start offset, as Kafka answers them."""
+    record_errors = record_errors_of(exc)
+    entry = getattr(module, "BatchIndexAndErrorMessage", None)  # Produce v8+
+    if record_errors is None or entry is None:
+        return _error(module, partition, exc.error_code, str(exc))
+    try:
+        log_start = broker.replica_manager.get_log(topic, partition).log_start_offset
+    except KafkaError:
+        log_start = -1
+    return build(module.PartitionProduceResponse, index=partition, error_code=exc.error_code,
+                 base_offset=-1, log_append_time=None, log_start_offset=log_start,
+                 record_errors=tuple(
+                     build(entry, batch_index=e.batch_index, batch_index_error_message=e.message)
+                     for e in record_errors),
+                 error_message=str(exc))
 
 
 def _error(module: Any, partition: int, error: ErrorCode, message: str | None) -> Any:
