@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from confluent_kafka import (
@@ -24,9 +23,14 @@ from odradek.cli.tools.kafka import OffsetSpec
 
 
 def listings(admin: Admin) -> list[Any]:
+    """Every group; a broker that could not list its groups fails the listing, as Kafka's
+    ``listConsumerGroups().all()`` does (the tool used to warn and exit 0 with a partial or
+    empty list)."""
     result = admin.wait(admin.client.list_consumer_groups(request_timeout=admin.timeout))
-    for error in result.errors:
-        print(f"Warning: {error}", file=sys.stderr)
+    if result.errors:
+        error = result.errors[0]
+        failure = error if isinstance(error, KafkaException) else KafkaException(error)
+        raise ToolError(f"cannot list the consumer groups: {kafka_message(failure)}")
     return list(result.valid)
 
 

@@ -1,9 +1,13 @@
 """librdkafka's log stream: silent unless ``--verbose`` (or ``odradek --verbose``).
 
 librdkafka logs every failed connection attempt (hundreds of lines a minute against a dead
-address); the tools report one line per failure themselves, so its logs are turned off
-(``log_level`` 0) and, with ``--verbose``, routed through a logger to stderr with a
-``[librdkafka]`` prefix. A ``debug`` setting in the client config also turns them on.
+address); the tools report one line per failure themselves, so by default its log is off
+(``log_level`` 0, and what is left goes to a logger that prints nothing). With ``--verbose``
+(or a ``debug`` setting in the client config) librdkafka writes its own lines to stderr
+(``%7|<time>|<facility>|...``), with the ``broker`` and ``metadata`` debug contexts unless the
+config names others: connection attempts are what a user needs to see there. It writes them
+itself, not through a Python logger, because an AdminClient only hands log lines to a logger
+from ``poll()``, which the tools never call.
 
 Standard library only: ``main`` sets the flag before any tool is imported.
 """
@@ -44,12 +48,13 @@ def librdkafka_logger() -> logging.Logger:
 
 
 def log_settings(config: Mapping[str, Any]) -> dict[str, Any]:
-    """Settings to merge into a librdkafka client config: the logger, and ``log_level``
-    (0: nothing, unless verbose or the config asks for ``debug`` contexts)."""
-    loud = _verbose or bool(config.get("debug"))
-    if loud and not _verbose:
-        set_verbose(True)
-    settings: dict[str, Any] = {"logger": librdkafka_logger()}
+    """Settings to merge into a librdkafka client config (see the module docstring)."""
+    if _verbose or config.get("debug"):
+        loud: dict[str, Any] = {"debug": config.get("debug") or "broker,metadata"}
+        if "log_level" not in config:
+            loud["log_level"] = 7
+        return loud
+    quiet: dict[str, Any] = {"logger": librdkafka_logger()}
     if "log_level" not in config:
-        settings["log_level"] = 7 if loud else 0
-    return settings
+        quiet["log_level"] = 0
+    return quiet
