@@ -400,13 +400,16 @@ def test_timed_out_transaction_is_aborted(txn_broker: BrokerProcess) -> None:
     timeout_ms = 2000
     producer = txn_producer(bootstrap, tid, **{"transaction.timeout.ms": timeout_ms})
     producer.begin_transaction()
+    # The coordinator starts the clock at AddPartitionsToTxn, which comes after this moment.
+    started = time.monotonic()
     producer.produce(topic, b"never")
     assert producer.flush(CALL_TIMEOUT) == 0
-    started = time.monotonic()
-    assert latest(bootstrap, topic, committed=True) == 0
+    open_lso = latest(bootstrap, topic, committed=True)
+    if time.monotonic() - started < timeout_ms / 1000:  # (a slow machine may get here later)
+        assert open_lso == 0, "the open transaction was aborted before its timeout"
     wait_until(lambda: latest(bootstrap, topic, committed=True) == 2,
                timeout_ms / 1000 + 2 * CLEANUP_INTERVAL_S + 3, "LSO past the timed-out txn")
-    assert time.monotonic() - started >= timeout_ms / 1000 - 0.5
+    assert time.monotonic() - started >= timeout_ms / 1000 - 0.1
     state = describe_transaction(bootstrap, tid)
     assert state.transaction_state == "CompleteAbort"
     with pytest.raises(KafkaException):
