@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from multiprocessing import resource_tracker
 from pathlib import Path
 
 import pytest
@@ -22,12 +23,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     down by now). Orphans were re-parented to pytest (see tests/support/processes.py)."""
     if not session.config.stash.get(_SUBREAPER, False):
         return
-    processes.reap_zombies()
-    left = processes.descendants(os.getpid())
+    def leftovers() -> list[processes.ProcessInfo]:
+        processes.reap_zombies()
+        # pytest's own resource tracker (started by in-process brokers' cleaner pools) is one
+        # per process by design and ends with pytest.
+        own_tracker = getattr(resource_tracker._resource_tracker, "_pid", None)
+        return [p for p in processes.descendants(os.getpid()) if p.pid != own_tracker]
+
+    left = leftovers()
     if left:  # give processes that are already on their way out a moment
         processes.wait_gone([p.pid for p in left], timeout=10)
-        processes.reap_zombies()
-        left = processes.descendants(os.getpid())
+        left = leftovers()
     if not left:
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
