@@ -46,6 +46,7 @@ from odradek.storage.log_manager import LogManager
 
 if TYPE_CHECKING:
     from odradek.cluster.partition import Partition
+    from odradek.config.topic import LogConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,7 @@ class ReplicaManager:
         # Cluster mode: internal appends made while handling the current request (the
         # dispatcher answers only once the ISR has them, as Kafka's acks=-1 internal writes).
         self.request_appends: dict[TopicPartition, int] | None = None
+        self._policies: dict[TopicPartition, tuple[LogConfig, RecordPolicy]] = {}
 
     def _track(self, tp: TopicPartition, end_offset: int) -> None:
         if self.request_appends is not None:
@@ -141,7 +143,7 @@ class ReplicaManager:
         if records is None or len(records) == 0:
             raise InvalidRecordError("Produce requests with version 3 or above must have at "
                                      "least one record batch per partition")
-        policy = record_policy(log_obj)
+        policy = self._record_policy(log_obj)
         if legacy and is_legacy(records):
             records = convert_legacy_to_v2(records, policy, log_obj.clock.milliseconds())
             validated = validate_batches(records, log_obj.config.max_message_bytes)
@@ -160,6 +162,15 @@ class ReplicaManager:
             records = _recompress(records, header, target)
             validated = validate_batches(records, 2**31 - 1)
         return self._append(log_obj, records, validated)
+
+    def _record_policy(self, log_obj: Log) -> RecordPolicy:
+        """The partition's record rules, rebuilt only when its config object changes."""
+        cached = self._policies.get(log_obj.tp)
+        if cached is not None and cached[0] is log_obj.config:
+            return cached[1]
+        policy = record_policy(log_obj)
+        self._policies[log_obj.tp] = (log_obj.config, policy)
+        return policy
 
     @staticmethod
     def _append(log_obj: Log, records: bytes, validated: ValidatedBatches) -> LogAppendInfo:

@@ -154,9 +154,8 @@ def _read_all(broker: BrokerServer, wanted: list[_Wanted], max_bytes: int,
             reads.append(PartitionRead(item.tp, item.error, None))  # type: ignore[arg-type]
             continue
         limit = min(item.max_bytes, remaining)
-        config = _log_config(manager, item.tp)
-        if config is not None and version < ZSTD_MIN_FETCH_VERSION and \
-                config.target_compression == CompressionType.ZSTD:
+        config = _log_config(manager, item.tp) if version < ZSTD_MIN_FETCH_VERSION else None
+        if config is not None and config.target_compression == CompressionType.ZSTD:
             reads.append(PartitionRead(item.tp, UnsupportedCompressionTypeError(
                 f"Fetching {item.tp} (compression.type zstd) needs Fetch v10 or later"), None))
             continue
