@@ -36,6 +36,7 @@ from kio.schema.errors import ErrorCode
 
 from odradek.protocol import api_versions as keys
 from odradek.protocol.api_versions import SUPPORTED_APIS
+from odradek.protocol.legacy_codec import is_legacy_version
 from odradek.protocol.records.codec import encode_batch
 from tests.support.broker_process import BrokerProcess
 from tests.support.conformance import (
@@ -615,6 +616,9 @@ def _cases() -> Iterator[Any]:
     for api_key, (low, high) in sorted(SUPPORTED_APIS.items()):
         for version in range(low, high + 1):
             marks = []
+            if is_legacy_version(api_key, version):
+                marks.append(pytest.mark.skip(reason="kio has no schema for this version; "
+                                              "see test_old_clients.py, test_legacy_codec.py"))
             if (api_key, version) in KNOWN_BUGS:
                 marks.append(pytest.mark.xfail(strict=True,
                                                reason=KNOWN_BUGS[(api_key, version)]))
