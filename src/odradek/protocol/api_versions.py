@@ -49,7 +49,7 @@ OFFSET_DELETE_KEY = 47
 SUPPORTED_APIS: Mapping[int, tuple[int, int]] = {
     PRODUCE_KEY: (0, 11),  # v0-2: magic v0/v1 message sets, converted on append
     FETCH_KEY: (0, 17),  # v0-3: down-converted to magic v0/v1
-    LIST_OFFSETS_KEY: (1, 9),
+    LIST_OFFSETS_KEY: (0, 9),  # v0: Kafka 3.x's offsets-before semantics (4.0 dropped it)
     METADATA_KEY: (0, 12),
     OFFSET_COMMIT_KEY: (2, 9),
     OFFSET_FETCH_KEY: (1, 9),

@@ -53,14 +53,14 @@ class ParsedRequest:
 @cache
 def request_module(api_key: int, version: int) -> ModuleType:
     if legacy_codec.is_legacy_version(api_key, version):
-        return legacy_codec  # Produce v0-2, Fetch v0-3: kio has no schemas for them
+        return legacy_codec  # Produce v0-2, Fetch v0-3, ListOffsets v0: not in kio
     return load_payload_module(api_key, version, EntityType.request)
 
 
 @cache
 def response_module(api_key: int, version: int) -> ModuleType:
     if legacy_codec.is_legacy_version(api_key, version):
-        return legacy_codec  # Produce v0-2, Fetch v0-3: kio has no schemas for them
+        return legacy_codec  # Produce v0-2, Fetch v0-3, ListOffsets v0: not in kio
     return load_payload_module(api_key, version, EntityType.response)
 
 

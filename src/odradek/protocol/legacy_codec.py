@@ -1,6 +1,7 @@
-"""Produce v0-2 and Fetch v0-3: the request/response versions of pre-0.11 clients, which kio
-(0.6) has no schemas for. Non-flexible layouts from Kafka's ProduceRequest/ProduceResponse/
-FetchRequest/FetchResponse JSON message schemas:
+"""Produce v0-2, Fetch v0-3 and ListOffsets v0: the request/response versions of pre-0.11
+clients, which kio (0.6) has no schemas for. Non-flexible layouts from Kafka's ProduceRequest/
+ProduceResponse/FetchRequest/FetchResponse/ListOffsetsRequest/ListOffsetsResponse JSON message
+schemas (as of Kafka 3.x; 4.0 dropped ListOffsets v0):
 
     ProduceRequest v0-2    acks int16, timeout_ms int32,
                            [name string, [index int32, records nullable bytes]]
@@ -14,6 +15,11 @@ FetchRequest/FetchResponse JSON message schemas:
     FetchResponse v0-3     (v1+: throttle_time_ms int32),
                            [topic string, [partition_index int32, error_code int16,
                                            high_watermark int64, records nullable bytes]]
+    ListOffsetsRequest v0  replica_id int32,
+                           [name string, [partition_index int32, timestamp int64,
+                                          max_num_offsets int32]]
+    ListOffsetsResponse v0 [name string, [partition_index int32, error_code int16,
+                                          old_style_offsets [int64]]]
 
 The entities have the field names of kio's later versions, so the handlers (which build
 responses with ``codec.build`` from a superset of fields) serve these versions unchanged;
@@ -23,13 +29,17 @@ this module is also the "response module" the handlers look classes up in.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
+import typing
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
+
+_T = TypeVar("_T")
 
 PRODUCE_KEY = 0
 FETCH_KEY = 1
-LEGACY_MAX_VERSION = {PRODUCE_KEY: 2, FETCH_KEY: 3}
+LIST_OFFSETS_KEY = 2
+LEGACY_MAX_VERSION = {PRODUCE_KEY: 2, FETCH_KEY: 3, LIST_OFFSETS_KEY: 0}
 FETCH_DEFAULT_MAX_BYTES = 2**31 - 1  # Fetch v0-2 have no response limit
 
 _INT16 = struct.Struct(">h")
@@ -90,6 +100,25 @@ class FetchRequest:
     max_bytes: int
     topics: tuple[FetchTopic, ...]
     isolation_level: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListOffsetsPartition:
+    partition_index: int
+    timestamp: int
+    max_num_offsets: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListOffsetsTopic:
+    name: str
+    partitions: tuple[ListOffsetsPartition, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListOffsetsRequest:  # v0 has no isolation level and no leader epochs
+    replica_id: int
+    topics: tuple[ListOffsetsTopic, ...]
 
 
 class _Reader:
@@ -170,6 +199,8 @@ def parse_body(api_key: int, version: int, frame: bytes | memoryview, offset: in
         return _produce_request(reader)
     if api_key == FETCH_KEY:
         return _fetch_request(reader, version)
+    if api_key == LIST_OFFSETS_KEY:
+        return _list_offsets_request(reader)
     raise LegacyParseError(f"api key {api_key} has no legacy codec")
 
 
@@ -202,6 +233,19 @@ def _fetch_request(reader: _Reader, version: int) -> FetchRequest:
         topics.append(FetchTopic(topic=topic, partitions=partitions))
     return FetchRequest(replica_id=replica_id, max_wait=timedelta(milliseconds=max_wait_ms),
                         min_bytes=min_bytes, max_bytes=max_bytes, topics=tuple(topics))
+
+
+def _list_offsets_request(reader: _Reader) -> ListOffsetsRequest:
+    replica_id = reader.int32()
+    topics = []
+    for _ in range(reader.array_length()):
+        name = reader.string()
+        partitions = tuple(ListOffsetsPartition(partition_index=reader.int32(),
+                                                timestamp=reader.int64(),
+                                                max_num_offsets=reader.int32())
+                           for _ in range(reader.array_length()))
+        topics.append(ListOffsetsTopic(name=name, partitions=partitions))
+    return ListOffsetsRequest(replica_id=replica_id, topics=tuple(topics))
 
 
 # -- responses -------------------------------------------------------------------------------------
@@ -261,6 +305,42 @@ class AbortedTransaction:  # never written (v4+ only); here so handlers can buil
     first_offset: int
 
 
+def _resolved_types(cls: type[_T]) -> type[_T]:
+    """Give the dataclass fields their types, not the strings of postponed annotations: the
+    ErrorsPerSec metric finds nested error codes by ``Field.type`` (Produce and Fetch count
+    their own errors, ListOffsets relies on that walk)."""
+    hints = typing.get_type_hints(cls)
+    for item in fields(cls):  # type: ignore[arg-type]
+        item.type = hints[item.name]
+    return cls
+
+
+@_resolved_types
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListOffsetsPartitionResponse:
+    __flexible__: ClassVar[bool] = False
+    partition_index: int
+    error_code: int
+    old_style_offsets: tuple[int, ...]
+
+
+@_resolved_types
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListOffsetsTopicResponse:
+    __flexible__: ClassVar[bool] = False
+    name: str
+    partitions: tuple[ListOffsetsPartitionResponse, ...]
+
+
+@_resolved_types
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListOffsetsResponse:  # v0 has no throttle time (v2+); kept so handlers can pass it
+    __flexible__: ClassVar[bool] = False
+    __legacy__: ClassVar[bool] = True
+    topics: tuple[ListOffsetsTopicResponse, ...]
+    throttle_time: timedelta = field(default=timedelta(0))
+
+
 def _string(value: str) -> bytes:
     data = value.encode()
     return _INT16.pack(len(data)) + data
@@ -280,6 +360,8 @@ def encode_body(version: int, body: Any) -> list[bytes]:
         return [_produce_response(version, body)]
     if isinstance(body, FetchResponse):
         return _fetch_response(version, body)
+    if isinstance(body, ListOffsetsResponse):
+        return [_list_offsets_response(body)]
     raise TypeError(f"not a legacy response: {type(body).__name__}")
 
 
@@ -316,3 +398,15 @@ def _fetch_response(version: int, body: FetchResponse) -> list[bytes]:
     if head:
         chunks.append(bytes(head))
     return chunks
+
+
+def _list_offsets_response(body: ListOffsetsResponse) -> bytes:
+    out = bytearray(_INT32.pack(len(body.topics)))
+    for topic in body.topics:
+        out += _string(topic.name) + _INT32.pack(len(topic.partitions))
+        for p in topic.partitions:
+            out += struct.pack(">ihi", p.partition_index, int(p.error_code),
+                               len(p.old_style_offsets))
+            for offset in p.old_style_offsets:
+                out += _INT64.pack(offset)
+    return bytes(out)

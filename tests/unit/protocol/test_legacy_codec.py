@@ -1,5 +1,5 @@
-"""Produce v0-2 and Fetch v0-3 request parsing and response encoding, against byte layouts
-written out by hand from Kafka's message schemas."""
+"""Produce v0-2, Fetch v0-3 and ListOffsets v0 request parsing and response encoding, against
+byte layouts written out by hand from Kafka's message schemas."""
 
 from __future__ import annotations
 
@@ -9,7 +9,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from odradek.protocol import legacy_codec
-from odradek.protocol.api_versions import FETCH_KEY, PRODUCE_KEY, SUPPORTED_APIS
+from odradek.protocol.api_versions import (
+    FETCH_KEY,
+    LIST_OFFSETS_KEY,
+    PRODUCE_KEY,
+    SUPPORTED_APIS,
+)
 from odradek.protocol.codec import (
     RequestHeader,
     RequestParseError,
@@ -45,6 +50,12 @@ def fetch_body(version: int) -> bytes:
         struct.pack(">iqi", 2, 77, 1024)
 
 
+def list_offsets_body(*partitions: tuple[int, int, int], replica_id: int = -1) -> bytes:
+    body = struct.pack(">i", replica_id) + struct.pack(">i", 1) + string("topic")
+    body += struct.pack(">i", len(partitions))
+    return body + b"".join(struct.pack(">iqi", *p) for p in partitions)
+
+
 def joined(chunks: list[bytes | bytearray | memoryview]) -> bytes:
     return b"".join(bytes(c) for c in chunks)
 
@@ -57,6 +68,16 @@ def test_the_legacy_versions_are_advertised() -> None:
     for version in range(4):
         assert response_module(FETCH_KEY, version) is legacy_codec
     assert response_module(PRODUCE_KEY, 3) is not legacy_codec
+
+
+def test_list_offsets_v0_is_advertised_and_legacy() -> None:
+    """Kafka 3.x serves ListOffsets 0-9; v0 goes through this codec (kio has no schema)."""
+    assert SUPPORTED_APIS[LIST_OFFSETS_KEY] == (0, 9)
+    assert legacy_codec.is_legacy_version(LIST_OFFSETS_KEY, 0)
+    assert not legacy_codec.is_legacy_version(LIST_OFFSETS_KEY, 1)
+    assert request_module(LIST_OFFSETS_KEY, 0) is legacy_codec
+    assert response_module(LIST_OFFSETS_KEY, 0) is legacy_codec
+    assert request_module(LIST_OFFSETS_KEY, 1) is not legacy_codec
 
 
 @pytest.mark.parametrize("version", [0, 1, 2])
@@ -85,7 +106,23 @@ def test_parse_fetch(version: int) -> None:
             partition.partition_max_bytes) == ("topic", 2, 77, 1024)
 
 
+def test_parse_list_offsets_v0() -> None:
+    frame = header(LIST_OFFSETS_KEY, 0) + list_offsets_body((0, -1, 1), (5, 1_700_000_000_000, 10),
+                                                            replica_id=3)
+    parsed = parse_request(frame)
+    assert parsed.header == RequestHeader(LIST_OFFSETS_KEY, 0, 42, "old-client")
+    assert parsed.body.replica_id == 3
+    (topic,) = parsed.body.topics
+    assert topic.name == "topic"
+    assert [(p.partition_index, p.timestamp, p.max_num_offsets) for p in topic.partitions] == \
+        [(0, -1, 1), (5, 1_700_000_000_000, 10)]
+
+
 @pytest.mark.parametrize("frame", [
+    header(LIST_OFFSETS_KEY, 0) + list_offsets_body((0, -2, 1))[:-4],  # no max_num_offsets
+    header(LIST_OFFSETS_KEY, 0) + struct.pack(">ii", -1, -1),  # null topics array
+    header(LIST_OFFSETS_KEY, 0) + struct.pack(">ii", -1, 1) + struct.pack(">h", -1),
+
     header(PRODUCE_KEY, 1) + produce_body(b"abc")[:-2],  # records overrun the frame
     header(PRODUCE_KEY, 1) + struct.pack(">hi", 1, 100) + struct.pack(">i", -1),  # null array
     header(PRODUCE_KEY, 1) + struct.pack(">hi", 1, 100) + struct.pack(">i", 1) +
@@ -140,3 +177,23 @@ def test_fetch_response_layout_keeps_records_a_separate_chunk(version: int) -> N
     expected += struct.pack(">ihqi", 0, 0, 12, len(records)) + records
     expected += struct.pack(">ihqi", 1, 1, -1, -1)
     assert joined(chunks) == struct.pack(">i", len(expected)) + expected
+
+
+def test_list_offsets_v0_response_layout() -> None:
+    """No throttle time, no timestamp/offset/leader epoch: [int64] offsets per partition. The
+    handler builds it from the same superset of fields as for v1+."""
+    module = response_module(LIST_OFFSETS_KEY, 0)
+    partitions = (
+        build(module.ListOffsetsPartitionResponse, partition_index=0, error_code=0,
+              timestamp=-1, offset=-1, leader_epoch=0, old_style_offsets=(120, 100, 0)),
+        build(module.ListOffsetsPartitionResponse, partition_index=1, error_code=6,
+              timestamp=-1, offset=-1, leader_epoch=-1, old_style_offsets=()),
+    )
+    body = build(module.ListOffsetsResponse, throttle_time=timedelta(milliseconds=7),
+                 topics=(build(module.ListOffsetsTopicResponse, name="topic",
+                               partitions=partitions),))
+    frame = joined(encode_response(RequestHeader(LIST_OFFSETS_KEY, 0, 42, None), body))
+    expected = struct.pack(">i", 42) + struct.pack(">i", 1) + string("topic") + \
+        struct.pack(">i", 2) + struct.pack(">ihi", 0, 0, 3) + struct.pack(">qqq", 120, 100, 0) + \
+        struct.pack(">ihi", 1, 6, 0)
+    assert frame == struct.pack(">i", len(expected)) + expected

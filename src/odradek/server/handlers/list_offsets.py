@@ -1,8 +1,10 @@
-"""ListOffsets: earliest, latest, by timestamp (through the time index), max timestamp."""
+"""ListOffsets: earliest, latest, by timestamp (through the time index), max timestamp; v0 (the
+pre-0.10.1 OffsetRequest) with Kafka 3.x's offsets-before semantics over segment files."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from itertools import dropwhile
 from typing import TYPE_CHECKING, Any
 
 from kio.schema.errors import ErrorCode
@@ -12,6 +14,7 @@ from odradek.protocol.api_versions import LIST_OFFSETS_KEY
 from odradek.protocol.codec import RequestHeader, build, response_module
 from odradek.server.handlers.leader_epoch import epoch_error
 from odradek.storage.log import Log
+from odradek.storage.segment import LogSegment
 
 if TYPE_CHECKING:
     from odradek.server.broker import BrokerServer
@@ -21,30 +24,39 @@ EARLIEST = -2
 MAX_TIMESTAMP = -3
 EARLIEST_LOCAL = -4
 LATEST_TIERED = -5
+CONSUMER_REPLICA_ID = -1
 
 
 def handle_list_offsets(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
     module = response_module(LIST_OFFSETS_KEY, header.api_version)
+    from_consumer = request.replica_id == CONSUMER_REPLICA_ID
     topics = []
     for topic in request.topics:
         partitions = []
         for item in topic.partitions:
+            old_style: tuple[int, ...] = ()
             try:
                 log_obj = broker.replica_manager.get_log(topic.name, item.partition_index)
                 fenced = epoch_error(log_obj, getattr(item, "current_leader_epoch", -1))
                 if fenced is not None:
                     timestamp, offset, code = -1, -1, fenced
+                elif header.api_version == 0:
+                    timestamp, offset, code = -1, -1, ErrorCode.none
+                    old_style = legacy_offsets_before(log_obj, item.timestamp,
+                                                      item.max_num_offsets, from_consumer)
                 else:
                     timestamp, offset = _lookup(log_obj, item.timestamp,
                                                 getattr(request, "isolation_level", 0) == 1)
                     code = ErrorCode.none
             except KafkaError as exc:
                 timestamp, offset, code = -1, -1, exc.error_code
+            except NegativeMaxOffsetsError:
+                timestamp, offset, code = -1, -1, ErrorCode.unknown_server_error
             partitions.append(build(module.ListOffsetsPartitionResponse,
                                     partition_index=item.partition_index, error_code=code,
                                     timestamp=timestamp, offset=offset,
                                     leader_epoch=log_obj.leader_epoch if code == 0 else -1,
-                                    old_style_offsets=()))
+                                    old_style_offsets=old_style))
         topics.append(build(module.ListOffsetsTopicResponse, name=topic.name,
                             partitions=tuple(partitions)))
     return build(module.ListOffsetsResponse, throttle_time=timedelta(0), topics=tuple(topics))
@@ -66,3 +78,44 @@ def _lookup(log_obj: Log, timestamp: int, committed: bool) -> tuple[int, int]:
         return -1, -1
     offset, record_ts = found
     return record_ts, offset
+
+
+class NegativeMaxOffsetsError(ValueError):
+    """A v0 max_num_offsets below zero: Kafka fails that partition with UNKNOWN_SERVER_ERROR."""
+
+
+def legacy_offsets_before(log_obj: Log, timestamp: int, max_num_offsets: int,
+                          from_consumer: bool) -> tuple[int, ...]:
+    """ListOffsets v0, as Kafka 3.x's ``legacyFetchOffsetsBefore``: each segment is the point
+    (base offset, at least the log start offset; the segment file's last-modified time), and
+    a non-empty active segment adds (log end offset, now). Latest starts from the last point,
+    earliest from the first, a timestamp from the last point modified at or before it; up to
+    ``max_num_offsets`` offsets are returned from there backwards, in descending order. For a
+    consumer (replica id -1) offsets above the high watermark give way to the high watermark."""
+    segments = list(log_obj.segments)
+    points = [(max(s.base_offset, log_obj.log_start_offset), _last_modified_ms(s))
+              for s in segments]
+    if segments[-1].size > 0:
+        points.append((log_obj.log_end_offset, log_obj.clock.milliseconds()))
+    if timestamp == LATEST:
+        start = len(points) - 1
+    elif timestamp == EARLIEST:
+        start = 0
+    else:
+        start = next((i for i in reversed(range(len(points))) if points[i][1] <= timestamp), -1)
+    count = min(max_num_offsets, start + 1)
+    if count < 0:
+        raise NegativeMaxOffsetsError(f"max_num_offsets {max_num_offsets}")
+    offsets = sorted((points[start - j][0] for j in range(count)), reverse=True)
+    if from_consumer:
+        high_watermark = log_obj.high_watermark
+        if any(offset > high_watermark for offset in offsets):
+            offsets = [high_watermark, *dropwhile(lambda o: o > high_watermark, offsets)]
+    return tuple(offsets)
+
+
+def _last_modified_ms(segment: LogSegment) -> int:
+    try:
+        return int(segment.log_path.stat().st_mtime * 1000)
+    except FileNotFoundError:
+        return 0  # as Java's File.lastModified for a file that is gone
