@@ -1,6 +1,6 @@
 """The cluster metadata store in ZooKeeper, through kazoo — the only module that imports it.
 
-Kafka's znode layout (seed 003) and JSON shapes:
+Kafka's znode layout (ZooKeeper mode) and JSON shapes:
 
 * ``/cluster/id`` — ``{"version": "1", "id": ...}``
 * ``/brokers/ids/<id>`` (ephemeral) — endpoints, host, port, rack, timestamp

@@ -6,7 +6,7 @@
 
 Flags and output lines are Kafka's, so scripts that parse those tools parse these. Java client
 properties are accepted where librdkafka has an equivalent (``common.client_config``).
-confluent-kafka is imported only when a tool runs (``pip install 'odradek[tools]'``)."""
+confluent-kafka (a dependency of odradek) is imported only when a tool runs."""
 
 from __future__ import annotations
 

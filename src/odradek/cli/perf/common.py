@@ -85,8 +85,8 @@ def confluent_kafka() -> ModuleType:
         import confluent_kafka as module
         import confluent_kafka.admin
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise SystemExit("odradek perf needs confluent-kafka: pip install 'odradek[tools]'") \
-            from exc
+        raise SystemExit("odradek perf needs confluent-kafka, a dependency of odradek: "
+                         "reinstall odradek") from exc
     return module
 
 

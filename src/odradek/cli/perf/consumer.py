@@ -9,7 +9,7 @@ rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec
 
 MB counts keys and values (2^20 bytes); ``fetch.time.ms`` is the time after the group
 assignment (``rebalance.time.ms``). ``--show-latency`` (an odradek addition) also prints
-the consumer latency of seed 000: the time from each record's timestamp to the moment
+the consumer latency: the time from each record's timestamp to the moment
 ``poll()`` hands it over."""
 
 from __future__ import annotations

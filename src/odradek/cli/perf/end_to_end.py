@@ -3,7 +3,7 @@
 ``broker_list topic num_messages producer_acks message_size_bytes [properties_file]``:
 one message at a time is produced, acknowledged (``flush()``) and polled back by a consumer
 assigned to the end of the topic's partitions; the time from ``produce()`` to the record
-arriving is seed 000's end-to-end latency. Kafka's output::
+arriving is the end-to-end latency (producer to consumer). Kafka's output::
 
     0	3.123456
     ...

@@ -7,7 +7,7 @@ Every 5 seconds a window line, at the end the total line, both in Kafka's format
 40.00 ms max latency, 2 ms 50th, 4 ms 95th, 9 ms 99th, 30 ms 99.9th.
 
 Latency is per record, from ``produce()`` to its delivery report: the broker's
-acknowledgement (seed 000's producer-to-broker latency). MB is 2^20 bytes."""
+acknowledgement (the producer-to-broker latency). MB is 2^20 bytes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``odradek cluster``: the seed article's health check with the AdminClient: cluster id,
+"""``odradek cluster``: a cluster health check with the AdminClient: cluster id,
 controller, brokers (describeCluster), topics (listTopics) and consumer groups
 (listConsumerGroups)."""
 

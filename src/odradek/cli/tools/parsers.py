@@ -14,7 +14,7 @@ from typing import Any
 
 Runner = Callable[[argparse.Namespace], int]
 
-TOOLS_EXTRA_HINT = "pip install 'odradek[tools]' (or pip install confluent-kafka)"
+TOOLS_EXTRA_HINT = "it is a dependency of odradek: reinstall odradek (pip install odradek)"
 
 
 def lazy(module: str) -> Runner:
