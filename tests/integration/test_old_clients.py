@@ -1,7 +1,7 @@
-"""Old clients (pre-0.11 protocol: Produce v0-2, Fetch v0-3, magic v0/v1 message sets) against a
-real broker process: Debian's kcat (librdkafka 2.0.2) in its default mode and forced to the 0.10
-and 0.9 protocols, and kafka-python pinned to api_version 0.10 / 0.9 / 0.8.2. The stored batches
-are checked with ``odradek dump-log``: magic v2, with the client's codec."""
+"""Old clients (pre-0.11 protocol: Produce v0-2, Fetch v0-3, ListOffsets v0, magic v0/v1 message
+sets) against a real broker process: Debian's kcat (librdkafka 2.0.2) in its default mode and
+forced to the 0.10 and 0.9 protocols, and kafka-python pinned to api_version 0.10 / 0.9 / 0.8.2.
+The stored batches are checked with ``odradek dump-log``: magic v2, with the client's codec."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 from confluent_kafka import Producer
+from confluent_kafka import TopicPartition as CkTopicPartition
+from confluent_kafka.admin import AdminClient
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from odradek.protocol.records.legacy import LegacyMessage, inner_messages, read_messages
@@ -65,6 +67,13 @@ def assert_stored_with(broker: BrokerProcess, topic: str, codec: str, count: int
     assert sum(n for _, _, n in batches) == count
 
 
+def delete_records_before(broker: BrokerProcess, topic: str, offset: int) -> None:
+    """Move partition 0's log start offset, so that "earliest" is not offset 0."""
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    tp = CkTopicPartition(topic, 0, offset)
+    assert admin.delete_records([tp])[tp].result(timeout=30).low_watermark == offset
+
+
 def lines(n: int) -> list[str]:
     # Compressible even alone: librdkafka sends a batch uncompressed when compressing does not
     # make it smaller.
@@ -99,10 +108,29 @@ def test_kcat_old_protocol(shared_broker: BrokerProcess, protocol: str, codec: s
     run_kcat(shared_broker, "-P", "-t", topic, "-K:", "-z", codec, *old,
              stdin="\n".join(sent) + "\n")
     assert_stored_with(shared_broker, topic, codec, len(sent))
-    # -o 0, not "beginning": ListOffsets v0 is not served.
-    out = run_kcat(shared_broker, "-C", "-t", topic, "-p", "0", "-o", "0", "-e", "-q",
+    out = run_kcat(shared_broker, "-C", "-t", topic, "-p", "0", "-o", "beginning", "-e", "-q",
                    "-f", r"%k:%s:%o\n", *old)
     assert out.splitlines() == [f"{line}:{i}" for i, line in enumerate(sent)]
+
+
+@NEEDS_KCAT
+@pytest.mark.parametrize("protocol", sorted(OLD_PROTOCOL))
+def test_kcat_old_protocol_offset_reset(shared_broker: BrokerProcess, protocol: str) -> None:
+    """Without ApiVersions, librdkafka below 0.10.1 resolves beginning/end/tail offsets with
+    ListOffsets v0 (earliest -2, latest -1, one offset)."""
+    topic = unique_topic(f"old-kcat-reset-{protocol}")
+    old = OLD_PROTOCOL[protocol]
+    run_kcat(shared_broker, "-P", "-t", topic, "-p", "0", *old,
+             stdin="\n".join(f"m{i}" for i in range(10)) + "\n")
+    delete_records_before(shared_broker, topic, 3)
+
+    def consume_from(offset: str) -> list[str]:
+        return run_kcat(shared_broker, "-C", "-t", topic, "-p", "0", "-o", offset, "-e", "-q",
+                        "-f", r"%o:%s\n", *old).splitlines()
+
+    assert consume_from("beginning") == [f"{i}:m{i}" for i in range(3, 10)]
+    assert consume_from("end") == []
+    assert consume_from("-4") == [f"{i}:m{i}" for i in range(6, 10)]  # 4 before the end
 
 
 # -- kafka-python ----------------------------------------------------------------------------------
@@ -116,20 +144,29 @@ def closing() -> Iterator[list[Any]]:
         client.close()
 
 
-def consume(broker: BrokerProcess, topic: str, api_version: tuple[int, ...], expected: int,
-            closing: list[Any]) -> list[tuple[int, bytes | None, bytes | None]]:
+def old_consumer(broker: BrokerProcess, topic: str, api_version: tuple[int, ...],
+                 closing: list[Any], reset: str = "earliest") -> Any:
+    """A consumer assigned partition 0, with no committed offset: its position comes from
+    ListOffsets (v0 for these API versions) with the reset policy."""
     consumer = KafkaConsumer(bootstrap_servers=broker.bootstrap, api_version=api_version,
-                             consumer_timeout_ms=2000)
+                             auto_offset_reset=reset, consumer_timeout_ms=2000)
     closing.append(consumer)
-    tp = TopicPartition(topic, 0)
-    consumer.assign([tp])
-    consumer.seek(tp, 0)  # no ListOffsets v0 needed
+    consumer.assign([TopicPartition(topic, 0)])
+    return consumer
+
+
+def poll_records(consumer: Any, expected: int) -> list[tuple[int, bytes | None, bytes | None]]:
     got: list[tuple[int, bytes | None, bytes | None]] = []
     deadline = time.monotonic() + 30
     while len(got) < expected and time.monotonic() < deadline:
         for records in consumer.poll(timeout_ms=500).values():
             got.extend((r.offset, r.key, r.value) for r in records)
     return got
+
+
+def consume(broker: BrokerProcess, topic: str, api_version: tuple[int, ...], expected: int,
+            closing: list[Any]) -> list[tuple[int, bytes | None, bytes | None]]:
+    return poll_records(old_consumer(broker, topic, api_version, closing), expected)
 
 
 KAFKA_PYTHON_CASES = [
@@ -158,6 +195,37 @@ def test_kafka_python_old_api(shared_broker: BrokerProcess, closing: list[Any],
     assert got == [(i, k, v) for i, (k, v) in enumerate(sent)]
 
 
+OLD_CONSUMER_VERSIONS = [(0, 10), (0, 9)]
+
+
+@pytest.mark.parametrize("api_version", OLD_CONSUMER_VERSIONS, ids=["0.10", "0.9"])
+def test_kafka_python_old_api_offset_reset(shared_broker: BrokerProcess, closing: list[Any],
+                                           api_version: tuple[int, ...]) -> None:
+    """auto_offset_reset with ListOffsets v0: 'earliest' starts at the log start offset (not
+    0, after DeleteRecords), 'latest' at the high watermark and sees only what comes after."""
+    topic = unique_topic(f"old-kp-reset-{'-'.join(map(str, api_version))}")
+    producer = KafkaProducer(bootstrap_servers=shared_broker.bootstrap, api_version=api_version)
+    closing.append(producer)
+
+    def send(values: range) -> None:
+        futures = [producer.send(topic, value=f"v{i}".encode(), partition=0) for i in values]
+        producer.flush(timeout=30)
+        assert [f.get(timeout=30).offset for f in futures] == list(values)
+
+    send(range(10))
+    delete_records_before(shared_broker, topic, 4)
+    tp = TopicPartition(topic, 0)
+    earliest = old_consumer(shared_broker, topic, api_version, closing, reset="earliest")
+    assert earliest.position(tp) == 4
+    latest = old_consumer(shared_broker, topic, api_version, closing, reset="latest")
+    assert latest.position(tp) == 10
+    send(range(10, 15))
+    assert [(o, v) for o, _, v in poll_records(earliest, 11)] == \
+        [(i, f"v{i}".encode()) for i in range(4, 15)]
+    assert [(o, v) for o, _, v in poll_records(latest, 5)] == \
+        [(i, f"v{i}".encode()) for i in range(10, 15)]
+
+
 def test_idempotent_and_transactional_batches_are_down_converted(
         shared_broker: BrokerProcess, closing: list[Any]) -> None:
     """As Kafka 3.x: v2 batches with producer ids (and transaction markers) reach old
@@ -183,8 +251,8 @@ def test_idempotent_and_transactional_batches_are_down_converted(
     if shutil.which("kcat"):
         # -c, not -e: the dropped marker at the log end keeps an old client short of the high
         # watermark (as with Kafka), so it would never see the end of the partition.
-        out = run_kcat(shared_broker, "-C", "-t", topic, "-p", "0", "-o", "0", "-c", "15", "-q",
-                       "-f", r"%s\n", *OLD_PROTOCOL["0.9"])
+        out = run_kcat(shared_broker, "-C", "-t", topic, "-p", "0", "-o", "beginning", "-c", "15",
+                       "-q", "-f", r"%s\n", *OLD_PROTOCOL["0.9"])
         assert out.splitlines() == [(v or b"").decode() for _, _, v in got]
 
 
@@ -298,3 +366,55 @@ def test_compressed_wrapper_fetched_from_the_middle(shared_broker: BrokerProcess
     assert wrappers and all(w.compression == 1 for w in wrappers)
     inner = [m for w in wrappers for m in inner_messages(w)]
     assert [m.offset for m in inner if m.offset >= 4] == list(range(4, 10))
+
+
+def raw_list_offsets_v0(client: RawClient, topic: str, partitions: list[tuple[int, int, int]],
+                        correlation_id: int) -> list[tuple[int, int, list[int]]]:
+    """(partition, error code, offsets) per (partition, timestamp, max_num_offsets) asked."""
+    body = struct.pack(">i", -1) + struct.pack(">i", 1) + _string(topic) + \
+        struct.pack(">i", len(partitions)) + \
+        b"".join(struct.pack(">iqi", *partition) for partition in partitions)
+    client.send_bytes(_request(2, 0, correlation_id, body))
+    response = client.receive_frame()
+    got_id, topics = struct.unpack_from(">ii", response, 0)
+    assert (got_id, topics) == (correlation_id, 1)
+    position = 8 + 2 + len(topic.encode())
+    assert response[8:position] == _string(topic)
+    (count,) = struct.unpack_from(">i", response, position)
+    position += 4
+    result = []
+    for _ in range(count):
+        index, error, n = struct.unpack_from(">ihi", response, position)
+        position += 10
+        result.append((index, error, list(struct.unpack_from(f">{n}q", response, position))))
+        position += 8 * n
+    assert position == len(response), "ListOffsets v0 response has trailing bytes"
+    return result
+
+
+def test_raw_list_offsets_v0(shared_broker: BrokerProcess) -> None:
+    """Kafka 3.x's v0 answers: segment start offsets (by segment file time) and the log end,
+    newest first, up to max_num_offsets; errors per partition."""
+    topic = unique_topic("old-raw-list-offsets")
+    with RawClient.to(shared_broker.bootstrap) as client:
+        # Each append but the first rolls a new segment: bases 0, 2, 3; log end 6.
+        client.create_topic(topic, configs={"segment.bytes": "100"})
+        for correlation_id, values in enumerate([[b"a", b"b"], [b"c"], [b"d", b"e", b"f"]]):
+            assert raw_produce(client, 2, topic, legacy_message_set(values, 1),
+                               correlation_id)[0] == 0
+        segments = sorted(int(p.stem) for p in (shared_broker.data_dir / f"{topic}-0")
+                          .glob("*.log"))
+        assert segments == [0, 2, 3]
+        future = int(time.time() * 1000) + 3_600_000
+        assert raw_list_offsets_v0(client, topic, [
+            (0, -1, 1), (0, -2, 1), (0, -1, 10), (0, -2, 10), (0, -1, 0), (0, 0, 10),
+            (0, future, 2), (0, future, 10), (1, -1, 1), (0, -1, -1),
+        ], 10) == [
+            (0, 0, [6]), (0, 0, [0]), (0, 0, [6, 3, 2, 0]), (0, 0, [0]), (0, 0, []), (0, 0, []),
+            (0, 0, [6, 3]), (0, 0, [6, 3, 2, 0]),
+            (1, 3, []),  # UNKNOWN_TOPIC_OR_PARTITION
+            (0, -1, []),  # UNKNOWN_SERVER_ERROR, as Kafka's negative array size
+        ]
+        assert raw_list_offsets_v0(client, unique_topic("old-raw-missing"), [(0, -1, 1)],
+                                   11) == [(0, 3, [])]
+        assert client.api_versions().error_code == 0  # the connection is still in use
