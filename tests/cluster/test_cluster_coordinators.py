@@ -20,8 +20,10 @@ exactly once, and both groups' committed offsets are at the end of the input.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
+import traceback
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -102,6 +104,15 @@ class Worker(threading.Thread):
 
     def progressed_since(self, moment: float) -> bool:
         return any(t > moment for t in list(self.progress))
+
+    def where(self) -> str:
+        """The thread's current Python stack: where a stuck client call is waiting."""
+        frame = sys._current_frames().get(self.ident or -1)
+        if frame is None:
+            return f"{self.name}: not running"
+        last = time.monotonic() - self.progress[-1] if self.progress else None
+        since = f"{last:.1f} s since its last progress" if last is not None else "no progress"
+        return f"{self.name} ({since}) is at:\n" + "".join(traceback.format_stack(frame)[-6:])
 
     def stop(self, timeout: float = 60.0) -> None:
         self.stopping.set()
@@ -320,7 +331,8 @@ def test_group_and_txn_across_coordinator_failover(cluster: Callable[..., Cluste
         failures = {w.name: repr(w.failure) for w in workers if w.failure is not None}
         return (f"failures {failures}; copier errors {copier.errors[-8:]}; reader errors "
                 f"{reader.errors[-8:]}; feeder errors {feeder.errors[-5:]} "
-                f"{feeder.failures[-3:]} {feeder.fatal}")
+                f"{feeder.failures[-3:]} {feeder.fatal}\n"
+                + "\n".join(w.where() for w in workers))
 
     def all_progress(moment: float) -> bool:
         assert all(w.failure is None for w in workers), healthy()
