@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient
 
 from tests.support.cluster import Cluster, wait_until
 from tests.support.raw_client import RawClient
@@ -179,3 +180,17 @@ def test_preferred_leader_election_restores_the_preferred_leader(
         c, "leader-election", "--election-type", "preferred", "--path-to-json-file", str(election)
     )
     assert again == f"Valid replica already elected for partitions {topic}-0\n"
+
+
+def test_topics_describe_right_after_the_controller_is_killed(
+        cluster: Callable[..., Cluster]) -> None:
+    """A tool started while the metadata still names the dead controller must learn the new
+    one (librdkafka only does so on a metadata refresh) instead of waiting out its timeout."""
+    c = cluster(3)
+    topic = unique("after-controller")
+    c.create_topic(topic, 2, 3)
+    admin = AdminClient({"bootstrap.servers": c.bootstrap})
+    controller = admin.describe_cluster(request_timeout=10).result(15).controller.id
+    c.kill(controller)
+    described = tool(c, "topics", "--describe", "--topic", topic)
+    assert f"Topic: {topic}\t" in described and "PartitionCount: 2" in described, described

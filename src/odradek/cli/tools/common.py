@@ -246,6 +246,13 @@ def require_bootstrap(args: argparse.Namespace) -> str:
 # -- admin client ------------------------------------------------------------------------------
 
 
+# librdkafka learns a new controller only from a metadata refresh, and an admin client with no
+# topics refreshes every 5 minutes: a request sent right after the controller died waited for
+# the dead one until it timed out. Kafka's own admin client refreshes on such failures; a
+# short refresh interval gives the tools the same recovery (the user's value wins).
+ADMIN_DEFAULTS = {"topic.metadata.refresh.interval.ms": "1000"}
+
+
 class Admin:
     """An AdminClient whose every call waits at most ``timeout`` seconds."""
 
@@ -254,7 +261,7 @@ class Admin:
         self.plaintext = reachability.uses_plaintext(config)
         check_reachable(config, timeout)
         try:
-            settings: dict[str, Any] = {**config, **log_settings(config)}
+            settings: dict[str, Any] = {**ADMIN_DEFAULTS, **config, **log_settings(config)}
             self.client = AdminClient(settings)
         except KafkaException as exc:
             raise ToolError(f"invalid client configuration: {kafka_message(exc)}") from exc
