@@ -166,8 +166,15 @@ def _watch_stdin() -> threading.Event:
 
 def run_seed(config: dict[str, Any]) -> None:
     """Seed 001 experiment 2: ``for message in consumer: print(message)``."""
+    import logging
+
     from kafka import KafkaConsumer
 
+    # kafka-python's own account of joins, syncs and assignments goes to stderr, which the
+    # parent keeps (the tail) for describe(): a member stuck in a rebalance says where.
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("kafka.coordinator").setLevel(logging.INFO)
     closing = _watch_stdin()
     consumer = KafkaConsumer(config["topic"], bootstrap_servers=[config["bootstrap"]],
                              group_id=config["group"], consumer_timeout_ms=200,
