@@ -65,7 +65,7 @@ class BrokerProcess:
 
     def log(self) -> str:
         try:
-            return self.log_path.read_text(errors="replace")[-5000:]
+            return self.log_path.read_text(errors="replace")[-10000:]
         except OSError:
             return ""
 
@@ -77,8 +77,15 @@ class BrokerProcess:
         try:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
+            self.dump_stacks()  # into the log, for the failure report
             self.kill()
             raise
+
+    def dump_stacks(self, settle: float = 1.0) -> None:
+        """SIGQUIT: the broker writes every thread's and task's stack to its log."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGQUIT)
+            time.sleep(settle)
 
     def kill(self) -> None:
         """SIGKILL: a crash."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import logging
 import signal
 import sys
@@ -80,8 +81,25 @@ async def _serve(config: BrokerConfig) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    _dump_stacks_on_sigquit(loop)
     await broker.start()
     try:
         await stop.wait()
     finally:
         await broker.stop()
+
+
+def _dump_stacks_on_sigquit(loop: asyncio.AbstractEventLoop) -> None:
+    """``kill -QUIT <pid>`` prints every thread's stack and every asyncio task's stack to
+    stderr and the broker keeps running, as a JVM's thread dump does for a Kafka broker: the
+    way to see where a hung broker waits. The thread dump comes from faulthandler, so it works
+    even when the event loop itself is blocked."""
+
+    def dump_tasks() -> None:
+        print("--- asyncio tasks ---", file=sys.stderr)
+        for task in asyncio.all_tasks(loop):
+            task.print_stack(limit=8, file=sys.stderr)
+        sys.stderr.flush()
+
+    loop.add_signal_handler(signal.SIGQUIT, dump_tasks)
+    faulthandler.register(signal.SIGQUIT, file=sys.stderr, all_threads=True, chain=True)
