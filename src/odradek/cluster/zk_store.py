@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import time
 import uuid
 import warnings
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kazoo.client import KazooClient
-from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
+from kazoo.exceptions import BadVersionError, KazooException, NodeExistsError, NoNodeError
 from kazoo.recipe.watchers import ChildrenWatch, DataWatch
 
 from odradek.cluster.metadata import TopicMetadata
@@ -87,6 +88,7 @@ class ZkMetadataStore:
         self.states: dict[TopicPartition, PartitionState] = {}
         self.controller: int | None = None
         self.shutting_down: set[int] = set()  # brokers in controlled shutdown
+        self.closing = threading.Event()  # watches stop doing ZooKeeper reads once set
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -103,8 +105,22 @@ class ZkMetadataStore:
                      CONTROLLED_SHUTDOWN):
             self.client.ensure_path(path)
 
-    def close(self) -> None:
-        self.client.stop()
+    def close(self, timeout: float = 10.0) -> None:
+        """Close the session (its ephemeral znodes go at once), waiting at most ``timeout``.
+
+        kazoo's stop() joins its callback thread without a limit, and a watch callback that
+        issued a read just as the connection closed waits for an answer that never comes, so
+        a broker once hung here after SIGTERM. Watches stop reading once ``closing`` is set;
+        if the client still does not stop in time it is left to its daemon threads and the
+        session simply expires on the server."""
+        self.closing.set()
+        stopper = threading.Thread(target=self.client.stop, name="zk-close", daemon=True)
+        stopper.start()
+        stopper.join(timeout)
+        if stopper.is_alive():
+            log.warning("the ZooKeeper client did not stop within %.0f s; its session will "
+                        "expire on the server", timeout)
+            return
         self.client.close()
 
     def bind_loop(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -397,7 +413,9 @@ class WatchedMetadata:
         DataWatch(client, CONTROLLER, self._on_controller)
         ChildrenWatch(client, CONTROLLED_SHUTDOWN, self._on_shutting_down)
 
-    def _on_shutting_down(self, children: list[str]) -> None:
+    def _on_shutting_down(self, children: list[str]) -> bool | None:
+        if self.store.closing.is_set():
+            return False
         ids = {int(c) for c in children}
 
         def apply() -> None:
@@ -406,20 +424,30 @@ class WatchedMetadata:
         self._post(apply)
 
     # kazoo threads -> loop
+        return None
 
     def _post(self, callback: Callable[[], None]) -> None:
         self.store._on_loop(callback)
 
-    def _on_brokers(self, _children: list[str]) -> None:
-        brokers = self.store.live_brokers()
+    def _on_brokers(self, _children: list[str]) -> bool | None:
+        if self.store.closing.is_set():
+            return False
+        try:
+            brokers = self.store.live_brokers()
+        except KazooException as exc:  # the watch fires again when the session is back
+            log.warning("reading the broker registrations failed: %r", exc)
+            return None
 
         def apply() -> None:
             self.store.brokers = brokers
             self.listener.brokers_changed()
 
         self._post(apply)
+        return None
 
-    def _on_controller(self, data: bytes | None, _stat: Any) -> None:
+    def _on_controller(self, data: bytes | None, _stat: Any) -> bool | None:
+        if self.store.closing.is_set():
+            return False
         controller = int(json.loads(data)["brokerid"]) if data else None
 
         def apply() -> None:
@@ -427,14 +455,19 @@ class WatchedMetadata:
             self.listener.controller_changed()
 
         self._post(apply)
+        return None
 
-    def _on_topics(self, children: list[str]) -> None:
+    def _on_topics(self, children: list[str]) -> bool | None:
+        if self.store.closing.is_set():
+            return False
         for name in children:
             if name not in self._topic_watches:
                 self._topic_watches.add(name)
                 DataWatch(self.store.client, f"{TOPICS}/{name}", self._topic_watcher(name))
+        return None
 
     # kazoo passes a third argument (the event) to callbacks that take three: these take two.
+
     def _topic_watcher(self, name: str) -> Callable[[bytes | None, Any], bool | None]:
         def watch(data: bytes | None, stat: Any) -> bool | None:
             return self._on_topic(name, data, stat)
@@ -446,6 +479,8 @@ class WatchedMetadata:
         return watch
 
     def _on_topic(self, name: str, data: bytes | None, _stat: Any) -> bool | None:
+        if self.store.closing.is_set():
+            return False
         if data is None:
             self._topic_watches.discard(name)
 
@@ -479,6 +514,8 @@ class WatchedMetadata:
         return None
 
     def _on_state(self, tp: TopicPartition, data: bytes | None, stat: Any) -> bool | None:
+        if self.store.closing.is_set():
+            return False
         if data is None:
             if tp.topic not in self._topic_watches:
                 self._state_watches.discard(tp)
