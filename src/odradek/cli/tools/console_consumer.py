@@ -16,7 +16,6 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import FrameType
 from typing import Any
 
 from confluent_kafka import (
@@ -253,18 +252,6 @@ class Clock:
         return None if left <= 0 else min(left, 1.0)
 
 
-class Stopped(Exception):
-    """SIGINT or SIGTERM: stop consuming, print the total, leave the group."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-
-def _stop(signum: int, _frame: FrameType | None) -> None:
-    raise Stopped(signum)
-
-
 def main(args: argparse.Namespace) -> int:
     return run_tool("console-consumer", args, _run)
 
@@ -280,24 +267,24 @@ def _run(args: argparse.Namespace) -> int:
         raise ToolError(f"invalid consumer configuration: {kafka_message(exc)}") from exc
     # Kafka's tool stops the same way on SIGINT and SIGTERM (a shutdown hook): the count is
     # printed and the consumer closed, so it leaves its group at once instead of after
-    # session.timeout.ms. The exit code is the JVM's after a signal: 128 + its number.
-    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    # session.timeout.ms. The exit code is the JVM's after a signal: 128 + its number. The
+    # handler only records the signal: the loop sees it within a poll (at most 1 s), so a
+    # record is never printed without being counted, and close() is never interrupted.
+    stopped: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, _frame: stopped.append(signum))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
     clock = Clock(args.timeout_ms)
     progress = [0]
     try:
-        _start(consumer, args, clock)
-        _consume(consumer, args, formatter, clock, progress)
-    except Stopped as stop:
-        return 128 + stop.signum
+        if not stopped:
+            _start(consumer, args, clock)
+        _consume(consumer, args, formatter, clock, progress, stopped)
     finally:
-        try:
-            print(f"Processed a total of {progress[0]} messages", file=sys.stderr)
-            consumer.close()
-        except Stopped:
-            pass
+        print(f"Processed a total of {progress[0]} messages", file=sys.stderr)
+        consumer.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    return 0
+    return 128 + stopped[0] if stopped else 0
 
 
 def _start(consumer: Consumer, args: argparse.Namespace, clock: Clock) -> None:
@@ -327,12 +314,13 @@ def _start(consumer: Consumer, args: argparse.Namespace, clock: Clock) -> None:
 
 
 def _consume(consumer: Consumer, args: argparse.Namespace,
-             formatter: Callable[[Message], bytes], clock: Clock, count: list[int]) -> None:
-    """Print records until --max-messages or --timeout-ms; ``count[0]`` is the number
-    printed so far (kept up to date for a signal that interrupts)."""
+             formatter: Callable[[Message], bytes], clock: Clock, count: list[int],
+             stopped: list[int]) -> None:
+    """Print records until --max-messages, --timeout-ms or a signal (``stopped``);
+    ``count[0]`` is the number printed so far."""
     out = sys.stdout.buffer
     limit: int | None = args.max_messages
-    while limit is None or count[0] < limit:
+    while (limit is None or count[0] < limit) and not stopped:
         wait = clock.wait()
         if wait is None:
             break
