@@ -12,6 +12,7 @@ command -v kcat >/dev/null 2>&1 || need_apt+=(kcat)
 command -v javac >/dev/null 2>&1 || need_apt+=(openjdk-17-jdk-headless)
 command -v unzip >/dev/null 2>&1 || need_apt+=(unzip)
 [ -x /usr/share/zookeeper/bin/zkServer.sh ] || need_apt+=(zookeeper)
+command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)  # promtool: alert rule tests
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml  # PyYAML: a test dependency
 
 from odradek.config.broker import load_broker_config
 from odradek.config.properties import parse_properties
@@ -86,10 +87,6 @@ def test_the_files_hold_queries() -> None:
                    "kafka_server_replicamanager_underreplicatedpartitions",
                    "kafka_controller_kafkacontroller_offlinepartitionscount"):
         assert metric in joined
-    try:
-        import yaml
-    except ImportError:
-        return
     rules = yaml.safe_load(ALERTS.read_text())
     assert len([r for g in rules["groups"] for r in g["rules"]]) == len(expressions)
     config = yaml.safe_load((DEPLOY / "prometheus.yml").read_text())
@@ -142,7 +139,6 @@ def test_every_queried_metric_is_exported(exported: Samples) -> None:
 # -- alert rules -----------------------------------------------------------------------------
 
 def alert_rules() -> dict[str, dict[str, Any]]:
-    yaml = pytest.importorskip("yaml")
     groups = yaml.safe_load(ALERTS.read_text())["groups"]
     rules = [rule for group in groups for rule in group["rules"]]
     by_name = {rule["alert"]: rule for rule in rules}
@@ -180,7 +176,6 @@ def test_lag_alerts_only_for_groups_with_members() -> None:
 
 
 def test_prometheus_job_matches_the_down_alert() -> None:
-    yaml = pytest.importorskip("yaml")
     for config_file in (DEPLOY / "prometheus.yml", DEPLOY / "compose" / "prometheus.yml",
                         DEPLOY / "compose" / "prometheus-cluster.yml"):
         config = yaml.safe_load(config_file.read_text())
@@ -199,7 +194,6 @@ def test_promtool_checks_and_unit_tests_the_rules() -> None:
 # -- compose files ---------------------------------------------------------------------------
 
 def load_compose(path: Path) -> dict[str, Any]:
-    yaml = pytest.importorskip("yaml")
     compose = yaml.safe_load(path.read_text())
     assert isinstance(compose, dict)
     return compose
