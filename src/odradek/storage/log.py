@@ -66,9 +66,18 @@ class FetchDataInfo:
 
 
 class Log:
-    def __init__(self, directory: Path, tp: TopicPartition, topic_id: uuid.UUID,
-                 config: LogConfig, clock: Clock, *, recovery_point: int = 0,
-                 log_start_offset: int = 0, clean_shutdown: bool = True) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        tp: TopicPartition,
+        topic_id: uuid.UUID,
+        config: LogConfig,
+        clock: Clock,
+        *,
+        recovery_point: int = 0,
+        log_start_offset: int = 0,
+        clean_shutdown: bool = True,
+    ) -> None:
         self.dir = directory
         self.tp = tp
         self.topic_id = topic_id
@@ -100,8 +109,12 @@ class Log:
         if path.exists():
             stored = decode_topic_id(path.read_text())
             if stored is not None and stored != self.topic_id:
-                log.warning("%s: partition.metadata topic id %s differs from %s", self.tp,
-                            stored, self.topic_id)
+                log.warning(
+                    "%s: partition.metadata topic id %s differs from %s",
+                    self.tp,
+                    stored,
+                    self.topic_id,
+                )
             return
         atomic_write(path, f"version: 0\ntopic_id: {encode_topic_id(self.topic_id)}\n".encode())
 
@@ -155,8 +168,9 @@ class Log:
                     segment.load_trusted()
                 return
             except (ValueError, OSError) as exc:
-                log.warning("%s: files inconsistent after clean shutdown (%s); recovering",
-                            self.tp, exc)
+                log.warning(
+                    "%s: files inconsistent after clean shutdown (%s); recovering", self.tp, exc
+                )
         else:
             start = max(0, bisect_right(self._bases, self.recovery_point) - 1)
             for segment in self.segments[:start]:
@@ -164,23 +178,32 @@ class Log:
         for index in range(start, len(self.segments)):
             segment = self.segments[index]
             truncated = segment.recover()
-            expected_next = self.segments[index + 1].base_offset \
-                if index + 1 < len(self.segments) else None
+            expected_next = (
+                self.segments[index + 1].base_offset if index + 1 < len(self.segments) else None
+            )
             if truncated or (expected_next is not None and segment.next_offset > expected_next):
-                log.warning("%s: recovery truncated %d bytes of %s; dropping later segments",
-                            self.tp, truncated, segment.log_path.name)
-                for later in self.segments[index + 1:]:
+                log.warning(
+                    "%s: recovery truncated %d bytes of %s; dropping later segments",
+                    self.tp,
+                    truncated,
+                    segment.log_path.name,
+                )
+                for later in self.segments[index + 1 :]:
                     later.delete()
-                del self.segments[index + 1:]
-                del self._bases[index + 1:]
+                del self.segments[index + 1 :]
+                del self._bases[index + 1 :]
                 break
         log.info("%s: recovered to log end offset %d", self.tp, self.log_end_offset)
 
     def _open_segment(self, base_offset: int, fresh: bool) -> LogSegment:
-        return LogSegment(self.dir, base_offset,
-                          index_interval_bytes=self.config.index_interval_bytes,
-                          max_index_bytes=self.config.segment_index_bytes,
-                          created_ms=self.clock.milliseconds(), fresh=fresh)
+        return LogSegment(
+            self.dir,
+            base_offset,
+            index_interval_bytes=self.config.index_interval_bytes,
+            max_index_bytes=self.config.segment_index_bytes,
+            created_ms=self.clock.milliseconds(),
+            fresh=fresh,
+        )
 
     def _add_segment(self, segment: LogSegment) -> None:
         self.segments.append(segment)
@@ -205,8 +228,9 @@ class Log:
 
     # -- appending -----------------------------------------------------------------------------
 
-    def append_as_leader(self, records: bytes, batches: ValidatedBatches,
-                         internal: bool = False) -> LogAppendInfo:
+    def append_as_leader(
+        self, records: bytes, batches: ValidatedBatches, internal: bool = False
+    ) -> LogAppendInfo:
         """Assign offsets to one validated batch and append it; the caller checked sizes.
         ``internal`` batches (the broker's own: markers, transactional offsets) skip the
         producer sequence checks."""
@@ -214,8 +238,9 @@ class Log:
         if header.producer_id >= 0 and not internal:
             duplicate = self.producer_state.check(header)
             if duplicate is not None:
-                return LogAppendInfo(duplicate.first_offset, duplicate.last_offset, -1,
-                                     self.log_start_offset)
+                return LogAppendInfo(
+                    duplicate.first_offset, duplicate.last_offset, -1, self.log_start_offset
+                )
         now = self.clock.milliseconds()
         append_time = now if self.config.log_append_time else None
         self._maybe_roll(header.size, batches.record_count, batches.max_timestamp, now)
@@ -223,8 +248,11 @@ class Log:
         buffers = stamp_batch(records, header, first, self.leader_epoch, append_time)
         next_offset = first + batches.record_count
         max_ts = append_time if append_time is not None else batches.max_timestamp
-        ts_offset = (next_offset - 1) if append_time is not None else (
-            first + batches.offset_of_max_timestamp_delta)
+        ts_offset = (
+            (next_offset - 1)
+            if append_time is not None
+            else (first + batches.offset_of_max_timestamp_delta)
+        )
         self.active_segment.append(buffers, header.size, first, next_offset, max_ts, ts_offset)
         if not self.replicated:
             self.high_watermark = next_offset
@@ -238,8 +266,9 @@ class Log:
             self.producer_state.update(header, first)
         for listener in self.append_listeners:
             listener(self.tp, header.size)
-        return LogAppendInfo(first, next_offset - 1, append_time if append_time else -1,
-                             self.log_start_offset)
+        return LogAppendInfo(
+            first, next_offset - 1, append_time if append_time else -1, self.log_start_offset
+        )
 
     def append_as_follower(self, records: bytes, batches: ValidatedBatches) -> int:
         """Append batches fetched from the leader as they are: offsets, epochs and timestamps
@@ -253,25 +282,35 @@ class Log:
             if header.base_offset < self.log_end_offset:
                 if header.last_offset < self.log_end_offset:
                     continue  # already here (a re-sent response)
-                if self.active_segment.is_empty and len(self.segments) == 1 and \
-                        header.base_offset >= 0:
+                if (
+                    self.active_segment.is_empty
+                    and len(self.segments) == 1
+                    and header.base_offset >= 0
+                ):
                     # The leader's log start is inside this batch (DeleteRecords): restart
                     # our empty log at the batch's base offset, as Kafka does.
                     self.truncate_fully_and_start_at(header.base_offset)
                 else:
                     raise OffsetOutOfRangeError(
                         f"{self.tp}: fetched batch {header.base_offset}-{header.last_offset} "
-                        f"overlaps the log end offset {self.log_end_offset}")
+                        f"overlaps the log end offset {self.log_end_offset}"
+                    )
             # Offsets may jump forward (a compacted leader log has gaps); never backward.
             now = self.clock.milliseconds()
-            self._maybe_roll(header.size, header.next_offset - self.log_end_offset,
-                             header.max_timestamp, now)
+            self._maybe_roll(
+                header.size, header.next_offset - self.log_end_offset, header.max_timestamp, now
+            )
             if header.partition_leader_epoch > self.epoch_cache.latest_epoch:
                 self.epoch_cache.assign(header.partition_leader_epoch, header.base_offset)
             raw = view[start:position]
-            self.active_segment.append((raw,), header.size, header.base_offset,
-                                       header.next_offset, header.max_timestamp,
-                                       header.last_offset)
+            self.active_segment.append(
+                (raw,),
+                header.size,
+                header.base_offset,
+                header.next_offset,
+                header.max_timestamp,
+                header.last_offset,
+            )
             appended += header.size
             self._unflushed_messages += header.last_offset_delta + 1
             if header.is_control and header.producer_id >= 0:
@@ -331,27 +370,32 @@ class Log:
         if len(kept) != len(self.aborted_txns):
             self.aborted_txns = kept
             base = self.active_segment.base_offset
-            txn_index.write_index(txn_index.txn_index_path(self.dir, base),
-                                  [t for t in kept if t.last_offset >= base])
+            txn_index.write_index(
+                txn_index.txn_index_path(self.dir, base), [t for t in kept if t.last_offset >= base]
+            )
         self.producer_state.truncate()
         self._rebuild_producer_state()
 
-    def _complete_txn(self, header: BatchHeader, raw: bytes, segment: LogSegment,
-                      persist: bool) -> None:
+    def _complete_txn(
+        self, header: BatchHeader, raw: bytes, segment: LogSegment, persist: bool
+    ) -> None:
         """A COMMIT or ABORT marker at ``header.base_offset`` ends its producer's transaction;
         an aborted one is recorded in the transaction index."""
-        records = decode_records(header, bytes(raw[HEADER_SIZE:header.size]))
+        records = decode_records(header, bytes(raw[HEADER_SIZE : header.size]))
         marker = decode_marker(records[0].key, records[0].value) if records else None
         first = self.producer_state.complete_txn(
-            header.producer_id, header.producer_epoch,
-            marker.coordinator_epoch if marker is not None else -1)
+            header.producer_id,
+            header.producer_epoch,
+            marker.coordinator_epoch if marker is not None else -1,
+        )
         if marker is None or marker.commit or first < 0:
             return
-        entry = AbortedTxn(first, header.producer_id, header.base_offset,
-                           self.last_stable_offset)
-        if any((t.producer_id, t.first_offset, t.last_offset) ==
-               (entry.producer_id, entry.first_offset, entry.last_offset)
-               for t in self.aborted_txns):
+        entry = AbortedTxn(first, header.producer_id, header.base_offset, self.last_stable_offset)
+        if any(
+            (t.producer_id, t.first_offset, t.last_offset)
+            == (entry.producer_id, entry.first_offset, entry.last_offset)
+            for t in self.aborted_txns
+        ):
             return  # already known (loaded from .txnindex, replayed after a crash)
         insort(self.aborted_txns, entry)
         if persist or not txn_index.txn_index_path(self.dir, segment.base_offset).exists():
@@ -371,11 +415,13 @@ class Log:
         segment = self.active_segment
         if segment.is_empty:
             return
-        if (segment.size + size > self.config.segment_bytes
-                or self._time_waited_for_roll(segment, now, max_timestamp)
-                > self.config.segment_ms
-                or segment.offset_index.is_full or segment.time_index.is_full
-                or self.log_end_offset + record_count - segment.base_offset > INT32_MAX):
+        if (
+            segment.size + size > self.config.segment_bytes
+            or self._time_waited_for_roll(segment, now, max_timestamp) > self.config.segment_ms
+            or segment.offset_index.is_full
+            or segment.time_index.is_full
+            or self.log_end_offset + record_count - segment.base_offset > INT32_MAX
+        ):
             self.roll()
 
     def _time_waited_for_roll(self, segment: LogSegment, now: int, largest_timestamp: int) -> int:
@@ -408,8 +454,14 @@ class Log:
 
     # -- reading -------------------------------------------------------------------------------
 
-    def read(self, offset: int, max_bytes: int, min_one_batch: bool = True,
-             max_offset: int | None = None, committed: bool = False) -> FetchDataInfo:
+    def read(
+        self,
+        offset: int,
+        max_bytes: int,
+        min_one_batch: bool = True,
+        max_offset: int | None = None,
+        committed: bool = False,
+    ) -> FetchDataInfo:
         """Whole batches from the batch containing ``offset``, up to ``max_bytes`` (but at least
         one batch when ``min_one_batch``), never past ``max_offset`` (default: high watermark).
         Served from one segment: the bytes as they are in the file."""
@@ -419,16 +471,19 @@ class Log:
         if offset < self.log_start_offset or offset > self.log_end_offset:
             raise OffsetOutOfRangeError(
                 f"offset {offset} is out of range [{self.log_start_offset}, "
-                f"{self.log_end_offset}] for {self.tp}")
+                f"{self.log_end_offset}] for {self.tp}"
+            )
         data = b""
         if offset < limit:
             data = self._read_from_segments(offset, max_bytes, min_one_batch, limit)
         aborted = tuple(self.aborted_in_range(offset, limit)) if committed else None
-        return FetchDataInfo(data, self.high_watermark, self.log_start_offset,
-                             self.last_stable_offset, aborted)
+        return FetchDataInfo(
+            data, self.high_watermark, self.log_start_offset, self.last_stable_offset, aborted
+        )
 
-    def _read_from_segments(self, offset: int, max_bytes: int, min_one_batch: bool,
-                            limit: int) -> bytes:
+    def _read_from_segments(
+        self, offset: int, max_bytes: int, min_one_batch: bool, limit: int
+    ) -> bytes:
         index = bisect_right(self._bases, offset) - 1
         while 0 <= index < len(self.segments):
             segment = self.segments[index]
@@ -441,7 +496,8 @@ class Log:
                 if batch.base_offset >= limit:
                     break
                 if end + batch.size - location.position > max_bytes and (
-                        end > location.position or not min_one_batch):
+                    end > location.position or not min_one_batch
+                ):
                     break
                 end = batch.position + batch.size
             return segment.read(location.position, end - location.position)
@@ -453,7 +509,8 @@ class Log:
         if offset < 0 or offset > self.high_watermark:
             raise OffsetOutOfRangeError(
                 f"Cannot increment the log start offset to {offset} of partition {self.tp} "
-                f"since it is larger than the high watermark {self.high_watermark}")
+                f"since it is larger than the high watermark {self.high_watermark}"
+            )
         if offset > self.log_start_offset:
             self.log_start_offset = offset
             self._delete_segments_below_start()
@@ -463,8 +520,10 @@ class Log:
         if self.cleaning:
             return 0  # the cleaner holds these segments; the next retention pass gets them
         return self._delete_segments(
-            lambda segment, following: following is not None
-            and following.base_offset <= self.log_start_offset)
+            lambda segment, following: (
+                following is not None and following.base_offset <= self.log_start_offset
+            )
+        )
 
     # -- retention (Kafka's UnifiedLog.deleteOldSegments) -------------------------------------
 
@@ -480,7 +539,8 @@ class Log:
             retention_ms = int(self.config["retention.ms"])
             if retention_ms >= 0:
                 deleted += self._delete_segments(
-                    lambda segment, _: now_ms - segment.largest_timestamp() > retention_ms)
+                    lambda segment, _: now_ms - segment.largest_timestamp() > retention_ms
+                )
             retention_bytes = int(self.config["retention.bytes"])
             if retention_bytes >= 0:
                 excess = self.size_in_bytes - retention_bytes
@@ -495,14 +555,14 @@ class Log:
                 deleted += self._delete_segments(over_size)
         return deleted + self._delete_segments_below_start()
 
-    def _delete_segments(self, predicate: Callable[[LogSegment, LogSegment | None], bool]
-                         ) -> int:
+    def _delete_segments(self, predicate: Callable[[LogSegment, LogSegment | None], bool]) -> int:
         doomed: list[LogSegment] = []
         for index, segment in enumerate(self.segments):
             following = self.segments[index + 1] if index + 1 < len(self.segments) else None
             # An empty segment emptied by cleaning may go; only the empty active one stops it.
-            if (following is None and segment.is_empty) or \
-                    segment.base_offset >= self.high_watermark:
+            if (
+                following is None and segment.is_empty
+            ) or segment.base_offset >= self.high_watermark:
                 break
             if following is None and segment.next_offset > self.high_watermark:
                 break
@@ -513,17 +573,22 @@ class Log:
             return 0
         if doomed[-1] is self.active_segment:
             self.roll()
-        del self.segments[:len(doomed)]
-        del self._bases[:len(doomed)]
+        del self.segments[: len(doomed)]
+        del self._bases[: len(doomed)]
         self.log_start_offset = max(self.log_start_offset, self.segments[0].base_offset)
         for segment in doomed:
             self.pending_deletes += segment.rename_for_delete()
-        log.info("%s: deleted %d segment(s); log start offset %d", self.tp, len(doomed),
-                 self.log_start_offset)
+        log.info(
+            "%s: deleted %d segment(s); log start offset %d",
+            self.tp,
+            len(doomed),
+            self.log_start_offset,
+        )
         return len(doomed)
 
-    def installable_groups(self, groups: list[tuple[int, list[int]]]
-                           ) -> list[tuple[int, list[int]]]:
+    def installable_groups(
+        self, groups: list[tuple[int, list[int]]]
+    ) -> list[tuple[int, list[int]]]:
         """The cleaned groups whose segments are all still here, consecutive and inactive;
         the ``.cleaned`` files of the others are removed."""
         from odradek.storage import swap
@@ -531,11 +596,12 @@ class Log:
         valid = []
         for base, replaced in groups:
             positions = [self._bases.index(b) for b in replaced if b in self._bases]
-            if len(positions) != len(replaced) or positions != list(
-                    range(positions[0], positions[0] + len(positions))) or \
-                    self.segments[positions[-1]] is self.active_segment:
-                log.warning("%s: segments changed during cleaning; dropping the result",
-                            self.tp)
+            if (
+                len(positions) != len(replaced)
+                or positions != list(range(positions[0], positions[0] + len(positions)))
+                or self.segments[positions[-1]] is self.active_segment
+            ):
+                log.warning("%s: segments changed during cleaning; dropping the result", self.tp)
                 for path in swap.cleaned_paths(self.dir, base).all():
                     path.unlink(missing_ok=True)
                 continue
@@ -548,15 +614,16 @@ class Log:
         segment objects. Cheap: no file I/O beyond opening the new segments."""
         for base, replaced in groups:
             first = self._bases.index(replaced[0])
-            for segment in self.segments[first:first + len(replaced)]:
+            for segment in self.segments[first : first + len(replaced)]:
                 segment.close()
             segment = self._open_segment(base, fresh=False)
             segment.load_trusted()
-            txn_index.write_index(txn_index.txn_index_path(self.dir, base), [
-                t for t in self.aborted_txns
-                if base <= t.last_offset < segment.next_offset])
-            self.segments[first:first + len(replaced)] = [segment]
-            self._bases[first:first + len(replaced)] = [base]
+            txn_index.write_index(
+                txn_index.txn_index_path(self.dir, base),
+                [t for t in self.aborted_txns if base <= t.last_offset < segment.next_offset],
+            )
+            self.segments[first : first + len(replaced)] = [segment]
+            self._bases[first : first + len(replaced)] = [base]
 
     def replace_segments(self, groups: list[tuple[int, list[int]]]) -> bool:
         """Install and swap in cleaned segments in one step (tests and tools); the broker
@@ -596,8 +663,9 @@ class Log:
         self.last_flush_ms = self.clock.milliseconds()
 
     def maybe_flush_for_time(self) -> None:
-        if self._unflushed_messages and \
-                self.clock.milliseconds() - self.last_flush_ms >= int(self.config["flush.ms"]):
+        if self._unflushed_messages and self.clock.milliseconds() - self.last_flush_ms >= int(
+            self.config["flush.ms"]
+        ):
             self.flush()
 
     def write_producer_snapshot(self) -> None:
