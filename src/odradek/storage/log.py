@@ -1,6 +1,7 @@
 """A partition's log: an ordered list of segments, the log start/end offsets, high watermark,
-appends as leader, reads for fetch, rolling, time lookups, recovery (Kafka's UnifiedLog and
-LocalLog). Not thread-safe: the broker calls it from its event loop only.
+appends as leader and follower, truncation, reads for fetch, rolling, time lookups (Kafka's
+UnifiedLog and LocalLog). Loading and crash recovery are in :mod:`odradek.storage.log_loader`.
+Not thread-safe: the broker calls it from its event loop only.
 """
 
 from __future__ import annotations
@@ -21,26 +22,14 @@ from odradek.protocol.records.batch import (
     HEADER_SIZE,
     BatchHeader,
     ValidatedBatches,
-    read_header,
     stamp_batch,
 )
 from odradek.protocol.records.codec import decode_records
 from odradek.protocol.records.control import decode_marker
 from odradek.storage import txn_index
-from odradek.storage.files import (
-    CLEANED_SUFFIX,
-    DELETED_SUFFIX,
-    LEADER_EPOCH_CHECKPOINT,
-    LOG_SUFFIX,
-    PARTITION_METADATA,
-    atomic_write,
-    offset_from_name,
-)
-from odradek.storage.leader_epoch import LeaderEpochCache
+from odradek.storage.log_loader import LogLoader, rebuild_producer_state
 from odradek.storage.producer_state import ProducerStateManager
 from odradek.storage.segment import LogSegment
-from odradek.storage.swap import complete_swaps
-from odradek.storage.topic_id import decode_topic_id, encode_topic_id
 from odradek.storage.txn_index import AbortedTxn
 
 log = logging.getLogger(__name__)
@@ -99,101 +88,21 @@ class Log:
         self.aborted_txns: list[AbortedTxn] = []
         self._unflushed_messages = 0
         self.last_flush_ms = clock.milliseconds()
-        self._write_partition_metadata()
-        self._load(clean_shutdown)
-
-    # -- loading -------------------------------------------------------------------------------
-
-    def _write_partition_metadata(self) -> None:
-        path = self.dir / PARTITION_METADATA
-        if path.exists():
-            stored = decode_topic_id(path.read_text())
-            if stored is not None and stored != self.topic_id:
-                log.warning(
-                    "%s: partition.metadata topic id %s differs from %s",
-                    self.tp,
-                    stored,
-                    self.topic_id,
-                )
-            return
-        atomic_write(path, f"version: 0\ntopic_id: {encode_topic_id(self.topic_id)}\n".encode())
-
-    def _load(self, clean_shutdown: bool) -> None:
-        for pattern in ("*.tmp", "*" + DELETED_SUFFIX, "*" + CLEANED_SUFFIX):
-            for stray in self.dir.glob(pattern):
-                stray.unlink()
-        complete_swaps(self.dir)
-        bases = sorted(offset_from_name(p) for p in self.dir.glob("*" + LOG_SUFFIX))
-        for base in bases:
-            self._add_segment(self._open_segment(base, fresh=False))
-        if not self.segments:
-            self._add_segment(self._open_segment(self.log_start_offset, fresh=True))
-        self._recover(clean_shutdown)
-        self.epoch_cache = LeaderEpochCache(self.dir / LEADER_EPOCH_CHECKPOINT)
-        self.epoch_cache.truncate_from_end(self.log_end_offset + 1)
-        if not self.epoch_cache.entries:
-            self.epoch_cache.assign(0, self.log_start_offset)
+        loaded = LogLoader(self.dir, tp, topic_id, self._open_segment).load(
+            log_start_offset=log_start_offset,
+            recovery_point=recovery_point,
+            clean_shutdown=clean_shutdown,
+        )
+        for segment in loaded.segments:
+            self._add_segment(segment)
+        self.epoch_cache = loaded.epoch_cache
         self.leader_epoch = self.epoch_cache.latest_epoch
-        self.log_start_offset = max(self.log_start_offset, self.segments[0].base_offset)
+        self.log_start_offset = loaded.log_start_offset
         self.high_watermark = self.log_end_offset
-        self.aborted_txns = txn_index.load_all(self.dir, self.log_end_offset)
+        self.aborted_txns = loaded.aborted_txns
         self._rebuild_producer_state()
 
-    def _rebuild_producer_state(self) -> None:
-        """Load the newest producer snapshot and replay the batch headers after it."""
-        end = self.log_end_offset
-        start = self.producer_state.load_latest_snapshot(end)
-        if start == end:
-            return
-        start = self.log_start_offset if start is None else start
-        first = max(0, bisect_right(self._bases, start) - 1)
-        for segment in self.segments[first:]:
-            for location in segment.batches(segment.offset_index.lookup(start)[1]):
-                if location.last_offset < start:
-                    continue
-                header = read_header(segment.read(location.position, HEADER_SIZE))
-                if header.producer_id < 0:
-                    continue
-                if header.is_control:
-                    data = segment.read(location.position, location.size)
-                    self._complete_txn(header, data, segment, persist=False)
-                else:
-                    self.producer_state.update(header, header.base_offset)
-
-    def _recover(self, clean_shutdown: bool) -> None:
-        start = 0
-        if clean_shutdown:
-            try:
-                for segment in self.segments:
-                    segment.load_trusted()
-                return
-            except (ValueError, OSError) as exc:
-                log.warning(
-                    "%s: files inconsistent after clean shutdown (%s); recovering", self.tp, exc
-                )
-        else:
-            start = max(0, bisect_right(self._bases, self.recovery_point) - 1)
-            for segment in self.segments[:start]:
-                segment.load_trusted()
-        for index in range(start, len(self.segments)):
-            segment = self.segments[index]
-            truncated = segment.recover()
-            expected_next = (
-                self.segments[index + 1].base_offset if index + 1 < len(self.segments) else None
-            )
-            if truncated or (expected_next is not None and segment.next_offset > expected_next):
-                log.warning(
-                    "%s: recovery truncated %d bytes of %s; dropping later segments",
-                    self.tp,
-                    truncated,
-                    segment.log_path.name,
-                )
-                for later in self.segments[index + 1 :]:
-                    later.delete()
-                del self.segments[index + 1 :]
-                del self._bases[index + 1 :]
-                break
-        log.info("%s: recovered to log end offset %d", self.tp, self.log_end_offset)
+    # -- segments ------------------------------------------------------------------------------
 
     def _open_segment(self, base_offset: int, fresh: bool) -> LogSegment:
         return LogSegment(
@@ -375,6 +284,16 @@ class Log:
             )
         self.producer_state.truncate()
         self._rebuild_producer_state()
+
+    def _rebuild_producer_state(self) -> None:
+        """Load the newest producer snapshot and replay the batch headers after it."""
+        rebuild_producer_state(
+            self.producer_state,
+            self.segments,
+            self._bases,
+            self.log_start_offset,
+            lambda header, data, segment: self._complete_txn(header, data, segment, persist=False),
+        )
 
     def _complete_txn(
         self, header: BatchHeader, raw: bytes, segment: LogSegment, persist: bool
