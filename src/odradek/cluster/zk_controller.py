@@ -17,6 +17,10 @@ for, a timer) runs one reconciliation pass over the whole cluster:
   target set if needed, ISR and assignment trimmed to it;
 * topics queued in ``/admin/delete_topics`` are deleted;
 * brokers asking for a controlled shutdown lose their leaderships to other ISR members.
+
+The decisions are pure functions: the election rules in ``elections``, the reassignment
+steps in ``reassignment``. This module reads ZooKeeper, writes what they decide, and runs the
+controller thread.
 """
 
 from __future__ import annotations
@@ -36,6 +40,21 @@ from kazoo.protocol.states import KazooState
 from kazoo.recipe.watchers import ChildrenWatch, DataWatch
 from kio.schema.errors import ErrorCode
 
+from odradek.cluster.elections import (
+    ElectionResult,
+    LeaderAndIsr,
+    imbalanced_brokers,
+    partition_state_change,
+    preferred_replica_election,
+    unclean_election,
+)
+from odradek.cluster.reassignment import (
+    OngoingReassignment,
+    ReplicaAssignment,
+    alter_reassignment,
+    completion_state,
+    state_after_assignment_change,
+)
 from odradek.cluster.zk_store import (
     BROKERS,
     CONTROLLED_SHUTDOWN,
@@ -53,8 +72,11 @@ from odradek.common.ids import TopicPartition
 
 log = logging.getLogger(__name__)
 
+# ElectionResult and OngoingReassignment are part of this module's API (admin handlers).
+__all__ = ["ControllerFencedError", "ElectionResult", "OngoingReassignment", "TopicAssignment",
+           "ZkController"]
+
 T = TypeVar("T")
-NO_LEADER = -1
 IDLE_RECONCILE_S = 5.0
 BUSY_RECONCILE_S = 0.25
 
@@ -69,20 +91,19 @@ class TopicAssignment:
     removing: dict[int, list[int]] = field(default_factory=dict)
     unclean: bool = False
 
+    def assignment(self, partition: int) -> ReplicaAssignment:
+        return ReplicaAssignment(tuple(self.partitions[partition]),
+                                 tuple(self.adding.get(partition, ())),
+                                 tuple(self.removing.get(partition, ())))
 
-@dataclass(frozen=True, slots=True)
-class ElectionResult:
-    tp: TopicPartition
-    error: ErrorCode
-    message: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class OngoingReassignment:
-    tp: TopicPartition
-    replicas: list[int]
-    adding: list[int]
-    removing: list[int]
+    def assign(self, partition: int, assignment: ReplicaAssignment) -> None:
+        self.partitions[partition] = list(assignment.replicas)
+        for key, replicas in ((self.adding, assignment.adding),
+                              (self.removing, assignment.removing)):
+            if replicas:
+                key[partition] = list(replicas)
+            else:
+                key.pop(partition, None)
 
 
 class ControllerFencedError(Exception):
@@ -221,19 +242,21 @@ class ZkController:
 
     # -- writing, fenced by the controller epoch --------------------------------------------
 
-    def _write_state(self, tp: TopicPartition, state: PartitionState) -> bool:
-        """Create or conditionally update a partition state; False if it changed meanwhile."""
+    def _write_state(self, tp: TopicPartition, state: LeaderAndIsr,
+                     current: PartitionState | None) -> bool:
+        """Create the partition state, or update ``current`` if it is still the one in
+        ZooKeeper; False if it changed meanwhile."""
         path = f"{TOPICS}/{tp.topic}/partitions/{tp.partition}/state"
         body = state_body(PartitionState(state.leader, state.leader_epoch, state.isr,
                                          self.epoch))
-        if state.zk_version < 0:
+        if current is None:
             self.zk.ensure_path(f"{TOPICS}/{tp.topic}/partitions/{tp.partition}")
         transaction = self.zk.transaction()
         transaction.check(CONTROLLER_EPOCH, self.epoch_zk_version)
-        if state.zk_version < 0:
+        if current is None:
             transaction.create(path, body)
         else:
-            transaction.set_data(path, body, version=state.zk_version)
+            transaction.set_data(path, body, version=current.zk_version)
         results = transaction.commit()
         if isinstance(results[0], Exception):
             raise ControllerFencedError()
@@ -283,8 +306,7 @@ class ZkController:
                 continue
             for partition, replicas in sorted(topic.partitions.items()):
                 tp = TopicPartition(name, partition)
-                state = self._state(tp)
-                if not self._reconcile_partition(tp, topic, replicas, state, live, eligible):
+                if not self._reconcile_partition(tp, topic, replicas, live, shutting):
                     busy = True
                 if topic.adding.get(partition) or topic.removing.get(partition):
                     busy = True
@@ -296,43 +318,17 @@ class ZkController:
         self._busy = busy or bool(shutting)
 
     def _reconcile_partition(self, tp: TopicPartition, topic: TopicAssignment,
-                             replicas: list[int], state: PartitionState | None, live: set[int],
-                             eligible: set[int]) -> bool:
+                             replicas: list[int], live: set[int], shutting: set[int]) -> bool:
         """Bring one partition to a valid state; False when it stays offline."""
-        if state is None:
-            alive = [r for r in replicas if r in eligible] or [r for r in replicas if r in live]
-            if not alive:
-                return False
-            self._write_state(tp, PartitionState(alive[0], 0, tuple(alive), self.epoch))
-            return True
-        isr_alive = tuple(r for r in state.isr if r in eligible)
-        if state.leader in eligible:
-            if isr_alive != state.isr and state.leader in isr_alive:
-                self._write_state(tp, PartitionState(state.leader, state.leader_epoch,
-                                                     isr_alive, self.epoch, state.zk_version))
-            return True
-        # The leader is gone (or shutting down): elect from the live ISR.
-        candidates = [r for r in replicas if r in isr_alive]
-        if not candidates and state.leader in live and state.leader not in eligible:
-            return True  # shutting down with no other ISR member: keep it leading
-        if candidates:
-            self._write_state(tp, PartitionState(candidates[0], state.leader_epoch + 1,
-                                                 isr_alive, self.epoch, state.zk_version))
-            return True
-        if topic.unclean:
-            alive = [r for r in replicas if r in eligible]
-            if alive:
+        state = self._state(tp)
+        change = partition_state_change(replicas, _leader_and_isr(state), live, shutting,
+                                        topic.unclean)
+        if change.new is not None:
+            if change.unclean:
                 log.warning("%s: unclean leader election of %d (data may be lost)", tp,
-                            alive[0])
-                self._write_state(tp, PartitionState(alive[0], state.leader_epoch + 1,
-                                                     (alive[0],), self.epoch, state.zk_version))
-                return True
-        if state.leader != NO_LEADER:
-            # Offline: keep the last ISR so that one of its members can come back as leader.
-            isr = state.isr if state.leader not in state.isr else (state.leader,)
-            self._write_state(tp, PartitionState(NO_LEADER, state.leader_epoch + 1, isr,
-                                                 self.epoch, state.zk_version))
-        return False
+                            change.new.leader)
+            self._write_state(tp, change.new, state)
+        return change.online
 
     def _delete_topic(self, name: str) -> None:
         try:
@@ -354,8 +350,7 @@ class ZkController:
     def _rebalance_leaders(self, eligible: set[int]) -> None:
         """auto.leader.rebalance.enable: move leadership back to preferred replicas on
         brokers whose share of non-preferred leaders exceeds the imbalance percentage."""
-        per_broker: dict[int, list[TopicPartition]] = {}
-        not_preferred: dict[int, int] = {}
+        leaders: list[tuple[TopicPartition, int, int | None]] = []
         for name in self.zk.get_children(TOPICS):
             topic = self._topic(name)
             if topic is None:
@@ -364,14 +359,10 @@ class ZkController:
                 if not replicas or topic.adding.get(partition):
                     continue
                 tp = TopicPartition(name, partition)
-                per_broker.setdefault(replicas[0], []).append(tp)
                 state = self._state(tp)
-                if state is not None and state.leader != replicas[0]:
-                    not_preferred[replicas[0]] = not_preferred.get(replicas[0], 0) + 1
-        for broker, count in not_preferred.items():
-            total = len(per_broker.get(broker, ()))
-            if broker in eligible and total and count * 100 / total > self.imbalance_pct:
-                self.elect_preferred(per_broker[broker])
+                leaders.append((tp, replicas[0], None if state is None else state.leader))
+        for partitions in imbalanced_brokers(leaders, eligible, self.imbalance_pct).values():
+            self.elect_preferred(partitions)
 
     def elect_preferred(self, partitions: list[TopicPartition]) -> list[ElectionResult]:
         return self._elect_partitions(partitions, unclean=False)
@@ -403,36 +394,13 @@ class ZkController:
                 results.append(ElectionResult(tp, ErrorCode.unknown_topic_or_partition,
                                               "The partition does not exist."))
                 continue
-            if unclean:
-                if state.leader in live:
-                    results.append(ElectionResult(tp, ErrorCode.election_not_needed,
-                                                  "Leader election not needed for topic "
-                                                  "partition."))
-                    continue
-                alive = [r for r in replicas if r in live]
-                in_isr = [r for r in alive if r in state.isr]
-                leader = (in_isr or alive or [NO_LEADER])[0]
-                if leader == NO_LEADER:
-                    results.append(ElectionResult(tp, ErrorCode.eligible_leaders_not_available,
-                                                  "No live replica to elect."))
-                    continue
-                isr = state.isr if in_isr else (leader,)
-            else:
-                leader = replicas[0]
-                if state.leader == leader:
-                    results.append(ElectionResult(tp, ErrorCode.election_not_needed,
-                                                  "Leader election not needed for topic "
-                                                  "partition."))
-                    continue
-                if leader not in live or leader not in state.isr:
-                    results.append(ElectionResult(
-                        tp, ErrorCode.preferred_leader_not_available,
-                        f"Failed to elect leader for partition {tp} under strategy "
-                        "PreferredReplicaPartitionLeaderElectionStrategy"))
-                    continue
-                isr = tuple(r for r in state.isr if r in live)
-            ok = self._write_state(tp, PartitionState(leader, state.leader_epoch + 1, isr,
-                                                      self.epoch, state.zk_version))
+            elect = unclean_election if unclean else preferred_replica_election
+            current = LeaderAndIsr(state.leader, state.leader_epoch, state.isr)
+            decision = elect(tp, replicas, current, live)
+            if isinstance(decision, ElectionResult):
+                results.append(decision)
+                continue
+            ok = self._write_state(tp, decision, state)
             results.append(ElectionResult(tp, ErrorCode.none if ok else
                                           ErrorCode.preferred_leader_not_available,
                                           None if ok else "the partition state changed"))
@@ -464,32 +432,11 @@ class ZkController:
                     results[tp] = (ErrorCode.unknown_topic_or_partition,
                                    "The partition does not exist.")
                     continue
-                current = topic.partitions[tp.partition]
-                adding = topic.adding.get(tp.partition, [])
-                original = [r for r in current if r not in adding]
-                if target is None:
-                    if not adding and not topic.removing.get(tp.partition):
-                        results[tp] = (ErrorCode.no_reassignment_in_progress,
-                                       f"No reassignment in progress for {tp}.")
-                        continue
-                    topic.partitions[tp.partition] = original
-                    topic.adding.pop(tp.partition, None)
-                    topic.removing.pop(tp.partition, None)
-                    changed.append(tp)
+                outcome = alter_reassignment(tp, topic.assignment(tp.partition), target, live)
+                if isinstance(outcome, tuple):
+                    results[tp] = outcome
                     continue
-                error = _invalid_target(target, live)
-                if error is not None:
-                    results[tp] = (ErrorCode.invalid_replica_assignment, error)
-                    continue
-                if target == original:
-                    topic.partitions[tp.partition] = original
-                    topic.adding.pop(tp.partition, None)
-                    topic.removing.pop(tp.partition, None)
-                else:
-                    topic.partitions[tp.partition] = target + [r for r in original
-                                                               if r not in target]
-                    topic.adding[tp.partition] = [r for r in target if r not in original]
-                    topic.removing[tp.partition] = [r for r in original if r not in target]
+                topic.assign(tp.partition, outcome)
                 changed.append(tp)
             if changed and topic is not None:
                 ok = self._write_topic(topic)
@@ -506,38 +453,21 @@ class ZkController:
                                  live: set[int]) -> None:
         """A cancelled reassignment may leave the leader outside the replica set."""
         state = self._state(tp)
-        replicas = topic.partitions[tp.partition]
-        if state is None or state.leader in replicas:
-            return
-        isr = tuple(r for r in state.isr if r in replicas and r in live)
-        leader = isr[0] if isr else NO_LEADER
-        self._write_state(tp, PartitionState(leader, state.leader_epoch + 1,
-                                             isr or state.isr, self.epoch, state.zk_version))
+        new = state_after_assignment_change(topic.partitions[tp.partition],
+                                            _leader_and_isr(state), live)
+        if new is not None:
+            self._write_state(tp, new, state)
 
     def _maybe_complete_reassignment(self, tp: TopicPartition, topic: TopicAssignment,
                                      eligible: set[int]) -> None:
-        removing = topic.removing.get(tp.partition, [])
-        replicas = topic.partitions[tp.partition]
-        target = [r for r in replicas if r not in removing]
+        assignment = topic.assignment(tp.partition)
         state = self._state(tp)
-        if state is None or not all(r in state.isr for r in target):
+        new = completion_state(assignment, _leader_and_isr(state), eligible)
+        if new is None or not self._write_state(tp, new, state):
             return
-        if state.leader not in target or state.leader not in eligible:
-            candidates = [r for r in target if r in eligible and r in state.isr]
-            if not candidates:
-                return
-            leader, epoch = candidates[0], state.leader_epoch + 1
-        else:
-            leader, epoch = state.leader, state.leader_epoch + 1
-        isr = tuple(r for r in state.isr if r in target)
-        if not self._write_state(tp, PartitionState(leader, epoch, isr, self.epoch,
-                                                    state.zk_version)):
-            return
-        topic.partitions[tp.partition] = target
-        topic.adding.pop(tp.partition, None)
-        topic.removing.pop(tp.partition, None)
+        topic.assign(tp.partition, ReplicaAssignment(assignment.target))
         if self._write_topic(topic):
-            log.info("%s: reassignment to %s completed", tp, target)
+            log.info("%s: reassignment to %s completed", tp, list(assignment.target))
 
     def list_reassignments(self, partitions: list[TopicPartition] | None
                            ) -> list[OngoingReassignment]:
@@ -560,12 +490,5 @@ class ZkController:
         return ongoing
 
 
-def _invalid_target(target: list[int], live: set[int]) -> str | None:
-    if not target:
-        return "The replica list is empty."
-    if len(set(target)) != len(target):
-        return f"Duplicate brokers in replica assignment {target}."
-    unknown = [r for r in target if r not in live]
-    if unknown:
-        return f"Unknown broker(s) in replica assignment: {unknown}."
-    return None
+def _leader_and_isr(state: PartitionState | None) -> LeaderAndIsr | None:
+    return None if state is None else LeaderAndIsr(state.leader, state.leader_epoch, state.isr)
