@@ -1,7 +1,8 @@
 """Shared pieces of the client tools: errors and exit codes, Java properties files, client
 configs, an AdminClient wrapper with timeouts, and table / JSON output.
 
-Only confluent-kafka and the standard library: the tools talk to any Kafka cluster.
+Only confluent-kafka, the standard library and the project's Java ``.properties`` parser
+(``odradek.config.properties``, no broker code): the tools talk to any Kafka cluster.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import re
 import sys
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any, TypeVar
 
 from confluent_kafka import KafkaError, KafkaException
@@ -22,6 +22,8 @@ from confluent_kafka.admin import AdminClient
 
 from odradek.cli.tools import reachability
 from odradek.cli.tools.logs import log_settings, verbose
+from odradek.config.properties import parse_properties as parse_properties  # re-exported
+from odradek.config.properties import read_properties
 
 T = TypeVar("T")
 
@@ -137,61 +139,13 @@ def error_code(exc: BaseException) -> int | None:
 # -- properties and client configs -------------------------------------------------------------
 
 
-_ESCAPES = {"t": "\t", "n": "\n", "r": "\r", "f": "\f"}
-
-
-def _unescape(text: str) -> str:
-    out: list[str] = []
-    i = 0
-    while i < len(text):
-        char = text[i]
-        if char != "\\" or i + 1 == len(text):
-            out.append(char)
-            i += 1
-            continue
-        nxt = text[i + 1]
-        if nxt == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", text[i + 2:i + 6]):
-            out.append(chr(int(text[i + 2:i + 6], 16)))
-            i += 6
-            continue
-        out.append(_ESCAPES.get(nxt, nxt))
-        i += 2
-    return "".join(out)
-
-
-def _logical_lines(text: str) -> Iterable[str]:
-    pending = ""
-    for raw in text.splitlines():
-        line = raw.lstrip()
-        if not pending and (not line or line[0] in "#!"):
-            continue
-        trailing = len(line) - len(line.rstrip("\\"))
-        if trailing % 2 == 1:
-            pending += line[:-1]
-            continue
-        yield pending + line
-        pending = ""
-    if pending:
-        yield pending
-
-
-def parse_properties(text: str) -> dict[str, str]:
-    """Java ``.properties`` syntax: ``k=v``, ``k: v`` or ``k v``; ``#``/``!`` comments,
-    backslash continuations and escapes."""
-    props: dict[str, str] = {}
-    for line in _logical_lines(text):
-        match = re.match(r"((?:\\.|[^=:\s\\])*)\s*[=:\s]?\s*(.*)$", line, re.DOTALL)
-        if match is None:  # pragma: no cover - the pattern matches any string
-            continue
-        props[_unescape(match.group(1))] = _unescape(match.group(2))
-    return props
-
-
 def load_properties(path: str | None) -> dict[str, str]:
+    """The properties of a ``--command-config`` style file (none for None), parsed by the
+    project's one Java ``.properties`` parser."""
     if path is None:
         return {}
     try:
-        return parse_properties(Path(path).read_text(encoding="utf-8"))
+        return read_properties(path)
     except OSError as exc:
         raise ToolError(f"cannot read properties file {path}: {exc.strerror}") from exc
 

@@ -10,7 +10,6 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 from kio.schema.errors import ErrorCode
@@ -23,6 +22,7 @@ from odradek.cli.tools_txn.client import (
     describe_error,
     timeout_of,
 )
+from odradek.config.properties import read_properties
 
 NONE = "None"
 
@@ -50,21 +50,13 @@ def main(args: argparse.Namespace) -> int:
 
 
 def load_properties(path: str | None) -> dict[str, str]:
-    """A Java properties file (``key=value`` or ``key: value``, ``#``/``!`` comments)."""
+    """The ``--command-config`` file (none for None), a Java properties file."""
     if path is None:
         return {}
     try:
-        text = Path(path).read_text()
+        return read_properties(path)
     except OSError as exc:
         raise ToolError(f"Failed to load admin client properties: {exc}") from exc
-    found = {}
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line[0] in "#!":
-            continue
-        cut = min((i for i in (line.find("="), line.find(":")) if i >= 0), default=len(line))
-        found[line[:cut].strip()] = line[cut + 1:].strip()
-    return found
 
 
 # -- output -------------------------------------------------------------------------------------
