@@ -26,7 +26,7 @@ from odradek.protocol.records.batch import (
 )
 from odradek.protocol.records.codec import decode_records
 from odradek.protocol.records.control import decode_marker
-from odradek.storage import txn_index
+from odradek.storage import retention, txn_index
 from odradek.storage.log_loader import LogLoader, rebuild_producer_state
 from odradek.storage.producer_state import ProducerStateManager
 from odradek.storage.segment import LogSegment
@@ -117,6 +117,12 @@ class Log:
     def _add_segment(self, segment: LogSegment) -> None:
         self.segments.append(segment)
         self._bases.append(segment.base_offset)
+
+    def _splice_segments(self, start: int, stop: int, replacement: list[LogSegment]) -> None:
+        """Replace ``segments[start:stop]`` (retention, the cleaner swap), keeping the base
+        offsets in step."""
+        self.segments[start:stop] = replacement
+        self._bases[start:stop] = [segment.base_offset for segment in replacement]
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -432,78 +438,17 @@ class Log:
             )
         if offset > self.log_start_offset:
             self.log_start_offset = offset
-            self._delete_segments_below_start()
+            retention.delete_segments_below_start(self)
         return self.log_start_offset
 
-    def _delete_segments_below_start(self) -> int:
-        if self.cleaning:
-            return 0  # the cleaner holds these segments; the next retention pass gets them
-        return self._delete_segments(
-            lambda segment, following: (
-                following is not None and following.base_offset <= self.log_start_offset
-            )
-        )
-
-    # -- retention (Kafka's UnifiedLog.deleteOldSegments) -------------------------------------
+    # -- retention -----------------------------------------------------------------------------
 
     def delete_old_segments(self, now_ms: int) -> int:
         """Delete whole segments past ``retention.ms``, beyond ``retention.bytes`` (for the
         delete policy) and below the log start offset (always). Files are renamed to
         ``*.deleted``; their paths are queued in :attr:`pending_deletes`. Returns how many
-        segments went."""
-        if self.cleaning:
-            return 0
-        deleted = 0
-        if self.config.delete:
-            retention_ms = int(self.config["retention.ms"])
-            if retention_ms >= 0:
-                deleted += self._delete_segments(
-                    lambda segment, _: now_ms - segment.largest_timestamp() > retention_ms
-                )
-            retention_bytes = int(self.config["retention.bytes"])
-            if retention_bytes >= 0:
-                excess = self.size_in_bytes - retention_bytes
-
-                def over_size(segment: LogSegment, _: LogSegment | None) -> bool:
-                    nonlocal excess
-                    if excess - segment.size >= 0:
-                        excess -= segment.size
-                        return True
-                    return False
-
-                deleted += self._delete_segments(over_size)
-        return deleted + self._delete_segments_below_start()
-
-    def _delete_segments(self, predicate: Callable[[LogSegment, LogSegment | None], bool]) -> int:
-        doomed: list[LogSegment] = []
-        for index, segment in enumerate(self.segments):
-            following = self.segments[index + 1] if index + 1 < len(self.segments) else None
-            # An empty segment emptied by cleaning may go; only the empty active one stops it.
-            if (
-                following is None and segment.is_empty
-            ) or segment.base_offset >= self.high_watermark:
-                break
-            if following is None and segment.next_offset > self.high_watermark:
-                break
-            if not predicate(segment, following):
-                break
-            doomed.append(segment)
-        if not doomed:
-            return 0
-        if doomed[-1] is self.active_segment:
-            self.roll()
-        del self.segments[: len(doomed)]
-        del self._bases[: len(doomed)]
-        self.log_start_offset = max(self.log_start_offset, self.segments[0].base_offset)
-        for segment in doomed:
-            self.pending_deletes += segment.rename_for_delete()
-        log.info(
-            "%s: deleted %d segment(s); log start offset %d",
-            self.tp,
-            len(doomed),
-            self.log_start_offset,
-        )
-        return len(doomed)
+        segments went. See :mod:`odradek.storage.retention`."""
+        return retention.delete_old_segments(self, now_ms)
 
     def installable_groups(
         self, groups: list[tuple[int, list[int]]]
