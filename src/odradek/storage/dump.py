@@ -31,17 +31,18 @@ def _iter_raw_batches(data: bytes) -> Iterator[tuple[int, bytes | None]]:
         if len(data) - position < HEADER_SIZE:
             yield position, None
             return
-        length = int.from_bytes(data[position + 8:position + 12], "big", signed=True)
+        length = int.from_bytes(data[position + 8 : position + 12], "big", signed=True)
         size = LOG_OVERHEAD + length
         if length < HEADER_SIZE - LOG_OVERHEAD or position + size > len(data):
             yield position, None
             return
-        yield position, data[position:position + size]
+        yield position, data[position : position + size]
         position += size
 
 
-def dump_log_file(path: Path, out: Callable[[str], None], print_records: bool = False,
-                  check_indexes: bool = True) -> DumpReport:
+def dump_log_file(
+    path: Path, out: Callable[[str], None], print_records: bool = False, check_indexes: bool = True
+) -> DumpReport:
     report = DumpReport()
     data = path.read_bytes()
     base = offset_from_name(path)
@@ -56,21 +57,28 @@ def dump_log_file(path: Path, out: Callable[[str], None], print_records: bool = 
         header = read_header(raw)
         crc_valid = header.magic == 2 and compute_crc(raw, 0, len(raw)) == header.crc
         ts_type = "LogAppendTime" if header.is_log_append_time else "CreateTime"
-        codec = CompressionType(header.compression).name.lower() \
-            if header.compression <= 4 else str(header.compression)
-        out(f"baseOffset: {header.base_offset} lastOffset: {header.last_offset} "
+        codec = (
+            CompressionType(header.compression).name.lower()
+            if header.compression <= 4
+            else str(header.compression)
+        )
+        out(
+            f"baseOffset: {header.base_offset} lastOffset: {header.last_offset} "
             f"count: {header.records_count} baseSequence: {header.base_sequence} "
             f"producerId: {header.producer_id} producerEpoch: {header.producer_epoch} "
             f"partitionLeaderEpoch: {header.partition_leader_epoch} "
             f"isTransactional: {str(header.is_transactional).lower()} "
             f"isControl: {str(header.is_control).lower()} position: {position} "
             f"{ts_type}: {header.max_timestamp} size: {len(raw)} magic: {header.magic} "
-            f"compresscodec: {codec} crcValid: {str(crc_valid).lower()}")
+            f"compresscodec: {codec} crcValid: {str(crc_valid).lower()}"
+        )
         if not crc_valid:
             report.problems.append(f"CRC mismatch in batch at offset {header.base_offset}")
         if header.base_offset < expected:
-            report.problems.append(f"offset {header.base_offset} at position {position} is "
-                                   f"not above the previous batch (expected >= {expected})")
+            report.problems.append(
+                f"offset {header.base_offset} at position {position} is "
+                f"not above the previous batch (expected >= {expected})"
+            )
         expected = header.next_offset
         starts[position] = (header.base_offset, header.last_offset)
         report.batches += 1
@@ -78,13 +86,16 @@ def dump_log_file(path: Path, out: Callable[[str], None], print_records: bool = 
         if print_records and crc_valid:
             for record in decode_records(header, raw[HEADER_SIZE:]):
                 key = record.key.decode("utf-8", "replace") if record.key is not None else None
-                value = record.value.decode("utf-8", "replace") \
-                    if record.value is not None else None
-                out(f"| offset: {record.offset} {ts_type}: {record.timestamp} "
+                value = (
+                    record.value.decode("utf-8", "replace") if record.value is not None else None
+                )
+                out(
+                    f"| offset: {record.offset} {ts_type}: {record.timestamp} "
                     f"keySize: {len(record.key) if record.key is not None else -1} "
                     f"valueSize: {len(record.value) if record.value is not None else -1} "
                     f"headerKeys: [{','.join(h for h, _ in record.headers)}] "
-                    f"key: {key} payload: {value}")
+                    f"key: {key} payload: {value}"
+                )
     if check_indexes:
         _check_indexes(path, base, starts, expected, report)
     status = "consistent" if report.ok else "INCONSISTENT"
@@ -94,8 +105,9 @@ def dump_log_file(path: Path, out: Callable[[str], None], print_records: bool = 
     return report
 
 
-def _check_indexes(path: Path, base: int, starts: dict[int, tuple[int, int]], next_offset: int,
-                   report: DumpReport) -> None:
+def _check_indexes(
+    path: Path, base: int, starts: dict[int, tuple[int, int]], next_offset: int, report: DumpReport
+) -> None:
     index_path = path.with_suffix(INDEX_SUFFIX)
     if index_path.exists():
         index = OffsetIndex(index_path, base, 2**31 - 1)
@@ -103,8 +115,10 @@ def _check_indexes(path: Path, base: int, starts: dict[int, tuple[int, int]], ne
             for offset, position in zip(index.keys, index.values, strict=True):
                 batch = starts.get(position)
                 if batch is None or not batch[0] <= offset <= batch[1]:
-                    report.problems.append(f"index entry ({offset}, {position}) does not point "
-                                           "at the batch holding that offset")
+                    report.problems.append(
+                        f"index entry ({offset}, {position}) does not point "
+                        "at the batch holding that offset"
+                    )
         finally:
             index.close()
     time_path = path.with_suffix(TIME_INDEX_SUFFIX)
@@ -113,7 +127,8 @@ def _check_indexes(path: Path, base: int, starts: dict[int, tuple[int, int]], ne
         try:
             for timestamp, offset in zip(time_index.keys, time_index.values, strict=True):
                 if not base <= offset < max(next_offset, base + 1):
-                    report.problems.append(f"time index entry ({timestamp}, {offset}) is "
-                                           "outside the segment")
+                    report.problems.append(
+                        f"time index entry ({timestamp}, {offset}) is outside the segment"
+                    )
         finally:
             time_index.close()

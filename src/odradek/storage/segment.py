@@ -42,8 +42,16 @@ class BatchLocation:
 
 
 class LogSegment:
-    def __init__(self, directory: Path, base_offset: int, *, index_interval_bytes: int,
-                 max_index_bytes: int, created_ms: int, fresh: bool = False) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        base_offset: int,
+        *,
+        index_interval_bytes: int,
+        max_index_bytes: int,
+        created_ms: int,
+        fresh: bool = False,
+    ) -> None:
         prefix = directory / filename_prefix(base_offset)
         self.directory = directory
         self.base_offset = base_offset
@@ -52,10 +60,18 @@ class LogSegment:
         flags = os.O_RDWR | os.O_CREAT | (os.O_TRUNC if fresh else 0)
         self._fd = os.open(self.log_path, flags, 0o644)
         self.size = os.fstat(self._fd).st_size
-        self.offset_index = OffsetIndex(prefix.with_name(prefix.name + INDEX_SUFFIX),
-                                        base_offset, max_index_bytes, load=not fresh)
-        self.time_index = TimeIndex(prefix.with_name(prefix.name + TIME_INDEX_SUFFIX),
-                                    base_offset, max_index_bytes, load=not fresh)
+        self.offset_index = OffsetIndex(
+            prefix.with_name(prefix.name + INDEX_SUFFIX),
+            base_offset,
+            max_index_bytes,
+            load=not fresh,
+        )
+        self.time_index = TimeIndex(
+            prefix.with_name(prefix.name + TIME_INDEX_SUFFIX),
+            base_offset,
+            max_index_bytes,
+            load=not fresh,
+        )
         if fresh:
             self.offset_index.reset()
             self.time_index.reset()
@@ -69,8 +85,15 @@ class LogSegment:
 
     # -- writing -----------------------------------------------------------------------------
 
-    def append(self, buffers: Sequence[bytes | memoryview], size: int, first_offset: int,
-               next_offset: int, max_timestamp: int, offset_of_max_timestamp: int) -> int:
+    def append(
+        self,
+        buffers: Sequence[bytes | memoryview],
+        size: int,
+        first_offset: int,
+        next_offset: int,
+        max_timestamp: int,
+        offset_of_max_timestamp: int,
+    ) -> int:
         """Append already-validated batches given as buffers (one vectored write) of ``size``
         bytes in all; returns the file position they start at."""
         position = self.size
@@ -95,8 +118,9 @@ class LogSegment:
             del recent[next(iter(recent))]
         return position
 
-    def _write_remainder(self, buffers: Sequence[bytes | memoryview], written: int,
-                         position: int) -> None:
+    def _write_remainder(
+        self, buffers: Sequence[bytes | memoryview], written: int, position: int
+    ) -> None:
         data = b"".join(bytes(b) for b in buffers)[written:]
         while data:
             count = os.pwrite(self._fd, data, position + written)
@@ -215,16 +239,18 @@ class LogSegment:
         first = next(self.batches(0), None)
         if first is not None:
             header = read_header(self.read(0, HEADER_SIZE))
-            self.rolling_base_timestamp = header.max_timestamp if header.max_timestamp >= 0 \
-                else None
+            self.rolling_base_timestamp = (
+                header.max_timestamp if header.max_timestamp >= 0 else None
+            )
         if last is not None and last.position + last.size != self.size:
             raise ValueError("segment has a torn tail")
 
     def truncate_to(self, offset: int) -> None:
         """Drop every batch with a base offset >= ``offset`` (batches are never split)."""
         keep = 0
-        for location in self.batches(self.offset_index.lookup(offset - 1)[1]
-                                     if offset > self.base_offset else 0):
+        for location in self.batches(
+            self.offset_index.lookup(offset - 1)[1] if offset > self.base_offset else 0
+        ):
             if location.base_offset >= offset:
                 break
             keep = location.position + location.size

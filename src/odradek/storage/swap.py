@@ -42,8 +42,12 @@ class CleanedPaths:
 
 def cleaned_paths(directory: Path, base: int) -> CleanedPaths:
     prefix = directory / filename_prefix(base)
-    return CleanedPaths(*(prefix.with_name(prefix.name + suffix + CLEANED_SUFFIX)
-                          for suffix in (LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX)))
+    return CleanedPaths(
+        *(
+            prefix.with_name(prefix.name + suffix + CLEANED_SUFFIX)
+            for suffix in (LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX)
+        )
+    )
 
 
 def install(directory: Path, base: int, replaced_bases: Iterable[int]) -> None:
@@ -75,8 +79,11 @@ def complete_swaps(directory: Path) -> None:
     for swap_log in sorted(directory.glob("*" + LOG_SUFFIX + SWAP_SUFFIX)):
         base = offset_from_name(swap_log)
         last = _last_offset(swap_log)
-        replaced = [offset_from_name(p) for p in directory.glob("*" + LOG_SUFFIX)
-                    if base <= offset_from_name(p) <= last]
+        replaced = [
+            offset_from_name(p)
+            for p in directory.glob("*" + LOG_SUFFIX)
+            if base <= offset_from_name(p) <= last
+        ]
         _finish(directory, base, replaced)
     for stray in directory.glob("*" + SWAP_SUFFIX):
         stray.unlink()
