@@ -26,7 +26,7 @@ from odradek.protocol.records.batch import (
 )
 from odradek.protocol.records.codec import decode_records
 from odradek.protocol.records.control import decode_marker
-from odradek.storage import retention, txn_index
+from odradek.storage import retention, swap, txn_index
 from odradek.storage.log_loader import LogLoader, rebuild_producer_state
 from odradek.storage.producer_state import ProducerStateManager
 from odradek.storage.segment import LogSegment
@@ -450,50 +450,24 @@ class Log:
         segments went. See :mod:`odradek.storage.retention`."""
         return retention.delete_old_segments(self, now_ms)
 
+    # -- the cleaner swap (see odradek.storage.swap) ------------------------------------------
+
     def installable_groups(
         self, groups: list[tuple[int, list[int]]]
     ) -> list[tuple[int, list[int]]]:
         """The cleaned groups whose segments are all still here, consecutive and inactive;
         the ``.cleaned`` files of the others are removed."""
-        from odradek.storage import swap
-
-        valid = []
-        for base, replaced in groups:
-            positions = [self._bases.index(b) for b in replaced if b in self._bases]
-            if (
-                len(positions) != len(replaced)
-                or positions != list(range(positions[0], positions[0] + len(positions)))
-                or self.segments[positions[-1]] is self.active_segment
-            ):
-                log.warning("%s: segments changed during cleaning; dropping the result", self.tp)
-                for path in swap.cleaned_paths(self.dir, base).all():
-                    path.unlink(missing_ok=True)
-                continue
-            valid.append((base, replaced))
-        return valid
+        return swap.installable_groups(self, groups)
 
     def swap_in(self, groups: list[tuple[int, list[int]]]) -> None:
         """After :func:`odradek.storage.swap.install` put the cleaned files in place (off the
         loop: the old segments' open descriptors keep serving reads meanwhile), replace the
         segment objects. Cheap: no file I/O beyond opening the new segments."""
-        for base, replaced in groups:
-            first = self._bases.index(replaced[0])
-            for segment in self.segments[first : first + len(replaced)]:
-                segment.close()
-            segment = self._open_segment(base, fresh=False)
-            segment.load_trusted()
-            txn_index.write_index(
-                txn_index.txn_index_path(self.dir, base),
-                [t for t in self.aborted_txns if base <= t.last_offset < segment.next_offset],
-            )
-            self.segments[first : first + len(replaced)] = [segment]
-            self._bases[first : first + len(replaced)] = [base]
+        swap.swap_in(self, groups)
 
     def replace_segments(self, groups: list[tuple[int, list[int]]]) -> bool:
         """Install and swap in cleaned segments in one step (tests and tools); the broker
         does the file part off its loop. False when a group could not be swapped in."""
-        from odradek.storage import swap
-
         valid = self.installable_groups(groups)
         for base, replaced in valid:
             swap.install(self.dir, base, replaced)

@@ -5,16 +5,22 @@ rename the index files, then the log file, from ``.cleaned`` to ``.swap`` — th
 rename is the commit point — then delete the replaced segments and rename the ``.swap`` files
 to their final names. After a crash, :func:`complete_swaps` finishes any committed swap at
 startup; ``.cleaned`` files (uncommitted) are simply deleted by the log loader.
+
+:func:`installable_groups` and :func:`swap_in` are the in-memory half, run on the broker's
+loop: which cleaned groups still fit the log, and replacing their segment objects.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from odradek.storage import txn_index
 from odradek.storage.files import (
     CLEANED_SUFFIX,
     INDEX_SUFFIX,
@@ -26,6 +32,11 @@ from odradek.storage.files import (
     fsync_dir,
     offset_from_name,
 )
+
+if TYPE_CHECKING:
+    from odradek.storage.log import Log
+
+log = logging.getLogger(__name__)
 
 _SEGMENT_SUFFIXES = (INDEX_SUFFIX, TIME_INDEX_SUFFIX, LOG_SUFFIX)  # the log file last
 
@@ -98,3 +109,41 @@ def _last_offset(path: Path) -> int:
         last = base + delta
         position += 12 + length
     return last
+
+
+def installable_groups(
+    log_obj: Log, groups: list[tuple[int, list[int]]]
+) -> list[tuple[int, list[int]]]:
+    """The cleaned groups (new base, replaced bases) whose segments are all still in
+    ``log_obj``, consecutive and inactive; the ``.cleaned`` files of the others are removed."""
+    bases = [segment.base_offset for segment in log_obj.segments]
+    valid = []
+    for base, replaced in groups:
+        positions = [bases.index(b) for b in replaced if b in bases]
+        if (
+            len(positions) != len(replaced)
+            or positions != list(range(positions[0], positions[0] + len(positions)))
+            or log_obj.segments[positions[-1]] is log_obj.active_segment
+        ):
+            log.warning("%s: segments changed during cleaning; dropping the result", log_obj.tp)
+            for path in cleaned_paths(log_obj.dir, base).all():
+                path.unlink(missing_ok=True)
+            continue
+        valid.append((base, replaced))
+    return valid
+
+
+def swap_in(log_obj: Log, groups: list[tuple[int, list[int]]]) -> None:
+    """Replace the segment objects of each installed group by the cleaned segment; its
+    transaction index is rewritten from the log's aborted transactions."""
+    for base, replaced in groups:
+        first = [segment.base_offset for segment in log_obj.segments].index(replaced[0])
+        for old in log_obj.segments[first : first + len(replaced)]:
+            old.close()
+        segment = log_obj._open_segment(base, False)
+        segment.load_trusted()
+        txn_index.write_index(
+            txn_index.txn_index_path(log_obj.dir, base),
+            [t for t in log_obj.aborted_txns if base <= t.last_offset < segment.next_offset],
+        )
+        log_obj._splice_segments(first, first + len(replaced), [segment])
