@@ -34,8 +34,6 @@ from odradek.storage.txn_index import AbortedTxn
 
 log = logging.getLogger(__name__)
 
-INT32_MAX = 2**31 - 1
-
 
 @dataclass(frozen=True, slots=True)
 class LogAppendInfo:
@@ -72,11 +70,7 @@ class Log:
         self.topic_id = topic_id
         self.config = config
         self.clock = clock
-        self.segments: list[LogSegment] = []
-        self._bases: list[int] = []
-        self.log_start_offset = log_start_offset
         self.recovery_point = recovery_point
-        self.leader_epoch = 0
         # In cluster mode the partition (not the append) advances the high watermark,
         # once the in-sync replicas have the records.
         self.replicated = False
@@ -85,7 +79,6 @@ class Log:
         self.producer_state = ProducerStateManager(self.dir)
         self.pending_deletes: list[Path] = []  # *.deleted files awaiting file.delete.delay.ms
         self.cleaning = False  # the log cleaner is working on this log's segments
-        self.aborted_txns: list[AbortedTxn] = []
         self._unflushed_messages = 0
         self.last_flush_ms = clock.milliseconds()
         loaded = LogLoader(self.dir, tp, topic_id, self._open_segment).load(
@@ -93,13 +86,13 @@ class Log:
             recovery_point=recovery_point,
             clean_shutdown=clean_shutdown,
         )
-        for segment in loaded.segments:
-            self._add_segment(segment)
+        self.segments: list[LogSegment] = loaded.segments
+        self._bases = [segment.base_offset for segment in self.segments]
+        self.log_start_offset = loaded.log_start_offset
         self.epoch_cache = loaded.epoch_cache
         self.leader_epoch = self.epoch_cache.latest_epoch
-        self.log_start_offset = loaded.log_start_offset
         self.high_watermark = self.log_end_offset
-        self.aborted_txns = loaded.aborted_txns
+        self.aborted_txns: list[AbortedTxn] = loaded.aborted_txns
         self._rebuild_producer_state()
 
     # -- segments ------------------------------------------------------------------------------
@@ -337,25 +330,8 @@ class Log:
         return [t for t in self.aborted_txns if t.last_offset >= start and t.first_offset < end]
 
     def _maybe_roll(self, size: int, record_count: int, max_timestamp: int, now: int) -> None:
-        segment = self.active_segment
-        if segment.is_empty:
-            return
-        if (
-            segment.size + size > self.config.segment_bytes
-            or self._time_waited_for_roll(segment, now, max_timestamp) > self.config.segment_ms
-            or segment.offset_index.is_full
-            or segment.time_index.is_full
-            or self.log_end_offset + record_count - segment.base_offset > INT32_MAX
-        ):
+        if self.active_segment.should_roll(self.config, size, record_count, max_timestamp, now):
             self.roll()
-
-    def _time_waited_for_roll(self, segment: LogSegment, now: int, largest_timestamp: int) -> int:
-        """Kafka's LogSegment.timeWaitedForRoll: by record timestamps when the segment has
-        them (CreateTime), else by the segment's creation time."""
-        base = segment.rolling_base_timestamp
-        if base is not None and base >= 0 and not self.config.log_append_time:
-            return largest_timestamp - base
-        return now - segment.created_ms
 
     def roll(self) -> LogSegment:
         """Start a new active segment at the log end offset; flush the previous one."""

@@ -57,10 +57,6 @@ class LoadedLog:
     epoch_cache: LeaderEpochCache
     aborted_txns: list[AbortedTxn]
 
-    @property
-    def log_end_offset(self) -> int:
-        return self.segments[-1].next_offset
-
 
 class LogLoader:
     """Loads one partition directory; ``open_segment`` builds segments with the log's

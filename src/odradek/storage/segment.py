@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from odradek.config.topic import LogConfig
 from odradek.protocol.records.batch import (
     HEADER_SIZE,
     LOG_OVERHEAD,
@@ -27,6 +28,7 @@ from odradek.storage.files import (
 )
 from odradek.storage.index import OffsetIndex, TimeIndex
 
+INT32_MAX = 2**31 - 1
 _SCAN_CHUNK = 16 * 1024
 _BASE_AND_LENGTH = struct.Struct(">qi")
 _LAST_DELTA = struct.Struct(">i")
@@ -126,6 +128,34 @@ class LogSegment:
             count = os.pwrite(self._fd, data, position + written)
             written += count
             data = data[count:]
+
+    def should_roll(
+        self, config: LogConfig, size: int, record_count: int, max_timestamp: int, now_ms: int
+    ) -> bool:
+        """Kafka's LogSegment.shouldRoll: whether ``size`` bytes of ``record_count`` records
+        (newest timestamp ``max_timestamp``) must go to a new segment — past ``segment.bytes``
+        or ``segment.ms``, an index full, or offsets too far from the base offset for the
+        index's 32-bit relative offsets. An empty segment always takes them."""
+        if self.is_empty:
+            return False
+        return (
+            self.size + size > config.segment_bytes
+            or self._time_waited_for_roll(now_ms, max_timestamp, config.log_append_time)
+            > config.segment_ms
+            or self.offset_index.is_full
+            or self.time_index.is_full
+            or self.next_offset + record_count - self.base_offset > INT32_MAX
+        )
+
+    def _time_waited_for_roll(
+        self, now_ms: int, largest_timestamp: int, log_append_time: bool
+    ) -> int:
+        """Kafka's LogSegment.timeWaitedForRoll: by record timestamps when the segment has
+        them (CreateTime), else by the segment's creation time."""
+        base = self.rolling_base_timestamp
+        if base is not None and base >= 0 and not log_append_time:
+            return largest_timestamp - base
+        return now_ms - self.created_ms
 
     # -- reading -----------------------------------------------------------------------------
 
