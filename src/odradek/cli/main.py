@@ -28,7 +28,6 @@ def build_parser() -> argparse.ArgumentParser:
     dump_log.add_parser(commands)
     from odradek.cli.tools import add_parsers as add_client_tools
     add_client_tools(commands)
-    __import__("odradek.cli.tools_txn", fromlist=["add_parser"]).add_parser(commands)
     from odradek.cli.perf import add_parser as add_perf_tools
     add_perf_tools(commands)
     for name, tool in commands.choices.items():

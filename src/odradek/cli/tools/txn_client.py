@@ -48,34 +48,38 @@ SUPPORTED: dict[int, tuple[int, ...]] = {
     DESCRIBE_TRANSACTIONS: (0,),
     LIST_TRANSACTIONS: (1, 0),
 }
-API_NAMES = {METADATA: "Metadata", FIND_COORDINATOR: "FindCoordinator",
-             WRITE_TXN_MARKERS: "WriteTxnMarkers", DESCRIBE_PRODUCERS: "DescribeProducers",
-             DESCRIBE_TRANSACTIONS: "DescribeTransactions",
-             LIST_TRANSACTIONS: "ListTransactions"}
+API_NAMES = {
+    METADATA: "Metadata",
+    FIND_COORDINATOR: "FindCoordinator",
+    WRITE_TXN_MARKERS: "WriteTxnMarkers",
+    DESCRIBE_PRODUCERS: "DescribeProducers",
+    DESCRIBE_TRANSACTIONS: "DescribeTransactions",
+    LIST_TRANSACTIONS: "ListTransactions",
+}
 
 # The messages of Kafka's org.apache.kafka.common.protocol.Errors for the codes these requests
 # answer; others are shown by name.
 MESSAGES = {
     ErrorCode.unknown_server_error: "The server experienced an unexpected error when "
-                                    "processing the request.",
+    "processing the request.",
     ErrorCode.unknown_topic_or_partition: "This server does not host this topic-partition.",
     ErrorCode.not_leader_or_follower: "For requests intended only for the leader, this error "
-                                      "indicates that the broker is not the current leader.",
+    "indicates that the broker is not the current leader.",
     ErrorCode.coordinator_load_in_progress: "The coordinator is loading and hence can't "
-                                            "process requests.",
+    "process requests.",
     ErrorCode.coordinator_not_available: "The coordinator is not available.",
     ErrorCode.not_coordinator: "This is not the correct coordinator.",
     ErrorCode.invalid_request: "This most likely occurs because of a request being malformed "
-                               "by the client library or the message was sent to an "
-                               "incompatible broker. See the broker logs for more details.",
+    "by the client library or the message was sent to an "
+    "incompatible broker. See the broker logs for more details.",
     ErrorCode.cluster_authorization_failed: "Cluster authorization failed.",
     ErrorCode.transactional_id_authorization_failed: "Transactional Id authorization failed.",
     ErrorCode.invalid_producer_epoch: "Producer attempted to produce with an old epoch.",
     ErrorCode.producer_fenced: "There is a newer producer with the same transactionalId which "
-                               "fences the current one.",
+    "fences the current one.",
     ErrorCode.transaction_coordinator_fenced: "Indicates that the transaction coordinator "
-                                              "sending a WriteTxnMarker is no longer the "
-                                              "current coordinator for a given producer.",
+    "sending a WriteTxnMarker is no longer the "
+    "current coordinator for a given producer.",
     ErrorCode.transactional_id_not_found: "The transactionalId could not be found.",
     ErrorCode.unsupported_version: "The version of API is not supported.",
 }
@@ -125,9 +129,12 @@ def payload_module(api_key: int, version: int, kind: EntityType) -> ModuleType:
 @cache
 def top_level(api_key: int, version: int, kind: EntityType) -> Any:
     module = payload_module(api_key, version, kind)
-    return next(value for value in vars(module).values()
-                if getattr(value, "__type__", None) is kind
-                and getattr(value, "__module__", None) == module.__name__)
+    return next(
+        value
+        for value in vars(module).values()
+        if getattr(value, "__type__", None) is kind
+        and getattr(value, "__module__", None) == module.__name__
+    )
 
 
 def request_module(api_key: int, version: int) -> ModuleType:
@@ -168,15 +175,20 @@ class Connection:
     def _negotiate(self) -> None:
         for version in (3, 0):
             mod = request_module(API_VERSIONS, version)
-            request = mod.ApiVersionsRequest(
-                client_software_name="odradek-transactions",
-                client_software_version="1") if version >= 3 else mod.ApiVersionsRequest()
+            request = (
+                mod.ApiVersionsRequest(
+                    client_software_name="odradek-transactions", client_software_version="1"
+                )
+                if version >= 3
+                else mod.ApiVersionsRequest()
+            )
             response = self.call(request)
             if response.error_code == ErrorCode.unsupported_version:
                 continue
             raise_for(response.error_code)
-            self.versions = {int(k.api_key): (int(k.min_version), int(k.max_version))
-                             for k in response.api_keys}
+            self.versions = {
+                int(k.api_key): (int(k.min_version), int(k.max_version)) for k in response.api_keys
+            }
             return
         raise ClientError(f"{self.address} supports no ApiVersions version this tool knows")
 
@@ -186,13 +198,19 @@ class Connection:
         for version in SUPPORTED[api_key]:
             if low <= version <= high:
                 return version
-        raise ClientError(f"the broker at {self.address} does not support a version of "
-                          f"{API_NAMES[api_key]} this tool knows "
-                          f"(broker: {low}-{high}, tool: {min(SUPPORTED[api_key])}-"
-                          f"{max(SUPPORTED[api_key])})")
+        raise ClientError(
+            f"the broker at {self.address} does not support a version of "
+            f"{API_NAMES[api_key]} this tool knows "
+            f"(broker: {low}-{high}, tool: {min(SUPPORTED[api_key])}-"
+            f"{max(SUPPORTED[api_key])})"
+        )
 
-    def request(self, api_key: int, build: Callable[[ModuleType], Any],
-                decode: Callable[[bytes, int], Any] | None = None) -> Any:
+    def request(
+        self,
+        api_key: int,
+        build: Callable[[ModuleType], Any],
+        decode: Callable[[bytes, int], Any] | None = None,
+    ) -> Any:
         """Build the request at the negotiated version (``build`` gets its module) and
         return the decoded response (with ``decode(payload, body_offset)`` if given)."""
         version = self.version(api_key)
@@ -202,9 +220,12 @@ class Connection:
         self._correlation_id += 1
         correlation_id = self._correlation_id
         header_class = RequestHeaderV2 if entity.__flexible__ else RequestHeaderV1
-        header = header_class(request_api_key=i16(entity.__api_key__),
-                              request_api_version=i16(entity.__version__),
-                              correlation_id=i32(correlation_id), client_id=self.client_id)
+        header = header_class(
+            request_api_key=i16(entity.__api_key__),
+            request_api_version=i16(entity.__version__),
+            correlation_id=i32(correlation_id),
+            client_id=self.client_id,
+        )
         payload = encode(header) + encode(entity)
         try:
             self.sock.sendall(_INT32.pack(len(payload)) + payload)
@@ -220,8 +241,9 @@ class Connection:
         else:
             (got,), offset = _INT32.unpack_from(data, 0), 4
         if got != correlation_id:
-            raise ClientError(f"{self.address} answered correlation id {got}, expected "
-                              f"{correlation_id}")
+            raise ClientError(
+                f"{self.address} answered correlation id {got}, expected {correlation_id}"
+            )
         if decode is not None:
             return decode(data, offset)
         body, _ = entity_reader(body_class)(data, offset)
@@ -248,8 +270,9 @@ class PartitionInfo:
 class Cluster:
     """Connections to the brokers of one cluster, found from the bootstrap servers."""
 
-    def __init__(self, bootstrap: str, timeout: float = 60.0,
-                 client_id: str = "odradek-transactions") -> None:
+    def __init__(
+        self, bootstrap: str, timeout: float = 60.0, client_id: str = "odradek-transactions"
+    ) -> None:
         self.timeout = timeout
         self.client_id = client_id
         self.deadline = time.monotonic() + timeout
@@ -265,8 +288,9 @@ class Cluster:
         self.close()
 
     def close(self) -> None:
-        for connection in {id(c): c for c in [self._bootstrap,
-                                              *self.connections.values()]}.values():
+        for connection in {
+            id(c): c for c in [self._bootstrap, *self.connections.values()]
+        }.values():
             connection.close()
 
     def _connect_bootstrap(self, bootstrap: str) -> Connection:
@@ -279,8 +303,7 @@ class Cluster:
                 return Connection(host.strip("[]"), int(port), self.timeout, self.client_id)
             except ClientError as exc:
                 failures.append(str(exc))
-        raise ClientError("no bootstrap server reachable: " + "; ".join(failures or
-                                                                       ["none given"]))
+        raise ClientError("no bootstrap server reachable: " + "; ".join(failures or ["none given"]))
 
     # -- routing -------------------------------------------------------------------------------
 
@@ -298,15 +321,24 @@ class Cluster:
         """A Metadata response for ``topics`` (all topics for None)."""
 
         def build(mod: ModuleType) -> Any:
-            wanted = None if topics is None else tuple(
-                make(mod.MetadataRequestTopic, name=t, topic_id=None) for t in topics)
-            return make(mod.MetadataRequest, topics=wanted, allow_auto_topic_creation=False,
-                        include_cluster_authorized_operations=False,
-                        include_topic_authorized_operations=False)
+            wanted = (
+                None
+                if topics is None
+                else tuple(make(mod.MetadataRequestTopic, name=t, topic_id=None) for t in topics)
+            )
+            return make(
+                mod.MetadataRequest,
+                topics=wanted,
+                allow_auto_topic_creation=False,
+                include_cluster_authorized_operations=False,
+                include_topic_authorized_operations=False,
+            )
 
         response = self._bootstrap.request(METADATA, build)
-        self.brokers = {int(b.node_id): Broker(int(b.node_id), str(b.host), int(b.port))
-                        for b in response.brokers}
+        self.brokers = {
+            int(b.node_id): Broker(int(b.node_id), str(b.host), int(b.port))
+            for b in response.brokers
+        }
         return response
 
     def refresh_brokers(self) -> None:
@@ -318,9 +350,15 @@ class Cluster:
         found = []
         for topic in self.metadata(topics).topics:
             raise_for(topic.error_code)
-            found += [PartitionInfo(str(topic.name), int(p.partition_index), int(p.leader_id),
-                                    tuple(int(r) for r in p.replica_nodes))
-                      for p in topic.partitions]
+            found += [
+                PartitionInfo(
+                    str(topic.name),
+                    int(p.partition_index),
+                    int(p.leader_id),
+                    tuple(int(r) for r in p.replica_nodes),
+                )
+                for p in topic.partitions
+            ]
         return sorted(found, key=lambda p: (p.topic, p.partition))
 
     def leader(self, topic: str, partition: int) -> int:
@@ -333,13 +371,16 @@ class Cluster:
 
     def transaction_coordinator(self, transactional_id: str) -> int:
         def build(mod: ModuleType) -> Any:
-            return make(mod.FindCoordinatorRequest, key=transactional_id,
-                        key_type=TRANSACTION_KEY_TYPE, coordinator_keys=(transactional_id,))
+            return make(
+                mod.FindCoordinatorRequest,
+                key=transactional_id,
+                key_type=TRANSACTION_KEY_TYPE,
+                coordinator_keys=(transactional_id,),
+            )
 
         def lookup() -> int:
             response = self._bootstrap.request(FIND_COORDINATOR, build)
-            result = response.coordinators[0] if hasattr(response, "coordinators") \
-                else response
+            result = response.coordinators[0] if hasattr(response, "coordinators") else response
             raise_for(result.error_code, result.error_message)
             node_id = int(result.node_id)
             self.brokers.setdefault(node_id, Broker(node_id, str(result.host), int(result.port)))
@@ -362,48 +403,76 @@ class Cluster:
 
     # -- transaction requests ------------------------------------------------------------------
 
-    def list_transactions(self, node_id: int, states: Iterable[str] = (),
-                          producer_ids: Iterable[int] = (), duration_ms: int = -1) -> Any:
+    def list_transactions(
+        self,
+        node_id: int,
+        states: Iterable[str] = (),
+        producer_ids: Iterable[int] = (),
+        duration_ms: int = -1,
+    ) -> Any:
         state_filters, pid_filters = tuple(states), tuple(producer_ids)
         connection = self.connection(node_id)
         if duration_ms >= 0 and connection.version(LIST_TRANSACTIONS) < 1:
-            raise ClientError(f"broker {node_id} does not support filtering on duration "
-                              "(ListTransactions v1)")
+            raise ClientError(
+                f"broker {node_id} does not support filtering on duration (ListTransactions v1)"
+            )
 
         def build(mod: ModuleType) -> Any:
-            return make(mod.ListTransactionsRequest, state_filters=state_filters,
-                        producer_id_filters=pid_filters, duration_filter=duration_ms)
+            return make(
+                mod.ListTransactionsRequest,
+                state_filters=state_filters,
+                producer_id_filters=pid_filters,
+                duration_filter=duration_ms,
+            )
 
         response = connection.request(LIST_TRANSACTIONS, build)
         raise_for(response.error_code)
         return response
 
-    def describe_transactions(self, node_id: int,
-                              transactional_ids: Sequence[str]) -> list[TransactionDescription]:
+    def describe_transactions(
+        self, node_id: int, transactional_ids: Sequence[str]
+    ) -> list[TransactionDescription]:
         def build(mod: ModuleType) -> Any:
             return mod.DescribeTransactionsRequest(transactional_ids=tuple(transactional_ids))
 
         result: list[TransactionDescription] = self.connection(node_id).request(
-            DESCRIBE_TRANSACTIONS, build, decode_describe_transactions)
+            DESCRIBE_TRANSACTIONS, build, decode_describe_transactions
+        )
         return result
 
     def describe_producers(self, node_id: int, topic: str, partitions: Sequence[int]) -> Any:
         def build(mod: ModuleType) -> Any:
-            return mod.DescribeProducersRequest(topics=(mod.TopicRequest(
-                name=topic, partition_indexes=tuple(partitions)),))
+            return mod.DescribeProducersRequest(
+                topics=(mod.TopicRequest(name=topic, partition_indexes=tuple(partitions)),)
+            )
 
         return self.connection(node_id).request(DESCRIBE_PRODUCERS, build)
 
-    def write_abort_marker(self, node_id: int, topic: str, partition: int, producer_id: int,
-                           producer_epoch: int, coordinator_epoch: int) -> int:
+    def write_abort_marker(
+        self,
+        node_id: int,
+        topic: str,
+        partition: int,
+        producer_id: int,
+        producer_epoch: int,
+        coordinator_epoch: int,
+    ) -> int:
         """WriteTxnMarkers with one ABORT marker; the partition's error code."""
 
         def build(mod: ModuleType) -> Any:
-            return mod.WriteTxnMarkersRequest(markers=(mod.WritableTxnMarker(
-                producer_id=producer_id, producer_epoch=producer_epoch,
-                transaction_result=False, coordinator_epoch=coordinator_epoch,
-                topics=(mod.WritableTxnMarkerTopic(name=topic,
-                                                   partition_indexes=(partition,)),)),))
+            return mod.WriteTxnMarkersRequest(
+                markers=(
+                    mod.WritableTxnMarker(
+                        producer_id=producer_id,
+                        producer_epoch=producer_epoch,
+                        transaction_result=False,
+                        coordinator_epoch=coordinator_epoch,
+                        topics=(
+                            mod.WritableTxnMarkerTopic(name=topic, partition_indexes=(partition,)),
+                        ),
+                    ),
+                )
+            )
 
         response = self.connection(node_id).request(WRITE_TXN_MARKERS, build)
         for marker in response.markers:
@@ -453,7 +522,7 @@ class _Reader:
 
     def string(self) -> str:
         length = self.varint() - 1
-        text = self.data[self.position:self.position + max(length, 0)].decode()
+        text = self.data[self.position : self.position + max(length, 0)].decode()
         self.position += max(length, 0)
         return text
 
@@ -484,9 +553,18 @@ def decode_describe_transactions(data: bytes, offset: int) -> list[TransactionDe
             partitions += [(topic, reader.fixed(">i")) for _ in range(reader.count())]
             reader.skip_tags()
         reader.skip_tags()
-        states.append(TransactionDescription(error_code, transactional_id, state, timeout_ms,
-                                             start_ms, producer_id, producer_epoch,
-                                             tuple(partitions)))
+        states.append(
+            TransactionDescription(
+                error_code,
+                transactional_id,
+                state,
+                timeout_ms,
+                start_ms,
+                producer_id,
+                producer_epoch,
+                tuple(partitions),
+            )
+        )
     return states
 
 
