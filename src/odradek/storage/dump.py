@@ -3,6 +3,7 @@ and a consistency check of the ``.index`` and ``.timeindex`` against the ``.log`
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,8 @@ from odradek.protocol.records.codec import decode_records
 from odradek.protocol.records.compression import CompressionType
 from odradek.storage.files import INDEX_SUFFIX, TIME_INDEX_SUFFIX, offset_from_name
 from odradek.storage.index import OffsetIndex, TimeIndex
+
+_BASE_AND_LENGTH = struct.Struct(">qi")  # the LOG_OVERHEAD bytes: baseOffset, batchLength
 
 
 @dataclass(slots=True)
@@ -31,7 +34,7 @@ def _iter_raw_batches(data: bytes) -> Iterator[tuple[int, bytes | None]]:
         if len(data) - position < HEADER_SIZE:
             yield position, None
             return
-        length = int.from_bytes(data[position + 8 : position + 12], "big", signed=True)
+        _, length = _BASE_AND_LENGTH.unpack_from(data, position)
         size = LOG_OVERHEAD + length
         if length < HEADER_SIZE - LOG_OVERHEAD or position + size > len(data):
             yield position, None

@@ -12,8 +12,10 @@ from pathlib import Path
 
 from odradek.config.topic import LogConfig
 from odradek.protocol.records.batch import (
+    ATTRIBUTES_OFFSET,
     HEADER_SIZE,
     LOG_OVERHEAD,
+    MAGIC_OFFSET,
     BatchHeader,
     compute_crc,
     read_header,
@@ -30,8 +32,12 @@ from odradek.storage.index import OffsetIndex, TimeIndex
 
 INT32_MAX = 2**31 - 1
 _SCAN_CHUNK = 16 * 1024
-_BASE_AND_LENGTH = struct.Struct(">qi")
+_BASE_AND_LENGTH = struct.Struct(">qi")  # the LOG_OVERHEAD bytes: baseOffset, batchLength
 _LAST_DELTA = struct.Struct(">i")
+# lastOffsetDelta (int32) follows the attributes (int16); batch.py does not name its offset.
+LAST_OFFSET_DELTA_OFFSET = ATTRIBUTES_OFFSET + 2
+# A batch's offsets are known from its first LOCATE_SIZE bytes (through lastOffsetDelta).
+LOCATE_SIZE = LAST_OFFSET_DELTA_OFFSET + _LAST_DELTA.size
 _RECENT_POSITIONS = 64
 
 
@@ -171,16 +177,16 @@ class LogSegment:
         while limit - position >= LOG_OVERHEAD:
             chunk = os.pread(self._fd, min(_SCAN_CHUNK, limit - position), position)
             cursor = 0
-            while len(chunk) - cursor >= 27:
+            while len(chunk) - cursor >= LOCATE_SIZE:
                 base, length = _BASE_AND_LENGTH.unpack_from(chunk, cursor)
                 size = LOG_OVERHEAD + length
                 if length < HEADER_SIZE - LOG_OVERHEAD or position + cursor + size > limit:
                     return
-                (delta,) = _LAST_DELTA.unpack_from(chunk, cursor + 23)
+                (delta,) = _LAST_DELTA.unpack_from(chunk, cursor + LAST_OFFSET_DELTA_OFFSET)
                 yield BatchLocation(position + cursor, base, base + delta, size)
                 cursor += size
             if cursor == 0:
-                return  # fewer than 27 bytes left: a torn header
+                return  # fewer than LOCATE_SIZE bytes left: a torn header
             position += cursor
 
     def find_batch(self, offset: int) -> BatchLocation | None:
@@ -344,7 +350,7 @@ class LogSegment:
 
 
 def _valid_header(data: bytes) -> BatchHeader | None:
-    if len(data) < HEADER_SIZE or data[16] != 2:
+    if len(data) < HEADER_SIZE or data[MAGIC_OFFSET] != 2:
         return None
     header = read_header(data)
     if header.size != len(data) or header.last_offset_delta < 0:

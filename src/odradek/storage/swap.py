@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from odradek.protocol.records.batch import LOG_OVERHEAD
 from odradek.storage import txn_index
 from odradek.storage.files import (
     CLEANED_SUFFIX,
@@ -32,6 +33,7 @@ from odradek.storage.files import (
     fsync_dir,
     offset_from_name,
 )
+from odradek.storage.segment import LAST_OFFSET_DELTA_OFFSET, LOCATE_SIZE
 
 if TYPE_CHECKING:
     from odradek.storage.log import Log
@@ -103,11 +105,11 @@ def complete_swaps(directory: Path) -> None:
 def _last_offset(path: Path) -> int:
     data = path.read_bytes()
     position, last = 0, offset_from_name(path)
-    while len(data) - position >= 27:
+    while len(data) - position >= LOCATE_SIZE:
         base, length = struct.unpack_from(">qi", data, position)
-        (delta,) = struct.unpack_from(">i", data, position + 23)
+        (delta,) = struct.unpack_from(">i", data, position + LAST_OFFSET_DELTA_OFFSET)
         last = base + delta
-        position += 12 + length
+        position += LOG_OVERHEAD + length
     return last
 
 
