@@ -1,7 +1,8 @@
 """A partition's log: an ordered list of segments, the log start/end offsets, high watermark,
 appends as leader and follower, truncation, reads for fetch, rolling, time lookups (Kafka's
-UnifiedLog and LocalLog). Loading and crash recovery are in :mod:`odradek.storage.log_loader`.
-Not thread-safe: the broker calls it from its event loop only.
+UnifiedLog and LocalLog). Loading and crash recovery are in :mod:`odradek.storage.log_loader`,
+segment deletion in :mod:`odradek.storage.retention`, the cleaner's swap in
+:mod:`odradek.storage.swap`. Not thread-safe: the broker calls it from its event loop only.
 """
 
 from __future__ import annotations
