@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from kio.schema.errors import ErrorCode
@@ -31,14 +32,17 @@ def encode(entity: Any) -> bytes:
     return buffer.getvalue()
 
 
-def api_versions_response(versions: dict[int, tuple[int, int]]) -> Any:
-    module = response_module(API_VERSIONS, 0)
+def api_versions_response(versions: dict[int, tuple[int, int]], version: int = 0) -> Any:
+    """ApiVersions at ``version`` (0 or 3, the versions the tools send)."""
+    module = response_module(API_VERSIONS, version)
+    extra: dict[str, Any] = {"throttle_time": timedelta(0)} if version >= 1 else {}
     return module.ApiVersionsResponse(
         error_code=ErrorCode(0),
         api_keys=tuple(
             module.ApiVersion(api_key=k, min_version=lo, max_version=hi)
             for k, (lo, hi) in sorted(versions.items())
         ),
+        **extra,
     )
 
 
@@ -65,12 +69,17 @@ class FakeBroker:
                 conn, _ = self.server.accept()
             except OSError:
                 return
-            with conn:
-                try:
-                    while self._answer(conn):
-                        pass
-                except OSError:
+            # A client may hold one connection open while it opens another (the
+            # transactions tool keeps its bootstrap connection): each has its own thread.
+            threading.Thread(target=self._serve_connection, args=(conn,), daemon=True).start()
+
+    def _serve_connection(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                while self._answer(conn):
                     pass
+            except OSError:
+                pass
 
     def _answer(self, conn: socket.socket) -> bool:
         prefix = _read(conn, 4)
@@ -85,7 +94,7 @@ class FakeBroker:
         assert offset + size == len(payload), "trailing bytes in a request"
         self.received.append((header, body))
         if api_key == API_VERSIONS:
-            response = api_versions_response(self.versions)
+            response = api_versions_response(self.versions, version)
         else:
             response = self.handlers[api_key](body)
         flexible = response.__flexible__ and api_key != API_VERSIONS

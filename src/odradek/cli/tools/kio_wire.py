@@ -1,6 +1,8 @@
-"""Kafka requests built as kio entities and sent over one blocking socket, for the admin
-requests confluent-kafka does not expose (``reassign-partitions`` needs
-AlterPartitionReassignments and ListPartitionReassignments). Plaintext connections only.
+"""The client tools' one Kafka wire client: requests built as kio entities and sent over one
+blocking socket, for the admin requests confluent-kafka does not expose
+(AlterPartitionReassignments and ListPartitionReassignments for ``reassign-partitions``,
+DescribeConfigs with every synonym for ``configs``, OffsetDelete for ``consumer-groups``, the
+transaction requests of ``transactions``). Plaintext connections only.
 
 A request frame is a request header (v1, or v2 for flexible versions) and the body; a
 response is a response header (v0, or v1 for flexible versions; ApiVersions always answers
@@ -12,10 +14,12 @@ from __future__ import annotations
 import io
 import socket
 import struct
+from collections.abc import Mapping
 from functools import cache
 from types import ModuleType
 from typing import Any
 
+from confluent_kafka import KafkaError
 from kio.index import load_payload_module
 from kio.schema.request_header.v1.header import RequestHeader as RequestHeaderV1
 from kio.schema.request_header.v2.header import RequestHeader as RequestHeaderV2
@@ -26,10 +30,35 @@ from kio.static.constants import EntityType
 from kio.static.primitive import i16, i32
 
 from odradek.cli.tools.common import ToolError
-from odradek.cli.tools.wire import error_text
 
 API_VERSIONS = 18
 _INT32 = struct.Struct(">i")
+
+
+def error_name(code: int) -> str:
+    """A Kafka error code's name as confluent-kafka spells it (``GROUP_ID_NOT_FOUND``)."""
+    return str(KafkaError(code).name())
+
+
+def error_text(code: int) -> str:
+    """A Kafka error code's message as confluent-kafka words it."""
+    return str(KafkaError(code).str()).removeprefix("Broker: ")
+
+
+def pick_version(
+    versions: Mapping[int, tuple[int, int]], api_key: int, name: str, supported: tuple[int, int]
+) -> int:
+    """The newest version of ``api_key`` in both the broker's range and ``supported``."""
+    if api_key not in versions:
+        raise ToolError(f"the broker does not support {name}")
+    low, high = versions[api_key]
+    version = min(high, supported[1])
+    if version < max(low, supported[0]):
+        raise ToolError(
+            f"no common version of {name}: broker {low}-{high}, "
+            f"odradek {supported[0]}-{supported[1]}"
+        )
+    return version
 
 
 @cache
@@ -82,9 +111,14 @@ def request_frame(entity: Any, correlation_id: int, client_id: str) -> bytes:
     return _INT32.pack(len(payload)) + payload
 
 
-def decode_response(payload: bytes, api_key: int, version: int) -> tuple[int, Any]:
-    """(correlation id, body) of a response frame's payload (without its size prefix)."""
-    body_class = response_class(api_key, version)
+def decode_response(
+    payload: bytes, api_key: int, version: int, body_class: Any = None
+) -> tuple[int, Any]:
+    """(correlation id, body) of a response frame's payload (without its size prefix); the
+    body is read as ``body_class`` if given (a variant of kio's schema class), else as kio's
+    response class of ``api_key`` at ``version``."""
+    if body_class is None:
+        body_class = response_class(api_key, version)
     flexible_header = body_class.__flexible__ and api_key != API_VERSIONS
     header_class = ResponseHeaderV1 if flexible_header else ResponseHeaderV0
     header: Any
@@ -121,12 +155,13 @@ class KioConnection:
     def close(self) -> None:
         self.sock.close()
 
-    def call(self, entity: Any) -> Any:
+    def call(self, entity: Any, body_class: Any = None) -> Any:
+        """Send the request ``entity``; its response body (read as ``body_class`` if given)."""
         self.correlation += 1
         self.sock.sendall(request_frame(entity, self.correlation, self.client_id))
         (size,) = _INT32.unpack(self._read(4))
         correlation, body = decode_response(
-            self._read(size), int(entity.__api_key__), int(entity.__version__)
+            self._read(size), int(entity.__api_key__), int(entity.__version__), body_class
         )
         if correlation != self.correlation:
             raise ToolError(

@@ -1,7 +1,8 @@
 """A minimal blocking Kafka client for the admin requests confluent-kafka does not expose:
 ListTransactions, DescribeTransactions, DescribeProducers and WriteTxnMarkers.
 
-Requests and responses are kio entities. A :class:`Cluster` bootstraps like Kafka's
+Requests and responses are kio entities, sent over the tools' kio wire client
+(``kio_wire.KioConnection``). A :class:`Cluster` bootstraps like Kafka's
 AdminClient: ApiVersions and Metadata on the first reachable bootstrap server, then
 FindCoordinator for transactional ids; each request goes to the broker that must answer it
 (coordinator or partition leader), at the highest version both sides support. PLAINTEXT
@@ -11,28 +12,27 @@ only. Not thread-safe.
 from __future__ import annotations
 
 import dataclasses
-import io
 import socket
-import struct
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
-from functools import cache
-from types import ModuleType
+from types import GenericAlias, ModuleType
 from typing import Any, TypeVar
 
-from kio.index import load_payload_module
+from kio.schema.describe_transactions.v0 import response as describe_transactions_v0
 from kio.schema.errors import ErrorCode
-from kio.schema.request_header.v1.header import RequestHeader as RequestHeaderV1
-from kio.schema.request_header.v2.header import RequestHeader as RequestHeaderV2
-from kio.schema.response_header.v1.header import ResponseHeader as ResponseHeaderV1
-from kio.serial import entity_reader, entity_writer
-from kio.static.constants import EntityType
-from kio.static.primitive import i16, i32
+from kio.static.primitive import i32, i64
+
+from odradek.cli.tools.common import ToolError
+from odradek.cli.tools.kio_wire import (
+    API_VERSIONS,
+    ConnectionClosedError,
+    KioConnection,
+    request_module,
+)
 
 METADATA = 3
 FIND_COORDINATOR = 10
-API_VERSIONS = 18
 WRITE_TXN_MARKERS = 27
 DESCRIBE_PRODUCERS = 61
 DESCRIBE_TRANSACTIONS = 65
@@ -84,7 +84,6 @@ MESSAGES = {
     ErrorCode.unsupported_version: "The version of API is not supported.",
 }
 
-_INT32 = struct.Struct(">i")
 T = TypeVar("T")
 
 
@@ -121,32 +120,6 @@ def make(cls: Any, **fields: Any) -> Any:
     return cls(**{name: value for name, value in fields.items() if name in names})
 
 
-@cache
-def payload_module(api_key: int, version: int, kind: EntityType) -> ModuleType:
-    return load_payload_module(api_key, version, kind)  # type: ignore[arg-type]
-
-
-@cache
-def top_level(api_key: int, version: int, kind: EntityType) -> Any:
-    module = payload_module(api_key, version, kind)
-    return next(
-        value
-        for value in vars(module).values()
-        if getattr(value, "__type__", None) is kind
-        and getattr(value, "__module__", None) == module.__name__
-    )
-
-
-def request_module(api_key: int, version: int) -> ModuleType:
-    return payload_module(api_key, version, EntityType.request)
-
-
-def encode(entity: Any) -> bytes:
-    buffer = io.BytesIO()
-    entity_writer(type(entity))(buffer, entity)
-    return buffer.getvalue()
-
-
 @dataclasses.dataclass(frozen=True, slots=True)
 class Broker:
     node_id: int
@@ -154,23 +127,23 @@ class Broker:
     port: int
 
 
-class Connection:
-    """One TCP connection to one broker, with the API versions it supports."""
+class Connection(KioConnection):
+    """One TCP connection to one broker, with the API versions it supports; failures are
+    :class:`ClientError`."""
 
     def __init__(self, host: str, port: int, timeout: float, client_id: str) -> None:
         try:
-            self.sock = socket.create_connection((host, port), timeout=timeout)
+            super().__init__(host, port, timeout, client_id)
         except OSError as exc:
             raise ClientError(f"cannot connect to {host}:{port}: {exc}") from exc
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.address = f"{host}:{port}"
-        self.client_id = client_id
-        self._correlation_id = 0
-        self.versions: dict[int, tuple[int, int]] = {}
-        self._negotiate()
-
-    def close(self) -> None:
-        self.sock.close()
+        self.api_versions: dict[int, tuple[int, int]] = {}
+        try:
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._negotiate()
+        except BaseException:
+            self.close()
+            raise
 
     def _negotiate(self) -> None:
         for version in (3, 0):
@@ -186,7 +159,7 @@ class Connection:
             if response.error_code == ErrorCode.unsupported_version:
                 continue
             raise_for(response.error_code)
-            self.versions = {
+            self.api_versions = {
                 int(k.api_key): (int(k.min_version), int(k.max_version)) for k in response.api_keys
             }
             return
@@ -194,7 +167,7 @@ class Connection:
 
     def version(self, api_key: int) -> int:
         """The newest version of ``api_key`` both sides support."""
-        low, high = self.versions.get(api_key, (0, -1))
+        low, high = self.api_versions.get(api_key, (0, -1))
         for version in SUPPORTED[api_key]:
             if low <= version <= high:
                 return version
@@ -206,57 +179,22 @@ class Connection:
         )
 
     def request(
-        self,
-        api_key: int,
-        build: Callable[[ModuleType], Any],
-        decode: Callable[[bytes, int], Any] | None = None,
+        self, api_key: int, build: Callable[[ModuleType], Any], body_class: Any = None
     ) -> Any:
         """Build the request at the negotiated version (``build`` gets its module) and
-        return the decoded response (with ``decode(payload, body_offset)`` if given)."""
+        return the decoded response (read as ``body_class`` if given)."""
         version = self.version(api_key)
-        return self.call(build(request_module(api_key, version)), decode)
+        return self.call(build(request_module(api_key, version)), body_class)
 
-    def call(self, entity: Any, decode: Callable[[bytes, int], Any] | None = None) -> Any:
-        self._correlation_id += 1
-        correlation_id = self._correlation_id
-        header_class = RequestHeaderV2 if entity.__flexible__ else RequestHeaderV1
-        header = header_class(
-            request_api_key=i16(entity.__api_key__),
-            request_api_version=i16(entity.__version__),
-            correlation_id=i32(correlation_id),
-            client_id=self.client_id,
-        )
-        payload = encode(header) + encode(entity)
+    def call(self, entity: Any, body_class: Any = None) -> Any:
         try:
-            self.sock.sendall(_INT32.pack(len(payload)) + payload)
-            (size,) = _INT32.unpack(self._read(4))
-            data = self._read(size)
+            return super().call(entity, body_class)
+        except ConnectionClosedError as exc:
+            raise ClientError(f"{self.address} closed the connection") from exc
+        except ToolError as exc:  # a response that does not fit its request
+            raise ClientError(f"{self.address}: {exc}") from exc
         except OSError as exc:
             raise ClientError(f"request to {self.address} failed: {exc}") from exc
-        api_key, version = int(entity.__api_key__), int(entity.__version__)
-        body_class = top_level(api_key, version, EntityType.response)
-        if body_class.__flexible__ and api_key != API_VERSIONS:
-            response_header, offset = entity_reader(ResponseHeaderV1)(data, 0)
-            got = int(response_header.correlation_id)
-        else:
-            (got,), offset = _INT32.unpack_from(data, 0), 4
-        if got != correlation_id:
-            raise ClientError(
-                f"{self.address} answered correlation id {got}, expected {correlation_id}"
-            )
-        if decode is not None:
-            return decode(data, offset)
-        body, _ = entity_reader(body_class)(data, offset)
-        return body
-
-    def _read(self, count: int) -> bytes:
-        chunks = bytearray()
-        while len(chunks) < count:
-            chunk = self.sock.recv(count - len(chunks))
-            if not chunk:
-                raise ClientError(f"{self.address} closed the connection")
-            chunks += chunk
-        return bytes(chunks)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -435,10 +373,10 @@ class Cluster:
         def build(mod: ModuleType) -> Any:
             return mod.DescribeTransactionsRequest(transactional_ids=tuple(transactional_ids))
 
-        result: list[TransactionDescription] = self.connection(node_id).request(
-            DESCRIBE_TRANSACTIONS, build, decode_describe_transactions
+        response = self.connection(node_id).request(
+            DESCRIBE_TRANSACTIONS, build, DescribeTransactionsResponseV0
         )
-        return result
+        return transaction_descriptions(response)
 
     def describe_producers(self, node_id: int, topic: str, partitions: Sequence[int]) -> Any:
         def build(mod: ModuleType) -> Any:
@@ -483,9 +421,45 @@ class Cluster:
         raise ClientError("the WriteTxnMarkers response has no result for the partition")
 
 
-# -- DescribeTransactions, decoded by hand ------------------------------------------------------
-# kio's reader refuses the -1 that Kafka sends as the start time of an id with no transaction
-# in progress, so this response (v0, flexible) is read here.
+# -- DescribeTransactions, read with kio as plain integers ---------------------------------------
+# kio's schema reads TransactionStartTimeMs as a datetime and refuses the -1 that Kafka sends
+# for an id with no transaction in progress; the variant of its classes below reads that field
+# (and the timeout) as plain integers, with kio's reader, and is the same otherwise.
+
+
+def int_variant(
+    entity: type, retyped: Mapping[str, tuple[Any, str]], nested: Mapping[str, type] | None = None
+) -> type:
+    """A copy of the kio entity class ``entity`` with the fields of ``retyped`` read as
+    (type, kafka_type) and the entity arrays of ``nested`` read as the given classes."""
+    fields: list[tuple[str, Any, Any]] = []
+    for field in dataclasses.fields(entity):
+        kind: Any = field.type
+        metadata: Mapping[str, Any] = field.metadata
+        if field.name in retyped:
+            kind, kafka_type = retyped[field.name]
+            metadata = {**metadata, "kafka_type": kafka_type}
+        elif nested and field.name in nested:
+            kind = GenericAlias(tuple, (nested[field.name], ...))
+        fields.append((field.name, kind, dataclasses.field(metadata=metadata)))
+    namespace = {
+        name: getattr(entity, name)
+        for name in ("__type__", "__version__", "__flexible__", "__api_key__", "__header_schema__")
+    }
+    return dataclasses.make_dataclass(
+        entity.__name__, fields, namespace=namespace, frozen=True, slots=True, kw_only=True
+    )
+
+
+DescribeTransactionsStateV0 = int_variant(
+    describe_transactions_v0.TransactionState,
+    {"transaction_timeout": (i32, "int32"), "transaction_start_time": (i64, "int64")},
+)
+DescribeTransactionsResponseV0 = int_variant(
+    describe_transactions_v0.DescribeTransactionsResponse,
+    {},
+    {"transaction_states": DescribeTransactionsStateV0},
+)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -500,72 +474,21 @@ class TransactionDescription:
     partitions: tuple[tuple[str, int], ...]
 
 
-class _Reader:
-    def __init__(self, data: bytes, position: int) -> None:
-        self.data = data
-        self.position = position
-
-    def fixed(self, fmt: str) -> int:
-        (value,) = struct.unpack_from(fmt, self.data, self.position)
-        self.position += struct.calcsize(fmt)
-        return int(value)
-
-    def varint(self) -> int:
-        shift = result = 0
-        while True:
-            byte = self.data[self.position]
-            self.position += 1
-            result |= (byte & 0x7F) << shift
-            if not byte & 0x80:
-                return result
-            shift += 7
-
-    def string(self) -> str:
-        length = self.varint() - 1
-        text = self.data[self.position : self.position + max(length, 0)].decode()
-        self.position += max(length, 0)
-        return text
-
-    def count(self) -> int:
-        return max(self.varint() - 1, 0)
-
-    def skip_tags(self) -> None:
-        for _ in range(self.varint()):
-            self.varint()
-            self.position += self.varint()
-
-
-def decode_describe_transactions(data: bytes, offset: int) -> list[TransactionDescription]:
-    reader = _Reader(data, offset)
-    reader.fixed(">i")  # throttle time
-    states = []
-    for _ in range(reader.count()):
-        error_code = reader.fixed(">h")
-        transactional_id = reader.string()
-        state = reader.string()
-        timeout_ms = reader.fixed(">i")
-        start_ms = reader.fixed(">q")
-        producer_id = reader.fixed(">q")
-        producer_epoch = reader.fixed(">h")
-        partitions = []
-        for _ in range(reader.count()):
-            topic = reader.string()
-            partitions += [(topic, reader.fixed(">i")) for _ in range(reader.count())]
-            reader.skip_tags()
-        reader.skip_tags()
-        states.append(
-            TransactionDescription(
-                error_code,
-                transactional_id,
-                state,
-                timeout_ms,
-                start_ms,
-                producer_id,
-                producer_epoch,
-                tuple(partitions),
-            )
+def transaction_descriptions(response: Any) -> list[TransactionDescription]:
+    """The states of a DescribeTransactionsResponseV0."""
+    return [
+        TransactionDescription(
+            int(state.error_code),
+            str(state.transactional_id),
+            str(state.transaction_state),
+            int(state.transaction_timeout),
+            int(state.transaction_start_time),
+            int(state.producer_id),
+            int(state.producer_epoch),
+            tuple((str(t.topic), int(p)) for t in state.topics for p in t.partitions),
         )
-    return states
+        for state in response.transaction_states
+    ]
 
 
 def timeout_of(config: dict[str, str], default_ms: int = 60_000) -> timedelta:
