@@ -12,7 +12,7 @@ from typing import Any
 
 from odradek.cli.tools.logs import log_settings
 from odradek.cli.tools.reachability import BadBootstrap, Unreachable, check
-from odradek.config.properties import parse_properties
+from odradek.config.properties import read_properties
 
 EXIT_FAILED = 1  # Kafka's tools exit 1 for bad flags and failed runs alike
 
@@ -63,7 +63,7 @@ def parse_props(items: Iterable[str] | None, config_file: Path | None) -> dict[s
     """``--producer.config FILE`` then ``--producer-props k=v ...`` (which win)."""
     props: dict[str, str] = {}
     if config_file is not None:
-        props.update(parse_properties(config_file.read_text(encoding="utf-8")))
+        props.update(read_properties(config_file))
     for item in items or ():
         key, sep, value = item.partition("=")
         if not sep or not key:

@@ -7,7 +7,7 @@ ApiVersions v0 request and wait for the answer. The first address that answers i
 (``answered()``) so that a later timeout is reported as "the cluster answered, but ..." instead
 of blaming the bootstrap address. Over SSL/SASL only the TCP connection is checked.
 
-Standard library only: the perf and transactions tools use it too.
+Standard library only: the perf tools use it too.
 """
 
 from __future__ import annotations
