@@ -24,7 +24,7 @@ def read_offset_checkpoint(path: Path) -> dict[TopicPartition, int]:
     if len(lines) < 2 or lines[0].strip() != "0":
         raise ValueError(f"{path}: unsupported checkpoint version")
     result = {}
-    for line in lines[2:2 + int(lines[1])]:
+    for line in lines[2 : 2 + int(lines[1])]:
         topic, partition, offset = line.split()
         result[TopicPartition(topic, int(partition))] = int(offset)
     return result
@@ -40,4 +40,4 @@ def read_epoch_checkpoint(path: Path) -> list[tuple[int, int]]:
         lines = path.read_text().splitlines()
     except FileNotFoundError:
         return []
-    return [(int(a), int(b)) for a, b in (line.split() for line in lines[2:2 + int(lines[1])])]
+    return [(int(a), int(b)) for a, b in (line.split() for line in lines[2 : 2 + int(lines[1])])]

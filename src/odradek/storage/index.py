@@ -82,8 +82,9 @@ class OffsetIndex(_IndexFile):
 
     entry = _OFFSET_ENTRY
 
-    def __init__(self, path: Path, base_offset: int, max_index_bytes: int,
-                 load: bool = True) -> None:
+    def __init__(
+        self, path: Path, base_offset: int, max_index_bytes: int, load: bool = True
+    ) -> None:
         super().__init__(path, base_offset, max(1, max_index_bytes // _OFFSET_ENTRY.size))
         if load:
             self._load()
@@ -116,8 +117,9 @@ class TimeIndex(_IndexFile):
 
     entry = _TIME_ENTRY
 
-    def __init__(self, path: Path, base_offset: int, max_index_bytes: int,
-                 load: bool = True) -> None:
+    def __init__(
+        self, path: Path, base_offset: int, max_index_bytes: int, load: bool = True
+    ) -> None:
         super().__init__(path, base_offset, max(1, max_index_bytes // _TIME_ENTRY.size))
         if load:
             self._load()

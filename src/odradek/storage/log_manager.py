@@ -56,7 +56,8 @@ class LogManager:
                 stored_node = props.get("node.id", props.get("broker.id"))
                 if stored_node is not None and int(stored_node) != node_id:
                     raise KafkaStorageError(
-                        f"{meta}: node.id {stored_node} does not match configured {node_id}")
+                        f"{meta}: node.id {stored_node} does not match configured {node_id}"
+                    )
                 found_cluster_id = found_cluster_id or props.get("cluster.id")
         cluster = found_cluster_id or cluster_id
         if cluster is None:
@@ -69,15 +70,23 @@ class LogManager:
         for directory in self.log_dirs:
             meta = directory / META_PROPERTIES
             if not meta.exists():
-                atomic_write(meta, (f"#\n#{time.ctime()}\ncluster.id={cluster}\n"
-                                    f"node.id={node_id}\nversion=1\n"
-                                    f"directory.id={_directory_id()}\n").encode())
-            self._recovery_points.update(read_offset_checkpoint(
-                directory / RECOVERY_POINT_CHECKPOINT))
-            self._start_offsets.update(read_offset_checkpoint(
-                directory / LOG_START_OFFSET_CHECKPOINT))
-            self._high_watermarks.update(read_offset_checkpoint(
-                directory / REPLICATION_OFFSET_CHECKPOINT))
+                atomic_write(
+                    meta,
+                    (
+                        f"#\n#{time.ctime()}\ncluster.id={cluster}\n"
+                        f"node.id={node_id}\nversion=1\n"
+                        f"directory.id={_directory_id()}\n"
+                    ).encode(),
+                )
+            self._recovery_points.update(
+                read_offset_checkpoint(directory / RECOVERY_POINT_CHECKPOINT)
+            )
+            self._start_offsets.update(
+                read_offset_checkpoint(directory / LOG_START_OFFSET_CHECKPOINT)
+            )
+            self._high_watermarks.update(
+                read_offset_checkpoint(directory / REPLICATION_OFFSET_CHECKPOINT)
+            )
             for stale in directory.glob("*" + DELETE_DIR_SUFFIX):
                 shutil.rmtree(stale, ignore_errors=True)
         for marker in markers:
@@ -100,19 +109,23 @@ class LogManager:
     def stored_partitions(self) -> set[TopicPartition]:
         return set(self._dir_of)
 
-    def get_or_create_log(self, tp: TopicPartition, topic_id: uuid.UUID,
-                          config: LogConfig) -> Log:
+    def get_or_create_log(self, tp: TopicPartition, topic_id: uuid.UUID, config: LogConfig) -> Log:
         existing = self.logs.get(tp)
         if existing is not None:
             return existing
         directory = self._dir_of.get(tp) or self._least_loaded_dir()
         self._dir_of[tp] = directory
         started = time.monotonic()
-        log_obj = Log(directory / partition_dir_name(tp.topic, tp.partition), tp, topic_id,
-                      config, self.clock,
-                      recovery_point=self._recovery_points.get(tp, 0),
-                      log_start_offset=self._start_offsets.get(tp, 0),
-                      clean_shutdown=self.clean_shutdown)
+        log_obj = Log(
+            directory / partition_dir_name(tp.topic, tp.partition),
+            tp,
+            topic_id,
+            config,
+            self.clock,
+            recovery_point=self._recovery_points.get(tp, 0),
+            log_start_offset=self._start_offsets.get(tp, 0),
+            clean_shutdown=self.clean_shutdown,
+        )
         self.logs[tp] = log_obj
         elapsed = time.monotonic() - started
         if elapsed > 0.5:
@@ -137,8 +150,7 @@ class LogManager:
         if log_obj is None:
             return
         log_obj.close()
-        doomed = log_obj.dir.with_name(
-            f"{log_obj.dir.name}.{uuid.uuid4().hex}{DELETE_DIR_SUFFIX}")
+        doomed = log_obj.dir.with_name(f"{log_obj.dir.name}.{uuid.uuid4().hex}{DELETE_DIR_SUFFIX}")
         log_obj.dir.rename(doomed)
         if directory is not None:
             fsync_dir(directory)
@@ -152,12 +164,18 @@ class LogManager:
         """Write recovery points, log start offsets and high watermarks of every log dir."""
         for directory in self.log_dirs:
             logs = {tp: lg for tp, lg in self.logs.items() if self._dir_of.get(tp) == directory}
-            write_offset_checkpoint(directory / RECOVERY_POINT_CHECKPOINT,
-                                    {tp: lg.recovery_point for tp, lg in logs.items()})
-            write_offset_checkpoint(directory / LOG_START_OFFSET_CHECKPOINT,
-                                    {tp: lg.log_start_offset for tp, lg in logs.items()})
-            write_offset_checkpoint(directory / REPLICATION_OFFSET_CHECKPOINT,
-                                    {tp: lg.high_watermark for tp, lg in logs.items()})
+            write_offset_checkpoint(
+                directory / RECOVERY_POINT_CHECKPOINT,
+                {tp: lg.recovery_point for tp, lg in logs.items()},
+            )
+            write_offset_checkpoint(
+                directory / LOG_START_OFFSET_CHECKPOINT,
+                {tp: lg.log_start_offset for tp, lg in logs.items()},
+            )
+            write_offset_checkpoint(
+                directory / REPLICATION_OFFSET_CHECKPOINT,
+                {tp: lg.high_watermark for tp, lg in logs.items()},
+            )
 
     def flush_all(self) -> None:
         for log_obj in self.logs.values():

@@ -52,7 +52,8 @@ class ProducerStateEntry:
     producer_id: int
     epoch: int = NO_EPOCH
     batches: deque[BatchMetadata] = field(
-        default_factory=lambda: deque(maxlen=NUM_BATCHES_TO_RETAIN))
+        default_factory=lambda: deque(maxlen=NUM_BATCHES_TO_RETAIN)
+    )
     coordinator_epoch: int = -1
     current_txn_first_offset: int = -1
     last_timestamp: int = -1
@@ -95,7 +96,8 @@ class ProducerStateManager:
             if entry is not None and header.producer_epoch < entry.epoch:
                 raise InvalidProducerEpochError(
                     f"Transaction marker epoch {header.producer_epoch} of producer "
-                    f"{header.producer_id} is older than the current epoch {entry.epoch}")
+                    f"{header.producer_id} is older than the current epoch {entry.epoch}"
+                )
             return None
         if header.base_sequence < 0:
             raise CorruptRecordError("idempotent batch without a base sequence")
@@ -104,7 +106,8 @@ class ProducerStateManager:
         if header.producer_epoch < entry.epoch:
             raise InvalidProducerEpochError(
                 f"Producer {header.producer_id}'s epoch {header.producer_epoch} is older than "
-                f"the current epoch {entry.epoch}")
+                f"the current epoch {entry.epoch}"
+            )
         duplicate = entry.find_duplicate(header)
         if duplicate is not None:
             return duplicate
@@ -112,12 +115,14 @@ class ProducerStateManager:
             if header.base_sequence != 0 and entry.epoch != NO_EPOCH:
                 raise OutOfOrderSequenceError(
                     f"Invalid sequence number {header.base_sequence} for new epoch "
-                    f"{header.producer_epoch} of producer {header.producer_id}")
+                    f"{header.producer_epoch} of producer {header.producer_id}"
+                )
         elif entry.epoch != NO_EPOCH and not _in_sequence(entry.last_seq, header.base_sequence):
             raise OutOfOrderSequenceError(
                 f"Out of order sequence number for producer {header.producer_id}: "
                 f"{header.base_sequence} (incoming seq. number), {entry.last_seq} (current end "
-                "sequence number)")
+                "sequence number)"
+            )
         return None
 
     def update(self, header: BatchHeader, first_offset: int) -> None:
@@ -132,16 +137,22 @@ class ProducerStateManager:
             entry.epoch = header.producer_epoch
             entry.batches.clear()
         if header.base_sequence >= 0 and not header.is_control:
-            entry.batches.append(BatchMetadata(header.base_sequence, _last_seq(header),
-                                               first_offset, first_offset +
-                                               header.last_offset_delta, header.max_timestamp))
-        if header.is_transactional and not header.is_control and \
-                entry.current_txn_first_offset < 0:
+            entry.batches.append(
+                BatchMetadata(
+                    header.base_sequence,
+                    _last_seq(header),
+                    first_offset,
+                    first_offset + header.last_offset_delta,
+                    header.max_timestamp,
+                )
+            )
+        if header.is_transactional and not header.is_control and entry.current_txn_first_offset < 0:
             entry.current_txn_first_offset = first_offset
         entry.last_timestamp = max(entry.last_timestamp, header.max_timestamp)
 
-    def complete_txn(self, producer_id: int, producer_epoch: int,
-                     coordinator_epoch: int = -1) -> int:
+    def complete_txn(
+        self, producer_id: int, producer_epoch: int, coordinator_epoch: int = -1
+    ) -> int:
         """A marker ended the producer's transaction: its first offset, or -1 if none was
         open here (an empty transaction or a retried marker)."""
         entry = self.entries.get(producer_id)
@@ -158,8 +169,11 @@ class ProducerStateManager:
 
     def first_unstable_offset(self) -> int | None:
         """The first offset of the oldest open transaction (bounds the last stable offset)."""
-        offsets = [e.current_txn_first_offset for e in self.entries.values()
-                   if e.current_txn_first_offset >= 0]
+        offsets = [
+            e.current_txn_first_offset
+            for e in self.entries.values()
+            if e.current_txn_first_offset >= 0
+        ]
         return min(offsets) if offsets else None
 
     def truncate(self) -> None:
@@ -167,8 +181,11 @@ class ProducerStateManager:
 
     def remove_expired(self, now_ms: int, expiration_ms: int) -> None:
         """Drop producers idle longer than ``producer.id.expiration.ms``."""
-        expired = [pid for pid, e in self.entries.items()
-                   if now_ms - e.last_timestamp >= expiration_ms and e.current_txn_first_offset < 0]
+        expired = [
+            pid
+            for pid, e in self.entries.items()
+            if now_ms - e.last_timestamp >= expiration_ms and e.current_txn_first_offset < 0
+        ]
         for pid in expired:
             del self.entries[pid]
 
@@ -182,10 +199,15 @@ class ProducerStateManager:
         for entry in self.entries.values():
             last = entry.batches[-1] if entry.batches else None
             body += _ENTRY.pack(
-                entry.producer_id, entry.epoch, last.last_seq if last else NO_SEQUENCE,
+                entry.producer_id,
+                entry.epoch,
+                last.last_seq if last else NO_SEQUENCE,
                 last.last_offset if last else -1,
                 (last.last_offset - last.first_offset) if last else 0,
-                entry.last_timestamp, entry.coordinator_epoch, entry.current_txn_first_offset)
+                entry.last_timestamp,
+                entry.coordinator_epoch,
+                entry.current_txn_first_offset,
+            )
         data = _SNAPSHOT_HEADER.pack(SNAPSHOT_VERSION, crc32c.crc32c(bytes(body))) + bytes(body)
         atomic_write(self.snapshot_path(offset), data)
         self._delete_snapshots_before(offset, keep=2)
@@ -209,7 +231,7 @@ class ProducerStateManager:
 
     def _delete_snapshots_before(self, offset: int, keep: int) -> None:
         older = sorted(o for o in self.snapshot_offsets() if o < offset)
-        for stale in older[:max(0, len(older) - (keep - 1))]:
+        for stale in older[: max(0, len(older) - (keep - 1))]:
             self.snapshot_path(stale).unlink(missing_ok=True)
 
 
@@ -217,19 +239,26 @@ def _read_snapshot(data: bytes) -> dict[int, ProducerStateEntry]:
     version, crc = _SNAPSHOT_HEADER.unpack_from(data, 0)
     if version != SNAPSHOT_VERSION:
         raise ValueError(f"unsupported producer snapshot version {version}")
-    body = data[_SNAPSHOT_HEADER.size:]
+    body = data[_SNAPSHOT_HEADER.size :]
     if crc32c.crc32c(body) != crc:
         raise ValueError("producer snapshot CRC mismatch")
     (count,) = _COUNT.unpack_from(body, 0)
     entries = {}
     for index in range(count):
-        (pid, epoch, last_seq, last_offset, delta, timestamp, coordinator_epoch,
-         txn_first) = _ENTRY.unpack_from(body, _COUNT.size + index * _ENTRY.size)
-        entry = ProducerStateEntry(pid, epoch, coordinator_epoch=coordinator_epoch,
-                                   current_txn_first_offset=txn_first, last_timestamp=timestamp)
+        (pid, epoch, last_seq, last_offset, delta, timestamp, coordinator_epoch, txn_first) = (
+            _ENTRY.unpack_from(body, _COUNT.size + index * _ENTRY.size)
+        )
+        entry = ProducerStateEntry(
+            pid,
+            epoch,
+            coordinator_epoch=coordinator_epoch,
+            current_txn_first_offset=txn_first,
+            last_timestamp=timestamp,
+        )
         if last_seq >= 0:
             first_seq = max(0, last_seq - delta)
-            entry.batches.append(BatchMetadata(first_seq, last_seq, last_offset - delta,
-                                               last_offset, timestamp))
+            entry.batches.append(
+                BatchMetadata(first_seq, last_seq, last_offset - delta, last_offset, timestamp)
+            )
         entries[pid] = entry
     return entries

@@ -28,16 +28,23 @@ def txn_index_path(directory: Path, segment_base: int) -> Path:
 
 def append_aborted(directory: Path, segment_base: int, txn: AbortedTxn) -> None:
     with open(txn_index_path(directory, segment_base), "ab") as handle:
-        handle.write(_ENTRY.pack(0, txn.producer_id, txn.first_offset, txn.last_offset,
-                                 txn.last_stable_offset))
+        handle.write(
+            _ENTRY.pack(
+                0, txn.producer_id, txn.first_offset, txn.last_offset, txn.last_stable_offset
+            )
+        )
 
 
 def write_index(path: Path, entries: list[AbortedTxn]) -> None:
     if not entries:
         path.unlink(missing_ok=True)
         return
-    path.write_bytes(b"".join(_ENTRY.pack(0, t.producer_id, t.first_offset, t.last_offset,
-                                          t.last_stable_offset) for t in entries))
+    path.write_bytes(
+        b"".join(
+            _ENTRY.pack(0, t.producer_id, t.first_offset, t.last_offset, t.last_stable_offset)
+            for t in entries
+        )
+    )
 
 
 def load_all(directory: Path, log_end_offset: int) -> list[AbortedTxn]:
@@ -46,9 +53,12 @@ def load_all(directory: Path, log_end_offset: int) -> list[AbortedTxn]:
     result: list[AbortedTxn] = []
     for path in sorted(directory.glob("*" + TXN_INDEX_SUFFIX), key=offset_from_name):
         data = path.read_bytes()
-        entries = [AbortedTxn(first, pid, last, lso)
-                   for _, pid, first, last, lso in _ENTRY.iter_unpack(
-                       data[:len(data) - len(data) % _ENTRY.size])]
+        entries = [
+            AbortedTxn(first, pid, last, lso)
+            for _, pid, first, last, lso in _ENTRY.iter_unpack(
+                data[: len(data) - len(data) % _ENTRY.size]
+            )
+        ]
         kept = [e for e in entries if e.last_offset < log_end_offset]
         if len(kept) != len(entries) or len(data) % _ENTRY.size:
             write_index(path, kept)

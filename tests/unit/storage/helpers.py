@@ -25,11 +25,13 @@ def log_config(**overrides: Any) -> LogConfig:
     return build_broker_config({}).log_config(values)
 
 
-def make_batch(count: int = 1, *, timestamp: int = T0, value_size: int = 10,
-               tag: str = "v", step: int = 0) -> bytes:
+def make_batch(
+    count: int = 1, *, timestamp: int = T0, value_size: int = 10, tag: str = "v", step: int = 0
+) -> bytes:
     """A client batch of ``count`` records with timestamps ``timestamp + i * step``."""
-    records = [(f"key-{i}".encode(), f"{tag}-{i}-".encode().ljust(value_size, b"."))
-               for i in range(count)]
+    records = [
+        (f"key-{i}".encode(), f"{tag}-{i}-".encode().ljust(value_size, b".")) for i in range(count)
+    ]
     return encode_batch(records, timestamps=[timestamp + i * step for i in range(count)])
 
 
@@ -38,10 +40,17 @@ def append(log: Log, data: bytes) -> LogAppendInfo:
     return log.append_as_leader(bytes(bytearray(data)), validated)
 
 
-def open_log(directory: Path, clock: FakeClock, config: LogConfig | None = None,
-             **kwargs: Any) -> Log:
-    return Log(directory / f"{TP.topic}-{TP.partition}", TP, TOPIC_ID,
-               config or log_config(), clock, **kwargs)
+def open_log(
+    directory: Path, clock: FakeClock, config: LogConfig | None = None, **kwargs: Any
+) -> Log:
+    return Log(
+        directory / f"{TP.topic}-{TP.partition}",
+        TP,
+        TOPIC_ID,
+        config or log_config(),
+        clock,
+        **kwargs,
+    )
 
 
 def records_of(data: bytes) -> list[Record]:

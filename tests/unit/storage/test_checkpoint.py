@@ -17,8 +17,11 @@ from odradek.storage.checkpoint import (
 
 def test_offset_checkpoint_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "recovery-point-offset-checkpoint"
-    offsets = {TopicPartition("b.topic_x-y", 2): 17, TopicPartition("a", 0): 0,
-               TopicPartition("a", 10): 2**40}
+    offsets = {
+        TopicPartition("b.topic_x-y", 2): 17,
+        TopicPartition("a", 0): 0,
+        TopicPartition("a", 10): 2**40,
+    }
     write_offset_checkpoint(path, offsets)
     assert read_offset_checkpoint(path) == offsets
     assert path.read_text() == "0\n3\na 0 0\na 10 1099511627776\nb.topic_x-y 2 17\n"
@@ -43,8 +46,10 @@ def test_offset_checkpoint_overwrite(tmp_path: Path) -> None:
 def test_offset_checkpoint_written_by_kafka(tmp_path: Path) -> None:
     path = tmp_path / "cp"
     path.write_text("0\n2\n__consumer_offsets 7 1234\norders 0 99\n")
-    assert read_offset_checkpoint(path) == {TopicPartition("__consumer_offsets", 7): 1234,
-                                            TopicPartition("orders", 0): 99}
+    assert read_offset_checkpoint(path) == {
+        TopicPartition("__consumer_offsets", 7): 1234,
+        TopicPartition("orders", 0): 99,
+    }
 
 
 def test_offset_checkpoint_unknown_version(tmp_path: Path) -> None:

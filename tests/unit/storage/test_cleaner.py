@@ -54,8 +54,11 @@ def clock() -> FakeClock:
 
 
 def compact_config(**overrides: Any) -> LogConfig:
-    settings: dict[str, Any] = {"cleanup_policy": ["compact"], "min_cleanable_dirty_ratio": 0.01,
-                                "delete_retention_ms": RETENTION}
+    settings: dict[str, Any] = {
+        "cleanup_policy": ["compact"],
+        "min_cleanable_dirty_ratio": 0.01,
+        "delete_retention_ms": RETENTION,
+    }
     settings.update(overrides)
     return log_config(**settings)
 
@@ -64,8 +67,9 @@ def compacted_log(tmp_path: Path, clock: FakeClock, **overrides: Any) -> Log:
     return open_log(tmp_path, clock, compact_config(**overrides))
 
 
-def put(log: Log, *records: tuple[bytes | None, bytes | None], ts: int | None = None,
-        **batch_args: Any) -> int:
+def put(
+    log: Log, *records: tuple[bytes | None, bytes | None], ts: int | None = None, **batch_args: Any
+) -> int:
     """Append one batch of ``records`` (all with timestamp ``ts``); its first offset."""
     stamp = log.clock.milliseconds() if ts is None else ts
     return append(log, encode_batch(list(records), timestamp=stamp, **batch_args)).first_offset
@@ -90,12 +94,14 @@ def kv(log: Log) -> list[tuple[int, bytes | None, bytes | None]]:
 
 
 def headers_of(log: Log) -> list[BatchHeader]:
-    return [read_header(segment.read(location.position, location.size))
-            for segment in log.segments for location in segment.batches()]
+    return [
+        read_header(segment.read(location.position, location.size))
+        for segment in log.segments
+        for location in segment.batches()
+    ]
 
 
-def clean_now(log: Log, manager: LogCleanerManager, capacity: int = 100_000
-              ) -> CleanResult | None:
+def clean_now(log: Log, manager: LogCleanerManager, capacity: int = 100_000) -> CleanResult | None:
     """One cleaning as LogMaintenance.clean_once does it, synchronously."""
     now = log.clock.milliseconds()
     candidate = manager.candidate(log.tp, log, now)
@@ -123,8 +129,9 @@ def require(condition: bool, message: str) -> None:
 # -- the cleaning itself ---------------------------------------------------------------------
 
 
-def test_keeps_latest_value_of_each_key_at_its_original_offset(tmp_path: Path,
-                                                               clock: FakeClock) -> None:
+def test_keeps_latest_value_of_each_key_at_its_original_offset(
+    tmp_path: Path, clock: FakeClock
+) -> None:
     log = compacted_log(tmp_path, clock)
     manager = LogCleanerManager([tmp_path])
     written = []
@@ -151,8 +158,9 @@ def test_keeps_latest_value_of_each_key_at_its_original_offset(tmp_path: Path,
     log.close()
 
 
-def test_active_segment_and_beyond_first_uncleanable_untouched(tmp_path: Path,
-                                                               clock: FakeClock) -> None:
+def test_active_segment_and_beyond_first_uncleanable_untouched(
+    tmp_path: Path, clock: FakeClock
+) -> None:
     log = compacted_log(tmp_path, clock)
     manager = LogCleanerManager([tmp_path])
     for i in range(6):
@@ -162,19 +170,27 @@ def test_active_segment_and_beyond_first_uncleanable_untouched(tmp_path: Path,
         put(log, (b"k", f"new{i}".encode()))  # the active segment: never cleaned
     result = clean_now(log, manager)
     assert result is not None and result.end_offset == 6 == log.active_segment.base_offset
-    assert kv(log) == [(5, b"k", b"old5")] + [(6 + i, b"k", f"new{i}".encode())
-                                               for i in range(6)]
+    assert kv(log) == [(5, b"k", b"old5")] + [(6 + i, b"k", f"new{i}".encode()) for i in range(6)]
     assert clean_now(log, manager) is None  # nothing cleanable left
     log.close()
 
 
-def test_partially_kept_batch_keeps_offsets_and_producer_fields(tmp_path: Path,
-                                                               clock: FakeClock) -> None:
+def test_partially_kept_batch_keeps_offsets_and_producer_fields(
+    tmp_path: Path, clock: FakeClock
+) -> None:
     log = compacted_log(tmp_path, clock)
     manager = LogCleanerManager([tmp_path])
-    put(log, (b"a", b"1"), (b"b", b"1"), (b"c", b"1"), (b"d", b"1"),
-        producer_id=42, producer_epoch=3, base_sequence=0,
-        headers=[("trace", b"x")])
+    put(
+        log,
+        (b"a", b"1"),
+        (b"b", b"1"),
+        (b"c", b"1"),
+        (b"d", b"1"),
+        producer_id=42,
+        producer_epoch=3,
+        base_sequence=0,
+        headers=[("trace", b"x")],
+    )
     put(log, (b"a", b"2"), (b"d", b"2"))
     log.roll()
     put(log, (b"z", b"z"))
@@ -184,18 +200,26 @@ def test_partially_kept_batch_keeps_offsets_and_producer_fields(tmp_path: Path,
     assert (first.base_offset, first.last_offset_delta) == (0, 3)  # offset range unchanged
     assert (first.producer_id, first.producer_epoch, first.base_sequence) == (42, 3, 0)
     assert first.records_count == 2
-    assert first.max_timestamp >= T0 and first.partition_leader_epoch == \
-        original.partition_leader_epoch
-    assert kv(log) == [(1, b"b", b"1"), (2, b"c", b"1"), (4, b"a", b"2"), (5, b"d", b"2"),
-                       (6, b"z", b"z")]
+    assert (
+        first.max_timestamp >= T0
+        and first.partition_leader_epoch == original.partition_leader_epoch
+    )
+    assert kv(log) == [
+        (1, b"b", b"1"),
+        (2, b"c", b"1"),
+        (4, b"a", b"2"),
+        (5, b"d", b"2"),
+        (6, b"z", b"z"),
+    ]
     assert all(r.headers == (("trace", b"x"),) for r in read_log(log) if r.offset < 4)
     assert_files_consistent(log)  # CRCs of the rebuilt batches hold
     log.close()
 
 
 @pytest.mark.parametrize("codec", [c for c in CompressionType if c != CompressionType.NONE])
-def test_rebuilt_batches_keep_their_codec(tmp_path: Path, clock: FakeClock,
-                                          codec: CompressionType) -> None:
+def test_rebuilt_batches_keep_their_codec(
+    tmp_path: Path, clock: FakeClock, codec: CompressionType
+) -> None:
     log = compacted_log(tmp_path, clock)
     manager = LogCleanerManager([tmp_path])
     put(log, *[(f"k{i}".encode(), b"v" * 50) for i in range(10)], compression=int(codec))
@@ -222,8 +246,9 @@ def test_keyless_records_are_removed(tmp_path: Path, clock: FakeClock) -> None:
     log.close()
 
 
-def test_small_cleaned_segments_are_merged_within_segment_bytes(tmp_path: Path,
-                                                                clock: FakeClock) -> None:
+def test_small_cleaned_segments_are_merged_within_segment_bytes(
+    tmp_path: Path, clock: FakeClock
+) -> None:
     log = compacted_log(tmp_path, clock, segment_bytes=1024)
     manager = LogCleanerManager([tmp_path])
     for i in range(200):  # every segment keeps a few unique keys: none is emptied
@@ -245,8 +270,9 @@ def test_small_cleaned_segments_are_merged_within_segment_bytes(tmp_path: Path,
 
 
 @pytest.mark.parametrize("clean_shutdown", [True, False])
-def test_cleaned_log_reopens_identically(tmp_path: Path, clock: FakeClock,
-                                         clean_shutdown: bool) -> None:
+def test_cleaned_log_reopens_identically(
+    tmp_path: Path, clock: FakeClock, clean_shutdown: bool
+) -> None:
     log = compacted_log(tmp_path, clock, segment_bytes=2048)
     manager = LogCleanerManager([tmp_path])
     for i in range(120):
@@ -258,9 +284,13 @@ def test_cleaned_log_reopens_identically(tmp_path: Path, clock: FakeClock,
     expected, end, start = kv(log), log.log_end_offset, log.log_start_offset
     log.flush()
     log.close()
-    reopened = open_log(tmp_path, clock, compact_config(segment_bytes=2048),
-                        clean_shutdown=clean_shutdown, recovery_point=0 if not clean_shutdown
-                        else end)
+    reopened = open_log(
+        tmp_path,
+        clock,
+        compact_config(segment_bytes=2048),
+        clean_shutdown=clean_shutdown,
+        recovery_point=0 if not clean_shutdown else end,
+    )
     assert (reopened.log_start_offset, reopened.log_end_offset) == (start, end)
     assert kv(reopened) == expected
     assert_files_consistent(reopened)
@@ -303,8 +333,7 @@ def test_offset_map_capacity_follows_dedupe_buffer() -> None:
 # -- tombstones --------------------------------------------------------------------------------
 
 
-def test_tombstone_kept_until_delete_horizon_then_removed(tmp_path: Path,
-                                                          clock: FakeClock) -> None:
+def test_tombstone_kept_until_delete_horizon_then_removed(tmp_path: Path, clock: FakeClock) -> None:
     log = compacted_log(tmp_path, clock)
     manager = LogCleanerManager([tmp_path])
     put(log, (b"gone", b"v1"), (b"stay", b"s1"))
@@ -340,8 +369,9 @@ def test_tombstone_kept_until_delete_horizon_then_removed(tmp_path: Path,
     log.close()
 
 
-def test_tombstone_in_dirty_tail_beyond_offset_map_is_kept(tmp_path: Path,
-                                                          clock: FakeClock) -> None:
+def test_tombstone_in_dirty_tail_beyond_offset_map_is_kept(
+    tmp_path: Path, clock: FakeClock
+) -> None:
     log = compacted_log(tmp_path, clock, segment_bytes=200)
     manager = LogCleanerManager([tmp_path])
     for i in range(8):
@@ -417,8 +447,7 @@ def test_min_compaction_lag_bounds_first_uncleanable(tmp_path: Path, clock: Fake
 
 
 def test_max_compaction_lag_makes_a_log_overdue(tmp_path: Path, clock: FakeClock) -> None:
-    log = compacted_log(tmp_path, clock, min_cleanable_dirty_ratio=0.9,
-                        max_compaction_lag_ms=HOUR)
+    log = compacted_log(tmp_path, clock, min_cleanable_dirty_ratio=0.9, max_compaction_lag_ms=HOUR)
     manager = LogCleanerManager([tmp_path])
     for i in range(20):
         put(log, (f"k{i}".encode(), b"v"))
@@ -506,8 +535,12 @@ def prepared_cleaning(tmp_path: Path, clock: FakeClock) -> tuple[Log, CleanResul
 
 
 def reopen(tmp_path: Path, clock: FakeClock, clean_shutdown: bool) -> Log:
-    return open_log(tmp_path, clock, compact_config(segment_bytes=SWAP_SEGMENT_BYTES),
-                    clean_shutdown=clean_shutdown)
+    return open_log(
+        tmp_path,
+        clock,
+        compact_config(segment_bytes=SWAP_SEGMENT_BYTES),
+        clean_shutdown=clean_shutdown,
+    )
 
 
 def rename(path: Path, suffix_from: str, suffix_to: str) -> None:
@@ -533,8 +566,9 @@ def assert_recovered(log: Log, cleaned: KV, original: KV) -> None:
 
 
 @pytest.mark.parametrize("clean_shutdown", [True, False])
-def test_leftover_cleaned_files_are_discarded(tmp_path: Path, clock: FakeClock,
-                                              clean_shutdown: bool) -> None:
+def test_leftover_cleaned_files_are_discarded(
+    tmp_path: Path, clock: FakeClock, clean_shutdown: bool
+) -> None:
     log, _, _, original = prepared_cleaning(tmp_path, clock)
     require(bool(list(log.dir.glob("*.cleaned"))), "no .cleaned files")
     log = reopen(tmp_path, clock, clean_shutdown)
@@ -544,7 +578,8 @@ def test_leftover_cleaned_files_are_discarded(tmp_path: Path, clock: FakeClock,
 
 @pytest.mark.parametrize("clean_shutdown", [True, False])
 def test_crash_between_index_and_log_renames_keeps_old_segments(
-        tmp_path: Path, clock: FakeClock, clean_shutdown: bool) -> None:
+    tmp_path: Path, clock: FakeClock, clean_shutdown: bool
+) -> None:
     log, result, _, original = prepared_cleaning(tmp_path, clock)
     base, _ = next(g for g in result.groups if len(g[1]) > 1)
     index, time_index, _ = group_files(log.dir, base, ".cleaned")
@@ -557,8 +592,9 @@ def test_crash_between_index_and_log_renames_keeps_old_segments(
 
 @pytest.mark.parametrize("clean_shutdown", [True, False])
 @pytest.mark.parametrize("stage", ["committed", "old-segments-half-deleted", "half-renamed"])
-def test_committed_swap_is_completed_at_load(tmp_path: Path, clock: FakeClock,
-                                             clean_shutdown: bool, stage: str) -> None:
+def test_committed_swap_is_completed_at_load(
+    tmp_path: Path, clock: FakeClock, clean_shutdown: bool, stage: str
+) -> None:
     log, result, cleaned, original = prepared_cleaning(tmp_path, clock)
     for base, replaced in result.groups:  # every group reaches its commit point
         for path in group_files(log.dir, base, ".cleaned"):
@@ -582,8 +618,7 @@ def test_committed_swap_is_completed_at_load(tmp_path: Path, clock: FakeClock,
     log.close()
 
 
-def test_committed_swap_of_a_group_whose_tail_was_emptied(tmp_path: Path,
-                                                         clock: FakeClock) -> None:
+def test_committed_swap_of_a_group_whose_tail_was_emptied(tmp_path: Path, clock: FakeClock) -> None:
     """The last segment of a group lost all its records: after a crash at the commit point the
     log is still consistent and keeps the latest value of every key."""
     log = compacted_log(tmp_path, clock, segment_bytes=400)
@@ -608,15 +643,20 @@ def test_committed_swap_of_a_group_whose_tail_was_emptied(tmp_path: Path,
     log = open_log(tmp_path, clock, compact_config(segment_bytes=400), clean_shutdown=False)
     assert_recovered(log, [], original)
     latest = {k: (o, v) for o, k, v in kv(log)}
-    assert latest == {b"b": (1, b"1".ljust(60, b".")), b"c": (3, b"2"), b"a": (4, b"2"),
-                      b"z": (5, b"z")}
+    assert latest == {
+        b"b": (1, b"1".ljust(60, b".")),
+        b"c": (3, b"2"),
+        b"a": (4, b"2"),
+        b"z": (5, b"z"),
+    }
     log.close()
 
 
 def test_cleaned_paths_names() -> None:
     paths = cleaned_paths(Path("/d"), 42)
-    assert [p.name for p in paths.all()] == [f"{filename_prefix(42)}{s}.cleaned"
-                                             for s in (".log", ".index", ".timeindex")]
+    assert [p.name for p in paths.all()] == [
+        f"{filename_prefix(42)}{s}.cleaned" for s in (".log", ".index", ".timeindex")
+    ]
 
 
 # -- transactions -------------------------------------------------------------------------
@@ -628,8 +668,14 @@ def test_cleaning_stops_at_the_last_stable_offset(tmp_path: Path, clock: FakeClo
     log = compacted_log(tmp_path, clock)
     manager = LogCleanerManager([tmp_path])
     put(log, (b"k", b"committed"))
-    put(log, (b"k", b"in-flight"), producer_id=7, producer_epoch=0, base_sequence=0,
-        attributes=TRANSACTIONAL_FLAG)
+    put(
+        log,
+        (b"k", b"in-flight"),
+        producer_id=7,
+        producer_epoch=0,
+        base_sequence=0,
+        attributes=TRANSACTIONAL_FLAG,
+    )
     log.roll()
     put(log, (b"z", b"z"))
     require(log.last_stable_offset == 1, f"LSO {log.last_stable_offset}")
@@ -645,8 +691,14 @@ def test_aborted_records_do_not_supersede(tmp_path: Path, clock: FakeClock) -> N
     log = compacted_log(tmp_path, clock)
     manager = LogCleanerManager([tmp_path])
     put(log, (b"k", b"committed"))
-    put(log, (b"k", b"aborted"), producer_id=7, producer_epoch=0, base_sequence=0,
-        attributes=TRANSACTIONAL_FLAG)
+    put(
+        log,
+        (b"k", b"aborted"),
+        producer_id=7,
+        producer_epoch=0,
+        base_sequence=0,
+        attributes=TRANSACTIONAL_FLAG,
+    )
     append(log, encode_marker(7, 0, False, 0, clock.now_ms))
     log.roll()
     put(log, (b"z", b"z"))
@@ -676,8 +728,9 @@ class HookedExecutor(ThreadPoolExecutor):
 class Harness:
     """Just enough of a BrokerServer for LogMaintenance: config, clock, a real LogManager."""
 
-    def __init__(self, tmp_path: Path, clock: FakeClock,
-                 executor: ThreadPoolExecutor | None = None) -> None:
+    def __init__(
+        self, tmp_path: Path, clock: FakeClock, executor: ThreadPoolExecutor | None = None
+    ) -> None:
         data = tmp_path / "data"
         self.config = build_broker_config({"log.dirs": str(data)})
         self.clock = clock
@@ -772,8 +825,7 @@ def test_emptied_segments_are_merged_away(tmp_path: Path, clock: FakeClock) -> N
     log.roll()
     put(log, (b"z", b"z"))
     clean_now(log, manager)
-    assert [s.base_offset for s in log.segments if s.is_empty and s is not log.active_segment] \
-        == []
+    assert [s.base_offset for s in log.segments if s.is_empty and s is not log.active_segment] == []
 
 
 MEMORY_PROBE = """
@@ -809,16 +861,19 @@ def test_cleaner_io_memory_is_bounded_by_batch_size(tmp_path: Path, clock: FakeC
     assert candidate is not None
     job = manager.job_for(candidate, 1_000, clock.now_ms)
     log.close()
-    probe = subprocess.run([sys.executable, "-c", MEMORY_PROBE,
-                            json.dumps(dataclasses.asdict(job))],
-                           capture_output=True, text=True, timeout=120, check=True)
+    probe = subprocess.run(
+        [sys.executable, "-c", MEMORY_PROBE, json.dumps(dataclasses.asdict(job))],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     growth, removed = (int(x) for x in probe.stdout.split())
     require(removed == 3900, f"removed {removed}")
     assert growth < 16 * 2**20, f"the worker grew by {growth / 2**20:.0f} MiB"
 
 
-def test_min_compaction_lag_only_looks_at_dirty_segments(tmp_path: Path,
-                                                         clock: FakeClock) -> None:
+def test_min_compaction_lag_only_looks_at_dirty_segments(tmp_path: Path, clock: FakeClock) -> None:
     log = compacted_log(tmp_path, clock)
     manager = LogCleanerManager([tmp_path])
     put(log, (b"skewed", b"1"), ts=T0 + HOUR)  # a producer with a clock an hour ahead
@@ -836,8 +891,7 @@ def test_min_compaction_lag_only_looks_at_dirty_segments(tmp_path: Path,
     assert candidate.first_uncleanable == log.active_segment.base_offset
 
 
-def test_max_timestamp_after_compaction_is_a_survivors(tmp_path: Path,
-                                                       clock: FakeClock) -> None:
+def test_max_timestamp_after_compaction_is_a_survivors(tmp_path: Path, clock: FakeClock) -> None:
     log = compacted_log(tmp_path, clock)
     manager = LogCleanerManager([tmp_path])
     append(log, encode_batch([(b"a", b"1"), (b"b", b"1")], timestamps=[T0 + 5000, T0]))
@@ -850,8 +904,7 @@ def test_max_timestamp_after_compaction_is_a_survivors(tmp_path: Path,
     assert log.max_timestamp_and_offset() == (T0 + 10, 2)
 
 
-async def test_topic_deleted_mid_cleaning_does_not_poison_its_successor(
-        harness: Harness) -> None:
+async def test_topic_deleted_mid_cleaning_does_not_poison_its_successor(harness: Harness) -> None:
     log = harness.create_log()
     for i in range(5):
         put(log, (b"k", str(i).encode()))
@@ -904,11 +957,18 @@ def _marker(log: Log, producer_id: int, commit: bool) -> None:
 
 
 def test_marker_of_a_transaction_without_data_goes_after_delete_retention(
-        tmp_path: Path, clock: FakeClock) -> None:
+    tmp_path: Path, clock: FakeClock
+) -> None:
     log = compacted_log(tmp_path, clock)
     manager = LogCleanerManager([tmp_path])
-    put(log, (b"k", b"in-txn"), producer_id=7, producer_epoch=0, base_sequence=0,
-        attributes=TRANSACTIONAL_FLAG)
+    put(
+        log,
+        (b"k", b"in-txn"),
+        producer_id=7,
+        producer_epoch=0,
+        base_sequence=0,
+        attributes=TRANSACTIONAL_FLAG,
+    )
     _marker(log, 7, commit=True)
     put(log, (b"k", b"later"))  # supersedes the transaction's only record
     log.roll()
@@ -928,8 +988,14 @@ def test_marker_of_a_transaction_without_data_goes_after_delete_retention(
 def test_marker_of_a_transaction_with_data_stays(tmp_path: Path, clock: FakeClock) -> None:
     log = compacted_log(tmp_path, clock)
     manager = LogCleanerManager([tmp_path])
-    put(log, (b"k", b"committed"), producer_id=7, producer_epoch=0, base_sequence=0,
-        attributes=TRANSACTIONAL_FLAG)
+    put(
+        log,
+        (b"k", b"committed"),
+        producer_id=7,
+        producer_epoch=0,
+        base_sequence=0,
+        attributes=TRANSACTIONAL_FLAG,
+    )
     _marker(log, 7, commit=True)
     put(log, (b"other", b"v"))
     log.roll()

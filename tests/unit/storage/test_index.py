@@ -137,8 +137,9 @@ def test_time_index_file_format_and_reopen(tmp_path: Path) -> None:
     index.maybe_append(1_700_000_000_000, 1003)
     index.maybe_append(1_700_000_000_500, 1010)
     index.close()
-    assert path.read_bytes() == (struct.pack(">qi", 1_700_000_000_000, 3)
-                                 + struct.pack(">qi", 1_700_000_000_500, 10))
+    assert path.read_bytes() == (
+        struct.pack(">qi", 1_700_000_000_000, 3) + struct.pack(">qi", 1_700_000_000_500, 10)
+    )
     reopened = TimeIndex(path, 1000, 1200)
     assert reopened.last_entry == (1_700_000_000_500, 1010)
     assert reopened.lookup(1_700_000_000_499) == 1003

@@ -111,8 +111,9 @@ def test_read_at_least_one_batch_larger_than_max_bytes(tmp_path: Path, clock: Fa
     log.close()
 
 
-def test_read_at_log_end_is_empty_and_beyond_is_out_of_range(tmp_path: Path,
-                                                            clock: FakeClock) -> None:
+def test_read_at_log_end_is_empty_and_beyond_is_out_of_range(
+    tmp_path: Path, clock: FakeClock
+) -> None:
     log = open_log(tmp_path, clock)
     append(log, make_batch(3))
     assert log.read(3, 1000).records == b""
@@ -140,15 +141,19 @@ def test_roll_on_segment_bytes(tmp_path: Path, clock: FakeClock) -> None:
     assert [s.base_offset for s in log.segments] == [0, 4, 8]
     assert all(s.size <= size * 2 + size // 2 for s in log.segments)
     names = sorted(p.name for p in log.dir.glob("*.log"))
-    assert names == ["00000000000000000000.log", "00000000000000000004.log",
-                     "00000000000000000008.log"]
+    assert names == [
+        "00000000000000000000.log",
+        "00000000000000000004.log",
+        "00000000000000000008.log",
+    ]
     assert [r.offset for r in read_all(log)] == list(range(10))
     assert records_of(log.read(5, 10**6).records)[0].offset == 4
     log.close()
 
 
 def test_single_batch_larger_than_segment_bytes_gets_its_own_segment(
-        tmp_path: Path, clock: FakeClock) -> None:
+    tmp_path: Path, clock: FakeClock
+) -> None:
     log = open_log(tmp_path, clock, log_config(segment_bytes=200))
     append(log, make_batch(1))
     append(log, make_batch(1, value_size=1000))
@@ -232,8 +237,9 @@ def append_garbage(log: Log, garbage: bytes) -> None:
 
 
 @pytest.mark.parametrize("clean_shutdown", [False, True])
-def test_reopen_truncates_garbage_after_crash(tmp_path: Path, clock: FakeClock,
-                                             clean_shutdown: bool) -> None:
+def test_reopen_truncates_garbage_after_crash(
+    tmp_path: Path, clock: FakeClock, clean_shutdown: bool
+) -> None:
     config = log_config(segment_bytes=1000)
     log = open_log(tmp_path, clock, config)
     for n in range(12):
@@ -255,7 +261,8 @@ def test_reopen_truncates_garbage_after_crash(tmp_path: Path, clock: FakeClock,
 
 
 def test_unclean_reopen_drops_a_corrupt_batch_and_everything_after(
-        tmp_path: Path, clock: FakeClock) -> None:
+    tmp_path: Path, clock: FakeClock
+) -> None:
     config = log_config(segment_bytes=300)  # three 83-byte batches per segment
     log = open_log(tmp_path, clock, config)
     sizes = []
@@ -277,7 +284,8 @@ def test_unclean_reopen_drops_a_corrupt_batch_and_everything_after(
 
 
 def test_unclean_reopen_keeps_batches_larger_than_current_max_message_bytes(
-        tmp_path: Path, clock: FakeClock) -> None:
+    tmp_path: Path, clock: FakeClock
+) -> None:
     # Kafka's LogSegment.recover validates CRCs and offsets only: lowering max.message.bytes
     # limits new appends but never deletes batches already in the log.
     log = open_log(tmp_path, clock)
@@ -318,7 +326,6 @@ def test_offset_for_timestamp_after_reopen(tmp_path: Path, clock: FakeClock) -> 
         assert reopened.offset_for_timestamp(T0 + 450) == (10, T0 + 500)
         assert reopened.offset_for_timestamp(T0 + 901) == (19, T0 + 901)
         reopened.close()
-
 
     log.close()
 

@@ -61,8 +61,7 @@ def test_multiple_log_dirs(tmp_path: Path) -> None:
     cluster = lm.startup(node_id=0, cluster_id=None)
     for directory in dirs:
         assert parse_properties((directory / META_PROPERTIES).read_text())["cluster.id"] == cluster
-    logs = [lm.get_or_create_log(TopicPartition("t", p), TOPIC_ID, log_config())
-            for p in range(4)]
+    logs = [lm.get_or_create_log(TopicPartition("t", p), TOPIC_ID, log_config()) for p in range(4)]
     parents = sorted(log.dir.parent.name for log in logs)
     assert parents == ["a", "a", "b", "b"]  # spread over the least loaded dir
     lm.shutdown()

@@ -61,18 +61,26 @@ def replicate(leader: Log, follower: Log) -> None:
         assert follower.log_end_offset > before, "no progress"
 
 
-def idempotent(seq: int, count: int = 1, pid: int = 7, epoch: int = 0,
-               attributes: int = 0) -> bytes:
-    return encode_batch([(b"k", f"s{seq + i}".encode()) for i in range(count)], timestamp=T0,
-                        producer_id=pid, producer_epoch=epoch, base_sequence=seq,
-                        attributes=attributes)
+def idempotent(
+    seq: int, count: int = 1, pid: int = 7, epoch: int = 0, attributes: int = 0
+) -> bytes:
+    return encode_batch(
+        [(b"k", f"s{seq + i}".encode()) for i in range(count)],
+        timestamp=T0,
+        producer_id=pid,
+        producer_epoch=epoch,
+        base_sequence=seq,
+        attributes=attributes,
+    )
 
 
 def epochs_of(log: Log) -> list[tuple[int, int]]:
     """(base offset, partition leader epoch) of every batch."""
-    return [(h.base_offset, h.partition_leader_epoch)
-            for segment in log.segments for h in
-            (read_header(segment.read(loc.position, loc.size)) for loc in segment.batches())]
+    return [
+        (h.base_offset, h.partition_leader_epoch)
+        for segment in log.segments
+        for h in (read_header(segment.read(loc.position, loc.size)) for loc in segment.batches())
+    ]
 
 
 def leader_with_epochs(tmp_path: Path, clock: FakeClock, **config: Any) -> Log:
@@ -103,13 +111,13 @@ def test_follower_keeps_the_leader_offsets_and_epochs(tmp_path: Path, clock: Fak
     assert follower.log_end_offset == leader.log_end_offset == 11
     assert fetch_from(follower, 0) == data  # byte for byte
     assert epochs_of(follower) == epochs_of(leader) == [(0, 0), (2, 0), (4, 2), (7, 2), (9, 5)]
-    assert follower.epoch_cache.entries == leader.epoch_cache.entries == [(0, 0), (2, 4),
-                                                                          (5, 9)]
+    assert follower.epoch_cache.entries == leader.epoch_cache.entries == [(0, 0), (2, 4), (5, 9)]
     assert follower.high_watermark == 0  # the fetcher, not the append, moves it
 
 
-def test_follower_append_in_several_fetches_across_segments(tmp_path: Path,
-                                                          clock: FakeClock) -> None:
+def test_follower_append_in_several_fetches_across_segments(
+    tmp_path: Path, clock: FakeClock
+) -> None:
     leader = leader_with_epochs(tmp_path, clock, segment_bytes=200)
     follower = new_log(tmp_path, clock, "follower", segment_bytes=200)
     assert len(leader.segments) > 2
@@ -125,7 +133,7 @@ def test_follower_append_in_several_fetches_across_segments(tmp_path: Path,
 def test_follower_skips_batches_it_already_has(tmp_path: Path, clock: FakeClock) -> None:
     leader = leader_with_epochs(tmp_path, clock)
     follower = new_log(tmp_path, clock, "follower")
-    first_two = fetch_from(leader, 0)[:2 * len(make_batch(2))]
+    first_two = fetch_from(leader, 0)[: 2 * len(make_batch(2))]
     assert follow(follower, first_two) == len(first_two)
     assert follower.log_end_offset == 4
     assert follow(follower, first_two) == 0  # a re-sent response
@@ -135,8 +143,9 @@ def test_follower_skips_batches_it_already_has(tmp_path: Path, clock: FakeClock)
     assert fetch_from(follower, 0) == whole
 
 
-def test_follower_append_notifies_listeners_with_the_bytes(tmp_path: Path,
-                                                         clock: FakeClock) -> None:
+def test_follower_append_notifies_listeners_with_the_bytes(
+    tmp_path: Path, clock: FakeClock
+) -> None:
     leader = leader_with_epochs(tmp_path, clock)
     follower = new_log(tmp_path, clock, "follower")
     seen: list[int] = []
@@ -147,8 +156,9 @@ def test_follower_append_notifies_listeners_with_the_bytes(tmp_path: Path,
     assert seen == [len(data)]
 
 
-def test_follower_replicates_a_compacted_log_with_offset_gaps(tmp_path: Path,
-                                                            clock: FakeClock) -> None:
+def test_follower_replicates_a_compacted_log_with_offset_gaps(
+    tmp_path: Path, clock: FakeClock
+) -> None:
     config: dict[str, Any] = {"cleanup_policy": ["compact"], "min_cleanable_dirty_ratio": 0.01}
     leader = new_log(tmp_path, clock, "leader", **config)
     for i in range(6):
@@ -168,8 +178,9 @@ def test_follower_replicates_a_compacted_log_with_offset_gaps(tmp_path: Path,
     assert epochs_of(follower) == epochs_of(leader)
 
 
-def test_follower_starting_inside_a_batch_restarts_at_its_base(tmp_path: Path,
-                                                              clock: FakeClock) -> None:
+def test_follower_starting_inside_a_batch_restarts_at_its_base(
+    tmp_path: Path, clock: FakeClock
+) -> None:
     leader = new_log(tmp_path, clock, "leader")
     append(leader, make_batch(5))
     append(leader, make_batch(5))
@@ -182,8 +193,9 @@ def test_follower_starting_inside_a_batch_restarts_at_its_base(tmp_path: Path,
     assert [r.offset for r in read_all(follower, 2)] == list(range(2, 10))
 
 
-def test_follower_producer_state_lets_a_new_leader_dedupe_a_retry(tmp_path: Path,
-                                                                clock: FakeClock) -> None:
+def test_follower_producer_state_lets_a_new_leader_dedupe_a_retry(
+    tmp_path: Path, clock: FakeClock
+) -> None:
     leader = new_log(tmp_path, clock, "leader")
     append(leader, idempotent(0, 3))
     append(leader, make_batch(1))
@@ -210,21 +222,25 @@ def test_follower_records_transactions_and_aborts(tmp_path: Path, clock: FakeClo
     append(leader, encode_marker(11, 0, True, 4, T0))  # 5: COMMIT
     append(leader, idempotent(0, 2, pid=12, attributes=TRANSACTIONAL_FLAG))  # 6-7: open
     follower = new_log(tmp_path, clock, "follower")
-    follow(follower, fetch_from(leader, 0)[:len(idempotent(0, 2, pid=9,
-                                                           attributes=TRANSACTIONAL_FLAG))])
+    follow(
+        follower,
+        fetch_from(leader, 0)[: len(idempotent(0, 2, pid=9, attributes=TRANSACTIONAL_FLAG))],
+    )
     follower.high_watermark = follower.log_end_offset
     assert follower.last_stable_offset == 0  # pid 9's transaction is open
     replicate(leader, follower)
     follower.high_watermark = follower.log_end_offset
-    assert [(t.first_offset, t.producer_id, t.last_offset) for t in follower.aborted_txns] == \
-        [(0, 9, 3)]
+    assert [(t.first_offset, t.producer_id, t.last_offset) for t in follower.aborted_txns] == [
+        (0, 9, 3)
+    ]
     assert follower.last_stable_offset == 6  # pid 12's transaction is still open
     assert follower.aborted_in_range(0, 8) == follower.aborted_txns
     assert segment_files(follower, TXN_INDEX_SUFFIX) == [0]
     follower.close()
     reopened = new_log(tmp_path, clock, "follower")
-    assert [(t.first_offset, t.producer_id, t.last_offset) for t in reopened.aborted_txns] == \
-        [(0, 9, 3)]
+    assert [(t.first_offset, t.producer_id, t.last_offset) for t in reopened.aborted_txns] == [
+        (0, 9, 3)
+    ]
     assert reopened.last_stable_offset == 6
     reopened.close()
 
@@ -251,11 +267,17 @@ def test_reopened_follower_has_the_same_end_and_epochs(tmp_path: Path, clock: Fa
     expected = (follower.log_end_offset, follower.epoch_cache.entries, epochs_of(follower))
     follower.close()
     for clean_shutdown in (True, False):
-        reopened = open_log(tmp_path / "follower", clock, log_config(segment_bytes=200),
-                            clean_shutdown=clean_shutdown)
-        assert (reopened.log_end_offset, reopened.epoch_cache.entries,
-                epochs_of(reopened)) == expected == (7, [(0, 0), (2, 4)], [(0, 0), (2, 0),
-                                                                            (4, 2)])
+        reopened = open_log(
+            tmp_path / "follower",
+            clock,
+            log_config(segment_bytes=200),
+            clean_shutdown=clean_shutdown,
+        )
+        assert (
+            (reopened.log_end_offset, reopened.epoch_cache.entries, epochs_of(reopened))
+            == expected
+            == (7, [(0, 0), (2, 4)], [(0, 0), (2, 0), (4, 2)])
+        )
         assert reopened.leader_epoch == 2
         reopened.close()
 
@@ -263,8 +285,9 @@ def test_reopened_follower_has_the_same_end_and_epochs(tmp_path: Path, clock: Fa
 # -- replicated logs ---------------------------------------------------------------------------
 
 
-def test_replicated_leader_append_leaves_the_high_watermark(tmp_path: Path,
-                                                          clock: FakeClock) -> None:
+def test_replicated_leader_append_leaves_the_high_watermark(
+    tmp_path: Path, clock: FakeClock
+) -> None:
     log = new_log(tmp_path, clock, "log")
     append(log, make_batch(2))
     assert log.high_watermark == 2
@@ -298,8 +321,9 @@ def test_truncate_to_drops_batches_across_segments(tmp_path: Path, clock: FakeCl
     log.close()
 
 
-def test_truncate_to_inside_a_segment_and_at_or_past_the_end(tmp_path: Path,
-                                                           clock: FakeClock) -> None:
+def test_truncate_to_inside_a_segment_and_at_or_past_the_end(
+    tmp_path: Path, clock: FakeClock
+) -> None:
     log = leader_with_epochs(tmp_path, clock)
     log.high_watermark = 3
     log.truncate_to(11)  # at the end: nothing to do
@@ -334,8 +358,9 @@ def test_truncate_to_rebuilds_producer_state(tmp_path: Path, clock: FakeClock) -
     reopened.close()
 
 
-def test_truncate_to_drops_aborted_transactions_past_the_cut(tmp_path: Path,
-                                                            clock: FakeClock) -> None:
+def test_truncate_to_drops_aborted_transactions_past_the_cut(
+    tmp_path: Path, clock: FakeClock
+) -> None:
     log = new_log(tmp_path, clock, "log")
     append(log, idempotent(0, 1, pid=8, attributes=TRANSACTIONAL_FLAG))  # 0
     append(log, encode_marker(8, 0, False, 1, T0))  # 1: ABORT
@@ -351,8 +376,9 @@ def test_truncate_to_drops_aborted_transactions_past_the_cut(tmp_path: Path,
     log.close()
     reopened = new_log(tmp_path, clock, "log")
     assert [(t.producer_id, t.last_offset) for t in reopened.aborted_txns] == [(8, 1)]
-    assert reopened.aborted_txns[0] == AbortedTxn(0, 8, 1, reopened.aborted_txns[0]
-                                                  .last_stable_offset)
+    assert reopened.aborted_txns[0] == AbortedTxn(
+        0, 8, 1, reopened.aborted_txns[0].last_stable_offset
+    )
     reopened.high_watermark = 5
     assert reopened.last_stable_offset == 2
     reopened.close()
@@ -405,8 +431,9 @@ def test_truncate_fully_above_the_end(tmp_path: Path, clock: FakeClock) -> None:
     log.close()
 
 
-def test_truncate_fully_above_the_end_moves_the_high_watermark(tmp_path: Path,
-                                                               clock: FakeClock) -> None:
+def test_truncate_fully_above_the_end_moves_the_high_watermark(
+    tmp_path: Path, clock: FakeClock
+) -> None:
     log = new_log(tmp_path, clock, "log")
     append(log, make_batch(4))
     log.truncate_fully_and_start_at(100)
@@ -414,8 +441,9 @@ def test_truncate_fully_above_the_end_moves_the_high_watermark(tmp_path: Path,
     log.close()
 
 
-def test_truncate_fully_forgets_producers_of_the_deleted_data(tmp_path: Path,
-                                                              clock: FakeClock) -> None:
+def test_truncate_fully_forgets_producers_of_the_deleted_data(
+    tmp_path: Path, clock: FakeClock
+) -> None:
     log = new_log(tmp_path, clock, "log")
     append(log, idempotent(0, 2, pid=9, attributes=TRANSACTIONAL_FLAG))  # open transaction
     log.roll()  # writes a producer snapshot at 2 holding it

@@ -84,8 +84,9 @@ def test_retention_ms_deletes_expired_segments_only(tmp_path: Path, clock: FakeC
     assert log.delete_old_segments(clock.now_ms) == 2
     assert bases(log) == [6, 9] and log.log_start_offset == 6
     assert files(log) == [6, 9]
-    assert deleted_files(log) == sorted(f"{filename_prefix(b)}{s}.deleted" for b in (0, 3)
-                                        for s in (".log", ".index", ".timeindex"))
+    assert deleted_files(log) == sorted(
+        f"{filename_prefix(b)}{s}.deleted" for b in (0, 3) for s in (".log", ".index", ".timeindex")
+    )
     assert sorted(p.name for p in log.pending_deletes) == deleted_files(log)
     with pytest.raises(OffsetOutOfRangeError):
         log.read(5, 1000)
@@ -113,8 +114,7 @@ def test_segment_expires_by_its_newest_record(tmp_path: Path, clock: FakeClock) 
     log.close()
 
 
-def test_all_expired_rolls_and_deletes_the_active_segment(tmp_path: Path,
-                                                          clock: FakeClock) -> None:
+def test_all_expired_rolls_and_deletes_the_active_segment(tmp_path: Path, clock: FakeClock) -> None:
     log = open_log(tmp_path, clock, config(retention_ms=HOUR))
     fill(log, 2, ts=T0 - 2 * HOUR)
     assert log.log_end_offset == 7
@@ -126,8 +126,7 @@ def test_all_expired_rolls_and_deletes_the_active_segment(tmp_path: Path,
     log.close()
 
 
-def test_segments_without_timestamps_expire_by_file_time(tmp_path: Path,
-                                                         clock: FakeClock) -> None:
+def test_segments_without_timestamps_expire_by_file_time(tmp_path: Path, clock: FakeClock) -> None:
     log = open_log(tmp_path, clock, config(retention_ms=HOUR))
     put(log, b"k", -1)  # NO_TIMESTAMP
     log.roll()
@@ -148,8 +147,9 @@ def test_infinite_retention(tmp_path: Path, clock: FakeClock) -> None:
 # -- retention.bytes -----------------------------------------------------------------------------
 
 
-def test_retention_bytes_deletes_oldest_segments_while_the_rest_fits(tmp_path: Path,
-                                                                     clock: FakeClock) -> None:
+def test_retention_bytes_deletes_oldest_segments_while_the_rest_fits(
+    tmp_path: Path, clock: FakeClock
+) -> None:
     log = open_log(tmp_path, clock, config(retention_bytes=1000))
     fill(log, 5)
     sizes = [s.size for s in log.segments]
@@ -167,8 +167,9 @@ def test_retention_bytes_deletes_oldest_segments_while_the_rest_fits(tmp_path: P
     log.close()
 
 
-def test_retention_bytes_keeps_the_log_at_or_under_the_limit(tmp_path: Path,
-                                                             clock: FakeClock) -> None:
+def test_retention_bytes_keeps_the_log_at_or_under_the_limit(
+    tmp_path: Path, clock: FakeClock
+) -> None:
     log = open_log(tmp_path, clock, config(retention_bytes=10**9))
     fill(log, 4)
     assert log.delete_old_segments(clock.now_ms) == 0
@@ -179,8 +180,9 @@ def test_retention_bytes_keeps_the_log_at_or_under_the_limit(tmp_path: Path,
 
 
 def test_compact_only_logs_ignore_time_and_size(tmp_path: Path, clock: FakeClock) -> None:
-    log = open_log(tmp_path, clock, config(cleanup_policy=["compact"], retention_ms=1,
-                                           retention_bytes=0))
+    log = open_log(
+        tmp_path, clock, config(cleanup_policy=["compact"], retention_ms=1, retention_bytes=0)
+    )
     fill(log, 3, ts=T0 - HOUR)
     assert log.delete_old_segments(clock.now_ms) == 0
     log.update_config(config(cleanup_policy=["compact", "delete"], retention_ms=1))
@@ -191,8 +193,9 @@ def test_compact_only_logs_ignore_time_and_size(tmp_path: Path, clock: FakeClock
 # -- log start offset (DeleteRecords) ------------------------------------------------------------
 
 
-def test_delete_records_moves_start_and_drops_whole_segments(tmp_path: Path,
-                                                             clock: FakeClock) -> None:
+def test_delete_records_moves_start_and_drops_whole_segments(
+    tmp_path: Path, clock: FakeClock
+) -> None:
     log = open_log(tmp_path, clock, config())
     fill(log, 4)
     assert log.delete_records_before(7) == 7
@@ -213,8 +216,7 @@ def test_delete_records_moves_start_and_drops_whole_segments(tmp_path: Path,
 
 
 def test_retention_deferred_while_cleaning(tmp_path: Path, clock: FakeClock) -> None:
-    log = open_log(tmp_path, clock, config(cleanup_policy=["compact", "delete"],
-                                           retention_ms=HOUR))
+    log = open_log(tmp_path, clock, config(cleanup_policy=["compact", "delete"], retention_ms=HOUR))
     fill(log, 2, ts=T0 - 2 * HOUR)
     log.cleaning = True
     assert log.delete_old_segments(clock.now_ms) == 0
@@ -245,8 +247,9 @@ def test_reopen_after_retention(tmp_path: Path, clock: FakeClock) -> None:
 class Harness:
     def __init__(self, tmp_path: Path, clock: FakeClock) -> None:
         data = tmp_path / "data"
-        self.config = build_broker_config({"log.dirs": str(data),
-                                           "log.retention.check.interval.ms": "50"})
+        self.config = build_broker_config(
+            {"log.dirs": str(data), "log.retention.check.interval.ms": "50"}
+        )
         self.clock = clock
         self.log_manager = LogManager([data], clock)
         self.log_manager.startup(0, None)
@@ -263,7 +266,8 @@ def harness(tmp_path: Path, clock: FakeClock) -> Iterator[Harness]:
 
 async def test_deleted_files_removed_after_file_delete_delay(harness: Harness) -> None:
     log = harness.log_manager.get_or_create_log(
-        TP, TOPIC_ID, config(retention_ms=HOUR, file_delete_delay_ms=300))
+        TP, TOPIC_ID, config(retention_ms=HOUR, file_delete_delay_ms=300)
+    )
     fill(log, 2, ts=T0 - 2 * HOUR)
     put(log, b"k", T0)
     assert harness.maintenance.run_retention() == 2
@@ -291,7 +295,8 @@ async def test_delete_records_files_go_with_the_next_retention_pass(harness: Har
 
 async def test_retention_survives_a_failing_pass(harness: Harness) -> None:
     log = harness.log_manager.get_or_create_log(
-        TP, TOPIC_ID, config(retention_ms=HOUR, file_delete_delay_ms=0))
+        TP, TOPIC_ID, config(retention_ms=HOUR, file_delete_delay_ms=0)
+    )
     fill(log, 2, ts=T0 - 2 * HOUR)
     real = log.delete_old_segments
     calls = 0
@@ -320,9 +325,16 @@ async def test_retention_survives_a_failing_pass(harness: Harness) -> None:
 
 def emptied_segment_log(tmp_path: Path, clock: FakeClock, **overrides: Any) -> Log:
     """A compacted log whose first segment a cleaning emptied: [0: empty] [1: a] [2: active]."""
-    log = open_log(tmp_path, clock, config(cleanup_policy=["compact", "delete"],
-                                           min_cleanable_dirty_ratio=0.01, segment_bytes=200,
-                                           **overrides))
+    log = open_log(
+        tmp_path,
+        clock,
+        config(
+            cleanup_policy=["compact", "delete"],
+            min_cleanable_dirty_ratio=0.01,
+            segment_bytes=200,
+            **overrides,
+        ),
+    )
     put(log, b"a", T0 - 2 * HOUR)
     log.roll()
     put(log, b"a", T0 - 2 * HOUR)
@@ -338,8 +350,9 @@ def emptied_segment_log(tmp_path: Path, clock: FakeClock, **overrides: Any) -> L
 
 
 @pytest.mark.parametrize("how", ["delete-records", "retention-ms"])
-def test_emptied_segment_does_not_block_deletion(tmp_path: Path, clock: FakeClock,
-                                                 how: str) -> None:
+def test_emptied_segment_does_not_block_deletion(
+    tmp_path: Path, clock: FakeClock, how: str
+) -> None:
     log = emptied_segment_log(tmp_path, clock, retention_ms=HOUR)
     if how == "delete-records":
         log.delete_records_before(2)

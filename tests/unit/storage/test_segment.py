@@ -10,21 +10,36 @@ from odradek.storage.segment import LogSegment
 from tests.unit.storage.helpers import T0, records_of
 
 
-def new_segment(directory: Path, base_offset: int = 0, *, fresh: bool = True,
-                index_interval_bytes: int = 4096) -> LogSegment:
-    return LogSegment(directory, base_offset, index_interval_bytes=index_interval_bytes,
-                      max_index_bytes=10 * 1024 * 1024, created_ms=T0, fresh=fresh)
+def new_segment(
+    directory: Path, base_offset: int = 0, *, fresh: bool = True, index_interval_bytes: int = 4096
+) -> LogSegment:
+    return LogSegment(
+        directory,
+        base_offset,
+        index_interval_bytes=index_interval_bytes,
+        max_index_bytes=10 * 1024 * 1024,
+        created_ms=T0,
+        fresh=fresh,
+    )
 
 
-def fill(segment: LogSegment, counts: list[int], *, timestamps: list[int] | None = None,
-         value_size: int = 20) -> list[bytes]:
+def fill(
+    segment: LogSegment,
+    counts: list[int],
+    *,
+    timestamps: list[int] | None = None,
+    value_size: int = 20,
+) -> list[bytes]:
     """Append one batch per entry of ``counts`` (that many records each)."""
     written = []
     offset = segment.next_offset
     for n, count in enumerate(counts):
         ts = timestamps[n] if timestamps else T0 + n
-        data = encode_batch([(b"k", bytes([n % 256]) * value_size)] * count, base_offset=offset,
-                            timestamps=[ts] * count)
+        data = encode_batch(
+            [(b"k", bytes([n % 256]) * value_size)] * count,
+            base_offset=offset,
+            timestamps=[ts] * count,
+        )
         segment.append([data], len(data), offset, offset + count, ts, offset + count - 1)
         written.append(data)
         offset += count
@@ -165,8 +180,7 @@ def test_recover_stops_at_offsets_going_backwards(tmp_path: Path) -> None:
 
 def test_load_trusted_after_clean_close(tmp_path: Path) -> None:
     segment = new_segment(tmp_path, 7, index_interval_bytes=200)
-    fill(segment, [1, 2, 3, 1, 1, 1], timestamps=[T0 + 10, T0 + 1, T0 + 30, T0 + 2, T0 + 3,
-                                                   T0 + 4])
+    fill(segment, [1, 2, 3, 1, 1, 1], timestamps=[T0 + 10, T0 + 1, T0 + 30, T0 + 2, T0 + 3, T0 + 4])
     segment.flush()
     segment.close()
     reopened = new_segment(tmp_path, 7, fresh=False, index_interval_bytes=200)

@@ -65,8 +65,10 @@ class CleanJob:
         """Data of an aborted transaction: never kept, never mapped (Kafka's cleaner)."""
         if not header.is_transactional or header.is_control:
             return False
-        return any(pid == header.producer_id and first <= header.base_offset <= last
-                   for pid, first, last in self.aborted)
+        return any(
+            pid == header.producer_id and first <= header.base_offset <= last
+            for pid, first, last in self.aborted
+        )
 
 
 @dataclass(slots=True)
@@ -144,9 +146,12 @@ def _group_segments(job: CleanJob, end_offset: int) -> list[list[SegmentInfo]]:
     for segment in job.segments:
         if segment.base_offset >= end_offset:
             break
-        fits = current and size + segment.size <= job.segment_bytes and \
-            segment.next_offset - current[0].base_offset <= INT32_MAX and \
-            (size + segment.size) // max(job.index_interval_bytes, 1) < max_index_entries
+        fits = (
+            current
+            and size + segment.size <= job.segment_bytes
+            and segment.next_offset - current[0].base_offset <= INT32_MAX
+            and (size + segment.size) // max(job.index_interval_bytes, 1) < max_index_entries
+        )
         if current and not fits:
             groups.append(current)
             current, size = [], 0
@@ -157,11 +162,17 @@ def _group_segments(job: CleanJob, end_offset: int) -> list[list[SegmentInfo]]:
     return groups
 
 
-def _clean_group(job: CleanJob, directory: Path, group: list[SegmentInfo],
-                 offset_map: OffsetMap, result: CleanResult) -> None:
+def _clean_group(
+    job: CleanJob,
+    directory: Path,
+    group: list[SegmentInfo],
+    offset_map: OffsetMap,
+    result: CleanResult,
+) -> None:
     paths = cleaned_paths(directory, group[0].base_offset)
-    writer = _SegmentWriter(paths.log, paths.index, paths.time_index, group[0].base_offset,
-                            job.index_interval_bytes)
+    writer = _SegmentWriter(
+        paths.log, paths.index, paths.time_index, group[0].base_offset, job.index_interval_bytes
+    )
     try:
         for segment in group:
             for header, raw in _batches(_log_path(directory, segment.base_offset)):
@@ -174,8 +185,9 @@ def _clean_group(job: CleanJob, directory: Path, group: list[SegmentInfo],
         writer.close()
 
 
-def _filter_batch(job: CleanJob, header: BatchHeader, raw: bytes, offset_map: OffsetMap,
-                  result: CleanResult) -> bytes | None:
+def _filter_batch(
+    job: CleanJob, header: BatchHeader, raw: bytes, offset_map: OffsetMap, result: CleanResult
+) -> bytes | None:
     if header.is_control:
         return _filter_marker(job, header, raw, result)
     if job.is_aborted(header) and header.last_offset < result.end_offset:
@@ -189,8 +201,9 @@ def _filter_batch(job: CleanJob, header: BatchHeader, raw: bytes, offset_map: Of
     return kept_batch
 
 
-def _filter_marker(job: CleanJob, header: BatchHeader, raw: bytes,
-                   result: CleanResult) -> bytes | None:
+def _filter_marker(
+    job: CleanJob, header: BatchHeader, raw: bytes, result: CleanResult
+) -> bytes | None:
     """A transaction marker is obsolete once its transaction has no data left in the log; it
     is then kept for delete.retention.ms more (like a tombstone) and dropped after that."""
     has_data = result.txn_has_data.pop(header.producer_id, False)
@@ -205,8 +218,9 @@ def _filter_marker(job: CleanJob, header: BatchHeader, raw: bytes,
     return _rebuild_batch(header, list(records), job.now_ms + job.delete_retention_ms)
 
 
-def _filter_records(job: CleanJob, header: BatchHeader, raw: bytes, offset_map: OffsetMap,
-                    result: CleanResult) -> bytes | None:
+def _filter_records(
+    job: CleanJob, header: BatchHeader, raw: bytes, offset_map: OffsetMap, result: CleanResult
+) -> bytes | None:
     records = decode_records(header, raw[HEADER_SIZE:])
     has_horizon = bool(header.attributes & DELETE_HORIZON_FLAG)
     kept: list[Record] = []
@@ -229,8 +243,11 @@ def _filter_records(job: CleanJob, header: BatchHeader, raw: bytes, offset_map: 
         return None
     if len(kept) == len(records) and not needs_horizon:
         return raw
-    horizon = job.now_ms + job.delete_retention_ms if needs_horizon else (
-        header.base_timestamp if has_horizon else None)
+    horizon = (
+        job.now_ms + job.delete_retention_ms
+        if needs_horizon
+        else (header.base_timestamp if has_horizon else None)
+    )
     return _rebuild_batch(header, kept, horizon)
 
 
@@ -241,13 +258,24 @@ def _rebuild_batch(header: BatchHeader, records: list[Record], horizon: int | No
     attributes = header.attributes & ~DELETE_HORIZON_FLAG
     if horizon is not None:
         attributes |= DELETE_HORIZON_FLAG
-    return rebuild_batch(header, records, compression=header.compression,
-                         base_timestamp=horizon, attributes=attributes)
+    return rebuild_batch(
+        header,
+        records,
+        compression=header.compression,
+        base_timestamp=horizon,
+        attributes=attributes,
+    )
 
 
 class _SegmentWriter:
-    def __init__(self, log_path: Path, index_path: Path, time_path: Path, base_offset: int,
-                 index_interval_bytes: int) -> None:
+    def __init__(
+        self,
+        log_path: Path,
+        index_path: Path,
+        time_path: Path,
+        base_offset: int,
+        index_interval_bytes: int,
+    ) -> None:
         self.base_offset = base_offset
         self.index_interval_bytes = index_interval_bytes
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in close()
@@ -259,16 +287,17 @@ class _SegmentWriter:
         self._last_index_offset = -1
 
     def append(self, raw: bytes, header: BatchHeader) -> None:
-        if (self.size == 0 or self._since_index >= self.index_interval_bytes) and \
-                header.base_offset > self._last_index_offset:
-            self._index.write(_INDEX_ENTRY.pack(header.base_offset - self.base_offset,
-                                                self.size))
+        if (
+            self.size == 0 or self._since_index >= self.index_interval_bytes
+        ) and header.base_offset > self._last_index_offset:
+            self._index.write(_INDEX_ENTRY.pack(header.base_offset - self.base_offset, self.size))
             self._last_index_offset = header.base_offset
             self._since_index = 0
         if header.max_timestamp > self._max_ts:
             self._max_ts = header.max_timestamp
-            self._time.write(_TIME_ENTRY.pack(header.max_timestamp,
-                                              header.last_offset - self.base_offset))
+            self._time.write(
+                _TIME_ENTRY.pack(header.max_timestamp, header.last_offset - self.base_offset)
+            )
         self._log.write(raw)
         self.size += len(raw)
         self._since_index += len(raw)

@@ -40,8 +40,11 @@ class LogCleanerManager:
 
     def write_checkpoints(self, logs: Mapping[TopicPartition, Log]) -> None:
         for directory in self.log_dirs:
-            entries = {tp: offset for tp, offset in self.checkpoints.items()
-                       if tp in logs and logs[tp].dir.parent == directory}
+            entries = {
+                tp: offset
+                for tp, offset in self.checkpoints.items()
+                if tp in logs and logs[tp].dir.parent == directory
+            }
             write_offset_checkpoint(directory / CLEANER_OFFSET_CHECKPOINT, entries)
 
     def candidate(self, tp: TopicPartition, log_obj: Log, now_ms: int) -> Candidate | None:
@@ -52,8 +55,9 @@ class LogCleanerManager:
         first_dirty = max(start, self.checkpoints.get(tp, start))
         if first_dirty > log_obj.log_end_offset:
             first_dirty = start  # the log was truncated below the checkpoint
-        first_uncleanable = min(log_obj.active_segment.base_offset, log_obj.high_watermark,
-                                log_obj.last_stable_offset)
+        first_uncleanable = min(
+            log_obj.active_segment.base_offset, log_obj.high_watermark, log_obj.last_stable_offset
+        )
         min_lag = int(config["min.compaction.lag.ms"])
         if min_lag > 0:
             for segment in log_obj.segments:
@@ -86,31 +90,45 @@ class LogCleanerManager:
             return None
         return Candidate(tp, log_obj, first_dirty, first_uncleanable, ratio, overdue)
 
-    def grab_filthiest(self, logs: Mapping[TopicPartition, Log], now_ms: int
-                       ) -> Candidate | None:
+    def grab_filthiest(self, logs: Mapping[TopicPartition, Log], now_ms: int) -> Candidate | None:
         best: Candidate | None = None
         for tp, log_obj in logs.items():
             found = self.candidate(tp, log_obj, now_ms)
             if found is None:
                 continue
-            if best is None or (found.overdue, found.dirty_ratio) > (best.overdue,
-                                                                    best.dirty_ratio):
+            if best is None or (found.overdue, found.dirty_ratio) > (
+                best.overdue,
+                best.dirty_ratio,
+            ):
                 best = found
         return best
 
     def job_for(self, candidate: Candidate, map_capacity: int, now_ms: int) -> CleanJob:
         log_obj = candidate.log
-        segments = tuple(SegmentInfo(s.base_offset, s.next_offset, s.size)
-                         for s in log_obj.segments
-                         if s.base_offset < candidate.first_uncleanable)
+        segments = tuple(
+            SegmentInfo(s.base_offset, s.next_offset, s.size)
+            for s in log_obj.segments
+            if s.base_offset < candidate.first_uncleanable
+        )
         config = log_obj.config
-        aborted = tuple((t.producer_id, t.first_offset, t.last_offset)
-                        for t in log_obj.aborted_txns
-                        if t.first_offset < candidate.first_uncleanable)
-        return CleanJob(str(log_obj.dir), segments, candidate.first_dirty,
-                        candidate.first_uncleanable, map_capacity, config.segment_bytes,
-                        config.segment_index_bytes, config.index_interval_bytes,
-                        int(config["delete.retention.ms"]), now_ms, aborted)
+        aborted = tuple(
+            (t.producer_id, t.first_offset, t.last_offset)
+            for t in log_obj.aborted_txns
+            if t.first_offset < candidate.first_uncleanable
+        )
+        return CleanJob(
+            str(log_obj.dir),
+            segments,
+            candidate.first_dirty,
+            candidate.first_uncleanable,
+            map_capacity,
+            config.segment_bytes,
+            config.segment_index_bytes,
+            config.index_interval_bytes,
+            int(config["delete.retention.ms"]),
+            now_ms,
+            aborted,
+        )
 
     def mark_uncleanable(self, tp: TopicPartition, reason: BaseException) -> None:
         log.error("marking %s uncleanable after a cleaning failure: %r", tp, reason)
