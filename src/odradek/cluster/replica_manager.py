@@ -24,6 +24,7 @@ from odradek.common.errors import (
     UnknownTopicOrPartitionError,
 )
 from odradek.common.ids import TopicPartition
+from odradek.common.writes import InternalWrite
 from odradek.protocol.records.batch import (
     HEADER_SIZE,
     TRANSACTIONAL_FLAG,
@@ -63,14 +64,14 @@ class ReplicaManager:
         self.fetch_purgatory = FetchPurgatory()
         # Cluster mode: the replicated partitions hosted here; only leaders serve clients.
         self.partitions: dict[TopicPartition, Partition] | None = None
-        # Cluster mode: internal appends made while handling the current request (the
-        # dispatcher answers only once the ISR has them, as Kafka's acks=-1 internal writes).
-        self.request_appends: dict[TopicPartition, int] | None = None
         self._policies: dict[TopicPartition, tuple[LogConfig, RecordPolicy]] = {}
 
-    def _track(self, tp: TopicPartition, end_offset: int) -> None:
-        if self.request_appends is not None:
-            self.request_appends[tp] = max(self.request_appends.get(tp, 0), end_offset)
+    def _replicated_write(self, log_obj: Log) -> InternalWrite | None:
+        """The write a request must see replicated before it is answered (Kafka's internal
+        writes are acks=-1); None when the log has no replicas to wait for."""
+        if self.partitions is None:
+            return None
+        return InternalWrite(log_obj.tp, log_obj.log_end_offset)
 
     async def wait_for_isr(self, required: dict[TopicPartition, int], timeout_s: float
                            ) -> dict[TopicPartition, KafkaError | None]:
@@ -182,7 +183,8 @@ class ReplicaManager:
 
     def append_internal(self, tp: TopicPartition,
                         records: Sequence[tuple[bytes, bytes | None]], timestamp: int,
-                        producer_id: int = -1, producer_epoch: int = -1) -> None:
+                        producer_id: int = -1, producer_epoch: int = -1
+                        ) -> InternalWrite | None:
         """Append records the broker itself writes (coordinator state) as one batch; with a
         producer id, as part of that producer's transaction (transactional offsets)."""
         attributes = TRANSACTIONAL_FLAG if producer_id >= 0 else 0
@@ -190,15 +192,16 @@ class ReplicaManager:
                              producer_epoch=producer_epoch, attributes=attributes)
         log_obj = self.get_log(tp.topic, tp.partition)
         log_obj.append_as_leader(batch, validate_batches(batch, 2**31 - 1), internal=True)
-        self._track(tp, log_obj.log_end_offset)
+        return self._replicated_write(log_obj)
 
     def append_marker(self, tp: TopicPartition, producer_id: int, producer_epoch: int,
-                      commit: bool, timestamp: int, coordinator_epoch: int = 0) -> None:
+                      commit: bool, timestamp: int, coordinator_epoch: int = 0
+                      ) -> InternalWrite | None:
         """Write a COMMIT or ABORT transaction marker (WriteTxnMarkers)."""
         batch = encode_marker(producer_id, producer_epoch, commit, coordinator_epoch, timestamp)
         log_obj = self.get_log(tp.topic, tp.partition)
         log_obj.append_as_leader(batch, validate_batches(batch, 2**31 - 1), internal=True)
-        self._track(tp, log_obj.log_end_offset)
+        return self._replicated_write(log_obj)
 
     def read(self, tp: TopicPartition, offset: int, max_bytes: int,
              min_one_batch: bool, committed: bool = False,

@@ -68,7 +68,6 @@ class BrokerServer:
         self.bound_ports: list[int] = []
         self.shutting_down = False
         self._stopping = False
-        self.current_peer_host = ""
         self._servers: list[asyncio.Server] = []
         self._background: list[asyncio.Task[None]] = []
         self.metrics_endpoint: MetricsEndpoint | None = None
@@ -119,7 +118,9 @@ class BrokerServer:
         advertised = self.config.advertised_listeners
         for index, listener in enumerate(self.config.listeners):
             host = listener.host or None
-            server = await loop.create_server(lambda: KafkaConnection(self), host, listener.port,
+            name = listener.name
+            server = await loop.create_server(lambda name=name: KafkaConnection(self, name),
+                                              host, listener.port,
                                               reuse_address=True, backlog=1024)
             self._servers.append(server)
             port = server.sockets[0].getsockname()[1]
@@ -199,9 +200,3 @@ class BrokerServer:
             except OSError:
                 log.exception("writing checkpoints failed")
 
-    # -- request context --------------------------------------------------------------------------
-
-    def client_host_of(self, header: object) -> str:
-        """The client host for group membership: the peer address of the connection whose
-        request is being dispatched (set by the connection; the loop is single-threaded)."""
-        return f"/{self.current_peer_host}" if self.current_peer_host else ""

@@ -17,6 +17,7 @@ from odradek.protocol.codec import RequestParseError
 from odradek.protocol.framing import FrameDecoder, FrameTooLargeError, InvalidFrameError
 from odradek.server.dispatcher import Chunks, dispatch
 from odradek.server.errors import CloseConnectionError
+from odradek.server.request_context import ConnectionInfo
 
 if TYPE_CHECKING:
     from odradek.server.broker import BrokerServer
@@ -42,8 +43,10 @@ class _Slot:
 
 
 class KafkaConnection(asyncio.Protocol):
-    def __init__(self, broker: BrokerServer) -> None:
+    def __init__(self, broker: BrokerServer, listener_name: str = "PLAINTEXT") -> None:
         self.broker = broker
+        self.listener_name = listener_name
+        self.info = ConnectionInfo(listener_name)
         self.decoder = FrameDecoder(int(broker.config.get("socket.request.max.bytes")))
         self.transport: asyncio.Transport | None = None
         self.peer = "?"
@@ -68,6 +71,8 @@ class KafkaConnection(asyncio.Protocol):
         peername = transport.get_extra_info("peername")
         self.peer = str(peername)
         self.peer_host = str(peername[0]) if isinstance(peername, tuple) else ""
+        peer_port = int(peername[1]) if isinstance(peername, tuple) else -1
+        self.info = ConnectionInfo(self.listener_name, self.peer_host, peer_port)
 
         self.broker.connections.add(self)
 
@@ -101,10 +106,9 @@ class KafkaConnection(asyncio.Protocol):
     # -- requests and responses ----------------------------------------------------------------
 
     def _on_frame(self, frame: memoryview) -> None:
-        self.broker.current_peer_host = self.peer_host
         started = perf_counter()
         try:
-            outcome = dispatch(self.broker, frame)
+            outcome = dispatch(self.broker, frame, self.info)
         except RequestParseError as exc:
             self.close(f"invalid request: {exc}")
             return

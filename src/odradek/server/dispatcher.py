@@ -8,7 +8,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from odradek.common.ids import TopicPartition
 from odradek.observability import metrics
 from odradek.protocol import api_versions as keys
 from odradek.protocol.codec import (
@@ -75,6 +74,7 @@ from odradek.server.handlers.transactions import (
     handle_txn_offset_commit,
     handle_write_txn_markers,
 )
+from odradek.server.request_context import ConnectionInfo, RequestContext
 
 if TYPE_CHECKING:
     from odradek.server.broker import BrokerServer
@@ -82,7 +82,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Chunks = list[bytes | bytearray | memoryview]
-Handler = Callable[["BrokerServer", RequestHeader, Any], Any]
+Handler = Callable[["BrokerServer", RequestContext, Any], Any]
 
 HANDLERS: dict[int, Handler] = {
     keys.PRODUCE_KEY: handle_produce,
@@ -128,9 +128,13 @@ HANDLERS: dict[int, Handler] = {
 assert set(HANDLERS) == set(keys.SUPPORTED_APIS), "advertised APIs and handlers differ"
 
 
-def dispatch(broker: BrokerServer,
-             frame: bytes | memoryview) -> Chunks | Awaitable[Chunks | None] | None:
+def dispatch(broker: BrokerServer, frame: bytes | memoryview,
+             connection: ConnectionInfo) -> Chunks | Awaitable[Chunks | None] | None:
     """Handle one request frame: encoded response chunks, an awaitable of them, or None.
+
+    Each request gets its own :class:`RequestContext`. A request whose handling wrote
+    coordinator state (offsets, group or transaction state, markers) is answered only once
+    the in-sync replicas have it, whether its handler is synchronous or a coroutine.
 
     Raises RequestParseError (close the connection) for malformed or unsupported requests."""
     api_key, version, correlation_id = peek_header(frame)
@@ -138,46 +142,31 @@ def dispatch(broker: BrokerServer,
         header = RequestHeader(api_key, 0, correlation_id, None)
         return encode_response(header, unsupported_version_response())
     parsed = parse_request(frame)
-    manager = broker.replica_manager
-    if manager.partitions is None:
-        result = HANDLERS[api_key](broker, parsed.header, parsed.body)
-    else:
-        manager.request_appends = {}
-        try:
-            result = HANDLERS[api_key](broker, parsed.header, parsed.body)
-        finally:
-            appends, manager.request_appends = manager.request_appends, None
-        if appends:
-            return _after_replication(broker, parsed.header, result, appends)
+    ctx = RequestContext(parsed.header, connection)
+    result = HANDLERS[api_key](broker, ctx, parsed.body)
     if result is None:
         return None
-    if inspect.isawaitable(result):
-        return _finish(parsed.header, result)
+    if ctx.writes or inspect.isawaitable(result):
+        return _finish(broker, ctx, result)
     if api_key > keys.FETCH_KEY and metrics.ENABLED:
         metrics.response_errors(api_key, result)
     return encode_response(parsed.header, result)
 
 
-async def _finish(header: RequestHeader, pending: Awaitable[Any]) -> Chunks | None:
-    body = await pending
-    if body is not None and header.api_key > keys.FETCH_KEY and metrics.ENABLED:
-        metrics.response_errors(header.api_key, body)
-    return None if body is None else encode_response(header, body)
-
-
 INTERNAL_WRITE_TIMEOUT_S = 10.0
 
 
-async def _after_replication(broker: BrokerServer, header: RequestHeader, result: Any,
-                             appends: dict[TopicPartition, int]) -> Chunks | None:
-    """Cluster mode: a request that wrote coordinator state (offsets, transaction state,
-    markers) is answered once the in-sync replicas have it. When they cannot get it, the
-    connection is closed, so that the client retries (at the new coordinator)."""
+async def _finish(broker: BrokerServer, ctx: RequestContext, result: Any) -> Chunks | None:
+    """Await a coroutine handler's response, then the replication of the internal writes
+    the request made. When the in-sync replicas cannot get them, the connection is closed,
+    so that the client retries (at the new coordinator)."""
     body = await result if inspect.isawaitable(result) else result
-    if not await broker.replica_manager.wait_replicated(appends, INTERNAL_WRITE_TIMEOUT_S):
+    if ctx.writes and not await broker.replica_manager.wait_replicated(
+            ctx.writes.offsets(), INTERNAL_WRITE_TIMEOUT_S):
         raise CloseConnectionError("coordinator state could not be replicated")
     if body is None:
         return None
+    header = ctx.header
     if header.api_key > keys.FETCH_KEY and metrics.ENABLED:
         metrics.response_errors(header.api_key, body)
     return encode_response(header, body)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from odradek.cluster.controller import TopicSpec
 from odradek.common.errors import CoordinatorNotAvailableError, KafkaError, NotCoordinatorError
 from odradek.common.ids import TopicPartition
+from odradek.common.writes import InternalWrite
 from odradek.coordinator.group.coordinator import GroupConfig, GroupCoordinator
 from odradek.coordinator.group.loader import load_partition
 from odradek.server.scheduler import LoopScheduler
@@ -129,8 +130,9 @@ class GroupService:
 
     def append_group_records(self, partition: int,
                              records: Sequence[tuple[bytes, bytes | None]],
-                             producer_id: int = -1, producer_epoch: int = -1) -> None:
+                             producer_id: int = -1, producer_epoch: int = -1
+                             ) -> InternalWrite | None:
         self.ensure_offsets_topic()
-        self.broker.replica_manager.append_internal(
+        return self.broker.replica_manager.append_internal(
             TopicPartition(OFFSETS_TOPIC, partition), records, self.broker.clock.milliseconds(),
             producer_id, producer_epoch)

@@ -21,6 +21,7 @@ from odradek.cluster.broker_client import BrokerClient, BrokerConnectionError
 from odradek.cluster.controller import TopicSpec
 from odradek.common.errors import CoordinatorNotAvailableError, KafkaError, NotCoordinatorError
 from odradek.common.ids import TopicPartition
+from odradek.common.writes import InternalWrite, PendingWrites
 from odradek.coordinator.txn.coordinator import TransactionCoordinator, TxnConfig
 from odradek.protocol.records.codec import decode_batches
 from odradek.server.group_service import OFFSETS_TOPIC
@@ -157,9 +158,10 @@ class TxnService:
     # -- TxnLogWriter --------------------------------------------------------------------------
 
     def append_txn_records(self, partition: int,
-                           records: Sequence[tuple[bytes, bytes | None]]) -> None:
+                           records: Sequence[tuple[bytes, bytes | None]]
+                           ) -> InternalWrite | None:
         self.ensure_txn_topic()
-        self.broker.replica_manager.append_internal(
+        return self.broker.replica_manager.append_internal(
             TopicPartition(TXN_TOPIC, partition), records, self.broker.clock.milliseconds())
 
     # -- MarkerWriter --------------------------------------------------------------------------
@@ -265,14 +267,17 @@ class TxnService:
         return {tp: outcome.get(tp, ErrorCode.unknown_server_error) for tp in tps}
 
     def write_markers(self, producer_id: int, producer_epoch: int, commit: bool,
-                      partitions: Iterable[TopicPartition]) -> dict[TopicPartition, ErrorCode]:
+                      partitions: Iterable[TopicPartition], writes: PendingWrites | None = None
+                      ) -> dict[TopicPartition, ErrorCode]:
         results: dict[TopicPartition, ErrorCode] = {}
         now = self.broker.clock.milliseconds()
         for tp in partitions:
             try:
-                self.broker.replica_manager.append_marker(tp, producer_id, producer_epoch,
-                                                          commit, now)
+                write = self.broker.replica_manager.append_marker(tp, producer_id,
+                                                                  producer_epoch, commit, now)
                 results[tp] = ErrorCode.none
+                if writes is not None:
+                    writes.add(write)
             except KafkaError as exc:
                 results[tp] = exc.error_code
                 continue

@@ -23,6 +23,7 @@ from odradek.server.handlers.list_offsets import (
     handle_list_offsets,
     legacy_offsets_before,
 )
+from odradek.server.request_context import ConnectionInfo, RequestContext
 from odradek.storage.log import Log
 from tests.unit.storage.helpers import T0, append, make_batch, open_log
 
@@ -134,7 +135,8 @@ def list_offsets_v0(log: Log, replica_id: int,
     request = legacy_codec.ListOffsetsRequest(replica_id=replica_id, topics=tuple(
         legacy_codec.ListOffsetsTopic(name=name, partitions=tuple(items))
         for name, items in topics.items()))
-    response = handle_list_offsets(broker, RequestHeader(LIST_OFFSETS_KEY, 0, 1, None), request)
+    ctx = RequestContext(RequestHeader(LIST_OFFSETS_KEY, 0, 1, None), ConnectionInfo())
+    response = handle_list_offsets(broker, ctx, request)
     assert isinstance(response, legacy_codec.ListOffsetsResponse)
     return {(t.name, p.partition_index): (int(p.error_code), p.old_style_offsets)
             for t in response.topics for p in t.partitions}

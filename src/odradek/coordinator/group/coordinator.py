@@ -2,9 +2,11 @@
 
 Sans-IO: delayed responses (JoinGroup, SyncGroup) are callbacks; time is an injected clock;
 timers (session expiry, rebalance deadlines) go through an injected scheduler; durability
-goes through a writer that appends records to ``__consumer_offsets`` and returns only once
-they are in the log. State changes are made here and mirrored to the log as records, which
-:meth:`GroupCoordinator.replay` reads back at startup.
+goes through a writer that appends records to ``__consumer_offsets`` and returns the write
+(an :class:`InternalWrite`) that a response must wait for: the calls of a request add theirs
+to that request's ``writes``, and JoinGroup/SyncGroup results carry theirs, so every member's
+response waits until the in-sync replicas have the group's state. State changes are made here
+and mirrored to the log as records, which :meth:`GroupCoordinator.replay` reads back.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from kio.schema.errors import ErrorCode
 
 from odradek.common.clock import Clock
 from odradek.common.errors import KafkaError
+from odradek.common.writes import InternalWrite, PendingWrites
 from odradek.coordinator.group import records as rec
 from odradek.coordinator.group.state import GroupMetadata, GroupState, MemberMetadata
 
@@ -40,7 +43,8 @@ class Scheduler(Protocol):
 class OffsetsWriter(Protocol):
     def append_group_records(self, partition: int,
                              records: Sequence[tuple[bytes, bytes | None]],
-                             producer_id: int = -1, producer_epoch: int = -1) -> None: ...
+                             producer_id: int = -1, producer_epoch: int = -1
+                             ) -> InternalWrite | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +68,7 @@ class JoinResult:
     member_id: str = ""
     members: tuple[tuple[str, str | None, bytes], ...] = ()
     skip_assignment: bool = False
+    write: InternalWrite | None = None  # group state the response waits to see replicated
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +77,7 @@ class SyncResult:
     protocol_type: str | None = None
     protocol_name: str | None = None
     assignment: bytes = b""
+    write: InternalWrite | None = None  # group state the response waits to see replicated
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,11 +211,11 @@ class GroupCoordinator:
             group.leader_id = new_id
         if group.state is GroupState.STABLE and old.matches(protocols):
             # KIP-345: a known static member coming back does not rebalance the others.
-            self._persist_group(group)
+            write = self._persist_group(group)
             self._schedule_expiry(group, member)
             is_leader = group.leader_id == new_id
-            callback(self._join_result(group, member, include_members=is_leader,
-                                       skip_assignment=is_leader))
+            callback(replace(self._join_result(group, member, include_members=is_leader,
+                                               skip_assignment=is_leader), write=write))
             return
         member.awaiting_join = callback
         if group.state is GroupState.PREPARING_REBALANCE:
@@ -364,7 +370,7 @@ class GroupCoordinator:
             for each_id, each in group.members.items():
                 each.assignment = assignments.get(each_id, b"")
             try:
-                self._persist_group(group)
+                write = self._persist_group(group)
             except KafkaError as exc:
                 self._fail_sync(group, exc.error_code)
                 return None
@@ -374,7 +380,7 @@ class GroupCoordinator:
                 if each.awaiting_sync is not None:
                     respond = each.awaiting_sync
                     each.awaiting_sync = None
-                    respond(self._sync_result(group, each))
+                    respond(replace(self._sync_result(group, each), write=write))
         return None
 
     def _sync_result(self, group: GroupMetadata, member: MemberMetadata) -> SyncResult:
@@ -510,7 +516,8 @@ class GroupCoordinator:
     # -- offsets -------------------------------------------------------------------------------
 
     def commit_offsets(self, group_id: str, member_id: str, instance_id: str | None,
-                       generation_id: int, offsets: dict[TopicPartitionKey, OffsetCommit]
+                       generation_id: int, offsets: dict[TopicPartitionKey, OffsetCommit],
+                       writes: PendingWrites | None = None
                        ) -> dict[TopicPartitionKey, ErrorCode]:
         def all_failed(error: ErrorCode) -> dict[TopicPartitionKey, ErrorCode]:
             return dict.fromkeys(offsets, error)
@@ -538,11 +545,12 @@ class GroupCoordinator:
                 return all_failed(E.rebalance_in_progress)
             if member_id in group.members:
                 self._schedule_expiry(group, group.members[member_id])
-        return self._store_offsets(group, offsets)
+        return self._store_offsets(group, offsets, writes=writes)
 
     def txn_commit_offsets(self, group_id: str, producer_id: int, producer_epoch: int,
                            member_id: str, instance_id: str | None, generation_id: int,
-                           offsets: dict[TopicPartitionKey, OffsetCommit]
+                           offsets: dict[TopicPartitionKey, OffsetCommit],
+                           writes: PendingWrites | None = None
                            ) -> dict[TopicPartitionKey, ErrorCode]:
         """TxnOffsetCommit: offsets written inside the producer's transaction; the group sees
         them only when the COMMIT marker reaches its ``__consumer_offsets`` partition."""
@@ -559,7 +567,7 @@ class GroupCoordinator:
                 return dict.fromkeys(offsets, error)
             if generation_id != group.generation_id:
                 return dict.fromkeys(offsets, E.illegal_generation)
-        return self._store_offsets(group, offsets, producer_id, producer_epoch)
+        return self._store_offsets(group, offsets, producer_id, producer_epoch, writes)
 
     def complete_txn(self, partition: int, producer_id: int, commit: bool) -> None:
         """A transaction marker reached offsets partition ``partition``."""
@@ -575,7 +583,8 @@ class GroupCoordinator:
         return group is not None and any(key in p for p in group.pending_txn_offsets.values())
 
     def _store_offsets(self, group: GroupMetadata, offsets: dict[TopicPartitionKey, OffsetCommit],
-                       producer_id: int = -1, producer_epoch: int = -1
+                       producer_id: int = -1, producer_epoch: int = -1,
+                       writes: PendingWrites | None = None
                        ) -> dict[TopicPartitionKey, ErrorCode]:
         now = self.clock.milliseconds()
         results: dict[TopicPartitionKey, ErrorCode] = {}
@@ -592,10 +601,12 @@ class GroupCoordinator:
                             rec.offset_value(value)))
         if records:
             try:
-                self.writer.append_group_records(self.partition_for(group.group_id), records,
-                                                 producer_id, producer_epoch)
+                write = self.writer.append_group_records(
+                    self.partition_for(group.group_id), records, producer_id, producer_epoch)
             except KafkaError as exc:
                 return {**results, **dict.fromkeys(values, _commit_error(exc.error_code))}
+            if writes is not None:
+                writes.add(write)
             if producer_id >= 0:
                 group.pending_txn_offsets.setdefault(producer_id, {}).update(values)
             else:
@@ -610,7 +621,8 @@ class GroupCoordinator:
             return dict(stored)
         return {key: stored.get(key) for key in partitions}
 
-    def delete_offsets(self, group_id: str, partitions: list[TopicPartitionKey]
+    def delete_offsets(self, group_id: str, partitions: list[TopicPartitionKey],
+                       writes: PendingWrites | None = None
                        ) -> tuple[ErrorCode, dict[TopicPartitionKey, ErrorCode]]:
         if not group_id:
             return E.invalid_group_id, {}
@@ -632,9 +644,11 @@ class GroupCoordinator:
             if key in group.offsets:
                 deleted.append(key)
         if deleted:
-            self.writer.append_group_records(
+            write = self.writer.append_group_records(
                 self.partition_for(group_id),
                 [(rec.offset_key(group_id, t, p), None) for t, p in deleted])
+            if writes is not None:
+                writes.add(write)
             for key in deleted:
                 group.offsets.pop(key, None)
         return E.none, results
@@ -680,7 +694,8 @@ class GroupCoordinator:
         return GroupDescription(group_id, group.state.value, group.protocol_type or "",
                                 protocol or "", list(group.members.values()))
 
-    def delete_groups(self, group_ids: list[str]) -> dict[str, ErrorCode]:
+    def delete_groups(self, group_ids: list[str], writes: PendingWrites | None = None
+                      ) -> dict[str, ErrorCode]:
         results = {}
         for group_id in group_ids:
             group = self.groups.get(group_id)
@@ -690,24 +705,27 @@ class GroupCoordinator:
                 results[group_id] = E.non_empty_group
             else:
                 try:
-                    self._delete_group(group)
+                    write = self._delete_group(group)
+                    if writes is not None:
+                        writes.add(write)
                     results[group_id] = E.none
                 except KafkaError as exc:
                     results[group_id] = exc.error_code
         return results
 
-    def _delete_group(self, group: GroupMetadata) -> None:
+    def _delete_group(self, group: GroupMetadata) -> InternalWrite | None:
         records: list[tuple[bytes, bytes | None]] = [
             (rec.offset_key(group.group_id, t, p), None) for t, p in group.offsets]
         records.append((rec.group_key(group.group_id), None))
-        self.writer.append_group_records(self.partition_for(group.group_id), records)
+        write = self.writer.append_group_records(self.partition_for(group.group_id), records)
         group.state = GroupState.DEAD
         group.offsets.clear()
         del self.groups[group.group_id]
+        return write
 
     # -- persistence ---------------------------------------------------------------------------
 
-    def _persist_group(self, group: GroupMetadata) -> None:
+    def _persist_group(self, group: GroupMetadata) -> InternalWrite | None:
         members = tuple(
             rec.MemberValue(m.member_id, m.group_instance_id, m.client_id, m.client_host,
                             m.rebalance_timeout_ms, m.session_timeout_ms,
@@ -717,8 +735,9 @@ class GroupCoordinator:
         value = rec.GroupValue(group.protocol_type or "", group.generation_id,
                                group.protocol_name, group.leader_id,
                                self.clock.milliseconds(), members)
-        self.writer.append_group_records(self.partition_for(group.group_id),
-                                         [(rec.group_key(group.group_id), rec.group_value(value))])
+        return self.writer.append_group_records(
+            self.partition_for(group.group_id),
+            [(rec.group_key(group.group_id), rec.group_value(value))])
 
     def replay(self, key_bytes: bytes, value_bytes: bytes | None,
                producer_id: int = -1) -> None:

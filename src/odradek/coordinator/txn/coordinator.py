@@ -2,9 +2,10 @@
 
 Sans-IO and synchronous: state is written to ``__transaction_state`` through ``TxnLogWriter``
 and markers to the data partitions through ``MarkerWriter``, both of which return once the
-records are in the logs. A commit or abort therefore goes Ongoing -> Prepare* -> Complete*
-within one EndTxn; after a restart, a transaction found in a Prepare state is completed again
-and an Ongoing one is aborted when its timeout passes."""
+records are in the logs; the state writes a request makes go to its ``writes``, so that its
+response waits until the in-sync replicas have them. A commit or abort therefore goes
+Ongoing -> Prepare* -> Complete* within one EndTxn; after a restart, a transaction found in
+a Prepare state is completed again and an Ongoing one is aborted when its timeout passes."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from kio.schema.errors import ErrorCode
 from odradek.common.clock import Clock
 from odradek.common.errors import KafkaError
 from odradek.common.ids import TopicPartition
+from odradek.common.writes import InternalWrite, PendingWrites
 from odradek.coordinator.group.records import partition_for
 from odradek.coordinator.txn import records as rec
 
@@ -44,7 +46,8 @@ class TxnState(enum.IntEnum):
 
 class TxnLogWriter(Protocol):
     def append_txn_records(self, partition: int,
-                           records: Sequence[tuple[bytes, bytes | None]]) -> None: ...
+                           records: Sequence[tuple[bytes, bytes | None]]
+                           ) -> InternalWrite | None: ...
 
 
 class MarkerWriter(Protocol):
@@ -93,7 +96,8 @@ class TransactionCoordinator:
     # -- InitProducerId ------------------------------------------------------------------------
 
     def init_producer_id(self, transactional_id: str, timeout_ms: int, producer_id: int = -1,
-                         producer_epoch: int = -1) -> tuple[ErrorCode, int, int]:
+                         producer_epoch: int = -1, writes: PendingWrites | None = None
+                         ) -> tuple[ErrorCode, int, int]:
         if not transactional_id:
             return E.invalid_request, -1, -1
         if timeout_ms <= 0 or timeout_ms > self.config.max_timeout_ms:
@@ -103,7 +107,7 @@ class TransactionCoordinator:
         if txn is None or txn.state is TxnState.DEAD:
             txn = TransactionMetadata(transactional_id, self.generate_producer_id(), 0,
                                       timeout_ms, last_update_ms=now)
-            return self._store_initialized(txn)
+            return self._store_initialized(txn, writes)
         if producer_id >= 0:
             if producer_id == txn.producer_id and producer_epoch == txn.last_producer_epoch \
                     and txn.state is TxnState.EMPTY:
@@ -114,7 +118,7 @@ class TransactionCoordinator:
             if txn.state in (TxnState.PREPARE_COMMIT, TxnState.PREPARE_ABORT):
                 self._complete(txn, txn.state is TxnState.PREPARE_COMMIT)
             if txn.state is TxnState.ONGOING:
-                self._abort_fencing(txn, "a new producer initialised with the same id")
+                self._abort_fencing(txn, "a new producer initialised with the same id", writes)
         except KafkaError:
             return E.concurrent_transactions, -1, -1  # retriable: markers still pending
         if txn.state in (TxnState.PREPARE_COMMIT, TxnState.PREPARE_ABORT):
@@ -126,11 +130,12 @@ class TransactionCoordinator:
         txn.partitions.clear()
         txn.start_ms = -1
         txn.last_update_ms = now
-        return self._store_initialized(txn)
+        return self._store_initialized(txn, writes)
 
-    def _store_initialized(self, txn: TransactionMetadata) -> tuple[ErrorCode, int, int]:
+    def _store_initialized(self, txn: TransactionMetadata, writes: PendingWrites | None
+                           ) -> tuple[ErrorCode, int, int]:
         try:
-            self._persist(txn)
+            self._persist(txn, writes)
         except KafkaError as exc:
             return _coordinator_error(exc.error_code), -1, -1
         self.txns[txn.transactional_id] = txn
@@ -158,7 +163,8 @@ class TransactionCoordinator:
 
     def add_partitions(self, transactional_id: str, producer_id: int, producer_epoch: int,
                        partitions: list[TopicPartition],
-                       exists: Callable[[TopicPartition], bool]
+                       exists: Callable[[TopicPartition], bool],
+                       writes: PendingWrites | None = None
                        ) -> dict[TopicPartition, ErrorCode]:
         error, txn = self._validate(transactional_id, producer_id, producer_epoch)
         if txn is None:
@@ -176,7 +182,7 @@ class TransactionCoordinator:
         txn.partitions.update(partitions)
         txn.last_update_ms = now
         try:
-            self._persist(txn)
+            self._persist(txn, writes)
         except KafkaError as exc:
             return dict.fromkeys(partitions, _coordinator_error(exc.error_code))
         return dict.fromkeys(partitions, E.none)
@@ -184,13 +190,13 @@ class TransactionCoordinator:
     # -- EndTxn --------------------------------------------------------------------------------
 
     def end_txn(self, transactional_id: str, producer_id: int, producer_epoch: int,
-                commit: bool) -> ErrorCode:
+                commit: bool, writes: PendingWrites | None = None) -> ErrorCode:
         error, txn = self._validate(transactional_id, producer_id, producer_epoch)
         if txn is None:
             return error
         if txn.state is TxnState.ONGOING:
             try:
-                self._prepare(txn, commit)
+                self._prepare(txn, commit, writes)
                 self._complete(txn, commit)
             except KafkaError as exc:
                 return _coordinator_error(exc.error_code)
@@ -200,10 +206,11 @@ class TransactionCoordinator:
             return E.none  # a retried EndTxn
         return E.invalid_txn_state
 
-    def _prepare(self, txn: TransactionMetadata, commit: bool) -> None:
+    def _prepare(self, txn: TransactionMetadata, commit: bool,
+                 writes: PendingWrites | None = None) -> None:
         txn.state = TxnState.PREPARE_COMMIT if commit else TxnState.PREPARE_ABORT
         txn.last_update_ms = self.clock.milliseconds()
-        self._persist(txn)
+        self._persist(txn, writes)
 
     def _complete(self, txn: TransactionMetadata, commit: bool) -> None:
         """Send the markers; once all are written, the transaction is complete. Until then
@@ -235,11 +242,12 @@ class TransactionCoordinator:
 
         self.markers.send_markers(txn.producer_id, epoch, commit, sorted(txn.partitions), done)
 
-    def _abort_fencing(self, txn: TransactionMetadata, reason: str) -> None:
+    def _abort_fencing(self, txn: TransactionMetadata, reason: str,
+                       writes: PendingWrites | None = None) -> None:
         """Abort an ongoing transaction with a bumped epoch, fencing its producer."""
         log.info("aborting transaction %s: %s", txn.transactional_id, reason)
         self._bump_epoch(txn)
-        self._prepare(txn, commit=False)
+        self._prepare(txn, commit=False, writes=writes)
         self._complete(txn, commit=False)
 
     # -- timers --------------------------------------------------------------------------------
@@ -285,13 +293,15 @@ class TransactionCoordinator:
 
     # -- persistence ---------------------------------------------------------------------------
 
-    def _persist(self, txn: TransactionMetadata) -> None:
+    def _persist(self, txn: TransactionMetadata, writes: PendingWrites | None = None) -> None:
         value = rec.TxnValue(txn.producer_id, txn.producer_epoch, txn.timeout_ms,
                              int(txn.state), tuple(sorted(txn.partitions)), txn.last_update_ms,
                              txn.start_ms)
-        self.log_writer.append_txn_records(self.partition_for(txn.transactional_id),
-                                           [(rec.txn_key(txn.transactional_id),
-                                             rec.txn_value(value))])
+        write = self.log_writer.append_txn_records(
+            self.partition_for(txn.transactional_id),
+            [(rec.txn_key(txn.transactional_id), rec.txn_value(value))])
+        if writes is not None:
+            writes.add(write)
 
     def replay(self, key: bytes, value: bytes | None) -> None:
         transactional_id = rec.decode_key(key)

@@ -9,17 +9,19 @@ from typing import TYPE_CHECKING, Any
 from kio.schema.errors import ErrorCode
 
 from odradek.protocol import api_versions as keys
-from odradek.protocol.codec import RequestHeader, build, response_module
+from odradek.protocol.codec import build, response_module
 
 if TYPE_CHECKING:
     from odradek.server.broker import BrokerServer
+    from odradek.server.request_context import RequestContext
 
 ZERO = timedelta(0)
 AUTHORIZED_OPERATIONS_OMITTED = -2147483648
 BROKERS_ENDPOINT = 1
 
 
-def handle_describe_cluster(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+def handle_describe_cluster(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+    header = ctx.header
     module = response_module(keys.DESCRIBE_CLUSTER_KEY, header.api_version)
     endpoint_type = getattr(request, "endpoint_type", BROKERS_ENDPOINT)
     host, port = broker.advertised_endpoint
@@ -45,7 +47,8 @@ def handle_describe_cluster(broker: BrokerServer, header: RequestHeader, request
                  cluster_authorized_operations=AUTHORIZED_OPERATIONS_OMITTED)
 
 
-def handle_describe_log_dirs(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+def handle_describe_log_dirs(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+    header = ctx.header
     module = response_module(keys.DESCRIBE_LOG_DIRS_KEY, header.api_version)
     wanted = None if request.topics is None else {
         (t.topic, p) for t in request.topics for p in t.partitions}

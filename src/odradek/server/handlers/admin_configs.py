@@ -12,10 +12,11 @@ from kio.schema.errors import ErrorCode
 from odradek.cluster.configs import AlterOp, ConfigEntry, ConfigSource
 from odradek.common.errors import KafkaError
 from odradek.protocol import api_versions as keys
-from odradek.protocol.codec import RequestHeader, build, response_module
+from odradek.protocol.codec import build, response_module
 
 if TYPE_CHECKING:
     from odradek.server.broker import BrokerServer
+    from odradek.server.request_context import RequestContext
 
 ZERO = timedelta(0)
 TOPIC = 2
@@ -23,7 +24,8 @@ BROKER = 4
 BROKER_LOGGER = 8
 
 
-def handle_describe_configs(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+def handle_describe_configs(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+    header = ctx.header
     module = response_module(keys.DESCRIBE_CONFIGS_KEY, header.api_version)
     synonyms = bool(getattr(request, "include_synonyms", False))
     docs = bool(getattr(request, "include_documentation", False))
@@ -90,14 +92,16 @@ def _entry(module: Any, entry: ConfigEntry, synonyms: bool, docs: bool) -> Any:
                  is_default=entry.source == 5)
 
 
-def handle_alter_configs(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+def handle_alter_configs(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+    header = ctx.header
     module = response_module(keys.ALTER_CONFIGS_KEY, header.api_version)
     return build(module.AlterConfigsResponse, throttle_time=ZERO, responses=_alter_resources(
         broker, module, request, lambda c: (c.name, int(AlterOp.SET), c.value), False))
 
 
-def handle_incremental_alter_configs(broker: BrokerServer, header: RequestHeader,
+def handle_incremental_alter_configs(broker: BrokerServer, ctx: RequestContext,
                                      request: Any) -> Any:
+    header = ctx.header
     module = response_module(keys.INCREMENTAL_ALTER_CONFIGS_KEY, header.api_version)
     return build(module.IncrementalAlterConfigsResponse, throttle_time=ZERO,
                  responses=_alter_resources(

@@ -15,10 +15,11 @@ from odradek.cluster.zk_controller import ElectionResult, OngoingReassignment
 from odradek.common.errors import KafkaError
 from odradek.common.ids import TopicPartition
 from odradek.protocol import api_versions as keys
-from odradek.protocol.codec import RequestHeader, build, response_module
+from odradek.protocol.codec import build, response_module
 
 if TYPE_CHECKING:
     from odradek.server.broker import BrokerServer
+    from odradek.server.request_context import RequestContext
 
 ZERO = timedelta(0)
 PREFERRED, UNCLEAN = 0, 1
@@ -37,8 +38,9 @@ def _known(broker: BrokerServer, tp: TopicPartition) -> bool:
 
 # -- ElectLeaders ---------------------------------------------------------------------------
 
-async def handle_elect_leaders(broker: BrokerServer, header: RequestHeader,
+async def handle_elect_leaders(broker: BrokerServer, ctx: RequestContext,
                                request: Any) -> Any:
+    header = ctx.header
     module = response_module(keys.ELECT_LEADERS_KEY, header.api_version)
     unclean = getattr(request, "election_type", PREFERRED) == UNCLEAN
     wanted = None if request.topic_partitions is None else [
@@ -81,8 +83,9 @@ async def handle_elect_leaders(broker: BrokerServer, header: RequestHeader,
 
 # -- AlterPartitionReassignments ------------------------------------------------------------
 
-async def handle_alter_partition_reassignments(broker: BrokerServer, header: RequestHeader,
+async def handle_alter_partition_reassignments(broker: BrokerServer, ctx: RequestContext,
                                                request: Any) -> Any:
+    header = ctx.header
     module = response_module(keys.ALTER_PARTITION_REASSIGNMENTS_KEY, header.api_version)
     wanted: dict[TopicPartition, list[int] | None] = {}
     for topic in request.topics:
@@ -128,8 +131,9 @@ async def handle_alter_partition_reassignments(broker: BrokerServer, header: Req
 
 # -- ListPartitionReassignments -------------------------------------------------------------
 
-async def handle_list_partition_reassignments(broker: BrokerServer, header: RequestHeader,
+async def handle_list_partition_reassignments(broker: BrokerServer, ctx: RequestContext,
                                               request: Any) -> Any:
+    header = ctx.header
     module = response_module(keys.LIST_PARTITION_REASSIGNMENTS_KEY, header.api_version)
     wanted = None if request.topics is None else [
         TopicPartition(t.name, p) for t in request.topics for p in t.partition_indexes]

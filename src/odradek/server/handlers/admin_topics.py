@@ -10,17 +10,19 @@ from kio.schema.errors import ErrorCode
 from odradek.common.errors import KafkaError
 from odradek.common.ids import TopicPartition
 from odradek.protocol import api_versions as keys
-from odradek.protocol.codec import RequestHeader, build, response_module
+from odradek.protocol.codec import build, response_module
 
 if TYPE_CHECKING:
     from odradek.server.broker import BrokerServer
+    from odradek.server.request_context import RequestContext
 
 ZERO = timedelta(0)
 AUTHORIZED_OPERATIONS_OMITTED = -2147483648
 HIGH_WATERMARK = -1
 
 
-def handle_create_partitions(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+def handle_create_partitions(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+    header = ctx.header
     module = response_module(keys.CREATE_PARTITIONS_KEY, header.api_version)
     names = [t.name for t in request.topics]
     results = []
@@ -41,7 +43,8 @@ def handle_create_partitions(broker: BrokerServer, header: RequestHeader, reques
     return build(module.CreatePartitionsResponse, throttle_time=ZERO, results=tuple(results))
 
 
-def handle_delete_records(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+def handle_delete_records(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+    header = ctx.header
     module = response_module(keys.DELETE_RECORDS_KEY, header.api_version)
     topics = []
     changed = False
@@ -67,8 +70,9 @@ def handle_delete_records(broker: BrokerServer, header: RequestHeader, request: 
     return build(module.DeleteRecordsResponse, throttle_time=ZERO, topics=tuple(topics))
 
 
-def handle_describe_topic_partitions(broker: BrokerServer, header: RequestHeader,
+def handle_describe_topic_partitions(broker: BrokerServer, ctx: RequestContext,
                                      request: Any) -> Any:
+    header = ctx.header
     module = response_module(keys.DESCRIBE_TOPIC_PARTITIONS_KEY, header.api_version)
     store = broker.metadata_store
     requested = sorted({t.name for t in request.topics}) if request.topics else \

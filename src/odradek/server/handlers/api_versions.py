@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 from kio.schema.errors import ErrorCode
 
 from odradek.protocol.api_versions import API_VERSIONS_KEY, SUPPORTED_APIS
-from odradek.protocol.codec import RequestHeader, build, response_module
+from odradek.protocol.codec import build, response_module
 
 if TYPE_CHECKING:
     from odradek.server.broker import BrokerServer
+    from odradek.server.request_context import RequestContext
 
 
 def _response(version: int, error: ErrorCode) -> Any:
@@ -22,7 +23,8 @@ def _response(version: int, error: ErrorCode) -> Any:
                  throttle_time=timedelta(0))
 
 
-def handle_api_versions(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+def handle_api_versions(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+    header = ctx.header
     return _response(header.api_version, ErrorCode.none)
 
 

@@ -33,6 +33,7 @@ from odradek.protocol.records.validation import down_convert
 if TYPE_CHECKING:
     from odradek.config.topic import LogConfig
     from odradek.server.broker import BrokerServer
+    from odradek.server.request_context import RequestContext
 
 READ_COMMITTED = 1
 FIRST_V2_FETCH_VERSION = 4  # v0-3 get magic v0/v1 message sets, down-converted
@@ -57,7 +58,8 @@ def replica_id_of(request: Any) -> int:
     return int(getattr(request, "replica_id", -1))
 
 
-def handle_fetch(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+def handle_fetch(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+    header = ctx.header
     wanted = _wanted_partitions(broker, request)
     committed = getattr(request, "isolation_level", 0) == READ_COMMITTED
     replica = replica_id_of(request)

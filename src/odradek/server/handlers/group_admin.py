@@ -8,17 +8,19 @@ from typing import TYPE_CHECKING, Any
 from kio.schema.errors import ErrorCode
 
 from odradek.protocol import api_versions as keys
-from odradek.protocol.codec import RequestHeader, build, response_module
+from odradek.protocol.codec import build, response_module
 from odradek.server.handlers.group_membership import coordinator_error, not_coordinator
 
 if TYPE_CHECKING:
     from odradek.server.broker import BrokerServer
+    from odradek.server.request_context import RequestContext
 
 ZERO = timedelta(0)
 AUTHORIZED_OPERATIONS_OMITTED = -2147483648
 
 
-def handle_list_groups(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+def handle_list_groups(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+    header = ctx.header
     module = response_module(keys.LIST_GROUPS_KEY, header.api_version)
     states = tuple(getattr(request, "states_filter", ()) or ())
     types = {t.lower() for t in getattr(request, "types_filter", ()) or ()}
@@ -31,7 +33,8 @@ def handle_list_groups(broker: BrokerServer, header: RequestHeader, request: Any
                  groups=tuple(groups))
 
 
-def handle_describe_groups(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+def handle_describe_groups(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+    header = ctx.header
     module = response_module(keys.DESCRIBE_GROUPS_KEY, header.api_version)
     unavailable = coordinator_error(broker)
     described = []
@@ -60,14 +63,15 @@ def handle_describe_groups(broker: BrokerServer, header: RequestHeader, request:
     return build(module.DescribeGroupsResponse, throttle_time=ZERO, groups=tuple(described))
 
 
-def handle_delete_groups(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+def handle_delete_groups(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+    header = ctx.header
     module = response_module(keys.DELETE_GROUPS_KEY, header.api_version)
     unavailable = coordinator_error(broker)
     names = list(request.groups_names)
     mine = [n for n in names if unavailable is None and not_coordinator(broker, n) is None]
     results = dict.fromkeys(names, unavailable or ErrorCode.not_coordinator)
     if mine:
-        results.update(broker.groups.coordinator.delete_groups(mine))
+        results.update(broker.groups.coordinator.delete_groups(mine, ctx.writes))
     return build(module.DeleteGroupsResponse, throttle_time=ZERO, results=tuple(
         build(module.DeletableGroupResult, group_id=name, error_code=results[name])
         for name in names))

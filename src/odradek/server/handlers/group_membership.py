@@ -13,10 +13,11 @@ from kio.schema.errors import ErrorCode
 from odradek.common.errors import KafkaError
 from odradek.coordinator.group.coordinator import JoinResult, SyncResult
 from odradek.protocol import api_versions as keys
-from odradek.protocol.codec import RequestHeader, build, response_module
+from odradek.protocol.codec import build, response_module
 
 if TYPE_CHECKING:
     from odradek.server.broker import BrokerServer
+    from odradek.server.request_context import RequestContext
 
 GROUP_KEY_TYPE = 0
 TRANSACTION_KEY_TYPE = 1
@@ -27,7 +28,8 @@ def _ms(value: Any) -> int:
     return int(value.total_seconds() * 1000) if isinstance(value, timedelta) else int(value)
 
 
-def handle_find_coordinator(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+def handle_find_coordinator(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+    header = ctx.header
     module = response_module(keys.FIND_COORDINATOR_KEY, header.api_version)
     key_type = getattr(request, "key_type", GROUP_KEY_TYPE)
     wanted = list(getattr(request, "coordinator_keys", ())) or [getattr(request, "key", "")]
@@ -104,7 +106,8 @@ def coordinator_error(broker: BrokerServer, group_id: str | None = None) -> Erro
     return None
 
 
-async def handle_join_group(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+async def handle_join_group(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+    header = ctx.header
     module = response_module(keys.JOIN_GROUP_KEY, header.api_version)
     unavailable = coordinator_error(broker, request.group_id)
     if unavailable is not None:
@@ -123,10 +126,11 @@ async def handle_join_group(broker: BrokerServer, header: RequestHeader, request
         rebalance_ms = session_ms
     broker.groups.coordinator.join_group(
         request.group_id, request.member_id, getattr(request, "group_instance_id", None),
-        header.client_id or "", broker.client_host_of(header), session_ms, rebalance_ms,
+        header.client_id or "", ctx.client_host, session_ms, rebalance_ms,
         request.protocol_type, [(p.name, p.metadata) for p in request.protocols],
         require_known_member_id=header.api_version >= 4, callback=respond)
     result = await future
+    ctx.writes.add(result.write)
     members = tuple(build(module.JoinGroupResponseMember, member_id=m, group_instance_id=i,
                           metadata=meta) for m, i, meta in result.members)
     return build(module.JoinGroupResponse, throttle_time=ZERO, error_code=result.error,
@@ -136,7 +140,8 @@ async def handle_join_group(broker: BrokerServer, header: RequestHeader, request
                  member_id=result.member_id, members=members)
 
 
-async def handle_sync_group(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+async def handle_sync_group(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+    header = ctx.header
     module = response_module(keys.SYNC_GROUP_KEY, header.api_version)
     unavailable = coordinator_error(broker, request.group_id)
     if unavailable is not None:
@@ -154,12 +159,14 @@ async def handle_sync_group(broker: BrokerServer, header: RequestHeader, request
         getattr(request, "protocol_name", None),
         {a.member_id: a.assignment for a in request.assignments}, respond)
     result = await future
+    ctx.writes.add(result.write)
     return build(module.SyncGroupResponse, throttle_time=ZERO, error_code=result.error,
                  protocol_type=result.protocol_type, protocol_name=result.protocol_name,
                  assignment=result.assignment)
 
 
-def handle_heartbeat(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+def handle_heartbeat(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+    header = ctx.header
     module = response_module(keys.HEARTBEAT_KEY, header.api_version)
     error = not_coordinator(broker, request.group_id) or broker.groups.coordinator.heartbeat(
         request.group_id, request.generation_id, request.member_id,
@@ -167,7 +174,8 @@ def handle_heartbeat(broker: BrokerServer, header: RequestHeader, request: Any) 
     return build(module.HeartbeatResponse, throttle_time=ZERO, error_code=error)
 
 
-def handle_leave_group(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+def handle_leave_group(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+    header = ctx.header
     module = response_module(keys.LEAVE_GROUP_KEY, header.api_version)
     if header.api_version >= 3:
         leaving = [(m.member_id, m.group_instance_id) for m in request.members]

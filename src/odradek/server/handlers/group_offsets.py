@@ -9,16 +9,18 @@ from kio.schema.errors import ErrorCode
 
 from odradek.coordinator.group.coordinator import OffsetCommit
 from odradek.protocol import api_versions as keys
-from odradek.protocol.codec import RequestHeader, build, response_module
+from odradek.protocol.codec import build, response_module
 from odradek.server.handlers.group_membership import coordinator_error, not_coordinator
 
 if TYPE_CHECKING:
     from odradek.server.broker import BrokerServer
+    from odradek.server.request_context import RequestContext
 
 ZERO = timedelta(0)
 
 
-def handle_offset_commit(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+def handle_offset_commit(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+    header = ctx.header
     module = response_module(keys.OFFSET_COMMIT_KEY, header.api_version)
     offsets = {
         (topic.name, p.partition_index): OffsetCommit(
@@ -32,7 +34,7 @@ def handle_offset_commit(broker: BrokerServer, header: RequestHeader, request: A
     elif known:
         results = broker.groups.coordinator.commit_offsets(
             request.group_id, request.member_id, getattr(request, "group_instance_id", None),
-            request.generation_id_or_member_epoch, known)
+            request.generation_id_or_member_epoch, known, ctx.writes)
     else:
         results = {}
     results.update(dict.fromkeys(unknown, ErrorCode.unknown_topic_or_partition))
@@ -45,7 +47,8 @@ def handle_offset_commit(broker: BrokerServer, header: RequestHeader, request: A
     return build(module.OffsetCommitResponse, throttle_time=ZERO, topics=topics)
 
 
-def handle_offset_fetch(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+def handle_offset_fetch(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+    header = ctx.header
     module = response_module(keys.OFFSET_FETCH_KEY, header.api_version)
     unavailable = coordinator_error(broker)
     if header.api_version >= 8:
@@ -97,7 +100,8 @@ def _fetch_topics(broker: BrokerServer, module: Any, group_id: str, requested: A
     return topics, ErrorCode.none
 
 
-def handle_offset_delete(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+def handle_offset_delete(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+    header = ctx.header
     module = response_module(keys.OFFSET_DELETE_KEY, header.api_version)
     wanted = [(t.name, p.partition_index) for t in request.topics for p in t.partitions]
     unavailable = coordinator_error(broker, request.group_id)
@@ -107,7 +111,7 @@ def handle_offset_delete(broker: BrokerServer, header: RequestHeader, request: A
     else:
         unknown = [key for key in wanted if not _partition_exists(broker, key)]
         error, results = broker.groups.coordinator.delete_offsets(
-            request.group_id, [key for key in wanted if key not in unknown])
+            request.group_id, [key for key in wanted if key not in unknown], ctx.writes)
         results.update(dict.fromkeys(unknown, ErrorCode.unknown_topic_or_partition))
     topics = () if error is not ErrorCode.none else tuple(
         build(module.OffsetDeleteResponseTopic, name=t.name, partitions=tuple(

@@ -10,11 +10,12 @@ from kio.schema.errors import ErrorCode
 
 from odradek.common.errors import KafkaError
 from odradek.protocol.api_versions import OFFSET_FOR_LEADER_EPOCH_KEY
-from odradek.protocol.codec import RequestHeader, build, response_module
+from odradek.protocol.codec import build, response_module
 from odradek.storage.log import Log
 
 if TYPE_CHECKING:
     from odradek.server.broker import BrokerServer
+    from odradek.server.request_context import RequestContext
 
 
 def epoch_error(log_obj: Log, current_leader_epoch: int) -> ErrorCode | None:
@@ -27,8 +28,9 @@ def epoch_error(log_obj: Log, current_leader_epoch: int) -> ErrorCode | None:
     return ErrorCode.unknown_leader_epoch
 
 
-def handle_offset_for_leader_epoch(broker: BrokerServer, header: RequestHeader,
+def handle_offset_for_leader_epoch(broker: BrokerServer, ctx: RequestContext,
                                    request: Any) -> Any:
+    header = ctx.header
     module = response_module(OFFSET_FOR_LEADER_EPOCH_KEY, header.api_version)
     topics = []
     for topic in request.topics:

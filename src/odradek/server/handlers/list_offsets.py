@@ -11,13 +11,14 @@ from kio.schema.errors import ErrorCode
 
 from odradek.common.errors import KafkaError
 from odradek.protocol.api_versions import LIST_OFFSETS_KEY
-from odradek.protocol.codec import RequestHeader, build, response_module
+from odradek.protocol.codec import build, response_module
 from odradek.server.handlers.leader_epoch import epoch_error
 from odradek.storage.log import Log
 from odradek.storage.segment import LogSegment
 
 if TYPE_CHECKING:
     from odradek.server.broker import BrokerServer
+    from odradek.server.request_context import RequestContext
 
 LATEST = -1
 EARLIEST = -2
@@ -27,7 +28,8 @@ LATEST_TIERED = -5
 CONSUMER_REPLICA_ID = -1
 
 
-def handle_list_offsets(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+def handle_list_offsets(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+    header = ctx.header
     module = response_module(LIST_OFFSETS_KEY, header.api_version)
     from_consumer = request.replica_id == CONSUMER_REPLICA_ID
     topics = []

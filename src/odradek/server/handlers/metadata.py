@@ -13,15 +13,17 @@ from odradek.cluster.topic_names import validate_topic_name
 from odradek.common.errors import KafkaError
 from odradek.common.ids import TopicPartition
 from odradek.protocol.api_versions import METADATA_KEY
-from odradek.protocol.codec import RequestHeader, build, response_module
+from odradek.protocol.codec import build, response_module
 
 if TYPE_CHECKING:
     from odradek.server.broker import BrokerServer
+    from odradek.server.request_context import RequestContext
 
 AUTHORIZED_OPERATIONS_OMITTED = -2147483648
 
 
-def handle_metadata(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+def handle_metadata(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+    header = ctx.header
     module = response_module(METADATA_KEY, header.api_version)
     store = broker.metadata_store
     requested = request.topics

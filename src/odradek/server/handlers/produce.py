@@ -18,7 +18,7 @@ from odradek.common.errors import (
 from odradek.common.ids import TopicPartition
 from odradek.observability import metrics
 from odradek.protocol.api_versions import PRODUCE_KEY
-from odradek.protocol.codec import RequestHeader, build, response_module
+from odradek.protocol.codec import build, response_module
 from odradek.protocol.records.batch import ATTRIBUTES_OFFSET, COMPRESSION_MASK, MAGIC_OFFSET
 from odradek.protocol.records.compression import CompressionType
 from odradek.protocol.records.validation import record_errors_of
@@ -26,9 +26,11 @@ from odradek.server.errors import CloseConnectionError
 
 if TYPE_CHECKING:
     from odradek.server.broker import BrokerServer
+    from odradek.server.request_context import RequestContext
 
 
-def handle_produce(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+def handle_produce(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+    header = ctx.header
     module = response_module(PRODUCE_KEY, header.api_version)
     acks = request.acks
     valid_acks = acks in (0, 1, -1)

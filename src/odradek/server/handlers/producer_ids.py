@@ -10,13 +10,15 @@ from kio.schema.errors import ErrorCode
 
 from odradek.common.errors import KafkaError
 from odradek.protocol.api_versions import INIT_PRODUCER_ID_KEY
-from odradek.protocol.codec import RequestHeader, build, response_module
+from odradek.protocol.codec import build, response_module
 
 if TYPE_CHECKING:
     from odradek.server.broker import BrokerServer
+    from odradek.server.request_context import RequestContext
 
 
-def handle_init_producer_id(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+def handle_init_producer_id(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+    header = ctx.header
     module = response_module(INIT_PRODUCER_ID_KEY, header.api_version)
     if request.transactional_id is not None:
         try:
@@ -25,7 +27,8 @@ def handle_init_producer_id(broker: BrokerServer, header: RequestHeader, request
             error, producer_id, epoch = broker.txns.coordinator.init_producer_id(
                 request.transactional_id,
                 int(request.transaction_timeout.total_seconds() * 1000),
-                getattr(request, "producer_id", -1), getattr(request, "producer_epoch", -1))
+                getattr(request, "producer_id", -1), getattr(request, "producer_epoch", -1),
+                ctx.writes)
         except KafkaError as exc:
             error, producer_id, epoch = exc.error_code, -1, -1
         if error is ErrorCode.producer_fenced and header.api_version < 4:

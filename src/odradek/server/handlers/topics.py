@@ -15,13 +15,15 @@ from odradek.cluster.controller import TopicSpec
 from odradek.common.errors import KafkaError
 from odradek.common.ids import ZERO_UUID, TopicPartition
 from odradek.protocol.api_versions import CREATE_TOPICS_KEY, DELETE_TOPICS_KEY
-from odradek.protocol.codec import RequestHeader, build, response_module
+from odradek.protocol.codec import build, response_module
 
 if TYPE_CHECKING:
     from odradek.server.broker import BrokerServer
+    from odradek.server.request_context import RequestContext
 
 
-def handle_create_topics(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+def handle_create_topics(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+    header = ctx.header
     module = response_module(CREATE_TOPICS_KEY, header.api_version)
     counts = Counter(t.name for t in request.topics)
     validate_only = bool(getattr(request, "validate_only", False))
@@ -101,7 +103,8 @@ def _create_result(module: Any, name: str, created: Any, error: ErrorCode,
                  configs=configs if created is not None else None)
 
 
-def handle_delete_topics(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+def handle_delete_topics(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+    header = ctx.header
     module = response_module(DELETE_TOPICS_KEY, header.api_version)
     if hasattr(request, "topic_names"):
         wanted = [(name, None) for name in request.topic_names]

@@ -13,11 +13,12 @@ from odradek.common.errors import KafkaError
 from odradek.common.ids import TopicPartition
 from odradek.coordinator.group.coordinator import OffsetCommit
 from odradek.protocol import api_versions as keys
-from odradek.protocol.codec import RequestHeader, build, response_module
+from odradek.protocol.codec import build, response_module
 from odradek.server.group_service import OFFSETS_TOPIC
 
 if TYPE_CHECKING:
     from odradek.server.broker import BrokerServer
+    from odradek.server.request_context import RequestContext
 
 ZERO = timedelta(0)
 E = ErrorCode
@@ -40,8 +41,9 @@ def _txn_unavailable(broker: BrokerServer, transactional_id: str | None = None
     return None
 
 
-def handle_add_partitions_to_txn(broker: BrokerServer, header: RequestHeader,
+def handle_add_partitions_to_txn(broker: BrokerServer, ctx: RequestContext,
                                  request: Any) -> Any:
+    header = ctx.header
     module = response_module(keys.ADD_PARTITIONS_TO_TXN_KEY, header.api_version)
     wanted = [TopicPartition(t.name, p) for t in request.v3_and_below_topics
               for p in t.partitions]
@@ -52,7 +54,7 @@ def handle_add_partitions_to_txn(broker: BrokerServer, header: RequestHeader,
         results = broker.txns.coordinator.add_partitions(
             request.v3_and_below_transactional_id, request.v3_and_below_producer_id,
             request.v3_and_below_producer_epoch, wanted,
-            lambda tp: _partition_exists(broker, tp))
+            lambda tp: _partition_exists(broker, tp), ctx.writes)
     by_topic: dict[str, list[Any]] = {}
     for tp, error in results.items():
         by_topic.setdefault(tp.topic, []).append(build(
@@ -64,7 +66,8 @@ def handle_add_partitions_to_txn(broker: BrokerServer, header: RequestHeader,
                  results_by_topic_v3_and_below=topics)
 
 
-def handle_add_offsets_to_txn(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+def handle_add_offsets_to_txn(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+    header = ctx.header
     module = response_module(keys.ADD_OFFSETS_TO_TXN_KEY, header.api_version)
     error = _txn_unavailable(broker, request.transactional_id)
     if error is None:
@@ -73,7 +76,7 @@ def handle_add_offsets_to_txn(broker: BrokerServer, header: RequestHeader, reque
             partition = broker.groups.coordinator.partition_for(request.group_id)
             results = broker.txns.coordinator.add_partitions(
                 request.transactional_id, request.producer_id, request.producer_epoch,
-                [TopicPartition(OFFSETS_TOPIC, partition)], lambda tp: True)
+                [TopicPartition(OFFSETS_TOPIC, partition)], lambda tp: True, ctx.writes)
             error = next(iter(results.values()))
         except KafkaError as exc:
             error = exc.error_code
@@ -81,17 +84,19 @@ def handle_add_offsets_to_txn(broker: BrokerServer, header: RequestHeader, reque
                  error_code=legacy_fenced(error, header.api_version, 2))
 
 
-def handle_end_txn(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+def handle_end_txn(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+    header = ctx.header
     module = response_module(keys.END_TXN_KEY, header.api_version)
     error = _txn_unavailable(broker, request.transactional_id) or \
         broker.txns.coordinator.end_txn(
         request.transactional_id, request.producer_id, request.producer_epoch,
-        request.committed)
+        request.committed, ctx.writes)
     return build(module.EndTxnResponse, throttle_time=ZERO,
                  error_code=legacy_fenced(error, header.api_version, 2))
 
 
-def handle_txn_offset_commit(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+def handle_txn_offset_commit(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+    header = ctx.header
     module = response_module(keys.TXN_OFFSET_COMMIT_KEY, header.api_version)
     offsets = {(t.name, p.partition_index): OffsetCommit(
         p.committed_offset, getattr(p, "committed_leader_epoch", -1), p.committed_metadata)
@@ -102,7 +107,7 @@ def handle_txn_offset_commit(broker: BrokerServer, header: RequestHeader, reques
         results = broker.groups.coordinator.txn_commit_offsets(
             request.group_id, request.producer_id, request.producer_epoch,
             getattr(request, "member_id", ""), getattr(request, "group_instance_id", None),
-            getattr(request, "generation_id", -1), offsets)
+            getattr(request, "generation_id", -1), offsets, ctx.writes)
     except KafkaError as exc:
         results = dict.fromkeys(offsets, exc.error_code)
     topics = tuple(build(module.TxnOffsetCommitResponseTopic, name=t.name, partitions=tuple(
@@ -112,13 +117,14 @@ def handle_txn_offset_commit(broker: BrokerServer, header: RequestHeader, reques
     return build(module.TxnOffsetCommitResponse, throttle_time=ZERO, topics=topics)
 
 
-def handle_write_txn_markers(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+def handle_write_txn_markers(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+    header = ctx.header
     module = response_module(keys.WRITE_TXN_MARKERS_KEY, header.api_version)
     markers = []
     for marker in request.markers:
         wanted = [TopicPartition(t.name, p) for t in marker.topics for p in t.partition_indexes]
         results = broker.txns.write_markers(marker.producer_id, marker.producer_epoch,
-                                            marker.transaction_result, wanted)
+                                            marker.transaction_result, wanted, ctx.writes)
         by_topic: dict[str, list[Any]] = {}
         for tp in wanted:
             by_topic.setdefault(tp.topic, []).append(build(
@@ -131,8 +137,9 @@ def handle_write_txn_markers(broker: BrokerServer, header: RequestHeader, reques
     return build(module.WriteTxnMarkersResponse, markers=tuple(markers))
 
 
-def handle_describe_transactions(broker: BrokerServer, header: RequestHeader,
+def handle_describe_transactions(broker: BrokerServer, ctx: RequestContext,
                                  request: Any) -> Any:
+    header = ctx.header
     module = response_module(keys.DESCRIBE_TRANSACTIONS_KEY, header.api_version)
     states = []
     for transactional_id in request.transactional_ids:
@@ -161,7 +168,8 @@ def handle_describe_transactions(broker: BrokerServer, header: RequestHeader,
                  transaction_states=tuple(states))
 
 
-def handle_list_transactions(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+def handle_list_transactions(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+    header = ctx.header
     module = response_module(keys.LIST_TRANSACTIONS_KEY, header.api_version)
     known = {"empty", "ongoing", "preparecommit", "prepareabort", "completecommit",
              "completeabort", "dead", "prepareepochfence"}
@@ -179,7 +187,8 @@ def handle_list_transactions(broker: BrokerServer, header: RequestHeader, reques
                      for t in found))
 
 
-def handle_describe_producers(broker: BrokerServer, header: RequestHeader, request: Any) -> Any:
+def handle_describe_producers(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+    header = ctx.header
     module = response_module(keys.DESCRIBE_PRODUCERS_KEY, header.api_version)
     topics = []
     for topic in request.topics:

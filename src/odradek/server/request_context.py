@@ -1,0 +1,42 @@
+"""One request's context: what the connection knows about it (header, listener, peer,
+principal) and the internal writes handling it made. Created by the connection for every
+request and passed explicitly to its handler; nothing per-request lives on shared objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from odradek.common.principal import ANONYMOUS, KafkaPrincipal
+from odradek.common.writes import PendingWrites
+from odradek.protocol.codec import RequestHeader
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionInfo:
+    """What a connection knows about its peer; one per connection, shared by its requests."""
+
+    listener_name: str = "PLAINTEXT"
+    peer_host: str = ""
+    peer_port: int = -1
+    principal: KafkaPrincipal = ANONYMOUS
+
+
+@dataclass(slots=True)
+class RequestContext:
+    header: RequestHeader
+    connection: ConnectionInfo
+    writes: PendingWrites = field(default_factory=PendingWrites)
+
+    @property
+    def principal(self) -> KafkaPrincipal:
+        return self.connection.principal
+
+    @property
+    def listener_name(self) -> str:
+        return self.connection.listener_name
+
+    @property
+    def client_host(self) -> str:
+        """The client host as Kafka reports it for group members (``/127.0.0.1``)."""
+        host = self.connection.peer_host
+        return f"/{host}" if host else ""
