@@ -1,38 +1,35 @@
 """The Prometheus view of one broker: the hot-path families of ``metrics``, the scrape-time
-gauges of ``broker_state``, consumer lag (kafka_exporter's names) and the process metrics."""
+gauges the broker reports through ``view.BrokerView``, consumer lag (kafka_exporter's names)
+and the process metrics."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from odradek.observability import broker_state as state
 from odradek.observability import metrics
-
-if TYPE_CHECKING:
-    from odradek.server.broker import BrokerServer
+from odradek.observability.view import BrokerView, Gauge, Props
 
 
 class BrokerCollector(Collector):
-    def __init__(self, broker: BrokerServer) -> None:
+    def __init__(self, broker: BrokerView) -> None:
         self.broker = broker
 
     def collect(self) -> Iterable[Metric]:
         broker = self.broker
-        live = state.live_topics(broker)
+        live = broker.live_topics()
         metrics.forget_topics(live)
         yield from metrics.prometheus_families(live)
-        yield from _gauge_families(state.gauges(broker))
+        yield from _gauge_families(broker.gauges())
         yield from _lag_families(broker)
         connections = GaugeMetricFamily(
             "kafka_server_socket_server_metrics_connection_count",
             "kafka.server:type=socket-server-metrics,listener=*,networkProcessor=* "
             "connection-count", labels=["listener"])
-        for listener, count in state.connections_by_listener(broker).items():
+        for listener, count in broker.connections_by_listener().items():
             connections.add_metric([listener], count)
         yield connections
 
@@ -40,10 +37,10 @@ class BrokerCollector(Collector):
         return []  # names vary with the topics; nothing to check at registration
 
 
-def _gauge_families(gauges: list[state.Gauge]) -> Iterator[Metric]:
+def _gauge_families(gauges: list[Gauge]) -> Iterator[Metric]:
     families: dict[str, Metric] = {}
     for domain, props, value in gauges:
-        name, labels = state.prometheus_name(domain, props)
+        name, labels = prometheus_name(domain, props)
         family = families.get(name)
         if family is None:
             mbean = ",".join(f"{k}={v}" for k, v in props if k in ("type", "name"))
@@ -52,7 +49,17 @@ def _gauge_families(gauges: list[state.Gauge]) -> Iterator[Metric]:
     yield from families.values()
 
 
-def _lag_families(broker: BrokerServer) -> Iterator[Metric]:
+def prometheus_name(domain: str, props: Props) -> tuple[str, dict[str, str]]:
+    """The JMX exporter's mapping: ``kafka_<domain>_<type>_<name>``, lower case, the other key
+    properties as labels (``kafka.log:type=Log,name=Size,topic=t,partition=0`` is
+    ``kafka_log_log_size{topic="t",partition="0"}``)."""
+    values = dict(props)
+    parts = [domain, values.pop("type", ""), values.pop("name", "")]
+    name = "_".join(p for p in parts if p).lower().replace(".", "_").replace("-", "_")
+    return name, {key.lower(): value for key, value in values.items()}
+
+
+def _lag_families(broker: BrokerView) -> Iterator[Metric]:
     """Per group and partition, as kafka_exporter names them (Kafka itself exports lag only
     from the consumer; the broker computes it here from committed offsets and the logs)."""
     lag = GaugeMetricFamily("kafka_consumergroup_lag",
@@ -66,7 +73,7 @@ def _lag_families(broker: BrokerServer) -> Iterator[Metric]:
     members = GaugeMetricFamily("kafka_consumergroup_members", "members of the group",
                                 labels=["consumergroup"])
     sums: dict[tuple[str, str], int] = {}
-    for item in state.consumer_lag(broker):
+    for item in broker.consumer_lag():
         labels = [item.group, item.topic, str(item.partition)]
         lag.add_metric(labels, item.lag)
         current.add_metric(labels, item.committed)
@@ -74,12 +81,12 @@ def _lag_families(broker: BrokerServer) -> Iterator[Metric]:
         sums[key] = sums.get(key, 0) + item.lag
     for (group, topic), total in sums.items():
         lag_sum.add_metric([group, topic], total)
-    for group, count in state.group_members(broker).items():
+    for group, count in broker.group_members().items():
         members.add_metric([group], count)
     yield from (lag, current, lag_sum, members)
 
 
-def broker_registry(broker: BrokerServer) -> CollectorRegistry:
+def broker_registry(broker: BrokerView) -> CollectorRegistry:
     """A registry for one broker's endpoint: its collector and the process collectors."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(BrokerCollector(broker))

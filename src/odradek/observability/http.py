@@ -4,7 +4,7 @@
   wedged). It is served on that loop, so an answer is the proof;
 - ``GET /ready``: 200 once the broker has recovered its logs, its listeners accept and, in a
   cluster, it is registered in ZooKeeper; 503 with the reason otherwise (shutting down,
-  controlled shutdown, ZooKeeper session lost, ...). See ``broker_state.not_ready_reason``;
+  controlled shutdown, ZooKeeper session lost, ...). See ``BrokerView.not_ready_reason``;
 - ``GET /metrics``: Prometheus text (OpenMetrics when asked for), via prometheus_client;
 - ``GET /jolokia/read/<mbean>[/<attribute>]``, ``/jolokia/search/<pattern>``,
   ``/jolokia/list``, ``/jolokia/version`` and ``POST /jolokia`` (one request or a list):
@@ -26,18 +26,15 @@ import errno
 import gzip
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote
 
 from prometheus_client.exposition import choose_encoder
 
 from odradek.observability import metrics
-from odradek.observability.broker_state import not_ready_reason
 from odradek.observability.collectors import broker_registry
 from odradek.observability.jolokia import TICK_SECONDS, Jolokia, Meters, read_request_from_path
-
-if TYPE_CHECKING:
-    from odradek.server.broker import BrokerServer
+from odradek.observability.view import BrokerView
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +58,7 @@ INDEX = b"""odradek metrics
 
 
 class MetricsEndpoint:
-    def __init__(self, broker: BrokerServer) -> None:
+    def __init__(self, broker: BrokerView) -> None:
         self.broker = broker
         self.registry = broker_registry(broker)
         self.meters = Meters()
@@ -179,7 +176,7 @@ class MetricsEndpoint:
         if path == "/live" and method != "POST":
             return 200, "text/plain; charset=utf-8", b"live\n"
         if path == "/ready" and method != "POST":
-            reason = not_ready_reason(self.broker)
+            reason = self.broker.not_ready_reason()
             if reason is None:
                 return 200, "text/plain; charset=utf-8", b"ready\n"
             return 503, "text/plain; charset=utf-8", f"not ready: {reason}\n".encode()
@@ -214,7 +211,7 @@ def _json(value: Any) -> tuple[int, str, bytes]:
     return 200, "application/json", json.dumps(value).encode()
 
 
-async def start_metrics_endpoint(broker: BrokerServer) -> MetricsEndpoint | None:
+async def start_metrics_endpoint(broker: BrokerView) -> MetricsEndpoint | None:
     """Start the endpoint if ``metrics.port`` is set (>= 0); None otherwise.
 
     The embedded default port (9404) being taken is not fatal: the broker starts without the
@@ -236,6 +233,6 @@ async def start_metrics_endpoint(broker: BrokerServer) -> MetricsEndpoint | None
                         "to another port, or to -1 to turn the endpoint off)", port)
             return None
         raise
-    log.info("metrics on http://%s:%d/metrics (Prometheus) and /jolokia (Jolokia JSON)",
-             host or "0.0.0.0", endpoint.port)
+    log.info("broker %d metrics on http://%s:%d/metrics (Prometheus) and /jolokia (Jolokia "
+             "JSON)", broker.node_id, host or "0.0.0.0", endpoint.port)
     return endpoint

@@ -20,14 +20,11 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from fnmatch import fnmatchcase
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from odradek import __version__
-from odradek.observability import broker_state as state
 from odradek.observability import metrics
-
-if TYPE_CHECKING:
-    from odradek.server.broker import BrokerServer
+from odradek.observability.view import BrokerView
 
 TICK_SECONDS = 5.0
 HISTOGRAM_WINDOW_TICKS = 60  # 5 minutes of snapshots
@@ -129,7 +126,7 @@ class Meters:
 # -- the MBeans ------------------------------------------------------------------------------------
 
 
-def mbeans(broker: BrokerServer, meters: Meters) -> dict[MBeanKey, Callable[[], Attributes]]:
+def mbeans(broker: BrokerView, meters: Meters) -> dict[MBeanKey, Callable[[], Attributes]]:
     """Every MBean now, with a reader of its attributes."""
     meters.tick_if_necessary()
     now = time.monotonic()
@@ -139,9 +136,9 @@ def mbeans(broker: BrokerServer, meters: Meters) -> dict[MBeanKey, Callable[[], 
         result[key] = _bind(meter.attributes, count, now)
     for key, read in metrics.histogram_sources():
         result[key] = _histogram_reader(read, meters.window_start(key))
-    for domain, props, value in state.gauges(broker):
+    for domain, props, value in broker.gauges():
         result[(domain, props)] = _value(value)
-    for listener, count in state.connections_by_listener(broker).items():
+    for listener, count in broker.connections_by_listener().items():
         props = (("type", "socket-server-metrics"), ("listener", listener),
                  ("networkProcessor", "0"))
         result[("kafka.server", props)] = _constant({"connection-count": count})
@@ -275,7 +272,7 @@ class JolokiaError(Exception):
 class Jolokia:
     """Answers Jolokia requests (dicts as in a POST body) with Jolokia's response shape."""
 
-    def __init__(self, broker: BrokerServer, meters: Meters) -> None:
+    def __init__(self, broker: BrokerView, meters: Meters) -> None:
         self.broker = broker
         self.meters = meters
 

@@ -20,6 +20,8 @@ from odradek.common.ids import TopicPartition
 from odradek.config.broker import BrokerConfig
 from odradek.coordinator.producer_ids import ProducerIdManager
 from odradek.observability.http import MetricsEndpoint, start_metrics_endpoint
+from odradek.observability.view import Gauge, GroupLag
+from odradek.server import broker_view
 from odradek.server.group_service import GroupService
 from odradek.server.log_maintenance import LogMaintenance
 from odradek.server.txn_service import TxnService
@@ -76,6 +78,39 @@ class BrokerServer:
             store = self.metadata_store
             self.controller.live_brokers = lambda: {
                 b.broker_id: b.rack for b in store.brokers.values()}
+
+    # -- lifecycle state, read-only ----------------------------------------------------------------
+
+    @property
+    def stopping(self) -> bool:
+        """``stop()`` has begun (in a cluster, first the controlled shutdown that moves
+        leaderships away; ``shutting_down`` is set after it)."""
+        return self._stopping
+
+    @property
+    def servers(self) -> tuple[asyncio.Server, ...]:
+        """The client listeners' servers: empty until the logs are recovered and loaded."""
+        return tuple(self._servers)
+
+    # -- what the metrics endpoint reads (observability.view.BrokerView) ---------------------------
+
+    def not_ready_reason(self) -> str | None:
+        return broker_view.not_ready_reason(self)
+
+    def live_topics(self) -> set[str]:
+        return broker_view.live_topics(self)
+
+    def gauges(self) -> list[Gauge]:
+        return broker_view.gauges(self)
+
+    def connections_by_listener(self) -> dict[str, int]:
+        return broker_view.connections_by_listener(self)
+
+    def consumer_lag(self) -> list[GroupLag]:
+        return broker_view.consumer_lag(self)
+
+    def group_members(self) -> dict[str, int]:
+        return broker_view.group_members(self)
 
     # -- lifecycle -------------------------------------------------------------------------------
 

@@ -8,7 +8,6 @@ import socket
 from pathlib import Path
 
 from odradek.config.broker import load_broker_config
-from odradek.observability.broker_state import not_ready_reason
 from odradek.observability.http import MetricsEndpoint
 from odradek.server.broker import BrokerServer
 from tests.unit.observability.scrape import http_get
@@ -38,12 +37,12 @@ async def test_ready_and_live_follow_the_broker_lifecycle(tmp_path: Path) -> Non
     await endpoint.start("127.0.0.1", 0)
     port = endpoint.port
     try:
-        assert not_ready_reason(broker) == "starting"
+        assert broker.not_ready_reason() == "starting"
         assert await get(port, "/ready") == (503, b"not ready: starting\n")
         assert await get(port, "/live") == (200, b"live\n")
 
         await broker.start()
-        assert not_ready_reason(broker) is None
+        assert broker.not_ready_reason() is None
         assert await get(port, "/ready") == (200, b"ready\n")
         assert await get(port, "/live") == (200, b"live\n")
         answer = await asyncio.to_thread(head, port, "/ready")
@@ -51,7 +50,7 @@ async def test_ready_and_live_follow_the_broker_lifecycle(tmp_path: Path) -> Non
 
         stopping = asyncio.get_running_loop().create_task(broker.stop())
         await asyncio.sleep(0)  # stop() has begun: no new traffic
-        assert not_ready_reason(broker) == "shutting down"
+        assert broker.not_ready_reason() == "shutting down"
         await stopping
         status, body = await get(port, "/ready")
         assert (status, body) == (503, b"not ready: shutting down\n")
@@ -74,7 +73,7 @@ async def test_closed_listener_is_not_ready(tmp_path: Path) -> None:
         assert broker.metrics_endpoint is not None
         port = broker.metrics_endpoint.port
         assert await get(port, "/ready") == (200, b"ready\n")
-        for server in broker._servers:  # as if the listener socket had been lost
+        for server in broker.servers:  # as if the listener socket had been lost
             server.close()
         assert await get(port, "/ready") == (503, b"not ready: listeners not accepting\n")
     finally:

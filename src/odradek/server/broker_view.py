@@ -1,9 +1,12 @@
-"""What the broker knows at scrape time, read from its own structures (nothing here is
-updated on the hot path): partitions and their logs, partition health, consumer groups and
-their lag, connections, queues and the fetch purgatory.
+"""The broker describing itself to the metrics endpoint: the implementation behind
+``odradek.observability.view.BrokerView``, read from the broker's own structures at scrape
+time (nothing here is updated on the hot path): partitions and their logs, partition health,
+consumer groups and their lag, connections, queues and the fetch purgatory, and readiness.
 
-Everything runs on the broker's event loop (the metrics endpoint is served there), so these
-reads see a consistent state."""
+``BrokerServer`` answers ``BrokerView`` by calling these functions. They live in the server
+layer because they read its internals (the cluster service, the group coordinator, the
+connections); observability sees only the protocol. Everything runs on the broker's event
+loop (the endpoint is served there), so these reads see a consistent state."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from odradek.common.ids import TopicPartition
+from odradek.observability.view import Gauge, GroupLag
 
 if TYPE_CHECKING:
     from odradek.server.broker import BrokerServer
@@ -29,19 +33,6 @@ class PartitionLog:
     high_watermark: int
     size: int
     segments: int
-
-
-@dataclass(frozen=True, slots=True)
-class GroupLag:
-    group: str
-    topic: str
-    partition: int
-    committed: int
-    end_offset: int
-
-    @property
-    def lag(self) -> int:
-        return max(self.end_offset - self.committed, 0)
 
 
 def partition_logs(broker: BrokerServer) -> list[PartitionLog]:
@@ -117,9 +108,9 @@ def not_ready_reason(broker: BrokerServer) -> str | None:
     shutdown begins (in a cluster, the controlled shutdown that moves leaderships away)."""
     if broker.shutting_down:
         return "shutting down"
-    if broker._stopping:
+    if broker.stopping:
         return "controlled shutdown" if broker.cluster is not None else "shutting down"
-    servers = broker._servers  # bound once the logs are recovered and loaded
+    servers = broker.servers  # bound once the logs are recovered and loaded
     if not servers:
         return "starting"
     if not all(server.is_serving() for server in servers):
@@ -194,10 +185,6 @@ def purgatory_size(broker: BrokerServer) -> int:
 
 # -- every gauge MBean, for both views (Prometheus and Jolokia) ----------------------------------
 
-Props = tuple[tuple[str, str], ...]
-Gauge = tuple[str, Props, float]  # (domain, key properties in Kafka's order, value)
-
-
 def gauges(broker: BrokerServer) -> list[Gauge]:
     result: list[Gauge] = []
 
@@ -238,13 +225,3 @@ def gauges(broker: BrokerServer) -> list[Gauge]:
     add("kafka.server", "DelayedOperationPurgatory", "PurgatorySize", purgatory_size(broker),
         ("delayedOperation", "Fetch"))
     return result
-
-
-def prometheus_name(domain: str, props: Props) -> tuple[str, dict[str, str]]:
-    """The JMX exporter's mapping: ``kafka_<domain>_<type>_<name>``, lower case, the other key
-    properties as labels (``kafka.log:type=Log,name=Size,topic=t,partition=0`` is
-    ``kafka_log_log_size{topic="t",partition="0"}``)."""
-    values = dict(props)
-    parts = [domain, values.pop("type", ""), values.pop("name", "")]
-    name = "_".join(p for p in parts if p).lower().replace(".", "_").replace("-", "_")
-    return name, {key.lower(): value for key, value in values.items()}
