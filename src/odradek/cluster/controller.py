@@ -11,7 +11,7 @@ from typing import Any
 
 from odradek.cluster.assignment import assign_replicas
 from odradek.cluster.metadata import LocalMetadataStore, TopicMetadata
-from odradek.cluster.topic_names import INTERNAL_TOPICS, collision_key, validate_topic_name
+from odradek.cluster.topic_names import collision_key, validate_topic_name
 from odradek.common.errors import (
     InvalidConfigError,
     InvalidPartitionsError,
@@ -25,6 +25,7 @@ from odradek.common.errors import (
     UnknownTopicOrPartitionError,
 )
 from odradek.common.ids import TopicPartition, new_topic_id
+from odradek.common.internal_topics import INTERNAL_TOPICS
 from odradek.config.broker import BrokerConfig
 from odradek.config.topic import validate_topic_configs
 from odradek.storage.log import Log

@@ -26,6 +26,7 @@ from odradek.cluster.zk_store import (
 )
 from odradek.common.errors import ConfigError, KafkaStorageError
 from odradek.common.ids import TopicPartition
+from odradek.common.internal_topics import OFFSETS_TOPIC, TXN_TOPIC
 from odradek.observability import metrics
 from odradek.storage.log import Log
 
@@ -34,8 +35,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-OFFSETS_TOPIC = "__consumer_offsets"
-TXN_TOPIC = "__transaction_state"
 
 
 class ClusterService(MetadataListener):

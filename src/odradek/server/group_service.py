@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from odradek.cluster.controller import TopicSpec
 from odradek.common.errors import CoordinatorNotAvailableError, KafkaError, NotCoordinatorError
 from odradek.common.ids import TopicPartition
+from odradek.common.internal_topics import OFFSETS_TOPIC
 from odradek.common.writes import InternalWrite
 from odradek.coordinator.group.coordinator import GroupConfig, GroupCoordinator
 from odradek.coordinator.group.loader import load_partition
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-OFFSETS_TOPIC = "__consumer_offsets"
 
 
 class GroupService:

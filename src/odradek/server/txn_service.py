@@ -21,10 +21,10 @@ from odradek.cluster.broker_client import BrokerClient, BrokerConnectionError
 from odradek.cluster.controller import TopicSpec
 from odradek.common.errors import CoordinatorNotAvailableError, KafkaError, NotCoordinatorError
 from odradek.common.ids import TopicPartition
+from odradek.common.internal_topics import OFFSETS_TOPIC, TXN_TOPIC
 from odradek.common.writes import InternalWrite, PendingWrites
 from odradek.coordinator.txn.coordinator import TransactionCoordinator, TxnConfig
 from odradek.protocol.records.codec import decode_batches
-from odradek.server.group_service import OFFSETS_TOPIC
 from odradek.storage.log import Log
 
 if TYPE_CHECKING:
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TXN_TOPIC = "__transaction_state"
 MARKER_ATTEMPTS = 120
 MARKER_RETRY_S = 0.5
 

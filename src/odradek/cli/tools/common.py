@@ -22,6 +22,7 @@ from confluent_kafka.admin import AdminClient
 
 from odradek.cli.tools import reachability
 from odradek.cli.tools.logs import log_settings, verbose
+from odradek.common.internal_topics import INTERNAL_TOPICS as INTERNAL_TOPICS  # re-exported
 from odradek.config.properties import parse_properties as parse_properties  # re-exported
 from odradek.config.properties import read_properties
 
@@ -35,7 +36,6 @@ EXIT_USAGE = 1
 
 DEFAULT_API_TIMEOUT_MS = 60_000
 MISSING = "-"
-INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state"})
 
 # Java client settings librdkafka does not know: dropped with a note instead of failing.
 JAVA_ONLY_PROPERTIES = frozenset({

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from kio.schema.errors import ErrorCode
 
 from odradek.common.errors import KafkaError
+from odradek.common.internal_topics import OFFSETS_TOPIC, TXN_TOPIC
 from odradek.coordinator.group.coordinator import JoinResult, SyncResult
 from odradek.protocol import api_versions as keys
 from odradek.protocol.codec import build, response_module
@@ -76,9 +77,9 @@ def _cluster_coordinator(broker: BrokerServer, key_type: int, key: str
 
     assert broker.cluster is not None
     if key_type == GROUP_KEY_TYPE:
-        tp = TopicPartition("__consumer_offsets", broker.groups.coordinator.partition_for(key))
+        tp = TopicPartition(OFFSETS_TOPIC, broker.groups.coordinator.partition_for(key))
     else:
-        tp = TopicPartition("__transaction_state", broker.txns.coordinator.partition_for(key))
+        tp = TopicPartition(TXN_TOPIC, broker.txns.coordinator.partition_for(key))
     leader = broker.cluster.leader_of(tp)
     endpoint = broker.cluster.endpoint_of(leader) if leader >= 0 else None
     if endpoint is None:

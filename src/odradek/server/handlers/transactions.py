@@ -11,10 +11,10 @@ from kio.schema.errors import ErrorCode
 
 from odradek.common.errors import KafkaError
 from odradek.common.ids import TopicPartition
+from odradek.common.internal_topics import OFFSETS_TOPIC
 from odradek.coordinator.group.coordinator import OffsetCommit
 from odradek.protocol import api_versions as keys
 from odradek.protocol.codec import build, response_module
-from odradek.server.group_service import OFFSETS_TOPIC
 
 if TYPE_CHECKING:
     from odradek.server.broker import BrokerServer
