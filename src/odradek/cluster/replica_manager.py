@@ -208,10 +208,7 @@ class ReplicaManager:
              current_leader_epoch: int = -1, replica: bool = False) -> PartitionRead:
         try:
             log_obj = self.get_log(tp.topic, tp.partition)
-            if 0 <= current_leader_epoch != log_obj.leader_epoch:
-                raise (FencedLeaderEpochError if current_leader_epoch < log_obj.leader_epoch
-                       else UnknownLeaderEpochError)(
-                    f"{tp}: leader epoch {current_leader_epoch} vs {log_obj.leader_epoch}")
+            check_leader_epoch(log_obj, current_leader_epoch)
             if max_bytes < 0:
                 raise InvalidRequestError("negative partition max bytes")
             return PartitionRead(tp, None, log_obj.read(
@@ -219,6 +216,17 @@ class ReplicaManager:
                 max_offset=log_obj.log_end_offset if replica else None))
         except KafkaError as exc:
             return PartitionRead(tp, exc, None)
+
+
+def check_leader_epoch(log_obj: Log, current_leader_epoch: int) -> None:
+    """Kafka's leader epoch fencing of a client's request: an older epoch than this
+    replica's is FENCED_LEADER_EPOCH, a newer one (this broker has not caught up)
+    UNKNOWN_LEADER_EPOCH; -1 (a client that does not know the epoch) skips the check."""
+    if current_leader_epoch < 0 or current_leader_epoch == log_obj.leader_epoch:
+        return
+    error = FencedLeaderEpochError if current_leader_epoch < log_obj.leader_epoch \
+        else UnknownLeaderEpochError
+    raise error(f"{log_obj.tp}: leader epoch {current_leader_epoch} vs {log_obj.leader_epoch}")
 
 
 def record_policy(log_obj: Log) -> RecordPolicy:

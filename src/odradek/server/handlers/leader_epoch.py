@@ -8,24 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 from kio.schema.errors import ErrorCode
 
+from odradek.cluster.replica_manager import check_leader_epoch
 from odradek.common.errors import KafkaError
 from odradek.protocol.api_versions import OFFSET_FOR_LEADER_EPOCH_KEY
 from odradek.protocol.codec import build, response_module
-from odradek.storage.log import Log
 
 if TYPE_CHECKING:
     from odradek.server.broker import BrokerServer
     from odradek.server.request_context import RequestContext
-
-
-def epoch_error(log_obj: Log, current_leader_epoch: int) -> ErrorCode | None:
-    """Kafka's leader epoch fencing: an older epoch is FENCED_LEADER_EPOCH, a newer one
-    (this broker has not caught up) UNKNOWN_LEADER_EPOCH; -1 skips the check."""
-    if current_leader_epoch < 0 or current_leader_epoch == log_obj.leader_epoch:
-        return None
-    if current_leader_epoch < log_obj.leader_epoch:
-        return ErrorCode.fenced_leader_epoch
-    return ErrorCode.unknown_leader_epoch
 
 
 def handle_offset_for_leader_epoch(broker: BrokerServer, ctx: RequestContext,
@@ -39,12 +29,9 @@ def handle_offset_for_leader_epoch(broker: BrokerServer, ctx: RequestContext,
             epoch, end, error = -1, -1, ErrorCode.none
             try:
                 log_obj = broker.replica_manager.get_log(topic.topic, item.partition)
-                fenced = epoch_error(log_obj, item.current_leader_epoch)
-                if fenced is not None:
-                    error = fenced
-                else:
-                    epoch, end = log_obj.epoch_cache.end_offset_for(item.leader_epoch,
-                                                                    log_obj.log_end_offset)
+                check_leader_epoch(log_obj, item.current_leader_epoch)
+                epoch, end = log_obj.epoch_cache.end_offset_for(item.leader_epoch,
+                                                                log_obj.log_end_offset)
             except KafkaError as exc:
                 error = exc.error_code
             partitions.append(build(module.EpochEndOffset, error_code=error,

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from kio.schema.errors import ErrorCode
 
+from odradek.cluster.replica_manager import check_leader_epoch
 from odradek.common.errors import KafkaError
 from odradek.protocol.api_versions import LIST_OFFSETS_KEY
 from odradek.protocol.codec import build, response_module
-from odradek.server.handlers.leader_epoch import epoch_error
 from odradek.storage.log import Log
 from odradek.storage.segment import LogSegment
 
@@ -39,10 +39,8 @@ def handle_list_offsets(broker: BrokerServer, ctx: RequestContext, request: Any)
             old_style: tuple[int, ...] = ()
             try:
                 log_obj = broker.replica_manager.get_log(topic.name, item.partition_index)
-                fenced = epoch_error(log_obj, getattr(item, "current_leader_epoch", -1))
-                if fenced is not None:
-                    timestamp, offset, code = -1, -1, fenced
-                elif header.api_version == 0:
+                check_leader_epoch(log_obj, getattr(item, "current_leader_epoch", -1))
+                if header.api_version == 0:
                     timestamp, offset, code = -1, -1, ErrorCode.none
                     old_style = legacy_offsets_before(log_obj, item.timestamp,
                                                       item.max_num_offsets, from_consumer)
