@@ -15,7 +15,7 @@ def subscription_topics(metadata: bytes) -> set[str]:
         for _ in range(count):
             (length,) = struct.unpack_from(">h", metadata, position)
             position += 2
-            topics.add(metadata[position:position + length].decode())
+            topics.add(metadata[position : position + length].decode())
             position += length
         return topics
     except (struct.error, UnicodeDecodeError) as exc:

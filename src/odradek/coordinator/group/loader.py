@@ -16,8 +16,11 @@ def load_partition(coordinator: GroupCoordinator, log_obj: Log, partition: int) 
         for batch in decode_batches(data):
             header = batch.header
             if header.is_control:
-                marker = decode_marker(batch.records[0].key, batch.records[0].value) \
-                    if batch.records else None
+                marker = (
+                    decode_marker(batch.records[0].key, batch.records[0].value)
+                    if batch.records
+                    else None
+                )
                 if marker is not None:
                     coordinator.complete_txn(partition, header.producer_id, marker.commit)
                 continue
