@@ -7,6 +7,8 @@
   subscription, assignment).
 
 A null value is a tombstone. Strings are int16-length UTF-8 (-1 for null), bytes int32-length.
+The encoders below and their decoders (``decode_*``) are each other's inverse: the live path
+writes with the former, loading reads with the latter.
 """
 
 from __future__ import annotations
@@ -121,20 +123,21 @@ class _Reader:
         length = self.i16()
         if length < 0:
             return None
-        raw = self.data[self.pos:self.pos + length]
+        raw = self.data[self.pos : self.pos + length]
         self.pos += length
         return raw.decode()
 
     def bytes_(self) -> bytes:
         length = self.i32()
-        raw = self.data[self.pos:self.pos + max(length, 0)]
+        raw = self.data[self.pos : self.pos + max(length, 0)]
         self.pos += max(length, 0)
         return raw
 
 
 def offset_key(group: str, topic: str, partition: int) -> bytes:
-    return (_Writer().i16(OFFSET_COMMIT_KEY_VERSION).string(group).string(topic)
-            .i32(partition).done())
+    return (
+        _Writer().i16(OFFSET_COMMIT_KEY_VERSION).string(group).string(topic).i32(partition).done()
+    )
 
 
 def group_key(group: str) -> bytes:
@@ -142,20 +145,60 @@ def group_key(group: str) -> bytes:
 
 
 def offset_value(value: OffsetValue) -> bytes:
-    return (_Writer().i16(OFFSET_COMMIT_VALUE_VERSION).i64(value.offset).i32(value.leader_epoch)
-            .string(value.metadata).i64(value.commit_timestamp).done())
+    return (
+        _Writer()
+        .i16(OFFSET_COMMIT_VALUE_VERSION)
+        .i64(value.offset)
+        .i32(value.leader_epoch)
+        .string(value.metadata)
+        .i64(value.commit_timestamp)
+        .done()
+    )
 
 
 def group_value(value: GroupValue) -> bytes:
-    writer = (_Writer().i16(GROUP_METADATA_VALUE_VERSION).string(value.protocol_type)
-              .i32(value.generation).string(value.protocol).string(value.leader)
-              .i64(value.state_timestamp).i32(len(value.members)))
+    writer = (
+        _Writer()
+        .i16(GROUP_METADATA_VALUE_VERSION)
+        .string(value.protocol_type)
+        .i32(value.generation)
+        .string(value.protocol)
+        .string(value.leader)
+        .i64(value.state_timestamp)
+        .i32(len(value.members))
+    )
     for member in value.members:
-        (writer.string(member.member_id).string(member.group_instance_id)
-         .string(member.client_id).string(member.client_host).i32(member.rebalance_timeout_ms)
-         .i32(member.session_timeout_ms).bytes_(member.subscription)
-         .bytes_(member.assignment))
+        (
+            writer.string(member.member_id)
+            .string(member.group_instance_id)
+            .string(member.client_id)
+            .string(member.client_host)
+            .i32(member.rebalance_timeout_ms)
+            .i32(member.session_timeout_ms)
+            .bytes_(member.subscription)
+            .bytes_(member.assignment)
+        )
     return writer.done()
+
+
+Record = tuple[bytes, bytes | None]
+"""One ``__consumer_offsets`` record as the writer appends it: key, value (None: tombstone)."""
+
+
+def offset_commit_record(group: str, topic: str, partition: int, value: OffsetValue) -> Record:
+    return offset_key(group, topic, partition), offset_value(value)
+
+
+def offset_tombstone(group: str, topic: str, partition: int) -> Record:
+    return offset_key(group, topic, partition), None
+
+
+def group_metadata_record(group: str, value: GroupValue) -> Record:
+    return group_key(group), group_value(value)
+
+
+def group_tombstone(group: str) -> Record:
+    return group_key(group), None
 
 
 def decode_key(data: bytes) -> OffsetKey | GroupKey | None:
@@ -196,11 +239,19 @@ def decode_group_value(data: bytes) -> GroupValue:
         client_host = reader.string() or ""
         rebalance_timeout = reader.i32() if version >= 1 else 0
         session_timeout = reader.i32()
-        members.append(MemberValue(member_id, instance_id, client_id, client_host,
-                                   rebalance_timeout, session_timeout, reader.bytes_(),
-                                   reader.bytes_()))
-    return GroupValue(protocol_type, generation, protocol, leader, state_timestamp,
-                      tuple(members))
+        members.append(
+            MemberValue(
+                member_id,
+                instance_id,
+                client_id,
+                client_host,
+                rebalance_timeout,
+                session_timeout,
+                reader.bytes_(),
+                reader.bytes_(),
+            )
+        )
+    return GroupValue(protocol_type, generation, protocol, leader, state_timestamp, tuple(members))
 
 
 def java_string_hash(value: str) -> int:

@@ -1,7 +1,8 @@
 """Group and member state of the classic protocol (Kafka's GroupMetadata, MemberMetadata).
 
 Plain data plus the small derived facts the coordinator asks about; every transition is
-made by the coordinator. No I/O, no clocks."""
+made by the coordinator (membership, rebalance, the metadata managers). No I/O, no clocks:
+the timer handles kept here are only cancelled."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from kio.schema.errors import ErrorCode
 
 from odradek.coordinator.group.records import OffsetValue
 
@@ -38,6 +41,12 @@ class MemberMetadata:
     heartbeat_satisfied: bool = False
     expiry_handle: Any = None
 
+    def cancel_expiry(self) -> None:
+        """Stop the session timer (Kafka's DelayedHeartbeat) of this member."""
+        if self.expiry_handle is not None:
+            self.expiry_handle.cancel()
+            self.expiry_handle = None
+
     def metadata_for(self, protocol: str) -> bytes:
         for name, metadata in self.protocols:
             if name == protocol:
@@ -51,8 +60,11 @@ class MemberMetadata:
     def has_satisfied_heartbeat(self) -> bool:
         if self.is_new:
             return self.heartbeat_satisfied
-        return (self.awaiting_join is not None or self.awaiting_sync is not None
-                or self.heartbeat_satisfied)
+        return (
+            self.awaiting_join is not None
+            or self.awaiting_sync is not None
+            or self.heartbeat_satisfied
+        )
 
 
 @dataclass(slots=True)
@@ -72,8 +84,7 @@ class GroupMetadata:
     new_member_added: bool = False
     in_initial_delay: bool = False
     # producer id -> offsets committed in its open transaction (visible once it commits)
-    pending_txn_offsets: dict[int, dict[tuple[str, int], OffsetValue]] = field(
-        default_factory=dict)
+    pending_txn_offsets: dict[int, dict[tuple[str, int], OffsetValue]] = field(default_factory=dict)
 
     @property
     def is_empty(self) -> bool:
@@ -82,9 +93,27 @@ class GroupMetadata:
     def has_member(self, member_id: str) -> bool:
         return member_id in self.members
 
+    def validate_member(self, member_id: str, instance_id: str | None) -> ErrorCode | None:
+        """FENCED_INSTANCE_ID when a static member's instance id now names another member id,
+        UNKNOWN_MEMBER_ID when the member is not in the group; None when it is."""
+        if instance_id is not None:
+            known = self.static_members.get(instance_id)
+            if known is not None and known != member_id:
+                return ErrorCode.fenced_instance_id
+        if member_id not in self.members:
+            return ErrorCode.unknown_member_id
+        return None
+
+    def cancel_join_deadline(self) -> None:
+        """Stop the rebalance timer (Kafka's DelayedJoin / InitialDelayedJoin)."""
+        if self.join_deadline_handle is not None:
+            self.join_deadline_handle.cancel()
+            self.join_deadline_handle = None
+
     def all_members_joined(self) -> bool:
-        return (not self.pending_members
-                and all(m.awaiting_join is not None for m in self.members.values()))
+        return not self.pending_members and all(
+            m.awaiting_join is not None for m in self.members.values()
+        )
 
     def max_rebalance_timeout_ms(self) -> int:
         return max((m.rebalance_timeout_ms for m in self.members.values()), default=0)

@@ -1,0 +1,110 @@
+"""What the classic group coordinator is given and what it answers.
+
+Given: the group coordinator configuration (``group.*`` and ``offsets.*`` broker settings), a
+clock, a scheduler for its timers (DelayedJoin, DelayedHeartbeat in Kafka's purgatories) and
+a writer that appends records to a ``__consumer_offsets`` partition and returns the
+:class:`InternalWrite` a response has to wait for (Kafka appends them with acks=all).
+:class:`CoordinatorContext` bundles these for the managers, so that a configuration replaced
+at runtime (the number of offsets partitions, learnt when the topic is found) is seen by all.
+
+Answered: JoinGroup and SyncGroup results, which are delayed (they are handed to callbacks)
+and carry the group-metadata write every member's response waits for; the offsets a commit
+carries; what DescribeGroups reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from kio.schema.errors import ErrorCode
+
+from odradek.common.clock import Clock
+from odradek.common.writes import InternalWrite
+from odradek.coordinator.group import records as rec
+from odradek.coordinator.group.state import MemberMetadata
+
+Protocols = list[tuple[str, bytes]]
+TopicPartitionKey = tuple[str, int]
+
+
+class TimerHandle(Protocol):
+    def cancel(self) -> None: ...
+
+
+class Scheduler(Protocol):
+    def call_later(self, delay_ms: int, callback: Callable[[], None]) -> TimerHandle: ...
+
+
+class OffsetsWriter(Protocol):
+    def append_group_records(
+        self,
+        partition: int,
+        records: Sequence[tuple[bytes, bytes | None]],
+        producer_id: int = -1,
+        producer_epoch: int = -1,
+    ) -> InternalWrite | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class GroupConfig:
+    offsets_partitions: int = 50
+    min_session_timeout_ms: int = 6000
+    max_session_timeout_ms: int = 1_800_000
+    initial_rebalance_delay_ms: int = 3000
+    offsets_retention_ms: int = 7 * 24 * 3600 * 1000
+    max_group_size: int = 2**31 - 1
+    offset_metadata_max_bytes: int = 4096
+
+
+@dataclass(slots=True)
+class CoordinatorContext:
+    """What the membership protocol and the metadata managers share."""
+
+    config: GroupConfig
+    clock: Clock
+    scheduler: Scheduler
+    writer: OffsetsWriter
+
+    def partition_for(self, group_id: str) -> int:
+        """The ``__consumer_offsets`` partition that holds the group's records."""
+        return rec.partition_for(group_id, self.config.offsets_partitions)
+
+
+@dataclass(frozen=True, slots=True)
+class JoinResult:
+    error: ErrorCode
+    generation_id: int = -1
+    protocol_type: str | None = None
+    protocol_name: str | None = None
+    leader_id: str = ""
+    member_id: str = ""
+    members: tuple[tuple[str, str | None, bytes], ...] = ()
+    skip_assignment: bool = False
+    write: InternalWrite | None = None  # group state the response waits to see replicated
+
+
+@dataclass(frozen=True, slots=True)
+class SyncResult:
+    error: ErrorCode
+    protocol_type: str | None = None
+    protocol_name: str | None = None
+    assignment: bytes = b""
+    write: InternalWrite | None = None  # group state the response waits to see replicated
+
+
+@dataclass(frozen=True, slots=True)
+class OffsetCommit:
+    offset: int
+    leader_epoch: int = -1
+    metadata: str | None = ""
+
+
+@dataclass(slots=True)
+class GroupDescription:
+    group_id: str
+    state: str
+    protocol_type: str
+    protocol: str
+    members: list[MemberMetadata] = field(default_factory=list)
