@@ -321,6 +321,19 @@ def test_sync_with_stale_generation_is_illegal_generation(h: Harness) -> None:
     assert one(h.sync("nobody", 1)).error is E.unknown_member_id
 
 
+def test_rejoin_during_completing_rebalance_returns_the_same_generation(h: Harness) -> None:
+    """A member that joins again with the same protocols while the group awaits the leader's
+    SyncGroup gets the current generation back; only the leader gets the member list."""
+    pending = h.join(client_id="a"), h.join(client_id="b")
+    h.settle()
+    leader, follower = one(pending[0]), one(pending[1])
+    again = one(h.join(follower.member_id))
+    assert (again.error, again.generation_id, again.members) == (E.none, 1, ())
+    led = one(h.join(leader.member_id))
+    assert led.generation_id == 1 and len(led.members) == 2
+    assert state(h) is GroupState.COMPLETING_REBALANCE
+
+
 def test_join_with_member_id_required_hands_out_an_id_first(h: Harness) -> None:
     """KIP-394: JoinGroup v4+ without a member id gets MEMBER_ID_REQUIRED and an id."""
     first = one(h.join(require_known_member_id=True))
