@@ -7,9 +7,12 @@ body. kio writes tagged fields only when they differ from their defaults, as Kaf
 
 from __future__ import annotations
 
+import importlib
+import os
+import pkgutil
 import struct
 import typing
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, is_dataclass
 from functools import cache
 from types import ModuleType
 from typing import Any
@@ -213,8 +216,48 @@ def _field_names(entity_type: Any) -> frozenset[str]:
     return frozenset(f.name for f in fields(entity_type))
 
 
+# Under test (ODRADEK_STRICT_BUILD=1, set by the test suite for itself and the brokers it
+# starts) a field name that no version of the entity has is an error instead of being dropped.
+STRICT_BUILD = os.environ.get("ODRADEK_STRICT_BUILD") == "1"
+
+
+class UnknownFieldError(TypeError):
+    """``build`` was given a field name that no version of the entity has (a typo)."""
+
+
+@cache
+def _field_names_of_all_versions(entity_type: Any) -> frozenset[str] | None:
+    """The field names of every version of a kio entity (``kio.schema.<api>.v<N>.<kind>``),
+    matched by class name; None for anything else (the legacy codec's entities, which take
+    the fields of the kio versions they stand beside)."""
+    parts = entity_type.__module__.split(".")
+    if len(parts) != 5 or parts[:2] != ["kio", "schema"] or not parts[3].startswith("v"):
+        return None
+    package = importlib.import_module(".".join(parts[:3]))
+    names: set[str] = set()
+    for info in pkgutil.iter_modules(package.__path__):
+        if not (info.name.startswith("v") and info.name[1:].isdigit()):
+            continue
+        try:
+            module = importlib.import_module(f"{package.__name__}.{info.name}.{parts[4]}")
+        except ImportError:
+            continue
+        other: Any = getattr(module, entity_type.__name__, None)
+        if isinstance(other, type) and is_dataclass(other):
+            names.update(_field_names(other))
+    legacy: Any = getattr(legacy_codec, entity_type.__name__, None)  # the versions kio lacks
+    if isinstance(legacy, type) and is_dataclass(legacy):
+        names.update(_field_names(legacy))
+    return frozenset(names)
+
+
 def build(entity_type: Any, **values: Any) -> Any:
     """Construct a kio entity of any version from a superset of its fields' values: fields that
     this version does not have are dropped, so one handler serves every version."""
     names = _field_names(entity_type)
+    if STRICT_BUILD and (known := _field_names_of_all_versions(entity_type)) is not None:
+        unknown = sorted(k for k in values if k not in names and k not in known)
+        if unknown:
+            raise UnknownFieldError(f"{entity_type.__module__}.{entity_type.__qualname__} has no "
+                                    f"field {', '.join(unknown)} in any version")
     return entity_type(**{k: v for k, v in values.items() if k in names})

@@ -267,3 +267,19 @@ def test_build_drops_fields_the_version_lacks() -> None:
     v0 = metadata_response(0)
     assert not hasattr(v0, "cluster_id")
     assert metadata_response(12).cluster_id == "abc"
+
+
+def test_build_drops_fields_of_other_versions_but_rejects_names_no_version_has(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from odradek.protocol import codec
+
+    monkeypatch.setattr(codec, "STRICT_BUILD", True)
+    v0 = codec.response_module(10, 0)  # FindCoordinator v0: no throttle_time, no coordinators
+    response = codec.build(v0.FindCoordinatorResponse, throttle_time=timedelta(0), error_code=0,
+                           error_message=None, node_id=1, host="h", port=9092, coordinators=())
+    assert response.node_id == 1
+    with pytest.raises(codec.UnknownFieldError, match="node_idd"):
+        codec.build(v0.FindCoordinatorResponse, error_code=0, node_idd=1, host="h", port=1)
+    monkeypatch.setattr(codec, "STRICT_BUILD", False)
+    assert codec.build(v0.FindCoordinatorResponse, error_code=0, node_id=1, host="h", port=1,
+                       node_idd=1).node_id == 1

@@ -88,8 +88,7 @@ def _entry(module: Any, entry: ConfigEntry, synonyms: bool, docs: bool) -> Any:
                  value=None if entry.sensitive else entry.value, read_only=entry.read_only,
                  config_source=int(entry.source), is_sensitive=entry.sensitive,
                  synonyms=listed, config_type=entry.config_type,
-                 documentation=entry.documentation if docs else None,
-                 is_default=entry.source == 5)
+                 documentation=entry.documentation if docs else None)
 
 
 def handle_alter_configs(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import fields
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -132,4 +133,4 @@ def handle_delete_topics(broker: BrokerServer, ctx: RequestContext, request: Any
 
 
 def _fields(entity: Any) -> dict[str, Any]:
-    return {name: getattr(entity, name) for name in entity.__dataclass_fields__}
+    return {f.name: getattr(entity, f.name) for f in fields(entity)}
