@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from odradek.cluster.metadata import LocalMetadataStore, TopicMetadata
+from odradek.cluster.metadata import MetadataStore, TopicMetadata
 from odradek.common.errors import (
     InvalidConfigError,
     InvalidRequestError,
@@ -73,7 +73,7 @@ def render(value: Any) -> str | None:
 
 
 class ConfigManager:
-    def __init__(self, node_id: int, config: BrokerConfig, store: LocalMetadataStore,
+    def __init__(self, node_id: int, config: BrokerConfig, store: MetadataStore,
                  apply_topic: Callable[[TopicMetadata], None],
                  apply_all: Callable[[], None]) -> None:
         self.node_id = node_id

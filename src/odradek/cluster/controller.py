@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from odradek.cluster.assignment import assign_replicas
-from odradek.cluster.metadata import LocalMetadataStore, TopicMetadata
+from odradek.cluster.metadata import MetadataStore, TopicMetadata
 from odradek.cluster.topic_names import collision_key, validate_topic_name
 from odradek.common.errors import (
     InvalidConfigError,
@@ -45,7 +45,7 @@ class TopicSpec:
 
 
 class Controller:
-    def __init__(self, node_id: int, config: BrokerConfig, store: LocalMetadataStore | Any,
+    def __init__(self, node_id: int, config: BrokerConfig, store: MetadataStore,
                  log_manager: LogManager) -> None:
         self.node_id = node_id
         self.config = config
@@ -174,7 +174,7 @@ class Controller:
         if not self.config.get("delete.topic.enable"):
             raise TopicDeletionDisabledError("Topic deletion is disabled.")
         if self.cluster_mode:
-            self.store.queue_topic_deletion(topic.name)  # type: ignore[union-attr]
+            self.store.queue_topic_deletion(topic.name)
             log.info("queued topic %s for deletion", topic.name)
             return topic
         self.store.delete_topic(topic.name)

@@ -1,5 +1,7 @@
-"""The metadata model — topics, their ids, partition counts and config overrides — and the
-single-node store that keeps it in one atomically written JSON file."""
+"""The metadata model — topics, their ids, partition counts and config overrides, broker
+registrations and partition states — the :class:`MetadataStore` protocol every broker reads
+and writes it through, and the single-node store that keeps it in one atomically written JSON
+file. The cluster store (ZooKeeper) is :class:`odradek.cluster.zk_store.ZkMetadataStore`."""
 
 from __future__ import annotations
 
@@ -7,7 +9,9 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
+from odradek.common.ids import TopicPartition
 from odradek.storage.files import atomic_write
 
 METADATA_FILE = "odradek-metadata.json"
@@ -24,6 +28,71 @@ class TopicMetadata:
     assignment: dict[int, list[int]] = field(default_factory=dict)  # partition -> replicas
 
 
+@dataclass(frozen=True, slots=True)
+class BrokerRegistration:
+    """A live broker as registered in ``/brokers/ids/<id>``."""
+
+    broker_id: int
+    host: str
+    port: int
+    rack: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionState:
+    """A partition's leader and ISR (``/brokers/topics/<t>/partitions/<p>/state``), with the
+    znode version its conditional updates are fenced on."""
+
+    leader: int
+    leader_epoch: int
+    isr: tuple[int, ...]
+    controller_epoch: int
+    zk_version: int = -1
+
+
+class MetadataStore(Protocol):
+    """What the broker reads and writes of the cluster metadata, whichever store keeps it.
+
+    The reads are the store's cache, read on the broker's event loop. A single node has no
+    broker registrations, partition states or controller znode: ``brokers`` and ``states``
+    are empty and ``controller`` is None there; callers read them in cluster mode only."""
+
+    @property
+    def topics(self) -> dict[str, TopicMetadata]: ...
+
+    @property
+    def by_id(self) -> dict[uuid.UUID, TopicMetadata]: ...
+
+    @property
+    def broker_configs(self) -> dict[str, dict[str, str]]:
+        """Dynamic broker configs: ``""`` is the cluster-wide default, else a broker id."""
+        ...
+
+    @property
+    def brokers(self) -> dict[int, BrokerRegistration]: ...
+
+    @property
+    def states(self) -> dict[TopicPartition, PartitionState]: ...
+
+    @property
+    def controller(self) -> int | None: ...
+
+    def load(self) -> None:
+        """Fill the cache from the store."""
+
+    def create_topic(self, topic: TopicMetadata) -> None: ...
+
+    def update_topic(self, topic: TopicMetadata) -> None: ...
+
+    def delete_topic(self, name: str) -> TopicMetadata | None: ...
+
+    def queue_topic_deletion(self, name: str) -> None: ...
+
+    def set_broker_configs(self, broker: str, configs: dict[str, str]) -> None: ...
+
+    def allocate_producer_id_block(self, size: int) -> int: ...
+
+
 class LocalMetadataStore:
     """Single-node metadata: a JSON file in the first log dir, rewritten atomically."""
 
@@ -33,6 +102,10 @@ class LocalMetadataStore:
         self.by_id: dict[uuid.UUID, TopicMetadata] = {}
         self.next_producer_id_block = 0
         self.broker_configs: dict[str, dict[str, str]] = {}
+        # A single node registers nowhere and leads every partition itself.
+        self.brokers: dict[int, BrokerRegistration] = {}
+        self.states: dict[TopicPartition, PartitionState] = {}
+        self.controller: int | None = None
         self._loaded = False
 
     def load(self) -> None:
@@ -74,6 +147,10 @@ class LocalMetadataStore:
             self.by_id.pop(topic.topic_id, None)
             self._save()
         return topic
+
+    def queue_topic_deletion(self, name: str) -> None:
+        """A single node is its own controller: the deletion happens at once."""
+        self.delete_topic(name)
 
     def allocate_producer_id_block(self, size: int) -> int:
         """Reserve ``size`` producer ids durably; returns the first of them."""

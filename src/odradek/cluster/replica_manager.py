@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from odradek.cluster.purgatory import FetchPurgatory
 from odradek.common.errors import (
@@ -46,6 +46,7 @@ from odradek.storage.log import FetchDataInfo, Log, LogAppendInfo
 from odradek.storage.log_manager import LogManager
 
 if TYPE_CHECKING:
+    from odradek.cluster.metadata import MetadataStore
     from odradek.cluster.partition import Partition
     from odradek.config.topic import LogConfig
 
@@ -58,7 +59,7 @@ class PartitionRead:
 
 
 class ReplicaManager:
-    def __init__(self, log_manager: LogManager, store: Any) -> None:
+    def __init__(self, log_manager: LogManager, store: MetadataStore) -> None:
         self.log_manager = log_manager
         self.store = store
         self.fetch_purgatory = FetchPurgatory()

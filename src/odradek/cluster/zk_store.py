@@ -27,13 +27,14 @@ import time
 import uuid
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import BadVersionError, KazooException, NodeExistsError, NoNodeError
 from kazoo.recipe.watchers import ChildrenWatch, DataWatch
 
+from odradek.cluster.metadata import BrokerRegistration as BrokerRegistration
+from odradek.cluster.metadata import PartitionState as PartitionState
 from odradek.cluster.metadata import TopicMetadata
 from odradek.common.errors import ConfigError
 from odradek.common.ids import TopicPartition, new_cluster_id
@@ -54,28 +55,14 @@ CONTROLLED_SHUTDOWN = "/admin/controlled_shutdown"
 DEFAULT_BROKER = "<default>"
 
 
-@dataclass(frozen=True, slots=True)
-class BrokerRegistration:
-    broker_id: int
-    host: str
-    port: int
-    rack: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class PartitionState:
-    leader: int
-    leader_epoch: int
-    isr: tuple[int, ...]
-    controller_epoch: int
-    zk_version: int = -1
-
-
 def _dumps(value: object) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()
 
 
 class ZkMetadataStore:
+    """The cluster's metadata in ZooKeeper (a :class:`MetadataStore`), cached in memory and
+    kept current by :class:`WatchedMetadata`."""
+
     def __init__(self, connect: str, session_timeout_ms: int = 18_000,
                  connection_timeout_ms: int | None = None) -> None:
         self.connect = connect

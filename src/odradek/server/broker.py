@@ -8,11 +8,11 @@ import contextlib
 import logging
 import socket
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from odradek.cluster.configs import ConfigManager
 from odradek.cluster.controller import Controller
-from odradek.cluster.metadata import LocalMetadataStore, TopicMetadata
+from odradek.cluster.metadata import LocalMetadataStore, MetadataStore, TopicMetadata
 from odradek.cluster.replica_manager import ReplicaManager
 from odradek.common.clock import Clock, SystemClock
 from odradek.common.errors import ConfigError
@@ -28,6 +28,7 @@ from odradek.server.txn_service import TxnService
 from odradek.storage.log_manager import LogManager
 
 if TYPE_CHECKING:
+    from odradek.cluster.zk_store import ZkMetadataStore
     from odradek.server.cluster_service import ClusterService
     from odradek.server.connection import KafkaConnection
 
@@ -45,15 +46,16 @@ class BrokerServer:
         self.rack: str | None = config.get("broker.rack")
         self.log_manager = LogManager(config.log_dirs, self.clock)
         self.cluster: ClusterService | None = None
-        self.metadata_store: Any
+        self.metadata_store: MetadataStore
         zk_connect = config.get("zookeeper.connect")
+        zk_store: ZkMetadataStore | None = None
         if zk_connect:
             from odradek.cluster.zk_store import ZkMetadataStore
-            from odradek.server.cluster_service import ClusterService
 
-            self.metadata_store = ZkMetadataStore(
+            zk_store = ZkMetadataStore(
                 zk_connect, int(config.get("zookeeper.session.timeout.ms")),
                 config.get("zookeeper.connection.timeout.ms"))
+            self.metadata_store = zk_store
         else:
             self.metadata_store = LocalMetadataStore(self.log_manager.log_dirs[0])
         self.controller = Controller(self.node_id, config, self.metadata_store, self.log_manager)
@@ -73,9 +75,11 @@ class BrokerServer:
         self._servers: list[asyncio.Server] = []
         self._background: list[asyncio.Task[None]] = []
         self.metrics_endpoint: MetricsEndpoint | None = None
-        if zk_connect:
-            self.cluster = ClusterService(self, self.metadata_store)
-            store = self.metadata_store
+        if zk_store is not None:
+            from odradek.server.cluster_service import ClusterService
+
+            self.cluster = ClusterService(self, zk_store)
+            store = zk_store
             self.controller.live_brokers = lambda: {
                 b.broker_id: b.rack for b in store.brokers.values()}
 
