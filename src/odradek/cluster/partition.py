@@ -175,8 +175,7 @@ class Partition:
                 continue
             state = self.followers.get(replica)
             new_hw = min(new_hw, state.log_end_offset if state is not None else -1)
-        if new_hw > self.log.high_watermark:
-            self.log.high_watermark = new_hw
+        if self.log.maybe_increment_high_watermark(new_hw):
             self._complete_waiting()
             return True
         return False

@@ -248,9 +248,7 @@ class ReplicaFetcher:
                 log.error("%s: corrupt data from leader %d: %s", log_obj.tp, self.leader, exc)
                 return
             log_obj.append_as_follower(records, validated)
-        hw = min(int(data.high_watermark), log_obj.log_end_offset)
-        if hw > log_obj.high_watermark:
-            log_obj.high_watermark = hw
+        log_obj.maybe_increment_high_watermark(int(data.high_watermark))
         leader_start = int(data.log_start_offset)
         if leader_start > log_obj.log_start_offset and leader_start <= log_obj.high_watermark:
             log_obj.delete_records_before(leader_start)

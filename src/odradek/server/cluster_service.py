@@ -203,8 +203,7 @@ class ClusterService(MetadataListener):
                 log_obj.append_listeners.append(
                     self.broker.replica_manager.fetch_purgatory.on_append)
             checkpointed = self.broker.log_manager.checkpointed_high_watermark(tp)
-            log_obj.high_watermark = min(log_obj.log_end_offset,
-                                         checkpointed if checkpointed is not None else 0)
+            log_obj.update_high_watermark(checkpointed if checkpointed is not None else 0)
             partition = self.partitions[tp] = Partition(tp, log_obj, self.node_id)
             log_obj.append_listeners.append(self._on_append)
         partition.min_insync_replicas = int(

@@ -92,7 +92,7 @@ class Log:
         self.log_start_offset = loaded.log_start_offset
         self.epoch_cache = loaded.epoch_cache
         self.leader_epoch = self.epoch_cache.latest_epoch
-        self.high_watermark = self.log_end_offset
+        self._high_watermark = self.log_end_offset
         self.aborted_txns: list[AbortedTxn] = loaded.aborted_txns
         self._rebuild_producer_state()
 
@@ -164,7 +164,7 @@ class Log:
         )
         self.active_segment.append(buffers, header.size, first, next_offset, max_ts, ts_offset)
         if not self.replicated:
-            self.high_watermark = next_offset
+            self._high_watermark = next_offset
         self._unflushed_messages += batches.record_count
         if self._unflushed_messages >= int(self.config["flush.messages"]):
             self.flush()
@@ -260,7 +260,7 @@ class Log:
         self.epoch_cache.truncate_from_end(-1)
         self.epoch_cache.truncate_from_end(offset)
         self.leader_epoch = max(self.epoch_cache.latest_epoch, 0)
-        self.high_watermark = offset
+        self._high_watermark = offset
         self.recovery_point = offset
         self.aborted_txns = []
         # Producers of the deleted data are forgotten, snapshots included (Kafka's
@@ -273,7 +273,7 @@ class Log:
     def _after_truncation(self, offset: int) -> None:
         self.epoch_cache.truncate_from_end(offset)
         self.leader_epoch = max(self.epoch_cache.latest_epoch, 0)
-        self.high_watermark = min(self.high_watermark, offset)
+        self._high_watermark = min(self._high_watermark, offset)
         self.recovery_point = min(self.recovery_point, offset)
         kept = [t for t in self.aborted_txns if t.last_offset < offset]
         if len(kept) != len(self.aborted_txns):
@@ -319,6 +319,29 @@ class Log:
         insort(self.aborted_txns, entry)
         if persist or not txn_index.txn_index_path(self.dir, segment.base_offset).exists():
             txn_index.append_aborted(self.dir, segment.base_offset, entry)
+
+    # -- high watermark: written here only -----------------------------------------------------
+
+    @property
+    def high_watermark(self) -> int:
+        """Offsets below it are on every in-sync replica (single node: the log end)."""
+        return self._high_watermark
+
+    def update_high_watermark(self, offset: int) -> int:
+        """Set the high watermark (Kafka's UnifiedLog.updateHighWatermark): clamped to
+        [log start offset, log end offset]; returns the value set."""
+        self._high_watermark = min(max(offset, self.log_start_offset), self.log_end_offset)
+        return self._high_watermark
+
+    def maybe_increment_high_watermark(self, offset: int) -> bool:
+        """Move the high watermark forward to ``offset`` (at most the log end offset), never
+        back: the leader when the ISR has more, a follower from its leader's fetch response.
+        True when it moved."""
+        offset = min(offset, self.log_end_offset)
+        if offset <= self._high_watermark:
+            return False
+        self._high_watermark = offset
+        return True
 
     @property
     def last_stable_offset(self) -> int:

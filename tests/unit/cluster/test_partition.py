@@ -379,7 +379,7 @@ def expansion_setup(log: Log, clock: FakeClock) -> Partition:
     """10 records from epoch 0, high watermark 4; leader of epoch 2 (starting at 10) with
     ISR (1, 2) and follower 3 out of it."""
     produce(log, 10)
-    log.high_watermark = 4
+    log.update_high_watermark(4)
     return leader(log, clock, isr=(1, 2), replicas=(1, 2, 3), epoch=2)
 
 

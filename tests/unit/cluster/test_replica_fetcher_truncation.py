@@ -55,7 +55,7 @@ def log_with_epochs(directory: Path, clock: FakeClock, epochs: list[tuple[int, i
 def follower(tmp_path: Path, clock: FakeClock) -> Log:
     """Epochs 0 (0-9), 2 (10-19) and 4 (20-29); high watermark 5."""
     log = log_with_epochs(tmp_path / "follower", clock, [(0, 0), (2, 10), (4, 20)], 30)
-    log.high_watermark = 5
+    log.update_high_watermark(5)
     return log
 
 
@@ -102,13 +102,13 @@ def test_undefined_answer_truncates_to_the_high_watermark(follower: Log) -> None
 
 def test_undefined_answer_with_the_high_watermark_at_the_end_keeps_everything(
         follower: Log) -> None:
-    follower.high_watermark = 30
+    follower.update_high_watermark(30)
     truncate_to_leader(follower, -1, -1)
     assert follower.log_end_offset == 30
 
 
 def test_high_watermark_is_clamped_by_truncation(follower: Log) -> None:
-    follower.high_watermark = 28
+    follower.update_high_watermark(28)
     truncate_to_leader(follower, 4, 22)
     assert (follower.log_end_offset, follower.high_watermark) == (22, 22)
 

@@ -100,11 +100,11 @@ def test_fresh_log(tmp_path: Path) -> None:
 def test_consumers_see_the_high_watermark_not_the_log_end(log: Log) -> None:
     """In cluster mode the high watermark trails the log end until the ISR has the records:
     offsets above it give way to it for consumers, not for replicas."""
-    log.high_watermark = 27
+    log.update_high_watermark(27)
     assert legacy_offsets_before(log, LATEST, 1, True) == (27,)
     assert legacy_offsets_before(log, LATEST, 10, True) == (27, 25, 10, 0)
     assert legacy_offsets_before(log, LATEST, 10, False) == (30, 25, 10, 0)
-    log.high_watermark = 25
+    log.update_high_watermark(25)
     # As Kafka: the high watermark is prepended after dropping the offsets above it.
     assert legacy_offsets_before(log, LATEST, 10, True) == (25, 25, 10, 0)
 
@@ -143,7 +143,7 @@ def list_offsets_v0(log: Log, replica_id: int,
 
 
 def test_handler_answers_v0_per_partition(log: Log) -> None:
-    log.high_watermark = 28
+    log.update_high_watermark(28)
     got = list_offsets_v0(log, -1, ("events", 0, LATEST, 1), ("events", 1, LATEST, 1),
                           ("elsewhere", 0, EARLIEST, 1), ("missing", 0, EARLIEST, 1))
     assert got == {

@@ -123,7 +123,7 @@ def test_follower_append_in_several_fetches_across_segments(
     assert len(leader.segments) > 2
     replicate(leader, follower)
     assert len(follower.segments) > 2
-    follower.high_watermark = follower.log_end_offset
+    follower.update_high_watermark(follower.log_end_offset)
     assert [r.offset for r in read_all(follower)] == list(range(11))
     assert read_all(follower) == read_all(leader)
     assert epochs_of(follower) == epochs_of(leader)
@@ -189,7 +189,7 @@ def test_follower_starting_inside_a_batch_restarts_at_its_base(
     follower.truncate_fully_and_start_at(leader.log_start_offset)
     replicate(leader, follower)
     assert follower.log_end_offset == 10
-    follower.high_watermark = 10
+    follower.update_high_watermark(10)
     assert [r.offset for r in read_all(follower, 2)] == list(range(2, 10))
 
 
@@ -226,10 +226,10 @@ def test_follower_records_transactions_and_aborts(tmp_path: Path, clock: FakeClo
         follower,
         fetch_from(leader, 0)[: len(idempotent(0, 2, pid=9, attributes=TRANSACTIONAL_FLAG))],
     )
-    follower.high_watermark = follower.log_end_offset
+    follower.update_high_watermark(follower.log_end_offset)
     assert follower.last_stable_offset == 0  # pid 9's transaction is open
     replicate(leader, follower)
-    follower.high_watermark = follower.log_end_offset
+    follower.update_high_watermark(follower.log_end_offset)
     assert [(t.first_offset, t.producer_id, t.last_offset) for t in follower.aborted_txns] == [
         (0, 9, 3)
     ]
@@ -250,11 +250,11 @@ def test_follower_sees_a_marker_close_the_transaction(tmp_path: Path, clock: Fak
     append(leader, idempotent(0, 2, pid=9, attributes=TRANSACTIONAL_FLAG))
     follower = new_log(tmp_path, clock, "follower")
     replicate(leader, follower)
-    follower.high_watermark = 2
+    follower.update_high_watermark(2)
     assert follower.last_stable_offset == 0
     append(leader, encode_marker(9, 0, True, 1, T0))
     replicate(leader, follower)
-    follower.high_watermark = 3
+    follower.update_high_watermark(3)
     assert follower.last_stable_offset == 3
     assert follower.aborted_txns == []
 
@@ -306,7 +306,7 @@ def test_replicated_leader_append_leaves_the_high_watermark(
 
 def test_truncate_to_drops_batches_across_segments(tmp_path: Path, clock: FakeClock) -> None:
     log = leader_with_epochs(tmp_path, clock, segment_bytes=200)
-    log.high_watermark = log.log_end_offset
+    log.update_high_watermark(log.log_end_offset)
     assert [s.base_offset for s in log.segments] == [0, 2, 4, 7, 9]  # one batch each
     log.truncate_to(4)
     assert log.log_end_offset == 4
@@ -325,7 +325,7 @@ def test_truncate_to_inside_a_segment_and_at_or_past_the_end(
     tmp_path: Path, clock: FakeClock
 ) -> None:
     log = leader_with_epochs(tmp_path, clock)
-    log.high_watermark = 3
+    log.update_high_watermark(3)
     log.truncate_to(11)  # at the end: nothing to do
     log.truncate_to(50)
     assert log.log_end_offset == 11 and log.epoch_cache.entries[-1] == (5, 9)
@@ -333,7 +333,7 @@ def test_truncate_to_inside_a_segment_and_at_or_past_the_end(
     assert log.log_end_offset == 7
     assert log.epoch_cache.entries == [(0, 0), (2, 4)]
     assert log.high_watermark == 3  # below the cut: unchanged
-    log.high_watermark = 7
+    log.update_high_watermark(7)
     assert [r.offset for r in read_all(log)] == list(range(7))
     log.close()
 
@@ -379,7 +379,7 @@ def test_truncate_to_drops_aborted_transactions_past_the_cut(
     assert reopened.aborted_txns[0] == AbortedTxn(
         0, 8, 1, reopened.aborted_txns[0].last_stable_offset
     )
-    reopened.high_watermark = 5
+    reopened.update_high_watermark(5)
     assert reopened.last_stable_offset == 2
     reopened.close()
 
@@ -399,7 +399,7 @@ def test_truncate_to_the_log_start_empties_the_log(tmp_path: Path, clock: FakeCl
 def test_truncate_fully_below_the_end(tmp_path: Path, clock: FakeClock) -> None:
     """The follower is ahead of an empty leader that starts at 3."""
     log = leader_with_epochs(tmp_path, clock, segment_bytes=200)
-    log.high_watermark = 9
+    log.update_high_watermark(9)
     log.truncate_fully_and_start_at(3)
     assert (log.log_start_offset, log.log_end_offset, log.high_watermark) == (3, 3, 3)
     assert [s.base_offset for s in log.segments] == [3]
@@ -450,6 +450,6 @@ def test_truncate_fully_forgets_producers_of_the_deleted_data(
     append(log, make_batch(1))
     log.truncate_fully_and_start_at(100)
     assert log.producer_state.entries == {}
-    log.high_watermark = 100
+    log.update_high_watermark(100)
     assert log.last_stable_offset == 100
     log.close()

@@ -115,7 +115,7 @@ def test_the_active_segment_stays_while_it_holds_offsets_past_the_high_watermark
 ) -> None:
     log = segmented_log(tmp_path, clock, [T0 - 2 * HOUR])
     log.replicated = True
-    log.high_watermark = 2  # the follower has not yet got the active segment's batch
+    log.update_high_watermark(2)  # the follower has not yet got the active segment's batch
     everything = retention.deletable_segments(log.segments, log.high_watermark, lambda *_: True)
     assert everything == log.segments[:1]
     log.close()
