@@ -13,12 +13,9 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from kio.schema.errors import ErrorCode
-from kio.schema.types import ProducerId, TopicName
-from kio.schema.write_txn_markers.v1 import request as markers_v1
-from kio.static.primitive import i16, i32
 
-from odradek.cluster.broker_client import BrokerClient, BrokerConnectionError
 from odradek.cluster.controller import TopicSpec
+from odradek.cluster.txn_marker_channel import TransactionMarkerChannelManager
 from odradek.common.errors import CoordinatorNotAvailableError, KafkaError, NotCoordinatorError
 from odradek.common.ids import TopicPartition
 from odradek.common.internal_topics import OFFSETS_TOPIC, TXN_TOPIC
@@ -32,8 +29,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MARKER_ATTEMPTS = 120
-MARKER_RETRY_S = 0.5
 
 
 class TxnService:
@@ -48,8 +43,7 @@ class TxnService:
         self._tasks: list[asyncio.Task[None]] = []
         # Cluster mode: the __transaction_state partitions led here (None: all, single node).
         self.owned: set[int] | None = None
-        self._clients: dict[int, BrokerClient] = {}
-        self._sends: set[asyncio.Task[None]] = set()
+        self._markers: TransactionMarkerChannelManager | None = None  # cluster mode
 
     def check_coordinator(self, transactional_id: str) -> None:
         if self.owned is not None and \
@@ -99,9 +93,14 @@ class TxnService:
 
     def start(self) -> None:
         topic = self.broker.metadata_store.topics.get(TXN_TOPIC)
-        if self.broker.cluster is not None:
+        cluster = self.broker.cluster
+        if cluster is not None:
             self.owned = set()
             topic = None
+            self._markers = TransactionMarkerChannelManager(
+                self.broker.node_id, self.broker.replica_manager,
+                lambda name: name in self.broker.metadata_store.topics, cluster.leader_of,
+                cluster.endpoint_of, self.write_markers)
         if topic is not None:
             self.partitions = topic.partitions
             for partition in range(topic.partitions):
@@ -120,11 +119,11 @@ class TxnService:
         ]
 
     async def stop(self) -> None:
-        for client in self._clients.values():
-            client.close()
-        for task in [*self._tasks, *self._sends]:
+        if self._markers is not None:
+            await self._markers.stop()
+        for task in self._tasks:
             task.cancel()
-        for task in [*self._tasks, *self._sends]:
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
@@ -168,102 +167,12 @@ class TxnService:
     def send_markers(self, producer_id: int, producer_epoch: int, commit: bool,
                      partitions: Iterable[TopicPartition],
                      on_done: Callable[[dict[TopicPartition, ErrorCode]], None]) -> None:
-        """Single node: write every marker now. Cluster: write the local ones, send the
-        others to their partition leaders (WriteTxnMarkers), retrying until each is written
-        or its partition is gone; then call back."""
-        wanted = list(partitions)
-        cluster = self.broker.cluster
-        if cluster is None:
-            on_done(self.write_markers(producer_id, producer_epoch, commit, wanted))
+        """Single node: write every marker now. Cluster: through the marker channel (local
+        ones written here, the others sent to their leaders), then call back."""
+        if self._markers is None:
+            on_done(self.write_markers(producer_id, producer_epoch, commit, partitions))
             return
-        task = asyncio.get_running_loop().create_task(
-            self._send_cluster_markers(producer_id, producer_epoch, commit, wanted, on_done))
-        self._sends.add(task)
-        task.add_done_callback(self._sends.discard)
-
-    async def _send_cluster_markers(
-            self, producer_id: int, producer_epoch: int, commit: bool,
-            partitions: list[TopicPartition],
-            on_done: Callable[[dict[TopicPartition, ErrorCode]], None]) -> None:
-        cluster = self.broker.cluster
-        assert cluster is not None
-        results: dict[TopicPartition, ErrorCode] = {}
-        pending = list(partitions)
-        for _attempt in range(MARKER_ATTEMPTS):
-            by_leader: dict[int, list[TopicPartition]] = {}
-            for tp in pending:
-                if tp.topic not in self.broker.metadata_store.topics:
-                    results[tp] = ErrorCode.unknown_topic_or_partition
-                    continue
-                by_leader.setdefault(cluster.leader_of(tp), []).append(tp)
-            pending = []
-            for leader, tps in by_leader.items():
-                if leader == self.broker.node_id:
-                    local = self.write_markers(producer_id, producer_epoch, commit, tps)
-                    await self._replicated(local)
-                    outcome = local
-                elif leader < 0:
-                    outcome = dict.fromkeys(tps, ErrorCode.leader_not_available)
-                else:
-                    outcome = await self._remote_markers(leader, producer_id, producer_epoch,
-                                                         commit, tps)
-                for tp, code in outcome.items():
-                    if code in (ErrorCode.none, ErrorCode.unknown_topic_or_partition):
-                        results[tp] = code
-                    else:
-                        pending.append(tp)
-                        results[tp] = code
-            if not pending:
-                break
-            await asyncio.sleep(MARKER_RETRY_S)
-        on_done(results)
-
-    async def _replicated(self, results: dict[TopicPartition, ErrorCode]) -> None:
-        """Local markers count once the partition's ISR has them."""
-        manager = self.broker.replica_manager
-        for tp, code in list(results.items()):
-            if code is not ErrorCode.none:
-                continue
-            log_obj = self.broker.log_manager.logs.get(tp)
-            if log_obj is not None and not await manager.wait_replicated(
-                    {tp: log_obj.log_end_offset}, MARKER_RETRY_S * 20):
-                results[tp] = ErrorCode.request_timed_out
-
-    async def _remote_markers(self, leader: int, producer_id: int, producer_epoch: int,
-                              commit: bool, tps: list[TopicPartition]
-                              ) -> dict[TopicPartition, ErrorCode]:
-        cluster = self.broker.cluster
-        assert cluster is not None
-        endpoint = cluster.endpoint_of(leader)
-        if endpoint is None:
-            return dict.fromkeys(tps, ErrorCode.leader_not_available)
-        client = self._clients.get(leader)
-        if client is None or (client.host, client.port) != endpoint:
-            if client is not None:
-                client.close()
-            client = self._clients[leader] = BrokerClient(
-                endpoint[0], endpoint[1], f"broker-{self.broker.node_id}-txn-markers")
-        by_topic: dict[str, list[int]] = {}
-        for tp in tps:
-            by_topic.setdefault(tp.topic, []).append(tp.partition)
-        request = markers_v1.WriteTxnMarkersRequest(markers=(markers_v1.WritableTxnMarker(
-            producer_id=ProducerId(producer_id), producer_epoch=i16(producer_epoch),
-            transaction_result=commit, coordinator_epoch=i32(0),
-            topics=tuple(markers_v1.WritableTxnMarkerTopic(
-                name=TopicName(name), partition_indexes=tuple(i32(p) for p in ps))
-                for name, ps in by_topic.items())),))
-        try:
-            response = await client.request(request, timeout_s=30.0)
-        except BrokerConnectionError as exc:
-            log.info("sending transaction markers to broker %d: %s", leader, exc)
-            return dict.fromkeys(tps, ErrorCode.network_exception)
-        outcome: dict[TopicPartition, ErrorCode] = {}
-        for marker in response.markers:
-            for topic in marker.topics:
-                for part in topic.partitions:
-                    outcome[TopicPartition(topic.name, part.partition_index)] = \
-                        ErrorCode(part.error_code)
-        return {tp: outcome.get(tp, ErrorCode.unknown_server_error) for tp in tps}
+        self._markers.send(producer_id, producer_epoch, commit, partitions, on_done)
 
     def write_markers(self, producer_id: int, producer_epoch: int, commit: bool,
                       partitions: Iterable[TopicPartition], writes: PendingWrites | None = None
