@@ -1,12 +1,13 @@
 """Describing and altering topic and broker configs (Kafka's ConfigHelper/ConfigAdminManager):
 values with their source and synonyms, validation, persistence in the metadata store, and
-live application to the logs."""
+live application to the logs. Altering awaits the store's write (in a cluster a ZooKeeper
+write, which never blocks the event loop)."""
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from odradek.cluster.metadata import MetadataStore, TopicMetadata
@@ -176,14 +177,14 @@ class ConfigManager:
 
     # -- alter ---------------------------------------------------------------------------------
 
-    def alter_topic(self, name: str, configs: Mapping[str, str | None], validate_only: bool
-                    ) -> None:
+    async def alter_topic(self, name: str, configs: Mapping[str, str | None],
+                          validate_only: bool) -> None:
         """AlterConfigs: the given set replaces every override of the topic."""
         topic = self._topic(name)
-        self._set_topic(topic, dict(configs), validate_only)
+        await self._set_topic(topic, dict(configs), validate_only)
 
-    def incremental_alter_topic(self, name: str, ops: list[tuple[str, int, str | None]],
-                                validate_only: bool) -> None:
+    async def incremental_alter_topic(self, name: str, ops: list[tuple[str, int, str | None]],
+                                      validate_only: bool) -> None:
         topic = self._topic(name)
         updated: dict[str, str | None] = dict(topic.configs)
         for key, op, value in ops:
@@ -192,10 +193,10 @@ class ConfigManager:
                 raise InvalidConfigError(f"Unknown topic config name: {key}")
             updated = _apply_op(updated, key, op, value, definition,
                                 self._topic_default(key))
-        self._set_topic(topic, updated, validate_only)
+        await self._set_topic(topic, updated, validate_only)
 
-    def _set_topic(self, topic: TopicMetadata, configs: dict[str, str | None],
-                   validate_only: bool) -> None:
+    async def _set_topic(self, topic: TopicMetadata, configs: dict[str, str | None],
+                         validate_only: bool) -> None:
         nulls = [k for k, v in configs.items() if v is None]
         if nulls:
             raise InvalidConfigError(
@@ -204,12 +205,12 @@ class ConfigManager:
         validate_topic_configs(clean)
         if validate_only:
             return
-        topic.configs = clean
-        self.store.update_topic(topic)
-        self._apply_topic(topic)
+        updated = replace(topic, configs=clean)  # the cached topic changes once written
+        await self.store.update_topic_async(updated)
+        self._apply_topic(updated)
 
-    def alter_broker(self, broker: str, ops: list[tuple[str, int, str | None]],
-                     validate_only: bool, incremental: bool) -> None:
+    async def alter_broker(self, broker: str, ops: list[tuple[str, int, str | None]],
+                           validate_only: bool, incremental: bool) -> None:
         if broker not in ("", str(self.node_id)):
             raise InvalidRequestError(f"Unexpected broker id, expected {self.node_id} or "
                                       f"empty string, but received {broker}")
@@ -226,7 +227,8 @@ class ConfigManager:
         parsed = _parse_broker(stored)
         if validate_only:
             return
-        self.store.set_broker_configs(broker, {k: str(v) for k, v in stored.items()})
+        await self.store.set_broker_configs_async(broker,
+                                                  {k: str(v) for k, v in stored.items()})
         if broker == "":
             self.config.dynamic_default = parsed
         else:

@@ -1,12 +1,19 @@
 """Topic lifecycle against the metadata store and the logs: create (with validation), delete,
-auto-create. In single-node mode this broker is its own controller."""
+create partitions, auto-create. In single-node mode this broker is its own controller; in a
+cluster it writes the topic to ZooKeeper and the controller (cluster/zk_controller.py) elects
+leaders and carries out deletions.
+
+The request handlers use the awaitable forms (``create_topic_async``, ``delete_topic_async``,
+``create_partitions``): their ZooKeeper writes never block the event loop. ``create_topic``
+and ``delete_topic`` are the blocking forms for callers that are not coroutines (Metadata's
+auto-creation, the internal topics, the single-node tools and tests)."""
 
 from __future__ import annotations
 
 import logging
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from odradek.cluster.assignment import assign_replicas
@@ -151,18 +158,56 @@ class Controller:
                     f"Unknown broker(s) in replica assignment: {unknown}.")
         return len(assignments)
 
+    async def create_topic_async(self, spec: TopicSpec,
+                                 validate_only: bool = False) -> TopicMetadata:
+        """CreateTopics: validate, then write the topic without blocking the loop."""
+        topic = self.validate(spec)
+        if not validate_only:
+            await self.store.create_topic_async(topic)
+            self._created(topic)
+        return topic
+
     def create_topic(self, spec: TopicSpec, validate_only: bool = False) -> TopicMetadata:
+        """The blocking form of :meth:`create_topic_async` (in a cluster it waits for
+        ZooKeeper on the caller's thread)."""
         topic = self.validate(spec)
         if not validate_only:
             self.store.create_topic(topic)
-            if not self.cluster_mode:
-                self._open_logs(topic)
-            log.info("created topic %s (%d partitions, id %s)", topic.name, topic.partitions,
-                     topic.topic_id)
+            self._created(topic)
+        return topic
+
+    def _created(self, topic: TopicMetadata) -> None:
+        if not self.cluster_mode:
+            self._open_logs(topic)
+        log.info("created topic %s (%d partitions, id %s)", topic.name, topic.partitions,
+                 topic.topic_id)
+
+    async def delete_topic_async(self, name: str | None = None,
+                                 topic_id: uuid.UUID | None = None) -> TopicMetadata:
+        """DeleteTopics. A single node deletes the topic and its logs at once; in a cluster
+        the deletion is queued for the controller."""
+        topic = self._deletable(name, topic_id)
+        await self.store.delete_topic_async(topic.name)
+        if self.cluster_mode:
+            log.info("queued topic %s for deletion", topic.name)
+        else:
+            self._deleted(topic)
         return topic
 
     def delete_topic(self, name: str | None = None,
                      topic_id: uuid.UUID | None = None) -> TopicMetadata:
+        """The blocking form of :meth:`delete_topic_async`, for a single node only: in a
+        cluster only the controller deletes a topic's znodes."""
+        topic = self._deletable(name, topic_id)
+        if self.cluster_mode:
+            raise RuntimeError("in a cluster a deletion is queued for the controller: "
+                               "use delete_topic_async")
+        self.store.delete_topic(topic.name)
+        self._deleted(topic)
+        return topic
+
+    def _deletable(self, name: str | None, topic_id: uuid.UUID | None) -> TopicMetadata:
+        """The topic a DeleteTopics entry names; raises the matching Kafka error."""
         topic = self.store.topics.get(name) if name else self.store.by_id.get(topic_id) \
             if topic_id else None
         if topic is None:
@@ -173,19 +218,18 @@ class Controller:
             raise InvalidRequestError(f"Cannot delete internal topic {topic.name}")
         if not self.config.get("delete.topic.enable"):
             raise TopicDeletionDisabledError("Topic deletion is disabled.")
-        if self.cluster_mode:
-            self.store.queue_topic_deletion(topic.name)
-            log.info("queued topic %s for deletion", topic.name)
-            return topic
-        self.store.delete_topic(topic.name)
+        return topic
+
+    def _deleted(self, topic: TopicMetadata) -> None:
         for partition in range(topic.partitions):
             self.log_manager.delete_log(TopicPartition(topic.name, partition))
         log.info("deleted topic %s", topic.name)
-        return topic
 
-    def create_partitions(self, name: str, count: int,
-                          assignments: list[list[int]] | None, validate_only: bool) -> None:
-        """Grow a topic to ``count`` partitions (Kafka never shrinks one)."""
+    async def create_partitions(self, name: str, count: int,
+                                assignments: list[list[int]] | None,
+                                validate_only: bool) -> None:
+        """Grow a topic to ``count`` partitions (Kafka never shrinks one). The store gets a
+        grown copy of the topic: the cached one changes only once the write succeeded."""
         topic = self.store.topics.get(name)
         if topic is None:
             raise UnknownTopicOrPartitionError(f"The topic '{name}' does not exist.")
@@ -214,11 +258,11 @@ class Controller:
                 first_partition=topic.partitions)
         if validate_only:
             return
-        topic.assignment = {**new_assignment, **topic.assignment}
-        topic.partitions = count
-        self.store.update_topic(topic)
+        grown = replace(topic, partitions=count,
+                        assignment={**new_assignment, **topic.assignment})
+        await self.store.update_topic_async(grown)
         if not self.cluster_mode:
-            self._open_logs(topic)
+            self._open_logs(grown)
         log.info("topic %s now has %d partitions", name, count)
 
     def maybe_auto_create(self, name: str) -> TopicMetadata | None:

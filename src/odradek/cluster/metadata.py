@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from odradek.common.errors import TopicAlreadyExistsError
 from odradek.common.ids import TopicPartition
 from odradek.storage.files import atomic_write
 
@@ -55,7 +56,17 @@ class MetadataStore(Protocol):
 
     The reads are the store's cache, read on the broker's event loop. A single node has no
     broker registrations, partition states or controller znode: ``brokers`` and ``states``
-    are empty and ``controller`` is None there; callers read them in cluster mode only."""
+    are empty and ``controller`` is None there; callers read them in cluster mode only.
+
+    The writes are awaitable and never block the loop: the ZooKeeper store runs its kazoo
+    calls on a worker thread and updates its cache on the loop once they succeed; the
+    single-node store rewrites its file at once. A write updates the cache with the object
+    it was given, so callers write a changed copy of a topic, not the cached one.
+
+    The blocking forms (``create_topic``, ``delete_topic``, ``allocate_producer_id_block``)
+    are for callers that are not coroutines: Metadata's topic auto-creation, the internal
+    topics' creation, the transaction coordinator's timers, and the single-node tools and
+    tests. In a cluster they wait for ZooKeeper on the caller's thread."""
 
     @property
     def topics(self) -> dict[str, TopicMetadata]: ...
@@ -80,17 +91,41 @@ class MetadataStore(Protocol):
     def load(self) -> None:
         """Fill the cache from the store."""
 
-    def create_topic(self, topic: TopicMetadata) -> None: ...
+    async def create_topic_async(self, topic: TopicMetadata) -> None:
+        """Raises TopicAlreadyExistsError when the topic exists (in a cluster, also when
+        another broker created it first)."""
+        ...
 
-    def update_topic(self, topic: TopicMetadata) -> None: ...
+    async def update_topic_async(self, topic: TopicMetadata) -> None:
+        """An existing topic's new partitions or config overrides."""
+        ...
 
-    def delete_topic(self, name: str) -> TopicMetadata | None: ...
+    async def delete_topic_async(self, name: str) -> None:
+        """A single node deletes the topic at once. In a cluster the deletion is queued in
+        ``/admin/delete_topics``: the controller deletes its znodes (the watches then drop it
+        from every broker's cache) and the replicas their logs."""
+        ...
 
-    def queue_topic_deletion(self, name: str) -> None: ...
+    async def set_broker_configs_async(self, broker: str, configs: dict[str, str]) -> None:
+        """Replace the dynamic configs of ``broker`` (``""``: the cluster-wide default)."""
+        ...
 
-    def set_broker_configs(self, broker: str, configs: dict[str, str]) -> None: ...
+    async def allocate_producer_id_block_async(self, size: int) -> int:
+        """Reserve ``size`` producer ids durably, never handed out again; the first one."""
+        ...
 
-    def allocate_producer_id_block(self, size: int) -> int: ...
+    def create_topic(self, topic: TopicMetadata) -> None:
+        """The blocking form of :meth:`create_topic_async`."""
+        ...
+
+    def delete_topic(self, name: str) -> TopicMetadata | None:
+        """Delete the topic's metadata at once (in ZooKeeper its znodes, which in a running
+        cluster is the controller's job: brokers use :meth:`delete_topic_async`)."""
+        ...
+
+    def allocate_producer_id_block(self, size: int) -> int:
+        """The blocking form of :meth:`allocate_producer_id_block_async`."""
+        ...
 
 
 class LocalMetadataStore:
@@ -137,7 +172,31 @@ class LocalMetadataStore:
             for t in self.topics.values()]}
         atomic_write(self.path, json.dumps(data, indent=1, sort_keys=True).encode())
 
+    # -- writes: the file is rewritten at once, so the awaitable forms never wait ---------------
+
+    async def create_topic_async(self, topic: TopicMetadata) -> None:
+        self.create_topic(topic)
+
+    async def update_topic_async(self, topic: TopicMetadata) -> None:
+        self._index(topic)
+        self._save()
+
+    async def delete_topic_async(self, name: str) -> None:
+        self.delete_topic(name)
+
+    async def set_broker_configs_async(self, broker: str, configs: dict[str, str]) -> None:
+        if configs:
+            self.broker_configs[broker] = configs
+        else:
+            self.broker_configs.pop(broker, None)
+        self._save()
+
+    async def allocate_producer_id_block_async(self, size: int) -> int:
+        return self.allocate_producer_id_block(size)
+
     def create_topic(self, topic: TopicMetadata) -> None:
+        if topic.name in self.topics:
+            raise TopicAlreadyExistsError(f"Topic '{topic.name}' already exists.")
         self._index(topic)
         self._save()
 
@@ -148,25 +207,9 @@ class LocalMetadataStore:
             self._save()
         return topic
 
-    def queue_topic_deletion(self, name: str) -> None:
-        """A single node is its own controller: the deletion happens at once."""
-        self.delete_topic(name)
-
     def allocate_producer_id_block(self, size: int) -> int:
         """Reserve ``size`` producer ids durably; returns the first of them."""
         start = self.next_producer_id_block
         self.next_producer_id_block = start + size
         self._save()
         return start
-
-    def set_broker_configs(self, broker: str, configs: dict[str, str]) -> None:
-        """Dynamic broker configs: ``""`` is the cluster-wide default, else a broker id."""
-        if configs:
-            self.broker_configs[broker] = configs
-        else:
-            self.broker_configs.pop(broker, None)
-        self._save()
-
-    def update_topic(self, topic: TopicMetadata) -> None:
-        self._index(topic)
-        self._save()

@@ -14,7 +14,10 @@ Kafka's znode layout (ZooKeeper mode) and JSON shapes:
 * ``/latest_producer_id_block`` — producer id blocks, reserved with a conditional update
 
 kazoo calls watch callbacks on its own threads; the store hands them to the asyncio loop with
-``call_soon_threadsafe`` so the broker only ever sees them on its loop.
+``call_soon_threadsafe`` so the broker only ever sees them on its loop. The awaitable writes
+(``*_async``) run their kazoo calls on a worker thread (``asyncio.to_thread``; the kazoo
+client is thread-safe) and update the cache back on the loop, after ZooKeeper accepted them;
+the cache is never touched from a worker thread.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from kazoo.recipe.watchers import ChildrenWatch, DataWatch
 from odradek.cluster.metadata import BrokerRegistration as BrokerRegistration
 from odradek.cluster.metadata import PartitionState as PartitionState
 from odradek.cluster.metadata import TopicMetadata
-from odradek.common.errors import ConfigError
+from odradek.common.errors import ConfigError, TopicAlreadyExistsError
 from odradek.common.ids import TopicPartition, new_cluster_id
 from odradek.storage.topic_id import encode_topic_id, parse_topic_id
 
@@ -222,11 +225,46 @@ class ZkMetadataStore:
             return {}
         return {k: str(v) for k, v in json.loads(data).get("config", {}).items()}
 
-    def create_topic(self, topic: TopicMetadata) -> None:
-        if topic.name in self.topics:
-            from odradek.common.errors import TopicAlreadyExistsError
+    # The writes: kazoo calls (``_write_*``, thread-safe, no cache) then the cache update on the
+    # caller's thread, which for the awaitable forms is the loop.
 
-            raise TopicAlreadyExistsError(f"Topic '{topic.name}' already exists.")
+    async def create_topic_async(self, topic: TopicMetadata) -> None:
+        self._check_absent(topic.name)
+        await asyncio.to_thread(self._write_new_topic, topic)
+        self._cache_topic(topic)
+
+    def create_topic(self, topic: TopicMetadata) -> None:
+        self._check_absent(topic.name)
+        self._write_new_topic(topic)
+        self._cache_topic(topic)
+
+    async def update_topic_async(self, topic: TopicMetadata) -> None:
+        await asyncio.to_thread(self._write_topic_update, topic)
+        self._cache_topic(topic)
+
+    async def delete_topic_async(self, name: str) -> None:
+        """Queued for the controller; the topic watch drops it from the cache."""
+        await asyncio.to_thread(self.queue_topic_deletion, name)
+
+    async def set_broker_configs_async(self, broker: str, configs: dict[str, str]) -> None:
+        await asyncio.to_thread(self._write_broker_configs, broker, configs)
+        self._cache_broker_configs(broker, configs)
+
+    async def allocate_producer_id_block_async(self, size: int, broker_id: int = -1) -> int:
+        return await asyncio.to_thread(self.allocate_producer_id_block, size, broker_id)
+
+    def _check_absent(self, name: str) -> None:
+        if name in self.topics:
+            raise TopicAlreadyExistsError(f"Topic '{name}' already exists.")
+
+    def _cache_topic(self, topic: TopicMetadata) -> None:
+        old = self.topics.get(topic.name)
+        if old is not None and old.topic_id != topic.topic_id:
+            self.by_id.pop(old.topic_id, None)
+        self.topics[topic.name] = topic
+        self.by_id[topic.topic_id] = topic
+
+    def _write_new_topic(self, topic: TopicMetadata) -> None:
         body = {"version": 3, "topic_id": encode_topic_id(topic.topic_id),
                 "partitions": {str(p): r for p, r in sorted(topic.assignment.items())},
                 "adding_replicas": {}, "removing_replicas": {}}
@@ -237,15 +275,11 @@ class ZkMetadataStore:
         results = transaction.commit()
         failures = [r for r in results if isinstance(r, Exception)]
         if any(isinstance(f, NodeExistsError) for f in failures):
-            from odradek.common.errors import TopicAlreadyExistsError
-
             raise TopicAlreadyExistsError(f"Topic '{topic.name}' already exists.")
         if failures:
             raise failures[0]
-        self.topics[topic.name] = topic
-        self.by_id[topic.topic_id] = topic
 
-    def update_topic(self, topic: TopicMetadata) -> None:
+    def _write_topic_update(self, topic: TopicMetadata) -> None:
         self.client.ensure_path(f"{TOPIC_CONFIGS}/{topic.name}")
         self.client.set(f"{TOPIC_CONFIGS}/{topic.name}",
                         _dumps({"version": 1, "config": topic.configs}))
@@ -257,8 +291,6 @@ class ZkMetadataStore:
         # topic's configs.
         body["partitions"] = {**partitions, **body.get("partitions", {})}
         self.client.set(f"{TOPICS}/{topic.name}", _dumps(body), version=stat.version)
-        self.topics[topic.name] = topic
-        self.by_id[topic.topic_id] = topic
 
     def delete_topic(self, name: str) -> TopicMetadata | None:
         topic = self.topics.pop(name, None)
@@ -272,9 +304,15 @@ class ZkMetadataStore:
         return topic
 
     def set_broker_configs(self, broker: str, configs: dict[str, str]) -> None:
+        self._write_broker_configs(broker, configs)
+        self._cache_broker_configs(broker, configs)
+
+    def _write_broker_configs(self, broker: str, configs: dict[str, str]) -> None:
         path = f"{BROKER_CONFIGS}/{broker or DEFAULT_BROKER}"
         self.client.ensure_path(path)
         self.client.set(path, _dumps({"version": 1, "config": configs}))
+
+    def _cache_broker_configs(self, broker: str, configs: dict[str, str]) -> None:
         if configs:
             self.broker_configs[broker] = configs
         else:

@@ -1,4 +1,6 @@
-"""DescribeConfigs, AlterConfigs and IncrementalAlterConfigs for topics and brokers."""
+"""DescribeConfigs, AlterConfigs and IncrementalAlterConfigs for topics and brokers. The
+altering handlers are coroutines: they await the metadata store's writes (ZooKeeper in a
+cluster) resource by resource, in request order."""
 
 from __future__ import annotations
 
@@ -91,40 +93,42 @@ def _entry(module: Any, entry: ConfigEntry, synonyms: bool, docs: bool) -> Any:
                  documentation=entry.documentation if docs else None)
 
 
-def handle_alter_configs(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+async def handle_alter_configs(broker: BrokerServer, ctx: RequestContext,
+                              request: Any) -> Any:
     header = ctx.header
     module = response_module(keys.ALTER_CONFIGS_KEY, header.api_version)
-    return build(module.AlterConfigsResponse, throttle_time=ZERO, responses=_alter_resources(
-        broker, module, request, lambda c: (c.name, int(AlterOp.SET), c.value), False))
+    responses = await _alter_resources(
+        broker, module, request, lambda c: (c.name, int(AlterOp.SET), c.value), False)
+    return build(module.AlterConfigsResponse, throttle_time=ZERO, responses=responses)
 
 
-def handle_incremental_alter_configs(broker: BrokerServer, ctx: RequestContext,
-                                     request: Any) -> Any:
+async def handle_incremental_alter_configs(broker: BrokerServer, ctx: RequestContext,
+                                           request: Any) -> Any:
     header = ctx.header
     module = response_module(keys.INCREMENTAL_ALTER_CONFIGS_KEY, header.api_version)
+    responses = await _alter_resources(
+        broker, module, request, lambda c: (c.name, int(c.config_operation), c.value), True)
     return build(module.IncrementalAlterConfigsResponse, throttle_time=ZERO,
-                 responses=_alter_resources(
-                     broker, module, request,
-                     lambda c: (c.name, int(c.config_operation), c.value), True))
+                 responses=responses)
 
 
-def _alter_resources(broker: BrokerServer, module: Any, request: Any,
-                     op_of: Callable[[Any], tuple[str, int, str | None]],
-                     incremental: bool) -> tuple[Any, ...]:
+async def _alter_resources(broker: BrokerServer, module: Any, request: Any,
+                           op_of: Callable[[Any], tuple[str, int, str | None]],
+                           incremental: bool) -> tuple[Any, ...]:
     """AlterConfigs replaces a resource's overrides (every entry a SET); the incremental
     form applies SET/DELETE/APPEND/SUBTRACT to them."""
     responses = []
     for resource in request.resources:
         ops = [op_of(c) for c in resource.configs]
-        error, message = _alter(broker, resource, ops, request.validate_only, incremental)
+        error, message = await _alter(broker, resource, ops, request.validate_only, incremental)
         responses.append(build(module.AlterConfigsResourceResponse, error_code=error,
                                error_message=message, resource_type=resource.resource_type,
                                resource_name=resource.resource_name))
     return tuple(responses)
 
 
-def _alter(broker: BrokerServer, resource: Any, ops: list[tuple[str, int, str | None]],
-           validate_only: bool, incremental: bool) -> tuple[ErrorCode, str | None]:
+async def _alter(broker: BrokerServer, resource: Any, ops: list[tuple[str, int, str | None]],
+                 validate_only: bool, incremental: bool) -> tuple[ErrorCode, str | None]:
     names = [name for name, _, _ in ops]
     if len(set(names)) != len(names):
         return ErrorCode.invalid_request, "Error due to duplicate config keys"
@@ -134,13 +138,14 @@ def _alter(broker: BrokerServer, resource: Any, ops: list[tuple[str, int, str | 
     try:
         if resource.resource_type == TOPIC:
             if incremental:
-                broker.configs.incremental_alter_topic(resource.resource_name, ops,
-                                                       validate_only)
+                await broker.configs.incremental_alter_topic(resource.resource_name, ops,
+                                                             validate_only)
             else:
-                broker.configs.alter_topic(resource.resource_name,
-                                           {n: v for n, _, v in ops}, validate_only)
+                await broker.configs.alter_topic(resource.resource_name,
+                                                 {n: v for n, _, v in ops}, validate_only)
         elif resource.resource_type == BROKER:
-            broker.configs.alter_broker(resource.resource_name, ops, validate_only, incremental)
+            await broker.configs.alter_broker(resource.resource_name, ops, validate_only,
+                                              incremental)
         else:
             return ErrorCode.invalid_request, f"Unsupported resource type " \
                 f"{resource.resource_type}"

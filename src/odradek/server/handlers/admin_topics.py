@@ -21,7 +21,8 @@ AUTHORIZED_OPERATIONS_OMITTED = -2147483648
 HIGH_WATERMARK = -1
 
 
-def handle_create_partitions(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+async def handle_create_partitions(broker: BrokerServer, ctx: RequestContext,
+                                   request: Any) -> Any:
     header = ctx.header
     module = response_module(keys.CREATE_PARTITIONS_KEY, header.api_version)
     names = [t.name for t in request.topics]
@@ -33,7 +34,7 @@ def handle_create_partitions(broker: BrokerServer, ctx: RequestContext, request:
             assignments = None if topic.assignments is None else [
                 list(a.broker_ids) for a in topic.assignments]
             try:
-                broker.controller.create_partitions(topic.name, topic.count, assignments,
+                await broker.controller.create_partitions(topic.name, topic.count, assignments,
                                                     request.validate_only)
                 error, message = ErrorCode.none, None
             except KafkaError as exc:

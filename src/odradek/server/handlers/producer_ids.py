@@ -1,5 +1,9 @@
 """InitProducerId for idempotent producers (transactional ids come with the transaction
-coordinator)."""
+coordinator).
+
+Answered at once while the broker holds an unused id of its producer id block; when the block
+is used up, once the next block is reserved (in a cluster a ZooKeeper write, awaited off the
+event loop)."""
 
 from __future__ import annotations
 
@@ -18,6 +22,18 @@ if TYPE_CHECKING:
 
 
 def handle_init_producer_id(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+    if broker.producer_ids.has_reserved():
+        return _init_producer_id(broker, ctx, request)
+    return _after_reserving(broker, ctx, request)
+
+
+async def _after_reserving(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+    await broker.producer_ids.reserve()
+    # No await from here on: the reserved id is this request's, should it need one.
+    return _init_producer_id(broker, ctx, request)
+
+
+def _init_producer_id(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
     header = ctx.header
     module = response_module(INIT_PRODUCER_ID_KEY, header.api_version)
     if request.transactional_id is not None:

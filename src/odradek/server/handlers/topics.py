@@ -1,4 +1,8 @@
-"""CreateTopics and DeleteTopics (basic: name, partitions, replication factor, configs)."""
+"""CreateTopics and DeleteTopics (basic: name, partitions, replication factor, configs).
+
+Both are coroutines: they await each topic's metadata write (in a cluster a ZooKeeper write,
+which never blocks the event loop) in request order, and in a cluster answer once this
+broker's metadata shows the change."""
 
 from __future__ import annotations
 
@@ -23,7 +27,7 @@ if TYPE_CHECKING:
     from odradek.server.request_context import RequestContext
 
 
-def handle_create_topics(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+async def handle_create_topics(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
     header = ctx.header
     module = response_module(CREATE_TOPICS_KEY, header.api_version)
     counts = Counter(t.name for t in request.topics)
@@ -40,7 +44,7 @@ def handle_create_topics(broker: BrokerServer, ctx: RequestContext, request: Any
             {a.partition_index: list(a.broker_ids) for a in topic.assignments} or None,
             {c.name: c.value for c in topic.configs})
         try:
-            created = broker.controller.create_topic(spec, validate_only)
+            created = await broker.controller.create_topic_async(spec, validate_only)
         except KafkaError as exc:
             results.append(_create_result(module, topic.name, None, exc.error_code, str(exc)))
             continue
@@ -54,7 +58,7 @@ def handle_create_topics(broker: BrokerServer, ctx: RequestContext, request: Any
     response = build(module.CreateTopicsResponse, throttle_time=timedelta(0),
                      topics=tuple(results))
     if broker.cluster is not None and created_names:
-        return _when(broker, request, response, lambda: all(
+        return await _when(broker, request, response, lambda: all(
             _has_leaders(broker, name) for name in created_names))
     return response
 
@@ -104,7 +108,7 @@ def _create_result(module: Any, name: str, created: Any, error: ErrorCode,
                  configs=configs if created is not None else None)
 
 
-def handle_delete_topics(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+async def handle_delete_topics(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
     header = ctx.header
     module = response_module(DELETE_TOPICS_KEY, header.api_version)
     if hasattr(request, "topic_names"):
@@ -115,7 +119,7 @@ def handle_delete_topics(broker: BrokerServer, ctx: RequestContext, request: Any
     results = []
     for name, topic_id in wanted:
         try:
-            deleted = broker.controller.delete_topic(name, topic_id)
+            deleted = await broker.controller.delete_topic_async(name, topic_id)
             results.append(build(module.DeletableTopicResult, name=deleted.name,
                                  topic_id=deleted.topic_id, error_code=ErrorCode.none,
                                  error_message=None))
@@ -127,7 +131,7 @@ def handle_delete_topics(broker: BrokerServer, ctx: RequestContext, request: Any
                      responses=tuple(results))
     deleted_names = [r.name for r in results if r.error_code == ErrorCode.none]
     if broker.cluster is not None and deleted_names:
-        return _when(broker, request, response, lambda: not any(
+        return await _when(broker, request, response, lambda: not any(
             n in broker.metadata_store.topics for n in deleted_names))
     return response
 
