@@ -1,1 +1,2 @@
-"""Coordinators: producer id allocation (and, later, groups and transactions)."""
+"""Coordinators: producer id allocation, the classic group coordinator (``group/``) and the
+transaction coordinator (``txn/``), all sans-IO."""
