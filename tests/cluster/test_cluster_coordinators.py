@@ -128,7 +128,7 @@ class GroupReader(Worker):
 
     def __init__(self, bootstrap: str, topic: str, group: str) -> None:
         super().__init__("group-reader")
-        self.seen: set[bytes] = set()
+        self.seen: set[bytes | None] = set()
         self.config = {"bootstrap.servers": bootstrap, "group.id": group,
                        "enable.auto.commit": False, "auto.offset.reset": "earliest",
                        "session.timeout.ms": 30_000, **CLIENT_LOG}
@@ -200,10 +200,12 @@ class TxnCopier(Worker):
                     positions = [tp for tp in consumer.position(consumer.assignment())
                                  if tp.offset >= 0]
                     metadata = consumer.consumer_group_metadata()
-                    self.retry(lambda p=positions, m=metadata, pr=producer: bounded(
+                    # ignore[misc]: mypy cannot infer a lambda with defaults, python/mypy#12557
+                    self.retry(lambda p=positions, m=metadata, pr=producer: bounded(  # type: ignore[misc]
                         lambda: pr.send_offsets_to_transaction(p, m, CALL_TIMEOUT),
                         CALL_TIMEOUT + 10))
-                    self.retry(lambda pr=producer: pr.commit_transaction(CALL_TIMEOUT))
+                    # ignore[misc]: mypy cannot infer a lambda with defaults, python/mypy#12557
+                    self.retry(lambda pr=producer: pr.commit_transaction(CALL_TIMEOUT))  # type: ignore[misc]
                 except ClientHung as hung:
                     # librdkafka #5511/#5456: send_offsets_to_transaction can wait past its
                     # timeout for a group coordinator that was removed from the metadata.
@@ -220,7 +222,8 @@ class TxnCopier(Worker):
                     if exc.args[0].fatal():
                         raise
                     self.errors.append(f"abort: {exc.args[0]}")
-                    self.retry(lambda pr=producer: pr.abort_transaction(CALL_TIMEOUT))
+                    # ignore[misc]: mypy cannot infer a lambda with defaults, python/mypy#12557
+                    self.retry(lambda pr=producer: pr.abort_transaction(CALL_TIMEOUT))  # type: ignore[misc]
                     self.aborted += 1
                     consumer = self.rewind(consumer)
                     continue
@@ -323,12 +326,14 @@ def kill_coordinator(c: Cluster, keys: dict[str, tuple[str, int]], target: str,
     """Kill the broker that is the ``target`` coordinator; wait until every coordinator it
     was has moved and the applications make progress; start it again and wait for full ISRs
     and progress. Returns (the coordinators that moved, a line for the report)."""
-    coordinators = {name: wait_until(lambda k=k: find_coordinator(c, *k), 30, f"no {name}",
+    # ignore[misc]: mypy cannot infer a lambda with defaults, python/mypy#12557
+    coordinators = {name: wait_until(lambda k=k: find_coordinator(c, *k), 30, f"no {name}",  # type: ignore[misc]
                                      context=c.logs)
                     for name, k in keys.items()}
     for name, k in keys.items():
-        wait_until(lambda k=k: coordinator_is_leader(c, *k), 30,
-                   lambda n=name, k=k: f"the {n} {find_coordinator(c, *k)} is not the leader of "
+        # ignore[misc]: mypy cannot infer a lambda with defaults, python/mypy#12557
+        wait_until(lambda k=k: coordinator_is_leader(c, *k), 30,  # type: ignore[misc]
+                   lambda n=name, k=k: f"the {n} {find_coordinator(c, *k)} is not the leader of "  # type: ignore[misc]
                    f"{coordinator_partition(*k)}", context=c.logs)
     victim = coordinators[target]
     moved = [name for name, node in coordinators.items() if node == victim]
@@ -337,10 +342,12 @@ def kill_coordinator(c: Cluster, keys: dict[str, tuple[str, int]], target: str,
     killed_at = time.monotonic()
     c.kill(victim)
     for name in moved:
-        wait_until(lambda k=keys[name]: find_coordinator(c, *k) in survivors,
+        # ignore[misc]: mypy cannot infer a lambda with defaults, python/mypy#12557
+        wait_until(lambda k=keys[name]: find_coordinator(c, *k) in survivors,  # type: ignore[misc]
                    FAILOVER_TIMEOUT, f"the {name} did not move off broker {victim}",
                    context=c.logs)
-        wait_until(lambda k=keys[name]: coordinator_is_leader(c, *k), 15,
+        # ignore[misc]: mypy cannot infer a lambda with defaults, python/mypy#12557
+        wait_until(lambda k=keys[name]: coordinator_is_leader(c, *k), 15,  # type: ignore[misc]
                    f"the new {name} is not the new leader of {coordinator_partition(*keys[name])}",
                    context=c.logs)
     wait_until(lambda: all_progress(killed_at), FAILOVER_TIMEOUT,

@@ -32,11 +32,13 @@ def test_unclean_election_only_where_enabled(cluster: Callable[..., Cluster]) ->
     # The follower dies first and leaves the ISR; then the leader dies.
     c.kill(2)
     for topic in ("unclean", "clean"):
-        wait_until(lambda t=topic: state(c, t) == (1, (1,)), TIMEOUT,
+        # ignore[misc]: mypy cannot infer a lambda with defaults, python/mypy#12557
+        wait_until(lambda t=topic: state(c, t) == (1, (1,)), TIMEOUT,  # type: ignore[misc]
                    f"{topic}: broker 2 did not leave the ISR", context=c.logs)
     c.kill(1)
     for topic in ("unclean", "clean"):
-        wait_until(lambda t=topic: state(c, t)[0] == -1, TIMEOUT,
+        # ignore[misc]: mypy cannot infer a lambda with defaults, python/mypy#12557
+        wait_until(lambda t=topic: state(c, t)[0] == -1, TIMEOUT,  # type: ignore[misc]
                    f"{topic}: no offline state after the last ISR member died", context=c.logs)
     # The out-of-sync replica comes back: only the unclean topic may elect it.
     c.start_broker(2)
@@ -69,7 +71,7 @@ def test_min_insync_replicas_refuses_acks_all(cluster: Callable[..., Cluster]) -
     c.kill(2)
     wait_until(lambda: state(c, "guarded") == (1, (1, 3)), TIMEOUT,
                "broker 2 did not leave the ISR", context=c.logs)
-    errors: list[KafkaError] = []
+    errors: list[KafkaError | None] = []
     producer = Producer({"bootstrap.servers": c.bootstrap, "acks": "all",
                          "message.timeout.ms": 3000, "retries": 0, **QUIET_CLIENT})
     producer.produce("guarded", b"refused", partition=0,

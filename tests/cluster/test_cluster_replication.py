@@ -137,4 +137,4 @@ def test_follower_catch_up_and_truncation(cluster: Callable[..., Cluster]) -> No
     assert values[-50:] == [f"fresh-{i:04d}" for i in range(50)]
     assert values[:700] == expected
     read = read_partitions(c.bootstrap, topic, [0])[0]
-    assert [v.decode() for _, _, v in read] == values
+    assert [None if v is None else v.decode() for _, _, v in read] == values

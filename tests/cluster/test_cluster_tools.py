@@ -151,8 +151,9 @@ def test_preferred_leader_election_restores_the_preferred_leader(
 
     c.kill(1)
     wait_until(
-        lambda: c.agreed_state(topic, 0) is not None and c.agreed_state(topic, 0).leader in (2, 3),
-        60,  # type: ignore[union-attr]
+        # ignore[union-attr]: mypy does not narrow the second agreed_state() call
+        lambda: c.agreed_state(topic, 0) is not None and c.agreed_state(topic, 0).leader in (2, 3),  # type: ignore[union-attr]
+        60,
         f"no new leader for {topic}-0 after broker 1 died",
         context=c.logs,
     )
@@ -166,6 +167,7 @@ def test_preferred_leader_election_restores_the_preferred_leader(
     )
     assert out == f"Successfully completed leader election (PREFERRED) for partitions {topic}-0\n"
     assert wait_until(
+        # ignore[union-attr]: mypy does not narrow the second agreed_state() call
         lambda: c.agreed_state(topic, 0) is not None and c.agreed_state(topic, 0).leader == 1,  # type: ignore[union-attr]
         30,
         f"broker 1 did not become the leader of {topic}-0 again",

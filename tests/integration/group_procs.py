@@ -254,9 +254,11 @@ def run_confluent(config: dict[str, Any]) -> None:
         first: dict[tuple[str, int], int] = {}
         last: dict[tuple[str, int], int] = {}
         for message in batch:
-            key = (message.topic(), message.partition())
-            first.setdefault(key, message.offset())
-            last[key] = message.offset()
+            topic, partition, offset = message.topic(), message.partition(), message.offset()
+            assert topic is not None and partition is not None and offset is not None
+            key = (topic, partition)
+            first.setdefault(key, offset)
+            last[key] = offset
         try:
             consumer.commit(offsets=[TopicPartition(t, p, o + 1) for (t, p), o in last.items()],
                             asynchronous=False)

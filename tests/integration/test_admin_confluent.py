@@ -26,7 +26,7 @@ from confluent_kafka import (
     TopicCollection,
     TopicPartition,
 )
-from confluent_kafka.admin import (
+from confluent_kafka.admin import (  # type: ignore[attr-defined]  # the module has no __all__
     AdminClient,
     AlterConfigOpType,
     ConfigEntry,
@@ -668,9 +668,11 @@ def test_delete_records(admin: AdminClient, admin_broker: BrokerProcess) -> None
     assert msg is not None and msg.error() is None
     assert (msg.offset(), msg.value()) == (4, b"v4")
     msg = first_poll(admin_broker, topic, 1, "error")
-    assert msg is not None and msg.error() is not None
-    assert msg.error().code() == KafkaError._AUTO_OFFSET_RESET
-    assert "out of range" in msg.error().str().lower()
+    assert msg is not None
+    error = msg.error()
+    assert error is not None
+    assert error.code() == KafkaError._AUTO_OFFSET_RESET
+    assert "out of range" in error.str().lower()
 
     # Deleting below the low watermark keeps it; beyond the high watermark is out of range.
     tp = TopicPartition(topic, 0, 2)

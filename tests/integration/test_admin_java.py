@@ -13,7 +13,10 @@ from collections.abc import Iterator
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import (  # type: ignore[attr-defined]  # the module has no __all__
+    AdminClient,
+    NewTopic,
+)
 
 from tests.integration.clients import unique_topic
 from tests.support.broker_process import BrokerProcess
@@ -98,8 +101,8 @@ def test_seed003_topic_creation(admin_java_programs: JavaPrograms,
     assert len(cluster.topics[sized].partitions) == 3
     assert len(cluster.topics[assigned].partitions) == 2
     for topic in (sized, assigned):
-        for p in cluster.topics[topic].partitions.values():
-            assert (p.leader, p.replicas, p.isrs) == (0, [0], [0])
+        for pm in cluster.topics[topic].partitions.values():
+            assert (pm.leader, pm.replicas, pm.isrs) == (0, [0], [0])
 
     # describeTopics from the same program.
     for topic, partitions in ((sized, 3), (assigned, 2)):

@@ -74,7 +74,7 @@ async def assigned_consumer(closing: list[Any], bootstrap: str, topic: str | Non
 
 def to_got(rec: Any) -> Got:
     return Got(partition=rec.partition, offset=rec.offset, key=rec.key, value=rec.value,
-               headers=[tuple(h) for h in rec.headers or ()],  # type: ignore[misc]
+               headers=[tuple(h) for h in rec.headers or ()],
                timestamp=rec.timestamp, create_time=rec.timestamp_type == 0)
 
 

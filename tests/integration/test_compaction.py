@@ -20,7 +20,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from confluent_kafka import (
     Producer,
     TopicPartition,
 )
-from confluent_kafka.admin import (  # type: ignore[attr-defined]
+from confluent_kafka.admin import (  # type: ignore[attr-defined]  # the module has no __all__
     AdminClient,
     AlterConfigOpType,
     ConfigEntry,
@@ -111,10 +111,12 @@ class Acked:
             if err is not None:
                 self.errors.append(err)
             else:
-                self.records[msg.offset()] = (msg.key(), msg.value())
+                offset = msg.offset()
+                assert offset is not None  # acknowledged (acks >= 1): it has an offset
+                self.records[offset] = (msg.key(), msg.value())
 
 
-def produce(broker: BrokerProcess, topic: str, entries: list[Entry], **conf: Any) -> Acked:
+def produce(broker: BrokerProcess, topic: str, entries: Sequence[Entry], **conf: Any) -> Acked:
     producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 5, "acks": "all",
                          "message.timeout.ms": 15_000, **conf})
     acked = Acked()
@@ -148,7 +150,9 @@ def read_from(broker: BrokerProcess, topic: str, offset: int = OFFSET_BEGINNING,
                     break
                 continue
             assert msg.error() is None, msg.error()
-            got.append((msg.offset(), msg.key(), msg.value()))
+            record_offset = msg.offset()
+            assert record_offset is not None  # a record has an offset
+            got.append((record_offset, msg.key(), msg.value()))
             last = time.monotonic()
         return got
     finally:
@@ -224,7 +228,9 @@ class TailConsumer(threading.Thread):
                 if msg.error() is not None:
                     self.errors.append(str(msg.error()))
                     continue
-                self.seen.append((msg.offset(), msg.key(), msg.value()))
+                offset = msg.offset()
+                assert offset is not None  # a record has an offset
+                self.seen.append((offset, msg.key(), msg.value()))
         finally:
             self.consumer.close()
 

@@ -24,7 +24,11 @@ from confluent_kafka import (
     Producer,
     TopicPartition,
 )
-from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
+from confluent_kafka.admin import (  # type: ignore[attr-defined]  # the module has no __all__
+    AdminClient,
+    NewTopic,
+    OffsetSpec,
+)
 
 from tests.integration.clients import (
     BASE_TS,
@@ -94,13 +98,19 @@ class Deliveries:
         return [err for err, _ in self.reports if err is not None]
 
     def offsets(self) -> list[int]:
-        return [msg.offset() for err, msg in self.reports if err is None]
+        offsets: list[int] = []
+        for err, msg in self.reports:
+            if err is None:
+                offset = msg.offset()
+                assert offset is not None  # acks >= 1: the broker assigned it one
+                offsets.append(offset)
+        return offsets
 
 
 def produce_all(producer: Producer, topic: str, records: list[Rec]) -> Deliveries:
     dr = Deliveries()
     for r in records:
-        producer.produce(topic, value=r.value, key=r.key, headers=r.headers or None,
+        producer.produce(topic, value=r.value, key=r.key, headers=list(r.headers) or None,
                          timestamp=r.timestamp, on_delivery=dr)
     remaining = producer.flush(DELIVERY_TIMEOUT_MS / 1000 + 5)
     assert remaining == 0, f"{remaining} messages still undelivered"
@@ -111,8 +121,12 @@ def produce_all(producer: Producer, topic: str, records: list[Rec]) -> Deliverie
 
 def to_got(msg: Message) -> Got:
     ts_type, ts = msg.timestamp()
-    return Got(partition=msg.partition(), offset=msg.offset(), key=msg.key(), value=msg.value(),
-               headers=list(msg.headers() or []), timestamp=ts,
+    partition, offset = msg.partition(), msg.offset()
+    assert partition is not None and offset is not None  # a record names both
+    # ignore[arg-type]: the stubs type headers() for producing too (a dict, str values); a
+    # consumed record's are a list of (str, bytes) pairs
+    return Got(partition=partition, offset=offset, key=msg.key(), value=msg.value(),
+               headers=list(msg.headers() or []), timestamp=ts,  # type: ignore[arg-type]
                create_time=ts_type == TIMESTAMP_CREATE_TIME)
 
 
@@ -264,7 +278,7 @@ def test_long_poll_wakes_on_produce(shared_broker: BrokerProcess,
     produce_all(producer, topic, [Rec(None, b"warm-up", [], BASE_TS)])
 
     consumer = assigned_consumer(consumers, shared_broker.bootstrap, topic, offset=0)
-    received: dict[bytes, float] = {}
+    received: dict[bytes | None, float] = {}
     stop = threading.Event()
     errors: list[str] = []
 
@@ -287,12 +301,14 @@ def test_long_poll_wakes_on_produce(shared_broker: BrokerProcess,
             time.sleep(spacing(i))
             value = f"probe-{i}".encode()
             acked: list[float] = []
+            # ignore[misc]: mypy cannot infer a lambda with defaults, python/mypy#12557
             producer.produce(topic, value=value,
-                             on_delivery=lambda err, _m, a=acked: a.append(time.perf_counter())
+                             on_delivery=lambda err, _m, a=acked: a.append(time.perf_counter())  # type: ignore[misc]
                              if err is None else None)
             assert producer.flush(10) == 0
             assert acked, f"probe {i} not acknowledged"
-            wait_for(lambda v=value: v in received, 5, f"probe {i} at the consumer ({errors})",
+            # ignore[misc]: mypy cannot infer a lambda with defaults, python/mypy#12557
+            wait_for(lambda v=value: v in received, 5, f"probe {i} at the consumer ({errors})",  # type: ignore[misc]
                      interval=0.001)
             latencies.append(received[value] - acked[0])
     finally:
@@ -359,6 +375,7 @@ def test_unknown_topic_without_auto_create(broker_factory: Any) -> None:
     assert err is not None
     assert err.code() in (KafkaError._UNKNOWN_TOPIC, KafkaError.UNKNOWN_TOPIC_OR_PART), err
     md = admin.list_topics(topic=topic, timeout=10)
-    assert md.topics[topic].error is not None, "the topic was created anyway"
-    assert md.topics[topic].error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART
+    topic_error = md.topics[topic].error
+    assert topic_error is not None, "the topic was created anyway"
+    assert topic_error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART
 

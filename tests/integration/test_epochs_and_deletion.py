@@ -5,7 +5,10 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import (  # type: ignore[attr-defined]  # the module has no __all__
+    AdminClient,
+    NewTopic,
+)
 
 from tests.support.broker_process import BrokerProcess
 

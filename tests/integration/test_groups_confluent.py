@@ -23,7 +23,10 @@ from confluent_kafka import (
     Producer,
     TopicPartition,
 )
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import (  # type: ignore[attr-defined]  # the module has no __all__
+    AdminClient,
+    NewTopic,
+)
 
 from tests.integration.group_procs import Member, stop_all
 from tests.support.broker_process import BrokerProcess
@@ -334,7 +337,9 @@ def consume_and_commit(bootstrap: str, topic: str, group: str, count: int) -> di
             message = consumer.poll(0.5)
             if message is None or message.error():
                 continue
-            positions[message.partition()] = message.offset() + 1
+            partition, offset = message.partition(), message.offset()
+            assert partition is not None and offset is not None  # a record names both
+            positions[partition] = offset + 1
             got += 1
             if got % 10 == 0 or got == count:
                 consumer.commit(asynchronous=False)
@@ -385,7 +390,9 @@ def test_groups_survive_broker_restart(broker_factory: Any, how: str) -> None:
         while len(seen) < 15 and time.monotonic() < deadline:
             message = consumer.poll(0.5)
             if message is not None and not message.error():
-                seen.append((message.partition(), message.offset()))
+                partition, offset = message.partition(), message.offset()
+                assert partition is not None and offset is not None  # a record names both
+                seen.append((partition, offset))
         assert len(seen) == 15, broker.log()
         for partition, start in positions.items():
             offsets = [o for p, o in seen if p == partition]

@@ -15,7 +15,10 @@ from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import (  # type: ignore[attr-defined]  # the module has no __all__
+    AdminClient,
+    NewTopic,
+)
 
 from tests.integration.group_procs import Member
 from tests.support.broker_process import BrokerProcess

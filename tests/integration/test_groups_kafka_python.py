@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -91,7 +91,8 @@ def test_seed_experiment_2_failover(broker_factory: Any) -> None:
                          for p in (0, 1)}
         assert per_partition[0] and per_partition[1], placed
         for member, (_, partition) in ((first, first_tp), (second, second_tp)):
-            member.wait_for(lambda _e, m=member, p=partition:
+            # ignore[misc]: mypy cannot infer a lambda with defaults, python/mypy#12557
+            member.wait_for(lambda _e, m=member, p=partition:  # type: ignore[misc]
                             len(m.records()) >= len(per_partition[p]), 20,
                             "the records of its partition")
             got = member.records()
@@ -204,7 +205,8 @@ def test_admin_groups(broker_factory: Any) -> None:
         member.wait_for(lambda _e: len(member.records()) >= 30, 40, "30 records")
 
         def committed() -> dict[TopicPartition, OffsetAndMetadata]:
-            return admin.list_group_offsets({group: None})[group]
+            return cast("dict[TopicPartition, OffsetAndMetadata]",
+                        admin.list_group_offsets({group: None})[group])
 
         want = {TopicPartition(topic, p): sum(1 for q, _, _ in member.records() if q == p)
                 for p in range(3)}

@@ -14,7 +14,7 @@ import pytest
 from kio.schema.find_coordinator.v1.request import FindCoordinatorRequest
 from kio.schema.join_group.v3.request import JoinGroupRequest, JoinGroupRequestProtocol
 from kio.schema.types import GroupId
-from kio.static.primitive import i8
+from kio.static.primitive import i8, i32Timedelta
 
 from tests.support import zookeeper
 from tests.support.broker_process import BrokerProcess, free_port
@@ -64,8 +64,10 @@ def test_not_ready_from_the_start_of_shutdown(
         find = FindCoordinatorRequest(key="health-group", key_type=i8(0))
         wait_for(lambda: client.call(find).error_code == 0, 15, "a group coordinator")
         client.send(JoinGroupRequest(
-            group_id=GroupId("health-group"), session_timeout=timedelta(seconds=10),
-            rebalance_timeout=timedelta(seconds=10), member_id="", protocol_type="consumer",
+            group_id=GroupId("health-group"),
+            session_timeout=i32Timedelta.parse(timedelta(seconds=10)),
+            rebalance_timeout=i32Timedelta.parse(timedelta(seconds=10)), member_id="",
+            protocol_type="consumer",
             protocols=(JoinGroupRequestProtocol(name="range", metadata=b""),)))
         wait_for(lambda: scrape(port).get(
             "kafka_coordinator_group_groupmetadatamanager_numgroupspreparingrebalance") == 1,

@@ -102,7 +102,7 @@ def assigned_consumer(closing: list[Any], bootstrap: str, topic: str, offset: in
 
 def to_got(rec: Any) -> Got:
     return Got(partition=rec.partition, offset=rec.offset, key=rec.key, value=rec.value,
-               headers=[tuple(h) for h in rec.headers or []],  # type: ignore[misc]
+               headers=[tuple(h) for h in rec.headers or []],
                timestamp=rec.timestamp, create_time=rec.timestamp_type == 0)
 
 
@@ -254,8 +254,9 @@ def test_long_poll_wakes_on_produce(shared_broker: BrokerProcess, closing: list[
             future = producer.send(topic, value=value)
             future.add_callback(lambda _md, a=acked: a.append(time.perf_counter()))
             future.get(timeout=10)
-            wait_for(lambda a=acked: a, 5, f"probe {i} ack callback", interval=0.001)
-            wait_for(lambda v=value: v in received, 5, f"probe {i} at the consumer",
+            # ignore[misc]: mypy cannot infer a lambda with defaults, python/mypy#12557
+            wait_for(lambda a=acked: a, 5, f"probe {i} ack callback", interval=0.001)  # type: ignore[misc]
+            wait_for(lambda v=value: v in received, 5, f"probe {i} at the consumer",  # type: ignore[misc]
                      interval=0.001)
             latencies.append(received[value] - acked[0])
     finally:

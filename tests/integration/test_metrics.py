@@ -11,7 +11,10 @@ from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import (  # type: ignore[attr-defined]  # the module has no __all__
+    AdminClient,
+    NewTopic,
+)
 
 from odradek.protocol.records.codec import encode_batch
 from tests.support.broker_process import BrokerProcess, free_port

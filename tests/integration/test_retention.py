@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
-from confluent_kafka.admin import (  # type: ignore[attr-defined]
+from confluent_kafka.admin import (  # type: ignore[attr-defined]  # the module has no __all__
     AdminClient,
     NewTopic,
     OffsetSpec,
@@ -83,7 +83,9 @@ def first_consumed(broker: BrokerProcess, topic: str) -> int:
             msg = consumer.poll(0.2)
             if msg is not None:
                 assert msg.error() is None, msg.error()
-                return int(msg.offset())
+                offset = msg.offset()
+                assert offset is not None  # a record has an offset
+                return offset
         raise AssertionError("nothing consumed")
     finally:
         consumer.close()

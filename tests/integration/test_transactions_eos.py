@@ -111,7 +111,7 @@ def committed_output(bootstrap: str, topic: str) -> list[tuple[bytes | None, byt
                          "enable.auto.commit": False})
     consumer.assign([TopicPartition(topic, p, 0) for p in range(PARTITIONS)])
     got: list[tuple[bytes | None, bytes | None]] = []
-    at_end: set[int] = set()
+    at_end: set[int | None] = set()  # None: an error that names no partition
     deadline = time.monotonic() + 20
     try:
         while len(at_end) < PARTITIONS and time.monotonic() < deadline:

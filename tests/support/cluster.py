@@ -31,7 +31,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import (  # type: ignore[attr-defined]  # the module has no __all__
+    AdminClient,
+    NewTopic,
+)
 
 from tests.support.broker_process import BrokerProcess, free_port
 from tests.support.raw_client import ConnectionClosedError, RawClient
@@ -63,8 +66,9 @@ class WaitTimeout(AssertionError):
     pass
 
 
-def wait_until(predicate: Callable[[], T], timeout: float, message: str | Callable[[], str],
-               interval: float = 0.1, context: Callable[[], str] | None = None) -> T:
+def wait_until(predicate: Callable[[], T | None], timeout: float,
+               message: str | Callable[[], str], interval: float = 0.1,
+               context: Callable[[], str] | None = None) -> T:
     """Poll ``predicate`` until it returns something truthy and return that. Client and
     connection errors raised by the predicate count as "not yet" (the last one is reported); an
     AssertionError fails at once. On timeout: AssertionError with ``message`` (a string or a
@@ -75,7 +79,7 @@ def wait_until(predicate: Callable[[], T], timeout: float, message: str | Callab
         try:
             result = predicate()
         except (KafkaException, OSError, ConnectionClosedError, KeyError, ValueError) as exc:
-            last_error, result = exc, None  # type: ignore[assignment]
+            last_error, result = exc, None
         if result:
             return result
         if time.monotonic() >= deadline:
@@ -469,10 +473,11 @@ def describe_difference(logs: list[ReplicaLog]) -> str:
                     lines.append(f"first difference broker {first.broker_id} vs "
                                  f"{other.broker_id} at record #{i}: {a} vs {b}")
                     break
-            for i, (a, b) in enumerate(zip(first.batches, other.batches, strict=False)):
-                if a != b:
+            for i, (batch_a, batch_b) in enumerate(zip(first.batches, other.batches,
+                                                       strict=False)):
+                if batch_a != batch_b:
                     lines.append(f"first batch difference broker {first.broker_id} vs "
-                                 f"{other.broker_id} at batch #{i}:\n  {a}\n  {b}")
+                                 f"{other.broker_id} at batch #{i}:\n  {batch_a}\n  {batch_b}")
                     break
     return "\n".join(lines)
 
@@ -589,12 +594,16 @@ def read_partitions(bootstrap: str, topic: str, partitions: Iterable[int],
             error = message.error()
             if error is not None:
                 if error.code() == KafkaError._PARTITION_EOF:
-                    at_end.add(message.partition())
+                    eof_partition = message.partition()
+                    assert eof_partition is not None  # an EOF event names its partition
+                    at_end.add(eof_partition)
                 else:
                     errors.append(str(error))
                 continue
-            at_end.discard(message.partition())
-            got[message.partition()].append((message.offset(), message.key(), message.value()))
+            partition, offset = message.partition(), message.offset()
+            assert partition is not None and offset is not None  # a record names both
+            at_end.discard(partition)
+            got[partition].append((offset, message.key(), message.value()))
     finally:
         consumer.close()
     missing = sorted(set(wanted) - at_end)

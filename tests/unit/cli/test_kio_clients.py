@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from kio.schema.describe_transactions.v0.response import TopicData
 from kio.schema.errors import ErrorCode
+from kio.schema.types import TopicName
+from kio.static.primitive import i32
 
 from odradek.cli.tools import wire
 from odradek.cli.tools.kio_wire import response_module
@@ -58,7 +60,8 @@ def describe_transactions_response(_request: Any) -> Any:
         throttle_time=timedelta(0),
         transaction_states=(
             state("empty", -1, ()),
-            state("open", 1_700_000_000_000, (TopicData(topic="t", partitions=(0, 2)),)),
+            state("open", 1_700_000_000_000,
+                  (TopicData(topic=TopicName("t"), partitions=(i32(0), i32(2))),)),
         ),
     )
 

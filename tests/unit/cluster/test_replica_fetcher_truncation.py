@@ -24,7 +24,7 @@ from odradek.cluster.replica_fetcher import FetchState, ReplicaFetcher, whole_ba
 from odradek.common.clock import FakeClock
 from odradek.common.errors import CorruptRecordError
 from odradek.protocol.codec import build
-from odradek.protocol.records.batch import HEADER_SIZE
+from odradek.protocol.records.batch import HEADER_SIZE, read_header
 from odradek.storage.log import Log
 from tests.unit.storage.helpers import T0, TP, append, make_batch, open_log
 
@@ -243,7 +243,7 @@ def test_whole_batches_stops_at_a_corrupt_batch_length(monkeypatch: pytest.Monke
     corrupt = bytearray(BATCHES[1])
     struct.pack_into(">i", corrupt, 8, -12)  # batchLength
     calls = 0
-    original = replica_fetcher.read_header
+    original = read_header  # the function replica_fetcher imported, wrapped below
 
     def guarded(buffer: Any, position: int = 0) -> Any:
         nonlocal calls

@@ -10,6 +10,7 @@ import pytest
 from kio.schema.errors import ErrorCode
 from kio.schema.find_coordinator.v4.response import Coordinator, FindCoordinatorResponse
 from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
 from odradek.observability import metrics
@@ -32,8 +33,8 @@ class _Families(Collector):
     def __init__(self, live: set[str] | None = None) -> None:
         self.live = live
 
-    def collect(self) -> Iterator[object]:  # type: ignore[override]
-        return metrics.prometheus_families(self.live)  # type: ignore[return-value]
+    def collect(self) -> Iterator[Metric]:
+        return metrics.prometheus_families(self.live)
 
 
 def exposition(live: set[str] | None = None) -> Samples:

@@ -729,7 +729,7 @@ class Harness:
     """Just enough of a BrokerServer for LogMaintenance: config, clock, a real LogManager."""
 
     def __init__(
-        self, tmp_path: Path, clock: FakeClock, executor: ThreadPoolExecutor | None = None
+        self, tmp_path: Path, clock: FakeClock, executor: HookedExecutor | None = None
     ) -> None:
         data = tmp_path / "data"
         self.config = build_broker_config({"log.dirs": str(data)})
