@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from odradek.observability import metrics
 from odradek.protocol.codec import RequestParseError
 from odradek.protocol.framing import FrameDecoder, FrameTooLargeError, InvalidFrameError
-from odradek.server.dispatcher import Chunks, dispatch
+from odradek.server.dispatcher import METADATA_CHANGING_APIS, Chunks, dispatch
 from odradek.server.errors import CloseConnectionError
 from odradek.server.request_context import ConnectionInfo
 
@@ -28,10 +28,20 @@ MAX_PENDING_RESPONSES = 256
 
 
 class _Slot:
-    __slots__ = ("chunks", "completed", "header", "local_done", "ready", "received", "started")
+    __slots__ = (
+        "chunks",
+        "completed",
+        "header",
+        "local_done",
+        "ordered",
+        "ready",
+        "received",
+        "started",
+    )
 
     def __init__(self) -> None:
         self.ready = False
+        self.ordered = False  # later requests wait for this one (METADATA_CHANGING_APIS)
         self.chunks: Chunks | None = None
         self.header: bytes | None = None  # set when timed for metrics
 
@@ -55,6 +65,9 @@ class KafkaConnection(asyncio.Protocol):
         self.peer_host = ""
         self._reading_paused = False
         self._writing_paused = False
+        # Frames received while a metadata-changing request is in progress, handled after it.
+        self._waiting_for_ordered = False
+        self._held: deque[bytes] = deque()
         self.closed = False
         self.received_at = 0.0  # when the last bytes arrived (request metrics: queue time)
 
@@ -91,6 +104,10 @@ class KafkaConnection(asyncio.Protocol):
                 frame = decoder.next_frame()
                 if frame is None:
                     break
+                if self._waiting_for_ordered:
+                    self._held.append(bytes(frame))
+                    self._update_reading()
+                    continue
                 self._on_frame(frame)
         except (FrameTooLargeError, InvalidFrameError) as exc:
             self.close(f"{exc}")
@@ -141,6 +158,8 @@ class KafkaConnection(asyncio.Protocol):
         slot = _Slot()
         if metrics.ENABLED:
             slot.time(frame, self.received_at, started)
+        if int.from_bytes(frame[:2], "big", signed=True) in METADATA_CHANGING_APIS:
+            slot.ordered = self._waiting_for_ordered = True
         self._pending.append(slot)
         task = asyncio.ensure_future(self._complete(slot, outcome))
         self._tasks.add(task)
@@ -163,6 +182,17 @@ class KafkaConnection(asyncio.Protocol):
         if slot.header is not None:
             slot.completed = perf_counter()
         self._drain()
+        if slot.ordered:
+            self._waiting_for_ordered = False
+            self._handle_held()
+
+    def _handle_held(self) -> None:
+        """Handle the frames that waited for a metadata-changing request, in order, until
+        the next such request."""
+        held = self._held
+        while held and not self._waiting_for_ordered and not self.closed:
+            self._on_frame(memoryview(held.popleft()))
+        self._update_reading()
 
     def _drain(self) -> None:
         pending = self._pending
@@ -184,7 +214,8 @@ class KafkaConnection(asyncio.Protocol):
     def _update_reading(self) -> None:
         if self.transport is None or self.closed:
             return
-        should_pause = self._writing_paused or len(self._pending) >= MAX_PENDING_RESPONSES
+        should_pause = self._writing_paused or \
+            len(self._pending) + len(self._held) >= MAX_PENDING_RESPONSES
         if should_pause and not self._reading_paused:
             self.transport.pause_reading()
             self._reading_paused = True

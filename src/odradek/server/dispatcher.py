@@ -127,6 +127,17 @@ HANDLERS: dict[int, Handler] = {
 }
 assert set(HANDLERS) == set(keys.SUPPORTED_APIS), "advertised APIs and handlers differ"
 
+# Requests that change metadata after an await (a write to the metadata store or through the
+# controller): the requests a client pipelines behind one of them on the same connection are
+# handled only once it is done, so they see its effect — as in Kafka, which handles one
+# request per connection at a time. Other requests (fetch long polls, group joins, acks=all
+# produces) keep being pipelined.
+METADATA_CHANGING_APIS = frozenset({
+    keys.CREATE_TOPICS_KEY, keys.DELETE_TOPICS_KEY, keys.CREATE_PARTITIONS_KEY,
+    keys.ALTER_CONFIGS_KEY, keys.INCREMENTAL_ALTER_CONFIGS_KEY, keys.INIT_PRODUCER_ID_KEY,
+    keys.DELETE_RECORDS_KEY, keys.ELECT_LEADERS_KEY, keys.ALTER_PARTITION_REASSIGNMENTS_KEY,
+})
+
 
 def dispatch(broker: BrokerServer, frame: bytes | memoryview,
              connection: ConnectionInfo) -> Chunks | Awaitable[Chunks | None] | None:
