@@ -10,8 +10,8 @@ import socket
 import time
 from typing import TYPE_CHECKING
 
+from odradek.cluster.admin_manager import AdminManager
 from odradek.cluster.configs import ConfigManager
-from odradek.cluster.controller import Controller
 from odradek.cluster.metadata import LocalMetadataStore, MetadataStore, TopicMetadata
 from odradek.cluster.replica_manager import ReplicaManager
 from odradek.common.clock import Clock, SystemClock
@@ -58,7 +58,8 @@ class BrokerServer:
             self.metadata_store = zk_store
         else:
             self.metadata_store = LocalMetadataStore(self.log_manager.log_dirs[0])
-        self.controller = Controller(self.node_id, config, self.metadata_store, self.log_manager)
+        self.admin_manager = AdminManager(self.node_id, config, self.metadata_store,
+                                          self.log_manager)
         self.replica_manager = ReplicaManager(self.log_manager, self.metadata_store)
         self.producer_ids = ProducerIdManager(self.metadata_store)
         self.groups = GroupService(self)
@@ -80,7 +81,7 @@ class BrokerServer:
 
             self.cluster = ClusterService(self, zk_store)
             store = zk_store
-            self.controller.live_brokers = lambda: {
+            self.admin_manager.live_brokers = lambda: {
                 b.broker_id: b.rack for b in store.brokers.values()}
 
     # -- lifecycle state, read-only ----------------------------------------------------------------
@@ -135,7 +136,7 @@ class BrokerServer:
             self.cluster_id = self.log_manager.startup(self.node_id, None)
         self.metadata_store.load()
         self.configs.load_dynamic_broker_configs()
-        self.controller.load()
+        self.admin_manager.load()
         self.groups.start()
         self.txns.start()
         self.maintenance.start()
@@ -212,7 +213,7 @@ class BrokerServer:
     # -- configs applied live -------------------------------------------------------------------
 
     def _apply_topic_config(self, topic: TopicMetadata) -> None:
-        log_config = self.controller.log_config(topic)
+        log_config = self.admin_manager.log_config(topic)
         for partition in range(topic.partitions):
             log_obj = self.log_manager.logs.get(TopicPartition(topic.name, partition))
             if log_obj is not None:

@@ -42,7 +42,7 @@ class ClusterService(MetadataListener):
         self.node_id = broker.node_id
         self.replication = ReplicationManager(
             self.node_id, self.config, broker.clock, store, broker.log_manager,
-            broker.controller.log_config, broker.replica_manager.fetch_purgatory,
+            broker.admin_manager.log_config, broker.replica_manager.fetch_purgatory,
             self.endpoint_of, self._coordinator_elected, self._coordinator_resigned)
         self.controller = ZkController(
             store, self.node_id,

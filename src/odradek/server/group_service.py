@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from odradek.cluster.controller import TopicSpec
+from odradek.cluster.admin_manager import TopicSpec
 from odradek.common.errors import CoordinatorNotAvailableError, KafkaError, NotCoordinatorError
 from odradek.common.ids import TopicPartition
 from odradek.common.internal_topics import OFFSETS_TOPIC
@@ -121,7 +121,7 @@ class GroupService:
                                   "segment.bytes": str(config.get("offsets.topic.segment.bytes")),
                                   "compression.type": "producer"})
         try:
-            self.broker.controller.create_topic(spec)
+            self.broker.admin_manager.create_topic(spec)
         except KafkaError as exc:
             raise CoordinatorNotAvailableError(
                 f"cannot create {OFFSETS_TOPIC}: {exc}") from exc

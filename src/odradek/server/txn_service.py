@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from kio.schema.errors import ErrorCode
 
-from odradek.cluster.controller import TopicSpec
+from odradek.cluster.admin_manager import TopicSpec
 from odradek.cluster.txn_marker_channel import TransactionMarkerChannelManager
 from odradek.common.errors import CoordinatorNotAvailableError, KafkaError, NotCoordinatorError
 from odradek.common.ids import TopicPartition
@@ -149,7 +149,7 @@ class TxnService:
                                   "segment.bytes":
                                       str(config.get("transaction.state.log.segment.bytes"))})
         try:
-            self.broker.controller.create_topic(spec)
+            self.broker.admin_manager.create_topic(spec)
         except KafkaError as exc:
             raise CoordinatorNotAvailableError(f"cannot create {TXN_TOPIC}: {exc}") from exc
 

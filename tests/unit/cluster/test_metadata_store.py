@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from odradek.cluster.controller import Controller, TopicSpec
+from odradek.cluster.admin_manager import AdminManager, TopicSpec
 from odradek.cluster.metadata import METADATA_FILE, LocalMetadataStore, MetadataStore, TopicMetadata
 from odradek.common.clock import FakeClock
 from odradek.common.errors import TopicAlreadyExistsError
@@ -152,20 +152,20 @@ def test_producer_id_without_a_reservation_falls_back_to_a_blocking_allocation(
 
 
 @pytest.fixture
-def controller(tmp_path: Path) -> Iterator[Controller]:
+def controller(tmp_path: Path) -> Iterator[AdminManager]:
     data = tmp_path / "data"
     config = build_broker_config(
         {"node.id": str(NODE_ID), "log.dirs": str(data), "num.partitions": "2"}
     )
     log_manager = LogManager(config.log_dirs, FakeClock(1_700_000_000_000))
     log_manager.startup(NODE_ID, None)
-    controller = Controller(NODE_ID, config, LocalMetadataStore(data), log_manager)
+    controller = AdminManager(NODE_ID, config, LocalMetadataStore(data), log_manager)
     controller.load()
     yield controller
     log_manager.shutdown()
 
 
-async def test_controller_creates_grows_and_deletes_a_topic(controller: Controller) -> None:
+async def test_controller_creates_grows_and_deletes_a_topic(controller: AdminManager) -> None:
     logs = controller.log_manager.logs
     topic = await controller.create_topic_async(TopicSpec("orders"))
     assert set(logs) == {TopicPartition("orders", p) for p in range(2)}

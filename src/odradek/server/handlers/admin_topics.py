@@ -34,7 +34,7 @@ async def handle_create_partitions(broker: BrokerServer, ctx: RequestContext,
             assignments = None if topic.assignments is None else [
                 list(a.broker_ids) for a in topic.assignments]
             try:
-                await broker.controller.create_partitions(topic.name, topic.count, assignments,
+                await broker.admin_manager.create_partitions(topic.name, topic.count, assignments,
                                                     request.validate_only)
                 error, message = ErrorCode.none, None
             except KafkaError as exc:

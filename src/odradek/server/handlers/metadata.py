@@ -62,7 +62,7 @@ def _requested_topic(module: Any, broker: BrokerServer, item: Any, allow_auto: b
         return _topic(module, broker, topic, ErrorCode.none)
     try:
         validate_topic_name(name)
-        created = broker.controller.maybe_auto_create(name) if allow_auto else None
+        created = broker.admin_manager.maybe_auto_create(name) if allow_auto else None
     except KafkaError as exc:
         return _error_topic(module, name, None, exc.error_code)
     if created is None:

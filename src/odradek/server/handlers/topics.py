@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from kio.schema.errors import ErrorCode
 
-from odradek.cluster.controller import TopicSpec
+from odradek.cluster.admin_manager import TopicSpec
 from odradek.common.errors import KafkaError
 from odradek.common.ids import ZERO_UUID, TopicPartition
 from odradek.protocol.api_versions import CREATE_TOPICS_KEY, DELETE_TOPICS_KEY
@@ -44,7 +44,7 @@ async def handle_create_topics(broker: BrokerServer, ctx: RequestContext, reques
             {a.partition_index: list(a.broker_ids) for a in topic.assignments} or None,
             {c.name: c.value for c in topic.configs})
         try:
-            created = await broker.controller.create_topic_async(spec, validate_only)
+            created = await broker.admin_manager.create_topic_async(spec, validate_only)
         except KafkaError as exc:
             results.append(_create_result(module, topic.name, None, exc.error_code, str(exc)))
             continue
@@ -119,7 +119,7 @@ async def handle_delete_topics(broker: BrokerServer, ctx: RequestContext, reques
     results = []
     for name, topic_id in wanted:
         try:
-            deleted = await broker.controller.delete_topic_async(name, topic_id)
+            deleted = await broker.admin_manager.delete_topic_async(name, topic_id)
             results.append(build(module.DeletableTopicResult, name=deleted.name,
                                  topic_id=deleted.topic_id, error_code=ErrorCode.none,
                                  error_message=None))

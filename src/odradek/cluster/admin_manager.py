@@ -1,5 +1,6 @@
-"""Topic lifecycle against the metadata store and the logs: create (with validation), delete,
-create partitions, auto-create. In single-node mode this broker is its own controller; in a
+"""Topic administration (Kafka's ZkAdminManager): topic lifecycle against the metadata store
+and the logs — create (with validation), delete, create partitions, auto-create. It is not
+the controller. In single-node mode this broker is its own controller; in a
 cluster it writes the topic to ZooKeeper and the controller (cluster/zk_controller.py) elects
 leaders and carries out deletions.
 
@@ -51,7 +52,7 @@ class TopicSpec:
     configs: Mapping[str, str | None] | None = None
 
 
-class Controller:
+class AdminManager:
     def __init__(self, node_id: int, config: BrokerConfig, store: MetadataStore,
                  log_manager: LogManager) -> None:
         self.node_id = node_id

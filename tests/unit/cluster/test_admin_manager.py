@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from kio.schema.errors import ErrorCode
 
-from odradek.cluster.controller import Controller, TopicSpec
+from odradek.cluster.admin_manager import AdminManager, TopicSpec
 from odradek.cluster.metadata import LocalMetadataStore
 from odradek.common.clock import FakeClock
 from odradek.common.errors import (
@@ -35,7 +35,7 @@ T0 = 1_700_000_000_000
 @dataclass
 class Setup:
     data: Path
-    controller: Controller
+    controller: AdminManager
     log_manager: LogManager
     store: LocalMetadataStore
 
@@ -47,7 +47,7 @@ def start(data: Path, **overrides: str) -> Setup:
     log_manager = LogManager(config.log_dirs, FakeClock(T0))
     log_manager.startup(NODE_ID, None)
     store = LocalMetadataStore(data)
-    controller = Controller(NODE_ID, config, store, log_manager)
+    controller = AdminManager(NODE_ID, config, store, log_manager)
     controller.load()
     return Setup(data, controller, log_manager, store)
 
