@@ -74,8 +74,9 @@ class BenchError(Exception):
     """Something the broker did that the report should show verbatim."""
 
 
-def wait_until(predicate: Callable[[], T | None], timeout: float, what: str,
-               interval: float = 0.1) -> T:
+def wait_until(
+    predicate: Callable[[], T | None], timeout: float, what: str, interval: float = 0.1
+) -> T:
     deadline = time.monotonic() + timeout
     last: Exception | None = None
     while True:
@@ -86,8 +87,10 @@ def wait_until(predicate: Callable[[], T | None], timeout: float, what: str,
         if result:
             return result
         if time.monotonic() > deadline:
-            raise BenchError(f"timed out after {timeout:.0f} s waiting for {what}"
-                             + (f" (last error: {last!r})" if last else ""))
+            raise BenchError(
+                f"timed out after {timeout:.0f} s waiting for {what}"
+                + (f" (last error: {last!r})" if last else "")
+            )
         time.sleep(interval)
 
 
@@ -98,8 +101,9 @@ class Broker:
     """One ``odradek serve`` in its own session (its process group is the broker, log cleaner
     workers included); fixed port and data dir across restarts."""
 
-    def __init__(self, broker_id: int, port: int, work: Path, zk_connect: str,
-                 session_ms: int) -> None:
+    def __init__(
+        self, broker_id: int, port: int, work: Path, zk_connect: str, session_ms: int
+    ) -> None:
         self.id = broker_id
         self.port = port
         self.data_dir = work / f"broker-{broker_id}"
@@ -134,18 +138,24 @@ class Broker:
             out.write(f"\n==== bench: starting broker {self.id} at {time.time():.3f}\n".encode())
             out.flush()
             self.proc = subprocess.Popen(
-                self.command(), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                cwd=REPO, env=dict(os.environ, PYTHONUNBUFFERED="1"), start_new_session=True)
+                self.command(),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=REPO,
+                env=dict(os.environ, PYTHONUNBUFFERED="1"),
+                start_new_session=True,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self.alive():
-                raise BenchError(f"broker {self.id} exited with {self.proc.returncode}\n"
-                                 f"{self.log_tail()}")
+                raise BenchError(
+                    f"broker {self.id} exited with {self.proc.returncode}\n{self.log_tail()}"
+                )
             if fd.tcp_ready(self.port):
                 return
             time.sleep(0.05)
-        raise BenchError(f"broker {self.id} not listening after {timeout:.0f} s\n"
-                         f"{self.log_tail()}")
+        raise BenchError(f"broker {self.id} not listening after {timeout:.0f} s\n{self.log_tail()}")
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -183,7 +193,8 @@ class Broker:
 
     def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
         return f"--- broker {self.id} log tail ({self.log_path}):\n" + fd.tail_file(
-            self.log_path, lines)
+            self.log_path, lines
+        )
 
 
 class Cluster:
@@ -204,8 +215,7 @@ class Cluster:
             self.brokers[broker_id] = Broker(broker_id, port, self.work, connect, self.session_ms)
         for broker in self.brokers.values():
             broker.start()
-        wait_until(lambda: self.live_registered() == set(BROKER_IDS), 90,
-                   "3 brokers in Metadata")
+        wait_until(lambda: self.live_registered() == set(BROKER_IDS), 90, "3 brokers in Metadata")
 
     def stop(self) -> None:
         for broker in self.brokers.values():
@@ -219,8 +229,13 @@ class Cluster:
 
     def admin(self) -> AdminClient:
         # A fresh client each time: a long-lived one keeps the leaders it learnt.
-        return AdminClient({"bootstrap.servers": self.bootstrap,
-                            "socket.connection.setup.timeout.ms": 3000, **QUIET})
+        return AdminClient(
+            {
+                "bootstrap.servers": self.bootstrap,
+                "socket.connection.setup.timeout.ms": 3000,
+                **QUIET,
+            }
+        )
 
     def live_registered(self) -> set[int]:
         return set(self.admin().list_topics(timeout=5).brokers)
@@ -255,8 +270,11 @@ class Cluster:
             admin.create_topics([topic], request_timeout=30)[name].result(40)
         except Exception as exc:
             raise BenchError(f"CreateTopics {name}: {exc}") from exc
-        wait_until(lambda: self.full_isr(name, partitions, rf), 60,
-                   f"{name}: a leader and the full ISR on every partition")
+        wait_until(
+            lambda: self.full_isr(name, partitions, rf),
+            60,
+            f"{name}: a leader and the full ISR on every partition",
+        )
 
     def log_problems(self) -> list[str]:
         """ERROR/CRITICAL lines in the brokers' logs (the first few of each broker)."""
@@ -337,9 +355,16 @@ class PacedProducer(threading.Thread):
     def __init__(self, bootstrap: str, topic: str) -> None:
         super().__init__(daemon=True, name=f"producer-{topic}")
         self.topic = topic
-        self.producer = Producer({
-            "bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
-            "linger.ms": 1, "error_cb": self._on_error, **QUIET})
+        self.producer = Producer(
+            {
+                "bootstrap.servers": bootstrap,
+                "acks": "all",
+                "enable.idempotence": True,
+                "linger.ms": 1,
+                "error_cb": self._on_error,
+                **QUIET,
+            }
+        )
         self.sent_at: list[float] = []  # index: seq
         self.acks: list[Ack] = []
         self.failures: list[tuple[int, str]] = []
@@ -411,11 +436,12 @@ class Round:
     rejoin_seconds: float = 0.0  # restart -> ISR of 3
 
 
-def ack_window(producer: PacedProducer, first: int, start: float, end: float
-               ) -> tuple[float, float]:
+def ack_window(
+    producer: PacedProducer, first: int, start: float, end: float
+) -> tuple[float, float]:
     """(longest time without a delivery report, slowest record) over [start, end], from the
     acknowledgements from index ``first - 1`` on (the last one before ``start``)."""
-    acks = producer.acks[max(0, first - 1):]
+    acks = producer.acks[max(0, first - 1) :]
     gap = 0.0
     previous = start
     for ack in acks:
@@ -466,7 +492,8 @@ def run_failover(cluster: Cluster, phase: Phase, count: int) -> None:
         left = producer.finish()
     phase.notes.append(
         f"{len(producer.sent_at)} records sent, {len(producer.acks)} acknowledged, "
-        f"{len(producer.failures)} failed delivery reports, {left} without a report at the end")
+        f"{len(producer.failures)} failed delivery reports, {left} without a report at the end"
+    )
     if producer.failures:
         phase.notes.append(f"failed deliveries (first 5): {producer.failures[:5]}")
     if producer.fatal:
@@ -474,8 +501,7 @@ def run_failover(cluster: Cluster, phase: Phase, count: int) -> None:
     verify(cluster, phase, producer)
 
 
-def failover_round(cluster: Cluster, producer: PacedProducer, phase: Phase,
-                   number: int) -> Round:
+def failover_round(cluster: Cluster, producer: PacedProducer, phase: Phase, number: int) -> Round:
     topic = phase.topic
     victim = wait_until(lambda: cluster.leader(topic), 30, f"{topic}: a leader")
     was_controller = cluster.controller() == victim
@@ -488,9 +514,12 @@ def failover_round(cluster: Cluster, producer: PacedProducer, phase: Phase,
         broker.crash()
     else:
         broker.terminate()
-    wait_until(lambda: producer.first_new_ack, FAILOVER_TIMEOUT,
-               f"{topic}: an acknowledgement of a record sent after the {phase.name} of "
-               f"broker {victim}", interval=0.005)
+    wait_until(
+        lambda: producer.first_new_ack,
+        FAILOVER_TIMEOUT,
+        f"{topic}: an acknowledgement of a record sent after the {phase.name} of broker {victim}",
+        interval=0.005,
+    )
     assert producer.first_new_ack is not None and producer.first_any_ack is not None
     seconds = producer.first_new_ack - signalled
     any_seconds = producer.first_any_ack - signalled
@@ -504,8 +533,10 @@ def failover_round(cluster: Cluster, producer: PacedProducer, phase: Phase,
         exit_seconds = time.monotonic() - signalled
         exit_seconds = exit_seconds if broker.proc.returncode == 0 else -exit_seconds
         if broker.proc.returncode != 0:
-            phase.notes.append(f"round {number}: broker {victim} exited with code "
-                               f"{broker.proc.returncode} after SIGTERM")
+            phase.notes.append(
+                f"round {number}: broker {victim} exited with code "
+                f"{broker.proc.returncode} after SIGTERM"
+            )
     new_leader = wait_until(lambda: cluster.leader(topic), 30, f"{topic}: a new leader")
     restart_ack = len(producer.acks)
     restarted = time.monotonic()
@@ -513,34 +544,66 @@ def failover_round(cluster: Cluster, producer: PacedProducer, phase: Phase,
     broker.start()
     # Registered first: leaders were seen adding a stopped replica back into the ISR, so a full
     # ISR alone does not prove that the restarted broker is back.
-    wait_until(lambda: victim in cluster.live_registered(), 60,
-               f"broker {victim} registered again", interval=0.05)
-    wait_until(lambda: cluster.full_isr(topic, 1, 3), ISR_TIMEOUT,
-               f"{topic}: ISR back to 3 after restarting broker {victim}", interval=0.05)
+    wait_until(
+        lambda: victim in cluster.live_registered(),
+        60,
+        f"broker {victim} registered again",
+        interval=0.05,
+    )
+    wait_until(
+        lambda: cluster.full_isr(topic, 1, 3),
+        ISR_TIMEOUT,
+        f"{topic}: ISR back to 3 after restarting broker {victim}",
+        interval=0.05,
+    )
     rejoined = time.monotonic()
     time.sleep(0.2)  # the reports of records sent just before `rejoined`
     gap, latency = ack_window(producer, first_ack, signalled, restarted)
     rejoin_gap, _ = ack_window(producer, restart_ack, restarted, rejoined)
-    return Round(number, victim, was_controller, seconds, any_seconds, new_leader, exit_seconds,
-                 gap, latency, rejoin_gap, rejoined - restarted)
+    return Round(
+        number,
+        victim,
+        was_controller,
+        seconds,
+        any_seconds,
+        new_leader,
+        exit_seconds,
+        gap,
+        latency,
+        rejoin_gap,
+        rejoined - restarted,
+    )
 
 
 def round_text(r: Round) -> str:
-    exit_s = "" if r.exit_seconds is None else (
-        f", process exited {abs(r.exit_seconds):.2f} s after SIGTERM"
-        + (" (NON-ZERO exit code)" if r.exit_seconds < 0 else ""))
+    exit_s = (
+        ""
+        if r.exit_seconds is None
+        else (
+            f", process exited {abs(r.exit_seconds):.2f} s after SIGTERM"
+            + (" (NON-ZERO exit code)" if r.exit_seconds < 0 else "")
+        )
+    )
     role = " (controller)" if r.was_controller else ""
-    return (f"broker {r.broker}{role} -> new leader {r.new_leader}: first new ack "
-            f"{r.seconds:.3f} s, first report of any record {r.any_seconds:.3f} s, longest "
-            f"ack gap {r.gap:.3f} s, slowest record {r.max_latency:.3f} s{exit_s}; restart -> "
-            f"ISR 3 in {r.rejoin_seconds:.2f} s, longest ack gap meanwhile {r.rejoin_gap:.3f} s")
+    return (
+        f"broker {r.broker}{role} -> new leader {r.new_leader}: first new ack "
+        f"{r.seconds:.3f} s, first report of any record {r.any_seconds:.3f} s, longest "
+        f"ack gap {r.gap:.3f} s, slowest record {r.max_latency:.3f} s{exit_s}; restart -> "
+        f"ISR 3 in {r.rejoin_seconds:.2f} s, longest ack gap meanwhile {r.rejoin_gap:.3f} s"
+    )
 
 
-def read_partition(bootstrap: str, topic: str, timeout: float = 120.0
-                   ) -> list[tuple[int, bytes]]:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-verify",
-                         "enable.auto.commit": False, "enable.partition.eof": True,
-                         "fetch.wait.max.ms": 100, **QUIET})
+def read_partition(bootstrap: str, topic: str, timeout: float = 120.0) -> list[tuple[int, bytes]]:
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": "bench-verify",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+            "fetch.wait.max.ms": 100,
+            **QUIET,
+        }
+    )
     got: list[tuple[int, bytes]] = []
     errors: list[str] = []
     try:
@@ -560,8 +623,10 @@ def read_partition(bootstrap: str, topic: str, timeout: float = 120.0
                     errors.append(str(err))
     finally:
         consumer.close()
-    raise BenchError(f"{topic}: read {len(got)} records (watermarks {low}..{high}) in "
-                     f"{timeout:.0f} s without reaching the end; errors {errors[-3:]}")
+    raise BenchError(
+        f"{topic}: read {len(got)} records (watermarks {low}..{high}) in "
+        f"{timeout:.0f} s without reaching the end; errors {errors[-3:]}"
+    )
 
 
 def verify(cluster: Cluster, phase: Phase, producer: PacedProducer) -> None:
@@ -583,13 +648,16 @@ def verify(cluster: Cluster, phase: Phase, producer: PacedProducer) -> None:
     if doubled:
         problems.append(f"{len(doubled)} values DUPLICATED in the log (seqs {doubled[:10]})")
     if moved:
-        problems.append(f"{len(moved)} acknowledged records not at their reported offset "
-                        f"(seqs {moved[:10]})")
+        problems.append(
+            f"{len(moved)} acknowledged records not at their reported offset (seqs {moved[:10]})"
+        )
     phase.check_ok = not problems
-    summary = (f"{len(records)} records read back from offset 0; {len(acked)} acknowledged "
-               f"values each present {'exactly once' if phase.check_ok else 'NOT exactly once'}"
-               f" at the offset their delivery report gave; {unacked} unacknowledged values "
-               "also present")
+    summary = (
+        f"{len(records)} records read back from offset 0; {len(acked)} acknowledged "
+        f"values each present {'exactly once' if phase.check_ok else 'NOT exactly once'}"
+        f" at the offset their delivery report gave; {unacked} unacknowledged values "
+        "also present"
+    )
     phase.check = ("OK: " if phase.check_ok else "FAILED: ") + "; ".join([summary, *problems])
 
 
@@ -634,8 +702,9 @@ class Throughput:
     error: str = ""
 
 
-def run_throughput(cluster: Cluster, case: ThroughputCase, scale: float,
-                   case_timeout: float) -> Throughput:
+def run_throughput(
+    cluster: Cluster, case: ThroughputCase, scale: float, case_timeout: float
+) -> Throughput:
     res = Throughput(case)
     rf = 3 if case.replicated else 1
     acks = "all" if case.replicated else "1"
@@ -650,8 +719,13 @@ def run_throughput(cluster: Cluster, case: ThroughputCase, scale: float,
     try:
         config = {"min.insync.replicas": "2"} if case.replicated else {}
         cluster.create_topic(case.topic, case.partitions, rf, config)
-        producer = Producer({**fd.producer_config(cluster.bootstrap, log, acks),
-                             "delivery.report.only.error": True, "on_delivery": on_delivery})
+        producer = Producer(
+            {
+                **fd.producer_config(cluster.bootstrap, log, acks),
+                "delivery.report.only.error": True,
+                "on_delivery": on_delivery,
+            }
+        )
         try:
             producer.list_topics(case.topic, timeout=10)
             count = max(1000, int(case.base_count * scale))
@@ -667,13 +741,18 @@ def run_throughput(cluster: Cluster, case: ThroughputCase, scale: float,
         if delivered <= 0:
             raise BenchError(f"nothing delivered; failures {failures[:3]}\n{log.tail()}")
         res.metrics = fd.throughput(delivered, case.size, elapsed) | {
-            "target": count, "failed": len(failures), "undelivered": left}
+            "target": count,
+            "failed": len(failures),
+            "undelivered": left,
+        }
         if failures:
             res.error = f"{len(failures)} failed deliveries, first: {failures[0]}"
         m = res.metrics
         partial = " (partial: case timeout)" if m["records"] < count else ""
-        print(f" {m['mb_s']:.1f} MB/s, {m['rec_s']:.0f} rec/s in {m['seconds']:.1f} s{partial}",
-              flush=True)
+        print(
+            f" {m['mb_s']:.1f} MB/s, {m['rec_s']:.0f} rec/s in {m['seconds']:.1f} s{partial}",
+            flush=True,
+        )
     except Exception as exc:
         res.error = f"{type(exc).__name__}: {exc}\n{cluster.logs()}"
         print(" FAILED", flush=True)
@@ -696,8 +775,12 @@ class Report:
 
 
 def machine_info() -> dict[str, str]:
-    dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "src"],
-                           capture_output=True, text=True, timeout=10).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "-C", str(REPO), "status", "--porcelain", "src"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+    ).stdout.strip()
     return {
         "nproc": str(os.cpu_count()),
         "cpu": fd.cpu_model(),
@@ -722,8 +805,10 @@ def phase_lines(phases: list[Phase], session_ms: int) -> list[str]:
         "median (max) s | slowest record, median (max) s | acknowledged values read back |",
         "|---|---:|---:|---:|---:|---|---:|---:|---|",
     ]
-    names = {"kill": f"leader SIGKILL (session timeout {session_ms} ms)",
-             "term": "leader SIGTERM (controlled shutdown)"}
+    names = {
+        "kill": f"leader SIGKILL (session timeout {session_ms} ms)",
+        "term": "leader SIGTERM (controlled shutdown)",
+    }
     for phase in phases:
         secs = [r.seconds for r in phase.rounds]
         check = "OK, exactly once" if phase.check_ok else ("FAILED" if phase.check else "-")
@@ -739,7 +824,8 @@ def phase_lines(phases: list[Phase], session_ms: int) -> list[str]:
             f"| {names[phase.name]} | {len(secs)} | {statistics.median(secs):.2f} | "
             f"{min(secs):.2f} | {max(secs):.2f} | {each} | {statistics.median(gaps):.2f} "
             f"({max(gaps):.2f}) | {statistics.median(slowest):.2f} ({max(slowest):.2f}) "
-            f"| {check} |")
+            f"| {check} |"
+        )
     return lines
 
 
@@ -778,16 +864,20 @@ def note_lines(report: Report) -> list[str]:
         out += [f"{phase.name} round {r.number}: {round_text(r)}" for r in phase.rounds]
     out += [f"broker logs: {line}" for line in report.log_problems]
     if report.stopped_in_isr:
-        out.append(f"broker logs: {len(report.stopped_in_isr)} ISR expansions added a broker "
-                   "whose process was not running (acks=all then waits for it), e.g.")
+        out.append(
+            f"broker logs: {len(report.stopped_in_isr)} ISR expansions added a broker "
+            "whose process was not running (acks=all then waits for it), e.g."
+        )
         # The failover topics first: there it shows up in the figures above.
         shown = sorted(report.stopped_in_isr, key=lambda line: "failover-" not in line)
         out += [f"  {line}" for line in shown[:8]]
     for res in report.throughput:
         m = res.metrics
         if m and (m["failed"] or m["undelivered"] or m["records"] < m["target"]):
-            out.append(f"throughput {res.case.topic}: {m['records']:.0f} of {m['target']:.0f} "
-                       f"delivered, {m['failed']:.0f} failed, {m['undelivered']:.0f} undelivered")
+            out.append(
+                f"throughput {res.case.topic}: {m['records']:.0f} of {m['target']:.0f} "
+                f"delivered, {m['failed']:.0f} failed, {m['undelivered']:.0f} undelivered"
+            )
     return out
 
 
@@ -804,8 +894,10 @@ def failure_lines(report: Report) -> list[str]:
 def print_report(report: Report) -> None:
     s = report.settings
     print("\n" + "=" * 100)
-    print(f"Unavailability: signal to the leader -> first acknowledgement of a record produced "
-          f"after the signal (zookeeper.session.timeout.ms={s.session_timeout_ms})")
+    print(
+        f"Unavailability: signal to the leader -> first acknowledgement of a record produced "
+        f"after the signal (zookeeper.session.timeout.ms={s.session_timeout_ms})"
+    )
     print("\n".join(phase_lines(report.phases, s.session_timeout_ms)))
     print("\nProduce throughput (value bytes, 1 MB = 1e6 B; linger.ms=5):")
     print("\n".join(throughput_lines(report.throughput)))
@@ -895,25 +987,40 @@ def write_markdown(path: Path, report: Report, command: str, date: str) -> None:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--scale", type=float, default=1.0,
-                    help="multiplies throughput record counts and the number of failover "
-                         "rounds (at least 2 each); e.g. 0.2 for a quick run")
-    ap.add_argument("--session-timeout-ms", type=int, default=6000,
-                    help="the brokers' zookeeper.session.timeout.ms (default 6000)")
+    ap.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="multiplies throughput record counts and the number of failover "
+        "rounds (at least 2 each); e.g. 0.2 for a quick run",
+    )
+    ap.add_argument(
+        "--session-timeout-ms",
+        type=int,
+        default=6000,
+        help="the brokers' zookeeper.session.timeout.ms (default 6000)",
+    )
     ap.add_argument("--kills", type=int, default=None, help="SIGKILL rounds (default 10 x scale)")
-    ap.add_argument("--shutdowns", type=int, default=None,
-                    help="SIGTERM rounds (default 5 x scale)")
-    ap.add_argument("--phases", default="kill,term,throughput",
-                    help="comma list from kill, term, throughput (default: all)")
-    ap.add_argument("--case-timeout", type=float, default=60.0,
-                    help="upper bound in seconds for each throughput case")
+    ap.add_argument(
+        "--shutdowns", type=int, default=None, help="SIGTERM rounds (default 5 x scale)"
+    )
+    ap.add_argument(
+        "--phases",
+        default="kill,term,throughput",
+        help="comma list from kill, term, throughput (default: all)",
+    )
+    ap.add_argument(
+        "--case-timeout",
+        type=float,
+        default=60.0,
+        help="upper bound in seconds for each throughput case",
+    )
     ap.add_argument("--out", type=Path, default=RESULTS_DIR, help="report directory")
     args = ap.parse_args(argv)
     if args.scale <= 0:
         ap.error("--scale must be > 0")
     args.kills = args.kills if args.kills is not None else max(2, round(10 * args.scale))
-    args.shutdowns = args.shutdowns if args.shutdowns is not None else max(
-        2, round(5 * args.scale))
+    args.shutdowns = args.shutdowns if args.shutdowns is not None else max(2, round(5 * args.scale))
     args.phases = tuple(p.strip() for p in args.phases.split(",") if p.strip())
     unknown = set(args.phases) - {"kill", "term", "throughput"}
     if unknown or not args.phases:
@@ -926,12 +1033,17 @@ def run(cluster: Cluster, report: Report) -> None:
     print("== starting ZooKeeper and 3 brokers", flush=True)
     began = time.monotonic()
     cluster.start()
-    print(f"  cluster ready in {time.monotonic() - began:.1f} s: brokers "
-          f"{cluster.bootstrap}, ZooKeeper {cluster.zk.connect}{CHROOT}", flush=True)
+    print(
+        f"  cluster ready in {time.monotonic() - began:.1f} s: brokers "
+        f"{cluster.bootstrap}, ZooKeeper {cluster.zk.connect}{CHROOT}",
+        flush=True,
+    )
     for name, count in (("kill", s.kills), ("term", s.shutdowns)):
         if name in s.phases:
-            print(f"== failover: leader {'SIGKILL' if name == 'kill' else 'SIGTERM'} x {count}",
-                  flush=True)
+            print(
+                f"== failover: leader {'SIGKILL' if name == 'kill' else 'SIGTERM'} x {count}",
+                flush=True,
+            )
             phase = Phase(name, f"failover-{name}")
             report.phases.append(phase)
             run_failover(cluster, phase, count)
@@ -940,8 +1052,9 @@ def run(cluster: Cluster, report: Report) -> None:
         print("== produce throughput", flush=True)
         for case in THROUGHPUT_CASES:
             if not all(b.alive() for b in cluster.brokers.values()):
-                report.errors.append("a broker is down; throughput cases skipped\n"
-                                     + cluster.logs())
+                report.errors.append(
+                    "a broker is down; throughput cases skipped\n" + cluster.logs()
+                )
                 break
             report.throughput.append(run_throughput(cluster, case, s.scale, s.case_timeout))
 
@@ -959,8 +1072,10 @@ def main(argv: list[str] | None = None) -> int:
     print("odradek cluster benchmark")
     for key, val in report.info.items():
         print(f"  {key:<16}{val}")
-    print(f"  {'scale':<16}{args.scale:g}  kills {args.kills}, shutdowns {args.shutdowns}, "
-          f"session timeout {args.session_timeout_ms} ms")
+    print(
+        f"  {'scale':<16}{args.scale:g}  kills {args.kills}, shutdowns {args.shutdowns}, "
+        f"session timeout {args.session_timeout_ms} ms"
+    )
     print(f"  {'work dir':<16}{work}", flush=True)
     date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     began = time.monotonic()
@@ -981,8 +1096,9 @@ def main(argv: list[str] | None = None) -> int:
     write_markdown(args.out / "cluster.md", report, command, date)
     for data_dir in work.glob("broker-*/"):
         shutil.rmtree(data_dir, ignore_errors=True)  # the logs (broker-N.log) stay
-    print(f"\nreport: {args.out / 'cluster.md'}; broker logs in {work}; "
-          f"total {report.runtime:.0f} s")
+    print(
+        f"\nreport: {args.out / 'cluster.md'}; broker logs in {work}; total {report.runtime:.0f} s"
+    )
     failed = report.errors or any(p.error or not p.check_ok for p in report.phases)
     return 1 if failed or any(r.error for r in report.throughput) else 0
 

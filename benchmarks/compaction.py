@@ -67,8 +67,7 @@ class Latency:
             return cls()
         ordered = sorted(seconds)
         p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-        return cls(len(ordered), statistics.median(ordered) * 1000, p99 * 1000,
-                   ordered[-1] * 1000)
+        return cls(len(ordered), statistics.median(ordered) * 1000, p99 * 1000, ordered[-1] * 1000)
 
 
 @dataclass
@@ -122,13 +121,29 @@ def _kill_live() -> None:
 
 
 def start_broker(data_dir: Path, port: int, log_path: Path) -> subprocess.Popen[bytes]:
-    argv = [sys.executable, "-m", "odradek", "serve", "--data-dir", str(data_dir),
-            "--override", f"listeners=PLAINTEXT://127.0.0.1:{port}",
-            "--override", "log.cleaner.backoff.ms=200",
-            "--override", "log.retention.check.interval.ms=1000"]
+    argv = [
+        sys.executable,
+        "-m",
+        "odradek",
+        "serve",
+        "--data-dir",
+        str(data_dir),
+        "--override",
+        f"listeners=PLAINTEXT://127.0.0.1:{port}",
+        "--override",
+        "log.cleaner.backoff.ms=200",
+        "--override",
+        "log.retention.check.interval.ms=1000",
+    ]
     with log_path.open("wb") as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, cwd=REPO, start_new_session=True)
+        proc = subprocess.Popen(
+            argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=REPO,
+            start_new_session=True,
+        )
     _LIVE.append(proc)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -180,27 +195,45 @@ def admin_for(bootstrap: str) -> AdminClient:
 
 
 def create_topics(bootstrap: str, segment_bytes: int) -> None:
-    topics = [NewTopic(BIG, 1, 1, config={"cleanup.policy": "delete", "retention.ms": "-1",
-                                         "segment.bytes": str(segment_bytes),
-                                         "min.cleanable.dirty.ratio": "0.01"}),
-              NewTopic(LATENCY, 1, 1)]
+    topics = [
+        NewTopic(
+            BIG,
+            1,
+            1,
+            config={
+                "cleanup.policy": "delete",
+                "retention.ms": "-1",
+                "segment.bytes": str(segment_bytes),
+                "min.cleanable.dirty.ratio": "0.01",
+            },
+        ),
+        NewTopic(LATENCY, 1, 1),
+    ]
     admin = admin_for(bootstrap)  # (must outlive its futures)
     for future in admin.create_topics(topics).values():
         future.result(30)
 
 
 def alter_topic(bootstrap: str, topic: str, values: dict[str, str]) -> None:
-    entries = [ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET)
-               for k, v in values.items()]
+    entries = [
+        ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in values.items()
+    ]
     resource = ConfigResource("topic", topic, incremental_configs=entries)
     admin = admin_for(bootstrap)
     admin.incremental_alter_configs([resource])[resource].result(30)
 
 
 def load(bootstrap: str, records: int, keys: int, value_bytes: int) -> float:
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": 1, "linger.ms": 20,
-                         "batch.size": 1_000_000, "queue.buffering.max.kbytes": 512 * 1024,
-                         "message.timeout.ms": 120_000})
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "acks": 1,
+            "linger.ms": 20,
+            "batch.size": 1_000_000,
+            "queue.buffering.max.kbytes": 512 * 1024,
+            "message.timeout.ms": 120_000,
+        }
+    )
     failures: list[str] = []
 
     def on_delivery(err: Any, _msg: Any) -> None:
@@ -213,8 +246,13 @@ def load(bootstrap: str, records: int, keys: int, value_bytes: int) -> float:
         value = f"{seq:010d}|".encode() + padding[: value_bytes - 11]
         while True:
             try:
-                producer.produce(BIG, key=f"key-{seq % keys:08d}".encode(), value=value,
-                                 partition=0, on_delivery=on_delivery)
+                producer.produce(
+                    BIG,
+                    key=f"key-{seq % keys:08d}".encode(),
+                    value=value,
+                    partition=0,
+                    on_delivery=on_delivery,
+                )
                 break
             except BufferError:
                 producer.poll(0.05)
@@ -256,9 +294,15 @@ def cleaned_lines(log_path: Path) -> list[tuple[int, str]]:
 
 
 def verify(bootstrap: str, keys: int, timeout: float) -> str:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-verify",
-                         "enable.auto.commit": False, "enable.partition.eof": True,
-                         "fetch.max.bytes": 50 * 1024 * 1024})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": "bench-verify",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+            "fetch.max.bytes": 50 * 1024 * 1024,
+        }
+    )
     seen: dict[bytes, int] = {}
     count = 0
     try:
@@ -335,13 +379,16 @@ def run(args: argparse.Namespace) -> Result:
                 workers = cleaner_workers(broker.pid)
                 result.worker_pids = sorted(set(result.worker_pids) | set(workers))
         result.latency_during = Latency.of(during)
-        result.worker_peak_rss_mb = max((proc_status(pid, "VmHWM") for pid in
-                                         cleaner_workers(broker.pid)), default=0) / 1e6
+        result.worker_peak_rss_mb = (
+            max((proc_status(pid, "VmHWM") for pid in cleaner_workers(broker.pid)), default=0) / 1e6
+        )
         result.broker_peak_rss_mb = proc_status(broker.pid, "VmHWM") / 1e6
         result.log_bytes_after = log_bytes(big_dir)
         result.records_after = records - sum(
-            int(m.group(1)) for m in (re.search(r": (\d+) records removed", line)
-                                      for line in result.cleanings) if m)
+            int(m.group(1))
+            for m in (re.search(r": (\d+) records removed", line) for line in result.cleanings)
+            if m
+        )
         print(f"compacted in {result.compact_seconds:.1f}s")
         if args.verify:
             result.consumer_check = verify(bootstrap, keys, timeout=120)
@@ -356,25 +403,39 @@ def run(args: argparse.Namespace) -> Result:
 
 def report(result: Result) -> None:
     def lat(x: Latency) -> str:
-        return f"p50 {x.p50_ms:6.2f} ms  p99 {x.p99_ms:7.2f} ms  max {x.max_ms:7.2f} ms  " \
-               f"({x.samples} samples)"
+        return (
+            f"p50 {x.p50_ms:6.2f} ms  p99 {x.p99_ms:7.2f} ms  max {x.max_ms:7.2f} ms  "
+            f"({x.samples} samples)"
+        )
 
     print()
-    print(f"records / keys / value        {result.records:,} / {result.keys:,} / "
-          f"{result.value_bytes} B")
-    print(f"load                          {result.load_seconds:.1f} s "
-          f"({result.load_mb_per_s:.0f} MB/s, acks=1)")
-    print(f"time to compact               {result.compact_seconds:.1f} s "
-          "(config switch -> 'cleaned up to offset <end>')")
+    print(
+        f"records / keys / value        {result.records:,} / {result.keys:,} / "
+        f"{result.value_bytes} B"
+    )
+    print(
+        f"load                          {result.load_seconds:.1f} s "
+        f"({result.load_mb_per_s:.0f} MB/s, acks=1)"
+    )
+    print(
+        f"time to compact               {result.compact_seconds:.1f} s "
+        "(config switch -> 'cleaned up to offset <end>')"
+    )
     for line in result.cleanings:
         print(f"  {line}")
-    print(f"log bytes before -> after     {result.log_bytes_before / 1e6:,.1f} MB -> "
-          f"{result.log_bytes_after / 1e6:,.1f} MB")
+    print(
+        f"log bytes before -> after     {result.log_bytes_before / 1e6:,.1f} MB -> "
+        f"{result.log_bytes_after / 1e6:,.1f} MB"
+    )
     print(f"records after (from the log)  {result.records_after:,}")
-    print(f"cleaner worker peak RSS       {result.worker_peak_rss_mb:,.0f} MB "
-          f"(VmHWM, pids {result.worker_pids})")
-    print(f"broker peak RSS               {result.broker_peak_rss_mb:,.0f} MB "
-          f"(before cleaning: {result.broker_peak_rss_mb_before:,.0f} MB)")
+    print(
+        f"cleaner worker peak RSS       {result.worker_peak_rss_mb:,.0f} MB "
+        f"(VmHWM, pids {result.worker_pids})"
+    )
+    print(
+        f"broker peak RSS               {result.broker_peak_rss_mb:,.0f} MB "
+        f"(before cleaning: {result.broker_peak_rss_mb_before:,.0f} MB)"
+    )
     print(f"produce latency before        {lat(result.latency_before)}")
     print(f"produce latency while cleaning {lat(result.latency_during)}")
     if result.consumer_check:
@@ -382,18 +443,22 @@ def report(result: Result) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scale", type=float, default=1.0,
-                        help="multiplies --records and --keys (default 1)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="multiplies --records and --keys (default 1)"
+    )
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--keys", type=int, default=100_000)
     parser.add_argument("--value-bytes", type=int, default=1024)
     parser.add_argument("--segment-mb", type=int, default=64)
-    parser.add_argument("--probe-seconds", type=float, default=5.0,
-                        help="baseline latency sampling time")
-    parser.add_argument("--timeout", type=float, default=1800.0,
-                        help="give up when compaction takes longer (s)")
+    parser.add_argument(
+        "--probe-seconds", type=float, default=5.0, help="baseline latency sampling time"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=1800.0, help="give up when compaction takes longer (s)"
+    )
     parser.add_argument("--no-verify", dest="verify", action="store_false")
     parser.add_argument("--keep", action="store_true", help="keep the work dir")
     parser.add_argument("--json", type=Path, help="also write the result to this file")

@@ -52,10 +52,16 @@ class Member:
     """A subscribed consumer polling on its own thread, recording assignment and receipts."""
 
     def __init__(self, bootstrap: str, topic: str, group: str, heartbeat_ms: int) -> None:
-        self.consumer = Consumer({
-            "bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "latest",
-            "heartbeat.interval.ms": heartbeat_ms, "session.timeout.ms": 45_000,
-            "partition.assignment.strategy": "range"})
+        self.consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": group,
+                "auto.offset.reset": "latest",
+                "heartbeat.interval.ms": heartbeat_ms,
+                "session.timeout.ms": 45_000,
+                "partition.assignment.strategy": "range",
+            }
+        )
         self.topic = topic
         self.owned: set[int] = set()
         self.assigned_at = 0.0  # monotonic time of the latest on_assign
@@ -68,8 +74,7 @@ class Member:
 
     def start(self) -> float:
         started = time.monotonic()
-        self.consumer.subscribe([self.topic], on_assign=self._on_assign,
-                                on_revoke=self._on_revoke)
+        self.consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         self.thread.start()
         return started
 
@@ -133,8 +138,11 @@ def failover_once(bootstrap: str, topic: str, heartbeat_ms: int) -> float:
     leaver.start()
     survivor.start()
     try:
-        wait_until(lambda: len(leaver.owned) == 2 and len(survivor.owned) == 2, 60,
-                   "two members with two partitions each")
+        wait_until(
+            lambda: len(leaver.owned) == 2 and len(survivor.owned) == 2,
+            60,
+            "two members with two partitions each",
+        )
         time.sleep(0.3)  # both are fetching
         moving = set(leaver.owned)
         survivor.watch_from = time.monotonic()
@@ -155,14 +163,24 @@ def rebalance_once(bootstrap: str, topic: str, heartbeat_ms: int, members: int =
     try:
         for member in group_members[:-1]:
             member.start()
-        wait_until(lambda: sum(len(m.owned) for m in group_members[:-1]) == 20
-                   and all(m.owned for m in group_members[:-1]), 90,
-                   f"{members - 1} stable members")
+        wait_until(
+            lambda: (
+                sum(len(m.owned) for m in group_members[:-1]) == 20
+                and all(m.owned for m in group_members[:-1])
+            ),
+            90,
+            f"{members - 1} stable members",
+        )
         time.sleep(0.5)
         started = group_members[-1].start()
-        wait_until(lambda: all(m.assigned_at > started and m.owned for m in group_members)
-                   and sum(len(m.owned) for m in group_members) == 20, 90,
-                   f"all {members} members assigned")
+        wait_until(
+            lambda: (
+                all(m.assigned_at > started and m.owned for m in group_members)
+                and sum(len(m.owned) for m in group_members) == 20
+            ),
+            90,
+            f"all {members} members assigned",
+        )
         return max(m.assigned_at for m in group_members) - started
     finally:
         for member in group_members:
@@ -172,39 +190,55 @@ def rebalance_once(bootstrap: str, topic: str, heartbeat_ms: int, members: int =
 
 
 def summary(values: list[float]) -> str:
-    return (f"median {statistics.median(values) * 1000:7.0f} ms   "
-            f"min {min(values) * 1000:6.0f}   max {max(values) * 1000:6.0f}   (n={len(values)})")
+    return (
+        f"median {statistics.median(values) * 1000:7.0f} ms   "
+        f"min {min(values) * 1000:6.0f}   max {max(values) * 1000:6.0f}   (n={len(values)})"
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--rebalance-runs", type=int, default=5)
-    parser.add_argument("--heartbeats", default="3000,300",
-                        help="heartbeat.interval.ms values to measure (comma-separated)")
+    parser.add_argument(
+        "--heartbeats",
+        default="3000,300",
+        help="heartbeat.interval.ms values to measure (comma-separated)",
+    )
     args = parser.parse_args()
     heartbeats = [int(h) for h in args.heartbeats.split(",")]
 
     with tempfile.TemporaryDirectory(prefix="odradek-groups-bench-") as tmp:
-        broker = BrokerProcess(Path(tmp) / "data",
-                               overrides={"group.initial.rebalance.delay.ms": "0"}).start()
+        broker = BrokerProcess(
+            Path(tmp) / "data", overrides={"group.initial.rebalance.delay.ms": "0"}
+        ).start()
         try:
             create_topic(broker.bootstrap, "failover", 4)
             create_topic(broker.bootstrap, "rebalance", 20)
             feeder = Feeder(broker.bootstrap, "failover", 4, 0.005)
             try:
                 for heartbeat_ms in heartbeats:
-                    times = [failover_once(broker.bootstrap, "failover", heartbeat_ms)
-                             for _ in range(args.runs)]
-                    print(f"(a) failover after close(), heartbeat.interval.ms={heartbeat_ms:5d}: "
-                          f"{summary(times)}", flush=True)
+                    times = [
+                        failover_once(broker.bootstrap, "failover", heartbeat_ms)
+                        for _ in range(args.runs)
+                    ]
+                    print(
+                        f"(a) failover after close(), heartbeat.interval.ms={heartbeat_ms:5d}: "
+                        f"{summary(times)}",
+                        flush=True,
+                    )
             finally:
                 feeder.stop()
             for heartbeat_ms in heartbeats:
-                times = [rebalance_once(broker.bootstrap, "rebalance", heartbeat_ms)
-                         for _ in range(args.rebalance_runs)]
-                print(f"(b) 10th member joins 9, heartbeat.interval.ms={heartbeat_ms:5d}:     "
-                      f"{summary(times)}", flush=True)
+                times = [
+                    rebalance_once(broker.bootstrap, "rebalance", heartbeat_ms)
+                    for _ in range(args.rebalance_runs)
+                ]
+                print(
+                    f"(b) 10th member joins 9, heartbeat.interval.ms={heartbeat_ms:5d}:     "
+                    f"{summary(times)}",
+                    flush=True,
+                )
         except Exception:
             print(f"--- broker log ---\n{broker.log()}", file=sys.stderr)
             raise

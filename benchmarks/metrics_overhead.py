@@ -81,8 +81,12 @@ class Workload:
 
 WORKLOADS = (
     Workload("1KB batched", 1024, (("acks", "1"), ("linger.ms", 5)), 200_000),
-    Workload("100B small requests", 100,
-             (("acks", "1"), ("linger.ms", 0), ("batch.num.messages", 10)), 100_000),
+    Workload(
+        "100B small requests",
+        100,
+        (("acks", "1"), ("linger.ms", 0), ("batch.num.messages", 10)),
+        100_000,
+    ),
 )
 
 
@@ -118,9 +122,15 @@ def request_path(work: Path, blocks: int = 60, per_block: int = 500) -> dict[str
     """CPU us per request through KafkaConnection.data_received, recording on vs off."""
 
     async def measure() -> dict[str, Any]:
-        config = load_broker_config(None, {"log.dirs": str(work / "in-process"),
-                                           "listeners": "PLAINTEXT://127.0.0.1:0",
-                                           "metrics.port": "-1"}, environ={})
+        config = load_broker_config(
+            None,
+            {
+                "log.dirs": str(work / "in-process"),
+                "listeners": "PLAINTEXT://127.0.0.1:0",
+                "metrics.port": "-1",
+            },
+            environ={},
+        )
         broker = BrokerServer(config)
         await broker.start()
         client = RawClient("127.0.0.1", broker.bound_ports[0])
@@ -128,12 +138,25 @@ def request_path(work: Path, blocks: int = 60, per_block: int = 500) -> dict[str
         client.close()
         produce = request_module(0, 9)
         batch = encode_batch([(None, b"x" * 100)] * 10, timestamp=1_700_000_000_000)
-        produce_frame = frame(request_bytes(produce.ProduceRequest(
-            transactional_id=None, acks=1, timeout=timedelta(seconds=10),
-            topic_data=(produce.TopicProduceData(name="bench", partition_data=(
-                produce.PartitionProduceData(index=0, records=batch),)),)), 1))
-        fetch_frame = frame(request_bytes(
-            RawClient.fetch_request(client, "bench", 0, 0, max_bytes=4096), 2))
+        produce_frame = frame(
+            request_bytes(
+                produce.ProduceRequest(
+                    transactional_id=None,
+                    acks=1,
+                    timeout=timedelta(seconds=10),
+                    topic_data=(
+                        produce.TopicProduceData(
+                            name="bench",
+                            partition_data=(produce.PartitionProduceData(index=0, records=batch),),
+                        ),
+                    ),
+                ),
+                1,
+            )
+        )
+        fetch_frame = frame(
+            request_bytes(RawClient.fetch_request(client, "bench", 0, 0, max_bytes=4096), 2)
+        )
         connection = KafkaConnection(broker)
         connection.connection_made(_NullTransport())  # type: ignore[arg-type]
         was = metrics.ENABLED
@@ -148,7 +171,7 @@ def request_path(work: Path, blocks: int = 60, per_block: int = 500) -> dict[str
                     for _ in range(per_block):
                         connection.data_received(data)
                     timings[enabled].append((time.process_time() - started) / per_block * 1e6)
-                fastest = {k: sorted(v)[:max(len(v) // 3, 1)] for k, v in timings.items()}
+                fastest = {k: sorted(v)[: max(len(v) // 3, 1)] for k, v in timings.items()}
                 on, off = statistics.mean(fastest[True]), statistics.mean(fastest[False])
                 results[name] = {"on_us": on, "off_us": off, "overhead": on / off - 1.0}
         finally:
@@ -169,12 +192,20 @@ def hot_path_costs() -> dict[str, float]:
     calls = 100_000
     try:
         return {
-            "record_immediate (per request)": min(timeit.repeat(
-                lambda: metrics.record_immediate(header, 1.0, 1.00001, 1.0002, 1.00021),
-                number=calls, repeat=7)) / calls * 1e9,
-            "produced (per partition)": min(timeit.repeat(
-                lambda: metrics.produced("topic", 10, 1000),
-                number=calls, repeat=7)) / calls * 1e9,
+            "record_immediate (per request)": min(
+                timeit.repeat(
+                    lambda: metrics.record_immediate(header, 1.0, 1.00001, 1.0002, 1.00021),
+                    number=calls,
+                    repeat=7,
+                )
+            )
+            / calls
+            * 1e9,
+            "produced (per partition)": min(
+                timeit.repeat(lambda: metrics.produced("topic", 10, 1000), number=calls, repeat=7)
+            )
+            / calls
+            * 1e9,
         }
     finally:
         metrics.reset()
@@ -198,15 +229,29 @@ class Broker:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        argv = [sys.executable, "-m", "odradek", "serve",
-                "--data-dir", str(self.work / f"{self.name}-data"),
-                "--override", f"listeners=PLAINTEXT://127.0.0.1:{self.port}",
-                "--override", f"metrics.port={self.metrics_port or -1}",
-                "--log-level", "WARNING"]
+        argv = [
+            sys.executable,
+            "-m",
+            "odradek",
+            "serve",
+            "--data-dir",
+            str(self.work / f"{self.name}-data"),
+            "--override",
+            f"listeners=PLAINTEXT://127.0.0.1:{self.port}",
+            "--override",
+            f"metrics.port={self.metrics_port or -1}",
+            "--log-level",
+            "WARNING",
+        ]
         with (self.work / f"{self.name}.log").open("wb") as log:
-            self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
-                                         start_new_session=True,
-                                         env=dict(os.environ, PYTHONPATH=str(REPO / "src")))
+            self.proc = subprocess.Popen(
+                argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=REPO,
+                start_new_session=True,
+                env=dict(os.environ, PYTHONPATH=str(REPO / "src")),
+            )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -263,8 +308,14 @@ class Run:
 
 def produce(broker: Broker, workload: Workload, topic: str) -> Run:
     statistics_json: list[str] = []
-    producer = Producer({"bootstrap.servers": broker.bootstrap, **dict(workload.config),
-                         "statistics.interval.ms": 100, "stats_cb": statistics_json.append})
+    producer = Producer(
+        {
+            "bootstrap.servers": broker.bootstrap,
+            **dict(workload.config),
+            "statistics.interval.ms": 100,
+            "stats_cb": statistics_json.append,
+        }
+    )
     value = b"x" * workload.size
     failures: list[Any] = []
     cpu_before = broker.cpu_seconds()
@@ -272,8 +323,9 @@ def produce(broker: Broker, workload: Workload, topic: str) -> Run:
     for _ in range(workload.records):
         while True:
             try:
-                producer.produce(topic, value, on_delivery=lambda err, _m: err and
-                                 failures.append(err))
+                producer.produce(
+                    topic, value, on_delivery=lambda err, _m: err and failures.append(err)
+                )
                 break
             except BufferError:
                 producer.poll(0.001)
@@ -304,30 +356,41 @@ def processes(work: Path, rounds: int, scrape_interval: float) -> dict[str, Any]
         for workload in WORKLOADS:
             runs: dict[str, list[Run]] = {"on": [], "off": []}
             for index in range(rounds):
-                for broker in ((on, off) if index % 2 == 0 else (off, on)):
+                for broker in (on, off) if index % 2 == 0 else (off, on):
                     run = produce(broker, workload, f"bench-{workload.size}-{index}")
                     runs[broker.name].append(run)
-                    print(f"  {workload.name:20} round {index + 1} {broker.name:3}: "
-                          f"{run.records_per_sec:10,.0f} records/s, "
-                          f"{run.cpu_us_per_request:7.1f} us CPU per request "
-                          f"({run.records_per_request:.1f} records each)", flush=True)
-            summary = {side: {
-                "records_per_sec": statistics.median(r.records_per_sec for r in side_runs),
-                "cpu_us_per_request": statistics.median(r.cpu_us_per_request
-                                                        for r in side_runs),
-                "records_per_request": statistics.median(r.records_per_request
-                                                         for r in side_runs),
-            } for side, side_runs in runs.items()}
-            summary["throughput_ratio"] = (summary["on"]["records_per_sec"]
-                                           / summary["off"]["records_per_sec"])
-            summary["cpu_overhead"] = (summary["on"]["cpu_us_per_request"]
-                                       / summary["off"]["cpu_us_per_request"] - 1.0)
+                    print(
+                        f"  {workload.name:20} round {index + 1} {broker.name:3}: "
+                        f"{run.records_per_sec:10,.0f} records/s, "
+                        f"{run.cpu_us_per_request:7.1f} us CPU per request "
+                        f"({run.records_per_request:.1f} records each)",
+                        flush=True,
+                    )
+            summary = {
+                side: {
+                    "records_per_sec": statistics.median(r.records_per_sec for r in side_runs),
+                    "cpu_us_per_request": statistics.median(
+                        r.cpu_us_per_request for r in side_runs
+                    ),
+                    "records_per_request": statistics.median(
+                        r.records_per_request for r in side_runs
+                    ),
+                }
+                for side, side_runs in runs.items()
+            }
+            summary["throughput_ratio"] = (
+                summary["on"]["records_per_sec"] / summary["off"]["records_per_sec"]
+            )
+            summary["cpu_overhead"] = (
+                summary["on"]["cpu_us_per_request"] / summary["off"]["cpu_us_per_request"] - 1.0
+            )
             results[workload.name] = summary
         scrapes = 10
         cpu_before = on.cpu_seconds()
         for _ in range(scrapes):
-            with urllib.request.urlopen(f"http://127.0.0.1:{on.metrics_port}/metrics",
-                                        timeout=10) as response:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{on.metrics_port}/metrics", timeout=10
+            ) as response:
                 response.read()
         results["scrape_cpu_ms"] = (on.cpu_seconds() - cpu_before) / scrapes * 1000
     finally:
@@ -342,39 +405,56 @@ def processes(work: Path, rounds: int, scrape_interval: float) -> dict[str, Any]
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=6, help="on/off pairs per workload")
-    parser.add_argument("--scrape-interval", type=float, default=15.0,
-                        help="seconds between scrapes of /metrics (Prometheus' default)")
+    parser.add_argument(
+        "--scrape-interval",
+        type=float,
+        default=15.0,
+        help="seconds between scrapes of /metrics (Prometheus' default)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="odradek-metrics-bench-"))
     try:
         results: dict[str, Any] = {"hot_path_ns": hot_path_costs()}
-        print("hot path per call: " + ", ".join(
-            f"{name} {ns:.0f} ns" for name, ns in results["hot_path_ns"].items()))
+        print(
+            "hot path per call: "
+            + ", ".join(f"{name} {ns:.0f} ns" for name, ns in results["hot_path_ns"].items())
+        )
         results["request_path"] = request_path(work)
         for name, figures in results["request_path"].items():
-            print(f"in-process {name:8}: {figures['on_us']:6.2f} us/request recording, "
-                  f"{figures['off_us']:6.2f} not ({figures['overhead']:+.1%})", flush=True)
+            print(
+                f"in-process {name:8}: {figures['on_us']:6.2f} us/request recording, "
+                f"{figures['off_us']:6.2f} not ({figures['overhead']:+.1%})",
+                flush=True,
+            )
         results["processes"] = processes(work, args.rounds, args.scrape_interval)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    print(f"\n{'workload':20} {'on rec/s':>10} {'off rec/s':>10} {'ratio':>6} "
-          f"{'CPU us/req on':>14} {'off':>6} {'CPU +':>7}")
+    print(
+        f"\n{'workload':20} {'on rec/s':>10} {'off rec/s':>10} {'ratio':>6} "
+        f"{'CPU us/req on':>14} {'off':>6} {'CPU +':>7}"
+    )
     for workload in WORKLOADS:
         s = results["processes"][workload.name]
-        print(f"{workload.name:20} {s['on']['records_per_sec']:10,.0f} "
-              f"{s['off']['records_per_sec']:10,.0f} {s['throughput_ratio']:6.3f} "
-              f"{s['on']['cpu_us_per_request']:14.1f} {s['off']['cpu_us_per_request']:6.1f} "
-              f"{s['cpu_overhead']:+7.1%}")
+        print(
+            f"{workload.name:20} {s['on']['records_per_sec']:10,.0f} "
+            f"{s['off']['records_per_sec']:10,.0f} {s['throughput_ratio']:6.3f} "
+            f"{s['on']['cpu_us_per_request']:14.1f} {s['off']['cpu_us_per_request']:6.1f} "
+            f"{s['cpu_overhead']:+7.1%}"
+        )
     scrapes = results["processes"].get("scrapes", {})
-    print(f"({scrapes.get('count', 0)} scrapes of {scrapes.get('bytes', 0):,} bytes on the "
-          "'on' broker during the runs; one scrape costs the broker "
-          f"{results['processes'].get('scrape_cpu_ms', 0):.1f} ms of CPU)")
+    print(
+        f"({scrapes.get('count', 0)} scrapes of {scrapes.get('bytes', 0):,} bytes on the "
+        "'on' broker during the runs; one scrape costs the broker "
+        f"{results['processes'].get('scrape_cpu_ms', 0):.1f} ms of CPU)"
+    )
     in_process = max(f["overhead"] for f in results["request_path"].values())
-    print(f"\nin-process request path, worst overhead: {in_process:+.1%} "
-          f"({'within' if in_process <= TARGET else 'NOT within'} the 5% target)")
+    print(
+        f"\nin-process request path, worst overhead: {in_process:+.1%} "
+        f"({'within' if in_process <= TARGET else 'NOT within'} the 5% target)"
+    )
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

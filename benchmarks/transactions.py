@@ -82,12 +82,17 @@ class Options:
 
 
 def producer_conf(bootstrap: str, log: ClientLog, **extra: Any) -> dict[str, Any]:
-    return {"bootstrap.servers": bootstrap, "linger.ms": LINGER_MS, "acks": "all",
-            "enable.idempotence": True, **log.config(), **extra}
+    return {
+        "bootstrap.servers": bootstrap,
+        "linger.ms": LINGER_MS,
+        "acks": "all",
+        "enable.idempotence": True,
+        **log.config(),
+        **extra,
+    }
 
 
-def produce_all(producer: Producer, topic: str, value: bytes, count: int,
-                partitions: int) -> None:
+def produce_all(producer: Producer, topic: str, value: bytes, count: int, partitions: int) -> None:
     for i in range(count):
         while True:
             try:
@@ -122,16 +127,25 @@ def run_idempotent(bootstrap: str, topic: str, opts: Options) -> float:
     finally:
         drop_producer(producer)
     if left or failures:
-        raise BenchError(f"idempotent produce: {left} undelivered, {len(failures)} failed "
-                         f"({failures[:1]})\n{log.tail()}")
+        raise BenchError(
+            f"idempotent produce: {left} undelivered, {len(failures)} failed "
+            f"({failures[:1]})\n{log.tail()}"
+        )
     return opts.idempotent_records / elapsed
 
 
 def run_transactional(bootstrap: str, topic: str, opts: Options) -> tuple[float, list[float]]:
     log = ClientLog("transactional")
-    producer = Producer(producer_conf(bootstrap, log, **{
-        "transactional.id": f"bench-{os.getpid()}-{time.monotonic_ns()}",
-        "transaction.timeout.ms": 60_000}))
+    producer = Producer(
+        producer_conf(
+            bootstrap,
+            log,
+            **{
+                "transactional.id": f"bench-{os.getpid()}-{time.monotonic_ns()}",
+                "transaction.timeout.ms": 60_000,
+            },
+        )
+    )
     commits: list[float] = []
     try:
         producer.init_transactions(CALL_TIMEOUT)
@@ -139,15 +153,17 @@ def run_transactional(bootstrap: str, topic: str, opts: Options) -> tuple[float,
         start = time.perf_counter()
         for first in range(0, opts.records, opts.txn_size):
             producer.begin_transaction()
-            produce_all(producer, topic, value, min(opts.txn_size, opts.records - first),
-                        opts.partitions)
+            produce_all(
+                producer, topic, value, min(opts.txn_size, opts.records - first), opts.partitions
+            )
             before = time.perf_counter()
             producer.commit_transaction(CALL_TIMEOUT)
             commits.append((time.perf_counter() - before) * 1000)
         elapsed = time.perf_counter() - start
     except KafkaException as exc:
-        raise BenchError(f"transactional produce failed after {len(commits)} transactions: "
-                         f"{exc}\n{log.tail()}") from exc
+        raise BenchError(
+            f"transactional produce failed after {len(commits)} transactions: {exc}\n{log.tail()}"
+        ) from exc
     finally:
         drop_producer(producer)
     return opts.records / elapsed, commits
@@ -156,17 +172,26 @@ def run_transactional(bootstrap: str, topic: str, opts: Options) -> tuple[float,
 def count_committed(bootstrap: str, topic: str, partitions: int, timeout: float = 60) -> int:
     """Records a read_committed consumer gets from the start up to the partitions' EOF."""
     log = ClientLog("verify")
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-verify",
-                         "isolation.level": "read_committed", "enable.auto.commit": False,
-                         "enable.partition.eof": True, **log.config()})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": "bench-verify",
+            "isolation.level": "read_committed",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+            **log.config(),
+        }
+    )
     consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
     count, at_end = 0, set()
     deadline = time.monotonic() + timeout
     try:
         while len(at_end) < partitions:
             if time.monotonic() > deadline:
-                raise BenchError(f"read_committed verification: no EOF after {timeout:.0f}s "
-                                 f"({count} records read)\n{log.tail()}")
+                raise BenchError(
+                    f"read_committed verification: no EOF after {timeout:.0f}s "
+                    f"({count} records read)\n{log.tail()}"
+                )
             for message in consumer.consume(1000, 0.5):
                 error = message.error()
                 if error is None:
@@ -189,22 +214,39 @@ def measure(name: str, opts: Options) -> Outcome:
         broker.start()
         plain, txn = "bench-idempotent", "bench-transactional"
         broker.create_topics([(plain, opts.partitions), (txn, opts.partitions)])
-        step(outcome, broker, "idempotent",
-             lambda: setattr(outcome, "idempotent_rec_s", run_idempotent(
-                 broker.bootstrap, plain, opts)))
+        step(
+            outcome,
+            broker,
+            "idempotent",
+            lambda: setattr(
+                outcome, "idempotent_rec_s", run_idempotent(broker.bootstrap, plain, opts)
+            ),
+        )
         rate_and_commits: list[Any] = []
-        step(outcome, broker, "transactional",
-             lambda: rate_and_commits.extend(run_transactional(broker.bootstrap, txn, opts)))
+        step(
+            outcome,
+            broker,
+            "transactional",
+            lambda: rate_and_commits.extend(run_transactional(broker.bootstrap, txn, opts)),
+        )
         if rate_and_commits:
             outcome.transactional_rec_s = rate_and_commits[0]
             outcome.commit_ms = percentiles(rate_and_commits[1], (50, 99))
-            step(outcome, broker, "verify", lambda: setattr(
-                outcome, "visible_committed",
-                count_committed(broker.bootstrap, txn, opts.partitions)))
+            step(
+                outcome,
+                broker,
+                "verify",
+                lambda: setattr(
+                    outcome,
+                    "visible_committed",
+                    count_committed(broker.bootstrap, txn, opts.partitions),
+                ),
+            )
             if outcome.visible_committed not in (None, opts.records):
                 outcome.error = (outcome.error or "") + (
                     f"read_committed sees {outcome.visible_committed} records, "
-                    f"expected {opts.records}")
+                    f"expected {opts.records}"
+                )
     except BenchError as exc:
         outcome.error = str(exc)
     finally:
@@ -226,25 +268,33 @@ def fmt(value: float | None, spec: str = ",.0f") -> str:
 
 
 def report(outcomes: list[Outcome], opts: Options) -> None:
-    print(f"\n{opts.idempotent_records} idempotent / {opts.records} transactional records of "
-          f"{opts.value_bytes} B, {opts.partitions} partition(s), transactions of "
-          f"{opts.txn_size} records, linger.ms={LINGER_MS}, acks=all")
-    head = (f"{'broker':<9}{'idempotent rec/s':>18}{'txn rec/s':>12}{'txn/idem':>10}"
-            f"{'commit p50 ms':>15}{'commit p99 ms':>15}{'read_committed':>16}")
+    print(
+        f"\n{opts.idempotent_records} idempotent / {opts.records} transactional records of "
+        f"{opts.value_bytes} B, {opts.partitions} partition(s), transactions of "
+        f"{opts.txn_size} records, linger.ms={LINGER_MS}, acks=all"
+    )
+    head = (
+        f"{'broker':<9}{'idempotent rec/s':>18}{'txn rec/s':>12}{'txn/idem':>10}"
+        f"{'commit p50 ms':>15}{'commit p99 ms':>15}{'read_committed':>16}"
+    )
     print(head)
     print("-" * len(head))
     for o in outcomes:
         ratio = None if o.ratio is None else o.ratio * 100
-        print(f"{o.broker:<9}{fmt(o.idempotent_rec_s):>18}{fmt(o.transactional_rec_s):>12}"
-              f"{fmt(ratio, '.0f') + '%' if ratio is not None else '-':>10}"
-              f"{fmt(o.commit_ms.get('p50_ms'), '.1f'):>15}"
-              f"{fmt(o.commit_ms.get('p99_ms'), '.1f'):>15}"
-              f"{fmt(o.visible_committed, 'd'):>16}")
+        print(
+            f"{o.broker:<9}{fmt(o.idempotent_rec_s):>18}{fmt(o.transactional_rec_s):>12}"
+            f"{fmt(ratio, '.0f') + '%' if ratio is not None else '-':>10}"
+            f"{fmt(o.commit_ms.get('p50_ms'), '.1f'):>15}"
+            f"{fmt(o.commit_ms.get('p99_ms'), '.1f'):>15}"
+            f"{fmt(o.visible_committed, 'd'):>16}"
+        )
     by_name = {o.broker: o for o in outcomes}
     odr, tansu = by_name.get("odradek"), by_name.get("tansu")
     if odr and tansu and odr.transactional_rec_s and tansu.transactional_rec_s:
-        print(f"odradek/tansu transactional throughput: "
-              f"{odr.transactional_rec_s / tansu.transactional_rec_s:.2f}x")
+        print(
+            f"odradek/tansu transactional throughput: "
+            f"{odr.transactional_rec_s / tansu.transactional_rec_s:.2f}x"
+        )
     for o in outcomes:
         if o.error:
             print(f"\n{o.broker} FAILED:\n{o.error}")
@@ -252,13 +302,19 @@ def report(outcomes: list[Outcome], opts: Options) -> None:
 
 def parse_args(argv: list[str] | None) -> Options:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--brokers", default=",".join(BROKERS),
-                    help="comma list from: odradek, tansu (default: both)")
-    ap.add_argument("--records", type=int, default=20_000,
-                    help="records sent in transactions")
-    ap.add_argument("--idempotent-records", type=int, default=200_000,
-                    help="records sent by the idempotent producer (it is much faster, so "
-                         "more make its measurement last)")
+    ap.add_argument(
+        "--brokers",
+        default=",".join(BROKERS),
+        help="comma list from: odradek, tansu (default: both)",
+    )
+    ap.add_argument("--records", type=int, default=20_000, help="records sent in transactions")
+    ap.add_argument(
+        "--idempotent-records",
+        type=int,
+        default=200_000,
+        help="records sent by the idempotent producer (it is much faster, so "
+        "more make its measurement last)",
+    )
     ap.add_argument("--txn-size", type=int, default=100, help="records per transaction")
     ap.add_argument("--value-bytes", type=int, default=100)
     ap.add_argument("--partitions", type=int, default=1)
@@ -267,12 +323,22 @@ def parse_args(argv: list[str] | None) -> Options:
     brokers = tuple(b.strip() for b in args.brokers.split(",") if b.strip())
     if not brokers or set(brokers) - set(BROKERS):
         ap.error(f"unknown broker(s) in {args.brokers!r}")
-    if min(args.records, args.idempotent_records, args.txn_size, args.value_bytes,
-           args.partitions) <= 0:
+    if (
+        min(args.records, args.idempotent_records, args.txn_size, args.value_bytes, args.partitions)
+        <= 0
+    ):
         ap.error("counts and sizes must be > 0")
     work = Path(tempfile.mkdtemp(prefix="odradek-txn-bench-"))
-    return Options(brokers, args.records, args.idempotent_records, args.txn_size,
-                   args.value_bytes, args.partitions, args.json, work)
+    return Options(
+        brokers,
+        args.records,
+        args.idempotent_records,
+        args.txn_size,
+        args.value_bytes,
+        args.partitions,
+        args.json,
+        work,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -292,11 +358,20 @@ def main(argv: list[str] | None = None) -> int:
     if "tansu" in opts.brokers:
         print(f"tansu: {tansu_version()}")
     if opts.json_path:
-        opts.json_path.write_text(json.dumps(
-            {"records": opts.records, "idempotent_records": opts.idempotent_records,
-             "txn_size": opts.txn_size,
-             "value_bytes": opts.value_bytes, "partitions": opts.partitions,
-             "results": [asdict(o) | {"ratio": o.ratio} for o in outcomes]}, indent=2) + "\n")
+        opts.json_path.write_text(
+            json.dumps(
+                {
+                    "records": opts.records,
+                    "idempotent_records": opts.idempotent_records,
+                    "txn_size": opts.txn_size,
+                    "value_bytes": opts.value_bytes,
+                    "partitions": opts.partitions,
+                    "results": [asdict(o) | {"ratio": o.ratio} for o in outcomes],
+                },
+                indent=2,
+            )
+            + "\n"
+        )
     print(f"broker logs kept in {opts.work_dir}; total {time.monotonic() - began:.0f}s")
     return 1 if any(o.error for o in outcomes) else 0
 

@@ -9,6 +9,7 @@ export ODRADEK_REQUIRE_JAVA=1
 
 status=0
 python3 -m ruff check src tests benchmarks || status=1
+python3 -m ruff format --check src tests benchmarks || status=1
 python3 -m mypy || status=1
 python3 -c 'from importlinter.cli import lint_imports_command; lint_imports_command()' || status=1  # lint-imports
 

@@ -28,6 +28,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     down by now). Orphans were re-parented to pytest (see tests/support/processes.py)."""
     if not session.config.stash.get(_SUBREAPER, False):
         return
+
     def leftovers() -> list[processes.ProcessInfo]:
         processes.reap_zombies()
         # pytest's own resource tracker (started by in-process brokers' cleaner pools) is one
@@ -52,7 +53,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     processes.reap_zombies()
     if session.exitstatus == 0:
         session.exitstatus = 1
-
 
 
 @pytest.fixture

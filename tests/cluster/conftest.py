@@ -41,8 +41,9 @@ def cluster(zk_connect: str, tmp_path: Path) -> Iterator[Callable[..., Cluster]]
 
     def make(n: int = 3, overrides: dict[str, str] | None = None, **more: str) -> Cluster:
         connect = zk_connect if not made else f"{zk_connect}-{len(made)}"
-        instance = Cluster(tmp_path / f"cluster-{len(made)}", connect, n,
-                           {**(overrides or {}), **more})
+        instance = Cluster(
+            tmp_path / f"cluster-{len(made)}", connect, n, {**(overrides or {}), **more}
+        )
         made.append(instance)
         return instance.start()
 

@@ -41,10 +41,22 @@ def unique(prefix: str) -> str:
 def fetch_v10(topic: str, partition: int) -> Any:
     mod = request_module(FETCH, 10)
     return mod.FetchRequest(
-        replica_id=-1, max_wait=timedelta(0), min_bytes=1, max_bytes=1_048_576, topics=(
-            mod.FetchTopic(topic=topic, partitions=(mod.FetchPartition(
-                partition=partition, fetch_offset=0, partition_max_bytes=1_048_576),)),),
-        forgotten_topics_data=())
+        replica_id=-1,
+        max_wait=timedelta(0),
+        min_bytes=1,
+        max_bytes=1_048_576,
+        topics=(
+            mod.FetchTopic(
+                topic=topic,
+                partitions=(
+                    mod.FetchPartition(
+                        partition=partition, fetch_offset=0, partition_max_bytes=1_048_576
+                    ),
+                ),
+            ),
+        ),
+        forgotten_topics_data=(),
+    )
 
 
 def test_cluster_basic(cluster: Callable[..., Cluster]) -> None:
@@ -66,8 +78,7 @@ def test_cluster_basic(cluster: Callable[..., Cluster]) -> None:
         assert leader in replicas, state
 
     # Every broker answers the same metadata, with a leader epoch.
-    views = {b: [c.partition_state_from(b, topic, p) for p in range(PARTITIONS)]
-             for b in c.ids}
+    views = {b: [c.partition_state_from(b, topic, p) for p in range(PARTITIONS)] for b in c.ids}
     assert all(view == views[1] for view in views.values()), f"brokers disagree: {views}"
     for state in views[1]:
         assert state is not None and state.error == 0 and state.leader_epoch >= 0, state
@@ -107,8 +118,9 @@ def test_cluster_basic(cluster: Callable[..., Cluster]) -> None:
             acked.append((msg.partition(), msg.offset(), msg.value()))  # type: ignore[attr-defined]
 
     for i in range(RECORDS):
-        producer.produce(topic, key=b"k%d" % i, value=b"v%04d" % i, partition=i % PARTITIONS,
-                         on_delivery=report)
+        producer.produce(
+            topic, key=b"k%d" % i, value=b"v%04d" % i, partition=i % PARTITIONS, on_delivery=report
+        )
     assert producer.flush(30) == 0
     assert not failed, failed
     assert len(acked) == RECORDS
@@ -124,18 +136,37 @@ def test_cluster_basic(cluster: Callable[..., Cluster]) -> None:
         assert log.values() == [f"v{i:04d}" for i in range(p, RECORDS, PARTITIONS)]
 
     # odradek topics --describe: Leader, Replicas and Isr per partition, as the metadata says.
-    result = subprocess.run([sys.executable, "-m", "odradek", "topics", "--bootstrap-server",
-                             c.bootstrap, "--describe", "--topic", topic],
-                            capture_output=True, text=True, timeout=60,
-                            env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "odradek",
+            "topics",
+            "--bootstrap-server",
+            c.bootstrap,
+            "--describe",
+            "--topic",
+            topic,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert re.fullmatch(rf"Topic: {topic}\tTopicId: \S+\tPartitionCount: {PARTITIONS}\t"
-                        r"ReplicationFactor: 3\tConfigs: .*", lines[0]), lines[0]
+    assert re.fullmatch(
+        rf"Topic: {topic}\tTopicId: \S+\tPartitionCount: {PARTITIONS}\t"
+        r"ReplicationFactor: 3\tConfigs: .*",
+        lines[0],
+    ), lines[0]
     assert len(lines) == 1 + PARTITIONS, result.stdout
     for p, line in enumerate(lines[1:]):
-        match = re.fullmatch(rf"\tTopic: {topic}\tPartition: {p}\tLeader: (\d+)\t"
-                             r"Replicas: ([\d,]+)\tIsr: ([\d,]+)", line)
+        match = re.fullmatch(
+            rf"\tTopic: {topic}\tPartition: {p}\tLeader: (\d+)\t"
+            r"Replicas: ([\d,]+)\tIsr: ([\d,]+)",
+            line,
+        )
         assert match is not None, line
         state = c.agreed_state(topic, p)
         assert state is not None

@@ -25,26 +25,40 @@ def unique(prefix: str) -> str:
 
 
 def produce_and_read(c: Cluster, topic: str, partitions: int, count: int = 60) -> None:
-    producer = Producer({"bootstrap.servers": c.bootstrap, "acks": "all",
-                         "enable.idempotence": True, "linger.ms": 2})
+    producer = Producer(
+        {
+            "bootstrap.servers": c.bootstrap,
+            "acks": "all",
+            "enable.idempotence": True,
+            "linger.ms": 2,
+        }
+    )
     values = [b"%s-%03d" % (topic.encode(), i) for i in range(count)]
     errors: list[str] = []
     for i, value in enumerate(values):
-        producer.produce(topic, value=value, partition=i % partitions,
-                         on_delivery=lambda err, _msg: None if err is None
-                         else errors.append(str(err)))
+        producer.produce(
+            topic,
+            value=value,
+            partition=i % partitions,
+            on_delivery=lambda err, _msg: None if err is None else errors.append(str(err)),
+        )
     assert producer.flush(60) == 0, f"{topic}: records not acknowledged\n{c.logs()}"
     assert not errors, errors
     read = read_partitions(c.bootstrap, topic, range(partitions))
     # key: a null value sorts first (and fails the comparison) instead of failing sorted()
-    got = sorted((v for records in read.values() for _, _, v in records),
-                 key=lambda v: v or b"")
+    got = sorted((v for records in read.values() for _, _, v in records), key=lambda v: v or b"")
     assert got == sorted(values), f"{topic}: read {len(got)} of {len(values)} records"
 
 
 def test_controller_failover(cluster: Callable[..., Cluster]) -> None:
-    c = cluster(3, overrides={"zookeeper.session.timeout.ms": str(SESSION_TIMEOUT_MS),
-                              "default.replication.factor": "3", "min.insync.replicas": "2"})
+    c = cluster(
+        3,
+        overrides={
+            "zookeeper.session.timeout.ms": str(SESSION_TIMEOUT_MS),
+            "default.replication.factor": "3",
+            "min.insync.replicas": "2",
+        },
+    )
     before = unique("before")
     c.create_topic(before, 3, 3)
     old = c.controller_id()
@@ -62,19 +76,31 @@ def test_controller_failover(cluster: Callable[..., Cluster]) -> None:
         views = {int(c.metadata_from(b, []).controller_id) for b in survivors}
         return controller if views == {controller} else None
 
-    new = wait_until(new_controller, SESSION_TIMEOUT_MS / 1000 + GRACE_S,
-                     lambda: f"no new controller after killing controller {old}",
-                     interval=0.1, context=c.logs)
+    new = wait_until(
+        new_controller,
+        SESSION_TIMEOUT_MS / 1000 + GRACE_S,
+        lambda: f"no new controller after killing controller {old}",
+        interval=0.1,
+        context=c.logs,
+    )
     elapsed = time.monotonic() - killed_at
-    print(f"\ncontroller {old} killed; broker {new} became controller after {elapsed:.2f} s "
-          f"(zookeeper.session.timeout.ms={SESSION_TIMEOUT_MS})")
+    print(
+        f"\ncontroller {old} killed; broker {new} became controller after {elapsed:.2f} s "
+        f"(zookeeper.session.timeout.ms={SESSION_TIMEOUT_MS})"
+    )
     c.wait_registered(survivors, timeout=GRACE_S)
 
     # partitions the old controller led got new leaders; the topic is usable
     for p in led_by_old:
         # ignore[misc]: mypy cannot infer a lambda with defaults, python/mypy#12557
-        wait_until(lambda p=p: (lambda s: s is not None and s.leader in survivors)(  # type: ignore[misc]
-            c.agreed_state(before, p)), 15, f"{before}-{p} has no new leader", context=c.logs)
+        wait_until(
+            lambda p=p: (lambda s: s is not None and s.leader in survivors)(  # type: ignore[misc]
+                c.agreed_state(before, p)
+            ),
+            15,
+            f"{before}-{p} has no new leader",
+            context=c.logs,
+        )
     c.wait_full_isr(before, range(3), timeout=30, size=3, excluding=[old])
     for p in range(3):
         state = c.agreed_state(before, p)

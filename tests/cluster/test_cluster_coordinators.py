@@ -76,8 +76,9 @@ def find_coordinator(c: Cluster, key: str, key_type: int) -> int | None:
     for broker_id in c.live_ids():
         try:
             with c.raw(broker_id, timeout=5) as client:
-                response = client.call(mod.FindCoordinatorRequest(key_type=key_type,
-                                                                   coordinator_keys=(key,)))
+                response = client.call(
+                    mod.FindCoordinatorRequest(key_type=key_type, coordinator_keys=(key,))
+                )
         except (OSError, ConnectionClosedError):
             continue
         [coordinator] = response.coordinators
@@ -129,9 +130,14 @@ class GroupReader(Worker):
     def __init__(self, bootstrap: str, topic: str, group: str) -> None:
         super().__init__("group-reader")
         self.seen: set[bytes | None] = set()
-        self.config = {"bootstrap.servers": bootstrap, "group.id": group,
-                       "enable.auto.commit": False, "auto.offset.reset": "earliest",
-                       "session.timeout.ms": 30_000, **CLIENT_LOG}
+        self.config = {
+            "bootstrap.servers": bootstrap,
+            "group.id": group,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": 30_000,
+            **CLIENT_LOG,
+        }
         self.topic = topic
 
     def loop(self) -> None:
@@ -172,16 +178,30 @@ class TxnCopier(Worker):
         self.hung_producers: list[Producer] = []
 
     def consumer(self) -> Consumer:
-        consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": self.group,
-                             "isolation.level": "read_committed", "enable.auto.commit": False,
-                             "auto.offset.reset": "earliest", "session.timeout.ms": 30_000,
-                             **CLIENT_LOG})
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self.bootstrap,
+                "group.id": self.group,
+                "isolation.level": "read_committed",
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                "session.timeout.ms": 30_000,
+                **CLIENT_LOG,
+            }
+        )
         consumer.subscribe([self.source])
         return consumer
 
     def producer(self) -> Producer:
-        producer = Producer({"bootstrap.servers": self.bootstrap, "transactional.id": self.tid,
-                             "transaction.timeout.ms": 30_000, "linger.ms": 5, **CLIENT_LOG})
+        producer = Producer(
+            {
+                "bootstrap.servers": self.bootstrap,
+                "transactional.id": self.tid,
+                "transaction.timeout.ms": 30_000,
+                "linger.ms": 5,
+                **CLIENT_LOG,
+            }
+        )
         self.retry(lambda: producer.init_transactions(CALL_TIMEOUT))
         return producer
 
@@ -197,13 +217,17 @@ class TxnCopier(Worker):
                 try:
                     for message in records:
                         producer.produce(self.sink, key=message.value(), value=message.value())
-                    positions = [tp for tp in consumer.position(consumer.assignment())
-                                 if tp.offset >= 0]
+                    positions = [
+                        tp for tp in consumer.position(consumer.assignment()) if tp.offset >= 0
+                    ]
                     metadata = consumer.consumer_group_metadata()
                     # ignore[misc]: mypy cannot infer a lambda with defaults, python/mypy#12557
-                    self.retry(lambda p=positions, m=metadata, pr=producer: bounded(  # type: ignore[misc]
-                        lambda: pr.send_offsets_to_transaction(p, m, CALL_TIMEOUT),
-                        CALL_TIMEOUT + 10))
+                    self.retry(
+                        lambda p=positions, m=metadata, pr=producer: bounded(  # type: ignore[misc]
+                            lambda: pr.send_offsets_to_transaction(p, m, CALL_TIMEOUT),
+                            CALL_TIMEOUT + 10,
+                        )
+                    )
                     # ignore[misc]: mypy cannot infer a lambda with defaults, python/mypy#12557
                     self.retry(lambda pr=producer: pr.commit_transaction(CALL_TIMEOUT))  # type: ignore[misc]
                 except ClientHung as hung:
@@ -293,7 +317,7 @@ def java_hash_code(text: str) -> int:
     h = 0
     data = text.encode("utf-16-be")
     for i in range(0, len(data), 2):
-        h = (31 * h + int.from_bytes(data[i:i + 2], "big")) & 0xFFFFFFFF
+        h = (31 * h + int.from_bytes(data[i : i + 2], "big")) & 0xFFFFFFFF
     return h - (1 << 32) if h >= 1 << 31 else h
 
 
@@ -313,28 +337,45 @@ def coordinator_is_leader(c: Cluster, key: str, key_type: int) -> bool:
 
 
 def committed_offsets(c: Cluster, group: str, topic: str) -> dict[int, int]:
-    request = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p)
-                                                   for p in range(PARTITIONS)])
+    request = ConsumerGroupTopicPartitions(
+        group, [TopicPartition(topic, p) for p in range(PARTITIONS)]
+    )
     admin = c.admin()
     result = admin.list_consumer_group_offsets([request], request_timeout=10)
     return {tp.partition: tp.offset for tp in result[group].result(timeout=15).topic_partitions}
 
 
-def kill_coordinator(c: Cluster, keys: dict[str, tuple[str, int]], target: str,
-                     all_progress: Callable[[float], bool], healthy: Callable[[], str]
-                     ) -> tuple[list[str], str]:
+def kill_coordinator(
+    c: Cluster,
+    keys: dict[str, tuple[str, int]],
+    target: str,
+    all_progress: Callable[[float], bool],
+    healthy: Callable[[], str],
+) -> tuple[list[str], str]:
     """Kill the broker that is the ``target`` coordinator; wait until every coordinator it
     was has moved and the applications make progress; start it again and wait for full ISRs
     and progress. Returns (the coordinators that moved, a line for the report)."""
     # ignore[misc]: mypy cannot infer a lambda with defaults, python/mypy#12557
-    coordinators = {name: wait_until(lambda k=k: find_coordinator(c, *k), 30, f"no {name}",  # type: ignore[misc]
-                                     context=c.logs)
-                    for name, k in keys.items()}
+    coordinators = {
+        name: wait_until(
+            lambda k=k: find_coordinator(c, *k),  # type: ignore[misc]
+            30,
+            f"no {name}",
+            context=c.logs,
+        )
+        for name, k in keys.items()
+    }
     for name, k in keys.items():
         # ignore[misc]: mypy cannot infer a lambda with defaults, python/mypy#12557
-        wait_until(lambda k=k: coordinator_is_leader(c, *k), 30,  # type: ignore[misc]
-                   lambda n=name, k=k: f"the {n} {find_coordinator(c, *k)} is not the leader of "  # type: ignore[misc]
-                   f"{coordinator_partition(*k)}", context=c.logs)
+        wait_until(
+            lambda k=k: coordinator_is_leader(c, *k),  # type: ignore[misc]
+            30,
+            lambda n=name, k=k: (
+                f"the {n} {find_coordinator(c, *k)} is not the leader of "  # type: ignore[misc]
+                f"{coordinator_partition(*k)}"
+            ),
+            context=c.logs,
+        )
     victim = coordinators[target]
     moved = [name for name, node in coordinators.items() if node == victim]
     survivors = [b for b in c.ids if b != victim]
@@ -343,26 +384,40 @@ def kill_coordinator(c: Cluster, keys: dict[str, tuple[str, int]], target: str,
     c.kill(victim)
     for name in moved:
         # ignore[misc]: mypy cannot infer a lambda with defaults, python/mypy#12557
-        wait_until(lambda k=keys[name]: find_coordinator(c, *k) in survivors,  # type: ignore[misc]
-                   FAILOVER_TIMEOUT, f"the {name} did not move off broker {victim}",
-                   context=c.logs)
+        wait_until(
+            lambda k=keys[name]: find_coordinator(c, *k) in survivors,  # type: ignore[misc]
+            FAILOVER_TIMEOUT,
+            f"the {name} did not move off broker {victim}",
+            context=c.logs,
+        )
         # ignore[misc]: mypy cannot infer a lambda with defaults, python/mypy#12557
-        wait_until(lambda k=keys[name]: coordinator_is_leader(c, *k), 15,  # type: ignore[misc]
-                   f"the new {name} is not the new leader of {coordinator_partition(*keys[name])}",
-                   context=c.logs)
-    wait_until(lambda: all_progress(killed_at), FAILOVER_TIMEOUT,
-               lambda: f"no progress after killing broker {victim} ({moved}): {healthy()}",
-               context=c.logs)
-    text = (f"broker {victim} ({', '.join(moved)}): progress again after "
-            f"{time.monotonic() - killed_at:.1f} s")
+        wait_until(
+            lambda k=keys[name]: coordinator_is_leader(c, *k),  # type: ignore[misc]
+            15,
+            f"the new {name} is not the new leader of {coordinator_partition(*keys[name])}",
+            context=c.logs,
+        )
+    wait_until(
+        lambda: all_progress(killed_at),
+        FAILOVER_TIMEOUT,
+        lambda: f"no progress after killing broker {victim} ({moved}): {healthy()}",
+        context=c.logs,
+    )
+    text = (
+        f"broker {victim} ({', '.join(moved)}): progress again after "
+        f"{time.monotonic() - killed_at:.1f} s"
+    )
 
     c.start_broker(victim)
     c.wait_registered(c.ids, timeout=30)
     c.wait_all_isr_full(timeout=60)
     restarted = time.monotonic()
-    wait_until(lambda: all_progress(restarted), 60,
-               lambda: f"no progress after restarting broker {victim}: {healthy()}",
-               context=c.logs)
+    wait_until(
+        lambda: all_progress(restarted),
+        60,
+        lambda: f"no progress after restarting broker {victim}: {healthy()}",
+        context=c.logs,
+    )
     return moved, text
 
 
@@ -383,23 +438,33 @@ def test_group_and_txn_across_coordinator_failover(cluster: Callable[..., Cluste
 
     def healthy() -> str:
         failures = {w.name: repr(w.failure) for w in workers if w.failure is not None}
-        return (f"failures {failures}; copier errors {copier.errors[-8:]}; reader errors "
-                f"{reader.errors[-8:]}; feeder errors {feeder.errors[-5:]} "
-                f"{feeder.failures[-3:]} {feeder.fatal}\n"
-                + "\n".join(w.where() for w in workers))
+        return (
+            f"failures {failures}; copier errors {copier.errors[-8:]}; reader errors "
+            f"{reader.errors[-8:]}; feeder errors {feeder.errors[-5:]} "
+            f"{feeder.failures[-3:]} {feeder.fatal}\n" + "\n".join(w.where() for w in workers)
+        )
 
     def all_progress(moment: float) -> bool:
         assert all(w.failure is None for w in workers), healthy()
-        return (copier.progressed_since(moment) and reader.progressed_since(moment)
-                and len(feeder.acks_after(moment)) == PARTITIONS)
+        return (
+            copier.progressed_since(moment)
+            and reader.progressed_since(moment)
+            and len(feeder.acks_after(moment)) == PARTITIONS
+        )
 
     recovery: list[str] = []
     try:
-        wait_until(lambda: all_progress(0), 60, lambda: f"no progress at start: {healthy()}",
-                   context=c.logs)
-        keys = {"transaction coordinator": (tid, TRANSACTION),
-                "eos group coordinator": (eos_group, GROUP),
-                "plain group coordinator": (plain_group, GROUP)}
+        wait_until(
+            lambda: all_progress(0),
+            60,
+            lambda: f"no progress at start: {healthy()}",
+            context=c.logs,
+        )
+        keys = {
+            "transaction coordinator": (tid, TRANSACTION),
+            "eos group coordinator": (eos_group, GROUP),
+            "plain group coordinator": (plain_group, GROUP),
+        }
         uncovered = list(keys)
         while uncovered:
             covered, text = kill_coordinator(c, keys, uncovered[0], all_progress, healthy)
@@ -407,20 +472,34 @@ def test_group_and_txn_across_coordinator_failover(cluster: Callable[..., Cluste
             recovery.append(text)
         feeder.stop()
         print("\ncoordinator failovers: " + "; ".join(recovery))
-        assert not feeder.is_alive() and not feeder.fatal and not feeder.failures \
-            and feeder.unflushed == 0, healthy()
+        assert (
+            not feeder.is_alive()
+            and not feeder.fatal
+            and not feeder.failures
+            and feeder.unflushed == 0
+        ), healthy()
         inputs = feeder.snapshot()
         end = {p: 1 + max(a.offset for a in inputs if a.partition == p) for p in range(PARTITIONS)}
 
         def drained() -> bool:
             assert all(w.failure is None for w in workers), healthy()
-            return (committed_offsets(c, eos_group, source) == end
-                    and committed_offsets(c, plain_group, source) == end)
+            return (
+                committed_offsets(c, eos_group, source) == end
+                and committed_offsets(c, plain_group, source) == end
+            )
 
-        wait_until(drained, 90, lambda: f"groups not at the input's end {end}: eos "
-                                        f"{committed_offsets(c, eos_group, source)}, plain "
-                                        f"{committed_offsets(c, plain_group, source)}; "
-                                        f"{healthy()}", interval=0.5, context=c.logs)
+        wait_until(
+            drained,
+            90,
+            lambda: (
+                f"groups not at the input's end {end}: eos "
+                f"{committed_offsets(c, eos_group, source)}, plain "
+                f"{committed_offsets(c, plain_group, source)}; "
+                f"{healthy()}"
+            ),
+            interval=0.5,
+            context=c.logs,
+        )
     finally:
         feeder.stop(flush_timeout=1)  # at once when already stopped
         for worker in workers:
@@ -428,8 +507,9 @@ def test_group_and_txn_across_coordinator_failover(cluster: Callable[..., Cluste
     assert all(w.failure is None and not w.is_alive() for w in workers), healthy()
 
     values = [a.value for a in inputs]
-    assert reader.seen == set(values), \
+    assert reader.seen == set(values), (
         f"the group reader missed {len(set(values) - reader.seen)} input records"
+    )
     output = read_partitions(c.bootstrap, sink, range(PARTITIONS), isolation="read_committed")
     copied = Counter(value for records in output.values() for _, _, value in records)
     duplicated = {v: n for v, n in copied.items() if n > 1}
@@ -439,7 +519,10 @@ def test_group_and_txn_across_coordinator_failover(cluster: Callable[..., Cluste
         f"output is not the input exactly once: {len(duplicated)} duplicated (e.g. "
         f"{list(duplicated.items())[:5]}), {len(missing)} missing (e.g. {sorted(missing)[:5]}), "
         f"{len(unexpected)} unexpected; copier aborted {copier.aborted} transactions; "
-        f"{healthy()}")
-    print(f"copied {len(values)} records exactly once; {copier.aborted} transactions aborted, "
-          f"{len(copier.errors)} copier errors handled ({len(copier.hung_producers)} hung "
-          f"producers replaced), {len(reader.errors)} commit errors")
+        f"{healthy()}"
+    )
+    print(
+        f"copied {len(values)} records exactly once; {copier.aborted} transactions aborted, "
+        f"{len(copier.errors)} copier errors handled ({len(copier.hung_producers)} hung "
+        f"producers replaced), {len(reader.errors)} commit errors"
+    )

@@ -39,10 +39,16 @@ def _coordinator_of(c: Cluster, group: str) -> int:
 
 def _join(raw: RawClient, group: str) -> Any:
     mod = request_module(JOIN_GROUP, 3)
-    response = raw.call(mod.JoinGroupRequest(
-        group_id=group, session_timeout=timedelta(seconds=30),
-        rebalance_timeout=timedelta(seconds=30), member_id="", protocol_type="consumer",
-        protocols=(mod.JoinGroupRequestProtocol(name="range", metadata=b""),)))
+    response = raw.call(
+        mod.JoinGroupRequest(
+            group_id=group,
+            session_timeout=timedelta(seconds=30),
+            rebalance_timeout=timedelta(seconds=30),
+            member_id="",
+            protocol_type="consumer",
+            protocols=(mod.JoinGroupRequestProtocol(name="range", metadata=b""),),
+        )
+    )
     assert response.error_code == 0, response
     return response
 
@@ -50,9 +56,12 @@ def _join(raw: RawClient, group: str) -> Any:
 def _sync_request(group: str, join: Any) -> Any:
     mod = request_module(SYNC_GROUP, 3)
     return mod.SyncGroupRequest(
-        group_id=group, generation_id=join.generation_id, member_id=join.member_id,
-        group_instance_id=None, assignments=(
-            mod.SyncGroupRequestAssignment(member_id=join.member_id, assignment=b"plan"),))
+        group_id=group,
+        generation_id=join.generation_id,
+        member_id=join.member_id,
+        group_instance_id=None,
+        assignments=(mod.SyncGroupRequestAssignment(member_id=join.member_id, assignment=b"plan"),),
+    )
 
 
 def _answered_within(raw: RawClient, seconds: float) -> bool:
@@ -66,8 +75,7 @@ def _answered_within(raw: RawClient, seconds: float) -> bool:
         raw.sock.settimeout(30)
 
 
-def test_sync_group_is_answered_once_the_isr_has_the_group(
-        cluster: Callable[..., Cluster]) -> None:
+def test_sync_group_is_answered_once_the_isr_has_the_group(cluster: Callable[..., Cluster]) -> None:
     c = cluster(3, overrides=OVERRIDES)
     group = f"isr-{uuid.uuid4().hex[:8]}"
     coordinator = _coordinator_of(c, group)
@@ -82,8 +90,9 @@ def test_sync_group_is_answered_once_the_isr_has_the_group(
             c.pause(follower)
         try:
             correlation_id = raw.send(_sync_request(group, join))
-            assert not _answered_within(raw, UNANSWERED_FOR), \
+            assert not _answered_within(raw, UNANSWERED_FOR), (
                 "SyncGroup was answered before any follower had the group's metadata"
+            )
         finally:
             for follower in followers:
                 c.resume(follower)

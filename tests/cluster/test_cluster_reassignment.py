@@ -55,29 +55,43 @@ def controller_call(c: Cluster, request: Any, timeout: float = 30.0) -> Any:
             response = client.call(request)
         return None if response.error_code == NOT_CONTROLLER else response
 
-    return wait_until(attempt, timeout, f"{type(request).__name__}: no controller took it",
-                      interval=0.5, context=c.logs)
+    return wait_until(
+        attempt,
+        timeout,
+        f"{type(request).__name__}: no controller took it",
+        interval=0.5,
+        context=c.logs,
+    )
 
 
 def alter_reassignments(c: Cluster, topic: str, moves: dict[int, list[int] | None]) -> Any:
     mod = request_module(ALTER_PARTITION_REASSIGNMENTS, 0)
     partitions = tuple(
-        mod.ReassignablePartition(partition_index=p, replicas=None if replicas is None
-                                  else tuple(BrokerId(r) for r in replicas))
-        for p, replicas in moves.items())
-    return controller_call(c, mod.AlterPartitionReassignmentsRequest(
-        timeout=timedelta(seconds=30),
-        topics=(mod.ReassignableTopic(name=topic, partitions=partitions),)))
+        mod.ReassignablePartition(
+            partition_index=p,
+            replicas=None if replicas is None else tuple(BrokerId(r) for r in replicas),
+        )
+        for p, replicas in moves.items()
+    )
+    return controller_call(
+        c,
+        mod.AlterPartitionReassignmentsRequest(
+            timeout=timedelta(seconds=30),
+            topics=(mod.ReassignableTopic(name=topic, partitions=partitions),),
+        ),
+    )
 
 
 def ongoing_reassignments(c: Cluster, topic: str) -> dict[int, Any]:
     """partition -> OngoingPartitionReassignment, for ``topic``, as the controller lists them."""
     mod = request_module(LIST_PARTITION_REASSIGNMENTS, 0)
-    response = controller_call(c, mod.ListPartitionReassignmentsRequest(
-        timeout=timedelta(seconds=30), topics=None))
+    response = controller_call(
+        c, mod.ListPartitionReassignmentsRequest(timeout=timedelta(seconds=30), topics=None)
+    )
     assert response.error_code == 0, response
-    return {int(p.partition_index): p for t in response.topics if t.name == topic
-            for p in t.partitions}
+    return {
+        int(p.partition_index): p for t in response.topics if t.name == topic for p in t.partitions
+    }
 
 
 def test_reassignment_under_load(cluster: Callable[..., Cluster]) -> None:
@@ -99,24 +113,40 @@ def test_reassignment_under_load(cluster: Callable[..., Cluster]) -> None:
     other = next(b for b in c.ids if b != controller)
     mod = request_module(ALTER_PARTITION_REASSIGNMENTS, 0)
     with c.raw(other) as client:
-        refused = client.call(mod.AlterPartitionReassignmentsRequest(
-            timeout=timedelta(seconds=30), topics=(mod.ReassignableTopic(name=topic, partitions=(
-                mod.ReassignablePartition(partition_index=MOVED,
-                                          replicas=tuple(BrokerId(r) for r in TARGET)),)),)))
+        refused = client.call(
+            mod.AlterPartitionReassignmentsRequest(
+                timeout=timedelta(seconds=30),
+                topics=(
+                    mod.ReassignableTopic(
+                        name=topic,
+                        partitions=(
+                            mod.ReassignablePartition(
+                                partition_index=MOVED, replicas=tuple(BrokerId(r) for r in TARGET)
+                            ),
+                        ),
+                    ),
+                ),
+            )
+        )
     assert refused.error_code == NOT_CONTROLLER, refused
 
     producer = AckedProducer(c.bootstrap, topic, range(PARTITIONS), interval=0.01)
     producer.start()
     observed: list[Any] = []
     try:
-        wait_until(lambda: len(producer.acks_after(0)) == PARTITIONS, 30,
-                   "the producer got no acknowledgements", context=c.logs)
+        wait_until(
+            lambda: len(producer.acks_after(0)) == PARTITIONS,
+            30,
+            "the producer got no acknowledgements",
+            context=c.logs,
+        )
         time.sleep(1.0)  # some data for the new replica to copy
         response = alter_reassignments(c, topic, {MOVED: TARGET})
         assert response.error_code == 0, response
         [topic_result] = response.responses
-        assert [(int(p.partition_index), int(p.error_code)) for p in topic_result.partitions] \
-            == [(MOVED, 0)], topic_result
+        assert [(int(p.partition_index), int(p.error_code)) for p in topic_result.partitions] == [
+            (MOVED, 0)
+        ], topic_result
 
         def done() -> bool:
             ongoing = ongoing_reassignments(c, topic)
@@ -124,15 +154,30 @@ def test_reassignment_under_load(cluster: Callable[..., Cluster]) -> None:
                 observed.append(ongoing[MOVED])
                 return False
             state = c.agreed_state(topic, MOVED)
-            return (state is not None and list(state.replicas) == TARGET
-                    and sorted(state.isr) == sorted(TARGET) and state.leader in TARGET)
+            return (
+                state is not None
+                and list(state.replicas) == TARGET
+                and sorted(state.isr) == sorted(TARGET)
+                and state.leader in TARGET
+            )
 
-        wait_until(done, 60, lambda: f"reassignment of {topic}-{MOVED} to {TARGET} did not "
-                   f"complete: {c.agreed_state(topic, MOVED)}, ongoing {observed[-1:]}",
-                   interval=0.2, context=c.logs)
+        wait_until(
+            done,
+            60,
+            lambda: (
+                f"reassignment of {topic}-{MOVED} to {TARGET} did not "
+                f"complete: {c.agreed_state(topic, MOVED)}, ongoing {observed[-1:]}"
+            ),
+            interval=0.2,
+            context=c.logs,
+        )
         moved_at = time.monotonic()
-        wait_until(lambda: len(producer.acks_after(moved_at)) == PARTITIONS, 30,
-                   "no acknowledgements after the reassignment", context=c.logs)
+        wait_until(
+            lambda: len(producer.acks_after(moved_at)) == PARTITIONS,
+            30,
+            "no acknowledgements after the reassignment",
+            context=c.logs,
+        )
     except BaseException:
         producer.stop(flush_timeout=1)
         raise
@@ -147,8 +192,9 @@ def test_reassignment_under_load(cluster: Callable[..., Cluster]) -> None:
     assert untouched is not None and list(untouched.replicas) == ORIGINAL[1 - MOVED], untouched
 
     assert not producer.fatal, producer.fatal
-    assert not producer.failures, (f"{len(producer.failures)} deliveries failed, e.g. "
-                                   f"{producer.failures[:5]}\n{c.logs()}")
+    assert not producer.failures, (
+        f"{len(producer.failures)} deliveries failed, e.g. {producer.failures[:5]}\n{c.logs()}"
+    )
     assert producer.unflushed == 0
     acks = producer.snapshot()
     read = read_partitions(c.bootstrap, topic, range(PARTITIONS))
@@ -157,5 +203,9 @@ def test_reassignment_under_load(cluster: Callable[..., Cluster]) -> None:
     log = c.wait_replicas_identical(topic, MOVED, TARGET, timeout=60)
     assert [(o, v.encode()) for o, _, v in log.records] == [(o, v) for o, _, v in read[MOVED]]
     removed = c.partition_dir(1, topic, MOVED)
-    wait_until(lambda: not removed.exists(), 30,
-               f"the removed replica's log directory {removed} is still there", context=c.logs)
+    wait_until(
+        lambda: not removed.exists(),
+        30,
+        f"the removed replica's log directory {removed} is still there",
+        context=c.logs,
+    )

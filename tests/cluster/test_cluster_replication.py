@@ -24,9 +24,12 @@ from confluent_kafka import Producer
 from tests.support.cluster import Cluster, read_partitions, wait_until
 
 SESSION_TIMEOUT_MS = 4000
-OVERRIDES = {"zookeeper.session.timeout.ms": str(SESSION_TIMEOUT_MS),
-             "replica.lag.time.max.ms": "5000", "min.insync.replicas": "2",
-             "default.replication.factor": "3"}
+OVERRIDES = {
+    "zookeeper.session.timeout.ms": str(SESSION_TIMEOUT_MS),
+    "replica.lag.time.max.ms": "5000",
+    "min.insync.replicas": "2",
+    "default.replication.factor": "3",
+}
 
 
 def unique(prefix: str) -> str:
@@ -34,13 +37,20 @@ def unique(prefix: str) -> str:
 
 
 def new_producer(bootstrap: str, acks: str = "all", idempotent: bool = True) -> Producer:
-    return Producer({"bootstrap.servers": bootstrap, "acks": acks,
-                     "enable.idempotence": idempotent, "linger.ms": 0,
-                     "message.timeout.ms": 60_000})
+    return Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "acks": acks,
+            "enable.idempotence": idempotent,
+            "linger.ms": 0,
+            "message.timeout.ms": 60_000,
+        }
+    )
 
 
-def produce(c: Cluster, topic: str, values: list[bytes], producer: Producer | None = None
-            ) -> list[int]:
+def produce(
+    c: Cluster, topic: str, values: list[bytes], producer: Producer | None = None
+) -> list[int]:
     """Produce to partition 0 and wait for every acknowledgement; returns the offsets."""
     producer = producer or new_producer(c.bootstrap)
     offsets: list[int] = []
@@ -100,11 +110,13 @@ def test_follower_catch_up_and_truncation(cluster: Callable[..., Cluster]) -> No
     finally:
         for f in followers:
             c.resume(f)
-    assert time.monotonic() - paused_at < SESSION_TIMEOUT_MS / 1000, \
+    assert time.monotonic() - paused_at < SESSION_TIMEOUT_MS / 1000, (
         "followers paused for longer than their ZooKeeper sessions last: the test is void"
+    )
     on_disk = c.replica_log(old_leader, topic, 0)
-    assert [v for v in on_disk.values() if v.startswith("lonely-")] == \
-        [f"lonely-{i:04d}" for i in range(20)], "the killed leader did not write the batch"
+    assert [v for v in on_disk.values() if v.startswith("lonely-")] == [
+        f"lonely-{i:04d}" for i in range(20)
+    ], "the killed leader did not write the batch"
     assert [o for o, _, v in on_disk.records if v.startswith("lonely-")] == lonely
 
     # a follower takes over with a higher leader epoch and takes new writes
@@ -114,26 +126,34 @@ def test_follower_catch_up_and_truncation(cluster: Callable[..., Cluster]) -> No
             return None
         return state.leader if state.leader_epoch > old_state.leader_epoch else None
 
-    new = wait_until(new_leader, SESSION_TIMEOUT_MS / 1000 + 30,
-                     "no follower took over the partition", context=c.logs)
+    new = wait_until(
+        new_leader,
+        SESSION_TIMEOUT_MS / 1000 + 30,
+        "no follower took over the partition",
+        context=c.logs,
+    )
     fresh = produce(c, topic, [b"fresh-%04d" % i for i in range(50)])
     overlap = set(fresh) & set(lonely)
     new_log = c.replica_log(new, topic, 0)
     if "lonely-0000" in new_log.values():
-        raise AssertionError("the lonely batch reached a follower: no divergence was created "
-                             "(the followers fetched while paused?)")
-    assert overlap, (f"new writes at offsets {fresh[:1]}..{fresh[-1:]} do not overlap the "
-                     f"killed leader's unreplicated ones {lonely[:1]}..{lonely[-1:]}")
+        raise AssertionError(
+            "the lonely batch reached a follower: no divergence was created "
+            "(the followers fetched while paused?)"
+        )
+    assert overlap, (
+        f"new writes at offsets {fresh[:1]}..{fresh[-1:]} do not overlap the "
+        f"killed leader's unreplicated ones {lonely[:1]}..{lonely[-1:]}"
+    )
 
     # the old leader comes back, truncates its divergent suffix and catches up
     c.start_broker(old_leader)
     c.wait_registered(c.ids, timeout=30)
     c.wait_full_isr(topic, [0], timeout=60, size=3)
-    log = c.wait_replicas_identical(topic, 0, [new, *[b for b in c.ids if b != new]],
-                                    timeout=60)
+    log = c.wait_replicas_identical(topic, 0, [new, *[b for b in c.ids if b != new]], timeout=60)
     values = log.values()
-    assert not [v for v in values if v.startswith("lonely-")], \
+    assert not [v for v in values if v.startswith("lonely-")], (
         "records only the old leader had survived its return"
+    )
     assert values[-50:] == [f"fresh-{i:04d}" for i in range(50)]
     assert values[:700] == expected
     read = read_partitions(c.bootstrap, topic, [0])[0]

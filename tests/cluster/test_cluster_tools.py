@@ -185,7 +185,8 @@ def test_preferred_leader_election_restores_the_preferred_leader(
 
 
 def test_topics_describe_right_after_the_controller_is_killed(
-        cluster: Callable[..., Cluster]) -> None:
+    cluster: Callable[..., Cluster],
+) -> None:
     """A tool started while the metadata still names the dead controller must learn the new
     one (librdkafka only does so on a metadata refresh) instead of waiting out its timeout."""
     c = cluster(3)

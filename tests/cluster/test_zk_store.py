@@ -29,8 +29,9 @@ def test_cluster_id_is_created_once(store: ZkMetadataStore) -> None:
     assert json.loads(data) == {"version": "1", "id": first}
 
 
-def test_broker_registration_is_ephemeral_and_exclusive(store: ZkMetadataStore,
-                                                        zk_connect: str) -> None:
+def test_broker_registration_is_ephemeral_and_exclusive(
+    store: ZkMetadataStore, zk_connect: str
+) -> None:
     store.register_broker(BrokerRegistration(1, "127.0.0.1", 9093, "rack-a"), "PLAINTEXT")
     assert store.live_brokers() == {1: BrokerRegistration(1, "127.0.0.1", 9093, "rack-a")}
     body = json.loads(store.raw().get("/brokers/ids/1")[0])
@@ -63,13 +64,15 @@ def test_controller_election_and_epoch(store: ZkMetadataStore, zk_connect: str) 
 
 
 def test_topics_configs_and_partition_state(store: ZkMetadataStore, zk_connect: str) -> None:
-    topic = TopicMetadata("orders", new_topic_id(), 2, 2, {"retention.ms": "1000"},
-                          assignment={0: [1, 2], 1: [2, 1]})
+    topic = TopicMetadata(
+        "orders", new_topic_id(), 2, 2, {"retention.ms": "1000"}, assignment={0: [1, 2], 1: [2, 1]}
+    )
     store.create_topic(topic)
     body = json.loads(store.raw().get("/brokers/topics/orders")[0])
     assert body["partitions"] == {"0": [1, 2], "1": [2, 1]} and body["version"] == 3
     assert json.loads(store.raw().get("/config/topics/orders")[0])["config"] == {
-        "retention.ms": "1000"}
+        "retention.ms": "1000"
+    }
     version = store.set_partition_state("orders", 0, PartitionState(1, 0, (1, 2), 1))
     state = store.partition_state("orders", 0)
     assert state == PartitionState(1, 0, (1, 2), 1, version)
@@ -93,8 +96,11 @@ def test_producer_id_blocks_never_overlap(store: ZkMetadataStore, zk_connect: st
     other = ZkMetadataStore(zk_connect, session_timeout_ms=4000)
     other.start()
     try:
-        starts = [store.allocate_producer_id_block(1000), other.allocate_producer_id_block(1000),
-                  store.allocate_producer_id_block(1000)]
+        starts = [
+            store.allocate_producer_id_block(1000),
+            other.allocate_producer_id_block(1000),
+            store.allocate_producer_id_block(1000),
+        ]
         assert starts == [0, 1000, 2000]
     finally:
         other.close()
@@ -107,7 +113,9 @@ def test_dynamic_broker_configs(store: ZkMetadataStore, zk_connect: str) -> None
     fresh.start()
     try:
         fresh.load()
-        assert fresh.broker_configs == {"": {"log.retention.ms": "5000"},
-                                        "1": {"num.io.threads": "4"}}
+        assert fresh.broker_configs == {
+            "": {"log.retention.ms": "5000"},
+            "1": {"num.io.threads": "4"},
+        }
     finally:
         fresh.close()

@@ -82,8 +82,9 @@ def sample_records(n: int = 40) -> list[Rec]:
     return records
 
 
-def assert_round_trip(sent: Sequence[Rec], got: Sequence[Got], start: int = 0,
-                      partition: int = 0) -> None:
+def assert_round_trip(
+    sent: Sequence[Rec], got: Sequence[Got], start: int = 0, partition: int = 0
+) -> None:
     """Every record from offset ``start`` on back, in order, at consecutive offsets, with every
     field intact (``sent`` holds all records, from offset 0)."""
     expected = sent[start:]
@@ -104,15 +105,19 @@ def assert_in_order(got: Sequence[Got], n: int) -> None:
     offsets = [g.offset for g in got]
     assert len(got) == n, f"expected {n} records, got {len(got)}"
     bad = [i for i, o in enumerate(offsets) if o != i]
-    assert not bad, f"offsets not consecutive from 0; first mismatch at index {bad[0]}: " \
-                    f"{offsets[max(0, bad[0] - 2):bad[0] + 3]}"
+    assert not bad, (
+        f"offsets not consecutive from 0; first mismatch at index {bad[0]}: "
+        f"{offsets[max(0, bad[0] - 2) : bad[0] + 3]}"
+    )
     bad_values = [i for i, g in enumerate(got) if g.value != str(i).encode()]
-    assert not bad_values, f"values out of order; first at index {bad_values[0]}: " \
-                           f"{got[bad_values[0]].value!r}"
+    assert not bad_values, (
+        f"values out of order; first at index {bad_values[0]}: {got[bad_values[0]].value!r}"
+    )
 
 
-def wait_for(predicate: Callable[[], object], timeout: float, what: str,
-             interval: float = 0.05) -> object:
+def wait_for(
+    predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.05
+) -> object:
     """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     last: object = None
@@ -135,7 +140,8 @@ def assert_low_latency(latencies: Sequence[float], broker_log: str) -> None:
     median = statistics.median(latencies)
     assert median < LATENCY_MEDIAN_LIMIT_S, (
         "a consumer parked in a long-polling Fetch was not woken by the produce: "
-        f"{latency_summary(latencies)}\n--- broker log ---\n{broker_log}")
+        f"{latency_summary(latencies)}\n--- broker log ---\n{broker_log}"
+    )
 
 
 def spacing(i: int) -> float:

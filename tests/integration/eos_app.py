@@ -40,28 +40,36 @@ def parse(argv: list[str]) -> argparse.Namespace:
         parser.add_argument(name)
     parser.add_argument("--batch", type=int, default=25)
     parser.add_argument("--transaction-timeout-ms", type=int, default=10_000)
-    parser.add_argument("--pause-ms", type=int, default=0,
-                        help="time spent inside each transaction (widens the kill window)")
+    parser.add_argument(
+        "--pause-ms",
+        type=int,
+        default=0,
+        help="time spent inside each transaction (widens the kill window)",
+    )
     return parser.parse_args(argv)
 
 
 def run(args: argparse.Namespace) -> int:
-    producer = Producer({
-        "bootstrap.servers": args.bootstrap,
-        "transactional.id": args.transactional_id,
-        "transaction.timeout.ms": args.transaction_timeout_ms,
-        "linger.ms": 2,
-    })
+    producer = Producer(
+        {
+            "bootstrap.servers": args.bootstrap,
+            "transactional.id": args.transactional_id,
+            "transaction.timeout.ms": args.transaction_timeout_ms,
+            "linger.ms": 2,
+        }
+    )
     producer.init_transactions(CALL_TIMEOUT)
-    consumer = Consumer({
-        "bootstrap.servers": args.bootstrap,
-        "group.id": args.group,
-        "group.instance.id": f"{args.transactional_id}-member",
-        "isolation.level": "read_committed",
-        "enable.auto.commit": False,
-        "auto.offset.reset": "earliest",
-        "session.timeout.ms": 30_000,
-    })
+    consumer = Consumer(
+        {
+            "bootstrap.servers": args.bootstrap,
+            "group.id": args.group,
+            "group.instance.id": f"{args.transactional_id}-member",
+            "isolation.level": "read_committed",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": 30_000,
+        }
+    )
     consumer.subscribe([args.input])
     print("READY", flush=True)
     committed = 0
@@ -73,12 +81,14 @@ def run(args: argparse.Namespace) -> int:
                 continue
             producer.begin_transaction()
             for message in records:
-                producer.produce(args.output, key=message.key(),
-                                 value=(message.value() or b"").upper())
+                producer.produce(
+                    args.output, key=message.key(), value=(message.value() or b"").upper()
+                )
             time.sleep(args.pause_ms / 2000)
             positions = [tp for tp in consumer.position(consumer.assignment()) if tp.offset >= 0]
-            producer.send_offsets_to_transaction(positions, consumer.consumer_group_metadata(),
-                                                 CALL_TIMEOUT)
+            producer.send_offsets_to_transaction(
+                positions, consumer.consumer_group_metadata(), CALL_TIMEOUT
+            )
             time.sleep(args.pause_ms / 2000)
             producer.commit_transaction(CALL_TIMEOUT)
             committed += len(records)

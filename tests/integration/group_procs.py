@@ -45,10 +45,16 @@ class Member:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen(
             [sys.executable, str(Path(__file__).resolve()), kind, json.dumps(config)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, env=env)
-        self._readers = [threading.Thread(target=self._read_stdout, daemon=True),
-                         threading.Thread(target=self._read_stderr, daemon=True)]
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        self._readers = [
+            threading.Thread(target=self._read_stdout, daemon=True),
+            threading.Thread(target=self._read_stderr, daemon=True),
+        ]
         for reader in self._readers:
             reader.start()
 
@@ -80,8 +86,9 @@ class Member:
     def of(self, ev: str) -> list[Event]:
         return [e for e in self.snapshot() if e["ev"] == ev]
 
-    def wait_for(self, predicate: Callable[[list[Event]], bool], timeout: float,
-                 what: str = "condition") -> list[Event]:
+    def wait_for(
+        self, predicate: Callable[[list[Event]], bool], timeout: float, what: str = "condition"
+    ) -> list[Event]:
         """Wait until ``predicate(events)`` holds; AssertionError with the output if not."""
         deadline = time.monotonic() + timeout
         with self._cond:
@@ -90,8 +97,9 @@ class Member:
                     return list(self.events)
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise AssertionError(f"{self.name}: timed out waiting for {what}\n"
-                                         f"{self.describe()}")
+                    raise AssertionError(
+                        f"{self.name}: timed out waiting for {what}\n{self.describe()}"
+                    )
                 self._cond.wait(min(remaining, 0.2))
 
     def assignment(self) -> set[tuple[str, int]] | None:
@@ -126,10 +134,13 @@ class Member:
         events = self.snapshot()
         shown = [e for e in events if e["ev"] != "record"]
         count = len(events) - len(shown)
-        return (f"--- {self.name} (pid {self.proc.pid}, exit {self.proc.poll()}) events "
-                f"({count} records omitted) ---\n"
-                + "\n".join(json.dumps(e) for e in shown[-60:])
-                + "\n--- stderr ---\n" + "\n".join(self.stderr_lines[-40:]))
+        return (
+            f"--- {self.name} (pid {self.proc.pid}, exit {self.proc.poll()}) events "
+            f"({count} records omitted) ---\n"
+            + "\n".join(json.dumps(e) for e in shown[-60:])
+            + "\n--- stderr ---\n"
+            + "\n".join(self.stderr_lines[-40:])
+        )
 
     def __enter__(self) -> Member:
         return self
@@ -172,19 +183,31 @@ def run_seed(config: dict[str, Any]) -> None:
 
     # kafka-python's own account of joins, syncs and assignments goes to stderr, which the
     # parent keeps (the tail) for describe(): a member stuck in a rebalance says where.
-    logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=logging.WARNING,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
     logging.getLogger("kafka.coordinator").setLevel(logging.INFO)
     closing = _watch_stdin()
-    consumer = KafkaConsumer(config["topic"], bootstrap_servers=[config["bootstrap"]],
-                             group_id=config["group"], consumer_timeout_ms=200,
-                             **config.get("extra", {}))
+    consumer = KafkaConsumer(
+        config["topic"],
+        bootstrap_servers=[config["bootstrap"]],
+        group_id=config["group"],
+        consumer_timeout_ms=200,
+        **config.get("extra", {}),
+    )
     emit("started")
     reported: set[Any] = set()
     while not closing.is_set():
         for message in consumer:
-            emit("record", p=message.partition, o=message.offset,
-                 v=message.value.decode(), k=message.key.decode() if message.key else None)
+            emit(
+                "record",
+                p=message.partition,
+                o=message.offset,
+                v=message.value.decode(),
+                k=message.key.decode() if message.key else None,
+            )
             if closing.is_set():
                 break
         assignment = consumer.assignment()
@@ -193,8 +216,11 @@ def run_seed(config: dict[str, Any]) -> None:
             # after this event is one the member must consume.
             positions = {f"{tp.partition}": consumer.position(tp) for tp in assignment}
             reported = set(assignment)
-            emit("assigned", partitions=sorted([tp.topic, tp.partition] for tp in assignment),
-                 positions=positions)
+            emit(
+                "assigned",
+                partitions=sorted([tp.topic, tp.partition] for tp in assignment),
+                positions=positions,
+            )
     consumer.close()
     emit("closed")
 
@@ -237,8 +263,7 @@ def run_confluent(config: dict[str, Any]) -> None:
         emit("lost", partitions=sorted([tp.topic, tp.partition] for tp in partitions))
         on_revoke(consumer, partitions)
 
-    consumer.subscribe([config["topic"]], on_assign=on_assign, on_revoke=on_revoke,
-                       on_lost=on_lost)
+    consumer.subscribe([config["topic"]], on_assign=on_assign, on_revoke=on_revoke, on_lost=on_lost)
     emit("started")
     batch_size = int(config.get("batch", 50))
     while not closing.is_set():
@@ -260,8 +285,10 @@ def run_confluent(config: dict[str, Any]) -> None:
             first.setdefault(key, offset)
             last[key] = offset
         try:
-            consumer.commit(offsets=[TopicPartition(t, p, o + 1) for (t, p), o in last.items()],
-                            asynchronous=False)
+            consumer.commit(
+                offsets=[TopicPartition(t, p, o + 1) for (t, p), o in last.items()],
+                asynchronous=False,
+            )
         except KafkaException as exc:
             emit("commit_failed", error=str(exc.args[0]), partitions=sorted(last))
             for (t, p), offset in first.items():
@@ -271,8 +298,12 @@ def run_confluent(config: dict[str, Any]) -> None:
                     emit("seek_failed", p=p, error=str(seek_exc.args[0]))
             continue
         for message in batch:
-            emit("record", p=message.partition(), o=message.offset(),
-                 v=(message.value() or b"").decode())
+            emit(
+                "record",
+                p=message.partition(),
+                o=message.offset(),
+                v=(message.value() or b"").decode(),
+            )
     consumer.close()
     emit("closed")
 

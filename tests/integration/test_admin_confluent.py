@@ -76,8 +76,10 @@ BROKER_RESOURCE = 4
 
 @pytest.fixture(scope="module")
 def admin_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
-    broker = BrokerProcess(tmp_path_factory.mktemp("admin-confluent") / "data",
-                           overrides={"num.partitions": str(DEFAULT_PARTITIONS)}).start()
+    broker = BrokerProcess(
+        tmp_path_factory.mktemp("admin-confluent") / "data",
+        overrides={"num.partitions": str(DEFAULT_PARTITIONS)},
+    ).start()
     yield broker
     broker.kill()
 
@@ -96,8 +98,9 @@ def ok(future: Any, broker: BrokerProcess) -> Any:
     try:
         return future.result(TIMEOUT)
     except KafkaException as exc:
-        pytest.fail(f"unexpected error {exc.args[0]}\n--- broker log ---\n{broker.log()}",
-                    pytrace=False)
+        pytest.fail(
+            f"unexpected error {exc.args[0]}\n--- broker log ---\n{broker.log()}", pytrace=False
+        )
 
 
 def failed(future: Any, code: int, broker: BrokerProcess) -> KafkaError:
@@ -106,15 +109,17 @@ def failed(future: Any, code: int, broker: BrokerProcess) -> KafkaError:
         value = future.result(TIMEOUT)
     except KafkaException as exc:
         error: KafkaError = exc.args[0]
-        assert error.code() == code, (f"expected error {code}, got {error.code()} "
-                                      f"({error.name()}: {error.str()})")
+        assert error.code() == code, (
+            f"expected error {code}, got {error.code()} ({error.name()}: {error.str()})"
+        )
         return error
-    raise AssertionError(f"expected error {code}, but the call succeeded with {value!r}"
-                         f"\n--- broker log ---\n{broker.log()}")
+    raise AssertionError(
+        f"expected error {code}, but the call succeeded with {value!r}"
+        f"\n--- broker log ---\n{broker.log()}"
+    )
 
 
-def create(admin: AdminClient, broker: BrokerProcess, *topics: NewTopic,
-           **options: Any) -> None:
+def create(admin: AdminClient, broker: BrokerProcess, *topics: NewTopic, **options: Any) -> None:
     for future in admin.create_topics(list(topics), **options).values():
         ok(future, broker)
 
@@ -128,8 +133,9 @@ def topic_names(admin: AdminClient) -> set[str]:
     return set(admin.list_topics(timeout=TIMEOUT).topics)
 
 
-def configs_of(admin: AdminClient, broker: BrokerProcess, kind: str,
-               name: str) -> dict[str, ConfigEntry]:
+def configs_of(
+    admin: AdminClient, broker: BrokerProcess, kind: str, name: str
+) -> dict[str, ConfigEntry]:
     resource = ConfigResource(kind, name)
     return ok(admin.describe_configs([resource])[resource], broker)  # type: ignore[no-any-return]
 
@@ -147,8 +153,13 @@ def synonyms(entry: ConfigEntry) -> dict[str, tuple[str | None, ConfigSource]]:
     return {name: vs(s) for name, s in entry.synonyms.items()}
 
 
-def incremental(admin: AdminClient, kind: str, name: str,
-                *ops: tuple[str, str | None, AlterConfigOpType], **options: Any) -> Any:
+def incremental(
+    admin: AdminClient,
+    kind: str,
+    name: str,
+    *ops: tuple[str, str | None, AlterConfigOpType],
+    **options: Any,
+) -> Any:
     entries = [ConfigEntry(key, value, incremental_operation=op) for key, value, op in ops]
     resource = ConfigResource(kind, name, incremental_configs=entries)
     return admin.incremental_alter_configs([resource], **options)[resource]
@@ -170,16 +181,36 @@ class Deliveries:
         self.reports.append((err, msg))
 
 
-def produce(broker: BrokerProcess, topic: str, values: list[bytes], *,
-            keys: list[bytes | None] | None = None, partition: int = 0,
-            timestamp: int = 0, **conf: Any) -> Deliveries:
+def produce(
+    broker: BrokerProcess,
+    topic: str,
+    values: list[bytes],
+    *,
+    keys: list[bytes | None] | None = None,
+    partition: int = 0,
+    timestamp: int = 0,
+    **conf: Any,
+) -> Deliveries:
     """Produce each value as its own request (linger 0, flushed one by one)."""
-    producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 0, "acks": "all",
-                         "message.timeout.ms": 15_000, **conf})
+    producer = Producer(
+        {
+            "bootstrap.servers": broker.bootstrap,
+            "linger.ms": 0,
+            "acks": "all",
+            "message.timeout.ms": 15_000,
+            **conf,
+        }
+    )
     dr = Deliveries()
     for i, value in enumerate(values):
-        producer.produce(topic, value=value, key=None if keys is None else keys[i],
-                         partition=partition, timestamp=timestamp, on_delivery=dr)
+        producer.produce(
+            topic,
+            value=value,
+            key=None if keys is None else keys[i],
+            partition=partition,
+            timestamp=timestamp,
+            on_delivery=dr,
+        )
         assert producer.flush(TIMEOUT) == 0, "delivery still pending"
     return dr
 
@@ -201,8 +232,9 @@ def segment_files(broker: BrokerProcess, topic: str, partition: int = 0) -> list
     return sorted((broker.data_dir / f"{topic}-{partition}").glob("*.log"))
 
 
-def list_offset(admin: AdminClient, broker: BrokerProcess, topic: str, partition: int,
-                spec: OffsetSpec) -> int:
+def list_offset(
+    admin: AdminClient, broker: BrokerProcess, topic: str, partition: int, spec: OffsetSpec
+) -> int:
     """ListOffsets. librdkafka answers from its cached full metadata (list_topics), so a topic
     created after that looks leaderless to it (_NOENT) until the cache ages out; retry those
     with a fresh client."""
@@ -214,8 +246,10 @@ def list_offset(admin: AdminClient, broker: BrokerProcess, topic: str, partition
         except KafkaException as exc:
             transient = exc.args[0].code() in (KafkaError._NOENT, UNKNOWN_TOPIC_OR_PARTITION)
             if not transient or time.monotonic() > deadline:
-                pytest.fail(f"ListOffsets {tp}: {exc.args[0]}\n--- broker log ---\n"
-                            f"{broker.log()}", pytrace=False)
+                pytest.fail(
+                    f"ListOffsets {tp}: {exc.args[0]}\n--- broker log ---\n{broker.log()}",
+                    pytrace=False,
+                )
             admin = make_admin(broker)
             time.sleep(0.1)
 
@@ -228,12 +262,18 @@ def latest(admin: AdminClient, broker: BrokerProcess, topic: str, partition: int
     return list_offset(admin, broker, topic, partition, OffsetSpec.latest())
 
 
-def first_poll(broker: BrokerProcess, topic: str, offset: int, reset: str,
-               timeout: float = 10.0) -> Message | None:
+def first_poll(
+    broker: BrokerProcess, topic: str, offset: int, reset: str, timeout: float = 10.0
+) -> Message | None:
     """The first message or error a consumer assigned at ``offset`` sees (None if nothing)."""
-    consumer = Consumer({"bootstrap.servers": broker.bootstrap,
-                         "group.id": unique_topic("admin-ck-reader"),
-                         "enable.auto.commit": False, "auto.offset.reset": reset})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": broker.bootstrap,
+            "group.id": unique_topic("admin-ck-reader"),
+            "enable.auto.commit": False,
+            "auto.offset.reset": reset,
+        }
+    )
     try:
         consumer.assign([TopicPartition(topic, 0, offset)])
         deadline = time.monotonic() + timeout
@@ -250,7 +290,8 @@ def first_poll(broker: BrokerProcess, topic: str, offset: int, reset: str,
 
 
 def test_create_topic_with_partitions_and_replication_factor(
-        admin: AdminClient, admin_broker: BrokerProcess) -> None:
+    admin: AdminClient, admin_broker: BrokerProcess
+) -> None:
     topic = unique_topic("ck-admin-create")
     create(admin, admin_broker, NewTopic(topic, num_partitions=4, replication_factor=1))
     assert topic in topic_names(admin)
@@ -266,7 +307,8 @@ def test_create_topic_with_partitions_and_replication_factor(
 
 
 def test_create_topic_with_replica_assignment_on_broker_zero(
-        admin: AdminClient, admin_broker: BrokerProcess) -> None:
+    admin: AdminClient, admin_broker: BrokerProcess
+) -> None:
     topic = unique_topic("ck-admin-assign")
     # librdkafka wants the partition count next to the assignment; it sends -1/-1 on the wire.
     create(admin, admin_broker, NewTopic(topic, 2, replica_assignment=[[0], [0]]))
@@ -278,7 +320,8 @@ def test_create_topic_with_replica_assignment_on_broker_zero(
 
 
 def test_create_topic_uses_broker_defaults_when_omitted(
-        admin: AdminClient, admin_broker: BrokerProcess) -> None:
+    admin: AdminClient, admin_broker: BrokerProcess
+) -> None:
     topic = unique_topic("ck-admin-defaults")
     new = NewTopic(topic)  # num_partitions and replication_factor default to -1
     assert (new.num_partitions, new.replication_factor) == (-1, -1)
@@ -287,20 +330,34 @@ def test_create_topic_uses_broker_defaults_when_omitted(
     assert len(described.partitions) == DEFAULT_PARTITIONS
     assert all(len(p.replicas) == 1 for p in described.partitions)
     configs = configs_of(admin, admin_broker, "topic", topic)
-    overridden = {n: e.value for n, e in configs.items()
-                  if source(e) == ConfigSource.DYNAMIC_TOPIC_CONFIG}
+    overridden = {
+        n: e.value for n, e in configs.items() if source(e) == ConfigSource.DYNAMIC_TOPIC_CONFIG
+    }
     assert overridden == {}
 
 
 def test_create_topic_with_configs(admin: AdminClient, admin_broker: BrokerProcess) -> None:
     topic = unique_topic("ck-admin-configs")
-    create(admin, admin_broker, NewTopic(topic, 1, 1, config={
-        "retention.ms": "3600000", "cleanup.policy": "compact", "max.message.bytes": "65536"}))
+    create(
+        admin,
+        admin_broker,
+        NewTopic(
+            topic,
+            1,
+            1,
+            config={
+                "retention.ms": "3600000",
+                "cleanup.policy": "compact",
+                "max.message.bytes": "65536",
+            },
+        ),
+    )
     configs = configs_of(admin, admin_broker, "topic", topic)
     for name, value, broker_name, default in (
-            ("retention.ms", "3600000", None, None),
-            ("cleanup.policy", "compact", "log.cleanup.policy", "delete"),
-            ("max.message.bytes", "65536", "message.max.bytes", "1048588")):
+        ("retention.ms", "3600000", None, None),
+        ("cleanup.policy", "compact", "log.cleanup.policy", "delete"),
+        ("max.message.bytes", "65536", "message.max.bytes", "1048588"),
+    ):
         entry = configs[name]
         assert entry.value == value
         assert source(entry) == ConfigSource.DYNAMIC_TOPIC_CONFIG
@@ -317,8 +374,9 @@ def test_create_topic_validate_only(admin: AdminClient, admin_broker: BrokerProc
     topic = unique_topic("ck-admin-validate")
     create(admin, admin_broker, NewTopic(topic, 2, 1), validate_only=True)
     assert topic not in topic_names(admin)
-    futures = admin.create_topics([NewTopic(topic, 1, 1, config={"retention.ms": "abc"})],
-                                  validate_only=True)
+    futures = admin.create_topics(
+        [NewTopic(topic, 1, 1, config={"retention.ms": "abc"})], validate_only=True
+    )
     failed(futures[topic], INVALID_CONFIG, admin_broker)
     create(admin, admin_broker, NewTopic(topic, 2, 1))  # not "already exists"
     assert len(describe_topic(admin, admin_broker, topic).partitions) == 2
@@ -330,16 +388,23 @@ CREATE_ERRORS: list[tuple[str, Callable[[str], NewTopic], int]] = [
     ("zero-partitions", lambda t: NewTopic(t, 0, 1), INVALID_PARTITIONS),
     ("rf-2-on-one-broker", lambda t: NewTopic(t, 1, 2), INVALID_REPLICATION_FACTOR),
     ("rf-0", lambda t: NewTopic(t, 1, 0), INVALID_REPLICATION_FACTOR),
-    ("unknown-broker", lambda t: NewTopic(t, 1, replica_assignment=[[7]]),
-     INVALID_REPLICA_ASSIGNMENT),
-    ("unknown-config", lambda t: NewTopic(t, 1, 1, config={"no.such.config": "1"}),
-     INVALID_CONFIG),
-    ("retention-abc", lambda t: NewTopic(t, 1, 1, config={"retention.ms": "abc"}),
-     INVALID_CONFIG),
-    ("cleanup-bogus", lambda t: NewTopic(t, 1, 1, config={"cleanup.policy": "bogus"}),
-     INVALID_CONFIG),
-    ("segment-below-min", lambda t: NewTopic(t, 1, 1, config={"segment.bytes": "10"}),
-     INVALID_CONFIG),
+    (
+        "unknown-broker",
+        lambda t: NewTopic(t, 1, replica_assignment=[[7]]),
+        INVALID_REPLICA_ASSIGNMENT,
+    ),
+    ("unknown-config", lambda t: NewTopic(t, 1, 1, config={"no.such.config": "1"}), INVALID_CONFIG),
+    ("retention-abc", lambda t: NewTopic(t, 1, 1, config={"retention.ms": "abc"}), INVALID_CONFIG),
+    (
+        "cleanup-bogus",
+        lambda t: NewTopic(t, 1, 1, config={"cleanup.policy": "bogus"}),
+        INVALID_CONFIG,
+    ),
+    (
+        "segment-below-min",
+        lambda t: NewTopic(t, 1, 1, config={"segment.bytes": "10"}),
+        INVALID_CONFIG,
+    ),
     ("bad-char", lambda t: NewTopic(f"{t}/slash", 1, 1), INVALID_TOPIC_EXCEPTION),
     ("too-long", lambda t: NewTopic(t + "x" * (250 - len(t)), 1, 1), INVALID_TOPIC_EXCEPTION),
     ("dot", lambda t: NewTopic(".", 1, 1), INVALID_TOPIC_EXCEPTION),
@@ -347,10 +412,14 @@ CREATE_ERRORS: list[tuple[str, Callable[[str], NewTopic], int]] = [
 ]
 
 
-@pytest.mark.parametrize(("case", "make", "code"), CREATE_ERRORS,
-                         ids=[c[0] for c in CREATE_ERRORS])
-def test_create_topic_errors(admin: AdminClient, admin_broker: BrokerProcess, case: str,
-                             make: Callable[[str], NewTopic], code: int) -> None:
+@pytest.mark.parametrize(("case", "make", "code"), CREATE_ERRORS, ids=[c[0] for c in CREATE_ERRORS])
+def test_create_topic_errors(
+    admin: AdminClient,
+    admin_broker: BrokerProcess,
+    case: str,
+    make: Callable[[str], NewTopic],
+    code: int,
+) -> None:
     new = make(unique_topic(f"ck-bad-{case}"))
     futures = admin.create_topics([new])
     failed(futures[new.topic], code, admin_broker)
@@ -360,19 +429,22 @@ def test_create_topic_errors(admin: AdminClient, admin_broker: BrokerProcess, ca
 def test_topic_already_exists(admin: AdminClient, admin_broker: BrokerProcess) -> None:
     topic = unique_topic("ck-admin-exists")
     create(admin, admin_broker, NewTopic(topic, 1, 1))
-    failed(admin.create_topics([NewTopic(topic, 3, 1)])[topic], TOPIC_ALREADY_EXISTS,
-           admin_broker)
+    failed(admin.create_topics([NewTopic(topic, 3, 1)])[topic], TOPIC_ALREADY_EXISTS, admin_broker)
     assert len(describe_topic(admin, admin_broker, topic).partitions) == 1
 
 
 @pytest.mark.parametrize(("first", "second"), [(".", "_"), ("_", ".")])
 def test_topic_names_colliding_on_dot_and_underscore(
-        admin: AdminClient, admin_broker: BrokerProcess, first: str, second: str) -> None:
+    admin: AdminClient, admin_broker: BrokerProcess, first: str, second: str
+) -> None:
     base = unique_topic("ck-collide")
     create(admin, admin_broker, NewTopic(f"{base}{first}x", 1, 1))
     colliding = f"{base}{second}x"
-    failed(admin.create_topics([NewTopic(colliding, 1, 1)])[colliding], INVALID_TOPIC_EXCEPTION,
-           admin_broker)
+    failed(
+        admin.create_topics([NewTopic(colliding, 1, 1)])[colliding],
+        INVALID_TOPIC_EXCEPTION,
+        admin_broker,
+    )
     assert colliding not in topic_names(admin)
 
 
@@ -386,10 +458,14 @@ def test_delete_topics(admin: AdminClient, admin_broker: BrokerProcess) -> None:
     ok(admin.delete_topics([gone])[gone], admin_broker)
     names = topic_names(admin)
     assert gone not in names and keep in names
-    failed(admin.describe_topics(TopicCollection([gone]))[gone], UNKNOWN_TOPIC_OR_PARTITION,
-           admin_broker)
+    failed(
+        admin.describe_topics(TopicCollection([gone]))[gone],
+        UNKNOWN_TOPIC_OR_PARTITION,
+        admin_broker,
+    )
     assert not (admin_broker.data_dir / f"{gone}-0").exists() or not segment_files(
-        admin_broker, gone)
+        admin_broker, gone
+    )
 
     create(admin, admin_broker, NewTopic(gone, 1, 1))  # the name is free again, and empty
     assert latest(admin, admin_broker, gone) == 0
@@ -403,8 +479,7 @@ def test_delete_missing_topic(admin: AdminClient, admin_broker: BrokerProcess) -
 # -- CreatePartitions ----------------------------------------------------------------------------
 
 
-def test_create_partitions_grows_a_topic(admin: AdminClient,
-                                         admin_broker: BrokerProcess) -> None:
+def test_create_partitions_grows_a_topic(admin: AdminClient, admin_broker: BrokerProcess) -> None:
     topic = unique_topic("ck-admin-grow")
     create(admin, admin_broker, NewTopic(topic, 1, 1))
     ok(admin.create_partitions([NewPartitions(topic, 4)])[topic], admin_broker)
@@ -423,10 +498,14 @@ def test_create_partitions_grows_a_topic(admin: AdminClient,
     assert len(describe_topic(admin, admin_broker, topic).partitions) == 5
 
 
-@pytest.mark.parametrize(("count", "code"), [(2, INVALID_PARTITIONS), (3, INVALID_PARTITIONS)],
-                         ids=["shrink", "same-count"])
-def test_create_partitions_cannot_shrink_or_keep(admin: AdminClient, admin_broker: BrokerProcess,
-                                                 count: int, code: int) -> None:
+@pytest.mark.parametrize(
+    ("count", "code"),
+    [(2, INVALID_PARTITIONS), (3, INVALID_PARTITIONS)],
+    ids=["shrink", "same-count"],
+)
+def test_create_partitions_cannot_shrink_or_keep(
+    admin: AdminClient, admin_broker: BrokerProcess, count: int, code: int
+) -> None:
     topic = unique_topic("ck-admin-shrink")
     create(admin, admin_broker, NewTopic(topic, 3, 1))
     failed(admin.create_partitions([NewPartitions(topic, count)])[topic], code, admin_broker)
@@ -435,12 +514,18 @@ def test_create_partitions_cannot_shrink_or_keep(admin: AdminClient, admin_broke
 
 def test_create_partitions_errors(admin: AdminClient, admin_broker: BrokerProcess) -> None:
     missing = unique_topic("ck-admin-nopart")
-    failed(admin.create_partitions([NewPartitions(missing, 3)])[missing],
-           UNKNOWN_TOPIC_OR_PARTITION, admin_broker)
+    failed(
+        admin.create_partitions([NewPartitions(missing, 3)])[missing],
+        UNKNOWN_TOPIC_OR_PARTITION,
+        admin_broker,
+    )
     topic = unique_topic("ck-admin-badassign")
     create(admin, admin_broker, NewTopic(topic, 1, 1))
-    failed(admin.create_partitions([NewPartitions(topic, 2, [[7]])])[topic],
-           INVALID_REPLICA_ASSIGNMENT, admin_broker)
+    failed(
+        admin.create_partitions([NewPartitions(topic, 2, [[7]])])[topic],
+        INVALID_REPLICA_ASSIGNMENT,
+        admin_broker,
+    )
     assert len(describe_topic(admin, admin_broker, topic).partitions) == 1
 
 
@@ -463,15 +548,20 @@ def test_describe_topics(admin: AdminClient, admin_broker: BrokerProcess) -> Non
 # -- DescribeConfigs -----------------------------------------------------------------------------
 
 
-def test_describe_topic_configs_defaults(admin: AdminClient,
-                                         admin_broker: BrokerProcess) -> None:
+def test_describe_topic_configs_defaults(admin: AdminClient, admin_broker: BrokerProcess) -> None:
     topic = unique_topic("ck-admin-desc-cfg")
     create(admin, admin_broker, NewTopic(topic, 1, 1))
     configs = configs_of(admin, admin_broker, "topic", topic)
-    expected = {"cleanup.policy": "delete", "retention.ms": KAFKA_RETENTION_MS,
-                "segment.bytes": KAFKA_SEGMENT_BYTES, "max.message.bytes": "1048588",
-                "min.insync.replicas": "1", "compression.type": "producer",
-                "message.timestamp.type": "CreateTime", "retention.bytes": "-1"}
+    expected = {
+        "cleanup.policy": "delete",
+        "retention.ms": KAFKA_RETENTION_MS,
+        "segment.bytes": KAFKA_SEGMENT_BYTES,
+        "max.message.bytes": "1048588",
+        "min.insync.replicas": "1",
+        "compression.type": "producer",
+        "message.timestamp.type": "CreateTime",
+        "retention.bytes": "-1",
+    }
     for name, value in expected.items():
         entry = configs[name]
         assert entry.value == value, name
@@ -480,9 +570,11 @@ def test_describe_topic_configs_defaults(admin: AdminClient,
         assert not entry.is_read_only, name
         assert not entry.is_sensitive, name
     assert synonyms(configs["segment.bytes"]) == {
-        "log.segment.bytes": (KAFKA_SEGMENT_BYTES, ConfigSource.DEFAULT_CONFIG)}
+        "log.segment.bytes": (KAFKA_SEGMENT_BYTES, ConfigSource.DEFAULT_CONFIG)
+    }
     assert synonyms(configs["cleanup.policy"]) == {
-        "log.cleanup.policy": ("delete", ConfigSource.DEFAULT_CONFIG)}
+        "log.cleanup.policy": ("delete", ConfigSource.DEFAULT_CONFIG)
+    }
     assert all(e.value is None for e in configs.values() if e.is_sensitive)
 
 
@@ -493,28 +585,37 @@ def test_describe_broker_configs(admin: AdminClient, admin_broker: BrokerProcess
     assert source(log_dirs) == ConfigSource.STATIC_BROKER_CONFIG
     assert log_dirs.is_read_only
     partitions = configs["num.partitions"]
-    assert vs(partitions) == (str(DEFAULT_PARTITIONS),
-                                                     ConfigSource.STATIC_BROKER_CONFIG)
+    assert vs(partitions) == (str(DEFAULT_PARTITIONS), ConfigSource.STATIC_BROKER_CONFIG)
     assert configs["node.id"].is_read_only
-    for dynamic in ("log.segment.bytes", "log.retention.ms", "message.max.bytes",
-                    "log.cleanup.policy"):
+    for dynamic in (
+        "log.segment.bytes",
+        "log.retention.ms",
+        "message.max.bytes",
+        "log.cleanup.policy",
+    ):
         assert not configs[dynamic].is_read_only, dynamic
     segment = configs["log.segment.bytes"]
     assert vs(segment) == (KAFKA_SEGMENT_BYTES, ConfigSource.DEFAULT_CONFIG)
     assert all(e.value is None for e in configs.values() if e.is_sensitive)
-    assert not any(e.is_sensitive for n, e in configs.items()
-                   if n in ("log.dirs", "log.segment.bytes", "num.partitions"))
+    assert not any(
+        e.is_sensitive
+        for n, e in configs.items()
+        if n in ("log.dirs", "log.segment.bytes", "num.partitions")
+    )
 
 
-def test_describe_broker_time_config_without_own_value(admin: AdminClient,
-                                                      admin_broker: BrokerProcess) -> None:
+def test_describe_broker_time_config_without_own_value(
+    admin: AdminClient, admin_broker: BrokerProcess
+) -> None:
     """Kafka: ``log.retention.ms`` has no default of its own, so its value is null; the default
     comes from its synonym ``log.retention.hours`` (``kafka-configs --describe --all`` prints
     ``log.retention.ms=null sensitive=false synonyms={DEFAULT_CONFIG:log.retention.hours=168}``).
     """
     configs = configs_of(admin, admin_broker, "broker", "0")
-    for name, hours in (("log.retention.ms", "log.retention.hours"),
-                        ("log.roll.ms", "log.roll.hours")):
+    for name, hours in (
+        ("log.retention.ms", "log.retention.hours"),
+        ("log.roll.ms", "log.roll.hours"),
+    ):
         entry = configs[name]
         assert entry.value is None, f"{name}={entry.value!r} (the value of {hours}, in ms?)"
         assert source(entry) == ConfigSource.DEFAULT_CONFIG
@@ -524,32 +625,37 @@ def test_describe_broker_time_config_without_own_value(admin: AdminClient,
 def test_configs_of_missing_topic(admin: AdminClient, admin_broker: BrokerProcess) -> None:
     missing = unique_topic("ck-admin-cfg-missing")
     resource = ConfigResource("topic", missing)
-    failed(admin.describe_configs([resource])[resource], UNKNOWN_TOPIC_OR_PARTITION,
-           admin_broker)
-    failed(incremental(admin, "topic", missing, ("retention.ms", "1000", AlterConfigOpType.SET)),
-           UNKNOWN_TOPIC_OR_PARTITION, admin_broker)
-    failed(legacy_alter(admin, "topic", missing, {"retention.ms": "1000"}),
-           UNKNOWN_TOPIC_OR_PARTITION, admin_broker)
+    failed(admin.describe_configs([resource])[resource], UNKNOWN_TOPIC_OR_PARTITION, admin_broker)
+    failed(
+        incremental(admin, "topic", missing, ("retention.ms", "1000", AlterConfigOpType.SET)),
+        UNKNOWN_TOPIC_OR_PARTITION,
+        admin_broker,
+    )
+    failed(
+        legacy_alter(admin, "topic", missing, {"retention.ms": "1000"}),
+        UNKNOWN_TOPIC_OR_PARTITION,
+        admin_broker,
+    )
 
 
 # -- AlterConfigs / IncrementalAlterConfigs ------------------------------------------------------
 
 
-def test_alter_configs_replaces_every_override(admin: AdminClient,
-                                               admin_broker: BrokerProcess) -> None:
+def test_alter_configs_replaces_every_override(
+    admin: AdminClient, admin_broker: BrokerProcess
+) -> None:
     topic = unique_topic("ck-admin-alter")
     create(admin, admin_broker, NewTopic(topic, 1, 1, config={"retention.ms": "3600000"}))
     ok(legacy_alter(admin, "topic", topic, {"segment.bytes": "1048576"}), admin_broker)
     configs = configs_of(admin, admin_broker, "topic", topic)
-    assert vs(configs["segment.bytes"]) == (
-        "1048576", ConfigSource.DYNAMIC_TOPIC_CONFIG)
+    assert vs(configs["segment.bytes"]) == ("1048576", ConfigSource.DYNAMIC_TOPIC_CONFIG)
     # AlterConfigs is not incremental: the override left out of the request is removed.
-    assert vs(configs["retention.ms"]) == (
-        KAFKA_RETENTION_MS, ConfigSource.DEFAULT_CONFIG)
+    assert vs(configs["retention.ms"]) == (KAFKA_RETENTION_MS, ConfigSource.DEFAULT_CONFIG)
 
 
-def test_incremental_alter_configs_on_cleanup_policy(admin: AdminClient,
-                                                     admin_broker: BrokerProcess) -> None:
+def test_incremental_alter_configs_on_cleanup_policy(
+    admin: AdminClient, admin_broker: BrokerProcess
+) -> None:
     topic = unique_topic("ck-admin-incr")
     create(admin, admin_broker, NewTopic(topic, 1, 1, config={"retention.ms": "3600000"}))
 
@@ -558,25 +664,45 @@ def test_incremental_alter_configs_on_cleanup_policy(admin: AdminClient,
         return vs(entry)
 
     dynamic = ConfigSource.DYNAMIC_TOPIC_CONFIG
-    ok(incremental(admin, "topic", topic, ("cleanup.policy", "compact", AlterConfigOpType.SET)),
-       admin_broker)
+    ok(
+        incremental(admin, "topic", topic, ("cleanup.policy", "compact", AlterConfigOpType.SET)),
+        admin_broker,
+    )
     assert policy() == ("compact", dynamic)
-    ok(incremental(admin, "topic", topic, ("cleanup.policy", "delete", AlterConfigOpType.APPEND)),
-       admin_broker)
+    ok(
+        incremental(admin, "topic", topic, ("cleanup.policy", "delete", AlterConfigOpType.APPEND)),
+        admin_broker,
+    )
     assert policy() == ("compact,delete", dynamic)
-    ok(incremental(admin, "topic", topic,
-                   ("cleanup.policy", "compact", AlterConfigOpType.SUBTRACT)), admin_broker)
+    ok(
+        incremental(
+            admin, "topic", topic, ("cleanup.policy", "compact", AlterConfigOpType.SUBTRACT)
+        ),
+        admin_broker,
+    )
     assert policy() == ("delete", dynamic)
-    ok(incremental(admin, "topic", topic, ("cleanup.policy", None, AlterConfigOpType.DELETE)),
-       admin_broker)
+    ok(
+        incremental(admin, "topic", topic, ("cleanup.policy", None, AlterConfigOpType.DELETE)),
+        admin_broker,
+    )
     assert policy() == ("delete", ConfigSource.DEFAULT_CONFIG)
     # APPEND with no override starts from the default value.
-    ok(incremental(admin, "topic", topic,
-                   ("cleanup.policy", "compact", AlterConfigOpType.APPEND)), admin_broker)
+    ok(
+        incremental(admin, "topic", topic, ("cleanup.policy", "compact", AlterConfigOpType.APPEND)),
+        admin_broker,
+    )
     assert policy() == ("delete,compact", dynamic)
     # validate_only changes nothing.
-    ok(incremental(admin, "topic", topic, ("cleanup.policy", "compact", AlterConfigOpType.SET),
-                   validate_only=True), admin_broker)
+    ok(
+        incremental(
+            admin,
+            "topic",
+            topic,
+            ("cleanup.policy", "compact", AlterConfigOpType.SET),
+            validate_only=True,
+        ),
+        admin_broker,
+    )
     assert policy() == ("delete,compact", dynamic)
     # Incremental: the other override was never touched.
     retention = configs_of(admin, admin_broker, "topic", topic)["retention.ms"]
@@ -592,10 +718,18 @@ ALTER_ERRORS: list[tuple[str, str, str, int]] = [
 
 
 @pytest.mark.parametrize("api", ["incremental", "legacy"])
-@pytest.mark.parametrize(("case", "name", "value", "code"), ALTER_ERRORS,
-                         ids=[c[0] for c in ALTER_ERRORS])
-def test_alter_topic_config_errors(admin: AdminClient, admin_broker: BrokerProcess, api: str,
-                                   case: str, name: str, value: str, code: int) -> None:
+@pytest.mark.parametrize(
+    ("case", "name", "value", "code"), ALTER_ERRORS, ids=[c[0] for c in ALTER_ERRORS]
+)
+def test_alter_topic_config_errors(
+    admin: AdminClient,
+    admin_broker: BrokerProcess,
+    api: str,
+    case: str,
+    name: str,
+    value: str,
+    code: int,
+) -> None:
     topic = unique_topic(f"ck-alter-bad-{case}")
     create(admin, admin_broker, NewTopic(topic, 1, 1, config={"retention.ms": "3600000"}))
     if api == "incremental":
@@ -607,32 +741,42 @@ def test_alter_topic_config_errors(admin: AdminClient, admin_broker: BrokerProce
     assert retention.value == "3600000", "a rejected alteration changed the topic"
 
 
-def test_append_to_a_non_list_config_is_invalid(admin: AdminClient,
-                                                admin_broker: BrokerProcess) -> None:
+def test_append_to_a_non_list_config_is_invalid(
+    admin: AdminClient, admin_broker: BrokerProcess
+) -> None:
     topic = unique_topic("ck-admin-append")
     create(admin, admin_broker, NewTopic(topic, 1, 1))
-    failed(incremental(admin, "topic", topic, ("retention.ms", "5", AlterConfigOpType.APPEND)),
-           INVALID_CONFIG, admin_broker)
-    failed(incremental(admin, "topic", topic, ("retention.ms", "5", AlterConfigOpType.SUBTRACT)),
-           INVALID_CONFIG, admin_broker)
+    failed(
+        incremental(admin, "topic", topic, ("retention.ms", "5", AlterConfigOpType.APPEND)),
+        INVALID_CONFIG,
+        admin_broker,
+    )
+    failed(
+        incremental(admin, "topic", topic, ("retention.ms", "5", AlterConfigOpType.SUBTRACT)),
+        INVALID_CONFIG,
+        admin_broker,
+    )
 
 
 @pytest.mark.parametrize("api", ["incremental", "legacy"])
-def test_non_dynamic_broker_config_is_refused(admin: AdminClient, admin_broker: BrokerProcess,
-                                              api: str) -> None:
+def test_non_dynamic_broker_config_is_refused(
+    admin: AdminClient, admin_broker: BrokerProcess, api: str
+) -> None:
     """Kafka refuses a read-only broker config with INVALID_REQUEST (42) and "Cannot update
     these configs dynamically: Set(log.dirs)": DynamicBrokerConfig.validateConfigs throws a
     ConfigException, which ConfigAdminManager.validateBrokerConfigChange turns into an
     InvalidRequestException (see the KAFKA-13609 comment there), in ZK and KRaft mode alike."""
     if api == "incremental":
-        future = incremental(admin, "broker", "0", ("log.dirs", "/elsewhere",
-                                                    AlterConfigOpType.SET))
+        future = incremental(
+            admin, "broker", "0", ("log.dirs", "/elsewhere", AlterConfigOpType.SET)
+        )
     else:
         future = legacy_alter(admin, "broker", "0", {"log.dirs": "/elsewhere"})
     error = failed(future, NON_DYNAMIC_BROKER_CONFIG_ERROR, admin_broker)
     assert "log.dirs" in error.str()
     assert configs_of(admin, admin_broker, "broker", "0")["log.dirs"].value == str(
-        admin_broker.data_dir)
+        admin_broker.data_dir
+    )
 
 
 # -- DescribeCluster -----------------------------------------------------------------------------
@@ -642,8 +786,7 @@ def test_describe_cluster(admin: AdminClient, admin_broker: BrokerProcess) -> No
     cluster = ok(admin.describe_cluster(), admin_broker)
     assert isinstance(cluster.cluster_id, str) and len(cluster.cluster_id) >= 22
     assert cluster.controller is not None and cluster.controller.id == 0
-    assert [(n.id, n.host, n.port) for n in cluster.nodes] == [
-        (0, "127.0.0.1", admin_broker.port)]
+    assert [(n.id, n.host, n.port) for n in cluster.nodes] == [(0, "127.0.0.1", admin_broker.port)]
     metadata = admin.list_topics(timeout=TIMEOUT)
     assert metadata.cluster_id == cluster.cluster_id
     assert metadata.controller_id == 0
@@ -694,8 +837,7 @@ def restart_and_check(broker: BrokerProcess, topic: str, expected: dict[str, str
     admin = make_admin(broker)
     configs = configs_of(admin, broker, "topic", topic)
     for name, value in expected.items():
-        assert vs(configs[name]) == (
-            value, ConfigSource.DYNAMIC_TOPIC_CONFIG), name
+        assert vs(configs[name]) == (value, ConfigSource.DYNAMIC_TOPIC_CONFIG), name
     return admin
 
 
@@ -704,8 +846,10 @@ def test_max_message_bytes_applies_live_and_after_restart(broker: BrokerProcess)
     topic = unique_topic("ck-live-maxbytes")
     create(admin, broker, NewTopic(topic, 1, 1))
     produce_ok(broker, topic, [b"x" * 4000])
-    ok(incremental(admin, "topic", topic, ("max.message.bytes", "1024", AlterConfigOpType.SET)),
-       broker)
+    ok(
+        incremental(admin, "topic", topic, ("max.message.bytes", "1024", AlterConfigOpType.SET)),
+        broker,
+    )
     assert produce_error(broker, topic, b"y" * 4000).code() == MESSAGE_TOO_LARGE
     produce_ok(broker, topic, [b"small"])
     restart_and_check(broker, topic, {"max.message.bytes": "1024"})
@@ -719,8 +863,7 @@ def test_segment_bytes_applies_live_and_after_restart(broker: BrokerProcess) -> 
     create(admin, broker, NewTopic(topic, 1, 1))
     produce_ok(broker, topic, [b"r" * 300 for _ in range(6)])
     assert len(segment_files(broker, topic)) == 1
-    ok(incremental(admin, "topic", topic, ("segment.bytes", "1024", AlterConfigOpType.SET)),
-       broker)
+    ok(incremental(admin, "topic", topic, ("segment.bytes", "1024", AlterConfigOpType.SET)), broker)
     produce_ok(broker, topic, [b"s" * 300 for _ in range(12)])
     rolled = len(segment_files(broker, topic))
     assert rolled >= 3, f"only {rolled} segment(s) after 12 x 300 B at segment.bytes=1024"
@@ -738,15 +881,16 @@ def test_retention_ms_applies_live_and_after_restart(broker_factory: Any) -> Non
     produce_ok(broker, topic, [b"old" * 100 for _ in range(10)], timestamp=hour_ago)
     time.sleep(1.0)
     assert earliest(admin, broker, topic) == 0, "retention ran with the 7-day default"
-    ok(incremental(admin, "topic", topic, ("retention.ms", "60000", AlterConfigOpType.SET)),
-       broker)
-    wait_for(lambda: earliest(admin, broker, topic) > 0, 15,
-             "old segments deleted after retention.ms=60000")
+    ok(incremental(admin, "topic", topic, ("retention.ms", "60000", AlterConfigOpType.SET)), broker)
+    wait_for(
+        lambda: earliest(admin, broker, topic) > 0,
+        15,
+        "old segments deleted after retention.ms=60000",
+    )
     admin = restart_and_check(broker, topic, {"retention.ms": "60000", "segment.bytes": "1024"})
     start = earliest(admin, broker, topic)
     produce_ok(broker, topic, [b"older" * 60 for _ in range(6)], timestamp=hour_ago)
-    wait_for(lambda: earliest(admin, broker, topic) > start, 15,
-             "retention after restart")
+    wait_for(lambda: earliest(admin, broker, topic) > start, 15, "retention after restart")
 
 
 def test_cleanup_policy_applies_live_and_after_restart(broker: BrokerProcess) -> None:
@@ -754,8 +898,10 @@ def test_cleanup_policy_applies_live_and_after_restart(broker: BrokerProcess) ->
     topic = unique_topic("ck-live-cleanup")
     create(admin, broker, NewTopic(topic, 1, 1))
     produce_ok(broker, topic, [b"no-key"])  # the delete policy takes null keys
-    ok(incremental(admin, "topic", topic, ("cleanup.policy", "compact", AlterConfigOpType.SET)),
-       broker)
+    ok(
+        incremental(admin, "topic", topic, ("cleanup.policy", "compact", AlterConfigOpType.SET)),
+        broker,
+    )
     # Kafka's LogValidator: "Compacted topic cannot accept message without key".
     assert produce_error(broker, topic, b"no-key").code() == INVALID_RECORD
     produce_ok(broker, topic, [b"keyed"], keys=[b"k"])
@@ -766,24 +912,37 @@ def test_cleanup_policy_applies_live_and_after_restart(broker: BrokerProcess) ->
 # -- dynamic broker configs ----------------------------------------------------------------------
 
 
-def raw_incremental_broker(broker: BrokerProcess, resource: str, name: str,
-                           value: str | None, op: int = 0) -> Any:
+def raw_incremental_broker(
+    broker: BrokerProcess, resource: str, name: str, value: str | None, op: int = 0
+) -> Any:
     """IncrementalAlterConfigs on a broker resource (confluent-kafka refuses the cluster-wide
     default entity "" on the client side, so this one goes out raw)."""
     mod = request_module(INCREMENTAL_ALTER_CONFIGS, 1)
-    request = mod.IncrementalAlterConfigsRequest(resources=(mod.AlterConfigsResource(
-        resource_type=BROKER_RESOURCE, resource_name=resource,
-        configs=(mod.AlterableConfig(name=name, config_operation=op, value=value),)),),
-        validate_only=False)
+    request = mod.IncrementalAlterConfigsRequest(
+        resources=(
+            mod.AlterConfigsResource(
+                resource_type=BROKER_RESOURCE,
+                resource_name=resource,
+                configs=(mod.AlterableConfig(name=name, config_operation=op, value=value),),
+            ),
+        ),
+        validate_only=False,
+    )
     with RawClient.to(broker.bootstrap) as client:
         return client.call(request).responses[0]
 
 
 def raw_describe_broker(broker: BrokerProcess, resource: str) -> dict[str, Any]:
     mod = request_module(DESCRIBE_CONFIGS, 4)
-    request = mod.DescribeConfigsRequest(resources=(mod.DescribeConfigsResource(
-        resource_type=BROKER_RESOURCE, resource_name=resource, configuration_keys=None),),
-        include_synonyms=True, include_documentation=False)
+    request = mod.DescribeConfigsRequest(
+        resources=(
+            mod.DescribeConfigsResource(
+                resource_type=BROKER_RESOURCE, resource_name=resource, configuration_keys=None
+            ),
+        ),
+        include_synonyms=True,
+        include_documentation=False,
+    )
     with RawClient.to(broker.bootstrap) as client:
         result = client.call(request).results[0]
     assert result.error_code == 0, result.error_message
@@ -793,8 +952,12 @@ def raw_describe_broker(broker: BrokerProcess, resource: str) -> dict[str, Any]:
 def test_dynamic_cluster_default_broker_config(broker: BrokerProcess) -> None:
     admin = make_admin(broker)
     plain, own = unique_topic("ck-dyn-plain"), unique_topic("ck-dyn-own")
-    create(admin, broker, NewTopic(plain, 1, 1),
-           NewTopic(own, 1, 1, config={"segment.bytes": "1048576"}))
+    create(
+        admin,
+        broker,
+        NewTopic(plain, 1, 1),
+        NewTopic(own, 1, 1, config={"segment.bytes": "1048576"}),
+    )
     response = raw_incremental_broker(broker, "", "log.segment.bytes", "2048")
     assert response.error_code == 0, response.error_message
 
@@ -810,8 +973,10 @@ def test_dynamic_cluster_default_broker_config(broker: BrokerProcess) -> None:
         assert vs(entry) == ("2048", cluster_default)
         defaults = raw_describe_broker(broker, "")
         assert set(defaults) == {"log.segment.bytes"}
-        assert (defaults["log.segment.bytes"].value,
-                defaults["log.segment.bytes"].config_source) == ("2048", cluster_default.value)
+        assert (
+            defaults["log.segment.bytes"].value,
+            defaults["log.segment.bytes"].config_source,
+        ) == ("2048", cluster_default.value)
 
     check_described()
     produce_ok(broker, plain, [b"p" * 400 for _ in range(12)])
@@ -833,25 +998,25 @@ def test_dynamic_per_broker_config_wins_over_cluster_default(broker: BrokerProce
     topic = unique_topic("ck-dyn-broker")
     create(admin, broker, NewTopic(topic, 1, 1))
     assert raw_incremental_broker(broker, "", "log.retention.ms", "7200000").error_code == 0
-    ok(incremental(admin, "broker", "0", ("log.retention.ms", "3600000", AlterConfigOpType.SET)),
-       broker)
+    ok(
+        incremental(admin, "broker", "0", ("log.retention.ms", "3600000", AlterConfigOpType.SET)),
+        broker,
+    )
 
     def check() -> None:
         entry = configs_of(admin, broker, "broker", "0")["log.retention.ms"]
         assert vs(entry) == ("3600000", ConfigSource.DYNAMIC_BROKER_CONFIG)
         assert not entry.is_read_only
         topic_entry = configs_of(admin, broker, "topic", topic)["retention.ms"]
-        assert vs(topic_entry) == (
-            "3600000", ConfigSource.DYNAMIC_BROKER_CONFIG)
+        assert vs(topic_entry) == ("3600000", ConfigSource.DYNAMIC_BROKER_CONFIG)
 
     check()
     broker.restart()
     admin = make_admin(broker)
     check()
-    ok(incremental(admin, "broker", "0", ("log.retention.ms", None, AlterConfigOpType.DELETE)),
-       broker)
+    ok(
+        incremental(admin, "broker", "0", ("log.retention.ms", None, AlterConfigOpType.DELETE)),
+        broker,
+    )
     topic_entry = configs_of(admin, broker, "topic", topic)["retention.ms"]
-    assert vs(topic_entry) == (
-        "7200000", ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG)
-
-
+    assert vs(topic_entry) == ("7200000", ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG)

@@ -49,8 +49,11 @@ class Run:
         self.what = what
 
     def fail(self, message: str) -> None:
-        pytest.fail(f"{self.what}: {message}\n{self.result.describe()}"
-                    f"\n--- broker log (tail) ---\n{self.broker.log()}", pytrace=False)
+        pytest.fail(
+            f"{self.what}: {message}\n{self.result.describe()}"
+            f"\n--- broker log (tail) ---\n{self.broker.log()}",
+            pytrace=False,
+        )
 
     def has(self, line: str) -> None:
         if line not in self.lines:
@@ -71,8 +74,9 @@ class Run:
 
 
 def run(programs: JavaPrograms, broker: BrokerProcess, main_class: str, *args: str) -> Run:
-    return Run(programs.run(main_class, broker.bootstrap, *args), broker,
-               f"{main_class} {' '.join(args)}")
+    return Run(
+        programs.run(main_class, broker.bootstrap, *args), broker, f"{main_class} {' '.join(args)}"
+    )
 
 
 def confluent_admin(broker: BrokerProcess) -> AdminClient:
@@ -82,15 +86,17 @@ def confluent_admin(broker: BrokerProcess) -> AdminClient:
 # -- seed 003 ------------------------------------------------------------------------------------
 
 
-def test_seed003_topic_creation(admin_java_programs: JavaPrograms,
-                                java_broker: BrokerProcess) -> None:
+def test_seed003_topic_creation(
+    admin_java_programs: JavaPrograms, java_broker: BrokerProcess
+) -> None:
     sized, assigned = unique_topic("seed003-sized"), unique_topic("seed003-assigned")
     out = run(admin_java_programs, java_broker, "Seed003Topics", sized, assigned)
     ids = {}
     for topic, partitions in ((sized, 3), (assigned, 2)):
         line = out.one(f"CREATED {topic} ")
-        match = re.fullmatch(rf"CREATED {re.escape(topic)} id=(\S+) partitions=(\d+) rf=(\d+)",
-                             line)
+        match = re.fullmatch(
+            rf"CREATED {re.escape(topic)} id=(\S+) partitions=(\d+) rf=(\d+)", line
+        )
         assert match, line
         ids[topic] = match.group(1)
         assert (int(match.group(2)), int(match.group(3))) == (partitions, 1), line
@@ -112,8 +118,7 @@ def test_seed003_topic_creation(admin_java_programs: JavaPrograms,
     out.succeeded()
 
 
-def test_seed003_health_check(admin_java_programs: JavaPrograms,
-                              broker: BrokerProcess) -> None:
+def test_seed003_health_check(admin_java_programs: JavaPrograms, broker: BrokerProcess) -> None:
     admin = confluent_admin(broker)
     cluster_id = admin.describe_cluster().result(TIMEOUT).cluster_id
     address = f"127.0.0.1:{broker.port}"
@@ -130,8 +135,9 @@ def test_seed003_health_check(admin_java_programs: JavaPrograms,
     # Seed a topic and a consumer group (offsets committed for an assign()ed partition).
     topic, group = unique_topic("health-topic"), unique_topic("health-group")
     admin.create_topics([NewTopic(topic, 2, 1)])[topic].result(TIMEOUT)
-    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group,
-                         "enable.auto.commit": False})
+    consumer = Consumer(
+        {"bootstrap.servers": broker.bootstrap, "group.id": group, "enable.auto.commit": False}
+    )
     try:
         consumer.commit(offsets=[TopicPartition(topic, 0, 0)], asynchronous=False)
     finally:
@@ -141,8 +147,9 @@ def test_seed003_health_check(admin_java_programs: JavaPrograms,
     seeded.succeeded()
     assert seeded.one("CLUSTER_ID ") == f"CLUSTER_ID {cluster_id}"
     assert seeded.one("CONTROLLER ") == f"CONTROLLER 0 {address}"
-    listed = sorted(t for t in admin.list_topics(timeout=TIMEOUT).topics
-                    if not t.startswith("__"))  # listTopics() leaves internal topics out
+    listed = sorted(
+        t for t in admin.list_topics(timeout=TIMEOUT).topics if not t.startswith("__")
+    )  # listTopics() leaves internal topics out
     assert listed == [topic]
     assert seeded.starting("TOPIC ") == [f"TOPIC {topic}"]
     assert seeded.one("TOPICS ") == "TOPICS 1"
@@ -165,8 +172,9 @@ def test_describe_topics(admin_java_programs: JavaPrograms, java_broker: BrokerP
     out.succeeded()
 
 
-def test_describe_and_alter_topic_configs(admin_java_programs: JavaPrograms,
-                                          java_broker: BrokerProcess) -> None:
+def test_describe_and_alter_topic_configs(
+    admin_java_programs: JavaPrograms, java_broker: BrokerProcess
+) -> None:
     topic = unique_topic("java-configs")
     out = run(admin_java_programs, java_broker, "AdminTopicConfigs", topic)
     topic_id = out.one(f"CREATED {topic} ").split("id=", 1)[1]
@@ -178,44 +186,67 @@ def test_describe_and_alter_topic_configs(admin_java_programs: JavaPrograms,
         return dict(item.split("=", 1) for item in line.split(" ")[2:])
 
     policy = config("CONFIG", "cleanup.policy")
-    assert (policy["value"], policy["source"], policy["readOnly"], policy["sensitive"],
-            policy["default"], policy["type"]) == (
-        "compact", "DYNAMIC_TOPIC_CONFIG", "false", "false", "false", "LIST")
-    assert policy["synonyms"] == ("DYNAMIC_TOPIC_CONFIG:cleanup.policy=compact,"
-                                  "DEFAULT_CONFIG:log.cleanup.policy=delete")
+    assert (
+        policy["value"],
+        policy["source"],
+        policy["readOnly"],
+        policy["sensitive"],
+        policy["default"],
+        policy["type"],
+    ) == ("compact", "DYNAMIC_TOPIC_CONFIG", "false", "false", "false", "LIST")
+    assert policy["synonyms"] == (
+        "DYNAMIC_TOPIC_CONFIG:cleanup.policy=compact,DEFAULT_CONFIG:log.cleanup.policy=delete"
+    )
     retention = config("CONFIG", "retention.ms")
     assert (retention["value"], retention["source"], retention["type"]) == (
-        "3600000", "DYNAMIC_TOPIC_CONFIG", "LONG")
+        "3600000",
+        "DYNAMIC_TOPIC_CONFIG",
+        "LONG",
+    )
     segment = config("CONFIG", "segment.bytes")
     assert (segment["value"], segment["source"], segment["default"], segment["type"]) == (
-        "1073741824", "DEFAULT_CONFIG", "true", "INT")
+        "1073741824",
+        "DEFAULT_CONFIG",
+        "true",
+        "INT",
+    )
     assert segment["synonyms"] == "DEFAULT_CONFIG:log.segment.bytes=1073741824"
     max_bytes = config("CONFIG", "max.message.bytes")
     assert (max_bytes["value"], max_bytes["source"]) == ("1048588", "DEFAULT_CONFIG")
 
     log_dirs = config("BROKER_CONFIG", "log.dirs")
     assert (log_dirs["value"], log_dirs["source"], log_dirs["readOnly"]) == (
-        str(java_broker.data_dir), "STATIC_BROKER_CONFIG", "true")
+        str(java_broker.data_dir),
+        "STATIC_BROKER_CONFIG",
+        "true",
+    )
     broker_segment = config("BROKER_CONFIG", "log.segment.bytes")
     assert (broker_segment["value"], broker_segment["readOnly"]) == ("1073741824", "false")
 
-    out.has("MISSING_TOPIC_CONFIGS rejected "
-            "org.apache.kafka.common.errors.UnknownTopicOrPartitionException")
-    out.has("ALTERED max.message.bytes=2048 cleanup.policy=compact,delete "
-            "retention.ms=604800000")
+    out.has(
+        "MISSING_TOPIC_CONFIGS rejected "
+        "org.apache.kafka.common.errors.UnknownTopicOrPartitionException"
+    )
+    out.has("ALTERED max.message.bytes=2048 cleanup.policy=compact,delete retention.ms=604800000")
     out.has(f"DELETED_BY_ID {topic_id} listed=false")
     out.succeeded()
 
     # Kafka fills in the documentation when includeDocumentation(true) is asked for.
-    undocumented = [n for n in ("cleanup.policy", "retention.ms", "segment.bytes",
-                                "max.message.bytes") if config("CONFIG", n)["doc"] != "yes"]
-    undocumented += [n for n in ("log.dirs", "log.segment.bytes")
-                     if config("BROKER_CONFIG", n)["doc"] != "yes"]
+    undocumented = [
+        n
+        for n in ("cleanup.policy", "retention.ms", "segment.bytes", "max.message.bytes")
+        if config("CONFIG", n)["doc"] != "yes"
+    ]
+    undocumented += [
+        n for n in ("log.dirs", "log.segment.bytes") if config("BROKER_CONFIG", n)["doc"] != "yes"
+    ]
     assert not undocumented, f"no documentation for {undocumented}"
     # Kafka: log.retention.ms has no value of its own (null); log.retention.hours supplies it.
     broker_retention = config("BROKER_CONFIG", "log.retention.ms")
-    assert (broker_retention["value"], broker_retention["source"],
-            broker_retention["synonyms"]) == (
-        "null", "DEFAULT_CONFIG", "DEFAULT_CONFIG:log.retention.hours=168")
+    assert (
+        broker_retention["value"],
+        broker_retention["source"],
+        broker_retention["synonyms"],
+    ) == ("null", "DEFAULT_CONFIG", "DEFAULT_CONFIG:log.retention.hours=168")
     # Kafka: deleting a topic id that does not exist is UNKNOWN_TOPIC_ID.
     out.has("REDELETE_BY_ID rejected org.apache.kafka.common.errors.UnknownTopicIdException")

@@ -58,11 +58,17 @@ async def make_producer(closing: list[Any], bootstrap: str, **extra: Any) -> AIO
     return producer
 
 
-async def assigned_consumer(closing: list[Any], bootstrap: str, topic: str | None = None,
-                            offset: int = 0, **extra: Any) -> AIOKafkaConsumer:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                enable_auto_commit=False, auto_offset_reset="earliest",
-                                request_timeout_ms=15_000, **extra)
+async def assigned_consumer(
+    closing: list[Any], bootstrap: str, topic: str | None = None, offset: int = 0, **extra: Any
+) -> AIOKafkaConsumer:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        request_timeout_ms=15_000,
+        **extra,
+    )
     await asyncio.wait_for(consumer.start(), TIMEOUT)
     closing.append(consumer)
     if topic is not None:
@@ -73,9 +79,15 @@ async def assigned_consumer(closing: list[Any], bootstrap: str, topic: str | Non
 
 
 def to_got(rec: Any) -> Got:
-    return Got(partition=rec.partition, offset=rec.offset, key=rec.key, value=rec.value,
-               headers=[tuple(h) for h in rec.headers or ()],
-               timestamp=rec.timestamp, create_time=rec.timestamp_type == 0)
+    return Got(
+        partition=rec.partition,
+        offset=rec.offset,
+        key=rec.key,
+        value=rec.value,
+        headers=[tuple(h) for h in rec.headers or ()],
+        timestamp=rec.timestamp,
+        create_time=rec.timestamp_type == 0,
+    )
 
 
 async def consume_n(consumer: AIOKafkaConsumer, n: int, timeout: float = TIMEOUT) -> list[Any]:
@@ -90,18 +102,27 @@ async def consume_n(consumer: AIOKafkaConsumer, n: int, timeout: float = TIMEOUT
 
 
 async def send_all(producer: AIOKafkaProducer, topic: str, records: list[Rec]) -> list[Any]:
-    futures = [await producer.send(topic, value=r.value, key=r.key, headers=r.headers,
-                                   timestamp_ms=r.timestamp) for r in records]
+    futures = [
+        await producer.send(
+            topic, value=r.value, key=r.key, headers=r.headers, timestamp_ms=r.timestamp
+        )
+        for r in records
+    ]
     return list(await asyncio.wait_for(asyncio.gather(*futures), TIMEOUT))
 
 
 @pytest.mark.parametrize("codec", CODECS)
-async def test_round_trip_every_field(shared_broker: BrokerProcess, closing: list[Any],
-                                      codec: str) -> None:
+async def test_round_trip_every_field(
+    shared_broker: BrokerProcess, closing: list[Any], codec: str
+) -> None:
     topic = unique_topic(f"aio-rt-{codec}")
     records = sample_records()
-    producer = await make_producer(closing, shared_broker.bootstrap, linger_ms=5,
-                                   compression_type=None if codec == "none" else codec)
+    producer = await make_producer(
+        closing,
+        shared_broker.bootstrap,
+        linger_ms=5,
+        compression_type=None if codec == "none" else codec,
+    )
     metadata = await send_all(producer, topic, records)
     assert [m.offset for m in metadata] == list(range(len(records)))
     # CreateTime: the broker answered log_append_time -1.  (RecordMetadata.timestamp itself is
@@ -114,8 +135,7 @@ async def test_round_trip_every_field(shared_broker: BrokerProcess, closing: lis
     got = [to_got(r) for r in await consume_n(consumer, len(records))]
     assert_round_trip(records, got)
 
-    mid = await assigned_consumer(closing, shared_broker.bootstrap, topic,
-                                  offset=MID_BATCH_OFFSET)
+    mid = await assigned_consumer(closing, shared_broker.bootstrap, topic, offset=MID_BATCH_OFFSET)
     got = [to_got(r) for r in await consume_n(mid, len(records) - MID_BATCH_OFFSET)]
     assert_round_trip(records, got, start=MID_BATCH_OFFSET)
 
@@ -125,21 +145,23 @@ async def test_idempotent_producer(shared_broker: BrokerProcess, closing: list[A
     topic = unique_topic("aio-idem")
     records = [Rec(b"k", str(i).encode(), [], BASE_TS + i) for i in range(5)]
     try:
-        producer = await make_producer(closing, shared_broker.bootstrap,
-                                       enable_idempotence=True)
+        producer = await make_producer(closing, shared_broker.bootstrap, enable_idempotence=True)
         metadata = await send_all(producer, topic, records)
     except Exception as exc:
-        raise AssertionError(f"idempotent producer failed: {exc!r}\n"
-                             f"--- broker log ---\n{shared_broker.log()}") from exc
+        raise AssertionError(
+            f"idempotent producer failed: {exc!r}\n--- broker log ---\n{shared_broker.log()}"
+        ) from exc
     assert [m.offset for m in metadata] == [0, 1, 2, 3, 4]
 
 
-async def test_ten_thousand_records_in_order(shared_broker: BrokerProcess,
-                                             closing: list[Any]) -> None:
+async def test_ten_thousand_records_in_order(
+    shared_broker: BrokerProcess, closing: list[Any]
+) -> None:
     topic = unique_topic("aio-10k")
     n = 10_000
-    producer = await make_producer(closing, shared_broker.bootstrap, linger_ms=20,
-                                   max_batch_size=64 * 1024)
+    producer = await make_producer(
+        closing, shared_broker.bootstrap, linger_ms=20, max_batch_size=64 * 1024
+    )
     futures = [await producer.send(topic, value=str(i).encode(), key=b"k") for i in range(n)]
     metadata = await asyncio.wait_for(asyncio.gather(*futures), 60)
     assert [m.offset for m in metadata] == list(range(n))
@@ -149,11 +171,13 @@ async def test_ten_thousand_records_in_order(shared_broker: BrokerProcess,
     assert_in_order(got, n)
 
 
-async def test_large_record_ok_and_oversized_rejected(shared_broker: BrokerProcess,
-                                                      closing: list[Any]) -> None:
+async def test_large_record_ok_and_oversized_rejected(
+    shared_broker: BrokerProcess, closing: list[Any]
+) -> None:
     topic = unique_topic("aio-large")
-    producer = await make_producer(closing, shared_broker.bootstrap,
-                                   max_request_size=CLIENT_MAX_BYTES)
+    producer = await make_producer(
+        closing, shared_broker.bootstrap, max_request_size=CLIENT_MAX_BYTES
+    )
     big = os.urandom(LARGE_OK_BYTES)
     oversized = os.urandom(OVERSIZED_BYTES)
 
@@ -164,24 +188,28 @@ async def test_large_record_ok_and_oversized_rejected(shared_broker: BrokerProce
     with pytest.raises(MessageSizeTooLargeError):
         await asyncio.wait_for(future, TIMEOUT)
 
-    md = await asyncio.wait_for(producer.send_and_wait(topic, value=b"small", key=b"after"),
-                                TIMEOUT)
+    md = await asyncio.wait_for(
+        producer.send_and_wait(topic, value=b"small", key=b"after"), TIMEOUT
+    )
     assert md.offset == 1, "producer broken after the rejection"
 
-    consumer = await assigned_consumer(closing, shared_broker.bootstrap, topic,
-                                       max_partition_fetch_bytes=CLIENT_MAX_BYTES)
+    consumer = await assigned_consumer(
+        closing, shared_broker.bootstrap, topic, max_partition_fetch_bytes=CLIENT_MAX_BYTES
+    )
     got = await consume_n(consumer, 2)
     assert [(r.offset, r.key) for r in got] == [(0, b"big"), (1, b"after")]
     assert got[0].value == big
     assert got[1].value == b"small"
 
 
-async def test_offsets_for_times_and_earliest_latest(shared_broker: BrokerProcess,
-                                                     closing: list[Any]) -> None:
+async def test_offsets_for_times_and_earliest_latest(
+    shared_broker: BrokerProcess, closing: list[Any]
+) -> None:
     topic = unique_topic("aio-times")
     producer = await make_producer(closing, shared_broker.bootstrap)
-    await send_all(producer, topic,
-                   [Rec(None, f"t{ts}".encode(), [], ts) for ts in (1000, 2000, 3000)])
+    await send_all(
+        producer, topic, [Rec(None, f"t{ts}".encode(), [], ts) for ts in (1000, 2000, 3000)]
+    )
 
     consumer = await assigned_consumer(closing, shared_broker.bootstrap)
     tp = TopicPartition(topic, 0)
@@ -200,8 +228,7 @@ async def test_offsets_for_times_and_earliest_latest(shared_broker: BrokerProces
     assert await asyncio.wait_for(consumer.end_offsets([tp]), TIMEOUT) == {tp: 3}
 
 
-async def test_long_poll_wakes_on_produce(shared_broker: BrokerProcess,
-                                          closing: list[Any]) -> None:
+async def test_long_poll_wakes_on_produce(shared_broker: BrokerProcess, closing: list[Any]) -> None:
     """A consumer parked in Fetch (default fetch_max_wait_ms=500) must see a new record within
     milliseconds: the broker has to answer the parked Fetch as soon as data arrives."""
     topic = unique_topic("aio-latency")
@@ -227,11 +254,11 @@ async def test_long_poll_wakes_on_produce(shared_broker: BrokerProcess,
     assert_low_latency(latencies, shared_broker.log())
 
 
-async def test_admin_create_delete_topics(shared_broker: BrokerProcess,
-                                          closing: list[Any]) -> None:
+async def test_admin_create_delete_topics(shared_broker: BrokerProcess, closing: list[Any]) -> None:
     topic = unique_topic("aio-admin")
-    admin = AIOKafkaAdminClient(bootstrap_servers=shared_broker.bootstrap,
-                                request_timeout_ms=15_000)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=shared_broker.bootstrap, request_timeout_ms=15_000
+    )
     await asyncio.wait_for(admin.start(), TIMEOUT)
     closing.append(admin)
 
@@ -258,8 +285,7 @@ async def test_admin_create_delete_topics(shared_broker: BrokerProcess,
     assert topic not in await admin.list_topics()
 
 
-async def test_unknown_topic_without_auto_create(broker_factory: Any,
-                                                 closing: list[Any]) -> None:
+async def test_unknown_topic_without_auto_create(broker_factory: Any, closing: list[Any]) -> None:
     broker: BrokerProcess = broker_factory(overrides={"auto.create.topics.enable": "false"})
     topic = unique_topic("aio-unknown")
     admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap, request_timeout_ms=15_000)

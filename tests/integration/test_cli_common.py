@@ -30,28 +30,39 @@ CREATE_PARTITIONS = 37
 DELETE_RECORDS = 21
 
 
-def odradek(*args: str, stdin: str | None = None,
-            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def odradek(
+    *args: str, stdin: str | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     """Run ``python -m odradek ARGS`` and capture its output."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    return subprocess.run([sys.executable, "-m", "odradek", *args], input=stdin,
-                          capture_output=True, text=True, timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "odradek", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
 
 
 def ok(*args: str, stdin: str | None = None) -> str:
     """Run a tool that must succeed; returns its stdout."""
     result = odradek(*args, stdin=stdin)
-    assert result.returncode == 0, (f"odradek {' '.join(args)} exited {result.returncode}\n"
-                                    f"stdout: {result.stdout}\nstderr: {result.stderr}")
+    assert result.returncode == 0, (
+        f"odradek {' '.join(args)} exited {result.returncode}\n"
+        f"stdout: {result.stdout}\nstderr: {result.stderr}"
+    )
     return result.stdout
 
 
 def fails(*args: str, code: int = 1, stdin: str | None = None) -> str:
     """Run a tool that must fail with ``code``; returns its stderr."""
     result = odradek(*args, stdin=stdin)
-    assert result.returncode == code, (f"odradek {' '.join(args)} exited {result.returncode}, "
-                                       f"expected {code}\nstdout: {result.stdout}\n"
-                                       f"stderr: {result.stderr}")
+    assert result.returncode == code, (
+        f"odradek {' '.join(args)} exited {result.returncode}, "
+        f"expected {code}\nstdout: {result.stdout}\n"
+        f"stderr: {result.stderr}"
+    )
     assert result.stderr.strip(), "a failure must explain itself on stderr"
     return result.stderr
 
@@ -94,16 +105,33 @@ def advertises(bootstrap: str, api_key: int) -> bool:
 
 
 def test_java_properties_syntax() -> None:
-    text = ("# comment\n! also a comment\n  security.protocol = PLAINTEXT\n"
-            "client.id:tool\nlinger.ms 5\nlong.value=a\\\n    b\nescaped\\=key=x\\ty\n")
-    assert parse_properties(text) == {"security.protocol": "PLAINTEXT", "client.id": "tool",
-                                      "linger.ms": "5", "long.value": "ab",
-                                      "escaped=key": "x\ty"}
+    text = (
+        "# comment\n! also a comment\n  security.protocol = PLAINTEXT\n"
+        "client.id:tool\nlinger.ms 5\nlong.value=a\\\n    b\nescaped\\=key=x\\ty\n"
+    )
+    assert parse_properties(text) == {
+        "security.protocol": "PLAINTEXT",
+        "client.id": "tool",
+        "linger.ms": "5",
+        "long.value": "ab",
+        "escaped=key": "x\ty",
+    }
 
 
-@pytest.mark.parametrize("tool", ["topics", "console-producer", "console-consumer", "configs",
-                                  "delete-records", "cluster", "consumer-groups",
-                                  "reassign-partitions", "leader-election"])
+@pytest.mark.parametrize(
+    "tool",
+    [
+        "topics",
+        "console-producer",
+        "console-consumer",
+        "configs",
+        "delete-records",
+        "cluster",
+        "consumer-groups",
+        "reassign-partitions",
+        "leader-election",
+    ],
+)
 def test_every_tool_has_help(tool: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         build_parser().parse_args([tool, "--help"])
@@ -115,19 +143,30 @@ def test_unreachable_cluster_fails_fast_with_a_hint(tmp_path: Path) -> None:
     config = tmp_path / "admin.properties"
     config.write_text("default.api.timeout.ms=1500\n")
     for tool in (["topics", "--list"], ["cluster"]):
-        stderr = fails(*tool, "--bootstrap-server", "127.0.0.1:1", "--command-config",
-                       str(config))
+        stderr = fails(*tool, "--bootstrap-server", "127.0.0.1:1", "--command-config", str(config))
         assert "no broker answers at the bootstrap address 127.0.0.1:1" in stderr
 
 
 def test_bad_client_property_is_reported(shared_broker: BrokerProcess, tmp_path: Path) -> None:
     config = tmp_path / "bad.properties"
     config.write_text("no.such.property=1\n")
-    stderr = fails("topics", "--list", "--bootstrap-server", shared_broker.bootstrap,
-                   "--command-config", str(config))
+    stderr = fails(
+        "topics",
+        "--list",
+        "--bootstrap-server",
+        shared_broker.bootstrap,
+        "--command-config",
+        str(config),
+    )
     assert "no.such.property" in stderr
-    stderr = fails("topics", "--list", "--bootstrap-server", shared_broker.bootstrap,
-                   "--command-config", str(tmp_path / "missing.properties"))
+    stderr = fails(
+        "topics",
+        "--list",
+        "--bootstrap-server",
+        shared_broker.bootstrap,
+        "--command-config",
+        str(tmp_path / "missing.properties"),
+    )
     assert "cannot read" in stderr
 
 

@@ -39,8 +39,9 @@ def closed_port_commands(address: str, tmp: Path) -> dict[str, list[str]]:
     election = tmp / "election.json"
     election.write_text('{"partitions": [{"topic": "t", "partition": 0}]}')
     plan = tmp / "plan.json"
-    plan.write_text('{"version": 1, "partitions": [{"topic": "t", "partition": 0, '
-                    '"replicas": [0]}]}')
+    plan.write_text(
+        '{"version": 1, "partitions": [{"topic": "t", "partition": 0, "replicas": [0]}]}'
+    )
     move = tmp / "move.json"
     move.write_text('{"version": 1, "topics": [{"topic": "t"}]}')
     bs = ["--bootstrap-server", address]
@@ -53,16 +54,44 @@ def closed_port_commands(address: str, tmp: Path) -> dict[str, list[str]]:
         "cluster": ["cluster", *bs],
         "consumer-groups": ["consumer-groups", *bs, "--list"],
         "reassign-partitions --list": ["reassign-partitions", *bs, "--list"],
-        "reassign-partitions --generate": ["reassign-partitions", *bs, "--generate",
-                                           "--topics-to-move-json-file", str(move),
-                                           "--broker-list", "0"],
-        "reassign-partitions --execute": ["reassign-partitions", *bs, "--execute",
-                                          "--reassignment-json-file", str(plan)],
-        "leader-election": ["leader-election", *bs, "--election-type", "preferred",
-                            "--path-to-json-file", str(election)],
+        "reassign-partitions --generate": [
+            "reassign-partitions",
+            *bs,
+            "--generate",
+            "--topics-to-move-json-file",
+            str(move),
+            "--broker-list",
+            "0",
+        ],
+        "reassign-partitions --execute": [
+            "reassign-partitions",
+            *bs,
+            "--execute",
+            "--reassignment-json-file",
+            str(plan),
+        ],
+        "leader-election": [
+            "leader-election",
+            *bs,
+            "--election-type",
+            "preferred",
+            "--path-to-json-file",
+            str(election),
+        ],
         "transactions": ["transactions", *bs, "list"],
-        "perf produce": ["perf", "produce", *bs, "--topic", "t", "--num-records", "10",
-                         "--record-size", "10", "--throughput", "-1"],
+        "perf produce": [
+            "perf",
+            "produce",
+            *bs,
+            "--topic",
+            "t",
+            "--num-records",
+            "10",
+            "--record-size",
+            "10",
+            "--throughput",
+            "-1",
+        ],
         "perf consume": ["perf", "consume", *bs, "--topic", "t", "--messages", "10"],
         "perf e2e-latency": ["perf", "e2e-latency", address, "t", "10", "1", "10"],
     }
@@ -71,8 +100,7 @@ def closed_port_commands(address: str, tmp: Path) -> dict[str, list[str]]:
 def leaf_tools() -> set[str]:
     """Every client tool ``odradek --help`` lists (perf's sub-tools one by one)."""
     found = set()
-    commands = next(a for a in build_parser()._actions
-                    if isinstance(a, argparse._SubParsersAction))
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     for name, parser in commands.choices.items():
         if name in NOT_CLIENT_TOOLS:
             continue
@@ -90,11 +118,23 @@ def run_timed(args: list[str], stdin: str = "") -> tuple[subprocess.CompletedPro
     return result, time.monotonic() - start
 
 
-CLOSED_PORT_CASES = ["topics", "console-producer", "console-consumer", "configs",
-                     "delete-records", "cluster", "consumer-groups",
-                     "reassign-partitions --list", "reassign-partitions --generate",
-                     "reassign-partitions --execute", "leader-election", "transactions",
-                     "perf produce", "perf consume", "perf e2e-latency"]
+CLOSED_PORT_CASES = [
+    "topics",
+    "console-producer",
+    "console-consumer",
+    "configs",
+    "delete-records",
+    "cluster",
+    "consumer-groups",
+    "reassign-partitions --list",
+    "reassign-partitions --generate",
+    "reassign-partitions --execute",
+    "leader-election",
+    "transactions",
+    "perf produce",
+    "perf consume",
+    "perf e2e-latency",
+]
 
 
 def test_the_closed_port_cases_cover_every_tool(tmp_path: Path) -> None:
@@ -120,7 +160,8 @@ def test_an_unresolvable_host_and_a_malformed_address_are_one_line() -> None:
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
         "Error: no broker answers at the bootstrap address no-such-host.invalid:9092 "
-        "(cannot resolve host no-such-host.invalid)"]
+        "(cannot resolve host no-such-host.invalid)"
+    ]
     result = odradek("topics", "--bootstrap-server", "localhost", "--list")
     assert result.returncode == 1
     assert result.stderr.splitlines() == ["Error: Invalid url in bootstrap.servers: localhost"]
@@ -182,13 +223,15 @@ def silent_kafka() -> Iterator[SilentKafka]:
 
 @pytest.mark.parametrize("args", [["topics", "--list"], ["consumer-groups", "--list"]])
 def test_a_timeout_after_the_cluster_answered_does_not_blame_the_address(
-        silent_kafka: SilentKafka, tmp_path: Path, args: list[str]) -> None:
+    silent_kafka: SilentKafka, tmp_path: Path, args: list[str]
+) -> None:
     config = tmp_path / "admin.properties"
     config.write_text("default.api.timeout.ms=2000\n")
     address = f"127.0.0.1:{silent_kafka.port}"
     timeout = ["--timeout", "2000"] if args[0] == "consumer-groups" else []
-    result, elapsed = run_timed([*args, "--bootstrap-server", address, *timeout,
-                                 "--command-config", str(config)])
+    result, elapsed = run_timed(
+        [*args, "--bootstrap-server", address, *timeout, "--command-config", str(config)]
+    )
     assert result.returncode == 1
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
@@ -202,40 +245,57 @@ def test_librdkafka_logs_only_with_verbose(silent_kafka: SilentKafka, tmp_path: 
     config.write_text("default.api.timeout.ms=1500\n")
     address = f"127.0.0.1:{silent_kafka.port}"
     quiet = odradek("cluster", "--bootstrap-server", address, "--command-config", str(config))
-    loud = odradek("cluster", "--bootstrap-server", address, "--command-config", str(config),
-                   "--verbose")
+    loud = odradek(
+        "cluster", "--bootstrap-server", address, "--command-config", str(config), "--verbose"
+    )
     assert quiet.returncode == loud.returncode == 1
     assert len(quiet.stderr.splitlines()) == 1, quiet.stderr
     assert "|BROKER|" not in quiet.stderr
     assert "|BROKER|" in loud.stderr  # librdkafka's own lines: %7|time|BROKER|...
     # consumer-groups' --verbose is Kafka's (the assignments): the log is `odradek --verbose`
-    loud = odradek("--verbose", "consumer-groups", "--bootstrap-server", address, "--list",
-                   "--timeout", "1500")
+    loud = odradek(
+        "--verbose", "consumer-groups", "--bootstrap-server", address, "--list", "--timeout", "1500"
+    )
     assert loud.returncode == 1 and "|BROKER|" in loud.stderr
 
 
 # -- flags ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("args, message", [
-    (["topics", "--lst"], "odradek topics: error: --lst is not a recognized option "
-                          "(did you mean --list?)"),
-    (["topics", "--list", "--bootstrap-sever", "x:1"],
-     "odradek topics: error: --bootstrap-sever is not a recognized option "
-     "(did you mean --bootstrap-server?)"),
-    (["console-consumer", "--topic", "t", "--form-beginning"],
-     "odradek console-consumer: error: --form-beginning is not a recognized option "
-     "(did you mean --from-beginning?)"),
-    (["consumer-groups", "--list", "--zzz"],
-     "odradek consumer-groups: error: --zzz is not a recognized option "
-     "(see odradek consumer-groups --help)"),
-    (["transactions", "--bootstrap-server", "x:1", "list", "--durration-filter", "5"],
-     "odradek transactions list: error: --durration-filter is not a recognized option "
-     "(did you mean --duration-filter?)"),
-    (["topics", "--list", "stray"], "odradek topics: error: unexpected argument 'stray'"),
-    (["topics", "--create", "--topic", "t", "--partitions", "abc"],
-     "odradek topics: error: argument --partitions: invalid int value: 'abc'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["topics", "--lst"],
+            "odradek topics: error: --lst is not a recognized option (did you mean --list?)",
+        ),
+        (
+            ["topics", "--list", "--bootstrap-sever", "x:1"],
+            "odradek topics: error: --bootstrap-sever is not a recognized option "
+            "(did you mean --bootstrap-server?)",
+        ),
+        (
+            ["console-consumer", "--topic", "t", "--form-beginning"],
+            "odradek console-consumer: error: --form-beginning is not a recognized option "
+            "(did you mean --from-beginning?)",
+        ),
+        (
+            ["consumer-groups", "--list", "--zzz"],
+            "odradek consumer-groups: error: --zzz is not a recognized option "
+            "(see odradek consumer-groups --help)",
+        ),
+        (
+            ["transactions", "--bootstrap-server", "x:1", "list", "--durration-filter", "5"],
+            "odradek transactions list: error: --durration-filter is not a recognized option "
+            "(did you mean --duration-filter?)",
+        ),
+        (["topics", "--list", "stray"], "odradek topics: error: unexpected argument 'stray'"),
+        (
+            ["topics", "--create", "--topic", "t", "--partitions", "abc"],
+            "odradek topics: error: argument --partitions: invalid int value: 'abc'",
+        ),
+    ],
+)
 def test_bad_flags_name_the_flag_and_exit_1(args: list[str], message: str) -> None:
     result = odradek(*args)
     assert result.returncode == 1, result
@@ -248,33 +308,46 @@ def test_bad_flags_name_the_flag_and_exit_1(args: list[str], message: str) -> No
 def test_bad_config_values_read_like_kafkas(shared_broker: BrokerProcess) -> None:
     bs = ["--bootstrap-server", shared_broker.bootstrap]
     expected = "Invalid value abc for configuration retention.ms: Not a number of type LONG"
-    stderr = fails("topics", *bs, "--create", "--topic", "bad-config", "--config",
-                   "retention.ms=abc")
+    stderr = fails(
+        "topics", *bs, "--create", "--topic", "bad-config", "--config", "retention.ms=abc"
+    )
     assert expected in stderr and "invalid literal" not in stderr
     assert len(stderr.splitlines()) == 1
     ok("topics", *bs, "--create", "--topic", "bad-config-alter")
-    stderr = fails("configs", *bs, "--alter", "--topic", "bad-config-alter", "--add-config",
-                   "retention.ms=abc")
+    stderr = fails(
+        "configs", *bs, "--alter", "--topic", "bad-config-alter", "--add-config", "retention.ms=abc"
+    )
     assert expected in stderr and len(stderr.splitlines()) == 1
-    stderr = fails("configs", *bs, "--alter", "--broker", "0", "--add-config",
-                   "message.max.bytes=1.5")
-    assert "Invalid value 1.5 for configuration message.max.bytes: Not a number of type INT" \
-        in stderr
+    stderr = fails(
+        "configs", *bs, "--alter", "--broker", "0", "--add-config", "message.max.bytes=1.5"
+    )
+    assert (
+        "Invalid value 1.5 for configuration message.max.bytes: Not a number of type INT" in stderr
+    )
 
 
-def test_delete_records_on_a_missing_topic_says_so(shared_broker: BrokerProcess,
-                                                    tmp_path: Path) -> None:
+def test_delete_records_on_a_missing_topic_says_so(
+    shared_broker: BrokerProcess, tmp_path: Path
+) -> None:
     offsets = tmp_path / "offsets.json"
-    offsets.write_text('{"partitions": [{"topic": "no-such-topic", "partition": 0, '
-                       '"offset": 1}], "version": 1}')
-    result = odradek("delete-records", "--bootstrap-server", shared_broker.bootstrap,
-                     "--offset-json-file", str(offsets))
+    offsets.write_text(
+        '{"partitions": [{"topic": "no-such-topic", "partition": 0, "offset": 1}], "version": 1}'
+    )
+    result = odradek(
+        "delete-records",
+        "--bootstrap-server",
+        shared_broker.bootstrap,
+        "--offset-json-file",
+        str(offsets),
+    )
     assert result.returncode == 1
-    assert "partition: no-such-topic-0\terror: Topic 'no-such-topic' does not exist" \
-        in result.stdout
+    assert (
+        "partition: no-such-topic-0\terror: Topic 'no-such-topic' does not exist" in result.stdout
+    )
     assert result.stderr.splitlines() == [
         "Error: records of 1 partition(s) could not be deleted: no-such-topic-0: "
-        "Topic 'no-such-topic' does not exist"]
+        "Topic 'no-such-topic' does not exist"
+    ]
 
 
 def _synonyms(line: str) -> list[str]:
@@ -282,41 +355,61 @@ def _synonyms(line: str) -> list[str]:
     return [s.split(":", 1)[0] for s in inner.split(", ")]
 
 
-def test_broker_configs_show_consistent_ids_and_every_synonym(
-        broker_factory: object) -> None:
+def test_broker_configs_show_consistent_ids_and_every_synonym(broker_factory: object) -> None:
     broker = broker_factory(overrides={"message.max.bytes": "1500000"})  # type: ignore[operator]
     bs = ["--bootstrap-server", broker.bootstrap]
     ok("configs", *bs, "--alter", "--broker", "0", "--add-config", "message.max.bytes=2000000")
-    lines = {ln.split("=", 1)[0].strip(): ln
-             for ln in ok("configs", *bs, "--describe", "--broker", "0", "--all").splitlines()
-             if "=" in ln}
+    lines = {
+        ln.split("=", 1)[0].strip(): ln
+        for ln in ok("configs", *bs, "--describe", "--broker", "0", "--all").splitlines()
+        if "=" in ln
+    }
     assert lines["broker.id"].strip().startswith("broker.id=0 ")
     assert lines["node.id"].strip().startswith("node.id=0 ")
     assert lines["message.max.bytes"].strip().startswith("message.max.bytes=2000000 ")
     assert _synonyms(lines["message.max.bytes"]) == [
-        "DYNAMIC_BROKER_CONFIG", "STATIC_BROKER_CONFIG", "DEFAULT_CONFIG"]
+        "DYNAMIC_BROKER_CONFIG",
+        "STATIC_BROKER_CONFIG",
+        "DEFAULT_CONFIG",
+    ]
     assert "STATIC_BROKER_CONFIG:message.max.bytes=1500000" in lines["message.max.bytes"]
     dynamic = ok("configs", *bs, "--describe", "--broker", "0")
-    assert "DYNAMIC_BROKER_CONFIG:message.max.bytes=2000000, STATIC_BROKER_CONFIG:" \
-           "message.max.bytes=1500000, DEFAULT_CONFIG:message.max.bytes=1048588" in dynamic
+    assert (
+        "DYNAMIC_BROKER_CONFIG:message.max.bytes=2000000, STATIC_BROKER_CONFIG:"
+        "message.max.bytes=1500000, DEFAULT_CONFIG:message.max.bytes=1048588" in dynamic
+    )
 
 
 # -- console-consumer and SIGTERM -------------------------------------------------------------
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_console_consumer_stops_on_a_signal_like_kafkas(shared_broker: BrokerProcess,
-                                                        signum: int) -> None:
+def test_console_consumer_stops_on_a_signal_like_kafkas(
+    shared_broker: BrokerProcess, signum: int
+) -> None:
     bs = ["--bootstrap-server", shared_broker.bootstrap]
     topic = f"signal-{int(signum)}"
     group = f"signal-group-{int(signum)}"
     ok("topics", *bs, "--create", "--topic", topic)
     ok("console-producer", *bs, "--topic", topic, stdin="a\nb\nc\n")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "odradek", "console-consumer", *bs, "--topic", topic,
-         "--group", group, "--from-beginning"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        [
+            sys.executable,
+            "-m",
+            "odradek",
+            "console-consumer",
+            *bs,
+            "--topic",
+            topic,
+            "--group",
+            group,
+            "--from-beginning",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+    )
     try:
         assert proc.stdout is not None
         printed = [proc.stdout.readline() for _ in range(3)]  # blocks until all 3 arrive

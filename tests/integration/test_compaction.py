@@ -54,9 +54,14 @@ Entry = tuple[bytes | None, bytes | None]  # key, value
 
 
 def compact_configs(**extra: str) -> dict[str, str]:
-    return {"cleanup.policy": "compact", "segment.bytes": "4096",
-            "min.cleanable.dirty.ratio": "0.01", "segment.ms": "500",
-            "delete.retention.ms": "60000", **extra}
+    return {
+        "cleanup.policy": "compact",
+        "segment.bytes": "4096",
+        "min.cleanable.dirty.ratio": "0.01",
+        "segment.ms": "500",
+        "delete.retention.ms": "60000",
+        **extra,
+    }
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -64,14 +69,16 @@ def compact_configs(**extra: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def compaction_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
-    broker = BrokerProcess(tmp_path_factory.mktemp("compaction") / "data",
-                           overrides=BROKER_OVERRIDES).start()
+    broker = BrokerProcess(
+        tmp_path_factory.mktemp("compaction") / "data", overrides=BROKER_OVERRIDES
+    ).start()
     yield broker
     broker.kill()
 
 
-def create_topic(broker: BrokerProcess, name: str, configs: dict[str, str],
-                 partitions: int = 1) -> None:
+def create_topic(
+    broker: BrokerProcess, name: str, configs: dict[str, str], partitions: int = 1
+) -> None:
     admin = AdminClient({"bootstrap.servers": broker.bootstrap})
     for future in admin.create_topics([NewTopic(name, partitions, 1, config=configs)]).values():
         future.result(TIMEOUT)
@@ -87,15 +94,15 @@ def cleaned_up_to(broker: BrokerProcess, topic: str, partition: int = 0) -> int:
     return max((int(m.group(1)) for m in pattern.finditer(full_log(broker))), default=-1)
 
 
-def wait_for(condition: Callable[[], bool], what: str, broker: BrokerProcess,
-             timeout: float = TIMEOUT) -> None:
+def wait_for(
+    condition: Callable[[], bool], what: str, broker: BrokerProcess, timeout: float = TIMEOUT
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return
         time.sleep(0.05)
-    pytest.fail(f"timed out waiting for {what}\n--- broker log ---\n{broker.log()}",
-                pytrace=False)
+    pytest.fail(f"timed out waiting for {what}\n--- broker log ---\n{broker.log()}", pytrace=False)
 
 
 class Acked:
@@ -117,8 +124,15 @@ class Acked:
 
 
 def produce(broker: BrokerProcess, topic: str, entries: Sequence[Entry], **conf: Any) -> Acked:
-    producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 5, "acks": "all",
-                         "message.timeout.ms": 15_000, **conf})
+    producer = Producer(
+        {
+            "bootstrap.servers": broker.bootstrap,
+            "linger.ms": 5,
+            "acks": "all",
+            "message.timeout.ms": 15_000,
+            **conf,
+        }
+    )
     acked = Acked()
     for key, value in entries:
         producer.produce(topic, key=key, value=value, partition=0, on_delivery=acked)
@@ -128,14 +142,25 @@ def produce(broker: BrokerProcess, topic: str, entries: Sequence[Entry], **conf:
     return acked
 
 
-def read_from(broker: BrokerProcess, topic: str, offset: int = OFFSET_BEGINNING,
-              until: int | None = None, idle: float = 2.0,
-              timeout: float = TIMEOUT) -> list[tuple[int, bytes | None, bytes | None]]:
+def read_from(
+    broker: BrokerProcess,
+    topic: str,
+    offset: int = OFFSET_BEGINNING,
+    until: int | None = None,
+    idle: float = 2.0,
+    timeout: float = TIMEOUT,
+) -> list[tuple[int, bytes | None, bytes | None]]:
     """Records from ``offset`` until one at or past ``until`` (default: the high watermark
     - 1), or until nothing came for ``idle`` seconds."""
-    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": unique_topic("rd"),
-                         "enable.auto.commit": False, "auto.offset.reset": "earliest",
-                         "fetch.wait.max.ms": 50})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": broker.bootstrap,
+            "group.id": unique_topic("rd"),
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "fetch.wait.max.ms": 50,
+        }
+    )
     try:
         if until is None:
             _, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), TIMEOUT)
@@ -159,8 +184,9 @@ def read_from(broker: BrokerProcess, topic: str, offset: int = OFFSET_BEGINNING,
         consumer.close()
 
 
-def assert_ordered_originals(got: list[tuple[int, bytes | None, bytes | None]],
-                             produced: dict[int, Entry]) -> None:
+def assert_ordered_originals(
+    got: list[tuple[int, bytes | None, bytes | None]], produced: dict[int, Entry]
+) -> None:
     offsets = [o for o, _, _ in got]
     assert offsets == sorted(set(offsets)), "offsets must strictly increase"
     changed = [(o, k, v) for o, k, v in got if produced.get(o) != (k, v)]
@@ -191,15 +217,26 @@ def records_on_disk(directory: Path) -> tuple[int, int]:
 
 def dump_log_ok(*directories: Path) -> None:
     logs = sorted(str(p) for d in directories for p in d.glob("*.log"))
-    result = subprocess.run([sys.executable, "-m", "odradek", "dump-log", *logs],
-                            capture_output=True, text=True, timeout=60)
-    problems = [line for line in result.stdout.splitlines()
-                if line.startswith(("Dumping", "Problem", "odradek dump-log"))
-                or "INCONSISTENT" in line]
-    bad = [p for i, p in enumerate(problems) if not p.startswith("Dumping")
-           or (i + 1 < len(problems) and not problems[i + 1].startswith("Dumping"))]
+    result = subprocess.run(
+        [sys.executable, "-m", "odradek", "dump-log", *logs],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    problems = [
+        line
+        for line in result.stdout.splitlines()
+        if line.startswith(("Dumping", "Problem", "odradek dump-log")) or "INCONSISTENT" in line
+    ]
+    bad = [
+        p
+        for i, p in enumerate(problems)
+        if not p.startswith("Dumping")
+        or (i + 1 < len(problems) and not problems[i + 1].startswith("Dumping"))
+    ]
     assert result.returncode == 0, (
-        f"dump-log exited {result.returncode}:\n" + "\n".join(bad[:20]) + result.stderr[-2000:])
+        f"dump-log exited {result.returncode}:\n" + "\n".join(bad[:20]) + result.stderr[-2000:]
+    )
 
 
 class TailConsumer(threading.Thread):
@@ -211,9 +248,14 @@ class TailConsumer(threading.Thread):
         self.errors: list[str] = []
         self.target = -1
         self.stop_event = threading.Event()
-        self.consumer = Consumer({"bootstrap.servers": broker.bootstrap,
-                                  "group.id": unique_topic("tail"), "enable.auto.commit": False,
-                                  "fetch.wait.max.ms": 20})
+        self.consumer = Consumer(
+            {
+                "bootstrap.servers": broker.bootstrap,
+                "group.id": unique_topic("tail"),
+                "enable.auto.commit": False,
+                "fetch.wait.max.ms": 20,
+            }
+        )
         self.consumer.assign([TopicPartition(topic, 0, 0)])
 
     def run(self) -> None:
@@ -284,22 +326,29 @@ def test_compaction_guarantees(compaction_broker: BrokerProcess) -> None:
 
 
 def test_tombstone_removed_after_delete_retention_and_not_before(
-        compaction_broker: BrokerProcess) -> None:
+    compaction_broker: BrokerProcess,
+) -> None:
     broker = compaction_broker
     retention_s = 4.0
     topic = unique_topic("tombstone")
-    create_topic(broker, topic, compact_configs(**{"delete.retention.ms":
-                                                   str(int(retention_s * 1000))}))
-    produced = produce(broker, topic, [(b"doomed", f"v{i}".encode()) for i in range(5)]
-                       + [(f"other-{i}".encode(), b"x" * 50) for i in range(30)]).records
+    create_topic(
+        broker, topic, compact_configs(**{"delete.retention.ms": str(int(retention_s * 1000))})
+    )
+    produced = produce(
+        broker,
+        topic,
+        [(b"doomed", f"v{i}".encode()) for i in range(5)]
+        + [(f"other-{i}".encode(), b"x" * 50) for i in range(30)],
+    ).records
     acked = produce(broker, topic, [(b"doomed", None)])
     produced.update(acked.records)
     (tombstone,) = acked.records
     produced_at = time.monotonic()
 
     def filler(tag: str) -> int:
-        records = produce(broker, topic, [(f"other-{i}".encode(), tag.encode())
-                                          for i in range(30)]).records
+        records = produce(
+            broker, topic, [(f"other-{i}".encode(), tag.encode()) for i in range(30)]
+        ).records
         produced.update(records)
         return max(records)
 
@@ -354,15 +403,23 @@ def test_keyless_records_are_rejected(compaction_broker: BrokerProcess) -> None:
 class Firehose(threading.Thread):
     """Produces to a compacted and a delete-policy topic (acks=1) until stopped."""
 
-    def __init__(self, broker: BrokerProcess, compacted: str, deleted: str, round_no: int,
-                 keys: int) -> None:
+    def __init__(
+        self, broker: BrokerProcess, compacted: str, deleted: str, round_no: int, keys: int
+    ) -> None:
         super().__init__(daemon=True)
         self.compacted, self.deleted, self.round_no, self.keys = compacted, deleted, round_no, keys
         self.acked = {compacted: Acked(), deleted: Acked()}
         self.stop_event = threading.Event()
-        self.producer = Producer({"bootstrap.servers": broker.bootstrap, "acks": 1,
-                                  "linger.ms": 5, "retries": 0, "message.timeout.ms": 5_000,
-                                  "queue.buffering.max.messages": 50_000})
+        self.producer = Producer(
+            {
+                "bootstrap.servers": broker.bootstrap,
+                "acks": 1,
+                "linger.ms": 5,
+                "retries": 0,
+                "message.timeout.ms": 5_000,
+                "queue.buffering.max.messages": 50_000,
+            }
+        )
 
     def run(self) -> None:
         seq = 0
@@ -370,14 +427,27 @@ class Firehose(threading.Thread):
         while not self.stop_event.is_set() and time.monotonic() < deadline:
             for _ in range(150):  # at most ~15k records/s
                 key = f"key-{seq % self.keys:05d}".encode()
-                value = None if seq % 23 == 0 else \
-                    f"r{self.round_no}-{seq:07d}|".encode().ljust(150, b".")
+                value = (
+                    None
+                    if seq % 23 == 0
+                    else f"r{self.round_no}-{seq:07d}|".encode().ljust(150, b".")
+                )
                 try:
-                    self.producer.produce(self.compacted, key=key, value=value, partition=0,
-                                          on_delivery=self.acked[self.compacted])
+                    self.producer.produce(
+                        self.compacted,
+                        key=key,
+                        value=value,
+                        partition=0,
+                        on_delivery=self.acked[self.compacted],
+                    )
                     if seq % 3 == 0:
-                        self.producer.produce(self.deleted, key=key, value=b"d" * 100,
-                                              partition=0, on_delivery=self.acked[self.deleted])
+                        self.producer.produce(
+                            self.deleted,
+                            key=key,
+                            value=b"d" * 100,
+                            partition=0,
+                            on_delivery=self.acked[self.deleted],
+                        )
                 except BufferError:
                     self.producer.poll(0.01)
                 seq += 1
@@ -406,17 +476,29 @@ def wait_for_files(directory: Path, suffixes: tuple[str, ...], timeout: float) -
 
 
 @pytest.mark.slow
-def test_sigkill_during_cleaning_and_retention_leaves_consistent_logs(
-        broker_factory: Any) -> None:
-    broker: BrokerProcess = broker_factory(overrides={
-        **BROKER_OVERRIDES, "log.cleaner.dedupe.buffer.size": str(2000 * 24 * 10 // 9),
-        "log.flush.offset.checkpoint.interval.ms": "1000"})
+def test_sigkill_during_cleaning_and_retention_leaves_consistent_logs(broker_factory: Any) -> None:
+    broker: BrokerProcess = broker_factory(
+        overrides={
+            **BROKER_OVERRIDES,
+            "log.cleaner.dedupe.buffer.size": str(2000 * 24 * 10 // 9),
+            "log.flush.offset.checkpoint.interval.ms": "1000",
+        }
+    )
     compacted, deleted = unique_topic("crash-compact"), unique_topic("crash-retention")
-    create_topic(broker, compacted, compact_configs(**{
-        "segment.bytes": str(128 * 1024), "delete.retention.ms": "1000"}))
-    create_topic(broker, deleted, {"segment.bytes": str(32 * 1024),
-                                   "retention.bytes": str(128 * 1024),
-                                   "file.delete.delay.ms": "100"})
+    create_topic(
+        broker,
+        compacted,
+        compact_configs(**{"segment.bytes": str(128 * 1024), "delete.retention.ms": "1000"}),
+    )
+    create_topic(
+        broker,
+        deleted,
+        {
+            "segment.bytes": str(32 * 1024),
+            "retention.bytes": str(128 * 1024),
+            "file.delete.delay.ms": "100",
+        },
+    )
     compact_dir, delete_dir = partition_dir(broker, compacted), partition_dir(broker, deleted)
     rng = random.Random(20240604)
     produced: dict[int, Entry] = {}
@@ -433,8 +515,9 @@ def test_sigkill_during_cleaning_and_retention_leaves_consistent_logs(
             wait_for_files(compact_dir, suffixes, timeout=4.0)
             time.sleep(rng.uniform(0, 0.05))
         broker.kill()
-        leftovers = [p.name for p in compact_dir.iterdir()
-                     if p.name.endswith((".cleaned", ".swap"))]
+        leftovers = [
+            p.name for p in compact_dir.iterdir() if p.name.endswith((".cleaned", ".swap"))
+        ]
         mid_cleaning_kills += bool(leftovers)
         hose.stop()
         produced.update(hose.acked[compacted].records)
@@ -452,14 +535,18 @@ def test_sigkill_during_cleaning_and_retention_leaves_consistent_logs(
         wrong = [(o, k, v) for o, k, v in got if o in produced and produced[o] != (k, v)]
         assert not wrong, f"round {round_no}: changed records {wrong[:3]}"
         newest = {key: offset for offset, key, _ in got}  # (in offset order: the last wins)
-        lost = [(k, o) for k, (o, v) in latest_by_key(produced).items()
-                if v is not None and newest.get(k, -1) < o]
+        lost = [
+            (k, o)
+            for k, (o, v) in latest_by_key(produced).items()
+            if v is not None and newest.get(k, -1) < o
+        ]
         assert not lost, f"round {round_no} ({trigger}): latest values lost {lost[:5]}"
 
         got_deleted = read_from(broker, deleted, idle=3.0, timeout=30)
         offsets = [o for o, _, _ in got_deleted]
-        assert offsets == list(range(offsets[0], offsets[0] + len(offsets))), \
+        assert offsets == list(range(offsets[0], offsets[0] + len(offsets))), (
             f"round {round_no}: gaps in the delete-policy log"
+        )
         missing = [o for o in produced_deleted if o >= offsets[0] and o > offsets[-1]]
         assert not missing, f"round {round_no}: acknowledged records missing {missing[:5]}"
     assert cleaned_up_to(broker, compacted) > 0
@@ -472,26 +559,37 @@ def test_clean_shutdown_does_not_wait_for_a_long_cleaning(broker_factory: Any) -
     topic = unique_topic("long-clean")
     create_topic(broker, topic, {"segment.bytes": str(2**30), "retention.ms": "-1"})
     records = 500_000
-    producer = Producer({"bootstrap.servers": broker.bootstrap, "acks": 1, "linger.ms": 20,
-                         "batch.size": 1_000_000})
+    producer = Producer(
+        {"bootstrap.servers": broker.bootstrap, "acks": 1, "linger.ms": 20, "batch.size": 1_000_000}
+    )
     value = b"v" * 1000
     for seq in range(records):
         while True:
             try:
-                producer.produce(topic, key=f"k{seq % 50_000}".encode(), value=value,
-                                 partition=0)
+                producer.produce(topic, key=f"k{seq % 50_000}".encode(), value=value, partition=0)
                 break
             except BufferError:
                 producer.poll(0.05)
     assert producer.flush(60) == 0
     admin = AdminClient({"bootstrap.servers": broker.bootstrap})
-    resource = ConfigResource("topic", topic, incremental_configs=[
-        ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET)
-        for k, v in (("segment.ms", "500"), ("cleanup.policy", "compact"),
-                     ("min.cleanable.dirty.ratio", "0.01"))])
+    resource = ConfigResource(
+        "topic",
+        topic,
+        incremental_configs=[
+            ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET)
+            for k, v in (
+                ("segment.ms", "500"),
+                ("cleanup.policy", "compact"),
+                ("min.cleanable.dirty.ratio", "0.01"),
+            )
+        ],
+    )
     admin.incremental_alter_configs([resource])[resource].result(TIMEOUT)
-    wait_for(lambda: (partition_dir(broker, topic) / f"{records:020d}.log").exists(),
-             "the tail segment to roll", broker)
+    wait_for(
+        lambda: (partition_dir(broker, topic) / f"{records:020d}.log").exists(),
+        "the tail segment to roll",
+        broker,
+    )
     time.sleep(1.5)  # the cleaning (about 10 s for this log here) is under way
     if cleaned_up_to(broker, topic) >= 0:
         pytest.fail("precondition: the cleaning finished too soon to test this")
@@ -505,18 +603,25 @@ def test_clean_shutdown_does_not_wait_for_a_long_cleaning(broker_factory: Any) -
 
 
 def test_consumer_offsets_is_compacted(broker_factory: Any) -> None:
-    broker: BrokerProcess = broker_factory(overrides={
-        **BROKER_OVERRIDES, "offsets.topic.num.partitions": "1",
-        "offsets.topic.segment.bytes": "4096"})
+    broker: BrokerProcess = broker_factory(
+        overrides={
+            **BROKER_OVERRIDES,
+            "offsets.topic.num.partitions": "1",
+            "offsets.topic.segment.bytes": "4096",
+        }
+    )
     topic, group = unique_topic("committed"), unique_topic("group")
     create_topic(broker, topic, {}, partitions=2)
     commits = 1500
-    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group,
-                         "enable.auto.commit": False})
+    consumer = Consumer(
+        {"bootstrap.servers": broker.bootstrap, "group.id": group, "enable.auto.commit": False}
+    )
     try:
         for i in range(1, commits + 1):
-            consumer.commit(offsets=[TopicPartition(topic, 0, i), TopicPartition(topic, 1, 2 * i)],
-                            asynchronous=False)
+            consumer.commit(
+                offsets=[TopicPartition(topic, 0, i), TopicPartition(topic, 1, 2 * i)],
+                asynchronous=False,
+            )
     finally:
         consumer.close()
     offsets_dir = partition_dir(broker, "__consumer_offsets")
@@ -532,11 +637,13 @@ def test_consumer_offsets_is_compacted(broker_factory: Any) -> None:
     assert written < commits / 10 and cleaned > 0
 
     broker.restart()
-    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group,
-                         "enable.auto.commit": False})
+    consumer = Consumer(
+        {"bootstrap.servers": broker.bootstrap, "group.id": group, "enable.auto.commit": False}
+    )
     try:
-        committed = consumer.committed([TopicPartition(topic, 0), TopicPartition(topic, 1)],
-                                       TIMEOUT)
+        committed = consumer.committed(
+            [TopicPartition(topic, 0), TopicPartition(topic, 1)], TIMEOUT
+        )
     finally:
         consumer.close()
     assert [(tp.partition, tp.offset) for tp in committed] == [(0, commits), (1, 2 * commits)]

@@ -110,8 +110,14 @@ class Deliveries:
 def produce_all(producer: Producer, topic: str, records: list[Rec]) -> Deliveries:
     dr = Deliveries()
     for r in records:
-        producer.produce(topic, value=r.value, key=r.key, headers=list(r.headers) or None,
-                         timestamp=r.timestamp, on_delivery=dr)
+        producer.produce(
+            topic,
+            value=r.value,
+            key=r.key,
+            headers=list(r.headers) or None,
+            timestamp=r.timestamp,
+            on_delivery=dr,
+        )
     remaining = producer.flush(DELIVERY_TIMEOUT_MS / 1000 + 5)
     assert remaining == 0, f"{remaining} messages still undelivered"
     assert not dr.errors(), f"delivery errors: {dr.errors()[:5]}"
@@ -125,9 +131,15 @@ def to_got(msg: Message) -> Got:
     assert partition is not None and offset is not None  # a record names both
     # ignore[arg-type]: the stubs type headers() for producing too (a dict, str values); a
     # consumed record's are a list of (str, bytes) pairs
-    return Got(partition=partition, offset=offset, key=msg.key(), value=msg.value(),
-               headers=list(msg.headers() or []), timestamp=ts,  # type: ignore[arg-type]
-               create_time=ts_type == TIMESTAMP_CREATE_TIME)
+    return Got(
+        partition=partition,
+        offset=offset,
+        key=msg.key(),
+        value=msg.value(),
+        headers=list(msg.headers() or []),  # type: ignore[arg-type]
+        timestamp=ts,
+        create_time=ts_type == TIMESTAMP_CREATE_TIME,
+    )
 
 
 def consume_n(consumer: Consumer, n: int, timeout: float = 30.0) -> list[Message]:
@@ -144,13 +156,20 @@ def consume_n(consumer: Consumer, n: int, timeout: float = 30.0) -> list[Message
                 raise AssertionError(f"consumer error on {msg.topic()}[{msg.partition()}]: {err}")
             else:  # client-level (e.g. group coordinator) noise: report only if short
                 other_errors.append(str(err))
-    assert len(out) == n, (f"consumed {len(out)} of {n} messages in {timeout}s; "
-                           f"client errors: {other_errors[:10]}")
+    assert len(out) == n, (
+        f"consumed {len(out)} of {n} messages in {timeout}s; client errors: {other_errors[:10]}"
+    )
     return out
 
 
-def assigned_consumer(consumers: list[Consumer], bootstrap: str, topic: str,
-                      offset: int = 0, partition: int = 0, **extra: Any) -> Consumer:
+def assigned_consumer(
+    consumers: list[Consumer],
+    bootstrap: str,
+    topic: str,
+    offset: int = 0,
+    partition: int = 0,
+    **extra: Any,
+) -> Consumer:
     consumer = make_consumer(bootstrap, **extra)
     consumers.append(consumer)
     consumer.assign([TopicPartition(topic, partition, offset)])
@@ -158,8 +177,9 @@ def assigned_consumer(consumers: list[Consumer], bootstrap: str, topic: str,
 
 
 @pytest.mark.parametrize("codec", CODECS)
-def test_round_trip_every_field(shared_broker: BrokerProcess, consumers: list[Consumer],
-                                codec: str) -> None:
+def test_round_trip_every_field(
+    shared_broker: BrokerProcess, consumers: list[Consumer], codec: str
+) -> None:
     topic = unique_topic(f"ck-rt-{codec}")
     records = sample_records()
     producer = make_producer(shared_broker.bootstrap, **{"compression.type": codec})
@@ -177,8 +197,9 @@ def test_round_trip_every_field(shared_broker: BrokerProcess, consumers: list[Co
     assert_round_trip(records, got, start=MID_BATCH_OFFSET)
 
 
-def test_ten_thousand_records_in_order(shared_broker: BrokerProcess,
-                                       consumers: list[Consumer]) -> None:
+def test_ten_thousand_records_in_order(
+    shared_broker: BrokerProcess, consumers: list[Consumer]
+) -> None:
     topic = unique_topic("ck-10k")
     n = 10_000
     producer = make_producer(shared_broker.bootstrap, **{"linger.ms": 20})
@@ -196,12 +217,14 @@ def test_ten_thousand_records_in_order(shared_broker: BrokerProcess,
     assert_in_order(got, n)
 
 
-def test_large_record_ok_and_oversized_rejected(shared_broker: BrokerProcess,
-                                                consumers: list[Consumer]) -> None:
+def test_large_record_ok_and_oversized_rejected(
+    shared_broker: BrokerProcess, consumers: list[Consumer]
+) -> None:
     topic = unique_topic("ck-large")
-    producer = make_producer(shared_broker.bootstrap, **{
-        "message.max.bytes": CLIENT_MAX_BYTES, "batch.size": CLIENT_MAX_BYTES,
-        "linger.ms": 0})
+    producer = make_producer(
+        shared_broker.bootstrap,
+        **{"message.max.bytes": CLIENT_MAX_BYTES, "batch.size": CLIENT_MAX_BYTES, "linger.ms": 0},
+    )
     big = os.urandom(LARGE_OK_BYTES)
     oversized = os.urandom(OVERSIZED_BYTES)
 
@@ -232,8 +255,9 @@ def test_large_record_ok_and_oversized_rejected(shared_broker: BrokerProcess,
     assert got[1].value() == b"small"
 
 
-def test_offsets_for_times_and_watermarks(shared_broker: BrokerProcess,
-                                          consumers: list[Consumer]) -> None:
+def test_offsets_for_times_and_watermarks(
+    shared_broker: BrokerProcess, consumers: list[Consumer]
+) -> None:
     topic = unique_topic("ck-times")
     records = [Rec(None, f"t{ts}".encode(), [], ts) for ts in (1000, 2000, 3000)]
     produce_all(make_producer(shared_broker.bootstrap), topic, records)
@@ -256,8 +280,12 @@ def test_offsets_for_times_and_watermarks(shared_broker: BrokerProcess,
     # The same through the AdminClient's ListOffsets.
     admin = AdminClient({"bootstrap.servers": shared_broker.bootstrap})
     tp = TopicPartition(topic, 0)
-    specs = {"earliest": OffsetSpec.earliest(), "latest": OffsetSpec.latest(),
-             "1500": OffsetSpec.for_timestamp(1500), "9999": OffsetSpec.for_timestamp(9999)}
+    specs = {
+        "earliest": OffsetSpec.earliest(),
+        "latest": OffsetSpec.latest(),
+        "1500": OffsetSpec.for_timestamp(1500),
+        "9999": OffsetSpec.for_timestamp(9999),
+    }
     results = {}
     for name, spec in specs.items():
         futures = admin.list_offsets({tp: spec}, request_timeout=10)
@@ -269,8 +297,9 @@ def test_offsets_for_times_and_watermarks(shared_broker: BrokerProcess,
     assert results["9999"].offset == -1
 
 
-def test_long_poll_wakes_on_produce(shared_broker: BrokerProcess,
-                                    consumers: list[Consumer]) -> None:
+def test_long_poll_wakes_on_produce(
+    shared_broker: BrokerProcess, consumers: list[Consumer]
+) -> None:
     """A consumer parked in Fetch (default fetch.wait.max.ms=500) must see a new record within
     milliseconds: the broker has to answer the parked Fetch as soon as data arrives."""
     topic = unique_topic("ck-latency")
@@ -302,14 +331,24 @@ def test_long_poll_wakes_on_produce(shared_broker: BrokerProcess,
             value = f"probe-{i}".encode()
             acked: list[float] = []
             # ignore[misc]: mypy cannot infer a lambda with defaults, python/mypy#12557
-            producer.produce(topic, value=value,
-                             on_delivery=lambda err, _m, a=acked: a.append(time.perf_counter())  # type: ignore[misc]
-                             if err is None else None)
+            producer.produce(
+                topic,
+                value=value,
+                on_delivery=lambda err, _m, a=acked: (
+                    a.append(time.perf_counter())  # type: ignore[misc]
+                    if err is None
+                    else None
+                ),
+            )
             assert producer.flush(10) == 0
             assert acked, f"probe {i} not acknowledged"
             # ignore[misc]: mypy cannot infer a lambda with defaults, python/mypy#12557
-            wait_for(lambda v=value: v in received, 5, f"probe {i} at the consumer ({errors})",  # type: ignore[misc]
-                     interval=0.001)
+            wait_for(
+                lambda v=value: v in received,  # type: ignore[misc]
+                5,
+                f"probe {i} at the consumer ({errors})",
+                interval=0.001,
+            )
             latencies.append(received[value] - acked[0])
     finally:
         stop.set()
@@ -321,8 +360,11 @@ def test_admin_create_delete_topics(shared_broker: BrokerProcess) -> None:
     topic = unique_topic("ck-admin")
     admin = AdminClient({"bootstrap.servers": shared_broker.bootstrap})
 
-    futures = admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)],
-                                  operation_timeout=10, request_timeout=15)
+    futures = admin.create_topics(
+        [NewTopic(topic, num_partitions=3, replication_factor=1)],
+        operation_timeout=10,
+        request_timeout=15,
+    )
     futures[topic].result(timeout=20)
 
     def partitions() -> int:
@@ -344,15 +386,19 @@ def test_admin_create_delete_topics(shared_broker: BrokerProcess) -> None:
     assert not dr.errors(), dr.errors()
     assert sorted((m.partition(), m.offset()) for _, m in dr.reports) == [(0, 0), (1, 0), (2, 0)]
 
-    dup = admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)],
-                              request_timeout=15)
+    dup = admin.create_topics(
+        [NewTopic(topic, num_partitions=3, replication_factor=1)], request_timeout=15
+    )
     with pytest.raises(KafkaException) as excinfo:
         dup[topic].result(timeout=20)
     assert excinfo.value.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS, excinfo.value
 
     admin.delete_topics([topic], operation_timeout=10, request_timeout=15)[topic].result(20)
-    wait_for(lambda: topic not in admin.list_topics(timeout=10).topics, 10,
-             "the deleted topic to leave metadata")
+    wait_for(
+        lambda: topic not in admin.list_topics(timeout=10).topics,
+        10,
+        "the deleted topic to leave metadata",
+    )
 
 
 def test_unknown_topic_without_auto_create(broker_factory: Any) -> None:
@@ -366,8 +412,9 @@ def test_unknown_topic_without_auto_create(broker_factory: Any) -> None:
     assert err.code() == KafkaError.UNKNOWN_TOPIC_OR_PART, err
 
     # A producer fails the record instead of creating the topic.
-    producer = make_producer(broker.bootstrap, **{"topic.metadata.propagation.max.ms": 1000,
-                                                   "message.timeout.ms": 5000})
+    producer = make_producer(
+        broker.bootstrap, **{"topic.metadata.propagation.max.ms": 1000, "message.timeout.ms": 5000}
+    )
     dr = Deliveries()
     producer.produce(topic, value=b"nowhere", on_delivery=dr)
     assert producer.flush(15) == 0
@@ -378,4 +425,3 @@ def test_unknown_topic_without_auto_create(broker_factory: Any) -> None:
     topic_error = md.topics[topic].error
     assert topic_error is not None, "the topic was created anyway"
     assert topic_error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART
-

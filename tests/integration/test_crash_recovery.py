@@ -62,17 +62,19 @@ class SequencedProducer(threading.Thread):
         self.first_ack = threading.Event()
         self._stop_event = threading.Event()
         self._lock = threading.Lock()
-        self.producer = Producer({
-            "bootstrap.servers": bootstrap,
-            "acks": 1,
-            "enable.idempotence": False,
-            "retries": 0,
-            "linger.ms": 2,
-            "message.timeout.ms": 10_000,
-            "queue.buffering.max.messages": 20_000,
-            "reconnect.backoff.ms": 50,
-            "reconnect.backoff.max.ms": 200,
-        })
+        self.producer = Producer(
+            {
+                "bootstrap.servers": bootstrap,
+                "acks": 1,
+                "enable.idempotence": False,
+                "retries": 0,
+                "linger.ms": 2,
+                "message.timeout.ms": 10_000,
+                "queue.buffering.max.messages": 20_000,
+                "reconnect.backoff.ms": 50,
+                "reconnect.backoff.max.ms": 200,
+            }
+        )
 
     def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
         if err is not None:
@@ -96,8 +98,13 @@ class SequencedProducer(threading.Thread):
                 self.producer.poll(0.001)
                 continue
             try:
-                self.producer.produce(TOPIC, value_for(self.round_no, seq), key_for(seq),
-                                      partition=0, on_delivery=self._on_delivery)
+                self.producer.produce(
+                    TOPIC,
+                    value_for(self.round_no, seq),
+                    key_for(seq),
+                    partition=0,
+                    on_delivery=self._on_delivery,
+                )
             except BufferError:
                 self.producer.poll(0.005)
                 continue
@@ -135,13 +142,15 @@ def read_partition(bootstrap: str) -> tuple[list[tuple[int, bytes | None, bytes 
                 header = batch.header
                 if header.last_offset < expected:
                     continue
-                assert header.base_offset <= expected, \
+                assert header.base_offset <= expected, (
                     f"gap: expected offset {expected}, next batch starts at {header.base_offset}"
+                )
                 for record in batch.records:
                     if record.offset < expected:
                         continue  # the fetch returned the batch holding ``expected``
-                    assert record.offset == expected, \
+                    assert record.offset == expected, (
                         f"offsets not consecutive: {record.offset} after {expected - 1}"
+                    )
                     records.append((record.offset, record.key, record.value))
                     expected += 1
                     progressed = True
@@ -153,13 +162,13 @@ def read_partition(bootstrap: str) -> tuple[list[tuple[int, bytes | None, bytes 
 def check_crcs(raw: bytes) -> None:
     position = 0
     while len(raw) - position >= HEADER_SIZE:
-        length = int.from_bytes(raw[position + 8:position + 12], "big", signed=True)
+        length = int.from_bytes(raw[position + 8 : position + 12], "big", signed=True)
         end = position + 12 + length
         if end > len(raw):
             return  # a partial batch at the end of a fetch response is allowed
-        stored = int.from_bytes(raw[position + 17:position + 21], "big")
-        computed = crc32c.crc32c(raw[position + ATTRIBUTES_OFFSET:end])
-        offset = int.from_bytes(raw[position:position + 8], "big", signed=True)
+        stored = int.from_bytes(raw[position + 17 : position + 21], "big")
+        computed = crc32c.crc32c(raw[position + ATTRIBUTES_OFFSET : end])
+        offset = int.from_bytes(raw[position : position + 8], "big", signed=True)
         assert stored == computed, f"CRC mismatch in batch at offset {offset}"
         position = end
 
@@ -167,22 +176,32 @@ def check_crcs(raw: bytes) -> None:
 def dump_log(partition_dir: Path) -> None:
     logs = sorted(partition_dir.glob("*.log"))
     assert logs, f"no segments in {partition_dir}"
-    result = subprocess.run([sys.executable, "-m", "odradek", "dump-log", *map(str, logs)],
-                            capture_output=True, text=True, timeout=60, check=False)
-    assert result.returncode == 0, \
+    result = subprocess.run(
+        [sys.executable, "-m", "odradek", "dump-log", *map(str, logs)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, (
         f"dump-log exited {result.returncode}:\n{result.stdout[-4000:]}\n{result.stderr[-2000:]}"
+    )
     assert "INCONSISTENT" not in result.stdout
 
 
 def test_sigkill_during_acks1_production_loses_no_acknowledged_record(
-        tmp_path: Path, record_property: Any) -> None:
+    tmp_path: Path, record_property: Any
+) -> None:
     seed = int(os.environ.get("CRASH_LOOP_SEED", time.time_ns() % 2**32))
     rng = random.Random(seed)
     record_property("seed", seed)
-    broker = BrokerProcess(tmp_path / "data", overrides={
-        "log.segment.bytes": str(SEGMENT_BYTES),
-        "log.flush.offset.checkpoint.interval.ms": "1000",
-    })
+    broker = BrokerProcess(
+        tmp_path / "data",
+        overrides={
+            "log.segment.bytes": str(SEGMENT_BYTES),
+            "log.flush.offset.checkpoint.interval.ms": "1000",
+        },
+    )
     broker.start()
     try:
         with RawClient.to(broker.bootstrap) as client:
@@ -199,8 +218,9 @@ def test_sigkill_during_acks1_production_loses_no_acknowledged_record(
             round_acked = producer.stop()
             del producer
             overlap = acked.keys() & round_acked.keys()
-            assert not overlap, f"{context}: offsets acknowledged in two rounds: " \
-                f"{sorted(overlap)[:5]}"
+            assert not overlap, (
+                f"{context}: offsets acknowledged in two rounds: {sorted(overlap)[:5]}"
+            )
             acked.update(round_acked)
 
             broker.start()
@@ -208,10 +228,11 @@ def test_sigkill_during_acks1_production_loses_no_acknowledged_record(
             assert len(records) == high_watermark
             by_offset = {offset: (key, value) for offset, key, value in records}
             missing = [o for o in sorted(acked) if o not in by_offset]
-            assert not missing, f"{context}: acknowledged offsets lost: {missing[:10]} " \
+            assert not missing, (
+                f"{context}: acknowledged offsets lost: {missing[:10]} "
                 f"({len(missing)} in all; log end now {high_watermark})\n{broker.log()}"
-            wrong = [(o, acked[o], by_offset[o]) for o in sorted(acked)
-                     if by_offset[o] != acked[o]]
+            )
+            wrong = [(o, acked[o], by_offset[o]) for o in sorted(acked) if by_offset[o] != acked[o]]
             assert not wrong, f"{context}: acknowledged records changed: {wrong[:5]}"
             dump_log(partition_dir)
         assert len(list(partition_dir.glob("*.log"))) >= 3, "expected several segments"

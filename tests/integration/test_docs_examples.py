@@ -67,8 +67,11 @@ class Block:
     def commands(self) -> list[str]:
         """The block's lines without comments, blank lines and line continuations."""
         joined = re.sub(r"\\\n\s*", " ", self.text)
-        return [line.strip() for line in joined.splitlines()
-                if line.strip() and not line.strip().startswith("#")]
+        return [
+            line.strip()
+            for line in joined.splitlines()
+            if line.strip() and not line.strip().startswith("#")
+        ]
 
     @property
     def missing_programs(self) -> list[str]:
@@ -79,8 +82,7 @@ class Block:
     def kind(self) -> str:
         if self.lang == "python":
             return "python"
-        if "zkServer.sh" in self.text or "127.0.0.1:909" in self.text.replace(
-                "127.0.0.1:9092", ""):
+        if "zkServer.sh" in self.text or "127.0.0.1:909" in self.text.replace("127.0.0.1:9092", ""):
             return "cluster"
         commands = self.commands
         if commands and all(c.startswith("odradek serve") for c in commands):
@@ -111,8 +113,11 @@ def extract_blocks(path: Path, text: str | None = None) -> list[Block]:
         index += 1  # the closing fence
         if lang in ("sh", "python"):
             skip = NOT_TESTED.match(previous)
-            blocks.append(Block(path, start + 1, lang, "\n".join(body) + "\n",
-                                skip.group(1) if skip else None))
+            blocks.append(
+                Block(
+                    path, start + 1, lang, "\n".join(body) + "\n", skip.group(1) if skip else None
+                )
+            )
         previous = ""
     return blocks
 
@@ -153,8 +158,10 @@ class Outcome:
         return self.returncode == 0
 
     def report(self) -> str:
-        return (f"{self.block.where}: exit code {self.returncode}\n--- block ---\n"
-                f"{self.block.text}--- output (tail) ---\n{self.output[-6000:]}")
+        return (
+            f"{self.block.where}: exit code {self.returncode}\n--- block ---\n"
+            f"{self.block.text}--- output (tail) ---\n{self.output[-6000:]}"
+        )
 
 
 def environment() -> dict[str, str]:
@@ -166,15 +173,27 @@ def environment() -> dict[str, str]:
     return env
 
 
-def run_script(args: list[str], workdir: Path, name: str, *, new_session: bool = False,
-               timeout: float = BLOCK_TIMEOUT) -> tuple[int, str]:
+def run_script(
+    args: list[str],
+    workdir: Path,
+    name: str,
+    *,
+    new_session: bool = False,
+    timeout: float = BLOCK_TIMEOUT,
+) -> tuple[int, str]:
     """Run a process with its output in a file (background jobs of a shell keep the file,
     not a pipe, open), its stdin empty."""
     log_path = workdir / f"{name}.out"
     with open(log_path, "wb") as log_file:
-        proc = subprocess.Popen(args, cwd=workdir, stdin=subprocess.DEVNULL, stdout=log_file,
-                                stderr=subprocess.STDOUT, env=environment(),
-                                start_new_session=new_session)
+        proc = subprocess.Popen(
+            args,
+            cwd=workdir,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env=environment(),
+            start_new_session=new_session,
+        )
         try:
             code = proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -196,8 +215,17 @@ def run_python(block: Block, ports: Ports, workdir: Path, name: str) -> Outcome:
     if re.search(r"^def test_", source, re.MULTILINE):
         script = workdir / f"test_{name}.py"
         script.write_text(source)
-        args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                "--rootdir", str(workdir), str(script)]
+        args = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(workdir),
+            str(script),
+        ]
     else:
         script.write_text(source)
         args = [sys.executable, str(script)]
@@ -219,17 +247,23 @@ def wait_for_port(port: int, alive: Callable[[], bool], timeout: float = 30.0) -
 def run_serve_line(block: Block, command: str, workdir: Path, name: str) -> Outcome:
     """One `odradek serve ...` line: it must listen, then stop cleanly on SIGTERM."""
     port, metrics = free_port(), free_port()
-    command = re.sub(r"metrics\.port=([1-9]\d*)", lambda _: f"metrics.port={free_port()}",
-                     command)
+    command = re.sub(r"metrics\.port=([1-9]\d*)", lambda _: f"metrics.port={free_port()}", command)
     command = command.replace(
         "odradek serve",
         f"odradek serve --override listeners=PLAINTEXT://127.0.0.1:{port} "
-        f"--override metrics.port={metrics}", 1)
+        f"--override metrics.port={metrics}",
+        1,
+    )
     log_path = workdir / f"{name}.out"
     with open(log_path, "wb") as log_file:
-        proc = subprocess.Popen(["bash", "-c", f"exec {command}"], cwd=workdir,
-                                stdin=subprocess.DEVNULL, stdout=log_file,
-                                stderr=subprocess.STDOUT, env=environment())
+        proc = subprocess.Popen(
+            ["bash", "-c", f"exec {command}"],
+            cwd=workdir,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env=environment(),
+        )
     try:
         listening = wait_for_port(port, lambda: proc.poll() is None)
         if proc.poll() is None:
@@ -259,11 +293,23 @@ class DocBroker:
         log_path = self.workdir / "broker.log"
         with open(log_path, "wb") as log_file:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "odradek", "serve", "config/server.properties",
-                 "--override", f"listeners=PLAINTEXT://127.0.0.1:{self.ports.broker}",
-                 "--override", f"metrics.port={self.ports.metrics}"],
-                cwd=self.workdir, stdin=subprocess.DEVNULL, stdout=log_file,
-                stderr=subprocess.STDOUT, env=environment())
+                [
+                    sys.executable,
+                    "-m",
+                    "odradek",
+                    "serve",
+                    "config/server.properties",
+                    "--override",
+                    f"listeners=PLAINTEXT://127.0.0.1:{self.ports.broker}",
+                    "--override",
+                    f"metrics.port={self.ports.metrics}",
+                ],
+                cwd=self.workdir,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                env=environment(),
+            )
         proc = self.proc
         if not wait_for_port(self.ports.broker, lambda: proc.poll() is None):
             self.stop()
@@ -292,8 +338,10 @@ def run_blocks(blocks: list[Block], ports: Ports, workdir: Path) -> list[Outcome
     for block in blocks:
         name = f"{block.path.stem}-{block.line}"
         if block.kind == "serve":
-            outcomes += [run_serve_line(block, command, workdir, f"{name}-{i}")
-                         for i, command in enumerate(block.commands)]
+            outcomes += [
+                run_serve_line(block, command, workdir, f"{name}-{i}")
+                for i, command in enumerate(block.commands)
+            ]
         elif block.kind == "python":
             outcomes.append(run_python(block, ports, workdir, name))
         else:
@@ -314,22 +362,29 @@ def runnable(blocks: list[Block]) -> list[Block]:
 
 
 def test_extraction_and_markers() -> None:
-    text = ("# t\n\n```sh\necho one\n```\n\n<!-- not-tested: needs a GPU -->\n```sh\ngpu\n```\n"
-            "```text\nout\n```\n```python\nprint(1)\n```\n"
-            "```sh\nodradek serve\nodradek serve --override metrics.port=-1  # off\n```\n")
+    text = (
+        "# t\n\n```sh\necho one\n```\n\n<!-- not-tested: needs a GPU -->\n```sh\ngpu\n```\n"
+        "```text\nout\n```\n```python\nprint(1)\n```\n"
+        "```sh\nodradek serve\nodradek serve --override metrics.port=-1  # off\n```\n"
+    )
     blocks = extract_blocks(Path("t.md"), text)
     assert [(b.line, b.lang, b.not_tested, b.kind) for b in blocks] == [
-        (3, "sh", None, "sh"), (8, "sh", "needs a GPU", "sh"), (14, "python", None, "python"),
-        (17, "sh", None, "serve")]
+        (3, "sh", None, "sh"),
+        (8, "sh", "needs a GPU", "sh"),
+        (14, "python", None, "python"),
+        (17, "sh", None, "serve"),
+    ]
 
 
 def test_a_failing_example_fails(tmp_path: Path) -> None:
     """The runner is not a rubber stamp: a failing command anywhere in a block, even in a
     pipeline, fails it."""
     ports = Ports(broker=1, metrics=2)
-    blocks = [Block(Path("t.md"), 1, "sh", "false | cat\necho reached\n"),
-              Block(Path("t.md"), 5, "sh", "odradek no-such-tool\n"),
-              Block(Path("t.md"), 9, "python", "raise SystemExit(3)\n")]
+    blocks = [
+        Block(Path("t.md"), 1, "sh", "false | cat\necho reached\n"),
+        Block(Path("t.md"), 5, "sh", "odradek no-such-tool\n"),
+        Block(Path("t.md"), 9, "python", "raise SystemExit(3)\n"),
+    ]
     outcomes = run_blocks(blocks, ports, tmp_path)
     assert [o.returncode != 0 for o in outcomes] == [True, True, True]
     assert "reached" not in outcomes[0].output
@@ -362,8 +417,12 @@ def test_single_node_examples(document: Path, doc_broker: DocBroker) -> None:
 
 @pytest.fixture
 def cluster_ports() -> Iterator[Ports]:
-    yield Ports(broker=0, metrics=free_port(), zookeeper=free_port(),
-                cluster_base=consecutive_free_ports(3) - 1)
+    yield Ports(
+        broker=0,
+        metrics=free_port(),
+        zookeeper=free_port(),
+        cluster_base=consecutive_free_ports(3) - 1,
+    )
 
 
 def consecutive_free_ports(count: int) -> int:
@@ -388,8 +447,9 @@ def test_cluster_examples(tmp_path: Path, cluster_ports: Ports) -> None:
     cluster (127.0.0.1:9091), as one shell session from the start block to the stop block."""
     if not ZK_SERVER.exists() or shutil.which("java") is None:
         pytest.skip("needs Debian's zookeeper package and a JDK")
-    blocks = [b for path in DOCUMENTS for b in runnable(extract_blocks(path))
-              if b.kind == "cluster"]
+    blocks = [
+        b for path in DOCUMENTS for b in runnable(extract_blocks(path)) if b.kind == "cluster"
+    ]
     starts = [b for b in blocks if "zkServer.sh start" in b.text]
     stops = [b for b in blocks if "zkServer.sh stop" in b.text]
     assert len(starts) == 1 and len(stops) == 1, [b.where for b in starts + stops]
@@ -398,19 +458,27 @@ def test_cluster_examples(tmp_path: Path, cluster_ports: Ports) -> None:
 
     workdir = scratch_dir(tmp_path)
     zoo_cfg = workdir / "config" / "zoo.cfg"
-    zoo_cfg.write_text(zoo_cfg.read_text().replace(
-        "clientPort=2181", f"clientPort={cluster_ports.zookeeper}"))
+    zoo_cfg.write_text(
+        zoo_cfg.read_text().replace("clientPort=2181", f"clientPort={cluster_ports.zookeeper}")
+    )
     script = ["set -eo pipefail"]
     for number, block in enumerate(session):
-        script += [f"echo \"### {number} {block.where} $(date +%T)\"",
-                   cluster_ports.substitute(block.text)]
-    script.append("echo \"### done $(date +%T)\"")
+        script += [
+            f'echo "### {number} {block.where} $(date +%T)"',
+            cluster_ports.substitute(block.text),
+        ]
+    script.append('echo "### done $(date +%T)"')
     log_path = workdir / "cluster.out"
     with open(log_path, "wb") as log_file:
         session_proc = subprocess.Popen(
-            ["bash", "-c", "\n".join(script)], cwd=workdir, stdin=subprocess.DEVNULL,
-            stdout=log_file, stderr=subprocess.STDOUT, env=environment(),
-            start_new_session=True)
+            ["bash", "-c", "\n".join(script)],
+            cwd=workdir,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env=environment(),
+            start_new_session=True,
+        )
     try:
         try:
             code = session_proc.wait(150)
@@ -432,8 +500,11 @@ def stop_process_group(proc: subprocess.Popen[bytes]) -> list[str]:
         proc.kill()
         proc.wait()
     processes.reap_zombies()
-    left = [info for info in processes.all_processes()
-            if info.state != "Z" and process_group(info.pid) == proc.pid]
+    left = [
+        info
+        for info in processes.all_processes()
+        if info.state != "Z" and process_group(info.pid) == proc.pid
+    ]
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:

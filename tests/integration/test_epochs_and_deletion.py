@@ -26,8 +26,9 @@ def test_delete_topic_disabled(broker_factory) -> None:  # type: ignore[no-untyp
 
 
 @pytest.mark.parametrize(("epoch", "expected"), [(-1, 0), (0, 0), (1, 75)])
-def test_fetch_checks_the_current_leader_epoch(broker: BrokerProcess, epoch: int,
-                                               expected: int) -> None:
+def test_fetch_checks_the_current_leader_epoch(
+    broker: BrokerProcess, epoch: int, expected: int
+) -> None:
     """-1 skips the check; the partition's epoch (0 on a single node) is served; a newer
     epoch than this broker knows is UNKNOWN_LEADER_EPOCH (75), as in Kafka."""
     from tests.support.raw_client import RawClient
@@ -38,10 +39,11 @@ def test_fetch_checks_the_current_leader_epoch(broker: BrokerProcess, epoch: int
         request = client.fetch_request("epochs", 0, 0)
         topic = request.topics[0]
         partition = type(topic.partitions[0])(
-            partition=0, current_leader_epoch=epoch, fetch_offset=0,
-            partition_max_bytes=1_048_576)
+            partition=0, current_leader_epoch=epoch, fetch_offset=0, partition_max_bytes=1_048_576
+        )
         request = dataclasses.replace(
-            request, topics=(type(topic)(topic="epochs", partitions=(partition,)),))
+            request, topics=(type(topic)(topic="epochs", partitions=(partition,)),)
+        )
         response = client.call(request)
         assert response.responses[0].partitions[0].error_code == expected
     finally:

@@ -42,9 +42,14 @@ class GroupMember:
         self.name = name
         self.listener = Listener()
         self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
-            auto_offset_reset="earliest", session_timeout_ms=6000, heartbeat_interval_ms=500,
-            max_poll_records=25)
+            bootstrap_servers=bootstrap,
+            group_id=group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=6000,
+            heartbeat_interval_ms=500,
+            max_poll_records=25,
+        )
         self.topic = topic
         self.processed: list[tuple[int, int]] = []
         self.commit_failures = 0
@@ -87,8 +92,10 @@ async def produce(bootstrap: str, topic: str, values: range) -> set[tuple[int, i
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
     try:
-        results = [await producer.send(topic, value=str(i).encode(), partition=i % PARTITIONS)
-                   for i in values]
+        results = [
+            await producer.send(topic, value=str(i).encode(), partition=i % PARTITIONS)
+            for i in values
+        ]
         metadata = [await r for r in results]
         return {(m.partition, m.offset) for m in metadata}
     finally:
@@ -117,33 +124,49 @@ async def test_group_getmany_manual_commit(broker_factory: Any) -> None:
     try:
         for member in members:
             await member.start()
-        await wait_until(lambda: [len(m.assignment()) for m in members] == [2, 2]
-                         and members[0].assignment().isdisjoint(members[1].assignment()),
-                         30, "two members with two partitions each",
-                         lambda: (broker.log(), [m.assignment() for m in members]))
+        await wait_until(
+            lambda: (
+                [len(m.assignment()) for m in members] == [2, 2]
+                and members[0].assignment().isdisjoint(members[1].assignment())
+            ),
+            30,
+            "two members with two partitions each",
+            lambda: (broker.log(), [m.assignment() for m in members]),
+        )
 
         def consumed() -> Counter[tuple[int, int]]:
             return Counter(x for m in members for x in m.processed)
 
         wanted = await produce(broker.bootstrap, topic, range(200))
-        await wait_until(lambda: set(consumed()) >= wanted, 30, "200 records",
-                         lambda: (len(consumed()), broker.log()))
+        await wait_until(
+            lambda: set(consumed()) >= wanted,
+            30,
+            "200 records",
+            lambda: (len(consumed()), broker.log()),
+        )
         for member in members:
             assert {p for p, _ in member.processed} <= member.assignment()
 
         # One member leaves; the other takes over and nothing is processed twice.
         leaving, staying = members
         await leaving.stop()
-        await wait_until(lambda: staying.assignment() == set(range(PARTITIONS)), 30,
-                         "the takeover", lambda: broker.log())
+        await wait_until(
+            lambda: staying.assignment() == set(range(PARTITIONS)),
+            30,
+            "the takeover",
+            lambda: broker.log(),
+        )
         wanted |= await produce(broker.bootstrap, topic, range(200, 400))
-        await wait_until(lambda: set(consumed()) >= wanted, 30, "400 records",
-                         lambda: (len(consumed()), broker.log()))
+        await wait_until(
+            lambda: set(consumed()) >= wanted,
+            30,
+            "400 records",
+            lambda: (len(consumed()), broker.log()),
+        )
         await asyncio.sleep(0.3)
         counts = consumed()
         assert set(counts) == wanted
-        assert all(n == 1 for n in counts.values()), \
-            {k: n for k, n in counts.items() if n > 1}
+        assert all(n == 1 for n in counts.values()), {k: n for k, n in counts.items() if n > 1}
         await staying.stop()
     finally:
         for member in members:
@@ -152,9 +175,14 @@ async def test_group_getmany_manual_commit(broker_factory: Any) -> None:
 
     # A new member resumes after the committed offsets.
     more = await produce(broker.bootstrap, topic, range(400, 440))
-    consumer = AIOKafkaConsumer(bootstrap_servers=broker.bootstrap, group_id=group,
-                                enable_auto_commit=False, auto_offset_reset="earliest",
-                                session_timeout_ms=6000, heartbeat_interval_ms=500)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=broker.bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=500,
+    )
     await consumer.start()
     try:
         for p in range(PARTITIONS):

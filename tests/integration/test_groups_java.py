@@ -38,13 +38,17 @@ def java_programs(tmp_path_factory: pytest.TempPathFactory) -> JavaPrograms:
     return compile_programs(tmp_path_factory.mktemp("java-group-classes"))
 
 
-def run_program(java_programs: JavaPrograms, broker: BrokerProcess, main_class: str,
-                *args: str) -> list[str]:
+def run_program(
+    java_programs: JavaPrograms, broker: BrokerProcess, main_class: str, *args: str
+) -> list[str]:
     result: JavaResult = java_programs.run(main_class, broker.bootstrap, *args, timeout=90)
     lines = result.stdout.splitlines()
     if result.returncode != 0 or not lines or not lines[-1].startswith("OK"):
-        pytest.fail(f"{main_class} {' '.join(args)} failed: {result.describe()}"
-                    f"\n--- broker log (tail) ---\n{broker.log()}", pytrace=False)
+        pytest.fail(
+            f"{main_class} {' '.join(args)} failed: {result.describe()}"
+            f"\n--- broker log (tail) ---\n{broker.log()}",
+            pytrace=False,
+        )
     return lines
 
 
@@ -63,7 +67,8 @@ def commits_of(lines: list[str]) -> dict[int, int]:
 
 
 def test_seed_003_consumer_commits_and_new_member_resumes(
-        java_programs: JavaPrograms, broker_factory: Any) -> None:
+    java_programs: JavaPrograms, broker_factory: Any
+) -> None:
     broker: BrokerProcess = broker_factory(overrides=NO_DELAY)
     topic, group = f"my-topic-{uuid.uuid4().hex[:8]}", "my-consumer-group"
     admin = AdminClient({"bootstrap.servers": broker.bootstrap})
@@ -74,8 +79,9 @@ def test_seed_003_consumer_commits_and_new_member_resumes(
     assert producer.flush(30) == 0
     per_partition = RECORDS // PARTITIONS
 
-    first = run_program(java_programs, broker, "GroupConsumer", topic, group,
-                        str(FIRST_RUN), "5000")
+    first = run_program(
+        java_programs, broker, "GroupConsumer", topic, group, str(FIRST_RUN), "5000"
+    )
     assert "ASSIGNED 0 1 2" in first
     got = records_of(first)
     assert len(got) >= FIRST_RUN
@@ -95,8 +101,7 @@ def test_seed_003_consumer_commits_and_new_member_resumes(
         check.close()
 
     # A new member of the group resumes after the committed offsets.
-    second = run_program(java_programs, broker, "GroupConsumer", topic, group,
-                         str(RECORDS), "3000")
+    second = run_program(java_programs, broker, "GroupConsumer", topic, group, str(RECORDS), "3000")
     assert "ASSIGNED 0 1 2" in second
     rest = records_of(second)
     for partition in range(PARTITIONS):
@@ -105,12 +110,16 @@ def test_seed_003_consumer_commits_and_new_member_resumes(
         assert mine == list(range(start, per_partition)), (partition, start, mine)
     values = sorted(v for _, _, v in got + rest)
     assert values == sorted(f"value-{i}" for i in range(RECORDS))
-    assert commits_of(second) == {p: per_partition for p in range(PARTITIONS)
-                                  if commits.get(p, 0) < per_partition}
+    assert commits_of(second) == {
+        p: per_partition for p in range(PARTITIONS) if commits.get(p, 0) < per_partition
+    }
 
     # The seed's health checker sees the group; with an active member it is Stable.
-    member = Member("confluent", {"bootstrap": broker.bootstrap, "topic": topic,
-                                  "group": group}, "rdkafka-member")
+    member = Member(
+        "confluent",
+        {"bootstrap": broker.bootstrap, "topic": topic, "group": group},
+        "rdkafka-member",
+    )
     try:
         member.wait_for(lambda _e: member.assignment() is not None, 30, "an assignment")
         report = run_program(java_programs, broker, "GroupHealthCheck", group)

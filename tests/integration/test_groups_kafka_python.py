@@ -39,8 +39,12 @@ REBALANCE_IN_PROGRESS = 27
 MEMBER_ID_REQUIRED = 79
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str,
-               details: Callable[[], str] = lambda: "") -> None:
+def wait_until(
+    predicate: Callable[[], bool],
+    timeout: float,
+    what: str,
+    details: Callable[[], str] = lambda: "",
+) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -52,11 +56,13 @@ def produce(bootstrap: str, topic: str, values: range) -> dict[int, tuple[int, i
     """Seed 001's producer: key and value ``str(i)``; returns i -> (partition, offset)."""
     producer = KafkaProducer(bootstrap_servers=bootstrap)
     try:
-        futures = {i: producer.send(topic, key=str(i).encode(), value=str(i).encode())
-                   for i in values}
+        futures = {
+            i: producer.send(topic, key=str(i).encode(), value=str(i).encode()) for i in values
+        }
         producer.flush(timeout=30)
-        return {i: (f.get(timeout=10).partition, f.get(timeout=10).offset)
-                for i, f in futures.items()}
+        return {
+            i: (f.get(timeout=10).partition, f.get(timeout=10).offset) for i, f in futures.items()
+        }
     finally:
         producer.close(timeout=10)
 
@@ -76,6 +82,7 @@ def test_seed_experiment_2_failover(broker_factory: Any) -> None:
     first, second = Member("seed", config, "window-1"), Member("seed", config, "window-2")
     members = [first, second]
     try:
+
         def split() -> bool:
             a, b = first.assignment(), second.assignment()
             return a is not None and b is not None and len(a) == len(b) == 1 and a != b
@@ -87,31 +94,43 @@ def test_seed_experiment_2_failover(broker_factory: Any) -> None:
 
         # Both consume their own partition only.
         placed = produce(broker.bootstrap, "test", range(0, 40))
-        per_partition = {p: sorted(str(i) for i, (q, _) in placed.items() if q == p)
-                         for p in (0, 1)}
+        per_partition = {
+            p: sorted(str(i) for i, (q, _) in placed.items() if q == p) for p in (0, 1)
+        }
         assert per_partition[0] and per_partition[1], placed
         for member, (_, partition) in ((first, first_tp), (second, second_tp)):
             # ignore[misc]: mypy cannot infer a lambda with defaults, python/mypy#12557
-            member.wait_for(lambda _e, m=member, p=partition:  # type: ignore[misc]
-                            len(m.records()) >= len(per_partition[p]), 20,
-                            "the records of its partition")
+            member.wait_for(
+                lambda _e, m=member, p=partition: (  # type: ignore[misc]
+                    len(m.records()) >= len(per_partition[p])
+                ),
+                20,
+                "the records of its partition",
+            )
             got = member.records()
             assert {p for p, _, _ in got} == {partition}, describe(broker, *members)
             assert sorted(v for _, _, v in got) == per_partition[partition]
 
         # window-1 exits: window-2 takes over both partitions.
         first.close()
-        second.wait_for(lambda _e: second.assignment() == {("test", 0), ("test", 1)}, 30,
-                        "taking over both partitions")
+        second.wait_for(
+            lambda _e: second.assignment() == {("test", 0), ("test", 1)},
+            30,
+            "taking over both partitions",
+        )
         takeover = second.of("assigned")[-1]
         # close() committed window-1's position (auto commit): no record is read twice.
-        assert takeover["positions"][str(first_tp[1])] == len(per_partition[first_tp[1]]), \
-            describe(broker, *members)
+        assert takeover["positions"][str(first_tp[1])] == len(per_partition[first_tp[1]]), describe(
+            broker, *members
+        )
 
         before = len(second.records())
         after = produce(broker.bootstrap, "test", range(40, 80))
-        second.wait_for(lambda _e: len(second.records()) >= before + len(after), 20,
-                        "every record produced after the exit")
+        second.wait_for(
+            lambda _e: len(second.records()) >= before + len(after),
+            20,
+            "every record produced after the exit",
+        )
         new = second.records()[before:]
         expected = sorted((p, o, str(i)) for i, (p, o) in after.items())
         assert sorted(new) == expected, describe(broker, *members)
@@ -125,18 +144,20 @@ def test_seed_experiment_2_failover(broker_factory: Any) -> None:
 
 
 def seed_consumer(bootstrap: str) -> KafkaConsumer:
-    return KafkaConsumer(bootstrap_servers=[bootstrap], group_id="testgroup",
-                         auto_offset_reset="earliest", enable_auto_commit=False)
+    return KafkaConsumer(
+        bootstrap_servers=[bootstrap],
+        group_id="testgroup",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
 
 
-def read(consumer: KafkaConsumer, tp: TopicPartition, count: int,
-         commit: bool) -> list[int]:
+def read(consumer: KafkaConsumer, tp: TopicPartition, count: int, commit: bool) -> list[int]:
     """``for message in consumer: print(message)`` (and commit offset + 1), ``count`` times."""
     offsets: list[int] = []
     deadline = time.monotonic() + 20
     while len(offsets) < count and time.monotonic() < deadline:
-        for message in consumer.poll(timeout_ms=500, max_records=count - len(offsets)).get(
-                tp, []):
+        for message in consumer.poll(timeout_ms=500, max_records=count - len(offsets)).get(tp, []):
             offsets.append(message.offset)
             if commit:
                 consumer.commit({tp: OffsetAndMetadata(message.offset + 1, None, -1)})
@@ -197,21 +218,36 @@ def test_admin_groups(broker_factory: Any) -> None:
     with RawClient.to(broker.bootstrap) as raw:
         raw.create_topic(topic, partitions=3)
     produce(broker.bootstrap, topic, range(30))
-    member = Member("seed", {"bootstrap": broker.bootstrap, "topic": topic, "group": group,
-                             "extra": {"auto_offset_reset": "earliest",
-                                       "auto_commit_interval_ms": 100}}, "admin-member")
+    member = Member(
+        "seed",
+        {
+            "bootstrap": broker.bootstrap,
+            "topic": topic,
+            "group": group,
+            "extra": {"auto_offset_reset": "earliest", "auto_commit_interval_ms": 100},
+        },
+        "admin-member",
+    )
     admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap, request_timeout_ms=15000)
     try:
         member.wait_for(lambda _e: len(member.records()) >= 30, 40, "30 records")
 
         def committed() -> dict[TopicPartition, OffsetAndMetadata]:
-            return cast("dict[TopicPartition, OffsetAndMetadata]",
-                        admin.list_group_offsets({group: None})[group])
+            return cast(
+                "dict[TopicPartition, OffsetAndMetadata]",
+                admin.list_group_offsets({group: None})[group],
+            )
 
-        want = {TopicPartition(topic, p): sum(1 for q, _, _ in member.records() if q == p)
-                for p in range(3)}
-        wait_until(lambda: {tp: o.offset for tp, o in committed().items()} == want, 15,
-                   "auto-committed offsets", lambda: f"{committed()}\n{describe(broker, member)}")
+        want = {
+            TopicPartition(topic, p): sum(1 for q, _, _ in member.records() if q == p)
+            for p in range(3)
+        }
+        wait_until(
+            lambda: {tp: o.offset for tp, o in committed().items()} == want,
+            15,
+            "auto-committed offsets",
+            lambda: f"{committed()}\n{describe(broker, member)}",
+        )
 
         listed = {g["group_id"]: g for g in admin.list_groups()}
         assert group in listed, listed
@@ -228,8 +264,9 @@ def test_admin_groups(broker_factory: Any) -> None:
         [described] = description["members"]
         assert described["client_id"].startswith("kafka-python")
         assignment = described["member_assignment"]
-        assigned = {(t["topic"], p) for t in assignment["assigned_partitions"]
-                    for p in t["partitions"]}
+        assigned = {
+            (t["topic"], p) for t in assignment["assigned_partitions"] for p in t["partitions"]
+        }
         assert assigned == {(topic, p) for p in range(3)}, description
 
         # Offsets of a subscribed topic cannot be deleted while the group is active.
@@ -240,9 +277,11 @@ def test_admin_groups(broker_factory: Any) -> None:
         assert deleted[group] == "NonEmptyGroupError", deleted
 
         member.close()
-        wait_until(lambda: group in [g["group_id"] for g in
-                                     admin.list_groups(states_filter=["Empty"])],
-                   10, "the group to be Empty")
+        wait_until(
+            lambda: group in [g["group_id"] for g in admin.list_groups(states_filter=["Empty"])],
+            10,
+            "the group to be Empty",
+        )
         result = admin.delete_group_offsets(group, [tp0])
         assert result[tp0].__name__ == "NoError", result
         assert tp0 not in committed()
@@ -260,8 +299,13 @@ def test_admin_groups(broker_factory: Any) -> None:
 class RawMember:
     """Speaks JoinGroup v5 / SyncGroup v5 / Heartbeat v4 / LeaveGroup v4 for one member."""
 
-    def __init__(self, raw: RawClient, group: str, session_ms: int = 10_000,
-                 protocol_type: str = "odradek-test") -> None:
+    def __init__(
+        self,
+        raw: RawClient,
+        group: str,
+        session_ms: int = 10_000,
+        protocol_type: str = "odradek-test",
+    ) -> None:
         self.raw = raw
         self.group = group
         self.session_ms = session_ms
@@ -269,8 +313,9 @@ class RawMember:
         self.member_id = ""
         self.generation = -1
 
-    def join_request(self, member_id: str | None = None, session_ms: int | None = None,
-                     version: int = 5) -> Any:
+    def join_request(
+        self, member_id: str | None = None, session_ms: int | None = None, version: int = 5
+    ) -> Any:
         mod = request_module(JOIN_GROUP, version)
         fields: dict[str, Any] = {
             "group_id": self.group,
@@ -293,40 +338,73 @@ class RawMember:
 
     def sync(self, assignments: dict[str, bytes] | None = None) -> Any:
         mod = request_module(SYNC_GROUP, 5)
-        return self.raw.call(mod.SyncGroupRequest(
-            group_id=self.group, generation_id=self.generation, member_id=self.member_id,
-            group_instance_id=None, protocol_type=self.protocol_type, protocol_name="only",
-            assignments=tuple(mod.SyncGroupRequestAssignment(member_id=m, assignment=a)
-                              for m, a in (assignments or {}).items())))
+        return self.raw.call(
+            mod.SyncGroupRequest(
+                group_id=self.group,
+                generation_id=self.generation,
+                member_id=self.member_id,
+                group_instance_id=None,
+                protocol_type=self.protocol_type,
+                protocol_name="only",
+                assignments=tuple(
+                    mod.SyncGroupRequestAssignment(member_id=m, assignment=a)
+                    for m, a in (assignments or {}).items()
+                ),
+            )
+        )
 
     def heartbeat(self, generation: int | None = None, member_id: str | None = None) -> int:
         mod = request_module(HEARTBEAT, 4)
-        response = self.raw.call(mod.HeartbeatRequest(
-            group_id=self.group,
-            generation_id=self.generation if generation is None else generation,
-            member_id=self.member_id if member_id is None else member_id,
-            group_instance_id=None))
+        response = self.raw.call(
+            mod.HeartbeatRequest(
+                group_id=self.group,
+                generation_id=self.generation if generation is None else generation,
+                member_id=self.member_id if member_id is None else member_id,
+                group_instance_id=None,
+            )
+        )
         return int(response.error_code)
 
-    def commit(self, topic: str, offset: int, generation: int | None = None,
-               partition: int = 0) -> int:
+    def commit(
+        self, topic: str, offset: int, generation: int | None = None, partition: int = 0
+    ) -> int:
         mod = request_module(OFFSET_COMMIT, 8)
-        response = self.raw.call(mod.OffsetCommitRequest(
-            group_id=self.group,
-            generation_id_or_member_epoch=self.generation if generation is None else generation,
-            member_id=self.member_id, group_instance_id=None, topics=(
-                mod.OffsetCommitRequestTopic(name=topic, partitions=(
-                    mod.OffsetCommitRequestPartition(partition_index=partition,
-                                                     committed_offset=offset,
-                                                     committed_leader_epoch=-1,
-                                                     committed_metadata=""),)),)))
+        response = self.raw.call(
+            mod.OffsetCommitRequest(
+                group_id=self.group,
+                generation_id_or_member_epoch=self.generation if generation is None else generation,
+                member_id=self.member_id,
+                group_instance_id=None,
+                topics=(
+                    mod.OffsetCommitRequestTopic(
+                        name=topic,
+                        partitions=(
+                            mod.OffsetCommitRequestPartition(
+                                partition_index=partition,
+                                committed_offset=offset,
+                                committed_leader_epoch=-1,
+                                committed_metadata="",
+                            ),
+                        ),
+                    ),
+                ),
+            )
+        )
         return int(response.topics[0].partitions[0].error_code)
 
     def leave(self, member_id: str | None = None) -> Any:
         mod = request_module(LEAVE_GROUP, 4)
-        return self.raw.call(mod.LeaveGroupRequest(group_id=self.group, members=(
-            mod.MemberIdentity(member_id=self.member_id if member_id is None else member_id,
-                               group_instance_id=None),)))
+        return self.raw.call(
+            mod.LeaveGroupRequest(
+                group_id=self.group,
+                members=(
+                    mod.MemberIdentity(
+                        member_id=self.member_id if member_id is None else member_id,
+                        group_instance_id=None,
+                    ),
+                ),
+            )
+        )
 
 
 def find_coordinator(raw: RawClient, group: str) -> None:
@@ -438,9 +516,17 @@ def test_offset_delete_error_codes(broker: BrokerProcess) -> None:
     mod = request_module(OFFSET_DELETE, 0)
 
     def delete(raw: RawClient, group_id: str, topic: str, partition: int) -> Any:
-        return raw.call(mod.OffsetDeleteRequest(group_id=group_id, topics=(
-            mod.OffsetDeleteRequestTopic(name=topic, partitions=(
-                mod.OffsetDeleteRequestPartition(partition_index=partition),)),)))
+        return raw.call(
+            mod.OffsetDeleteRequest(
+                group_id=group_id,
+                topics=(
+                    mod.OffsetDeleteRequestTopic(
+                        name=topic,
+                        partitions=(mod.OffsetDeleteRequestPartition(partition_index=partition),),
+                    ),
+                ),
+            )
+        )
 
     with RawClient.to(broker.bootstrap) as raw:
         raw.create_topic("t", partitions=1)
@@ -454,8 +540,9 @@ def test_offset_delete_error_codes(broker: BrokerProcess) -> None:
         for topic, partition in (("t", 5), ("no-such-topic", 0)):
             response = delete(raw, group, topic, partition)
             assert response.error_code == NONE, response
-            assert response.topics[0].partitions[0].error_code == UNKNOWN_TOPIC_OR_PARTITION, \
+            assert response.topics[0].partitions[0].error_code == UNKNOWN_TOPIC_OR_PARTITION, (
                 response
+            )
         assert delete(raw, "", "t", 0).error_code == 24  # INVALID_GROUP_ID
 
 

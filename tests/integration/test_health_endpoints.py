@@ -41,8 +41,9 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
-def start_broker(broker_factory: Callable[..., BrokerProcess],
-                 **overrides: str) -> tuple[BrokerProcess, int]:
+def start_broker(
+    broker_factory: Callable[..., BrokerProcess], **overrides: str
+) -> tuple[BrokerProcess, int]:
     port = free_port()
     broker = broker_factory(overrides={"metrics.port": str(port), **overrides})
     wait_for_endpoint(port)
@@ -55,23 +56,33 @@ def test_live_and_ready_while_serving(broker_factory: Callable[..., BrokerProces
     assert probe(port, "/ready") == (200, b"ready\n")
 
 
-def test_not_ready_from_the_start_of_shutdown(
-        broker_factory: Callable[..., BrokerProcess]) -> None:
+def test_not_ready_from_the_start_of_shutdown(broker_factory: Callable[..., BrokerProcess]) -> None:
     """A JoinGroup waiting out group.initial.rebalance.delay.ms keeps the broker draining
     after SIGTERM; meanwhile /ready says why it is not ready and /live still answers."""
     broker, port = start_broker(broker_factory, **{"group.initial.rebalance.delay.ms": "4000"})
     with RawClient.to(broker.bootstrap) as client:
         find = FindCoordinatorRequest(key="health-group", key_type=i8(0))
         wait_for(lambda: client.call(find).error_code == 0, 15, "a group coordinator")
-        client.send(JoinGroupRequest(
-            group_id=GroupId("health-group"),
-            session_timeout=i32Timedelta.parse(timedelta(seconds=10)),
-            rebalance_timeout=i32Timedelta.parse(timedelta(seconds=10)), member_id="",
-            protocol_type="consumer",
-            protocols=(JoinGroupRequestProtocol(name="range", metadata=b""),)))
-        wait_for(lambda: scrape(port).get(
-            "kafka_coordinator_group_groupmetadatamanager_numgroupspreparingrebalance") == 1,
-            10, "the JoinGroup parked in the delayed rebalance")
+        client.send(
+            JoinGroupRequest(
+                group_id=GroupId("health-group"),
+                session_timeout=i32Timedelta.parse(timedelta(seconds=10)),
+                rebalance_timeout=i32Timedelta.parse(timedelta(seconds=10)),
+                member_id="",
+                protocol_type="consumer",
+                protocols=(JoinGroupRequestProtocol(name="range", metadata=b""),),
+            )
+        )
+        wait_for(
+            lambda: (
+                scrape(port).get(
+                    "kafka_coordinator_group_groupmetadatamanager_numgroupspreparingrebalance"
+                )
+                == 1
+            ),
+            10,
+            "the JoinGroup parked in the delayed rebalance",
+        )
         assert broker.proc is not None
         broker.proc.send_signal(signal.SIGTERM)
         answer = probe(port, "/ready")
@@ -96,16 +107,25 @@ def zk(tmp_path: Path) -> Iterator[zookeeper.ZooKeeperProcess]:
 
 @pytest.mark.zk
 def test_cluster_broker_is_ready_only_while_registered_in_zookeeper(
-        zk: zookeeper.ZooKeeperProcess, broker_factory: Callable[..., BrokerProcess]) -> None:
-    _, port = start_broker(broker_factory, **{
-        "zookeeper.connect": f"{zk.connect}/health", "broker.id": "1",
-        "offsets.topic.replication.factor": "1",
-        "transaction.state.log.replication.factor": "1",
-        "zookeeper.session.timeout.ms": "4000"})
+    zk: zookeeper.ZooKeeperProcess, broker_factory: Callable[..., BrokerProcess]
+) -> None:
+    _, port = start_broker(
+        broker_factory,
+        **{
+            "zookeeper.connect": f"{zk.connect}/health",
+            "broker.id": "1",
+            "offsets.topic.replication.factor": "1",
+            "transaction.state.log.replication.factor": "1",
+            "zookeeper.session.timeout.ms": "4000",
+        },
+    )
     wait_for(lambda: probe(port, "/ready") == (200, b"ready\n"), 15, "ready in a cluster")
     zk.stop()
-    wait_for(lambda: probe(port, "/ready") == (503, b"not ready: ZooKeeper session not "
-                                                     b"connected\n"), 15, "not ready")
+    wait_for(
+        lambda: probe(port, "/ready") == (503, b"not ready: ZooKeeper session not connected\n"),
+        15,
+        "not ready",
+    )
     assert probe(port, "/live") == (200, b"live\n")
     zk.start()
     # Whether its session outlived the outage or expired (then it registers again):

@@ -36,21 +36,33 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-def init_producer_id(client: RawClient, transactional_id: str | None = None,
-                     timeout_ms: int = 60_000) -> tuple[int, int]:
+def init_producer_id(
+    client: RawClient, transactional_id: str | None = None, timeout_ms: int = 60_000
+) -> tuple[int, int]:
     mod = request_module(INIT_PRODUCER_ID, 4)
-    response = client.call(mod.InitProducerIdRequest(
-        transactional_id=transactional_id, transaction_timeout=timedelta(milliseconds=timeout_ms),
-        producer_id=-1, producer_epoch=-1))
+    response = client.call(
+        mod.InitProducerIdRequest(
+            transactional_id=transactional_id,
+            transaction_timeout=timedelta(milliseconds=timeout_ms),
+            producer_id=-1,
+            producer_epoch=-1,
+        )
+    )
     assert response.error_code == NONE, response
     return int(response.producer_id), int(response.producer_epoch)
 
 
-def batch(pid: int, epoch: int, seq: int, values: list[bytes],
-          transactional: bool = False) -> bytes:
-    return encode_batch([(None, v) for v in values], timestamp=int(time.time() * 1000),
-                        producer_id=pid, producer_epoch=epoch, base_sequence=seq,
-                        attributes=TRANSACTIONAL_FLAG if transactional else 0)
+def batch(
+    pid: int, epoch: int, seq: int, values: list[bytes], transactional: bool = False
+) -> bytes:
+    return encode_batch(
+        [(None, v) for v in values],
+        timestamp=int(time.time() * 1000),
+        producer_id=pid,
+        producer_epoch=epoch,
+        base_sequence=seq,
+        attributes=TRANSACTIONAL_FLAG if transactional else 0,
+    )
 
 
 def produce(client: RawClient, topic: str, data: bytes) -> tuple[int, int]:
@@ -64,12 +76,29 @@ def stored_values(client: RawClient, topic: str, isolation: int = 0) -> list[byt
     read_committed, batches of the aborted transactions the response lists are dropped, as
     clients do (up to the producer's next control batch)."""
     mod = request_module(FETCH, 12)
-    response = client.call(mod.FetchRequest(
-        replica_id=-1, max_wait=timedelta(0), min_bytes=1, max_bytes=1 << 20,
-        isolation_level=isolation, session_id=0, session_epoch=-1,
-        topics=(mod.FetchTopic(topic=topic, partitions=(mod.FetchPartition(
-            partition=0, fetch_offset=0, partition_max_bytes=1 << 20),)),),
-        forgotten_topics_data=(), rack_id=""))
+    response = client.call(
+        mod.FetchRequest(
+            replica_id=-1,
+            max_wait=timedelta(0),
+            min_bytes=1,
+            max_bytes=1 << 20,
+            isolation_level=isolation,
+            session_id=0,
+            session_epoch=-1,
+            topics=(
+                mod.FetchTopic(
+                    topic=topic,
+                    partitions=(
+                        mod.FetchPartition(
+                            partition=0, fetch_offset=0, partition_max_bytes=1 << 20
+                        ),
+                    ),
+                ),
+            ),
+            forgotten_topics_data=(),
+            rack_id="",
+        )
+    )
     part = response.responses[0].partitions[0]
     assert part.error_code == NONE
     aborted = sorted((t.first_offset, t.producer_id) for t in part.aborted_transactions or ())
@@ -157,12 +186,18 @@ def test_fenced_transactional_producer_gets_invalid_epoch(client: RawClient) -> 
     tid = unique("tid")
     pid, epoch = init_producer_id(client, tid)
     add = request_module(ADD_PARTITIONS_TO_TXN, 3)
-    response = client.call(add.AddPartitionsToTxnRequest(
-        v3_and_below_transactional_id=tid, v3_and_below_producer_id=pid,
-        v3_and_below_producer_epoch=epoch,
-        v3_and_below_topics=(add.AddPartitionsToTxnTopic(name=topic, partitions=(0,)),)))
-    assert response.results_by_topic_v3_and_below[0].results_by_partition[0] \
-        .partition_error_code == NONE
+    response = client.call(
+        add.AddPartitionsToTxnRequest(
+            v3_and_below_transactional_id=tid,
+            v3_and_below_producer_id=pid,
+            v3_and_below_producer_epoch=epoch,
+            v3_and_below_topics=(add.AddPartitionsToTxnTopic(name=topic, partitions=(0,)),),
+        )
+    )
+    assert (
+        response.results_by_topic_v3_and_below[0].results_by_partition[0].partition_error_code
+        == NONE
+    )
     assert produce(client, topic, batch(pid, epoch, 0, [b"t0"], transactional=True)) == (NONE, 0)
     pid2, epoch2 = init_producer_id(client, tid)
     assert pid2 == pid
@@ -170,8 +205,11 @@ def test_fenced_transactional_producer_gets_invalid_epoch(client: RawClient) -> 
     error, _ = produce(client, topic, batch(pid, epoch, 1, [b"t1"], transactional=True))
     assert error == INVALID_PRODUCER_EPOCH
     end = request_module(END_TXN, 3)
-    response = client.call(end.EndTxnRequest(transactional_id=tid, producer_id=pid,
-                                             producer_epoch=epoch, committed=True))
+    response = client.call(
+        end.EndTxnRequest(
+            transactional_id=tid, producer_id=pid, producer_epoch=epoch, committed=True
+        )
+    )
     assert response.error_code == PRODUCER_FENCED
     assert stored_values(client, topic, READ_COMMITTED) == []
     assert stored_values(client, topic) == [b"t0"]
@@ -183,8 +221,9 @@ def test_duplicate_detected_after_restart(broker: BrokerProcess, crash: bool) ->
     with RawClient.to(broker.bootstrap) as client:
         client.create_topic(topic)
         pid, epoch = init_producer_id(client)
-        batches = [batch(pid, epoch, 2 * i, [b"%d" % (2 * i), b"%d" % (2 * i + 1)])
-                   for i in range(3)]
+        batches = [
+            batch(pid, epoch, 2 * i, [b"%d" % (2 * i), b"%d" % (2 * i + 1)]) for i in range(3)
+        ]
         for i, data in enumerate(batches):
             assert produce(client, topic, data) == (NONE, 2 * i)
     if crash:

@@ -15,8 +15,9 @@ def _round_trip(bootstrap: str, topic: str) -> list[bytes | None]:
     for i in range(3):
         producer.produce(topic, key=b"k", value=f"v{i}".encode())
     assert producer.flush(10) == 0
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused",
-                         "enable.auto.commit": False})
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": "unused", "enable.auto.commit": False}
+    )
     consumer.assign([TopicPartition(topic, 0, 0)])
     values: list[bytes | None] = []
     for _ in range(50):

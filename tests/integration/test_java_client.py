@@ -29,22 +29,25 @@ def unique_topic(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
-def run_program(java_programs: JavaPrograms, broker: BrokerProcess, main_class: str,
-                *args: str) -> JavaResult:
+def run_program(
+    java_programs: JavaPrograms, broker: BrokerProcess, main_class: str, *args: str
+) -> JavaResult:
     """Run a program against ``broker``; fail with its output and the broker log otherwise."""
     result = java_programs.run(main_class, broker.bootstrap, *args)
     lines = result.stdout.splitlines()
     if result.returncode != 0 or not lines or not lines[-1].startswith("OK"):
-        pytest.fail(f"{main_class} {' '.join(args)} failed: {result.describe()}"
-                    f"\n--- broker log (tail) ---\n{broker.log()}", pytrace=False)
+        pytest.fail(
+            f"{main_class} {' '.join(args)} failed: {result.describe()}"
+            f"\n--- broker log (tail) ---\n{broker.log()}",
+            pytrace=False,
+        )
     return result
 
 
 @pytest.mark.parametrize("codec", CODECS)
 def test_round_trip(java_programs: JavaPrograms, broker: BrokerProcess, codec: str) -> None:
     topic = unique_topic(f"java-roundtrip-{codec}")
-    result = run_program(java_programs, broker, "RoundTrip", topic, codec,
-                         str(ROUND_TRIP_COUNT))
+    result = run_program(java_programs, broker, "RoundTrip", topic, codec, str(ROUND_TRIP_COUNT))
     lines = result.stdout.splitlines()
     assert f"PRODUCED {ROUND_TRIP_COUNT}" in lines
     assert f"CONSUMED {ROUND_TRIP_COUNT}" in lines
@@ -66,9 +69,10 @@ def test_large_record(java_programs: JavaPrograms, broker: BrokerProcess) -> Non
     result = run_program(java_programs, broker, "LargeRecord", topic)
     lines = result.stdout.splitlines()
     assert "LARGE offset=0 size=921600" in lines
-    assert any(line.startswith("TOO_LARGE rejected "
-                               "org.apache.kafka.common.errors.RecordTooLargeException")
-               for line in lines)
+    assert any(
+        line.startswith("TOO_LARGE rejected org.apache.kafka.common.errors.RecordTooLargeException")
+        for line in lines
+    )
     assert "SMALL offset=1" in lines
     assert "CONSUMED 2" in lines
 

@@ -91,8 +91,9 @@ def make_consumer(closing: list[Any], bootstrap: str, **extra: Any) -> KafkaCons
     return consumer
 
 
-def assigned_consumer(closing: list[Any], bootstrap: str, topic: str, offset: int = 0,
-                      **extra: Any) -> KafkaConsumer:
+def assigned_consumer(
+    closing: list[Any], bootstrap: str, topic: str, offset: int = 0, **extra: Any
+) -> KafkaConsumer:
     consumer = make_consumer(closing, bootstrap, **extra)
     tp = TopicPartition(topic, 0)
     consumer.assign([tp])
@@ -101,9 +102,15 @@ def assigned_consumer(closing: list[Any], bootstrap: str, topic: str, offset: in
 
 
 def to_got(rec: Any) -> Got:
-    return Got(partition=rec.partition, offset=rec.offset, key=rec.key, value=rec.value,
-               headers=[tuple(h) for h in rec.headers or []],
-               timestamp=rec.timestamp, create_time=rec.timestamp_type == 0)
+    return Got(
+        partition=rec.partition,
+        offset=rec.offset,
+        key=rec.key,
+        value=rec.value,
+        headers=[tuple(h) for h in rec.headers or []],
+        timestamp=rec.timestamp,
+        create_time=rec.timestamp_type == 0,
+    )
 
 
 def consume_n(consumer: KafkaConsumer, n: int, timeout: float = 30.0) -> list[Any]:
@@ -117,21 +124,25 @@ def consume_n(consumer: KafkaConsumer, n: int, timeout: float = 30.0) -> list[An
 
 
 def send_all(producer: KafkaProducer, topic: str, records: list[Rec]) -> list[Any]:
-    futures = [producer.send(topic, value=r.value, key=r.key, headers=r.headers,
-                             timestamp_ms=r.timestamp) for r in records]
+    futures = [
+        producer.send(topic, value=r.value, key=r.key, headers=r.headers, timestamp_ms=r.timestamp)
+        for r in records
+    ]
     producer.flush(timeout=30)
     return [f.get(timeout=1) for f in futures]
 
 
 @pytest.mark.parametrize("codec", CODECS)
-def test_round_trip_every_field(shared_broker: BrokerProcess, closing: list[Any],
-                                codec: str) -> None:
+def test_round_trip_every_field(
+    shared_broker: BrokerProcess, closing: list[Any], codec: str
+) -> None:
     if not CODEC_AVAILABLE[codec]:
         pytest.skip(f"kafka-python has no {codec} codec: install {CODEC_PACKAGE[codec]}")
     topic = unique_topic(f"kp-rt-{codec}")
     records = sample_records()
-    producer = make_producer(closing, shared_broker.bootstrap,
-                             compression_type=None if codec == "none" else codec)
+    producer = make_producer(
+        closing, shared_broker.bootstrap, compression_type=None if codec == "none" else codec
+    )
     metadata = send_all(producer, topic, records)
     assert [m.offset for m in metadata] == list(range(len(records)))
     assert [m.timestamp for m in metadata] == [r.timestamp for r in records]
@@ -148,27 +159,31 @@ def test_round_trip_every_field(shared_broker: BrokerProcess, closing: list[Any]
 def test_default_producer_config(shared_broker: BrokerProcess, closing: list[Any]) -> None:
     """Out-of-the-box KafkaProducer (idempotent, acks=all in kafka-python 3)."""
     topic = unique_topic("kp-default")
-    producer = KafkaProducer(bootstrap_servers=shared_broker.bootstrap, max_block_ms=15_000,
-                             delivery_timeout_ms=20_000, request_timeout_ms=15_000)
+    producer = KafkaProducer(
+        bootstrap_servers=shared_broker.bootstrap,
+        max_block_ms=15_000,
+        delivery_timeout_ms=20_000,
+        request_timeout_ms=15_000,
+    )
     closing.append(producer)
     futures = [producer.send(topic, value=str(i).encode(), key=b"k") for i in range(5)]
     producer.flush(timeout=30)
     try:
         offsets = [f.get(timeout=1).offset for f in futures]
     except Exception as exc:
-        raise AssertionError(f"default (idempotent) producer failed: {exc!r}\n"
-                             f"--- broker log ---\n{shared_broker.log()}") from exc
+        raise AssertionError(
+            f"default (idempotent) producer failed: {exc!r}\n"
+            f"--- broker log ---\n{shared_broker.log()}"
+        ) from exc
     assert offsets == [0, 1, 2, 3, 4]
     consumer = assigned_consumer(closing, shared_broker.bootstrap, topic)
     assert [r.value for r in consume_n(consumer, 5)] == [str(i).encode() for i in range(5)]
 
 
-def test_ten_thousand_records_in_order(shared_broker: BrokerProcess,
-                                       closing: list[Any]) -> None:
+def test_ten_thousand_records_in_order(shared_broker: BrokerProcess, closing: list[Any]) -> None:
     topic = unique_topic("kp-10k")
     n = 10_000
-    producer = make_producer(closing, shared_broker.bootstrap, linger_ms=20,
-                             batch_size=64 * 1024)
+    producer = make_producer(closing, shared_broker.bootstrap, linger_ms=20, batch_size=64 * 1024)
     futures = [producer.send(topic, value=str(i).encode(), key=b"k") for i in range(n)]
     producer.flush(timeout=60)
     assert [f.get(timeout=1).offset for f in futures] == list(range(n))
@@ -178,11 +193,13 @@ def test_ten_thousand_records_in_order(shared_broker: BrokerProcess,
     assert_in_order(got, n)
 
 
-def test_large_record_ok_and_oversized_rejected(shared_broker: BrokerProcess,
-                                                closing: list[Any]) -> None:
+def test_large_record_ok_and_oversized_rejected(
+    shared_broker: BrokerProcess, closing: list[Any]
+) -> None:
     topic = unique_topic("kp-large")
-    producer = make_producer(closing, shared_broker.bootstrap, max_request_size=CLIENT_MAX_BYTES,
-                             linger_ms=0)
+    producer = make_producer(
+        closing, shared_broker.bootstrap, max_request_size=CLIENT_MAX_BYTES, linger_ms=0
+    )
     big = os.urandom(LARGE_OK_BYTES)
     oversized = os.urandom(OVERSIZED_BYTES)
 
@@ -202,8 +219,9 @@ def test_large_record_ok_and_oversized_rejected(shared_broker: BrokerProcess,
     assert got[1].value == b"small"
 
 
-def test_offsets_for_times_and_earliest_latest(shared_broker: BrokerProcess,
-                                               closing: list[Any]) -> None:
+def test_offsets_for_times_and_earliest_latest(
+    shared_broker: BrokerProcess, closing: list[Any]
+) -> None:
     topic = unique_topic("kp-times")
     producer = make_producer(closing, shared_broker.bootstrap)
     send_all(producer, topic, [Rec(None, f"t{ts}".encode(), [], ts) for ts in (1000, 2000, 3000)])
@@ -256,8 +274,12 @@ def test_long_poll_wakes_on_produce(shared_broker: BrokerProcess, closing: list[
             future.get(timeout=10)
             # ignore[misc]: mypy cannot infer a lambda with defaults, python/mypy#12557
             wait_for(lambda a=acked: a, 5, f"probe {i} ack callback", interval=0.001)  # type: ignore[misc]
-            wait_for(lambda v=value: v in received, 5, f"probe {i} at the consumer",  # type: ignore[misc]
-                     interval=0.001)
+            wait_for(
+                lambda v=value: v in received,  # type: ignore[misc]
+                5,
+                f"probe {i} at the consumer",
+                interval=0.001,
+            )
             latencies.append(received[value] - acked[0])
     finally:
         stop.set()
@@ -270,8 +292,9 @@ def test_admin_create_delete_topics(shared_broker: BrokerProcess, closing: list[
     admin = KafkaAdminClient(bootstrap_servers=shared_broker.bootstrap, request_timeout_ms=15_000)
     closing.append(admin)
 
-    result = admin.create_topics({topic: {"num_partitions": 3, "replication_factor": 1}},
-                                 timeout_ms=10_000)
+    result = admin.create_topics(
+        {topic: {"num_partitions": 3, "replication_factor": 1}}, timeout_ms=10_000
+    )
     assert [(t["name"], t["error_code"]) for t in result["topics"]] == [(topic, 0)]
 
     def described() -> dict[str, Any] | None:
@@ -284,10 +307,14 @@ def test_admin_create_delete_topics(shared_broker: BrokerProcess, closing: list[
     assert topic in admin.list_topics()
 
     with pytest.raises(TopicAlreadyExistsError):
-        admin.create_topics({topic: {"num_partitions": 3, "replication_factor": 1}},
-                            timeout_ms=10_000)
-    dup = admin.create_topics({topic: {"num_partitions": 3, "replication_factor": 1}},
-                              timeout_ms=10_000, raise_errors=False)
+        admin.create_topics(
+            {topic: {"num_partitions": 3, "replication_factor": 1}}, timeout_ms=10_000
+        )
+    dup = admin.create_topics(
+        {topic: {"num_partitions": 3, "replication_factor": 1}},
+        timeout_ms=10_000,
+        raise_errors=False,
+    )
     assert [t["error_code"] for t in dup["topics"]] == [TOPIC_ALREADY_EXISTS]
 
     deleted = admin.delete_topics([topic], timeout_ms=10_000)

@@ -29,16 +29,23 @@ from tests.unit.observability.scrape import (
 
 pytestmark = pytest.mark.integration
 
-TIMES = ("totaltimems", "requestqueuetimems", "localtimems", "remotetimems",
-         "responsequeuetimems", "responsesendtimems")
+TIMES = (
+    "totaltimems",
+    "requestqueuetimems",
+    "localtimems",
+    "remotetimems",
+    "responsequeuetimems",
+    "responsesendtimems",
+)
 RECORDS = 3000
 RECORD_BYTES = 100
 
 
 def start(broker_factory: Callable[..., BrokerProcess]) -> tuple[BrokerProcess, int]:
     port = free_port()
-    broker = broker_factory(overrides={"metrics.port": str(port),
-                                       "group.initial.rebalance.delay.ms": "0"})
+    broker = broker_factory(
+        overrides={"metrics.port": str(port), "group.initial.rebalance.delay.ms": "0"}
+    )
     wait_for_endpoint(port)
     return broker, port
 
@@ -57,12 +64,22 @@ def client_requests(stats: list[str], api: str) -> int:
 def produce(bootstrap: str, topic: str, count: int, acks: str = "1") -> int:
     """Send ``count`` records; the Produce requests librdkafka made for them."""
     stats: list[str] = []
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "acks": acks,
-                         "statistics.interval.ms": 100, "stats_cb": stats.append})
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "linger.ms": 5,
+            "acks": acks,
+            "statistics.interval.ms": 100,
+            "stats_cb": stats.append,
+        }
+    )
     failures: list[Any] = []
     for index in range(count):
-        producer.produce(topic, value=b"%0*d" % (RECORD_BYTES, index),
-                         on_delivery=lambda err, _m: failures.append(err) if err else None)
+        producer.produce(
+            topic,
+            value=b"%0*d" % (RECORD_BYTES, index),
+            on_delivery=lambda err, _m: failures.append(err) if err else None,
+        )
         producer.poll(0)
     assert producer.flush(30) == 0
     assert not failures
@@ -78,7 +95,8 @@ def delta(after: Samples, before: Samples, name: str, **labels: str) -> float:
 
 
 def test_counters_and_histograms_follow_real_clients(
-        broker_factory: Callable[..., BrokerProcess]) -> None:
+    broker_factory: Callable[..., BrokerProcess],
+) -> None:
     broker, port = start(broker_factory)
     topic, group = "metrics-topic", "metrics-group"
     create_topic(broker.bootstrap, topic)
@@ -94,20 +112,34 @@ def test_counters_and_histograms_follow_real_clients(
     assert bytes_in == after.get("kafka_log_log_size", topic=topic, partition="0")
     assert bytes_in > RECORDS * RECORD_BYTES
     assert after.get("kafka_log_log_logendoffset", topic=topic, partition="0") == RECORDS
-    requests = delta(after, before, "kafka_network_requestmetrics_requests_total",
-                     request="Produce")
+    requests = delta(
+        after, before, "kafka_network_requestmetrics_requests_total", request="Produce"
+    )
     assert requests == produce_requests > 0
-    assert delta(after, before, "kafka_server_brokertopicmetrics_totalproducerequests_total",
-                 topic=topic) == produce_requests  # one partition: one per request
+    assert (
+        delta(
+            after, before, "kafka_server_brokertopicmetrics_totalproducerequests_total", topic=topic
+        )
+        == produce_requests
+    )  # one partition: one per request
     for name in TIMES:
-        assert delta(after, before, f"kafka_network_requestmetrics_{name}_count",
-                     request="Produce") == produce_requests
-    assert delta(after, before, "kafka_network_requestmetrics_totaltimems_sum",
-                 request="Produce") > 0
+        assert (
+            delta(after, before, f"kafka_network_requestmetrics_{name}_count", request="Produce")
+            == produce_requests
+        )
+    assert (
+        delta(after, before, "kafka_network_requestmetrics_totaltimems_sum", request="Produce") > 0
+    )
     assert after.get("kafka_server_brokertopicmetrics_failedproducerequests_total") == 0
 
-    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group,
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": broker.bootstrap,
+            "group.id": group,
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     consumer.subscribe([topic])
     received = 0
     deadline = time.monotonic() + 30
@@ -119,37 +151,52 @@ def test_counters_and_histograms_follow_real_clients(
     consumer.commit(asynchronous=False)
     consumer.close()
     consumed = scrape(port)
-    bytes_out = delta(consumed, after, "kafka_server_brokertopicmetrics_bytesout_total",
-                      topic=topic)
+    bytes_out = delta(
+        consumed, after, "kafka_server_brokertopicmetrics_bytesout_total", topic=topic
+    )
     assert bytes_out >= bytes_in  # every batch went out at least once
-    fetches = delta(consumed, after, "kafka_network_requestmetrics_requests_total",
-                    request="Fetch")
+    fetches = delta(consumed, after, "kafka_network_requestmetrics_requests_total", request="Fetch")
     assert fetches >= 1
-    assert delta(consumed, after, "kafka_server_brokertopicmetrics_totalfetchrequests_total",
-                 topic=topic) >= fetches
+    assert (
+        delta(
+            consumed, after, "kafka_server_brokertopicmetrics_totalfetchrequests_total", topic=topic
+        )
+        >= fetches
+    )
     for name in TIMES:
-        assert delta(consumed, after, f"kafka_network_requestmetrics_{name}_count",
-                     request="FetchConsumer") == fetches
+        assert (
+            delta(
+                consumed,
+                after,
+                f"kafka_network_requestmetrics_{name}_count",
+                request="FetchConsumer",
+            )
+            == fetches
+        )
     where = {"consumergroup": group, "topic": topic, "partition": "0"}
     assert consumed.get("kafka_consumergroup_current_offset", **where) == RECORDS
     assert consumed.get("kafka_consumergroup_lag", **where) == 0
-    assert consumed.total("kafka_network_requestmetrics_requests_total",
-                          request="OffsetCommit") >= 1
+    assert (
+        consumed.total("kafka_network_requestmetrics_requests_total", request="OffsetCommit") >= 1
+    )
     assert consumed.get("kafka_coordinator_group_groupmetadatamanager_numgroups") >= 1
 
     produce(broker.bootstrap, topic, 50, acks="all")
     lagging = scrape(port)
     assert lagging.get("kafka_consumergroup_lag", **where) == 50
     assert lagging.get("kafka_consumergroup_lag_sum", consumergroup=group, topic=topic) == 50
-    for name, value in (("kafka_server_replicamanager_underreplicatedpartitions", 0),
-                        ("kafka_controller_kafkacontroller_offlinepartitionscount", 0),
-                        ("kafka_controller_kafkacontroller_activecontrollercount", 1)):
+    for name, value in (
+        ("kafka_server_replicamanager_underreplicatedpartitions", 0),
+        ("kafka_controller_kafkacontroller_offlinepartitionscount", 0),
+        ("kafka_controller_kafkacontroller_activecontrollercount", 1),
+    ):
         assert lagging.get(name) == value
     assert lagging.get("process_resident_memory_bytes") > 0
 
 
 def test_jolokia_total_fetch_requests_counts_raw_fetches(
-        broker_factory: Callable[..., BrokerProcess]) -> None:
+    broker_factory: Callable[..., BrokerProcess],
+) -> None:
     broker, port = start(broker_factory)
     topic, fetches = "jolokia-topic", 7
     mbean = "kafka.server:type=BrokerTopicMetrics,name=TotalFetchRequestsPerSec"
@@ -168,10 +215,17 @@ def test_jolokia_total_fetch_requests_counts_raw_fetches(
     assert per_topic["value"] == fetches
     seed = jolokia(port, "read/kafka.server:name=BrokerTopicMetrics/TotalFetchRequestsPerSec")
     assert seed["status"] == 200 and seed["value"]["Count"] == after["value"]["Count"]
-    assert jolokia(port, "read/kafka.network:type=RequestMetrics,name=RequestsPerSec,"
-                         "request=Fetch,version=12/Count")["value"] == fetches
-    bytes_out = jolokia(port, "read/kafka.server:type=BrokerTopicMetrics,"
-                              f"name=BytesOutPerSec,topic={topic}/Count")["value"]
+    assert (
+        jolokia(
+            port,
+            "read/kafka.network:type=RequestMetrics,name=RequestsPerSec,"
+            "request=Fetch,version=12/Count",
+        )["value"]
+        == fetches
+    )
+    bytes_out = jolokia(
+        port, f"read/kafka.server:type=BrokerTopicMetrics,name=BytesOutPerSec,topic={topic}/Count"
+    )["value"]
     assert bytes_out == fetches * len(batch)
     # the rates: Yammer meters tick every 5 s
     deadline = time.monotonic() + 12
@@ -186,7 +240,8 @@ def test_jolokia_total_fetch_requests_counts_raw_fetches(
 
 
 def test_endpoint_is_off_when_the_port_is_negative(
-        broker_factory: Callable[..., BrokerProcess]) -> None:
+    broker_factory: Callable[..., BrokerProcess],
+) -> None:
     port = free_port()
     broker = broker_factory(overrides={"metrics.port": "-1"})
     with RawClient.to(broker.bootstrap) as client:

@@ -20,19 +20,25 @@ pytestmark = pytest.mark.integration
 NUMBER = r"(\d+(?:\.\d+)?)"
 PRODUCE_TOTAL = re.compile(
     rf"^(\d+) records sent, {NUMBER} records/sec \({NUMBER} MB/sec\), {NUMBER} ms avg latency, "
-    rf"{NUMBER} ms max latency, (\d+) ms 50th, (\d+) ms 95th, (\d+) ms 99th, (\d+) ms 99.9th\.$")
+    rf"{NUMBER} ms max latency, (\d+) ms 50th, (\d+) ms 95th, (\d+) ms 99th, (\d+) ms 99.9th\.$"
+)
 PRODUCE_WINDOW = re.compile(
     rf"^(\d+) records sent, {NUMBER} records/sec \({NUMBER} MB/sec\), {NUMBER} ms avg latency, "
-    rf"{NUMBER} ms max latency\.$")
-CONSUME_HEADER = ("start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, "
-                  "nMsg.sec, rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec")
+    rf"{NUMBER} ms max latency\.$"
+)
+CONSUME_HEADER = (
+    "start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, "
+    "nMsg.sec, rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec"
+)
 TIME = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d:\d{3}"
 CONSUME_LINE = re.compile(
     rf"^({TIME}), ({TIME}), {NUMBER}, {NUMBER}, (\d+), {NUMBER}, (\d+), (\d+), {NUMBER}, "
-    rf"{NUMBER}$")
+    rf"{NUMBER}$"
+)
 CONSUMER_LATENCY = re.compile(
     rf"^(\d+) records, consumer latency \(record timestamp to poll\): {NUMBER} ms avg latency, "
-    rf"{NUMBER} ms max latency, (\d+) ms 50th, (\d+) ms 95th, (\d+) ms 99th, (\d+) ms 99.9th\.$")
+    rf"{NUMBER} ms max latency, (\d+) ms 50th, (\d+) ms 95th, (\d+) ms 99th, (\d+) ms 99.9th\.$"
+)
 E2E_AVERAGE = re.compile(rf"^Avg latency: {NUMBER} ms$")
 E2E_PERCENTILES = re.compile(r"^Percentiles: 50th = (\d+), 99th = (\d+), 99.9th = (\d+)$")
 E2E_PROGRESS = re.compile(rf"^(\d+)\t{NUMBER}$")
@@ -42,8 +48,13 @@ RECORD_SIZE = 100
 
 
 def perf(*args: str, timeout: float = 90) -> list[str]:
-    result = subprocess.run([sys.executable, "-m", "odradek", "perf", *args],
-                            capture_output=True, text=True, timeout=timeout, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "odradek", "perf", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     assert result.returncode == 0, f"{args}:\n{result.stdout}\n{result.stderr}"
     return result.stdout.splitlines()
 
@@ -57,9 +68,21 @@ class Target:
 
 def check_tools(target: Target, tmp_path: Path) -> None:
     topic = f"perf-{target.name}-{int(time.time() * 1000)}"
-    lines = perf("produce", "--topic", topic, "--num-records", str(RECORDS), "--record-size",
-                 str(RECORD_SIZE), "--throughput", "-1", "--producer-props",
-                 f"bootstrap.servers={target.bootstrap}", "acks=1", "linger.ms=5")
+    lines = perf(
+        "produce",
+        "--topic",
+        topic,
+        "--num-records",
+        str(RECORDS),
+        "--record-size",
+        str(RECORD_SIZE),
+        "--throughput",
+        "-1",
+        "--producer-props",
+        f"bootstrap.servers={target.bootstrap}",
+        "acks=1",
+        "linger.ms=5",
+    )
     total = PRODUCE_TOTAL.match(lines[-1])
     assert total is not None, lines
     assert int(total.group(1)) == RECORDS
@@ -69,8 +92,18 @@ def check_tools(target: Target, tmp_path: Path) -> None:
     for line in lines[:-1]:
         assert PRODUCE_WINDOW.match(line), line
 
-    consume = ["consume", "--bootstrap-server", target.bootstrap, "--topic", topic,
-               "--messages", str(RECORDS), "--timeout", "20000", "--show-latency"]
+    consume = [
+        "consume",
+        "--bootstrap-server",
+        target.bootstrap,
+        "--topic",
+        topic,
+        "--messages",
+        str(RECORDS),
+        "--timeout",
+        "20000",
+        "--show-latency",
+    ]
     if target.consumer_config is not None:
         consume += ["--consumer.config", str(target.consumer_config)]
     lines = perf(*consume)
@@ -92,18 +125,29 @@ def check_tools(target: Target, tmp_path: Path) -> None:
     assert int(percentiles.group(1)) <= int(percentiles.group(2)) <= int(percentiles.group(3))
 
 
-def test_perf_tools_against_odradek(broker_factory: Callable[..., BrokerProcess],
-                                    tmp_path: Path) -> None:
+def test_perf_tools_against_odradek(
+    broker_factory: Callable[..., BrokerProcess], tmp_path: Path
+) -> None:
     broker = broker_factory(overrides={"group.initial.rebalance.delay.ms": "0"})
     check_tools(Target("odradek", broker.bootstrap), tmp_path)
 
 
-def test_producer_throttles_to_the_throughput(
-        broker_factory: Callable[..., BrokerProcess]) -> None:
+def test_producer_throttles_to_the_throughput(broker_factory: Callable[..., BrokerProcess]) -> None:
     broker = broker_factory()
     started = time.monotonic()
-    lines = perf("produce", "--topic", "throttled", "--num-records", "300", "--record-size",
-                 "10", "--throughput", "200", "--bootstrap-server", broker.bootstrap)
+    lines = perf(
+        "produce",
+        "--topic",
+        "throttled",
+        "--num-records",
+        "300",
+        "--record-size",
+        "10",
+        "--throughput",
+        "200",
+        "--bootstrap-server",
+        broker.bootstrap,
+    )
     assert time.monotonic() - started >= 1.4
     total = PRODUCE_TOTAL.match(lines[-1])
     assert total is not None and int(total.group(1)) == 300
@@ -126,9 +170,21 @@ def tansu(tmp_path: Path) -> Iterator[Target]:
         pytest.skip(f"Tansu not available: {exc}")
     port = free_port()
     url = f"tcp://127.0.0.1:{port}"
-    broker = ProcessBroker("tansu", [str(binary), "broker", "--listener-url", url,
-                                     "--advertised-listener-url", url, "--storage-engine",
-                                     "memory://tansu/"], port, tmp_path / "tansu.log")
+    broker = ProcessBroker(
+        "tansu",
+        [
+            str(binary),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+        ],
+        port,
+        tmp_path / "tansu.log",
+    )
     broker.start(ready_timeout=30)
     # Tansu 0.6 holds the first JoinGroup for the rebalance timeout (max.poll.interval.ms).
     config = tmp_path / "consumer.properties"

@@ -23,8 +23,13 @@ def first_record_seconds(bootstrap: str, topic: str) -> float:
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0})
     producer.produce(topic, value=b"first")
     assert producer.flush(15) == 0
-    consumer: Any = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{topic}-group",
-                              "auto.offset.reset": "earliest"})
+    consumer: Any = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"{topic}-group",
+            "auto.offset.reset": "earliest",
+        }
+    )
     try:
         started = time.monotonic()
         consumer.subscribe([topic])
@@ -39,8 +44,7 @@ def first_record_seconds(bootstrap: str, topic: str) -> float:
         consumer.close()
 
 
-def test_group_gets_its_first_record_without_the_initial_delay(
-        odradek_broker: Broker) -> None:
+def test_group_gets_its_first_record_without_the_initial_delay(odradek_broker: Broker) -> None:
     # With Kafka's default (3000 ms) the JoinGroup alone waits 3 s; without it the whole
     # join, sync, offset fetch and fetch take a fraction of a second.
     elapsed = first_record_seconds(odradek_broker.bootstrap_servers, "plugin-first")
@@ -48,7 +52,8 @@ def test_group_gets_its_first_record_without_the_initial_delay(
 
 
 def test_factory_brokers_serve_clients_with_their_configs(
-        odradek_broker_factory: BrokerFactory) -> None:
+    odradek_broker_factory: BrokerFactory,
+) -> None:
     broker = odradek_broker_factory({"num.partitions": 3})
     producer = Producer({"bootstrap.servers": broker.bootstrap_servers})
     producer.produce("plugin-auto", value=b"x")  # auto-created with num.partitions

@@ -27,8 +27,9 @@ INVALID_TIMESTAMP = 32
 HOUR_MS = 3_600_000
 
 
-def compacted_topic(broker: BrokerProcess, prefix: str,
-                    configs: dict[str, str] | None = None) -> str:
+def compacted_topic(
+    broker: BrokerProcess, prefix: str, configs: dict[str, str] | None = None
+) -> str:
     topic = unique_topic(prefix)
     with RawClient.to(broker.bootstrap) as client:
         client.create_topic(topic, configs=configs or {"cleanup.policy": "compact"})
@@ -53,8 +54,9 @@ def test_librdkafka_delivery_reports(shared_broker: BrokerProcess, one_per_batch
 
     for i in range(100):
         key = None if i % 10 == 0 else f"key-{i}".encode()
-        producer.produce(topic, key=key, value=f"value {i}".encode(), partition=0,
-                         on_delivery=report)
+        producer.produce(
+            topic, key=key, value=f"value {i}".encode(), partition=0, on_delivery=report
+        )
     assert producer.flush(30) == 0
     assert outcome[KafkaError.INVALID_RECORD] == 10, outcome
     if one_per_batch:
@@ -79,7 +81,8 @@ def test_record_errors_and_error_message(shared_broker: BrokerProcess) -> None:
             "showing the first three errors at most: ["
             f"RecordError(batchIndex=0, message='{text}'), "
             f"RecordError(batchIndex=5, message='{text}'), "
-            f"RecordError(batchIndex=7, message='{text}')]")
+            f"RecordError(batchIndex=7, message='{text}')]"
+        )
         assert client.latest_offset(topic) == 0  # nothing of the batch was appended
         good = client.produce(topic, 0, encode_batch([(b"k", b"v")], timestamp=now))
         assert (good.error_code, good.base_offset, good.record_errors) == (0, 0, ())
@@ -89,16 +92,24 @@ def test_timestamps_out_of_the_topic_bounds(shared_broker: BrokerProcess) -> Non
     topic = unique_topic("rec-err-ts")
     now = int(time.time() * 1000)
     with RawClient.to(shared_broker.bootstrap) as client:
-        client.create_topic(topic, configs={"message.timestamp.before.max.ms": str(HOUR_MS),
-                                            "message.timestamp.after.max.ms": str(HOUR_MS)})
+        client.create_topic(
+            topic,
+            configs={
+                "message.timestamp.before.max.ms": str(HOUR_MS),
+                "message.timestamp.after.max.ms": str(HOUR_MS),
+            },
+        )
         stamps = [now, now - 3 * HOUR_MS, now, now + 3 * HOUR_MS]
         result = client.produce(topic, 0, encode_batch([(b"k", b"v")] * 4, timestamps=stamps))
         assert result.error_code == INVALID_TIMESTAMP
         assert [e.batch_index for e in result.record_errors] == [1, 3]
         assert result.record_errors[0].batch_index_error_message.startswith(
-            f"Timestamp {now - 3 * HOUR_MS} of message with offset 1 is out of range.")
-        assert result.error_message == \
-            "One or more records have been rejected due to invalid timestamp"
+            f"Timestamp {now - 3 * HOUR_MS} of message with offset 1 is out of range."
+        )
+        assert (
+            result.error_message
+            == "One or more records have been rejected due to invalid timestamp"
+        )
         assert client.latest_offset(topic) == 0
         ok = client.produce(topic, 0, encode_batch([(b"k", b"v")], timestamp=now))
         assert ok.error_code == 0
@@ -107,8 +118,12 @@ def test_timestamps_out_of_the_topic_bounds(shared_broker: BrokerProcess) -> Non
 def test_old_producer_to_a_compacted_topic(shared_broker: BrokerProcess) -> None:
     """Produce v2 (magic 1): no record_errors field, the partition error is INVALID_RECORD."""
     topic = compacted_topic(shared_broker, "rec-err-old")
-    producer = KafkaProducer(bootstrap_servers=shared_broker.bootstrap, api_version=(0, 10),
-                             compression_type="gzip", retries=0)
+    producer = KafkaProducer(
+        bootstrap_servers=shared_broker.bootstrap,
+        api_version=(0, 10),
+        compression_type="gzip",
+        retries=0,
+    )
     try:
         good = producer.send(topic, key=b"k", value=b"kept", partition=0).get(timeout=30)
         assert good.offset == 0

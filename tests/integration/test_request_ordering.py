@@ -16,31 +16,53 @@ CREATE_TOPICS, DELETE_TOPICS, METADATA = 19, 20, 3
 
 def _create(name: str, partitions: int = 2) -> Any:
     mod = request_module(CREATE_TOPICS, 7)
-    return mod.CreateTopicsRequest(topics=(mod.CreatableTopic(
-        name=name, num_partitions=partitions, replication_factor=1, assignments=(),
-        configs=()),), timeout=timedelta(seconds=10))
+    return mod.CreateTopicsRequest(
+        topics=(
+            mod.CreatableTopic(
+                name=name,
+                num_partitions=partitions,
+                replication_factor=1,
+                assignments=(),
+                configs=(),
+            ),
+        ),
+        timeout=timedelta(seconds=10),
+    )
 
 
 def _delete(name: str) -> Any:
     mod = request_module(DELETE_TOPICS, 6)
-    return mod.DeleteTopicsRequest(topics=(mod.DeleteTopicState(name=name, topic_id=None),),
-                                   timeout=timedelta(seconds=10))
+    return mod.DeleteTopicsRequest(
+        topics=(mod.DeleteTopicState(name=name, topic_id=None),), timeout=timedelta(seconds=10)
+    )
 
 
 def _metadata(name: str) -> Any:
     mod = request_module(METADATA, 12)
-    return mod.MetadataRequest(topics=(mod.MetadataRequestTopic(topic_id=None, name=name),),
-                               allow_auto_topic_creation=False,
-                               include_topic_authorized_operations=False)
+    return mod.MetadataRequest(
+        topics=(mod.MetadataRequestTopic(topic_id=None, name=name),),
+        allow_auto_topic_creation=False,
+        include_topic_authorized_operations=False,
+    )
 
 
 def test_pipelined_requests_see_earlier_metadata_changes(broker: BrokerProcess) -> None:
     name = f"pipelined-{uuid.uuid4().hex[:8]}"
     with RawClient.to(broker.bootstrap) as raw:
-        sent = [raw.send(_create(name)), raw.send(_metadata(name)), raw.send(_delete(name)),
-                raw.send(_create(name, partitions=3)), raw.send(_metadata(name))]
-        keys = [(CREATE_TOPICS, 7), (METADATA, 12), (DELETE_TOPICS, 6), (CREATE_TOPICS, 7),
-                (METADATA, 12)]
+        sent = [
+            raw.send(_create(name)),
+            raw.send(_metadata(name)),
+            raw.send(_delete(name)),
+            raw.send(_create(name, partitions=3)),
+            raw.send(_metadata(name)),
+        ]
+        keys = [
+            (CREATE_TOPICS, 7),
+            (METADATA, 12),
+            (DELETE_TOPICS, 6),
+            (CREATE_TOPICS, 7),
+            (METADATA, 12),
+        ]
         answers = []
         for correlation_id, (key, version) in zip(sent, keys, strict=True):
             got, body = raw.receive(key, version)

@@ -31,9 +31,13 @@ DELETE_DELAY_MS = 1500  # file.delete.delay.ms of the topics
 
 @pytest.fixture(scope="module")
 def retention_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
-    broker = BrokerProcess(tmp_path_factory.mktemp("retention") / "data", overrides={
-        "log.retention.check.interval.ms": str(int(CHECK_INTERVAL_S * 1000)),
-        "log.cleaner.backoff.ms": "200"}).start()
+    broker = BrokerProcess(
+        tmp_path_factory.mktemp("retention") / "data",
+        overrides={
+            "log.retention.check.interval.ms": str(int(CHECK_INTERVAL_S * 1000)),
+            "log.cleaner.backoff.ms": "200",
+        },
+    ).start()
     yield broker
     broker.kill()
 
@@ -41,18 +45,29 @@ def retention_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broke
 def create_topic(broker: BrokerProcess, configs: dict[str, str]) -> str:
     name = unique_topic("retention")
     admin = AdminClient({"bootstrap.servers": broker.bootstrap})
-    topic = NewTopic(name, 1, 1, config={"segment.bytes": "4096",
-                                         "file.delete.delay.ms": str(DELETE_DELAY_MS), **configs})
+    topic = NewTopic(
+        name,
+        1,
+        1,
+        config={"segment.bytes": "4096", "file.delete.delay.ms": str(DELETE_DELAY_MS), **configs},
+    )
     for future in admin.create_topics([topic]).values():
         future.result(TIMEOUT)
     return name
 
 
-def produce(broker: BrokerProcess, topic: str, count: int, size: int = 200,
-            timestamp: int = 0) -> list[int]:
+def produce(
+    broker: BrokerProcess, topic: str, count: int, size: int = 200, timestamp: int = 0
+) -> list[int]:
     """``count`` records of ``size`` bytes, one batch each."""
-    producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 0, "acks": "all",
-                         "batch.num.messages": 1})
+    producer = Producer(
+        {
+            "bootstrap.servers": broker.bootstrap,
+            "linger.ms": 0,
+            "acks": "all",
+            "batch.num.messages": 1,
+        }
+    )
     offsets: list[int] = []
 
     def acked(err: object, msg: object) -> None:
@@ -60,8 +75,14 @@ def produce(broker: BrokerProcess, topic: str, count: int, size: int = 200,
         offsets.append(msg.offset())  # type: ignore[attr-defined]
 
     for i in range(count):
-        producer.produce(topic, key=f"k{i}".encode(), value=b"v" * size, partition=0,
-                         timestamp=timestamp, on_delivery=acked)
+        producer.produce(
+            topic,
+            key=f"k{i}".encode(),
+            value=b"v" * size,
+            partition=0,
+            timestamp=timestamp,
+            on_delivery=acked,
+        )
         producer.poll(0)
     assert producer.flush(TIMEOUT) == 0
     return sorted(offsets)
@@ -74,8 +95,14 @@ def earliest(broker: BrokerProcess, topic: str) -> int:
 
 
 def first_consumed(broker: BrokerProcess, topic: str) -> int:
-    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": unique_topic("g"),
-                         "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": broker.bootstrap,
+            "group.id": unique_topic("g"),
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+        }
+    )
     try:
         consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
         deadline = time.monotonic() + TIMEOUT
@@ -132,11 +159,16 @@ class DeletionWatch(threading.Thread):
         """Seconds from the first ``*.deleted`` file to none left."""
         self.join(timeout)
         if self.gone is None or self.first_seen is None:
-            problems = [line for line in broker.log_path.read_text().splitlines()
-                        if "Traceback" in line or "Error" in line or "deleted" in line]
-            pytest.fail(f"*.deleted files: seen={sorted(self.seen)[:6]} still="
-                        f"{deleted_files(self.directory)[:6]}\n" + "\n".join(problems[-30:]),
-                        pytrace=False)
+            problems = [
+                line
+                for line in broker.log_path.read_text().splitlines()
+                if "Traceback" in line or "Error" in line or "deleted" in line
+            ]
+            pytest.fail(
+                f"*.deleted files: seen={sorted(self.seen)[:6]} still="
+                f"{deleted_files(self.directory)[:6]}\n" + "\n".join(problems[-30:]),
+                pytrace=False,
+            )
         return self.gone - self.first_seen
 
 
@@ -146,12 +178,15 @@ def wait_for_earliest(broker: BrokerProcess, topic: str, expected: int) -> None:
         if earliest(broker, topic) == expected:
             return
         time.sleep(0.05)
-    pytest.fail(f"earliest offset stayed {earliest(broker, topic)}, expected {expected}\n"
-                f"{broker.log()}", pytrace=False)
+    pytest.fail(
+        f"earliest offset stayed {earliest(broker, topic)}, expected {expected}\n{broker.log()}",
+        pytrace=False,
+    )
 
 
-def assert_deleted_files_lived_for_the_delay(watch: DeletionWatch, gone_after: float,
-                                             bases: list[int]) -> None:
+def assert_deleted_files_lived_for_the_delay(
+    watch: DeletionWatch, gone_after: float, bases: list[int]
+) -> None:
     assert gone_after >= DELETE_DELAY_MS / 1000 - 0.05, gone_after
     deleted_logs = {int(n.split(".")[0]) for n in watch.seen if n.endswith(".log.deleted")}
     assert deleted_logs >= set(bases), (sorted(deleted_logs), bases)
@@ -205,8 +240,7 @@ def test_retention_bytes(retention_broker: BrokerProcess) -> None:
     wait_for_earliest(broker, topic, start)
     assert first_consumed(broker, topic) == start
     gone_after = watch.wait_until_gone(broker)
-    assert_deleted_files_lived_for_the_delay(watch, gone_after,
-                                             [b for b in before if b < start])
+    assert_deleted_files_lived_for_the_delay(watch, gone_after, [b for b in before if b < start])
     assert segment_bases(directory)[0] == start
 
 
@@ -228,7 +262,6 @@ def test_delete_records(retention_broker: BrokerProcess) -> None:
     assert first_consumed(broker, topic) == cut
     assert segment_bases(directory)[0] == holding  # only whole segments below 150 go
     gone_after = watch.wait_until_gone(broker)
-    assert_deleted_files_lived_for_the_delay(watch, gone_after,
-                                             [b for b in before if b < holding])
+    assert_deleted_files_lived_for_the_delay(watch, gone_after, [b for b in before if b < holding])
     assert segment_bases(directory) == [b for b in before if b >= holding]
     assert following > cut

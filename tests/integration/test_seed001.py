@@ -27,22 +27,30 @@ def test_seed_experiment(broker: BrokerProcess) -> None:
         base = int(time.time() * 1000)
         for i in range(RECORDS):
             ts = base + i
-            futures.append(producer.send(topic="test", value=str(i).encode(),
-                                         key=str(i).encode(), timestamp_ms=ts))
+            futures.append(
+                producer.send(
+                    topic="test", value=str(i).encode(), key=str(i).encode(), timestamp_ms=ts
+                )
+            )
             producer.flush(timeout=30)
             sent.append((i, ts))
         for i, future in enumerate(futures):
             try:
                 metadata = future.get(timeout=1)
             except Exception as exc:
-                raise AssertionError(f"send {i} failed: {exc!r}\n"
-                                     f"--- broker log ---\n{broker.log()}") from exc
+                raise AssertionError(
+                    f"send {i} failed: {exc!r}\n--- broker log ---\n{broker.log()}"
+                ) from exc
             assert (metadata.topic, metadata.partition, metadata.offset) == ("test", 0, i)
     finally:
         producer.close(timeout=10)
 
-    consumer = KafkaConsumer("test", bootstrap_servers=[broker.bootstrap],
-                             auto_offset_reset="earliest", consumer_timeout_ms=10_000)
+    consumer = KafkaConsumer(
+        "test",
+        bootstrap_servers=[broker.bootstrap],
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=10_000,
+    )
     received = []
     try:
         for message in consumer:  # ends after consumer_timeout_ms without a record
@@ -52,8 +60,9 @@ def test_seed_experiment(broker: BrokerProcess) -> None:
     finally:
         consumer.close()
 
-    assert len(received) == RECORDS, (f"received {len(received)} of {RECORDS}\n"
-                                      f"--- broker log ---\n{broker.log()}")
+    assert len(received) == RECORDS, (
+        f"received {len(received)} of {RECORDS}\n--- broker log ---\n{broker.log()}"
+    )
     for (i, ts), message in zip(sent, received, strict=True):
         assert message.topic == "test"
         assert message.partition == 0

@@ -25,8 +25,9 @@ SHUTDOWN_LIMIT_S = 5.0
 CONFIG_FAILURE_LIMIT_S = 5.0
 
 
-def produce_values(client: RawClient, topic: str, partition: int, count: int,
-                   per_batch: int = 10) -> list[bytes]:
+def produce_values(
+    client: RawClient, topic: str, partition: int, count: int, per_batch: int = 10
+) -> list[bytes]:
     values = []
     for start in range(0, count, per_batch):
         chunk = [f"{topic}-{partition}-{i}".encode() for i in range(start, start + per_batch)]
@@ -42,8 +43,12 @@ def read_values(client: RawClient, topic: str, partition: int) -> list[bytes | N
     while len(values) < end:
         data = client.fetch(topic, partition, len(values))
         assert data.error_code == 0
-        values += [r.value for b in decode_batches(data.records) for r in b.records
-                   if r.offset >= len(values)]
+        values += [
+            r.value
+            for b in decode_batches(data.records)
+            for r in b.records
+            if r.offset >= len(values)
+        ]
     return values
 
 
@@ -103,8 +108,9 @@ def test_sigterm_is_a_clean_shutdown(broker: BrokerProcess) -> None:
     # How fast a restart is belongs to benchmarks; what makes it fast is that nothing is
     # recovered (no segment is read back) after a clean shutdown.
     restart_log = log_since(broker, mark)
-    assert "recover" not in restart_log.lower(), \
+    assert "recover" not in restart_log.lower(), (
         f"recovery ran after a clean shutdown:\n{restart_log}"
+    )
     with RawClient.to(broker.bootstrap) as client:
         for partition, values in expected.items():
             assert read_values(client, "kept", partition) == values
@@ -151,11 +157,12 @@ def test_sigterm_answers_pipelined_produce_requests(broker: BrokerProcess) -> No
         values = read_values(client, "drain", 0)
     assert len(values) % 5 == 0
     for offset, value in acked.items():
-        assert values[offset:offset + 5] == [value] * 5, f"acknowledged batch {offset} lost"
+        assert values[offset : offset + 5] == [value] * 5, f"acknowledged batch {offset} lost"
 
 
 def test_restart_after_clean_shutdown_recovers_nothing_with_many_partitions(
-        broker_factory: Callable[..., BrokerProcess]) -> None:
+    broker_factory: Callable[..., BrokerProcess],
+) -> None:
     broker: BrokerProcess = broker_factory(overrides={"log.segment.bytes": "16384"})
     with RawClient.to(broker.bootstrap) as client:
         for t in range(5):
@@ -166,8 +173,9 @@ def test_restart_after_clean_shutdown_recovers_nothing_with_many_partitions(
     mark = broker.log_path.stat().st_size
     wait_ready(broker)
     restart_log = log_since(broker, mark)
-    assert "recover" not in restart_log.lower(), \
+    assert "recover" not in restart_log.lower(), (
         f"recovery ran after a clean shutdown of 40 partitions:\n{restart_log}"
+    )
     with RawClient.to(broker.bootstrap) as client:
         assert client.latest_offset("many-4", 0) == 500
 
@@ -180,8 +188,9 @@ def run_broker_expecting_failure(tmp_path: Path, override: str) -> tuple[int, st
     command = [*BrokerProcess(tmp_path / "data", port=port).command(), "--override", override]
     started = time.monotonic()
     try:
-        result = subprocess.run(command, capture_output=True, text=True,
-                                timeout=CONFIG_FAILURE_LIMIT_S * 3, check=False)
+        result = subprocess.run(
+            command, capture_output=True, text=True, timeout=CONFIG_FAILURE_LIMIT_S * 3, check=False
+        )
     except subprocess.TimeoutExpired:
         pytest.fail(f"broker with --override {override} kept running")
     elapsed = time.monotonic() - started
@@ -190,13 +199,16 @@ def run_broker_expecting_failure(tmp_path: Path, override: str) -> tuple[int, st
     return result.returncode, result.stdout + result.stderr, elapsed
 
 
-@pytest.mark.parametrize(("override", "named"), [
-    ("num.partitions=abc", "num.partitions"),
-    ("num.partitions=0", "num.partitions"),
-    ("num.partitons=3", "num.partitons"),
-    ("socket.request.max.bytes=lots", "socket.request.max.bytes"),
-    ("auto.create.topics.enable=maybe", "auto.create.topics.enable"),
-])
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        ("num.partitions=abc", "num.partitions"),
+        ("num.partitions=0", "num.partitions"),
+        ("num.partitons=3", "num.partitons"),
+        ("socket.request.max.bytes=lots", "socket.request.max.bytes"),
+        ("auto.create.topics.enable=maybe", "auto.create.topics.enable"),
+    ],
+)
 def test_invalid_config_stops_startup(tmp_path: Path, override: str, named: str) -> None:
     code, output, elapsed = run_broker_expecting_failure(tmp_path, override)
     assert code != 0, output
@@ -206,7 +218,8 @@ def test_invalid_config_stops_startup(tmp_path: Path, override: str, named: str)
 
 
 def test_unknown_but_valid_kafka_config_is_accepted_with_a_log_line(
-        broker_factory: Callable[..., BrokerProcess]) -> None:
+    broker_factory: Callable[..., BrokerProcess],
+) -> None:
     broker: BrokerProcess = broker_factory(overrides={"background.threads": "4"})
     with RawClient.to(broker.bootstrap) as client:
         assert client.api_versions().error_code == 0

@@ -43,19 +43,28 @@ async def closing() -> AsyncIterator[list[Any]]:
 
 
 async def txn_producer(closing: list[Any], bootstrap: str, tid: str) -> AIOKafkaProducer:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, transactional_id=tid,
-                                transaction_timeout_ms=10_000, request_timeout_ms=15_000)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        transactional_id=tid,
+        transaction_timeout_ms=10_000,
+        request_timeout_ms=15_000,
+    )
     await asyncio.wait_for(producer.start(), TIMEOUT)  # InitProducerId
     closing.append(producer)
     return producer
 
 
-async def read_all(bootstrap: str, topic: str, isolation: str,
-                   group: str | None = None) -> list[tuple[int, bytes | None]]:
+async def read_all(
+    bootstrap: str, topic: str, isolation: str, group: str | None = None
+) -> list[tuple[int, bytes | None]]:
     """(offset, value) of partition 0 from the start to the end offset the consumer's
     isolation level reports (the LSO for read_committed)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, isolation_level=isolation,
-                                enable_auto_commit=False, group_id=group)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        isolation_level=isolation,
+        enable_auto_commit=False,
+        group_id=group,
+    )
     await asyncio.wait_for(consumer.start(), TIMEOUT)
     tp = TopicPartition(topic, 0)
     got: list[tuple[int, bytes | None]] = []
@@ -94,24 +103,25 @@ async def test_commit_and_abort(txn_broker: BrokerProcess, closing: list[Any]) -
     await producer.commit_transaction()
 
     assert values(await read_all(bootstrap, t1, "read_committed")) == [
-        b"c1-%d" % i for i in range(4)]
+        b"c1-%d" % i for i in range(4)
+    ]
     assert values(await read_all(bootstrap, t2, "read_committed")) == [
-        b"c2-%d" % i for i in range(4)] + [b"c2-last"]
+        b"c2-%d" % i for i in range(4)
+    ] + [b"c2-last"]
     uncommitted = await read_all(bootstrap, t2, "read_uncommitted")
-    assert uncommitted == [(i, b"c2-%d" % i) for i in range(4)] + [(5, b"aborted"),
-                                                                   (7, b"c2-last")]
+    assert uncommitted == [(i, b"c2-%d" % i) for i in range(4)] + [(5, b"aborted"), (7, b"c2-last")]
 
 
-async def test_send_offsets_to_transaction(txn_broker: BrokerProcess,
-                                           closing: list[Any]) -> None:
+async def test_send_offsets_to_transaction(txn_broker: BrokerProcess, closing: list[Any]) -> None:
     bootstrap = txn_broker.bootstrap
     source, sink = unique("aio-src"), unique("aio-sink")
     create_topics(bootstrap, source, sink)
     group = unique("aio-group")
     tp = TopicPartition(source, 0)
     producer = await txn_producer(closing, bootstrap, unique("tid"))
-    observer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
-                                enable_auto_commit=False)
+    observer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+    )
     await observer.start()
     closing.append(observer)
 
@@ -130,8 +140,9 @@ async def test_send_offsets_to_transaction(txn_broker: BrokerProcess,
     assert values(await read_all(bootstrap, sink, "read_committed")) == [b"out-1"]
 
 
-async def test_second_producer_fences_the_first(txn_broker: BrokerProcess,
-                                                closing: list[Any]) -> None:
+async def test_second_producer_fences_the_first(
+    txn_broker: BrokerProcess, closing: list[Any]
+) -> None:
     bootstrap = txn_broker.bootstrap
     topic = unique("aio-fence")
     create_topics(bootstrap, topic)

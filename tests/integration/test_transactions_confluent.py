@@ -60,8 +60,7 @@ TXN_TIMEOUT_MS = 10_000
 CALL_TIMEOUT = 20.0
 OFFSET_FETCH, DESCRIBE_TRANSACTIONS = 9, 65
 UNSTABLE_OFFSET_COMMIT = 88
-FENCED_CODES = {KafkaError._FENCED, KafkaError.PRODUCER_FENCED,
-                KafkaError.INVALID_PRODUCER_EPOCH}
+FENCED_CODES = {KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH}
 
 
 def unique(prefix: str) -> str:
@@ -81,15 +80,18 @@ def txn_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProce
 
 def create_topics(bootstrap: str, *names: str, partitions: int = 1) -> None:
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    futures = admin.create_topics([NewTopic(n, partitions, 1) for n in names],
-                                  operation_timeout=10)
+    futures = admin.create_topics([NewTopic(n, partitions, 1) for n in names], operation_timeout=10)
     for future in futures.values():
         future.result(timeout=CALL_TIMEOUT)
 
 
 def txn_producer(bootstrap: str, transactional_id: str, **extra: Any) -> Producer:
-    conf: dict[str, Any] = {"bootstrap.servers": bootstrap, "transactional.id": transactional_id,
-                            "transaction.timeout.ms": TXN_TIMEOUT_MS, "linger.ms": 5}
+    conf: dict[str, Any] = {
+        "bootstrap.servers": bootstrap,
+        "transactional.id": transactional_id,
+        "transaction.timeout.ms": TXN_TIMEOUT_MS,
+        "linger.ms": 5,
+    }
     conf.update(extra)
     producer = Producer(conf)
     producer.init_transactions(CALL_TIMEOUT)
@@ -104,13 +106,20 @@ def discard(producer: Producer) -> None:
         producer.flush(0.5)
 
 
-def read_all(bootstrap: str, topics: list[str], isolation: str, partitions: int = 1,
-             timeout: float = 15.0) -> dict[str, list[tuple[int, bytes | None]]]:
+def read_all(
+    bootstrap: str, topics: list[str], isolation: str, partitions: int = 1, timeout: float = 15.0
+) -> dict[str, list[tuple[int, bytes | None]]]:
     """(offset, value) of every record a consumer with ``isolation`` gets from the start up
     to the end it reports (the LSO for read_committed): partition EOF on all partitions."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": unique("reader"),
-                         "isolation.level": isolation, "enable.auto.commit": False,
-                         "enable.partition.eof": True})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": unique("reader"),
+            "isolation.level": isolation,
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+        }
+    )
     wanted = [TopicPartition(t, p, 0) for t in topics for p in range(partitions)]
     consumer.assign(wanted)
     got: dict[str, list[tuple[int, bytes | None]]] = {t: [] for t in topics}
@@ -145,8 +154,9 @@ def latest(bootstrap: str, topic: str, committed: bool) -> int:
     admin = AdminClient({"bootstrap.servers": bootstrap})
     level = IsolationLevel.READ_COMMITTED if committed else IsolationLevel.READ_UNCOMMITTED
     tp = TopicPartition(topic, 0)
-    result = admin.list_offsets({tp: OffsetSpec.latest()}, isolation_level=level,
-                                request_timeout=10)
+    result = admin.list_offsets(
+        {tp: OffsetSpec.latest()}, isolation_level=level, request_timeout=10
+    )
     return int(result[tp].result(timeout=CALL_TIMEOUT).offset)
 
 
@@ -162,8 +172,9 @@ def wait_until(condition: Any, timeout: float, what: str) -> float:
 def describe_transaction(bootstrap: str, transactional_id: str) -> Any:
     with RawClient.to(bootstrap) as client:
         mod = request_module(DESCRIBE_TRANSACTIONS, 0)
-        response = client.call(mod.DescribeTransactionsRequest(
-            transactional_ids=(transactional_id,)))
+        response = client.call(
+            mod.DescribeTransactionsRequest(transactional_ids=(transactional_id,))
+        )
         return response.transaction_states[0]
 
 
@@ -194,11 +205,14 @@ def test_commit_and_abort_across_two_topics(txn_broker: BrokerProcess) -> None:
     uncommitted = read_all(bootstrap, [t1, t2], "read_uncommitted")
     assert values(committed[t1]) == [b"commit-1-%d" % i for i in range(5)] + [b"commit-1-last"]
     assert values(committed[t2]) == [b"commit-2-%d" % i for i in range(5)]
-    assert values(uncommitted[t1]) == ([b"commit-1-%d" % i for i in range(5)]
-                                       + [b"abort-1-%d" % i for i in range(3)]
-                                       + [b"commit-1-last"])
-    assert values(uncommitted[t2]) == ([b"commit-2-%d" % i for i in range(5)]
-                                       + [b"abort-2-%d" % i for i in range(3)])
+    assert values(uncommitted[t1]) == (
+        [b"commit-1-%d" % i for i in range(5)]
+        + [b"abort-1-%d" % i for i in range(3)]
+        + [b"commit-1-last"]
+    )
+    assert values(uncommitted[t2]) == (
+        [b"commit-2-%d" % i for i in range(5)] + [b"abort-2-%d" % i for i in range(3)]
+    )
     # Markers take offsets (5 after the first transaction, 9 after the aborted one) but are
     # never delivered.
     assert [o for o, _ in uncommitted[t1]] == [0, 1, 2, 3, 4, 6, 7, 8, 10]
@@ -225,26 +239,42 @@ def test_open_transaction_holds_last_stable_offset(txn_broker: BrokerProcess) ->
     assert latest(bootstrap, topic, committed=True) == 1  # the open transaction's first offset
     assert values(read_all(bootstrap, [topic], "read_committed")[topic]) == [b"before"]
     assert values(read_all(bootstrap, [topic], "read_uncommitted")[topic]) == [
-        b"before", b"open-0", b"open-1", b"after"]
+        b"before",
+        b"open-0",
+        b"open-1",
+        b"after",
+    ]
 
     producer.commit_transaction(CALL_TIMEOUT)
-    assert latest(bootstrap, topic, committed=True) == latest(bootstrap, topic,
-                                                              committed=False) == 5
+    assert (
+        latest(bootstrap, topic, committed=True) == latest(bootstrap, topic, committed=False) == 5
+    )
     assert values(read_all(bootstrap, [topic], "read_committed")[topic]) == [
-        b"before", b"open-0", b"open-1", b"after"]
+        b"before",
+        b"open-0",
+        b"open-1",
+        b"after",
+    ]
 
 
 def test_read_committed_consumer_resumes_when_transaction_commits(
-        txn_broker: BrokerProcess) -> None:
+    txn_broker: BrokerProcess,
+) -> None:
     """A live read_committed consumer waiting at the LSO gets the transaction's records as
     soon as it commits, without re-assigning."""
     bootstrap = txn_broker.bootstrap
     topic = unique("txn-live")
     create_topics(bootstrap, topic)
     producer = txn_producer(bootstrap, unique("tid"))
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": unique("live"),
-                         "isolation.level": "read_committed", "enable.auto.commit": False,
-                         "fetch.wait.max.ms": 100})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": unique("live"),
+            "isolation.level": "read_committed",
+            "enable.auto.commit": False,
+            "fetch.wait.max.ms": 100,
+        }
+    )
     consumer.assign([TopicPartition(topic, 0, 0)])
     try:
         producer.begin_transaction()
@@ -269,8 +299,7 @@ def test_read_committed_consumer_resumes_when_transaction_commits(
 
 
 @pytest.mark.parametrize("next_operation", ["commit", "produce-and-commit", "abort"])
-def test_second_producer_fences_the_first(txn_broker: BrokerProcess,
-                                          next_operation: str) -> None:
+def test_second_producer_fences_the_first(txn_broker: BrokerProcess, next_operation: str) -> None:
     bootstrap = txn_broker.bootstrap
     topic = unique("txn-fence")
     create_topics(bootstrap, topic)
@@ -318,10 +347,17 @@ def offset_fetch_stable(bootstrap: str, group: str, topic: str) -> tuple[int, in
     """(error code, offset) of OffsetFetch v8 with require_stable for partition 0."""
     mod = request_module(OFFSET_FETCH, 8)
     with RawClient.to(bootstrap) as client:
-        response = client.call(mod.OffsetFetchRequest(
-            require_stable=True, groups=(mod.OffsetFetchRequestGroup(
-                group_id=group, topics=(mod.OffsetFetchRequestTopics(
-                    name=topic, partition_indexes=(0,)),)),)))
+        response = client.call(
+            mod.OffsetFetchRequest(
+                require_stable=True,
+                groups=(
+                    mod.OffsetFetchRequestGroup(
+                        group_id=group,
+                        topics=(mod.OffsetFetchRequestTopics(name=topic, partition_indexes=(0,)),),
+                    ),
+                ),
+            )
+        )
     part = response.groups[0].topics[0].partitions[0]
     return int(part.error_code), int(part.committed_offset)
 
@@ -331,20 +367,26 @@ def test_offsets_visible_to_group_only_on_commit(txn_broker: BrokerProcess) -> N
     source, sink = unique("txn-src"), unique("txn-sink")
     create_topics(bootstrap, source, sink)
     group = unique("eos-group")
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
-                         "enable.auto.commit": False, "auto.offset.reset": "earliest",
-                         "isolation.level": "read_committed"})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": group,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "isolation.level": "read_committed",
+        }
+    )
     producer = txn_producer(bootstrap, unique("tid"))
     try:
         consumer.subscribe([source])
-        wait_until(lambda: (consumer.poll(0.1), consumer.assignment())[1], 15,
-                   "group assignment")
+        wait_until(lambda: (consumer.poll(0.1), consumer.assignment())[1], 15, "group assignment")
         metadata = consumer.consumer_group_metadata()
 
         producer.begin_transaction()
         producer.produce(sink, b"out-1")
-        producer.send_offsets_to_transaction([TopicPartition(source, 0, 10)], metadata,
-                                             CALL_TIMEOUT)
+        producer.send_offsets_to_transaction(
+            [TopicPartition(source, 0, 10)], metadata, CALL_TIMEOUT
+        )
         assert producer.flush(CALL_TIMEOUT) == 0
         assert group_offset(bootstrap, group, source) == -1001
         assert offset_fetch_stable(bootstrap, group, source) == (UNSTABLE_OFFSET_COMMIT, -1)
@@ -356,8 +398,9 @@ def test_offsets_visible_to_group_only_on_commit(txn_broker: BrokerProcess) -> N
 
         producer.begin_transaction()
         producer.produce(sink, b"out-2")
-        producer.send_offsets_to_transaction([TopicPartition(source, 0, 20)], metadata,
-                                             CALL_TIMEOUT)
+        producer.send_offsets_to_transaction(
+            [TopicPartition(source, 0, 20)], metadata, CALL_TIMEOUT
+        )
         assert producer.flush(CALL_TIMEOUT) == 0
         producer.abort_transaction(CALL_TIMEOUT)
         assert group_offset(bootstrap, group, source) == 10
@@ -384,16 +427,18 @@ def test_transactional_offsets_survive_restart(broker_factory: Any) -> None:
     producer.send_offsets_to_transaction([TopicPartition(source, 0, 7)], metadata, CALL_TIMEOUT)
     producer.commit_transaction(CALL_TIMEOUT)
     producer.begin_transaction()
-    producer.send_offsets_to_transaction([TopicPartition(source, 0, 99)], metadata,
-                                         CALL_TIMEOUT)
+    producer.send_offsets_to_transaction([TopicPartition(source, 0, 99)], metadata, CALL_TIMEOUT)
     metadata_consumer.close()
     broker.kill()
     discard(producer)
     broker.start()
     assert group_offset(bootstrap, group, source) == 7
     # the open transaction times out; its offsets never become visible
-    wait_until(lambda: offset_fetch_stable(bootstrap, group, source)[0] == 0, 15,
-               "the pending offsets to be aborted")
+    wait_until(
+        lambda: offset_fetch_stable(bootstrap, group, source)[0] == 0,
+        15,
+        "the pending offsets to be aborted",
+    )
     assert offset_fetch_stable(bootstrap, group, source) == (0, 7)
 
 
@@ -415,8 +460,11 @@ def test_timed_out_transaction_is_aborted(txn_broker: BrokerProcess) -> None:
     open_lso = latest(bootstrap, topic, committed=True)
     if time.monotonic() - started < timeout_ms / 1000:  # (a slow machine may get here later)
         assert open_lso == 0, "the open transaction was aborted before its timeout"
-    wait_until(lambda: latest(bootstrap, topic, committed=True) == 2,
-               timeout_ms / 1000 + 2 * CLEANUP_INTERVAL_S + 3, "LSO past the timed-out txn")
+    wait_until(
+        lambda: latest(bootstrap, topic, committed=True) == 2,
+        timeout_ms / 1000 + 2 * CLEANUP_INTERVAL_S + 3,
+        "LSO past the timed-out txn",
+    )
     assert time.monotonic() - started >= timeout_ms / 1000 - 0.1
     state = describe_transaction(bootstrap, tid)
     assert state.transaction_state == "CompleteAbort"
@@ -447,8 +495,11 @@ def test_broker_killed_mid_transaction(broker_factory: Any) -> None:
     plain.produce(topic, b"after-restart")
     assert plain.flush(CALL_TIMEOUT) == 0
     # never held back longer than the transaction timeout (plus the abort timer's period)
-    wait_until(lambda: latest(bootstrap, topic, committed=True) == 7,
-               timeout_ms / 1000 + 2 * CLEANUP_INTERVAL_S + 5, "LSO past the open txn")
+    wait_until(
+        lambda: latest(bootstrap, topic, committed=True) == 7,
+        timeout_ms / 1000 + 2 * CLEANUP_INTERVAL_S + 5,
+        "LSO past the open txn",
+    )
     assert time.monotonic() - started < timeout_ms / 1000 + 2 * CLEANUP_INTERVAL_S + 10
     assert describe_transaction(bootstrap, tid).transaction_state == "CompleteAbort"
     assert values(read_all(bootstrap, [topic], "read_committed")[topic]) == [b"after-restart"]
@@ -459,7 +510,9 @@ def test_broker_killed_mid_transaction(broker_factory: Any) -> None:
     again.produce(topic, b"new")
     again.commit_transaction(CALL_TIMEOUT)
     assert values(read_all(bootstrap, [topic], "read_committed")[topic]) == [
-        b"after-restart", b"new"]
+        b"after-restart",
+        b"new",
+    ]
 
 
 def test_committed_records_readable_after_broker_crash(broker_factory: Any) -> None:
@@ -491,10 +544,24 @@ def test_committed_records_readable_after_broker_crash(broker_factory: Any) -> N
 def _read_committed_fetch(topic: str) -> Any:
     mod = request_module(1, 12)
     return mod.FetchRequest(
-        replica_id=-1, max_wait=timedelta(0), min_bytes=1, max_bytes=1 << 20, isolation_level=1,
-        session_id=0, session_epoch=-1, topics=(mod.FetchTopic(topic=topic, partitions=(
-            mod.FetchPartition(partition=0, fetch_offset=0, partition_max_bytes=1 << 20),)),),
-        forgotten_topics_data=(), rack_id="")
+        replica_id=-1,
+        max_wait=timedelta(0),
+        min_bytes=1,
+        max_bytes=1 << 20,
+        isolation_level=1,
+        session_id=0,
+        session_epoch=-1,
+        topics=(
+            mod.FetchTopic(
+                topic=topic,
+                partitions=(
+                    mod.FetchPartition(partition=0, fetch_offset=0, partition_max_bytes=1 << 20),
+                ),
+            ),
+        ),
+        forgotten_topics_data=(),
+        rack_id="",
+    )
 
 
 def test_committed_transaction_survives_crash(broker_factory: Any, tmp_path: Path) -> None:
@@ -521,8 +588,13 @@ def test_committed_transaction_survives_crash(broker_factory: Any, tmp_path: Pat
 # -- compaction -----------------------------------------------------------------------------------
 
 CLEANER_OVERRIDES = {**OVERRIDES, "log.cleaner.backoff.ms": "200"}
-COMPACTED = {"cleanup.policy": "compact", "segment.bytes": "2048", "segment.ms": "300",
-             "min.cleanable.dirty.ratio": "0.01", "delete.retention.ms": "60000"}
+COMPACTED = {
+    "cleanup.policy": "compact",
+    "segment.bytes": "2048",
+    "segment.ms": "300",
+    "min.cleanable.dirty.ratio": "0.01",
+    "delete.retention.ms": "60000",
+}
 
 
 def create_compacted(bootstrap: str, topic: str) -> None:
@@ -549,9 +621,15 @@ def fill(bootstrap: str, topic: str, count: int, tag: str) -> None:
 
 
 def committed_value(bootstrap: str, topic: str, key: bytes) -> list[bytes | None]:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": unique("reader"),
-                         "isolation.level": "read_committed", "enable.auto.commit": False,
-                         "enable.partition.eof": True})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": unique("reader"),
+            "isolation.level": "read_committed",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+        }
+    )
     consumer.assign([TopicPartition(topic, 0, 0)])
     found: list[bytes | None] = []
     deadline = time.monotonic() + 15
@@ -610,8 +688,13 @@ def test_compaction_stops_at_last_stable_offset(broker_factory: Any) -> None:
 
 
 def test_committed_txn_offset_survives_offsets_compaction(broker_factory: Any) -> None:
-    broker = broker_factory(overrides={**CLEANER_OVERRIDES, "offsets.topic.num.partitions": "1",
-                                       "offsets.topic.segment.bytes": "2048"})
+    broker = broker_factory(
+        overrides={
+            **CLEANER_OVERRIDES,
+            "offsets.topic.num.partitions": "1",
+            "offsets.topic.segment.bytes": "2048",
+        }
+    )
     bootstrap = broker.bootstrap
     source = unique("txn-src")
     create_topics(bootstrap, source)
@@ -632,8 +715,11 @@ def test_committed_txn_offset_survives_offsets_compaction(broker_factory: Any) -
     for i in range(40):
         request = ConsumerGroupTopicPartitions(f"filler-{i}", [TopicPartition(source, 0, i)])
         admin.alter_consumer_group_offsets([request])[f"filler-{i}"].result(CALL_TIMEOUT)
-    wait_until(lambda: cleaned_up_to(broker, "__consumer_offsets") > 4, 20,
-               "the cleaner to pass the transactional commits")
+    wait_until(
+        lambda: cleaned_up_to(broker, "__consumer_offsets") > 4,
+        20,
+        "the cleaner to pass the transactional commits",
+    )
     assert group_offset(bootstrap, group, source) == 10
     broker.restart()
     assert group_offset(bootstrap, group, source) == 10
@@ -653,11 +739,24 @@ def test_read_committed_long_poll_ignores_uncommitted_appends(txn_broker: Broker
     max_wait = 3.0
     mod = request_module(1, 12)
     request = mod.FetchRequest(
-        replica_id=-1, max_wait=timedelta(seconds=max_wait), min_bytes=1, max_bytes=1 << 20,
-        isolation_level=1, session_id=0, session_epoch=-1, topics=(mod.FetchTopic(
-            topic=topic, partitions=(mod.FetchPartition(
-                partition=0, fetch_offset=0, partition_max_bytes=1 << 20),)),),
-        forgotten_topics_data=(), rack_id="")
+        replica_id=-1,
+        max_wait=timedelta(seconds=max_wait),
+        min_bytes=1,
+        max_bytes=1 << 20,
+        isolation_level=1,
+        session_id=0,
+        session_epoch=-1,
+        topics=(
+            mod.FetchTopic(
+                topic=topic,
+                partitions=(
+                    mod.FetchPartition(partition=0, fetch_offset=0, partition_max_bytes=1 << 20),
+                ),
+            ),
+        ),
+        forgotten_topics_data=(),
+        rack_id="",
+    )
 
     def append_more() -> None:
         producer.produce(topic, b"more")

@@ -51,8 +51,12 @@ class App:
         self.log_path = log_path
         self.offset = log_path.stat().st_size if log_path.exists() else 0
         with open(log_path, "ab") as log:
-            self.proc = subprocess.Popen([sys.executable, str(APP), *argv], stdout=log,
-                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            self.proc = subprocess.Popen(
+                [sys.executable, str(APP), *argv],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
 
     def output(self) -> str:
         with open(self.log_path, "rb") as log:
@@ -84,8 +88,9 @@ class App:
 
 
 def produce_input(bootstrap: str, topic: str) -> list[bytes]:
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True,
-                         "linger.ms": 5})
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 5}
+    )
     keys = [b"k%04d" % i for i in range(RECORDS)]
     for i, key in enumerate(keys):
         producer.produce(topic, key=key, value=b"value-%04d" % i, partition=i % PARTITIONS)
@@ -95,20 +100,26 @@ def produce_input(bootstrap: str, topic: str) -> list[bytes]:
 
 def group_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int]:
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    request = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p)
-                                                   for p in range(PARTITIONS)])
+    request = ConsumerGroupTopicPartitions(
+        group, [TopicPartition(topic, p) for p in range(PARTITIONS)]
+    )
     result = admin.list_consumer_group_offsets([request], request_timeout=10)
-    return {tp.partition: tp.offset
-            for tp in result[group].result(timeout=20).topic_partitions}
+    return {tp.partition: tp.offset for tp in result[group].result(timeout=20).topic_partitions}
 
 
 def committed_output(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes | None]]:
     """(key, value) of the output as read_committed sees it."""
     from confluent_kafka import Consumer
 
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": unique("check"),
-                         "isolation.level": "read_committed", "enable.partition.eof": True,
-                         "enable.auto.commit": False})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": unique("check"),
+            "isolation.level": "read_committed",
+            "enable.partition.eof": True,
+            "enable.auto.commit": False,
+        }
+    )
     consumer.assign([TopicPartition(topic, p, 0) for p in range(PARTITIONS)])
     got: list[tuple[bytes | None, bytes | None]] = []
     at_end: set[int | None] = set()  # None: an error that names no partition
@@ -128,16 +139,16 @@ def committed_output(bootstrap: str, topic: str) -> list[tuple[bytes | None, byt
     return got
 
 
-def test_exactly_once_with_application_killed_twenty_times(broker_factory: Any,
-                                                           tmp_path: Path) -> None:
+def test_exactly_once_with_application_killed_twenty_times(
+    broker_factory: Any, tmp_path: Path
+) -> None:
     broker = broker_factory(overrides=OVERRIDES)
     bootstrap = broker.bootstrap
     source, sink = unique("eos-in"), unique("eos-out")
     create_topics(bootstrap, source, sink, partitions=PARTITIONS)
     keys = produce_input(bootstrap, source)
     group, tid = unique("eos-group"), unique("eos-app")
-    argv = [bootstrap, source, sink, group, tid, "--batch", str(BATCH), "--pause-ms",
-            str(PAUSE_MS)]
+    argv = [bootstrap, source, sink, group, tid, "--batch", str(BATCH), "--pause-ms", str(PAUSE_MS)]
     log_path = tmp_path / "app.log"
     rng = random.Random(SEED)
     crashed_by_itself = 0
@@ -148,8 +159,9 @@ def test_exactly_once_with_application_killed_twenty_times(broker_factory: Any,
         if rng.random() < 0.2:
             time.sleep(rng.uniform(0.0, 0.6))  # during start-up, maybe inside InitProducerId
         else:
-            assert app.wait_ready(READY_TIMEOUT) or app.proc.poll() is not None, \
+            assert app.wait_ready(READY_TIMEOUT) or app.proc.poll() is not None, (
                 f"app not ready:\n{app.output()}"
+            )
             time.sleep(rng.uniform(0.05, 1.0))
         if app.proc.poll() is not None:
             crashed_by_itself += 1
@@ -162,7 +174,8 @@ def test_exactly_once_with_application_killed_twenty_times(broker_factory: Any,
         while True:
             assert time.monotonic() < deadline, (
                 f"input not fully processed within {FINISH_TIMEOUT}s (seed {SEED}); app "
-                f"output:\n{app.output()[-3000:]}\nbroker log:\n{broker.log()}")
+                f"output:\n{app.output()[-3000:]}\nbroker log:\n{broker.log()}"
+            )
             if app.proc.poll() is not None:
                 crashed_by_itself += 1
                 app = App(argv, log_path)
@@ -177,14 +190,18 @@ def test_exactly_once_with_application_killed_twenty_times(broker_factory: Any,
     counts = Counter(key for key, _ in output)
     duplicates = {k: n for k, n in counts.items() if n > 1}
     missing = set(keys) - set(counts)
-    assert not duplicates, f"{len(duplicates)} keys twice or more (seed {SEED}): " \
-                           f"{sorted(duplicates.items())[:10]}"
+    assert not duplicates, (
+        f"{len(duplicates)} keys twice or more (seed {SEED}): {sorted(duplicates.items())[:10]}"
+    )
     assert not missing, f"{len(missing)} keys missing (seed {SEED}): {sorted(missing)[:10]}"
     assert len(output) == RECORDS
     assert all(value == b"VALUE-" + key[1:] for key, value in output if key is not None)
-    assert group_offsets(bootstrap, group, source) == dict.fromkeys(range(PARTITIONS),
-                                                                    RECORDS // PARTITIONS)
+    assert group_offsets(bootstrap, group, source) == dict.fromkeys(
+        range(PARTITIONS), RECORDS // PARTITIONS
+    )
     # the kills really landed inside transactions: aborted records are in the output log
     uncommitted = read_all(bootstrap, [sink], "read_uncommitted", partitions=PARTITIONS)[sink]
-    print(f"kill phase {kill_phase:.1f}s, {crashed_by_itself} self-inflicted exits, "
-          f"{len(uncommitted) - RECORDS} aborted output records")
+    print(
+        f"kill phase {kill_phase:.1f}s, {crashed_by_itself} self-inflicted exits, "
+        f"{len(uncommitted) - RECORDS} aborted output records"
+    )

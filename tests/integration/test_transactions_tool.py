@@ -38,13 +38,35 @@ pytestmark = pytest.mark.integration
 
 INIT_PRODUCER_ID = 22
 LIST_HEADER = ["TransactionalId", "Coordinator", "ProducerId", "TransactionState"]
-DESCRIBE_HEADER = ["CoordinatorId", "TransactionalId", "ProducerId", "ProducerEpoch",
-                   "TransactionState", "TransactionTimeoutMs", "CurrentTransactionStartTimeMs",
-                   "TransactionDurationMs", "TopicPartitions"]
-PRODUCERS_HEADER = ["ProducerId", "ProducerEpoch", "LatestCoordinatorEpoch", "LastSequence",
-                    "LastTimestamp", "CurrentTransactionStartOffset"]
-HANGING_HEADER = ["Topic", "Partition", "ProducerId", "ProducerEpoch", "CoordinatorEpoch",
-                  "StartOffset", "LastTimestamp", "Duration(min)"]
+DESCRIBE_HEADER = [
+    "CoordinatorId",
+    "TransactionalId",
+    "ProducerId",
+    "ProducerEpoch",
+    "TransactionState",
+    "TransactionTimeoutMs",
+    "CurrentTransactionStartTimeMs",
+    "TransactionDurationMs",
+    "TopicPartitions",
+]
+PRODUCERS_HEADER = [
+    "ProducerId",
+    "ProducerEpoch",
+    "LatestCoordinatorEpoch",
+    "LastSequence",
+    "LastTimestamp",
+    "CurrentTransactionStartOffset",
+]
+HANGING_HEADER = [
+    "Topic",
+    "Partition",
+    "ProducerId",
+    "ProducerEpoch",
+    "CoordinatorEpoch",
+    "StartOffset",
+    "LastTimestamp",
+    "Duration(min)",
+]
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +97,9 @@ class Run:
 def tool(txn_broker: BrokerProcess, capsys: pytest.CaptureFixture[str]) -> Any:
     def run(*args: str, bootstrap: str | None = None) -> Run:
         capsys.readouterr()
-        code = odradek(["transactions", "--bootstrap-server",
-                        bootstrap or txn_broker.bootstrap, *args])
+        code = odradek(
+            ["transactions", "--bootstrap-server", bootstrap or txn_broker.bootstrap, *args]
+        )
         captured = capsys.readouterr()
         return Run(code, captured.out, captured.err)
 
@@ -88,13 +111,23 @@ def hanging_transaction(bootstrap: str, topic: str) -> tuple[int, int]:
     transaction no coordinator knows about. (producer id, epoch)."""
     with RawClient.to(bootstrap) as client:
         mod = request_module(INIT_PRODUCER_ID, 4)
-        response = client.call(mod.InitProducerIdRequest(
-            transactional_id=None, transaction_timeout=timedelta(seconds=60),
-            producer_id=-1, producer_epoch=-1))
+        response = client.call(
+            mod.InitProducerIdRequest(
+                transactional_id=None,
+                transaction_timeout=timedelta(seconds=60),
+                producer_id=-1,
+                producer_epoch=-1,
+            )
+        )
         pid, epoch = int(response.producer_id), int(response.producer_epoch)
-        batch = encode_batch([(b"k", b"hanging")], timestamp=int(time.time() * 1000),
-                             producer_id=pid, producer_epoch=epoch, base_sequence=0,
-                             attributes=TRANSACTIONAL_FLAG)
+        batch = encode_batch(
+            [(b"k", b"hanging")],
+            timestamp=int(time.time() * 1000),
+            producer_id=pid,
+            producer_epoch=epoch,
+            base_sequence=0,
+            attributes=TRANSACTIONAL_FLAG,
+        )
         assert client.produce(topic, 0, batch, acks=-1).error_code == 0
     return pid, epoch
 
@@ -123,8 +156,12 @@ def test_list_and_describe(txn_broker: BrokerProcess, tool: Any) -> None:
         assert by_id[idle][3] == "Empty"
         assert by_id[busy][2] != by_id[idle][2]
         as_json = tool("--output", "json", "list").json()
-        assert {"transactional_id": busy, "coordinator": 0,
-                "producer_id": int(by_id[busy][2]), "transaction_state": "Ongoing"} in as_json
+        assert {
+            "transactional_id": busy,
+            "coordinator": 0,
+            "producer_id": int(by_id[busy][2]),
+            "transaction_state": "Ongoing",
+        } in as_json
 
         started = time.time() * 1000
         described = tool("describe", "--transactional-id", busy)
@@ -149,8 +186,9 @@ def test_list_and_describe(txn_broker: BrokerProcess, tool: Any) -> None:
         discard(other)
 
 
-def test_describe_idle_transactional_id_has_no_start_time(txn_broker: BrokerProcess,
-                                                          tool: Any) -> None:
+def test_describe_idle_transactional_id_has_no_start_time(
+    txn_broker: BrokerProcess, tool: Any
+) -> None:
     tid = unique("fresh")
     producer = txn_producer(txn_broker.bootstrap, tid)
     try:
@@ -165,8 +203,10 @@ def test_describe_unknown_transactional_id(tool: Any) -> None:
     result = tool("describe", "--transactional-id", "no-such-id")
     assert result.code == 1
     assert result.out == ""
-    assert result.err.strip() == ("Failed to describe transaction state of transactional-id "
-                                  "`no-such-id`: The transactionalId could not be found.")
+    assert result.err.strip() == (
+        "Failed to describe transaction state of transactional-id "
+        "`no-such-id`: The transactionalId could not be found."
+    )
 
 
 def test_list_duration_filter(txn_broker: BrokerProcess, tool: Any) -> None:
@@ -181,8 +221,9 @@ def test_list_duration_filter(txn_broker: BrokerProcess, tool: Any) -> None:
     try:
         running = [row[0] for row in tool("list", "--duration-filter", "100").table()[1:]]
         assert tid in running
-        assert tid not in [row[0] for row in tool("list", "--duration-filter",
-                                                  "600000").table()[1:]]
+        assert tid not in [
+            row[0] for row in tool("list", "--duration-filter", "600000").table()[1:]
+        ]
     finally:
         producer.abort_transaction(10)
         discard(producer)
@@ -208,8 +249,9 @@ def test_describe_producers(txn_broker: BrokerProcess, tool: Any) -> None:
         assert abs(int(row[4]) - time.time() * 1000) < 60_000
         assert row[5] == "0"  # the open transaction starts at offset 0
         producer.commit_transaction(10)
-        (json_row,) = tool("describe-producers", "--topic", topic, "--partition", "0",
-                           "--output", "json").json()
+        (json_row,) = tool(
+            "describe-producers", "--topic", topic, "--partition", "0", "--output", "json"
+        ).json()
         assert json_row["current_transaction_start_offset"] is None
         assert json_row["producer_id"] == int(row[0])
         assert json_row["last_sequence"] == 2
@@ -217,8 +259,7 @@ def test_describe_producers(txn_broker: BrokerProcess, tool: Any) -> None:
         discard(producer)
 
 
-def test_describe_producers_latest_coordinator_epoch(txn_broker: BrokerProcess,
-                                                     tool: Any) -> None:
+def test_describe_producers_latest_coordinator_epoch(txn_broker: BrokerProcess, tool: Any) -> None:
     topic = unique("tool-epoch")
     create_topics(txn_broker.bootstrap, topic)
     producer = txn_producer(txn_broker.bootstrap, unique("tid"))
@@ -233,16 +274,19 @@ def test_describe_producers_latest_coordinator_epoch(txn_broker: BrokerProcess,
 def test_describe_producers_unknown_partition(tool: Any) -> None:
     result = tool("describe-producers", "--topic", "no-such-topic", "--partition", "0")
     assert result.code == 1
-    assert result.err.strip() == ("Failed to describe producers for partition no-such-topic-0 "
-                                  "on leader: This server does not host this topic-partition.")
+    assert result.err.strip() == (
+        "Failed to describe producers for partition no-such-topic-0 "
+        "on leader: This server does not host this topic-partition."
+    )
 
 
 # -- find-hanging and abort ---------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("identify", ["start-offset", "producer-id"])
-def test_find_and_abort_hanging_transaction(txn_broker: BrokerProcess, tool: Any,
-                                            identify: str) -> None:
+def test_find_and_abort_hanging_transaction(
+    txn_broker: BrokerProcess, tool: Any, identify: str
+) -> None:
     bootstrap = txn_broker.bootstrap
     topic = unique("tool-hanging")
     create_topics(bootstrap, topic)
@@ -268,29 +312,48 @@ def test_find_and_abort_hanging_transaction(txn_broker: BrokerProcess, tool: Any
     if identify == "start-offset":
         aborted = tool("abort", "--topic", topic, "--partition", "0", "--start-offset", "1")
     else:
-        aborted = tool("abort", "--topic", topic, "--partition", "0", "--producer-id",
-                       str(pid), "--producer-epoch", str(epoch), "--coordinator-epoch", "-1")
+        aborted = tool(
+            "abort",
+            "--topic",
+            topic,
+            "--partition",
+            "0",
+            "--producer-id",
+            str(pid),
+            "--producer-epoch",
+            str(epoch),
+            "--coordinator-epoch",
+            "-1",
+        )
     assert aborted.code == 0, aborted.err
     assert aborted.out == ""
-    assert latest(bootstrap, topic, committed=True) == latest(bootstrap, topic,
-                                                              committed=False) == 4
-    assert values(read_all(bootstrap, [topic], "read_committed")[topic]) == [b"before",
-                                                                             b"after"]
+    assert (
+        latest(bootstrap, topic, committed=True) == latest(bootstrap, topic, committed=False) == 4
+    )
+    assert values(read_all(bootstrap, [topic], "read_committed")[topic]) == [b"before", b"after"]
     (_, row) = tool("describe-producers", "--topic", topic, "--partition", "0").table()[:2]
     assert row[5] == "None"
-    assert tool("find-hanging", "--topic", topic, "--partition", "0",
-                "--max-transaction-timeout", "0").table() == [HANGING_HEADER]
+    assert tool(
+        "find-hanging", "--topic", topic, "--partition", "0", "--max-transaction-timeout", "0"
+    ).table() == [HANGING_HEADER]
 
 
 def test_abort_json_output(txn_broker: BrokerProcess, tool: Any) -> None:
     topic = unique("tool-abort-json")
     create_topics(txn_broker.bootstrap, topic)
     pid, epoch = hanging_transaction(txn_broker.bootstrap, topic)
-    result = tool("abort", "--topic", topic, "--partition", "0", "--start-offset", "0",
-                  "--output", "json")
+    result = tool(
+        "abort", "--topic", topic, "--partition", "0", "--start-offset", "0", "--output", "json"
+    )
     assert result.code == 0, result.err
-    assert result.json() == {"topic": topic, "partition": 0, "producer_id": pid,
-                             "producer_epoch": epoch, "coordinator_epoch": 0, "aborted": True}
+    assert result.json() == {
+        "topic": topic,
+        "partition": 0,
+        "producer_id": pid,
+        "producer_epoch": epoch,
+        "coordinator_epoch": 0,
+        "aborted": True,
+    }
 
 
 def test_find_hanging_ignores_live_transactions(txn_broker: BrokerProcess, tool: Any) -> None:
@@ -303,10 +366,12 @@ def test_find_hanging_ignores_live_transactions(txn_broker: BrokerProcess, tool:
     assert producer.flush(10) == 0
     time.sleep(0.05)
     try:
-        assert tool("find-hanging", "--topic", topic, "--max-transaction-timeout",
-                    "0").table() == [HANGING_HEADER]
-        across_broker = tool("--output", "json", "find-hanging", "--broker-id", "0",
-                             "--max-transaction-timeout", "0")
+        assert tool("find-hanging", "--topic", topic, "--max-transaction-timeout", "0").table() == [
+            HANGING_HEADER
+        ]
+        across_broker = tool(
+            "--output", "json", "find-hanging", "--broker-id", "0", "--max-transaction-timeout", "0"
+        )
         assert across_broker.code == 0, across_broker.err
         assert [r for r in across_broker.json() if r["topic"] == topic] == []
     finally:
@@ -314,24 +379,49 @@ def test_find_hanging_ignores_live_transactions(txn_broker: BrokerProcess, tool:
         discard(producer)
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["abort", "--topic", "t", "--partition", "0"],
-     "The transaction to abort must be identified either with --start-offset (for brokers on "
-     "3.0 or above) or with --producer-id, --producer-epoch, and --coordinator-epoch (for "
-     "older brokers)"),
-    (["abort", "--topic", "{topic}", "--partition", "0", "--producer-id", "5"],
-     "Missing required argument --producer-epoch"),
-    (["abort", "--topic", "{topic}", "--partition", "0", "--producer-id", "5",
-      "--producer-epoch", "0"], "Missing required argument --coordinator-epoch"),
-    (["abort", "--topic", "{topic}", "--partition", "0", "--start-offset", "7"],
-     "Could not find any open transactions starting at offset 7 on partition {topic}-0"),
-    (["find-hanging"], "The `find-hanging` command requires either --topic or --broker-id to "
-                       "limit the scope of the search"),
-    (["find-hanging", "--broker-id", "0", "--partition", "1"],
-     "The --partition argument requires --topic to be provided"),
-])
-def test_usage_errors(txn_broker: BrokerProcess, tool: Any, args: list[str],
-                      message: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["abort", "--topic", "t", "--partition", "0"],
+            "The transaction to abort must be identified either with --start-offset (for brokers "
+            "on 3.0 or above) or with --producer-id, --producer-epoch, and --coordinator-epoch "
+            "(for older brokers)",
+        ),
+        (
+            ["abort", "--topic", "{topic}", "--partition", "0", "--producer-id", "5"],
+            "Missing required argument --producer-epoch",
+        ),
+        (
+            [
+                "abort",
+                "--topic",
+                "{topic}",
+                "--partition",
+                "0",
+                "--producer-id",
+                "5",
+                "--producer-epoch",
+                "0",
+            ],
+            "Missing required argument --coordinator-epoch",
+        ),
+        (
+            ["abort", "--topic", "{topic}", "--partition", "0", "--start-offset", "7"],
+            "Could not find any open transactions starting at offset 7 on partition {topic}-0",
+        ),
+        (
+            ["find-hanging"],
+            "The `find-hanging` command requires either --topic or --broker-id to "
+            "limit the scope of the search",
+        ),
+        (
+            ["find-hanging", "--broker-id", "0", "--partition", "1"],
+            "The --partition argument requires --topic to be provided",
+        ),
+    ],
+)
+def test_usage_errors(txn_broker: BrokerProcess, tool: Any, args: list[str], message: str) -> None:
     topic = unique("tool-usage")
     create_topics(txn_broker.bootstrap, topic)
     result = tool(*[a.format(topic=topic) for a in args])
@@ -353,8 +443,9 @@ def test_bad_flags_are_usage_errors(tool: Any) -> None:
 
 def test_command_config(tool: Any, tmp_path: Any) -> None:
     config = tmp_path / "admin.properties"
-    config.write_text("# admin client settings\nclient.id = txn-tool-test\n"
-                      "default.api.timeout.ms=20000\n")
+    config.write_text(
+        "# admin client settings\nclient.id = txn-tool-test\ndefault.api.timeout.ms=20000\n"
+    )
     listed = tool("--command-config", str(config), "list")
     assert listed.code == 0, listed.err
     assert listed.table()[0] == LIST_HEADER

@@ -38,23 +38,36 @@ RETENTION = 1_000  # delete.retention.ms
 HOUR = 3_600_000
 KEYS = [f"k{i}".encode() for i in range(6)]
 
-values = st.one_of(st.none(), st.binary(max_size=24), st.binary(max_size=24),
-                   st.binary(max_size=24))
+values = st.one_of(
+    st.none(), st.binary(max_size=24), st.binary(max_size=24), st.binary(max_size=24)
+)
 records = st.tuples(st.sampled_from(KEYS), values, st.integers(-HOUR, HOUR))
-append_op = st.tuples(st.just("append"), st.lists(records, min_size=1, max_size=4),
-                      st.sampled_from([0, 0, 1, 4]))  # none, gzip, zstd
+append_op = st.tuples(
+    st.just("append"), st.lists(records, min_size=1, max_size=4), st.sampled_from([0, 0, 1, 4])
+)  # none, gzip, zstd
 capacities = st.sampled_from([1, 3, 1_000, 1_000])  # offset map entries
-operations = st.lists(st.one_of(
-    append_op, append_op, append_op, append_op,
-    st.tuples(st.just("roll")),
-    st.tuples(st.just("clean"), capacities),
-    st.tuples(st.just("roll+clean"), capacities),
-    st.tuples(st.just("roll+clean"), capacities),
-    st.tuples(st.just("advance"), st.sampled_from([1, RETENTION // 2, RETENTION - 1, RETENTION,
-                                                   RETENTION + 1, 3 * RETENTION])),
-    st.tuples(st.just("reopen"), st.booleans()),
-    st.tuples(st.just("crash"), st.sampled_from(["cleaned", "index-swap", "committed"])),
-), min_size=12, max_size=50)
+operations = st.lists(
+    st.one_of(
+        append_op,
+        append_op,
+        append_op,
+        append_op,
+        st.tuples(st.just("roll")),
+        st.tuples(st.just("clean"), capacities),
+        st.tuples(st.just("roll+clean"), capacities),
+        st.tuples(st.just("roll+clean"), capacities),
+        st.tuples(
+            st.just("advance"),
+            st.sampled_from(
+                [1, RETENTION // 2, RETENTION - 1, RETENTION, RETENTION + 1, 3 * RETENTION]
+            ),
+        ),
+        st.tuples(st.just("reopen"), st.booleans()),
+        st.tuples(st.just("crash"), st.sampled_from(["cleaned", "index-swap", "committed"])),
+    ),
+    min_size=12,
+    max_size=50,
+)
 
 
 @dataclass
@@ -77,12 +90,15 @@ class Model:
         """A cleaning at or after the delete horizon covered this tombstone."""
         covered = self.first_cover.get(offset)
         return covered is not None and any(
-            time >= covered + RETENTION and offset < end for time, end in self.cleanings)
+            time >= covered + RETENTION and offset < end for time, end in self.cleanings
+        )
 
     def superseded(self, record: Record) -> bool:
         """A later record of the key lies below the end of some cleaning."""
-        return any(other.key == record.key and record.offset < other.offset < self.cleaned_up_to
-                   for other in self.written.values())
+        return any(
+            other.key == record.key and record.offset < other.offset < self.cleaned_up_to
+            for other in self.written.values()
+        )
 
     def check(self, log: Log) -> None:
         survivors = read_log(log)
@@ -101,12 +117,13 @@ class Model:
                 continue
             assert offset < self.cleaned_up_to, f"{offset} removed above every cleaning"
             if latest[record.key] is record:
-                assert record.value is None and self.tombstone_expired(offset), \
+                assert record.value is None and self.tombstone_expired(offset), (
                     f"the latest record of {record.key!r} at {offset} is gone"
+                )
             else:
                 assert self.superseded(record) or (
-                    record.value is None and self.tombstone_expired(offset)), \
-                    f"{offset} removed though nothing superseded it"
+                    record.value is None and self.tombstone_expired(offset)
+                ), f"{offset} removed though nothing superseded it"
 
 
 def read_log(log: Log) -> list[Record]:
@@ -126,8 +143,12 @@ class Harness:
     def __init__(self, directory: Path, segment_bytes: int) -> None:
         self.directory = directory
         self.clock = FakeClock(T0)
-        self.config = log_config(cleanup_policy=["compact"], min_cleanable_dirty_ratio=0.01,
-                                 delete_retention_ms=RETENTION, segment_bytes=segment_bytes)
+        self.config = log_config(
+            cleanup_policy=["compact"],
+            min_cleanable_dirty_ratio=0.01,
+            delete_retention_ms=RETENTION,
+            segment_bytes=segment_bytes,
+        )
         self.log = open_log(directory, self.clock, self.config)
         self.manager = LogCleanerManager([directory])
         self.model = Model()
@@ -135,8 +156,12 @@ class Harness:
     def append(self, batch: list[tuple[bytes, bytes | None, int]], codec: int) -> None:
         now = self.clock.now_ms
         stamps = [now + delta for _, _, delta in batch]
-        data = encode_batch([(k, v) for k, v, _ in batch], timestamps=stamps, compression=codec,
-                            headers=[("n", str(len(self.model.written)).encode())])
+        data = encode_batch(
+            [(k, v) for k, v, _ in batch],
+            timestamps=stamps,
+            compression=codec,
+            headers=[("n", str(len(self.model.written)).encode())],
+        )
         first = append(self.log, data).first_offset
         assert first == len(self.model.written)
         headers = (("n", str(first).encode()),)
@@ -158,8 +183,9 @@ class Harness:
         if clean_shutdown:
             self.log.flush()
         self.log.close()
-        self.log = open_log(self.directory, self.clock, self.config,
-                            clean_shutdown=clean_shutdown, recovery_point=0)
+        self.log = open_log(
+            self.directory, self.clock, self.config, clean_shutdown=clean_shutdown, recovery_point=0
+        )
 
     def crash(self, stage: str) -> None:
         """A cleaning cut short by a crash: its .cleaned files written, then renamed to .swap
@@ -172,12 +198,16 @@ class Harness:
         self.log.close()
         for base, _ in result.groups:
             prefix = self.log.dir / filename_prefix(base)
-            renamed = {"cleaned": (), "index-swap": (".index", ".timeindex"),
-                       "committed": (".index", ".timeindex", ".log")}[stage]
+            renamed = {
+                "cleaned": (),
+                "index-swap": (".index", ".timeindex"),
+                "committed": (".index", ".timeindex", ".log"),
+            }[stage]
             for suffix in renamed:
                 os.replace(f"{prefix}{suffix}.cleaned", f"{prefix}{suffix}.swap")
-        self.log = open_log(self.directory, self.clock, self.config, clean_shutdown=False,
-                            recovery_point=0)
+        self.log = open_log(
+            self.directory, self.clock, self.config, clean_shutdown=False, recovery_point=0
+        )
         if stage == "committed" and result.groups:
             self.model.cleaned(now, result.end_offset)
 
@@ -200,8 +230,13 @@ class Harness:
             self.crash(operation[1])
 
 
-@settings(max_examples=120, derandomize=True, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=120,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(ops=operations, segment_bytes=st.sampled_from([150, 400, 100_000]))
 def test_compaction_matches_the_model(ops: list[tuple[Any, ...]], segment_bytes: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
@@ -220,11 +255,18 @@ def test_compaction_matches_the_model(ops: list[tuple[Any, ...]], segment_bytes:
             harness.log.close()
 
 
-@settings(max_examples=40, derandomize=True, deadline=None, database=None,
-          phases=[Phase.generate], suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=40,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    phases=[Phase.generate],
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(rng=st.randoms(use_true_random=False), segment_bytes=st.sampled_from([150, 400]))
-def test_cleaning_with_a_roomy_map_leaves_one_record_per_key(rng: random.Random,
-                                                            segment_bytes: int) -> None:
+def test_cleaning_with_a_roomy_map_leaves_one_record_per_key(
+    rng: random.Random, segment_bytes: int
+) -> None:
     """With an offset map that holds every key, each cleaning leaves at most one record of a
     key below its end offset, as Kafka's does (what an earlier cleaning kept and a later record
     superseded goes at the next one). Few keys and long runs: segments get emptied."""

@@ -52,8 +52,9 @@ def free_port() -> int:
 class BrokerProcess:
     """One broker process. ``bootstrap`` is ``127.0.0.1:PORT``."""
 
-    def __init__(self, data_dir: Path, port: int | None = None,
-                 overrides: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, port: int | None = None, overrides: dict[str, str] | None = None
+    ) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.overrides = dict(overrides or {})
@@ -70,8 +71,16 @@ class BrokerProcess:
         return self.proc.pid
 
     def command(self) -> list[str]:
-        cmd = [sys.executable, "-m", "odradek", "serve", "--data-dir", str(self.data_dir),
-               "--override", f"listeners=PLAINTEXT://127.0.0.1:{self.port}"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "odradek",
+            "serve",
+            "--data-dir",
+            str(self.data_dir),
+            "--override",
+            f"listeners=PLAINTEXT://127.0.0.1:{self.port}",
+        ]
         for key, value in self.overrides.items():
             cmd += ["--override", f"{key}={value}"]
         return cmd
@@ -80,8 +89,9 @@ class BrokerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log_file = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child process
         env = dict(os.environ, PYTHONUNBUFFERED="1")
-        self.proc = subprocess.Popen(self.command(), stdout=log_file, stderr=subprocess.STDOUT,
-                                     env=env)
+        self.proc = subprocess.Popen(
+            self.command(), stdout=log_file, stderr=subprocess.STDOUT, env=env
+        )
         log_file.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -66,9 +66,13 @@ class WaitTimeout(AssertionError):
     pass
 
 
-def wait_until(predicate: Callable[[], T | None], timeout: float,
-               message: str | Callable[[], str], interval: float = 0.1,
-               context: Callable[[], str] | None = None) -> T:
+def wait_until(
+    predicate: Callable[[], T | None],
+    timeout: float,
+    message: str | Callable[[], str],
+    interval: float = 0.1,
+    context: Callable[[], str] | None = None,
+) -> T:
     """Poll ``predicate`` until it returns something truthy and return that. Client and
     connection errors raised by the predicate count as "not yet" (the last one is reported); an
     AssertionError fails at once. On timeout: AssertionError with ``message`` (a string or a
@@ -145,8 +149,14 @@ def parse_dump(broker_id: int, output: str) -> ReplicaLog:
 class Cluster:
     """N brokers (ids 1..N) registered in the ZooKeeper at ``zk_connect`` (with its chroot)."""
 
-    def __init__(self, root: Path, zk_connect: str, size: int = 3,
-                 overrides: Mapping[str, str] | None = None, ready_timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        root: Path,
+        zk_connect: str,
+        size: int = 3,
+        overrides: Mapping[str, str] | None = None,
+        ready_timeout: float = 60.0,
+    ) -> None:
         self.root = root
         self.zk_connect = zk_connect
         self.ids = list(range(1, size + 1))
@@ -157,8 +167,15 @@ class Cluster:
             ports.add(free_port())
         self.brokers: dict[int, BrokerProcess] = {}
         for broker_id, port in zip(self.ids, sorted(ports), strict=True):
-            broker = BrokerProcess(root / f"broker-{broker_id}", port=port, overrides={
-                "broker.id": str(broker_id), "zookeeper.connect": zk_connect, **self.overrides})
+            broker = BrokerProcess(
+                root / f"broker-{broker_id}",
+                port=port,
+                overrides={
+                    "broker.id": str(broker_id),
+                    "zookeeper.connect": zk_connect,
+                    **self.overrides,
+                },
+            )
             broker.log_path = root / f"broker-{broker_id}.log"
             self.brokers[broker_id] = broker
 
@@ -175,9 +192,13 @@ class Cluster:
     def wait_ready(self, timeout: float | None = None) -> None:
         """Until every live broker answers Metadata listing all live brokers, with the same
         controller, and DescribeCluster names that controller."""
-        wait_until(self._ready, timeout or self.ready_timeout,
-                   lambda: f"cluster not ready: live {self.live_ids()}, "
-                           f"views {self._views()}", interval=0.2, context=self.logs)
+        wait_until(
+            self._ready,
+            timeout or self.ready_timeout,
+            lambda: f"cluster not ready: live {self.live_ids()}, views {self._views()}",
+            interval=0.2,
+            context=self.logs,
+        )
 
     def _views(self) -> dict[int, Any]:
         views: dict[int, Any] = {}
@@ -224,8 +245,9 @@ class Cluster:
         try:
             return broker.start(timeout)
         except RuntimeError as exc:
-            raise AssertionError(f"broker {broker_id} did not start: {exc}\n{self.logs()}") \
-                from None
+            raise AssertionError(
+                f"broker {broker_id} did not start: {exc}\n{self.logs()}"
+            ) from None
 
     def restart(self, broker_id: int, timeout: float = 30.0) -> BrokerProcess:
         """SIGTERM (a clean shutdown), then start again."""
@@ -239,14 +261,16 @@ class Cluster:
         try:
             return broker.stop(timeout)
         except subprocess.TimeoutExpired:
-            raise AssertionError(f"broker {broker_id} did not stop within {timeout} s of "
-                                 f"SIGTERM\n{self.logs()}") from None
+            raise AssertionError(
+                f"broker {broker_id} did not stop within {timeout} s of SIGTERM\n{self.logs()}"
+            ) from None
 
     def stop(self, grace: float = 15.0) -> None:
         """SIGTERM every broker at once, SIGKILL whatever still runs after ``grace`` seconds.
         Safe to call repeatedly; never leaves a process behind."""
-        procs = [b.proc for b in self.brokers.values()
-                 if b.proc is not None and b.proc.poll() is None]
+        procs = [
+            b.proc for b in self.brokers.values() if b.proc is not None and b.proc.poll() is None
+        ]
         for proc in procs:
             try:
                 proc.send_signal(signal.SIGCONT)  # a paused broker cannot handle SIGTERM
@@ -277,8 +301,13 @@ class Cluster:
         """A fresh confluent-kafka AdminClient: a long-lived one caches the controller and
         leaders it learnt and, after a failover, keeps waiting for a dead controller
         ("Timed out waiting for controller") until its next metadata refresh."""
-        return AdminClient({"bootstrap.servers": self.bootstrap,
-                            "socket.connection.setup.timeout.ms": 3000, **QUIET_CLIENT})
+        return AdminClient(
+            {
+                "bootstrap.servers": self.bootstrap,
+                "socket.connection.setup.timeout.ms": 3000,
+                **QUIET_CLIENT,
+            }
+        )
 
     def raw(self, broker_id: int, timeout: float = 10.0) -> RawClient:
         return RawClient.to(self.brokers[broker_id].bootstrap, timeout)
@@ -290,8 +319,9 @@ class Cluster:
         with self.raw(broker_id, timeout=5.0) as client:
             return client.metadata(topics)
 
-    def partition_state(self, topic: str, partition: int, timeout: float = 5.0
-                        ) -> PartitionState | None:
+    def partition_state(
+        self, topic: str, partition: int, timeout: float = 5.0
+    ) -> PartitionState | None:
         """(leader, replicas, isr) as the AdminClient sees it (Metadata from some broker);
         None when the topic or partition is not known or reports an error."""
         md = self.admin().list_topics(timeout=timeout)
@@ -300,21 +330,25 @@ class Cluster:
             return None
         p = meta.partitions[partition]
         if p.error is not None:
-            return PartitionState(p.leader, tuple(p.replicas), tuple(p.isrs),
-                                  error=p.error.code())
+            return PartitionState(p.leader, tuple(p.replicas), tuple(p.isrs), error=p.error.code())
         return PartitionState(p.leader, tuple(p.replicas), tuple(p.isrs))
 
-    def partition_state_from(self, broker_id: int, topic: str, partition: int
-                             ) -> PartitionState | None:
+    def partition_state_from(
+        self, broker_id: int, topic: str, partition: int
+    ) -> PartitionState | None:
         md = self.metadata_from(broker_id, [topic])
         for t in md.topics:
             if t.name != topic:
                 continue
             for p in t.partitions:
                 if p.partition_index == partition:
-                    return PartitionState(int(p.leader_id), tuple(int(r) for r in p.replica_nodes),
-                                          tuple(int(r) for r in p.isr_nodes),
-                                          int(p.leader_epoch), int(p.error_code))
+                    return PartitionState(
+                        int(p.leader_id),
+                        tuple(int(r) for r in p.replica_nodes),
+                        tuple(int(r) for r in p.isr_nodes),
+                        int(p.leader_epoch),
+                        int(p.error_code),
+                    )
         return None
 
     def agreed_state(self, topic: str, partition: int) -> PartitionState | None:
@@ -330,9 +364,12 @@ class Cluster:
 
     def leader(self, topic: str, partition: int, timeout: float = 30.0) -> int:
         """The partition's leader, once every live broker agrees on it."""
-        state = wait_until(lambda: self.agreed_state(topic, partition), timeout,
-                           f"no agreed leader for {topic}-{partition}: "
-                           f"{self._states(topic, partition)}", context=self.logs)
+        state = wait_until(
+            lambda: self.agreed_state(topic, partition),
+            timeout,
+            f"no agreed leader for {topic}-{partition}: {self._states(topic, partition)}",
+            context=self.logs,
+        )
         return state.leader
 
     def _states(self, topic: str, partition: int) -> dict[int, Any]:
@@ -344,9 +381,14 @@ class Cluster:
                 states[broker_id] = repr(exc)
         return states
 
-    def wait_full_isr(self, topic: str, partitions: Iterable[int], timeout: float = 60.0,
-                      size: int | None = None, excluding: Iterable[int] = ()
-                      ) -> dict[int, PartitionState]:
+    def wait_full_isr(
+        self,
+        topic: str,
+        partitions: Iterable[int],
+        timeout: float = 60.0,
+        size: int | None = None,
+        excluding: Iterable[int] = (),
+    ) -> dict[int, PartitionState]:
         """Until every live broker reports each partition with a live leader and an ISR equal
         to its replica set (of ``size`` replicas when given) less the brokers ``excluding``."""
         result: dict[int, PartitionState] = {}
@@ -363,8 +405,16 @@ class Cluster:
                 result[p] = state
             return True
 
-        wait_until(full, timeout, lambda: f"{topic}: ISR not full on every broker: " + str(
-            {p: self._states(topic, p) for p in partitions}), interval=0.2, context=self.logs)
+        wait_until(
+            full,
+            timeout,
+            lambda: (
+                f"{topic}: ISR not full on every broker: "
+                + str({p: self._states(topic, p) for p in partitions})
+            ),
+            interval=0.2,
+            context=self.logs,
+        )
         return result
 
     def wait_all_isr_full(self, timeout: float = 60.0) -> None:
@@ -376,10 +426,16 @@ class Cluster:
     def wait_registered(self, broker_ids: Iterable[int], timeout: float = 30.0) -> None:
         """Until every live broker lists exactly ``broker_ids`` as the live brokers."""
         wanted = sorted(broker_ids)
-        wait_until(lambda: all(sorted(b.node_id for b in self.metadata_from(i, []).brokers)
-                               == wanted for i in self.live_ids()), timeout,
-                   lambda: f"brokers {wanted} not (only) registered: {self._views()}",
-                   interval=0.2, context=self.logs)
+        wait_until(
+            lambda: all(
+                sorted(b.node_id for b in self.metadata_from(i, []).brokers) == wanted
+                for i in self.live_ids()
+            ),
+            timeout,
+            lambda: f"brokers {wanted} not (only) registered: {self._views()}",
+            interval=0.2,
+            context=self.logs,
+        )
 
     def controller_id(self, timeout: float = 5.0) -> int | None:
         """The controller as DescribeCluster reports it (None: no controller)."""
@@ -389,14 +445,21 @@ class Cluster:
 
     # -- topics -------------------------------------------------------------------------------
 
-    def create_topic(self, name: str, partitions: int = 1, replication_factor: int = 3,
-                     config: Mapping[str, str] | None = None,
-                     assignment: list[list[int]] | None = None, timeout: float = 60.0) -> None:
+    def create_topic(
+        self,
+        name: str,
+        partitions: int = 1,
+        replication_factor: int = 3,
+        config: Mapping[str, str] | None = None,
+        assignment: list[list[int]] | None = None,
+        timeout: float = 60.0,
+    ) -> None:
         """CreateTopics through the AdminClient, then wait until every partition has a leader
         and its full ISR on every live broker."""
         if assignment is not None:
-            topic = NewTopic(name, len(assignment), replica_assignment=assignment,
-                             config=dict(config or {}))
+            topic = NewTopic(
+                name, len(assignment), replica_assignment=assignment, config=dict(config or {})
+            )
             partitions = len(assignment)
         else:
             topic = NewTopic(name, partitions, replication_factor, config=dict(config or {}))
@@ -421,16 +484,28 @@ class Cluster:
         if not segments:
             return ReplicaLog(broker_id, problems=[f"no segments in {directory}"])
         result = subprocess.run(
-            [sys.executable, "-m", "odradek", "dump-log", "--print-data-log",
-             "--skip-index-check", *map(str, segments)],
-            capture_output=True, text=True, timeout=60, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+            [
+                sys.executable,
+                "-m",
+                "odradek",
+                "dump-log",
+                "--print-data-log",
+                "--skip-index-check",
+                *map(str, segments),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        )
         log = parse_dump(broker_id, result.stdout)
         if result.returncode not in (0, 1) or (result.returncode == 1 and not log.problems):
             log.problems.append(f"dump-log exited {result.returncode}: {result.stderr[-2000:]}")
         return log
 
-    def wait_replicas_identical(self, topic: str, partition: int, broker_ids: Iterable[int],
-                                timeout: float = 60.0) -> ReplicaLog:
+    def wait_replicas_identical(
+        self, topic: str, partition: int, broker_ids: Iterable[int], timeout: float = 60.0
+    ) -> ReplicaLog:
         """Until every replica's log (batches and records) is the same; returns it."""
         ids = list(broker_ids)
         last: dict[int, ReplicaLog] = {}
@@ -444,40 +519,58 @@ class Cluster:
                     return None
             return first
 
-        return wait_until(identical, timeout,
-                          lambda: f"replicas of {topic}-{partition} differ:\n"
-                                  + describe_difference(list(last.values())),
-                          interval=0.5, context=self.logs)
+        return wait_until(
+            identical,
+            timeout,
+            lambda: (
+                f"replicas of {topic}-{partition} differ:\n"
+                + describe_difference(list(last.values()))
+            ),
+            interval=0.5,
+            context=self.logs,
+        )
 
     # -- diagnostics --------------------------------------------------------------------------
 
     def logs(self, tail: int = LOG_TAIL_CHARS) -> str:
         parts = []
         for broker_id, broker in self.brokers.items():
-            state = "never started" if broker.proc is None else (
-                "running" if broker.proc.poll() is None else f"exited {broker.proc.returncode}")
+            state = (
+                "never started"
+                if broker.proc is None
+                else (
+                    "running" if broker.proc.poll() is None else f"exited {broker.proc.returncode}"
+                )
+            )
             text = broker.log()[-tail:]
-            parts.append(f"---- broker {broker_id} ({broker.bootstrap}, {state}) "
-                         f"log tail ----\n{text}")
+            parts.append(
+                f"---- broker {broker_id} ({broker.bootstrap}, {state}) log tail ----\n{text}"
+            )
         return "\n".join(parts)
 
 
 def describe_difference(logs: list[ReplicaLog]) -> str:
-    lines = [f"broker {log.broker_id}: {len(log.batches)} batches, {len(log.records)} records, "
-             f"end offset {log.end_offset}, problems {log.problems[:3]}" for log in logs]
+    lines = [
+        f"broker {log.broker_id}: {len(log.batches)} batches, {len(log.records)} records, "
+        f"end offset {log.end_offset}, problems {log.problems[:3]}"
+        for log in logs
+    ]
     if len(logs) >= 2:
         first = logs[0]
         for other in logs[1:]:
             for i, (a, b) in enumerate(zip(first.records, other.records, strict=False)):
                 if a != b:
-                    lines.append(f"first difference broker {first.broker_id} vs "
-                                 f"{other.broker_id} at record #{i}: {a} vs {b}")
+                    lines.append(
+                        f"first difference broker {first.broker_id} vs "
+                        f"{other.broker_id} at record #{i}: {a} vs {b}"
+                    )
                     break
-            for i, (batch_a, batch_b) in enumerate(zip(first.batches, other.batches,
-                                                       strict=False)):
+            for i, (batch_a, batch_b) in enumerate(zip(first.batches, other.batches, strict=False)):
                 if batch_a != batch_b:
-                    lines.append(f"first batch difference broker {first.broker_id} vs "
-                                 f"{other.broker_id} at batch #{i}:\n  {batch_a}\n  {batch_b}")
+                    lines.append(
+                        f"first batch difference broker {first.broker_id} vs "
+                        f"{other.broker_id} at batch #{i}:\n  {batch_a}\n  {batch_b}"
+                    )
                     break
     return "\n".join(lines)
 
@@ -501,17 +594,30 @@ class AckedProducer(threading.Thread):
     acknowledged delivery report is recorded as an :class:`Ack`, every failed one in
     ``failures`` and every fatal client error in ``fatal``."""
 
-    def __init__(self, bootstrap: str, topic: str, partitions: Iterable[int],
-                 interval: float = 0.01, config: Mapping[str, Any] | None = None,
-                 max_in_flight_messages: int = 2000) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        partitions: Iterable[int],
+        interval: float = 0.01,
+        config: Mapping[str, Any] | None = None,
+        max_in_flight_messages: int = 2000,
+    ) -> None:
         super().__init__(daemon=True, name=f"producer-{topic}")
         self.topic = topic
         self.partitions = list(partitions)
         self.interval = interval
         self.max_pending = max_in_flight_messages
-        self.config = {"bootstrap.servers": bootstrap, "enable.idempotence": True,
-                       "acks": "all", "linger.ms": 5, "message.timeout.ms": 180_000,
-                       "error_cb": self._on_error, **CLIENT_LOG, **(config or {})}
+        self.config = {
+            "bootstrap.servers": bootstrap,
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 5,
+            "message.timeout.ms": 180_000,
+            "error_cb": self._on_error,
+            **CLIENT_LOG,
+            **(config or {}),
+        }
         self.acks: list[Ack] = []
         self.failures: list[tuple[int, bytes, str]] = []
         self.fatal: list[str] = []
@@ -531,8 +637,15 @@ class AckedProducer(threading.Thread):
             if error is not None:
                 self.failures.append((message.partition(), message.value(), str(error)))
             else:
-                self.acks.append(Ack(message.partition(), message.offset(), message.value(),
-                                     sent, time.monotonic()))
+                self.acks.append(
+                    Ack(
+                        message.partition(),
+                        message.offset(),
+                        message.value(),
+                        sent,
+                        time.monotonic(),
+                    )
+                )
 
     def run(self) -> None:
         producer = Producer(self.config)
@@ -540,9 +653,12 @@ class AckedProducer(threading.Thread):
         try:
             while not self._stop_event.is_set() and not self.fatal:
                 for p in self.partitions:
-                    producer.produce(self.topic, value=b"%d:%09d" % (p, seq[p]), partition=p,
-                                     on_delivery=functools.partial(self._on_delivery,
-                                                                   time.monotonic()))
+                    producer.produce(
+                        self.topic,
+                        value=b"%d:%09d" % (p, seq[p]),
+                        partition=p,
+                        on_delivery=functools.partial(self._on_delivery, time.monotonic()),
+                    )
                     seq[p] += 1
                     self.produced += 1
                 producer.poll(0)
@@ -573,14 +689,26 @@ class AckedProducer(threading.Thread):
         return first
 
 
-def read_partitions(bootstrap: str, topic: str, partitions: Iterable[int],
-                    isolation: str = "read_uncommitted", timeout: float = 60.0
-                    ) -> dict[int, list[tuple[int, bytes | None, bytes | None]]]:
+def read_partitions(
+    bootstrap: str,
+    topic: str,
+    partitions: Iterable[int],
+    isolation: str = "read_uncommitted",
+    timeout: float = 60.0,
+) -> dict[int, list[tuple[int, bytes | None, bytes | None]]]:
     """Every record of those partitions from offset 0 to the end: (offset, key, value)."""
     wanted = list(partitions)
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{time.time_ns()}",
-                         "enable.auto.commit": False, "enable.partition.eof": True,
-                         "isolation.level": isolation, "fetch.wait.max.ms": 100, **QUIET_CLIENT})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"reader-{time.time_ns()}",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+            "isolation.level": isolation,
+            "fetch.wait.max.ms": 100,
+            **QUIET_CLIENT,
+        }
+    )
     consumer.assign([TopicPartition(topic, p, 0) for p in wanted])
     got: dict[int, list[tuple[int, bytes | None, bytes | None]]] = {p: [] for p in wanted}
     at_end: set[int] = set()
@@ -607,8 +735,10 @@ def read_partitions(bootstrap: str, topic: str, partitions: Iterable[int],
     finally:
         consumer.close()
     missing = sorted(set(wanted) - at_end)
-    assert not missing, (f"{topic}: partitions {missing} not read to their end within "
-                         f"{timeout} s; errors {errors[-5:]}")
+    assert not missing, (
+        f"{topic}: partitions {missing} not read to their end within "
+        f"{timeout} s; errors {errors[-5:]}"
+    )
     return got
 
 
@@ -628,12 +758,15 @@ def check_acknowledged(acks: list[Ack], read: Mapping[int, list[tuple[int, Any, 
         at = {offset: value for offset, _, value in records}
         for ack in (a for a in acks if a.partition == p):
             if at.get(ack.offset) != ack.value:
-                problems.append(f"partition {p}: acknowledged {ack.value!r} at offset "
-                                f"{ack.offset}, log has {at.get(ack.offset)!r}")
+                problems.append(
+                    f"partition {p}: acknowledged {ack.value!r} at offset "
+                    f"{ack.offset}, log has {at.get(ack.offset)!r}"
+                )
                 if len(problems) > 20:
                     break
     lost = {(a.partition, a.value) for a in acks} - {
-        (p, value) for p, records in read.items() for _, _, value in records}
+        (p, value) for p, records in read.items() for _, _, value in records
+    }
     if lost:
         problems.append(f"{len(lost)} acknowledged records lost, e.g. {sorted(lost)[:5]}")
     assert not problems, "\n".join(problems[:25])

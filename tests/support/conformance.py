@@ -71,13 +71,15 @@ def _field_specs(entity_type: Any) -> tuple[_FieldSpec, ...]:
     for item in dataclasses.fields(entity_type):
         hint = hints[item.name]
         args = typing.get_args(hint)
-        nullable = typing.get_origin(hint) in (typing.Union, types.UnionType) \
-            and type(None) in args
+        nullable = typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in args
         inner = next(a for a in args if a is not type(None)) if nullable else hint
-        has_default = (item.default is not dataclasses.MISSING
-                       or item.default_factory is not dataclasses.MISSING)
-        specs.append(_FieldSpec(item.name, inner, nullable, has_default,
-                                item.metadata.get("kafka_type", "")))
+        has_default = (
+            item.default is not dataclasses.MISSING
+            or item.default_factory is not dataclasses.MISSING
+        )
+        specs.append(
+            _FieldSpec(item.name, inner, nullable, has_default, item.metadata.get("kafka_type", ""))
+        )
     return tuple(specs)
 
 
@@ -133,16 +135,19 @@ def _converted(spec: _FieldSpec, value: Any, names: Names, one: bool) -> Any:
     element = _array_element(spec.hint)
     if element is not None:
         if _is_entity(element):
-            return tuple(make_entity(element, item, names, one) if isinstance(item, Mapping)
-                         else item for item in value)
+            return tuple(
+                make_entity(element, item, names, one) if isinstance(item, Mapping) else item
+                for item in value
+            )
         return tuple(value)
     if _is_entity(spec.hint) and isinstance(value, Mapping):
         return make_entity(spec.hint, value, names, one)
     return value
 
 
-def make_entity(entity_type: Any, overrides: Mapping[str, Any], names: Names,
-                one: bool = True) -> Any:
+def make_entity(
+    entity_type: Any, overrides: Mapping[str, Any], names: Names, one: bool = True
+) -> Any:
     """An instance of the kio entity ``entity_type`` (see the module docstring); arrays of
     structs that no override fills hold one element (``one``) or none."""
     values: dict[str, Any] = {}
@@ -168,8 +173,13 @@ def response_class(api_key: int, version: int) -> Any:
     return load_response_schema(api_key, version)
 
 
-def build_request(api_key: int, version: int, overrides: Mapping[str, Any] | None = None,
-                  names: Names | None = None, one: bool = True) -> Any:
+def build_request(
+    api_key: int,
+    version: int,
+    overrides: Mapping[str, Any] | None = None,
+    names: Names | None = None,
+    one: bool = True,
+) -> Any:
     return make_entity(request_class(api_key, version), overrides or {}, names or Names(), one)
 
 
@@ -225,8 +235,7 @@ def _patch_idle_start_time(api_key: int, payload: bytes, offset: int) -> bytes |
     return payload.replace(marker, b"\x00" * 8)
 
 
-def decode_response(api_key: int, version: int, payload: bytes,
-                    correlation_id: int) -> Answer:
+def decode_response(api_key: int, version: int, payload: bytes, correlation_id: int) -> Answer:
     """Decode a response frame (without its size prefix), checking the correlation id and
     that the body class of ``version`` consumes the frame exactly."""
     body_class = response_class(api_key, version)
@@ -244,11 +253,13 @@ def decode_response(api_key: int, version: int, payload: bytes,
             return decode_response(api_key, version, patched, correlation_id)
         raise AssertionError(
             f"{body_class.__name__} v{version} cannot decode the response "
-            f"({len(payload)} bytes: {payload[:200].hex()}...): {exc!r}") from exc
+            f"({len(payload)} bytes: {payload[:200].hex()}...): {exc!r}"
+        ) from exc
     trailing = len(payload) - offset - size
     assert trailing == 0, (
         f"{body_class.__name__} v{version} decoded {size} of {len(payload) - offset} body bytes;"
-        f" {trailing} trailing")
+        f" {trailing} trailing"
+    )
     return Answer(body, payload[offset:])
 
 
@@ -296,8 +307,10 @@ def code_name(code: int) -> str:
 def unexpected_errors(body: Any, expect: Expect) -> list[str]:
     problems = []
     for path, code in error_codes(body):
-        allowed = next((codes for pattern, codes in expect.items()
-                        if fnmatch.fnmatchcase(path, pattern)), frozenset({0}))
+        allowed = next(
+            (codes for pattern, codes in expect.items() if fnmatch.fnmatchcase(path, pattern)),
+            frozenset({0}),
+        )
         if code not in allowed:
             wanted = " or ".join(code_name(c) for c in sorted(allowed))
             problems.append(f"{path} = {code_name(code)}, expected {wanted}")
@@ -340,7 +353,7 @@ def read_tagged_fields(data: bytes, position: int) -> tuple[list[tuple[int, byte
     for _ in range(count):
         tag, position = read_uvarint(data, position)
         size, position = read_uvarint(data, position)
-        tags.append((tag, data[position:position + size]))
+        tags.append((tag, data[position : position + size]))
         position += size
     return tags, position
 
@@ -376,8 +389,7 @@ def default_valued_api_versions_tags(raw_body: bytes, body: Any) -> list[str]:
     if wire.end != len(raw_body):
         problems.append(f"{len(raw_body) - wire.end} bytes after the tagged fields")
     canonical = {tag for tag, _ in parse_api_versions_v3(encode(body)).top_tags}
-    problems += [f"tag {tag} = {data.hex()}" for tag, data in wire.top_tags
-                 if tag not in canonical]
+    problems += [f"tag {tag} = {data.hex()}" for tag, data in wire.top_tags if tag not in canonical]
     return problems
 
 

@@ -31,8 +31,10 @@ class JavaResult(NamedTuple):
 
     def describe(self) -> str:
         """All output, for assertion messages."""
-        return (f"exit status {self.returncode}\n--- stdout ---\n{self.stdout}"
-                f"\n--- stderr (last 4000 chars) ---\n{self.stderr[-4000:]}")
+        return (
+            f"exit status {self.returncode}\n--- stdout ---\n{self.stdout}"
+            f"\n--- stderr (last 4000 chars) ---\n{self.stderr[-4000:]}"
+        )
 
 
 def java_required() -> bool:
@@ -89,13 +91,18 @@ class JavaPrograms:
     def classpath(self) -> str:
         return os.pathsep.join([str(self.classes), *map(str, self.jars)])
 
-    def run(self, main_class: str, *args: str,
-            timeout: float = DEFAULT_TIMEOUT) -> JavaResult:
+    def run(self, main_class: str, *args: str, timeout: float = DEFAULT_TIMEOUT) -> JavaResult:
         """Run ``main_class`` with ``args``; a timeout kills it and reports returncode -9."""
         cmd = [self.java, *JVM_OPTIONS, "-cp", self.classpath, main_class, *args]
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                                  stdin=subprocess.DEVNULL, check=False)
+            proc = subprocess.run(
+                cmd,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                stdin=subprocess.DEVNULL,
+                check=False,
+            )
         except subprocess.TimeoutExpired as exc:
             out = _text(exc.stdout)
             err = _text(exc.stderr)
@@ -125,16 +132,26 @@ def compile_programs(out_dir: Path) -> JavaPrograms:
     libs = java_libs_dir()
     jars, missing = find_jars(libs)
     if missing:
-        _unavailable(f"Kafka Java client jars missing from {libs}: {', '.join(missing)} "
-                     f"({INSTALL_HINT})")
+        _unavailable(
+            f"Kafka Java client jars missing from {libs}: {', '.join(missing)} ({INSTALL_HINT})"
+        )
     sources = sorted(JAVA_SOURCES.glob("*.java"))
     if not sources:
         pytest.fail(f"no Java sources under {JAVA_SOURCES}", pytrace=False)
     out_dir.mkdir(parents=True, exist_ok=True)
-    cmd = [javac, "-encoding", "UTF-8", "-d", str(out_dir),
-           "-cp", os.pathsep.join(map(str, jars)), *map(str, sources)]
+    cmd = [
+        javac,
+        "-encoding",
+        "UTF-8",
+        "-d",
+        str(out_dir),
+        "-cp",
+        os.pathsep.join(map(str, jars)),
+        *map(str, sources),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
     if proc.returncode != 0:
-        pytest.fail(f"javac failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}",
-                    pytrace=False)
+        pytest.fail(
+            f"javac failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}", pytrace=False
+        )
     return JavaPrograms(java, out_dir, jars)

@@ -87,8 +87,9 @@ def wait_gone(pids: list[int], timeout: float) -> list[int]:
     """Wait until none of ``pids`` is alive; the ones still alive after ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
-        alive = [pid for pid in pids
-                 if (info := read_process(pid)) is not None and info.state != "Z"]
+        alive = [
+            pid for pid in pids if (info := read_process(pid)) is not None and info.state != "Z"
+        ]
         if not alive or time.monotonic() > deadline:
             return alive
         time.sleep(0.05)

@@ -51,9 +51,12 @@ def response_module(api_key: int, version: int) -> ModuleType:
 @cache
 def _top_level(api_key: int, version: int, kind: _Kind) -> Any:
     mod = module(api_key, version, kind)
-    return next(value for value in vars(mod).values()
-                if getattr(value, "__type__", None) is kind
-                and getattr(value, "__module__", None) == mod.__name__)
+    return next(
+        value
+        for value in vars(mod).values()
+        if getattr(value, "__type__", None) is kind
+        and getattr(value, "__module__", None) == mod.__name__
+    )
 
 
 def response_class(api_key: int, version: int) -> Any:
@@ -66,23 +69,40 @@ def encode(entity: Any) -> bytes:
     return buffer.getvalue()
 
 
-def request_bytes(entity: Any, correlation_id: int, client_id: str | None = "raw-client",
-                  version: int | None = None) -> bytes:
+def request_bytes(
+    entity: Any,
+    correlation_id: int,
+    client_id: str | None = "raw-client",
+    version: int | None = None,
+) -> bytes:
     """A request frame's payload (no size prefix): header then body. ``version`` overrides the
     version written in the header (the body stays that of the entity's own version)."""
     header_class = RequestHeaderV2 if entity.__flexible__ else RequestHeaderV1
     header = header_class(
         request_api_key=i16(entity.__api_key__),
         request_api_version=i16(entity.__version__ if version is None else version),
-        correlation_id=i32(correlation_id), client_id=client_id)
+        correlation_id=i32(correlation_id),
+        client_id=client_id,
+    )
     return encode(header) + encode(entity)
 
 
-def header_bytes(api_key: int, version: int, correlation_id: int, flexible: bool = False,
-                 client_id: str | None = "raw-client") -> bytes:
+def header_bytes(
+    api_key: int,
+    version: int,
+    correlation_id: int,
+    flexible: bool = False,
+    client_id: str | None = "raw-client",
+) -> bytes:
     header_class = RequestHeaderV2 if flexible else RequestHeaderV1
-    return encode(header_class(request_api_key=i16(api_key), request_api_version=i16(version),
-                               correlation_id=i32(correlation_id), client_id=client_id))
+    return encode(
+        header_class(
+            request_api_key=i16(api_key),
+            request_api_version=i16(version),
+            correlation_id=i32(correlation_id),
+            client_id=client_id,
+        )
+    )
 
 
 def frame(payload: bytes) -> bytes:
@@ -97,8 +117,9 @@ class RawClient:
     """One blocking TCP connection. ``send`` returns the correlation id; ``receive`` reads
     the next response frame; ``call`` does both and decodes the body."""
 
-    def __init__(self, host: str, port: int, timeout: float = 10.0,
-                 client_id: str | None = "raw-client") -> None:
+    def __init__(
+        self, host: str, port: int, timeout: float = 10.0, client_id: str | None = "raw-client"
+    ) -> None:
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.client_id = client_id
@@ -140,8 +161,9 @@ class RawClient:
         while len(self._buffer) < count:
             chunk = self.sock.recv(max(65536, count - len(self._buffer)))
             if not chunk:
-                raise ConnectionClosedError(f"connection closed after {len(self._buffer)} of "
-                                            f"{count} bytes")
+                raise ConnectionClosedError(
+                    f"connection closed after {len(self._buffer)} of {count} bytes"
+                )
             self._buffer += chunk
         data = bytes(self._buffer[:count])
         del self._buffer[:count]
@@ -196,37 +218,64 @@ class RawClient:
 
     def api_versions(self, version: int = 3) -> Any:
         mod = request_module(API_VERSIONS, version)
-        return self.call(mod.ApiVersionsRequest(client_software_name="odradek-raw-client",
-                                                client_software_version="0.1")
-                         if version >= 3 else mod.ApiVersionsRequest())
+        return self.call(
+            mod.ApiVersionsRequest(
+                client_software_name="odradek-raw-client", client_software_version="0.1"
+            )
+            if version >= 3
+            else mod.ApiVersionsRequest()
+        )
 
     def metadata(self, topics: list[str] | None = None, auto_create: bool = False) -> Any:
         mod = request_module(METADATA, 12)
-        wanted = None if topics is None else tuple(
-            mod.MetadataRequestTopic(topic_id=None, name=name) for name in topics)
-        return self.call(mod.MetadataRequest(topics=wanted, allow_auto_topic_creation=auto_create,
-                                             include_topic_authorized_operations=False))
+        wanted = (
+            None
+            if topics is None
+            else tuple(mod.MetadataRequestTopic(topic_id=None, name=name) for name in topics)
+        )
+        return self.call(
+            mod.MetadataRequest(
+                topics=wanted,
+                allow_auto_topic_creation=auto_create,
+                include_topic_authorized_operations=False,
+            )
+        )
 
-    def create_topic(self, name: str, partitions: int = 1,
-                     configs: dict[str, str] | None = None) -> Any:
+    def create_topic(
+        self, name: str, partitions: int = 1, configs: dict[str, str] | None = None
+    ) -> Any:
         mod = request_module(CREATE_TOPICS, 7)
         topic = mod.CreatableTopic(
-            name=name, num_partitions=partitions, replication_factor=1, assignments=(),
-            configs=tuple(mod.CreatableTopicConfig(name=k, value=v)
-                          for k, v in (configs or {}).items()))
-        response = self.call(mod.CreateTopicsRequest(topics=(topic,),
-                                                     timeout=timedelta(seconds=10)))
+            name=name,
+            num_partitions=partitions,
+            replication_factor=1,
+            assignments=(),
+            configs=tuple(
+                mod.CreatableTopicConfig(name=k, value=v) for k, v in (configs or {}).items()
+            ),
+        )
+        response = self.call(
+            mod.CreateTopicsRequest(topics=(topic,), timeout=timedelta(seconds=10))
+        )
         result = response.topics[0]
         assert result.error_code == 0, f"create {name}: {result.error_code} {result.error_message}"
         return response
 
-    def produce_request(self, topic: str, partition: int, records: bytes | None,
-                        acks: int = 1) -> Any:
+    def produce_request(
+        self, topic: str, partition: int, records: bytes | None, acks: int = 1
+    ) -> Any:
         mod = request_module(PRODUCE, 9)
         return mod.ProduceRequest(
-            transactional_id=None, acks=acks, timeout=timedelta(seconds=10),
-            topic_data=(mod.TopicProduceData(name=topic, partition_data=(
-                mod.PartitionProduceData(index=partition, records=records),)),))
+            transactional_id=None,
+            acks=acks,
+            timeout=timedelta(seconds=10),
+            topic_data=(
+                mod.TopicProduceData(
+                    name=topic,
+                    partition_data=(mod.PartitionProduceData(index=partition, records=records),),
+                ),
+            ),
+        )
 
     def produce(self, topic: str, partition: int, records: bytes | None, acks: int = 1) -> Any:
         """The partition's ProduceResponse entry (acks must not be 0)."""
@@ -236,10 +285,19 @@ class RawClient:
     def list_offsets_request(self, topic: str, partition: int, timestamp: int = LATEST) -> Any:
         mod = request_module(LIST_OFFSETS, 7)
         return mod.ListOffsetsRequest(
-            replica_id=-1, isolation_level=0, topics=(mod.ListOffsetsTopic(
-                name=topic, partitions=(mod.ListOffsetsPartition(
-                    partition_index=partition, current_leader_epoch=-1,
-                    timestamp=timestamp),)),))
+            replica_id=-1,
+            isolation_level=0,
+            topics=(
+                mod.ListOffsetsTopic(
+                    name=topic,
+                    partitions=(
+                        mod.ListOffsetsPartition(
+                            partition_index=partition, current_leader_epoch=-1, timestamp=timestamp
+                        ),
+                    ),
+                ),
+            ),
+        )
 
     def list_offsets(self, topic: str, partition: int, timestamp: int = LATEST) -> Any:
         response = self.call(self.list_offsets_request(topic, partition, timestamp))
@@ -250,19 +308,48 @@ class RawClient:
         assert result.error_code == 0, f"ListOffsets {topic}-{partition}: {result.error_code}"
         return int(result.offset)
 
-    def fetch_request(self, topic: str, partition: int, offset: int, max_wait_ms: int = 0,
-                      min_bytes: int = 1, max_bytes: int = 1_048_576) -> Any:
+    def fetch_request(
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        max_wait_ms: int = 0,
+        min_bytes: int = 1,
+        max_bytes: int = 1_048_576,
+    ) -> Any:
         mod = request_module(FETCH, 12)
         return mod.FetchRequest(
-            replica_id=-1, max_wait=timedelta(milliseconds=max_wait_ms), min_bytes=min_bytes,
-            max_bytes=max_bytes, isolation_level=0, session_id=0, session_epoch=-1,
-            topics=(mod.FetchTopic(topic=topic, partitions=(mod.FetchPartition(
-                partition=partition, fetch_offset=offset, partition_max_bytes=max_bytes),)),),
-            forgotten_topics_data=(), rack_id="")
+            replica_id=-1,
+            max_wait=timedelta(milliseconds=max_wait_ms),
+            min_bytes=min_bytes,
+            max_bytes=max_bytes,
+            isolation_level=0,
+            session_id=0,
+            session_epoch=-1,
+            topics=(
+                mod.FetchTopic(
+                    topic=topic,
+                    partitions=(
+                        mod.FetchPartition(
+                            partition=partition, fetch_offset=offset, partition_max_bytes=max_bytes
+                        ),
+                    ),
+                ),
+            ),
+            forgotten_topics_data=(),
+            rack_id="",
+        )
 
-    def fetch(self, topic: str, partition: int, offset: int, max_wait_ms: int = 0,
-              max_bytes: int = 1_048_576) -> Any:
+    def fetch(
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        max_wait_ms: int = 0,
+        max_bytes: int = 1_048_576,
+    ) -> Any:
         """The partition's PartitionData of a Fetch v12 response."""
-        response = self.call(self.fetch_request(topic, partition, offset, max_wait_ms,
-                                                max_bytes=max_bytes))
+        response = self.call(
+            self.fetch_request(topic, partition, offset, max_wait_ms, max_bytes=max_bytes)
+        )
         return response.responses[0].partitions[0]

@@ -36,10 +36,17 @@ class ZooKeeperProcess:
             "tickTime=200\ninitLimit=10\nsyncLimit=5\n"
             f"dataDir={self.directory / 'data'}\nclientPort={self.port}\n"
             "clientPortAddress=127.0.0.1\nadmin.enableServer=false\n"
-            "minSessionTimeout=400\nmaxSessionTimeout=60000\n4lw.commands.whitelist=ruok,srvr\n")
+            "minSessionTimeout=400\nmaxSessionTimeout=60000\n4lw.commands.whitelist=ruok,srvr\n"
+        )
         env = dict(os.environ, ZOO_LOG_DIR=str(self.directory), ZOOPIDFILE=str(self.pid_file))
-        subprocess.run([str(ZK_SERVER), "start", str(self.config)], env=env, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=timeout)
+        subprocess.run(
+            [str(ZK_SERVER), "start", str(self.config)],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=timeout,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:

@@ -30,9 +30,11 @@ class OdradekParser(argparse.ArgumentParser):
         self._last_args: list[str] | None = None
         self._lenient = False
 
-    def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
-                         namespace: argparse.Namespace | None = None
-                         ) -> tuple[argparse.Namespace, list[str]]:
+    def parse_known_args(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        namespace: argparse.Namespace | None = None,
+    ) -> tuple[argparse.Namespace, list[str]]:
         self._last_args = list(sys.argv[1:] if args is None else args)
         parsed, extras = super().parse_known_args(args, namespace)
         if extras and not self._lenient:
@@ -73,7 +75,8 @@ class OdradekParser(argparse.ArgumentParser):
         first = extras[0]
         if not first.startswith("-"):
             return f"unexpected argument {first!r}" + (
-                f" (and {len(extras) - 1} more)" if len(extras) > 1 else "")
+                f" (and {len(extras) - 1} more)" if len(extras) > 1 else ""
+            )
         flag = first.split("=", 1)[0]
         known = [s for s in self._option_string_actions if s.startswith("--")]
         close = difflib.get_close_matches(flag, known, n=1, cutoff=0.6)

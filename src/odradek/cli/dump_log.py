@@ -11,10 +11,17 @@ from typing import Any
 def add_parser(commands: Any) -> None:
     parser = commands.add_parser("dump-log", help="inspect .log segment files offline")
     parser.add_argument("files", nargs="*", type=Path, help=".log files")
-    parser.add_argument("--files", dest="more_files", action="append", default=[], type=Path,
-                        help="as kafka-dump-log.sh --files (may repeat or use commas)")
-    parser.add_argument("--print-data-log", action="store_true",
-                        help="print every record (key, value, headers)")
+    parser.add_argument(
+        "--files",
+        dest="more_files",
+        action="append",
+        default=[],
+        type=Path,
+        help="as kafka-dump-log.sh --files (may repeat or use commas)",
+    )
+    parser.add_argument(
+        "--print-data-log", action="store_true", help="print every record (key, value, headers)"
+    )
     parser.add_argument("--skip-index-check", action="store_true")
     parser.set_defaults(run=run)
 

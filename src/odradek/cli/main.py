@@ -17,18 +17,24 @@ NOT_CLIENT_TOOLS = frozenset({"serve", "dump-log"})
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OdradekParser(prog="odradek",
-                           description="A Kafka-compatible event streaming platform.")
+    parser = OdradekParser(
+        prog="odradek", description="A Kafka-compatible event streaming platform."
+    )
     parser.add_argument("--version", action="version", version=f"odradek {__version__}")
-    parser.add_argument("--verbose", dest="odradek_verbose", action="store_true",
-                        help="client tools: show librdkafka's log (connection attempts, ...) "
-                        "on stderr")
+    parser.add_argument(
+        "--verbose",
+        dest="odradek_verbose",
+        action="store_true",
+        help="client tools: show librdkafka's log (connection attempts, ...) on stderr",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     serve.add_parser(commands)
     dump_log.add_parser(commands)
     from odradek.cli.tools import add_parsers as add_client_tools
+
     add_client_tools(commands)
     from odradek.cli.perf import add_parser as add_perf_tools
+
     add_perf_tools(commands)
     for name, tool in commands.choices.items():
         if name not in NOT_CLIENT_TOOLS:
@@ -39,8 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    set_verbose(bool(getattr(args, "odradek_verbose", False)
-                     or getattr(args, "librdkafka_verbose", False)))
+    set_verbose(
+        bool(getattr(args, "odradek_verbose", False) or getattr(args, "librdkafka_verbose", False))
+    )
     try:
         result: int = args.run(args)
     except BrokenPipeError:

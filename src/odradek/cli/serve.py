@@ -16,16 +16,24 @@ if TYPE_CHECKING:  # the broker is imported when `serve` runs, not for every `od
 
 
 def add_parser(commands: Any) -> None:
-    parser = commands.add_parser("serve", help="run a broker",
-                                 description="Run a broker. With no arguments: a single-node "
-                                 "broker on 127.0.0.1:9092 with its data in ./odradek-data.")
-    parser.add_argument("properties", nargs="?", type=Path,
-                        help="a Kafka server.properties file")
+    parser = commands.add_parser(
+        "serve",
+        help="run a broker",
+        description="Run a broker. With no arguments: a single-node "
+        "broker on 127.0.0.1:9092 with its data in ./odradek-data.",
+    )
+    parser.add_argument("properties", nargs="?", type=Path, help="a Kafka server.properties file")
     parser.add_argument("--data-dir", type=Path, help="shorthand for --override log.dirs=DIR")
-    parser.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
-                        help="set a broker config (Kafka's names), may repeat")
-    parser.add_argument("--log-level", default="INFO",
-                        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument(
+        "--override",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set a broker config (Kafka's names), may repeat",
+    )
+    parser.add_argument(
+        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+    )
     parser.set_defaults(run=run)
 
 
@@ -45,8 +53,11 @@ def run(args: argparse.Namespace) -> int:
     from odradek.common.errors import ConfigError
     from odradek.config.broker import load_broker_config
 
-    logging.basicConfig(level=args.log_level, stream=sys.stderr,
-                        format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level,
+        stream=sys.stderr,
+        format="[%(asctime)s] %(levelname)s %(name)s: %(message)s",
+    )
     try:
         overrides = parse_overrides(args.override)
         if args.data_dir is not None:

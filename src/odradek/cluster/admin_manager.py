@@ -53,8 +53,9 @@ class TopicSpec:
 
 
 class AdminManager:
-    def __init__(self, node_id: int, config: BrokerConfig, store: MetadataStore,
-                 log_manager: LogManager) -> None:
+    def __init__(
+        self, node_id: int, config: BrokerConfig, store: MetadataStore, log_manager: LogManager
+    ) -> None:
         self.node_id = node_id
         self.config = config
         self.store = store
@@ -80,16 +81,21 @@ class AdminManager:
         for topic in self.store.topics.values():
             self._open_logs(topic)
         orphans = self.log_manager.stored_partitions() - {
-            TopicPartition(t.name, p) for t in self.store.topics.values()
-            for p in range(t.partitions)}
+            TopicPartition(t.name, p)
+            for t in self.store.topics.values()
+            for p in range(t.partitions)
+        }
         for tp in sorted(orphans):
             log.warning("%s: log directory without topic metadata; left untouched", tp)
 
     def _open_logs(self, topic: TopicMetadata) -> list[Log]:
         config = self.log_config(topic)
-        return [self.log_manager.get_or_create_log(TopicPartition(topic.name, p), topic.topic_id,
-                                                   config)
-                for p in range(topic.partitions)]
+        return [
+            self.log_manager.get_or_create_log(
+                TopicPartition(topic.name, p), topic.topic_id, config
+            )
+            for p in range(topic.partitions)
+        ]
 
     def log_config(self, topic: TopicMetadata) -> Any:
         return self.config.log_config(validate_topic_configs(topic.configs))
@@ -102,14 +108,15 @@ class AdminManager:
         key = collision_key(name)
         for existing in self.store.topics:
             if collision_key(existing) == key:
-                raise InvalidTopicError(f"Topic '{name}' collides with existing topic: "
-                                        f"{existing}")
+                raise InvalidTopicError(f"Topic '{name}' collides with existing topic: {existing}")
         partitions, replication = spec.num_partitions, spec.replication_factor
         if spec.assignments:
             if partitions != -1 or replication != -1:
-                raise InvalidRequestError("Both numPartitions or replicationFactor and "
-                                          "replicasAssignments were set. Both cannot be used "
-                                          "at the same time.")
+                raise InvalidRequestError(
+                    "Both numPartitions or replicationFactor and "
+                    "replicasAssignments were set. Both cannot be used "
+                    "at the same time."
+                )
             partitions = self._check_assignments(spec.assignments)
             replication = len(next(iter(spec.assignments.values())))
         if partitions == -1:
@@ -117,50 +124,67 @@ class AdminManager:
         if replication == -1:
             replication = int(self.config.get("default.replication.factor"))
         if partitions <= 0 or partitions > MAX_PARTITIONS:
-            raise InvalidPartitionsError(f"Number of partitions must be larger than 0 "
-                                         f"(and at most {MAX_PARTITIONS}), got {partitions}.")
+            raise InvalidPartitionsError(
+                f"Number of partitions must be larger than 0 "
+                f"(and at most {MAX_PARTITIONS}), got {partitions}."
+            )
         if replication <= 0:
             raise InvalidReplicationFactorError("Replication factor must be larger than 0.")
         brokers = self.brokers()
         if replication > len(brokers):
             raise InvalidReplicationFactorError(
                 f"Unable to replicate the partition {replication} time(s): The target "
-                "replication factor of " f"{replication} cannot be reached because only "
-                f"{len(brokers)} broker(s) are registered.")
-        assignment = {p: list(r) for p, r in spec.assignments.items()} if spec.assignments \
+                "replication factor of "
+                f"{replication} cannot be reached because only "
+                f"{len(brokers)} broker(s) are registered."
+            )
+        assignment = (
+            {p: list(r) for p, r in spec.assignments.items()}
+            if spec.assignments
             else assign_replicas(brokers, partitions, replication)
+        )
         configs = dict(spec.configs or {})
         nulls = [k for k, v in configs.items() if v is None]
         if nulls:
             raise InvalidConfigError(
-                f"Null value not supported for topic configs: {','.join(nulls)}")
+                f"Null value not supported for topic configs: {','.join(nulls)}"
+            )
         validate_topic_configs(configs)
-        return TopicMetadata(name, new_topic_id(), partitions, replication,
-                             {k: str(v) for k, v in configs.items()},
-                             internal=name in INTERNAL_TOPICS, assignment=assignment)
+        return TopicMetadata(
+            name,
+            new_topic_id(),
+            partitions,
+            replication,
+            {k: str(v) for k, v in configs.items()},
+            internal=name in INTERNAL_TOPICS,
+            assignment=assignment,
+        )
 
     def _check_assignments(self, assignments: Mapping[int, list[int]]) -> int:
         expected = set(range(len(assignments)))
         if set(assignments) != expected:
-            raise InvalidReplicaAssignmentError(
-                "Partitions should be consecutive and start at 0.")
+            raise InvalidReplicaAssignmentError("Partitions should be consecutive and start at 0.")
         sizes = {len(replicas) for replicas in assignments.values()}
         if len(sizes) != 1 or 0 in sizes:
             raise InvalidReplicaAssignmentError(
-                "All partitions should have the same number of replicas.")
+                "All partitions should have the same number of replicas."
+            )
         for partition, replicas in assignments.items():
             if len(set(replicas)) != len(replicas):
                 raise InvalidReplicaAssignmentError(
                     f"Duplicate brokers not allowed in replica assignment: {replicas} for "
-                    f"partition id {partition}.")
+                    f"partition id {partition}."
+                )
             unknown = [r for r in replicas if r not in self.brokers()]
             if unknown:
                 raise InvalidReplicaAssignmentError(
-                    f"Unknown broker(s) in replica assignment: {unknown}.")
+                    f"Unknown broker(s) in replica assignment: {unknown}."
+                )
         return len(assignments)
 
-    async def create_topic_async(self, spec: TopicSpec,
-                                 validate_only: bool = False) -> TopicMetadata:
+    async def create_topic_async(
+        self, spec: TopicSpec, validate_only: bool = False
+    ) -> TopicMetadata:
         """CreateTopics: validate, then write the topic without blocking the loop."""
         topic = self.validate(spec)
         if not validate_only:
@@ -180,11 +204,13 @@ class AdminManager:
     def _created(self, topic: TopicMetadata) -> None:
         if not self.cluster_mode:
             self._open_logs(topic)
-        log.info("created topic %s (%d partitions, id %s)", topic.name, topic.partitions,
-                 topic.topic_id)
+        log.info(
+            "created topic %s (%d partitions, id %s)", topic.name, topic.partitions, topic.topic_id
+        )
 
-    async def delete_topic_async(self, name: str | None = None,
-                                 topic_id: uuid.UUID | None = None) -> TopicMetadata:
+    async def delete_topic_async(
+        self, name: str | None = None, topic_id: uuid.UUID | None = None
+    ) -> TopicMetadata:
         """DeleteTopics. A single node deletes the topic and its logs at once; in a cluster
         the deletion is queued for the controller."""
         topic = self._deletable(name, topic_id)
@@ -195,22 +221,29 @@ class AdminManager:
             self._deleted(topic)
         return topic
 
-    def delete_topic(self, name: str | None = None,
-                     topic_id: uuid.UUID | None = None) -> TopicMetadata:
+    def delete_topic(
+        self, name: str | None = None, topic_id: uuid.UUID | None = None
+    ) -> TopicMetadata:
         """The blocking form of :meth:`delete_topic_async`, for a single node only: in a
         cluster only the controller deletes a topic's znodes."""
         topic = self._deletable(name, topic_id)
         if self.cluster_mode:
-            raise RuntimeError("in a cluster a deletion is queued for the controller: "
-                               "use delete_topic_async")
+            raise RuntimeError(
+                "in a cluster a deletion is queued for the controller: use delete_topic_async"
+            )
         self.store.delete_topic(topic.name)
         self._deleted(topic)
         return topic
 
     def _deletable(self, name: str | None, topic_id: uuid.UUID | None) -> TopicMetadata:
         """The topic a DeleteTopics entry names; raises the matching Kafka error."""
-        topic = self.store.topics.get(name) if name else self.store.by_id.get(topic_id) \
-            if topic_id else None
+        topic = (
+            self.store.topics.get(name)
+            if name
+            else self.store.by_id.get(topic_id)
+            if topic_id
+            else None
+        )
         if topic is None:
             if not name and topic_id is not None:
                 raise UnknownTopicIdError(f"Topic id {topic_id} does not exist.")
@@ -226,17 +259,19 @@ class AdminManager:
             self.log_manager.delete_log(TopicPartition(topic.name, partition))
         log.info("deleted topic %s", topic.name)
 
-    async def create_partitions(self, name: str, count: int,
-                                assignments: list[list[int]] | None,
-                                validate_only: bool) -> None:
+    async def create_partitions(
+        self, name: str, count: int, assignments: list[list[int]] | None, validate_only: bool
+    ) -> None:
         """Grow a topic to ``count`` partitions (Kafka never shrinks one). The store gets a
         grown copy of the topic: the cached one changes only once the write succeeded."""
         topic = self.store.topics.get(name)
         if topic is None:
             raise UnknownTopicOrPartitionError(f"The topic '{name}' does not exist.")
         if count < topic.partitions:
-            raise InvalidPartitionsError(f"Topic currently has {topic.partitions} partitions, "
-                                         f"which is higher than the requested {count}.")
+            raise InvalidPartitionsError(
+                f"Topic currently has {topic.partitions} partitions, "
+                f"which is higher than the requested {count}."
+            )
         if count == topic.partitions:
             raise InvalidPartitionsError(f"Topic already has {topic.partitions} partitions.")
         if count > MAX_PARTITIONS:
@@ -245,22 +280,30 @@ class AdminManager:
             if len(assignments) != count - topic.partitions:
                 raise InvalidReplicaAssignmentError(
                     f"Increasing the number of partitions by {count - topic.partitions} but "
-                    f"{len(assignments)} assignments provided.")
+                    f"{len(assignments)} assignments provided."
+                )
             live = self.brokers()
             for replicas in assignments:
-                if len(replicas) != topic.replication_factor or \
-                        any(r not in live for r in replicas):
+                if len(replicas) != topic.replication_factor or any(
+                    r not in live for r in replicas
+                ):
                     raise InvalidReplicaAssignmentError(
                         f"Invalid replica assignment {replicas}: unknown broker or wrong "
-                        "replication factor.")
-        new_assignment = {topic.partitions + i: list(r) for i, r in enumerate(assignments)} \
-            if assignments is not None else assign_replicas(
-                self.brokers(), count - topic.partitions, topic.replication_factor,
-                first_partition=topic.partitions)
+                        "replication factor."
+                    )
+        new_assignment = (
+            {topic.partitions + i: list(r) for i, r in enumerate(assignments)}
+            if assignments is not None
+            else assign_replicas(
+                self.brokers(),
+                count - topic.partitions,
+                topic.replication_factor,
+                first_partition=topic.partitions,
+            )
+        )
         if validate_only:
             return
-        grown = replace(topic, partitions=count,
-                        assignment={**new_assignment, **topic.assignment})
+        grown = replace(topic, partitions=count, assignment={**new_assignment, **topic.assignment})
         await self.store.update_topic_async(grown)
         if not self.cluster_mode:
             self._open_logs(grown)

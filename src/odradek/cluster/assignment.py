@@ -11,14 +11,19 @@ from collections.abc import Mapping
 from odradek.common.errors import InvalidReplicationFactorError
 
 
-def assign_replicas(brokers: Mapping[int, str | None], partitions: int, replication: int,
-                    first_partition: int = 0, start_index: int | None = None,
-                    shift: int | None = None) -> dict[int, list[int]]:
+def assign_replicas(
+    brokers: Mapping[int, str | None],
+    partitions: int,
+    replication: int,
+    first_partition: int = 0,
+    start_index: int | None = None,
+    shift: int | None = None,
+) -> dict[int, list[int]]:
     """``brokers``: live broker id -> rack (or None). Returns partition -> replica list."""
     if replication > len(brokers):
         raise InvalidReplicationFactorError(
-            f"Replication factor: {replication} larger than available brokers: "
-            f"{len(brokers)}.")
+            f"Replication factor: {replication} larger than available brokers: {len(brokers)}."
+        )
     racks = {rack for rack in brokers.values() if rack is not None}
     rack_aware = bool(racks) and all(rack is not None for rack in brokers.values())
     ordered = rack_alternated(brokers) if rack_aware else sorted(brokers)
@@ -41,14 +46,18 @@ def assign_replicas(brokers: Mapping[int, str | None], partitions: int, replicat
                     if k > 4 * count:
                         raise InvalidReplicationFactorError("cannot place replicas")
                     continue
-                if brokers[candidate] in used_racks and len(used_racks) < len(racks) \
-                        and k <= 2 * count:
+                if (
+                    brokers[candidate] in used_racks
+                    and len(used_racks) < len(racks)
+                    and k <= 2 * count
+                ):
                     continue
                 replicas.append(candidate)
                 used_racks.add(brokers[candidate])
         else:
-            replicas.extend(ordered[_replica_index(first, next_shift, j, count)]
-                            for j in range(replication - 1))
+            replicas.extend(
+                ordered[_replica_index(first, next_shift, j, count)] for j in range(replication - 1)
+            )
         result[first_partition + offset] = replicas
     return result
 

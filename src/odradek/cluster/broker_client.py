@@ -56,22 +56,30 @@ class BrokerClient:
     async def _connect(self) -> None:
         try:
             self._reader, self._writer = await asyncio.wait_for(
-                asyncio.open_connection(self.host, self.port), self.timeout_s)
+                asyncio.open_connection(self.host, self.port), self.timeout_s
+            )
         except (OSError, TimeoutError) as exc:
-            raise BrokerConnectionError(f"cannot connect to {self.host}:{self.port}: {exc}") \
-                from exc
+            raise BrokerConnectionError(
+                f"cannot connect to {self.host}:{self.port}: {exc}"
+            ) from exc
 
     async def request(self, entity: Any, timeout_s: float | None = None) -> Any:
         """Send ``entity`` (a kio request) and return the decoded response."""
         async with self._lock:
             try:
-                return await asyncio.wait_for(self._request(entity),
-                                              timeout_s or self.timeout_s)
-            except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError,
-                    struct.error, AttributeError) as exc:  # AttributeError: closed meanwhile
+                return await asyncio.wait_for(self._request(entity), timeout_s or self.timeout_s)
+            except (
+                OSError,
+                TimeoutError,
+                asyncio.IncompleteReadError,
+                ValueError,
+                struct.error,
+                AttributeError,
+            ) as exc:  # AttributeError: closed meanwhile
                 self.close()
                 raise BrokerConnectionError(
-                    f"request to {self.host}:{self.port} failed: {exc!r}") from exc
+                    f"request to {self.host}:{self.port} failed: {exc!r}"
+                ) from exc
 
     async def _request(self, entity: Any) -> Any:
         if self._writer is None:
@@ -82,9 +90,12 @@ class BrokerClient:
         self._correlation += 1
         flexible = bool(entity.__flexible__)
         header_class = RequestHeaderV2 if flexible else RequestHeaderV1
-        header = header_class(request_api_key=i16(entity.__api_key__),
-                              request_api_version=i16(entity.__version__),
-                              correlation_id=i32(self._correlation), client_id=self.client_id)
+        header = header_class(
+            request_api_key=i16(entity.__api_key__),
+            request_api_version=i16(entity.__version__),
+            correlation_id=i32(self._correlation),
+            client_id=self.client_id,
+        )
         payload = _encode(header) + _encode(entity)
         writer.write(_SIZE.pack(len(payload)) + payload)
         await writer.drain()
@@ -92,7 +103,8 @@ class BrokerClient:
         frame = await reader.readexactly(size)
         flexible_header = flexible and entity.__api_key__ != API_VERSIONS_KEY
         response_header, offset = _reader(
-            ResponseHeaderV1 if flexible_header else ResponseHeaderV0)(frame, 0)
+            ResponseHeaderV1 if flexible_header else ResponseHeaderV0
+        )(frame, 0)
         if response_header.correlation_id != self._correlation:
             raise ValueError("correlation id mismatch")
         body, _ = _reader(response_class(entity.__api_key__, entity.__version__))(frame, offset)

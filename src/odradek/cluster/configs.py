@@ -42,12 +42,21 @@ class AlterOp(enum.IntEnum):
     SUBTRACT = 3
 
 
-_TYPE_IDS = {ConfigType.BOOLEAN: 1, ConfigType.STRING: 2, ConfigType.INT: 3,
-             ConfigType.LONG: 5, ConfigType.DOUBLE: 6, ConfigType.LIST: 7, ConfigType.CLASS: 8,
-             ConfigType.PASSWORD: 9}
-_TIME_SYNONYMS = {"log.retention.ms": ("log.retention.minutes", "log.retention.hours"),
-                  "log.roll.ms": ("log.roll.hours",),
-                  "log.roll.jitter.ms": ("log.roll.jitter.hours",)}
+_TYPE_IDS = {
+    ConfigType.BOOLEAN: 1,
+    ConfigType.STRING: 2,
+    ConfigType.INT: 3,
+    ConfigType.LONG: 5,
+    ConfigType.DOUBLE: 6,
+    ConfigType.LIST: 7,
+    ConfigType.CLASS: 8,
+    ConfigType.PASSWORD: 9,
+}
+_TIME_SYNONYMS = {
+    "log.retention.ms": ("log.retention.minutes", "log.retention.hours"),
+    "log.roll.ms": ("log.roll.hours",),
+    "log.roll.jitter.ms": ("log.roll.jitter.hours",),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,9 +83,14 @@ def render(value: Any) -> str | None:
 
 
 class ConfigManager:
-    def __init__(self, node_id: int, config: BrokerConfig, store: MetadataStore,
-                 apply_topic: Callable[[TopicMetadata], None],
-                 apply_all: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        node_id: int,
+        config: BrokerConfig,
+        store: MetadataStore,
+        apply_topic: Callable[[TopicMetadata], None],
+        apply_all: Callable[[], None],
+    ) -> None:
         self.node_id = node_id
         self.config = config
         self.store = store
@@ -93,8 +107,9 @@ class ConfigManager:
     def describe_topic(self, name: str, keys: Iterable[str] | None) -> list[ConfigEntry]:
         return self.describe_topic_metadata(self._topic(name), keys)
 
-    def describe_topic_metadata(self, topic: TopicMetadata,
-                                keys: Iterable[str] | None) -> list[ConfigEntry]:
+    def describe_topic_metadata(
+        self, topic: TopicMetadata, keys: Iterable[str] | None
+    ) -> list[ConfigEntry]:
         wanted = set(keys) if keys is not None else None
         defaults = self.config.topic_defaults()
         entries = []
@@ -102,16 +117,28 @@ class ConfigManager:
             if wanted is not None and config_name not in wanted:
                 continue
             synonyms = self._topic_synonyms(topic, config_name)
-            value = topic.configs[config_name] if config_name in topic.configs else \
-                render(defaults[config_name])
-            entries.append(ConfigEntry(config_name, value, synonyms[0][2], False,
-                                       definition.type is ConfigType.PASSWORD,
-                                       _TYPE_IDS.get(definition.type, 0), topic_doc(config_name),
-                                       tuple(synonyms)))
+            value = (
+                topic.configs[config_name]
+                if config_name in topic.configs
+                else render(defaults[config_name])
+            )
+            entries.append(
+                ConfigEntry(
+                    config_name,
+                    value,
+                    synonyms[0][2],
+                    False,
+                    definition.type is ConfigType.PASSWORD,
+                    _TYPE_IDS.get(definition.type, 0),
+                    topic_doc(config_name),
+                    tuple(synonyms),
+                )
+            )
         return entries
 
-    def _topic_synonyms(self, topic: TopicMetadata, name: str
-                        ) -> list[tuple[str, str | None, ConfigSource]]:
+    def _topic_synonyms(
+        self, topic: TopicMetadata, name: str
+    ) -> list[tuple[str, str | None, ConfigSource]]:
         """Kafka's order: the topic override, then the broker synonyms (dynamic per broker,
         dynamic default, static), then their defaults."""
         synonyms: list[tuple[str, str | None, ConfigSource]] = []
@@ -121,8 +148,9 @@ class ConfigManager:
         if broker_name is not None:
             synonyms += self._broker_synonyms(broker_name, include_default=True)
         if not synonyms or synonyms[-1][2] is not ConfigSource.DEFAULT_CONFIG:
-            synonyms.append((name, render(TOPIC_CONFIG_DEFS[name].default),
-                             ConfigSource.DEFAULT_CONFIG))
+            synonyms.append(
+                (name, render(TOPIC_CONFIG_DEFS[name].default), ConfigSource.DEFAULT_CONFIG)
+            )
         return synonyms
 
     def _topic_default(self, name: str) -> str | None:
@@ -133,27 +161,30 @@ class ConfigManager:
                 return render(default)
         return render(TOPIC_CONFIG_DEFS[name].default)
 
-    def _broker_synonyms(self, name: str, include_default: bool = True
-                         ) -> list[tuple[str, str | None, ConfigSource]]:
+    def _broker_synonyms(
+        self, name: str, include_default: bool = True
+    ) -> list[tuple[str, str | None, ConfigSource]]:
         result: list[tuple[str, str | None, ConfigSource]] = []
         names = (name, *_TIME_SYNONYMS.get(name, ()))
-        for layer, source in ((self.config.dynamic_broker, ConfigSource.DYNAMIC_BROKER_CONFIG),
-                              (self.config.dynamic_default,
-                               ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG),
-                              (self.config.explicit, ConfigSource.STATIC_BROKER_CONFIG)):
+        for layer, source in (
+            (self.config.dynamic_broker, ConfigSource.DYNAMIC_BROKER_CONFIG),
+            (self.config.dynamic_default, ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG),
+            (self.config.explicit, ConfigSource.STATIC_BROKER_CONFIG),
+        ):
             result += [(n, render(layer[n]), source) for n in names if n in layer]
         if include_default:
             for each in names:
                 definition = BROKER_CONFIG_DEFS.get(each)
                 if definition is not None and definition.default is not None:
-                    result.append((each, render(definition.default),
-                                   ConfigSource.DEFAULT_CONFIG))
+                    result.append((each, render(definition.default), ConfigSource.DEFAULT_CONFIG))
         return result
 
     def describe_broker(self, broker: str, keys: Iterable[str] | None) -> list[ConfigEntry]:
         if broker not in ("", str(self.node_id)):
-            raise InvalidRequestError(f"Unexpected broker id, expected {self.node_id} or "
-                                      f"empty string, but received {broker}")
+            raise InvalidRequestError(
+                f"Unexpected broker id, expected {self.node_id} or "
+                f"empty string, but received {broker}"
+            )
         wanted = set(keys) if keys is not None else None
         entries = []
         for name, definition in sorted(BROKER_CONFIG_DEFS.items()):
@@ -161,46 +192,60 @@ class ConfigManager:
                 continue
             if broker == "":
                 layer = self.config.dynamic_default
-                synonyms = [(name, render(layer[name]),
-                             ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG)] if name in layer else []
+                synonyms = (
+                    [(name, render(layer[name]), ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG)]
+                    if name in layer
+                    else []
+                )
             else:
                 synonyms = self._broker_synonyms(name)
             if broker == "" and not synonyms:
                 continue
             own = next((v for n, v, _ in synonyms if n == name), None)
             source = synonyms[0][2] if synonyms else ConfigSource.DEFAULT_CONFIG
-            entries.append(ConfigEntry(name, own, source, name not in DYNAMIC_BROKER_CONFIGS,
-                                       definition.type is ConfigType.PASSWORD,
-                                       _TYPE_IDS.get(definition.type, 0), broker_doc(name),
-                                       tuple(synonyms)))
+            entries.append(
+                ConfigEntry(
+                    name,
+                    own,
+                    source,
+                    name not in DYNAMIC_BROKER_CONFIGS,
+                    definition.type is ConfigType.PASSWORD,
+                    _TYPE_IDS.get(definition.type, 0),
+                    broker_doc(name),
+                    tuple(synonyms),
+                )
+            )
         return entries
 
     # -- alter ---------------------------------------------------------------------------------
 
-    async def alter_topic(self, name: str, configs: Mapping[str, str | None],
-                          validate_only: bool) -> None:
+    async def alter_topic(
+        self, name: str, configs: Mapping[str, str | None], validate_only: bool
+    ) -> None:
         """AlterConfigs: the given set replaces every override of the topic."""
         topic = self._topic(name)
         await self._set_topic(topic, dict(configs), validate_only)
 
-    async def incremental_alter_topic(self, name: str, ops: list[tuple[str, int, str | None]],
-                                      validate_only: bool) -> None:
+    async def incremental_alter_topic(
+        self, name: str, ops: list[tuple[str, int, str | None]], validate_only: bool
+    ) -> None:
         topic = self._topic(name)
         updated: dict[str, str | None] = dict(topic.configs)
         for key, op, value in ops:
             definition = TOPIC_CONFIG_DEFS.get(key)
             if definition is None:
                 raise InvalidConfigError(f"Unknown topic config name: {key}")
-            updated = _apply_op(updated, key, op, value, definition,
-                                self._topic_default(key))
+            updated = _apply_op(updated, key, op, value, definition, self._topic_default(key))
         await self._set_topic(topic, updated, validate_only)
 
-    async def _set_topic(self, topic: TopicMetadata, configs: dict[str, str | None],
-                         validate_only: bool) -> None:
+    async def _set_topic(
+        self, topic: TopicMetadata, configs: dict[str, str | None], validate_only: bool
+    ) -> None:
         nulls = [k for k, v in configs.items() if v is None]
         if nulls:
             raise InvalidConfigError(
-                f"Null value not supported for topic configs: {','.join(nulls)}")
+                f"Null value not supported for topic configs: {','.join(nulls)}"
+            )
         clean = {k: str(v) for k, v in configs.items()}
         validate_topic_configs(clean)
         if validate_only:
@@ -209,13 +254,21 @@ class ConfigManager:
         await self.store.update_topic_async(updated)
         self._apply_topic(updated)
 
-    async def alter_broker(self, broker: str, ops: list[tuple[str, int, str | None]],
-                           validate_only: bool, incremental: bool) -> None:
+    async def alter_broker(
+        self,
+        broker: str,
+        ops: list[tuple[str, int, str | None]],
+        validate_only: bool,
+        incremental: bool,
+    ) -> None:
         if broker not in ("", str(self.node_id)):
-            raise InvalidRequestError(f"Unexpected broker id, expected {self.node_id} or "
-                                      f"empty string, but received {broker}")
-        stored: dict[str, str | None] = dict(self.store.broker_configs.get(broker, {})) \
-            if incremental else {}
+            raise InvalidRequestError(
+                f"Unexpected broker id, expected {self.node_id} or "
+                f"empty string, but received {broker}"
+            )
+        stored: dict[str, str | None] = (
+            dict(self.store.broker_configs.get(broker, {})) if incremental else {}
+        )
         for key, op, value in ops:
             if key not in DYNAMIC_BROKER_CONFIGS:
                 # Kafka answers INVALID_REQUEST here (ConfigAdminManager), not INVALID_CONFIG.
@@ -227,8 +280,7 @@ class ConfigManager:
         parsed = _parse_broker(stored)
         if validate_only:
             return
-        await self.store.set_broker_configs_async(broker,
-                                                  {k: str(v) for k, v in stored.items()})
+        await self.store.set_broker_configs_async(broker, {k: str(v) for k, v in stored.items()})
         if broker == "":
             self.config.dynamic_default = parsed
         else:
@@ -242,8 +294,14 @@ class ConfigManager:
         return topic
 
 
-def _apply_op(current: dict[str, str | None], key: str, op: int, value: str | None,
-              definition: ConfigDef, default: str | None) -> dict[str, str | None]:
+def _apply_op(
+    current: dict[str, str | None],
+    key: str,
+    op: int,
+    value: str | None,
+    definition: ConfigDef,
+    default: str | None,
+) -> dict[str, str | None]:
     updated = dict(current)
     if op == AlterOp.SET:
         updated[key] = value
@@ -251,9 +309,11 @@ def _apply_op(current: dict[str, str | None], key: str, op: int, value: str | No
         updated.pop(key, None)
     elif op in (AlterOp.APPEND, AlterOp.SUBTRACT):
         if definition.type is not ConfigType.LIST:
-            raise InvalidConfigError(f"Config value append is not allowed for config key: {key}"
-                                     if op == AlterOp.APPEND else
-                                     f"Config value subtract is not allowed for config key: {key}")
+            raise InvalidConfigError(
+                f"Config value append is not allowed for config key: {key}"
+                if op == AlterOp.APPEND
+                else f"Config value subtract is not allowed for config key: {key}"
+            )
         base = current.get(key, default) or ""
         items = [i for i in base.split(",") if i]
         given = [i.strip() for i in (value or "").split(",") if i.strip()]

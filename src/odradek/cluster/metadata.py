@@ -154,9 +154,14 @@ class LocalMetadataStore:
         self.next_producer_id_block = int(data.get("next_producer_id_block", 0))
         self.broker_configs = {k: dict(v) for k, v in data.get("broker_configs", {}).items()}
         for item in data.get("topics", []):
-            topic = TopicMetadata(item["name"], uuid.UUID(item["topic_id"]),
-                                  int(item["partitions"]), int(item.get("replication_factor", 1)),
-                                  dict(item.get("configs", {})), bool(item.get("internal")))
+            topic = TopicMetadata(
+                item["name"],
+                uuid.UUID(item["topic_id"]),
+                int(item["partitions"]),
+                int(item.get("replication_factor", 1)),
+                dict(item.get("configs", {})),
+                bool(item.get("internal")),
+            )
             self._index(topic)
 
     def _index(self, topic: TopicMetadata) -> None:
@@ -164,12 +169,22 @@ class LocalMetadataStore:
         self.by_id[topic.topic_id] = topic
 
     def _save(self) -> None:
-        data = {"version": 1, "next_producer_id_block": self.next_producer_id_block,
-                "broker_configs": self.broker_configs, "topics": [
-            {"name": t.name, "topic_id": str(t.topic_id), "partitions": t.partitions,
-             "replication_factor": t.replication_factor, "configs": t.configs,
-             "internal": t.internal}
-            for t in self.topics.values()]}
+        data = {
+            "version": 1,
+            "next_producer_id_block": self.next_producer_id_block,
+            "broker_configs": self.broker_configs,
+            "topics": [
+                {
+                    "name": t.name,
+                    "topic_id": str(t.topic_id),
+                    "partitions": t.partitions,
+                    "replication_factor": t.replication_factor,
+                    "configs": t.configs,
+                    "internal": t.internal,
+                }
+                for t in self.topics.values()
+            ],
+        }
         atomic_write(self.path, json.dumps(data, indent=1, sort_keys=True).encode())
 
     # -- writes: the file is rewritten at once, so the awaitable forms never wait ---------------

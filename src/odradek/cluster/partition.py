@@ -67,8 +67,14 @@ class Partition:
 
     # -- role changes --------------------------------------------------------------------------
 
-    def make_leader(self, leader_epoch: int, isr: tuple[int, ...], replicas: tuple[int, ...],
-                    zk_version: int, now_ms: int) -> None:
+    def make_leader(
+        self,
+        leader_epoch: int,
+        isr: tuple[int, ...],
+        replicas: tuple[int, ...],
+        zk_version: int,
+        now_ms: int,
+    ) -> None:
         """Become (or stay) leader: a new epoch starts at our log end offset."""
         new_epoch = leader_epoch != self.leader_epoch or not self.is_leader
         self.leader, self.leader_epoch = self.local_id, leader_epoch
@@ -78,8 +84,11 @@ class Partition:
         if new_epoch:
             self.log.leader_epoch = leader_epoch
             self.log.epoch_cache.assign(leader_epoch, self.log.log_end_offset)
-            self.followers = {r: FollowerState(last_caught_up_ms=now_ms if r in isr else 0)
-                              for r in replicas if r != self.local_id}
+            self.followers = {
+                r: FollowerState(last_caught_up_ms=now_ms if r in isr else 0)
+                for r in replicas
+                if r != self.local_id
+            }
         else:
             for replica in replicas:
                 if replica != self.local_id and replica not in self.followers:
@@ -88,8 +97,14 @@ class Partition:
                 del self.followers[gone]
         self.maybe_increment_high_watermark()
 
-    def make_follower(self, leader: int, leader_epoch: int, isr: tuple[int, ...],
-                      replicas: tuple[int, ...], zk_version: int) -> None:
+    def make_follower(
+        self,
+        leader: int,
+        leader_epoch: int,
+        isr: tuple[int, ...],
+        replicas: tuple[int, ...],
+        zk_version: int,
+    ) -> None:
         was_leader = self.is_leader
         self.leader, self.leader_epoch = leader, leader_epoch
         self.isr, self.replicas, self.zk_version = isr, replicas, zk_version
@@ -98,8 +113,9 @@ class Partition:
         self.log.replicated = True
         self.log.leader_epoch = max(self.log.leader_epoch, leader_epoch)
         if was_leader or leader == NO_LEADER:
-            self.fail_waiting(NotLeaderOrFollowerError(
-                f"{self.tp}: this broker is no longer the leader"))
+            self.fail_waiting(
+                NotLeaderOrFollowerError(f"{self.tp}: this broker is no longer the leader")
+            )
 
     def update_isr(self, isr: tuple[int, ...], zk_version: int) -> None:
         """The ISR changed in ZooKeeper without a new leader epoch."""
@@ -126,21 +142,25 @@ class Partition:
         state.last_fetch_leader_leo = leader_leo
         state.last_fetch_ms = now_ms
 
-    def isr_expansion(self, now_ms: int, lag_time_max_ms: int,
-                      only: Collection[int] | None = None) -> tuple[int, ...] | None:
+    def isr_expansion(
+        self, now_ms: int, lag_time_max_ms: int, only: Collection[int] | None = None
+    ) -> tuple[int, ...] | None:
         """The ISR with every caught-up follower added, or None when nothing changes: a
         follower joins once it has reached the high watermark and the current epoch, and
         has been caught up within ``replica.lag.time.max.ms`` (KIP-841)."""
         if not self.is_leader or self.pending_isr is not None:
             return None
-        epoch_start = self.log.epoch_cache.entries[-1][1] if self.log.epoch_cache.entries \
-            else 0
-        joining = [r for r, s in self.followers.items()
-                   if r not in self.isr and r in self.replicas
-                   and (only is None or r in only)
-                   and s.log_end_offset >= self.log.high_watermark
-                   and s.log_end_offset >= epoch_start
-                   and now_ms - s.last_caught_up_ms <= lag_time_max_ms]
+        epoch_start = self.log.epoch_cache.entries[-1][1] if self.log.epoch_cache.entries else 0
+        joining = [
+            r
+            for r, s in self.followers.items()
+            if r not in self.isr
+            and r in self.replicas
+            and (only is None or r in only)
+            and s.log_end_offset >= self.log.high_watermark
+            and s.log_end_offset >= epoch_start
+            and now_ms - s.last_caught_up_ms <= lag_time_max_ms
+        ]
         if not joining:
             return None
         return tuple(r for r in self.replicas if r in self.isr or r in joining)
@@ -154,11 +174,12 @@ class Partition:
 
         def lagging(replica: int) -> bool:
             state = self.followers.get(replica, FollowerState())
-            return state.log_end_offset != leader_leo and \
-                now_ms - state.last_caught_up_ms > lag_time_max_ms
+            return (
+                state.log_end_offset != leader_leo
+                and now_ms - state.last_caught_up_ms > lag_time_max_ms
+            )
 
-        out = {r for r in self.isr if r != self.local_id
-               and (r not in self.replicas or lagging(r))}
+        out = {r for r in self.isr if r != self.local_id and (r not in self.replicas or lagging(r))}
         if not out:
             return None
         return tuple(r for r in self.isr if r not in out)
@@ -180,8 +201,9 @@ class Partition:
             return True
         return False
 
-    def wait_for_isr(self, required_offset: int,
-                     callback: Callable[[KafkaError | None], None]) -> DelayedProduce:
+    def wait_for_isr(
+        self, required_offset: int, callback: Callable[[KafkaError | None], None]
+    ) -> DelayedProduce:
         """acks=all: call back once the high watermark reaches ``required_offset``."""
         delayed = DelayedProduce(required_offset, callback)
         self.waiting.append(delayed)
@@ -197,10 +219,14 @@ class Partition:
             if delayed.done:
                 continue
             if hw >= delayed.required_offset:
-                error = None if len(self.isr) >= self.min_insync_replicas else \
-                    NotEnoughReplicasAfterAppendError(
+                error = (
+                    None
+                    if len(self.isr) >= self.min_insync_replicas
+                    else NotEnoughReplicasAfterAppendError(
                         f"{self.tp}: the ISR shrank to {len(self.isr)} replica(s), below "
-                        f"min.insync.replicas={self.min_insync_replicas}, after the append")
+                        f"min.insync.replicas={self.min_insync_replicas}, after the append"
+                    )
+                )
                 delayed.complete(error)
             else:
                 still.append(delayed)
@@ -208,8 +234,9 @@ class Partition:
 
     def expire(self, delayed: DelayedProduce) -> None:
         if not delayed.done:
-            delayed.complete(RequestTimedOutError(
-                f"{self.tp}: the in-sync replicas did not acknowledge in time"))
+            delayed.complete(
+                RequestTimedOutError(f"{self.tp}: the in-sync replicas did not acknowledge in time")
+            )
 
     def fail_waiting(self, error: KafkaError) -> None:
         waiting, self.waiting = self.waiting, []

@@ -12,8 +12,13 @@ from odradek.common.ids import TopicPartition
 class DelayedFetch:
     __slots__ = ("_on_complete", "accumulated", "completed", "min_bytes", "partitions")
 
-    def __init__(self, partitions: Iterable[TopicPartition], min_bytes: int, accumulated: int,
-                 on_complete: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        partitions: Iterable[TopicPartition],
+        min_bytes: int,
+        accumulated: int,
+        on_complete: Callable[[], None],
+    ) -> None:
         self.partitions = tuple(partitions)
         self.min_bytes = min_bytes
         self.accumulated = accumulated

@@ -89,9 +89,12 @@ class ReplicaFetcher:
             if self._client is not None:
                 self._client.close()
             self._endpoint = endpoint
-            self._client = BrokerClient(endpoint[0], endpoint[1],
-                                        f"broker-{self.manager.local_id}-fetcher-{self.index}",
-                                        self.manager.socket_timeout_s)
+            self._client = BrokerClient(
+                endpoint[0],
+                endpoint[1],
+                f"broker-{self.manager.local_id}-fetcher-{self.index}",
+                self.manager.socket_timeout_s,
+            )
         return self._client
 
     async def _run(self) -> None:
@@ -134,15 +137,22 @@ class ReplicaFetcher:
                 continue
             logs[tp] = log_obj
             asked[tp] = state
-            by_topic.setdefault(tp.topic, []).append(epoch_v4.OffsetForLeaderPartition(
-                partition=i32(tp.partition), current_leader_epoch=i32(state.leader_epoch),
-                leader_epoch=i32(log_obj.epoch_cache.latest_epoch)))
+            by_topic.setdefault(tp.topic, []).append(
+                epoch_v4.OffsetForLeaderPartition(
+                    partition=i32(tp.partition),
+                    current_leader_epoch=i32(state.leader_epoch),
+                    leader_epoch=i32(log_obj.epoch_cache.latest_epoch),
+                )
+            )
         if not by_topic:
             return
         request = epoch_v4.OffsetForLeaderEpochRequest(
             replica_id=BrokerId(self.manager.local_id),
-            topics=tuple(epoch_v4.OffsetForLeaderTopic(topic=TopicName(t), partitions=tuple(ps))
-                         for t, ps in by_topic.items()))
+            topics=tuple(
+                epoch_v4.OffsetForLeaderTopic(topic=TopicName(t), partitions=tuple(ps))
+                for t, ps in by_topic.items()
+            ),
+        )
         response = await client.request(request)
         for topic in response.topics:
             for item in topic.partitions:
@@ -169,7 +179,8 @@ class ReplicaFetcher:
             offset = end_offset
         else:
             local_epoch, local_end = log_obj.epoch_cache.end_offset_for(
-                leader_epoch, log_obj.log_end_offset)
+                leader_epoch, log_obj.log_end_offset
+            )
             if local_end < 0:
                 offset = log_obj.high_watermark
             elif local_epoch != leader_epoch:
@@ -178,8 +189,14 @@ class ReplicaFetcher:
                 offset = min(local_end, end_offset)
         offset = max(0, min(offset, log_obj.log_end_offset))
         if offset < log_obj.log_end_offset:
-            log.info("%s: truncating from %d to %d (leader epoch %d ends at %d)", log_obj.tp,
-                     log_obj.log_end_offset, offset, leader_epoch, end_offset)
+            log.info(
+                "%s: truncating from %d to %d (leader epoch %d ends at %d)",
+                log_obj.tp,
+                log_obj.log_end_offset,
+                offset,
+                leader_epoch,
+                end_offset,
+            )
             log_obj.truncate_to(offset)
         return done
 
@@ -198,24 +215,37 @@ class ReplicaFetcher:
                 self.partitions.pop(tp, None)
                 continue
             sent[tp] = (state, log_obj.log_end_offset)
-            by_topic.setdefault(tp.topic, []).append(fetch_v12.FetchPartition(
-                partition=i32(tp.partition), current_leader_epoch=i32(state.leader_epoch),
-                fetch_offset=i64(log_obj.log_end_offset), last_fetched_epoch=i32(-1),
-                log_start_offset=i64(log_obj.log_start_offset),
-                partition_max_bytes=i32(manager.config_int("replica.fetch.max.bytes"))))
+            by_topic.setdefault(tp.topic, []).append(
+                fetch_v12.FetchPartition(
+                    partition=i32(tp.partition),
+                    current_leader_epoch=i32(state.leader_epoch),
+                    fetch_offset=i64(log_obj.log_end_offset),
+                    last_fetched_epoch=i32(-1),
+                    log_start_offset=i64(log_obj.log_start_offset),
+                    partition_max_bytes=i32(manager.config_int("replica.fetch.max.bytes")),
+                )
+            )
         if not by_topic:
             await asyncio.sleep(0.05)
             return
         request = fetch_v12.FetchRequest(
-            cluster_id=None, replica_id=BrokerId(manager.local_id),
-            max_wait=i32Timedelta.parse(timedelta(
-                milliseconds=manager.config_int("replica.fetch.wait.max.ms"))),
+            cluster_id=None,
+            replica_id=BrokerId(manager.local_id),
+            max_wait=i32Timedelta.parse(
+                timedelta(milliseconds=manager.config_int("replica.fetch.wait.max.ms"))
+            ),
             min_bytes=i32(manager.config_int("replica.fetch.min.bytes")),
             max_bytes=i32(manager.config_int("replica.fetch.response.max.bytes")),
-            isolation_level=i8(0), session_id=i32(0), session_epoch=i32(-1),
-            topics=tuple(fetch_v12.FetchTopic(topic=TopicName(t), partitions=tuple(ps))
-                         for t, ps in by_topic.items()),
-            forgotten_topics_data=(), rack_id="")
+            isolation_level=i8(0),
+            session_id=i32(0),
+            session_epoch=i32(-1),
+            topics=tuple(
+                fetch_v12.FetchTopic(topic=TopicName(t), partitions=tuple(ps))
+                for t, ps in by_topic.items()
+            ),
+            forgotten_topics_data=(),
+            rack_id="",
+        )
         wait_s = manager.config_int("replica.fetch.wait.max.ms") / 1000
         response = await client.request(request, timeout_s=manager.socket_timeout_s + wait_s)
         for topic in response.responses:
@@ -223,8 +253,11 @@ class ReplicaFetcher:
                 tp = TopicPartition(topic.topic, data.partition_index)
                 current = self.partitions.get(tp)
                 log_obj = manager.log_of(tp)
-                if current is None or log_obj is None or \
-                        sent.get(tp) != (current, log_obj.log_end_offset):
+                if (
+                    current is None
+                    or log_obj is None
+                    or sent.get(tp) != (current, log_obj.log_end_offset)
+                ):
                     continue  # removed, or its role changed while the fetch was in flight
                 state = current
                 if data.error_code == ErrorCode.offset_out_of_range:
@@ -253,17 +286,27 @@ class ReplicaFetcher:
         if leader_start > log_obj.log_start_offset and leader_start <= log_obj.high_watermark:
             log_obj.delete_records_before(leader_start)
 
-    async def _out_of_range(self, client: BrokerClient, tp: TopicPartition, state: FetchState,
-                            log_obj: Log) -> None:
+    async def _out_of_range(
+        self, client: BrokerClient, tp: TopicPartition, state: FetchState, log_obj: Log
+    ) -> None:
         """Our log end is outside the leader's log: past its end, truncate (via epochs);
         below its start, start over at the leader's log start offset."""
         request = list_offsets_v7.ListOffsetsRequest(
-            replica_id=BrokerId(self.manager.local_id), isolation_level=i8(0),
-            topics=(list_offsets_v7.ListOffsetsTopic(name=TopicName(tp.topic), partitions=(
-                list_offsets_v7.ListOffsetsPartition(
-                    partition_index=i32(tp.partition),
-                    current_leader_epoch=i32(state.leader_epoch),
-                    timestamp=i64(EARLIEST_TIMESTAMP)),)),))
+            replica_id=BrokerId(self.manager.local_id),
+            isolation_level=i8(0),
+            topics=(
+                list_offsets_v7.ListOffsetsTopic(
+                    name=TopicName(tp.topic),
+                    partitions=(
+                        list_offsets_v7.ListOffsetsPartition(
+                            partition_index=i32(tp.partition),
+                            current_leader_epoch=i32(state.leader_epoch),
+                            timestamp=i64(EARLIEST_TIMESTAMP),
+                        ),
+                    ),
+                ),
+            ),
+        )
         response = await client.request(request)
         item = response.topics[0].partitions[0]
         if item.error_code != ErrorCode.none:
@@ -271,8 +314,7 @@ class ReplicaFetcher:
             return
         leader_start = int(item.offset)
         if log_obj.log_end_offset < leader_start:
-            log.info("%s: below the leader's log start %d; starting over there", tp,
-                     leader_start)
+            log.info("%s: below the leader's log start %d; starting over there", tp, leader_start)
             log_obj.truncate_fully_and_start_at(leader_start)
         else:
             state.truncating = True
@@ -281,17 +323,22 @@ class ReplicaFetcher:
         """Leadership moved or metadata is behind: wait for the new state (the manager is
         told by the metadata watch) and retry after the backoff."""
         loop = asyncio.get_running_loop()
-        state.paused_until = loop.time() + \
-            self.manager.config_int("replica.fetch.backoff.ms") / 1000
+        state.paused_until = (
+            loop.time() + self.manager.config_int("replica.fetch.backoff.ms") / 1000
+        )
         if code in (ErrorCode.fenced_leader_epoch, ErrorCode.not_leader_or_follower):
             state.truncating = True
         log.debug("%s: fetch from %d answered %s", tp, self.leader, ErrorCode(code).name)
 
 
 class ReplicaFetcherManager:
-    def __init__(self, local_id: int, config: BrokerConfig,
-                 log_of: Callable[[TopicPartition], Log | None],
-                 endpoint_of: Callable[[int], tuple[str, int] | None]) -> None:
+    def __init__(
+        self,
+        local_id: int,
+        config: BrokerConfig,
+        log_of: Callable[[TopicPartition], Log | None],
+        endpoint_of: Callable[[int], tuple[str, int] | None],
+    ) -> None:
         self.local_id = local_id
         self.config = config
         self.log_of = log_of

@@ -74,8 +74,9 @@ class ReplicaManager:
             return None
         return InternalWrite(log_obj.tp, log_obj.log_end_offset)
 
-    async def wait_for_isr(self, required: dict[TopicPartition, int], timeout_s: float
-                           ) -> dict[TopicPartition, KafkaError | None]:
+    async def wait_for_isr(
+        self, required: dict[TopicPartition, int], timeout_s: float
+    ) -> dict[TopicPartition, KafkaError | None]:
         """Wait until each partition's high watermark reaches its required offset (Kafka's
         delayed produce); per partition None, or why not: the leadership moved, the ISR
         shrank below min.insync.replicas (after append), or the timeout passed."""
@@ -88,12 +89,14 @@ class ReplicaManager:
             partition = self.partitions.get(tp)
             if partition is None or not partition.is_leader:
                 outcome[tp] = NotLeaderOrFollowerError(
-                    f"{tp}: leadership moved before the ISR had the records")
+                    f"{tp}: leadership moved before the ISR had the records"
+                )
                 continue
             future: asyncio.Future[KafkaError | None] = loop.create_future()
 
-            def done(error: KafkaError | None, f: asyncio.Future[KafkaError | None] = future
-                     ) -> None:
+            def done(
+                error: KafkaError | None, f: asyncio.Future[KafkaError | None] = future
+            ) -> None:
                 if not f.done():
                     f.set_result(error)
 
@@ -106,16 +109,19 @@ class ReplicaManager:
             for _, partition, delayed, _ in waits:
                 partition.expire(delayed)
         for tp, _, _, future in waits:
-            outcome[tp] = future.result() if future.done() else \
-                RequestTimedOutError(f"{tp}: the in-sync replicas did not acknowledge in time")
+            outcome[tp] = (
+                future.result()
+                if future.done()
+                else RequestTimedOutError(f"{tp}: the in-sync replicas did not acknowledge in time")
+            )
         return outcome
 
-    async def wait_replicated(self, appends: dict[TopicPartition, int],
-                              timeout_s: float) -> bool:
+    async def wait_replicated(self, appends: dict[TopicPartition, int], timeout_s: float) -> bool:
         """Internal writes: True once the ISR has them (even if it shrank meanwhile)."""
         results = await self.wait_for_isr(appends, timeout_s)
-        return all(r is None or isinstance(r, NotEnoughReplicasAfterAppendError)
-                   for r in results.values())
+        return all(
+            r is None or isinstance(r, NotEnoughReplicasAfterAppendError) for r in results.values()
+        )
 
     def get_log(self, topic: str, partition: int) -> Log:
         """The log of a partition this broker serves clients for (in cluster mode: leads)."""
@@ -127,24 +133,29 @@ class ReplicaManager:
                 topic_meta = self.store.topics.get(topic)
                 if topic_meta is not None and partition in topic_meta.assignment:
                     raise NotLeaderOrFollowerError(
-                        f"This server is not the leader for partition {topic}-{partition}")
+                        f"This server is not the leader for partition {topic}-{partition}"
+                    )
                 log_obj = None
         if log_obj is None:
             raise UnknownTopicOrPartitionError(
-                f"This server does not host this topic-partition: {topic}-{partition}")
+                f"This server does not host this topic-partition: {topic}-{partition}"
+            )
         if self.fetch_purgatory.on_append not in log_obj.append_listeners:
             log_obj.append_listeners.append(self.fetch_purgatory.on_append)
         return log_obj
 
-    def append_records(self, topic: str, partition: int, records: bytes | None,
-                       legacy: bool = False) -> LogAppendInfo:
+    def append_records(
+        self, topic: str, partition: int, records: bytes | None, legacy: bool = False
+    ) -> LogAppendInfo:
         """Validate (magic, CRC, sizes, and the record-level checks the topic needs) and
         append one partition's produce data. ``legacy``: a Produce v0-2 request, whose magic
         v0/v1 message sets are converted to one v2 batch first."""
         log_obj = self.get_log(topic, partition)
         if records is None or len(records) == 0:
-            raise InvalidRecordError("Produce requests with version 3 or above must have at "
-                                     "least one record batch per partition")
+            raise InvalidRecordError(
+                "Produce requests with version 3 or above must have at "
+                "least one record batch per partition"
+            )
         policy = self._record_policy(log_obj)
         if legacy and is_legacy(records):
             records = convert_legacy_to_v2(records, policy, log_obj.clock.milliseconds())
@@ -152,8 +163,10 @@ class ReplicaManager:
             return self._append(log_obj, records, validated)
         validated = validate_batches(records, log_obj.config.max_message_bytes)
         if len(validated.headers) != 1:
-            raise InvalidRecordError("Produce requests with version 3 or above are only allowed "
-                                     "to contain exactly one record batch per partition")
+            raise InvalidRecordError(
+                "Produce requests with version 3 or above are only allowed "
+                "to contain exactly one record batch per partition"
+            )
         header = validated.headers[0]
         if header.is_control:
             raise InvalidRecordError("Control records cannot be produced by clients")
@@ -182,39 +195,69 @@ class ReplicaManager:
             # A full disk or an I/O error: this partition fails; nothing was acknowledged.
             raise KafkaStorageError(f"cannot append to {log_obj.tp}: {exc.strerror}") from exc
 
-    def append_internal(self, tp: TopicPartition,
-                        records: Sequence[tuple[bytes, bytes | None]], timestamp: int,
-                        producer_id: int = -1, producer_epoch: int = -1
-                        ) -> InternalWrite | None:
+    def append_internal(
+        self,
+        tp: TopicPartition,
+        records: Sequence[tuple[bytes, bytes | None]],
+        timestamp: int,
+        producer_id: int = -1,
+        producer_epoch: int = -1,
+    ) -> InternalWrite | None:
         """Append records the broker itself writes (coordinator state) as one batch; with a
         producer id, as part of that producer's transaction (transactional offsets)."""
         attributes = TRANSACTIONAL_FLAG if producer_id >= 0 else 0
-        batch = encode_batch(list(records), timestamp=timestamp, producer_id=producer_id,
-                             producer_epoch=producer_epoch, attributes=attributes)
+        batch = encode_batch(
+            list(records),
+            timestamp=timestamp,
+            producer_id=producer_id,
+            producer_epoch=producer_epoch,
+            attributes=attributes,
+        )
         log_obj = self.get_log(tp.topic, tp.partition)
         log_obj.append_as_leader(batch, validate_batches(batch, 2**31 - 1), internal=True)
         return self._replicated_write(log_obj)
 
-    def append_marker(self, tp: TopicPartition, producer_id: int, producer_epoch: int,
-                      commit: bool, timestamp: int, coordinator_epoch: int = 0
-                      ) -> InternalWrite | None:
+    def append_marker(
+        self,
+        tp: TopicPartition,
+        producer_id: int,
+        producer_epoch: int,
+        commit: bool,
+        timestamp: int,
+        coordinator_epoch: int = 0,
+    ) -> InternalWrite | None:
         """Write a COMMIT or ABORT transaction marker (WriteTxnMarkers)."""
         batch = encode_marker(producer_id, producer_epoch, commit, coordinator_epoch, timestamp)
         log_obj = self.get_log(tp.topic, tp.partition)
         log_obj.append_as_leader(batch, validate_batches(batch, 2**31 - 1), internal=True)
         return self._replicated_write(log_obj)
 
-    def read(self, tp: TopicPartition, offset: int, max_bytes: int,
-             min_one_batch: bool, committed: bool = False,
-             current_leader_epoch: int = -1, replica: bool = False) -> PartitionRead:
+    def read(
+        self,
+        tp: TopicPartition,
+        offset: int,
+        max_bytes: int,
+        min_one_batch: bool,
+        committed: bool = False,
+        current_leader_epoch: int = -1,
+        replica: bool = False,
+    ) -> PartitionRead:
         try:
             log_obj = self.get_log(tp.topic, tp.partition)
             check_leader_epoch(log_obj, current_leader_epoch)
             if max_bytes < 0:
                 raise InvalidRequestError("negative partition max bytes")
-            return PartitionRead(tp, None, log_obj.read(
-                offset, max_bytes, min_one_batch, committed=committed,
-                max_offset=log_obj.log_end_offset if replica else None))
+            return PartitionRead(
+                tp,
+                None,
+                log_obj.read(
+                    offset,
+                    max_bytes,
+                    min_one_batch,
+                    committed=committed,
+                    max_offset=log_obj.log_end_offset if replica else None,
+                ),
+            )
         except KafkaError as exc:
             return PartitionRead(tp, exc, None)
 
@@ -225,8 +268,11 @@ def check_leader_epoch(log_obj: Log, current_leader_epoch: int) -> None:
     UNKNOWN_LEADER_EPOCH; -1 (a client that does not know the epoch) skips the check."""
     if current_leader_epoch < 0 or current_leader_epoch == log_obj.leader_epoch:
         return
-    error = FencedLeaderEpochError if current_leader_epoch < log_obj.leader_epoch \
+    error = (
+        FencedLeaderEpochError
+        if current_leader_epoch < log_obj.leader_epoch
         else UnknownLeaderEpochError
+    )
     raise error(f"{log_obj.tp}: leader epoch {current_leader_epoch} vs {log_obj.leader_epoch}")
 
 
@@ -238,20 +284,21 @@ def record_policy(log_obj: Log) -> RecordPolicy:
     before = int(config["message.timestamp.before.max.ms"])
     after = int(config["message.timestamp.after.max.ms"])
     return RecordPolicy(
-        tp=f"{log_obj.tp.topic}-{log_obj.tp.partition}", compacted=config.compact,
+        tp=f"{log_obj.tp.topic}-{log_obj.tp.partition}",
+        compacted=config.compact,
         log_append_time=config.log_append_time,
         before_max_ms=before if before != LONG_MAX else difference,
         after_max_ms=after if after != LONG_MAX else difference,
         target_compression=config.target_compression,
-        max_message_bytes=config.max_message_bytes)
+        max_message_bytes=config.max_message_bytes,
+    )
 
 
 def _recompress(records: bytes, header: BatchHeader, codec: int) -> bytes:
     """The topic's compression.type differs from the producer's codec: rewrite the batch
     (Kafka's LogValidator does the same), keeping offsets, timestamps and producer fields."""
     try:
-        decoded = decode_records(header, records[HEADER_SIZE:header.size])
+        decoded = decode_records(header, records[HEADER_SIZE : header.size])
     except (ValueError, IndexError) as exc:
         raise CorruptRecordError(f"malformed records in batch: {exc}") from exc
-    return rebuild_batch(header, decoded, compression=codec,
-                         base_timestamp=header.base_timestamp)
+    return rebuild_batch(header, decoded, compression=codec, base_timestamp=header.base_timestamp)

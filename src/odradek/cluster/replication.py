@@ -37,12 +37,19 @@ PartitionHook = Callable[[TopicPartition], None]
 
 
 class ReplicationManager:
-    def __init__(self, node_id: int, config: BrokerConfig, clock: Clock,
-                 store: ZkMetadataStore, log_manager: LogManager,
-                 log_config_of: Callable[[TopicMetadata], Any],
-                 fetch_purgatory: FetchPurgatory,
-                 endpoint_of: Callable[[int], tuple[str, int] | None],
-                 leader_elected: PartitionHook, leader_resigned: PartitionHook) -> None:
+    def __init__(
+        self,
+        node_id: int,
+        config: BrokerConfig,
+        clock: Clock,
+        store: ZkMetadataStore,
+        log_manager: LogManager,
+        log_config_of: Callable[[TopicMetadata], Any],
+        fetch_purgatory: FetchPurgatory,
+        endpoint_of: Callable[[int], tuple[str, int] | None],
+        leader_elected: PartitionHook,
+        leader_resigned: PartitionHook,
+    ) -> None:
         self.node_id = node_id
         self.clock = clock
         self.store = store
@@ -90,8 +97,9 @@ class ReplicationManager:
         state = self.store.states.get(tp)
         partition = self.partitions.get(tp)
         if partition is None:
-            log_obj = self.log_manager.get_or_create_log(tp, topic.topic_id,
-                                                         self.log_config_of(topic))
+            log_obj = self.log_manager.get_or_create_log(
+                tp, topic.topic_id, self.log_config_of(topic)
+            )
             log_obj.replicated = True
             if log_obj.append_listeners == []:
                 log_obj.append_listeners.append(self.fetch_purgatory.on_append)
@@ -105,33 +113,35 @@ class ReplicationManager:
             return
         self._take_role(partition, state, tuple(replicas))
 
-    def _take_role(self, partition: Partition, state: PartitionState,
-                   replicas: tuple[int, ...]) -> None:
+    def _take_role(
+        self, partition: Partition, state: PartitionState, replicas: tuple[int, ...]
+    ) -> None:
         tp = partition.tp
-        if state.zk_version < partition.zk_version and \
-                state.leader_epoch <= partition.leader_epoch:
+        if state.zk_version < partition.zk_version and state.leader_epoch <= partition.leader_epoch:
             return
         now = self.clock.milliseconds()
         if state.leader == self.node_id:
             new_role = not partition.is_leader or state.leader_epoch != partition.leader_epoch
             if new_role:
                 self.fetchers.remove(tp)
-            partition.make_leader(state.leader_epoch, state.isr, replicas, state.zk_version,
-                                  now)
+            partition.make_leader(state.leader_epoch, state.isr, replicas, state.zk_version, now)
             shrunk = partition.isr_shrink(now, self.lag_time_max_ms)
             if shrunk is not None:  # e.g. a replica a reassignment removed
                 self._propose_isr(partition, shrunk)
             if new_role:
-                log.info("%s: leader (epoch %d, ISR %s)", tp, state.leader_epoch,
-                         list(state.isr))
+                log.info("%s: leader (epoch %d, ISR %s)", tp, state.leader_epoch, list(state.isr))
                 self.leader_elected(tp)
                 self._notify_data(tp)
             return
-        changed = partition.is_leader or state.leader != partition.leader or \
-            state.leader_epoch != partition.leader_epoch
+        changed = (
+            partition.is_leader
+            or state.leader != partition.leader
+            or state.leader_epoch != partition.leader_epoch
+        )
         was_leader = partition.is_leader
-        partition.make_follower(state.leader, state.leader_epoch, state.isr, replicas,
-                                state.zk_version)
+        partition.make_follower(
+            state.leader, state.leader_epoch, state.isr, replicas, state.zk_version
+        )
         if was_leader:
             self.leader_resigned(tp)
         if changed:
@@ -179,8 +189,11 @@ class ReplicationManager:
     def _on_append(self, tp: TopicPartition, _size: int) -> None:
         """A leader with no other in-sync replica moves its high watermark on append."""
         partition = self.partitions.get(tp)
-        if partition is not None and partition.is_leader and \
-                partition.maybe_increment_high_watermark():
+        if (
+            partition is not None
+            and partition.is_leader
+            and partition.maybe_increment_high_watermark()
+        ):
             self._notify_data(tp)
 
     def _notify_data(self, tp: TopicPartition) -> None:
@@ -203,8 +216,13 @@ class ReplicationManager:
         if self.node_id not in isr or set(isr) == set(partition.isr):
             return
         partition.pending_isr = isr
-        state = PartitionState(self.node_id, partition.leader_epoch, isr,
-                               self._controller_epoch_of(partition.tp), partition.zk_version)
+        state = PartitionState(
+            self.node_id,
+            partition.leader_epoch,
+            isr,
+            self._controller_epoch_of(partition.tp),
+            partition.zk_version,
+        )
 
         async def write() -> None:
             version = await asyncio.to_thread(self.store.update_isr, partition.tp, state)
@@ -233,8 +251,11 @@ class ReplicationManager:
     def movable_leaderships(self) -> list[Partition]:
         """Partitions led here that another live in-sync replica could take over (what a
         controlled shutdown waits to see moved)."""
-        return [p for p in self.partitions.values() if p.is_leader and
-                any(r != self.node_id and r in self.store.brokers for r in p.isr)]
+        return [
+            p
+            for p in self.partitions.values()
+            if p.is_leader and any(r != self.node_id and r in self.store.brokers for r in p.isr)
+        ]
 
     async def stop(self) -> None:
         await self.fetchers.stop()

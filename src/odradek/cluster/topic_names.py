@@ -14,13 +14,17 @@ def validate_topic_name(name: str | None) -> str:
     if not name:
         raise InvalidTopicError("Topic name is illegal, it can't be empty")
     if name in (".", ".."):
-        raise InvalidTopicError("Topic name cannot be \".\" or \"..\"")
+        raise InvalidTopicError('Topic name cannot be "." or ".."')
     if len(name) > MAX_NAME_LENGTH:
-        raise InvalidTopicError(f"Topic name is illegal, it can't be longer than "
-                                f"{MAX_NAME_LENGTH} characters, topic name: {name}")
+        raise InvalidTopicError(
+            f"Topic name is illegal, it can't be longer than "
+            f"{MAX_NAME_LENGTH} characters, topic name: {name}"
+        )
     if not _LEGAL.fullmatch(name):
-        raise InvalidTopicError(f"Topic name {name} is illegal, it contains a character other "
-                                "than ASCII alphanumerics, '.', '_' and '-'")
+        raise InvalidTopicError(
+            f"Topic name {name} is illegal, it contains a character other "
+            "than ASCII alphanumerics, '.', '_' and '-'"
+        )
     return name
 
 

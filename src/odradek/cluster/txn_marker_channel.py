@@ -38,11 +38,15 @@ LocalMarkerWriter = Callable[[int, int, bool, list[TopicPartition], PendingWrite
 
 
 class TransactionMarkerChannelManager:
-    def __init__(self, node_id: int, replica_manager: ReplicaManager,
-                 topic_exists: Callable[[str], bool],
-                 leader_of: Callable[[TopicPartition], int],
-                 endpoint_of: Callable[[int], tuple[str, int] | None],
-                 write_local: LocalMarkerWriter) -> None:
+    def __init__(
+        self,
+        node_id: int,
+        replica_manager: ReplicaManager,
+        topic_exists: Callable[[str], bool],
+        leader_of: Callable[[TopicPartition], int],
+        endpoint_of: Callable[[int], tuple[str, int] | None],
+        write_local: LocalMarkerWriter,
+    ) -> None:
         self.node_id = node_id
         self.replica_manager = replica_manager
         self.topic_exists = topic_exists
@@ -52,16 +56,28 @@ class TransactionMarkerChannelManager:
         self._clients: dict[int, BrokerClient] = {}
         self._sends: set[asyncio.Task[None]] = set()
 
-    def send(self, producer_id: int, producer_epoch: int, commit: bool,
-             partitions: Iterable[TopicPartition], on_done: Callable[[Results], None]) -> None:
+    def send(
+        self,
+        producer_id: int,
+        producer_epoch: int,
+        commit: bool,
+        partitions: Iterable[TopicPartition],
+        on_done: Callable[[Results], None],
+    ) -> None:
         task = asyncio.get_running_loop().create_task(
-            self._send(producer_id, producer_epoch, commit, list(partitions), on_done))
+            self._send(producer_id, producer_epoch, commit, list(partitions), on_done)
+        )
         self._sends.add(task)
         task.add_done_callback(self._sends.discard)
 
-    async def _send(self, producer_id: int, producer_epoch: int, commit: bool,
-                    partitions: list[TopicPartition],
-                    on_done: Callable[[Results], None]) -> None:
+    async def _send(
+        self,
+        producer_id: int,
+        producer_epoch: int,
+        commit: bool,
+        partitions: list[TopicPartition],
+        on_done: Callable[[Results], None],
+    ) -> None:
         results: Results = {}
         pending = list(partitions)
         for _attempt in range(MARKER_ATTEMPTS):
@@ -78,8 +94,9 @@ class TransactionMarkerChannelManager:
                 elif leader < 0:
                     outcome = dict.fromkeys(tps, ErrorCode.leader_not_available)
                 else:
-                    outcome = await self._write_remote(leader, producer_id, producer_epoch,
-                                                       commit, tps)
+                    outcome = await self._write_remote(
+                        leader, producer_id, producer_epoch, commit, tps
+                    )
                 for tp, code in outcome.items():
                     results[tp] = code
                     if code not in (ErrorCode.none, ErrorCode.unknown_topic_or_partition):
@@ -89,21 +106,29 @@ class TransactionMarkerChannelManager:
             await asyncio.sleep(MARKER_RETRY_S)
         on_done(results)
 
-    async def _write_local(self, producer_id: int, producer_epoch: int, commit: bool,
-                           tps: list[TopicPartition]) -> Results:
+    async def _write_local(
+        self, producer_id: int, producer_epoch: int, commit: bool, tps: list[TopicPartition]
+    ) -> Results:
         """Local markers count once the partition's ISR has them."""
         writes = PendingWrites()
         results = self.write_local(producer_id, producer_epoch, commit, tps, writes)
         if writes:
             replicated = await self.replica_manager.wait_for_isr(
-                writes.offsets(), LOCAL_REPLICATION_TIMEOUT_S)
+                writes.offsets(), LOCAL_REPLICATION_TIMEOUT_S
+            )
             for tp, error in replicated.items():
                 if error is not None and not isinstance(error, NotEnoughReplicasAfterAppendError):
                     results[tp] = ErrorCode.request_timed_out
         return results
 
-    async def _write_remote(self, leader: int, producer_id: int, producer_epoch: int,
-                            commit: bool, tps: list[TopicPartition]) -> Results:
+    async def _write_remote(
+        self,
+        leader: int,
+        producer_id: int,
+        producer_epoch: int,
+        commit: bool,
+        tps: list[TopicPartition],
+    ) -> Results:
         endpoint = self.endpoint_of(leader)
         if endpoint is None:
             return dict.fromkeys(tps, ErrorCode.leader_not_available)
@@ -112,16 +137,27 @@ class TransactionMarkerChannelManager:
             if client is not None:
                 client.close()
             client = self._clients[leader] = BrokerClient(
-                endpoint[0], endpoint[1], f"broker-{self.node_id}-txn-markers")
+                endpoint[0], endpoint[1], f"broker-{self.node_id}-txn-markers"
+            )
         by_topic: dict[str, list[int]] = {}
         for tp in tps:
             by_topic.setdefault(tp.topic, []).append(tp.partition)
-        request = markers_v1.WriteTxnMarkersRequest(markers=(markers_v1.WritableTxnMarker(
-            producer_id=ProducerId(producer_id), producer_epoch=i16(producer_epoch),
-            transaction_result=commit, coordinator_epoch=i32(0),
-            topics=tuple(markers_v1.WritableTxnMarkerTopic(
-                name=TopicName(name), partition_indexes=tuple(i32(p) for p in ps))
-                for name, ps in by_topic.items())),))
+        request = markers_v1.WriteTxnMarkersRequest(
+            markers=(
+                markers_v1.WritableTxnMarker(
+                    producer_id=ProducerId(producer_id),
+                    producer_epoch=i16(producer_epoch),
+                    transaction_result=commit,
+                    coordinator_epoch=i32(0),
+                    topics=tuple(
+                        markers_v1.WritableTxnMarkerTopic(
+                            name=TopicName(name), partition_indexes=tuple(i32(p) for p in ps)
+                        )
+                        for name, ps in by_topic.items()
+                    ),
+                ),
+            )
+        )
         try:
             response = await client.request(request, timeout_s=30.0)
         except BrokerConnectionError as exc:
@@ -131,8 +167,9 @@ class TransactionMarkerChannelManager:
         for marker in response.markers:
             for topic in marker.topics:
                 for part in topic.partitions:
-                    outcome[TopicPartition(topic.name, part.partition_index)] = \
-                        ErrorCode(part.error_code)
+                    outcome[TopicPartition(topic.name, part.partition_index)] = ErrorCode(
+                        part.error_code
+                    )
         return {tp: outcome.get(tp, ErrorCode.unknown_server_error) for tp in tps}
 
     async def stop(self) -> None:

@@ -73,8 +73,13 @@ from odradek.common.ids import TopicPartition
 log = logging.getLogger(__name__)
 
 # ElectionResult and OngoingReassignment are part of this module's API (admin handlers).
-__all__ = ["ControllerFencedError", "ElectionResult", "OngoingReassignment", "TopicAssignment",
-           "ZkController"]
+__all__ = [
+    "ControllerFencedError",
+    "ElectionResult",
+    "OngoingReassignment",
+    "TopicAssignment",
+    "ZkController",
+]
 
 T = TypeVar("T")
 IDLE_RECONCILE_S = 5.0
@@ -92,14 +97,18 @@ class TopicAssignment:
     unclean: bool = False
 
     def assignment(self, partition: int) -> ReplicaAssignment:
-        return ReplicaAssignment(tuple(self.partitions[partition]),
-                                 tuple(self.adding.get(partition, ())),
-                                 tuple(self.removing.get(partition, ())))
+        return ReplicaAssignment(
+            tuple(self.partitions[partition]),
+            tuple(self.adding.get(partition, ())),
+            tuple(self.removing.get(partition, ())),
+        )
 
     def assign(self, partition: int, assignment: ReplicaAssignment) -> None:
         self.partitions[partition] = list(assignment.replicas)
-        for key, replicas in ((self.adding, assignment.adding),
-                              (self.removing, assignment.removing)):
+        for key, replicas in (
+            (self.adding, assignment.adding),
+            (self.removing, assignment.removing),
+        ):
             if replicas:
                 key[partition] = list(replicas)
             else:
@@ -111,8 +120,15 @@ class ControllerFencedError(Exception):
 
 
 class ZkController:
-    def __init__(self, store: ZkMetadataStore, broker_id: int, unclean_default: bool,
-                 auto_rebalance: bool, imbalance_check_s: float, imbalance_pct: int) -> None:
+    def __init__(
+        self,
+        store: ZkMetadataStore,
+        broker_id: int,
+        unclean_default: bool,
+        auto_rebalance: bool,
+        imbalance_check_s: float,
+        imbalance_pct: int,
+    ) -> None:
         self.store = store
         self.zk = store.client
         self.broker_id = broker_id
@@ -186,8 +202,10 @@ class ZkController:
             if event is None:
                 return
             try:
-                if event is not self._reconcile_event and \
-                        time.monotonic() - self._last_reconcile > period:
+                if (
+                    event is not self._reconcile_event
+                    and time.monotonic() - self._last_reconcile > period
+                ):
                     self._reconcile_event()  # admin requests must not starve the timer
                 event()
             except ControllerFencedError:
@@ -234,21 +252,28 @@ class ZkController:
 
         value = self.store.topic_configs(name).get("unclean.leader.election.enable")
         unclean = self.unclean_default if value is None else value.lower() == "true"
-        return TopicAssignment(name, body, stat.version, ints("partitions"),
-                               ints("adding_replicas"), ints("removing_replicas"), unclean)
+        return TopicAssignment(
+            name,
+            body,
+            stat.version,
+            ints("partitions"),
+            ints("adding_replicas"),
+            ints("removing_replicas"),
+            unclean,
+        )
 
     def _state(self, tp: TopicPartition) -> PartitionState | None:
         return self.store.partition_state(tp.topic, tp.partition)
 
     # -- writing, fenced by the controller epoch --------------------------------------------
 
-    def _write_state(self, tp: TopicPartition, state: LeaderAndIsr,
-                     current: PartitionState | None) -> bool:
+    def _write_state(
+        self, tp: TopicPartition, state: LeaderAndIsr, current: PartitionState | None
+    ) -> bool:
         """Create the partition state, or update ``current`` if it is still the one in
         ZooKeeper; False if it changed meanwhile."""
         path = f"{TOPICS}/{tp.topic}/partitions/{tp.partition}/state"
-        body = state_body(PartitionState(state.leader, state.leader_epoch, state.isr,
-                                         self.epoch))
+        body = state_body(PartitionState(state.leader, state.leader_epoch, state.isr, self.epoch))
         if current is None:
             self.zk.ensure_path(f"{TOPICS}/{tp.topic}/partitions/{tp.partition}")
         transaction = self.zk.transaction()
@@ -262,8 +287,9 @@ class ZkController:
             raise ControllerFencedError()
         if isinstance(results[1], Exception):
             return False
-        log.info("%s: leader %d, epoch %d, ISR %s", tp, state.leader, state.leader_epoch,
-                 list(state.isr))
+        log.info(
+            "%s: leader %d, epoch %d, ISR %s", tp, state.leader, state.leader_epoch, list(state.isr)
+        )
         return True
 
     def _write_topic(self, topic: TopicAssignment) -> bool:
@@ -311,22 +337,29 @@ class ZkController:
                 if topic.adding.get(partition) or topic.removing.get(partition):
                     busy = True
                     self._maybe_complete_reassignment(tp, topic, eligible)
-        if self.auto_rebalance and time.monotonic() - self._last_rebalance > \
-                self.imbalance_check_s:
+        if self.auto_rebalance and time.monotonic() - self._last_rebalance > self.imbalance_check_s:
             self._last_rebalance = time.monotonic()
             self._rebalance_leaders(eligible)
         self._busy = busy or bool(shutting)
 
-    def _reconcile_partition(self, tp: TopicPartition, topic: TopicAssignment,
-                             replicas: list[int], live: set[int], shutting: set[int]) -> bool:
+    def _reconcile_partition(
+        self,
+        tp: TopicPartition,
+        topic: TopicAssignment,
+        replicas: list[int],
+        live: set[int],
+        shutting: set[int],
+    ) -> bool:
         """Bring one partition to a valid state; False when it stays offline."""
         state = self._state(tp)
-        change = partition_state_change(replicas, _leader_and_isr(state), live, shutting,
-                                        topic.unclean)
+        change = partition_state_change(
+            replicas, _leader_and_isr(state), live, shutting, topic.unclean
+        )
         if change.new is not None:
             if change.unclean:
-                log.warning("%s: unclean leader election of %d (data may be lost)", tp,
-                            change.new.leader)
+                log.warning(
+                    "%s: unclean leader election of %d (data may be lost)", tp, change.new.leader
+                )
             self._write_state(tp, change.new, state)
         return change.online
 
@@ -367,8 +400,9 @@ class ZkController:
     def elect_preferred(self, partitions: list[TopicPartition]) -> list[ElectionResult]:
         return self._elect_partitions(partitions, unclean=False)
 
-    def elect_leaders(self, partitions: list[TopicPartition] | None, unclean: bool
-                      ) -> list[ElectionResult]:
+    def elect_leaders(
+        self, partitions: list[TopicPartition] | None, unclean: bool
+    ) -> list[ElectionResult]:
         """ElectLeaders: PREFERRED (unclean=False) or UNCLEAN; None = every partition."""
         if partitions is None:
             partitions = []
@@ -378,8 +412,9 @@ class ZkController:
                     partitions += [TopicPartition(name, p) for p in sorted(topic.partitions)]
         return self._elect_partitions(partitions, unclean)
 
-    def _elect_partitions(self, partitions: list[TopicPartition], unclean: bool
-                          ) -> list[ElectionResult]:
+    def _elect_partitions(
+        self, partitions: list[TopicPartition], unclean: bool
+    ) -> list[ElectionResult]:
         self._require_active()
         live = self._live_brokers() - self._shutting_down()
         results = []
@@ -391,8 +426,11 @@ class ZkController:
             replicas = topic.partitions.get(tp.partition) if topic is not None else None
             state = self._state(tp) if replicas else None
             if topic is None or not replicas or state is None:
-                results.append(ElectionResult(tp, ErrorCode.unknown_topic_or_partition,
-                                              "The partition does not exist."))
+                results.append(
+                    ElectionResult(
+                        tp, ErrorCode.unknown_topic_or_partition, "The partition does not exist."
+                    )
+                )
                 continue
             elect = unclean_election if unclean else preferred_replica_election
             current = LeaderAndIsr(state.leader, state.leader_epoch, state.isr)
@@ -401,9 +439,13 @@ class ZkController:
                 results.append(decision)
                 continue
             ok = self._write_state(tp, decision, state)
-            results.append(ElectionResult(tp, ErrorCode.none if ok else
-                                          ErrorCode.preferred_leader_not_available,
-                                          None if ok else "the partition state changed"))
+            results.append(
+                ElectionResult(
+                    tp,
+                    ErrorCode.none if ok else ErrorCode.preferred_leader_not_available,
+                    None if ok else "the partition state changed",
+                )
+            )
         return results
 
     # -- reassignment -----------------------------------------------------------------------
@@ -414,8 +456,9 @@ class ZkController:
 
             raise NotControllerError("This is not the correct controller for this cluster.")
 
-    def alter_reassignments(self, wanted: Mapping[TopicPartition, list[int] | None]
-                            ) -> dict[TopicPartition, tuple[ErrorCode, str | None]]:
+    def alter_reassignments(
+        self, wanted: Mapping[TopicPartition, list[int] | None]
+    ) -> dict[TopicPartition, tuple[ErrorCode, str | None]]:
         """AlterPartitionReassignments: start (replicas) or cancel (None) reassignments."""
         self._require_active()
         live = self._live_brokers()
@@ -429,8 +472,10 @@ class ZkController:
             for tp in tps:
                 target = wanted[tp]
                 if topic is None or tp.partition not in topic.partitions:
-                    results[tp] = (ErrorCode.unknown_topic_or_partition,
-                                   "The partition does not exist.")
+                    results[tp] = (
+                        ErrorCode.unknown_topic_or_partition,
+                        "The partition does not exist.",
+                    )
                     continue
                 outcome = alter_reassignment(tp, topic.assignment(tp.partition), target, live)
                 if isinstance(outcome, tuple):
@@ -441,25 +486,31 @@ class ZkController:
             if changed and topic is not None:
                 ok = self._write_topic(topic)
                 for tp in changed:
-                    results[tp] = (ErrorCode.none, None) if ok else (
-                        ErrorCode.concurrent_transactions, "the topic changed meanwhile")
+                    results[tp] = (
+                        (ErrorCode.none, None)
+                        if ok
+                        else (ErrorCode.concurrent_transactions, "the topic changed meanwhile")
+                    )
                 if ok:
                     for tp in changed:
                         self._after_assignment_change(tp, topic, live)
         self._busy = True
         return results
 
-    def _after_assignment_change(self, tp: TopicPartition, topic: TopicAssignment,
-                                 live: set[int]) -> None:
+    def _after_assignment_change(
+        self, tp: TopicPartition, topic: TopicAssignment, live: set[int]
+    ) -> None:
         """A cancelled reassignment may leave the leader outside the replica set."""
         state = self._state(tp)
-        new = state_after_assignment_change(topic.partitions[tp.partition],
-                                            _leader_and_isr(state), live)
+        new = state_after_assignment_change(
+            topic.partitions[tp.partition], _leader_and_isr(state), live
+        )
         if new is not None:
             self._write_state(tp, new, state)
 
-    def _maybe_complete_reassignment(self, tp: TopicPartition, topic: TopicAssignment,
-                                     eligible: set[int]) -> None:
+    def _maybe_complete_reassignment(
+        self, tp: TopicPartition, topic: TopicAssignment, eligible: set[int]
+    ) -> None:
         assignment = topic.assignment(tp.partition)
         state = self._state(tp)
         new = completion_state(assignment, _leader_and_isr(state), eligible)
@@ -469,11 +520,15 @@ class ZkController:
         if self._write_topic(topic):
             log.info("%s: reassignment to %s completed", tp, list(assignment.target))
 
-    def list_reassignments(self, partitions: list[TopicPartition] | None
-                           ) -> list[OngoingReassignment]:
+    def list_reassignments(
+        self, partitions: list[TopicPartition] | None
+    ) -> list[OngoingReassignment]:
         self._require_active()
-        names = sorted({tp.topic for tp in partitions}) if partitions is not None else \
-            sorted(self.zk.get_children(TOPICS))
+        names = (
+            sorted({tp.topic for tp in partitions})
+            if partitions is not None
+            else sorted(self.zk.get_children(TOPICS))
+        )
         wanted = set(partitions) if partitions is not None else None
         ongoing = []
         for name in names:
@@ -485,8 +540,9 @@ class ZkController:
                 adding = topic.adding.get(partition, [])
                 removing = topic.removing.get(partition, [])
                 if (adding or removing) and (wanted is None or tp in wanted):
-                    ongoing.append(OngoingReassignment(tp, topic.partitions[partition],
-                                                       adding, removing))
+                    ongoing.append(
+                        OngoingReassignment(tp, topic.partitions[partition], adding, removing)
+                    )
         return ongoing
 
 

@@ -66,8 +66,12 @@ class ZkMetadataStore:
     """The cluster's metadata in ZooKeeper (a :class:`MetadataStore`), cached in memory and
     kept current by :class:`WatchedMetadata`."""
 
-    def __init__(self, connect: str, session_timeout_ms: int = 18_000,
-                 connection_timeout_ms: int | None = None) -> None:
+    def __init__(
+        self,
+        connect: str,
+        session_timeout_ms: int = 18_000,
+        connection_timeout_ms: int | None = None,
+    ) -> None:
         self.connect = connect
         self.client = KazooClient(hosts=connect, timeout=session_timeout_ms / 1000)
         self.connection_timeout = (connection_timeout_ms or session_timeout_ms) / 1000
@@ -91,8 +95,15 @@ class ZkMetadataStore:
                 self.client.start(timeout=self.connection_timeout)
         except Exception as exc:  # kazoo raises its own timeout type
             raise ConfigError(f"cannot connect to ZooKeeper at {self.connect}: {exc}") from exc
-        for path in (BROKERS, TOPICS, TOPIC_CONFIGS, BROKER_CONFIGS, DELETE_TOPICS, "/cluster",
-                     CONTROLLED_SHUTDOWN):
+        for path in (
+            BROKERS,
+            TOPICS,
+            TOPIC_CONFIGS,
+            BROKER_CONFIGS,
+            DELETE_TOPICS,
+            "/cluster",
+            CONTROLLED_SHUTDOWN,
+        ):
             self.client.ensure_path(path)
 
     def close(self, timeout: float = 10.0) -> None:
@@ -108,8 +119,11 @@ class ZkMetadataStore:
         stopper.start()
         stopper.join(timeout)
         if stopper.is_alive():
-            log.warning("the ZooKeeper client did not stop within %.0f s; its session will "
-                        "expire on the server", timeout)
+            log.warning(
+                "the ZooKeeper client did not stop within %.0f s; its session will "
+                "expire on the server",
+                timeout,
+            )
             return
         self.client.close()
 
@@ -133,17 +147,24 @@ class ZkMetadataStore:
 
     def register_broker(self, registration: BrokerRegistration, listener: str) -> None:
         """Ephemeral ``/brokers/ids/<id>``; a live broker with the same id is an error."""
-        body = {"version": 5, "host": registration.host, "port": registration.port,
-                "endpoints": [f"{listener}://{registration.host}:{registration.port}"],
-                "listener_security_protocol_map": {listener: "PLAINTEXT"},
-                "jmx_port": -1, "timestamp": str(int(time.time() * 1000)),
-                "rack": registration.rack, "features": {}}
+        body = {
+            "version": 5,
+            "host": registration.host,
+            "port": registration.port,
+            "endpoints": [f"{listener}://{registration.host}:{registration.port}"],
+            "listener_security_protocol_map": {listener: "PLAINTEXT"},
+            "jmx_port": -1,
+            "timestamp": str(int(time.time() * 1000)),
+            "rack": registration.rack,
+            "features": {},
+        }
         try:
-            self.client.create(f"{BROKERS}/{registration.broker_id}", _dumps(body),
-                               ephemeral=True)
+            self.client.create(f"{BROKERS}/{registration.broker_id}", _dumps(body), ephemeral=True)
         except NodeExistsError as exc:
-            raise ConfigError(f"broker.id {registration.broker_id} is already registered in "
-                              "ZooKeeper by a live broker") from exc
+            raise ConfigError(
+                f"broker.id {registration.broker_id} is already registered in "
+                "ZooKeeper by a live broker"
+            ) from exc
 
     def live_brokers(self) -> dict[int, BrokerRegistration]:
         brokers = {}
@@ -153,8 +174,9 @@ class ZkMetadataStore:
             except NoNodeError:
                 continue
             body = json.loads(data)
-            brokers[int(child)] = BrokerRegistration(int(child), body["host"], int(body["port"]),
-                                                     body.get("rack"))
+            brokers[int(child)] = BrokerRegistration(
+                int(child), body["host"], int(body["port"]), body.get("rack")
+            )
         return brokers
 
     def try_become_controller(self, broker_id: int) -> int | None:
@@ -165,8 +187,9 @@ class ZkMetadataStore:
     def claim_controller(self, broker_id: int) -> tuple[int, int] | None:
         """Create the ephemeral ``/controller`` and bump ``/controller_epoch``: (the new epoch,
         the epoch znode's version, which fences this controller's writes), or None."""
-        body = _dumps({"version": 2, "brokerid": broker_id,
-                       "timestamp": str(int(time.time() * 1000))})
+        body = _dumps(
+            {"version": 2, "brokerid": broker_id, "timestamp": str(int(time.time() * 1000))}
+        )
         try:
             self.client.create(CONTROLLER, body, ephemeral=True)
         except NodeExistsError:
@@ -182,8 +205,9 @@ class ZkMetadataStore:
                     continue
             epoch = int(data) + 1
             try:
-                new_stat = self.client.set(CONTROLLER_EPOCH, str(epoch).encode(),
-                                           version=stat.version)
+                new_stat = self.client.set(
+                    CONTROLLER_EPOCH, str(epoch).encode(), version=stat.version
+                )
                 return epoch, int(new_stat.version)
             except BadVersionError:
                 continue
@@ -265,12 +289,17 @@ class ZkMetadataStore:
         self.by_id[topic.topic_id] = topic
 
     def _write_new_topic(self, topic: TopicMetadata) -> None:
-        body = {"version": 3, "topic_id": encode_topic_id(topic.topic_id),
-                "partitions": {str(p): r for p, r in sorted(topic.assignment.items())},
-                "adding_replicas": {}, "removing_replicas": {}}
+        body = {
+            "version": 3,
+            "topic_id": encode_topic_id(topic.topic_id),
+            "partitions": {str(p): r for p, r in sorted(topic.assignment.items())},
+            "adding_replicas": {},
+            "removing_replicas": {},
+        }
         transaction = self.client.transaction()
-        transaction.create(f"{TOPIC_CONFIGS}/{topic.name}",
-                           _dumps({"version": 1, "config": topic.configs}))
+        transaction.create(
+            f"{TOPIC_CONFIGS}/{topic.name}", _dumps({"version": 1, "config": topic.configs})
+        )
         transaction.create(f"{TOPICS}/{topic.name}", _dumps(body))
         results = transaction.commit()
         failures = [r for r in results if isinstance(r, Exception)]
@@ -281,8 +310,9 @@ class ZkMetadataStore:
 
     def _write_topic_update(self, topic: TopicMetadata) -> None:
         self.client.ensure_path(f"{TOPIC_CONFIGS}/{topic.name}")
-        self.client.set(f"{TOPIC_CONFIGS}/{topic.name}",
-                        _dumps({"version": 1, "config": topic.configs}))
+        self.client.set(
+            f"{TOPIC_CONFIGS}/{topic.name}", _dumps({"version": 1, "config": topic.configs})
+        )
         data, stat = self.client.get(f"{TOPICS}/{topic.name}")
         body = json.loads(data)
         partitions = {str(p): r for p, r in sorted(topic.assignment.items())}
@@ -367,17 +397,34 @@ class ZkMetadataStore:
                 data, stat = self.client.get(PRODUCER_ID_BLOCK)
             except NoNodeError:
                 try:
-                    self.client.create(PRODUCER_ID_BLOCK, _dumps(
-                        {"version": 1, "broker": broker_id, "block_start": "0",
-                         "block_end": str(size - 1)}))
+                    self.client.create(
+                        PRODUCER_ID_BLOCK,
+                        _dumps(
+                            {
+                                "version": 1,
+                                "broker": broker_id,
+                                "block_start": "0",
+                                "block_end": str(size - 1),
+                            }
+                        ),
+                    )
                     return 0
                 except NodeExistsError:
                     continue
             start = int(json.loads(data)["block_end"]) + 1 if data else 0
             try:
-                self.client.set(PRODUCER_ID_BLOCK, _dumps(
-                    {"version": 1, "broker": broker_id, "block_start": str(start),
-                     "block_end": str(start + size - 1)}), version=stat.version)
+                self.client.set(
+                    PRODUCER_ID_BLOCK,
+                    _dumps(
+                        {
+                            "version": 1,
+                            "broker": broker_id,
+                            "block_start": str(start),
+                            "block_end": str(start + size - 1),
+                        }
+                    ),
+                    version=stat.version,
+                )
                 return start
             except BadVersionError:
                 continue
@@ -400,24 +447,43 @@ class MetadataListener:
 
 def parse_topic_body(name: str, data: bytes, configs: dict[str, str]) -> TopicMetadata:
     body = json.loads(data)
-    assignment = {int(p): [int(r) for r in replicas]
-                  for p, replicas in body.get("partitions", {}).items()}
+    assignment = {
+        int(p): [int(r) for r in replicas] for p, replicas in body.get("partitions", {}).items()
+    }
     topic_id = parse_topic_id(body["topic_id"]) if body.get("topic_id") else uuid.uuid4()
     rf = len(next(iter(assignment.values()), []))
-    return TopicMetadata(name, topic_id, len(assignment), rf, configs,
-                         internal=name.startswith("__"), assignment=assignment)
+    return TopicMetadata(
+        name,
+        topic_id,
+        len(assignment),
+        rf,
+        configs,
+        internal=name.startswith("__"),
+        assignment=assignment,
+    )
 
 
 def parse_state(data: bytes, version: int) -> PartitionState:
     body = json.loads(data)
-    return PartitionState(int(body["leader"]), int(body["leader_epoch"]),
-                          tuple(int(r) for r in body["isr"]), int(body["controller_epoch"]),
-                          version)
+    return PartitionState(
+        int(body["leader"]),
+        int(body["leader_epoch"]),
+        tuple(int(r) for r in body["isr"]),
+        int(body["controller_epoch"]),
+        version,
+    )
 
 
 def state_body(state: PartitionState) -> bytes:
-    return _dumps({"controller_epoch": state.controller_epoch, "leader": state.leader,
-                   "version": 1, "leader_epoch": state.leader_epoch, "isr": list(state.isr)})
+    return _dumps(
+        {
+            "controller_epoch": state.controller_epoch,
+            "leader": state.leader,
+            "version": 1,
+            "leader_epoch": state.leader_epoch,
+            "isr": list(state.isr),
+        }
+    )
 
 
 class WatchedMetadata:
@@ -448,7 +514,7 @@ class WatchedMetadata:
 
         self._post(apply)
 
-    # kazoo threads -> loop
+        # kazoo threads -> loop
         return None
 
     def _post(self, callback: Callable[[], None]) -> None:
@@ -496,11 +562,13 @@ class WatchedMetadata:
     def _topic_watcher(self, name: str) -> Callable[[bytes | None, Any], bool | None]:
         def watch(data: bytes | None, stat: Any) -> bool | None:
             return self._on_topic(name, data, stat)
+
         return watch
 
     def _state_watcher(self, tp: TopicPartition) -> Callable[[bytes | None, Any], bool | None]:
         def watch(data: bytes | None, stat: Any) -> bool | None:
             return self._on_state(tp, data, stat)
+
         return watch
 
     def _on_topic(self, name: str, data: bytes | None, _stat: Any) -> bool | None:
@@ -524,8 +592,11 @@ class WatchedMetadata:
             tp = TopicPartition(name, partition)
             if tp not in self._state_watches:
                 self._state_watches.add(tp)
-                DataWatch(self.store.client, f"{TOPICS}/{name}/partitions/{partition}/state",
-                          self._state_watcher(tp))
+                DataWatch(
+                    self.store.client,
+                    f"{TOPICS}/{name}/partitions/{partition}/state",
+                    self._state_watcher(tp),
+                )
 
         def changed() -> None:
             old = self.store.topics.get(name)

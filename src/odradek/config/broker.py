@@ -27,8 +27,14 @@ from odradek.config.topic import TOPIC_CONFIG_DEFS, TOPIC_TO_BROKER_SYNONYM, Log
 
 log = logging.getLogger(__name__)
 
-B, I, L, D, S, LIST = (ConfigType.BOOLEAN, ConfigType.INT, ConfigType.LONG, ConfigType.DOUBLE,
-                       ConfigType.STRING, ConfigType.LIST)
+B, I, L, D, S, LIST = (
+    ConfigType.BOOLEAN,
+    ConfigType.INT,
+    ConfigType.LONG,
+    ConfigType.DOUBLE,
+    ConfigType.STRING,
+    ConfigType.LIST,
+)
 
 _BROKER_ONLY: tuple[ConfigDef, ...] = (
     ConfigDef("broker.id", I, -1),
@@ -36,9 +42,11 @@ _BROKER_ONLY: tuple[ConfigDef, ...] = (
     ConfigDef("broker.rack", S, None),
     ConfigDef("listeners", LIST, ["PLAINTEXT://:9092"]),
     ConfigDef("advertised.listeners", LIST, None),
-    ConfigDef("listener.security.protocol.map", LIST,
-              ["PLAINTEXT:PLAINTEXT", "SSL:SSL", "SASL_PLAINTEXT:SASL_PLAINTEXT",
-               "SASL_SSL:SASL_SSL"]),
+    ConfigDef(
+        "listener.security.protocol.map",
+        LIST,
+        ["PLAINTEXT:PLAINTEXT", "SSL:SSL", "SASL_PLAINTEXT:SASL_PLAINTEXT", "SASL_SSL:SASL_SSL"],
+    ),
     ConfigDef("log.dirs", LIST, None),
     ConfigDef("log.dir", S, "/tmp/kafka-logs"),
     ConfigDef("num.partitions", I, 1, validator=at_least(1)),
@@ -71,10 +79,18 @@ _BROKER_ONLY: tuple[ConfigDef, ...] = (
     ConfigDef("transaction.state.log.replication.factor", I, 3, validator=at_least(1)),
     ConfigDef("transaction.max.timeout.ms", I, 900_000, validator=at_least(1)),
     ConfigDef("transactional.id.expiration.ms", I, 604_800_000, validator=at_least(1)),
-    ConfigDef("transaction.abort.timed.out.transaction.cleanup.interval.ms", I, 10_000,
-              validator=at_least(1)),
-    ConfigDef("transaction.remove.expired.transaction.cleanup.interval.ms", I, 3_600_000,
-              validator=at_least(1)),
+    ConfigDef(
+        "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+        I,
+        10_000,
+        validator=at_least(1),
+    ),
+    ConfigDef(
+        "transaction.remove.expired.transaction.cleanup.interval.ms",
+        I,
+        3_600_000,
+        validator=at_least(1),
+    ),
     ConfigDef("transaction.state.log.segment.bytes", I, 104_857_600, validator=at_least(1)),
     ConfigDef("producer.id.expiration.ms", I, 86_400_000, validator=at_least(1)),
     ConfigDef("producer.id.expiration.check.interval.ms", I, 600_000, validator=at_least(1)),
@@ -109,12 +125,19 @@ _BROKER_ONLY: tuple[ConfigDef, ...] = (
     ConfigDef("offsets.commit.timeout.ms", I, 5000, validator=at_least(1)),
     # Replication throttles (kafka-reassign-partitions --throttle sets and clears them);
     # accepted and stored, not enforced.
-    ConfigDef("leader.replication.throttled.rate", L, 2**63 - 1, validator=at_least(1),
-              dynamic=True),
-    ConfigDef("follower.replication.throttled.rate", L, 2**63 - 1, validator=at_least(1),
-              dynamic=True),
-    ConfigDef("replica.alter.log.dirs.io.max.bytes.per.second", L, 2**63 - 1,
-              validator=at_least(1), dynamic=True),
+    ConfigDef(
+        "leader.replication.throttled.rate", L, 2**63 - 1, validator=at_least(1), dynamic=True
+    ),
+    ConfigDef(
+        "follower.replication.throttled.rate", L, 2**63 - 1, validator=at_least(1), dynamic=True
+    ),
+    ConfigDef(
+        "replica.alter.log.dirs.io.max.bytes.per.second",
+        L,
+        2**63 - 1,
+        validator=at_least(1),
+        dynamic=True,
+    ),
     # The metrics endpoint (Prometheus /metrics, Jolokia /jolokia): off when unset or
     # negative, 0 picks a free port; metrics.host defaults to the first listener's host.
     ConfigDef("metrics.port", I, None, validator=at_least(-1)),
@@ -130,11 +153,13 @@ for _topic_name, _synonym in TOPIC_TO_BROKER_SYNONYM.items():
     _topic_def = TOPIC_CONFIG_DEFS[_topic_name]
     if _synonym not in BROKER_CONFIG_DEFS:
         BROKER_CONFIG_DEFS[_synonym] = ConfigDef(
-            _synonym, _topic_def.type, _topic_def.default, validator=_topic_def.validator)
+            _synonym, _topic_def.type, _topic_def.default, validator=_topic_def.validator
+        )
 # Time-based synonyms: the *.ms form has no default of its own; it comes from hours/minutes.
 for _ms_name in ("log.retention.ms", "log.roll.ms", "log.roll.jitter.ms"):
     BROKER_CONFIG_DEFS[_ms_name] = ConfigDef(
-        _ms_name, L, None, validator=BROKER_CONFIG_DEFS[_ms_name].validator)
+        _ms_name, L, None, validator=BROKER_CONFIG_DEFS[_ms_name].validator
+    )
 
 EMBEDDED_DEFAULTS: Mapping[str, str] = {
     "node.id": "0",
@@ -153,19 +178,32 @@ KAFKA_ENV_PREFIX = "KAFKA_"
 # as Confluent's cp-kafka), those kafka-run-class.sh and cp-kafka's launch script read, and
 # KAFKA_HOME. Names that map to no broker config (Kubernetes' service links for a Service
 # called "kafka": KAFKA_PORT, KAFKA_SERVICE_HOST, ...) are skipped without being listed here.
-KAFKA_ENV_NOT_CONFIGS: frozenset[str] = frozenset({
-    "KAFKA_VERSION", "KAFKA_HEAP_OPTS", "KAFKA_LOG4J_OPTS", "KAFKA_OPTS", "KAFKA_JMX_OPTS",
-    "KAFKA_JVM_PERFORMANCE_OPTS", "KAFKA_GC_LOG_OPTS", "KAFKA_LOG4J_ROOT_LOGLEVEL",
-    "KAFKA_LOG4J_LOGGERS", "KAFKA_TOOLS_LOG4J_LOGLEVEL", "KAFKA_DEBUG", "KAFKA_HOME",
-    "KAFKA_JMX_PORT", "KAFKA_JMX_HOSTNAME",
-})
+KAFKA_ENV_NOT_CONFIGS: frozenset[str] = frozenset(
+    {
+        "KAFKA_VERSION",
+        "KAFKA_HEAP_OPTS",
+        "KAFKA_LOG4J_OPTS",
+        "KAFKA_OPTS",
+        "KAFKA_JMX_OPTS",
+        "KAFKA_JVM_PERFORMANCE_OPTS",
+        "KAFKA_GC_LOG_OPTS",
+        "KAFKA_LOG4J_ROOT_LOGLEVEL",
+        "KAFKA_LOG4J_LOGGERS",
+        "KAFKA_TOOLS_LOG4J_LOGLEVEL",
+        "KAFKA_DEBUG",
+        "KAFKA_HOME",
+        "KAFKA_JMX_PORT",
+        "KAFKA_JMX_HOSTNAME",
+    }
+)
 
 _UNDERSCORES = re.compile(r"_+")
 _RUN_MEANING = {1: ".", 2: "_", 3: "-"}  # Kafka's images: ub ConvertKey (docker/resources/ub)
 # Lower case -> Kafka's spelling (one broker config is camel case: zookeeper.clientCnxnSocket,
 # which cp-kafka also takes as KAFKA_ZOOKEEPER_CLIENT_CNXN_SOCKET).
 _CANONICAL_NAMES: dict[str, str] = {
-    name.lower(): name for name in (*BROKER_CONFIG_DEFS, *KAFKA_BROKER_CONFIG_NAMES)}
+    name.lower(): name for name in (*BROKER_CONFIG_DEFS, *KAFKA_BROKER_CONFIG_NAMES)
+}
 _ENV_RENAMED = {"ZOOKEEPER_CLIENT_CNXN_SOCKET": "zookeeper.clientCnxnSocket"}
 
 
@@ -207,8 +245,7 @@ class BrokerConfig:
         return BROKER_CONFIG_DEFS[name].default
 
     def is_set(self, name: str) -> bool:
-        return name in self.dynamic_broker or name in self.dynamic_default or \
-            name in self.explicit
+        return name in self.dynamic_broker or name in self.dynamic_default or name in self.explicit
 
     @property
     def node_id(self) -> int:
@@ -276,7 +313,7 @@ def env_key_to_name(suffix: str) -> str | None:
         meaning = _RUN_MEANING.get(len(run.group()))
         if meaning is None:
             return None
-        parts += [suffix[position:run.start()], meaning]
+        parts += [suffix[position : run.start()], meaning]
         position = run.end()
     parts.append(suffix[position:])
     return "".join(parts).lower()
@@ -308,13 +345,16 @@ def env_overrides(environ: Mapping[str, str]) -> dict[str, str]:
             prefix, result = ENV_PREFIX, from_odradek
         elif key.startswith(KAFKA_ENV_PREFIX):
             if key in KAFKA_ENV_NOT_CONFIGS:
-                log.debug("ignoring environment variable %s: Kafka's images do not take it "
-                          "as a broker config", key)
+                log.debug(
+                    "ignoring environment variable %s: Kafka's images do not take it "
+                    "as a broker config",
+                    key,
+                )
                 continue
             prefix, result = KAFKA_ENV_PREFIX, from_kafka
         else:
             continue
-        name = env_config_name(key[len(prefix):])
+        name = env_config_name(key[len(prefix) :])
         if name is None:
             log.debug("ignoring environment variable %s: not a broker config", key)
             continue
@@ -322,10 +362,12 @@ def env_overrides(environ: Mapping[str, str]) -> dict[str, str]:
     return {**from_kafka, **from_odradek}
 
 
-def load_broker_config(properties_file: Path | None = None,
-                       overrides: Mapping[str, str] | None = None,
-                       environ: Mapping[str, str] | None = None,
-                       embedded_defaults: bool = True) -> BrokerConfig:
+def load_broker_config(
+    properties_file: Path | None = None,
+    overrides: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    embedded_defaults: bool = True,
+) -> BrokerConfig:
     """Layer: embedded defaults < properties file < KAFKA_* < ODRADEK_* < --override."""
     user: dict[str, str] = {}
     if properties_file is not None:
@@ -352,12 +394,14 @@ def build_broker_config(raw: Mapping[str, str]) -> BrokerConfig:
     for name, value in raw.items():
         definition = BROKER_CONFIG_DEFS.get(name)
         if definition is None:
-            if name in KAFKA_BROKER_CONFIG_NAMES or name.startswith(("listener.name.", "ssl.",
-                                                                     "sasl.", "confluent.")):
+            if name in KAFKA_BROKER_CONFIG_NAMES or name.startswith(
+                ("listener.name.", "ssl.", "sasl.", "confluent.")
+            ):
                 config.unknown_valid[name] = value
                 continue
-            raise ConfigError(f"Unknown broker config {name!r}: not a Kafka broker config "
-                              "(is it misspelt?)")
+            raise ConfigError(
+                f"Unknown broker config {name!r}: not a Kafka broker config (is it misspelt?)"
+            )
         try:
             config.explicit[name] = definition.parse(value)
         except InvalidConfigError as exc:
@@ -382,16 +426,33 @@ def _check_consistency(config: BrokerConfig) -> None:
 # Broker configs Kafka lets AlterConfigs change without a restart (DynamicBrokerConfig):
 # the log defaults of every topic config, and the thread pools and cleaner settings.
 DYNAMIC_BROKER_CONFIGS: frozenset[str] = frozenset(
-    set(TOPIC_TO_BROKER_SYNONYM.values()) | {
-        "log.retention.hours", "log.retention.minutes", "log.roll.hours",
-        "log.roll.jitter.hours", "num.io.threads", "num.network.threads",
-        "num.replica.fetchers", "num.recovery.threads.per.data.dir", "background.threads",
-        "log.cleaner.threads", "log.cleaner.dedupe.buffer.size", "log.cleaner.io.buffer.size",
-        "log.cleaner.io.max.bytes.per.second", "log.cleaner.backoff.ms",
-        "log.cleaner.io.buffer.load.factor", "max.connections", "max.connections.per.ip",
-        "max.connections.per.ip.overrides", "max.connection.creation.rate",
-        "metric.reporters", "producer.id.expiration.ms",
+    set(TOPIC_TO_BROKER_SYNONYM.values())
+    | {
+        "log.retention.hours",
+        "log.retention.minutes",
+        "log.roll.hours",
+        "log.roll.jitter.hours",
+        "num.io.threads",
+        "num.network.threads",
+        "num.replica.fetchers",
+        "num.recovery.threads.per.data.dir",
+        "background.threads",
+        "log.cleaner.threads",
+        "log.cleaner.dedupe.buffer.size",
+        "log.cleaner.io.buffer.size",
+        "log.cleaner.io.max.bytes.per.second",
+        "log.cleaner.backoff.ms",
+        "log.cleaner.io.buffer.load.factor",
+        "max.connections",
+        "max.connections.per.ip",
+        "max.connections.per.ip.overrides",
+        "max.connection.creation.rate",
+        "metric.reporters",
+        "producer.id.expiration.ms",
         "transaction.partition.verification.enable",
-        "follower.replication.throttled.rate", "leader.replication.throttled.rate",
-        "replica.alter.log.dirs.io.max.bytes.per.second", "log.message.downconversion.enable",
-    })
+        "follower.replication.throttled.rate",
+        "leader.replication.throttled.rate",
+        "replica.alter.log.dirs.io.max.bytes.per.second",
+        "log.message.downconversion.enable",
+    }
+)

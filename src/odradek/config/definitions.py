@@ -47,8 +47,9 @@ class ConfigDef:
 def at_least(minimum: float) -> Validator:
     def check(name: str, value: Any) -> None:
         if value < minimum:
-            raise InvalidConfigError(f"Invalid value {value} for configuration {name}: "
-                                     f"Value must be at least {minimum}")
+            raise InvalidConfigError(
+                f"Invalid value {value} for configuration {name}: Value must be at least {minimum}"
+            )
 
     return check
 
@@ -58,11 +59,14 @@ def between(minimum: float, maximum: float) -> Validator:
 
     def check(name: str, value: Any) -> None:
         if value < minimum:
-            raise InvalidConfigError(f"Invalid value {value} for configuration {name}: "
-                                     f"Value must be at least {minimum}")
+            raise InvalidConfigError(
+                f"Invalid value {value} for configuration {name}: Value must be at least {minimum}"
+            )
         if value > maximum:
-            raise InvalidConfigError(f"Invalid value {value} for configuration {name}: "
-                                     f"Value must be no more than {maximum}")
+            raise InvalidConfigError(
+                f"Invalid value {value} for configuration {name}: "
+                f"Value must be no more than {maximum}"
+            )
 
     return check
 
@@ -73,16 +77,20 @@ def one_of(*choices: str, case_insensitive: bool = False) -> Validator:
         for item in items:
             probe = item.lower() if case_insensitive else item
             if probe not in choices:
-                raise InvalidConfigError(f"Invalid value {item} for configuration {name}: "
-                                         f"String must be one of: {', '.join(choices)}")
+                raise InvalidConfigError(
+                    f"Invalid value {item} for configuration {name}: "
+                    f"String must be one of: {', '.join(choices)}"
+                )
 
     return check
 
 
 # What Java's Integer/Long.parseInt and Double.parseDouble accept (no "1_000", no "inf").
 _INTEGER = re.compile(r"[+-]?[0-9]+")
-_DOUBLE = re.compile(r"[+-]?(?:NaN|Infinity|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
-                     r"[fFdD]?)")
+_DOUBLE = re.compile(
+    r"[+-]?(?:NaN|Infinity|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+    r"[fFdD]?)"
+)
 
 
 class _BadValue(Exception):
@@ -99,8 +107,7 @@ def parse_value(name: str, kind: ConfigType, raw: object) -> Any:
     try:
         return _parse(kind, text)
     except _BadValue as exc:
-        raise InvalidConfigError(f"Invalid value {raw} for configuration {name}: {exc}") \
-            from None
+        raise InvalidConfigError(f"Invalid value {raw} for configuration {name}: {exc}") from None
 
 
 def _parse(kind: ConfigType, value: object) -> Any:
@@ -114,8 +121,11 @@ def _parse(kind: ConfigType, value: object) -> Any:
     if kind in (ConfigType.INT, ConfigType.LONG):
         return _integer(kind, value)
     if kind is ConfigType.DOUBLE:
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)) or (
-                isinstance(value, str) and not _DOUBLE.fullmatch(value)):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float, str))
+            or (isinstance(value, str) and not _DOUBLE.fullmatch(value))
+        ):
             raise _BadValue("Not a number of type DOUBLE")
         return float(str(value).rstrip("fFdD").replace("Infinity", "inf"))
     if kind is ConfigType.LIST:

@@ -19,11 +19,9 @@ TOPIC_DOCS: dict[str, str] = {
     "flush.messages": "Number of records after which the log is fsynced (by default the "
     "page cache and replication are relied on).",
     "flush.ms": "Time after which unflushed records are fsynced.",
-    "follower.replication.throttled.replicas": "Replicas whose follower replication is "
-    "throttled.",
+    "follower.replication.throttled.replicas": "Replicas whose follower replication is throttled.",
     "index.interval.bytes": "Bytes of records between two entries of the sparse offset index.",
-    "leader.replication.throttled.replicas": "Replicas whose leader-side replication is "
-    "throttled.",
+    "leader.replication.throttled.replicas": "Replicas whose leader-side replication is throttled.",
     "local.retention.bytes": "Local retention by size when tiered storage is on (-2: same as "
     "retention.bytes).",
     "local.retention.ms": "Local retention by time when tiered storage is on (-2: same as "

@@ -15,49 +15,83 @@ from odradek.config.definitions import (
     one_of,
 )
 
-B, I, L, D, S, LIST = (ConfigType.BOOLEAN, ConfigType.INT, ConfigType.LONG, ConfigType.DOUBLE,
-                       ConfigType.STRING, ConfigType.LIST)
+B, I, L, D, S, LIST = (
+    ConfigType.BOOLEAN,
+    ConfigType.INT,
+    ConfigType.LONG,
+    ConfigType.DOUBLE,
+    ConfigType.STRING,
+    ConfigType.LIST,
+)
 COMPRESSION_TYPES = ("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer")
 
 # (definition, broker synonym) — the broker synonym supplies the default when the topic has none.
 _TOPIC_CONFIGS: tuple[tuple[ConfigDef, str | None], ...] = (
-    (ConfigDef("cleanup.policy", LIST, ["delete"], validator=one_of("delete", "compact")),
-     "log.cleanup.policy"),
-    (ConfigDef("compression.type", S, "producer", validator=one_of(*COMPRESSION_TYPES)),
-     "compression.type"),
+    (
+        ConfigDef("cleanup.policy", LIST, ["delete"], validator=one_of("delete", "compact")),
+        "log.cleanup.policy",
+    ),
+    (
+        ConfigDef("compression.type", S, "producer", validator=one_of(*COMPRESSION_TYPES)),
+        "compression.type",
+    ),
     (ConfigDef("compression.gzip.level", I, -1), "compression.gzip.level"),
     (ConfigDef("compression.lz4.level", I, 9), "compression.lz4.level"),
     (ConfigDef("compression.zstd.level", I, 3), "compression.zstd.level"),
-    (ConfigDef("delete.retention.ms", L, 86_400_000, validator=at_least(0)),
-     "log.cleaner.delete.retention.ms"),
-    (ConfigDef("file.delete.delay.ms", L, 60_000, validator=at_least(0)),
-     "log.segment.delete.delay.ms"),
-    (ConfigDef("flush.messages", L, LONG_MAX, validator=at_least(1)),
-     "log.flush.interval.messages"),
+    (
+        ConfigDef("delete.retention.ms", L, 86_400_000, validator=at_least(0)),
+        "log.cleaner.delete.retention.ms",
+    ),
+    (
+        ConfigDef("file.delete.delay.ms", L, 60_000, validator=at_least(0)),
+        "log.segment.delete.delay.ms",
+    ),
+    (
+        ConfigDef("flush.messages", L, LONG_MAX, validator=at_least(1)),
+        "log.flush.interval.messages",
+    ),
     (ConfigDef("flush.ms", L, LONG_MAX, validator=at_least(0)), "log.flush.interval.ms"),
     (ConfigDef("follower.replication.throttled.replicas", LIST, []), None),
-    (ConfigDef("index.interval.bytes", I, 4096, validator=at_least(0)),
-     "log.index.interval.bytes"),
+    (ConfigDef("index.interval.bytes", I, 4096, validator=at_least(0)), "log.index.interval.bytes"),
     (ConfigDef("leader.replication.throttled.replicas", LIST, []), None),
     (ConfigDef("local.retention.bytes", L, -2), "log.local.retention.bytes"),
     (ConfigDef("local.retention.ms", L, -2), "log.local.retention.ms"),
-    (ConfigDef("max.compaction.lag.ms", L, LONG_MAX, validator=at_least(1)),
-     "log.cleaner.max.compaction.lag.ms"),
+    (
+        ConfigDef("max.compaction.lag.ms", L, LONG_MAX, validator=at_least(1)),
+        "log.cleaner.max.compaction.lag.ms",
+    ),
     (ConfigDef("max.message.bytes", I, 1_048_588, validator=at_least(0)), "message.max.bytes"),
     (ConfigDef("message.downconversion.enable", B, True), "log.message.downconversion.enable"),
     (ConfigDef("message.format.version", S, "3.0-IV1"), "log.message.format.version"),
-    (ConfigDef("message.timestamp.after.max.ms", L, LONG_MAX, validator=at_least(0)),
-     "log.message.timestamp.after.max.ms"),
-    (ConfigDef("message.timestamp.before.max.ms", L, LONG_MAX, validator=at_least(0)),
-     "log.message.timestamp.before.max.ms"),
-    (ConfigDef("message.timestamp.difference.max.ms", L, LONG_MAX, validator=at_least(0)),
-     "log.message.timestamp.difference.max.ms"),
-    (ConfigDef("message.timestamp.type", S, "CreateTime",
-               validator=one_of("CreateTime", "LogAppendTime")), "log.message.timestamp.type"),
-    (ConfigDef("min.cleanable.dirty.ratio", D, 0.5, validator=between(0, 1)),
-     "log.cleaner.min.cleanable.ratio"),
-    (ConfigDef("min.compaction.lag.ms", L, 0, validator=at_least(0)),
-     "log.cleaner.min.compaction.lag.ms"),
+    (
+        ConfigDef("message.timestamp.after.max.ms", L, LONG_MAX, validator=at_least(0)),
+        "log.message.timestamp.after.max.ms",
+    ),
+    (
+        ConfigDef("message.timestamp.before.max.ms", L, LONG_MAX, validator=at_least(0)),
+        "log.message.timestamp.before.max.ms",
+    ),
+    (
+        ConfigDef("message.timestamp.difference.max.ms", L, LONG_MAX, validator=at_least(0)),
+        "log.message.timestamp.difference.max.ms",
+    ),
+    (
+        ConfigDef(
+            "message.timestamp.type",
+            S,
+            "CreateTime",
+            validator=one_of("CreateTime", "LogAppendTime"),
+        ),
+        "log.message.timestamp.type",
+    ),
+    (
+        ConfigDef("min.cleanable.dirty.ratio", D, 0.5, validator=between(0, 1)),
+        "log.cleaner.min.cleanable.ratio",
+    ),
+    (
+        ConfigDef("min.compaction.lag.ms", L, 0, validator=at_least(0)),
+        "log.cleaner.min.compaction.lag.ms",
+    ),
     (ConfigDef("min.insync.replicas", I, 1, validator=at_least(1)), "min.insync.replicas"),
     (ConfigDef("preallocate", B, False), "log.preallocate"),
     (ConfigDef("remote.storage.enable", B, False), None),
@@ -66,8 +100,10 @@ _TOPIC_CONFIGS: tuple[tuple[ConfigDef, str | None], ...] = (
     (ConfigDef("retention.bytes", L, -1), "log.retention.bytes"),
     (ConfigDef("retention.ms", L, 604_800_000, validator=at_least(-1)), "log.retention.ms"),
     (ConfigDef("segment.bytes", I, 1_073_741_824, validator=at_least(14)), "log.segment.bytes"),
-    (ConfigDef("segment.index.bytes", I, 10_485_760, validator=at_least(4)),
-     "log.index.size.max.bytes"),
+    (
+        ConfigDef("segment.index.bytes", I, 10_485_760, validator=at_least(4)),
+        "log.index.size.max.bytes",
+    ),
     (ConfigDef("segment.jitter.ms", L, 0, validator=at_least(0)), "log.roll.jitter.ms"),
     (ConfigDef("segment.ms", L, 604_800_000, validator=at_least(1)), "log.roll.ms"),
     (ConfigDef("unclean.leader.election.enable", B, False), "unclean.leader.election.enable"),
@@ -139,8 +175,9 @@ def validate_topic_configs(raw: Mapping[str, str | None]) -> dict[str, Any]:
     return parsed
 
 
-def effective_log_config(broker_defaults: Mapping[str, Any],
-                         overrides: Mapping[str, Any]) -> LogConfig:
+def effective_log_config(
+    broker_defaults: Mapping[str, Any], overrides: Mapping[str, Any]
+) -> LogConfig:
     values = dict(broker_defaults)
     values.update(overrides)
     return LogConfig(values)

@@ -28,7 +28,9 @@ class BrokerCollector(Collector):
         connections = GaugeMetricFamily(
             "kafka_server_socket_server_metrics_connection_count",
             "kafka.server:type=socket-server-metrics,listener=*,networkProcessor=* "
-            "connection-count", labels=["listener"])
+            "connection-count",
+            labels=["listener"],
+        )
         for listener, count in broker.connections_by_listener().items():
             connections.add_metric([listener], count)
         yield connections
@@ -62,16 +64,22 @@ def prometheus_name(domain: str, props: Props) -> tuple[str, dict[str, str]]:
 def _lag_families(broker: BrokerView) -> Iterator[Metric]:
     """Per group and partition, as kafka_exporter names them (Kafka itself exports lag only
     from the consumer; the broker computes it here from committed offsets and the logs)."""
-    lag = GaugeMetricFamily("kafka_consumergroup_lag",
-                            "committed offset behind the high watermark, per partition",
-                            labels=["consumergroup", "topic", "partition"])
-    current = GaugeMetricFamily("kafka_consumergroup_current_offset",
-                                "committed offset, per partition",
-                                labels=["consumergroup", "topic", "partition"])
-    lag_sum = GaugeMetricFamily("kafka_consumergroup_lag_sum", "lag summed over a topic",
-                                labels=["consumergroup", "topic"])
-    members = GaugeMetricFamily("kafka_consumergroup_members", "members of the group",
-                                labels=["consumergroup"])
+    lag = GaugeMetricFamily(
+        "kafka_consumergroup_lag",
+        "committed offset behind the high watermark, per partition",
+        labels=["consumergroup", "topic", "partition"],
+    )
+    current = GaugeMetricFamily(
+        "kafka_consumergroup_current_offset",
+        "committed offset, per partition",
+        labels=["consumergroup", "topic", "partition"],
+    )
+    lag_sum = GaugeMetricFamily(
+        "kafka_consumergroup_lag_sum", "lag summed over a topic", labels=["consumergroup", "topic"]
+    )
+    members = GaugeMetricFamily(
+        "kafka_consumergroup_members", "members of the group", labels=["consumergroup"]
+    )
     sums: dict[tuple[str, str], int] = {}
     for item in broker.consumer_lag():
         labels = [item.group, item.topic, str(item.partition)]

@@ -70,8 +70,9 @@ class MetricsEndpoint:
 
     async def start(self, host: str | None, port: int) -> None:
         global _active_endpoints
-        self._server = await asyncio.start_server(self._serve, host, port,
-                                                  reuse_address=True, limit=MAX_HEADER_BYTES)
+        self._server = await asyncio.start_server(
+            self._serve, host, port, reuse_address=True, limit=MAX_HEADER_BYTES
+        )
         self.port = int(self._server.sockets[0].getsockname()[1])
         self._ticker = asyncio.get_running_loop().create_task(self._tick_loop())
         _active_endpoints += 1
@@ -109,15 +110,20 @@ class MetricsEndpoint:
         try:
             while await self._one_request(reader, writer):
                 pass
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
-                TimeoutError):
+        except (
+            ConnectionError,
+            asyncio.IncompleteReadError,
+            asyncio.LimitOverrunError,
+            TimeoutError,
+        ):
             pass
         finally:
             self._clients.discard(writer)
             writer.close()
 
-    async def _one_request(self, reader: asyncio.StreamReader,
-                           writer: asyncio.StreamWriter) -> bool:
+    async def _one_request(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> bool:
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), IDLE_TIMEOUT_SECONDS)
         lines = head.decode("latin-1").split("\r\n")
         parts = lines[0].split(" ")
@@ -136,39 +142,54 @@ class MetricsEndpoint:
         except ValueError:
             length = -1
         if not 0 <= length <= MAX_BODY_BYTES:
-            self._respond(writer, 413, "text/plain", b"bad or too large body\n", headers,
-                          False)
+            self._respond(writer, 413, "text/plain", b"bad or too large body\n", headers, False)
             return False
         if length:
             body = await reader.readexactly(length)
-        keep_alive = http_version == "HTTP/1.1" and \
-            headers.get("connection", "").lower() != "close"
+        keep_alive = http_version == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
         try:
             status, content_type, payload = self.route(method, target, headers, body)
         except Exception:
             log.exception("metrics endpoint failed on %s %s", method, target)
             status, content_type, payload = 500, "text/plain", b"internal error\n"
-        self._respond(writer, status, content_type, b"" if method == "HEAD" else payload,
-                      headers, keep_alive)
+        self._respond(
+            writer, status, content_type, b"" if method == "HEAD" else payload, headers, keep_alive
+        )
         await writer.drain()
         return keep_alive
 
-    def _respond(self, writer: asyncio.StreamWriter, status: int, content_type: str,
-                 payload: bytes, headers: dict[str, str], keep_alive: bool) -> None:
+    def _respond(
+        self,
+        writer: asyncio.StreamWriter,
+        status: int,
+        content_type: str,
+        payload: bytes,
+        headers: dict[str, str],
+        keep_alive: bool,
+    ) -> None:
         extra = ""
         if len(payload) >= GZIP_MIN_BYTES and "gzip" in headers.get("accept-encoding", ""):
             payload = gzip.compress(payload, compresslevel=5)
             extra = "Content-Encoding: gzip\r\n"
-        reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
-                  413: "Payload Too Large", 500: "Internal Server Error",
-                  503: "Service Unavailable"}.get(status, "")
-        head = (f"HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\n"
-                f"Content-Length: {len(payload)}\r\n{extra}"
-                f"Connection: {'keep-alive' if keep_alive else 'close'}\r\n\r\n")
+        reason = {
+            200: "OK",
+            400: "Bad Request",
+            404: "Not Found",
+            405: "Method Not Allowed",
+            413: "Payload Too Large",
+            500: "Internal Server Error",
+            503: "Service Unavailable",
+        }.get(status, "")
+        head = (
+            f"HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\n"
+            f"Content-Length: {len(payload)}\r\n{extra}"
+            f"Connection: {'keep-alive' if keep_alive else 'close'}\r\n\r\n"
+        )
         writer.write(head.encode("latin-1") + payload)
 
-    def route(self, method: str, target: str, headers: dict[str, str],
-              body: bytes) -> tuple[int, str, bytes]:
+    def route(
+        self, method: str, target: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, str, bytes]:
         """(status, content type, body) for one request."""
         path = unquote(target.split("?", 1)[0])
         if method not in ("GET", "HEAD", "POST"):
@@ -196,12 +217,22 @@ class MetricsEndpoint:
         try:
             request = json.loads(body or b"{}")
         except ValueError as exc:
-            return _json({"error_type": "java.lang.IllegalArgumentException",
-                          "error": f"Invalid JSON request: {exc}", "status": 400})
+            return _json(
+                {
+                    "error_type": "java.lang.IllegalArgumentException",
+                    "error": f"Invalid JSON request: {exc}",
+                    "status": 400,
+                }
+            )
         if isinstance(request, list):
-            return _json([self.jolokia.handle(r) if isinstance(r, dict) else
-                          {"error": "request must be an object", "status": 400}
-                          for r in request])
+            return _json(
+                [
+                    self.jolokia.handle(r)
+                    if isinstance(r, dict)
+                    else {"error": "request must be an object", "status": 400}
+                    for r in request
+                ]
+            )
         if not isinstance(request, dict):
             return _json({"error": "request must be an object or a list", "status": 400})
         return _json(self.jolokia.handle(request))
@@ -229,10 +260,17 @@ async def start_metrics_endpoint(broker: BrokerView) -> MetricsEndpoint | None:
         await endpoint.start(host or None, int(port))
     except OSError as exc:
         if int(port) == DEFAULT_PORT and exc.errno == errno.EADDRINUSE:
-            log.warning("metrics endpoint not started: port %d is in use (set metrics.port "
-                        "to another port, or to -1 to turn the endpoint off)", port)
+            log.warning(
+                "metrics endpoint not started: port %d is in use (set metrics.port "
+                "to another port, or to -1 to turn the endpoint off)",
+                port,
+            )
             return None
         raise
-    log.info("broker %d metrics on http://%s:%d/metrics (Prometheus) and /jolokia (Jolokia "
-             "JSON)", broker.node_id, host or "0.0.0.0", endpoint.port)
+    log.info(
+        "broker %d metrics on http://%s:%d/metrics (Prometheus) and /jolokia (Jolokia JSON)",
+        broker.node_id,
+        host or "0.0.0.0",
+        endpoint.port,
+    )
     return endpoint

@@ -28,8 +28,14 @@ from odradek.observability.view import BrokerView
 
 TICK_SECONDS = 5.0
 HISTOGRAM_WINDOW_TICKS = 60  # 5 minutes of snapshots
-PERCENTILES = (("50thPercentile", 0.5), ("75thPercentile", 0.75), ("95thPercentile", 0.95),
-               ("98thPercentile", 0.98), ("99thPercentile", 0.99), ("999thPercentile", 0.999))
+PERCENTILES = (
+    ("50thPercentile", 0.5),
+    ("75thPercentile", 0.75),
+    ("95thPercentile", 0.95),
+    ("98thPercentile", 0.98),
+    ("99thPercentile", 0.99),
+    ("999thPercentile", 0.999),
+)
 PROTOCOL_VERSION = "7.2"
 
 Props = tuple[tuple[str, str], ...]
@@ -73,10 +79,15 @@ class MeterState:
 
     def attributes(self, count: int, now: float) -> Attributes:
         elapsed = now - self.created
-        return {"Count": count, "EventType": self.event_type, "RateUnit": "SECONDS",
-                "MeanRate": count / elapsed if elapsed > 0 else 0.0,
-                "OneMinuteRate": self.m1.rate, "FiveMinuteRate": self.m5.rate,
-                "FifteenMinuteRate": self.m15.rate}
+        return {
+            "Count": count,
+            "EventType": self.event_type,
+            "RateUnit": "SECONDS",
+            "MeanRate": count / elapsed if elapsed > 0 else 0.0,
+            "OneMinuteRate": self.m1.rate,
+            "FiveMinuteRate": self.m5.rate,
+            "FifteenMinuteRate": self.m15.rate,
+        }
 
 
 class Meters:
@@ -86,8 +97,7 @@ class Meters:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self.meters: dict[MBeanKey, MeterState] = {}
-        self.history: deque[dict[MBeanKey, list[float]]] = deque(
-            maxlen=HISTOGRAM_WINDOW_TICKS)
+        self.history: deque[dict[MBeanKey, list[float]]] = deque(maxlen=HISTOGRAM_WINDOW_TICKS)
         self.last_tick = clock()
 
     def tick_if_necessary(self) -> None:
@@ -139,16 +149,21 @@ def mbeans(broker: BrokerView, meters: Meters) -> dict[MBeanKey, Callable[[], At
     for domain, props, value in broker.gauges():
         result[(domain, props)] = _value(value)
     for listener, count in broker.connections_by_listener().items():
-        props = (("type", "socket-server-metrics"), ("listener", listener),
-                 ("networkProcessor", "0"))
+        props = (
+            ("type", "socket-server-metrics"),
+            ("listener", listener),
+            ("networkProcessor", "0"),
+        )
         result[("kafka.server", props)] = _constant({"connection-count": count})
     result[("kafka.server", (("type", "app-info"),))] = _constant(
-        {"version": __version__, "commit-id": "odradek"})
+        {"version": __version__, "commit-id": "odradek"}
+    )
     return result
 
 
-def _bind(method: Callable[[int, float], Attributes], count: int,
-          now: float) -> Callable[[], Attributes]:
+def _bind(
+    method: Callable[[int, float], Attributes], count: int, now: float
+) -> Callable[[], Attributes]:
     return lambda: method(count, now)
 
 
@@ -160,13 +175,13 @@ def _constant(attributes: Attributes) -> Callable[[], Attributes]:
     return lambda: attributes
 
 
-def _histogram_reader(read: Callable[[], list[float]],
-                      start: list[float] | None) -> Callable[[], Attributes]:
+def _histogram_reader(
+    read: Callable[[], list[float]], start: list[float] | None
+) -> Callable[[], Attributes]:
     def attributes() -> Attributes:
         current = read()
         count = metrics.histogram_count(current)
-        window = current if start is None else [a - b for a, b in zip(current, start,
-                                                                      strict=True)]
+        window = current if start is None else [a - b for a, b in zip(current, start, strict=True)]
         if metrics.histogram_count(window) == 0:
             window = current  # nothing recent: keep the old values, as a reservoir would
         values: Attributes = {
@@ -213,8 +228,11 @@ class ObjectName:
 
     @property
     def is_pattern(self) -> bool:
-        return self.open or any(c in self.domain for c in "*?") or any(
-            c in v for v in self.props.values() for c in "*?")
+        return (
+            self.open
+            or any(c in self.domain for c in "*?")
+            or any(c in v for v in self.props.values() for c in "*?")
+        )
 
     def matches(self, key: MBeanKey) -> bool:
         domain, props = key
@@ -288,13 +306,19 @@ class Jolokia:
             elif kind == "version":
                 value = version()
             else:
-                raise JolokiaError(400, "java.lang.IllegalArgumentException",
-                                   f"Unknown or unsupported request type {kind!r}")
+                raise JolokiaError(
+                    400,
+                    "java.lang.IllegalArgumentException",
+                    f"Unknown or unsupported request type {kind!r}",
+                )
         except JolokiaError as exc:
-            return {"request": request, "error_type": exc.error_type,
-                    "error": f"{exc.error_type} : {exc}", "status": exc.status}
-        return {"request": request, "value": value, "timestamp": int(time.time()),
-                "status": 200}
+            return {
+                "request": request,
+                "error_type": exc.error_type,
+                "error": f"{exc.error_type} : {exc}",
+                "status": exc.status,
+            }
+        return {"request": request, "value": value, "timestamp": int(time.time()), "status": 200}
 
     def _name(self, request: dict[str, Any]) -> ObjectName:
         text = request.get("mbean")
@@ -303,8 +327,9 @@ class Jolokia:
         try:
             return ObjectName(text)
         except ValueError as exc:
-            raise JolokiaError(400, "javax.management.MalformedObjectNameException",
-                               str(exc)) from exc
+            raise JolokiaError(
+                400, "javax.management.MalformedObjectNameException", str(exc)
+            ) from exc
 
     def _read(self, request: dict[str, Any]) -> Any:
         name = self._name(request)
@@ -314,16 +339,22 @@ class Jolokia:
         if name.is_pattern:
             found = {key: read for key, read in beans.items() if name.matches(key)}
             if not found:
-                raise JolokiaError(404, "javax.management.InstanceNotFoundException",
-                                   f"No MBean found for pattern {name.text}")
-            return {canonical(key): _select(read(), attribute, None)
-                    for key, read in sorted(found.items())}
+                raise JolokiaError(
+                    404,
+                    "javax.management.InstanceNotFoundException",
+                    f"No MBean found for pattern {name.text}",
+                )
+            return {
+                canonical(key): _select(read(), attribute, None)
+                for key, read in sorted(found.items())
+            }
         key = _exact(name, beans)
         if key is None and "type" not in name.props and isinstance(attribute, str):
             # kafka.server:name=BrokerTopicMetrics/TotalFetchRequestsPerSec[/Count]
             alias = dict(name.props, type=name.props.get("name", ""), name=attribute)
-            alias_name = ObjectName(f"{name.domain}:" + ",".join(
-                f"{k}={v}" for k, v in alias.items()))
+            alias_name = ObjectName(
+                f"{name.domain}:" + ",".join(f"{k}={v}" for k, v in alias.items())
+            )
             key = _exact(alias_name, beans)
             if key is not None:
                 attribute, path = _shift(path)
@@ -333,22 +364,27 @@ class Jolokia:
 
     def _search(self, request: dict[str, Any]) -> list[str]:
         name = self._name(request)
-        return sorted(canonical(key) for key in mbeans(self.broker, self.meters)
-                      if name.matches(key))
+        return sorted(
+            canonical(key) for key in mbeans(self.broker, self.meters) if name.matches(key)
+        )
 
     def _list(self) -> dict[str, Any]:
         listing: dict[str, Any] = {}
         for key, read in sorted(mbeans(self.broker, self.meters).items()):
             domain, props = key
-            attrs = {name: {"type": _java_type(value), "rw": False, "desc": name}
-                     for name, value in read().items()}
+            attrs = {
+                name: {"type": _java_type(value), "rw": False, "desc": name}
+                for name, value in read().items()
+            }
             listing.setdefault(domain, {})[",".join(f"{k}={v}" for k, v in props)] = {
-                "desc": "odradek metric", "attr": attrs, "op": {}}
+                "desc": "odradek metric",
+                "attr": attrs,
+                "op": {},
+            }
         return listing
 
 
-def _exact(name: ObjectName, beans: dict[MBeanKey, Callable[[], Attributes]]
-           ) -> MBeanKey | None:
+def _exact(name: ObjectName, beans: dict[MBeanKey, Callable[[], Attributes]]) -> MBeanKey | None:
     wanted = set(name.props.items())
     for key in beans:
         if key[0] == name.domain and set(key[1]) == wanted:
@@ -370,18 +406,23 @@ def _select(attributes: Attributes, attribute: Any, path: Any) -> Any:
     elif isinstance(attribute, list):
         missing = [a for a in attribute if a not in attributes]
         if missing:
-            raise JolokiaError(404, "javax.management.AttributeNotFoundException",
-                               f"No such attribute: {missing[0]}")
+            raise JolokiaError(
+                404,
+                "javax.management.AttributeNotFoundException",
+                f"No such attribute: {missing[0]}",
+            )
         value = {a: attributes[a] for a in attribute}
     elif attribute in attributes:
         value = attributes[attribute]
     else:
-        raise JolokiaError(404, "javax.management.AttributeNotFoundException",
-                           f"No such attribute: {attribute}")
-    for element in (path.split("/") if isinstance(path, str) and path else []):
+        raise JolokiaError(
+            404, "javax.management.AttributeNotFoundException", f"No such attribute: {attribute}"
+        )
+    for element in path.split("/") if isinstance(path, str) and path else []:
         if not isinstance(value, dict) or element not in value:
-            raise JolokiaError(400, "java.lang.IllegalArgumentException",
-                               f"Invalid path element {element!r}")
+            raise JolokiaError(
+                400, "java.lang.IllegalArgumentException", f"Invalid path element {element!r}"
+            )
         value = value[element]
     return value
 
@@ -397,8 +438,11 @@ def _java_type(value: Any) -> str:
 
 
 def version() -> dict[str, Any]:
-    return {"agent": __version__, "protocol": PROTOCOL_VERSION,
-            "info": {"product": "odradek", "vendor": "odradek", "version": __version__}}
+    return {
+        "agent": __version__,
+        "protocol": PROTOCOL_VERSION,
+        "info": {"product": "odradek", "vendor": "odradek", "version": __version__},
+    }
 
 
 def read_request_from_path(path: str) -> dict[str, Any]:

@@ -42,28 +42,82 @@ def disable() -> None:
 # -- Kafka's names ------------------------------------------------------------------------------
 
 API_NAMES: dict[int, str] = {
-    0: "Produce", 1: "Fetch", 2: "ListOffsets", 3: "Metadata", 4: "LeaderAndIsr",
-    5: "StopReplica", 6: "UpdateMetadata", 7: "ControlledShutdown", 8: "OffsetCommit",
-    9: "OffsetFetch", 10: "FindCoordinator", 11: "JoinGroup", 12: "Heartbeat",
-    13: "LeaveGroup", 14: "SyncGroup", 15: "DescribeGroups", 16: "ListGroups",
-    17: "SaslHandshake", 18: "ApiVersions", 19: "CreateTopics", 20: "DeleteTopics",
-    21: "DeleteRecords", 22: "InitProducerId", 23: "OffsetForLeaderEpoch",
-    24: "AddPartitionsToTxn", 25: "AddOffsetsToTxn", 26: "EndTxn", 27: "WriteTxnMarkers",
-    28: "TxnOffsetCommit", 29: "DescribeAcls", 30: "CreateAcls", 31: "DeleteAcls",
-    32: "DescribeConfigs", 33: "AlterConfigs", 34: "AlterReplicaLogDirs", 35: "DescribeLogDirs",
-    36: "SaslAuthenticate", 37: "CreatePartitions", 38: "CreateDelegationToken",
-    39: "RenewDelegationToken", 40: "ExpireDelegationToken", 41: "DescribeDelegationToken",
-    42: "DeleteGroups", 43: "ElectLeaders", 44: "IncrementalAlterConfigs",
-    45: "AlterPartitionReassignments", 46: "ListPartitionReassignments", 47: "OffsetDelete",
-    48: "DescribeClientQuotas", 49: "AlterClientQuotas", 50: "DescribeUserScramCredentials",
-    51: "AlterUserScramCredentials", 52: "Vote", 53: "BeginQuorumEpoch", 54: "EndQuorumEpoch",
-    55: "DescribeQuorum", 56: "AlterPartition", 57: "UpdateFeatures", 58: "Envelope",
-    59: "FetchSnapshot", 60: "DescribeCluster", 61: "DescribeProducers",
-    62: "BrokerRegistration", 63: "BrokerHeartbeat", 64: "UnregisterBroker",
-    65: "DescribeTransactions", 66: "ListTransactions", 67: "AllocateProducerIds",
-    68: "ConsumerGroupHeartbeat", 69: "ConsumerGroupDescribe", 70: "ControllerRegistration",
-    71: "GetTelemetrySubscriptions", 72: "PushTelemetry", 73: "AssignReplicasToDirs",
-    74: "ListClientMetricsResources", 75: "DescribeTopicPartitions",
+    0: "Produce",
+    1: "Fetch",
+    2: "ListOffsets",
+    3: "Metadata",
+    4: "LeaderAndIsr",
+    5: "StopReplica",
+    6: "UpdateMetadata",
+    7: "ControlledShutdown",
+    8: "OffsetCommit",
+    9: "OffsetFetch",
+    10: "FindCoordinator",
+    11: "JoinGroup",
+    12: "Heartbeat",
+    13: "LeaveGroup",
+    14: "SyncGroup",
+    15: "DescribeGroups",
+    16: "ListGroups",
+    17: "SaslHandshake",
+    18: "ApiVersions",
+    19: "CreateTopics",
+    20: "DeleteTopics",
+    21: "DeleteRecords",
+    22: "InitProducerId",
+    23: "OffsetForLeaderEpoch",
+    24: "AddPartitionsToTxn",
+    25: "AddOffsetsToTxn",
+    26: "EndTxn",
+    27: "WriteTxnMarkers",
+    28: "TxnOffsetCommit",
+    29: "DescribeAcls",
+    30: "CreateAcls",
+    31: "DeleteAcls",
+    32: "DescribeConfigs",
+    33: "AlterConfigs",
+    34: "AlterReplicaLogDirs",
+    35: "DescribeLogDirs",
+    36: "SaslAuthenticate",
+    37: "CreatePartitions",
+    38: "CreateDelegationToken",
+    39: "RenewDelegationToken",
+    40: "ExpireDelegationToken",
+    41: "DescribeDelegationToken",
+    42: "DeleteGroups",
+    43: "ElectLeaders",
+    44: "IncrementalAlterConfigs",
+    45: "AlterPartitionReassignments",
+    46: "ListPartitionReassignments",
+    47: "OffsetDelete",
+    48: "DescribeClientQuotas",
+    49: "AlterClientQuotas",
+    50: "DescribeUserScramCredentials",
+    51: "AlterUserScramCredentials",
+    52: "Vote",
+    53: "BeginQuorumEpoch",
+    54: "EndQuorumEpoch",
+    55: "DescribeQuorum",
+    56: "AlterPartition",
+    57: "UpdateFeatures",
+    58: "Envelope",
+    59: "FetchSnapshot",
+    60: "DescribeCluster",
+    61: "DescribeProducers",
+    62: "BrokerRegistration",
+    63: "BrokerHeartbeat",
+    64: "UnregisterBroker",
+    65: "DescribeTransactions",
+    66: "ListTransactions",
+    67: "AllocateProducerIds",
+    68: "ConsumerGroupHeartbeat",
+    69: "ConsumerGroupDescribe",
+    70: "ControllerRegistration",
+    71: "GetTelemetrySubscriptions",
+    72: "PushTelemetry",
+    73: "AssignReplicasToDirs",
+    74: "ListClientMetricsResources",
+    75: "DescribeTopicPartitions",
 }
 PRODUCE, FETCH = 0, 1
 FETCH_CONSUMER = "FetchConsumer"
@@ -94,8 +148,7 @@ TOPIC_METERS: tuple[TopicMeter, ...] = (
     TopicMeter("failed_produce", "FailedProduceRequestsPerSec", "requests"),
     TopicMeter("failed_fetch", "FailedFetchRequestsPerSec", "requests"),
     TopicMeter("invalid_crc", "InvalidMessageCrcRecordsPerSec", "requests", per_topic=False),
-    TopicMeter("invalid_magic", "InvalidMagicNumberRecordsPerSec", "requests",
-               per_topic=False),
+    TopicMeter("invalid_magic", "InvalidMagicNumberRecordsPerSec", "requests", per_topic=False),
 )
 
 # (MBean name of kafka.network:type=RequestMetrics, RequestStats attribute)
@@ -108,8 +161,26 @@ REQUEST_TIMES: tuple[tuple[str, str], ...] = (
     ("ResponseSendTimeMs", "response_send_time"),
 )
 
-BUCKETS_MS: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0,
-                                 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0, 30000.0)
+BUCKETS_MS: tuple[float, ...] = (
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    25.0,
+    50.0,
+    100.0,
+    250.0,
+    500.0,
+    1000.0,
+    2500.0,
+    5000.0,
+    10000.0,
+    30000.0,
+)
 """Upper bounds (ms) of the request-time histograms; a last bucket holds +Inf."""
 _BUCKETS_S = tuple(bound / 1000.0 for bound in BUCKETS_MS)  # what the hot path compares
 _FIRST_BOUND_S = _BUCKETS_S[0]
@@ -134,9 +205,20 @@ UNKNOWN_TOPIC_ID = 100
 class TopicStats:
     """BrokerTopicMetrics of one topic (or of all topics): plain counts."""
 
-    __slots__ = ("bytes_in", "bytes_out", "bytes_rejected", "created", "failed_fetch",
-                 "failed_produce", "fetch_requests", "invalid_crc", "invalid_magic",
-                 "messages_in", "produce_requests", "topic")
+    __slots__ = (
+        "bytes_in",
+        "bytes_out",
+        "bytes_rejected",
+        "created",
+        "failed_fetch",
+        "failed_produce",
+        "fetch_requests",
+        "invalid_crc",
+        "invalid_magic",
+        "messages_in",
+        "produce_requests",
+        "topic",
+    )
 
     def __init__(self, topic: str | None) -> None:
         self.topic = topic
@@ -178,9 +260,20 @@ class RequestStats:
     total's minus theirs);
     ``histogram()`` gives the exported view, in milliseconds."""
 
-    __slots__ = ("api_key", "created", "errors", "local_time", "name", "other_versions",
-                 "remote_time", "request_queue_time", "response_queue_time",
-                 "response_send_time", "total_time", "versions")
+    __slots__ = (
+        "api_key",
+        "created",
+        "errors",
+        "local_time",
+        "name",
+        "other_versions",
+        "remote_time",
+        "request_queue_time",
+        "response_queue_time",
+        "response_send_time",
+        "total_time",
+        "versions",
+    )
 
     def __init__(self, api_key: int) -> None:
         self.api_key = api_key
@@ -225,6 +318,8 @@ STARTED = time.monotonic()
 def all_topics(attr: str) -> int:
     """The all-topics count of a TopicStats attribute."""
     return RETIRED.count(attr) + sum(stats.count(attr) for stats in TOPICS.values())
+
+
 REQUESTS: dict[int, RequestStats] = {}
 _BY_KEY: list[RequestStats | None] = [None] * 256  # the hot path's lookup
 
@@ -279,20 +374,28 @@ def reset() -> None:
 # -- hot-path recording: the server calls these only while ENABLED, or they return at once -----
 
 
-def record_request(header: bytes | memoryview, received: float, started: float,
-                   local_done: float, completed: float, send_start: float,
-                   send_done: float) -> None:
+def record_request(
+    header: bytes | memoryview,
+    received: float,
+    started: float,
+    local_done: float,
+    completed: float,
+    send_start: float,
+    send_done: float,
+) -> None:
     """One request answered after a wait (or behind another): ``time.perf_counter()``
     values; ``header`` is the request frame (its first four bytes: api key, version)."""
     stats = request_stats(header[0] << 8 | header[1])
     _count_version(stats, header[2] << 8 | header[3])
     bounds = _BUCKETS_S
-    for histogram, elapsed in ((stats.total_time, send_done - received),
-                               (stats.request_queue_time, started - received),
-                               (stats.local_time, local_done - started),
-                               (stats.remote_time, completed - local_done),
-                               (stats.response_queue_time, send_start - completed),
-                               (stats.response_send_time, send_done - send_start)):
+    for histogram, elapsed in (
+        (stats.total_time, send_done - received),
+        (stats.request_queue_time, started - received),
+        (stats.local_time, local_done - started),
+        (stats.remote_time, completed - local_done),
+        (stats.response_queue_time, send_start - completed),
+        (stats.response_send_time, send_done - send_start),
+    ):
         histogram[bisect_left(bounds, elapsed)] += 1
         histogram[_SUM_INDEX] += elapsed
 
@@ -304,13 +407,18 @@ def _count_version(stats: RequestStats, version: int) -> None:
         stats.other_versions[version] = stats.other_versions.get(version, 0) + 1
 
 
-def record_immediate(header: bytes | memoryview, received: float, started: float,
-                     local_done: float, send_done: float, _bisect: Any = bisect_left) -> None:
+def record_immediate(
+    header: bytes | memoryview,
+    received: float,
+    started: float,
+    local_done: float,
+    send_done: float,
+    _bisect: Any = bisect_left,
+) -> None:
     """One request whose response was written as soon as it was made (most requests): no
     remote or response-queue time. The hottest function here: keep it flat."""
     if header[0] or header[2]:  # api key or version >= 256: not on any fast path
-        record_request(header, received, started, local_done, local_done, local_done,
-                       send_done)
+        record_request(header, received, started, local_done, local_done, local_done, send_done)
         return
     stats = _BY_KEY[header[1]] or request_stats(header[1])
     stats.versions[header[3]] += 1
@@ -469,50 +577,65 @@ def prometheus_families(live_topics: Collection[str] | None = None) -> Iterator[
     """Families for everything recorded on the hot path. ``live_topics``: the topics that
     exist (per-topic series of others are left out)."""
     for meter in TOPIC_METERS:
-        family = _counter(meter.prometheus, f"kafka.server:type=BrokerTopicMetrics,"
-                          f"name={meter.mbean} (Count)")
+        family = _counter(
+            meter.prometheus, f"kafka.server:type=BrokerTopicMetrics,name={meter.mbean} (Count)"
+        )
         family.add_sample(meter.prometheus + "_total", {}, all_topics(meter.attr))
         if meter.per_topic:
             for topic, stats in sorted(TOPICS.items()):
                 if live_topics is None or topic in live_topics:
-                    family.add_sample(meter.prometheus + "_total", {"topic": topic},
-                                      stats.count(meter.attr))
+                    family.add_sample(
+                        meter.prometheus + "_total", {"topic": topic}, stats.count(meter.attr)
+                    )
         yield family
     requests = sorted(REQUESTS.values(), key=lambda s: s.api_key)
-    family = _counter("kafka_network_requestmetrics_requests",
-                      "kafka.network:type=RequestMetrics,name=RequestsPerSec (Count)")
+    family = _counter(
+        "kafka_network_requestmetrics_requests",
+        "kafka.network:type=RequestMetrics,name=RequestsPerSec (Count)",
+    )
     for request in requests:
         for version, count in sorted(request.version_counts().items()):
-            family.add_sample("kafka_network_requestmetrics_requests_total",
-                              {"request": request.name, "version": str(version)}, count)
+            family.add_sample(
+                "kafka_network_requestmetrics_requests_total",
+                {"request": request.name, "version": str(version)},
+                count,
+            )
     yield family
-    family = _counter("kafka_network_requestmetrics_errors",
-                      "kafka.network:type=RequestMetrics,name=ErrorsPerSec (Count); "
-                      "non-zero error codes only")
+    family = _counter(
+        "kafka_network_requestmetrics_errors",
+        "kafka.network:type=RequestMetrics,name=ErrorsPerSec (Count); non-zero error codes only",
+    )
     for request in requests:
         for code, count in sorted(request.errors.items()):
-            family.add_sample("kafka_network_requestmetrics_errors_total",
-                              {"request": request.name, "error": error_name(code)}, count)
+            family.add_sample(
+                "kafka_network_requestmetrics_errors_total",
+                {"request": request.name, "error": error_name(code)},
+                count,
+            )
     yield family
     for mbean, attr in REQUEST_TIMES:
         name = "kafka_network_requestmetrics_" + mbean.lower()
         histogram_family = HistogramMetricFamily(
-            name, f"kafka.network:type=RequestMetrics,name={mbean} (milliseconds)",
-            labels=["request"])
+            name,
+            f"kafka.network:type=RequestMetrics,name={mbean} (milliseconds)",
+            labels=["request"],
+        )
         for request in requests:
             if not request.count:
                 continue
             histogram = request.histogram(attr)
             names = [request.name, FETCH_CONSUMER] if request.api_key == FETCH else [request.name]
             for request_name in names:
-                histogram_family.add_metric([request_name], _buckets(histogram),
-                                            histogram[_SUM_INDEX])
+                histogram_family.add_metric(
+                    [request_name], _buckets(histogram), histogram[_SUM_INDEX]
+                )
         yield histogram_family
     for attr, mbean in (("isr_shrinks", "isrshrinks"), ("isr_expands", "isrexpands")):
-        family = _counter(f"kafka_server_replicamanager_{mbean}",
-                          f"kafka.server:type=ReplicaManager,name={mbean} (Count)")
-        family.add_sample(f"kafka_server_replicamanager_{mbean}_total", {},
-                          getattr(COUNTERS, attr))
+        family = _counter(
+            f"kafka_server_replicamanager_{mbean}",
+            f"kafka.server:type=ReplicaManager,name={mbean} (Count)",
+        )
+        family.add_sample(f"kafka_server_replicamanager_{mbean}_total", {}, getattr(COUNTERS, attr))
         yield family
 
 
@@ -539,25 +662,56 @@ def meter_sources() -> Iterator[tuple[MeterKey, int, float, str]]:
     server = "kafka.server"
     for meter in TOPIC_METERS:
         props = (("type", "BrokerTopicMetrics"), ("name", meter.mbean))
-        yield (server, props), all_topics(meter.attr), STARTED, \
-            meter.event_type
+        yield (server, props), all_topics(meter.attr), STARTED, meter.event_type
         if meter.per_topic:
             for topic, stats in TOPICS.items():
-                yield (server, (*props, ("topic", topic))), stats.count(meter.attr), \
-                    stats.created, meter.event_type
+                yield (
+                    (server, (*props, ("topic", topic))),
+                    stats.count(meter.attr),
+                    stats.created,
+                    meter.event_type,
+                )
     for request in REQUESTS.values():
         for version, count in request.version_counts().items():
-            yield ("kafka.network", (("type", "RequestMetrics"), ("name", "RequestsPerSec"),
-                                     ("request", request.name), ("version", str(version)))), \
-                count, request.created, "requests"
+            yield (
+                (
+                    "kafka.network",
+                    (
+                        ("type", "RequestMetrics"),
+                        ("name", "RequestsPerSec"),
+                        ("request", request.name),
+                        ("version", str(version)),
+                    ),
+                ),
+                count,
+                request.created,
+                "requests",
+            )
         for code, count in request.errors.items():
-            yield ("kafka.network", (("type", "RequestMetrics"), ("name", "ErrorsPerSec"),
-                                     ("request", request.name), ("error", error_name(code)))), \
-                count, request.created, "requests"
-    for attr, mbean, event_type in (("isr_shrinks", "IsrShrinksPerSec", "shrinks"),
-                                    ("isr_expands", "IsrExpandsPerSec", "expands")):
-        yield (server, (("type", "ReplicaManager"), ("name", mbean))), \
-            getattr(COUNTERS, attr), STARTED, event_type
+            yield (
+                (
+                    "kafka.network",
+                    (
+                        ("type", "RequestMetrics"),
+                        ("name", "ErrorsPerSec"),
+                        ("request", request.name),
+                        ("error", error_name(code)),
+                    ),
+                ),
+                count,
+                request.created,
+                "requests",
+            )
+    for attr, mbean, event_type in (
+        ("isr_shrinks", "IsrShrinksPerSec", "shrinks"),
+        ("isr_expands", "IsrExpandsPerSec", "expands"),
+    ):
+        yield (
+            (server, (("type", "ReplicaManager"), ("name", mbean))),
+            getattr(COUNTERS, attr),
+            STARTED,
+            event_type,
+        )
 
 
 def histogram_sources() -> Iterator[tuple[MeterKey, Callable[[], list[float]]]]:
@@ -568,9 +722,13 @@ def histogram_sources() -> Iterator[tuple[MeterKey, Callable[[], list[float]]]]:
         names = [stats.name, FETCH_CONSUMER] if stats.api_key == FETCH else [stats.name]
         for request_name in names:
             for mbean, attr in REQUEST_TIMES:
-                yield ("kafka.network", (("type", "RequestMetrics"), ("name", mbean),
-                                         ("request", request_name))), \
-                    _reader(stats, attr)
+                yield (
+                    (
+                        "kafka.network",
+                        (("type", "RequestMetrics"), ("name", mbean), ("request", request_name)),
+                    ),
+                    _reader(stats, attr),
+                )
 
 
 def _reader(stats: RequestStats, attr: str) -> Callable[[], list[float]]:

@@ -70,17 +70,23 @@ def response_module(api_key: int, version: int) -> ModuleType:
 @cache
 def _request_class(api_key: int, version: int) -> Any:
     module = request_module(api_key, version)
-    return next(getattr(module, name) for name in dir(module)
-                if name.endswith("Request") and getattr(getattr(module, name), "__type__", None)
-                is EntityType.request)
+    return next(
+        getattr(module, name)
+        for name in dir(module)
+        if name.endswith("Request")
+        and getattr(getattr(module, name), "__type__", None) is EntityType.request
+    )
 
 
 @cache
 def response_class(api_key: int, version: int) -> Any:
     module = response_module(api_key, version)
-    return next(getattr(module, name) for name in dir(module)
-                if name.endswith("Response") and getattr(getattr(module, name), "__type__", None)
-                is EntityType.response)
+    return next(
+        getattr(module, name)
+        for name in dir(module)
+        if name.endswith("Response")
+        and getattr(getattr(module, name), "__type__", None) is EntityType.response
+    )
 
 
 @cache
@@ -127,8 +133,9 @@ def _parse_legacy(frame: bytes | memoryview, api_key: int, version: int) -> Pars
         body = legacy_codec.parse_body(api_key, version, frame, offset)
     except legacy_codec.LegacyParseError as exc:
         raise RequestParseError(f"malformed api key {api_key} v{version} request: {exc}") from exc
-    return ParsedRequest(RequestHeader(api_key, version, correlation_id, client_id), body,
-                         len(frame))
+    return ParsedRequest(
+        RequestHeader(api_key, version, correlation_id, client_id), body, len(frame)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,8 +173,7 @@ def check_non_null(entity: Any) -> None:
         value = getattr(entity, spec.name)
         if value is None:
             if not spec.nullable:
-                raise RequestParseError(
-                    f"non-nullable field {spec.name} was serialized as null")
+                raise RequestParseError(f"non-nullable field {spec.name} was serialized as null")
             continue
         if spec.entity is None:
             continue
@@ -258,6 +264,8 @@ def build(entity_type: Any, **values: Any) -> Any:
     if STRICT_BUILD and (known := _field_names_of_all_versions(entity_type)) is not None:
         unknown = sorted(k for k in values if k not in names and k not in known)
         if unknown:
-            raise UnknownFieldError(f"{entity_type.__module__}.{entity_type.__qualname__} has no "
-                                    f"field {', '.join(unknown)} in any version")
+            raise UnknownFieldError(
+                f"{entity_type.__module__}.{entity_type.__qualname__} has no "
+                f"field {', '.join(unknown)} in any version"
+            )
     return entity_type(**{k: v for k, v in values.items() if k in names})

@@ -42,7 +42,7 @@ class FrameDecoder:
         self._available += len(data)
 
     def _consolidate(self) -> None:
-        self._head = b"".join([self._head[self._pos:], *self._tail])
+        self._head = b"".join([self._head[self._pos :], *self._tail])
         self._pos = 0
         self._tail = []
 
@@ -57,14 +57,14 @@ class FrameDecoder:
             raise InvalidFrameError(f"negative frame size {size}")
         if size > self.max_frame_bytes:
             raise FrameTooLargeError(
-                f"frame of {size} bytes exceeds socket.request.max.bytes "
-                f"({self.max_frame_bytes})")
+                f"frame of {size} bytes exceeds socket.request.max.bytes ({self.max_frame_bytes})"
+            )
         if self._available < 4 + size:
             return None
         if len(self._head) - self._pos < 4 + size:
             self._consolidate()
         start = self._pos + 4
-        frame = memoryview(self._head)[start:start + size]
+        frame = memoryview(self._head)[start : start + size]
         self._pos = start + size
         self._available -= 4 + size
         if self._pos >= len(self._head) and not self._tail:

@@ -152,7 +152,7 @@ class _Reader:
         if end > len(self.data):
             raise LegacyParseError("string overruns the request")
         try:
-            text = bytes(self.data[self.position:end]).decode("utf-8")
+            text = bytes(self.data[self.position : end]).decode("utf-8")
         except UnicodeDecodeError as exc:
             raise LegacyParseError("string is not UTF-8") from exc
         self.position = end
@@ -171,7 +171,7 @@ class _Reader:
         end = self.position + length
         if end > len(self.data):
             raise LegacyParseError("bytes overrun the request")
-        value = bytes(self.data[self.position:end])
+        value = bytes(self.data[self.position : end])
         self.position = end
         return value
 
@@ -210,12 +210,14 @@ def _produce_request(reader: _Reader) -> ProduceRequest:
     topics = []
     for _ in range(reader.array_length()):
         name = reader.string()
-        partitions = tuple(PartitionProduceData(index=reader.int32(),
-                                                records=reader.nullable_bytes())
-                           for _ in range(reader.array_length()))
+        partitions = tuple(
+            PartitionProduceData(index=reader.int32(), records=reader.nullable_bytes())
+            for _ in range(reader.array_length())
+        )
         topics.append(TopicProduceData(name=name, partition_data=partitions))
-    return ProduceRequest(acks=acks, timeout=timedelta(milliseconds=timeout_ms),
-                          topic_data=tuple(topics))
+    return ProduceRequest(
+        acks=acks, timeout=timedelta(milliseconds=timeout_ms), topic_data=tuple(topics)
+    )
 
 
 def _fetch_request(reader: _Reader, version: int) -> FetchRequest:
@@ -226,13 +228,22 @@ def _fetch_request(reader: _Reader, version: int) -> FetchRequest:
     topics = []
     for _ in range(reader.array_length()):
         topic = reader.string()
-        partitions = tuple(FetchPartition(partition=reader.int32(),
-                                          fetch_offset=reader.int64(),
-                                          partition_max_bytes=reader.int32())
-                           for _ in range(reader.array_length()))
+        partitions = tuple(
+            FetchPartition(
+                partition=reader.int32(),
+                fetch_offset=reader.int64(),
+                partition_max_bytes=reader.int32(),
+            )
+            for _ in range(reader.array_length())
+        )
         topics.append(FetchTopic(topic=topic, partitions=partitions))
-    return FetchRequest(replica_id=replica_id, max_wait=timedelta(milliseconds=max_wait_ms),
-                        min_bytes=min_bytes, max_bytes=max_bytes, topics=tuple(topics))
+    return FetchRequest(
+        replica_id=replica_id,
+        max_wait=timedelta(milliseconds=max_wait_ms),
+        min_bytes=min_bytes,
+        max_bytes=max_bytes,
+        topics=tuple(topics),
+    )
 
 
 def _list_offsets_request(reader: _Reader) -> ListOffsetsRequest:
@@ -240,10 +251,14 @@ def _list_offsets_request(reader: _Reader) -> ListOffsetsRequest:
     topics = []
     for _ in range(reader.array_length()):
         name = reader.string()
-        partitions = tuple(ListOffsetsPartition(partition_index=reader.int32(),
-                                                timestamp=reader.int64(),
-                                                max_num_offsets=reader.int32())
-                           for _ in range(reader.array_length()))
+        partitions = tuple(
+            ListOffsetsPartition(
+                partition_index=reader.int32(),
+                timestamp=reader.int64(),
+                max_num_offsets=reader.int32(),
+            )
+            for _ in range(reader.array_length())
+        )
         topics.append(ListOffsetsTopic(name=name, partitions=partitions))
     return ListOffsetsRequest(replica_id=replica_id, topics=tuple(topics))
 
@@ -372,8 +387,9 @@ def _produce_response(version: int, body: ProduceResponse) -> bytes:
         for p in topic.partition_responses:
             out += struct.pack(">ihq", p.index, int(p.error_code), p.base_offset)
             if version >= 2:
-                append_time = -1 if p.log_append_time is None else \
-                    round(p.log_append_time.timestamp() * 1000)
+                append_time = (
+                    -1 if p.log_append_time is None else round(p.log_append_time.timestamp() * 1000)
+                )
                 out += _INT64.pack(append_time)
     if version >= 1:
         out += _INT32.pack(_millis(body.throttle_time))
@@ -405,8 +421,9 @@ def _list_offsets_response(body: ListOffsetsResponse) -> bytes:
     for topic in body.topics:
         out += _string(topic.name) + _INT32.pack(len(topic.partitions))
         for p in topic.partitions:
-            out += struct.pack(">ihi", p.partition_index, int(p.error_code),
-                               len(p.old_style_offsets))
+            out += struct.pack(
+                ">ihi", p.partition_index, int(p.error_code), len(p.old_style_offsets)
+            )
             for offset in p.old_style_offsets:
                 out += _INT64.pack(offset)
     return bytes(out)

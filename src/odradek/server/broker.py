@@ -53,20 +53,28 @@ class BrokerServer:
             from odradek.cluster.zk_store import ZkMetadataStore
 
             zk_store = ZkMetadataStore(
-                zk_connect, int(config.get("zookeeper.session.timeout.ms")),
-                config.get("zookeeper.connection.timeout.ms"))
+                zk_connect,
+                int(config.get("zookeeper.session.timeout.ms")),
+                config.get("zookeeper.connection.timeout.ms"),
+            )
             self.metadata_store = zk_store
         else:
             self.metadata_store = LocalMetadataStore(self.log_manager.log_dirs[0])
-        self.admin_manager = AdminManager(self.node_id, config, self.metadata_store,
-                                          self.log_manager)
+        self.admin_manager = AdminManager(
+            self.node_id, config, self.metadata_store, self.log_manager
+        )
         self.replica_manager = ReplicaManager(self.log_manager, self.metadata_store)
         self.producer_ids = ProducerIdManager(self.metadata_store)
         self.groups = GroupService(self)
         self.maintenance = LogMaintenance(self)
         self.txns = TxnService(self)
-        self.configs = ConfigManager(self.node_id, config, self.metadata_store,
-                                     self._apply_topic_config, self._apply_all_configs)
+        self.configs = ConfigManager(
+            self.node_id,
+            config,
+            self.metadata_store,
+            self._apply_topic_config,
+            self._apply_all_configs,
+        )
         self.cluster_id = ""
         self.connections: set[KafkaConnection] = set()
         self.advertised_endpoint: tuple[str, int] = ("", 0)
@@ -82,7 +90,8 @@ class BrokerServer:
             self.cluster = ClusterService(self, zk_store)
             store = zk_store
             self.admin_manager.live_brokers = lambda: {
-                b.broker_id: b.rack for b in store.brokers.values()}
+                b.broker_id: b.rack for b in store.brokers.values()
+            }
 
     # -- lifecycle state, read-only ----------------------------------------------------------------
 
@@ -122,8 +131,9 @@ class BrokerServer:
     async def start(self) -> None:
         started = time.monotonic()
         for name, value in sorted(self.config.unknown_valid.items()):
-            log.info("config %s=%s is a Kafka config that has no effect in odradek yet",
-                     name, value)
+            log.info(
+                "config %s=%s is a Kafka config that has no effect in odradek yet", name, value
+            )
         if self.cluster is not None:
             zk_cluster_id = await self.cluster.connect()
             self.cluster_id = self.log_manager.startup(self.node_id, zk_cluster_id)
@@ -131,7 +141,8 @@ class BrokerServer:
                 raise ConfigError(
                     f"The cluster id {zk_cluster_id} in ZooKeeper does not match the stored "
                     f"cluster id {self.cluster_id} in meta.properties: the broker is trying "
-                    "to join the wrong cluster")
+                    "to join the wrong cluster"
+                )
         else:
             self.cluster_id = self.log_manager.startup(self.node_id, None)
         self.metadata_store.load()
@@ -145,11 +156,17 @@ class BrokerServer:
             await self.cluster.start()
         self.metrics_endpoint = await start_metrics_endpoint(self)
         loop = asyncio.get_running_loop()
-        self._background = [loop.create_task(self._time_roll_loop()),
-                            loop.create_task(self._checkpoint_loop())]
-        log.info("odradek broker %d started in %.2fs (cluster %s), listening on %s",
-                 self.node_id, time.monotonic() - started, self.cluster_id,
-                 ", ".join(f"{h}:{p}" for h, p in [self.advertised_endpoint]))
+        self._background = [
+            loop.create_task(self._time_roll_loop()),
+            loop.create_task(self._checkpoint_loop()),
+        ]
+        log.info(
+            "odradek broker %d started in %.2fs (cluster %s), listening on %s",
+            self.node_id,
+            time.monotonic() - started,
+            self.cluster_id,
+            ", ".join(f"{h}:{p}" for h, p in [self.advertised_endpoint]),
+        )
 
     async def _start_listeners(self) -> None:
         from odradek.server.connection import KafkaConnection
@@ -159,9 +176,13 @@ class BrokerServer:
         for index, listener in enumerate(self.config.listeners):
             host = listener.host or None
             name = listener.name
-            server = await loop.create_server(lambda name=name: KafkaConnection(self, name),
-                                              host, listener.port,
-                                              reuse_address=True, backlog=1024)
+            server = await loop.create_server(
+                lambda name=name: KafkaConnection(self, name),
+                host,
+                listener.port,
+                reuse_address=True,
+                backlog=1024,
+            )
             self._servers.append(server)
             port = server.sockets[0].getsockname()[1]
             self.bound_ports.append(port)
@@ -239,4 +260,3 @@ class BrokerServer:
                 self.log_manager.checkpoint()
             except OSError:
                 log.exception("writing checkpoints failed")
-

@@ -37,13 +37,21 @@ class PartitionLog:
 
 def partition_logs(broker: BrokerServer) -> list[PartitionLog]:
     result = []
-    for tp, log in sorted(broker.log_manager.logs.items(),
-                          key=lambda item: (item[0].topic, item[0].partition)):
+    for tp, log in sorted(
+        broker.log_manager.logs.items(), key=lambda item: (item[0].topic, item[0].partition)
+    ):
         segments = log.segments
-        result.append(PartitionLog(tp.topic, tp.partition, log.log_start_offset,
-                                   segments[-1].next_offset if segments else 0,
-                                   log.high_watermark, sum(s.size for s in segments),
-                                   len(segments)))
+        result.append(
+            PartitionLog(
+                tp.topic,
+                tp.partition,
+                log.log_start_offset,
+                segments[-1].next_offset if segments else 0,
+                log.high_watermark,
+                sum(s.size for s in segments),
+                len(segments),
+            )
+        )
     return result
 
 
@@ -62,12 +70,18 @@ def offline_partitions(broker: BrokerServer) -> int:
         if not broker.cluster.controller.active:
             return 0
         store = broker.metadata_store
-        return sum(1 for tp, state in store.states.items()
-                   if tp.topic in store.topics and state.leader not in store.brokers)
+        return sum(
+            1
+            for tp, state in store.states.items()
+            if tp.topic in store.topics and state.leader not in store.brokers
+        )
     logs = broker.log_manager.logs
-    return sum(1 for topic in broker.metadata_store.topics.values()
-               for partition in range(topic.partitions)
-               if TopicPartition(topic.name, partition) not in logs)
+    return sum(
+        1
+        for topic in broker.metadata_store.topics.values()
+        for partition in range(topic.partitions)
+        if TopicPartition(topic.name, partition) not in logs
+    )
 
 
 def under_replicated_partitions(broker: BrokerServer) -> int:
@@ -75,15 +89,21 @@ def under_replicated_partitions(broker: BrokerServer) -> int:
     every partition's only replica and in its ISR, so none is under-replicated there."""
     if broker.cluster is None:
         return 0
-    return sum(1 for p in broker.cluster.partitions.values()
-               if p.is_leader and len(p.isr) < len(p.replicas))
+    return sum(
+        1
+        for p in broker.cluster.partitions.values()
+        if p.is_leader and len(p.isr) < len(p.replicas)
+    )
 
 
 def under_min_isr_partitions(broker: BrokerServer) -> int:
     if broker.cluster is None:
         return 0
-    return sum(1 for p in broker.cluster.partitions.values()
-               if p.is_leader and len(p.isr) < p.min_insync_replicas)
+    return sum(
+        1
+        for p in broker.cluster.partitions.values()
+        if p.is_leader and len(p.isr) < p.min_insync_replicas
+    )
 
 
 def leader_count(broker: BrokerServer) -> int:
@@ -136,8 +156,10 @@ def group_states(broker: BrokerServer) -> dict[str, int]:
 
 
 def group_members(broker: BrokerServer) -> dict[str, int]:
-    return {group_id: len(group.members)
-            for group_id, group in sorted(broker.groups.coordinator.groups.items())}
+    return {
+        group_id: len(group.members)
+        for group_id, group in sorted(broker.groups.coordinator.groups.items())
+    }
 
 
 def consumer_lag(broker: BrokerServer) -> list[GroupLag]:
@@ -149,8 +171,9 @@ def consumer_lag(broker: BrokerServer) -> list[GroupLag]:
         for (topic, partition), value in sorted(group.offsets.items()):
             log = logs.get(TopicPartition(topic, partition))
             if log is not None:
-                result.append(GroupLag(group_id, topic, partition, value.offset,
-                                       log.high_watermark))
+                result.append(
+                    GroupLag(group_id, topic, partition, value.offset, log.high_watermark)
+                )
     return result
 
 
@@ -185,6 +208,7 @@ def purgatory_size(broker: BrokerServer) -> int:
 
 # -- every gauge MBean, for both views (Prometheus and Jolokia) ----------------------------------
 
+
 def gauges(broker: BrokerServer) -> list[Gauge]:
     result: list[Gauge] = []
 
@@ -199,29 +223,51 @@ def gauges(broker: BrokerServer) -> list[Gauge]:
         add("kafka.log", "Log", "Size", log.size, *where)
         add("kafka.log", "Log", "NumLogSegments", log.segments, *where)
     offline = offline_partitions(broker)
-    add("kafka.server", "ReplicaManager", "UnderReplicatedPartitions",
-        under_replicated_partitions(broker))
+    add(
+        "kafka.server",
+        "ReplicaManager",
+        "UnderReplicatedPartitions",
+        under_replicated_partitions(broker),
+    )
     add("kafka.server", "ReplicaManager", "PartitionCount", len(logs))
     add("kafka.server", "ReplicaManager", "LeaderCount", leader_count(broker))
-    add("kafka.server", "ReplicaManager", "UnderMinIsrPartitionCount",
-        under_min_isr_partitions(broker))
+    add(
+        "kafka.server",
+        "ReplicaManager",
+        "UnderMinIsrPartitionCount",
+        under_min_isr_partitions(broker),
+    )
     add("kafka.server", "ReplicaManager", "OfflineReplicaCount", offline)
-    add("kafka.controller", "KafkaController", "ActiveControllerCount",
-        active_controller_count(broker))
+    add(
+        "kafka.controller",
+        "KafkaController",
+        "ActiveControllerCount",
+        active_controller_count(broker),
+    )
     add("kafka.controller", "KafkaController", "OfflinePartitionsCount", offline)
-    add("kafka.controller", "KafkaController", "GlobalTopicCount",
-        len(broker.metadata_store.topics))
+    add(
+        "kafka.controller", "KafkaController", "GlobalTopicCount", len(broker.metadata_store.topics)
+    )
     add("kafka.controller", "KafkaController", "GlobalPartitionCount", partition_count(broker))
     add("kafka.server", "KafkaServer", "BrokerState", broker_state(broker))
     states = group_states(broker)
     add("kafka.coordinator.group", "GroupMetadataManager", "NumGroups", sum(states.values()))
     for state, count in states.items():
         add("kafka.coordinator.group", "GroupMetadataManager", f"NumGroups{state}", count)
-    add("kafka.coordinator.group", "GroupMetadataManager", "NumOffsets",
-        sum(len(g.offsets) for g in broker.groups.coordinator.groups.values()))
+    add(
+        "kafka.coordinator.group",
+        "GroupMetadataManager",
+        "NumOffsets",
+        sum(len(g.offsets) for g in broker.groups.coordinator.groups.values()),
+    )
     in_flight, ready = queue_sizes(broker)
     add("kafka.network", "RequestChannel", "RequestQueueSize", in_flight)
     add("kafka.network", "RequestChannel", "ResponseQueueSize", ready)
-    add("kafka.server", "DelayedOperationPurgatory", "PurgatorySize", purgatory_size(broker),
-        ("delayedOperation", "Fetch"))
+    add(
+        "kafka.server",
+        "DelayedOperationPurgatory",
+        "PurgatorySize",
+        purgatory_size(broker),
+        ("delayedOperation", "Fetch"),
+    )
     return result

@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-
 class ClusterService(MetadataListener):
     def __init__(self, broker: BrokerServer, store: ZkMetadataStore) -> None:
         self.broker = broker
@@ -41,15 +40,25 @@ class ClusterService(MetadataListener):
         self.config = broker.config
         self.node_id = broker.node_id
         self.replication = ReplicationManager(
-            self.node_id, self.config, broker.clock, store, broker.log_manager,
-            broker.admin_manager.log_config, broker.replica_manager.fetch_purgatory,
-            self.endpoint_of, self._coordinator_elected, self._coordinator_resigned)
+            self.node_id,
+            self.config,
+            broker.clock,
+            store,
+            broker.log_manager,
+            broker.admin_manager.log_config,
+            broker.replica_manager.fetch_purgatory,
+            self.endpoint_of,
+            self._coordinator_elected,
+            self._coordinator_resigned,
+        )
         self.controller = ZkController(
-            store, self.node_id,
+            store,
+            self.node_id,
             unclean_default=bool(self.config.get("unclean.leader.election.enable")),
             auto_rebalance=bool(self.config.get("auto.leader.rebalance.enable")),
             imbalance_check_s=float(self.config.get("leader.imbalance.check.interval.seconds")),
-            imbalance_pct=int(self.config.get("leader.imbalance.per.broker.percentage")))
+            imbalance_pct=int(self.config.get("leader.imbalance.per.broker.percentage")),
+        )
         self.watched = WatchedMetadata(store, self)
         self._tasks: list[asyncio.Task[None]] = []
         self._registrations: set[asyncio.Task[None]] = set()
@@ -67,9 +76,11 @@ class ClusterService(MetadataListener):
         local = self.broker.cluster_id or None
         cluster_id = await asyncio.to_thread(self.store.cluster_id, local)
         if local is not None and cluster_id != local:
-            raise ConfigError(f"The cluster id {cluster_id} in ZooKeeper does not match the "
-                              f"stored cluster id {local} in meta.properties; the broker is "
-                              "trying to join the wrong cluster")
+            raise ConfigError(
+                f"The cluster id {cluster_id} in ZooKeeper does not match the "
+                f"stored cluster id {local} in meta.properties; the broker is "
+                "trying to join the wrong cluster"
+            )
         await asyncio.to_thread(self.store.load)
         return cluster_id
 
@@ -77,8 +88,9 @@ class ClusterService(MetadataListener):
         """After the listeners are bound: register, watch, and start the controller."""
         host, port = self.broker.advertised_endpoint
         registration = BrokerRegistration(self.node_id, host, port, self.broker.rack)
-        await asyncio.to_thread(self.store.register_broker, registration,
-                                self.config.listeners[0].name)
+        await asyncio.to_thread(
+            self.store.register_broker, registration, self.config.listeners[0].name
+        )
         self.broker.replica_manager.partitions = self.partitions
         self._registration = registration
         self.store.client.add_listener(self._session_state)
@@ -105,10 +117,10 @@ class ClusterService(MetadataListener):
 
         async def register() -> None:
             try:
-                await asyncio.to_thread(self.store.register_broker, registration,
-                                        self.config.listeners[0].name)
-                log.warning("ZooKeeper session expired: registered broker %d again",
-                            self.node_id)
+                await asyncio.to_thread(
+                    self.store.register_broker, registration, self.config.listeners[0].name
+                )
+                log.warning("ZooKeeper session expired: registered broker %d again", self.node_id)
             except Exception:
                 log.exception("registering again after a session expiry failed")
 

@@ -146,8 +146,9 @@ class KafkaConnection(asyncio.Protocol):
                 local_done = perf_counter()
                 self._write(outcome)
                 if metrics.ENABLED:
-                    metrics.record_immediate(frame, self.received_at, started, local_done,
-                                             perf_counter())
+                    metrics.record_immediate(
+                        frame, self.received_at, started, local_done, perf_counter()
+                    )
                 return
             slot = _Slot()
             slot.ready, slot.chunks = True, outcome
@@ -202,9 +203,15 @@ class KafkaConnection(asyncio.Protocol):
             if slot.chunks is not None:
                 self._write(slot.chunks)
             if slot.header is not None:
-                metrics.record_request(slot.header, slot.received, slot.started,
-                                       slot.local_done, slot.completed, send_start,
-                                       perf_counter())
+                metrics.record_request(
+                    slot.header,
+                    slot.received,
+                    slot.started,
+                    slot.local_done,
+                    slot.completed,
+                    send_start,
+                    perf_counter(),
+                )
         self._update_reading()
 
     def _write(self, chunks: Chunks) -> None:
@@ -214,8 +221,9 @@ class KafkaConnection(asyncio.Protocol):
     def _update_reading(self) -> None:
         if self.transport is None or self.closed:
             return
-        should_pause = self._writing_paused or \
-            len(self._pending) + len(self._held) >= MAX_PENDING_RESPONSES
+        should_pause = (
+            self._writing_paused or len(self._pending) + len(self._held) >= MAX_PENDING_RESPONSES
+        )
         if should_pause and not self._reading_paused:
             self.transport.pause_reading()
             self._reading_paused = True

@@ -132,15 +132,24 @@ assert set(HANDLERS) == set(keys.SUPPORTED_APIS), "advertised APIs and handlers 
 # handled only once it is done, so they see its effect — as in Kafka, which handles one
 # request per connection at a time. Other requests (fetch long polls, group joins, acks=all
 # produces) keep being pipelined.
-METADATA_CHANGING_APIS = frozenset({
-    keys.CREATE_TOPICS_KEY, keys.DELETE_TOPICS_KEY, keys.CREATE_PARTITIONS_KEY,
-    keys.ALTER_CONFIGS_KEY, keys.INCREMENTAL_ALTER_CONFIGS_KEY, keys.INIT_PRODUCER_ID_KEY,
-    keys.DELETE_RECORDS_KEY, keys.ELECT_LEADERS_KEY, keys.ALTER_PARTITION_REASSIGNMENTS_KEY,
-})
+METADATA_CHANGING_APIS = frozenset(
+    {
+        keys.CREATE_TOPICS_KEY,
+        keys.DELETE_TOPICS_KEY,
+        keys.CREATE_PARTITIONS_KEY,
+        keys.ALTER_CONFIGS_KEY,
+        keys.INCREMENTAL_ALTER_CONFIGS_KEY,
+        keys.INIT_PRODUCER_ID_KEY,
+        keys.DELETE_RECORDS_KEY,
+        keys.ELECT_LEADERS_KEY,
+        keys.ALTER_PARTITION_REASSIGNMENTS_KEY,
+    }
+)
 
 
-def dispatch(broker: BrokerServer, frame: bytes | memoryview,
-             connection: ConnectionInfo) -> Chunks | Awaitable[Chunks | None] | None:
+def dispatch(
+    broker: BrokerServer, frame: bytes | memoryview, connection: ConnectionInfo
+) -> Chunks | Awaitable[Chunks | None] | None:
     """Handle one request frame: encoded response chunks, an awaitable of them, or None.
 
     Each request gets its own :class:`RequestContext`. A request whose handling wrote
@@ -173,7 +182,8 @@ async def _finish(broker: BrokerServer, ctx: RequestContext, result: Any) -> Chu
     so that the client retries (at the new coordinator)."""
     body = await result if inspect.isawaitable(result) else result
     if ctx.writes and not await broker.replica_manager.wait_replicated(
-            ctx.writes.offsets(), INTERNAL_WRITE_TIMEOUT_S):
+        ctx.writes.offsets(), INTERNAL_WRITE_TIMEOUT_S
+    ):
         raise CloseConnectionError("coordinator state could not be replicated")
     if body is None:
         return None

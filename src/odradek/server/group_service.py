@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-
 class GroupService:
     def __init__(self, broker: BrokerServer) -> None:
         self.broker = broker
@@ -39,16 +38,19 @@ class GroupService:
                 initial_rebalance_delay_ms=int(config.get("group.initial.rebalance.delay.ms")),
                 offsets_retention_ms=int(config.get("offsets.retention.minutes")) * 60_000,
                 max_group_size=int(config.get("group.max.size")),
-                offset_metadata_max_bytes=int(config.get("offset.metadata.max.bytes"))),
-            broker.clock, LoopScheduler(), self)
+                offset_metadata_max_bytes=int(config.get("offset.metadata.max.bytes")),
+            ),
+            broker.clock,
+            LoopScheduler(),
+            self,
+        )
         self._expiry_task: asyncio.Task[None] | None = None
         # Cluster mode: the __consumer_offsets partitions led here (None: all, single node).
         self.owned: set[int] | None = None
 
     def check_coordinator(self, group_id: str) -> None:
         """Raise NOT_COORDINATOR unless this broker leads the group's offsets partition."""
-        if self.owned is not None and \
-                self.coordinator.partition_for(group_id) not in self.owned:
+        if self.owned is not None and self.coordinator.partition_for(group_id) not in self.owned:
             raise NotCoordinatorError(f"This is not the correct coordinator for {group_id}.")
 
     def load_partition(self, partition: int) -> None:
@@ -58,16 +60,22 @@ class GroupService:
         topic = self.broker.metadata_store.topics.get(OFFSETS_TOPIC)
         if topic is not None:
             self.partitions = topic.partitions
-            self.coordinator.config = replace(self.coordinator.config,
-                                              offsets_partitions=topic.partitions)
+            self.coordinator.config = replace(
+                self.coordinator.config, offsets_partitions=topic.partitions
+            )
         self.coordinator.unload_partition(partition)
         started = time.monotonic()
         log_obj = self.broker.log_manager.logs.get(TopicPartition(OFFSETS_TOPIC, partition))
         records = load_partition(self.coordinator, log_obj, partition) if log_obj else 0
         self.owned.add(partition)
         self.coordinator.finish_loading(partition)
-        log.info("loaded %s-%d (%d records) in %.2fs: now coordinating its groups",
-                 OFFSETS_TOPIC, partition, records, time.monotonic() - started)
+        log.info(
+            "loaded %s-%d (%d records) in %.2fs: now coordinating its groups",
+            OFFSETS_TOPIC,
+            partition,
+            records,
+            time.monotonic() - started,
+        )
 
     def unload_partition(self, partition: int) -> None:
         if self.owned is None:
@@ -84,13 +92,19 @@ class GroupService:
         elif topic is not None:
             started = time.monotonic()
             records = sum(
-                load_partition(self.coordinator,
-                               self.broker.replica_manager.get_log(OFFSETS_TOPIC, p), p)
-                for p in range(topic.partitions))
+                load_partition(
+                    self.coordinator, self.broker.replica_manager.get_log(OFFSETS_TOPIC, p), p
+                )
+                for p in range(topic.partitions)
+            )
             self.partitions = topic.partitions
-            log.info("loaded %d groups from %d %s records in %.2fs",
-                     len(self.coordinator.groups), records, OFFSETS_TOPIC,
-                     time.monotonic() - started)
+            log.info(
+                "loaded %d groups from %d %s records in %.2fs",
+                len(self.coordinator.groups),
+                records,
+                OFFSETS_TOPIC,
+                time.monotonic() - started,
+            )
         self.coordinator.finish_loading()
         self._expiry_task = asyncio.get_running_loop().create_task(self._expire_loop())
 
@@ -115,24 +129,35 @@ class GroupService:
         if OFFSETS_TOPIC in self.broker.metadata_store.topics:
             return
         config = self.broker.config
-        spec = TopicSpec(OFFSETS_TOPIC, self.partitions,
-                         int(config.get("offsets.topic.replication.factor")),
-                         configs={"cleanup.policy": "compact",
-                                  "segment.bytes": str(config.get("offsets.topic.segment.bytes")),
-                                  "compression.type": "producer"})
+        spec = TopicSpec(
+            OFFSETS_TOPIC,
+            self.partitions,
+            int(config.get("offsets.topic.replication.factor")),
+            configs={
+                "cleanup.policy": "compact",
+                "segment.bytes": str(config.get("offsets.topic.segment.bytes")),
+                "compression.type": "producer",
+            },
+        )
         try:
             self.broker.admin_manager.create_topic(spec)
         except KafkaError as exc:
-            raise CoordinatorNotAvailableError(
-                f"cannot create {OFFSETS_TOPIC}: {exc}") from exc
+            raise CoordinatorNotAvailableError(f"cannot create {OFFSETS_TOPIC}: {exc}") from exc
 
     # -- OffsetsWriter -------------------------------------------------------------------------
 
-    def append_group_records(self, partition: int,
-                             records: Sequence[tuple[bytes, bytes | None]],
-                             producer_id: int = -1, producer_epoch: int = -1
-                             ) -> InternalWrite | None:
+    def append_group_records(
+        self,
+        partition: int,
+        records: Sequence[tuple[bytes, bytes | None]],
+        producer_id: int = -1,
+        producer_epoch: int = -1,
+    ) -> InternalWrite | None:
         self.ensure_offsets_topic()
         return self.broker.replica_manager.append_internal(
-            TopicPartition(OFFSETS_TOPIC, partition), records, self.broker.clock.milliseconds(),
-            producer_id, producer_epoch)
+            TopicPartition(OFFSETS_TOPIC, partition),
+            records,
+            self.broker.clock.milliseconds(),
+            producer_id,
+            producer_epoch,
+        )

@@ -42,10 +42,12 @@ class LogMaintenance:
         config = self.broker.config
         threads = int(config.get("log.cleaner.threads"))
         if config.get("log.cleaner.enable") and threads > 0:
-            self._pool = ProcessPoolExecutor(max_workers=threads,
-                                             mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=exit_with_parent,
-                                             initargs=(os.getpid(),))
+            self._pool = ProcessPoolExecutor(
+                max_workers=threads,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=exit_with_parent,
+                initargs=(os.getpid(),),
+            )
             self._tasks += [loop.create_task(self._cleaner_loop()) for _ in range(threads)]
 
     async def stop(self) -> None:
@@ -172,8 +174,10 @@ class LogMaintenance:
         if candidate is None or self._pool is None:
             return False
         config = self.broker.config
-        capacity = capacity_for(int(config.get("log.cleaner.dedupe.buffer.size")),
-                                int(config.get("log.cleaner.threads")))
+        capacity = capacity_for(
+            int(config.get("log.cleaner.dedupe.buffer.size")),
+            int(config.get("log.cleaner.threads")),
+        )
         job = self.cleaner.job_for(candidate, capacity, now)
         log_obj = candidate.log
         log_obj.cleaning = True
@@ -191,9 +195,14 @@ class LogMaintenance:
             self.cleaner.checkpoints[candidate.tp] = result.end_offset
             self.cleaner.write_checkpoints(logs)
             self.cleanings += 1
-            log.info("%s: cleaned up to offset %d: %d records removed, %d -> %d bytes",
-                     candidate.tp, result.end_offset, result.records_removed,
-                     result.bytes_read, result.bytes_written)
+            log.info(
+                "%s: cleaned up to offset %d: %d records removed, %d -> %d bytes",
+                candidate.tp,
+                result.end_offset,
+                result.records_removed,
+                result.bytes_read,
+                result.bytes_written,
+            )
         except asyncio.CancelledError:
             raise
         except Exception as exc:

@@ -30,26 +30,35 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-
 class TxnService:
     def __init__(self, broker: BrokerServer) -> None:
         self.broker = broker
         config = broker.config
         self.partitions = int(config.get("transaction.state.log.num.partitions"))
         self.coordinator = TransactionCoordinator(
-            TxnConfig(self.partitions, int(config.get("transaction.max.timeout.ms")),
-                      int(config.get("transactional.id.expiration.ms"))),
-            broker.clock, self, self, broker.producer_ids.generate_producer_id)
+            TxnConfig(
+                self.partitions,
+                int(config.get("transaction.max.timeout.ms")),
+                int(config.get("transactional.id.expiration.ms")),
+            ),
+            broker.clock,
+            self,
+            self,
+            broker.producer_ids.generate_producer_id,
+        )
         self._tasks: list[asyncio.Task[None]] = []
         # Cluster mode: the __transaction_state partitions led here (None: all, single node).
         self.owned: set[int] | None = None
         self._markers: TransactionMarkerChannelManager | None = None  # cluster mode
 
     def check_coordinator(self, transactional_id: str) -> None:
-        if self.owned is not None and \
-                self.coordinator.partition_for(transactional_id) not in self.owned:
+        if (
+            self.owned is not None
+            and self.coordinator.partition_for(transactional_id) not in self.owned
+        ):
             raise NotCoordinatorError(
-                f"This is not the correct coordinator for {transactional_id}.")
+                f"This is not the correct coordinator for {transactional_id}."
+            )
 
     def load_partition(self, partition: int) -> None:
         """Cluster mode: this broker became leader of ``__transaction_state-<partition>``:
@@ -58,31 +67,34 @@ class TxnService:
             return
         topic = self.broker.metadata_store.topics.get(TXN_TOPIC)
         if topic is not None and topic.partitions != self.coordinator.config.partitions:
-            self.coordinator.config = replace(self.coordinator.config,
-                                              partitions=topic.partitions)
+            self.coordinator.config = replace(self.coordinator.config, partitions=topic.partitions)
             self.partitions = topic.partitions
         self.unload_partition(partition, quiet=True)
         log_obj = self.broker.log_manager.logs.get(TopicPartition(TXN_TOPIC, partition))
         if log_obj is not None:
             self._replay(log_obj)
         self.owned.add(partition)
-        mine = [t for t in self.coordinator.txns.values()
-                if self.coordinator.partition_for(t.transactional_id) == partition]
-        log.info("loaded %s-%d: coordinating %d transactional ids", TXN_TOPIC, partition,
-                 len(mine))
+        mine = [
+            t
+            for t in self.coordinator.txns.values()
+            if self.coordinator.partition_for(t.transactional_id) == partition
+        ]
+        log.info("loaded %s-%d: coordinating %d transactional ids", TXN_TOPIC, partition, len(mine))
         self.coordinator.finish_loading(mine)
 
     def unload_partition(self, partition: int, quiet: bool = False) -> None:
         if self.owned is None:
             return
         self.owned.discard(partition)
-        doomed = [tid for tid in self.coordinator.txns
-                  if self.coordinator.partition_for(tid) == partition]
+        doomed = [
+            tid for tid in self.coordinator.txns if self.coordinator.partition_for(tid) == partition
+        ]
         for tid in doomed:
             del self.coordinator.txns[tid]
         if not quiet:
-            log.info("%s-%d moved away: unloaded %d transactional ids", TXN_TOPIC, partition,
-                     len(doomed))
+            log.info(
+                "%s-%d moved away: unloaded %d transactional ids", TXN_TOPIC, partition, len(doomed)
+            )
 
     def _replay(self, log_obj: Log) -> None:
         for segment in log_obj.segments:
@@ -98,9 +110,13 @@ class TxnService:
             self.owned = set()
             topic = None
             self._markers = TransactionMarkerChannelManager(
-                self.broker.node_id, self.broker.replica_manager,
-                lambda name: name in self.broker.metadata_store.topics, cluster.leader_of,
-                cluster.endpoint_of, self.write_markers)
+                self.broker.node_id,
+                self.broker.replica_manager,
+                lambda name: name in self.broker.metadata_store.topics,
+                cluster.leader_of,
+                cluster.endpoint_of,
+                self.write_markers,
+            )
         if topic is not None:
             self.partitions = topic.partitions
             for partition in range(topic.partitions):
@@ -110,12 +126,18 @@ class TxnService:
         loop = asyncio.get_running_loop()
         config = self.broker.config
         self._tasks = [
-            loop.create_task(self._every(
-                int(config.get("transaction.abort.timed.out.transaction.cleanup.interval.ms")),
-                self.coordinator.abort_timed_out)),
-            loop.create_task(self._every(
-                int(config.get("transaction.remove.expired.transaction.cleanup.interval.ms")),
-                self.coordinator.expire_transactional_ids)),
+            loop.create_task(
+                self._every(
+                    int(config.get("transaction.abort.timed.out.transaction.cleanup.interval.ms")),
+                    self.coordinator.abort_timed_out,
+                )
+            ),
+            loop.create_task(
+                self._every(
+                    int(config.get("transaction.remove.expired.transaction.cleanup.interval.ms")),
+                    self.coordinator.expire_transactional_ids,
+                )
+            ),
         ]
 
     async def stop(self) -> None:
@@ -139,15 +161,22 @@ class TxnService:
         if TXN_TOPIC in self.broker.metadata_store.topics:
             return
         config = self.broker.config
-        spec = TopicSpec(TXN_TOPIC, self.partitions,
-                         int(config.get("transaction.state.log.replication.factor")),
-                         configs={"cleanup.policy": "compact", "compression.type": "producer",
-                                  "min.insync.replicas": str(min(
-                                      int(config.get("transaction.state.log.min.isr")),
-                                      int(config.get(
-                                          "transaction.state.log.replication.factor")))),
-                                  "segment.bytes":
-                                      str(config.get("transaction.state.log.segment.bytes"))})
+        spec = TopicSpec(
+            TXN_TOPIC,
+            self.partitions,
+            int(config.get("transaction.state.log.replication.factor")),
+            configs={
+                "cleanup.policy": "compact",
+                "compression.type": "producer",
+                "min.insync.replicas": str(
+                    min(
+                        int(config.get("transaction.state.log.min.isr")),
+                        int(config.get("transaction.state.log.replication.factor")),
+                    )
+                ),
+                "segment.bytes": str(config.get("transaction.state.log.segment.bytes")),
+            },
+        )
         try:
             self.broker.admin_manager.create_topic(spec)
         except KafkaError as exc:
@@ -155,18 +184,24 @@ class TxnService:
 
     # -- TxnLogWriter --------------------------------------------------------------------------
 
-    def append_txn_records(self, partition: int,
-                           records: Sequence[tuple[bytes, bytes | None]]
-                           ) -> InternalWrite | None:
+    def append_txn_records(
+        self, partition: int, records: Sequence[tuple[bytes, bytes | None]]
+    ) -> InternalWrite | None:
         self.ensure_txn_topic()
         return self.broker.replica_manager.append_internal(
-            TopicPartition(TXN_TOPIC, partition), records, self.broker.clock.milliseconds())
+            TopicPartition(TXN_TOPIC, partition), records, self.broker.clock.milliseconds()
+        )
 
     # -- MarkerWriter --------------------------------------------------------------------------
 
-    def send_markers(self, producer_id: int, producer_epoch: int, commit: bool,
-                     partitions: Iterable[TopicPartition],
-                     on_done: Callable[[dict[TopicPartition, ErrorCode]], None]) -> None:
+    def send_markers(
+        self,
+        producer_id: int,
+        producer_epoch: int,
+        commit: bool,
+        partitions: Iterable[TopicPartition],
+        on_done: Callable[[dict[TopicPartition, ErrorCode]], None],
+    ) -> None:
         """Single node: write every marker now. Cluster: through the marker channel (local
         ones written here, the others sent to their leaders), then call back."""
         if self._markers is None:
@@ -174,15 +209,21 @@ class TxnService:
             return
         self._markers.send(producer_id, producer_epoch, commit, partitions, on_done)
 
-    def write_markers(self, producer_id: int, producer_epoch: int, commit: bool,
-                      partitions: Iterable[TopicPartition], writes: PendingWrites | None = None
-                      ) -> dict[TopicPartition, ErrorCode]:
+    def write_markers(
+        self,
+        producer_id: int,
+        producer_epoch: int,
+        commit: bool,
+        partitions: Iterable[TopicPartition],
+        writes: PendingWrites | None = None,
+    ) -> dict[TopicPartition, ErrorCode]:
         results: dict[TopicPartition, ErrorCode] = {}
         now = self.broker.clock.milliseconds()
         for tp in partitions:
             try:
-                write = self.broker.replica_manager.append_marker(tp, producer_id,
-                                                                  producer_epoch, commit, now)
+                write = self.broker.replica_manager.append_marker(
+                    tp, producer_id, producer_epoch, commit, now
+                )
                 results[tp] = ErrorCode.none
                 if writes is not None:
                     writes.add(write)

@@ -19,13 +19,23 @@ STARTUP_TIMEOUT_SECONDS = 60.0
 
 
 class Broker:
-    def __init__(self, *, data_dir: str | Path | None = None, host: str = "127.0.0.1",
-                 port: int = 0, overrides: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        data_dir: str | Path | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        overrides: Mapping[str, str] | None = None,
+    ) -> None:
         self._own_dir = data_dir is None
-        self.data_dir = Path(data_dir) if data_dir is not None else Path(
-            tempfile.mkdtemp(prefix="odradek-"))
-        settings = {"log.dirs": str(self.data_dir), "listeners": f"PLAINTEXT://{host}:{port}",
-                    "metrics.port": "-1"}  # no fixed port for test brokers; override to enable
+        self.data_dir = (
+            Path(data_dir) if data_dir is not None else Path(tempfile.mkdtemp(prefix="odradek-"))
+        )
+        settings = {
+            "log.dirs": str(self.data_dir),
+            "listeners": f"PLAINTEXT://{host}:{port}",
+            "metrics.port": "-1",
+        }  # no fixed port for test brokers; override to enable
         settings.update(overrides or {})
         self.config = load_broker_config(None, settings, environ={})
         self.server: BrokerServer | None = None
@@ -61,8 +71,12 @@ class Broker:
     async def __aenter__(self) -> Broker:
         return await self.start()
 
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         await self.stop()
 
     # -- background thread ---------------------------------------------------------------------
@@ -85,8 +99,9 @@ class Broker:
             await self._stop.wait()
             await self.server.stop()
 
-        self._thread = threading.Thread(target=asyncio.run, args=(main(),),
-                                        name="odradek-broker", daemon=True)
+        self._thread = threading.Thread(
+            target=asyncio.run, args=(main(),), name="odradek-broker", daemon=True
+        )
         self._thread.start()
         if not ready.wait(STARTUP_TIMEOUT_SECONDS):
             raise TimeoutError(f"the broker did not start within {STARTUP_TIMEOUT_SECONDS}s")
@@ -95,8 +110,12 @@ class Broker:
             raise failure[0]
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         if self._loop is not None and self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
         if self._thread is not None:

@@ -61,8 +61,9 @@ TEST_DEFAULTS: Mapping[str, str] = {
 class BrokerFactory(Protocol):
     """``odradek_broker_factory(overrides=None, /, **configs) -> Broker``."""
 
-    def __call__(self, overrides: Mapping[str, ConfigValue] | None = None, /,
-                 **configs: ConfigValue) -> Broker: ...
+    def __call__(
+        self, overrides: Mapping[str, ConfigValue] | None = None, /, **configs: ConfigValue
+    ) -> Broker: ...
 
 
 def _config_text(value: ConfigValue) -> str:
@@ -71,8 +72,9 @@ def _config_text(value: ConfigValue) -> str:
     return str(value)
 
 
-def _settings(overrides: Mapping[str, ConfigValue] | None,
-              configs: Mapping[str, ConfigValue]) -> dict[str, str]:
+def _settings(
+    overrides: Mapping[str, ConfigValue] | None, configs: Mapping[str, ConfigValue]
+) -> dict[str, str]:
     settings = dict(TEST_DEFAULTS)
     for name, value in {**(overrides or {}), **configs}.items():
         settings[name] = _config_text(value)
@@ -100,8 +102,9 @@ def odradek_broker_factory(tmp_path: Path) -> Iterator[BrokerFactory]:
     with contextlib.ExitStack() as brokers:
         count = 0
 
-        def start(overrides: Mapping[str, ConfigValue] | None = None, /,
-                  **configs: ConfigValue) -> Broker:
+        def start(
+            overrides: Mapping[str, ConfigValue] | None = None, /, **configs: ConfigValue
+        ) -> Broker:
             nonlocal count
             count += 1
             data_dir = tmp_path / f"odradek-data-{count}"

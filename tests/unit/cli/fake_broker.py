@@ -89,7 +89,8 @@ class FakeBroker:
         api_key, version = struct.unpack_from(">hh", payload)
         body_class = request_class(api_key, version)
         header_class: type[RequestHeaderV1 | RequestHeaderV2] = (
-            RequestHeaderV2 if body_class.__flexible__ else RequestHeaderV1)
+            RequestHeaderV2 if body_class.__flexible__ else RequestHeaderV1
+        )
         header, offset = entity_reader(header_class)(payload, 0)
         body, size = entity_reader(body_class)(payload, offset)
         assert offset + size == len(payload), "trailing bytes in a request"

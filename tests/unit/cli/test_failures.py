@@ -16,12 +16,15 @@ from odradek.cli.tools.configs_wire import rebuild
 from odradek.cli.tools.reachability import Address, BadBootstrap, Unreachable
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("localhost:9092", [Address("localhost:9092", "localhost", 9092)]),
-    (" a:1 , b:2 ", [Address("a:1", "a", 1), Address("b:2", "b", 2)]),
-    ("PLAINTEXT://h:9092", [Address("PLAINTEXT://h:9092", "h", 9092)]),
-    ("[::1]:9092", [Address("[::1]:9092", "::1", 9092)]),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("localhost:9092", [Address("localhost:9092", "localhost", 9092)]),
+        (" a:1 , b:2 ", [Address("a:1", "a", 1), Address("b:2", "b", 2)]),
+        ("PLAINTEXT://h:9092", [Address("PLAINTEXT://h:9092", "h", 9092)]),
+        ("[::1]:9092", [Address("[::1]:9092", "::1", 9092)]),
+    ],
+)
 def test_bootstrap_addresses(text: str, expected: list[Address]) -> None:
     assert reachability.parse_bootstrap(text) == expected
 
@@ -42,8 +45,9 @@ def test_a_refused_connection_is_unreachable() -> None:
     port = _closed_port()
     with pytest.raises(Unreachable) as raised:
         reachability.check(f"127.0.0.1:{port}")
-    assert str(raised.value) == (f"no broker answers at the bootstrap address 127.0.0.1:{port} "
-                                 "(connection refused)")
+    assert str(raised.value) == (
+        f"no broker answers at the bootstrap address 127.0.0.1:{port} (connection refused)"
+    )
     assert reachability.answered() is None
 
 
@@ -79,7 +83,7 @@ def test_over_tls_only_the_connection_is_checked() -> None:
 
 
 def test_a_kafka_answer_is_enough() -> None:
-    answer = bytes.fromhex("0000000a" "00000d7a" "0000" "00000000")
+    answer = bytes.fromhex("0000000a00000d7a000000000000")
     with _listener(answer) as server:
         address = f"127.0.0.1:{server.getsockname()[1]}"
         dead = f"127.0.0.1:{_closed_port()}"
@@ -88,8 +92,9 @@ def test_a_kafka_answer_is_enough() -> None:
 
 def test_timeouts_come_from_the_client_config() -> None:
     assert reachability.timeouts({}) == (5.0, 30.0)
-    assert reachability.timeouts({"socket.connection.setup.timeout.ms": "2000",
-                                  "request.timeout.ms": "7000"}) == (2.0, 7.0)
+    assert reachability.timeouts(
+        {"socket.connection.setup.timeout.ms": "2000", "request.timeout.ms": "7000"}
+    ) == (2.0, 7.0)
 
 
 def _run(*argv: str) -> tuple[int, str]:
@@ -104,7 +109,9 @@ def _run(*argv: str) -> tuple[int, str]:
 
 def test_an_unknown_flag_is_named_before_a_missing_action() -> None:
     assert _run("topics", "--lst") == (
-        1, "odradek topics: error: --lst is not a recognized option (did you mean --list?)\n")
+        1,
+        "odradek topics: error: --lst is not a recognized option (did you mean --list?)\n",
+    )
 
 
 def test_flag_values_with_an_equals_sign_are_named_by_flag() -> None:
@@ -122,7 +129,8 @@ def test_synonyms_rebuilt_from_what_confluent_kafka_kept() -> None:
     kept = [("message.max.bytes", "1048588", "DEFAULT_CONFIG")]
     assert rebuild("message.max.bytes", "2000000", "DYNAMIC_BROKER_CONFIG", kept) == [
         ("message.max.bytes", "2000000", "DYNAMIC_BROKER_CONFIG"),
-        ("message.max.bytes", "1048588", "DEFAULT_CONFIG")]
+        ("message.max.bytes", "1048588", "DEFAULT_CONFIG"),
+    ]
     assert rebuild("message.max.bytes", "1048588", "DEFAULT_CONFIG", kept) == kept
     retention = [("log.retention.hours", "168", "DEFAULT_CONFIG")]
     assert rebuild("log.retention.ms", None, "DEFAULT_CONFIG", retention) == retention

@@ -60,8 +60,11 @@ def describe_transactions_response(_request: Any) -> Any:
         throttle_time=timedelta(0),
         transaction_states=(
             state("empty", -1, ()),
-            state("open", 1_700_000_000_000,
-                  (TopicData(topic=TopicName("t"), partitions=(i32(0), i32(2))),)),
+            state(
+                "open",
+                1_700_000_000_000,
+                (TopicData(topic=TopicName("t"), partitions=(i32(0), i32(2))),),
+            ),
         ),
     )
 

@@ -78,9 +78,14 @@ def test_create_with_broker_defaults(setup: Setup) -> None:
 
 
 def test_create_with_explicit_counts_and_configs(setup: Setup) -> None:
-    topic = setup.controller.create_topic(TopicSpec(
-        "events", num_partitions=2, replication_factor=1,
-        configs={"retention.ms": "1000", "cleanup.policy": "compact,delete"}))
+    topic = setup.controller.create_topic(
+        TopicSpec(
+            "events",
+            num_partitions=2,
+            replication_factor=1,
+            configs={"retention.ms": "1000", "cleanup.policy": "compact,delete"},
+        )
+    )
     assert topic.partitions == 2
     assert topic.configs == {"retention.ms": "1000", "cleanup.policy": "compact,delete"}
     log = setup.log_manager.logs[TopicPartition("events", 1)]
@@ -89,8 +94,7 @@ def test_create_with_explicit_counts_and_configs(setup: Setup) -> None:
 
 
 def test_validate_only_creates_nothing(setup: Setup) -> None:
-    topic = setup.controller.create_topic(TopicSpec("dry", num_partitions=4),
-                                          validate_only=True)
+    topic = setup.controller.create_topic(TopicSpec("dry", num_partitions=4), validate_only=True)
     assert topic.partitions == 4
     assert "dry" not in setup.store.topics
     assert partition_dirs(setup.data) == []
@@ -102,8 +106,9 @@ def test_duplicate_topic(setup: Setup) -> None:
         setup.controller.create_topic(TopicSpec("orders", num_partitions=1))
 
 
-@pytest.mark.parametrize("name", ["", ".", "..", "has space", "slash/name", "a" * 250,
-                                  "ünïcode", "semi;colon"])
+@pytest.mark.parametrize(
+    "name", ["", ".", "..", "has space", "slash/name", "a" * 250, "ünïcode", "semi;colon"]
+)
 def test_invalid_topic_name(setup: Setup, name: str) -> None:
     with pytest.raises(InvalidTopicError):
         setup.controller.create_topic(TopicSpec(name))
@@ -146,12 +151,15 @@ def test_non_positive_partitions(setup: Setup, partitions: int) -> None:
     assert partition_dirs(setup.data) == []
 
 
-@pytest.mark.parametrize("configs", [
-    {"retention.ms": "soon"},
-    {"no.such.config": "1"},
-    {"cleanup.policy": "shred"},
-    {"segment.bytes": "1"},
-])
+@pytest.mark.parametrize(
+    "configs",
+    [
+        {"retention.ms": "soon"},
+        {"no.such.config": "1"},
+        {"cleanup.policy": "shred"},
+        {"segment.bytes": "1"},
+    ],
+)
 def test_bad_config(setup: Setup, configs: dict[str, str]) -> None:
     with pytest.raises(InvalidConfigError):
         setup.controller.create_topic(TopicSpec("orders", configs=configs))
@@ -165,8 +173,9 @@ def test_null_config_value(setup: Setup) -> None:
 
 
 def test_explicit_assignment_with_this_node(setup: Setup) -> None:
-    topic = setup.controller.create_topic(TopicSpec(
-        "assigned", assignments={0: [NODE_ID], 1: [NODE_ID]}))
+    topic = setup.controller.create_topic(
+        TopicSpec("assigned", assignments={0: [NODE_ID], 1: [NODE_ID]})
+    )
     assert topic.partitions == 2
     assert topic.replication_factor == 1
     assert partition_dirs(setup.data) == ["assigned-0", "assigned-1"]
@@ -174,16 +183,19 @@ def test_explicit_assignment_with_this_node(setup: Setup) -> None:
 
 def test_assignment_together_with_counts_is_invalid_request(setup: Setup) -> None:
     with pytest.raises(InvalidRequestError):
-        setup.controller.create_topic(TopicSpec("x", num_partitions=1,
-                                                assignments={0: [NODE_ID]}))
+        setup.controller.create_topic(TopicSpec("x", num_partitions=1, assignments={0: [NODE_ID]}))
 
 
-@pytest.mark.parametrize("assignments", [
-    {0: [NODE_ID + 1]},  # a broker that is not registered
-    {0: [NODE_ID, NODE_ID]},  # the same broker twice
-    {0: [NODE_ID], 2: [NODE_ID]},  # partitions not 0..n-1
-    {0: []},  # an empty replica list
-], ids=["unknown-broker", "duplicate", "gap", "empty"])
+@pytest.mark.parametrize(
+    "assignments",
+    [
+        {0: [NODE_ID + 1]},  # a broker that is not registered
+        {0: [NODE_ID, NODE_ID]},  # the same broker twice
+        {0: [NODE_ID], 2: [NODE_ID]},  # partitions not 0..n-1
+        {0: []},  # an empty replica list
+    ],
+    ids=["unknown-broker", "duplicate", "gap", "empty"],
+)
 def test_bad_manual_assignment(setup: Setup, assignments: dict[int, list[int]]) -> None:
     with pytest.raises(KafkaError) as info:
         setup.controller.create_topic(TopicSpec("x", assignments=assignments))
@@ -247,8 +259,9 @@ def test_auto_create(tmp_path: Path) -> None:
 def test_metadata_and_data_survive_a_restart(tmp_path: Path) -> None:
     data = tmp_path / "data"
     first = start(data)
-    created = first.controller.create_topic(TopicSpec(
-        "durable", num_partitions=2, configs={"segment.bytes": "1048576"}))
+    created = first.controller.create_topic(
+        TopicSpec("durable", num_partitions=2, configs={"segment.bytes": "1048576"})
+    )
     log = first.log_manager.logs[TopicPartition("durable", 1)]
     for n in range(4):
         append(log, make_batch(2, tag=f"n{n}"))

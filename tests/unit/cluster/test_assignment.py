@@ -17,8 +17,13 @@ def no_racks(*ids: int) -> dict[int, str | None]:
     return dict.fromkeys(ids)
 
 
-def check_valid(assignment: dict[int, list[int]], brokers: dict[int, str | None],
-                partitions: int, replication: int, first_partition: int = 0) -> None:
+def check_valid(
+    assignment: dict[int, list[int]],
+    brokers: dict[int, str | None],
+    partitions: int,
+    replication: int,
+    first_partition: int = 0,
+) -> None:
     assert sorted(assignment) == list(range(first_partition, first_partition + partitions))
     for replicas in assignment.values():
         assert len(replicas) == replication
@@ -34,8 +39,10 @@ def check_leaders_even(assignment: dict[int, list[int]], brokers: dict[int, str 
 
 
 def test_replication_factor_larger_than_brokers() -> None:
-    with pytest.raises(InvalidReplicationFactorError,
-                       match="Replication factor: 4 larger than available brokers: 3"):
+    with pytest.raises(
+        InvalidReplicationFactorError,
+        match="Replication factor: 4 larger than available brokers: 3",
+    ):
         assign_replicas(no_racks(1, 2, 3), 6, 4)
 
 
@@ -57,8 +64,14 @@ def test_round_robin_matches_kafka() -> None:
 
 def test_rack_aware_matches_kafka() -> None:
     # AdminRackAwareTest.testGetRackAlternatedBrokerListAndAssignReplicasToBrokers
-    racks: dict[int, str | None] = {0: "rack1", 1: "rack3", 2: "rack3", 3: "rack2",
-                                    4: "rack2", 5: "rack1"}
+    racks: dict[int, str | None] = {
+        0: "rack1",
+        1: "rack3",
+        2: "rack3",
+        3: "rack2",
+        4: "rack2",
+        5: "rack1",
+    }
     assignment = assign_replicas(racks, 7, 3, start_index=0, shift=0)
     assert assignment == {
         0: [0, 3, 1],
@@ -73,8 +86,9 @@ def test_rack_aware_matches_kafka() -> None:
 
 def test_broker_ids_are_placed_in_id_order() -> None:
     shuffled = {3: None, 1: None, 2: None}
-    assert assign_replicas(shuffled, 6, 2, start_index=1, shift=1) == \
-        assign_replicas(no_racks(1, 2, 3), 6, 2, start_index=1, shift=1)
+    assert assign_replicas(shuffled, 6, 2, start_index=1, shift=1) == assign_replicas(
+        no_racks(1, 2, 3), 6, 2, start_index=1, shift=1
+    )
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -98,7 +112,8 @@ def test_rack_aware_layouts_span_as_many_racks_as_possible(seed: int) -> None:
     # every rack gets a broker, the rest are spread at random (uneven racks)
     brokers: dict[int, str | None] = {
         broker: rack_names[i] if i < len(rack_names) else rng.choice(rack_names)
-        for i, broker in enumerate(ids)}
+        for i, broker in enumerate(ids)
+    }
     partitions = rng.randint(1, 25)
     replication = rng.randint(1, count)
     assignment = assign_replicas(brokers, partitions, replication)
@@ -111,12 +126,19 @@ def test_rack_aware_layouts_span_as_many_racks_as_possible(seed: int) -> None:
 def test_replicas_spread_evenly_when_racks_are_even() -> None:
     """AdminRackAwareTest.testAssignmentWithRackAware: 6 brokers on 3 racks, 6 partitions of 3
     replicas: every broker holds 3 replicas and leads one partition."""
-    racks: dict[int, str | None] = {0: "rack1", 1: "rack2", 2: "rack2", 3: "rack3",
-                                    4: "rack3", 5: "rack1"}
+    racks: dict[int, str | None] = {
+        0: "rack1",
+        1: "rack2",
+        2: "rack2",
+        3: "rack3",
+        4: "rack3",
+        5: "rack1",
+    }
     assignment = assign_replicas(racks, 6, 3, start_index=2, shift=0)
     check_valid(assignment, racks, 6, 3)
-    assert Counter(b for replicas in assignment.values() for b in replicas) == \
-        dict.fromkeys(racks, 3)
+    assert Counter(b for replicas in assignment.values() for b in replicas) == dict.fromkeys(
+        racks, 3
+    )
     assert Counter(replicas[0] for replicas in assignment.values()) == dict.fromkeys(racks, 1)
     for replicas in assignment.values():
         assert len({racks[b] for b in replicas}) == 3
@@ -124,8 +146,9 @@ def test_replicas_spread_evenly_when_racks_are_even() -> None:
 
 def test_partial_rack_information_falls_back_to_round_robin() -> None:
     brokers: dict[int, str | None] = {1: "a", 2: None, 3: "b"}
-    assert assign_replicas(brokers, 5, 2, start_index=0, shift=0) == \
-        assign_replicas(no_racks(1, 2, 3), 5, 2, start_index=0, shift=0)
+    assert assign_replicas(brokers, 5, 2, start_index=0, shift=0) == assign_replicas(
+        no_racks(1, 2, 3), 5, 2, start_index=0, shift=0
+    )
 
 
 def test_deterministic_with_start_index_and_shift() -> None:

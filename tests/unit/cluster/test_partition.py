@@ -46,9 +46,14 @@ def partition(log: Log, **kwargs: object) -> Partition:
     return Partition(TP, log, LOCAL, **kwargs)  # type: ignore[arg-type]
 
 
-def leader(log: Log, clock: FakeClock, isr: tuple[int, ...] = (1, 2, 3),
-           replicas: tuple[int, ...] = (1, 2, 3), epoch: int = 1,
-           min_isr: int = 1) -> Partition:
+def leader(
+    log: Log,
+    clock: FakeClock,
+    isr: tuple[int, ...] = (1, 2, 3),
+    replicas: tuple[int, ...] = (1, 2, 3),
+    epoch: int = 1,
+    min_isr: int = 1,
+) -> Partition:
     p = partition(log, min_insync_replicas=min_isr)
     p.make_leader(epoch, isr, replicas, 0, clock.now_ms)
     return p
@@ -86,7 +91,8 @@ def test_make_leader_starts_an_epoch_at_the_log_end_offset(log: Log, clock: Fake
 
 
 def test_make_leader_again_in_the_same_epoch_keeps_epoch_and_follower_positions(
-        log: Log, clock: FakeClock) -> None:
+    log: Log, clock: FakeClock
+) -> None:
     p = leader(log, clock, epoch=2, replicas=(1, 2, 3))
     produce(log, 4)
     p.record_follower_fetch(2, 4, clock.now_ms)
@@ -114,7 +120,8 @@ def test_new_epoch_resets_follower_state(log: Log, clock: FakeClock) -> None:
 
 
 def test_high_watermark_is_the_smallest_log_end_offset_across_the_isr(
-        log: Log, clock: FakeClock) -> None:
+    log: Log, clock: FakeClock
+) -> None:
     p = leader(log, clock)
     leo = produce(log, 10)
     assert log.high_watermark == 0  # replicated: the append does not move it
@@ -140,7 +147,8 @@ def test_high_watermark_never_moves_back(log: Log, clock: FakeClock) -> None:
 
 
 def test_leader_alone_in_the_isr_has_its_log_end_offset_as_high_watermark(
-        log: Log, clock: FakeClock) -> None:
+    log: Log, clock: FakeClock
+) -> None:
     p = leader(log, clock, isr=(1,), replicas=(1, 2, 3))
     produce(log, 4)
     assert p.maybe_increment_high_watermark() is True
@@ -148,7 +156,8 @@ def test_leader_alone_in_the_isr_has_its_log_end_offset_as_high_watermark(
 
 
 def test_followers_outside_the_isr_do_not_hold_the_high_watermark(
-        log: Log, clock: FakeClock) -> None:
+    log: Log, clock: FakeClock
+) -> None:
     p = leader(log, clock, isr=(1, 2), replicas=(1, 2, 3))
     produce(log, 5)
     p.record_follower_fetch(3, 0, clock.now_ms)
@@ -198,7 +207,8 @@ def test_a_follower_does_not_compute_a_high_watermark(log: Log, clock: FakeClock
 
 
 def test_wait_for_isr_completes_when_the_high_watermark_reaches_the_offset(
-        log: Log, clock: FakeClock) -> None:
+    log: Log, clock: FakeClock
+) -> None:
     p = leader(log, clock, isr=(1, 2), replicas=(1, 2), min_isr=2)
     leo = produce(log, 3)
     waiter = Waiter()
@@ -223,7 +233,8 @@ def test_wait_for_isr_already_replicated_completes_at_once(log: Log, clock: Fake
 
 
 def test_waiters_complete_in_offset_order_as_the_high_watermark_moves(
-        log: Log, clock: FakeClock) -> None:
+    log: Log, clock: FakeClock
+) -> None:
     p = leader(log, clock, isr=(1, 2), replicas=(1, 2))
     first, second = Waiter(), Waiter()
     p.wait_for_isr(produce(log, 2), first)
@@ -237,7 +248,8 @@ def test_waiters_complete_in_offset_order_as_the_high_watermark_moves(
 
 
 def test_isr_below_min_insync_at_completion_is_not_enough_replicas_after_append(
-        log: Log, clock: FakeClock) -> None:
+    log: Log, clock: FakeClock
+) -> None:
     p = leader(log, clock, isr=(1, 2), replicas=(1, 2), min_isr=2)
     waiter = Waiter()
     p.wait_for_isr(produce(log, 1), waiter)
@@ -297,7 +309,8 @@ def test_fetch_at_the_leader_log_end_is_caught_up_now(log: Log, clock: FakeClock
 
 
 def test_fetch_reaching_the_previous_fetch_leader_end_is_caught_up_then(
-        log: Log, clock: FakeClock) -> None:
+    log: Log, clock: FakeClock
+) -> None:
     """Small produce requests at a high rate: the follower never reaches the current log end
     but is caught up as of its previous fetch."""
     p = leader(log, clock, isr=(1,), replicas=(1, 2))
@@ -333,7 +346,8 @@ def test_fetch_from_an_unknown_replica_is_ignored(log: Log, clock: FakeClock) ->
 
 
 def test_isr_shrink_drops_followers_not_caught_up_within_the_lag_time(
-        log: Log, clock: FakeClock) -> None:
+    log: Log, clock: FakeClock
+) -> None:
     p = leader(log, clock)  # everyone in the ISR counts as caught up at T0
     produce(log, 4)
     assert p.isr_shrink(T0 + LAG_MS, LAG_MS) is None
@@ -350,7 +364,8 @@ def test_isr_shrink_drops_isr_members_outside_the_replica_set(log: Log, clock: F
 
 
 def test_isr_shrink_waits_for_a_pending_change_and_only_runs_on_the_leader(
-        log: Log, clock: FakeClock) -> None:
+    log: Log, clock: FakeClock
+) -> None:
     p = leader(log, clock)
     p.pending_isr = (1, 2)
     assert p.isr_shrink(T0 + 10 * LAG_MS, LAG_MS) is None
@@ -384,7 +399,8 @@ def expansion_setup(log: Log, clock: FakeClock) -> Partition:
 
 
 def test_isr_expansion_needs_the_high_watermark_and_the_epoch_start(
-        log: Log, clock: FakeClock) -> None:
+    log: Log, clock: FakeClock
+) -> None:
     p = expansion_setup(log, clock)
     assert log.epoch_cache.entries[-1] == (2, 10)
     p.record_follower_fetch(3, 3, clock.now_ms)

@@ -36,8 +36,9 @@ def clock() -> FakeClock:
     return FakeClock(T0)
 
 
-def log_with_epochs(directory: Path, clock: FakeClock, epochs: list[tuple[int, int]],
-                    end: int) -> Log:
+def log_with_epochs(
+    directory: Path, clock: FakeClock, epochs: list[tuple[int, int]], end: int
+) -> Log:
     """A log whose leader epochs start at the given offsets, one record per batch, up to
     ``end``."""
     log = open_log(directory, clock)
@@ -101,7 +102,8 @@ def test_undefined_answer_truncates_to_the_high_watermark(follower: Log) -> None
 
 
 def test_undefined_answer_with_the_high_watermark_at_the_end_keeps_everything(
-        follower: Log) -> None:
+    follower: Log,
+) -> None:
     follower.update_high_watermark(30)
     truncate_to_leader(follower, -1, -1)
     assert follower.log_end_offset == 30
@@ -137,16 +139,27 @@ class LeaderStub:
             for item in topic.partitions:
                 self.asked.append((item.current_leader_epoch, item.leader_epoch))
                 epoch, end = self.leader.epoch_cache.end_offset_for(
-                    item.leader_epoch, self.leader.log_end_offset)
+                    item.leader_epoch, self.leader.log_end_offset
+                )
                 if self.error != ErrorCode.none:
                     epoch, end = -1, -1
-                partitions.append(build(epoch_v4.EpochEndOffset, error_code=self.error,
-                                        partition=item.partition, leader_epoch=epoch,
-                                        end_offset=end))
-            topics.append(build(epoch_v4.OffsetForLeaderTopicResult, topic=topic.topic,
-                                partitions=tuple(partitions)))
-        return build(epoch_v4.OffsetForLeaderEpochResponse, throttle_time=0,
-                     topics=tuple(topics))
+                partitions.append(
+                    build(
+                        epoch_v4.EpochEndOffset,
+                        error_code=self.error,
+                        partition=item.partition,
+                        leader_epoch=epoch,
+                        end_offset=end,
+                    )
+                )
+            topics.append(
+                build(
+                    epoch_v4.OffsetForLeaderTopicResult,
+                    topic=topic.topic,
+                    partitions=tuple(partitions),
+                )
+            )
+        return build(epoch_v4.OffsetForLeaderEpochResponse, throttle_time=0, topics=tuple(topics))
 
 
 def fetcher_for(follower: Log, leader_epoch: int) -> tuple[ReplicaFetcher, FetchState]:
@@ -157,7 +170,8 @@ def fetcher_for(follower: Log, leader_epoch: int) -> tuple[ReplicaFetcher, Fetch
         return follower if tp == TP else None
 
     fetcher.manager = SimpleNamespace(  # type: ignore[assignment]
-        local_id=2, log_of=log_of, config_int=lambda name: 100)
+        local_id=2, log_of=log_of, config_int=lambda name: 100
+    )
     fetcher.leader = 1
     fetcher.index = 0
     state = FetchState(leader_epoch)
@@ -165,8 +179,7 @@ def fetcher_for(follower: Log, leader_epoch: int) -> tuple[ReplicaFetcher, Fetch
     return fetcher, state
 
 
-async def truncate_until_done(fetcher: ReplicaFetcher, stub: LeaderStub,
-                              state: FetchState) -> int:
+async def truncate_until_done(fetcher: ReplicaFetcher, stub: LeaderStub, state: FetchState) -> int:
     """Run the truncation step as the fetcher loop does, until it says it is done."""
     rounds = 0
     while state.truncating and rounds < 5:
@@ -175,8 +188,9 @@ async def truncate_until_done(fetcher: ReplicaFetcher, stub: LeaderStub,
     return rounds
 
 
-async def test_truncation_completes_when_the_leader_has_our_epoch(tmp_path: Path,
-                                                                 clock: FakeClock) -> None:
+async def test_truncation_completes_when_the_leader_has_our_epoch(
+    tmp_path: Path, clock: FakeClock
+) -> None:
     leader = log_with_epochs(tmp_path / "leader", clock, [(0, 0), (2, 10)], 15)
     follower = log_with_epochs(tmp_path / "follower", clock, [(0, 0), (2, 10)], 18)
     fetcher, state = fetcher_for(follower, leader_epoch=3)
@@ -187,19 +201,21 @@ async def test_truncation_completes_when_the_leader_has_our_epoch(tmp_path: Path
     assert not state.truncating
 
 
-async def test_truncation_error_keeps_truncating_after_a_pause(tmp_path: Path,
-                                                              clock: FakeClock) -> None:
+async def test_truncation_error_keeps_truncating_after_a_pause(
+    tmp_path: Path, clock: FakeClock
+) -> None:
     leader = log_with_epochs(tmp_path / "leader", clock, [(0, 0)], 5)
     follower = log_with_epochs(tmp_path / "follower", clock, [(0, 0)], 8)
     fetcher, state = fetcher_for(follower, leader_epoch=1)
-    await fetcher._truncate(LeaderStub(leader, ErrorCode.fenced_leader_epoch),  # type: ignore[arg-type]
-                            [TP])
+    await fetcher._truncate(
+        LeaderStub(leader, ErrorCode.fenced_leader_epoch),  # type: ignore[arg-type]
+        [TP],
+    )
     assert state.truncating and state.paused_until > 0
     assert follower.log_end_offset == 8
 
 
-async def test_truncation_asks_again_until_a_common_epoch(tmp_path: Path,
-                                                         clock: FakeClock) -> None:
+async def test_truncation_asks_again_until_a_common_epoch(tmp_path: Path, clock: FakeClock) -> None:
     # leader: epoch 0 at 0-9, epoch 1 at 10-11, epoch 5 from 12; it never had epoch 3
     leader = log_with_epochs(tmp_path / "leader", clock, [(0, 0), (1, 10), (5, 12)], 20)
     # follower: epoch 0 at 0-14 (its 10-14 are not the leader's), epoch 3 from 15
@@ -227,16 +243,17 @@ def test_whole_batches_keeps_a_chunk_of_complete_batches() -> None:
     assert whole_batches(b"") == b""
 
 
-@pytest.mark.parametrize("cut", [1, HEADER_SIZE - 1, HEADER_SIZE, HEADER_SIZE + 1,
-                                 len(BATCHES[2]) - 1])
+@pytest.mark.parametrize(
+    "cut", [1, HEADER_SIZE - 1, HEADER_SIZE, HEADER_SIZE + 1, len(BATCHES[2]) - 1]
+)
 def test_whole_batches_cuts_after_the_last_complete_batch(cut: int) -> None:
     two = len(BATCHES[0]) + len(BATCHES[1])
-    assert whole_batches(CHUNK[:two + cut]) == CHUNK[:two]
+    assert whole_batches(CHUNK[: two + cut]) == CHUNK[:two]
 
 
 def test_whole_batches_of_a_partial_first_batch_is_empty() -> None:
     assert whole_batches(CHUNK[:10]) == b""
-    assert whole_batches(CHUNK[:len(BATCHES[0]) - 1]) == b""
+    assert whole_batches(CHUNK[: len(BATCHES[0]) - 1]) == b""
 
 
 def test_whole_batches_stops_at_a_corrupt_batch_length(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -31,19 +31,24 @@ TIMEOUT = 60_000
 @dataclass
 class FakeTxnLog:
     """Collects ``__transaction_state`` appends; ``fail`` makes the next appends raise."""
+
     appended: list[tuple[int, bytes, bytes | None]] = field(default_factory=list)
     fail: KafkaError | None = None
 
-    def append_txn_records(self, partition: int,
-                           records: Sequence[tuple[bytes, bytes | None]]) -> None:
+    def append_txn_records(
+        self, partition: int, records: Sequence[tuple[bytes, bytes | None]]
+    ) -> None:
         if self.fail is not None:
             raise self.fail
         self.appended += [(partition, key, value) for key, value in records]
 
     def states(self, transactional_id: str) -> list[TxnState]:
         key = rec.txn_key(transactional_id)
-        return [TxnState(rec.decode_value(v).status) for _, k, v in self.appended
-                if k == key and v is not None]
+        return [
+            TxnState(rec.decode_value(v).status)
+            for _, k, v in self.appended
+            if k == key and v is not None
+        ]
 
     def last(self, transactional_id: str) -> rec.TxnValue:
         key = rec.txn_key(transactional_id)
@@ -64,9 +69,14 @@ class FakeMarkers:
     written: list[Marker] = field(default_factory=list)
     errors: dict[TopicPartition, ErrorCode] = field(default_factory=dict)
 
-    def send_markers(self, producer_id: int, producer_epoch: int, commit: bool,
-                     partitions: Iterable[TopicPartition],
-                     on_done: Callable[[dict[TopicPartition, ErrorCode]], None]) -> None:
+    def send_markers(
+        self,
+        producer_id: int,
+        producer_epoch: int,
+        commit: bool,
+        partitions: Iterable[TopicPartition],
+        on_done: Callable[[dict[TopicPartition, ErrorCode]], None],
+    ) -> None:
         wanted = tuple(partitions)
         results = {tp: self.errors.get(tp, E.none) for tp in wanted}
         if all(e is E.none for e in results.values()):
@@ -83,22 +93,29 @@ class Harness:
         self.coordinator = self.make(config or TxnConfig())
 
     def make(self, config: TxnConfig) -> TransactionCoordinator:
-        return TransactionCoordinator(config, self.clock, self.log, self.markers,
-                                      self._generate)
+        return TransactionCoordinator(config, self.clock, self.log, self.markers, self._generate)
 
     def _generate(self) -> int:
         self._next_pid += 1
         return self._next_pid
 
-    def init(self, transactional_id: str = TID, timeout_ms: int = TIMEOUT,
-             producer_id: int = -1, producer_epoch: int = -1) -> tuple[ErrorCode, int, int]:
-        return self.coordinator.init_producer_id(transactional_id, timeout_ms, producer_id,
-                                                 producer_epoch)
+    def init(
+        self,
+        transactional_id: str = TID,
+        timeout_ms: int = TIMEOUT,
+        producer_id: int = -1,
+        producer_epoch: int = -1,
+    ) -> tuple[ErrorCode, int, int]:
+        return self.coordinator.init_producer_id(
+            transactional_id, timeout_ms, producer_id, producer_epoch
+        )
 
-    def begin(self, pid: int, epoch: int, *partitions: TopicPartition,
-              transactional_id: str = TID) -> dict[TopicPartition, ErrorCode]:
-        return self.coordinator.add_partitions(transactional_id, pid, epoch,
-                                               list(partitions or (T1,)), lambda tp: True)
+    def begin(
+        self, pid: int, epoch: int, *partitions: TopicPartition, transactional_id: str = TID
+    ) -> dict[TopicPartition, ErrorCode]:
+        return self.coordinator.add_partitions(
+            transactional_id, pid, epoch, list(partitions or (T1,)), lambda tp: True
+        )
 
     def reloaded(self) -> TransactionCoordinator:
         """A new coordinator that replays what this one wrote (a broker restart)."""
@@ -252,8 +269,11 @@ def test_end_txn_writes_markers_and_completes(h: Harness, commit: bool) -> None:
     h.begin(pid, epoch, T1, T2)
     assert h.coordinator.end_txn(TID, pid, epoch, commit) is E.none
     assert h.markers.written == [Marker(pid, epoch, commit, (T1, T2))]
-    prepare, complete = ((TxnState.PREPARE_COMMIT, TxnState.COMPLETE_COMMIT) if commit
-                         else (TxnState.PREPARE_ABORT, TxnState.COMPLETE_ABORT))
+    prepare, complete = (
+        (TxnState.PREPARE_COMMIT, TxnState.COMPLETE_COMMIT)
+        if commit
+        else (TxnState.PREPARE_ABORT, TxnState.COMPLETE_ABORT)
+    )
     assert h.log.states(TID)[-2:] == [prepare, complete]
     txn = h.coordinator.txns[TID]
     assert txn.state is complete
@@ -380,8 +400,9 @@ def test_loading_completes_prepared_transaction(h: Harness, commit: bool) -> Non
     other = h.reloaded()
     other.finish_loading()
     assert h.markers.written == [Marker(pid, epoch, commit, (T1,))]
-    assert other.txns[TID].state is (TxnState.COMPLETE_COMMIT if commit
-                                     else TxnState.COMPLETE_ABORT)
+    assert other.txns[TID].state is (
+        TxnState.COMPLETE_COMMIT if commit else TxnState.COMPLETE_ABORT
+    )
 
 
 def test_loaded_ongoing_transaction_times_out(h: Harness) -> None:
@@ -397,8 +418,15 @@ def test_loaded_ongoing_transaction_times_out(h: Harness) -> None:
 
 
 def test_transaction_log_value_round_trip() -> None:
-    value = rec.TxnValue(42, 7, 30_000, int(TxnState.ONGOING),
-                         (("a", 0), ("a", 2), ("b", 1)), 1_700_000_000_123, 1_700_000_000_001)
+    value = rec.TxnValue(
+        42,
+        7,
+        30_000,
+        int(TxnState.ONGOING),
+        (("a", 0), ("a", 2), ("b", 1)),
+        1_700_000_000_123,
+        1_700_000_000_001,
+    )
     assert rec.decode_value(rec.txn_value(value)) == value
     assert rec.decode_key(rec.txn_key("tx-é")) == "tx-é"
     empty = rec.TxnValue(1, 0, 1, int(TxnState.EMPTY), (), 5, -1)
@@ -415,7 +443,8 @@ def test_list_transactions_filters(h: Harness) -> None:
     assert {t.transactional_id for t in h.coordinator.list_transactions()} == {"a", "b"}
     assert [t.transactional_id for t in h.coordinator.list_transactions(["Ongoing"])] == ["a"]
     assert [t.transactional_id for t in h.coordinator.list_transactions(["Empty"])] == ["b"]
-    assert [t.transactional_id
-            for t in h.coordinator.list_transactions(producer_ids=[pid_a])] == ["a"]
+    assert [t.transactional_id for t in h.coordinator.list_transactions(producer_ids=[pid_a])] == [
+        "a"
+    ]
     assert TxnState.PREPARE_EPOCH_FENCE.label == "PrepareEpochFence"
     assert TxnState.COMPLETE_COMMIT.label == "CompleteCommit"

@@ -33,15 +33,19 @@ class Samples:
     def total(self, name: str, **labels: str) -> float:
         """Sum of the samples whose labels include these."""
         wanted = set(labels.items())
-        return sum(value for (sample, key), value in self.values.items()
-                   if sample == name and wanted <= set(key))
+        return sum(
+            value
+            for (sample, key), value in self.values.items()
+            if sample == name and wanted <= set(key)
+        )
 
     def names(self) -> set[str]:
         return {name for name, _ in self.values}
 
 
-def http_get(port: int, path: str, headers: dict[str, str] | None = None,
-             timeout: float = 10.0) -> tuple[int, dict[str, str], bytes]:
+def http_get(
+    port: int, path: str, headers: dict[str, str] | None = None, timeout: float = 10.0
+) -> tuple[int, dict[str, str], bytes]:
     request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers or {})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -76,16 +80,34 @@ def jolokia(port: int, path: str) -> Any:
 
 def jolokia_post(port: int, request: Any) -> Any:
     data = json.dumps(request).encode()
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/jolokia", data=data,
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}/jolokia", data=data, headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(req, timeout=10) as response:
         return json.loads(response.read())
 
 
 # -- metric names referenced by PromQL --------------------------------------------------------
 
-_KEYWORDS = frozenset({"and", "or", "unless", "by", "without", "on", "ignoring", "group_left",
-                       "group_right", "bool", "offset", "inf", "nan", "atan2", "le"})
+_KEYWORDS = frozenset(
+    {
+        "and",
+        "or",
+        "unless",
+        "by",
+        "without",
+        "on",
+        "ignoring",
+        "group_left",
+        "group_right",
+        "bool",
+        "offset",
+        "inf",
+        "nan",
+        "atan2",
+        "le",
+    }
+)
 
 
 def promql_metric_names(expr: str) -> set[str]:
@@ -100,7 +122,7 @@ def promql_metric_names(expr: str) -> set[str]:
     names = set()
     for match in re.finditer(r"(?<![\w.])[a-zA-Z_:][a-zA-Z0-9_:]*", text):
         word = match.group(0)
-        if text[match.end():].lstrip().startswith("(") or word.lower() in _KEYWORDS:
+        if text[match.end() :].lstrip().startswith("(") or word.lower() in _KEYWORDS:
             continue
         names.add(word)
     return names

@@ -23,8 +23,9 @@ from tests.unit.observability.scrape import http_get, jolokia, jolokia_post
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Broker, int]]:
     metrics.reset()
-    with Broker(data_dir=tmp_path_factory.mktemp("endpoint"),
-                overrides={"metrics.port": "0"}) as broker:
+    with Broker(
+        data_dir=tmp_path_factory.mktemp("endpoint"), overrides={"metrics.port": "0"}
+    ) as broker:
         assert broker.server is not None and broker.server.metrics_endpoint is not None
         yield broker, broker.server.metrics_endpoint.port
 
@@ -40,7 +41,8 @@ def test_metrics_text_gzip_and_openmetrics(running: tuple[Broker, int]) -> None:
     assert headers.get("Content-Encoding") == "gzip"
     assert b"kafka_server_kafkaserver_brokerstate 3.0" in gzip.decompress(zipped)
     status, headers, body = http_get(
-        port, "/metrics", {"Accept": "application/openmetrics-text; version=1.0.0"})
+        port, "/metrics", {"Accept": "application/openmetrics-text; version=1.0.0"}
+    )
     assert headers["Content-Type"].startswith("application/openmetrics-text")
     assert body.rstrip().endswith(b"# EOF")
 
@@ -75,33 +77,46 @@ def test_jolokia_reads(running: tuple[Broker, int]) -> None:
         client.create_topic("jolokia-unit")
         batch = encode_batch([(None, b"v" * 100)] * 3, timestamp=1_700_000_000_000)
         assert client.produce("jolokia-unit", 0, batch).error_code == 0
-    answer = jolokia(port, "read/kafka.server:type=BrokerTopicMetrics,name=MessagesInPerSec,"
-                           "topic=jolokia-unit")
+    answer = jolokia(
+        port, "read/kafka.server:type=BrokerTopicMetrics,name=MessagesInPerSec,topic=jolokia-unit"
+    )
     assert answer["status"] == 200
     value = answer["value"]
     assert value["Count"] == 3
-    assert set(value) == {"Count", "EventType", "RateUnit", "MeanRate", "OneMinuteRate",
-                          "FiveMinuteRate", "FifteenMinuteRate"}
+    assert set(value) == {
+        "Count",
+        "EventType",
+        "RateUnit",
+        "MeanRate",
+        "OneMinuteRate",
+        "FiveMinuteRate",
+        "FifteenMinuteRate",
+    }
     assert value["EventType"] == "messages" and value["RateUnit"] == "SECONDS"
     # the seed's form: type given as name=, the metric as the attribute
-    seed = jolokia(port, "read/kafka.server:name=BrokerTopicMetrics,topic=jolokia-unit/"
-                         "MessagesInPerSec/Count")
+    seed = jolokia(
+        port, "read/kafka.server:name=BrokerTopicMetrics,topic=jolokia-unit/MessagesInPerSec/Count"
+    )
     assert seed["value"] == 3
     assert seed["request"]["mbean"] == "kafka.server:name=BrokerTopicMetrics,topic=jolokia-unit"
-    log_size = jolokia(port, "read/kafka.log:type=Log,name=Size,topic=jolokia-unit,"
-                             "partition=0/Value")
+    log_size = jolokia(
+        port, "read/kafka.log:type=Log,name=Size,topic=jolokia-unit,partition=0/Value"
+    )
     assert log_size["value"] == len(batch)
-    produce_time = jolokia(port, "read/kafka.network:type=RequestMetrics,name=TotalTimeMs,"
-                                 "request=Produce")["value"]
+    produce_time = jolokia(
+        port, "read/kafka.network:type=RequestMetrics,name=TotalTimeMs,request=Produce"
+    )["value"]
     assert produce_time["Count"] >= 1 and produce_time["99thPercentile"] > 0
     pattern = jolokia(port, "read/kafka.log:type=Log,name=LogEndOffset,*/Value")
-    assert pattern["value"]["kafka.log:type=Log,name=LogEndOffset,topic=jolokia-unit,"
-                            "partition=0"] == 3
+    assert (
+        pattern["value"]["kafka.log:type=Log,name=LogEndOffset,topic=jolokia-unit,partition=0"] == 3
+    )
     search = jolokia(port, "search/kafka.controller:*")["value"]
     assert "kafka.controller:type=KafkaController,name=ActiveControllerCount" in search
     listing = jolokia(port, "list")["value"]
-    assert "Count" in listing["kafka.server"][
-        "type=BrokerTopicMetrics,name=MessagesInPerSec"]["attr"]
+    assert (
+        "Count" in listing["kafka.server"]["type=BrokerTopicMetrics,name=MessagesInPerSec"]["attr"]
+    )
 
 
 def test_jolokia_errors_and_post(running: tuple[Broker, int]) -> None:
@@ -109,16 +124,24 @@ def test_jolokia_errors_and_post(running: tuple[Broker, int]) -> None:
     missing = jolokia(port, "read/kafka.server:type=Nope,name=Nothing")
     assert missing["status"] == 404
     assert missing["error_type"] == "javax.management.InstanceNotFoundException"
-    attribute = jolokia(port, "read/kafka.controller:type=KafkaController,"
-                              "name=ActiveControllerCount/Nope")
+    attribute = jolokia(
+        port, "read/kafka.controller:type=KafkaController,name=ActiveControllerCount/Nope"
+    )
     assert attribute["status"] == 404
     bad = jolokia(port, "read/not-an-object-name")
     assert bad["status"] == 400
-    bulk = jolokia_post(port, [
-        {"type": "read", "mbean": "kafka.controller:type=KafkaController,"
-                                  "name=ActiveControllerCount", "attribute": "Value"},
-        {"type": "version"},
-        {"type": "exec", "mbean": "x:y=z"}])
+    bulk = jolokia_post(
+        port,
+        [
+            {
+                "type": "read",
+                "mbean": "kafka.controller:type=KafkaController,name=ActiveControllerCount",
+                "attribute": "Value",
+            },
+            {"type": "version"},
+            {"type": "exec", "mbean": "x:y=z"},
+        ],
+    )
     assert [r["status"] for r in bulk] == [200, 200, 400]
     assert bulk[0]["value"] == 1
 

@@ -29,9 +29,15 @@ def head(port: int, path: str) -> bytes:
 
 
 async def test_ready_and_live_follow_the_broker_lifecycle(tmp_path: Path) -> None:
-    config = load_broker_config(None, {"log.dirs": str(tmp_path / "data"),
-                                       "listeners": "PLAINTEXT://127.0.0.1:0",
-                                       "metrics.port": "-1"}, environ={})
+    config = load_broker_config(
+        None,
+        {
+            "log.dirs": str(tmp_path / "data"),
+            "listeners": "PLAINTEXT://127.0.0.1:0",
+            "metrics.port": "-1",
+        },
+        environ={},
+    )
     broker = BrokerServer(config)
     endpoint = MetricsEndpoint(broker)
     await endpoint.start("127.0.0.1", 0)
@@ -64,9 +70,15 @@ async def test_ready_and_live_follow_the_broker_lifecycle(tmp_path: Path) -> Non
 
 
 async def test_closed_listener_is_not_ready(tmp_path: Path) -> None:
-    config = load_broker_config(None, {"log.dirs": str(tmp_path / "data"),
-                                       "listeners": "PLAINTEXT://127.0.0.1:0",
-                                       "metrics.port": "0"}, environ={})
+    config = load_broker_config(
+        None,
+        {
+            "log.dirs": str(tmp_path / "data"),
+            "listeners": "PLAINTEXT://127.0.0.1:0",
+            "metrics.port": "0",
+        },
+        environ={},
+    )
     broker = BrokerServer(config)
     await broker.start()
     try:

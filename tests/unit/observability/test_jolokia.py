@@ -61,8 +61,10 @@ def test_meters_tick_from_the_counts_and_catch_up() -> None:
     clock.now += TICK_SECONDS
     meters.tick_if_necessary()
     assert meters.meters[key].m1.rate == pytest.approx(100 / TICK_SECONDS)
-    topic_key = ("kafka.server", (("type", "BrokerTopicMetrics"), ("name", "MessagesInPerSec"),
-                                  ("topic", "t")))
+    topic_key = (
+        "kafka.server",
+        (("type", "BrokerTopicMetrics"), ("name", "MessagesInPerSec"), ("topic", "t")),
+    )
     assert meters.meters[topic_key].m1.rate == pytest.approx(100 / TICK_SECONDS)
     metrics.produced("t", 50, 500)
     clock.now += 3 * TICK_SECONDS  # three ticks missed: the 50 go to the first of them
@@ -98,14 +100,21 @@ def test_get_paths() -> None:
     assert split_path("read/a:b=c!/d/Count") == ["read", "a:b=c/d", "Count"]
     assert split_path("x!!y") == ["x!y"]
     assert read_request_from_path(
-        "read/kafka.server:type=BrokerTopicMetrics,name=TotalFetchRequestsPerSec") == {
+        "read/kafka.server:type=BrokerTopicMetrics,name=TotalFetchRequestsPerSec"
+    ) == {
         "type": "read",
-        "mbean": "kafka.server:type=BrokerTopicMetrics,name=TotalFetchRequestsPerSec"}
+        "mbean": "kafka.server:type=BrokerTopicMetrics,name=TotalFetchRequestsPerSec",
+    }
     assert read_request_from_path(
-        "read/kafka.server:name=BrokerTopicMetrics/TotalFetchRequestsPerSec/Count") == {
-        "type": "read", "mbean": "kafka.server:name=BrokerTopicMetrics",
-        "attribute": "TotalFetchRequestsPerSec", "path": "Count"}
-    assert read_request_from_path("read/a:b=c/Count,MeanRate")["attribute"] == [
-        "Count", "MeanRate"]
-    assert read_request_from_path("search/kafka.log:*") == {"type": "search",
-                                                            "mbean": "kafka.log:*"}
+        "read/kafka.server:name=BrokerTopicMetrics/TotalFetchRequestsPerSec/Count"
+    ) == {
+        "type": "read",
+        "mbean": "kafka.server:name=BrokerTopicMetrics",
+        "attribute": "TotalFetchRequestsPerSec",
+        "path": "Count",
+    }
+    assert read_request_from_path("read/a:b=c/Count,MeanRate")["attribute"] == ["Count", "MeanRate"]
+    assert read_request_from_path("search/kafka.log:*") == {
+        "type": "search",
+        "mbean": "kafka.log:*",
+    }

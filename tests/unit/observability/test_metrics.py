@@ -57,8 +57,7 @@ def test_produce_counts_per_topic_and_in_total() -> None:
     assert samples.get("kafka_server_brokertopicmetrics_messagesin_total", topic="b") == 1
     assert samples.get("kafka_server_brokertopicmetrics_messagesin_total") == 16
     assert samples.get("kafka_server_brokertopicmetrics_bytesin_total") == 1580
-    assert samples.get("kafka_server_brokertopicmetrics_totalproducerequests_total",
-                       topic="a") == 2
+    assert samples.get("kafka_server_brokertopicmetrics_totalproducerequests_total", topic="a") == 2
     assert samples.get("kafka_server_brokertopicmetrics_totalproducerequests_total") == 3
 
 
@@ -69,15 +68,28 @@ def test_failed_produce_follows_kafka() -> None:
     metrics.produce_failed("a", 100, ErrorCode.corrupt_message)
     samples = exposition()
     assert samples.get("kafka_server_brokertopicmetrics_bytesrejected_total", topic="a") == 2000
-    assert samples.get("kafka_server_brokertopicmetrics_failedproducerequests_total",
-                       topic="a") == 1
+    assert (
+        samples.get("kafka_server_brokertopicmetrics_failedproducerequests_total", topic="a") == 1
+    )
     assert samples.get("kafka_server_brokertopicmetrics_totalproducerequests_total") == 3
     assert samples.get("kafka_server_brokertopicmetrics_invalidmessagecrcrecords_total") == 1
     assert samples.get("kafka_server_brokertopicmetrics_messagesin_total") == 0
-    assert samples.get("kafka_network_requestmetrics_errors_total", request="Produce",
-                       error="MESSAGE_TOO_LARGE") == 1
-    assert samples.get("kafka_network_requestmetrics_errors_total", request="Produce",
-                       error="UNKNOWN_SERVER_ERROR") == 1
+    assert (
+        samples.get(
+            "kafka_network_requestmetrics_errors_total",
+            request="Produce",
+            error="MESSAGE_TOO_LARGE",
+        )
+        == 1
+    )
+    assert (
+        samples.get(
+            "kafka_network_requestmetrics_errors_total",
+            request="Produce",
+            error="UNKNOWN_SERVER_ERROR",
+        )
+        == 1
+    )
 
 
 @dataclass
@@ -105,22 +117,28 @@ class _Failure(Exception):
 
 @pytest.mark.usefixtures("recording")
 def test_fetch_counts_partitions_bytes_and_failures() -> None:
-    reads = [_Read(_TP("a"), None, _Info(b"x" * 300)),
-             _Read(_TP("a"), _Failure(ErrorCode.offset_out_of_range), None),  # expected
-             _Read(_TP("b"), _Failure(ErrorCode.unknown_server_error), None),
-             _Read(_TP(""), _Failure(ErrorCode.unknown_topic_id), None)]  # not counted
+    reads = [
+        _Read(_TP("a"), None, _Info(b"x" * 300)),
+        _Read(_TP("a"), _Failure(ErrorCode.offset_out_of_range), None),  # expected
+        _Read(_TP("b"), _Failure(ErrorCode.unknown_server_error), None),
+        _Read(_TP(""), _Failure(ErrorCode.unknown_topic_id), None),
+    ]  # not counted
     metrics.fetch_requested(reads)
     metrics.fetch_responded(reads)
     samples = exposition()
-    assert samples.get("kafka_server_brokertopicmetrics_totalfetchrequests_total",
-                       topic="a") == 2
+    assert samples.get("kafka_server_brokertopicmetrics_totalfetchrequests_total", topic="a") == 2
     assert samples.get("kafka_server_brokertopicmetrics_totalfetchrequests_total") == 3
     assert samples.get("kafka_server_brokertopicmetrics_failedfetchrequests_total") == 1
-    assert samples.get("kafka_server_brokertopicmetrics_failedfetchrequests_total",
-                       topic="b") == 1
+    assert samples.get("kafka_server_brokertopicmetrics_failedfetchrequests_total", topic="b") == 1
     assert samples.get("kafka_server_brokertopicmetrics_bytesout_total", topic="a") == 300
-    assert samples.get("kafka_network_requestmetrics_errors_total", request="Fetch",
-                       error="OFFSET_OUT_OF_RANGE") == 1
+    assert (
+        samples.get(
+            "kafka_network_requestmetrics_errors_total",
+            request="Fetch",
+            error="OFFSET_OUT_OF_RANGE",
+        )
+        == 1
+    )
 
 
 def test_nothing_is_recorded_while_disabled() -> None:
@@ -144,18 +162,27 @@ def test_request_times_become_histograms_in_milliseconds() -> None:
     metrics.record_immediate(memoryview(header(0, 9)), 20.0, 20.0, 20.003, 20.0031)
     metrics.record_immediate(header(0, 10), 30.0, 30.0, 30.0004, 30.0004)
     samples = exposition()
-    assert samples.get("kafka_network_requestmetrics_requests_total", request="Produce",
-                       version="9") == 1
-    assert samples.get("kafka_network_requestmetrics_requests_total", request="Produce",
-                       version="10") == 1
-    for name in ("totaltimems", "requestqueuetimems", "localtimems", "remotetimems",
-                 "responsequeuetimems", "responsesendtimems"):
-        assert samples.get(f"kafka_network_requestmetrics_{name}_count",
-                           request="Produce") == 2
-        assert samples.get(f"kafka_network_requestmetrics_{name}_count",
-                           request="Fetch") == 1
-        assert samples.get(f"kafka_network_requestmetrics_{name}_count",
-                           request="FetchConsumer") == 1
+    assert (
+        samples.get("kafka_network_requestmetrics_requests_total", request="Produce", version="9")
+        == 1
+    )
+    assert (
+        samples.get("kafka_network_requestmetrics_requests_total", request="Produce", version="10")
+        == 1
+    )
+    for name in (
+        "totaltimems",
+        "requestqueuetimems",
+        "localtimems",
+        "remotetimems",
+        "responsequeuetimems",
+        "responsesendtimems",
+    ):
+        assert samples.get(f"kafka_network_requestmetrics_{name}_count", request="Produce") == 2
+        assert samples.get(f"kafka_network_requestmetrics_{name}_count", request="Fetch") == 1
+        assert (
+            samples.get(f"kafka_network_requestmetrics_{name}_count", request="FetchConsumer") == 1
+        )
     remote = "kafka_network_requestmetrics_remotetimems"
     assert samples.get(f"{remote}_sum", request="Fetch") == pytest.approx(50.0)
     assert samples.get(f"{remote}_bucket", request="Fetch", le="25.0") == 0
@@ -169,15 +196,40 @@ def test_request_times_become_histograms_in_milliseconds() -> None:
 
 @pytest.mark.usefixtures("recording")
 def test_response_errors_walk_the_entity() -> None:
-    response = build(FindCoordinatorResponse, throttle_time=timedelta(0), coordinators=(
-        build(Coordinator, key="g1", node_id=0, host="h", port=1, error_code=ErrorCode.none,
-              error_message=None),
-        build(Coordinator, key="g2", node_id=-1, host="", port=-1,
-              error_code=ErrorCode.coordinator_not_available, error_message="x")))
+    response = build(
+        FindCoordinatorResponse,
+        throttle_time=timedelta(0),
+        coordinators=(
+            build(
+                Coordinator,
+                key="g1",
+                node_id=0,
+                host="h",
+                port=1,
+                error_code=ErrorCode.none,
+                error_message=None,
+            ),
+            build(
+                Coordinator,
+                key="g2",
+                node_id=-1,
+                host="",
+                port=-1,
+                error_code=ErrorCode.coordinator_not_available,
+                error_message="x",
+            ),
+        ),
+    )
     metrics.response_errors(10, response)
     samples = exposition()
-    assert samples.get("kafka_network_requestmetrics_errors_total", request="FindCoordinator",
-                       error="COORDINATOR_NOT_AVAILABLE") == 1
+    assert (
+        samples.get(
+            "kafka_network_requestmetrics_errors_total",
+            request="FindCoordinator",
+            error="COORDINATOR_NOT_AVAILABLE",
+        )
+        == 1
+    )
 
 
 @pytest.mark.usefixtures("recording")
@@ -186,8 +238,10 @@ def test_deleted_topics_leave_the_per_topic_series() -> None:
     metrics.produced("gone", 2, 20)
     samples = exposition({"kept"})
     assert samples.get("kafka_server_brokertopicmetrics_messagesin_total", topic="kept") == 1
-    assert ("kafka_server_brokertopicmetrics_messagesin_total", (("topic", "gone"),)) \
-        not in samples.values
+    assert (
+        "kafka_server_brokertopicmetrics_messagesin_total",
+        (("topic", "gone"),),
+    ) not in samples.values
     assert samples.get("kafka_server_brokertopicmetrics_messagesin_total") == 3
     metrics.forget_topics({"kept"})
     assert set(metrics.TOPICS) == {"kept"}
@@ -203,11 +257,14 @@ def test_quantile_interpolates_inside_buckets() -> None:
 
 
 def test_promql_names_are_extracted() -> None:
-    expr = ('histogram_quantile(0.99, sum by (le, instance) (rate('
-            'kafka_network_requestmetrics_totaltimems_bucket{request="Produce"}[5m]))) > 100 '
-            'and on(instance) kafka_server_kafkaserver_brokerstate offset 5m')
-    assert promql_metric_names(expr) == {"kafka_network_requestmetrics_totaltimems_bucket",
-                                         "kafka_server_kafkaserver_brokerstate"}
-    assert promql_metric_names("label_values(kafka_log_log_size, topic)") == {
-        "kafka_log_log_size"}
+    expr = (
+        "histogram_quantile(0.99, sum by (le, instance) (rate("
+        'kafka_network_requestmetrics_totaltimems_bucket{request="Produce"}[5m]))) > 100 '
+        "and on(instance) kafka_server_kafkaserver_brokerstate offset 5m"
+    )
+    assert promql_metric_names(expr) == {
+        "kafka_network_requestmetrics_totaltimems_bucket",
+        "kafka_server_kafkaserver_brokerstate",
+    }
+    assert promql_metric_names("label_values(kafka_log_log_size, topic)") == {"kafka_log_log_size"}
     assert promql_metric_names('sum(x{topic=~"$topic"}) / 1e3') == {"x"}

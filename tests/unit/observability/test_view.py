@@ -66,7 +66,10 @@ def test_endpoint_serves_any_broker_view() -> None:
     view: BrokerView = broker  # structural: no BrokerServer involved
     endpoint = MetricsEndpoint(view)
     assert endpoint.route("GET", "/ready", {}, b"") == (
-        503, "text/plain; charset=utf-8", b"not ready: starting\n")
+        503,
+        "text/plain; charset=utf-8",
+        b"not ready: starting\n",
+    )
     broker.reason = None
     assert endpoint.route("GET", "/ready", {}, b"")[0] == 200
 
@@ -76,11 +79,11 @@ def test_endpoint_serves_any_broker_view() -> None:
     assert 'kafka_log_log_size{partition="0",topic="t"} 42.0' in text
     assert 'kafka_consumergroup_lag{consumergroup="g",partition="0",topic="t"} 3.0' in text
     assert 'kafka_consumergroup_members{consumergroup="g"} 2.0' in text
-    assert ('kafka_server_socket_server_metrics_connection_count{listener="PLAINTEXT"} 3.0'
-            in text)
+    assert 'kafka_server_socket_server_metrics_connection_count{listener="PLAINTEXT"} 3.0' in text
 
     status, _, body = endpoint.route(
-        "GET", "/jolokia/read/kafka.log:type=Log,name=Size,topic=t,partition=0", {}, b"")
+        "GET", "/jolokia/read/kafka.log:type=Log,name=Size,topic=t,partition=0", {}, b""
+    )
     assert status == 200
     assert json.loads(body)["value"] == {"Value": 42.0}
 
@@ -88,12 +91,17 @@ def test_endpoint_serves_any_broker_view() -> None:
 def test_prometheus_name_follows_the_jmx_exporter() -> None:
     props = (("type", "Log"), ("name", "Size"), ("topic", "t"), ("partition", "0"))
     assert prometheus_name("kafka.log", props) == (
-        "kafka_log_log_size", {"topic": "t", "partition": "0"})
+        "kafka_log_log_size",
+        {"topic": "t", "partition": "0"},
+    )
 
 
 def test_broker_server_is_a_broker_view(tmp_path: Path) -> None:
-    config = load_broker_config(None, {"log.dirs": str(tmp_path / "data"),
-                                       "listeners": "PLAINTEXT://127.0.0.1:0"}, environ={})
+    config = load_broker_config(
+        None,
+        {"log.dirs": str(tmp_path / "data"), "listeners": "PLAINTEXT://127.0.0.1:0"},
+        environ={},
+    )
     broker = BrokerServer(config)
     view: BrokerView = broker  # mypy checks the protocol here
     assert view.node_id == broker.node_id

@@ -32,14 +32,20 @@ from odradek.protocol.records.codec import encode_batch
 API_VERSIONS, METADATA, PRODUCE = 18, 3, 0
 
 
-def encode_request(body: Any, correlation_id: int = 42, client_id: str | None = "test-client",
-                   ) -> bytes:
+def encode_request(
+    body: Any,
+    correlation_id: int = 42,
+    client_id: str | None = "test-client",
+) -> bytes:
     """A request frame (without size prefix) as a client writes it."""
     buffer = io.BytesIO()
     header_type = RequestHeaderV2 if body.__flexible__ else RequestHeaderV1
-    header = header_type(request_api_key=i16(body.__api_key__),
-                         request_api_version=i16(body.__version__),
-                         correlation_id=i32(correlation_id), client_id=client_id)
+    header = header_type(
+        request_api_key=i16(body.__api_key__),
+        request_api_version=i16(body.__version__),
+        correlation_id=i32(correlation_id),
+        client_id=client_id,
+    )
     entity_writer(header_type)(buffer, header)
     entity_writer(type(body))(buffer, body)
     return buffer.getvalue()
@@ -48,8 +54,9 @@ def encode_request(body: Any, correlation_id: int = 42, client_id: str | None = 
 def api_versions_request(version: int) -> Any:
     module = request_module(API_VERSIONS, version)
     if version >= 3:
-        return module.ApiVersionsRequest(client_software_name="odradek-tests",
-                                         client_software_version="1.0")
+        return module.ApiVersionsRequest(
+            client_software_name="odradek-tests", client_software_version="1.0"
+        )
     return module.ApiVersionsRequest()
 
 
@@ -61,9 +68,13 @@ def metadata_request(version: int, topics: list[str] | None) -> Any:
         entries = tuple(module.MetadataRequestTopic(topic_id=None, name=t) for t in topics)
     else:
         entries = tuple(module.MetadataRequestTopic(name=t) for t in topics)
-    return build(module.MetadataRequest, topics=entries, allow_auto_topic_creation=False,
-                 include_cluster_authorized_operations=False,
-                 include_topic_authorized_operations=False)
+    return build(
+        module.MetadataRequest,
+        topics=entries,
+        allow_auto_topic_creation=False,
+        include_cluster_authorized_operations=False,
+        include_topic_authorized_operations=False,
+    )
 
 
 RECORDS = encode_batch([(b"k", b"v"), (None, b"second")], timestamp=1_700_000_000_000)
@@ -71,17 +82,22 @@ RECORDS = encode_batch([(b"k", b"v"), (None, b"second")], timestamp=1_700_000_00
 
 def produce_request(version: int) -> Any:
     module = request_module(PRODUCE, version)
-    partitions = (module.PartitionProduceData(index=i32(0), records=RECORDS),
-                  module.PartitionProduceData(index=i32(1), records=None))
+    partitions = (
+        module.PartitionProduceData(index=i32(0), records=RECORDS),
+        module.PartitionProduceData(index=i32(1), records=None),
+    )
     topic = module.TopicProduceData(name="orders", partition_data=partitions)
-    return module.ProduceRequest(transactional_id=None, acks=i16(-1),
-                                 timeout=timedelta(milliseconds=1500), topic_data=(topic,))
+    return module.ProduceRequest(
+        transactional_id=None,
+        acks=i16(-1),
+        timeout=timedelta(milliseconds=1500),
+        topic_data=(topic,),
+    )
 
 
 ALL_REQUESTS = (
     [pytest.param(api_versions_request(v), id=f"api_versions_v{v}") for v in range(5)]
-    + [pytest.param(metadata_request(v, ["a", "b"]), id=f"metadata_v{v}")
-       for v in (0, 1, 9, 12)]
+    + [pytest.param(metadata_request(v, ["a", "b"]), id=f"metadata_v{v}") for v in (0, 1, 9, 12)]
     + [pytest.param(metadata_request(v, None), id=f"metadata_v{v}_all") for v in (1, 9, 12)]
     + [pytest.param(produce_request(v), id=f"produce_v{v}") for v in (3, 9)]
 )
@@ -120,8 +136,7 @@ def test_metadata_topics(version: int) -> None:
     parsed = parse_request(encode_request(metadata_request(version, ["a", "b"])))
     assert [t.name for t in parsed.body.topics] == ["a", "b"]
     if version >= 10:
-        assert all(t.topic_id is None or t.topic_id == uuid.UUID(int=0)
-                   for t in parsed.body.topics)
+        assert all(t.topic_id is None or t.topic_id == uuid.UUID(int=0) for t in parsed.body.topics)
 
 
 @pytest.mark.parametrize("version", [3, 9])
@@ -150,22 +165,28 @@ def test_every_truncation_is_a_parse_error(body: Any) -> None:
             parse_request(frame[:cut])
 
 
-@pytest.mark.parametrize("garbage", [
-    b"\x7f\xff",  # client id length far beyond the frame
-    b"\x00\x02\xc3\x28",  # client id of invalid UTF-8
-    b"\x00\x00\x00\x00\x00\x05",  # topics array of 5 entries, none present
-    b"\x00\x00\xff\xff\xff\xfe",  # topics array of length -2
-])
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        b"\x7f\xff",  # client id length far beyond the frame
+        b"\x00\x02\xc3\x28",  # client id of invalid UTF-8
+        b"\x00\x00\x00\x00\x00\x05",  # topics array of 5 entries, none present
+        b"\x00\x00\xff\xff\xff\xfe",  # topics array of length -2
+    ],
+)
 def test_garbage_v1_body_is_a_parse_error(garbage: bytes) -> None:
     with pytest.raises(RequestParseError):
         parse_request(struct.pack(">hhi", METADATA, 1, 1) + garbage)
 
 
-@pytest.mark.parametrize("garbage", [
-    b"\x00\x00" + b"\xff" * 12,  # varint that never ends
-    b"\x00\x00\x00" + b"\x05",  # compact array of 4 topics, none present
-    b"\x00\x00\x03\x01",  # header tagged fields: 3 fields, truncated
-])
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        b"\x00\x00" + b"\xff" * 12,  # varint that never ends
+        b"\x00\x00\x00" + b"\x05",  # compact array of 4 topics, none present
+        b"\x00\x00\x03\x01",  # header tagged fields: 3 fields, truncated
+    ],
+)
 def test_garbage_flexible_body_is_a_parse_error(garbage: bytes) -> None:
     with pytest.raises(RequestParseError):
         parse_request(struct.pack(">hhi", METADATA, 12, 1) + garbage)
@@ -178,9 +199,16 @@ def test_unknown_api_key() -> None:
         parse_request(struct.pack(">hhi", -1, 0, 1) + b"\x00\x00")
 
 
-@pytest.mark.parametrize(("api_key", "version"), [
-    (PRODUCE, -1), (PRODUCE, 12), (METADATA, 13), (API_VERSIONS, 5), (API_VERSIONS, -1),
-])
+@pytest.mark.parametrize(
+    ("api_key", "version"),
+    [
+        (PRODUCE, -1),
+        (PRODUCE, 12),
+        (METADATA, 13),
+        (API_VERSIONS, 5),
+        (API_VERSIONS, -1),
+    ],
+)
 def test_unsupported_version(api_key: int, version: int) -> None:
     with pytest.raises(UnsupportedApiError) as info:
         parse_request(struct.pack(">hhi", api_key, version, 1) + b"\x00\x00")
@@ -208,16 +236,27 @@ def split_response(chunks: list[bytes | bytearray | memoryview]) -> tuple[int, i
 def api_versions_response(version: int) -> Any:
     module = response_module(API_VERSIONS, version)
     keys = (build(module.ApiVersion, api_key=i16(18), min_version=i16(0), max_version=i16(4)),)
-    return build(module.ApiVersionsResponse, error_code=ErrorCode.none, api_keys=keys,
-                 throttle_time=timedelta(0))
+    return build(
+        module.ApiVersionsResponse,
+        error_code=ErrorCode.none,
+        api_keys=keys,
+        throttle_time=timedelta(0),
+    )
 
 
 def metadata_response(version: int) -> Any:
     module = response_module(METADATA, version)
-    broker = build(module.MetadataResponseBroker, node_id=i32(1), host="localhost",
-                   port=i32(9092), rack=None)
-    return build(module.MetadataResponse, throttle_time=timedelta(0), brokers=(broker,),
-                 cluster_id="abc", controller_id=i32(1), topics=())
+    broker = build(
+        module.MetadataResponseBroker, node_id=i32(1), host="localhost", port=i32(9092), rack=None
+    )
+    return build(
+        module.MetadataResponse,
+        throttle_time=timedelta(0),
+        brokers=(broker,),
+        cluster_id="abc",
+        controller_id=i32(1),
+        topics=(),
+    )
 
 
 def decode_body(response_type: Any, body: bytes) -> Any:
@@ -270,16 +309,29 @@ def test_build_drops_fields_the_version_lacks() -> None:
 
 
 def test_build_drops_fields_of_other_versions_but_rejects_names_no_version_has(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from odradek.protocol import codec
 
     monkeypatch.setattr(codec, "STRICT_BUILD", True)
     v0 = codec.response_module(10, 0)  # FindCoordinator v0: no throttle_time, no coordinators
-    response = codec.build(v0.FindCoordinatorResponse, throttle_time=timedelta(0), error_code=0,
-                           error_message=None, node_id=1, host="h", port=9092, coordinators=())
+    response = codec.build(
+        v0.FindCoordinatorResponse,
+        throttle_time=timedelta(0),
+        error_code=0,
+        error_message=None,
+        node_id=1,
+        host="h",
+        port=9092,
+        coordinators=(),
+    )
     assert response.node_id == 1
     with pytest.raises(codec.UnknownFieldError, match="node_idd"):
         codec.build(v0.FindCoordinatorResponse, error_code=0, node_idd=1, host="h", port=1)
     monkeypatch.setattr(codec, "STRICT_BUILD", False)
-    assert codec.build(v0.FindCoordinatorResponse, error_code=0, node_id=1, host="h", port=1,
-                       node_idd=1).node_id == 1
+    assert (
+        codec.build(
+            v0.FindCoordinatorResponse, error_code=0, node_id=1, host="h", port=1, node_idd=1
+        ).node_id
+        == 1
+    )

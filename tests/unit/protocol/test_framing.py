@@ -42,7 +42,7 @@ def test_byte_at_a_time() -> None:
     decoder = FrameDecoder(1024)
     received: list[bytes] = []
     for index in range(len(stream)):
-        decoder.receive_data(stream[index:index + 1])
+        decoder.receive_data(stream[index : index + 1])
         received += drain(decoder)
     assert received == payloads
     assert decoder.next_frame() is None
@@ -78,7 +78,7 @@ def test_chunk_boundaries_anywhere() -> None:
         decoder = FrameDecoder(1024)
         received: list[bytes] = []
         for start in range(0, len(stream), step):
-            decoder.receive_data(stream[start:start + step])
+            decoder.receive_data(stream[start : start + step])
             received += drain(decoder)
         assert received == payloads, step
 
@@ -142,8 +142,10 @@ def test_negative_size_rejected(size: int) -> None:
 
 
 @settings(max_examples=50, deadline=None, database=None)
-@given(payloads=st.lists(st.binary(max_size=200), max_size=10),
-       cuts=st.lists(st.integers(min_value=0, max_value=3000), max_size=20))
+@given(
+    payloads=st.lists(st.binary(max_size=200), max_size=10),
+    cuts=st.lists(st.integers(min_value=0, max_value=3000), max_size=20),
+)
 def test_any_chunking_yields_the_same_frames(payloads: list[bytes], cuts: list[int]) -> None:
     stream = b"".join(frame(p) for p in payloads)
     bounds = sorted({0, len(stream), *(c for c in cuts if c < len(stream))})

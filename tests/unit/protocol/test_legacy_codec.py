@@ -30,24 +30,36 @@ def string(value: str) -> bytes:
     return struct.pack(">h", len(value)) + value.encode()
 
 
-def header(api_key: int, version: int, correlation_id: int = 42,
-           client_id: str | None = "old-client") -> bytes:
+def header(
+    api_key: int, version: int, correlation_id: int = 42, client_id: str | None = "old-client"
+) -> bytes:
     client = struct.pack(">h", -1) if client_id is None else string(client_id)
     return struct.pack(">hhi", api_key, version, correlation_id) + client
 
 
 def produce_body(records: bytes | None) -> bytes:
     data = struct.pack(">i", -1) if records is None else struct.pack(">i", len(records)) + records
-    return (struct.pack(">hi", -1, 1500) + struct.pack(">i", 1) + string("topic") +
-            struct.pack(">i", 1) + struct.pack(">i", 3) + data)
+    return (
+        struct.pack(">hi", -1, 1500)
+        + struct.pack(">i", 1)
+        + string("topic")
+        + struct.pack(">i", 1)
+        + struct.pack(">i", 3)
+        + data
+    )
 
 
 def fetch_body(version: int) -> bytes:
     body = struct.pack(">iii", -1, 500, 1)
     if version >= 3:
         body += struct.pack(">i", 65536)
-    return body + struct.pack(">i", 1) + string("topic") + struct.pack(">i", 1) + \
-        struct.pack(">iqi", 2, 77, 1024)
+    return (
+        body
+        + struct.pack(">i", 1)
+        + string("topic")
+        + struct.pack(">i", 1)
+        + struct.pack(">iqi", 2, 77, 1024)
+    )
 
 
 def list_offsets_body(*partitions: tuple[int, int, int], replica_id: int = -1) -> bytes:
@@ -102,35 +114,46 @@ def test_parse_fetch(version: int) -> None:
     assert body.isolation_level == 0
     (topic,) = body.topics
     (partition,) = topic.partitions
-    assert (topic.topic, partition.partition, partition.fetch_offset,
-            partition.partition_max_bytes) == ("topic", 2, 77, 1024)
+    assert (
+        topic.topic,
+        partition.partition,
+        partition.fetch_offset,
+        partition.partition_max_bytes,
+    ) == ("topic", 2, 77, 1024)
 
 
 def test_parse_list_offsets_v0() -> None:
-    frame = header(LIST_OFFSETS_KEY, 0) + list_offsets_body((0, -1, 1), (5, 1_700_000_000_000, 10),
-                                                            replica_id=3)
+    frame = header(LIST_OFFSETS_KEY, 0) + list_offsets_body(
+        (0, -1, 1), (5, 1_700_000_000_000, 10), replica_id=3
+    )
     parsed = parse_request(frame)
     assert parsed.header == RequestHeader(LIST_OFFSETS_KEY, 0, 42, "old-client")
     assert parsed.body.replica_id == 3
     (topic,) = parsed.body.topics
     assert topic.name == "topic"
-    assert [(p.partition_index, p.timestamp, p.max_num_offsets) for p in topic.partitions] == \
-        [(0, -1, 1), (5, 1_700_000_000_000, 10)]
+    assert [(p.partition_index, p.timestamp, p.max_num_offsets) for p in topic.partitions] == [
+        (0, -1, 1),
+        (5, 1_700_000_000_000, 10),
+    ]
 
 
-@pytest.mark.parametrize("frame", [
-    header(LIST_OFFSETS_KEY, 0) + list_offsets_body((0, -2, 1))[:-4],  # no max_num_offsets
-    header(LIST_OFFSETS_KEY, 0) + struct.pack(">ii", -1, -1),  # null topics array
-    header(LIST_OFFSETS_KEY, 0) + struct.pack(">ii", -1, 1) + struct.pack(">h", -1),
-
-    header(PRODUCE_KEY, 1) + produce_body(b"abc")[:-2],  # records overrun the frame
-    header(PRODUCE_KEY, 1) + struct.pack(">hi", 1, 100) + struct.pack(">i", -1),  # null array
-    header(PRODUCE_KEY, 1) + struct.pack(">hi", 1, 100) + struct.pack(">i", 1) +
-    struct.pack(">h", -1),  # null topic name
-    header(FETCH_KEY, 3) + fetch_body(2),  # v3 needs max_bytes: the frame ends early
-    header(FETCH_KEY, 0) + struct.pack(">iii", -1, 0, 1) + struct.pack(">i", 1_000_000),
-    header(PRODUCE_KEY, 0)[:9],
-])
+@pytest.mark.parametrize(
+    "frame",
+    [
+        header(LIST_OFFSETS_KEY, 0) + list_offsets_body((0, -2, 1))[:-4],  # no max_num_offsets
+        header(LIST_OFFSETS_KEY, 0) + struct.pack(">ii", -1, -1),  # null topics array
+        header(LIST_OFFSETS_KEY, 0) + struct.pack(">ii", -1, 1) + struct.pack(">h", -1),
+        header(PRODUCE_KEY, 1) + produce_body(b"abc")[:-2],  # records overrun the frame
+        header(PRODUCE_KEY, 1) + struct.pack(">hi", 1, 100) + struct.pack(">i", -1),  # null array
+        header(PRODUCE_KEY, 1)
+        + struct.pack(">hi", 1, 100)
+        + struct.pack(">i", 1)
+        + struct.pack(">h", -1),  # null topic name
+        header(FETCH_KEY, 3) + fetch_body(2),  # v3 needs max_bytes: the frame ends early
+        header(FETCH_KEY, 0) + struct.pack(">iii", -1, 0, 1) + struct.pack(">i", 1_000_000),
+        header(PRODUCE_KEY, 0)[:9],
+    ],
+)
 def test_malformed_requests_close_the_connection(frame: bytes) -> None:
     with pytest.raises(RequestParseError):
         parse_request(frame)
@@ -140,15 +163,31 @@ def test_malformed_requests_close_the_connection(frame: bytes) -> None:
 def test_produce_response_layout(version: int) -> None:
     module = response_module(PRODUCE_KEY, version)
     append_time = datetime.fromtimestamp(1_700_000_000.123, UTC)
-    partition = build(module.PartitionProduceResponse, index=3, error_code=87, base_offset=-1,
-                      log_append_time=append_time, log_start_offset=5, record_errors=(),
-                      error_message="ignored before v8")
-    body = build(module.ProduceResponse, responses=(build(
-        module.TopicProduceResponse, name="topic", partition_responses=(partition,)),),
-        throttle_time=timedelta(milliseconds=9))
+    partition = build(
+        module.PartitionProduceResponse,
+        index=3,
+        error_code=87,
+        base_offset=-1,
+        log_append_time=append_time,
+        log_start_offset=5,
+        record_errors=(),
+        error_message="ignored before v8",
+    )
+    body = build(
+        module.ProduceResponse,
+        responses=(
+            build(module.TopicProduceResponse, name="topic", partition_responses=(partition,)),
+        ),
+        throttle_time=timedelta(milliseconds=9),
+    )
     frame = joined(encode_response(RequestHeader(PRODUCE_KEY, version, 42, None), body))
-    expected = struct.pack(">i", 42) + struct.pack(">i", 1) + string("topic") + \
-        struct.pack(">i", 1) + struct.pack(">ihq", 3, 87, -1)
+    expected = (
+        struct.pack(">i", 42)
+        + struct.pack(">i", 1)
+        + string("topic")
+        + struct.pack(">i", 1)
+        + struct.pack(">ihq", 3, 87, -1)
+    )
     if version >= 2:
         expected += struct.pack(">q", 1_700_000_000_123)
     if version >= 1:
@@ -161,15 +200,32 @@ def test_fetch_response_layout_keeps_records_a_separate_chunk(version: int) -> N
     module = response_module(FETCH_KEY, version)
     records = b"r" * 1000
     partitions = (
-        build(module.PartitionData, partition_index=0, error_code=0, high_watermark=12,
-              last_stable_offset=12, log_start_offset=0, aborted_transactions=None,
-              preferred_read_replica=-1, records=records),
-        build(module.PartitionData, partition_index=1, error_code=1, high_watermark=-1,
-              records=None),
+        build(
+            module.PartitionData,
+            partition_index=0,
+            error_code=0,
+            high_watermark=12,
+            last_stable_offset=12,
+            log_start_offset=0,
+            aborted_transactions=None,
+            preferred_read_replica=-1,
+            records=records,
+        ),
+        build(
+            module.PartitionData, partition_index=1, error_code=1, high_watermark=-1, records=None
+        ),
     )
-    body = build(module.FetchResponse, throttle_time=timedelta(0), error_code=0, session_id=0,
-                 responses=(build(module.FetchableTopicResponse, topic="topic", topic_id=None,
-                                  partitions=partitions),))
+    body = build(
+        module.FetchResponse,
+        throttle_time=timedelta(0),
+        error_code=0,
+        session_id=0,
+        responses=(
+            build(
+                module.FetchableTopicResponse, topic="topic", topic_id=None, partitions=partitions
+            ),
+        ),
+    )
     chunks = encode_response(RequestHeader(FETCH_KEY, version, 42, None), body)
     assert any(c is records for c in chunks)
     expected = struct.pack(">i", 42) + (struct.pack(">i", 0) if version >= 1 else b"")
@@ -184,16 +240,38 @@ def test_list_offsets_v0_response_layout() -> None:
     handler builds it from the same superset of fields as for v1+."""
     module = response_module(LIST_OFFSETS_KEY, 0)
     partitions = (
-        build(module.ListOffsetsPartitionResponse, partition_index=0, error_code=0,
-              timestamp=-1, offset=-1, leader_epoch=0, old_style_offsets=(120, 100, 0)),
-        build(module.ListOffsetsPartitionResponse, partition_index=1, error_code=6,
-              timestamp=-1, offset=-1, leader_epoch=-1, old_style_offsets=()),
+        build(
+            module.ListOffsetsPartitionResponse,
+            partition_index=0,
+            error_code=0,
+            timestamp=-1,
+            offset=-1,
+            leader_epoch=0,
+            old_style_offsets=(120, 100, 0),
+        ),
+        build(
+            module.ListOffsetsPartitionResponse,
+            partition_index=1,
+            error_code=6,
+            timestamp=-1,
+            offset=-1,
+            leader_epoch=-1,
+            old_style_offsets=(),
+        ),
     )
-    body = build(module.ListOffsetsResponse, throttle_time=timedelta(milliseconds=7),
-                 topics=(build(module.ListOffsetsTopicResponse, name="topic",
-                               partitions=partitions),))
+    body = build(
+        module.ListOffsetsResponse,
+        throttle_time=timedelta(milliseconds=7),
+        topics=(build(module.ListOffsetsTopicResponse, name="topic", partitions=partitions),),
+    )
     frame = joined(encode_response(RequestHeader(LIST_OFFSETS_KEY, 0, 42, None), body))
-    expected = struct.pack(">i", 42) + struct.pack(">i", 1) + string("topic") + \
-        struct.pack(">i", 2) + struct.pack(">ihi", 0, 0, 3) + struct.pack(">qqq", 120, 100, 0) + \
-        struct.pack(">ihi", 1, 6, 0)
+    expected = (
+        struct.pack(">i", 42)
+        + struct.pack(">i", 1)
+        + string("topic")
+        + struct.pack(">i", 2)
+        + struct.pack(">ihi", 0, 0, 3)
+        + struct.pack(">qqq", 120, 100, 0)
+        + struct.pack(">ihi", 1, 6, 0)
+    )
     assert frame == struct.pack(">i", len(expected)) + expected

@@ -125,27 +125,44 @@ class FakeReplicaManager:
         return found
 
 
-def list_offsets_v0(log: Log, replica_id: int,
-                    *partitions: tuple[str, int, int, int]) -> dict[tuple[str, int], Any]:
+def list_offsets_v0(
+    log: Log, replica_id: int, *partitions: tuple[str, int, int, int]
+) -> dict[tuple[str, int], Any]:
     broker: Any = SimpleNamespace(replica_manager=FakeReplicaManager({("events", 0): log}))
     topics: dict[str, list[legacy_codec.ListOffsetsPartition]] = {}
     for topic, index, timestamp, max_num in partitions:
-        topics.setdefault(topic, []).append(legacy_codec.ListOffsetsPartition(
-            partition_index=index, timestamp=timestamp, max_num_offsets=max_num))
-    request = legacy_codec.ListOffsetsRequest(replica_id=replica_id, topics=tuple(
-        legacy_codec.ListOffsetsTopic(name=name, partitions=tuple(items))
-        for name, items in topics.items()))
+        topics.setdefault(topic, []).append(
+            legacy_codec.ListOffsetsPartition(
+                partition_index=index, timestamp=timestamp, max_num_offsets=max_num
+            )
+        )
+    request = legacy_codec.ListOffsetsRequest(
+        replica_id=replica_id,
+        topics=tuple(
+            legacy_codec.ListOffsetsTopic(name=name, partitions=tuple(items))
+            for name, items in topics.items()
+        ),
+    )
     ctx = RequestContext(RequestHeader(LIST_OFFSETS_KEY, 0, 1, None), ConnectionInfo())
     response = handle_list_offsets(broker, ctx, request)
     assert isinstance(response, legacy_codec.ListOffsetsResponse)
-    return {(t.name, p.partition_index): (int(p.error_code), p.old_style_offsets)
-            for t in response.topics for p in t.partitions}
+    return {
+        (t.name, p.partition_index): (int(p.error_code), p.old_style_offsets)
+        for t in response.topics
+        for p in t.partitions
+    }
 
 
 def test_handler_answers_v0_per_partition(log: Log) -> None:
     log.update_high_watermark(28)
-    got = list_offsets_v0(log, -1, ("events", 0, LATEST, 1), ("events", 1, LATEST, 1),
-                          ("elsewhere", 0, EARLIEST, 1), ("missing", 0, EARLIEST, 1))
+    got = list_offsets_v0(
+        log,
+        -1,
+        ("events", 0, LATEST, 1),
+        ("events", 1, LATEST, 1),
+        ("elsewhere", 0, EARLIEST, 1),
+        ("missing", 0, EARLIEST, 1),
+    )
     assert got == {
         ("events", 0): (0, (28,)),
         ("events", 1): (ErrorCode.unknown_topic_or_partition, ()),
@@ -160,5 +177,7 @@ def test_negative_max_num_offsets_fails_the_partition(log: Log) -> None:
     """Kafka sizes its result array with it: a negative count is an unexpected server error
     for that partition, not a closed connection."""
     got = list_offsets_v0(log, -1, ("events", 0, LATEST, -1), ("missing", 0, LATEST, 1))
-    assert got == {("events", 0): (ErrorCode.unknown_server_error, ()),
-                   ("missing", 0): (ErrorCode.unknown_topic_or_partition, ())}
+    assert got == {
+        ("events", 0): (ErrorCode.unknown_server_error, ()),
+        ("missing", 0): (ErrorCode.unknown_topic_or_partition, ()),
+    }

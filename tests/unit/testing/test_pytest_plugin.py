@@ -49,8 +49,9 @@ def run_inner(pytester: pytest.Pytester, source: str, *args: str) -> pytest.RunR
 
 def recorded(pytester: pytest.Pytester) -> list[tuple[int, Path]]:
     lines = (pytester.path / "record.txt").read_text().splitlines()
-    return [(int(port), Path(data_dir)) for port, data_dir in (line.split(" ", 1)
-                                                               for line in lines)]
+    return [
+        (int(port), Path(data_dir)) for port, data_dir in (line.split(" ", 1) for line in lines)
+    ]
 
 
 def assert_stopped(port: int, data_dir: Path) -> None:
@@ -66,23 +67,28 @@ def test_the_plugin_is_registered_as_a_pytest11_entry_point() -> None:
 
 
 def test_importing_the_plugin_does_not_import_the_broker() -> None:
-    code = ("import sys, odradek.testing.pytest_plugin\n"
-            "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('odradek', 'kio', 'kazoo', 'prometheus_client', 'confluent_kafka', 'uvloop', "
-            "'cramjam', 'crc32c', 'asyncio'))))")
-    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True, timeout=60).stdout.split()
+    code = (
+        "import sys, odradek.testing.pytest_plugin\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('odradek', 'kio', 'kazoo', 'prometheus_client', 'confluent_kafka', 'uvloop', "
+        "'cramjam', 'crc32c', 'asyncio'))))"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.split()
     assert output == ["odradek", "odradek.testing", "odradek.testing.pytest_plugin"]
     # ... and the package still hands out Broker on first use
     code = "import odradek.testing as t; print(t.Broker.__module__)"
-    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True, timeout=60).stdout.split()
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.split()
     assert output == ["odradek.testing.broker"]
 
 
-def test_odradek_broker_is_fresh_per_test_with_test_defaults(
-        pytester: pytest.Pytester) -> None:
-    result = run_inner(pytester, """
+def test_odradek_broker_is_fresh_per_test_with_test_defaults(pytester: pytest.Pytester) -> None:
+    result = run_inner(
+        pytester,
+        """
 def test_one(odradek_broker, tmp_path):
     record(odradek_broker)
     assert accepts(odradek_broker.port)
@@ -96,7 +102,8 @@ def test_one(odradek_broker, tmp_path):
 
 def test_two(odradek_broker):
     record(odradek_broker)
-""")
+""",
+    )
     result.assert_outcomes(passed=2)
     seen = recorded(pytester)
     assert len(seen) == 2 and seen[0][1] != seen[1][1]
@@ -105,7 +112,9 @@ def test_two(odradek_broker):
 
 
 def test_factory_takes_a_mapping_keywords_or_both(pytester: pytest.Pytester) -> None:
-    result = run_inner(pytester, """
+    result = run_inner(
+        pytester,
+        """
 def test_factory(odradek_broker_factory):
     first = odradek_broker_factory({"num.partitions": 3})
     second = odradek_broker_factory(**{"num.partitions": "2",
@@ -124,7 +133,8 @@ def test_factory(odradek_broker_factory):
     assert first.config.get("group.initial.rebalance.delay.ms") == 0
     assert second.config.get("offsets.topic.num.partitions") == 5
     assert slow.config.get("group.initial.rebalance.delay.ms") == 3000
-""")
+""",
+    )
     result.assert_outcomes(passed=1)
     seen = recorded(pytester)
     assert len({port for port, _ in seen}) == 4
@@ -133,17 +143,21 @@ def test_factory(odradek_broker_factory):
 
 
 def test_factory_rejects_a_misspelt_config(pytester: pytest.Pytester) -> None:
-    result = run_inner(pytester, """
+    result = run_inner(
+        pytester,
+        """
 def test_typo(odradek_broker_factory):
     odradek_broker_factory({"num.partitons": 3})
-""")
+""",
+    )
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*Unknown broker config 'num.partitons'*"])
 
 
-def test_session_broker_is_shared_and_stopped_at_session_end(
-        pytester: pytest.Pytester) -> None:
-    result = run_inner(pytester, """
+def test_session_broker_is_shared_and_stopped_at_session_end(pytester: pytest.Pytester) -> None:
+    result = run_inner(
+        pytester,
+        """
 def test_a(odradek_broker_session):
     record(odradek_broker_session)
     assert odradek_broker_session.config.get("group.initial.rebalance.delay.ms") == 0
@@ -153,7 +167,8 @@ def test_a(odradek_broker_session):
 def test_b(odradek_broker_session):
     record(odradek_broker_session)
     assert accepts(odradek_broker_session.port)
-""")
+""",
+    )
     result.assert_outcomes(passed=2)
     seen = recorded(pytester)
     assert len(seen) == 2 and seen[0] == seen[1]

@@ -17,8 +17,10 @@ from odradek.cli.perf import consumer, end_to_end, producer
 
 def add_parser(commands: Any) -> None:
     parser = commands.add_parser(
-        "perf", help="performance tools (kafka-producer-perf-test, ...)",
-        description="Kafka's performance tools, with confluent-kafka underneath.")
+        "perf",
+        help="performance tools (kafka-producer-perf-test, ...)",
+        description="Kafka's performance tools, with confluent-kafka underneath.",
+    )
     tools = parser.add_subparsers(dest="perf_tool", required=True)
     producer.add_parser(tools)
     consumer.add_parser(tools)

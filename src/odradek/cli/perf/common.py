@@ -44,8 +44,10 @@ def client_config(props: Mapping[str, str]) -> dict[str, str]:
     for key, value in props.items():
         if key == "buffer.memory":
             if not value.strip().isdigit():
-                raise ValueError(f"Invalid value {value} for configuration buffer.memory: "
-                                 "Not a number of type LONG")
+                raise ValueError(
+                    f"Invalid value {value} for configuration buffer.memory: "
+                    "Not a number of type LONG"
+                )
             config["queue.buffering.max.kbytes"] = str(max(int(value) // 1024, 1))
             continue
         if key in JAVA_TO_LIBRDKAFKA:
@@ -85,15 +87,23 @@ def confluent_kafka() -> ModuleType:
         import confluent_kafka as module
         import confluent_kafka.admin
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise SystemExit("odradek perf needs confluent-kafka, a dependency of odradek: "
-                         "reinstall odradek") from exc
+        raise SystemExit(
+            "odradek perf needs confluent-kafka, a dependency of odradek: reinstall odradek"
+        ) from exc
     return module
 
 
 def java_date_format(pattern: str) -> str:
     """A SimpleDateFormat pattern without ``SSS`` (``yyyy-MM-dd HH:mm:ss``) as strftime's."""
-    replacements = (("yyyy", "%Y"), ("yy", "%y"), ("MM", "%m"), ("dd", "%d"), ("HH", "%H"),
-                    ("mm", "%M"), ("ss", "%S"))
+    replacements = (
+        ("yyyy", "%Y"),
+        ("yy", "%y"),
+        ("MM", "%m"),
+        ("dd", "%d"),
+        ("HH", "%H"),
+        ("mm", "%M"),
+        ("ss", "%S"),
+    )
     result = pattern.replace("%", "%%")
     for java, python in replacements:
         result = result.replace(java, python)
@@ -106,8 +116,7 @@ def format_millis(epoch_ms: float, pattern: str) -> str:
 
     moment = datetime.datetime.fromtimestamp(epoch_ms / 1000)
     millis = f"{moment.microsecond // 1000:03d}"
-    return millis.join(moment.strftime(java_date_format(part))
-                       for part in pattern.split("SSS"))
+    return millis.join(moment.strftime(java_date_format(part)) for part in pattern.split("SSS"))
 
 
 def with_logs(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -144,5 +153,9 @@ def guarded(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Name
 
 
 def verbose_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--verbose", dest="librdkafka_verbose", action="store_true",
-                        help="show librdkafka's log (connection attempts, retries) on stderr")
+    parser.add_argument(
+        "--verbose",
+        dest="librdkafka_verbose",
+        action="store_true",
+        help="show librdkafka's log (connection attempts, retries) on stderr",
+    )

@@ -43,41 +43,83 @@ MB = 1024.0 * 1024.0
 
 def add_parser(tools: Any) -> None:
     parser = tools.add_parser(
-        "consume", help="kafka-consumer-perf-test",
+        "consume",
+        help="kafka-consumer-perf-test",
         description="This tool helps in performance test for the full zookeeper consumer "
-        "(as kafka-consumer-perf-test).")
-    parser.add_argument("--bootstrap-server", "--broker-list", dest="bootstrap_server",
-                        required=True, help="the server(s) to connect to")
+        "(as kafka-consumer-perf-test).",
+    )
+    parser.add_argument(
+        "--bootstrap-server",
+        "--broker-list",
+        dest="bootstrap_server",
+        required=True,
+        help="the server(s) to connect to",
+    )
     parser.add_argument("--topic", required=True, help="the topic to consume from")
-    parser.add_argument("--messages", type=int, required=True,
-                        help="the number of messages to consume")
-    parser.add_argument("--group", default=f"perf-consumer-{random.randint(0, 100000)}",
-                        help="the group id to consume on")
-    parser.add_argument("--fetch-size", type=int, default=1024 * 1024,
-                        help="the amount of data to fetch in a single request")
-    parser.add_argument("--from-latest", action="store_true",
-                        help="start from the latest offset when the group has none")
-    parser.add_argument("--socket-buffer-size", type=int, default=2 * 1024 * 1024,
-                        help="the size of the tcp RECV size")
-    parser.add_argument("--consumer.config", "--command-config", dest="consumer_config",
-                        type=Path, help="consumer config properties file (--command-config "
-                        "is Kafka 4.2's name)")
-    parser.add_argument("--print-metrics", action="store_true",
-                        help="print librdkafka's statistics at the end")
-    parser.add_argument("--show-detailed-stats", action="store_true",
-                        help="print a line per reporting interval")
-    parser.add_argument("--reporting-interval", type=int, default=5000,
-                        help="interval in milliseconds at which to print progress info")
-    parser.add_argument("--timeout", type=int, default=10_000,
-                        help="the maximum allowed time in milliseconds between returned "
-                        "records")
+    parser.add_argument(
+        "--messages", type=int, required=True, help="the number of messages to consume"
+    )
+    parser.add_argument(
+        "--group",
+        default=f"perf-consumer-{random.randint(0, 100000)}",
+        help="the group id to consume on",
+    )
+    parser.add_argument(
+        "--fetch-size",
+        type=int,
+        default=1024 * 1024,
+        help="the amount of data to fetch in a single request",
+    )
+    parser.add_argument(
+        "--from-latest",
+        action="store_true",
+        help="start from the latest offset when the group has none",
+    )
+    parser.add_argument(
+        "--socket-buffer-size",
+        type=int,
+        default=2 * 1024 * 1024,
+        help="the size of the tcp RECV size",
+    )
+    parser.add_argument(
+        "--consumer.config",
+        "--command-config",
+        dest="consumer_config",
+        type=Path,
+        help="consumer config properties file (--command-config is Kafka 4.2's name)",
+    )
+    parser.add_argument(
+        "--print-metrics", action="store_true", help="print librdkafka's statistics at the end"
+    )
+    parser.add_argument(
+        "--show-detailed-stats", action="store_true", help="print a line per reporting interval"
+    )
+    parser.add_argument(
+        "--reporting-interval",
+        type=int,
+        default=5000,
+        help="interval in milliseconds at which to print progress info",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=int,
+        default=10_000,
+        help="the maximum allowed time in milliseconds between returned records",
+    )
     parser.add_argument("--hide-header", action="store_true", help="skip the header line")
-    parser.add_argument("--date-format", default=DEFAULT_DATE_FORMAT,
-                        help="java.text.SimpleDateFormat pattern of the time fields")
-    parser.add_argument("--threads", "--num-fetch-threads", type=int, default=1,
-                        help="ignored (as in Kafka 3.x)")
-    parser.add_argument("--show-latency", action="store_true",
-                        help="odradek: also print record-timestamp-to-poll latency")
+    parser.add_argument(
+        "--date-format",
+        default=DEFAULT_DATE_FORMAT,
+        help="java.text.SimpleDateFormat pattern of the time fields",
+    )
+    parser.add_argument(
+        "--threads", "--num-fetch-threads", type=int, default=1, help="ignored (as in Kafka 3.x)"
+    )
+    parser.add_argument(
+        "--show-latency",
+        action="store_true",
+        help="odradek: also print record-timestamp-to-poll latency",
+    )
     verbose_flag(parser)
     parser.set_defaults(run=guarded(run))
 
@@ -121,8 +163,10 @@ def run(args: argparse.Namespace) -> int:
     progress = Progress()
     if not args.hide_header:
         first = "time, threadId" if args.show_detailed_stats else "start.time, end.time"
-        print(f"{first}, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec"
-              f"{HEADER_TAIL}", flush=True)
+        print(
+            f"{first}, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec{HEADER_TAIL}",
+            flush=True,
+        )
     start_ms = time.time() * 1000
     try:
         timed_out = consume(consumer, args, progress)
@@ -130,20 +174,25 @@ def run(args: argparse.Namespace) -> int:
         end_ms = time.time() * 1000
         consumer.close()
     if timed_out:
-        print(f"WARNING: Exiting before consuming the expected number of messages: timeout "
-              f"({args.timeout} ms) exceeded. You can use the --timeout option to increase "
-              "the timeout.", file=sys.stderr)
+        print(
+            f"WARNING: Exiting before consuming the expected number of messages: timeout "
+            f"({args.timeout} ms) exceeded. You can use the --timeout option to increase "
+            "the timeout.",
+            file=sys.stderr,
+        )
     elapsed = max((end_ms - start_ms) / 1000.0, 1e-9)
     fetch_ms = max(end_ms - start_ms - progress.join_ms, 1e-9)
     total_mb = progress.bytes / MB
     if not args.show_detailed_stats:
         fetch_seconds = fetch_ms / 1000.0
-        print(f"{format_millis(start_ms, args.date_format)}, "
-              f"{format_millis(end_ms, args.date_format)}, {total_mb:.4f}, "
-              f"{total_mb / elapsed:.4f}, {progress.messages}, "
-              f"{progress.messages / elapsed:.4f}, {int(progress.join_ms)}, {int(fetch_ms)}, "
-              f"{total_mb / fetch_seconds:.4f}, {progress.messages / fetch_seconds:.4f}",
-              flush=True)
+        print(
+            f"{format_millis(start_ms, args.date_format)}, "
+            f"{format_millis(end_ms, args.date_format)}, {total_mb:.4f}, "
+            f"{total_mb / elapsed:.4f}, {progress.messages}, "
+            f"{progress.messages / elapsed:.4f}, {int(progress.join_ms)}, {int(fetch_ms)}, "
+            f"{total_mb / fetch_seconds:.4f}, {progress.messages / fetch_seconds:.4f}",
+            flush=True,
+        )
     if args.show_latency:
         print(latency_line(progress.latencies), flush=True)
     if args.print_metrics and statistics:
@@ -155,9 +204,11 @@ def latency_line(latencies: list[int]) -> str:
     p50, p95, p99, p999 = percentiles(latencies, 0.5, 0.95, 0.99, 0.999)
     average = sum(latencies) / len(latencies) if latencies else 0.0
     maximum = float(max(latencies, default=0))
-    return (f"{len(latencies)} records, consumer latency (record timestamp to poll): "
-            f"{average:.2f} ms avg latency, {maximum:.2f} ms max latency, {p50} ms 50th, "
-            f"{p95} ms 95th, {p99} ms 99th, {p999} ms 99.9th.")
+    return (
+        f"{len(latencies)} records, consumer latency (record timestamp to poll): "
+        f"{average:.2f} ms avg latency, {maximum:.2f} ms max latency, {p50} ms 50th, "
+        f"{p95} ms 95th, {p99} ms 99th, {p999} ms 99.9th."
+    )
 
 
 def consume(consumer: Any, args: argparse.Namespace, progress: Progress) -> bool:
@@ -202,10 +253,13 @@ def consume(consumer: Any, args: argparse.Namespace, progress: Progress) -> bool
             fetch_interval = max((fetch_ms - last_fetch_ms) / 1000.0, 1e-9)
             mb = (progress.bytes - last_bytes) / MB
             count = progress.messages - last_messages
-            print(f"{format_millis(now, args.date_format)}, 0, {progress.bytes / MB:.4f}, "
-                  f"{mb / interval:.4f}, {progress.messages}, {count / interval:.4f}, "
-                  f"{int(progress.join_ms)}, {int(fetch_ms - last_fetch_ms)}, "
-                  f"{mb / fetch_interval:.4f}, {count / fetch_interval:.4f}", flush=True)
+            print(
+                f"{format_millis(now, args.date_format)}, 0, {progress.bytes / MB:.4f}, "
+                f"{mb / interval:.4f}, {progress.messages}, {count / interval:.4f}, "
+                f"{int(progress.join_ms)}, {int(fetch_ms - last_fetch_ms)}, "
+                f"{mb / fetch_interval:.4f}, {count / fetch_interval:.4f}",
+                flush=True,
+            )
             last_report, last_bytes, last_messages = now, progress.bytes, progress.messages
             last_fetch_ms = fetch_ms
     return False

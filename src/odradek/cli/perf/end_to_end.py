@@ -38,24 +38,31 @@ POLL_TIMEOUT_SECONDS = 60.0
 
 def add_parser(tools: Any) -> None:
     parser = tools.add_parser(
-        "e2e-latency", help="kafka.tools.EndToEndLatency",
-        description="End-to-end latency, one message at a time (as kafka.tools."
-        "EndToEndLatency).")
+        "e2e-latency",
+        help="kafka.tools.EndToEndLatency",
+        description="End-to-end latency, one message at a time (as kafka.tools.EndToEndLatency).",
+    )
     parser.add_argument("broker_list")
     parser.add_argument("topic")
     parser.add_argument("num_messages", type=int)
     parser.add_argument("producer_acks", help="1 or all")
     parser.add_argument("message_size_bytes", type=int)
-    parser.add_argument("properties_file", nargs="?", type=Path,
-                        help="client properties for both the producer and the consumer")
+    parser.add_argument(
+        "properties_file",
+        nargs="?",
+        type=Path,
+        help="client properties for both the producer and the consumer",
+    )
     verbose_flag(parser)
     parser.set_defaults(run=guarded(run))
 
 
 def run(args: argparse.Namespace) -> int:
     if args.producer_acks not in ("1", "all", "-1"):
-        print("Latency testing requires synchronous acknowledgement. Please use 1 or all",
-              file=sys.stderr)
+        print(
+            "Latency testing requires synchronous acknowledgement. Please use 1 or all",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     if args.num_messages <= 0:
         print("num_messages must be positive", file=sys.stderr)
@@ -69,20 +76,37 @@ def run(args: argparse.Namespace) -> int:
     common: dict[str, Any] = {"bootstrap.servers": args.broker_list}
     if not reachable({**common, **props}):
         return EXIT_FAILED
-    consumer = kafka.Consumer(with_logs({
-        **common, "group.id": f"test-group-{int(time.time() * 1000)}",
-        "enable.auto.commit": False, "auto.offset.reset": "latest", "fetch.wait.max.ms": 1,
-        "fetch.error.backoff.ms": 0, **props}))
-    producer = kafka.Producer(with_logs({**common, "linger.ms": 0,
-                                         "acks": args.producer_acks, **props}))
+    consumer = kafka.Consumer(
+        with_logs(
+            {
+                **common,
+                "group.id": f"test-group-{int(time.time() * 1000)}",
+                "enable.auto.commit": False,
+                "auto.offset.reset": "latest",
+                "fetch.wait.max.ms": 1,
+                "fetch.error.backoff.ms": 0,
+                **props,
+            }
+        )
+    )
+    producer = kafka.Producer(
+        with_logs({**common, "linger.ms": 0, "acks": args.producer_acks, **props})
+    )
     try:
         partitions = _partitions(kafka, args.broker_list, args.topic, props)
         # The end of each partition, resolved now (Kafka's seekToEnd + position()).
-        ends = [consumer.get_watermark_offsets(kafka.TopicPartition(args.topic, p),
-                                               timeout=POLL_TIMEOUT_SECONDS)[1]
-                for p in partitions]
-        consumer.assign([kafka.TopicPartition(args.topic, p, end)
-                         for p, end in zip(partitions, ends, strict=True)])
+        ends = [
+            consumer.get_watermark_offsets(
+                kafka.TopicPartition(args.topic, p), timeout=POLL_TIMEOUT_SECONDS
+            )[1]
+            for p in partitions
+        ]
+        consumer.assign(
+            [
+                kafka.TopicPartition(args.topic, p, end)
+                for p, end in zip(partitions, ends, strict=True)
+            ]
+        )
         return _measure(producer, consumer, args)
     finally:
         consumer.close()
@@ -121,12 +145,17 @@ def _measure(producer: Any, consumer: Any, args: argparse.Namespace) -> int:
         received = _poll_one(consumer, begin)
         elapsed = time.perf_counter_ns() - begin
         if received is None:
-            print(f"poll() timed out before finding a result (timeout:"
-                  f"[{int(POLL_TIMEOUT_SECONDS * 1000)}])", file=sys.stderr)
+            print(
+                f"poll() timed out before finding a result (timeout:"
+                f"[{int(POLL_TIMEOUT_SECONDS * 1000)}])",
+                file=sys.stderr,
+            )
             return 1
         if received != message:
-            print(f"The message read [{received!r}] did not match the message sent "
-                  f"[{message!r}]", file=sys.stderr)
+            print(
+                f"The message read [{received!r}] did not match the message sent [{message!r}]",
+                file=sys.stderr,
+            )
             return 1
         if i % 1000 == 0:
             print(f"{i}\t{elapsed / 1000.0 / 1000.0}", flush=True)

@@ -38,29 +38,49 @@ MB = 1024.0 * 1024.0
 
 def add_parser(tools: Any) -> None:
     parser = tools.add_parser(
-        "produce", help="kafka-producer-perf-test",
+        "produce",
+        help="kafka-producer-perf-test",
         description="This tool is used to verify the producer performance (as "
-        "kafka-producer-perf-test).")
+        "kafka-producer-perf-test).",
+    )
     parser.add_argument("--topic", required=True, help="produce messages to this topic")
-    parser.add_argument("--num-records", type=int, required=True,
-                        help="number of messages to produce")
+    parser.add_argument(
+        "--num-records", type=int, required=True, help="number of messages to produce"
+    )
     payload = parser.add_mutually_exclusive_group(required=True)
     payload.add_argument("--record-size", type=int, help="message size in bytes")
-    payload.add_argument("--payload-file", type=Path,
-                         help="file to read the message payloads from (one per delimiter); "
-                         "each record takes one at random")
-    parser.add_argument("--payload-delimiter", default="\\n",
-                        help="delimiter of --payload-file (default: \\n)")
-    parser.add_argument("--throughput", type=float, required=True,
-                        help="throttle to approximately THROUGHPUT messages/sec; -1: no limit")
-    parser.add_argument("--producer-props", nargs="+", metavar="PROP-NAME=PROP-VALUE",
-                        help="producer properties (bootstrap.servers, acks, linger.ms, ...)")
-    parser.add_argument("--producer.config", "--command-config", dest="producer_config",
-                        type=Path, help="producer config properties file (--command-config "
-                        "is Kafka 4.2's name)")
+    payload.add_argument(
+        "--payload-file",
+        type=Path,
+        help="file to read the message payloads from (one per delimiter); "
+        "each record takes one at random",
+    )
+    parser.add_argument(
+        "--payload-delimiter", default="\\n", help="delimiter of --payload-file (default: \\n)"
+    )
+    parser.add_argument(
+        "--throughput",
+        type=float,
+        required=True,
+        help="throttle to approximately THROUGHPUT messages/sec; -1: no limit",
+    )
+    parser.add_argument(
+        "--producer-props",
+        nargs="+",
+        metavar="PROP-NAME=PROP-VALUE",
+        help="producer properties (bootstrap.servers, acks, linger.ms, ...)",
+    )
+    parser.add_argument(
+        "--producer.config",
+        "--command-config",
+        dest="producer_config",
+        type=Path,
+        help="producer config properties file (--command-config is Kafka 4.2's name)",
+    )
     parser.add_argument("--bootstrap-server", help="shorthand for bootstrap.servers")
-    parser.add_argument("--print-metrics", action="store_true",
-                        help="print librdkafka's statistics at the end")
+    parser.add_argument(
+        "--print-metrics", action="store_true", help="print librdkafka's statistics at the end"
+    )
     verbose_flag(parser)
     parser.set_defaults(run=guarded(run))
 
@@ -68,8 +88,12 @@ def add_parser(tools: Any) -> None:
 class Stats:
     """Kafka's ProducerPerformance.Stats: totals, 5 s windows, sampled latencies."""
 
-    def __init__(self, num_records: int, out: Callable[[str], None],
-                 reporting_interval_ms: int = REPORTING_INTERVAL_MS) -> None:
+    def __init__(
+        self,
+        num_records: int,
+        out: Callable[[str], None],
+        reporting_interval_ms: int = REPORTING_INTERVAL_MS,
+    ) -> None:
         self.out = out
         self.start = _now_ms()
         self.window_start = self.start
@@ -102,9 +126,11 @@ class Stats:
         rate = 1000.0 * self.window_count / elapsed
         mb_rate = 1000.0 * self.window_bytes / elapsed / MB
         average = self.window_total / max(self.window_count, 1)
-        self.out(f"{self.window_count} records sent, {rate:.1f} records/sec "
-                 f"({mb_rate:.2f} MB/sec), {average:.1f} ms avg latency, "
-                 f"{float(self.window_max):.1f} ms max latency.")
+        self.out(
+            f"{self.window_count} records sent, {rate:.1f} records/sec "
+            f"({mb_rate:.2f} MB/sec), {average:.1f} ms avg latency, "
+            f"{float(self.window_max):.1f} ms max latency."
+        )
 
     def total_line(self) -> str:
         elapsed = max(_now_ms() - self.start, 1e-9)
@@ -112,9 +138,11 @@ class Stats:
         rate = 1000.0 * self.count / elapsed
         mb_rate = 1000.0 * self.bytes / elapsed / MB
         average = self.total_latency / max(self.count, 1)
-        return (f"{self.count} records sent, {rate:f} records/sec ({mb_rate:.2f} MB/sec), "
-                f"{average:.2f} ms avg latency, {float(self.max_latency):.2f} ms max latency, "
-                f"{p50} ms 50th, {p95} ms 95th, {p99} ms 99th, {p999} ms 99.9th.")
+        return (
+            f"{self.count} records sent, {rate:f} records/sec ({mb_rate:.2f} MB/sec), "
+            f"{average:.2f} ms avg latency, {float(self.max_latency):.2f} ms max latency, "
+            f"{p50} ms 50th, {p95} ms 95th, {p99} ms 99th, {p999} ms 99.9th."
+        )
 
 
 def _now_ms() -> float:
@@ -143,9 +171,11 @@ def run(args: argparse.Namespace) -> int:
         if args.bootstrap_server:
             props.setdefault("bootstrap.servers", args.bootstrap_server)
         if "bootstrap.servers" not in props:
-            raise ValueError("bootstrap.servers must be given (--producer-props "
-                             "bootstrap.servers=HOST:PORT, --producer.config or "
-                             "--bootstrap-server)")
+            raise ValueError(
+                "bootstrap.servers must be given (--producer-props "
+                "bootstrap.servers=HOST:PORT, --producer.config or "
+                "--bootstrap-server)"
+            )
         payloads = _payloads(args)
         config: dict[str, Any] = client_config(props)
     except (OSError, ValueError) as exc:
@@ -163,8 +193,7 @@ def run(args: argparse.Namespace) -> int:
     except kafka.KafkaException as exc:
         print(f"odradek perf produce: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    failures = produce(producer, args.topic, args.num_records, payloads, args.throughput,
-                       _print)
+    failures = produce(producer, args.topic, args.num_records, payloads, args.throughput, _print)
     if args.print_metrics and statistics:
         print(statistics[-1])
     return 1 if failures else 0
@@ -174,8 +203,14 @@ def _print(line: str) -> None:
     print(line, flush=True)
 
 
-def produce(producer: Any, topic: str, num_records: int, payloads: list[bytes],
-            throughput: float, out: Callable[[str], None]) -> int:
+def produce(
+    producer: Any,
+    topic: str,
+    num_records: int,
+    payloads: list[bytes],
+    throughput: float,
+    out: Callable[[str], None],
+) -> int:
     """Send ``num_records``, print windows and the total line; the number of failures."""
     stats = Stats(num_records, out)
     failures = [0]

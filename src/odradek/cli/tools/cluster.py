@@ -32,10 +32,17 @@ def collect(admin: Admin, include_internal: bool) -> dict[str, Any]:
     cluster = admin.wait(admin.client.describe_cluster(request_timeout=admin.timeout))
     metadata = admin.metadata()
     groups = admin.wait(admin.client.list_consumer_groups(request_timeout=admin.timeout))
-    topics = {name: t for name, t in metadata.topics.items()
-              if include_internal or name not in INTERNAL_TOPICS}
-    offline = sorted(f"{name}-{p.id}" for name, t in topics.items()
-                     for p in t.partitions.values() if p.leader < 0)
+    topics = {
+        name: t
+        for name, t in metadata.topics.items()
+        if include_internal or name not in INTERNAL_TOPICS
+    }
+    offline = sorted(
+        f"{name}-{p.id}"
+        for name, t in topics.items()
+        for p in t.partitions.values()
+        if p.leader < 0
+    )
     return {
         "cluster_id": cluster.cluster_id,
         "controller": _node(cluster.controller),
@@ -45,7 +52,8 @@ def collect(admin: Admin, include_internal: bool) -> dict[str, Any]:
         "offline_partitions": offline,
         "consumer_groups": sorted(
             ({"group": g.group_id, "state": state_name(g.state)} for g in groups.valid),
-            key=lambda g: g["group"]),
+            key=lambda g: g["group"],
+        ),
     }
 
 
@@ -69,14 +77,18 @@ def _print(health: dict[str, Any]) -> None:
     print(f"Cluster ID: {health['cluster_id']}")
     print(f"Controller: {_address(health['controller'])}")
     print(f"Active Brokers: {len(health['brokers'])}")
-    print_table(["  ID", "HOST", "PORT", "RACK"],
-                [(f"  {b['id']}", b["host"], b["port"], b["rack"]) for b in health["brokers"]])
+    print_table(
+        ["  ID", "HOST", "PORT", "RACK"],
+        [(f"  {b['id']}", b["host"], b["port"], b["rack"]) for b in health["brokers"]],
+    )
     print(f"Total Topics: {len(health['topics'])} ({health['partitions']} partitions)")
     for name in health["topics"]:
         print(f"  {name}")
     if health["offline_partitions"]:
-        print(f"Offline Partitions: {len(health['offline_partitions'])} "
-              f"({', '.join(health['offline_partitions'])})")
+        print(
+            f"Offline Partitions: {len(health['offline_partitions'])} "
+            f"({', '.join(health['offline_partitions'])})"
+        )
     print(f"Active Consumer Groups: {len(health['consumer_groups'])}")
     for group in health["consumer_groups"]:
         print(f"  {group['group']} ({group['state']})")

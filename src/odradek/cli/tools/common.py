@@ -38,13 +38,28 @@ DEFAULT_API_TIMEOUT_MS = 60_000
 MISSING = "-"
 
 # Java client settings librdkafka does not know: dropped with a note instead of failing.
-JAVA_ONLY_PROPERTIES = frozenset({
-    "key.serializer", "value.serializer", "key.deserializer", "value.deserializer",
-    "buffer.memory", "max.block.ms", "interceptor.classes", "partitioner.class",
-    "default.api.timeout.ms", "metric.reporters", "exclude.internal.topics",
-    "metrics.num.samples", "metrics.sample.window.ms", "metrics.recording.level",
-    "ssl.truststore.password", "ssl.truststore.type", "ssl.keystore.type", "security.providers",
-})
+JAVA_ONLY_PROPERTIES = frozenset(
+    {
+        "key.serializer",
+        "value.serializer",
+        "key.deserializer",
+        "value.deserializer",
+        "buffer.memory",
+        "max.block.ms",
+        "interceptor.classes",
+        "partitioner.class",
+        "default.api.timeout.ms",
+        "metric.reporters",
+        "exclude.internal.topics",
+        "metrics.num.samples",
+        "metrics.sample.window.ms",
+        "metrics.recording.level",
+        "ssl.truststore.password",
+        "ssl.truststore.type",
+        "ssl.keystore.type",
+        "security.providers",
+    }
+)
 
 
 class ToolError(Exception):
@@ -59,8 +74,7 @@ class UsageError(Exception):
 # -- running a tool ----------------------------------------------------------------------------
 
 
-def run_tool(name: str, args: argparse.Namespace,
-             body: Callable[[argparse.Namespace], int]) -> int:
+def run_tool(name: str, args: argparse.Namespace, body: Callable[[argparse.Namespace], int]) -> int:
     """Run ``body`` and turn every expected failure into a message and an exit code."""
     try:
         return body(args)
@@ -89,8 +103,10 @@ def run_tool(name: str, args: argparse.Namespace,
     except Exception as exc:  # a bug: still one line, the traceback with --verbose
         if verbose():
             traceback.print_exc()
-        print(f"Error: unexpected {type(exc).__name__}: {exc} (run with --verbose for the "
-              "traceback)", file=sys.stderr)
+        print(
+            f"Error: unexpected {type(exc).__name__}: {exc} (run with --verbose for the traceback)",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
 
 
@@ -107,8 +123,14 @@ def kafka_error(exc: BaseException) -> KafkaError | None:
     return None
 
 
-CONNECTION_CODES = frozenset({KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN,
-                              KafkaError._TIMED_OUT, KafkaError._RESOLVE})
+CONNECTION_CODES = frozenset(
+    {
+        KafkaError._TRANSPORT,
+        KafkaError._ALL_BROKERS_DOWN,
+        KafkaError._TIMED_OUT,
+        KafkaError._RESOLVE,
+    }
+)
 
 
 def kafka_message(exc: BaseException) -> str:
@@ -127,8 +149,10 @@ def connection_hint() -> str:
     address = reachability.answered()
     if address is None:
         return "is a broker reachable at the bootstrap servers?"
-    return (f"the broker at {address} answered, but the request did not complete in time: "
-            "a broker it needs, such as the controller or a partition leader, may be down")
+    return (
+        f"the broker at {address} answered, but the request did not complete in time: "
+        "a broker it needs, such as the controller or a partition leader, may be down"
+    )
 
 
 def error_code(exc: BaseException) -> int | None:
@@ -161,14 +185,17 @@ def parse_key_values(items: Sequence[str] | None, flag: str) -> dict[str, str]:
     return result
 
 
-def client_config(bootstrap: str, file_props: Mapping[str, str],
-                  props: Mapping[str, str]) -> dict[str, str]:
+def client_config(
+    bootstrap: str, file_props: Mapping[str, str], props: Mapping[str, str]
+) -> dict[str, str]:
     """File properties, then flag properties, then the bootstrap servers (highest)."""
     config = {**file_props, **props, "bootstrap.servers": bootstrap}
     for key in sorted(set(config) & JAVA_ONLY_PROPERTIES):
         if key != "default.api.timeout.ms":
-            print(f"odradek: ignoring Java client property {key} (not used by librdkafka)",
-                  file=sys.stderr)
+            print(
+                f"odradek: ignoring Java client property {key} (not used by librdkafka)",
+                file=sys.stderr,
+            )
         del config[key]
     return config
 
@@ -230,8 +257,9 @@ class Admin:
         try:
             return future.result(self.timeout + 5)
         except concurrent.futures.TimeoutError as exc:
-            raise ToolError(f"timed out after {self.timeout:g}s waiting for the cluster "
-                            f"({connection_hint()})") from exc
+            raise ToolError(
+                f"timed out after {self.timeout:g}s waiting for the cluster ({connection_hint()})"
+            ) from exc
 
     def metadata(self, topic: str | None = None) -> Any:
         return self.client.list_topics(topic=topic, timeout=self.timeout)
@@ -252,8 +280,9 @@ def cell(value: object) -> str:
     return MISSING if value is None else str(value)
 
 
-def format_table(headers: Sequence[str], rows: Iterable[Sequence[object]],
-                 min_width: int = 0) -> list[str]:
+def format_table(
+    headers: Sequence[str], rows: Iterable[Sequence[object]], min_width: int = 0
+) -> list[str]:
     """Left-aligned columns separated by two spaces (the last one unpadded)."""
     text_rows = [[cell(v) for v in row] for row in rows]
     widths = [max(min_width, len(h)) for h in headers]
@@ -266,8 +295,9 @@ def format_table(headers: Sequence[str], rows: Iterable[Sequence[object]],
     return lines
 
 
-def print_table(headers: Sequence[str], rows: Iterable[Sequence[object]],
-                min_width: int = 0) -> None:
+def print_table(
+    headers: Sequence[str], rows: Iterable[Sequence[object]], min_width: int = 0
+) -> None:
     for line in format_table(headers, rows, min_width):
         print(line)
 
@@ -299,13 +329,19 @@ def parse_int(text: str, what: str, minimum: int | None = None) -> int:
     return value
 
 
-GROUP_STATES = {"UNKNOWN": "Unknown", "UNKOWN": "Unknown",
-                "PREPARING_REBALANCING": "PreparingRebalance",
-                "PREPARING_REBALANCE": "PreparingRebalance",
-                "COMPLETING_REBALANCING": "CompletingRebalance",
-                "COMPLETING_REBALANCE": "CompletingRebalance",
-                "STABLE": "Stable", "DEAD": "Dead", "EMPTY": "Empty",
-                "ASSIGNING": "Assigning", "RECONCILING": "Reconciling"}
+GROUP_STATES = {
+    "UNKNOWN": "Unknown",
+    "UNKOWN": "Unknown",
+    "PREPARING_REBALANCING": "PreparingRebalance",
+    "PREPARING_REBALANCE": "PreparingRebalance",
+    "COMPLETING_REBALANCING": "CompletingRebalance",
+    "COMPLETING_REBALANCE": "CompletingRebalance",
+    "STABLE": "Stable",
+    "DEAD": "Dead",
+    "EMPTY": "Empty",
+    "ASSIGNING": "Assigning",
+    "RECONCILING": "Reconciling",
+}
 
 
 def state_name(state: object) -> str:

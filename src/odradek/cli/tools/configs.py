@@ -61,14 +61,20 @@ def _run(args: argparse.Namespace) -> int:
 
 def _entity(args: argparse.Namespace) -> tuple[str, str | None]:
     """The entity type and name from --entity-* or the --topic/--broker shorthands."""
-    choices = [(t, n) for t, n, given in (
-        (args.entity_type, args.entity_name, args.entity_type is not None),
-        ("topics", args.topic, args.topic is not None),
-        ("brokers", args.broker, args.broker is not None),
-        ("brokers", None, args.broker_defaults)) if given]
+    choices = [
+        (t, n)
+        for t, n, given in (
+            (args.entity_type, args.entity_name, args.entity_type is not None),
+            ("topics", args.topic, args.topic is not None),
+            ("brokers", args.broker, args.broker is not None),
+            ("brokers", None, args.broker_defaults),
+        )
+        if given
+    ]
     if len(choices) != 1:
-        raise UsageError("give exactly one of --entity-type, --topic, --broker or "
-                         "--broker-defaults")
+        raise UsageError(
+            "give exactly one of --entity-type, --topic, --broker or --broker-defaults"
+        )
     entity_type, name = choices[0]
     if entity_type not in ENTITY_TYPES:
         raise UsageError(f"--entity-type must be topics or brokers, got {entity_type!r}")
@@ -78,32 +84,44 @@ def _entity(args: argparse.Namespace) -> tuple[str, str | None]:
             raise UsageError("--entity-default is only valid with --entity-type brokers")
         if name is not None:
             raise UsageError("--entity-name and --entity-default cannot be used together")
-        raise ToolError("the cluster-wide broker default (--entity-default) cannot be "
-                        "described or altered with confluent-kafka: librdkafka rejects an "
-                        "empty broker resource name")
+        raise ToolError(
+            "the cluster-wide broker default (--entity-default) cannot be "
+            "described or altered with confluent-kafka: librdkafka rejects an "
+            "empty broker resource name"
+        )
     if entity_type == "brokers" and name is not None and not name.isdigit():
-        raise UsageError(f"the entity name for brokers must be a valid integer broker id, "
-                         f"but it is: {name}")
+        raise UsageError(
+            f"the entity name for brokers must be a valid integer broker id, but it is: {name}"
+        )
     return entity_type, name
 
 
 # -- describe ----------------------------------------------------------------------------------
 
 
-def describe(admin: Admin, args: argparse.Namespace, entity_type: str,
-             name: str | None) -> int:
+def describe(admin: Admin, args: argparse.Namespace, entity_type: str, name: str | None) -> int:
     entities = [Entity(entity_type, n) for n in _names(admin, entity_type, name)]
     described = [(e, _configs(admin, e, args.all)) for e in entities]
     if wants_json(args):
-        print_json([{"entity_type": e.type, "entity_name": e.name,
-                     "configs": [c.as_json() for c in configs]} for e, configs in described])
+        print_json(
+            [
+                {
+                    "entity_type": e.type,
+                    "entity_name": e.name,
+                    "configs": [c.as_json() for c in configs],
+                }
+                for e, configs in described
+            ]
+        )
         return 0
     for entity, configs in described:
         tag = "All" if args.all else "Dynamic"
         print(f"{tag} configs for {entity.type[:-1]} {entity.name} are:")
         for config in configs:
-            print(f"  {_value(config.name, config.value, config.sensitive)} "
-                  f"sensitive={str(config.sensitive).lower()} synonyms={{{config.synonym_text()}}}")
+            print(
+                f"  {_value(config.name, config.value, config.sensitive)} "
+                f"sensitive={str(config.sensitive).lower()} synonyms={{{config.synonym_text()}}}"
+            )
     return 0
 
 
@@ -120,15 +138,24 @@ class Config:
     synonyms: list[Synonym]
 
     def synonym_text(self) -> str:
-        return ", ".join(f"{source}:{_value(name, value, self.sensitive)}"
-                         for name, value, source in self.synonyms)
+        return ", ".join(
+            f"{source}:{_value(name, value, self.sensitive)}"
+            for name, value, source in self.synonyms
+        )
 
     def as_json(self) -> dict[str, Any]:
-        return {"name": self.name, "value": None if self.sensitive else self.value,
-                "source": self.source, "sensitive": self.sensitive,
-                "read_only": self.read_only, "default": self.default,
-                "synonyms": [{"name": n, "value": None if self.sensitive else v, "source": s}
-                             for n, v, s in self.synonyms]}
+        return {
+            "name": self.name,
+            "value": None if self.sensitive else self.value,
+            "source": self.source,
+            "sensitive": self.sensitive,
+            "read_only": self.read_only,
+            "default": self.default,
+            "synonyms": [
+                {"name": n, "value": None if self.sensitive else v, "source": s}
+                for n, v, s in self.synonyms
+            ],
+        }
 
 
 def _names(admin: Admin, entity_type: str, name: str | None) -> list[str]:
@@ -140,10 +167,12 @@ def _names(admin: Admin, entity_type: str, name: str | None) -> list[str]:
     return [str(b) for b in sorted(metadata.brokers)]
 
 
-def _configs(admin: Admin, entity: Entity, describe_all: bool,
-             all_synonyms: bool = True) -> list[Config]:
-    future = admin.client.describe_configs([entity.resource],
-                                           request_timeout=admin.timeout)[entity.resource]
+def _configs(
+    admin: Admin, entity: Entity, describe_all: bool, all_synonyms: bool = True
+) -> list[Config]:
+    future = admin.client.describe_configs([entity.resource], request_timeout=admin.timeout)[
+        entity.resource
+    ]
     try:
         entries = admin.wait(future)
     except KafkaException as exc:
@@ -151,11 +180,24 @@ def _configs(admin: Admin, entity: Entity, describe_all: bool,
     wanted = DYNAMIC_SOURCES[entity.type]
     chosen = [e for _, e in sorted(entries.items()) if describe_all or _source(e) == wanted]
     full = _wire_synonyms(admin, entity) if chosen and all_synonyms else {}
-    return [Config(e.name, e.value, _source(e), bool(e.is_sensitive), bool(e.is_read_only),
-                   bool(e.is_default),
-                   full.get(e.name) or rebuild(e.name, e.value, _source(e), [
-                       (s.name, s.value, _source(s)) for s in (e.synonyms or {}).values()]))
-            for e in chosen]
+    return [
+        Config(
+            e.name,
+            e.value,
+            _source(e),
+            bool(e.is_sensitive),
+            bool(e.is_read_only),
+            bool(e.is_default),
+            full.get(e.name)
+            or rebuild(
+                e.name,
+                e.value,
+                _source(e),
+                [(s.name, s.value, _source(s)) for s in (e.synonyms or {}).values()],
+            ),
+        )
+        for e in chosen
+    ]
 
 
 def _wire_synonyms(admin: Admin, entity: Entity) -> dict[str, list[Synonym]]:
@@ -171,8 +213,13 @@ def _wire_synonyms(admin: Admin, entity: Entity) -> dict[str, list[Synonym]]:
     if broker is None:
         return {}
     try:
-        return describe_synonyms(str(broker.host), int(broker.port),
-                                 int(ENTITY_TYPES[entity.type].value), entity.name, admin.timeout)
+        return describe_synonyms(
+            str(broker.host),
+            int(broker.port),
+            int(ENTITY_TYPES[entity.type].value),
+            entity.name,
+            admin.timeout,
+        )
     except (OSError, ToolError):
         return {}
 
@@ -217,8 +264,10 @@ def parse_add_config(text: str | None) -> dict[str, str]:
     for item in split_config_list(text or ""):
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise UsageError(f"invalid entity config: all configs to be added must be in the "
-                             f"format 'key=val', got {item!r}")
+            raise UsageError(
+                f"invalid entity config: all configs to be added must be in the "
+                f"format 'key=val', got {item!r}"
+            )
         value = value.strip()
         if value.startswith("[") and value.endswith("]"):
             value = value[1:-1]
@@ -234,25 +283,31 @@ def alter(admin: Admin, args: argparse.Namespace, entity: Entity) -> int:
     both = sorted(set(to_add) & set(to_delete))
     if both:
         raise UsageError(f"config(s) can't be both added and deleted: {', '.join(both)}")
-    current = {c.name for c in _configs(admin, entity, describe_all=False,
-                                        all_synonyms=False)}
+    current = {c.name for c in _configs(admin, entity, describe_all=False, all_synonyms=False)}
     invalid = [k for k in to_delete if k not in current]
     if invalid:
         raise ToolError(f"Invalid config(s): {','.join(invalid)}")
-    ops = [ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET)
-           for k, v in to_add.items()]
-    ops += [ConfigEntry(k, "", incremental_operation=AlterConfigOpType.DELETE)
-            for k in to_delete]
+    ops = [
+        ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in to_add.items()
+    ]
+    ops += [ConfigEntry(k, "", incremental_operation=AlterConfigOpType.DELETE) for k in to_delete]
     resource = ConfigResource(ENTITY_TYPES[entity.type], entity.name, incremental_configs=ops)
-    future = admin.client.incremental_alter_configs([resource],
-                                                    request_timeout=admin.timeout)[resource]
+    future = admin.client.incremental_alter_configs([resource], request_timeout=admin.timeout)[
+        resource
+    ]
     try:
         admin.wait(future)
     except KafkaException as exc:
         raise ToolError(f"cannot update the {entity.label()}: {kafka_message(exc)}") from exc
     if wants_json(args):
-        print_json({"entity_type": entity.type, "entity_name": entity.name,
-                    "set": to_add, "deleted": to_delete})
+        print_json(
+            {
+                "entity_type": entity.type,
+                "entity_name": entity.name,
+                "set": to_add,
+                "deleted": to_delete,
+            }
+        )
     else:
         print(f"Completed updating {entity.label()}.")
     return 0

@@ -18,16 +18,24 @@ from odradek.cli.tools.kio_wire import KioConnection, error_text, pick_version, 
 
 DESCRIBE_CONFIGS = 32
 SUPPORTED = (1, 4)  # synonyms are in every version from 1
-SOURCES = {0: "UNKNOWN", 1: "DYNAMIC_TOPIC_CONFIG", 2: "DYNAMIC_BROKER_CONFIG",
-           3: "DYNAMIC_DEFAULT_BROKER_CONFIG", 4: "STATIC_BROKER_CONFIG", 5: "DEFAULT_CONFIG",
-           6: "DYNAMIC_BROKER_LOGGER_CONFIG", 7: "DYNAMIC_CLIENT_METRICS_CONFIG",
-           8: "DYNAMIC_GROUP_CONFIG"}
+SOURCES = {
+    0: "UNKNOWN",
+    1: "DYNAMIC_TOPIC_CONFIG",
+    2: "DYNAMIC_BROKER_CONFIG",
+    3: "DYNAMIC_DEFAULT_BROKER_CONFIG",
+    4: "STATIC_BROKER_CONFIG",
+    5: "DEFAULT_CONFIG",
+    6: "DYNAMIC_BROKER_LOGGER_CONFIG",
+    7: "DYNAMIC_CLIENT_METRICS_CONFIG",
+    8: "DYNAMIC_GROUP_CONFIG",
+}
 
 Synonym = tuple[str, str | None, str]  # name, value, source name
 
 
-def describe_synonyms(host: str, port: int, resource_type: int, name: str,
-                      timeout: float) -> dict[str, list[Synonym]]:
+def describe_synonyms(
+    host: str, port: int, resource_type: int, name: str, timeout: float
+) -> dict[str, list[Synonym]]:
     """Config name -> its synonyms in the broker's order, from the broker at host:port."""
     with KioConnection(host, port, timeout=timeout, client_id="odradek-configs") as conn:
         version = pick_version(conn.versions(), DESCRIBE_CONFIGS, "DescribeConfigs", SUPPORTED)
@@ -35,22 +43,25 @@ def describe_synonyms(host: str, port: int, resource_type: int, name: str,
         fields: dict[str, Any] = {"include_synonyms": True}
         if version >= 3:
             fields["include_documentation"] = False
-        resource = module.DescribeConfigsResource(resource_type=resource_type,
-                                                  resource_name=name, configuration_keys=None)
+        resource = module.DescribeConfigsResource(
+            resource_type=resource_type, resource_name=name, configuration_keys=None
+        )
         response = conn.call(module.DescribeConfigsRequest(resources=(resource,), **fields))
     result = response.results[0]
     if int(result.error_code) != 0:
         raise ToolError(result.error_message or error_text(int(result.error_code)))
-    return {str(c.name): [(str(s.name), s.value, SOURCES.get(int(s.source), str(s.source)))
-                          for s in c.synonyms] for c in result.configs}
+    return {
+        str(c.name): [
+            (str(s.name), s.value, SOURCES.get(int(s.source), str(s.source))) for s in c.synonyms
+        ]
+        for c in result.configs
+    }
 
 
-def rebuild(name: str, value: str | None, source: str,
-            kept: Sequence[Synonym]) -> list[Synonym]:
+def rebuild(name: str, value: str | None, source: str, kept: Sequence[Synonym]) -> list[Synonym]:
     """confluent-kafka's synonyms with the config's own layer put back in front when the
     dict lost it (a middle layer that shares the name stays lost)."""
     synonyms = list(kept)
-    if source not in ("DEFAULT_CONFIG", "UNKNOWN") and (
-            not synonyms or synonyms[0][2] != source):
+    if source not in ("DEFAULT_CONFIG", "UNKNOWN") and (not synonyms or synonyms[0][2] != source):
         synonyms.insert(0, (name, value, source))
     return synonyms

@@ -44,15 +44,28 @@ from odradek.cli.tools.common import (
 )
 from odradek.cli.tools.logs import log_settings
 
-DEFAULT_FORMATTERS = {"DefaultMessageFormatter", "kafka.tools.DefaultMessageFormatter",
-                      "org.apache.kafka.tools.consumer.DefaultMessageFormatter"}
-NOOP_FORMATTERS = {"NoOpMessageFormatter", "kafka.tools.NoOpMessageFormatter",
-                   "org.apache.kafka.tools.consumer.NoOpMessageFormatter"}
+DEFAULT_FORMATTERS = {
+    "DefaultMessageFormatter",
+    "kafka.tools.DefaultMessageFormatter",
+    "org.apache.kafka.tools.consumer.DefaultMessageFormatter",
+}
+NOOP_FORMATTERS = {
+    "NoOpMessageFormatter",
+    "kafka.tools.NoOpMessageFormatter",
+    "org.apache.kafka.tools.consumer.NoOpMessageFormatter",
+}
 BATCH = 500
 JOIN_GRACE = 30.0
-FATAL_CODES = frozenset({KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC,
-                         KafkaError._UNKNOWN_PARTITION, KafkaError.TOPIC_AUTHORIZATION_FAILED,
-                         KafkaError.GROUP_AUTHORIZATION_FAILED, KafkaError.INVALID_GROUP_ID})
+FATAL_CODES = frozenset(
+    {
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
+        KafkaError._UNKNOWN_TOPIC,
+        KafkaError._UNKNOWN_PARTITION,
+        KafkaError.TOPIC_AUTHORIZATION_FAILED,
+        KafkaError.GROUP_AUTHORIZATION_FAILED,
+        KafkaError.INVALID_GROUP_ID,
+    }
+)
 
 
 @dataclass
@@ -78,11 +91,18 @@ class FormatterSettings:
         def raw(name: str, default: bytes) -> bytes:
             return props[name].encode() if name in props else default
 
-        return cls(flag("print.timestamp", False), flag("print.key", False),
-                   flag("print.value", True), flag("print.partition", False),
-                   flag("print.offset", False), flag("print.headers", False),
-                   raw("key.separator", b"\t"), raw("line.separator", b"\n"),
-                   raw("headers.separator", b","), raw("null.literal", b"null"))
+        return cls(
+            flag("print.timestamp", False),
+            flag("print.key", False),
+            flag("print.value", True),
+            flag("print.partition", False),
+            flag("print.offset", False),
+            flag("print.headers", False),
+            raw("key.separator", b"\t"),
+            raw("line.separator", b"\n"),
+            raw("headers.separator", b","),
+            raw("null.literal", b"null"),
+        )
 
 
 class DefaultFormatter:
@@ -117,7 +137,8 @@ class DefaultFormatter:
         if not headers:
             return b"NO_HEADERS"
         return self.s.headers_separator.join(
-            name.encode() + b":" + self._bytes(value) for name, value in headers)
+            name.encode() + b":" + self._bytes(value) for name, value in headers
+        )
 
 
 def _timestamp(message: Message) -> bytes:
@@ -142,11 +163,16 @@ def json_record(message: Message) -> bytes:
     kind, timestamp = message.timestamp()
     headers: Any = message.headers() or []
     kinds = {TIMESTAMP_CREATE_TIME: "CreateTime", TIMESTAMP_LOG_APPEND_TIME: "LogAppendTime"}
-    record = {"topic": message.topic(), "partition": message.partition(),
-              "offset": message.offset(), "timestamp": timestamp,
-              "timestamp_type": kinds.get(kind, "NoTimestampType"),
-              "key": _text(message.key()), "value": _text(message.value()),
-              "headers": [[k, _text(v)] for k, v in headers]}
+    record = {
+        "topic": message.topic(),
+        "partition": message.partition(),
+        "offset": message.offset(),
+        "timestamp": timestamp,
+        "timestamp_type": kinds.get(kind, "NoTimestampType"),
+        "key": _text(message.key()),
+        "value": _text(message.value()),
+        "headers": [[k, _text(v)] for k, v in headers],
+    }
     return json.dumps(record).encode() + b"\n"
 
 
@@ -157,10 +183,13 @@ def make_formatter(args: argparse.Namespace) -> Callable[[Message], bytes]:
     if name in NOOP_FORMATTERS:
         return lambda _message: b""
     if name not in DEFAULT_FORMATTERS:
-        raise UsageError(f"unsupported --formatter {name}: use DefaultMessageFormatter or "
-                         "NoOpMessageFormatter")
-    props = {**load_properties(args.formatter_config),
-             **parse_key_values(args.property, "--property")}
+        raise UsageError(
+            f"unsupported --formatter {name}: use DefaultMessageFormatter or NoOpMessageFormatter"
+        )
+    props = {
+        **load_properties(args.formatter_config),
+        **parse_key_values(args.property, "--property"),
+    }
     return DefaultFormatter(FormatterSettings.from_properties(props)).format
 
 
@@ -207,12 +236,15 @@ def consumer_config(args: argparse.Namespace) -> dict[str, str]:
     props = {**file_props, **parse_key_values(args.consumer_property, "--consumer-property")}
     groups = {g for g in (args.group, file_props.get("group.id"), props.get("group.id")) if g}
     if len(groups) > 1:
-        raise UsageError("the group ids given with --group, --consumer-property and "
-                         "--consumer.config do not match")
+        raise UsageError(
+            "the group ids given with --group, --consumer-property and "
+            "--consumer.config do not match"
+        )
     reset = "earliest" if args.from_beginning else "latest"
     if args.from_beginning and props.get("auto.offset.reset", "earliest") != "earliest":
-        raise UsageError(f"can't specify --from-beginning with "
-                         f"auto.offset.reset={props['auto.offset.reset']}")
+        raise UsageError(
+            f"can't specify --from-beginning with auto.offset.reset={props['auto.offset.reset']}"
+        )
     props.setdefault("auto.offset.reset", reset)
     props.setdefault("isolation.level", args.isolation_level or "read_uncommitted")
     props.setdefault("enable.partition.eof", "false")
@@ -271,8 +303,10 @@ def _run(args: argparse.Namespace) -> int:
     # handler only records the signal: the loop sees it within a poll (at most 1 s), so a
     # record is never printed without being counted, and close() is never interrupted.
     stopped: list[int] = []
-    previous = {sig: signal.signal(sig, lambda signum, _frame: stopped.append(signum))
-                for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {
+        sig: signal.signal(sig, lambda signum, _frame: stopped.append(signum))
+        for sig in (signal.SIGINT, signal.SIGTERM)
+    }
     clock = Clock(args.timeout_ms)
     progress = [0]
     try:
@@ -307,15 +341,22 @@ def _start(consumer: Consumer, args: argparse.Namespace, clock: Clock) -> None:
         consumer.subscribe([topic], on_assign=assigned)
         return
     if args.partition not in described.partitions:
-        raise ToolError(f"Partition {args.partition} does not exist in topic '{topic}' (it has "
-                        f"{len(described.partitions)} partitions)")
+        raise ToolError(
+            f"Partition {args.partition} does not exist in topic '{topic}' (it has "
+            f"{len(described.partitions)} partitions)"
+        )
     consumer.assign([TopicPartition(topic, args.partition, start_offset(args))])
     clock.restart()
 
 
-def _consume(consumer: Consumer, args: argparse.Namespace,
-             formatter: Callable[[Message], bytes], clock: Clock, count: list[int],
-             stopped: list[int]) -> None:
+def _consume(
+    consumer: Consumer,
+    args: argparse.Namespace,
+    formatter: Callable[[Message], bytes],
+    clock: Clock,
+    count: list[int],
+    stopped: list[int],
+) -> None:
     """Print records until --max-messages, --timeout-ms or a signal (``stopped``);
     ``count[0]`` is the number printed so far."""
     out = sys.stdout.buffer
@@ -340,8 +381,11 @@ def _failed(message: Message, args: argparse.Namespace) -> bool:
     if error is None:
         return False
     transient = error.code() < 0  # librdkafka's local errors (connections...): it retries
-    if error.fatal() or error.code() in FATAL_CODES or not (transient or
-                                                            args.skip_message_on_error):
+    if (
+        error.fatal()
+        or error.code() in FATAL_CODES
+        or not (transient or args.skip_message_on_error)
+    ):
         raise KafkaException(error)
     print(f"[warning] {error.str()}", file=sys.stderr)
     return True

@@ -61,15 +61,22 @@ class ReaderSettings:
         def raw(name: str, default: bytes) -> bytes:
             return props[name].encode() if name in props else default
 
-        settings = cls(flag("parse.key"), raw("key.separator", b"\t"), flag("parse.headers"),
-                       raw("headers.delimiter", b"\t"), raw("headers.separator", b","),
-                       raw("headers.key.separator", b":"),
-                       props["null.marker"].encode() if "null.marker" in props else None,
-                       flag("ignore.error"))
-        for name, value in (("key.separator", settings.key_separator),
-                            ("headers.delimiter", settings.headers_delimiter),
-                            ("headers.separator", settings.headers_separator),
-                            ("headers.key.separator", settings.headers_key_separator)):
+        settings = cls(
+            flag("parse.key"),
+            raw("key.separator", b"\t"),
+            flag("parse.headers"),
+            raw("headers.delimiter", b"\t"),
+            raw("headers.separator", b","),
+            raw("headers.key.separator", b":"),
+            props["null.marker"].encode() if "null.marker" in props else None,
+            flag("ignore.error"),
+        )
+        for name, value in (
+            ("key.separator", settings.key_separator),
+            ("headers.delimiter", settings.headers_delimiter),
+            ("headers.separator", settings.headers_separator),
+            ("headers.key.separator", settings.headers_key_separator),
+        ):
             if not value:
                 raise UsageError(f"property {name} must not be empty")
         return settings
@@ -142,15 +149,21 @@ class Progress:
         now = time.monotonic()
         if now - self.last_report >= self.interval:
             rate = (count - self.last_count) / (now - self.last_report)
-            print(f"odradek console-producer: {count} records read, {rate:,.0f} records/s",
-                  file=sys.stderr, flush=True)
+            print(
+                f"odradek console-producer: {count} records read, {rate:,.0f} records/s",
+                file=sys.stderr,
+                flush=True,
+            )
             self.last_report, self.last_count = now, count
 
     def finish(self, count: int, failed: int) -> None:
         elapsed = time.monotonic() - self.started
         if self.interval > 0 and elapsed >= self.interval:
-            print(f"odradek console-producer: {count} records sent ({failed} failed) in "
-                  f"{elapsed:.1f}s, {count / elapsed:,.0f} records/s", file=sys.stderr)
+            print(
+                f"odradek console-producer: {count} records sent ({failed} failed) in "
+                f"{elapsed:.1f}s, {count / elapsed:,.0f} records/s",
+                file=sys.stderr,
+            )
 
 
 class Deliveries:
@@ -169,8 +182,11 @@ class Deliveries:
             value = message.value()
             key_size = "null" if key is None else f"{len(key)} bytes"
             value_size = "null" if value is None else f"{len(value)} bytes"
-            print(f"Error when sending message to topic {self.topic} with key: {key_size}, "
-                  f"value: {value_size} with error: {error.str()}", file=sys.stderr)
+            print(
+                f"Error when sending message to topic {self.topic} with key: {key_size}, "
+                f"value: {value_size} with error: {error.str()}",
+                file=sys.stderr,
+            )
         elif self.failed == MAX_PRINTED_ERRORS + 1:
             print("(further delivery errors are counted, not printed)", file=sys.stderr)
 
@@ -181,12 +197,19 @@ def main(args: argparse.Namespace) -> int:
 
 def producer_config(args: argparse.Namespace) -> dict[str, str]:
     props = parse_key_values(args.producer_property, "--producer-property")
-    flags = {"compression.type": args.compression_codec, "acks": args.request_required_acks,
-             "batch.size": args.batch_size, "request.timeout.ms": args.request_timeout_ms,
-             "retries": args.message_send_max_retries,
-             "retry.backoff.ms": args.retry_backoff_ms}
-    defaults = {"client.id": "console-producer", "linger.ms": str(args.timeout),
-                "message.timeout.ms": DEFAULT_DELIVERY_TIMEOUT_MS}
+    flags = {
+        "compression.type": args.compression_codec,
+        "acks": args.request_required_acks,
+        "batch.size": args.batch_size,
+        "request.timeout.ms": args.request_timeout_ms,
+        "retries": args.message_send_max_retries,
+        "retry.backoff.ms": args.retry_backoff_ms,
+    }
+    defaults = {
+        "client.id": "console-producer",
+        "linger.ms": str(args.timeout),
+        "message.timeout.ms": DEFAULT_DELIVERY_TIMEOUT_MS,
+    }
     file_props = load_properties(args.producer_config)
     if "delivery.timeout.ms" in {**file_props, **props}:  # librdkafka's alias
         defaults.pop("message.timeout.ms")
@@ -196,8 +219,10 @@ def producer_config(args: argparse.Namespace) -> dict[str, str]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    reader_props = {**load_properties(args.reader_config),
-                    **parse_key_values(args.property, "--property")}
+    reader_props = {
+        **load_properties(args.reader_config),
+        **parse_key_values(args.property, "--property"),
+    }
     reader = LineReader(ReaderSettings.from_properties(reader_props))
     config = producer_config(args)
     check_reachable(config, 30.0)
@@ -222,8 +247,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _send(producer: Producer, topic: str, record: LineRecord, deliveries: Deliveries) -> None:
-    kwargs: dict[str, Any] = {"value": record.value, "key": record.key,
-                              "on_delivery": deliveries}
+    kwargs: dict[str, Any] = {"value": record.value, "key": record.key, "on_delivery": deliveries}
     if record.headers is not None:
         kwargs["headers"] = record.headers
     while True:

@@ -45,8 +45,12 @@ def _run(args: argparse.Namespace) -> int:
     if args.action == "list":
         return list_groups(admin, args)
     groups = _group_ids(admin, args)
-    actions = {"describe": describe, "delete": delete, "reset-offsets": group_reset.reset,
-               "delete-offsets": delete_offsets}
+    actions = {
+        "describe": describe,
+        "delete": delete,
+        "reset-offsets": group_reset.reset,
+        "delete-offsets": delete_offsets,
+    }
     result: int = actions[args.action](admin, args, groups)
     return result
 
@@ -57,26 +61,37 @@ def _validate(args: argparse.Namespace) -> None:
         raise UsageError(f"--{action} needs --group or --all-groups")
     if args.group and args.all_groups:
         raise UsageError("--group and --all-groups cannot be used together")
-    describe_only = [f for f, on in (("--members", args.members), ("--offsets", args.offsets),
-                                     ("--verbose", args.verbose)) if on]
+    describe_only = [
+        f
+        for f, on in (
+            ("--members", args.members),
+            ("--offsets", args.offsets),
+            ("--verbose", args.verbose),
+        )
+        if on
+    ]
     if describe_only and action != "describe":
         raise UsageError(f"{describe_only[0]} is only valid with --describe")
     if args.state is not None and action not in ("describe", "list"):
         raise UsageError("--state is only valid with --describe or --list")
-    if sum(bool(x) for x in (args.members, args.offsets, args.state is not None)) > 1 \
-            and action == "describe":
+    if (
+        sum(bool(x) for x in (args.members, args.offsets, args.state is not None)) > 1
+        and action == "describe"
+    ):
         raise UsageError("--members, --offsets and --state are mutually exclusive")
     if action == "delete-offsets":
         if args.all_groups or len(args.group or []) != 1 or not args.topic:
             raise UsageError("--delete-offsets needs exactly one --group and --topic")
     elif action != "reset-offsets" and (args.topic or args.all_topics):
-        raise UsageError("--topic and --all-topics are only valid with --reset-offsets or "
-                         "--delete-offsets")
+        raise UsageError(
+            "--topic and --all-topics are only valid with --reset-offsets or --delete-offsets"
+        )
     if action == "reset-offsets":
         group_reset.validate(args)
     elif group_reset.scenario_flags(args) or args.dry_run or args.execute or args.export:
-        raise UsageError("reset scenarios, --dry-run, --execute and --export are only valid "
-                         "with --reset-offsets")
+        raise UsageError(
+            "reset scenarios, --dry-run, --execute and --export are only valid with --reset-offsets"
+        )
 
 
 def _group_ids(admin: Admin, args: argparse.Namespace) -> list[str]:
@@ -125,24 +140,51 @@ class OffsetRow:
         return self.log_end_offset - self.current_offset
 
     def cells(self) -> tuple[object, ...]:
-        return (self.group, self.topic, self.partition, self.current_offset,
-                self.log_end_offset, self.lag, self.consumer_id, self.host, self.client_id)
+        return (
+            self.group,
+            self.topic,
+            self.partition,
+            self.current_offset,
+            self.log_end_offset,
+            self.lag,
+            self.consumer_id,
+            self.host,
+            self.client_id,
+        )
 
     def as_json(self) -> dict[str, Any]:
-        return {"group": self.group, "topic": self.topic, "partition": self.partition,
-                "current_offset": self.current_offset, "log_end_offset": self.log_end_offset,
-                "lag": self.lag, "consumer_id": self.consumer_id, "host": self.host,
-                "client_id": self.client_id}
+        return {
+            "group": self.group,
+            "topic": self.topic,
+            "partition": self.partition,
+            "current_offset": self.current_offset,
+            "log_end_offset": self.log_end_offset,
+            "lag": self.lag,
+            "consumer_id": self.consumer_id,
+            "host": self.host,
+            "client_id": self.client_id,
+        }
 
 
-OFFSET_HEADERS = ["GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG",
-                  "CONSUMER-ID", "HOST", "CLIENT-ID"]
+OFFSET_HEADERS = [
+    "GROUP",
+    "TOPIC",
+    "PARTITION",
+    "CURRENT-OFFSET",
+    "LOG-END-OFFSET",
+    "LAG",
+    "CONSUMER-ID",
+    "HOST",
+    "CLIENT-ID",
+]
 
 
 def offset_rows(admin: Admin, group: str, description: Any) -> list[OffsetRow]:
     committed = committed_offsets(admin, group)
-    members = sorted((m for m in description.members if m.assignment.topic_partitions),
-                     key=lambda m: -len(m.assignment.topic_partitions))
+    members = sorted(
+        (m for m in description.members if m.assignment.topic_partitions),
+        key=lambda m: -len(m.assignment.topic_partitions),
+    )
     owners: dict[tuple[str, int], Any] = {}
     for member in members:
         for tp in member.assignment.topic_partitions:
@@ -152,11 +194,18 @@ def offset_rows(admin: Admin, group: str, description: Any) -> list[OffsetRow]:
     rows = []
     for topic, partition in partitions:
         member = owners.get((topic, partition))
-        rows.append(OffsetRow(group, topic, partition, committed.get((topic, partition)),
-                              ends.get((topic, partition)),
-                              member.member_id if member else None,
-                              member.host if member else None,
-                              member.client_id if member else None))
+        rows.append(
+            OffsetRow(
+                group,
+                topic,
+                partition,
+                committed.get((topic, partition)),
+                ends.get((topic, partition)),
+                member.member_id if member else None,
+                member.host if member else None,
+                member.client_id if member else None,
+            )
+        )
     owned = [r for r in rows if r.consumer_id is not None]
     return owned + [r for r in rows if r.consumer_id is None]
 
@@ -198,26 +247,37 @@ def describe(admin: Admin, args: argparse.Namespace, groups: list[str]) -> int:
 
 
 def _report(admin: Admin, group: str, description: Any, view: str) -> dict[str, Any]:
-    report: dict[str, Any] = {"group": group, "state": state_name(description.state),
-                              "exists": True}
+    report: dict[str, Any] = {
+        "group": group,
+        "state": state_name(description.state),
+        "exists": True,
+    }
     if view == "offsets":
         report["offsets"] = [r.as_json() for r in offset_rows(admin, group, description)]
     elif view == "members":
         report["members"] = [_member_json(m) for m in description.members]
     else:
         node = description.coordinator
-        report.update({"coordinator": {"id": node.id, "host": node.host, "port": node.port},
-                       "assignment_strategy": description.partition_assignor or None,
-                       "members": len(description.members)})
+        report.update(
+            {
+                "coordinator": {"id": node.id, "host": node.host, "port": node.port},
+                "assignment_strategy": description.partition_assignor or None,
+                "members": len(description.members),
+            }
+        )
     return report
 
 
 def _member_json(member: Any) -> dict[str, Any]:
     assignment = sorted((tp.topic, tp.partition) for tp in member.assignment.topic_partitions)
-    return {"consumer_id": member.member_id, "group_instance_id": member.group_instance_id,
-            "host": member.host, "client_id": member.client_id,
-            "partitions": len(assignment),
-            "assignment": [{"topic": t, "partition": p} for t, p in assignment]}
+    return {
+        "consumer_id": member.member_id,
+        "group_instance_id": member.group_instance_id,
+        "host": member.host,
+        "client_id": member.client_id,
+        "partitions": len(assignment),
+        "assignment": [{"topic": t, "partition": p} for t, p in assignment],
+    }
 
 
 def assignment_text(assignment: list[dict[str, Any]]) -> str:
@@ -237,9 +297,11 @@ def _print_report(report: dict[str, Any], view: str, verbose: bool) -> None:
             print_table(OFFSET_HEADERS, [_offset_cells(r) for r in rows], min_width=9)
     elif view == "members":
         headers = ["GROUP", "CONSUMER-ID", "HOST", "CLIENT-ID", "#PARTITIONS"]
-        rows = [[group, m["consumer_id"], m["host"], m["client_id"], m["partitions"]]
-                + ([assignment_text(m["assignment"])] if verbose else [])
-                for m in report["members"]]
+        rows = [
+            [group, m["consumer_id"], m["host"], m["client_id"], m["partitions"]]
+            + ([assignment_text(m["assignment"])] if verbose else [])
+            for m in report["members"]
+        ]
         if rows:
             print()
             print_table(headers + (["ASSIGNMENT"] if verbose else []), rows, min_width=9)
@@ -247,14 +309,33 @@ def _print_report(report: dict[str, Any], view: str, verbose: bool) -> None:
         node = report["coordinator"]
         coordinator = f"{node['host']}:{node['port']}  ({node['id']})"
         print()
-        print_table(["GROUP", "COORDINATOR (ID)", "ASSIGNMENT-STRATEGY", "STATE", "#MEMBERS"],
-                    [[group, coordinator, report["assignment_strategy"], report["state"],
-                      report["members"]]], min_width=9)
+        print_table(
+            ["GROUP", "COORDINATOR (ID)", "ASSIGNMENT-STRATEGY", "STATE", "#MEMBERS"],
+            [
+                [
+                    group,
+                    coordinator,
+                    report["assignment_strategy"],
+                    report["state"],
+                    report["members"],
+                ]
+            ],
+            min_width=9,
+        )
 
 
 def _offset_cells(row: dict[str, Any]) -> list[object]:
-    keys = ["group", "topic", "partition", "current_offset", "log_end_offset", "lag",
-            "consumer_id", "host", "client_id"]
+    keys = [
+        "group",
+        "topic",
+        "partition",
+        "current_offset",
+        "log_end_offset",
+        "lag",
+        "consumer_id",
+        "host",
+        "client_id",
+    ]
     return [row[k] for k in keys]
 
 
@@ -296,15 +377,23 @@ def delete_offsets(admin: Admin, args: argparse.Namespace, groups: list[str]) ->
     props = load_properties(args.command_config)
     protocol = props.get("security.protocol", "PLAINTEXT").upper()
     if protocol != "PLAINTEXT":
-        raise ToolError("--delete-offsets talks to the group coordinator over PLAINTEXT only "
-                        f"(security.protocol is {protocol})")
+        raise ToolError(
+            "--delete-offsets talks to the group coordinator over PLAINTEXT only "
+            f"(security.protocol is {protocol})"
+        )
     code, results = wire.delete_offsets(args.bootstrap_server, group, partitions, admin.timeout)
     rows = [(t, p, results.get((t, p), code)) for t, ps in partitions.items() for p in ps]
     if wants_json(args):
-        print_json({"group": group, "error": None if code == 0 else wire.error_name(code),
-                    "partitions": [{"topic": t, "partition": p,
-                                    "error": None if e == 0 else wire.error_name(e)}
-                                   for t, p, e in rows]})
+        print_json(
+            {
+                "group": group,
+                "error": None if code == 0 else wire.error_name(code),
+                "partitions": [
+                    {"topic": t, "partition": p, "error": None if e == 0 else wire.error_name(e)}
+                    for t, p, e in rows
+                ],
+            }
+        )
     else:
         _print_delete_offsets(group, code, rows)
     return 0 if code == 0 and all(e == 0 for _, _, e in rows) else 1
@@ -316,6 +405,8 @@ def _print_delete_offsets(group: str, code: int, rows: list[tuple[str, int, int]
     else:
         print(f"Error: {wire.error_text(code)}", file=sys.stderr)
     print()
-    print_table(["TOPIC", "PARTITION", "STATUS"],
-                [(t, p, "Successful" if e == 0 else f"Error: {wire.error_text(e)}")
-                 for t, p, e in rows], min_width=9)
+    print_table(
+        ["TOPIC", "PARTITION", "STATUS"],
+        [(t, p, "Successful" if e == 0 else f"Error: {wire.error_text(e)}") for t, p, e in rows],
+        min_width=9,
+    )

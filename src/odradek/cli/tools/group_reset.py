@@ -35,25 +35,43 @@ from odradek.cli.tools.kafka import OffsetSpec
 Partition = tuple[str, int]
 Plan = dict[Partition, int]
 
-SCENARIOS = ("to_earliest", "to_latest", "to_current", "to_offset", "to_datetime",
-             "by_duration", "shift_by", "from_file")
-DURATION = re.compile(r"([-+]?)P(?:([-+]?\d+)D)?(?:T(?:([-+]?\d+)H)?(?:([-+]?\d+)M)?"
-                      r"(?:([-+]?\d+(?:[.,]\d{0,9})?)S)?)?", re.IGNORECASE)
-NO_EXECUTE_WARNING = ("WARN: No action will be performed as the --execute option is missing. "
-                      "Add --dry-run to keep this behaviour explicitly, or --execute to "
-                      "commit the new offsets.")
+SCENARIOS = (
+    "to_earliest",
+    "to_latest",
+    "to_current",
+    "to_offset",
+    "to_datetime",
+    "by_duration",
+    "shift_by",
+    "from_file",
+)
+DURATION = re.compile(
+    r"([-+]?)P(?:([-+]?\d+)D)?(?:T(?:([-+]?\d+)H)?(?:([-+]?\d+)M)?"
+    r"(?:([-+]?\d+(?:[.,]\d{0,9})?)S)?)?",
+    re.IGNORECASE,
+)
+NO_EXECUTE_WARNING = (
+    "WARN: No action will be performed as the --execute option is missing. "
+    "Add --dry-run to keep this behaviour explicitly, or --execute to "
+    "commit the new offsets."
+)
 
 
 def scenario_flags(args: argparse.Namespace) -> list[str]:
-    return ["--" + s.replace("_", "-") for s in SCENARIOS
-            if getattr(args, s) is not None and getattr(args, s) is not False]
+    return [
+        "--" + s.replace("_", "-")
+        for s in SCENARIOS
+        if getattr(args, s) is not None and getattr(args, s) is not False
+    ]
 
 
 def validate(args: argparse.Namespace) -> None:
     flags = scenario_flags(args)
     if len(flags) != 1:
-        raise UsageError("--reset-offsets needs exactly one reset scenario: "
-                         + ", ".join("--" + s.replace("_", "-") for s in SCENARIOS))
+        raise UsageError(
+            "--reset-offsets needs exactly one reset scenario: "
+            + ", ".join("--" + s.replace("_", "-") for s in SCENARIOS)
+        )
     if args.dry_run and args.execute:
         raise UsageError("--reset-offsets only accepts one of --execute and --dry-run")
     if args.topic and args.all_topics:
@@ -71,8 +89,10 @@ def parse_datetime(text: str) -> int:
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError as exc:
-        raise UsageError(f"invalid --to-datetime {text!r}: expected YYYY-MM-DDTHH:mm:SS.sss "
-                         "with an optional zone (Z, +hh:mm)") from exc
+        raise UsageError(
+            f"invalid --to-datetime {text!r}: expected YYYY-MM-DDTHH:mm:SS.sss "
+            "with an optional zone (Z, +hh:mm)"
+        ) from exc
     return int(moment.timestamp() * 1000)
 
 
@@ -82,8 +102,12 @@ def parse_duration(text: str) -> int:
     if match is None or not any(match.groups()[1:]) or text.strip().upper().endswith("T"):
         raise UsageError(f"invalid --by-duration {text!r}: expected PnDTnHnMnS, e.g. PT1H30M")
     sign, days, hours, minutes, seconds = match.groups()
-    total = (int(days or 0) * 86400 + int(hours or 0) * 3600 + int(minutes or 0) * 60
-             + float((seconds or "0").replace(",", ".")))
+    total = (
+        int(days or 0) * 86400
+        + int(hours or 0) * 3600
+        + int(minutes or 0) * 60
+        + float((seconds or "0").replace(",", "."))
+    )
     return int(total * 1000) * (-1 if sign == "-" else 1)
 
 
@@ -100,8 +124,9 @@ def _partitions(admin: Admin, args: argparse.Namespace, committed: Plan) -> list
 def _need(found: dict[Partition, int | None], partition: Partition, what: str) -> int:
     value = found.get(partition)
     if value is None or value < 0:
-        raise ToolError(f"Error getting {what} offset of topic partition: "
-                        f"{partition[0]}-{partition[1]}")
+        raise ToolError(
+            f"Error getting {what} offset of topic partition: {partition[0]}-{partition[1]}"
+        )
     return value
 
 
@@ -115,12 +140,18 @@ def _clamped(admin: Admin, requested: Plan) -> Plan:
         start = _need(starts, partition, "starting")
         name = f"{partition[0]}-{partition[1]}"
         if offset > end:
-            print(f"WARN: New offset ({offset}) is higher than latest offset for topic "
-                  f"partition {name}. Value will be set to {end}.", file=sys.stderr)
+            print(
+                f"WARN: New offset ({offset}) is higher than latest offset for topic "
+                f"partition {name}. Value will be set to {end}.",
+                file=sys.stderr,
+            )
             offset = end
         elif offset < start:
-            print(f"WARN: New offset ({offset}) is lower than earliest offset for topic "
-                  f"partition {name}. Value will be set to {start}.", file=sys.stderr)
+            print(
+                f"WARN: New offset ({offset}) is lower than earliest offset for topic "
+                f"partition {name}. Value will be set to {start}.",
+                file=sys.stderr,
+            )
             offset = start
         plan[partition] = offset
     return plan
@@ -130,8 +161,11 @@ def _by_timestamp(admin: Admin, partitions: list[Partition], timestamp: int) -> 
     found = log_offsets(admin, partitions, OffsetSpec.for_timestamp(timestamp))
     empty = [p for p in partitions if found.get(p) is None or (found[p] or 0) < 0]
     for topic, partition in empty:
-        print(f"Warn: Partition {partition} from topic {topic} has no record at or after the "
-              "timestamp. Falling back to latest known offset.", file=sys.stderr)
+        print(
+            f"Warn: Partition {partition} from topic {topic} has no record at or after the "
+            "timestamp. Falling back to latest known offset.",
+            file=sys.stderr,
+        )
     ends = log_offsets(admin, empty)
     return {p: _need(ends if p in empty else found, p, "timestamp") for p in partitions}
 
@@ -140,8 +174,10 @@ def _shifted(committed: Plan, partitions: list[Partition], shift: int) -> Plan:
     requested: Plan = {}
     for partition in partitions:
         if partition not in committed:
-            raise ToolError(f"Cannot shift offset for partition {partition[0]}-{partition[1]} "
-                            "since there is no current committed offset")
+            raise ToolError(
+                f"Cannot shift offset for partition {partition[0]}-{partition[1]} "
+                "since there is no current committed offset"
+            )
         requested[partition] = committed[partition] + shift
     return requested
 
@@ -157,8 +193,7 @@ def plan_group(admin: Admin, args: argparse.Namespace, group: str) -> Plan:
     if args.to_current:
         missing = [p for p in partitions if p not in committed]
         ends = log_offsets(admin, missing)
-        return {p: committed[p] if p in committed else _need(ends, p, "ending")
-                for p in partitions}
+        return {p: committed[p] if p in committed else _need(ends, p, "ending") for p in partitions}
     if args.to_offset is not None:
         return _clamped(admin, dict.fromkeys(partitions, args.to_offset))
     if args.shift_by is not None:
@@ -185,8 +220,10 @@ def read_plan_file(path: str, groups: list[str]) -> dict[str, Plan]:
             group, topic, partition, offset = fields
             plans.setdefault(group, {})[(topic, int(partition))] = int(offset)
         except ValueError as exc:
-            raise ToolError(f"{path} line {number}: expected topic,partition,offset or "
-                            f"group,topic,partition,offset, got {line!r}") from exc
+            raise ToolError(
+                f"{path} line {number}: expected topic,partition,offset or "
+                f"group,topic,partition,offset, got {line!r}"
+            ) from exc
     return plans
 
 
@@ -198,15 +235,20 @@ def _commit(admin: Admin, group: str, plan: Plan) -> None:
     if not offsets:
         return
     request = [ConsumerGroupTopicPartitions(group, offsets)]
-    future = admin.client.alter_consumer_group_offsets(request,
-                                                       request_timeout=admin.timeout)[group]
+    future = admin.client.alter_consumer_group_offsets(request, request_timeout=admin.timeout)[
+        group
+    ]
     try:
         result = admin.wait(future)
     except KafkaException as exc:
-        raise ToolError(f"cannot commit the offsets of group '{group}': "
-                        f"{kafka_message(exc)}") from exc
-    errors = [f"{tp.topic}-{tp.partition}: {tp.error.str()}"
-              for tp in result.topic_partitions or [] if tp.error is not None]
+        raise ToolError(
+            f"cannot commit the offsets of group '{group}': {kafka_message(exc)}"
+        ) from exc
+    errors = [
+        f"{tp.topic}-{tp.partition}: {tp.error.str()}"
+        for tp in result.topic_partitions or []
+        if tp.error is not None
+    ]
     if errors:
         raise ToolError(f"cannot commit offsets of group '{group}': {'; '.join(errors)}")
 
@@ -221,8 +263,11 @@ def reset(admin: Admin, args: argparse.Namespace, groups: list[str]) -> int:
     for group in groups:
         state = "Dead" if described[group] is None else state_name(described[group].state)
         if state not in ("Empty", "Dead"):
-            print(f"Error: Assignments can only be reset if the group '{group}' is inactive, "
-                  f"but the current state is {state}.", file=sys.stderr)
+            print(
+                f"Error: Assignments can only be reset if the group '{group}' is inactive, "
+                f"but the current state is {state}.",
+                file=sys.stderr,
+            )
             refused = True
             continue
         if file_plans is not None and group not in file_plans:
@@ -236,16 +281,18 @@ def reset(admin: Admin, args: argparse.Namespace, groups: list[str]) -> int:
 
 
 def _rows(plans: dict[str, Plan]) -> list[tuple[str, str, int, int]]:
-    return [(g, t, p, o) for g, plan in sorted(plans.items())
-            for (t, p), o in sorted(plan.items())]
+    return [(g, t, p, o) for g, plan in sorted(plans.items()) for (t, p), o in sorted(plan.items())]
 
 
 def _print(args: argparse.Namespace, plans: dict[str, Plan]) -> None:
     rows = _rows(plans)
     if wants_json(args):
-        data: Any = {"executed": bool(args.execute),
-                     "offsets": [{"group": g, "topic": t, "partition": p, "new_offset": o}
-                                 for g, t, p, o in rows]}
+        data: Any = {
+            "executed": bool(args.execute),
+            "offsets": [
+                {"group": g, "topic": t, "partition": p, "new_offset": o} for g, t, p, o in rows
+            ],
+        }
         print_json(data)
     elif args.export:
         for group, topic, partition, offset in rows:

@@ -52,19 +52,23 @@ def describe_groups(admin: Admin, groups: list[str]) -> dict[str, Any]:
 
 def committed_offsets(admin: Admin, group: str) -> dict[tuple[str, int], int]:
     request = [ConsumerGroupTopicPartitions(group)]
-    future = admin.client.list_consumer_group_offsets(request,
-                                                      request_timeout=admin.timeout)[group]
+    future = admin.client.list_consumer_group_offsets(request, request_timeout=admin.timeout)[group]
     try:
         result = admin.wait(future)
     except KafkaException as exc:
-        raise ToolError(f"cannot fetch the offsets of group '{group}': "
-                        f"{kafka_message(exc)}") from exc
-    return {(tp.topic, tp.partition): tp.offset for tp in result.topic_partitions or []
-            if tp.offset >= 0 and tp.error is None}
+        raise ToolError(
+            f"cannot fetch the offsets of group '{group}': {kafka_message(exc)}"
+        ) from exc
+    return {
+        (tp.topic, tp.partition): tp.offset
+        for tp in result.topic_partitions or []
+        if tp.offset >= 0 and tp.error is None
+    }
 
 
-def log_offsets(admin: Admin, partitions: list[tuple[str, int]],
-                spec: Any = None) -> dict[tuple[str, int], int | None]:
+def log_offsets(
+    admin: Admin, partitions: list[tuple[str, int]], spec: Any = None
+) -> dict[tuple[str, int], int | None]:
     """Latest (or ``spec``) offsets per partition; None where the lookup failed."""
     if not partitions:
         return {}
@@ -94,7 +98,8 @@ def topic_partitions(admin: Admin, topic_args: list[str]) -> dict[str, list[int]
         try:
             numbers = [int(p) for p in parts.split(",")]
         except ValueError as exc:
-            raise UsageError(f"invalid topic arg '{arg}': expected TOPIC or "
-                             "TOPIC:PARTITION[,PARTITION]") from exc
+            raise UsageError(
+                f"invalid topic arg '{arg}': expected TOPIC or TOPIC:PARTITION[,PARTITION]"
+            ) from exc
         chosen.setdefault(topic, []).extend(numbers)
     return {t: sorted(set(ps)) for t, ps in chosen.items()}

@@ -26,8 +26,10 @@ def lazy(module: str) -> Runner:
         except ImportError as exc:
             if not (exc.name or "").startswith("confluent_kafka"):
                 raise
-            print(f"odradek: the client tools need confluent-kafka: {TOOLS_EXTRA_HINT}",
-                  file=sys.stderr)
+            print(
+                f"odradek: the client tools need confluent-kafka: {TOOLS_EXTRA_HINT}",
+                file=sys.stderr,
+            )
             return 1
         result: int = loaded.main(args)
         return result
@@ -36,30 +38,45 @@ def lazy(module: str) -> Runner:
 
 
 def _bootstrap(parser: argparse.ArgumentParser, broker_list: bool = False) -> None:
-    parser.add_argument("--bootstrap-server", metavar="HOST:PORT[,HOST:PORT]",
-                        help="the cluster to connect to")
+    parser.add_argument(
+        "--bootstrap-server", metavar="HOST:PORT[,HOST:PORT]", help="the cluster to connect to"
+    )
     if broker_list:
-        parser.add_argument("--broker-list", dest="bootstrap_server", metavar="HOST:PORT",
-                            help="deprecated alias of --bootstrap-server")
+        parser.add_argument(
+            "--broker-list",
+            dest="bootstrap_server",
+            metavar="HOST:PORT",
+            help="deprecated alias of --bootstrap-server",
+        )
 
 
 def _command_config(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--command-config", metavar="FILE",
-                        help="client properties file (security settings, "
-                        "default.api.timeout.ms, ...)")
+    parser.add_argument(
+        "--command-config",
+        metavar="FILE",
+        help="client properties file (security settings, default.api.timeout.ms, ...)",
+    )
 
 
 def _output(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--output", choices=["table", "json"], default="table",
-                        help="human-readable output (default) or JSON for scripts")
+    parser.add_argument(
+        "--output",
+        choices=["table", "json"],
+        default="table",
+        help="human-readable output (default) or JSON for scripts",
+    )
 
 
 def verbose_flag(parser: argparse.ArgumentParser) -> None:
     """``--verbose``: librdkafka's log on stderr (silent otherwise; errors are reported as one
     line each). Not on consumer-groups, where Kafka's ``--verbose`` means something else:
     ``odradek --verbose consumer-groups ...`` there."""
-    parser.add_argument("--verbose", dest="librdkafka_verbose", action="store_true",
-                        help="show librdkafka's log (connection attempts, retries) on stderr")
+    parser.add_argument(
+        "--verbose",
+        dest="librdkafka_verbose",
+        action="store_true",
+        help="show librdkafka's log (connection attempts, retries) on stderr",
+    )
 
 
 def _action(group: Any, flag: str, help_text: str) -> None:
@@ -69,8 +86,10 @@ def _action(group: Any, flag: str, help_text: str) -> None:
 
 def add_topics(commands: Any) -> None:
     parser = commands.add_parser(
-        "topics", help="create, list, describe, alter and delete topics (kafka-topics)",
-        description="Create, delete, describe, or change a topic, like kafka-topics.sh.")
+        "topics",
+        help="create, list, describe, alter and delete topics (kafka-topics)",
+        description="Create, delete, describe, or change a topic, like kafka-topics.sh.",
+    )
     actions = parser.add_mutually_exclusive_group(required=True)
     _action(actions, "--create", "create a new topic")
     _action(actions, "--list", "list all available topics")
@@ -82,22 +101,45 @@ def add_topics(commands: Any) -> None:
     parser.add_argument("--topic", help="the topic (a regular expression except for --create)")
     parser.add_argument("--partitions", type=int, help="number of partitions")
     parser.add_argument("--replication-factor", type=int, help="replicas per partition")
-    parser.add_argument("--config", action="append", metavar="NAME=VALUE",
-                        help="a topic config override for --create (repeatable)")
-    parser.add_argument("--replica-assignment", metavar="B1:B2,B3:B4",
-                        help="manual assignment: partitions separated by ',', replicas by ':'")
-    parser.add_argument("--if-not-exists", action="store_true",
-                        help="with --create: do nothing if the topic exists")
-    parser.add_argument("--if-exists", action="store_true",
-                        help="with --alter, --delete, --describe: do nothing if absent")
-    parser.add_argument("--exclude-internal", action="store_true",
-                        help="leave internal topics out of --list and --describe")
-    parser.add_argument("--under-replicated-partitions", action="store_true",
-                        help="with --describe: only partitions with ISR < replicas")
-    parser.add_argument("--unavailable-partitions", action="store_true",
-                        help="with --describe: only partitions without a leader")
-    parser.add_argument("--topics-with-overrides", action="store_true",
-                        help="with --describe: only topics with config overrides")
+    parser.add_argument(
+        "--config",
+        action="append",
+        metavar="NAME=VALUE",
+        help="a topic config override for --create (repeatable)",
+    )
+    parser.add_argument(
+        "--replica-assignment",
+        metavar="B1:B2,B3:B4",
+        help="manual assignment: partitions separated by ',', replicas by ':'",
+    )
+    parser.add_argument(
+        "--if-not-exists", action="store_true", help="with --create: do nothing if the topic exists"
+    )
+    parser.add_argument(
+        "--if-exists",
+        action="store_true",
+        help="with --alter, --delete, --describe: do nothing if absent",
+    )
+    parser.add_argument(
+        "--exclude-internal",
+        action="store_true",
+        help="leave internal topics out of --list and --describe",
+    )
+    parser.add_argument(
+        "--under-replicated-partitions",
+        action="store_true",
+        help="with --describe: only partitions with ISR < replicas",
+    )
+    parser.add_argument(
+        "--unavailable-partitions",
+        action="store_true",
+        help="with --describe: only partitions without a leader",
+    )
+    parser.add_argument(
+        "--topics-with-overrides",
+        action="store_true",
+        help="with --describe: only topics with config overrides",
+    )
     _output(parser)
     verbose_flag(parser)
     parser.set_defaults(run=lazy("topics"))
@@ -105,39 +147,68 @@ def add_topics(commands: Any) -> None:
 
 def add_console_producer(commands: Any) -> None:
     parser = commands.add_parser(
-        "console-producer", help="send lines of stdin as records (kafka-console-producer)",
+        "console-producer",
+        help="send lines of stdin as records (kafka-console-producer)",
         description="Read lines from stdin and send each as a record, like "
-        "kafka-console-producer.sh.")
+        "kafka-console-producer.sh.",
+    )
     _bootstrap(parser, broker_list=True)
     parser.add_argument("--topic", required=True, help="the topic to produce to")
-    parser.add_argument("--property", "--reader-property", dest="property", action="append",
-                        metavar="NAME=VALUE",
-                        help="line reader settings: parse.key, key.separator, parse.headers, "
-                        "headers.delimiter, headers.separator, headers.key.separator, "
-                        "null.marker, ignore.error")
-    parser.add_argument("--reader-config", metavar="FILE",
-                        help="line reader settings from a properties file")
-    parser.add_argument("--producer-property", "--command-property", dest="producer_property",
-                        action="append", metavar="NAME=VALUE",
-                        help="a producer config (repeatable; --command-property is Kafka "
-                        "4.2's name)")
-    parser.add_argument("--producer.config", "--command-config", dest="producer_config",
-                        metavar="FILE", help="producer configs from a properties file "
-                        "(--command-config is Kafka 4.2's name)")
-    parser.add_argument("--compression-codec", nargs="?", const="gzip",
-                        choices=["none", "gzip", "snappy", "lz4", "zstd"],
-                        help="compression (gzip if given without a value)")
-    parser.add_argument("--request-required-acks", metavar="ACKS",
-                        help="acks: 0, 1 or all/-1")
-    parser.add_argument("--timeout", type=int, metavar="MS", default=1000,
-                        help="linger.ms: how long to wait to fill a batch (default 1000)")
+    parser.add_argument(
+        "--property",
+        "--reader-property",
+        dest="property",
+        action="append",
+        metavar="NAME=VALUE",
+        help="line reader settings: parse.key, key.separator, parse.headers, "
+        "headers.delimiter, headers.separator, headers.key.separator, "
+        "null.marker, ignore.error",
+    )
+    parser.add_argument(
+        "--reader-config", metavar="FILE", help="line reader settings from a properties file"
+    )
+    parser.add_argument(
+        "--producer-property",
+        "--command-property",
+        dest="producer_property",
+        action="append",
+        metavar="NAME=VALUE",
+        help="a producer config (repeatable; --command-property is Kafka 4.2's name)",
+    )
+    parser.add_argument(
+        "--producer.config",
+        "--command-config",
+        dest="producer_config",
+        metavar="FILE",
+        help="producer configs from a properties file (--command-config is Kafka 4.2's name)",
+    )
+    parser.add_argument(
+        "--compression-codec",
+        nargs="?",
+        const="gzip",
+        choices=["none", "gzip", "snappy", "lz4", "zstd"],
+        help="compression (gzip if given without a value)",
+    )
+    parser.add_argument("--request-required-acks", metavar="ACKS", help="acks: 0, 1 or all/-1")
+    parser.add_argument(
+        "--timeout",
+        type=int,
+        metavar="MS",
+        default=1000,
+        help="linger.ms: how long to wait to fill a batch (default 1000)",
+    )
     parser.add_argument("--batch-size", type=int, metavar="BYTES", help="batch.size")
     parser.add_argument("--request-timeout-ms", type=int, metavar="MS")
     parser.add_argument("--message-send-max-retries", type=int, metavar="N")
     parser.add_argument("--retry-backoff-ms", type=int, metavar="MS")
     parser.add_argument("--sync", action="store_true", help="wait for each record's ack")
-    parser.add_argument("--progress-interval", type=float, default=5.0, metavar="SECONDS",
-                        help="report records/s on stderr this often (0: never; default 5)")
+    parser.add_argument(
+        "--progress-interval",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="report records/s on stderr this often (0: never; default 5)",
+    )
     _output(parser)
     verbose_flag(parser)
     parser.set_defaults(run=lazy("console_producer"))
@@ -145,43 +216,78 @@ def add_console_producer(commands: Any) -> None:
 
 def add_console_consumer(commands: Any) -> None:
     parser = commands.add_parser(
-        "console-consumer", help="print records of a topic (kafka-console-consumer)",
-        description="Consume records and print them to stdout, like "
-        "kafka-console-consumer.sh.")
+        "console-consumer",
+        help="print records of a topic (kafka-console-consumer)",
+        description="Consume records and print them to stdout, like kafka-console-consumer.sh.",
+    )
     _bootstrap(parser)
     parser.add_argument("--topic", help="the topic to consume")
-    parser.add_argument("--include", "--whitelist", dest="include", metavar="REGEX",
-                        help="consume every topic whose whole name matches REGEX")
+    parser.add_argument(
+        "--include",
+        "--whitelist",
+        dest="include",
+        metavar="REGEX",
+        help="consume every topic whose whole name matches REGEX",
+    )
     parser.add_argument("--partition", type=int, help="consume only this partition")
-    parser.add_argument("--offset", help="with --partition: a non-negative offset, earliest or "
-                        "latest (default latest)")
-    parser.add_argument("--from-beginning", action="store_true",
-                        help="start at the earliest offset when there is no committed offset")
+    parser.add_argument(
+        "--offset",
+        help="with --partition: a non-negative offset, earliest or latest (default latest)",
+    )
+    parser.add_argument(
+        "--from-beginning",
+        action="store_true",
+        help="start at the earliest offset when there is no committed offset",
+    )
     parser.add_argument("--group", help="the consumer group (default: a new one, no commits)")
-    parser.add_argument("--max-messages", type=int, metavar="N",
-                        help="exit after N records")
-    parser.add_argument("--timeout-ms", type=int, metavar="MS",
-                        help="exit when no record arrives for MS milliseconds")
-    parser.add_argument("--property", "--formatter-property", dest="property",
-                        action="append", metavar="NAME=VALUE",
-                        help="formatter settings: print.key, print.value, print.timestamp, "
-                        "print.partition, print.offset, print.headers, key.separator, "
-                        "line.separator, headers.separator, null.literal")
-    parser.add_argument("--formatter", help="DefaultMessageFormatter (default) or "
-                        "NoOpMessageFormatter")
-    parser.add_argument("--formatter-config", metavar="FILE",
-                        help="formatter settings from a properties file")
-    parser.add_argument("--isolation-level", choices=["read_committed", "read_uncommitted"],
-                        help="default read_uncommitted, as Kafka's consumer")
-    parser.add_argument("--consumer-property", "--command-property", dest="consumer_property",
-                        action="append", metavar="NAME=VALUE",
-                        help="a consumer config (repeatable; --command-property is Kafka "
-                        "4.2's name)")
-    parser.add_argument("--consumer.config", "--command-config", dest="consumer_config",
-                        metavar="FILE", help="consumer configs from a properties file "
-                        "(--command-config is Kafka 4.2's name)")
-    parser.add_argument("--skip-message-on-error", action="store_true",
-                        help="skip records that cannot be processed instead of stopping")
+    parser.add_argument("--max-messages", type=int, metavar="N", help="exit after N records")
+    parser.add_argument(
+        "--timeout-ms",
+        type=int,
+        metavar="MS",
+        help="exit when no record arrives for MS milliseconds",
+    )
+    parser.add_argument(
+        "--property",
+        "--formatter-property",
+        dest="property",
+        action="append",
+        metavar="NAME=VALUE",
+        help="formatter settings: print.key, print.value, print.timestamp, "
+        "print.partition, print.offset, print.headers, key.separator, "
+        "line.separator, headers.separator, null.literal",
+    )
+    parser.add_argument(
+        "--formatter", help="DefaultMessageFormatter (default) or NoOpMessageFormatter"
+    )
+    parser.add_argument(
+        "--formatter-config", metavar="FILE", help="formatter settings from a properties file"
+    )
+    parser.add_argument(
+        "--isolation-level",
+        choices=["read_committed", "read_uncommitted"],
+        help="default read_uncommitted, as Kafka's consumer",
+    )
+    parser.add_argument(
+        "--consumer-property",
+        "--command-property",
+        dest="consumer_property",
+        action="append",
+        metavar="NAME=VALUE",
+        help="a consumer config (repeatable; --command-property is Kafka 4.2's name)",
+    )
+    parser.add_argument(
+        "--consumer.config",
+        "--command-config",
+        dest="consumer_config",
+        metavar="FILE",
+        help="consumer configs from a properties file (--command-config is Kafka 4.2's name)",
+    )
+    parser.add_argument(
+        "--skip-message-on-error",
+        action="store_true",
+        help="skip records that cannot be processed instead of stopping",
+    )
     _output(parser)
     verbose_flag(parser)
     parser.set_defaults(run=lazy("console_consumer"))
@@ -189,9 +295,10 @@ def add_console_consumer(commands: Any) -> None:
 
 def add_configs(commands: Any) -> None:
     parser = commands.add_parser(
-        "configs", help="describe and alter topic and broker configs (kafka-configs)",
-        description="Describe or change the configs of topics and brokers, like "
-        "kafka-configs.sh.")
+        "configs",
+        help="describe and alter topic and broker configs (kafka-configs)",
+        description="Describe or change the configs of topics and brokers, like kafka-configs.sh.",
+    )
     actions = parser.add_mutually_exclusive_group(required=True)
     _action(actions, "--describe", "list the configs of the entity")
     _action(actions, "--alter", "add or delete configs of the entity")
@@ -199,19 +306,28 @@ def add_configs(commands: Any) -> None:
     _command_config(parser)
     parser.add_argument("--entity-type", help="topics or brokers")
     parser.add_argument("--entity-name", help="the topic name or the broker id")
-    parser.add_argument("--entity-default", action="store_true",
-                        help="the cluster-wide default of brokers")
+    parser.add_argument(
+        "--entity-default", action="store_true", help="the cluster-wide default of brokers"
+    )
     parser.add_argument("--topic", help="shorthand for --entity-type topics --entity-name")
     parser.add_argument("--broker", help="shorthand for --entity-type brokers --entity-name")
-    parser.add_argument("--broker-defaults", action="store_true",
-                        help="shorthand for --entity-type brokers --entity-default")
-    parser.add_argument("--add-config", metavar="K1=V1,K2=[V2,V3]",
-                        help="configs to set (list values in square brackets)")
-    parser.add_argument("--add-config-file", metavar="FILE",
-                        help="configs to set, from a properties file")
+    parser.add_argument(
+        "--broker-defaults",
+        action="store_true",
+        help="shorthand for --entity-type brokers --entity-default",
+    )
+    parser.add_argument(
+        "--add-config",
+        metavar="K1=V1,K2=[V2,V3]",
+        help="configs to set (list values in square brackets)",
+    )
+    parser.add_argument(
+        "--add-config-file", metavar="FILE", help="configs to set, from a properties file"
+    )
     parser.add_argument("--delete-config", metavar="K1,K2", help="configs to remove")
-    parser.add_argument("--all", action="store_true",
-                        help="with --describe: all configs, not only the overrides")
+    parser.add_argument(
+        "--all", action="store_true", help="with --describe: all configs, not only the overrides"
+    )
     _output(parser)
     verbose_flag(parser)
     parser.set_defaults(run=lazy("configs"))
@@ -219,14 +335,20 @@ def add_configs(commands: Any) -> None:
 
 def add_delete_records(commands: Any) -> None:
     parser = commands.add_parser(
-        "delete-records", help="delete records below an offset (kafka-delete-records)",
+        "delete-records",
+        help="delete records below an offset (kafka-delete-records)",
         description="Move the log start offset of partitions forward, like "
-        "kafka-delete-records.sh.")
+        "kafka-delete-records.sh.",
+    )
     _bootstrap(parser)
     _command_config(parser)
-    parser.add_argument("--offset-json-file", required=True, metavar="FILE",
-                        help='{"partitions": [{"topic": "t", "partition": 0, "offset": 3}], '
-                        '"version": 1}; offset -1 means the high watermark')
+    parser.add_argument(
+        "--offset-json-file",
+        required=True,
+        metavar="FILE",
+        help='{"partitions": [{"topic": "t", "partition": 0, "offset": 3}], '
+        '"version": 1}; offset -1 means the high watermark',
+    )
     _output(parser)
     verbose_flag(parser)
     parser.set_defaults(run=lazy("delete_records"))
@@ -234,14 +356,17 @@ def add_delete_records(commands: Any) -> None:
 
 def add_cluster(commands: Any) -> None:
     parser = commands.add_parser(
-        "cluster", help="cluster health check: id, controller, brokers, topics, groups",
+        "cluster",
+        help="cluster health check: id, controller, brokers, topics, groups",
         description="Describe the cluster: its id, controller and brokers, its topics and "
         "consumer groups. Exits 1 when the cluster cannot be reached or a partition has no "
-        "leader.")
+        "leader.",
+    )
     _bootstrap(parser)
     _command_config(parser)
-    parser.add_argument("--include-internal", action="store_true",
-                        help="count and list internal topics too")
+    parser.add_argument(
+        "--include-internal", action="store_true", help="count and list internal topics too"
+    )
     _output(parser)
     verbose_flag(parser)
     parser.set_defaults(run=lazy("cluster"))
@@ -249,14 +374,16 @@ def add_cluster(commands: Any) -> None:
 
 def add_consumer_groups(commands: Any) -> None:
     parser = commands.add_parser(
-        "consumer-groups", help="list, describe, delete groups; reset offsets "
-        "(kafka-consumer-groups)",
+        "consumer-groups",
+        help="list, describe, delete groups; reset offsets (kafka-consumer-groups)",
         description="List, describe and delete consumer groups and reset or delete their "
-        "offsets, like kafka-consumer-groups.sh.")
+        "offsets, like kafka-consumer-groups.sh.",
+    )
     actions = parser.add_mutually_exclusive_group(required=True)
     _action(actions, "--list", "list all consumer groups")
-    _action(actions, "--describe", "describe groups: offsets and lag (default), --members or "
-            "--state")
+    _action(
+        actions, "--describe", "describe groups: offsets and lag (default), --members or --state"
+    )
     _action(actions, "--delete", "delete groups (they must have no members)")
     _action(actions, "--reset-offsets", "reset the committed offsets of inactive groups")
     _action(actions, "--delete-offsets", "delete committed offsets of a group for topics")
@@ -264,20 +391,39 @@ def add_consumer_groups(commands: Any) -> None:
     _command_config(parser)
     parser.add_argument("--group", action="append", help="a group id (repeatable)")
     parser.add_argument("--all-groups", action="store_true", help="every group")
-    parser.add_argument("--topic", action="append", metavar="TOPIC[:P1,P2]",
-                        help="topic (and partitions) for --reset-offsets / --delete-offsets")
-    parser.add_argument("--all-topics", action="store_true",
-                        help="with --reset-offsets: every topic the group has offsets for")
+    parser.add_argument(
+        "--topic",
+        action="append",
+        metavar="TOPIC[:P1,P2]",
+        help="topic (and partitions) for --reset-offsets / --delete-offsets",
+    )
+    parser.add_argument(
+        "--all-topics",
+        action="store_true",
+        help="with --reset-offsets: every topic the group has offsets for",
+    )
     parser.add_argument("--members", action="store_true", help="with --describe: members")
     parser.add_argument("--offsets", action="store_true", help="with --describe: offsets")
-    parser.add_argument("--state", nargs="?", const="", default=None, metavar="STATES",
-                        help="with --describe: group state; with --list: show (and filter by "
-                        "comma-separated) states")
-    parser.add_argument("--verbose", action="store_true",
-                        help="with --describe --members: the assignments too")
+    parser.add_argument(
+        "--state",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="STATES",
+        help="with --describe: group state; with --list: show (and filter by "
+        "comma-separated) states",
+    )
+    parser.add_argument(
+        "--verbose", action="store_true", help="with --describe --members: the assignments too"
+    )
     _reset_flags(parser)
-    parser.add_argument("--timeout", type=int, default=5000, metavar="MS",
-                        help="timeout of admin requests (default 5000)")
+    parser.add_argument(
+        "--timeout",
+        type=int,
+        default=5000,
+        metavar="MS",
+        help="timeout of admin requests (default 5000)",
+    )
     _output(parser)
     parser.set_defaults(run=lazy("consumer_groups"))
 
@@ -288,66 +434,123 @@ def _reset_flags(parser: argparse.ArgumentParser) -> None:
     scenarios.add_argument("--to-latest", action="store_true")
     scenarios.add_argument("--to-current", action="store_true")
     scenarios.add_argument("--to-offset", type=int, metavar="OFFSET")
-    scenarios.add_argument("--to-datetime", metavar="YYYY-MM-DDTHH:mm:SS.sss",
-                           help="local time unless a zone is given (Z or +hh:mm)")
-    scenarios.add_argument("--by-duration", metavar="PnDTnHnMnS",
-                           help="reset to the offset of now minus this ISO-8601 duration")
-    scenarios.add_argument("--shift-by", type=int, metavar="N",
-                           help="move the committed offsets by N (may be negative)")
-    scenarios.add_argument("--from-file", metavar="CSV",
-                           help="offsets from a CSV of topic,partition,offset "
-                           "(or group,topic,partition,offset)")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="show the new offsets only (the default)")
+    scenarios.add_argument(
+        "--to-datetime",
+        metavar="YYYY-MM-DDTHH:mm:SS.sss",
+        help="local time unless a zone is given (Z or +hh:mm)",
+    )
+    scenarios.add_argument(
+        "--by-duration",
+        metavar="PnDTnHnMnS",
+        help="reset to the offset of now minus this ISO-8601 duration",
+    )
+    scenarios.add_argument(
+        "--shift-by",
+        type=int,
+        metavar="N",
+        help="move the committed offsets by N (may be negative)",
+    )
+    scenarios.add_argument(
+        "--from-file",
+        metavar="CSV",
+        help="offsets from a CSV of topic,partition,offset (or group,topic,partition,offset)",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="show the new offsets only (the default)"
+    )
     parser.add_argument("--execute", action="store_true", help="commit the new offsets")
-    parser.add_argument("--export", action="store_true",
-                        help="print the new offsets as CSV (for --from-file)")
+    parser.add_argument(
+        "--export", action="store_true", help="print the new offsets as CSV (for --from-file)"
+    )
 
 
 def add_reassign_partitions(commands: Any) -> None:
     parser = commands.add_parser(
-        "reassign-partitions", help="move partition replicas between brokers "
-        "(kafka-reassign-partitions)",
+        "reassign-partitions",
+        help="move partition replicas between brokers (kafka-reassign-partitions)",
         description="Generate, execute, verify, list and cancel partition reassignments, like "
-        "kafka-reassign-partitions.sh. Exactly one action.")
+        "kafka-reassign-partitions.sh. Exactly one action.",
+    )
     actions = parser.add_argument_group("actions (exactly one)")
-    actions.add_argument("--generate", action="store_true",
-                         help="propose an assignment of the topics of "
-                         "--topics-to-move-json-file onto the brokers of --broker-list")
-    actions.add_argument("--execute", action="store_true",
-                         help="start the reassignment of --reassignment-json-file")
-    actions.add_argument("--verify", action="store_true",
-                         help="report the progress of the reassignment of "
-                         "--reassignment-json-file (and clear throttles once it is done)")
-    actions.add_argument("--cancel", action="store_true",
-                         help="cancel the active reassignments of --reassignment-json-file")
-    actions.add_argument("--list", action="store_true",
-                         help="list the ongoing partition reassignments")
+    actions.add_argument(
+        "--generate",
+        action="store_true",
+        help="propose an assignment of the topics of "
+        "--topics-to-move-json-file onto the brokers of --broker-list",
+    )
+    actions.add_argument(
+        "--execute", action="store_true", help="start the reassignment of --reassignment-json-file"
+    )
+    actions.add_argument(
+        "--verify",
+        action="store_true",
+        help="report the progress of the reassignment of "
+        "--reassignment-json-file (and clear throttles once it is done)",
+    )
+    actions.add_argument(
+        "--cancel",
+        action="store_true",
+        help="cancel the active reassignments of --reassignment-json-file",
+    )
+    actions.add_argument(
+        "--list", action="store_true", help="list the ongoing partition reassignments"
+    )
     _bootstrap(parser)
     _command_config(parser)
-    parser.add_argument("--reassignment-json-file", metavar="FILE",
-                        help='{"version": 1, "partitions": [{"topic": "t", "partition": 0, '
-                        '"replicas": [1, 2], "log_dirs": ["any", "any"]}]} '
-                        "(--execute, --verify, --cancel)")
-    parser.add_argument("--topics-to-move-json-file", metavar="FILE",
-                        help='{"topics": [{"topic": "t"}], "version": 1} (--generate)')
-    parser.add_argument("--broker-list", metavar="0,1,2",
-                        help="the brokers to place the replicas on (--generate)")
-    parser.add_argument("--disable-rack-aware", action="store_true", default=None,
-                        help="with --generate: ignore the brokers' racks")
-    parser.add_argument("--additional", action="store_true", default=None,
-                        help="with --execute: start even if other reassignments are ongoing "
-                        "(also changes the throttle of ongoing ones)")
-    parser.add_argument("--throttle", type=int, metavar="BYTES/S",
-                        help="with --execute: limit replication of the moving replicas "
-                        "(leader/follower.replication.throttled.rate)")
-    parser.add_argument("--replica-alter-log-dirs-throttle", type=int, metavar="BYTES/S",
-                        help="with --execute: limit moves between log directories of a broker")
-    parser.add_argument("--timeout", type=int, metavar="MS",
-                        help="with --execute and --cancel: how long to wait for log directory "
-                        "moves to start (default 10000)")
-    parser.add_argument("--preserve-throttles", action="store_true", default=None,
-                        help="with --verify and --cancel: leave the throttles in place")
+    parser.add_argument(
+        "--reassignment-json-file",
+        metavar="FILE",
+        help='{"version": 1, "partitions": [{"topic": "t", "partition": 0, '
+        '"replicas": [1, 2], "log_dirs": ["any", "any"]}]} '
+        "(--execute, --verify, --cancel)",
+    )
+    parser.add_argument(
+        "--topics-to-move-json-file",
+        metavar="FILE",
+        help='{"topics": [{"topic": "t"}], "version": 1} (--generate)',
+    )
+    parser.add_argument(
+        "--broker-list", metavar="0,1,2", help="the brokers to place the replicas on (--generate)"
+    )
+    parser.add_argument(
+        "--disable-rack-aware",
+        action="store_true",
+        default=None,
+        help="with --generate: ignore the brokers' racks",
+    )
+    parser.add_argument(
+        "--additional",
+        action="store_true",
+        default=None,
+        help="with --execute: start even if other reassignments are ongoing "
+        "(also changes the throttle of ongoing ones)",
+    )
+    parser.add_argument(
+        "--throttle",
+        type=int,
+        metavar="BYTES/S",
+        help="with --execute: limit replication of the moving replicas "
+        "(leader/follower.replication.throttled.rate)",
+    )
+    parser.add_argument(
+        "--replica-alter-log-dirs-throttle",
+        type=int,
+        metavar="BYTES/S",
+        help="with --execute: limit moves between log directories of a broker",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=int,
+        metavar="MS",
+        help="with --execute and --cancel: how long to wait for log directory "
+        "moves to start (default 10000)",
+    )
+    parser.add_argument(
+        "--preserve-throttles",
+        action="store_true",
+        default=None,
+        help="with --verify and --cancel: leave the throttles in place",
+    )
     verbose_flag(parser)
     parser.set_defaults(run=lazy("reassign_partitions"))
 
@@ -355,110 +558,171 @@ def add_reassign_partitions(commands: Any) -> None:
 def _election_type(text: str) -> str:
     value = text.upper()
     if value not in ("PREFERRED", "UNCLEAN"):
-        raise argparse.ArgumentTypeError(f"invalid choice: {text!r} (choose from preferred, "
-                                         "unclean)")
+        raise argparse.ArgumentTypeError(
+            f"invalid choice: {text!r} (choose from preferred, unclean)"
+        )
     return value
 
 
 def add_leader_election(commands: Any) -> None:
     parser = commands.add_parser(
-        "leader-election", help="preferred or unclean leader election (kafka-leader-election)",
+        "leader-election",
+        help="preferred or unclean leader election (kafka-leader-election)",
         description="Elect a new leader for partitions, like kafka-leader-election.sh: the "
         "preferred replica (if it is in sync and not the leader), or any replica when the "
-        "partition has no leader (unclean).")
+        "partition has no leader (unclean).",
+    )
     _bootstrap(parser)
-    parser.add_argument("--admin.config", "--command-config", dest="command_config",
-                        metavar="FILE", help="admin client properties file")
-    parser.add_argument("--election-type", type=_election_type, metavar="PREFERRED|UNCLEAN",
-                        help="preferred or unclean (any case)")
+    parser.add_argument(
+        "--admin.config",
+        "--command-config",
+        dest="command_config",
+        metavar="FILE",
+        help="admin client properties file",
+    )
+    parser.add_argument(
+        "--election-type",
+        type=_election_type,
+        metavar="PREFERRED|UNCLEAN",
+        help="preferred or unclean (any case)",
+    )
     parser.add_argument("--topic", help="the topic of the partition (with --partition)")
     parser.add_argument("--partition", type=int, help="the partition (with --topic)")
-    parser.add_argument("--all-topic-partitions", action="store_true",
-                        help="every eligible partition of the cluster")
-    parser.add_argument("--path-to-json-file", metavar="FILE",
-                        help='{"partitions": [{"topic": "t", "partition": 0}]}')
+    parser.add_argument(
+        "--all-topic-partitions",
+        action="store_true",
+        help="every eligible partition of the cluster",
+    )
+    parser.add_argument(
+        "--path-to-json-file",
+        metavar="FILE",
+        help='{"partitions": [{"topic": "t", "partition": 0}]}',
+    )
     verbose_flag(parser)
     parser.set_defaults(run=lazy("leader_election"))
 
 
-TRANSACTIONS_DESCRIPTION = ("This tool is used to analyze the transactional state of producers "
-                            "in the cluster. It can be used to detect and recover from hanging "
-                            "transactions.")
+TRANSACTIONS_DESCRIPTION = (
+    "This tool is used to analyze the transactional state of producers "
+    "in the cluster. It can be used to detect and recover from hanging "
+    "transactions."
+)
 
 
 def _transactions_output(parser: argparse.ArgumentParser, default: Any) -> None:
-    parser.add_argument("--output", choices=["table", "json"], default=default,
-                        help="a table as kafka-transactions.sh prints it (default), or JSON")
+    parser.add_argument(
+        "--output",
+        choices=["table", "json"],
+        default=default,
+        help="a table as kafka-transactions.sh prints it (default), or JSON",
+    )
 
 
 def add_transactions(commands: Any) -> None:
     """``transactions``: kafka-transactions.sh, on the tool's own kio client (confluent-kafka
     has none of its requests)."""
     parser: argparse.ArgumentParser = commands.add_parser(
-        "transactions", help="list, describe and abort transactions (kafka-transactions.sh)",
-        description=TRANSACTIONS_DESCRIPTION)
-    parser.add_argument("--bootstrap-server", required=True, metavar="host:port",
-                        help="hostname and port for the broker to connect to, in the form "
-                             "`host:port` (multiple comma-separated entries can be given)")
-    parser.add_argument("--command-config", metavar="FILE",
-                        help="property file containing configs to be passed to admin client")
+        "transactions",
+        help="list, describe and abort transactions (kafka-transactions.sh)",
+        description=TRANSACTIONS_DESCRIPTION,
+    )
+    parser.add_argument(
+        "--bootstrap-server",
+        required=True,
+        metavar="host:port",
+        help="hostname and port for the broker to connect to, in the form "
+        "`host:port` (multiple comma-separated entries can be given)",
+    )
+    parser.add_argument(
+        "--command-config",
+        metavar="FILE",
+        help="property file containing configs to be passed to admin client",
+    )
     _transactions_output(parser, "table")
     parser.set_defaults(run=lazy("transactions"))
-    sub = parser.add_subparsers(dest="txn_command", metavar="COMMAND", required=True,
-                                title="commands")
+    sub = parser.add_subparsers(
+        dest="txn_command", metavar="COMMAND", required=True, title="commands"
+    )
 
     listing = sub.add_parser("list", help="list transactions")
-    listing.add_argument("--duration-filter", type=int, metavar="MS",
-                         help="Duration (in millis) to filter by: if < 0, all transactions "
-                              "will be returned; otherwise, only transactions running longer "
-                              "than this duration will be returned")
+    listing.add_argument(
+        "--duration-filter",
+        type=int,
+        metavar="MS",
+        help="Duration (in millis) to filter by: if < 0, all transactions "
+        "will be returned; otherwise, only transactions running longer "
+        "than this duration will be returned",
+    )
 
-    describe = sub.add_parser("describe", help="describe the state of an active "
-                                               "transactional-id",
-                              description="Describe the state of an active transactional-id.")
+    describe = sub.add_parser(
+        "describe",
+        help="describe the state of an active transactional-id",
+        description="Describe the state of an active transactional-id.",
+    )
     describe.add_argument("--transactional-id", required=True, help="transactional id")
 
-    producers = sub.add_parser("describe-producers",
-                               help="describe the states of active producers for a topic "
-                                    "partition")
-    producers.add_argument("--broker-id", type=int, help="optional broker id to describe the "
-                           "producer state on a specific replica")
+    producers = sub.add_parser(
+        "describe-producers", help="describe the states of active producers for a topic partition"
+    )
+    producers.add_argument(
+        "--broker-id",
+        type=int,
+        help="optional broker id to describe the producer state on a specific replica",
+    )
     producers.add_argument("--topic", required=True, help="topic name")
     producers.add_argument("--partition", type=int, required=True, help="partition number")
 
-    abort = sub.add_parser("abort", help="abort a hanging transaction (requires "
-                                         "administrative privileges)")
+    abort = sub.add_parser(
+        "abort", help="abort a hanging transaction (requires administrative privileges)"
+    )
     abort.add_argument("--topic", required=True, help="topic name")
     abort.add_argument("--partition", type=int, required=True, help="partition number")
     newer = abort.add_argument_group(
         "Brokers on versions 3.0 and above",
-        "For newer brokers, only the start offset of the transaction to be aborted is required")
-    newer.add_argument("--start-offset", type=int, help="start offset of the transaction "
-                                                        "to abort")
+        "For newer brokers, only the start offset of the transaction to be aborted is required",
+    )
+    newer.add_argument("--start-offset", type=int, help="start offset of the transaction to abort")
     older = abort.add_argument_group(
         "Brokers on versions older than 3.0",
-        "For older brokers, you must provide all of these arguments")
+        "For older brokers, you must provide all of these arguments",
+    )
     older.add_argument("--producer-id", type=int, help="producer id")
     older.add_argument("--producer-epoch", type=int, help="producer epoch")
     older.add_argument("--coordinator-epoch", type=int, help="coordinator epoch")
 
     hanging = sub.add_parser("find-hanging", help="find hanging transactions")
-    hanging.add_argument("--broker-id", type=int,
-                         help="broker id to search for hanging transactions")
-    hanging.add_argument("--max-transaction-timeout", type=int, default=15, metavar="MINUTES",
-                         help="maximum transaction timeout in minutes to limit the scope of "
-                              "the search (15 minutes by default)")
-    hanging.add_argument("--topic", help="topic name to limit search to (required if "
-                                         "--partition is specified)")
+    hanging.add_argument(
+        "--broker-id", type=int, help="broker id to search for hanging transactions"
+    )
+    hanging.add_argument(
+        "--max-transaction-timeout",
+        type=int,
+        default=15,
+        metavar="MINUTES",
+        help="maximum transaction timeout in minutes to limit the scope of "
+        "the search (15 minutes by default)",
+    )
+    hanging.add_argument(
+        "--topic", help="topic name to limit search to (required if --partition is specified)"
+    )
     hanging.add_argument("--partition", type=int, help="partition number")
 
     for command in (listing, describe, producers, abort, hanging):
         _transactions_output(command, argparse.SUPPRESS)
 
 
-ALL = (add_topics, add_console_producer, add_console_consumer, add_configs,
-       add_delete_records, add_cluster, add_consumer_groups, add_reassign_partitions,
-       add_leader_election, add_transactions)
+ALL = (
+    add_topics,
+    add_console_producer,
+    add_console_consumer,
+    add_configs,
+    add_delete_records,
+    add_cluster,
+    add_consumer_groups,
+    add_reassign_partitions,
+    add_leader_election,
+    add_transactions,
+)
 
 
 def add_parsers(commands: Any) -> None:

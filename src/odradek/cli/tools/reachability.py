@@ -68,12 +68,15 @@ def parse_bootstrap(bootstrap: str) -> list[Address]:
     return addresses
 
 
-def timeouts(config: Mapping[str, object], answer_default: float = DEFAULT_ANSWER_TIMEOUT
-             ) -> tuple[float, float]:
+def timeouts(
+    config: Mapping[str, object], answer_default: float = DEFAULT_ANSWER_TIMEOUT
+) -> tuple[float, float]:
     """(connect, answer) timeouts in seconds: ``socket.connection.setup.timeout.ms`` and
     ``request.timeout.ms`` when the client config sets them, else 5 s and ``answer_default``."""
-    return (_ms(config, "socket.connection.setup.timeout.ms", DEFAULT_CONNECT_TIMEOUT),
-            _ms(config, "request.timeout.ms", answer_default))
+    return (
+        _ms(config, "socket.connection.setup.timeout.ms", DEFAULT_CONNECT_TIMEOUT),
+        _ms(config, "request.timeout.ms", answer_default),
+    )
 
 
 def _ms(config: Mapping[str, object], key: str, default: float) -> float:
@@ -90,8 +93,11 @@ def uses_plaintext(config: Mapping[str, object]) -> bool:
     return str(config.get("security.protocol", "PLAINTEXT")).upper() == "PLAINTEXT"
 
 
-def check(bootstrap: str, config: Mapping[str, object] | None = None,
-          answer_default: float = DEFAULT_ANSWER_TIMEOUT) -> str:
+def check(
+    bootstrap: str,
+    config: Mapping[str, object] | None = None,
+    answer_default: float = DEFAULT_ANSWER_TIMEOUT,
+) -> str:
     """The first bootstrap address that answers; raises Unreachable (or BadBootstrap).
 
     The addresses are tried in parallel so that one silent address (a firewall dropping
@@ -103,8 +109,12 @@ def check(bootstrap: str, config: Mapping[str, object] | None = None,
     handshake = uses_plaintext(settings)
     results: queue.Queue[tuple[Address, str | None]] = queue.Queue()
     for address in addresses:
-        threading.Thread(target=lambda a=address: results.put(
-            (a, _probe(a, connect_timeout, answer_timeout, handshake))), daemon=True).start()
+        threading.Thread(
+            target=lambda a=address: results.put(
+                (a, _probe(a, connect_timeout, answer_timeout, handshake))
+            ),
+            daemon=True,
+        ).start()
     failures: dict[str, str] = {}
     for _ in addresses:
         address, problem = results.get()
@@ -124,8 +134,9 @@ def _unreachable_message(addresses: list[Address], failures: Mapping[str, str]) 
     return f"no broker answers at any bootstrap address ({reasons})"
 
 
-def _probe(address: Address, connect_timeout: float, answer_timeout: float,
-           handshake: bool) -> str | None:
+def _probe(
+    address: Address, connect_timeout: float, answer_timeout: float, handshake: bool
+) -> str | None:
     """None when the address answers, else the reason (a few words)."""
     try:
         sock = socket.create_connection((address.host, address.port), timeout=connect_timeout)
@@ -149,13 +160,14 @@ def _api_versions(sock: socket.socket, timeout: float) -> str | None:
         sock.sendall(struct.pack(">i", len(header)) + header)
         head = _read(sock, 8, deadline)
     except TimeoutError:
-        return f"the server accepted the connection but sent no Kafka response within " \
-               f"{timeout:g}s"
+        return f"the server accepted the connection but sent no Kafka response within {timeout:g}s"
     except OSError as exc:
         return f"connection failed: {(exc.strerror or str(exc)).lower()}"
     if head is None:
-        return "the server closed the connection without a Kafka response (is it a Kafka " \
-               "listener? check security.protocol)"
+        return (
+            "the server closed the connection without a Kafka response (is it a Kafka "
+            "listener? check security.protocol)"
+        )
     _size, got = struct.unpack(">ii", head)
     if got != correlation:
         return "the server's answer is not a Kafka response (is it a Kafka listener?)"

@@ -38,8 +38,12 @@ class PartitionInfo:
     isr: list[int]
 
     def as_json(self) -> dict[str, Any]:
-        return {"partition": self.partition, "leader": self.leader,
-                "replicas": self.replicas, "isr": self.isr}
+        return {
+            "partition": self.partition,
+            "leader": self.leader,
+            "replicas": self.replicas,
+            "isr": self.isr,
+        }
 
 
 @dataclass
@@ -62,8 +66,13 @@ def main(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     _validate(args)
     admin = Admin.from_args(args)
-    action = {"create": create, "list": list_topics, "describe": describe,
-              "delete": delete, "alter": alter}[args.action]
+    action = {
+        "create": create,
+        "list": list_topics,
+        "describe": describe,
+        "delete": delete,
+        "alter": alter,
+    }[args.action]
     return action(admin, args)
 
 
@@ -86,10 +95,14 @@ def _validate(args: argparse.Namespace) -> None:
         raise UsageError("--replica-assignment is only valid with --create or --alter")
     if action == "alter" and args.partitions is None:
         raise UsageError("--alter needs --partitions (topic configs: odradek configs --alter)")
-    if action == "create" and args.replica_assignment and (
-            args.partitions is not None or args.replication_factor is not None):
-        raise UsageError("--replica-assignment cannot be used with --partitions or "
-                         "--replication-factor")
+    if (
+        action == "create"
+        and args.replica_assignment
+        and (args.partitions is not None or args.replication_factor is not None)
+    ):
+        raise UsageError(
+            "--replica-assignment cannot be used with --partitions or --replication-factor"
+        )
 
 
 def parse_replica_assignment(text: str) -> list[list[int]]:
@@ -99,15 +112,19 @@ def parse_replica_assignment(text: str) -> list[list[int]]:
         try:
             replicas = [int(b.strip()) for b in part.split(":")]
         except ValueError as exc:
-            raise UsageError(f"invalid --replica-assignment {text!r}: broker ids must be "
-                             "integers") from exc
+            raise UsageError(
+                f"invalid --replica-assignment {text!r}: broker ids must be integers"
+            ) from exc
         duplicates = sorted({b for b in replicas if replicas.count(b) > 1})
         if duplicates:
-            raise UsageError(f"partition {index} has duplicate replicas: "
-                             f"{', '.join(map(str, duplicates))}")
+            raise UsageError(
+                f"partition {index} has duplicate replicas: {', '.join(map(str, duplicates))}"
+            )
         if assignment and len(replicas) != len(assignment[0]):
-            raise UsageError(f"partition {index} has a different replication factor: "
-                             f"{len(replicas)} instead of {len(assignment[0])}")
+            raise UsageError(
+                f"partition {index} has a different replication factor: "
+                f"{len(replicas)} instead of {len(assignment[0])}"
+            )
         assignment.append(replicas)
     return assignment
 
@@ -116,11 +133,14 @@ def validate_topic_name(name: str) -> None:
     if name in (".", ".."):
         raise ToolError(f'Topic name cannot be "{name}"')
     if len(name) > MAX_TOPIC_LENGTH:
-        raise ToolError(f"Topic name is illegal, it can't be longer than {MAX_TOPIC_LENGTH} "
-                        "characters")
+        raise ToolError(
+            f"Topic name is illegal, it can't be longer than {MAX_TOPIC_LENGTH} characters"
+        )
     if not LEGAL_TOPIC.fullmatch(name):
-        raise ToolError(f'Topic name "{name}" is illegal, it contains a character other than '
-                        "ASCII alphanumerics, '.', '_' and '-'")
+        raise ToolError(
+            f'Topic name "{name}" is illegal, it contains a character other than '
+            "ASCII alphanumerics, '.', '_' and '-'"
+        )
 
 
 # -- create ------------------------------------------------------------------------------------
@@ -130,9 +150,12 @@ def create(admin: Admin, args: argparse.Namespace) -> int:
     name: str = args.topic
     validate_topic_name(name)
     if "." in name or "_" in name:
-        print("WARNING: Due to limitations in metric names, topics with a period ('.') or "
-              "underscore ('_') could collide. To avoid issues it is best to use either, "
-              "but not both.", file=sys.stderr)
+        print(
+            "WARNING: Due to limitations in metric names, topics with a period ('.') or "
+            "underscore ('_') could collide. To avoid issues it is best to use either, "
+            "but not both.",
+            file=sys.stderr,
+        )
     new_topic = _new_topic(args)
     future = admin.client.create_topics([new_topic], request_timeout=admin.timeout)[name]
     try:
@@ -148,16 +171,22 @@ def _new_topic(args: argparse.Namespace) -> NewTopic:
     configs = parse_key_values(args.config, "--config")
     if args.replica_assignment:
         assignment = parse_replica_assignment(args.replica_assignment)
-        return NewTopic(args.topic, num_partitions=len(assignment), replication_factor=-1,
-                        replica_assignment=assignment, config=configs)
+        return NewTopic(
+            args.topic,
+            num_partitions=len(assignment),
+            replication_factor=-1,
+            replica_assignment=assignment,
+            config=configs,
+        )
     partitions = -1 if args.partitions is None else args.partitions
     replication = -1 if args.replication_factor is None else args.replication_factor
     if args.partitions is not None and partitions < 1:
         raise UsageError(f"--partitions must be at least 1, got {partitions}")
     if args.replication_factor is not None and not 1 <= replication <= 32767:
         raise UsageError(f"--replication-factor must be in [1, 32767], got {replication}")
-    return NewTopic(args.topic, num_partitions=partitions, replication_factor=replication,
-                    config=configs)
+    return NewTopic(
+        args.topic, num_partitions=partitions, replication_factor=replication, config=configs
+    )
 
 
 def _report(args: argparse.Namespace, data: dict[str, Any], text: str | None = None) -> int:
@@ -186,8 +215,7 @@ def _ensure_found(args: argparse.Namespace, names: list[str]) -> bool:
         return True
     if args.if_exists:
         return False
-    raise ToolError(f"Topic '{args.topic}' does not exist as "
-                    "expected")
+    raise ToolError(f"Topic '{args.topic}' does not exist as expected")
 
 
 def list_topics(admin: Admin, args: argparse.Namespace) -> int:
@@ -235,11 +263,18 @@ def _node_id(node: Any) -> int | None:
 
 
 def _topic_info(description: Any) -> TopicInfo:
-    partitions = [PartitionInfo(p.id, _node_id(p.leader),
-                                [int(n.id) for n in p.replicas], [int(n.id) for n in p.isr])
-                  for p in sorted(description.partitions, key=lambda p: p.id)]
-    return TopicInfo(description.name, kafka_uuid(description.topic_id),
-                     bool(description.is_internal), partitions)
+    partitions = [
+        PartitionInfo(
+            p.id, _node_id(p.leader), [int(n.id) for n in p.replicas], [int(n.id) for n in p.isr]
+        )
+        for p in sorted(description.partitions, key=lambda p: p.id)
+    ]
+    return TopicInfo(
+        description.name,
+        kafka_uuid(description.topic_id),
+        bool(description.is_internal),
+        partitions,
+    )
 
 
 def attach_configs(admin: Admin, topics: list[TopicInfo]) -> None:
@@ -254,10 +289,14 @@ def attach_configs(admin: Admin, topics: list[TopicInfo]) -> None:
         except KafkaException as exc:
             if error_code(exc) == KafkaError._UNSUPPORTED_FEATURE:
                 return
-            raise ToolError(f"cannot describe configs of topic '{topic.name}': "
-                            f"{kafka_message(exc)}") from exc
-        topic.configs = {name: ("null" if e.is_sensitive else str(e.value))
-                         for name, e in sorted(entries.items()) if not e.is_default}
+            raise ToolError(
+                f"cannot describe configs of topic '{topic.name}': {kafka_message(exc)}"
+            ) from exc
+        topic.configs = {
+            name: ("null" if e.is_sensitive else str(e.value))
+            for name, e in sorted(entries.items())
+            if not e.is_default
+        }
 
 
 def _partition_filter(args: argparse.Namespace) -> Any:
@@ -272,17 +311,21 @@ def _print_topic(topic: TopicInfo, args: argparse.Namespace) -> None:
     chosen = _partition_filter(args)
     if chosen is None:
         configs = ",".join(f"{k}={v}" for k, v in (topic.configs or {}).items())
-        print(f"Topic: {topic.name}\tTopicId: {topic.topic_id}\t"
-              f"PartitionCount: {len(topic.partitions)}\t"
-              f"ReplicationFactor: {topic.replication_factor}\tConfigs: {configs}")
+        print(
+            f"Topic: {topic.name}\tTopicId: {topic.topic_id}\t"
+            f"PartitionCount: {len(topic.partitions)}\t"
+            f"ReplicationFactor: {topic.replication_factor}\tConfigs: {configs}"
+        )
         if args.topics_with_overrides:
             return
     for p in topic.partitions:
         if chosen is not None and not chosen(p):
             continue
         leader = "none" if p.leader is None else str(p.leader)
-        line = (f"\tTopic: {topic.name}\tPartition: {p.partition}\tLeader: {leader}\t"
-                f"Replicas: {_ids(p.replicas)}\tIsr: {_ids(p.isr)}")
+        line = (
+            f"\tTopic: {topic.name}\tPartition: {p.partition}\tLeader: {leader}\t"
+            f"Replicas: {_ids(p.replicas)}\tIsr: {_ids(p.isr)}"
+        )
         offline = [r for r in p.replicas if p.leader is None and r not in p.isr]
         if offline:
             line += f"\tOffline: {_ids(offline)}"
@@ -296,10 +339,15 @@ def _ids(ids: list[int]) -> str:
 def _topic_json(topic: TopicInfo, args: argparse.Namespace) -> dict[str, Any]:
     chosen = _partition_filter(args)
     partitions = [p for p in topic.partitions if chosen is None or chosen(p)]
-    return {"topic": topic.name, "topic_id": topic.topic_id, "internal": topic.internal,
-            "partition_count": len(topic.partitions),
-            "replication_factor": topic.replication_factor, "configs": topic.configs,
-            "partitions": [p.as_json() for p in partitions]}
+    return {
+        "topic": topic.name,
+        "topic_id": topic.topic_id,
+        "internal": topic.internal,
+        "partition_count": len(topic.partitions),
+        "replication_factor": topic.replication_factor,
+        "configs": topic.configs,
+        "partitions": [p.as_json() for p in partitions],
+    }
 
 
 # -- delete / alter ----------------------------------------------------------------------------
@@ -311,8 +359,10 @@ def delete(admin: Admin, args: argparse.Namespace) -> int:
         return _report(args, {"deleted": []})
     internal = [n for n in names if n in INTERNAL_TOPICS]
     if internal:
-        raise ToolError(f"Topic {internal[0]} is a kafka internal topic and is not allowed to "
-                        "be marked for deletion.")
+        raise ToolError(
+            f"Topic {internal[0]} is a kafka internal topic and is not allowed to "
+            "be marked for deletion."
+        )
     futures = admin.client.delete_topics(names, request_timeout=admin.timeout)
     failed = []
     for name in names:
@@ -334,8 +384,11 @@ def alter(admin: Admin, args: argparse.Namespace) -> int:
     requests = []
     for topic in describe_topics(admin, names):
         assignment = _new_assignment(args, topic, count)
-        requests.append(NewPartitions(topic.name, count) if assignment is None else
-                        NewPartitions(topic.name, count, replica_assignment=assignment))
+        requests.append(
+            NewPartitions(topic.name, count)
+            if assignment is None
+            else NewPartitions(topic.name, count, replica_assignment=assignment)
+        )
     futures = admin.client.create_partitions(requests, request_timeout=admin.timeout)
     for request in requests:
         try:
@@ -345,14 +398,16 @@ def alter(admin: Admin, args: argparse.Namespace) -> int:
     return _report(args, {"altered": names, "partitions": count})
 
 
-def _new_assignment(args: argparse.Namespace, topic: TopicInfo,
-                    count: int) -> list[list[int]] | None:
+def _new_assignment(
+    args: argparse.Namespace, topic: TopicInfo, count: int
+) -> list[list[int]] | None:
     """Kafka's --alter takes the assignment of all partitions and applies the new ones."""
     if not args.replica_assignment:
         return None
     assignment = parse_replica_assignment(args.replica_assignment)
     existing = len(topic.partitions)
     if len(assignment) != count:
-        raise UsageError(f"--replica-assignment lists {len(assignment)} partitions, "
-                         f"--partitions is {count}")
+        raise UsageError(
+            f"--replica-assignment lists {len(assignment)} partitions, --partitions is {count}"
+        )
     return assignment[existing:] or None

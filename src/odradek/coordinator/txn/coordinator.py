@@ -45,15 +45,20 @@ class TxnState(enum.IntEnum):
 
 
 class TxnLogWriter(Protocol):
-    def append_txn_records(self, partition: int,
-                           records: Sequence[tuple[bytes, bytes | None]]
-                           ) -> InternalWrite | None: ...
+    def append_txn_records(
+        self, partition: int, records: Sequence[tuple[bytes, bytes | None]]
+    ) -> InternalWrite | None: ...
 
 
 class MarkerWriter(Protocol):
-    def send_markers(self, producer_id: int, producer_epoch: int, commit: bool,
-                     partitions: Iterable[TopicPartition],
-                     on_done: Callable[[dict[TopicPartition, ErrorCode]], None]) -> None:
+    def send_markers(
+        self,
+        producer_id: int,
+        producer_epoch: int,
+        commit: bool,
+        partitions: Iterable[TopicPartition],
+        on_done: Callable[[dict[TopicPartition, ErrorCode]], None],
+    ) -> None:
         """Write the markers (at once when every partition is local, else over the network)
         and call ``on_done`` with each partition's result."""
         ...
@@ -80,8 +85,14 @@ class TransactionMetadata:
 
 
 class TransactionCoordinator:
-    def __init__(self, config: TxnConfig, clock: Clock, log_writer: TxnLogWriter,
-                 markers: MarkerWriter, generate_producer_id: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        config: TxnConfig,
+        clock: Clock,
+        log_writer: TxnLogWriter,
+        markers: MarkerWriter,
+        generate_producer_id: Callable[[], int],
+    ) -> None:
         self.config = config
         self.clock = clock
         self.log_writer = log_writer
@@ -95,9 +106,14 @@ class TransactionCoordinator:
 
     # -- InitProducerId ------------------------------------------------------------------------
 
-    def init_producer_id(self, transactional_id: str, timeout_ms: int, producer_id: int = -1,
-                         producer_epoch: int = -1, writes: PendingWrites | None = None
-                         ) -> tuple[ErrorCode, int, int]:
+    def init_producer_id(
+        self,
+        transactional_id: str,
+        timeout_ms: int,
+        producer_id: int = -1,
+        producer_epoch: int = -1,
+        writes: PendingWrites | None = None,
+    ) -> tuple[ErrorCode, int, int]:
         if not transactional_id:
             return E.invalid_request, -1, -1
         if timeout_ms <= 0 or timeout_ms > self.config.max_timeout_ms:
@@ -105,12 +121,16 @@ class TransactionCoordinator:
         txn = self.txns.get(transactional_id)
         now = self.clock.milliseconds()
         if txn is None or txn.state is TxnState.DEAD:
-            txn = TransactionMetadata(transactional_id, self.generate_producer_id(), 0,
-                                      timeout_ms, last_update_ms=now)
+            txn = TransactionMetadata(
+                transactional_id, self.generate_producer_id(), 0, timeout_ms, last_update_ms=now
+            )
             return self._store_initialized(txn, writes)
         if producer_id >= 0:
-            if producer_id == txn.producer_id and producer_epoch == txn.last_producer_epoch \
-                    and txn.state is TxnState.EMPTY:
+            if (
+                producer_id == txn.producer_id
+                and producer_epoch == txn.last_producer_epoch
+                and txn.state is TxnState.EMPTY
+            ):
                 return E.none, txn.producer_id, txn.producer_epoch  # a retried bump
             if (producer_id, producer_epoch) != (txn.producer_id, txn.producer_epoch):
                 return E.producer_fenced, -1, -1
@@ -132,8 +152,9 @@ class TransactionCoordinator:
         txn.last_update_ms = now
         return self._store_initialized(txn, writes)
 
-    def _store_initialized(self, txn: TransactionMetadata, writes: PendingWrites | None
-                           ) -> tuple[ErrorCode, int, int]:
+    def _store_initialized(
+        self, txn: TransactionMetadata, writes: PendingWrites | None
+    ) -> tuple[ErrorCode, int, int]:
         try:
             self._persist(txn, writes)
         except KafkaError as exc:
@@ -150,8 +171,9 @@ class TransactionCoordinator:
 
     # -- AddPartitionsToTxn, AddOffsetsToTxn --------------------------------------------------
 
-    def _validate(self, transactional_id: str, producer_id: int,
-                  producer_epoch: int) -> tuple[ErrorCode, TransactionMetadata | None]:
+    def _validate(
+        self, transactional_id: str, producer_id: int, producer_epoch: int
+    ) -> tuple[ErrorCode, TransactionMetadata | None]:
         txn = self.txns.get(transactional_id)
         if txn is None or txn.producer_id != producer_id:
             return E.invalid_producer_id_mapping, None
@@ -161,11 +183,15 @@ class TransactionCoordinator:
             return E.concurrent_transactions, None
         return E.none, txn
 
-    def add_partitions(self, transactional_id: str, producer_id: int, producer_epoch: int,
-                       partitions: list[TopicPartition],
-                       exists: Callable[[TopicPartition], bool],
-                       writes: PendingWrites | None = None
-                       ) -> dict[TopicPartition, ErrorCode]:
+    def add_partitions(
+        self,
+        transactional_id: str,
+        producer_id: int,
+        producer_epoch: int,
+        partitions: list[TopicPartition],
+        exists: Callable[[TopicPartition], bool],
+        writes: PendingWrites | None = None,
+    ) -> dict[TopicPartition, ErrorCode]:
         error, txn = self._validate(transactional_id, producer_id, producer_epoch)
         if txn is None:
             return dict.fromkeys(partitions, error)
@@ -189,8 +215,14 @@ class TransactionCoordinator:
 
     # -- EndTxn --------------------------------------------------------------------------------
 
-    def end_txn(self, transactional_id: str, producer_id: int, producer_epoch: int,
-                commit: bool, writes: PendingWrites | None = None) -> ErrorCode:
+    def end_txn(
+        self,
+        transactional_id: str,
+        producer_id: int,
+        producer_epoch: int,
+        commit: bool,
+        writes: PendingWrites | None = None,
+    ) -> ErrorCode:
         error, txn = self._validate(transactional_id, producer_id, producer_epoch)
         if txn is None:
             return error
@@ -206,8 +238,9 @@ class TransactionCoordinator:
             return E.none  # a retried EndTxn
         return E.invalid_txn_state
 
-    def _prepare(self, txn: TransactionMetadata, commit: bool,
-                 writes: PendingWrites | None = None) -> None:
+    def _prepare(
+        self, txn: TransactionMetadata, commit: bool, writes: PendingWrites | None = None
+    ) -> None:
         txn.state = TxnState.PREPARE_COMMIT if commit else TxnState.PREPARE_ABORT
         txn.last_update_ms = self.clock.milliseconds()
         self._persist(txn, writes)
@@ -222,15 +255,24 @@ class TransactionCoordinator:
 
         def done(results: dict[TopicPartition, ErrorCode]) -> None:
             self._sending.discard(txn.transactional_id)
-            if self.txns.get(txn.transactional_id) is not txn or txn.producer_epoch != epoch \
-                    or txn.state is not (TxnState.PREPARE_COMMIT if commit
-                                         else TxnState.PREPARE_ABORT):
+            if (
+                self.txns.get(txn.transactional_id) is not txn
+                or txn.producer_epoch != epoch
+                or txn.state is not (TxnState.PREPARE_COMMIT if commit else TxnState.PREPARE_ABORT)
+            ):
                 return  # unloaded (coordinator moved) or already completed
-            failed = {tp: e for tp, e in results.items()
-                      if e not in (E.none, E.unknown_topic_or_partition)}
+            failed = {
+                tp: e
+                for tp, e in results.items()
+                if e not in (E.none, E.unknown_topic_or_partition)
+            }
             if failed:
-                log.warning("writing %s markers for %s failed: %s",
-                            "COMMIT" if commit else "ABORT", txn.transactional_id, failed)
+                log.warning(
+                    "writing %s markers for %s failed: %s",
+                    "COMMIT" if commit else "ABORT",
+                    txn.transactional_id,
+                    failed,
+                )
                 return
             txn.state = TxnState.COMPLETE_COMMIT if commit else TxnState.COMPLETE_ABORT
             txn.partitions.clear()
@@ -242,8 +284,9 @@ class TransactionCoordinator:
 
         self.markers.send_markers(txn.producer_id, epoch, commit, sorted(txn.partitions), done)
 
-    def _abort_fencing(self, txn: TransactionMetadata, reason: str,
-                       writes: PendingWrites | None = None) -> None:
+    def _abort_fencing(
+        self, txn: TransactionMetadata, reason: str, writes: PendingWrites | None = None
+    ) -> None:
         """Abort an ongoing transaction with a bumped epoch, fencing its producer."""
         log.info("aborting transaction %s: %s", txn.transactional_id, reason)
         self._bump_epoch(txn)
@@ -271,35 +314,50 @@ class TransactionCoordinator:
 
     def expire_transactional_ids(self) -> int:
         now = self.clock.milliseconds()
-        expired = [txn for txn in self.txns.values()
-                   if txn.state in (TxnState.EMPTY, TxnState.COMPLETE_COMMIT,
-                                    TxnState.COMPLETE_ABORT)
-                   and now - txn.last_update_ms > self.config.id_expiration_ms]
+        expired = [
+            txn
+            for txn in self.txns.values()
+            if txn.state in (TxnState.EMPTY, TxnState.COMPLETE_COMMIT, TxnState.COMPLETE_ABORT)
+            and now - txn.last_update_ms > self.config.id_expiration_ms
+        ]
         for txn in expired:
-            self.log_writer.append_txn_records(self.partition_for(txn.transactional_id),
-                                               [(rec.txn_key(txn.transactional_id), None)])
+            self.log_writer.append_txn_records(
+                self.partition_for(txn.transactional_id),
+                [(rec.txn_key(txn.transactional_id), None)],
+            )
             del self.txns[txn.transactional_id]
         return len(expired)
 
     # -- describe and list ---------------------------------------------------------------------
 
-    def list_transactions(self, states: Iterable[str] = (), producer_ids: Iterable[int] = ()
-                          ) -> list[TransactionMetadata]:
+    def list_transactions(
+        self, states: Iterable[str] = (), producer_ids: Iterable[int] = ()
+    ) -> list[TransactionMetadata]:
         wanted_states = {s.lower() for s in states}
         wanted_pids = set(producer_ids)
-        return [t for t in self.txns.values()
-                if (not wanted_states or t.state.label.lower() in wanted_states)
-                and (not wanted_pids or t.producer_id in wanted_pids)]
+        return [
+            t
+            for t in self.txns.values()
+            if (not wanted_states or t.state.label.lower() in wanted_states)
+            and (not wanted_pids or t.producer_id in wanted_pids)
+        ]
 
     # -- persistence ---------------------------------------------------------------------------
 
     def _persist(self, txn: TransactionMetadata, writes: PendingWrites | None = None) -> None:
-        value = rec.TxnValue(txn.producer_id, txn.producer_epoch, txn.timeout_ms,
-                             int(txn.state), tuple(sorted(txn.partitions)), txn.last_update_ms,
-                             txn.start_ms)
+        value = rec.TxnValue(
+            txn.producer_id,
+            txn.producer_epoch,
+            txn.timeout_ms,
+            int(txn.state),
+            tuple(sorted(txn.partitions)),
+            txn.last_update_ms,
+            txn.start_ms,
+        )
         write = self.log_writer.append_txn_records(
             self.partition_for(txn.transactional_id),
-            [(rec.txn_key(txn.transactional_id), rec.txn_value(value))])
+            [(rec.txn_key(txn.transactional_id), rec.txn_value(value))],
+        )
         if writes is not None:
             writes.add(write)
 
@@ -310,9 +368,15 @@ class TransactionCoordinator:
             return
         stored = rec.decode_value(value)
         self.txns[transactional_id] = TransactionMetadata(
-            transactional_id, stored.producer_id, stored.producer_epoch, stored.timeout_ms,
-            TxnState(stored.status), {TopicPartition(t, p) for t, p in stored.partitions},
-            stored.start_ms, stored.last_update_ms)
+            transactional_id,
+            stored.producer_id,
+            stored.producer_epoch,
+            stored.timeout_ms,
+            TxnState(stored.status),
+            {TopicPartition(t, p) for t, p in stored.partitions},
+            stored.start_ms,
+            stored.last_update_ms,
+        )
 
     def finish_loading(self, loaded: Iterable[TransactionMetadata] | None = None) -> None:
         """Complete transactions that were between prepare and complete at the crash."""
@@ -325,8 +389,12 @@ class TransactionCoordinator:
 
 
 def _coordinator_error(error: ErrorCode) -> ErrorCode:
-    if error in (E.unknown_topic_or_partition, E.not_enough_replicas,
-                 E.not_enough_replicas_after_append, E.request_timed_out):
+    if error in (
+        E.unknown_topic_or_partition,
+        E.not_enough_replicas,
+        E.not_enough_replicas_after_append,
+        E.request_timed_out,
+    ):
         return E.coordinator_not_available
     if error in (E.not_leader_or_follower, E.kafka_storage_error):
         return E.not_coordinator

@@ -42,14 +42,21 @@ def txn_value(value: TxnValue) -> bytes:
     for topic, partitions in by_topic.items():
         parts += [_string(topic), _I32.pack(len(partitions))]
         parts += [_I32.pack(p) for p in partitions]
-    return (_I16.pack(0) + _I64.pack(value.producer_id) + _I16.pack(value.producer_epoch)
-            + _I32.pack(value.timeout_ms) + _I8.pack(value.status) + b"".join(parts)
-            + _I64.pack(value.last_update_ms) + _I64.pack(value.start_ms))
+    return (
+        _I16.pack(0)
+        + _I64.pack(value.producer_id)
+        + _I16.pack(value.producer_epoch)
+        + _I32.pack(value.timeout_ms)
+        + _I8.pack(value.status)
+        + b"".join(parts)
+        + _I64.pack(value.last_update_ms)
+        + _I64.pack(value.start_ms)
+    )
 
 
 def decode_key(data: bytes) -> str:
     (length,) = _I16.unpack_from(data, 2)
-    return data[4:4 + length].decode()
+    return data[4 : 4 + length].decode()
 
 
 def decode_value(data: bytes) -> TxnValue:
@@ -64,7 +71,7 @@ def decode_value(data: bytes) -> TxnValue:
     partitions = []
     for _ in range(max(count, 0)):
         (length,) = _I16.unpack_from(data, position)
-        topic = data[position + 2:position + 2 + length].decode()
+        topic = data[position + 2 : position + 2 + length].decode()
         position += 2 + length
         (n,) = _I32.unpack_from(data, position)
         position += 4

@@ -93,7 +93,7 @@ def read_header(buffer: bytes | bytearray | memoryview, position: int = 0) -> Ba
 
 
 def compute_crc(buffer: bytes | bytearray | memoryview, position: int, size: int) -> int:
-    return int(crc32c.crc32c(memoryview(buffer)[position + ATTRIBUTES_OFFSET:position + size]))
+    return int(crc32c.crc32c(memoryview(buffer)[position + ATTRIBUTES_OFFSET : position + size]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +127,8 @@ def validate_batches(data: bytes | bytearray, max_batch_bytes: int) -> Validated
         magic = data[position + MAGIC_OFFSET]
         if magic != 2:
             raise UnsupportedForMessageFormatError(
-                f"record batch magic v{magic} is not supported; only v2")
+                f"record batch magic v{magic} is not supported; only v2"
+            )
         if total - position < HEADER_SIZE:
             raise CorruptRecordError("truncated record batch header")
         header = read_header(data, position)
@@ -136,7 +137,8 @@ def validate_batches(data: bytes | bytearray, max_batch_bytes: int) -> Validated
             raise CorruptRecordError(f"record batch length {header.batch_length} is invalid")
         if size > max_batch_bytes:
             raise RecordTooLargeError(
-                f"record batch of {size} bytes exceeds max.message.bytes ({max_batch_bytes})")
+                f"record batch of {size} bytes exceeds max.message.bytes ({max_batch_bytes})"
+            )
         if compute_crc(data, position, size) != header.crc:
             raise CorruptRecordError("record batch CRC-32C mismatch")
         if header.last_offset_delta < 0 or header.records_count < 0:
@@ -153,8 +155,13 @@ def validate_batches(data: bytes | bytearray, max_batch_bytes: int) -> Validated
     return ValidatedBatches(tuple(headers), count, max_ts, max_ts_delta)
 
 
-def stamp_batch(records: bytes, header: BatchHeader, first_offset: int, leader_epoch: int,
-                log_append_time: int | None) -> tuple[bytes, memoryview]:
+def stamp_batch(
+    records: bytes,
+    header: BatchHeader,
+    first_offset: int,
+    leader_epoch: int,
+    log_append_time: int | None,
+) -> tuple[bytes, memoryview]:
     """The batch as (patched prefix, untouched rest) for a vectored write: the base offset and
     partition leader epoch are rewritten — the CRC does not cover them. With LogAppendTime the
     timestamp type and max timestamp are set too, and the CRC recomputed over prefix and rest.
@@ -164,15 +171,13 @@ def stamp_batch(records: bytes, header: BatchHeader, first_offset: int, leader_e
         prefix = bytearray(view[:MAGIC_OFFSET])
         _INT64.pack_into(prefix, 0, first_offset)
         _INT32.pack_into(prefix, 12, leader_epoch)
-        return bytes(prefix), view[MAGIC_OFFSET:header.size]
+        return bytes(prefix), view[MAGIC_OFFSET : header.size]
     prefix = bytearray(view[:HEADER_SIZE])
     _INT64.pack_into(prefix, 0, first_offset)
     _INT32.pack_into(prefix, 12, leader_epoch)
-    _ATTRS_AND_MAX_TS.pack_into(prefix, ATTRIBUTES_OFFSET,
-                                header.attributes | TIMESTAMP_TYPE_FLAG)
+    _ATTRS_AND_MAX_TS.pack_into(prefix, ATTRIBUTES_OFFSET, header.attributes | TIMESTAMP_TYPE_FLAG)
     _INT64.pack_into(prefix, MAX_TIMESTAMP_OFFSET, log_append_time)
-    rest = view[HEADER_SIZE:header.size]
+    rest = view[HEADER_SIZE : header.size]
     crc = crc32c.crc32c(rest, crc32c.crc32c(prefix[ATTRIBUTES_OFFSET:]))
     struct.pack_into(">I", prefix, CRC_OFFSET, crc)
     return bytes(prefix), rest
-

@@ -22,8 +22,14 @@ class CompressionType(enum.IntEnum):
 
     @classmethod
     def from_name(cls, name: str) -> CompressionType:
-        return {"none": cls.NONE, "uncompressed": cls.NONE, "gzip": cls.GZIP,
-                "snappy": cls.SNAPPY, "lz4": cls.LZ4, "zstd": cls.ZSTD}[name.lower()]
+        return {
+            "none": cls.NONE,
+            "uncompressed": cls.NONE,
+            "gzip": cls.GZIP,
+            "snappy": cls.SNAPPY,
+            "lz4": cls.LZ4,
+            "zstd": cls.ZSTD,
+        }[name.lower()]
 
 
 def decompress(codec: int, data: bytes | memoryview) -> bytes:
@@ -58,7 +64,7 @@ def xerial_snappy_compress(data: bytes) -> bytes:
     """The Java client's framing: header, then [int32 length][raw snappy block] per 32 KiB."""
     out = bytearray(XERIAL_MAGIC + struct.pack(">ii", 1, 1))
     for start in range(0, len(data), _XERIAL_BLOCK):
-        block = bytes(cramjam.snappy.compress_raw(data[start:start + _XERIAL_BLOCK]))
+        block = bytes(cramjam.snappy.compress_raw(data[start : start + _XERIAL_BLOCK]))
         out += struct.pack(">i", len(block)) + block
     return bytes(out)
 
@@ -71,6 +77,6 @@ def _snappy_decompress(data: bytes) -> bytes:
     while position + 4 <= len(data):
         (length,) = struct.unpack_from(">i", data, position)
         position += 4
-        out += bytes(cramjam.snappy.decompress_raw(data[position:position + length]))
+        out += bytes(cramjam.snappy.decompress_raw(data[position : position + length]))
         position += length
     return bytes(out)

@@ -26,13 +26,19 @@ class ControlRecord:
         return self.type == COMMIT
 
 
-def encode_marker(producer_id: int, producer_epoch: int, commit: bool, coordinator_epoch: int,
-                  timestamp: int) -> bytes:
+def encode_marker(
+    producer_id: int, producer_epoch: int, commit: bool, coordinator_epoch: int, timestamp: int
+) -> bytes:
     key = _KEY.pack(0, COMMIT if commit else ABORT)
     value = _VALUE.pack(0, coordinator_epoch)
-    return encode_batch([(key, value)], timestamp=timestamp, producer_id=producer_id,
-                        producer_epoch=producer_epoch, base_sequence=-1,
-                        attributes=TRANSACTIONAL_FLAG | CONTROL_FLAG)
+    return encode_batch(
+        [(key, value)],
+        timestamp=timestamp,
+        producer_id=producer_id,
+        producer_epoch=producer_epoch,
+        base_sequence=-1,
+        attributes=TRANSACTIONAL_FLAG | CONTROL_FLAG,
+    )
 
 
 def decode_control_key(key: bytes | None) -> int | None:

@@ -79,17 +79,20 @@ class LegacyMessage:
         key = 0 if self.key is None else len(self.key)
         value = 0 if self.value is None else len(self.value)
         if self.magic > MAGIC_V0:
-            return (f"Record(magic={self.magic}, attributes={self.attributes}, "
-                    f"compression={codec}, crc={self.crc}, {self.timestamp_type_name}="
-                    f"{self.timestamp}, key={key} bytes, value={value} bytes)")
-        return (f"Record(magic={self.magic}, attributes={self.attributes}, compression={codec}, "
-                f"crc={self.crc}, key={key} bytes, value={value} bytes)")
+            return (
+                f"Record(magic={self.magic}, attributes={self.attributes}, "
+                f"compression={codec}, crc={self.crc}, {self.timestamp_type_name}="
+                f"{self.timestamp}, key={key} bytes, value={value} bytes)"
+            )
+        return (
+            f"Record(magic={self.magic}, attributes={self.attributes}, compression={codec}, "
+            f"crc={self.crc}, key={key} bytes, value={value} bytes)"
+        )
 
 
 def is_legacy(records: bytes | bytearray | memoryview | None) -> bool:
     """True when the first batch of ``records`` is a magic v0/v1 message."""
-    return records is not None and len(records) > MAGIC_POSITION and \
-        records[MAGIC_POSITION] < 2
+    return records is not None and len(records) > MAGIC_POSITION and records[MAGIC_POSITION] < 2
 
 
 # -- reading ---------------------------------------------------------------------------------------
@@ -104,7 +107,7 @@ def _read_bytes(buffer: bytes, position: int, end: int) -> tuple[bytes | None, i
         return None, position
     if position + length > end:
         raise CorruptRecordError("message field overruns its message")
-    return buffer[position:position + length], position + length
+    return buffer[position : position + length], position + length
 
 
 def read_messages(data: bytes, *, strict: bool = False) -> Iterator[tuple[LegacyMessage, int]]:
@@ -122,8 +125,10 @@ def read_messages(data: bytes, *, strict: bool = False) -> Iterator[tuple[Legacy
             return
         offset, size = _OFFSET_SIZE.unpack_from(data, position)
         if size < RECORD_OVERHEAD_V0:
-            raise CorruptRecordError(f"Record size {size} is less than the minimum record "
-                                     f"overhead ({RECORD_OVERHEAD_V0})")
+            raise CorruptRecordError(
+                f"Record size {size} is less than the minimum record "
+                f"overhead ({RECORD_OVERHEAD_V0})"
+            )
         end = position + LOG_OVERHEAD + size
         if end > total:
             if strict:
@@ -138,12 +143,15 @@ def _parse_message(data: bytes, start: int, end: int, offset: int) -> LegacyMess
     if magic not in (MAGIC_V0, MAGIC_V1):
         raise CorruptRecordError(f"Invalid magic {magic} in a message set of magic v0/v1")
     if magic == MAGIC_V1 and end - start < RECORD_OVERHEAD_V1:
-        raise CorruptRecordError(f"Record size {end - start} is less than the minimum record "
-                                 f"overhead ({RECORD_OVERHEAD_V1})")
-    computed = zlib.crc32(memoryview(data)[start + 4:end])
+        raise CorruptRecordError(
+            f"Record size {end - start} is less than the minimum record "
+            f"overhead ({RECORD_OVERHEAD_V1})"
+        )
+    computed = zlib.crc32(memoryview(data)[start + 4 : end])
     if computed != crc:
-        raise CorruptRecordError(f"Record is corrupt (stored crc = {crc}, computed crc = "
-                                 f"{computed})")
+        raise CorruptRecordError(
+            f"Record is corrupt (stored crc = {crc}, computed crc = {computed})"
+        )
     position = start + 6
     timestamp = NO_TIMESTAMP
     if magic == MAGIC_V1:
@@ -162,8 +170,9 @@ def inner_messages(wrapper: LegacyMessage) -> list[LegacyMessage]:
     except UnsupportedCompressionTypeError:
         raise
     except Exception as exc:  # cramjam raises its own error types on bad input
-        raise CorruptRecordError(f"cannot decompress a {wrapper.compression} message set: "
-                                 f"{exc}") from exc
+        raise CorruptRecordError(
+            f"cannot decompress a {wrapper.compression} message set: {exc}"
+        ) from exc
     inner = [message for message, _ in read_messages(data, strict=True)]
     if wrapper.magic == MAGIC_V1 and inner:
         # Relative inner offsets: the wrapper's offset is the last inner message's.
@@ -174,12 +183,18 @@ def inner_messages(wrapper: LegacyMessage) -> list[LegacyMessage]:
     return inner
 
 
-def _with(message: LegacyMessage, *, offset: int | None = None,
-          timestamp: int | None = None) -> LegacyMessage:
-    return LegacyMessage(message.offset if offset is None else offset, message.magic,
-                         message.attributes,
-                         message.timestamp if timestamp is None else timestamp,
-                         message.key, message.value, message.crc)
+def _with(
+    message: LegacyMessage, *, offset: int | None = None, timestamp: int | None = None
+) -> LegacyMessage:
+    return LegacyMessage(
+        message.offset if offset is None else offset,
+        message.magic,
+        message.attributes,
+        message.timestamp if timestamp is None else timestamp,
+        message.key,
+        message.value,
+        message.crc,
+    )
 
 
 # -- writing ---------------------------------------------------------------------------------------
@@ -189,8 +204,9 @@ def _bytes_field(value: bytes | None) -> bytes:
     return _INT32.pack(-1) if value is None else _INT32.pack(len(value)) + value
 
 
-def encode_message(offset: int, magic: int, attributes: int, timestamp: int,
-                   key: bytes | None, value: bytes | None) -> bytes:
+def encode_message(
+    offset: int, magic: int, attributes: int, timestamp: int, key: bytes | None, value: bytes | None
+) -> bytes:
     """One message with its offset/size prefix."""
     body = struct.pack(">bb", magic, attributes)
     if magic > MAGIC_V0:
@@ -200,9 +216,13 @@ def encode_message(offset: int, magic: int, attributes: int, timestamp: int,
     return _OFFSET_SIZE.pack(offset, len(body) + 4) + struct.pack(">I", crc) + body
 
 
-def encode_message_set(records: Sequence[tuple[int, int, bytes | None, bytes | None]], *,
-                       magic: int, compression: int = CompressionType.NONE,
-                       log_append_time: int | None = None) -> bytes:
+def encode_message_set(
+    records: Sequence[tuple[int, int, bytes | None, bytes | None]],
+    *,
+    magic: int,
+    compression: int = CompressionType.NONE,
+    log_append_time: int | None = None,
+) -> bytes:
     """A message set of (offset, timestamp, key, value), one compressed wrapper if
     ``compression`` (inner offsets relative for magic 1, absolute for magic 0), as Kafka's
     MemoryRecordsBuilder writes it. With ``log_append_time`` (magic 1) every timestamp is it
@@ -213,18 +233,28 @@ def encode_message_set(records: Sequence[tuple[int, int, bytes | None, bytes | N
         return log_append_time if log_append_time is not None else timestamp
 
     if compression == CompressionType.NONE:
-        return b"".join(encode_message(offset, magic, ts_flag, stamp(ts), key, value)
-                        for offset, ts, key, value in records)
+        return b"".join(
+            encode_message(offset, magic, ts_flag, stamp(ts), key, value)
+            for offset, ts, key, value in records
+        )
     if not records:
         return b""
     base = records[0][0]
     inner = b"".join(
-        encode_message(offset - base if magic > MAGIC_V0 else offset, magic, ts_flag,
-                       stamp(ts), key, value)
-        for offset, ts, key, value in records)
+        encode_message(
+            offset - base if magic > MAGIC_V0 else offset, magic, ts_flag, stamp(ts), key, value
+        )
+        for offset, ts, key, value in records
+    )
     wrapper_ts = stamp(max(ts for _, ts, _, _ in records))
-    return encode_message(records[-1][0], magic, compression | ts_flag, wrapper_ts, None,
-                          compress_legacy(compression, inner, magic))
+    return encode_message(
+        records[-1][0],
+        magic,
+        compression | ts_flag,
+        wrapper_ts,
+        None,
+        compress_legacy(compression, inner, magic),
+    )
 
 
 # -- compression -----------------------------------------------------------------------------------
@@ -233,7 +263,8 @@ def encode_message_set(records: Sequence[tuple[int, int, bytes | None, bytes | N
 def decompress_legacy(codec: int, data: bytes, magic: int) -> bytes:
     if codec == CompressionType.ZSTD:
         raise UnsupportedCompressionTypeError(
-            "zstd compression is not allowed for magic v0/v1 messages")
+            "zstd compression is not allowed for magic v0/v1 messages"
+        )
     if codec > CompressionType.ZSTD:
         raise CorruptRecordError(f"Unknown compression type id: {codec}")
     if codec == CompressionType.LZ4 and magic == MAGIC_V0:
@@ -251,8 +282,9 @@ def compress_legacy(codec: int, data: bytes, magic: int) -> bytes:
         return xerial_snappy_compress(data)
     if codec == CompressionType.LZ4:
         return lz4_frame(data, broken_checksum=magic == MAGIC_V0)
-    raise UnsupportedCompressionTypeError(f"compression {codec} is not available for magic "
-                                          f"v{magic} messages")
+    raise UnsupportedCompressionTypeError(
+        f"compression {codec} is not available for magic v{magic} messages"
+    )
 
 
 _LZ4_MAGIC = b"\x04\x22\x4d\x18"
@@ -268,7 +300,7 @@ def lz4_frame(data: bytes, *, broken_checksum: bool = False) -> bytes:
     out = bytearray(_LZ4_MAGIC + descriptor)
     out.append((xxh32(hashed) >> 8) & 0xFF)
     for start in range(0, len(data), _LZ4_BLOCK):
-        raw = data[start:start + _LZ4_BLOCK]
+        raw = data[start : start + _LZ4_BLOCK]
         block = bytes(cramjam.lz4.compress_block(raw, store_size=False))
         if len(block) >= len(raw):
             out += struct.pack("<I", len(raw) | _LZ4_UNCOMPRESSED) + raw
@@ -288,7 +320,7 @@ def fix_lz4_header_checksum(frame: bytes) -> bytes:
     if len(frame) <= end:
         return frame
     checksum = (xxh32(frame[4:end]) >> 8) & 0xFF
-    return frame[:end] + bytes((checksum,)) + frame[end + 1:]
+    return frame[:end] + bytes((checksum,)) + frame[end + 1 :]
 
 
 _P1 = 2654435761

@@ -79,12 +79,14 @@ def raise_record_errors(errors: Sequence[ApiRecordError]) -> None:
     exc: InvalidRecordsError | InvalidTimestampsError
     if any(e.timestamp for e in errors):
         exc = InvalidTimestampsError(
-            "One or more records have been rejected due to invalid timestamp")
+            "One or more records have been rejected due to invalid timestamp"
+        )
     else:
         shown = ", ".join(str(e) for e in record_errors[:3])
         exc = InvalidRecordsError(
             f"One or more records have been rejected due to {len(record_errors)} record errors "
-            f"in total, and only showing the first three errors at most: [{shown}]")
+            f"in total, and only showing the first three errors at most: [{shown}]"
+        )
     exc.record_errors = record_errors
     raise exc
 
@@ -104,7 +106,8 @@ class RecordPolicy:
     @property
     def bounds_timestamps(self) -> bool:
         return not self.log_append_time and (
-            self.before_max_ms < LONG_MAX or self.after_max_ms < LONG_MAX)
+            self.before_max_ms < LONG_MAX or self.after_max_ms < LONG_MAX
+        )
 
 
 def _java_long(value: int) -> int:
@@ -114,27 +117,47 @@ def _java_long(value: int) -> int:
 
 def _key_error(policy: RecordPolicy, key: bytes | None, index: int) -> ApiRecordError | None:
     if policy.compacted and key is None:
-        return ApiRecordError(False, RecordError(
-            index, f"Compacted topic cannot accept message without key in topic partition "
-                   f"{policy.tp}"))
+        return ApiRecordError(
+            False,
+            RecordError(
+                index,
+                f"Compacted topic cannot accept message without key in topic partition {policy.tp}",
+            ),
+        )
     return None
 
 
-def _timestamp_error(policy: RecordPolicy, timestamp: int, offset: int, index: int,
-                     batch_log_append_time: bool, describe: str, now: int
-                     ) -> ApiRecordError | None:
+def _timestamp_error(
+    policy: RecordPolicy,
+    timestamp: int,
+    offset: int,
+    index: int,
+    batch_log_append_time: bool,
+    describe: str,
+    now: int,
+) -> ApiRecordError | None:
     """Kafka's validateTimestamp."""
     if not policy.log_append_time and timestamp != -1:
         difference = now - timestamp
         if difference > policy.before_max_ms or -difference > policy.after_max_ms:
-            return ApiRecordError(True, RecordError(
-                index, f"Timestamp {timestamp} of message with offset {offset} is out of range. "
-                       f"The timestamp should be within [{_java_long(now - policy.before_max_ms)}"
-                       f", {_java_long(now + policy.after_max_ms)}]"))
+            return ApiRecordError(
+                True,
+                RecordError(
+                    index,
+                    f"Timestamp {timestamp} of message with offset {offset} is out of range. "
+                    f"The timestamp should be within [{_java_long(now - policy.before_max_ms)}"
+                    f", {_java_long(now + policy.after_max_ms)}]",
+                ),
+            )
     elif batch_log_append_time:
-        return ApiRecordError(True, RecordError(
-            index, f"Invalid timestamp type in message {describe}. Producer should not set "
-                   f"timestamp type to LogAppendTime."))
+        return ApiRecordError(
+            True,
+            RecordError(
+                index,
+                f"Invalid timestamp type in message {describe}. Producer should not set "
+                f"timestamp type to LogAppendTime.",
+            ),
+        )
     return None
 
 
@@ -146,12 +169,13 @@ def needs_record_validation(header: BatchHeader, policy: RecordPolicy) -> bool:
     return policy.compacted or policy.bounds_timestamps or header.is_log_append_time
 
 
-def validate_v2_records(records: bytes, header: BatchHeader, policy: RecordPolicy,
-                        now: int) -> None:
+def validate_v2_records(
+    records: bytes, header: BatchHeader, policy: RecordPolicy, now: int
+) -> None:
     """The record-level checks on one v2 batch; raises InvalidRecordsError,
     InvalidTimestampsError or CorruptRecordError."""
     try:
-        decoded = decode_records(header, records[HEADER_SIZE:header.size])
+        decoded = decode_records(header, records[HEADER_SIZE : header.size])
     except (ValueError, IndexError) as exc:
         raise CorruptRecordError(f"malformed records in batch: {exc}") from exc
     except Exception as exc:  # cramjam's decompression errors
@@ -159,8 +183,14 @@ def validate_v2_records(records: bytes, header: BatchHeader, policy: RecordPolic
     errors = []
     for index, record in enumerate(decoded):
         error = _key_error(policy, record.key, index) or _timestamp_error(
-            policy, record.timestamp, record.offset, index, header.is_log_append_time,
-            _describe_v2(record), now)
+            policy,
+            record.timestamp,
+            record.offset,
+            index,
+            header.is_log_append_time,
+            _describe_v2(record),
+            now,
+        )
         if error is not None:
             errors.append(error)
     raise_record_errors(errors)
@@ -170,8 +200,10 @@ def _describe_v2(record: Record) -> str:
     """Kafka's DefaultRecord.toString."""
     key = 0 if record.key is None else len(record.key)
     value = 0 if record.value is None else len(record.value)
-    return (f"DefaultRecord(offset={record.offset}, timestamp={record.timestamp}, "
-            f"key={key} bytes, value={value} bytes)")
+    return (
+        f"DefaultRecord(offset={record.offset}, timestamp={record.timestamp}, "
+        f"key={key} bytes, value={value} bytes)"
+    )
 
 
 # -- magic v0/v1 on produce ------------------------------------------------------------------------
@@ -187,7 +219,8 @@ def convert_legacy_to_v2(data: bytes, policy: RecordPolicy, now: int) -> bytes:
         if size > policy.max_message_bytes:
             raise RecordTooLargeError(
                 f"The record batch size in the append to {policy.tp} is {size} bytes which "
-                f"exceeds the maximum configured value of {policy.max_message_bytes}.")
+                f"exceeds the maximum configured value of {policy.max_message_bytes}."
+            )
         if message.compression != CompressionType.NONE:
             source = message.compression
             if source > CompressionType.ZSTD:
@@ -204,7 +237,8 @@ def convert_legacy_to_v2(data: bytes, policy: RecordPolicy, now: int) -> bytes:
         if batch.magic != first_magic:
             raise InvalidRecordError(
                 f"Batch magic {batch.magic} is not the same as the first batch's magic byte "
-                f"{first_magic} in topic partition {policy.tp}")
+                f"{first_magic} in topic partition {policy.tp}"
+            )
         if batch.compression != CompressionType.NONE:
             try:
                 members = inner_messages(batch)
@@ -221,32 +255,58 @@ def convert_legacy_to_v2(data: bytes, policy: RecordPolicy, now: int) -> bytes:
                 kept.append(record)
         raise_record_errors(errors)
     timestamps = [m.timestamp for m in kept]
-    return encode_batch([(m.key, m.value) for m in kept], timestamps=timestamps,
-                        timestamp=-1, compression=target)
+    return encode_batch(
+        [(m.key, m.value) for m in kept], timestamps=timestamps, timestamp=-1, compression=target
+    )
 
 
-def _validate_legacy_record(batch: LegacyMessage, record: LegacyMessage, index: int,
-                            source: int, policy: RecordPolicy, now: int
-                            ) -> ApiRecordError | None:
-    if source != CompressionType.NONE and record is not batch and \
-            record.compression != CompressionType.NONE:
-        return ApiRecordError(False, RecordError(
-            index, f"Compressed outer record should not have an inner record with a "
-                   f"compression attribute set: {record.describe()}"))
+def _validate_legacy_record(
+    batch: LegacyMessage,
+    record: LegacyMessage,
+    index: int,
+    source: int,
+    policy: RecordPolicy,
+    now: int,
+) -> ApiRecordError | None:
+    if (
+        source != CompressionType.NONE
+        and record is not batch
+        and record.compression != CompressionType.NONE
+    ):
+        return ApiRecordError(
+            False,
+            RecordError(
+                index,
+                f"Compressed outer record should not have an inner record with a "
+                f"compression attribute set: {record.describe()}",
+            ),
+        )
     if record.magic != batch.magic:
-        return ApiRecordError(False, RecordError(
-            index, f"Record {record.describe()}'s magic does not match outer magic "
-                   f"{batch.magic} in topic partition {policy.tp}"))
+        return ApiRecordError(
+            False,
+            RecordError(
+                index,
+                f"Record {record.describe()}'s magic does not match outer magic "
+                f"{batch.magic} in topic partition {policy.tp}",
+            ),
+        )
     return _key_error(policy, record.key, index) or _timestamp_error(
-        policy, record.timestamp, record.offset, index, batch.is_log_append_time,
-        record.describe(), now)
+        policy,
+        record.timestamp,
+        record.offset,
+        index,
+        batch.is_log_append_time,
+        record.describe(),
+        now,
+    )
 
 
 # -- v2 down to magic v0/v1 on fetch ---------------------------------------------------------------
 
 
-def down_convert(data: bytes, to_magic: int, first_offset: int, limit: int, *,
-                 min_one: bool, partial_first: bool) -> bytes:
+def down_convert(
+    data: bytes, to_magic: int, first_offset: int, limit: int, *, min_one: bool, partial_first: bool
+) -> bytes:
     """The whole v2 batches in ``data`` (a log read) as a magic ``to_magic`` message set of at
     most ``limit`` bytes (Kafka's RecordsUtil.downConvert): control batches are dropped,
     headers and producer fields lost; an uncompressed batch becomes one message per record
@@ -284,21 +344,24 @@ def _convert_batch(header: BatchHeader, batch: bytes, to_magic: int, first_offse
         return b""
     if header.compression == CompressionType.ZSTD:
         raise UnsupportedCompressionTypeError(
-            "Down-conversion of zstandard-compressed batches is not supported")
+            "Down-conversion of zstandard-compressed batches is not supported"
+        )
     try:
         records = decode_records(header, batch[HEADER_SIZE:])
     except KafkaError:
         raise
     except Exception as exc:
-        raise CorruptRecordError(f"cannot decode stored batch at {header.base_offset}: "
-                                 f"{exc}") from exc
+        raise CorruptRecordError(
+            f"cannot decode stored batch at {header.base_offset}: {exc}"
+        ) from exc
     if header.compression == CompressionType.NONE:
         records = tuple(r for r in records if r.offset >= first_offset)
     if not records:
         return b""
     append_time = header.max_timestamp if header.is_log_append_time else None
     return encode_message_set(
-        [(r.offset, r.timestamp if to_magic > MAGIC_V0 else -1, r.key, r.value)
-         for r in records],
-        magic=to_magic, compression=header.compression,
-        log_append_time=append_time if to_magic > MAGIC_V0 else None)
+        [(r.offset, r.timestamp if to_magic > MAGIC_V0 else -1, r.key, r.value) for r in records],
+        magic=to_magic,
+        compression=header.compression,
+        log_append_time=append_time if to_magic > MAGIC_V0 else None,
+    )

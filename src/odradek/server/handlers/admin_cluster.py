@@ -26,47 +26,95 @@ def handle_describe_cluster(broker: BrokerServer, ctx: RequestContext, request: 
     endpoint_type = getattr(request, "endpoint_type", BROKERS_ENDPOINT)
     host, port = broker.advertised_endpoint
     if endpoint_type != BROKERS_ENDPOINT:
-        return build(module.DescribeClusterResponse, throttle_time=ZERO,
-                     error_code=ErrorCode.unsupported_endpoint_type,
-                     error_message="The broker does not serve controller endpoints",
-                     endpoint_type=endpoint_type, cluster_id=broker.cluster_id,
-                     controller_id=-1, brokers=(),
-                     cluster_authorized_operations=AUTHORIZED_OPERATIONS_OMITTED)
-    brokers = (build(module.DescribeClusterBroker, broker_id=broker.node_id, host=host,
-                     port=port, rack=broker.rack, is_fenced=False),)
+        return build(
+            module.DescribeClusterResponse,
+            throttle_time=ZERO,
+            error_code=ErrorCode.unsupported_endpoint_type,
+            error_message="The broker does not serve controller endpoints",
+            endpoint_type=endpoint_type,
+            cluster_id=broker.cluster_id,
+            controller_id=-1,
+            brokers=(),
+            cluster_authorized_operations=AUTHORIZED_OPERATIONS_OMITTED,
+        )
+    brokers = (
+        build(
+            module.DescribeClusterBroker,
+            broker_id=broker.node_id,
+            host=host,
+            port=port,
+            rack=broker.rack,
+            is_fenced=False,
+        ),
+    )
     controller_id = broker.node_id
     if broker.cluster is not None:
         store = broker.metadata_store
-        brokers = tuple(build(module.DescribeClusterBroker, broker_id=b.broker_id, host=b.host,
-                              port=b.port, rack=b.rack, is_fenced=False)
-                        for b in sorted(store.brokers.values(), key=lambda b: b.broker_id))
+        brokers = tuple(
+            build(
+                module.DescribeClusterBroker,
+                broker_id=b.broker_id,
+                host=b.host,
+                port=b.port,
+                rack=b.rack,
+                is_fenced=False,
+            )
+            for b in sorted(store.brokers.values(), key=lambda b: b.broker_id)
+        )
         controller_id = store.controller if store.controller is not None else -1
-    return build(module.DescribeClusterResponse, throttle_time=ZERO, error_code=ErrorCode.none,
-                 error_message=None, endpoint_type=endpoint_type, cluster_id=broker.cluster_id,
-                 controller_id=controller_id, brokers=brokers,
-                 cluster_authorized_operations=AUTHORIZED_OPERATIONS_OMITTED)
+    return build(
+        module.DescribeClusterResponse,
+        throttle_time=ZERO,
+        error_code=ErrorCode.none,
+        error_message=None,
+        endpoint_type=endpoint_type,
+        cluster_id=broker.cluster_id,
+        controller_id=controller_id,
+        brokers=brokers,
+        cluster_authorized_operations=AUTHORIZED_OPERATIONS_OMITTED,
+    )
 
 
 def handle_describe_log_dirs(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
     header = ctx.header
     module = response_module(keys.DESCRIBE_LOG_DIRS_KEY, header.api_version)
-    wanted = None if request.topics is None else {
-        (t.topic, p) for t in request.topics for p in t.partitions}
+    wanted = (
+        None
+        if request.topics is None
+        else {(t.topic, p) for t in request.topics for p in t.partitions}
+    )
     results = []
     for directory in broker.log_manager.log_dirs:
         by_topic: dict[str, list[Any]] = {}
         for tp, log_obj in sorted(broker.log_manager.logs.items()):
             if log_obj.dir.parent != directory or (wanted is not None and tp not in wanted):
                 continue
-            by_topic.setdefault(tp.topic, []).append(build(
-                module.DescribeLogDirsPartition, partition_index=tp.partition,
-                partition_size=log_obj.size_in_bytes, offset_lag=0, is_future_key=False))
+            by_topic.setdefault(tp.topic, []).append(
+                build(
+                    module.DescribeLogDirsPartition,
+                    partition_index=tp.partition,
+                    partition_size=log_obj.size_in_bytes,
+                    offset_lag=0,
+                    is_future_key=False,
+                )
+            )
         usage = shutil.disk_usage(directory)
-        results.append(build(module.DescribeLogDirsResult, error_code=ErrorCode.none,
-                             log_dir=str(directory), topics=tuple(
-                                 build(module.DescribeLogDirsTopic, name=name,
-                                       partitions=tuple(parts))
-                                 for name, parts in by_topic.items()),
-                             total_bytes=usage.total, usable_bytes=usage.free))
-    return build(module.DescribeLogDirsResponse, throttle_time=ZERO, error_code=ErrorCode.none,
-                 results=tuple(results))
+        results.append(
+            build(
+                module.DescribeLogDirsResult,
+                error_code=ErrorCode.none,
+                log_dir=str(directory),
+                topics=tuple(
+                    build(module.DescribeLogDirsTopic, name=name, partitions=tuple(parts))
+                    for name, parts in by_topic.items()
+                ),
+                total_bytes=usage.total,
+                usable_bytes=usage.free,
+            )
+        )
+    return build(
+        module.DescribeLogDirsResponse,
+        throttle_time=ZERO,
+        error_code=ErrorCode.none,
+        results=tuple(results),
+    )

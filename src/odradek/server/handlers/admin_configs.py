@@ -39,9 +39,16 @@ def handle_describe_configs(broker: BrokerServer, ctx: RequestContext, request: 
         except KafkaError as exc:
             entries, error, message = [], exc.error_code, str(exc)
         configs = tuple(_entry(module, e, synonyms, docs) for e in entries)
-        results.append(build(module.DescribeConfigsResult, error_code=error,
-                             error_message=message, resource_type=resource.resource_type,
-                             resource_name=resource.resource_name, configs=configs))
+        results.append(
+            build(
+                module.DescribeConfigsResult,
+                error_code=error,
+                error_message=message,
+                resource_type=resource.resource_type,
+                resource_name=resource.resource_name,
+                configs=configs,
+            )
+        )
     return build(module.DescribeConfigsResponse, throttle_time=ZERO, results=tuple(results))
 
 
@@ -69,66 +76,97 @@ def _consistent_ids(entries: list[ConfigEntry], node_id: int) -> list[ConfigEntr
     (KafkaConfig.populateSynonyms) before the config is built, so both describe as the
     broker's id, from the source of the one that was set. Without this, a broker started
     with node.id=0 described broker.id=-1 (its default)."""
-    given = next((e for e in entries if e.name in ID_NAMES
-                  and e.source is not ConfigSource.DEFAULT_CONFIG), None)
+    given = next(
+        (e for e in entries if e.name in ID_NAMES and e.source is not ConfigSource.DEFAULT_CONFIG),
+        None,
+    )
     source = ConfigSource.STATIC_BROKER_CONFIG if given is None else given.source
     value = str(node_id)
     fixed = []
     for entry in entries:
         if entry.name in ID_NAMES and entry.value != value:
             defaults = tuple(s for s in entry.synonyms if s[2] is ConfigSource.DEFAULT_CONFIG)
-            entry = dataclasses.replace(entry, value=value, source=source,
-                                        synonyms=((entry.name, value, source), *defaults))
+            entry = dataclasses.replace(
+                entry, value=value, source=source, synonyms=((entry.name, value, source), *defaults)
+            )
         fixed.append(entry)
     return fixed
 
 
 def _entry(module: Any, entry: ConfigEntry, synonyms: bool, docs: bool) -> Any:
-    listed = tuple(build(module.DescribeConfigsSynonym, name=n, value=v, source=int(s))
-                   for n, v, s in entry.synonyms) if synonyms else ()
-    return build(module.DescribeConfigsResourceResult, name=entry.name,
-                 value=None if entry.sensitive else entry.value, read_only=entry.read_only,
-                 config_source=int(entry.source), is_sensitive=entry.sensitive,
-                 synonyms=listed, config_type=entry.config_type,
-                 documentation=entry.documentation if docs else None)
+    listed = (
+        tuple(
+            build(module.DescribeConfigsSynonym, name=n, value=v, source=int(s))
+            for n, v, s in entry.synonyms
+        )
+        if synonyms
+        else ()
+    )
+    return build(
+        module.DescribeConfigsResourceResult,
+        name=entry.name,
+        value=None if entry.sensitive else entry.value,
+        read_only=entry.read_only,
+        config_source=int(entry.source),
+        is_sensitive=entry.sensitive,
+        synonyms=listed,
+        config_type=entry.config_type,
+        documentation=entry.documentation if docs else None,
+    )
 
 
-async def handle_alter_configs(broker: BrokerServer, ctx: RequestContext,
-                              request: Any) -> Any:
+async def handle_alter_configs(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
     header = ctx.header
     module = response_module(keys.ALTER_CONFIGS_KEY, header.api_version)
     responses = await _alter_resources(
-        broker, module, request, lambda c: (c.name, int(AlterOp.SET), c.value), False)
+        broker, module, request, lambda c: (c.name, int(AlterOp.SET), c.value), False
+    )
     return build(module.AlterConfigsResponse, throttle_time=ZERO, responses=responses)
 
 
-async def handle_incremental_alter_configs(broker: BrokerServer, ctx: RequestContext,
-                                           request: Any) -> Any:
+async def handle_incremental_alter_configs(
+    broker: BrokerServer, ctx: RequestContext, request: Any
+) -> Any:
     header = ctx.header
     module = response_module(keys.INCREMENTAL_ALTER_CONFIGS_KEY, header.api_version)
     responses = await _alter_resources(
-        broker, module, request, lambda c: (c.name, int(c.config_operation), c.value), True)
-    return build(module.IncrementalAlterConfigsResponse, throttle_time=ZERO,
-                 responses=responses)
+        broker, module, request, lambda c: (c.name, int(c.config_operation), c.value), True
+    )
+    return build(module.IncrementalAlterConfigsResponse, throttle_time=ZERO, responses=responses)
 
 
-async def _alter_resources(broker: BrokerServer, module: Any, request: Any,
-                           op_of: Callable[[Any], tuple[str, int, str | None]],
-                           incremental: bool) -> tuple[Any, ...]:
+async def _alter_resources(
+    broker: BrokerServer,
+    module: Any,
+    request: Any,
+    op_of: Callable[[Any], tuple[str, int, str | None]],
+    incremental: bool,
+) -> tuple[Any, ...]:
     """AlterConfigs replaces a resource's overrides (every entry a SET); the incremental
     form applies SET/DELETE/APPEND/SUBTRACT to them."""
     responses = []
     for resource in request.resources:
         ops = [op_of(c) for c in resource.configs]
         error, message = await _alter(broker, resource, ops, request.validate_only, incremental)
-        responses.append(build(module.AlterConfigsResourceResponse, error_code=error,
-                               error_message=message, resource_type=resource.resource_type,
-                               resource_name=resource.resource_name))
+        responses.append(
+            build(
+                module.AlterConfigsResourceResponse,
+                error_code=error,
+                error_message=message,
+                resource_type=resource.resource_type,
+                resource_name=resource.resource_name,
+            )
+        )
     return tuple(responses)
 
 
-async def _alter(broker: BrokerServer, resource: Any, ops: list[tuple[str, int, str | None]],
-                 validate_only: bool, incremental: bool) -> tuple[ErrorCode, str | None]:
+async def _alter(
+    broker: BrokerServer,
+    resource: Any,
+    ops: list[tuple[str, int, str | None]],
+    validate_only: bool,
+    incremental: bool,
+) -> tuple[ErrorCode, str | None]:
     names = [name for name, _, _ in ops]
     if len(set(names)) != len(names):
         return ErrorCode.invalid_request, "Error due to duplicate config keys"
@@ -138,17 +176,19 @@ async def _alter(broker: BrokerServer, resource: Any, ops: list[tuple[str, int, 
     try:
         if resource.resource_type == TOPIC:
             if incremental:
-                await broker.configs.incremental_alter_topic(resource.resource_name, ops,
-                                                             validate_only)
+                await broker.configs.incremental_alter_topic(
+                    resource.resource_name, ops, validate_only
+                )
             else:
-                await broker.configs.alter_topic(resource.resource_name,
-                                                 {n: v for n, _, v in ops}, validate_only)
+                await broker.configs.alter_topic(
+                    resource.resource_name, {n: v for n, _, v in ops}, validate_only
+                )
         elif resource.resource_type == BROKER:
-            await broker.configs.alter_broker(resource.resource_name, ops, validate_only,
-                                              incremental)
+            await broker.configs.alter_broker(
+                resource.resource_name, ops, validate_only, incremental
+            )
         else:
-            return ErrorCode.invalid_request, f"Unsupported resource type " \
-                f"{resource.resource_type}"
+            return ErrorCode.invalid_request, f"Unsupported resource type {resource.resource_type}"
     except KafkaError as exc:
         return exc.error_code, str(exc)
     return ErrorCode.none, None

@@ -38,53 +38,85 @@ def _known(broker: BrokerServer, tp: TopicPartition) -> bool:
 
 # -- ElectLeaders ---------------------------------------------------------------------------
 
-async def handle_elect_leaders(broker: BrokerServer, ctx: RequestContext,
-                               request: Any) -> Any:
+
+async def handle_elect_leaders(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
     header = ctx.header
     module = response_module(keys.ELECT_LEADERS_KEY, header.api_version)
     unclean = getattr(request, "election_type", PREFERRED) == UNCLEAN
-    wanted = None if request.topic_partitions is None else [
-        TopicPartition(t.topic, p) for t in request.topic_partitions for p in t.partitions]
+    wanted = (
+        None
+        if request.topic_partitions is None
+        else [TopicPartition(t.topic, p) for t in request.topic_partitions for p in t.partitions]
+    )
     error = ErrorCode.none
     results: list[ElectionResult] = []
     if unclean and header.api_version == 0:
         error = ErrorCode.invalid_request
     elif broker.cluster is None:
-        partitions = wanted if wanted is not None else [
-            TopicPartition(t.name, p) for t in broker.metadata_store.topics.values()
-            for p in range(t.partitions)]
-        results = [ElectionResult(tp, ErrorCode.election_not_needed,
-                                  "Leader election not needed for topic partition.")
-                   if _known(broker, tp) else
-                   ElectionResult(tp, ErrorCode.unknown_topic_or_partition,
-                                  "The partition does not exist.") for tp in partitions]
+        partitions = (
+            wanted
+            if wanted is not None
+            else [
+                TopicPartition(t.name, p)
+                for t in broker.metadata_store.topics.values()
+                for p in range(t.partitions)
+            ]
+        )
+        results = [
+            ElectionResult(
+                tp, ErrorCode.election_not_needed, "Leader election not needed for topic partition."
+            )
+            if _known(broker, tp)
+            else ElectionResult(
+                tp, ErrorCode.unknown_topic_or_partition, "The partition does not exist."
+            )
+            for tp in partitions
+        ]
     else:
         try:
             controller = broker.cluster.controller
-            results = await _on_controller(broker,
-                                           lambda: controller.elect_leaders(wanted, unclean))
+            results = await _on_controller(
+                broker, lambda: controller.elect_leaders(wanted, unclean)
+            )
         except KafkaError as exc:
             error = exc.error_code
     by_topic: dict[str, list[Any]] = {}
     for result in results:
-        by_topic.setdefault(result.tp.topic, []).append(build(
-            module.PartitionResult, partition_id=result.tp.partition, error_code=result.error,
-            error_message=result.message))
+        by_topic.setdefault(result.tp.topic, []).append(
+            build(
+                module.PartitionResult,
+                partition_id=result.tp.partition,
+                error_code=result.error,
+                error_message=result.message,
+            )
+        )
     if error is not ErrorCode.none and wanted:
         for tp in wanted:
-            by_topic.setdefault(tp.topic, []).append(build(
-                module.PartitionResult, partition_id=tp.partition, error_code=error,
-                error_message=None))
-    return build(module.ElectLeadersResponse, throttle_time=ZERO, error_code=error,
-                 replica_election_results=tuple(
-                     build(module.ReplicaElectionResult, topic=name, partition_result=tuple(rs))
-                     for name, rs in by_topic.items()))
+            by_topic.setdefault(tp.topic, []).append(
+                build(
+                    module.PartitionResult,
+                    partition_id=tp.partition,
+                    error_code=error,
+                    error_message=None,
+                )
+            )
+    return build(
+        module.ElectLeadersResponse,
+        throttle_time=ZERO,
+        error_code=error,
+        replica_election_results=tuple(
+            build(module.ReplicaElectionResult, topic=name, partition_result=tuple(rs))
+            for name, rs in by_topic.items()
+        ),
+    )
 
 
 # -- AlterPartitionReassignments ------------------------------------------------------------
 
-async def handle_alter_partition_reassignments(broker: BrokerServer, ctx: RequestContext,
-                                               request: Any) -> Any:
+
+async def handle_alter_partition_reassignments(
+    broker: BrokerServer, ctx: RequestContext, request: Any
+) -> Any:
     header = ctx.header
     module = response_module(keys.ALTER_PARTITION_REASSIGNMENTS_KEY, header.api_version)
     wanted: dict[TopicPartition, list[int] | None] = {}
@@ -97,62 +129,95 @@ async def handle_alter_partition_reassignments(broker: BrokerServer, ctx: Reques
     if broker.cluster is None:
         for tp, replicas in wanted.items():
             if not _known(broker, tp):
-                results[tp] = (ErrorCode.unknown_topic_or_partition,
-                               "The partition does not exist.")
+                results[tp] = (
+                    ErrorCode.unknown_topic_or_partition,
+                    "The partition does not exist.",
+                )
             elif replicas is None:
-                results[tp] = (ErrorCode.no_reassignment_in_progress,
-                               f"No reassignment in progress for {tp}.")
+                results[tp] = (
+                    ErrorCode.no_reassignment_in_progress,
+                    f"No reassignment in progress for {tp}.",
+                )
             elif replicas != [broker.node_id]:
-                results[tp] = (ErrorCode.invalid_replica_assignment,
-                               f"Unknown broker(s) in replica assignment: "
-                               f"{[r for r in replicas if r != broker.node_id]}.")
+                results[tp] = (
+                    ErrorCode.invalid_replica_assignment,
+                    f"Unknown broker(s) in replica assignment: "
+                    f"{[r for r in replicas if r != broker.node_id]}.",
+                )
             else:
                 results[tp] = (ErrorCode.none, None)
     else:
         try:
             controller = broker.cluster.controller
-            results = await _on_controller(broker,
-                                           lambda: controller.alter_reassignments(wanted))
+            results = await _on_controller(broker, lambda: controller.alter_reassignments(wanted))
         except KafkaError as exc:
             error, message = exc.error_code, str(exc)
     by_topic: dict[str, list[Any]] = {}
     for topic in request.topics:
         for item in topic.partitions:
-            code, text = results.get(TopicPartition(topic.name, item.partition_index),
-                                     (error, message))
-            by_topic.setdefault(topic.name, []).append(build(
-                module.ReassignablePartitionResponse, partition_index=item.partition_index,
-                error_code=code, error_message=text))
-    return build(module.AlterPartitionReassignmentsResponse, throttle_time=ZERO,
-                 error_code=error, error_message=message, allow_replication_factor_change=False,
-                 responses=tuple(build(module.ReassignableTopicResponse, name=name,
-                                       partitions=tuple(ps)) for name, ps in by_topic.items()))
+            code, text = results.get(
+                TopicPartition(topic.name, item.partition_index), (error, message)
+            )
+            by_topic.setdefault(topic.name, []).append(
+                build(
+                    module.ReassignablePartitionResponse,
+                    partition_index=item.partition_index,
+                    error_code=code,
+                    error_message=text,
+                )
+            )
+    return build(
+        module.AlterPartitionReassignmentsResponse,
+        throttle_time=ZERO,
+        error_code=error,
+        error_message=message,
+        allow_replication_factor_change=False,
+        responses=tuple(
+            build(module.ReassignableTopicResponse, name=name, partitions=tuple(ps))
+            for name, ps in by_topic.items()
+        ),
+    )
 
 
 # -- ListPartitionReassignments -------------------------------------------------------------
 
-async def handle_list_partition_reassignments(broker: BrokerServer, ctx: RequestContext,
-                                              request: Any) -> Any:
+
+async def handle_list_partition_reassignments(
+    broker: BrokerServer, ctx: RequestContext, request: Any
+) -> Any:
     header = ctx.header
     module = response_module(keys.LIST_PARTITION_REASSIGNMENTS_KEY, header.api_version)
-    wanted = None if request.topics is None else [
-        TopicPartition(t.name, p) for t in request.topics for p in t.partition_indexes]
+    wanted = (
+        None
+        if request.topics is None
+        else [TopicPartition(t.name, p) for t in request.topics for p in t.partition_indexes]
+    )
     error, message = ErrorCode.none, None
     ongoing: list[OngoingReassignment] = []
     if broker.cluster is not None:
         try:
             controller = broker.cluster.controller
-            ongoing = await _on_controller(broker,
-                                           lambda: controller.list_reassignments(wanted))
+            ongoing = await _on_controller(broker, lambda: controller.list_reassignments(wanted))
         except KafkaError as exc:
             error, message = exc.error_code, str(exc)
     by_topic: dict[str, list[Any]] = {}
     for item in ongoing:
-        by_topic.setdefault(item.tp.topic, []).append(build(
-            module.OngoingPartitionReassignment, partition_index=item.tp.partition,
-            replicas=tuple(item.replicas), adding_replicas=tuple(item.adding),
-            removing_replicas=tuple(item.removing)))
-    return build(module.ListPartitionReassignmentsResponse, throttle_time=ZERO,
-                 error_code=error, error_message=message, topics=tuple(
-                     build(module.OngoingTopicReassignment, name=name, partitions=tuple(ps))
-                     for name, ps in by_topic.items()))
+        by_topic.setdefault(item.tp.topic, []).append(
+            build(
+                module.OngoingPartitionReassignment,
+                partition_index=item.tp.partition,
+                replicas=tuple(item.replicas),
+                adding_replicas=tuple(item.adding),
+                removing_replicas=tuple(item.removing),
+            )
+        )
+    return build(
+        module.ListPartitionReassignmentsResponse,
+        throttle_time=ZERO,
+        error_code=error,
+        error_message=message,
+        topics=tuple(
+            build(module.OngoingTopicReassignment, name=name, partitions=tuple(ps))
+            for name, ps in by_topic.items()
+        ),
+    )

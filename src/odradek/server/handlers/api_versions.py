@@ -17,10 +17,13 @@ if TYPE_CHECKING:
 
 def _response(version: int, error: ErrorCode) -> Any:
     module = response_module(API_VERSIONS_KEY, version)
-    keys = tuple(build(module.ApiVersion, api_key=key, min_version=low, max_version=high)
-                 for key, (low, high) in sorted(SUPPORTED_APIS.items()))
-    return build(module.ApiVersionsResponse, error_code=error, api_keys=keys,
-                 throttle_time=timedelta(0))
+    keys = tuple(
+        build(module.ApiVersion, api_key=key, min_version=low, max_version=high)
+        for key, (low, high) in sorted(SUPPORTED_APIS.items())
+    )
+    return build(
+        module.ApiVersionsResponse, error_code=error, api_keys=keys, throttle_time=timedelta(0)
+    )
 
 
 def handle_api_versions(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:

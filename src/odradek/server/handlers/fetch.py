@@ -66,20 +66,32 @@ def handle_fetch(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any
     if replica >= 0 and broker.cluster is not None:
         for item in wanted:
             broker.cluster.on_follower_fetch(item.tp, replica, item.offset)
-    reads = _read_all(broker, wanted, request.max_bytes, committed, replica >= 0,
-                      header.api_version)
+    reads = _read_all(
+        broker, wanted, request.max_bytes, committed, replica >= 0, header.api_version
+    )
     metrics.fetch_requested(reads)
     available = sum(len(r.info.records) for r in reads if r.info is not None)
     max_wait_ms = int(request.max_wait.total_seconds() * 1000)
     errors = any(r.error is not None for r in reads)
-    if available >= request.min_bytes or max_wait_ms <= 0 or errors or not wanted or \
-            broker.shutting_down:
+    if (
+        available >= request.min_bytes
+        or max_wait_ms <= 0
+        or errors
+        or not wanted
+        or broker.shutting_down
+    ):
         return _response(header, request, wanted, reads)
     return _long_poll(broker, header, request, wanted, available, max_wait_ms)
 
 
-def _long_poll(broker: BrokerServer, header: RequestHeader, request: Any,
-               wanted: list[_Wanted], available: int, max_wait_ms: int) -> Awaitable[Any]:
+def _long_poll(
+    broker: BrokerServer,
+    header: RequestHeader,
+    request: Any,
+    wanted: list[_Wanted],
+    available: int,
+    max_wait_ms: int,
+) -> Awaitable[Any]:
     """Register the delayed fetch now — before any other request runs — so the append that
     satisfies it always finds it; then wait for that append or for fetch.max.wait.ms.
 
@@ -112,11 +124,21 @@ def _long_poll(broker: BrokerServer, header: RequestHeader, request: Any,
             finally:
                 timer.cancel()
                 purgatory.unwatch(delayed)
-            reads = _read_all(broker, wanted, request.max_bytes, committed,
-                              replica_id_of(request) >= 0, header.api_version)
+            reads = _read_all(
+                broker,
+                wanted,
+                request.max_bytes,
+                committed,
+                replica_id_of(request) >= 0,
+                header.api_version,
+            )
             got = sum(len(r.info.records) for r in reads if r.info is not None)
-            if got >= request.min_bytes or loop.time() >= deadline or \
-                    broker.shutting_down or any(r.error is not None for r in reads):
+            if (
+                got >= request.min_bytes
+                or loop.time() >= deadline
+                or broker.shutting_down
+                or any(r.error is not None for r in reads)
+            ):
                 return _response(header, request, wanted, reads)
             waiting = arm(got)
 
@@ -136,16 +158,27 @@ def _wanted_partitions(broker: BrokerServer, request: Any) -> list[_Wanted]:
             if found is None:
                 error = UnknownTopicIdError(f"unknown topic id {topic_id}")
         wanted.extend(
-            _Wanted(TopicPartition(name or "", partition.partition), topic_id,
-                    partition.fetch_offset, partition.partition_max_bytes, error,
-                    getattr(partition, "current_leader_epoch", -1))
-            for partition in topic.partitions)
+            _Wanted(
+                TopicPartition(name or "", partition.partition),
+                topic_id,
+                partition.fetch_offset,
+                partition.partition_max_bytes,
+                error,
+                getattr(partition, "current_leader_epoch", -1),
+            )
+            for partition in topic.partitions
+        )
     return wanted
 
 
-def _read_all(broker: BrokerServer, wanted: list[_Wanted], max_bytes: int,
-              committed: bool, replica: bool = False,
-              version: int = FIRST_V2_FETCH_VERSION) -> list[PartitionRead]:
+def _read_all(
+    broker: BrokerServer,
+    wanted: list[_Wanted],
+    max_bytes: int,
+    committed: bool,
+    replica: bool = False,
+    version: int = FIRST_V2_FETCH_VERSION,
+) -> list[PartitionRead]:
     reads = []
     remaining = max_bytes
     first_data = True
@@ -158,12 +191,25 @@ def _read_all(broker: BrokerServer, wanted: list[_Wanted], max_bytes: int,
         limit = min(item.max_bytes, remaining)
         config = _log_config(manager, item.tp) if version < ZSTD_MIN_FETCH_VERSION else None
         if config is not None and config.target_compression == CompressionType.ZSTD:
-            reads.append(PartitionRead(item.tp, UnsupportedCompressionTypeError(
-                f"Fetching {item.tp} (compression.type zstd) needs Fetch v10 or later"), None))
+            reads.append(
+                PartitionRead(
+                    item.tp,
+                    UnsupportedCompressionTypeError(
+                        f"Fetching {item.tp} (compression.type zstd) needs Fetch v10 or later"
+                    ),
+                    None,
+                )
+            )
             continue
-        read = manager.read(item.tp, item.offset, limit, min_one_batch=first_data or legacy,
-                            committed=committed, current_leader_epoch=item.current_leader_epoch,
-                            replica=replica and broker.cluster is not None)
+        read = manager.read(
+            item.tp,
+            item.offset,
+            limit,
+            min_one_batch=first_data or legacy,
+            committed=committed,
+            current_leader_epoch=item.current_leader_epoch,
+            replica=replica and broker.cluster is not None,
+        )
         if legacy and read.info is not None:
             read = _down_convert(read, config, version, item.offset, limit, first_data)
         if read.info is not None and read.info.records:
@@ -178,39 +224,64 @@ def _log_config(manager: ReplicaManager, tp: TopicPartition) -> LogConfig | None
     return None if log_obj is None else log_obj.config
 
 
-def _down_convert(read: PartitionRead, config: LogConfig | None, version: int, offset: int,
-                  limit: int, first_data: bool) -> PartitionRead:
+def _down_convert(
+    read: PartitionRead,
+    config: LogConfig | None,
+    version: int,
+    offset: int,
+    limit: int,
+    first_data: bool,
+) -> PartitionRead:
     """Fetch v0-3 (Kafka's down-conversion): the v2 batches read become a magic v0 (Fetch v0-1)
     or v1 (v2-3) message set, one batch at a time, within the partition's byte limit. v3 keeps
     KIP-74's "at least one message" for the first partition with data; v0-2 have a hard limit
     (a message larger than it arrives partial, so the client reports it as too large)."""
     assert read.info is not None
     if config is not None and not config["message.downconversion.enable"]:
-        return PartitionRead(read.tp, UnsupportedVersionError(
-            f"Conversion to message format v{0 if version <= 1 else 1} is disabled for "
-            f"partition {read.tp}"), None)
+        return PartitionRead(
+            read.tp,
+            UnsupportedVersionError(
+                f"Conversion to message format v{0 if version <= 1 else 1} is disabled for "
+                f"partition {read.tp}"
+            ),
+            None,
+        )
     try:
-        records = down_convert(read.info.records, 0 if version <= 1 else 1, offset, limit,
-                               min_one=version >= 3 and first_data, partial_first=version <= 2)
+        records = down_convert(
+            read.info.records,
+            0 if version <= 1 else 1,
+            offset,
+            limit,
+            min_one=version >= 3 and first_data,
+            partial_first=version <= 2,
+        )
     except KafkaError as exc:
         return PartitionRead(read.tp, exc, None)
     return PartitionRead(read.tp, None, replace(read.info, records=records))
 
 
-def _response(header: RequestHeader, request: Any, wanted: list[_Wanted],
-              reads: list[PartitionRead]) -> Any:
+def _response(
+    header: RequestHeader, request: Any, wanted: list[_Wanted], reads: list[PartitionRead]
+) -> Any:
     module = response_module(FETCH_KEY, header.api_version)
     committed = getattr(request, "isolation_level", 0) == READ_COMMITTED
     by_topic: dict[tuple[str, uuid.UUID | None], list[Any]] = {}
     for item, read in zip(wanted, reads, strict=True):
         by_topic.setdefault((item.tp.topic, item.topic_id), []).append(
-            _partition(module, item.tp.partition, read, committed))
-    topics = tuple(build(module.FetchableTopicResponse, topic=name, topic_id=topic_id,
-                         partitions=tuple(parts))
-                   for (name, topic_id), parts in by_topic.items())
+            _partition(module, item.tp.partition, read, committed)
+        )
+    topics = tuple(
+        build(module.FetchableTopicResponse, topic=name, topic_id=topic_id, partitions=tuple(parts))
+        for (name, topic_id), parts in by_topic.items()
+    )
     metrics.fetch_responded(reads)
-    return build(module.FetchResponse, throttle_time=timedelta(0), error_code=ErrorCode.none,
-                 session_id=0, responses=topics)
+    return build(
+        module.FetchResponse,
+        throttle_time=timedelta(0),
+        error_code=ErrorCode.none,
+        session_id=0,
+        responses=topics,
+    )
 
 
 def _partition(module: Any, partition: int, read: PartitionRead, committed: bool) -> Any:
@@ -220,16 +291,31 @@ def _partition(module: Any, partition: int, read: PartitionRead, committed: bool
         code = getattr(error, "error_code", ErrorCode.unknown_server_error)
         if isinstance(error, UnknownTopicOrPartitionError | UnknownTopicIdError):
             code = error.error_code
-        return build(module.PartitionData, partition_index=partition, error_code=code,
-                     high_watermark=-1, last_stable_offset=-1, log_start_offset=-1,
-                     aborted_transactions=None, preferred_read_replica=-1, records=b"")
+        return build(
+            module.PartitionData,
+            partition_index=partition,
+            error_code=code,
+            high_watermark=-1,
+            last_stable_offset=-1,
+            log_start_offset=-1,
+            aborted_transactions=None,
+            preferred_read_replica=-1,
+            records=b"",
+        )
     aborted = None
     if committed:
-        aborted = tuple(build(module.AbortedTransaction, producer_id=t.producer_id,
-                              first_offset=t.first_offset) for t in info.aborted or ())
-    return build(module.PartitionData, partition_index=partition, error_code=ErrorCode.none,
-                 high_watermark=info.high_watermark, last_stable_offset=info.last_stable_offset,
-                 log_start_offset=info.log_start_offset, aborted_transactions=aborted,
-                 preferred_read_replica=-1, records=info.records)
-
-
+        aborted = tuple(
+            build(module.AbortedTransaction, producer_id=t.producer_id, first_offset=t.first_offset)
+            for t in info.aborted or ()
+        )
+    return build(
+        module.PartitionData,
+        partition_index=partition,
+        error_code=ErrorCode.none,
+        high_watermark=info.high_watermark,
+        last_stable_offset=info.last_stable_offset,
+        log_start_offset=info.log_start_offset,
+        aborted_transactions=aborted,
+        preferred_read_replica=-1,
+        records=info.records,
+    )

@@ -26,11 +26,18 @@ def handle_list_groups(broker: BrokerServer, ctx: RequestContext, request: Any) 
     types = {t.lower() for t in getattr(request, "types_filter", ()) or ()}
     groups = []
     if not types or "classic" in types:
-        groups = [build(module.ListedGroup, group_id=g, protocol_type=t, group_state=s,
-                        group_type="Classic")
-                  for g, t, s in broker.groups.coordinator.list_groups(states or None)]
-    return build(module.ListGroupsResponse, throttle_time=ZERO, error_code=ErrorCode.none,
-                 groups=tuple(groups))
+        groups = [
+            build(
+                module.ListedGroup, group_id=g, protocol_type=t, group_state=s, group_type="Classic"
+            )
+            for g, t, s in broker.groups.coordinator.list_groups(states or None)
+        ]
+    return build(
+        module.ListGroupsResponse,
+        throttle_time=ZERO,
+        error_code=ErrorCode.none,
+        groups=tuple(groups),
+    )
 
 
 def handle_describe_groups(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
@@ -41,25 +48,45 @@ def handle_describe_groups(broker: BrokerServer, ctx: RequestContext, request: A
     for group_id in request.groups:
         moved = unavailable or not_coordinator(broker, group_id)
         if moved is not None:
-            described.append(build(module.DescribedGroup, error_code=moved,
-                                   group_id=group_id, group_state="", protocol_type="",
-                                   protocol_data="", members=(),
-                                   authorized_operations=AUTHORIZED_OPERATIONS_OMITTED))
+            described.append(
+                build(
+                    module.DescribedGroup,
+                    error_code=moved,
+                    group_id=group_id,
+                    group_state="",
+                    protocol_type="",
+                    protocol_data="",
+                    members=(),
+                    authorized_operations=AUTHORIZED_OPERATIONS_OMITTED,
+                )
+            )
             continue
         group = broker.groups.coordinator.describe_group(group_id)
         stable = group.state == "Stable"
         members = tuple(
-            build(module.DescribedGroupMember, member_id=m.member_id,
-                  group_instance_id=m.group_instance_id, client_id=m.client_id,
-                  client_host=m.client_host,
-                  member_metadata=m.metadata_for(group.protocol) if stable else b"",
-                  member_assignment=m.assignment if stable else b"")
-            for m in group.members)
-        described.append(build(module.DescribedGroup, error_code=ErrorCode.none,
-                               group_id=group_id, group_state=group.state,
-                               protocol_type=group.protocol_type, protocol_data=group.protocol,
-                               members=members,
-                               authorized_operations=AUTHORIZED_OPERATIONS_OMITTED))
+            build(
+                module.DescribedGroupMember,
+                member_id=m.member_id,
+                group_instance_id=m.group_instance_id,
+                client_id=m.client_id,
+                client_host=m.client_host,
+                member_metadata=m.metadata_for(group.protocol) if stable else b"",
+                member_assignment=m.assignment if stable else b"",
+            )
+            for m in group.members
+        )
+        described.append(
+            build(
+                module.DescribedGroup,
+                error_code=ErrorCode.none,
+                group_id=group_id,
+                group_state=group.state,
+                protocol_type=group.protocol_type,
+                protocol_data=group.protocol,
+                members=members,
+                authorized_operations=AUTHORIZED_OPERATIONS_OMITTED,
+            )
+        )
     return build(module.DescribeGroupsResponse, throttle_time=ZERO, groups=tuple(described))
 
 
@@ -72,6 +99,11 @@ def handle_delete_groups(broker: BrokerServer, ctx: RequestContext, request: Any
     results = dict.fromkeys(names, unavailable or ErrorCode.not_coordinator)
     if mine:
         results.update(broker.groups.coordinator.delete_groups(mine, ctx.writes))
-    return build(module.DeleteGroupsResponse, throttle_time=ZERO, results=tuple(
-        build(module.DeletableGroupResult, group_id=name, error_code=results[name])
-        for name in names))
+    return build(
+        module.DeleteGroupsResponse,
+        throttle_time=ZERO,
+        results=tuple(
+            build(module.DeletableGroupResult, group_id=name, error_code=results[name])
+            for name in names
+        ),
+    )

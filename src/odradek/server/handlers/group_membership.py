@@ -54,24 +54,39 @@ def handle_find_coordinator(broker: BrokerServer, ctx: RequestContext, request: 
         if error is ErrorCode.none and broker.cluster is not None:
             node, h, p = _cluster_coordinator(broker, key_type, key)
             if node < 0:
-                error, message = ErrorCode.coordinator_not_available, \
-                    "The coordinator is not available."
+                error, message = (
+                    ErrorCode.coordinator_not_available,
+                    "The coordinator is not available.",
+                )
         ok = error is ErrorCode.none
-        results.append((key, error, message, node if ok else -1,
-                        h if ok else "", p if ok else -1))
+        results.append((key, error, message, node if ok else -1, h if ok else "", p if ok else -1))
     if header.api_version >= 4:
         coordinators = tuple(
-            build(module.Coordinator, key=key, node_id=node, host=h, port=p, error_code=err,
-                  error_message=msg) for key, err, msg, node, h, p in results)
-        return build(module.FindCoordinatorResponse, throttle_time=ZERO,
-                     coordinators=coordinators)
+            build(
+                module.Coordinator,
+                key=key,
+                node_id=node,
+                host=h,
+                port=p,
+                error_code=err,
+                error_message=msg,
+            )
+            for key, err, msg, node, h, p in results
+        )
+        return build(module.FindCoordinatorResponse, throttle_time=ZERO, coordinators=coordinators)
     _, err, msg, node, h, p = results[0]
-    return build(module.FindCoordinatorResponse, throttle_time=ZERO, error_code=err,
-                 error_message=msg, node_id=node, host=h, port=p)
+    return build(
+        module.FindCoordinatorResponse,
+        throttle_time=ZERO,
+        error_code=err,
+        error_message=msg,
+        node_id=node,
+        host=h,
+        port=p,
+    )
 
 
-def _cluster_coordinator(broker: BrokerServer, key_type: int, key: str
-                         ) -> tuple[int, str, int]:
+def _cluster_coordinator(broker: BrokerServer, key_type: int, key: str) -> tuple[int, str, int]:
     """The leader of the key's internal partition, with its endpoint; -1 when none."""
     from odradek.common.ids import TopicPartition
 
@@ -112,9 +127,16 @@ async def handle_join_group(broker: BrokerServer, ctx: RequestContext, request: 
     module = response_module(keys.JOIN_GROUP_KEY, header.api_version)
     unavailable = coordinator_error(broker, request.group_id)
     if unavailable is not None:
-        return build(module.JoinGroupResponse, throttle_time=ZERO, error_code=unavailable,
-                     generation_id=-1, protocol_name=None if header.api_version >= 7 else "",
-                     leader="", member_id=request.member_id, members=())
+        return build(
+            module.JoinGroupResponse,
+            throttle_time=ZERO,
+            error_code=unavailable,
+            generation_id=-1,
+            protocol_name=None if header.api_version >= 7 else "",
+            leader="",
+            member_id=request.member_id,
+            members=(),
+        )
     future: asyncio.Future[JoinResult] = asyncio.get_running_loop().create_future()
 
     def respond(result: JoinResult) -> None:
@@ -126,19 +148,36 @@ async def handle_join_group(broker: BrokerServer, ctx: RequestContext, request: 
     if rebalance_ms < 0:
         rebalance_ms = session_ms
     broker.groups.coordinator.join_group(
-        request.group_id, request.member_id, getattr(request, "group_instance_id", None),
-        header.client_id or "", ctx.client_host, session_ms, rebalance_ms,
-        request.protocol_type, [(p.name, p.metadata) for p in request.protocols],
-        require_known_member_id=header.api_version >= 4, callback=respond)
+        request.group_id,
+        request.member_id,
+        getattr(request, "group_instance_id", None),
+        header.client_id or "",
+        ctx.client_host,
+        session_ms,
+        rebalance_ms,
+        request.protocol_type,
+        [(p.name, p.metadata) for p in request.protocols],
+        require_known_member_id=header.api_version >= 4,
+        callback=respond,
+    )
     result = await future
     ctx.writes.add(result.write)
-    members = tuple(build(module.JoinGroupResponseMember, member_id=m, group_instance_id=i,
-                          metadata=meta) for m, i, meta in result.members)
-    return build(module.JoinGroupResponse, throttle_time=ZERO, error_code=result.error,
-                 generation_id=result.generation_id, protocol_type=result.protocol_type,
-                 protocol_name=result.protocol_name or ("" if header.api_version < 7 else None),
-                 leader=result.leader_id, skip_assignment=result.skip_assignment,
-                 member_id=result.member_id, members=members)
+    members = tuple(
+        build(module.JoinGroupResponseMember, member_id=m, group_instance_id=i, metadata=meta)
+        for m, i, meta in result.members
+    )
+    return build(
+        module.JoinGroupResponse,
+        throttle_time=ZERO,
+        error_code=result.error,
+        generation_id=result.generation_id,
+        protocol_type=result.protocol_type,
+        protocol_name=result.protocol_name or ("" if header.api_version < 7 else None),
+        leader=result.leader_id,
+        skip_assignment=result.skip_assignment,
+        member_id=result.member_id,
+        members=members,
+    )
 
 
 async def handle_sync_group(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
@@ -146,8 +185,9 @@ async def handle_sync_group(broker: BrokerServer, ctx: RequestContext, request: 
     module = response_module(keys.SYNC_GROUP_KEY, header.api_version)
     unavailable = coordinator_error(broker, request.group_id)
     if unavailable is not None:
-        return build(module.SyncGroupResponse, throttle_time=ZERO, error_code=unavailable,
-                     assignment=b"")
+        return build(
+            module.SyncGroupResponse, throttle_time=ZERO, error_code=unavailable, assignment=b""
+        )
     future: asyncio.Future[SyncResult] = asyncio.get_running_loop().create_future()
 
     def respond(result: SyncResult) -> None:
@@ -155,23 +195,36 @@ async def handle_sync_group(broker: BrokerServer, ctx: RequestContext, request: 
             future.set_result(result)
 
     broker.groups.coordinator.sync_group(
-        request.group_id, request.generation_id, request.member_id,
-        getattr(request, "group_instance_id", None), getattr(request, "protocol_type", None),
+        request.group_id,
+        request.generation_id,
+        request.member_id,
+        getattr(request, "group_instance_id", None),
+        getattr(request, "protocol_type", None),
         getattr(request, "protocol_name", None),
-        {a.member_id: a.assignment for a in request.assignments}, respond)
+        {a.member_id: a.assignment for a in request.assignments},
+        respond,
+    )
     result = await future
     ctx.writes.add(result.write)
-    return build(module.SyncGroupResponse, throttle_time=ZERO, error_code=result.error,
-                 protocol_type=result.protocol_type, protocol_name=result.protocol_name,
-                 assignment=result.assignment)
+    return build(
+        module.SyncGroupResponse,
+        throttle_time=ZERO,
+        error_code=result.error,
+        protocol_type=result.protocol_type,
+        protocol_name=result.protocol_name,
+        assignment=result.assignment,
+    )
 
 
 def handle_heartbeat(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
     header = ctx.header
     module = response_module(keys.HEARTBEAT_KEY, header.api_version)
     error = not_coordinator(broker, request.group_id) or broker.groups.coordinator.heartbeat(
-        request.group_id, request.generation_id, request.member_id,
-        getattr(request, "group_instance_id", None))
+        request.group_id,
+        request.generation_id,
+        request.member_id,
+        getattr(request, "group_instance_id", None),
+    )
     return build(module.HeartbeatResponse, throttle_time=ZERO, error_code=error)
 
 
@@ -190,7 +243,8 @@ def handle_leave_group(broker: BrokerServer, ctx: RequestContext, request: Any) 
     if header.api_version < 3:
         error = results[0][2] if results else error
         return build(module.LeaveGroupResponse, throttle_time=ZERO, error_code=error)
-    members = tuple(build(module.MemberResponse, member_id=m, group_instance_id=i, error_code=e)
-                    for m, i, e in results)
-    return build(module.LeaveGroupResponse, throttle_time=ZERO, error_code=error,
-                 members=members)
+    members = tuple(
+        build(module.MemberResponse, member_id=m, group_instance_id=i, error_code=e)
+        for m, i, e in results
+    )
+    return build(module.LeaveGroupResponse, throttle_time=ZERO, error_code=error, members=members)

@@ -18,8 +18,7 @@ if TYPE_CHECKING:
     from odradek.server.request_context import RequestContext
 
 
-def handle_offset_for_leader_epoch(broker: BrokerServer, ctx: RequestContext,
-                                   request: Any) -> Any:
+def handle_offset_for_leader_epoch(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
     header = ctx.header
     module = response_module(OFFSET_FOR_LEADER_EPOCH_KEY, header.api_version)
     topics = []
@@ -30,14 +29,25 @@ def handle_offset_for_leader_epoch(broker: BrokerServer, ctx: RequestContext,
             try:
                 log_obj = broker.replica_manager.get_log(topic.topic, item.partition)
                 check_leader_epoch(log_obj, item.current_leader_epoch)
-                epoch, end = log_obj.epoch_cache.end_offset_for(item.leader_epoch,
-                                                                log_obj.log_end_offset)
+                epoch, end = log_obj.epoch_cache.end_offset_for(
+                    item.leader_epoch, log_obj.log_end_offset
+                )
             except KafkaError as exc:
                 error = exc.error_code
-            partitions.append(build(module.EpochEndOffset, error_code=error,
-                                    partition=item.partition, leader_epoch=epoch,
-                                    end_offset=end))
-        topics.append(build(module.OffsetForLeaderTopicResult, topic=topic.topic,
-                            partitions=tuple(partitions)))
-    return build(module.OffsetForLeaderEpochResponse, throttle_time=timedelta(0),
-                 topics=tuple(topics))
+            partitions.append(
+                build(
+                    module.EpochEndOffset,
+                    error_code=error,
+                    partition=item.partition,
+                    leader_epoch=epoch,
+                    end_offset=end,
+                )
+            )
+        topics.append(
+            build(
+                module.OffsetForLeaderTopicResult, topic=topic.topic, partitions=tuple(partitions)
+            )
+        )
+    return build(
+        module.OffsetForLeaderEpochResponse, throttle_time=timedelta(0), topics=tuple(topics)
+    )

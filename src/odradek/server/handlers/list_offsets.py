@@ -42,23 +42,32 @@ def handle_list_offsets(broker: BrokerServer, ctx: RequestContext, request: Any)
                 check_leader_epoch(log_obj, getattr(item, "current_leader_epoch", -1))
                 if header.api_version == 0:
                     timestamp, offset, code = -1, -1, ErrorCode.none
-                    old_style = legacy_offsets_before(log_obj, item.timestamp,
-                                                      item.max_num_offsets, from_consumer)
+                    old_style = legacy_offsets_before(
+                        log_obj, item.timestamp, item.max_num_offsets, from_consumer
+                    )
                 else:
-                    timestamp, offset = _lookup(log_obj, item.timestamp,
-                                                getattr(request, "isolation_level", 0) == 1)
+                    timestamp, offset = _lookup(
+                        log_obj, item.timestamp, getattr(request, "isolation_level", 0) == 1
+                    )
                     code = ErrorCode.none
             except KafkaError as exc:
                 timestamp, offset, code = -1, -1, exc.error_code
             except NegativeMaxOffsetsError:
                 timestamp, offset, code = -1, -1, ErrorCode.unknown_server_error
-            partitions.append(build(module.ListOffsetsPartitionResponse,
-                                    partition_index=item.partition_index, error_code=code,
-                                    timestamp=timestamp, offset=offset,
-                                    leader_epoch=log_obj.leader_epoch if code == 0 else -1,
-                                    old_style_offsets=old_style))
-        topics.append(build(module.ListOffsetsTopicResponse, name=topic.name,
-                            partitions=tuple(partitions)))
+            partitions.append(
+                build(
+                    module.ListOffsetsPartitionResponse,
+                    partition_index=item.partition_index,
+                    error_code=code,
+                    timestamp=timestamp,
+                    offset=offset,
+                    leader_epoch=log_obj.leader_epoch if code == 0 else -1,
+                    old_style_offsets=old_style,
+                )
+            )
+        topics.append(
+            build(module.ListOffsetsTopicResponse, name=topic.name, partitions=tuple(partitions))
+        )
     return build(module.ListOffsetsResponse, throttle_time=timedelta(0), topics=tuple(topics))
 
 
@@ -84,8 +93,9 @@ class NegativeMaxOffsetsError(ValueError):
     """A v0 max_num_offsets below zero: Kafka fails that partition with UNKNOWN_SERVER_ERROR."""
 
 
-def legacy_offsets_before(log_obj: Log, timestamp: int, max_num_offsets: int,
-                          from_consumer: bool) -> tuple[int, ...]:
+def legacy_offsets_before(
+    log_obj: Log, timestamp: int, max_num_offsets: int, from_consumer: bool
+) -> tuple[int, ...]:
     """ListOffsets v0, as Kafka 3.x's ``legacyFetchOffsetsBefore``: each segment is the point
     (base offset, at least the log start offset; the segment file's last-modified time), and
     a non-empty active segment adds (log end offset, now). Latest starts from the last point,
@@ -93,8 +103,9 @@ def legacy_offsets_before(log_obj: Log, timestamp: int, max_num_offsets: int,
     ``max_num_offsets`` offsets are returned from there backwards, in descending order. For a
     consumer (replica id -1) offsets above the high watermark give way to the high watermark."""
     segments = list(log_obj.segments)
-    points = [(max(s.base_offset, log_obj.log_start_offset), _last_modified_ms(s))
-              for s in segments]
+    points = [
+        (max(s.base_offset, log_obj.log_start_offset), _last_modified_ms(s)) for s in segments
+    ]
     if segments[-1].size > 0:
         points.append((log_obj.log_end_offset, log_obj.clock.milliseconds()))
     if timestamp == LATEST:

@@ -34,18 +34,37 @@ def handle_metadata(broker: BrokerServer, ctx: RequestContext, request: Any) -> 
         topics = [_requested_topic(module, broker, item, allow_auto) for item in requested]
     node = broker.advertised_endpoint
     if broker.cluster is not None:
-        brokers = tuple(build(module.MetadataResponseBroker, node_id=b.broker_id, host=b.host,
-                              port=b.port, rack=b.rack)
-                        for b in sorted(store.brokers.values(), key=lambda b: b.broker_id))
+        brokers = tuple(
+            build(
+                module.MetadataResponseBroker,
+                node_id=b.broker_id,
+                host=b.host,
+                port=b.port,
+                rack=b.rack,
+            )
+            for b in sorted(store.brokers.values(), key=lambda b: b.broker_id)
+        )
         controller_id = store.controller if store.controller is not None else -1
     else:
-        brokers = (build(module.MetadataResponseBroker, node_id=broker.node_id, host=node[0],
-                         port=node[1], rack=broker.rack),)
+        brokers = (
+            build(
+                module.MetadataResponseBroker,
+                node_id=broker.node_id,
+                host=node[0],
+                port=node[1],
+                rack=broker.rack,
+            ),
+        )
         controller_id = broker.node_id
-    return build(module.MetadataResponse, throttle_time=timedelta(0), brokers=brokers,
-                 cluster_id=broker.cluster_id, controller_id=controller_id,
-                 topics=tuple(topics),
-                 cluster_authorized_operations=AUTHORIZED_OPERATIONS_OMITTED)
+    return build(
+        module.MetadataResponse,
+        throttle_time=timedelta(0),
+        brokers=brokers,
+        cluster_id=broker.cluster_id,
+        controller_id=controller_id,
+        topics=tuple(topics),
+        cluster_authorized_operations=AUTHORIZED_OPERATIONS_OMITTED,
+    )
 
 
 def _requested_topic(module: Any, broker: BrokerServer, item: Any, allow_auto: bool) -> Any:
@@ -70,11 +89,18 @@ def _requested_topic(module: Any, broker: BrokerServer, item: Any, allow_auto: b
     return _topic(module, broker, created, ErrorCode.none)
 
 
-def _error_topic(module: Any, name: str | None, topic_id: uuid.UUID | None,
-                 error: ErrorCode) -> Any:
-    return build(module.MetadataResponseTopic, error_code=error, name=name,
-                 topic_id=topic_id or uuid.UUID(int=0), is_internal=False, partitions=(),
-                 topic_authorized_operations=AUTHORIZED_OPERATIONS_OMITTED)
+def _error_topic(
+    module: Any, name: str | None, topic_id: uuid.UUID | None, error: ErrorCode
+) -> Any:
+    return build(
+        module.MetadataResponseTopic,
+        error_code=error,
+        name=name,
+        topic_id=topic_id or uuid.UUID(int=0),
+        is_internal=False,
+        partitions=(),
+        topic_authorized_operations=AUTHORIZED_OPERATIONS_OMITTED,
+    )
 
 
 def _topic(module: Any, broker: BrokerServer, topic: TopicMetadata, error: ErrorCode) -> Any:
@@ -82,17 +108,32 @@ def _topic(module: Any, broker: BrokerServer, topic: TopicMetadata, error: Error
         return _cluster_topic(module, broker, topic, error)
     node = broker.node_id
     partitions = tuple(
-        build(module.MetadataResponsePartition, error_code=ErrorCode.none, partition_index=p,
-              leader_id=node, leader_epoch=0, replica_nodes=(node,), isr_nodes=(node,),
-              offline_replicas=())
-        for p in range(topic.partitions))
-    return build(module.MetadataResponseTopic, error_code=error, name=topic.name,
-                 topic_id=topic.topic_id, is_internal=topic.internal, partitions=partitions,
-                 topic_authorized_operations=AUTHORIZED_OPERATIONS_OMITTED)
+        build(
+            module.MetadataResponsePartition,
+            error_code=ErrorCode.none,
+            partition_index=p,
+            leader_id=node,
+            leader_epoch=0,
+            replica_nodes=(node,),
+            isr_nodes=(node,),
+            offline_replicas=(),
+        )
+        for p in range(topic.partitions)
+    )
+    return build(
+        module.MetadataResponseTopic,
+        error_code=error,
+        name=topic.name,
+        topic_id=topic.topic_id,
+        is_internal=topic.internal,
+        partitions=partitions,
+        topic_authorized_operations=AUTHORIZED_OPERATIONS_OMITTED,
+    )
 
 
-def _cluster_topic(module: Any, broker: BrokerServer, topic: TopicMetadata,
-                   error: ErrorCode) -> Any:
+def _cluster_topic(
+    module: Any, broker: BrokerServer, topic: TopicMetadata, error: ErrorCode
+) -> Any:
     """Leader, epoch, replicas, ISR and offline replicas from the partition states."""
     store = broker.metadata_store
     live = store.brokers
@@ -101,15 +142,25 @@ def _cluster_topic(module: Any, broker: BrokerServer, topic: TopicMetadata,
         replicas = tuple(topic.assignment[p])
         state = store.states.get(TopicPartition(topic.name, p))
         leader = state.leader if state is not None else -1
-        code = ErrorCode.none if leader >= 0 and leader in live else \
-            ErrorCode.leader_not_available
-        partitions.append(build(
-            module.MetadataResponsePartition, error_code=code, partition_index=p,
-            leader_id=leader if code is ErrorCode.none else -1,
-            leader_epoch=state.leader_epoch if state is not None else -1,
-            replica_nodes=replicas, isr_nodes=state.isr if state is not None else (),
-            offline_replicas=tuple(r for r in replicas if r not in live)))
-    return build(module.MetadataResponseTopic, error_code=error, name=topic.name,
-                 topic_id=topic.topic_id, is_internal=topic.internal,
-                 partitions=tuple(partitions),
-                 topic_authorized_operations=AUTHORIZED_OPERATIONS_OMITTED)
+        code = ErrorCode.none if leader >= 0 and leader in live else ErrorCode.leader_not_available
+        partitions.append(
+            build(
+                module.MetadataResponsePartition,
+                error_code=code,
+                partition_index=p,
+                leader_id=leader if code is ErrorCode.none else -1,
+                leader_epoch=state.leader_epoch if state is not None else -1,
+                replica_nodes=replicas,
+                isr_nodes=state.isr if state is not None else (),
+                offline_replicas=tuple(r for r in replicas if r not in live),
+            )
+        )
+    return build(
+        module.MetadataResponseTopic,
+        error_code=error,
+        name=topic.name,
+        topic_id=topic.topic_id,
+        is_internal=topic.internal,
+        partitions=tuple(partitions),
+        topic_authorized_operations=AUTHORIZED_OPERATIONS_OMITTED,
+    )

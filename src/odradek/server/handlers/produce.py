@@ -42,8 +42,7 @@ def handle_produce(broker: BrokerServer, ctx: RequestContext, request: Any) -> A
         partitions = []
         for data in topic_data.partition_data:
             if not valid_acks:
-                partitions.append(_error(module, data.index, ErrorCode.invalid_required_acks,
-                                         None))
+                partitions.append(_error(module, data.index, ErrorCode.invalid_required_acks, None))
                 continue
             try:
                 if header.api_version < ZSTD_MIN_PRODUCE_VERSION:
@@ -51,25 +50,45 @@ def handle_produce(broker: BrokerServer, ctx: RequestContext, request: Any) -> A
                 if replicated and acks == -1:
                     check_min_isr(broker, topic_data.name, data.index)
                 info = broker.replica_manager.append_records(
-                    topic_data.name, data.index, data.records,
-                    legacy=header.api_version < FIRST_V2_PRODUCE_VERSION)
+                    topic_data.name,
+                    data.index,
+                    data.records,
+                    legacy=header.api_version < FIRST_V2_PRODUCE_VERSION,
+                )
             except KafkaError as exc:
                 failed = True
                 metrics.produce_failed(topic_data.name, len(data.records or b""), exc.error_code)
                 partitions.append(_failed(broker, module, topic_data.name, data.index, exc))
                 continue
-            metrics.produced(topic_data.name, info.last_offset - info.first_offset + 1,
-                             len(data.records))
-            append_time = None if info.log_append_time < 0 else datetime.fromtimestamp(
-                info.log_append_time / 1000, UTC)
-            partitions.append(build(
-                module.PartitionProduceResponse, index=data.index, error_code=ErrorCode.none,
-                base_offset=info.first_offset, log_append_time=append_time,
-                log_start_offset=info.log_start_offset, record_errors=(), error_message=None))
+            metrics.produced(
+                topic_data.name, info.last_offset - info.first_offset + 1, len(data.records)
+            )
+            append_time = (
+                None
+                if info.log_append_time < 0
+                else datetime.fromtimestamp(info.log_append_time / 1000, UTC)
+            )
+            partitions.append(
+                build(
+                    module.PartitionProduceResponse,
+                    index=data.index,
+                    error_code=ErrorCode.none,
+                    base_offset=info.first_offset,
+                    log_append_time=append_time,
+                    log_start_offset=info.log_start_offset,
+                    record_errors=(),
+                    error_message=None,
+                )
+            )
             if replicated and acks == -1:
-                waits.append((len(topics), len(partitions) - 1,
-                              TopicPartition(topic_data.name, data.index),
-                              info.last_offset + 1))
+                waits.append(
+                    (
+                        len(topics),
+                        len(partitions) - 1,
+                        TopicPartition(topic_data.name, data.index),
+                        info.last_offset + 1,
+                    )
+                )
         topics.append((topic_data.name, partitions))
     if acks == 0:
         if failed:
@@ -81,9 +100,14 @@ def handle_produce(broker: BrokerServer, ctx: RequestContext, request: Any) -> A
 
 
 def _response(module: Any, topics: list[Any]) -> Any:
-    return build(module.ProduceResponse, responses=tuple(
-        build(module.TopicProduceResponse, name=name, partition_responses=tuple(partitions))
-        for name, partitions in topics), throttle_time=timedelta(0))
+    return build(
+        module.ProduceResponse,
+        responses=tuple(
+            build(module.TopicProduceResponse, name=name, partition_responses=tuple(partitions))
+            for name, partitions in topics
+        ),
+        throttle_time=timedelta(0),
+    )
 
 
 def check_min_isr(broker: BrokerServer, topic: str, partition: int) -> None:
@@ -93,23 +117,29 @@ def check_min_isr(broker: BrokerServer, topic: str, partition: int) -> None:
     if found is not None and found.is_leader and len(found.isr) < found.min_insync_replicas:
         raise NotEnoughReplicasError(
             f"The size of the current ISR {set(found.isr)} is insufficient to satisfy the "
-            f"min.isr requirement of {found.min_insync_replicas} for partition {found.tp}")
+            f"min.isr requirement of {found.min_insync_replicas} for partition {found.tp}"
+        )
 
 
-async def _await_isr(broker: BrokerServer, module: Any, request: Any, topics: list[Any],
-                     waits: list[tuple[int, int, TopicPartition, int]]) -> Any:
+async def _await_isr(
+    broker: BrokerServer,
+    module: Any,
+    request: Any,
+    topics: list[Any],
+    waits: list[tuple[int, int, TopicPartition, int]],
+) -> Any:
     """acks=all in cluster mode: answer once the ISR has every appended batch (or with
     the partition's error: timed out, not enough replicas after append, leadership lost)."""
     timeout_s = max(request.timeout.total_seconds(), 0.001)
     results = await broker.replica_manager.wait_for_isr(
-        {tp: required for _, _, tp, required in waits}, timeout_s)
+        {tp: required for _, _, tp, required in waits}, timeout_s
+    )
     for topic_index, partition_index, tp, _ in waits:
         error = results[tp]
         if error is not None:
             name, partitions = topics[topic_index]
             metrics.produce_failed(name, 0, error.error_code)
-            partitions[partition_index] = _error(module, tp.partition, error.error_code,
-                                                 str(error))
+            partitions[partition_index] = _error(module, tp.partition, error.error_code, str(error))
     return _response(module, topics)
 
 
@@ -120,13 +150,16 @@ FIRST_V2_PRODUCE_VERSION = 3  # v0-2 carry magic v0/v1 message sets
 def reject_zstd(records: bytes | None) -> None:
     """zstd needs Produce v7+ (KIP-110): older requests get UNSUPPORTED_COMPRESSION_TYPE.
     (Magic v0/v1 message sets are checked when they are converted.)"""
-    if records and len(records) > ATTRIBUTES_OFFSET + 1 and records[MAGIC_OFFSET] == 2 and \
-            records[ATTRIBUTES_OFFSET + 1] & COMPRESSION_MASK == CompressionType.ZSTD:
+    if (
+        records
+        and len(records) > ATTRIBUTES_OFFSET + 1
+        and records[MAGIC_OFFSET] == 2
+        and records[ATTRIBUTES_OFFSET + 1] & COMPRESSION_MASK == CompressionType.ZSTD
+    ):
         raise UnsupportedCompressionTypeError("zstd compression needs Produce v7 or later")
 
 
-def _failed(broker: BrokerServer, module: Any, topic: str, partition: int,
-            exc: KafkaError) -> Any:
+def _failed(broker: BrokerServer, module: Any, topic: str, partition: int, exc: KafkaError) -> Any:
     """A failed partition. Record-level failures (KIP-467) list the failing records and carry
     Kafka's summary as error_message, with the log start offset, as Kafka answers them."""
     record_errors = record_errors_of(exc)
@@ -137,15 +170,29 @@ def _failed(broker: BrokerServer, module: Any, topic: str, partition: int,
         log_start = broker.replica_manager.get_log(topic, partition).log_start_offset
     except KafkaError:
         log_start = -1
-    return build(module.PartitionProduceResponse, index=partition, error_code=exc.error_code,
-                 base_offset=-1, log_append_time=None, log_start_offset=log_start,
-                 record_errors=tuple(
-                     build(entry, batch_index=e.batch_index, batch_index_error_message=e.message)
-                     for e in record_errors),
-                 error_message=str(exc))
+    return build(
+        module.PartitionProduceResponse,
+        index=partition,
+        error_code=exc.error_code,
+        base_offset=-1,
+        log_append_time=None,
+        log_start_offset=log_start,
+        record_errors=tuple(
+            build(entry, batch_index=e.batch_index, batch_index_error_message=e.message)
+            for e in record_errors
+        ),
+        error_message=str(exc),
+    )
 
 
 def _error(module: Any, partition: int, error: ErrorCode, message: str | None) -> Any:
-    return build(module.PartitionProduceResponse, index=partition, error_code=error,
-                 base_offset=-1, log_append_time=None, log_start_offset=-1, record_errors=(),
-                 error_message=message)
+    return build(
+        module.PartitionProduceResponse,
+        index=partition,
+        error_code=error,
+        base_offset=-1,
+        log_append_time=None,
+        log_start_offset=-1,
+        record_errors=(),
+        error_message=message,
+    )

@@ -43,15 +43,27 @@ def _init_producer_id(broker: BrokerServer, ctx: RequestContext, request: Any) -
             error, producer_id, epoch = broker.txns.coordinator.init_producer_id(
                 request.transactional_id,
                 int(request.transaction_timeout.total_seconds() * 1000),
-                getattr(request, "producer_id", -1), getattr(request, "producer_epoch", -1),
-                ctx.writes)
+                getattr(request, "producer_id", -1),
+                getattr(request, "producer_epoch", -1),
+                ctx.writes,
+            )
         except KafkaError as exc:
             error, producer_id, epoch = exc.error_code, -1, -1
         if error is ErrorCode.producer_fenced and header.api_version < 4:
             error = ErrorCode.invalid_producer_epoch
-        return build(module.InitProducerIdResponse, throttle_time=timedelta(0),
-                     error_code=error, producer_id=producer_id, producer_epoch=epoch)
+        return build(
+            module.InitProducerIdResponse,
+            throttle_time=timedelta(0),
+            error_code=error,
+            producer_id=producer_id,
+            producer_epoch=epoch,
+        )
     # A producer without a transactional id always gets a fresh id at epoch 0, as in Kafka.
     producer_id = broker.producer_ids.generate_producer_id()
-    return build(module.InitProducerIdResponse, throttle_time=timedelta(0),
-                 error_code=ErrorCode.none, producer_id=producer_id, producer_epoch=0)
+    return build(
+        module.InitProducerIdResponse,
+        throttle_time=timedelta(0),
+        error_code=ErrorCode.none,
+        producer_id=producer_id,
+        producer_epoch=0,
+    )

@@ -36,30 +36,40 @@ async def handle_create_topics(broker: BrokerServer, ctx: RequestContext, reques
     created_names: list[str] = []
     for topic in request.topics:
         if counts[topic.name] > 1:
-            results.append(_create_result(module, topic.name, None, ErrorCode.invalid_request,
-                                          "Duplicate topic name."))
+            results.append(
+                _create_result(
+                    module, topic.name, None, ErrorCode.invalid_request, "Duplicate topic name."
+                )
+            )
             continue
         spec = TopicSpec(
-            topic.name, topic.num_partitions, topic.replication_factor,
+            topic.name,
+            topic.num_partitions,
+            topic.replication_factor,
             {a.partition_index: list(a.broker_ids) for a in topic.assignments} or None,
-            {c.name: c.value for c in topic.configs})
+            {c.name: c.value for c in topic.configs},
+        )
         try:
             created = await broker.admin_manager.create_topic_async(spec, validate_only)
         except KafkaError as exc:
             results.append(_create_result(module, topic.name, None, exc.error_code, str(exc)))
             continue
-        result = _create_result(module, created.name, created, ErrorCode.none, None,
-                                _configs(broker, module, created))
+        result = _create_result(
+            module, created.name, created, ErrorCode.none, None, _configs(broker, module, created)
+        )
         if validate_only and hasattr(result, "topic_id"):
             result = build(type(result), **{**_fields(result), "topic_id": ZERO_UUID})
         results.append(result)
         if not validate_only:
             created_names.append(created.name)
-    response = build(module.CreateTopicsResponse, throttle_time=timedelta(0),
-                     topics=tuple(results))
+    response = build(module.CreateTopicsResponse, throttle_time=timedelta(0), topics=tuple(results))
     if broker.cluster is not None and created_names:
-        return await _when(broker, request, response, lambda: all(
-            _has_leaders(broker, name) for name in created_names))
+        return await _when(
+            broker,
+            request,
+            response,
+            lambda: all(_has_leaders(broker, name) for name in created_names),
+        )
     return response
 
 
@@ -68,11 +78,13 @@ def _has_leaders(broker: BrokerServer, name: str) -> bool:
     states = broker.metadata_store.states
     return topic is not None and all(
         TopicPartition(name, p) in states and states[TopicPartition(name, p)].leader >= 0
-        for p in topic.assignment)
+        for p in topic.assignment
+    )
 
 
-async def _when(broker: BrokerServer, request: Any, response: Any,
-                ready: Callable[[], bool]) -> Any:
+async def _when(
+    broker: BrokerServer, request: Any, response: Any, ready: Callable[[], bool]
+) -> Any:
     """Cluster mode: answer once this broker's metadata shows the change (Kafka waits for
     the metadata to propagate), or when the request's timeout passes."""
     assert broker.cluster is not None
@@ -92,20 +104,38 @@ def _configs(broker: BrokerServer, module: Any, created: Any) -> tuple[Any, ...]
     """KIP-525: the created topic's effective configs with their sources (v5+)."""
     if not hasattr(module, "CreatableTopicConfigs"):
         return ()
-    return tuple(build(module.CreatableTopicConfigs, name=e.name, value=e.value,
-                       read_only=e.read_only, config_source=int(e.source),
-                       is_sensitive=e.sensitive)
-                 for e in broker.configs.describe_topic_metadata(created, None))
+    return tuple(
+        build(
+            module.CreatableTopicConfigs,
+            name=e.name,
+            value=e.value,
+            read_only=e.read_only,
+            config_source=int(e.source),
+            is_sensitive=e.sensitive,
+        )
+        for e in broker.configs.describe_topic_metadata(created, None)
+    )
 
 
-def _create_result(module: Any, name: str, created: Any, error: ErrorCode,
-                   message: str | None, configs: tuple[Any, ...] = ()) -> Any:
-    return build(module.CreatableTopicResult, name=name,
-                 topic_id=created.topic_id if created is not None else ZERO_UUID,
-                 error_code=error, error_message=message, topic_config_error_code=0,
-                 num_partitions=created.partitions if created is not None else -1,
-                 replication_factor=created.replication_factor if created is not None else -1,
-                 configs=configs if created is not None else None)
+def _create_result(
+    module: Any,
+    name: str,
+    created: Any,
+    error: ErrorCode,
+    message: str | None,
+    configs: tuple[Any, ...] = (),
+) -> Any:
+    return build(
+        module.CreatableTopicResult,
+        name=name,
+        topic_id=created.topic_id if created is not None else ZERO_UUID,
+        error_code=error,
+        error_message=message,
+        topic_config_error_code=0,
+        num_partitions=created.partitions if created is not None else -1,
+        replication_factor=created.replication_factor if created is not None else -1,
+        configs=configs if created is not None else None,
+    )
 
 
 async def handle_delete_topics(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
@@ -114,25 +144,41 @@ async def handle_delete_topics(broker: BrokerServer, ctx: RequestContext, reques
     if hasattr(request, "topic_names"):
         wanted = [(name, None) for name in request.topic_names]
     else:
-        wanted = [(t.name, t.topic_id if t.topic_id != ZERO_UUID else None)
-                  for t in request.topics]
+        wanted = [(t.name, t.topic_id if t.topic_id != ZERO_UUID else None) for t in request.topics]
     results = []
     for name, topic_id in wanted:
         try:
             deleted = await broker.admin_manager.delete_topic_async(name, topic_id)
-            results.append(build(module.DeletableTopicResult, name=deleted.name,
-                                 topic_id=deleted.topic_id, error_code=ErrorCode.none,
-                                 error_message=None))
+            results.append(
+                build(
+                    module.DeletableTopicResult,
+                    name=deleted.name,
+                    topic_id=deleted.topic_id,
+                    error_code=ErrorCode.none,
+                    error_message=None,
+                )
+            )
         except KafkaError as exc:
-            results.append(build(module.DeletableTopicResult, name=name,
-                                 topic_id=topic_id or ZERO_UUID, error_code=exc.error_code,
-                                 error_message=str(exc)))
-    response = build(module.DeleteTopicsResponse, throttle_time=timedelta(0),
-                     responses=tuple(results))
+            results.append(
+                build(
+                    module.DeletableTopicResult,
+                    name=name,
+                    topic_id=topic_id or ZERO_UUID,
+                    error_code=exc.error_code,
+                    error_message=str(exc),
+                )
+            )
+    response = build(
+        module.DeleteTopicsResponse, throttle_time=timedelta(0), responses=tuple(results)
+    )
     deleted_names = [r.name for r in results if r.error_code == ErrorCode.none]
     if broker.cluster is not None and deleted_names:
-        return await _when(broker, request, response, lambda: not any(
-            n in broker.metadata_store.topics for n in deleted_names))
+        return await _when(
+            broker,
+            request,
+            response,
+            lambda: not any(n in broker.metadata_store.topics for n in deleted_names),
+        )
     return response
 
 

@@ -26,12 +26,14 @@ E = ErrorCode
 
 def legacy_fenced(error: ErrorCode, version: int, first_version: int) -> ErrorCode:
     """PRODUCER_FENCED is answered as INVALID_PRODUCER_EPOCH to versions before it existed."""
-    return E.invalid_producer_epoch if error is E.producer_fenced and \
-        version < first_version else error
+    return (
+        E.invalid_producer_epoch
+        if error is E.producer_fenced and version < first_version
+        else error
+    )
 
 
-def _txn_unavailable(broker: BrokerServer, transactional_id: str | None = None
-                     ) -> ErrorCode | None:
+def _txn_unavailable(broker: BrokerServer, transactional_id: str | None = None) -> ErrorCode | None:
     try:
         broker.txns.ensure_txn_topic()
         if transactional_id is not None:
@@ -41,29 +43,38 @@ def _txn_unavailable(broker: BrokerServer, transactional_id: str | None = None
     return None
 
 
-def handle_add_partitions_to_txn(broker: BrokerServer, ctx: RequestContext,
-                                 request: Any) -> Any:
+def handle_add_partitions_to_txn(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
     header = ctx.header
     module = response_module(keys.ADD_PARTITIONS_TO_TXN_KEY, header.api_version)
-    wanted = [TopicPartition(t.name, p) for t in request.v3_and_below_topics
-              for p in t.partitions]
+    wanted = [TopicPartition(t.name, p) for t in request.v3_and_below_topics for p in t.partitions]
     unavailable = _txn_unavailable(broker, request.v3_and_below_transactional_id)
     if unavailable is not None:
         results = dict.fromkeys(wanted, unavailable)
     else:
         results = broker.txns.coordinator.add_partitions(
-            request.v3_and_below_transactional_id, request.v3_and_below_producer_id,
-            request.v3_and_below_producer_epoch, wanted,
-            lambda tp: _partition_exists(broker, tp), ctx.writes)
+            request.v3_and_below_transactional_id,
+            request.v3_and_below_producer_id,
+            request.v3_and_below_producer_epoch,
+            wanted,
+            lambda tp: _partition_exists(broker, tp),
+            ctx.writes,
+        )
     by_topic: dict[str, list[Any]] = {}
     for tp, error in results.items():
-        by_topic.setdefault(tp.topic, []).append(build(
-            module.AddPartitionsToTxnPartitionResult, partition_index=tp.partition,
-            partition_error_code=legacy_fenced(error, header.api_version, 2)))
-    topics = tuple(build(module.AddPartitionsToTxnTopicResult, name=name,
-                         results_by_partition=tuple(parts)) for name, parts in by_topic.items())
-    return build(module.AddPartitionsToTxnResponse, throttle_time=ZERO,
-                 results_by_topic_v3_and_below=topics)
+        by_topic.setdefault(tp.topic, []).append(
+            build(
+                module.AddPartitionsToTxnPartitionResult,
+                partition_index=tp.partition,
+                partition_error_code=legacy_fenced(error, header.api_version, 2),
+            )
+        )
+    topics = tuple(
+        build(module.AddPartitionsToTxnTopicResult, name=name, results_by_partition=tuple(parts))
+        for name, parts in by_topic.items()
+    )
+    return build(
+        module.AddPartitionsToTxnResponse, throttle_time=ZERO, results_by_topic_v3_and_below=topics
+    )
 
 
 def handle_add_offsets_to_txn(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
@@ -75,45 +86,80 @@ def handle_add_offsets_to_txn(broker: BrokerServer, ctx: RequestContext, request
             broker.groups.ensure_offsets_topic()
             partition = broker.groups.coordinator.partition_for(request.group_id)
             results = broker.txns.coordinator.add_partitions(
-                request.transactional_id, request.producer_id, request.producer_epoch,
-                [TopicPartition(OFFSETS_TOPIC, partition)], lambda tp: True, ctx.writes)
+                request.transactional_id,
+                request.producer_id,
+                request.producer_epoch,
+                [TopicPartition(OFFSETS_TOPIC, partition)],
+                lambda tp: True,
+                ctx.writes,
+            )
             error = next(iter(results.values()))
         except KafkaError as exc:
             error = exc.error_code
-    return build(module.AddOffsetsToTxnResponse, throttle_time=ZERO,
-                 error_code=legacy_fenced(error, header.api_version, 2))
+    return build(
+        module.AddOffsetsToTxnResponse,
+        throttle_time=ZERO,
+        error_code=legacy_fenced(error, header.api_version, 2),
+    )
 
 
 def handle_end_txn(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
     header = ctx.header
     module = response_module(keys.END_TXN_KEY, header.api_version)
-    error = _txn_unavailable(broker, request.transactional_id) or \
-        broker.txns.coordinator.end_txn(
-        request.transactional_id, request.producer_id, request.producer_epoch,
-        request.committed, ctx.writes)
-    return build(module.EndTxnResponse, throttle_time=ZERO,
-                 error_code=legacy_fenced(error, header.api_version, 2))
+    error = _txn_unavailable(broker, request.transactional_id) or broker.txns.coordinator.end_txn(
+        request.transactional_id,
+        request.producer_id,
+        request.producer_epoch,
+        request.committed,
+        ctx.writes,
+    )
+    return build(
+        module.EndTxnResponse,
+        throttle_time=ZERO,
+        error_code=legacy_fenced(error, header.api_version, 2),
+    )
 
 
 def handle_txn_offset_commit(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
     header = ctx.header
     module = response_module(keys.TXN_OFFSET_COMMIT_KEY, header.api_version)
-    offsets = {(t.name, p.partition_index): OffsetCommit(
-        p.committed_offset, getattr(p, "committed_leader_epoch", -1), p.committed_metadata)
-        for t in request.topics for p in t.partitions}
+    offsets = {
+        (t.name, p.partition_index): OffsetCommit(
+            p.committed_offset, getattr(p, "committed_leader_epoch", -1), p.committed_metadata
+        )
+        for t in request.topics
+        for p in t.partitions
+    }
     try:
         broker.groups.ensure_offsets_topic()
         broker.groups.check_coordinator(request.group_id)
         results = broker.groups.coordinator.txn_commit_offsets(
-            request.group_id, request.producer_id, request.producer_epoch,
-            getattr(request, "member_id", ""), getattr(request, "group_instance_id", None),
-            getattr(request, "generation_id", -1), offsets, ctx.writes)
+            request.group_id,
+            request.producer_id,
+            request.producer_epoch,
+            getattr(request, "member_id", ""),
+            getattr(request, "group_instance_id", None),
+            getattr(request, "generation_id", -1),
+            offsets,
+            ctx.writes,
+        )
     except KafkaError as exc:
         results = dict.fromkeys(offsets, exc.error_code)
-    topics = tuple(build(module.TxnOffsetCommitResponseTopic, name=t.name, partitions=tuple(
-        build(module.TxnOffsetCommitResponsePartition, partition_index=p.partition_index,
-              error_code=results[(t.name, p.partition_index)]) for p in t.partitions))
-        for t in request.topics)
+    topics = tuple(
+        build(
+            module.TxnOffsetCommitResponseTopic,
+            name=t.name,
+            partitions=tuple(
+                build(
+                    module.TxnOffsetCommitResponsePartition,
+                    partition_index=p.partition_index,
+                    error_code=results[(t.name, p.partition_index)],
+                )
+                for p in t.partitions
+            ),
+        )
+        for t in request.topics
+    )
     return build(module.TxnOffsetCommitResponse, throttle_time=ZERO, topics=topics)
 
 
@@ -123,56 +169,90 @@ def handle_write_txn_markers(broker: BrokerServer, ctx: RequestContext, request:
     markers = []
     for marker in request.markers:
         wanted = [TopicPartition(t.name, p) for t in marker.topics for p in t.partition_indexes]
-        results = broker.txns.write_markers(marker.producer_id, marker.producer_epoch,
-                                            marker.transaction_result, wanted, ctx.writes)
+        results = broker.txns.write_markers(
+            marker.producer_id, marker.producer_epoch, marker.transaction_result, wanted, ctx.writes
+        )
         by_topic: dict[str, list[Any]] = {}
         for tp in wanted:
-            by_topic.setdefault(tp.topic, []).append(build(
-                module.WritableTxnMarkerPartitionResult, partition_index=tp.partition,
-                error_code=results.get(tp, E.unknown_server_error)))
-        markers.append(build(module.WritableTxnMarkerResult, producer_id=marker.producer_id,
-                             topics=tuple(build(module.WritableTxnMarkerTopicResult, name=n,
-                                                partitions=tuple(ps))
-                                          for n, ps in by_topic.items())))
+            by_topic.setdefault(tp.topic, []).append(
+                build(
+                    module.WritableTxnMarkerPartitionResult,
+                    partition_index=tp.partition,
+                    error_code=results.get(tp, E.unknown_server_error),
+                )
+            )
+        markers.append(
+            build(
+                module.WritableTxnMarkerResult,
+                producer_id=marker.producer_id,
+                topics=tuple(
+                    build(module.WritableTxnMarkerTopicResult, name=n, partitions=tuple(ps))
+                    for n, ps in by_topic.items()
+                ),
+            )
+        )
     return build(module.WriteTxnMarkersResponse, markers=tuple(markers))
 
 
-def handle_describe_transactions(broker: BrokerServer, ctx: RequestContext,
-                                 request: Any) -> Any:
+def handle_describe_transactions(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
     header = ctx.header
     module = response_module(keys.DESCRIBE_TRANSACTIONS_KEY, header.api_version)
     states = []
     for transactional_id in request.transactional_ids:
         txn = broker.txns.coordinator.txns.get(transactional_id)
         if txn is None:
-            states.append(build(module.TransactionState,
-                                error_code=E.transactional_id_not_found,
-                                transactional_id=transactional_id, transaction_state="",
-                                transaction_timeout=ZERO,
-                                transaction_start_time=datetime.fromtimestamp(0, UTC),
-                                producer_id=-1, producer_epoch=-1, topics=()))
+            states.append(
+                build(
+                    module.TransactionState,
+                    error_code=E.transactional_id_not_found,
+                    transactional_id=transactional_id,
+                    transaction_state="",
+                    transaction_timeout=ZERO,
+                    transaction_start_time=datetime.fromtimestamp(0, UTC),
+                    producer_id=-1,
+                    producer_epoch=-1,
+                    topics=(),
+                )
+            )
             continue
         by_topic: dict[str, list[int]] = {}
         for tp in sorted(txn.partitions):
             by_topic.setdefault(tp.topic, []).append(tp.partition)
         start = datetime.fromtimestamp(txn.start_ms / 1000, UTC)  # -1 ms when idle
-        states.append(build(module.TransactionState, error_code=E.none,
-                            transactional_id=transactional_id,
-                            transaction_state=txn.state.label,
-                            transaction_timeout=timedelta(milliseconds=txn.timeout_ms),
-                            transaction_start_time=start, producer_id=txn.producer_id,
-                            producer_epoch=txn.producer_epoch,
-                            topics=tuple(build(module.TopicData, topic=t, partitions=tuple(ps))
-                                         for t, ps in by_topic.items())))
-    return build(module.DescribeTransactionsResponse, throttle_time=ZERO,
-                 transaction_states=tuple(states))
+        states.append(
+            build(
+                module.TransactionState,
+                error_code=E.none,
+                transactional_id=transactional_id,
+                transaction_state=txn.state.label,
+                transaction_timeout=timedelta(milliseconds=txn.timeout_ms),
+                transaction_start_time=start,
+                producer_id=txn.producer_id,
+                producer_epoch=txn.producer_epoch,
+                topics=tuple(
+                    build(module.TopicData, topic=t, partitions=tuple(ps))
+                    for t, ps in by_topic.items()
+                ),
+            )
+        )
+    return build(
+        module.DescribeTransactionsResponse, throttle_time=ZERO, transaction_states=tuple(states)
+    )
 
 
 def handle_list_transactions(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
     header = ctx.header
     module = response_module(keys.LIST_TRANSACTIONS_KEY, header.api_version)
-    known = {"empty", "ongoing", "preparecommit", "prepareabort", "completecommit",
-             "completeabort", "dead", "prepareepochfence"}
+    known = {
+        "empty",
+        "ongoing",
+        "preparecommit",
+        "prepareabort",
+        "completecommit",
+        "completeabort",
+        "dead",
+        "prepareepochfence",
+    }
     filters = list(request.state_filters)
     unknown = tuple(f for f in filters if f.lower() not in known)
     found = broker.txns.coordinator.list_transactions(filters, request.producer_id_filters)
@@ -180,11 +260,21 @@ def handle_list_transactions(broker: BrokerServer, ctx: RequestContext, request:
     now = broker.clock.milliseconds()
     if duration >= 0:
         found = [t for t in found if t.start_ms >= 0 and now - t.start_ms > duration]
-    return build(module.ListTransactionsResponse, throttle_time=ZERO, error_code=E.none,
-                 unknown_state_filters=unknown, transaction_states=tuple(
-                     build(module.TransactionState, transactional_id=t.transactional_id,
-                           producer_id=t.producer_id, transaction_state=t.state.label)
-                     for t in found))
+    return build(
+        module.ListTransactionsResponse,
+        throttle_time=ZERO,
+        error_code=E.none,
+        unknown_state_filters=unknown,
+        transaction_states=tuple(
+            build(
+                module.TransactionState,
+                transactional_id=t.transactional_id,
+                producer_id=t.producer_id,
+                transaction_state=t.state.label,
+            )
+            for t in found
+        ),
+    )
 
 
 def handle_describe_producers(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
@@ -197,19 +287,37 @@ def handle_describe_producers(broker: BrokerServer, ctx: RequestContext, request
             try:
                 log_obj = broker.replica_manager.get_log(topic.name, index)
             except KafkaError as exc:
-                partitions.append(build(module.PartitionResponse, partition_index=index,
-                                        error_code=exc.error_code, error_message=str(exc),
-                                        active_producers=()))
+                partitions.append(
+                    build(
+                        module.PartitionResponse,
+                        partition_index=index,
+                        error_code=exc.error_code,
+                        error_message=str(exc),
+                        active_producers=(),
+                    )
+                )
                 continue
             producers = tuple(
-                build(module.ProducerState, producer_id=e.producer_id, producer_epoch=e.epoch,
-                      last_sequence=e.last_seq, last_timestamp=e.last_timestamp,
-                      coordinator_epoch=e.coordinator_epoch,
-                      current_txn_start_offset=e.current_txn_first_offset)
-                for e in log_obj.producer_state.entries.values())
-            partitions.append(build(module.PartitionResponse, partition_index=index,
-                                    error_code=E.none, error_message=None,
-                                    active_producers=producers))
+                build(
+                    module.ProducerState,
+                    producer_id=e.producer_id,
+                    producer_epoch=e.epoch,
+                    last_sequence=e.last_seq,
+                    last_timestamp=e.last_timestamp,
+                    coordinator_epoch=e.coordinator_epoch,
+                    current_txn_start_offset=e.current_txn_first_offset,
+                )
+                for e in log_obj.producer_state.entries.values()
+            )
+            partitions.append(
+                build(
+                    module.PartitionResponse,
+                    partition_index=index,
+                    error_code=E.none,
+                    error_message=None,
+                    active_producers=producers,
+                )
+            )
         topics.append(build(module.TopicResponse, name=topic.name, partitions=tuple(partitions)))
     return build(module.DescribeProducersResponse, throttle_time=ZERO, topics=tuple(topics))
 

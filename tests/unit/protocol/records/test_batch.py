@@ -28,8 +28,7 @@ BIG = 10 * 1024 * 1024
 
 def batch_of(count: int, *, timestamp: int = T0, **kwargs: object) -> bytes:
     records = [(f"k{i}".encode(), f"value-{i}".encode()) for i in range(count)]
-    return encode_batch(records, timestamps=[timestamp + i for i in range(count)],
-                        **kwargs)  # type: ignore[arg-type]
+    return encode_batch(records, timestamps=[timestamp + i for i in range(count)], **kwargs)  # type: ignore[arg-type]
 
 
 def test_single_good_batch() -> None:
@@ -210,5 +209,3 @@ def test_stamp_log_append_time_keeps_compression_bits(compression: int) -> None:
     assert header.is_log_append_time
     (decoded,) = decode_batches(result)
     assert len(decoded.records) == 4
-
-

@@ -25,35 +25,52 @@ from odradek.protocol.records.compression import (
 )
 from tests.unit.protocol.records.helpers import with_payload
 
-CODECS = [CompressionType.NONE, CompressionType.GZIP, CompressionType.SNAPPY,
-          CompressionType.LZ4, CompressionType.ZSTD]
+CODECS = [
+    CompressionType.NONE,
+    CompressionType.GZIP,
+    CompressionType.SNAPPY,
+    CompressionType.LZ4,
+    CompressionType.ZSTD,
+]
 T0 = 1_700_000_000_000
 
 maybe_bytes = st.one_of(st.none(), st.binary(max_size=64))
 record_lists = st.lists(st.tuples(maybe_bytes, maybe_bytes), min_size=1, max_size=20)
 header_lists = st.lists(st.tuples(st.text(max_size=10), maybe_bytes), max_size=3)
-fast = settings(max_examples=50, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.too_slow])
+fast = settings(
+    max_examples=50, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 @fast
-@given(records=record_lists, headers=header_lists, codec=st.sampled_from(CODECS),
-       base_offset=st.integers(0, 2**40),
-       deltas=st.lists(st.integers(-10**6, 10**9), min_size=20, max_size=20))
-def test_round_trip(records: list[tuple[bytes | None, bytes | None]],
-                    headers: list[tuple[str, bytes | None]], codec: int, base_offset: int,
-                    deltas: list[int]) -> None:
-    timestamps = [T0 + d for d in deltas[:len(records)]]
-    data = encode_batch(records, base_offset=base_offset, timestamps=timestamps,
-                        compression=codec, headers=headers)
+@given(
+    records=record_lists,
+    headers=header_lists,
+    codec=st.sampled_from(CODECS),
+    base_offset=st.integers(0, 2**40),
+    deltas=st.lists(st.integers(-(10**6), 10**9), min_size=20, max_size=20),
+)
+def test_round_trip(
+    records: list[tuple[bytes | None, bytes | None]],
+    headers: list[tuple[str, bytes | None]],
+    codec: int,
+    base_offset: int,
+    deltas: list[int],
+) -> None:
+    timestamps = [T0 + d for d in deltas[: len(records)]]
+    data = encode_batch(
+        records, base_offset=base_offset, timestamps=timestamps, compression=codec, headers=headers
+    )
     validated = validate_batches(data, len(data))
     assert validated.record_count == len(records)
     assert validated.max_timestamp == max(timestamps)
     (batch,) = decode_batches(data)
     assert batch.header.compression == codec
     assert batch.header.base_timestamp == timestamps[0]
-    expected = tuple(Record(base_offset + i, timestamps[i], key, value, tuple(headers))
-                     for i, (key, value) in enumerate(records))
+    expected = tuple(
+        Record(base_offset + i, timestamps[i], key, value, tuple(headers))
+        for i, (key, value) in enumerate(records)
+    )
     assert batch.records == expected
 
 
@@ -70,8 +87,9 @@ def test_round_trip_every_codec_large_values(codec: int) -> None:
 
 def test_several_batches_decode_in_order() -> None:
     first = encode_batch([(b"a", b"1")], base_offset=0, timestamp=T0)
-    second = encode_batch([(b"b", b"2"), (b"c", b"3")], base_offset=1, timestamp=T0,
-                          compression=CompressionType.ZSTD)
+    second = encode_batch(
+        [(b"b", b"2"), (b"c", b"3")], base_offset=1, timestamp=T0, compression=CompressionType.ZSTD
+    )
     batches = list(decode_batches(first + second + second[:30]))
     assert [[r.offset for r in b.records] for b in batches] == [[0], [1, 2]]
     assert [r.key for r in batches[1].records] == [b"b", b"c"]
@@ -84,8 +102,14 @@ def test_empty_key_and_value_differ_from_null() -> None:
 
 
 def test_encode_batch_header_fields() -> None:
-    data = encode_batch([(b"k", b"v")] * 3, base_offset=5, timestamp=T0, producer_id=9,
-                        producer_epoch=2, base_sequence=11)
+    data = encode_batch(
+        [(b"k", b"v")] * 3,
+        base_offset=5,
+        timestamp=T0,
+        producer_id=9,
+        producer_epoch=2,
+        base_sequence=11,
+    )
     header = read_header(data)
     assert (header.base_offset, header.magic, header.records_count) == (5, 2, 3)
     assert (header.producer_id, header.producer_epoch, header.base_sequence) == (9, 2, 11)

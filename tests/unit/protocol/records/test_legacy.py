@@ -43,8 +43,7 @@ from odradek.protocol.records.validation import (
 from tests.unit.protocol.records.helpers import legacy_message
 
 NOW = 1_700_000_000_000
-CODECS = (CompressionType.NONE, CompressionType.GZIP, CompressionType.SNAPPY,
-          CompressionType.LZ4)
+CODECS = (CompressionType.NONE, CompressionType.GZIP, CompressionType.SNAPPY, CompressionType.LZ4)
 POLICY = RecordPolicy(tp="t-0")
 
 
@@ -62,10 +61,15 @@ def deep(data: bytes) -> list[LegacyMessage]:
 # -- xxh32 and LZ4 framing -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("data", "expected"), [
-    (b"", 0x02CC5D05), (b"a", 0x550D7456), (b"abc", 0x32D153FF),
-    (b"Nobody inspects the spammish repetition", 0xE2293B2F),
-])
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"", 0x02CC5D05),
+        (b"a", 0x550D7456),
+        (b"abc", 0x32D153FF),
+        (b"Nobody inspects the spammish repetition", 0xE2293B2F),
+    ],
+)
 def test_xxh32_reference_values(data: bytes, expected: int) -> None:
     assert xxh32(data) == expected
 
@@ -96,8 +100,9 @@ def test_magic_0_lz4_is_written_with_the_broken_checksum() -> None:
     assert compress_legacy(CompressionType.LZ4, data, 1) == lz4_frame(data)
 
 
-@pytest.mark.parametrize("codec", [CompressionType.GZIP, CompressionType.SNAPPY,
-                                   CompressionType.LZ4])
+@pytest.mark.parametrize(
+    "codec", [CompressionType.GZIP, CompressionType.SNAPPY, CompressionType.LZ4]
+)
 def test_compress_round_trip(codec: int) -> None:
     data = b"0123456789" * 5000
     for magic in (0, 1):
@@ -113,7 +118,11 @@ def test_encode_message_matches_the_wire_layout(magic: int) -> None:
     assert encode_message(7, magic, 0, NOW, None, b"legacy value") == expected
     (message,) = messages(expected)
     assert (message.offset, message.magic, message.key, message.value) == (
-        7, magic, None, b"legacy value")
+        7,
+        magic,
+        None,
+        b"legacy value",
+    )
     assert message.timestamp == (NOW if magic else -1)
     assert is_legacy(expected)
     assert not is_legacy(encode_batch([(b"k", b"v")]))
@@ -159,10 +168,12 @@ def v2_records(batch: bytes) -> list[tuple[int, int, bytes | None, bytes | None]
 
 @pytest.mark.parametrize("codec", CODECS)
 def test_legacy_to_v2_keeps_records_and_codec(codec: int) -> None:
-    records = [(0, NOW + i, f"k{i}".encode() if i % 2 else None, f"v{i}".encode())
-               for i in range(4)]
-    data = encode_message_set([(i, ts, k, v) for i, (_, ts, k, v) in enumerate(records)],
-                              magic=1, compression=codec)
+    records = [
+        (0, NOW + i, f"k{i}".encode() if i % 2 else None, f"v{i}".encode()) for i in range(4)
+    ]
+    data = encode_message_set(
+        [(i, ts, k, v) for i, (_, ts, k, v) in enumerate(records)], magic=1, compression=codec
+    )
     batch = convert_legacy_to_v2(data, POLICY, NOW)
     header = read_header(batch)
     assert header.magic == 2 and header.compression == codec
@@ -181,15 +192,19 @@ def test_magic_0_has_no_timestamps_and_topic_codec_wins() -> None:
 
 
 def test_compacted_topic_rejects_keyless_records_with_their_indices() -> None:
-    data = encode_message_set([(i, NOW, None if i in (0, 2) else b"k", b"v") for i in range(4)],
-                              magic=1, compression=CompressionType.GZIP)
+    data = encode_message_set(
+        [(i, NOW, None if i in (0, 2) else b"k", b"v") for i in range(4)],
+        magic=1,
+        compression=CompressionType.GZIP,
+    )
     policy = RecordPolicy(tp="t-0", compacted=True)
     with pytest.raises(InvalidRecordsError) as info:
         convert_legacy_to_v2(data, policy, NOW)
     errors = record_errors_of(info.value)
     assert errors is not None and [e.batch_index for e in errors] == [0, 2]
-    assert errors[0].message == ("Compacted topic cannot accept message without key in topic "
-                                 "partition t-0")
+    assert errors[0].message == (
+        "Compacted topic cannot accept message without key in topic partition t-0"
+    )
     assert isinstance(info.value, InvalidRecordError)
 
 
@@ -202,29 +217,53 @@ def test_uncompressed_legacy_messages_are_batches_of_one() -> None:
 
 
 def test_invalid_timestamps() -> None:
-    data = encode_message_set([(0, NOW, b"k", b"v"), (1, NOW - 7_200_000, b"k", b"v")],
-                              magic=1, compression=CompressionType.SNAPPY)
+    data = encode_message_set(
+        [(0, NOW, b"k", b"v"), (1, NOW - 7_200_000, b"k", b"v")],
+        magic=1,
+        compression=CompressionType.SNAPPY,
+    )
     policy = RecordPolicy(tp="t-0", before_max_ms=3_600_000)
     with pytest.raises(InvalidTimestampsError) as info:
         convert_legacy_to_v2(data, policy, NOW)
     assert str(info.value) == "One or more records have been rejected due to invalid timestamp"
     (error,) = record_errors_of(info.value) or ()
     assert error.batch_index == 1
-    assert error.message == (f"Timestamp {NOW - 7_200_000} of message with offset 1 is out of "
-                             f"range. The timestamp should be within [{NOW - 3_600_000}, "
-                             f"{NOW + 2**63 - 1 - 2**64}]")
+    assert error.message == (
+        f"Timestamp {NOW - 7_200_000} of message with offset 1 is out of "
+        f"range. The timestamp should be within [{NOW - 3_600_000}, "
+        f"{NOW + 2**63 - 1 - 2**64}]"
+    )
 
 
-@pytest.mark.parametrize(("data", "error", "match"), [
-    (encode_message_set([(0, NOW, b"k", b"v")], magic=1, compression=CompressionType.GZIP) * 2,
-     InvalidRecordError, "more than one batch"),
-    (encode_message(0, 0, 0, 0, b"k", b"v") + encode_message(1, 1, 0, NOW, b"k", b"v"),
-     InvalidRecordError, "Batch magic 1 is not the same as the first batch's magic byte 0"),
-    (encode_message(0, 1, CompressionType.ZSTD, NOW, None,
-                    bytes(cramjam.zstd.compress(encode_message(0, 1, 0, NOW, b"k", b"v")))),
-     UnsupportedCompressionTypeError, "zstd"),
-    (b"", InvalidRecordError, "no batches"),
-])
+@pytest.mark.parametrize(
+    ("data", "error", "match"),
+    [
+        (
+            encode_message_set([(0, NOW, b"k", b"v")], magic=1, compression=CompressionType.GZIP)
+            * 2,
+            InvalidRecordError,
+            "more than one batch",
+        ),
+        (
+            encode_message(0, 0, 0, 0, b"k", b"v") + encode_message(1, 1, 0, NOW, b"k", b"v"),
+            InvalidRecordError,
+            "Batch magic 1 is not the same as the first batch's magic byte 0",
+        ),
+        (
+            encode_message(
+                0,
+                1,
+                CompressionType.ZSTD,
+                NOW,
+                None,
+                bytes(cramjam.zstd.compress(encode_message(0, 1, 0, NOW, b"k", b"v"))),
+            ),
+            UnsupportedCompressionTypeError,
+            "zstd",
+        ),
+        (b"", InvalidRecordError, "no batches"),
+    ],
+)
 def test_rejected_message_sets(data: bytes, error: type[Exception], match: str) -> None:
     with pytest.raises(error, match=match):
         convert_legacy_to_v2(data, POLICY, NOW)
@@ -232,12 +271,15 @@ def test_rejected_message_sets(data: bytes, error: type[Exception], match: str) 
 
 def test_nested_compression_is_a_record_error() -> None:
     nested = encode_message_set([(0, NOW, b"k", b"v")], magic=1, compression=CompressionType.GZIP)
-    data = encode_message(0, 1, CompressionType.GZIP, NOW, None,
-                          compress_legacy(CompressionType.GZIP, nested, 1))
+    data = encode_message(
+        0, 1, CompressionType.GZIP, NOW, None, compress_legacy(CompressionType.GZIP, nested, 1)
+    )
     with pytest.raises(InvalidRecordsError) as info:
         convert_legacy_to_v2(data, POLICY, NOW)
-    assert "should not have an inner record with a compression attribute set" in \
-        (record_errors_of(info.value) or ())[0].message  # type: ignore[operator]
+    assert (
+        "should not have an inner record with a compression attribute set"  # type: ignore[operator]
+        in (record_errors_of(info.value) or ())[0].message
+    )
 
 
 def test_message_larger_than_max_message_bytes() -> None:
@@ -249,8 +291,14 @@ def test_message_larger_than_max_message_bytes() -> None:
 def test_corrupt_inner_message_names_the_partition() -> None:
     inner = bytearray(encode_message(0, 1, 0, NOW, b"k", b"value"))
     inner[-1] ^= 0xFF
-    data = encode_message(0, 1, CompressionType.GZIP, NOW, None,
-                          compress_legacy(CompressionType.GZIP, bytes(inner), 1))
+    data = encode_message(
+        0,
+        1,
+        CompressionType.GZIP,
+        NOW,
+        None,
+        compress_legacy(CompressionType.GZIP, bytes(inner), 1),
+    )
     with pytest.raises(CorruptRecordError, match="in topic partition t-0"):
         convert_legacy_to_v2(data, POLICY, NOW)
 
@@ -264,23 +312,27 @@ def test_v2_batches_are_decoded_only_when_a_check_can_fail() -> None:
     assert needs_record_validation(header, RecordPolicy(tp="t-0", compacted=True))
     assert needs_record_validation(header, RecordPolicy(tp="t-0", after_max_ms=1000))
     assert not needs_record_validation(
-        header, RecordPolicy(tp="t-0", log_append_time=True, after_max_ms=1000))
+        header, RecordPolicy(tp="t-0", log_append_time=True, after_max_ms=1000)
+    )
 
 
 def test_v2_compacted_keyless_records_all_listed() -> None:
-    batch = encode_batch([(None if i % 10 == 0 else b"k", b"v") for i in range(25)],
-                         timestamp=NOW, compression=CompressionType.LZ4)
+    batch = encode_batch(
+        [(None if i % 10 == 0 else b"k", b"v") for i in range(25)],
+        timestamp=NOW,
+        compression=CompressionType.LZ4,
+    )
     with pytest.raises(InvalidRecordsError) as info:
-        validate_v2_records(batch, read_header(batch), RecordPolicy(tp="c-3", compacted=True),
-                            NOW)
+        validate_v2_records(batch, read_header(batch), RecordPolicy(tp="c-3", compacted=True), NOW)
     errors = record_errors_of(info.value) or ()
     assert [e.batch_index for e in errors] == [0, 10, 20]
-    text = ("Compacted topic cannot accept message without key in topic partition c-3")
+    text = "Compacted topic cannot accept message without key in topic partition c-3"
     assert str(info.value) == (
         "One or more records have been rejected due to 3 record errors in total, and only "
         f"showing the first three errors at most: [RecordError(batchIndex=0, message='{text}'), "
         f"RecordError(batchIndex=10, message='{text}'), "
-        f"RecordError(batchIndex=20, message='{text}')]")
+        f"RecordError(batchIndex=20, message='{text}')]"
+    )
 
 
 def test_v2_producer_claiming_log_append_time() -> None:
@@ -288,21 +340,30 @@ def test_v2_producer_claiming_log_append_time() -> None:
     # A CreateTime topic only checks the timestamp's range (Kafka's validateTimestamp).
     validate_v2_records(batch, read_header(batch), POLICY, NOW)
     with pytest.raises(InvalidTimestampsError) as info:
-        validate_v2_records(batch, read_header(batch),
-                            RecordPolicy(tp="t-0", log_append_time=True), NOW)
+        validate_v2_records(
+            batch, read_header(batch), RecordPolicy(tp="t-0", log_append_time=True), NOW
+        )
     (error,) = record_errors_of(info.value) or ()
-    assert error.message == (f"Invalid timestamp type in message DefaultRecord(offset=0, "
-                             f"timestamp={NOW}, key=1 bytes, value=1 bytes). Producer should not "
-                             f"set timestamp type to LogAppendTime.")
+    assert error.message == (
+        f"Invalid timestamp type in message DefaultRecord(offset=0, "
+        f"timestamp={NOW}, key=1 bytes, value=1 bytes). Producer should not "
+        f"set timestamp type to LogAppendTime."
+    )
 
 
 # -- Fetch v0-3: v2 batches down-converted ---------------------------------------------------------
 
 
-def stored(records: list[tuple[bytes | None, bytes | None]], base: int, codec: int = 0,
-           **kwargs: int) -> bytes:
-    return encode_batch(records, base_offset=base, timestamps=[NOW + i for i in range(
-        len(records))], compression=codec, **kwargs)  # type: ignore[arg-type]
+def stored(
+    records: list[tuple[bytes | None, bytes | None]], base: int, codec: int = 0, **kwargs: int
+) -> bytes:
+    return encode_batch(
+        records,
+        base_offset=base,
+        timestamps=[NOW + i for i in range(len(records))],
+        compression=codec,
+        **kwargs,  # type: ignore[arg-type]
+    )
 
 
 @pytest.mark.parametrize("to_magic", [0, 1])
@@ -310,12 +371,21 @@ def test_uncompressed_batch_from_the_fetch_offset(to_magic: int) -> None:
     data = stored([(f"k{i}".encode(), f"v{i}".encode()) for i in range(5)], base=10)
     out = down_convert(data, to_magic, 12, 1 << 20, min_one=False, partial_first=False)
     got = [(m.offset, m.magic, m.timestamp, m.key, m.value) for m in messages(out)]
-    assert got == [(o, to_magic, NOW + o - 10 if to_magic else -1, f"k{o - 10}".encode(),
-                    f"v{o - 10}".encode()) for o in (12, 13, 14)]
+    assert got == [
+        (
+            o,
+            to_magic,
+            NOW + o - 10 if to_magic else -1,
+            f"k{o - 10}".encode(),
+            f"v{o - 10}".encode(),
+        )
+        for o in (12, 13, 14)
+    ]
 
 
-@pytest.mark.parametrize("codec", [CompressionType.GZIP, CompressionType.SNAPPY,
-                                   CompressionType.LZ4])
+@pytest.mark.parametrize(
+    "codec", [CompressionType.GZIP, CompressionType.SNAPPY, CompressionType.LZ4]
+)
 @pytest.mark.parametrize("to_magic", [0, 1])
 def test_compressed_batch_becomes_one_wrapper(codec: int, to_magic: int) -> None:
     data = stored([(b"k", f"v{i}".encode()) for i in range(5)], base=10, codec=codec)
@@ -327,12 +397,19 @@ def test_compressed_batch_becomes_one_wrapper(codec: int, to_magic: int) -> None
         assert frame[6] == (xxh32(frame[:6]) >> 8) & 0xFF  # as Kafka writes magic 0 LZ4
     # All records of a compressed batch are sent, as Kafka does; clients skip the early ones.
     assert [(m.offset, m.value) for m in inner_messages(wrapper)] == [
-        (10 + i, f"v{i}".encode()) for i in range(5)]
+        (10 + i, f"v{i}".encode()) for i in range(5)
+    ]
 
 
 def test_idempotent_and_transactional_batches_lose_producer_fields_and_markers() -> None:
-    data = stored([(b"k", b"v1"), (b"k", b"v2")], base=0, producer_id=7, producer_epoch=1,
-                  base_sequence=0, attributes=0x10) + _at(encode_marker(7, 1, True, 0, NOW), 2)
+    data = stored(
+        [(b"k", b"v1"), (b"k", b"v2")],
+        base=0,
+        producer_id=7,
+        producer_epoch=1,
+        base_sequence=0,
+        attributes=0x10,
+    ) + _at(encode_marker(7, 1, True, 0, NOW), 2)
     assert read_header(data, len(data) - len(encode_marker(7, 1, True, 0, NOW))).is_control
     out = down_convert(data, 1, 0, 1 << 20, min_one=False, partial_first=False)
     assert [(m.offset, m.value) for m in messages(out)] == [(0, b"v1"), (1, b"v2")]
@@ -343,8 +420,9 @@ def _at(batch: bytes, offset: int) -> bytes:
 
 
 def test_headers_are_dropped_and_log_append_time_kept() -> None:
-    batch = encode_batch([(b"k", b"v")], base_offset=3, timestamp=NOW, attributes=0x08,
-                         headers=[("h", b"x")])
+    batch = encode_batch(
+        [(b"k", b"v")], base_offset=3, timestamp=NOW, attributes=0x08, headers=[("h", b"x")]
+    )
     (message,) = messages(down_convert(batch, 1, 3, 1 << 20, min_one=False, partial_first=False))
     assert message.is_log_append_time and message.timestamp == NOW
     assert (message.key, message.value) == (b"k", b"v")
@@ -358,16 +436,21 @@ def test_limit_is_respected_batch_by_batch() -> None:
     assert [m.offset for m in messages(out)] == [0]
     # Nothing fits: v3's first partition still gets one whole message, v0-2 a partial one.
     assert down_convert(first, 1, 0, 50, min_one=False, partial_first=False) == b""
-    assert messages(down_convert(first, 1, 0, 50, min_one=True, partial_first=False))[0].offset \
-        == 0
+    assert messages(down_convert(first, 1, 0, 50, min_one=True, partial_first=False))[0].offset == 0
     partial = down_convert(first, 1, 0, 50, min_one=False, partial_first=True)
     assert len(partial) == 50 and messages(partial) == []
 
 
 def test_zstd_batches_cannot_be_down_converted() -> None:
     with pytest.raises(UnsupportedCompressionTypeError):
-        down_convert(stored([(b"k", b"v")], base=0, codec=CompressionType.ZSTD), 1, 0, 1 << 20,
-                     min_one=True, partial_first=False)
+        down_convert(
+            stored([(b"k", b"v")], base=0, codec=CompressionType.ZSTD),
+            1,
+            0,
+            1 << 20,
+            min_one=True,
+            partial_first=False,
+        )
 
 
 @pytest.mark.parametrize("codec", CODECS)
