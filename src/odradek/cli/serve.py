@@ -90,8 +90,16 @@ async def _serve(config: BrokerConfig) -> None:
     broker = BrokerServer(config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        # The first SIGINT/SIGTERM starts the clean shutdown; another one skips its controlled
+        # phase (waiting for the controller to move leaderships away).
+        if stop.is_set():
+            broker.skip_controlled_shutdown()
+        stop.set()
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, on_signal)
     _dump_stacks_on_sigquit(loop)
     await broker.start()
     try:

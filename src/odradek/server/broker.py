@@ -81,6 +81,7 @@ class BrokerServer:
         self.bound_ports: list[int] = []
         self.shutting_down = False
         self._stopping = False
+        self._controlled_shutdown: asyncio.Task[None] | None = None
         self._servers: list[asyncio.Server] = []
         self._background: list[asyncio.Task[None]] = []
         self.metrics_endpoint: MetricsEndpoint | None = None
@@ -202,10 +203,12 @@ class BrokerServer:
         self._stopping = True
         log.info("shutting down")
         if self.cluster is not None:
-            try:
-                await self.cluster.controlled_shutdown()
-            except Exception:
-                log.exception("controlled shutdown failed")
+            task = self._controlled_shutdown = asyncio.ensure_future(
+                self.cluster.controlled_shutdown()
+            )
+            await asyncio.wait({task})  # returns also when skip_controlled_shutdown cancels it
+            if not task.cancelled() and task.exception() is not None:
+                log.error("controlled shutdown failed", exc_info=task.exception())
         self.shutting_down = True
         for server in self._servers:
             server.close()
@@ -230,6 +233,14 @@ class BrokerServer:
             await self.cluster.stop()
         self.log_manager.shutdown()
         log.info("shut down cleanly")
+
+    def skip_controlled_shutdown(self) -> None:
+        """A second SIGTERM/SIGINT: stop waiting for the controller to move this broker's
+        leaderships and go on with the rest of the clean shutdown."""
+        task = self._controlled_shutdown
+        if task is not None and not task.done():
+            log.warning("second signal: skipping the rest of the controlled shutdown")
+            task.cancel()
 
     # -- configs applied live -------------------------------------------------------------------
 
