@@ -6,13 +6,17 @@ import argparse
 import asyncio
 import faulthandler
 import logging
+import os
 import signal
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the broker is imported when `serve` runs, not for every `odradek` tool
     from odradek.config.broker import BrokerConfig
+
+log = logging.getLogger(__name__)
 
 
 def add_parser(commands: Any) -> None:
@@ -106,6 +110,26 @@ async def _serve(config: BrokerConfig) -> None:
         await stop.wait()
     finally:
         await broker.stop()
+        _exit_even_if_threads_hang()
+
+
+EXIT_GRACE_S = 10.0
+
+
+def _exit_even_if_threads_hang() -> None:
+    """The clean shutdown is done (logs flushed, clean-shutdown marker written). Python still
+    joins worker threads before the process exits, and one blocked for ever (a ZooKeeper
+    call retrying against a ZooKeeper that is gone) would keep the broker alive: after a
+    grace period, exit regardless."""
+
+    def force_exit() -> None:
+        log.warning("threads still blocked %.0f s after the clean shutdown: exiting", EXIT_GRACE_S)
+        logging.shutdown()
+        os._exit(0)
+
+    timer = threading.Timer(EXIT_GRACE_S, force_exit)
+    timer.daemon = True
+    timer.start()
 
 
 def _dump_stacks_on_sigquit(loop: asyncio.AbstractEventLoop) -> None:

@@ -67,6 +67,7 @@ class ReplicaFetcher:
         self._wakeup = asyncio.Event()
         self._client: BrokerClient | None = None
         self._endpoint: tuple[str, int] | None = None
+        self._stopped = False
         self.task = asyncio.get_running_loop().create_task(self._run())
 
     def add(self, tp: TopicPartition, leader_epoch: int) -> None:
@@ -77,6 +78,9 @@ class ReplicaFetcher:
         self.partitions.pop(tp, None)
 
     def stop(self) -> None:
+        # Python 3.11's asyncio.wait_for can swallow a cancellation that arrives as its inner
+        # call fails (a refused connection): the loop also checks this flag.
+        self._stopped = True
         self.task.cancel()
         if self._client is not None:
             self._client.close()
@@ -99,7 +103,7 @@ class ReplicaFetcher:
 
     async def _run(self) -> None:
         backoff = self.manager.config_int("replica.fetch.backoff.ms") / 1000
-        while True:
+        while not self._stopped:
             if not self.partitions:
                 self._wakeup.clear()
                 await self._wakeup.wait()

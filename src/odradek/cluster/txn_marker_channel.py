@@ -55,6 +55,7 @@ class TransactionMarkerChannelManager:
         self.write_local = write_local
         self._clients: dict[int, BrokerClient] = {}
         self._sends: set[asyncio.Task[None]] = set()
+        self._stopped = False
 
     def send(
         self,
@@ -81,6 +82,8 @@ class TransactionMarkerChannelManager:
         results: Results = {}
         pending = list(partitions)
         for _attempt in range(MARKER_ATTEMPTS):
+            if self._stopped:  # Python 3.11's wait_for can swallow the stop's cancellation
+                return
             by_leader: dict[int, list[TopicPartition]] = {}
             for tp in pending:
                 if not self.topic_exists(tp.topic):
@@ -173,6 +176,7 @@ class TransactionMarkerChannelManager:
         return {tp: outcome.get(tp, ErrorCode.unknown_server_error) for tp in tps}
 
     async def stop(self) -> None:
+        self._stopped = True
         for client in self._clients.values():
             client.close()
         for task in self._sends:

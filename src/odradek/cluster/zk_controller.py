@@ -159,6 +159,8 @@ class ZkController:
         self._thread.join(timeout=5)
         if self.active:
             self.active = False
+            if not self.zk.connected:
+                return  # /controller goes with our session; no call may wait on a lost server
             try:
                 data, _ = self.zk.get(CONTROLLER)
                 if int(json.loads(data)["brokerid"]) == self.broker_id:

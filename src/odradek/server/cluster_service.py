@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from kazoo.protocol.states import KazooState
 
@@ -31,6 +33,35 @@ if TYPE_CHECKING:
     from odradek.server.broker import BrokerServer
 
 log = logging.getLogger(__name__)
+
+STOP_STEP_TIMEOUT_S = 12.0  # the ZooKeeper client's own close waits at most 10 s
+T = TypeVar("T")
+
+
+def on_daemon_thread(fn: Callable[..., T], *args: object) -> asyncio.Future[T]:
+    """Run a blocking ZooKeeper call on a daemon thread (asyncio.to_thread's executor threads
+    are joined when the process exits; one stuck in kazoo's retries would keep it alive)."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: T | None, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    def run() -> None:
+        try:
+            result, error = fn(*args), None
+        except BaseException as exc:
+            result, error = None, exc
+        with contextlib.suppress(RuntimeError):  # the loop may be closed by now
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=run, name=f"zk-{fn.__name__}", daemon=True).start()
+    return future
 
 
 class ClusterService(MetadataListener):
@@ -135,9 +166,18 @@ class ClusterService(MetadataListener):
         others = set(self.store.brokers) - {self.node_id}
         if not others:
             return
-        await asyncio.to_thread(self.store.request_controlled_shutdown, self.node_id)
         retries = max(1, int(self.config.get("controlled.shutdown.max.retries")))
         deadline = time.monotonic() + min(30.0, 5.0 * retries)
+        try:
+            # With ZooKeeper unreachable kazoo retries for ever: bounded, and on a daemon
+            # thread, so that neither this wait nor the process's exit hangs on it.
+            await asyncio.wait_for(
+                on_daemon_thread(self.store.request_controlled_shutdown, self.node_id),
+                deadline - time.monotonic(),
+            )
+        except TimeoutError:
+            log.warning("controlled shutdown: ZooKeeper did not take the request in time")
+            return
         while time.monotonic() < deadline:
             if not self.replication.movable_leaderships():
                 log.info("controlled shutdown: no leaderships left to move")
@@ -151,8 +191,11 @@ class ClusterService(MetadataListener):
         for task in self._tasks:
             task.cancel()
         await self.replication.stop()
-        await asyncio.to_thread(self.controller.stop)
-        await asyncio.to_thread(self.store.close)
+        for step in (self.controller.stop, self.store.close):
+            try:
+                await asyncio.wait_for(on_daemon_thread(step), STOP_STEP_TIMEOUT_S)
+            except TimeoutError:
+                log.warning("%s did not return in time (ZooKeeper unreachable?)", step.__qualname__)
 
     # -- metadata -------------------------------------------------------------------------
 
