@@ -1,12 +1,14 @@
 """The metadata model — topics, their ids, partition counts and config overrides, broker
-registrations and partition states — the :class:`MetadataStore` protocol every broker reads
-and writes it through, and the single-node store that keeps it in one atomically written JSON
-file. The cluster store (ZooKeeper) is :class:`odradek.cluster.zk_store.ZkMetadataStore`."""
+registrations and partition states, the configs of users and clients (quotas, SCRAM
+credentials) — the :class:`MetadataStore` protocol every broker reads and writes it through,
+and the single-node store that keeps it in one atomically written JSON file. The cluster store
+(ZooKeeper) is :class:`odradek.cluster.zk_store.ZkMetadataStore`."""
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -16,6 +18,21 @@ from odradek.common.ids import TopicPartition
 from odradek.storage.files import atomic_write
 
 METADATA_FILE = "odradek-metadata.json"
+DEFAULT_ENTITY = "<default>"  # the entity name of a default user or client-id
+
+
+def check_entity_path(entity_path: str) -> None:
+    """Raise ValueError unless ``entity_path`` is one of Kafka's user and client entity paths:
+    ``users/<user>``, ``clients/<client-id>`` or ``users/<user>/clients/<client-id>``, each
+    name sanitized as Kafka does (no ``/``) or :data:`DEFAULT_ENTITY`."""
+    parts = entity_path.split("/")
+    kinds = parts[0::2]
+    if (
+        kinds not in (["users"], ["clients"], ["users", "clients"])
+        or len(parts) != 2 * len(kinds)
+        or not all(parts[1::2])
+    ):
+        raise ValueError(f"not a user or client entity path: {entity_path!r}")
 
 
 @dataclass(slots=True)
@@ -34,9 +51,11 @@ class BrokerRegistration:
     """A live broker as registered in ``/brokers/ids/<id>``."""
 
     broker_id: int
-    host: str
+    host: str  # host and port: the inter-broker listener's address
     port: int
     rack: str | None
+    # Every advertised listener's address by listener name (empty: only host and port known).
+    endpoints: Mapping[str, tuple[str, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +99,14 @@ class MetadataStore(Protocol):
         ...
 
     @property
+    def entity_configs(self) -> dict[str, dict[str, str]]:
+        """The configs of users and clients — quotas (``producer_byte_rate``, ...) and SCRAM
+        credentials (``SCRAM-SHA-256``, ...) — by Kafka's entity path (``users/alice``,
+        ``clients/app1``, ``users/alice/clients/app1``, ``users/<default>``); an entity
+        without configs is absent."""
+        ...
+
+    @property
     def brokers(self) -> dict[int, BrokerRegistration]: ...
 
     @property
@@ -110,6 +137,12 @@ class MetadataStore(Protocol):
         """Replace the dynamic configs of ``broker`` (``""``: the cluster-wide default)."""
         ...
 
+    async def set_entity_configs_async(self, entity_path: str, configs: dict[str, str]) -> None:
+        """Replace the configs of a user or client entity (empty: the entity is removed). In a
+        cluster every broker's cache has the change within a second (Kafka's config change
+        notification). Raises ValueError for a path :func:`check_entity_path` rejects."""
+        ...
+
     async def allocate_producer_id_block_async(self, size: int) -> int:
         """Reserve ``size`` producer ids durably, never handed out again; the first one."""
         ...
@@ -137,6 +170,7 @@ class LocalMetadataStore:
         self.by_id: dict[uuid.UUID, TopicMetadata] = {}
         self.next_producer_id_block = 0
         self.broker_configs: dict[str, dict[str, str]] = {}
+        self.entity_configs: dict[str, dict[str, str]] = {}
         # A single node registers nowhere and leads every partition itself.
         self.brokers: dict[int, BrokerRegistration] = {}
         self.states: dict[TopicPartition, PartitionState] = {}
@@ -153,6 +187,7 @@ class LocalMetadataStore:
         data = json.loads(self.path.read_text())
         self.next_producer_id_block = int(data.get("next_producer_id_block", 0))
         self.broker_configs = {k: dict(v) for k, v in data.get("broker_configs", {}).items()}
+        self.entity_configs = {k: dict(v) for k, v in data.get("entity_configs", {}).items()}
         for item in data.get("topics", []):
             topic = TopicMetadata(
                 item["name"],
@@ -173,6 +208,7 @@ class LocalMetadataStore:
             "version": 1,
             "next_producer_id_block": self.next_producer_id_block,
             "broker_configs": self.broker_configs,
+            "entity_configs": self.entity_configs,
             "topics": [
                 {
                     "name": t.name,
@@ -204,6 +240,14 @@ class LocalMetadataStore:
             self.broker_configs[broker] = configs
         else:
             self.broker_configs.pop(broker, None)
+        self._save()
+
+    async def set_entity_configs_async(self, entity_path: str, configs: dict[str, str]) -> None:
+        check_entity_path(entity_path)
+        if configs:
+            self.entity_configs[entity_path] = configs
+        else:
+            self.entity_configs.pop(entity_path, None)
         self._save()
 
     async def allocate_producer_id_block_async(self, size: int) -> int:

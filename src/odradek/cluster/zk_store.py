@@ -10,6 +10,10 @@ Kafka's znode layout (ZooKeeper mode) and JSON shapes:
 * ``/brokers/topics/<t>/partitions/<p>/state`` — ``{"controller_epoch", "leader",
   "leader_epoch", "isr", "version"}``, updated conditionally on its znode version
 * ``/config/topics/<t>``, ``/config/brokers/<id|<default>>`` — ``{"version": 1, "config": {...}}``
+* ``/config/users/<u>``, ``/config/clients/<c>``, ``/config/users/<u>/clients/<c>`` — the same
+  shape: quotas and SCRAM credentials; each change is announced by a sequential
+  ``/config/changes/config_change_<n>`` — ``{"version": 2, "entity_path": "users/<u>"}`` —
+  which every broker follows to re-read the entity
 * ``/admin/delete_topics/<t>`` — topics being deleted
 * ``/latest_producer_id_block`` — producer id blocks, reserved with a conditional update
 
@@ -18,6 +22,12 @@ kazoo calls watch callbacks on its own threads; the store hands them to the asyn
 (``*_async``) run their kazoo calls on a worker thread (``asyncio.to_thread``; the kazoo
 client is thread-safe) and update the cache back on the loop, after ZooKeeper accepted them;
 the cache is never touched from a worker thread.
+
+The metadata announced by change notifications (user and client configs) is written and
+re-read under one lock, which also covers handing the result to the loop: one ZooKeeper session
+sees changes in the order ZooKeeper made them, so the cache takes them in that order too and a
+broker's own write never overtakes a newer change another broker made (Kafka's authorizer and
+config handlers serialize the same way).
 """
 
 from __future__ import annotations
@@ -36,9 +46,9 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import BadVersionError, KazooException, NodeExistsError, NoNodeError
 from kazoo.recipe.watchers import ChildrenWatch, DataWatch
 
+from odradek.cluster.metadata import DEFAULT_ENTITY, TopicMetadata, check_entity_path
 from odradek.cluster.metadata import BrokerRegistration as BrokerRegistration
 from odradek.cluster.metadata import PartitionState as PartitionState
-from odradek.cluster.metadata import TopicMetadata
 from odradek.common.errors import ConfigError, TopicAlreadyExistsError
 from odradek.common.ids import TopicPartition, new_cluster_id
 from odradek.storage.topic_id import encode_topic_id, parse_topic_id
@@ -55,7 +65,13 @@ BROKER_CONFIGS = "/config/brokers"
 DELETE_TOPICS = "/admin/delete_topics"
 PRODUCER_ID_BLOCK = "/latest_producer_id_block"
 CONTROLLED_SHUTDOWN = "/admin/controlled_shutdown"
-DEFAULT_BROKER = "<default>"
+DEFAULT_BROKER = DEFAULT_ENTITY
+CONFIG = "/config"
+USER_CONFIGS = "/config/users"
+CLIENT_CONFIGS = "/config/clients"
+CONFIG_CHANGES = "/config/changes"
+CONFIG_CHANGE_PREFIX = "config_change_"
+CHANGE_EXPIRATION_MS = 15 * 60 * 1000  # notifications older than this are deleted
 
 
 def _dumps(value: object) -> bytes:
@@ -78,12 +94,15 @@ class ZkMetadataStore:
         self.topics: dict[str, TopicMetadata] = {}
         self.by_id: dict[uuid.UUID, TopicMetadata] = {}
         self.broker_configs: dict[str, dict[str, str]] = {}
+        self.entity_configs: dict[str, dict[str, str]] = {}
         self.brokers: dict[int, BrokerRegistration] = {}
         self.states: dict[TopicPartition, PartitionState] = {}
         self.controller: int | None = None
         self.shutting_down: set[int] = set()  # brokers in controlled shutdown
         self.closing = threading.Event()  # watches stop doing ZooKeeper reads once set
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Held while notified metadata is written or re-read and its cache update posted.
+        self._notified = threading.Lock()
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -100,6 +119,9 @@ class ZkMetadataStore:
             TOPICS,
             TOPIC_CONFIGS,
             BROKER_CONFIGS,
+            USER_CONFIGS,
+            CLIENT_CONFIGS,
+            CONFIG_CHANGES,
             DELETE_TOPICS,
             "/cluster",
             CONTROLLED_SHUTDOWN,
@@ -234,6 +256,33 @@ class ZkMetadataStore:
             data, _ = self.client.get(f"{BROKER_CONFIGS}/{entity}")
             key = "" if entity == DEFAULT_BROKER else entity
             self.broker_configs[key] = dict(json.loads(data).get("config", {}))
+        self.entity_configs = {}
+        for entity_path in self._entity_paths():
+            configs = self.read_entity_configs(entity_path)
+            if configs:
+                self.entity_configs[entity_path] = configs
+
+    def _entity_paths(self) -> list[str]:
+        """Every user and client entity with a znode (some may hold no configs)."""
+        paths = [f"clients/{c}" for c in self.client.get_children(CLIENT_CONFIGS)]
+        for user in self.client.get_children(USER_CONFIGS):
+            paths.append(f"users/{user}")
+            try:
+                clients = self.client.get_children(f"{USER_CONFIGS}/{user}/clients")
+            except NoNodeError:
+                continue
+            paths.extend(f"users/{user}/clients/{c}" for c in clients)
+        return paths
+
+    def read_entity_configs(self, entity_path: str) -> dict[str, str]:
+        """A user or client entity's configs in ZooKeeper (empty when it has none)."""
+        try:
+            data, _ = self.client.get(f"{CONFIG}/{entity_path}")
+        except NoNodeError:
+            return {}
+        if not data:  # a parent created on the way to users/<u>/clients/<c>
+            return {}
+        return {k: str(v) for k, v in json.loads(data).get("config", {}).items()}
 
     def _read_topic(self, name: str) -> TopicMetadata | None:
         try:
@@ -273,6 +322,11 @@ class ZkMetadataStore:
     async def set_broker_configs_async(self, broker: str, configs: dict[str, str]) -> None:
         await asyncio.to_thread(self._write_broker_configs, broker, configs)
         self._cache_broker_configs(broker, configs)
+
+    async def set_entity_configs_async(self, entity_path: str, configs: dict[str, str]) -> None:
+        check_entity_path(entity_path)
+        loop = asyncio.get_running_loop()
+        await asyncio.to_thread(self._write_entity_configs, entity_path, configs, loop)
 
     async def allocate_producer_id_block_async(self, size: int, broker_id: int = -1) -> int:
         return await asyncio.to_thread(self.allocate_producer_id_block, size, broker_id)
@@ -347,6 +401,37 @@ class ZkMetadataStore:
             self.broker_configs[broker] = configs
         else:
             self.broker_configs.pop(broker, None)
+
+    def _write_entity_configs(
+        self, entity_path: str, configs: dict[str, str], loop: asyncio.AbstractEventLoop
+    ) -> None:
+        """Write the entity's znode as Kafka does (an entity without configs keeps its znode,
+        with an empty config), announce the change, and post the cache update to ``loop``."""
+        path = f"{CONFIG}/{entity_path}"
+        body = _dumps({"version": 1, "config": configs})
+        with self._notified:
+            try:
+                self.client.set(path, body)
+            except NoNodeError:
+                self.client.create(path, body, makepath=True)
+            self.client.create(
+                f"{CONFIG_CHANGES}/{CONFIG_CHANGE_PREFIX}",
+                _dumps({"version": 2, "entity_path": entity_path}),
+                sequence=True,
+            )
+            loop.call_soon_threadsafe(self._cache_entity_configs, entity_path, configs)
+
+    def refresh_entity_configs(self, entity_path: str) -> None:
+        """Re-read an entity whose change was announced and post it to the cache."""
+        with self._notified:
+            configs = self.read_entity_configs(entity_path)
+            self._on_loop(lambda: self._cache_entity_configs(entity_path, configs))
+
+    def _cache_entity_configs(self, entity_path: str, configs: dict[str, str]) -> None:
+        if configs:
+            self.entity_configs[entity_path] = configs
+        else:
+            self.entity_configs.pop(entity_path, None)
 
     # -- partition state -----------------------------------------------------------------------
 
@@ -486,10 +571,67 @@ def state_body(state: PartitionState) -> bytes:
     )
 
 
+class ChangeNotificationListener:
+    """Kafka's change notifications: a znode whose sequential children (``<prefix><n>``) each
+    announce one change. Every new notification is handed to ``handler`` (its path and data,
+    on kazoo's thread) once and in order — all of them at start, as Kafka does, since a change
+    may have landed between the store's load and the watch — and the ones older than
+    :data:`CHANGE_EXPIRATION_MS` are deleted."""
+
+    def __init__(
+        self,
+        store: ZkMetadataStore,
+        path: str,
+        prefix: str,
+        handler: Callable[[str, bytes], None],
+    ) -> None:
+        self.store = store
+        self.path = path
+        self.prefix = prefix
+        self.handler = handler
+        self._last_sequence = -1
+
+    def start(self) -> None:
+        ChildrenWatch(self.store.client, self.path, self._on_children)
+
+    def _on_children(self, children: list[str]) -> bool | None:
+        if self.store.closing.is_set():
+            return False
+        notifications = sorted(
+            (int(child[len(self.prefix) :]), child)
+            for child in children
+            if child.startswith(self.prefix) and child[len(self.prefix) :].isdigit()
+        )
+        expired_before = time.time() * 1000 - CHANGE_EXPIRATION_MS
+        try:
+            for sequence, child in notifications:
+                if sequence > self._last_sequence:
+                    self._process(f"{self.path}/{child}", expired_before)
+                    self._last_sequence = sequence
+        except KazooException as exc:  # the rest are read at the next notification
+            log.warning("reading the change notifications in %s failed: %r", self.path, exc)
+        return None
+
+    def _process(self, path: str, expired_before: float) -> None:
+        try:
+            data, stat = self.store.client.get(path)
+        except NoNodeError:  # purged by another broker: long since processed
+            return
+        try:
+            self.handler(path, data)
+        except ValueError as exc:  # JSONDecodeError included
+            log.warning("ignoring the malformed change notification %s: %r", path, exc)
+        if stat.ctime < expired_before:
+            try:
+                self.store.client.delete(path)
+            except NoNodeError:
+                pass
+
+
 class WatchedMetadata:
-    """Keeps a ZkMetadataStore's cache (brokers, topics, partition states, controller) in step
-    with ZooKeeper through kazoo watches; every change is applied on the broker's loop and
-    reported to the listener."""
+    """Keeps a ZkMetadataStore's cache (brokers, topics, partition states, controller, user and
+    client configs) in step with ZooKeeper through kazoo watches; every change is applied on
+    the broker's loop and reported to the listener."""
 
     def __init__(self, store: ZkMetadataStore, listener: MetadataListener) -> None:
         self.store = store
@@ -503,6 +645,20 @@ class WatchedMetadata:
         ChildrenWatch(client, TOPICS, self._on_topics)
         DataWatch(client, CONTROLLER, self._on_controller)
         ChildrenWatch(client, CONTROLLED_SHUTDOWN, self._on_shutting_down)
+        ChangeNotificationListener(
+            self.store, CONFIG_CHANGES, CONFIG_CHANGE_PREFIX, self._on_config_change
+        ).start()
+
+    def _on_config_change(self, _path: str, data: bytes) -> None:
+        """Re-read the user or client entity a ``/config/changes`` notification names (the
+        notifications of topics and brokers are not followed here)."""
+        body = json.loads(data)
+        entity_path = body.get("entity_path") if isinstance(body, dict) else None
+        if body.get("version") != 2 or not isinstance(entity_path, str):
+            raise ValueError(f"not a version 2 config change notification: {body!r}")
+        if entity_path.startswith(("users/", "clients/")):
+            check_entity_path(entity_path)
+            self.store.refresh_entity_configs(entity_path)
 
     def _on_shutting_down(self, children: list[str]) -> bool | None:
         if self.store.closing.is_set():

@@ -1,0 +1,57 @@
+"""The single-node metadata store keeps the configs of users and clients (quotas, SCRAM
+credentials) durably: a new store on the same log dir reads them back."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from odradek.cluster.metadata import METADATA_FILE, LocalMetadataStore, MetadataStore
+
+CREDENTIAL = "salt=c2FsdA==,stored_key=c3RvcmVk,server_key=c2VydmVy,iterations=4096"
+
+
+def open_store(directory: Path) -> MetadataStore:
+    store = LocalMetadataStore(directory)
+    store.load()
+    return store
+
+
+async def test_entity_configs_survive_a_reload(tmp_path: Path) -> None:
+    store = open_store(tmp_path)
+    await store.set_entity_configs_async("users/alice", {"SCRAM-SHA-256": CREDENTIAL})
+    await store.set_entity_configs_async("clients/app1", {"producer_byte_rate": "1024"})
+    await store.set_entity_configs_async("users/alice/clients/app1", {"consumer_byte_rate": "2048"})
+    await store.set_entity_configs_async("users/<default>", {"request_percentage": "50"})
+    await store.set_entity_configs_async("clients/app2", {"producer_byte_rate": "1"})
+    await store.set_entity_configs_async("clients/app2", {})  # removed
+    expected = {
+        "users/alice": {"SCRAM-SHA-256": CREDENTIAL},
+        "clients/app1": {"producer_byte_rate": "1024"},
+        "users/alice/clients/app1": {"consumer_byte_rate": "2048"},
+        "users/<default>": {"request_percentage": "50"},
+    }
+    assert store.entity_configs == expected
+    assert open_store(tmp_path).entity_configs == expected
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["topics/orders", "users", "users/", "users/a/b", "clients/c/users/u", "users/u/clients"],
+)
+async def test_only_user_and_client_entity_paths_are_accepted(tmp_path: Path, path: str) -> None:
+    store = open_store(tmp_path)
+    with pytest.raises(ValueError, match="entity path"):
+        await store.set_entity_configs_async(path, {"producer_byte_rate": "1"})
+    assert store.entity_configs == {}
+
+
+def test_a_file_written_before_entity_configs_still_loads(tmp_path: Path) -> None:
+    (tmp_path / METADATA_FILE).write_text(
+        json.dumps({"version": 1, "next_producer_id_block": 7, "broker_configs": {}, "topics": []})
+    )
+    store = open_store(tmp_path)
+    assert store.entity_configs == {}
+    assert store.allocate_producer_id_block(1) == 7
