@@ -1,23 +1,32 @@
 """The metadata model — topics, their ids, partition counts and config overrides, broker
 registrations and partition states, the configs of users and clients (quotas, SCRAM
-credentials) — the :class:`MetadataStore` protocol every broker reads and writes it through,
-and the single-node store that keeps it in one atomically written JSON file. The cluster store
-(ZooKeeper) is :class:`odradek.cluster.zk_store.ZkMetadataStore`."""
+credentials), the ACLs — the :class:`MetadataStore` protocol every broker reads and writes it
+through, and the single-node store that keeps it in one atomically written JSON file. The
+cluster store (ZooKeeper) is :class:`odradek.cluster.zk_store.ZkMetadataStore`."""
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from odradek.common.errors import TopicAlreadyExistsError
 from odradek.common.ids import TopicPartition
+from odradek.security.acl import (
+    AccessControlEntry,
+    ResourcePattern,
+    acl_znode_path,
+    decode_acls,
+    encode_acls,
+    pattern_from_znode_path,
+)
 from odradek.storage.files import atomic_write
 
 METADATA_FILE = "odradek-metadata.json"
+AclsChanged = Callable[[ResourcePattern, frozenset[AccessControlEntry]], None]
 DEFAULT_ENTITY = "<default>"  # the entity name of a default user or client-id
 
 
@@ -107,6 +116,16 @@ class MetadataStore(Protocol):
         ...
 
     @property
+    def acls(self) -> dict[ResourcePattern, frozenset[AccessControlEntry]]:
+        """The ACLs by LITERAL or PREFIXED resource pattern; a pattern without any is absent."""
+        ...
+
+    # Called on the loop each time a pattern's cached ACLs change, whoever changed them (a
+    # write through this store, or in a cluster another broker): the pattern and its entries
+    # now (empty: it has none left). The broker sets it to keep its authorizer current.
+    on_acls_changed: AclsChanged | None
+
+    @property
     def brokers(self) -> dict[int, BrokerRegistration]: ...
 
     @property
@@ -143,6 +162,17 @@ class MetadataStore(Protocol):
         notification). Raises ValueError for a path :func:`check_entity_path` rejects."""
         ...
 
+    async def set_acls_async(
+        self, pattern: ResourcePattern, entries: frozenset[AccessControlEntry]
+    ) -> None:
+        """Make ``entries`` the ACLs of a LITERAL or PREFIXED ``pattern`` (empty: none).
+
+        In a cluster the change from the cached entries — those added and those removed — is
+        applied to what ZooKeeper holds, conditionally on its version and again on a
+        conflict, so a change another broker made meanwhile is kept, as Kafka's authorizer
+        does; the cache then has the result, and every broker has it within a second."""
+        ...
+
     async def allocate_producer_id_block_async(self, size: int) -> int:
         """Reserve ``size`` producer ids durably, never handed out again; the first one."""
         ...
@@ -171,6 +201,8 @@ class LocalMetadataStore:
         self.next_producer_id_block = 0
         self.broker_configs: dict[str, dict[str, str]] = {}
         self.entity_configs: dict[str, dict[str, str]] = {}
+        self.acls: dict[ResourcePattern, frozenset[AccessControlEntry]] = {}
+        self.on_acls_changed: AclsChanged | None = None
         # A single node registers nowhere and leads every partition itself.
         self.brokers: dict[int, BrokerRegistration] = {}
         self.states: dict[TopicPartition, PartitionState] = {}
@@ -188,6 +220,11 @@ class LocalMetadataStore:
         self.next_producer_id_block = int(data.get("next_producer_id_block", 0))
         self.broker_configs = {k: dict(v) for k, v in data.get("broker_configs", {}).items()}
         self.entity_configs = {k: dict(v) for k, v in data.get("entity_configs", {}).items()}
+        # Kept as Kafka keeps them in ZooKeeper: each pattern's znode path and JSON.
+        self.acls = {
+            pattern_from_znode_path(path): frozenset(decode_acls(json.dumps(body).encode()))
+            for path, body in data.get("acls", {}).items()
+        }
         for item in data.get("topics", []):
             topic = TopicMetadata(
                 item["name"],
@@ -209,6 +246,10 @@ class LocalMetadataStore:
             "next_producer_id_block": self.next_producer_id_block,
             "broker_configs": self.broker_configs,
             "entity_configs": self.entity_configs,
+            "acls": {
+                acl_znode_path(pattern): json.loads(encode_acls(entries))
+                for pattern, entries in self.acls.items()
+            },
             "topics": [
                 {
                     "name": t.name,
@@ -249,6 +290,20 @@ class LocalMetadataStore:
         else:
             self.entity_configs.pop(entity_path, None)
         self._save()
+
+    async def set_acls_async(
+        self, pattern: ResourcePattern, entries: frozenset[AccessControlEntry]
+    ) -> None:
+        acl_znode_path(pattern)  # ValueError unless LITERAL or PREFIXED
+        if self.acls.get(pattern, frozenset()) == entries:
+            return
+        if entries:
+            self.acls[pattern] = entries
+        else:
+            self.acls.pop(pattern, None)
+        self._save()
+        if self.on_acls_changed is not None:
+            self.on_acls_changed(pattern, entries)
 
     async def allocate_producer_id_block_async(self, size: int) -> int:
         return self.allocate_producer_id_block(size)

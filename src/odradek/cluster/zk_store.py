@@ -14,6 +14,10 @@ Kafka's znode layout (ZooKeeper mode) and JSON shapes:
   shape: quotas and SCRAM credentials; each change is announced by a sequential
   ``/config/changes/config_change_<n>`` — ``{"version": 2, "entity_path": "users/<u>"}`` —
   which every broker follows to re-read the entity
+* ``/kafka-acl/<Type>/<name>`` (literal), ``/kafka-acl-extended/prefixed/<Type>/<name>``
+  (prefixed) — ``{"version": 1, "acls": [...]}``, updated conditionally on the znode version
+  and deleted when empty; each change is announced under ``/kafka-acl-changes`` or
+  ``/kafka-acl-extended-changes`` (the codec is :mod:`odradek.security.acl`)
 * ``/admin/delete_topics/<t>`` — topics being deleted
 * ``/latest_producer_id_block`` — producer id blocks, reserved with a conditional update
 
@@ -23,7 +27,7 @@ kazoo calls watch callbacks on its own threads; the store hands them to the asyn
 client is thread-safe) and update the cache back on the loop, after ZooKeeper accepted them;
 the cache is never touched from a worker thread.
 
-The metadata announced by change notifications (user and client configs) is written and
+The metadata announced by change notifications (user and client configs, ACLs) is written and
 re-read under one lock, which also covers handing the result to the loop: one ZooKeeper session
 sees changes in the order ZooKeeper made them, so the cache takes them in that order too and a
 broker's own write never overtakes a newer change another broker made (Kafka's authorizer and
@@ -46,11 +50,32 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import BadVersionError, KazooException, NodeExistsError, NoNodeError
 from kazoo.recipe.watchers import ChildrenWatch, DataWatch
 
-from odradek.cluster.metadata import DEFAULT_ENTITY, TopicMetadata, check_entity_path
+from odradek.cluster.metadata import (
+    DEFAULT_ENTITY,
+    AclsChanged,
+    TopicMetadata,
+    check_entity_path,
+)
 from odradek.cluster.metadata import BrokerRegistration as BrokerRegistration
 from odradek.cluster.metadata import PartitionState as PartitionState
 from odradek.common.errors import ConfigError, TopicAlreadyExistsError
 from odradek.common.ids import TopicPartition, new_cluster_id
+from odradek.security.acl import (
+    ACL_CHANGE_PREFIX,
+    EXTENDED_ACL_CHANGES_PATH,
+    LITERAL_ACL_CHANGES_PATH,
+    LITERAL_ACL_PATH,
+    PREFIXED_ACL_PATH,
+    AccessControlEntry,
+    ResourcePattern,
+    acl_store_paths,
+    acl_znode_path,
+    change_notification,
+    decode_acls,
+    encode_acls,
+    parse_change_notification,
+    pattern_from_znode_path,
+)
 from odradek.storage.topic_id import encode_topic_id, parse_topic_id
 
 log = logging.getLogger(__name__)
@@ -95,6 +120,8 @@ class ZkMetadataStore:
         self.by_id: dict[uuid.UUID, TopicMetadata] = {}
         self.broker_configs: dict[str, dict[str, str]] = {}
         self.entity_configs: dict[str, dict[str, str]] = {}
+        self.acls: dict[ResourcePattern, frozenset[AccessControlEntry]] = {}
+        self.on_acls_changed: AclsChanged | None = None
         self.brokers: dict[int, BrokerRegistration] = {}
         self.states: dict[TopicPartition, PartitionState] = {}
         self.controller: int | None = None
@@ -125,6 +152,7 @@ class ZkMetadataStore:
             DELETE_TOPICS,
             "/cluster",
             CONTROLLED_SHUTDOWN,
+            *acl_store_paths(),
         ):
             self.client.ensure_path(path)
 
@@ -261,6 +289,15 @@ class ZkMetadataStore:
             configs = self.read_entity_configs(entity_path)
             if configs:
                 self.entity_configs[entity_path] = configs
+        self.acls = {}
+        for path in self._acl_znode_paths():
+            try:
+                pattern, entries = pattern_from_znode_path(path), self.read_acls(path)
+            except ValueError as exc:  # a resource type we do not know, or malformed
+                log.warning("ignoring the ACLs in %s: %s", path, exc)
+                continue
+            if entries:
+                self.acls[pattern] = entries
 
     def _entity_paths(self) -> list[str]:
         """Every user and client entity with a znode (some may hold no configs)."""
@@ -273,6 +310,23 @@ class ZkMetadataStore:
                 continue
             paths.extend(f"users/{user}/clients/{c}" for c in clients)
         return paths
+
+    def _acl_znode_paths(self) -> list[str]:
+        """The znode of every resource pattern with ACLs."""
+        paths: list[str] = []
+        for root in (LITERAL_ACL_PATH, PREFIXED_ACL_PATH):
+            for type_name in self.client.get_children(root):
+                names = self.client.get_children(f"{root}/{type_name}")
+                paths.extend(f"{root}/{type_name}/{name}" for name in names)
+        return paths
+
+    def read_acls(self, path: str) -> frozenset[AccessControlEntry]:
+        """The entries in a resource pattern's ACL znode (none when it has no znode)."""
+        try:
+            data, _ = self.client.get(path)
+        except NoNodeError:
+            return frozenset()
+        return frozenset(decode_acls(data))
 
     def read_entity_configs(self, entity_path: str) -> dict[str, str]:
         """A user or client entity's configs in ZooKeeper (empty when it has none)."""
@@ -327,6 +381,16 @@ class ZkMetadataStore:
         check_entity_path(entity_path)
         loop = asyncio.get_running_loop()
         await asyncio.to_thread(self._write_entity_configs, entity_path, configs, loop)
+
+    async def set_acls_async(
+        self, pattern: ResourcePattern, entries: frozenset[AccessControlEntry]
+    ) -> None:
+        path = acl_znode_path(pattern)  # ValueError unless LITERAL or PREFIXED
+        cached = self.acls.get(pattern, frozenset())
+        loop = asyncio.get_running_loop()
+        await asyncio.to_thread(
+            self._write_acls, pattern, path, entries - cached, cached - entries, loop
+        )
 
     async def allocate_producer_id_block_async(self, size: int, broker_id: int = -1) -> int:
         return await asyncio.to_thread(self.allocate_producer_id_block, size, broker_id)
@@ -432,6 +496,69 @@ class ZkMetadataStore:
             self.entity_configs[entity_path] = configs
         else:
             self.entity_configs.pop(entity_path, None)
+
+    def _write_acls(
+        self,
+        pattern: ResourcePattern,
+        path: str,
+        added: frozenset[AccessControlEntry],
+        removed: frozenset[AccessControlEntry],
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        """Apply the change to the pattern's znode, announce it if anything changed, and post
+        the pattern's entries now to ``loop``."""
+        with self._notified:
+            entries, changed = self._update_acl_znode(path, added, removed)
+            if changed:
+                prefix, payload = change_notification(pattern)
+                self.client.create(prefix, payload, sequence=True)
+            loop.call_soon_threadsafe(self._cache_acls, pattern, entries)
+
+    def _update_acl_znode(
+        self,
+        path: str,
+        added: frozenset[AccessControlEntry],
+        removed: frozenset[AccessControlEntry],
+    ) -> tuple[frozenset[AccessControlEntry], bool]:
+        """Kafka's conditional update: read the znode and its version, write the changed
+        entries only if that version is still current (create it if absent, delete it once
+        empty), else read again. The entries written, and whether anything changed."""
+        while True:
+            try:
+                data, stat = self.client.get(path)
+                current, version = frozenset(decode_acls(data)), int(stat.version)
+            except NoNodeError:
+                current, version = frozenset(), -1
+            entries = (current - removed) | added
+            if entries == current:
+                return entries, False
+            try:
+                if not entries:
+                    self.client.delete(path, version=version)
+                elif version < 0:
+                    self.client.create(path, encode_acls(entries), makepath=True)
+                else:
+                    self.client.set(path, encode_acls(entries), version=version)
+                return entries, True
+            except (BadVersionError, NoNodeError, NodeExistsError):
+                # Another broker changed the pattern first: apply the change to theirs.
+                log.debug("the ACLs in %s changed meanwhile; updating them again", path)
+
+    def refresh_acls(self, pattern: ResourcePattern) -> None:
+        """Re-read a pattern whose change was announced and post it to the cache."""
+        with self._notified:
+            entries = self.read_acls(acl_znode_path(pattern))
+            self._on_loop(lambda: self._cache_acls(pattern, entries))
+
+    def _cache_acls(self, pattern: ResourcePattern, entries: frozenset[AccessControlEntry]) -> None:
+        if self.acls.get(pattern, frozenset()) == entries:
+            return
+        if entries:
+            self.acls[pattern] = entries
+        else:
+            self.acls.pop(pattern, None)
+        if self.on_acls_changed is not None:
+            self.on_acls_changed(pattern, entries)
 
     # -- partition state -----------------------------------------------------------------------
 
@@ -630,7 +757,7 @@ class ChangeNotificationListener:
 
 class WatchedMetadata:
     """Keeps a ZkMetadataStore's cache (brokers, topics, partition states, controller, user and
-    client configs) in step with ZooKeeper through kazoo watches; every change is applied on
+    client configs, ACLs) in step with ZooKeeper through kazoo watches; every change is applied on
     the broker's loop and reported to the listener."""
 
     def __init__(self, store: ZkMetadataStore, listener: MetadataListener) -> None:
@@ -648,6 +775,14 @@ class WatchedMetadata:
         ChangeNotificationListener(
             self.store, CONFIG_CHANGES, CONFIG_CHANGE_PREFIX, self._on_config_change
         ).start()
+        for path in (LITERAL_ACL_CHANGES_PATH, EXTENDED_ACL_CHANGES_PATH):
+            ChangeNotificationListener(
+                self.store, path, ACL_CHANGE_PREFIX, self._on_acl_change
+            ).start()
+
+    def _on_acl_change(self, path: str, data: bytes) -> None:
+        """Re-read the resource pattern an ACL change notification names."""
+        self.store.refresh_acls(parse_change_notification(path, data))
 
     def _on_config_change(self, _path: str, data: bytes) -> None:
         """Re-read the user or client entity a ``/config/changes`` notification names (the

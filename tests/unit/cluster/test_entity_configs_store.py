@@ -1,5 +1,5 @@
 """The single-node metadata store keeps the configs of users and clients (quotas, SCRAM
-credentials) durably: a new store on the same log dir reads them back."""
+credentials) and the ACLs durably: a new store on the same log dir reads them back."""
 
 from __future__ import annotations
 
@@ -9,6 +9,14 @@ from pathlib import Path
 import pytest
 
 from odradek.cluster.metadata import METADATA_FILE, LocalMetadataStore, MetadataStore
+from odradek.security.acl import (
+    AccessControlEntry,
+    AclOperation,
+    AclPermissionType,
+    PatternType,
+    ResourcePattern,
+    ResourceType,
+)
 
 CREDENTIAL = "salt=c2FsdA==,stored_key=c3RvcmVk,server_key=c2VydmVy,iterations=4096"
 
@@ -48,10 +56,69 @@ async def test_only_user_and_client_entity_paths_are_accepted(tmp_path: Path, pa
     assert store.entity_configs == {}
 
 
-def test_a_file_written_before_entity_configs_still_loads(tmp_path: Path) -> None:
+def test_a_file_written_before_entity_configs_and_acls_still_loads(tmp_path: Path) -> None:
     (tmp_path / METADATA_FILE).write_text(
         json.dumps({"version": 1, "next_producer_id_block": 7, "broker_configs": {}, "topics": []})
     )
     store = open_store(tmp_path)
     assert store.entity_configs == {}
+    assert store.acls == {}
     assert store.allocate_producer_id_block(1) == 7
+
+
+# -- ACLs ---------------------------------------------------------------------------------------
+
+ORDERS = ResourcePattern(ResourceType.TOPIC, "orders", PatternType.LITERAL)
+APPS = ResourcePattern(ResourceType.GROUP, "app-", PatternType.PREFIXED)
+READ = AccessControlEntry("User:alice", "*", AclOperation.READ, AclPermissionType.ALLOW)
+WRITE = AccessControlEntry("User:bob", "10.0.0.1", AclOperation.WRITE, AclPermissionType.DENY)
+
+
+async def test_acls_survive_a_reload_and_each_change_is_reported(tmp_path: Path) -> None:
+    store = open_store(tmp_path)
+    changes: list[tuple[ResourcePattern, frozenset[AccessControlEntry]]] = []
+    store.on_acls_changed = lambda pattern, entries: changes.append((pattern, entries))
+    await store.set_acls_async(ORDERS, frozenset({READ, WRITE}))
+    await store.set_acls_async(APPS, frozenset({READ}))
+    await store.set_acls_async(APPS, frozenset({READ}))  # no change, not reported
+    await store.set_acls_async(ORDERS, frozenset({WRITE}))
+    assert changes == [
+        (ORDERS, frozenset({READ, WRITE})),
+        (APPS, frozenset({READ})),
+        (ORDERS, frozenset({WRITE})),
+    ]
+    expected = {ORDERS: frozenset({WRITE}), APPS: frozenset({READ})}
+    assert store.acls == expected
+    assert open_store(tmp_path).acls == expected
+
+    await store.set_acls_async(ORDERS, frozenset())  # none left: the pattern is gone
+    assert changes[-1] == (ORDERS, frozenset())
+    assert open_store(tmp_path).acls == {APPS: frozenset({READ})}
+
+
+async def test_acls_are_kept_in_the_file_as_kafka_keeps_them_in_zookeeper(tmp_path: Path) -> None:
+    store = open_store(tmp_path)
+    await store.set_acls_async(APPS, frozenset({READ}))
+    kept = json.loads((tmp_path / METADATA_FILE).read_text())["acls"]
+    assert kept == {
+        "/kafka-acl-extended/prefixed/Group/app-": {
+            "version": 1,
+            "acls": [
+                {
+                    "principal": "User:alice",
+                    "permissionType": "Allow",
+                    "operation": "Read",
+                    "host": "*",
+                }
+            ],
+        }
+    }
+
+
+async def test_acls_of_a_filter_pattern_type_are_rejected(tmp_path: Path) -> None:
+    store = open_store(tmp_path)
+    with pytest.raises(ValueError, match="pattern type"):
+        await store.set_acls_async(
+            ResourcePattern(ResourceType.TOPIC, "orders", PatternType.MATCH), frozenset({READ})
+        )
+    assert store.acls == {}
