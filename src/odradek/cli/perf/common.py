@@ -1,4 +1,4 @@
-"""What the perf tools share: client properties (Java names mapped to librdkafka's),
+"""What the perf tools share: client properties (Java names translated to librdkafka's),
 Kafka's percentile rule, and importing confluent-kafka with a helpful message."""
 
 from __future__ import annotations
@@ -10,55 +10,16 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from odradek.cli.tools.client_configs import librdkafka_config
 from odradek.cli.tools.logs import log_settings
 from odradek.cli.tools.reachability import BadBootstrap, Unreachable, check
 from odradek.config.properties import read_properties
 
 EXIT_FAILED = 1  # Kafka's tools exit 1 for bad flags and failed runs alike
 
-# Java client property -> librdkafka property (None: no equivalent, dropped).
-JAVA_TO_LIBRDKAFKA: Mapping[str, str | None] = {
-    "key.serializer": None,
-    "value.serializer": None,
-    "key.deserializer": None,
-    "value.deserializer": None,
-    "max.block.ms": None,
-    "partitioner.class": None,
-    "interceptor.classes": None,
-    "partition.assignment.strategy": None,
-    "max.poll.records": None,
-    "metric.reporters": None,
-    "send.buffer.bytes": "socket.send.buffer.bytes",
-    "receive.buffer.bytes": "socket.receive.buffer.bytes",
-    "max.request.size": "message.max.bytes",
-    "fetch.max.wait.ms": "fetch.wait.max.ms",
-}
-
-
-def client_config(props: Mapping[str, str]) -> dict[str, str]:
-    """librdkafka settings from Java client properties: known Java-only ones are dropped
-    (with a note on stderr), renamed ones renamed, ``buffer.memory`` becomes
-    ``queue.buffering.max.kbytes``; the rest go to librdkafka as they are (it rejects
-    what it does not know, with its own message)."""
-    config: dict[str, str] = {}
-    for key, value in props.items():
-        if key == "buffer.memory":
-            if not value.strip().isdigit():
-                raise ValueError(
-                    f"Invalid value {value} for configuration buffer.memory: "
-                    "Not a number of type LONG"
-                )
-            config["queue.buffering.max.kbytes"] = str(max(int(value) // 1024, 1))
-            continue
-        if key in JAVA_TO_LIBRDKAFKA:
-            target = JAVA_TO_LIBRDKAFKA[key]
-            if target is None:
-                print(f"note: {key} has no librdkafka equivalent; ignored", file=sys.stderr)
-                continue
-            config[target] = value
-            continue
-        config[key] = value
-    return config
+# Java client properties as librdkafka settings, translated as every tool's are (a property
+# that cannot be honoured is a ValueError naming it).
+client_config = librdkafka_config
 
 
 def parse_props(items: Iterable[str] | None, config_file: Path | None) -> dict[str, str]:

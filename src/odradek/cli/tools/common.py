@@ -21,6 +21,7 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
 from odradek.cli.tools import reachability
+from odradek.cli.tools.client_configs import ClientConfigError, librdkafka_config
 from odradek.cli.tools.logs import log_settings, verbose
 from odradek.common.internal_topics import INTERNAL_TOPICS as INTERNAL_TOPICS  # re-exported
 from odradek.config.properties import parse_properties as parse_properties  # re-exported
@@ -36,30 +37,6 @@ EXIT_USAGE = 1
 
 DEFAULT_API_TIMEOUT_MS = 60_000
 MISSING = "-"
-
-# Java client settings librdkafka does not know: dropped with a note instead of failing.
-JAVA_ONLY_PROPERTIES = frozenset(
-    {
-        "key.serializer",
-        "value.serializer",
-        "key.deserializer",
-        "value.deserializer",
-        "buffer.memory",
-        "max.block.ms",
-        "interceptor.classes",
-        "partitioner.class",
-        "default.api.timeout.ms",
-        "metric.reporters",
-        "exclude.internal.topics",
-        "metrics.num.samples",
-        "metrics.sample.window.ms",
-        "metrics.recording.level",
-        "ssl.truststore.password",
-        "ssl.truststore.type",
-        "ssl.keystore.type",
-        "security.providers",
-    }
-)
 
 
 class ToolError(Exception):
@@ -188,16 +165,13 @@ def parse_key_values(items: Sequence[str] | None, flag: str) -> dict[str, str]:
 def client_config(
     bootstrap: str, file_props: Mapping[str, str], props: Mapping[str, str]
 ) -> dict[str, str]:
-    """File properties, then flag properties, then the bootstrap servers (highest)."""
-    config = {**file_props, **props, "bootstrap.servers": bootstrap}
-    for key in sorted(set(config) & JAVA_ONLY_PROPERTIES):
-        if key != "default.api.timeout.ms":
-            print(
-                f"odradek: ignoring Java client property {key} (not used by librdkafka)",
-                file=sys.stderr,
-            )
-        del config[key]
-    return config
+    """File properties, then flag properties, then the bootstrap servers (highest), with Java
+    client names translated to librdkafka's (``client_configs``)."""
+    try:
+        config = librdkafka_config({**file_props, **props})
+    except ClientConfigError as exc:
+        raise ToolError(str(exc)) from exc
+    return {**config, "bootstrap.servers": bootstrap}
 
 
 def api_timeout(props: Mapping[str, str], default_ms: int = DEFAULT_API_TIMEOUT_MS) -> float:
