@@ -47,6 +47,7 @@ def closed_port_commands(address: str, tmp: Path) -> dict[str, list[str]]:
     bs = ["--bootstrap-server", address]
     return {
         "topics": ["topics", *bs, "--list"],
+        "acls": ["acls", *bs, "--list"],
         "console-producer": ["console-producer", *bs, "--topic", "t"],
         "console-consumer": ["console-consumer", *bs, "--topic", "t"],
         "configs": ["configs", *bs, "--describe", "--topic", "t"],
@@ -120,6 +121,7 @@ def run_timed(args: list[str], stdin: str = "") -> tuple[subprocess.CompletedPro
 
 CLOSED_PORT_CASES = [
     "topics",
+    "acls",
     "console-producer",
     "console-consumer",
     "configs",

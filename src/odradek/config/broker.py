@@ -146,6 +146,23 @@ _BROKER_ONLY: tuple[ConfigDef, ...] = (
     ConfigDef("controller.quorum.voters", LIST, []),
     ConfigDef("controller.listener.names", S, None),
     ConfigDef("inter.broker.listener.name", S, None),
+    # Security (docs/security.md). Settings the broker cannot honour stop startup
+    # (odradek.security.listener_security): never fail open.
+    ConfigDef(
+        "security.inter.broker.protocol",
+        S,
+        "PLAINTEXT",
+        validator=one_of("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"),
+    ),
+    ConfigDef("sasl.enabled.mechanisms", LIST, ["GSSAPI"]),
+    ConfigDef("sasl.mechanism.inter.broker.protocol", S, "GSSAPI"),
+    ConfigDef("connections.max.reauth.ms", L, 0, validator=at_least(0)),
+    ConfigDef("connection.failed.authentication.delay.ms", I, 100, validator=at_least(0)),
+    ConfigDef("authorizer.class.name", S, ""),
+    ConfigDef("super.users", S, None),
+    ConfigDef("allow.everyone.if.no.acl.found", B, False),
+    ConfigDef("ssl.principal.mapping.rules", S, "DEFAULT"),
+    ConfigDef("ssl.client.auth", S, "none", validator=one_of("none", "requested", "required")),
 )
 
 BROKER_CONFIG_DEFS: dict[str, ConfigDef] = {d.name: d for d in _BROKER_ONLY}

@@ -227,6 +227,7 @@ class ScramSaslServer(_Exchange):
         server = self._scramp_server
         assert server is not None  # set with the CLIENT_FINAL state
         self._scramp_server = None  # one attempt, like the credential it holds
+        _accept_prefixed_nonce(server, message)
         try:
             server.set_client_final(message)
             server_final: str = server.get_server_final()
@@ -245,6 +246,19 @@ class ScramSaslServer(_Exchange):
             server_key=secrets.token_bytes(digest_size),
             iterations=self._scram_mechanism.min_iterations,
         )
+
+
+def _accept_prefixed_nonce(server: scramp.core.ScramServer, client_final: str) -> None:
+    """Kafka checks only that the client-final nonce *ends with* the nonce of its
+    server-first message, and librdkafka before 2.1 (Debian's kcat, ClickHouse's Kafka
+    engine) sends its client nonce in front of the whole combined nonce. Accept that as Kafka
+    does: scramp then checks the proof over the messages exactly as the client sent them."""
+    for attribute in client_final.split(","):
+        if attribute.startswith("r="):
+            sent, expected = attribute[2:], str(server.nonce)
+            if sent != expected and sent.endswith(expected):
+                server.nonce = type(server.nonce)(sent)
+            return
 
 
 def _unescape_saslname(saslname: str) -> str:

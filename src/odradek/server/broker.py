@@ -8,7 +8,7 @@ import contextlib
 import logging
 import socket
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from odradek.cluster.admin_manager import AdminManager
 from odradek.cluster.configs import ConfigManager
@@ -21,6 +21,9 @@ from odradek.config.broker import BrokerConfig
 from odradek.coordinator.producer_ids import ProducerIdManager
 from odradek.observability.http import MetricsEndpoint, start_metrics_endpoint
 from odradek.observability.view import Gauge, GroupLag
+from odradek.security.authorizer import AclAuthorizer, parse_super_users
+from odradek.security.listener_security import broker_security, is_security_setting
+from odradek.security.scram import ScramCredential, parse_credential
 from odradek.server import broker_view
 from odradek.server.group_service import GroupService
 from odradek.server.log_maintenance import LogMaintenance
@@ -38,12 +41,27 @@ TIME_ROLL_CHECK_SECONDS = 1.0
 SHUTDOWN_DRAIN_SECONDS = 5.0
 
 
+class BrokerEndpoint(NamedTuple):
+    broker_id: int
+    host: str
+    port: int
+    rack: str | None
+
+
 class BrokerServer:
     def __init__(self, config: BrokerConfig, clock: Clock | None = None) -> None:
         self.config = config
         self.clock = clock or SystemClock()
         self.node_id = config.node_id
         self.rack: str | None = config.get("broker.rack")
+        # Fails here, before any file is touched, on a security setting it cannot honour.
+        self.security = broker_security(config, cluster=bool(config.get("zookeeper.connect")))
+        self.authorizer: AclAuthorizer | None = None
+        if self.security.authorizer_enabled:
+            self.authorizer = AclAuthorizer(
+                parse_super_users(config.get("super.users")),
+                bool(config.get("allow.everyone.if.no.acl.found")),
+            )
         self.log_manager = LogManager(config.log_dirs, self.clock)
         self.cluster: ClusterService | None = None
         self.metadata_store: MetadataStore
@@ -77,7 +95,9 @@ class BrokerServer:
         )
         self.cluster_id = ""
         self.connections: set[KafkaConnection] = set()
+        # The first advertised listener's address, and every advertised listener's.
         self.advertised_endpoint: tuple[str, int] = ("", 0)
+        self.advertised_endpoints: dict[str, tuple[str, int]] = {}
         self.bound_ports: list[int] = []
         self.shutting_down = False
         self._stopping = False
@@ -132,6 +152,8 @@ class BrokerServer:
     async def start(self) -> None:
         started = time.monotonic()
         for name, value in sorted(self.config.unknown_valid.items()):
+            if is_security_setting(name):
+                continue  # honoured (broker_security refused the others)
             log.info(
                 "config %s=%s is a Kafka config that has no effect in odradek yet", name, value
             )
@@ -147,6 +169,7 @@ class BrokerServer:
         else:
             self.cluster_id = self.log_manager.startup(self.node_id, None)
         self.metadata_store.load()
+        self._load_acls()
         self.configs.load_dynamic_broker_configs()
         self.admin_manager.load()
         self.groups.start()
@@ -169,31 +192,86 @@ class BrokerServer:
             ", ".join(f"{h}:{p}" for h, p in [self.advertised_endpoint]),
         )
 
+    def _load_acls(self) -> None:
+        """The stored ACLs into the authorizer, which then follows the store's changes
+        (made here or, in a cluster, on any broker)."""
+        authorizer = self.authorizer
+        if authorizer is None:
+            return
+        for pattern, entries in self.metadata_store.acls.items():
+            authorizer.replace_resource(pattern, entries)
+        self.metadata_store.on_acls_changed = authorizer.replace_resource
+
     async def _start_listeners(self) -> None:
         from odradek.server.connection import KafkaConnection
 
         loop = asyncio.get_running_loop()
-        advertised = self.config.advertised_listeners
-        for index, listener in enumerate(self.config.listeners):
-            host = listener.host or None
+        advertised = {adv.name: adv for adv in self.config.advertised_listeners}
+        explicit = self.config.is_set("advertised.listeners")
+        for listener in self.config.listeners:
             name = listener.name
+            security = self.security.listeners[name]
             server = await loop.create_server(
-                lambda name=name: KafkaConnection(self, name),
-                host,
+                lambda security=security: KafkaConnection(self, security),
+                listener.host or None,
                 listener.port,
                 reuse_address=True,
                 backlog=1024,
+                ssl=security.ssl_context,
             )
             self._servers.append(server)
             port = server.sockets[0].getsockname()[1]
             self.bound_ports.append(port)
-            if index == 0:
-                adv = advertised[0]
-                adv_host = adv.host
-                if not adv_host or adv_host in ("0.0.0.0", "::"):
-                    adv_host = socket.getfqdn()
-                explicit = self.config.is_set("advertised.listeners") and adv.port
-                self.advertised_endpoint = (adv_host, adv.port if explicit else port)
+            adv = advertised.get(name)
+            if adv is None:  # not advertised: clients cannot be sent to this listener
+                continue
+            adv_host = adv.host
+            if not adv_host or adv_host in ("0.0.0.0", "::"):
+                adv_host = socket.getfqdn()
+            self.advertised_endpoints[name] = (
+                adv_host,
+                adv.port if explicit and adv.port else port,
+            )
+        first = self.config.advertised_listeners[0].name
+        self.advertised_endpoint = self.advertised_endpoints[first]
+
+    def endpoint_for(self, listener_name: str) -> tuple[str, int] | None:
+        """This broker's advertised address on ``listener_name`` (clients are answered with
+        the addresses of the listener they came in on)."""
+        return self.advertised_endpoints.get(listener_name)
+
+    def scram_credential(self, mechanism: str, user: str) -> ScramCredential | None:
+        """``user``'s credential for a SCRAM mechanism, from the ``users/<user>`` entity
+        configs (ZooKeeper's ``/config/users/<user>`` in a cluster)."""
+        text = self.metadata_store.entity_configs.get(f"users/{user}", {}).get(mechanism)
+        if text is None:
+            return None
+        try:
+            return parse_credential(text)
+        except ValueError:
+            log.warning("ignoring the malformed %s credential of user %s", mechanism, user)
+            return None
+
+    def broker_endpoints(self, listener_name: str) -> list[BrokerEndpoint]:
+        """Every live broker's address on ``listener_name``, by id, as Metadata and
+        DescribeCluster give them to a client of that listener (a broker without that
+        listener is left out, as in Kafka)."""
+        if self.cluster is None:
+            own = self.endpoint_for(listener_name)
+            return [] if own is None else [BrokerEndpoint(self.node_id, *own, self.rack)]
+        found = []
+        for b in sorted(self.metadata_store.brokers.values(), key=lambda b: b.broker_id):
+            address = b.endpoints.get(listener_name) if b.endpoints else (b.host, b.port)
+            if address is not None:
+                found.append(BrokerEndpoint(b.broker_id, address[0], address[1], b.rack))
+        return found
+
+    def broker_endpoint(self, broker_id: int, listener_name: str) -> tuple[str, int] | None:
+        """One live broker's address on ``listener_name``; None if unknown or without it."""
+        for endpoint in self.broker_endpoints(listener_name):
+            if endpoint.broker_id == broker_id:
+                return endpoint.host, endpoint.port
+        return None
 
     async def stop(self) -> None:
         """Clean shutdown: stop accepting, answer in-flight requests, flush, checkpoint, and

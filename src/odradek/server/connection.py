@@ -9,17 +9,22 @@ import asyncio
 import logging
 import socket
 from collections import deque
+from dataclasses import replace
 from time import perf_counter
 from typing import TYPE_CHECKING
 
+from odradek.common.principal import ANONYMOUS, USER_TYPE, KafkaPrincipal
 from odradek.observability import metrics
 from odradek.protocol.codec import RequestParseError
 from odradek.protocol.framing import FrameDecoder, FrameTooLargeError, InvalidFrameError
+from odradek.security.ssl_factory import peer_certificate_subject
 from odradek.server.dispatcher import METADATA_CHANGING_APIS, Chunks, dispatch
 from odradek.server.errors import CloseConnectionError
 from odradek.server.request_context import ConnectionInfo
+from odradek.server.sasl_authenticator import SaslAuthenticator, SaslReply
 
 if TYPE_CHECKING:
+    from odradek.security.listener_security import ListenerSecurity
     from odradek.server.broker import BrokerServer
 
 log = logging.getLogger(__name__)
@@ -53,10 +58,15 @@ class _Slot:
 
 
 class KafkaConnection(asyncio.Protocol):
-    def __init__(self, broker: BrokerServer, listener_name: str = "PLAINTEXT") -> None:
+    def __init__(self, broker: BrokerServer, security: ListenerSecurity) -> None:
         self.broker = broker
-        self.listener_name = listener_name
-        self.info = ConnectionInfo(listener_name)
+        self.security = security
+        self.listener_name = security.name
+        self.info = ConnectionInfo(security.name)
+        # SASL listeners: requests other than the exchange wait for it to complete.
+        self.sasl: SaslAuthenticator | None = None
+        if security.protocol.uses_sasl:
+            self.sasl = SaslAuthenticator(security, broker.scram_credential)
         self.decoder = FrameDecoder(int(broker.config.get("socket.request.max.bytes")))
         self.transport: asyncio.Transport | None = None
         self.peer = "?"
@@ -85,9 +95,30 @@ class KafkaConnection(asyncio.Protocol):
         self.peer = str(peername)
         self.peer_host = str(peername[0]) if isinstance(peername, tuple) else ""
         peer_port = int(peername[1]) if isinstance(peername, tuple) else -1
-        self.info = ConnectionInfo(self.listener_name, self.peer_host, peer_port)
+        try:
+            principal = self._tls_principal(transport)
+        except CloseConnectionError as exc:
+            self.transport, self.closed = None, True
+            log.info("closing connection from %s: %s", self.peer, exc)
+            transport.close()
+            return
+        self.info = ConnectionInfo(self.listener_name, self.peer_host, peer_port, principal)
 
         self.broker.connections.add(self)
+
+    def _tls_principal(self, transport: asyncio.BaseTransport) -> KafkaPrincipal:
+        """On an SSL listener, the client certificate's subject (mapped by
+        ``ssl.principal.mapping.rules``); ANONYMOUS without one. SASL_SSL: SASL decides."""
+        mapper = self.security.principal_mapper
+        if mapper is None or self.sasl is not None:
+            return ANONYMOUS
+        subject = peer_certificate_subject(transport.get_extra_info("ssl_object"))
+        if subject is None:
+            return ANONYMOUS
+        try:
+            return KafkaPrincipal(USER_TYPE, mapper.name(subject))
+        except ValueError as exc:  # no ssl.principal.mapping.rules rule matches: refused
+            raise CloseConnectionError(f"SSL authentication failed: {exc}") from exc
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -123,6 +154,14 @@ class KafkaConnection(asyncio.Protocol):
     # -- requests and responses ----------------------------------------------------------------
 
     def _on_frame(self, frame: memoryview) -> None:
+        if self.sasl is not None:
+            try:
+                if self.sasl.owns(frame):
+                    self._on_sasl_frame(frame)
+                    return
+            except (CloseConnectionError, RequestParseError) as exc:
+                self.close(str(exc))
+                return
         started = perf_counter()
         try:
             outcome = dispatch(self.broker, frame, self.info)
@@ -166,6 +205,36 @@ class KafkaConnection(asyncio.Protocol):
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         self._update_reading()
+
+    def _on_sasl_frame(self, frame: memoryview) -> None:
+        assert self.sasl is not None
+        reply = self.sasl.receive(frame)
+        if reply.failed is not None:
+            self._fail_authentication(reply)
+            return
+        principal = self.sasl.principal
+        if principal is not None and principal != self.info.principal:
+            self.info = replace(self.info, principal=principal)
+        slot = _Slot()
+        slot.ready, slot.chunks = True, reply.chunks
+        self._pending.append(slot)
+        self._drain()
+
+    def _fail_authentication(self, reply: SaslReply) -> None:
+        """Kafka delays the answer to a failed authentication
+        (``connection.failed.authentication.delay.ms``), then closes the connection."""
+        log.info("authentication failed for %s: %s", self.peer, reply.failed)
+        self._waiting_for_ordered = True  # hold whatever else the client sends
+        delay = self.security.failed_authentication_delay_ms / 1000
+
+        def answer_and_close() -> None:
+            self._write(reply.chunks)
+            if self.transport is not None and not self.closed:
+                self.closed = True
+                self.broker.connections.discard(self)
+                self.transport.close()  # after the answer is flushed
+
+        asyncio.get_running_loop().call_later(delay, answer_and_close)
 
     async def _complete(self, slot: _Slot, outcome: object) -> None:
         try:
