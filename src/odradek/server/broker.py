@@ -22,6 +22,7 @@ from odradek.coordinator.producer_ids import ProducerIdManager
 from odradek.observability.http import MetricsEndpoint, start_metrics_endpoint
 from odradek.observability.view import Gauge, GroupLag
 from odradek.security.authorizer import AclAuthorizer, parse_super_users
+from odradek.security.client_quotas import sanitize
 from odradek.security.listener_security import broker_security, is_security_setting
 from odradek.security.scram import ScramCredential, parse_credential
 from odradek.server import broker_view
@@ -243,7 +244,8 @@ class BrokerServer:
     def scram_credential(self, mechanism: str, user: str) -> ScramCredential | None:
         """``user``'s credential for a SCRAM mechanism, from the ``users/<user>`` entity
         configs (ZooKeeper's ``/config/users/<user>`` in a cluster)."""
-        text = self.metadata_store.entity_configs.get(f"users/{user}", {}).get(mechanism)
+        path = f"users/{sanitize(user)}"
+        text = self.metadata_store.entity_configs.get(path, {}).get(mechanism)
         if text is None:
             return None
         try:

@@ -16,6 +16,7 @@ from odradek.protocol.api_versions import (
 )
 from odradek.protocol.codec import build, response_module
 from odradek.security.acl import AclOperation, ResourceType
+from odradek.security.client_quotas import desanitize, sanitize
 from odradek.security.scram import (
     ScramMechanism,
     credential_from_salted_password,
@@ -35,7 +36,7 @@ Failure = tuple[ErrorCode, str]
 
 def scram_credentials_of(broker: BrokerServer, user: str) -> dict[ScramMechanism, int]:
     """A user's SCRAM mechanisms and their iterations."""
-    configs = broker.metadata_store.entity_configs.get(f"users/{user}", {})
+    configs = broker.metadata_store.entity_configs.get(f"users/{sanitize(user)}", {})
     found = {}
     for mechanism in ScramMechanism:
         text = configs.get(mechanism.mechanism_name)
@@ -64,7 +65,7 @@ def handle_describe_user_scram_credentials(
         names = [u.name for u in request.users]
     else:
         names = sorted(
-            path[len("users/") :]
+            desanitize(path[len("users/") :])
             for path, configs in broker.metadata_store.entity_configs.items()
             if path.startswith("users/")
             and "/" not in path[len("users/") :]
@@ -113,7 +114,8 @@ async def handle_alter_user_scram_credentials(
     for user in users:
         if user in failures:
             continue
-        configs = dict(broker.metadata_store.entity_configs.get(f"users/{user}", {}))
+        path = f"users/{sanitize(user)}"
+        configs = dict(broker.metadata_store.entity_configs.get(path, {}))
         for deletion in request.deletions:
             if deletion.name == user:
                 configs.pop(ScramMechanism(deletion.mechanism).mechanism_name, None)
@@ -124,7 +126,7 @@ async def handle_alter_user_scram_credentials(
                     mechanism, upsertion.salted_password, upsertion.salt, upsertion.iterations
                 )
                 configs[mechanism.mechanism_name] = format_credential(credential)
-        await broker.metadata_store.set_entity_configs_async(f"users/{user}", configs)
+        await broker.metadata_store.set_entity_configs_async(path, configs)
     results = tuple(
         build(
             module.AlterUserScramCredentialsResult,
