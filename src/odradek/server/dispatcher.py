@@ -17,6 +17,11 @@ from odradek.protocol.codec import (
     peek_header,
 )
 from odradek.server.errors import CloseConnectionError
+from odradek.server.handlers.acls import (
+    handle_create_acls,
+    handle_delete_acls,
+    handle_describe_acls,
+)
 from odradek.server.handlers.admin_cluster import (
     handle_describe_cluster,
     handle_describe_log_dirs,
@@ -63,6 +68,11 @@ from odradek.server.handlers.list_offsets import handle_list_offsets
 from odradek.server.handlers.metadata import handle_metadata
 from odradek.server.handlers.produce import handle_produce
 from odradek.server.handlers.producer_ids import handle_init_producer_id
+from odradek.server.handlers.sasl import handle_sasl_authenticate, handle_sasl_handshake
+from odradek.server.handlers.scram_credentials import (
+    handle_alter_user_scram_credentials,
+    handle_describe_user_scram_credentials,
+)
 from odradek.server.handlers.topics import handle_create_topics, handle_delete_topics
 from odradek.server.handlers.transactions import (
     handle_add_offsets_to_txn,
@@ -90,6 +100,10 @@ HANDLERS: dict[int, Handler] = {
     keys.LIST_OFFSETS_KEY: handle_list_offsets,
     keys.METADATA_KEY: handle_metadata,
     keys.API_VERSIONS_KEY: handle_api_versions,
+    keys.SASL_HANDSHAKE_KEY: handle_sasl_handshake,
+    keys.SASL_AUTHENTICATE_KEY: handle_sasl_authenticate,
+    keys.DESCRIBE_USER_SCRAM_CREDENTIALS_KEY: handle_describe_user_scram_credentials,
+    keys.ALTER_USER_SCRAM_CREDENTIALS_KEY: handle_alter_user_scram_credentials,
     keys.CREATE_TOPICS_KEY: handle_create_topics,
     keys.DELETE_TOPICS_KEY: handle_delete_topics,
     keys.INIT_PRODUCER_ID_KEY: handle_init_producer_id,
@@ -118,6 +132,9 @@ HANDLERS: dict[int, Handler] = {
     keys.END_TXN_KEY: handle_end_txn,
     keys.WRITE_TXN_MARKERS_KEY: handle_write_txn_markers,
     keys.TXN_OFFSET_COMMIT_KEY: handle_txn_offset_commit,
+    keys.DESCRIBE_ACLS_KEY: handle_describe_acls,
+    keys.CREATE_ACLS_KEY: handle_create_acls,
+    keys.DELETE_ACLS_KEY: handle_delete_acls,
     keys.DESCRIBE_PRODUCERS_KEY: handle_describe_producers,
     keys.DESCRIBE_TRANSACTIONS_KEY: handle_describe_transactions,
     keys.LIST_TRANSACTIONS_KEY: handle_list_transactions,
@@ -143,6 +160,9 @@ METADATA_CHANGING_APIS = frozenset(
         keys.DELETE_RECORDS_KEY,
         keys.ELECT_LEADERS_KEY,
         keys.ALTER_PARTITION_REASSIGNMENTS_KEY,
+        keys.ALTER_USER_SCRAM_CREDENTIALS_KEY,
+        keys.CREATE_ACLS_KEY,
+        keys.DELETE_ACLS_KEY,
     }
 )
 

@@ -10,13 +10,18 @@ from kio.schema.errors import ErrorCode
 
 from odradek.protocol import api_versions as keys
 from odradek.protocol.codec import build, response_module
+from odradek.security.acl import AclOperation, ResourceType
+from odradek.server.authorization import (
+    AUTHORIZED_OPERATIONS_OMITTED,
+    authorize,
+    cluster_authorized_operations,
+)
 
 if TYPE_CHECKING:
     from odradek.server.broker import BrokerServer
     from odradek.server.request_context import RequestContext
 
 ZERO = timedelta(0)
-AUTHORIZED_OPERATIONS_OMITTED = -2147483648
 BROKERS_ENDPOINT = 1
 
 
@@ -24,7 +29,6 @@ def handle_describe_cluster(broker: BrokerServer, ctx: RequestContext, request: 
     header = ctx.header
     module = response_module(keys.DESCRIBE_CLUSTER_KEY, header.api_version)
     endpoint_type = getattr(request, "endpoint_type", BROKERS_ENDPOINT)
-    host, port = broker.advertised_endpoint
     if endpoint_type != BROKERS_ENDPOINT:
         return build(
             module.DescribeClusterResponse,
@@ -37,31 +41,24 @@ def handle_describe_cluster(broker: BrokerServer, ctx: RequestContext, request: 
             brokers=(),
             cluster_authorized_operations=AUTHORIZED_OPERATIONS_OMITTED,
         )
-    brokers = (
+    brokers = tuple(
         build(
             module.DescribeClusterBroker,
-            broker_id=broker.node_id,
-            host=host,
-            port=port,
-            rack=broker.rack,
+            broker_id=b.broker_id,
+            host=b.host,
+            port=b.port,
+            rack=b.rack,
             is_fenced=False,
-        ),
+        )
+        for b in broker.broker_endpoints(ctx.listener_name)
     )
     controller_id = broker.node_id
     if broker.cluster is not None:
         store = broker.metadata_store
-        brokers = tuple(
-            build(
-                module.DescribeClusterBroker,
-                broker_id=b.broker_id,
-                host=b.host,
-                port=b.port,
-                rack=b.rack,
-                is_fenced=False,
-            )
-            for b in sorted(store.brokers.values(), key=lambda b: b.broker_id)
-        )
         controller_id = store.controller if store.controller is not None else -1
+    operations = AUTHORIZED_OPERATIONS_OMITTED
+    if request.include_cluster_authorized_operations:
+        operations = cluster_authorized_operations(ctx, broker)
     return build(
         module.DescribeClusterResponse,
         throttle_time=ZERO,
@@ -71,13 +68,20 @@ def handle_describe_cluster(broker: BrokerServer, ctx: RequestContext, request: 
         cluster_id=broker.cluster_id,
         controller_id=controller_id,
         brokers=brokers,
-        cluster_authorized_operations=AUTHORIZED_OPERATIONS_OMITTED,
+        cluster_authorized_operations=operations,
     )
 
 
 def handle_describe_log_dirs(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
     header = ctx.header
     module = response_module(keys.DESCRIBE_LOG_DIRS_KEY, header.api_version)
+    if not authorize(ctx, broker, AclOperation.DESCRIBE, ResourceType.CLUSTER):
+        return build(
+            module.DescribeLogDirsResponse,
+            throttle_time=ZERO,
+            error_code=ErrorCode.cluster_authorization_failed,
+            results=(),
+        )
     wanted = (
         None
         if request.topics is None

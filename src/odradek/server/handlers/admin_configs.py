@@ -15,6 +15,12 @@ from odradek.cluster.configs import AlterOp, ConfigEntry, ConfigSource
 from odradek.common.errors import KafkaError
 from odradek.protocol import api_versions as keys
 from odradek.protocol.codec import build, response_module
+from odradek.security.acl import AclOperation, ResourceType
+from odradek.server.authorization import (
+    CLUSTER_AUTHORIZATION_FAILED,
+    TOPIC_AUTHORIZATION_FAILED,
+    authorize,
+)
 
 if TYPE_CHECKING:
     from odradek.server.broker import BrokerServer
@@ -33,11 +39,16 @@ def handle_describe_configs(broker: BrokerServer, ctx: RequestContext, request: 
     docs = bool(getattr(request, "include_documentation", False))
     results = []
     for resource in request.resources:
-        try:
-            entries = _describe(broker, resource)
-            error, message = ErrorCode.none, None
-        except KafkaError as exc:
-            entries, error, message = [], exc.error_code, str(exc)
+        entries: list[ConfigEntry] = []
+        outcome: tuple[ErrorCode, str | None] | None
+        outcome = _refusal(broker, ctx, AclOperation.DESCRIBE_CONFIGS, resource)
+        if outcome is None:
+            try:
+                entries = _describe(broker, resource)
+                outcome = ErrorCode.none, None
+            except KafkaError as exc:
+                outcome = exc.error_code, str(exc)
+        error, message = outcome
         configs = tuple(_entry(module, e, synonyms, docs) for e in entries)
         results.append(
             build(
@@ -50,6 +61,22 @@ def handle_describe_configs(broker: BrokerServer, ctx: RequestContext, request: 
             )
         )
     return build(module.DescribeConfigsResponse, throttle_time=ZERO, results=tuple(results))
+
+
+def _refusal(
+    broker: BrokerServer, ctx: RequestContext, operation: AclOperation, resource: Any
+) -> tuple[ErrorCode, str] | None:
+    """The error for a resource whose configs the principal may not DESCRIBE_CONFIGS or
+    ALTER_CONFIGS: a topic's are the topic's to grant, a broker's the cluster's."""
+    kind = resource.resource_type
+    if kind == TOPIC:
+        if not authorize(ctx, broker, operation, ResourceType.TOPIC, resource.resource_name):
+            return ErrorCode.topic_authorization_failed, TOPIC_AUTHORIZATION_FAILED
+    elif kind in (BROKER, BROKER_LOGGER) and not authorize(
+        ctx, broker, operation, ResourceType.CLUSTER
+    ):
+        return ErrorCode.cluster_authorization_failed, CLUSTER_AUTHORIZATION_FAILED
+    return None
 
 
 def _describe(broker: BrokerServer, resource: Any) -> list[ConfigEntry]:
@@ -119,7 +146,7 @@ async def handle_alter_configs(broker: BrokerServer, ctx: RequestContext, reques
     header = ctx.header
     module = response_module(keys.ALTER_CONFIGS_KEY, header.api_version)
     responses = await _alter_resources(
-        broker, module, request, lambda c: (c.name, int(AlterOp.SET), c.value), False
+        broker, ctx, module, request, lambda c: (c.name, int(AlterOp.SET), c.value), False
     )
     return build(module.AlterConfigsResponse, throttle_time=ZERO, responses=responses)
 
@@ -130,13 +157,14 @@ async def handle_incremental_alter_configs(
     header = ctx.header
     module = response_module(keys.INCREMENTAL_ALTER_CONFIGS_KEY, header.api_version)
     responses = await _alter_resources(
-        broker, module, request, lambda c: (c.name, int(c.config_operation), c.value), True
+        broker, ctx, module, request, lambda c: (c.name, int(c.config_operation), c.value), True
     )
     return build(module.IncrementalAlterConfigsResponse, throttle_time=ZERO, responses=responses)
 
 
 async def _alter_resources(
     broker: BrokerServer,
+    ctx: RequestContext,
     module: Any,
     request: Any,
     op_of: Callable[[Any], tuple[str, int, str | None]],
@@ -146,8 +174,12 @@ async def _alter_resources(
     form applies SET/DELETE/APPEND/SUBTRACT to them."""
     responses = []
     for resource in request.resources:
-        ops = [op_of(c) for c in resource.configs]
-        error, message = await _alter(broker, resource, ops, request.validate_only, incremental)
+        outcome: tuple[ErrorCode, str | None] | None
+        outcome = _refusal(broker, ctx, AclOperation.ALTER_CONFIGS, resource)
+        if outcome is None:
+            ops = [op_of(c) for c in resource.configs]
+            outcome = await _alter(broker, resource, ops, request.validate_only, incremental)
+        error, message = outcome
         responses.append(
             build(
                 module.AlterConfigsResourceResponse,

@@ -16,6 +16,8 @@ from odradek.common.errors import KafkaError
 from odradek.common.ids import TopicPartition
 from odradek.protocol import api_versions as keys
 from odradek.protocol.codec import build, response_module
+from odradek.security.acl import AclOperation, ResourceType
+from odradek.server.authorization import CLUSTER_AUTHORIZATION_FAILED, authorize
 
 if TYPE_CHECKING:
     from odradek.server.broker import BrokerServer
@@ -50,7 +52,9 @@ async def handle_elect_leaders(broker: BrokerServer, ctx: RequestContext, reques
     )
     error = ErrorCode.none
     results: list[ElectionResult] = []
-    if unclean and header.api_version == 0:
+    if not authorize(ctx, broker, AclOperation.ALTER, ResourceType.CLUSTER):
+        error = ErrorCode.cluster_authorization_failed
+    elif unclean and header.api_version == 0:
         error = ErrorCode.invalid_request
     elif broker.cluster is None:
         partitions = (
@@ -126,7 +130,9 @@ async def handle_alter_partition_reassignments(
             wanted[TopicPartition(topic.name, item.partition_index)] = replicas
     error, message = ErrorCode.none, None
     results: dict[TopicPartition, tuple[ErrorCode, str | None]] = {}
-    if broker.cluster is None:
+    if not authorize(ctx, broker, AclOperation.ALTER, ResourceType.CLUSTER):
+        error, message = ErrorCode.cluster_authorization_failed, CLUSTER_AUTHORIZATION_FAILED
+    elif broker.cluster is None:
         for tp, replicas in wanted.items():
             if not _known(broker, tp):
                 results[tp] = (
@@ -194,7 +200,9 @@ async def handle_list_partition_reassignments(
     )
     error, message = ErrorCode.none, None
     ongoing: list[OngoingReassignment] = []
-    if broker.cluster is not None:
+    if not authorize(ctx, broker, AclOperation.DESCRIBE, ResourceType.CLUSTER):
+        error, message = ErrorCode.cluster_authorization_failed, CLUSTER_AUTHORIZATION_FAILED
+    elif broker.cluster is not None:
         try:
             controller = broker.cluster.controller
             ongoing = await _on_controller(broker, lambda: controller.list_reassignments(wanted))

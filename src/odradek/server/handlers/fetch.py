@@ -29,6 +29,8 @@ from odradek.protocol.api_versions import FETCH_KEY
 from odradek.protocol.codec import RequestHeader, build, response_module
 from odradek.protocol.records.compression import CompressionType
 from odradek.protocol.records.validation import down_convert
+from odradek.security.acl import AclOperation, ResourceType
+from odradek.server.authorization import TopicAuthorizationError, authorize, denied
 
 if TYPE_CHECKING:
     from odradek.config.topic import LogConfig
@@ -63,6 +65,8 @@ def handle_fetch(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any
     wanted = _wanted_partitions(broker, request)
     committed = getattr(request, "isolation_level", 0) == READ_COMMITTED
     replica = replica_id_of(request)
+    if broker.authorizer is not None:
+        wanted = _authorized(broker, ctx, wanted, replica >= 0)
     if replica >= 0 and broker.cluster is not None:
         for item in wanted:
             broker.cluster.on_follower_fetch(item.tp, replica, item.offset)
@@ -143,6 +147,25 @@ def _long_poll(
             waiting = arm(got)
 
     return finish()
+
+
+def _authorized(
+    broker: BrokerServer, ctx: RequestContext, wanted: list[_Wanted], follower: bool
+) -> list[_Wanted]:
+    """A follower needs CLUSTER_ACTION on the cluster, a consumer READ on each topic; the
+    partitions it may not read fail with TOPIC_AUTHORIZATION_FAILED."""
+    if follower:
+        allowed = authorize(ctx, broker, AclOperation.CLUSTER_ACTION, ResourceType.CLUSTER)
+        refused = frozenset() if allowed else frozenset(w.tp.topic for w in wanted)
+    else:
+        topics = (w.tp.topic for w in wanted if w.error is None)
+        refused = denied(ctx, broker, AclOperation.READ, ResourceType.TOPIC, topics)
+    if not refused:
+        return wanted
+    error = TopicAuthorizationError(f"Not authorized to read from {sorted(refused)}")
+    return [
+        replace(w, error=error) if w.error is None and w.tp.topic in refused else w for w in wanted
+    ]
 
 
 def _wanted_partitions(broker: BrokerServer, request: Any) -> list[_Wanted]:

@@ -9,6 +9,14 @@ from kio.schema.errors import ErrorCode
 
 from odradek.protocol import api_versions as keys
 from odradek.protocol.codec import build, response_module
+from odradek.security.acl import AclOperation, ResourceType
+from odradek.server.authorization import (
+    AUTHORIZED_OPERATIONS_OMITTED,
+    authorize,
+    authorized,
+    authorized_operations,
+    denied,
+)
 from odradek.server.handlers.group_membership import coordinator_error, not_coordinator
 
 if TYPE_CHECKING:
@@ -16,7 +24,6 @@ if TYPE_CHECKING:
     from odradek.server.request_context import RequestContext
 
 ZERO = timedelta(0)
-AUTHORIZED_OPERATIONS_OMITTED = -2147483648
 
 
 def handle_list_groups(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
@@ -26,11 +33,15 @@ def handle_list_groups(broker: BrokerServer, ctx: RequestContext, request: Any) 
     types = {t.lower() for t in getattr(request, "types_filter", ()) or ()}
     groups = []
     if not types or "classic" in types:
+        listed = {g: (t, s) for g, t, s in broker.groups.coordinator.list_groups(states or None)}
+        if not authorize(ctx, broker, AclOperation.DESCRIBE, ResourceType.CLUSTER):
+            visible = authorized(ctx, broker, AclOperation.DESCRIBE, ResourceType.GROUP, listed)
+            listed = {g: listed[g] for g in visible}
         groups = [
             build(
                 module.ListedGroup, group_id=g, protocol_type=t, group_state=s, group_type="Classic"
             )
-            for g, t, s in broker.groups.coordinator.list_groups(states or None)
+            for g, (t, s) in listed.items()
         ]
     return build(
         module.ListGroupsResponse,
@@ -44,9 +55,12 @@ def handle_describe_groups(broker: BrokerServer, ctx: RequestContext, request: A
     header = ctx.header
     module = response_module(keys.DESCRIBE_GROUPS_KEY, header.api_version)
     unavailable = coordinator_error(broker)
+    with_operations = bool(getattr(request, "include_authorized_operations", False))
     described = []
     for group_id in request.groups:
         moved = unavailable or not_coordinator(broker, group_id)
+        if not authorize(ctx, broker, AclOperation.DESCRIBE, ResourceType.GROUP, group_id):
+            moved = ErrorCode.group_authorization_failed
         if moved is not None:
             described.append(
                 build(
@@ -84,7 +98,11 @@ def handle_describe_groups(broker: BrokerServer, ctx: RequestContext, request: A
                 protocol_type=group.protocol_type,
                 protocol_data=group.protocol,
                 members=members,
-                authorized_operations=AUTHORIZED_OPERATIONS_OMITTED,
+                authorized_operations=(
+                    authorized_operations(ctx, broker, ResourceType.GROUP, group_id)
+                    if with_operations
+                    else AUTHORIZED_OPERATIONS_OMITTED
+                ),
             )
         )
     return build(module.DescribeGroupsResponse, throttle_time=ZERO, groups=tuple(described))
@@ -95,8 +113,14 @@ def handle_delete_groups(broker: BrokerServer, ctx: RequestContext, request: Any
     module = response_module(keys.DELETE_GROUPS_KEY, header.api_version)
     unavailable = coordinator_error(broker)
     names = list(request.groups_names)
-    mine = [n for n in names if unavailable is None and not_coordinator(broker, n) is None]
+    refused = denied(ctx, broker, AclOperation.DELETE, ResourceType.GROUP, names)
+    mine = [
+        n
+        for n in names
+        if unavailable is None and n not in refused and not_coordinator(broker, n) is None
+    ]
     results = dict.fromkeys(names, unavailable or ErrorCode.not_coordinator)
+    results.update(dict.fromkeys(refused, ErrorCode.group_authorization_failed))
     if mine:
         results.update(broker.groups.coordinator.delete_groups(mine, ctx.writes))
     return build(

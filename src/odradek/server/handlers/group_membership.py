@@ -15,6 +15,12 @@ from odradek.common.internal_topics import OFFSETS_TOPIC, TXN_TOPIC
 from odradek.coordinator.group.coordinator import JoinResult, SyncResult
 from odradek.protocol import api_versions as keys
 from odradek.protocol.codec import build, response_module
+from odradek.security.acl import AclOperation, ResourceType
+from odradek.server.authorization import (
+    GROUP_AUTHORIZATION_FAILED,
+    TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+    authorize,
+)
 
 if TYPE_CHECKING:
     from odradek.server.broker import BrokerServer
@@ -34,7 +40,7 @@ def handle_find_coordinator(broker: BrokerServer, ctx: RequestContext, request: 
     module = response_module(keys.FIND_COORDINATOR_KEY, header.api_version)
     key_type = getattr(request, "key_type", GROUP_KEY_TYPE)
     wanted = list(getattr(request, "coordinator_keys", ())) or [getattr(request, "key", "")]
-    host, port = broker.advertised_endpoint
+    host, port = broker.endpoint_for(ctx.listener_name) or broker.advertised_endpoint
     results = []
     for key in wanted:
         error, message = ErrorCode.none, None
@@ -42,6 +48,8 @@ def handle_find_coordinator(broker: BrokerServer, ctx: RequestContext, request: 
             error, message = ErrorCode.invalid_request, f"unknown key type {key_type}"
         elif not key:
             error, message = ErrorCode.invalid_request, "empty coordinator key"
+        elif (refused := _describe_refused(broker, ctx, key_type, key)) is not None:
+            error, message = refused
         else:
             try:
                 if key_type == GROUP_KEY_TYPE:
@@ -52,7 +60,7 @@ def handle_find_coordinator(broker: BrokerServer, ctx: RequestContext, request: 
                 error, message = exc.error_code, str(exc)
         node, h, p = broker.node_id, host, port
         if error is ErrorCode.none and broker.cluster is not None:
-            node, h, p = _cluster_coordinator(broker, key_type, key)
+            node, h, p = _cluster_coordinator(broker, key_type, key, ctx.listener_name)
             if node < 0:
                 error, message = (
                     ErrorCode.coordinator_not_available,
@@ -86,7 +94,32 @@ def handle_find_coordinator(broker: BrokerServer, ctx: RequestContext, request: 
     )
 
 
-def _cluster_coordinator(broker: BrokerServer, key_type: int, key: str) -> tuple[int, str, int]:
+def _describe_refused(
+    broker: BrokerServer, ctx: RequestContext, key_type: int, key: str
+) -> tuple[ErrorCode, str] | None:
+    """Finding a coordinator needs DESCRIBE on the group or the transactional id."""
+    if key_type == GROUP_KEY_TYPE:
+        if not authorize(ctx, broker, AclOperation.DESCRIBE, ResourceType.GROUP, key):
+            return ErrorCode.group_authorization_failed, GROUP_AUTHORIZATION_FAILED
+    elif not authorize(ctx, broker, AclOperation.DESCRIBE, ResourceType.TRANSACTIONAL_ID, key):
+        return (
+            ErrorCode.transactional_id_authorization_failed,
+            TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+        )
+    return None
+
+
+def group_refused(broker: BrokerServer, ctx: RequestContext, group_id: str) -> ErrorCode | None:
+    """GROUP_AUTHORIZATION_FAILED unless the principal may READ the group (every request
+    of a group member)."""
+    if authorize(ctx, broker, AclOperation.READ, ResourceType.GROUP, group_id):
+        return None
+    return ErrorCode.group_authorization_failed
+
+
+def _cluster_coordinator(
+    broker: BrokerServer, key_type: int, key: str, listener_name: str
+) -> tuple[int, str, int]:
     """The leader of the key's internal partition, with its endpoint; -1 when none."""
     from odradek.common.ids import TopicPartition
 
@@ -96,7 +129,7 @@ def _cluster_coordinator(broker: BrokerServer, key_type: int, key: str) -> tuple
     else:
         tp = TopicPartition(TXN_TOPIC, broker.txns.coordinator.partition_for(key))
     leader = broker.cluster.leader_of(tp)
-    endpoint = broker.cluster.endpoint_of(leader) if leader >= 0 else None
+    endpoint = broker.broker_endpoint(leader, listener_name) if leader >= 0 else None
     if endpoint is None:
         return -1, "", -1
     return leader, endpoint[0], endpoint[1]
@@ -125,7 +158,9 @@ def coordinator_error(broker: BrokerServer, group_id: str | None = None) -> Erro
 async def handle_join_group(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
     header = ctx.header
     module = response_module(keys.JOIN_GROUP_KEY, header.api_version)
-    unavailable = coordinator_error(broker, request.group_id)
+    unavailable = group_refused(broker, ctx, request.group_id) or coordinator_error(
+        broker, request.group_id
+    )
     if unavailable is not None:
         return build(
             module.JoinGroupResponse,
@@ -183,7 +218,9 @@ async def handle_join_group(broker: BrokerServer, ctx: RequestContext, request: 
 async def handle_sync_group(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
     header = ctx.header
     module = response_module(keys.SYNC_GROUP_KEY, header.api_version)
-    unavailable = coordinator_error(broker, request.group_id)
+    unavailable = group_refused(broker, ctx, request.group_id) or coordinator_error(
+        broker, request.group_id
+    )
     if unavailable is not None:
         return build(
             module.SyncGroupResponse, throttle_time=ZERO, error_code=unavailable, assignment=b""
@@ -219,11 +256,15 @@ async def handle_sync_group(broker: BrokerServer, ctx: RequestContext, request: 
 def handle_heartbeat(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
     header = ctx.header
     module = response_module(keys.HEARTBEAT_KEY, header.api_version)
-    error = not_coordinator(broker, request.group_id) or broker.groups.coordinator.heartbeat(
-        request.group_id,
-        request.generation_id,
-        request.member_id,
-        getattr(request, "group_instance_id", None),
+    error = (
+        group_refused(broker, ctx, request.group_id)
+        or not_coordinator(broker, request.group_id)
+        or broker.groups.coordinator.heartbeat(
+            request.group_id,
+            request.generation_id,
+            request.member_id,
+            getattr(request, "group_instance_id", None),
+        )
     )
     return build(module.HeartbeatResponse, throttle_time=ZERO, error_code=error)
 
@@ -235,8 +276,12 @@ def handle_leave_group(broker: BrokerServer, ctx: RequestContext, request: Any) 
         leaving = [(m.member_id, m.group_instance_id) for m in request.members]
     else:
         leaving = [(request.member_id, None)]
+    refused = group_refused(broker, ctx, request.group_id)
     moved = not_coordinator(broker, request.group_id)
-    if moved is not None:
+    results: list[tuple[str, str | None, ErrorCode]]
+    if refused is not None:
+        error, results = refused, []
+    elif moved is not None:
         error, results = moved, [(m, i, moved) for m, i in leaving]
     else:
         error, results = broker.groups.coordinator.leave_group(request.group_id, leaving)

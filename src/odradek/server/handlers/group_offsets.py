@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -10,7 +11,13 @@ from kio.schema.errors import ErrorCode
 from odradek.coordinator.group.coordinator import OffsetCommit
 from odradek.protocol import api_versions as keys
 from odradek.protocol.codec import build, response_module
-from odradek.server.handlers.group_membership import coordinator_error, not_coordinator
+from odradek.security.acl import AclOperation, ResourceType
+from odradek.server.authorization import authorize, denied
+from odradek.server.handlers.group_membership import (
+    coordinator_error,
+    group_refused,
+    not_coordinator,
+)
 
 if TYPE_CHECKING:
     from odradek.server.broker import BrokerServer
@@ -29,8 +36,16 @@ def handle_offset_commit(broker: BrokerServer, ctx: RequestContext, request: Any
         for topic in request.topics
         for p in topic.partitions
     }
-    unknown = {key for key in offsets if not _partition_exists(broker, key)}
-    known = {key: value for key, value in offsets.items() if key not in unknown}
+    refused = group_refused(broker, ctx, request.group_id)
+    if refused is not None:
+        return _commit_response(module, request, dict.fromkeys(offsets, refused))
+    unreadable = _unreadable(broker, ctx, request.topics)
+    failed = {
+        key: error
+        for key in offsets
+        if (error := _commit_refusal(broker, key, unreadable)) is not None
+    }
+    known = {key: value for key, value in offsets.items() if key not in failed}
     unavailable = coordinator_error(broker, request.group_id)
     if unavailable is not None:
         results = dict.fromkeys(known, unavailable)
@@ -45,7 +60,11 @@ def handle_offset_commit(broker: BrokerServer, ctx: RequestContext, request: Any
         )
     else:
         results = {}
-    results.update(dict.fromkeys(unknown, ErrorCode.unknown_topic_or_partition))
+    results.update(failed)
+    return _commit_response(module, request, results)
+
+
+def _commit_response(module: Any, request: Any, results: dict[tuple[str, int], ErrorCode]) -> Any:
     topics = tuple(
         build(
             module.OffsetCommitResponseTopic,
@@ -64,6 +83,24 @@ def handle_offset_commit(broker: BrokerServer, ctx: RequestContext, request: Any
     return build(module.OffsetCommitResponse, throttle_time=ZERO, topics=topics)
 
 
+def _unreadable(broker: BrokerServer, ctx: RequestContext, topics: Any) -> frozenset[str]:
+    """The topics (of a commit or an offset deletion) the principal may not READ."""
+    return denied(ctx, broker, AclOperation.READ, ResourceType.TOPIC, (t.name for t in topics))
+
+
+def _commit_refusal(
+    broker: BrokerServer, key: tuple[str, int], unreadable: frozenset[str]
+) -> ErrorCode | None:
+    """Why offsets of a partition cannot be committed or deleted: a topic the principal may
+    not READ, or a partition that does not exist (Kafka answers both before the coordinator
+    sees the offsets)."""
+    if unreadable and key[0] in unreadable:
+        return ErrorCode.topic_authorization_failed
+    if not _partition_exists(broker, key):
+        return ErrorCode.unknown_topic_or_partition
+    return None
+
+
 def handle_offset_fetch(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
     header = ctx.header
     module = response_module(keys.OFFSET_FETCH_KEY, header.api_version)
@@ -71,12 +108,13 @@ def handle_offset_fetch(broker: BrokerServer, ctx: RequestContext, request: Any)
     if header.api_version >= 8:
         stable = bool(getattr(request, "require_stable", False))
         groups = tuple(
-            _fetch_group(broker, module, g.group_id, g.topics, unavailable, True, stable)
+            _fetch_group(broker, ctx, module, g.group_id, g.topics, unavailable, True, stable)
             for g in request.groups
         )
         return build(module.OffsetFetchResponse, throttle_time=ZERO, groups=groups)
     topics, error = _fetch_topics(
         broker,
+        ctx,
         module,
         request.group_id,
         request.topics,
@@ -89,6 +127,7 @@ def handle_offset_fetch(broker: BrokerServer, ctx: RequestContext, request: Any)
 
 def _fetch_group(
     broker: BrokerServer,
+    ctx: RequestContext,
     module: Any,
     group_id: str,
     requested: Any,
@@ -97,7 +136,7 @@ def _fetch_group(
     require_stable: bool,
 ) -> Any:
     topics, error = _fetch_topics(
-        broker, module, group_id, requested, unavailable, batched, require_stable
+        broker, ctx, module, group_id, requested, unavailable, batched, require_stable
     )
     return build(
         module.OffsetFetchResponseGroup, group_id=group_id, topics=topics, error_code=error
@@ -106,6 +145,7 @@ def _fetch_group(
 
 def _fetch_topics(
     broker: BrokerServer,
+    ctx: RequestContext,
     module: Any,
     group_id: str,
     requested: Any,
@@ -113,30 +153,46 @@ def _fetch_topics(
     batched: bool,
     require_stable: bool,
 ) -> tuple[Any, ErrorCode]:
+    """One group's offsets: the group needs DESCRIBE, and each topic too (see
+    :func:`_undescribable`)."""
     topic_type = module.OffsetFetchResponseTopics if batched else module.OffsetFetchResponseTopic
     part_type = (
         module.OffsetFetchResponsePartitions if batched else module.OffsetFetchResponsePartition
     )
+    if not authorize(ctx, broker, AclOperation.DESCRIBE, ResourceType.GROUP, group_id):
+        return (), ErrorCode.group_authorization_failed
     if unavailable is None:
         unavailable = not_coordinator(broker, group_id)
     if unavailable is not None:
         return (), unavailable
-    wanted = (
-        None if requested is None else [(t.name, p) for t in requested for p in t.partition_indexes]
-    )
+    wanted = None
+    if requested is not None:
+        wanted = [(t.name, p) for t in requested for p in t.partition_indexes]
+    refused: list[tuple[str, int]] = []
+    hidden = _undescribable(broker, ctx, wanted)
+    if hidden and wanted is not None:
+        refused = [key for key in wanted if key[0] in hidden]
+        wanted = [key for key in wanted if key[0] not in hidden]
     coordinator = broker.groups.coordinator
     found = coordinator.fetch_offsets(group_id, wanted)
+    if requested is None and broker.authorizer is not None:
+        hidden = _undescribable(broker, ctx, found)
+        found = {key: value for key, value in found.items() if key[0] not in hidden}
     by_topic: dict[str, list[Any]] = {}
+    for topic, partition in refused:
+        by_topic.setdefault(topic, []).append(
+            _fetched(part_type, partition, -1, -1, "", ErrorCode.topic_authorization_failed)
+        )
     for (topic, partition), value in found.items():
         unstable = require_stable and coordinator.has_pending_offsets(group_id, (topic, partition))
         by_topic.setdefault(topic, []).append(
-            build(
+            _fetched(
                 part_type,
-                partition_index=partition,
-                committed_offset=value.offset if value is not None and not unstable else -1,
-                committed_leader_epoch=value.leader_epoch if value is not None else -1,
-                metadata=value.metadata if value is not None else "",
-                error_code=ErrorCode.unstable_offset_commit if unstable else ErrorCode.none,
+                partition,
+                value.offset if value is not None and not unstable else -1,
+                value.leader_epoch if value is not None else -1,
+                value.metadata if value is not None else "",
+                ErrorCode.unstable_offset_commit if unstable else ErrorCode.none,
             )
         )
     topics = tuple(
@@ -145,20 +201,51 @@ def _fetch_topics(
     return topics, ErrorCode.none
 
 
+def _undescribable(
+    broker: BrokerServer, ctx: RequestContext, partitions: Iterable[tuple[str, int]] | None
+) -> frozenset[str]:
+    """The topics of ``partitions`` whose offsets the principal may not see: those it may
+    not DESCRIBE (left out of "all offsets", TOPIC_AUTHORIZATION_FAILED when asked for)."""
+    names = (topic for topic, _ in partitions or ())
+    return denied(ctx, broker, AclOperation.DESCRIBE, ResourceType.TOPIC, names)
+
+
+def _fetched(
+    part_type: Any, partition: int, offset: int, epoch: int, metadata: str, error: ErrorCode
+) -> Any:
+    return build(
+        part_type,
+        partition_index=partition,
+        committed_offset=offset,
+        committed_leader_epoch=epoch,
+        metadata=metadata,
+        error_code=error,
+    )
+
+
 def handle_offset_delete(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
     header = ctx.header
     module = response_module(keys.OFFSET_DELETE_KEY, header.api_version)
     wanted = [(t.name, p.partition_index) for t in request.topics for p in t.partitions]
-    unavailable = coordinator_error(broker, request.group_id)
+    unavailable = (
+        coordinator_error(broker, request.group_id)
+        if authorize(ctx, broker, AclOperation.DELETE, ResourceType.GROUP, request.group_id)
+        else ErrorCode.group_authorization_failed
+    )
     results: dict[tuple[str, int], ErrorCode] = {}
     if unavailable is not None:
         error = unavailable
     else:
-        unknown = [key for key in wanted if not _partition_exists(broker, key)]
+        unreadable = _unreadable(broker, ctx, request.topics)
+        failed = {
+            key: refusal
+            for key in wanted
+            if (refusal := _commit_refusal(broker, key, unreadable)) is not None
+        }
         error, results = broker.groups.coordinator.delete_offsets(
-            request.group_id, [key for key in wanted if key not in unknown], ctx.writes
+            request.group_id, [key for key in wanted if key not in failed], ctx.writes
         )
-        results.update(dict.fromkeys(unknown, ErrorCode.unknown_topic_or_partition))
+        results.update(failed)
     topics = (
         ()
         if error is not ErrorCode.none

@@ -13,6 +13,8 @@ from odradek.cluster.replica_manager import check_leader_epoch
 from odradek.common.errors import KafkaError
 from odradek.protocol.api_versions import LIST_OFFSETS_KEY
 from odradek.protocol.codec import build, response_module
+from odradek.security.acl import AclOperation, ResourceType
+from odradek.server.authorization import TopicAuthorizationError, denied
 from odradek.storage.log import Log
 from odradek.storage.segment import LogSegment
 
@@ -32,12 +34,17 @@ def handle_list_offsets(broker: BrokerServer, ctx: RequestContext, request: Any)
     header = ctx.header
     module = response_module(LIST_OFFSETS_KEY, header.api_version)
     from_consumer = request.replica_id == CONSUMER_REPLICA_ID
+    unauthorized = denied(
+        ctx, broker, AclOperation.DESCRIBE, ResourceType.TOPIC, (t.name for t in request.topics)
+    )
     topics = []
     for topic in request.topics:
         partitions = []
         for item in topic.partitions:
             old_style: tuple[int, ...] = ()
             try:
+                if unauthorized and topic.name in unauthorized:
+                    raise TopicAuthorizationError(topic.name)
                 log_obj = broker.replica_manager.get_log(topic.name, item.partition_index)
                 check_leader_epoch(log_obj, getattr(item, "current_leader_epoch", -1))
                 if header.api_version == 0:

@@ -1,7 +1,10 @@
-"""Metadata: brokers, cluster id, controller, topics with partitions; topic auto-creation."""
+"""Metadata: brokers, cluster id, controller, topics with partitions; topic auto-creation.
+With an authorizer, a listing leaves out the topics the principal may not DESCRIBE, and a
+named one it may not DESCRIBE (or auto-create) is TOPIC_AUTHORIZATION_FAILED."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -14,12 +17,18 @@ from odradek.common.errors import KafkaError
 from odradek.common.ids import TopicPartition
 from odradek.protocol.api_versions import METADATA_KEY
 from odradek.protocol.codec import build, response_module
+from odradek.security.acl import AclOperation, ResourceType
+from odradek.server.authorization import (
+    AUTHORIZED_OPERATIONS_OMITTED,
+    authorize,
+    authorized,
+    authorized_operations,
+    cluster_authorized_operations,
+)
 
 if TYPE_CHECKING:
     from odradek.server.broker import BrokerServer
     from odradek.server.request_context import RequestContext
-
-AUTHORIZED_OPERATIONS_OMITTED = -2147483648
 
 
 def handle_metadata(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
@@ -28,33 +37,30 @@ def handle_metadata(broker: BrokerServer, ctx: RequestContext, request: Any) -> 
     store = broker.metadata_store
     requested = request.topics
     if requested is None or (header.api_version == 0 and not requested):
-        topics = [_topic(module, broker, t, ErrorCode.none) for t in store.topics.values()]
+        names = authorized(ctx, broker, AclOperation.DESCRIBE, ResourceType.TOPIC, store.topics)
+        topics = [_topic(module, broker, store.topics[name], ErrorCode.none) for name in names]
     else:
         allow_auto = bool(getattr(request, "allow_auto_topic_creation", True))
-        topics = [_requested_topic(module, broker, item, allow_auto) for item in requested]
-    node = broker.advertised_endpoint
-    if broker.cluster is not None:
-        brokers = tuple(
-            build(
-                module.MetadataResponseBroker,
-                node_id=b.broker_id,
-                host=b.host,
-                port=b.port,
-                rack=b.rack,
-            )
-            for b in sorted(store.brokers.values(), key=lambda b: b.broker_id)
+        topics = [_requested_topic(module, broker, ctx, item, allow_auto) for item in requested]
+    if getattr(request, "include_topic_authorized_operations", False):
+        topics = [_with_operations(broker, ctx, topic) for topic in topics]
+    cluster_operations = AUTHORIZED_OPERATIONS_OMITTED
+    if getattr(request, "include_cluster_authorized_operations", False):  # v8-10
+        cluster_operations = cluster_authorized_operations(ctx, broker)
+    brokers = tuple(
+        build(
+            module.MetadataResponseBroker,
+            node_id=b.broker_id,
+            host=b.host,
+            port=b.port,
+            rack=b.rack,
         )
+        for b in broker.broker_endpoints(ctx.listener_name)
+    )
+    if broker.cluster is not None:
+        store = broker.metadata_store
         controller_id = store.controller if store.controller is not None else -1
     else:
-        brokers = (
-            build(
-                module.MetadataResponseBroker,
-                node_id=broker.node_id,
-                host=node[0],
-                port=node[1],
-                rack=broker.rack,
-            ),
-        )
         controller_id = broker.node_id
     return build(
         module.MetadataResponse,
@@ -63,11 +69,21 @@ def handle_metadata(broker: BrokerServer, ctx: RequestContext, request: Any) -> 
         cluster_id=broker.cluster_id,
         controller_id=controller_id,
         topics=tuple(topics),
-        cluster_authorized_operations=AUTHORIZED_OPERATIONS_OMITTED,
+        cluster_authorized_operations=cluster_operations,
     )
 
 
-def _requested_topic(module: Any, broker: BrokerServer, item: Any, allow_auto: bool) -> Any:
+def _with_operations(broker: BrokerServer, ctx: RequestContext, topic: Any) -> Any:
+    """A topic the principal may describe, with its ``topic_authorized_operations``."""
+    if topic.name is None or topic.error_code == ErrorCode.topic_authorization_failed:
+        return topic
+    operations = authorized_operations(ctx, broker, ResourceType.TOPIC, topic.name)
+    return dataclasses.replace(topic, topic_authorized_operations=operations)
+
+
+def _requested_topic(
+    module: Any, broker: BrokerServer, ctx: RequestContext, item: Any, allow_auto: bool
+) -> Any:
     store = broker.metadata_store
     topic_id = getattr(item, "topic_id", None)
     name = item.name
@@ -75,10 +91,16 @@ def _requested_topic(module: Any, broker: BrokerServer, item: Any, allow_auto: b
         found = store.by_id.get(topic_id)
         if found is None:
             return _error_topic(module, None, topic_id, ErrorCode.unknown_topic_id)
+        if not authorize(ctx, broker, AclOperation.DESCRIBE, ResourceType.TOPIC, found.name):
+            return _error_topic(module, None, topic_id, ErrorCode.topic_authorization_failed)
         return _topic(module, broker, found, ErrorCode.none)
+    if not authorize(ctx, broker, AclOperation.DESCRIBE, ResourceType.TOPIC, name):
+        return _error_topic(module, name, None, ErrorCode.topic_authorization_failed)
     topic = store.topics.get(name)
     if topic is not None:
         return _topic(module, broker, topic, ErrorCode.none)
+    if allow_auto and not _may_auto_create(broker, ctx, name):
+        return _error_topic(module, name, None, ErrorCode.topic_authorization_failed)
     try:
         validate_topic_name(name)
         created = broker.admin_manager.maybe_auto_create(name) if allow_auto else None
@@ -87,6 +109,16 @@ def _requested_topic(module: Any, broker: BrokerServer, item: Any, allow_auto: b
     if created is None:
         return _error_topic(module, name, None, ErrorCode.unknown_topic_or_partition)
     return _topic(module, broker, created, ErrorCode.none)
+
+
+def _may_auto_create(broker: BrokerServer, ctx: RequestContext, name: str) -> bool:
+    """Whether the principal may have ``name`` auto-created, when auto-creation is on: CREATE
+    on the cluster or on the topic."""
+    return (
+        not broker.config.get("auto.create.topics.enable")
+        or authorize(ctx, broker, AclOperation.CREATE, ResourceType.CLUSTER)
+        or authorize(ctx, broker, AclOperation.CREATE, ResourceType.TOPIC, name)
+    )
 
 
 def _error_topic(

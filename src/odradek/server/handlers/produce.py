@@ -19,9 +19,16 @@ from odradek.common.ids import TopicPartition
 from odradek.observability import metrics
 from odradek.protocol.api_versions import PRODUCE_KEY
 from odradek.protocol.codec import build, response_module
-from odradek.protocol.records.batch import ATTRIBUTES_OFFSET, COMPRESSION_MASK, MAGIC_OFFSET
+from odradek.protocol.records.batch import (
+    ATTRIBUTES_OFFSET,
+    COMPRESSION_MASK,
+    MAGIC_OFFSET,
+    TRANSACTIONAL_FLAG,
+)
 from odradek.protocol.records.compression import CompressionType
 from odradek.protocol.records.validation import record_errors_of
+from odradek.security.acl import AclOperation, ResourceType
+from odradek.server.authorization import authorize, denied
 from odradek.server.errors import CloseConnectionError
 
 if TYPE_CHECKING:
@@ -38,11 +45,22 @@ def handle_produce(broker: BrokerServer, ctx: RequestContext, request: Any) -> A
     topics: list[Any] = []
     replicated = broker.cluster is not None
     waits: list[tuple[int, int, TopicPartition, int]] = []
+    refused = None if broker.authorizer is None else _refused(broker, ctx, request)
+    unauthorized = denied(
+        ctx, broker, AclOperation.WRITE, ResourceType.TOPIC, (t.name for t in request.topic_data)
+    )
     for topic_data in request.topic_data:
         partitions = []
+        topic_error = refused
+        if unauthorized and topic_data.name in unauthorized:
+            topic_error = ErrorCode.topic_authorization_failed
         for data in topic_data.partition_data:
             if not valid_acks:
                 partitions.append(_error(module, data.index, ErrorCode.invalid_required_acks, None))
+                continue
+            if topic_error is not None:
+                failed = True
+                partitions.append(_error(module, data.index, topic_error, None))
                 continue
             try:
                 if header.api_version < ZSTD_MIN_PRODUCE_VERSION:
@@ -97,6 +115,34 @@ def handle_produce(broker: BrokerServer, ctx: RequestContext, request: Any) -> A
     if waits:
         return _await_isr(broker, module, request, topics, waits)
     return _response(module, topics)
+
+
+def _refused(broker: BrokerServer, ctx: RequestContext, request: Any) -> ErrorCode | None:
+    """TRANSACTIONAL_ID_AUTHORIZATION_FAILED for every partition when the request carries
+    transactional batches and the principal may not WRITE its transactional id."""
+    transactional_id = getattr(request, "transactional_id", None)
+    if not any(
+        _is_transactional(data.records)
+        for topic_data in request.topic_data
+        for data in topic_data.partition_data
+    ):
+        return None
+    if transactional_id is not None and authorize(
+        ctx, broker, AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, transactional_id
+    ):
+        return None
+    return ErrorCode.transactional_id_authorization_failed
+
+
+def _is_transactional(records: bytes | None) -> bool:
+    """Whether the first batch of a partition's records is a transactional v2 batch (what
+    Kafka looks at)."""
+    return bool(
+        records
+        and len(records) > ATTRIBUTES_OFFSET + 1
+        and records[MAGIC_OFFSET] == 2
+        and records[ATTRIBUTES_OFFSET + 1] & TRANSACTIONAL_FLAG
+    )
 
 
 def _response(module: Any, topics: list[Any]) -> Any:

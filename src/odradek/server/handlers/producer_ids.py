@@ -15,6 +15,8 @@ from kio.schema.errors import ErrorCode
 from odradek.common.errors import KafkaError
 from odradek.protocol.api_versions import INIT_PRODUCER_ID_KEY
 from odradek.protocol.codec import build, response_module
+from odradek.security.acl import AclOperation, ResourceType
+from odradek.server.authorization import authorize, authorize_any
 
 if TYPE_CHECKING:
     from odradek.server.broker import BrokerServer
@@ -22,9 +24,38 @@ if TYPE_CHECKING:
 
 
 def handle_init_producer_id(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+    refused = _refusal(broker, ctx, request.transactional_id)
+    if refused is not None:
+        return build(
+            response_module(INIT_PRODUCER_ID_KEY, ctx.header.api_version).InitProducerIdResponse,
+            throttle_time=timedelta(0),
+            error_code=refused,
+            producer_id=-1,
+            producer_epoch=-1,
+        )
     if broker.producer_ids.has_reserved():
         return _init_producer_id(broker, ctx, request)
     return _after_reserving(broker, ctx, request)
+
+
+def _refusal(
+    broker: BrokerServer, ctx: RequestContext, transactional_id: str | None
+) -> ErrorCode | None:
+    """A transactional producer needs WRITE on its transactional id; an idempotent one
+    IDEMPOTENT_WRITE on the cluster or, since KIP-679, WRITE on some topic."""
+    if broker.authorizer is None:
+        return None
+    if transactional_id is not None:
+        if authorize(
+            ctx, broker, AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, transactional_id
+        ):
+            return None
+        return ErrorCode.transactional_id_authorization_failed
+    if authorize(ctx, broker, AclOperation.IDEMPOTENT_WRITE, ResourceType.CLUSTER) or authorize_any(
+        ctx, broker, AclOperation.WRITE, ResourceType.TOPIC
+    ):
+        return None
+    return ErrorCode.cluster_authorization_failed
 
 
 async def _after_reserving(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:

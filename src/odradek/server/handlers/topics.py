@@ -21,6 +21,8 @@ from odradek.common.errors import KafkaError
 from odradek.common.ids import ZERO_UUID, TopicPartition
 from odradek.protocol.api_versions import CREATE_TOPICS_KEY, DELETE_TOPICS_KEY
 from odradek.protocol.codec import build, response_module
+from odradek.security.acl import AclOperation, ResourceType
+from odradek.server.authorization import authorize, denied
 
 if TYPE_CHECKING:
     from odradek.server.broker import BrokerServer
@@ -32,6 +34,7 @@ async def handle_create_topics(broker: BrokerServer, ctx: RequestContext, reques
     module = response_module(CREATE_TOPICS_KEY, header.api_version)
     counts = Counter(t.name for t in request.topics)
     validate_only = bool(getattr(request, "validate_only", False))
+    may_not_create, may_not_describe_configs = _create_refusals(broker, ctx, request)
     results = []
     created_names: list[str] = []
     for topic in request.topics:
@@ -39,6 +42,17 @@ async def handle_create_topics(broker: BrokerServer, ctx: RequestContext, reques
             results.append(
                 _create_result(
                     module, topic.name, None, ErrorCode.invalid_request, "Duplicate topic name."
+                )
+            )
+            continue
+        if topic.name in may_not_create:
+            results.append(
+                _create_result(
+                    module,
+                    topic.name,
+                    None,
+                    ErrorCode.topic_authorization_failed,
+                    "Authorization failed.",
                 )
             )
             continue
@@ -54,9 +68,17 @@ async def handle_create_topics(broker: BrokerServer, ctx: RequestContext, reques
         except KafkaError as exc:
             results.append(_create_result(module, topic.name, None, exc.error_code, str(exc)))
             continue
-        result = _create_result(
-            module, created.name, created, ErrorCode.none, None, _configs(broker, module, created)
-        )
+        if created.name in may_not_describe_configs:
+            result = _hidden_configs_result(module, created)
+        else:
+            result = _create_result(
+                module,
+                created.name,
+                created,
+                ErrorCode.none,
+                None,
+                _configs(broker, module, created),
+            )
         if validate_only and hasattr(result, "topic_id"):
             result = build(type(result), **{**_fields(result), "topic_id": ZERO_UUID})
         results.append(result)
@@ -71,6 +93,21 @@ async def handle_create_topics(broker: BrokerServer, ctx: RequestContext, reques
             lambda: all(_has_leaders(broker, name) for name in created_names),
         )
     return response
+
+
+def _create_refusals(
+    broker: BrokerServer, ctx: RequestContext, request: Any
+) -> tuple[frozenset[str], frozenset[str]]:
+    """The topics the principal may not create (without CREATE on the cluster, those it
+    may not CREATE), and those whose configs it may not see in the answer."""
+    if broker.authorizer is None:
+        return frozenset(), frozenset()
+    names = [t.name for t in request.topics]
+    may_not_create: frozenset[str] = frozenset()
+    if not authorize(ctx, broker, AclOperation.CREATE, ResourceType.CLUSTER):
+        may_not_create = denied(ctx, broker, AclOperation.CREATE, ResourceType.TOPIC, names)
+    configs = denied(ctx, broker, AclOperation.DESCRIBE_CONFIGS, ResourceType.TOPIC, names)
+    return may_not_create, configs
 
 
 def _has_leaders(broker: BrokerServer, name: str) -> bool:
@@ -138,6 +175,22 @@ def _create_result(
     )
 
 
+def _hidden_configs_result(module: Any, created: Any) -> Any:
+    """A topic created for a principal that may not DESCRIBE_CONFIGS it: no configs,
+    partitions or replication factor, and TOPIC_AUTHORIZATION_FAILED for them."""
+    return build(
+        module.CreatableTopicResult,
+        name=created.name,
+        topic_id=created.topic_id,
+        error_code=ErrorCode.none,
+        error_message=None,
+        topic_config_error_code=ErrorCode.topic_authorization_failed,
+        num_partitions=-1,
+        replication_factor=-1,
+        configs=(),
+    )
+
+
 async def handle_delete_topics(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
     header = ctx.header
     module = response_module(DELETE_TOPICS_KEY, header.api_version)
@@ -147,6 +200,10 @@ async def handle_delete_topics(broker: BrokerServer, ctx: RequestContext, reques
         wanted = [(t.name, t.topic_id if t.topic_id != ZERO_UUID else None) for t in request.topics]
     results = []
     for name, topic_id in wanted:
+        refused = _refused_deletion(module, broker, ctx, name, topic_id)
+        if refused is not None:
+            results.append(refused)
+            continue
         try:
             deleted = await broker.admin_manager.delete_topic_async(name, topic_id)
             results.append(
@@ -180,6 +237,33 @@ async def handle_delete_topics(broker: BrokerServer, ctx: RequestContext, reques
             lambda: not any(n in broker.metadata_store.topics for n in deleted_names),
         )
     return response
+
+
+def _refused_deletion(
+    module: Any, broker: BrokerServer, ctx: RequestContext, name: str | None, topic_id: Any
+) -> Any | None:
+    """TOPIC_AUTHORIZATION_FAILED for a topic the principal may not DELETE; one named by id
+    that it may not even DESCRIBE is answered without its name. None if allowed."""
+    if broker.authorizer is None:
+        return None
+    if topic_id is not None:
+        found = broker.metadata_store.by_id.get(topic_id)
+        name = None if found is None else found.name
+    if name is None:
+        return None  # (an unknown id: UNKNOWN_TOPIC_ID)
+    if topic_id is not None and not authorize(
+        ctx, broker, AclOperation.DESCRIBE, ResourceType.TOPIC, name
+    ):
+        name = None
+    elif authorize(ctx, broker, AclOperation.DELETE, ResourceType.TOPIC, name):
+        return None
+    return build(
+        module.DeletableTopicResult,
+        name=name,
+        topic_id=topic_id or ZERO_UUID,
+        error_code=ErrorCode.topic_authorization_failed,
+        error_message=None,
+    )
 
 
 def _fields(entity: Any) -> dict[str, Any]:

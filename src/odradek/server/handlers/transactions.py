@@ -11,10 +11,18 @@ from kio.schema.errors import ErrorCode
 
 from odradek.common.errors import KafkaError
 from odradek.common.ids import TopicPartition
-from odradek.common.internal_topics import OFFSETS_TOPIC
+from odradek.common.internal_topics import INTERNAL_TOPICS, OFFSETS_TOPIC
 from odradek.coordinator.group.coordinator import OffsetCommit
 from odradek.protocol import api_versions as keys
 from odradek.protocol.codec import build, response_module
+from odradek.security.acl import AclOperation, ResourceType
+from odradek.server.authorization import (
+    TOPIC_AUTHORIZATION_FAILED,
+    TopicAuthorizationError,
+    authorize,
+    authorized,
+    denied,
+)
 
 if TYPE_CHECKING:
     from odradek.server.broker import BrokerServer
@@ -43,13 +51,42 @@ def _txn_unavailable(broker: BrokerServer, transactional_id: str | None = None) 
     return None
 
 
+def _txn_refused(
+    broker: BrokerServer, ctx: RequestContext, transactional_id: str
+) -> ErrorCode | None:
+    """TRANSACTIONAL_ID_AUTHORIZATION_FAILED unless the principal may WRITE the id."""
+    if authorize(ctx, broker, AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, transactional_id):
+        return None
+    return E.transactional_id_authorization_failed
+
+
+def _group_refused(broker: BrokerServer, ctx: RequestContext, group_id: str) -> ErrorCode | None:
+    """GROUP_AUTHORIZATION_FAILED unless the principal may READ the group."""
+    if authorize(ctx, broker, AclOperation.READ, ResourceType.GROUP, group_id):
+        return None
+    return E.group_authorization_failed
+
+
 def handle_add_partitions_to_txn(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
     header = ctx.header
     module = response_module(keys.ADD_PARTITIONS_TO_TXN_KEY, header.api_version)
     wanted = [TopicPartition(t.name, p) for t in request.v3_and_below_topics for p in t.partitions]
-    unavailable = _txn_unavailable(broker, request.v3_and_below_transactional_id)
+    transactional_id = request.v3_and_below_transactional_id
+    unavailable = _txn_refused(broker, ctx, transactional_id) or _txn_unavailable(
+        broker, transactional_id
+    )
+    unwritable = _unwritable(broker, ctx, wanted)
     if unavailable is not None:
         results = dict.fromkeys(wanted, unavailable)
+    elif unwritable:
+        results = {
+            tp: E.topic_authorization_failed
+            if tp.topic in unwritable
+            else E.operation_not_attempted
+            if _partition_exists(broker, tp)
+            else E.unknown_topic_or_partition
+            for tp in wanted
+        }
     else:
         results = broker.txns.coordinator.add_partitions(
             request.v3_and_below_transactional_id,
@@ -77,10 +114,26 @@ def handle_add_partitions_to_txn(broker: BrokerServer, ctx: RequestContext, requ
     )
 
 
+def _unwritable(
+    broker: BrokerServer, ctx: RequestContext, wanted: list[TopicPartition]
+) -> frozenset[str]:
+    """The topics the principal may not add to a transaction: those it may not WRITE, and
+    the internal topics (as Kafka, which never authorizes them here)."""
+    if broker.authorizer is None:
+        return frozenset()
+    topics = {tp.topic for tp in wanted}
+    refused = denied(ctx, broker, AclOperation.WRITE, ResourceType.TOPIC, topics - INTERNAL_TOPICS)
+    return refused | (topics & INTERNAL_TOPICS)
+
+
 def handle_add_offsets_to_txn(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
     header = ctx.header
     module = response_module(keys.ADD_OFFSETS_TO_TXN_KEY, header.api_version)
-    error = _txn_unavailable(broker, request.transactional_id)
+    error = (
+        _txn_refused(broker, ctx, request.transactional_id)
+        or _group_refused(broker, ctx, request.group_id)
+        or _txn_unavailable(broker, request.transactional_id)
+    )
     if error is None:
         try:
             broker.groups.ensure_offsets_topic()
@@ -106,12 +159,16 @@ def handle_add_offsets_to_txn(broker: BrokerServer, ctx: RequestContext, request
 def handle_end_txn(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
     header = ctx.header
     module = response_module(keys.END_TXN_KEY, header.api_version)
-    error = _txn_unavailable(broker, request.transactional_id) or broker.txns.coordinator.end_txn(
-        request.transactional_id,
-        request.producer_id,
-        request.producer_epoch,
-        request.committed,
-        ctx.writes,
+    error = (
+        _txn_refused(broker, ctx, request.transactional_id)
+        or _txn_unavailable(broker, request.transactional_id)
+        or broker.txns.coordinator.end_txn(
+            request.transactional_id,
+            request.producer_id,
+            request.producer_epoch,
+            request.committed,
+            ctx.writes,
+        )
     )
     return build(
         module.EndTxnResponse,
@@ -130,21 +187,13 @@ def handle_txn_offset_commit(broker: BrokerServer, ctx: RequestContext, request:
         for t in request.topics
         for p in t.partitions
     }
-    try:
-        broker.groups.ensure_offsets_topic()
-        broker.groups.check_coordinator(request.group_id)
-        results = broker.groups.coordinator.txn_commit_offsets(
-            request.group_id,
-            request.producer_id,
-            request.producer_epoch,
-            getattr(request, "member_id", ""),
-            getattr(request, "group_instance_id", None),
-            getattr(request, "generation_id", -1),
-            offsets,
-            ctx.writes,
-        )
-    except KafkaError as exc:
-        results = dict.fromkeys(offsets, exc.error_code)
+    refused = _txn_refused(broker, ctx, request.transactional_id) or _group_refused(
+        broker, ctx, request.group_id
+    )
+    if refused is not None:
+        results = dict.fromkeys(offsets, refused)
+    else:
+        results = _txn_commit(broker, ctx, request, offsets)
     topics = tuple(
         build(
             module.TxnOffsetCommitResponseTopic,
@@ -163,15 +212,56 @@ def handle_txn_offset_commit(broker: BrokerServer, ctx: RequestContext, request:
     return build(module.TxnOffsetCommitResponse, throttle_time=ZERO, topics=topics)
 
 
+def _txn_commit(
+    broker: BrokerServer,
+    ctx: RequestContext,
+    request: Any,
+    offsets: dict[tuple[str, int], OffsetCommit],
+) -> dict[tuple[str, int], ErrorCode]:
+    """Commit the offsets of the topics the principal may READ; the others fail with
+    TOPIC_AUTHORIZATION_FAILED."""
+    unreadable = denied(
+        ctx, broker, AclOperation.READ, ResourceType.TOPIC, (t.name for t in request.topics)
+    )
+    failed: dict[tuple[str, int], ErrorCode] = {}
+    if unreadable:
+        failed = {k: E.topic_authorization_failed for k in offsets if k[0] in unreadable}
+    try:
+        broker.groups.ensure_offsets_topic()
+        broker.groups.check_coordinator(request.group_id)
+        results = broker.groups.coordinator.txn_commit_offsets(
+            request.group_id,
+            request.producer_id,
+            request.producer_epoch,
+            getattr(request, "member_id", ""),
+            getattr(request, "group_instance_id", None),
+            getattr(request, "generation_id", -1),
+            {k: v for k, v in offsets.items() if k not in failed} if failed else offsets,
+            ctx.writes,
+        )
+    except KafkaError as exc:
+        return dict.fromkeys(offsets, exc.error_code)
+    results.update(failed)
+    return results
+
+
 def handle_write_txn_markers(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
     header = ctx.header
     module = response_module(keys.WRITE_TXN_MARKERS_KEY, header.api_version)
+    allowed = authorize(ctx, broker, AclOperation.CLUSTER_ACTION, ResourceType.CLUSTER)
     markers = []
     for marker in request.markers:
         wanted = [TopicPartition(t.name, p) for t in marker.topics for p in t.partition_indexes]
-        results = broker.txns.write_markers(
-            marker.producer_id, marker.producer_epoch, marker.transaction_result, wanted, ctx.writes
-        )
+        if not allowed:
+            results = dict.fromkeys(wanted, E.cluster_authorization_failed)
+        else:
+            results = broker.txns.write_markers(
+                marker.producer_id,
+                marker.producer_epoch,
+                marker.transaction_result,
+                wanted,
+                ctx.writes,
+            )
         by_topic: dict[str, list[Any]] = {}
         for tp in wanted:
             by_topic.setdefault(tp.topic, []).append(
@@ -200,11 +290,16 @@ def handle_describe_transactions(broker: BrokerServer, ctx: RequestContext, requ
     states = []
     for transactional_id in request.transactional_ids:
         txn = broker.txns.coordinator.txns.get(transactional_id)
+        error = E.transactional_id_not_found
+        if not authorize(
+            ctx, broker, AclOperation.DESCRIBE, ResourceType.TRANSACTIONAL_ID, transactional_id
+        ):
+            txn, error = None, E.transactional_id_authorization_failed
         if txn is None:
             states.append(
                 build(
                     module.TransactionState,
-                    error_code=E.transactional_id_not_found,
+                    error_code=error,
                     transactional_id=transactional_id,
                     transaction_state="",
                     transaction_timeout=ZERO,
@@ -218,6 +313,10 @@ def handle_describe_transactions(broker: BrokerServer, ctx: RequestContext, requ
         by_topic: dict[str, list[int]] = {}
         for tp in sorted(txn.partitions):
             by_topic.setdefault(tp.topic, []).append(tp.partition)
+        # Only the topics the principal may DESCRIBE are shown.
+        hidden = denied(ctx, broker, AclOperation.DESCRIBE, ResourceType.TOPIC, by_topic)
+        for topic in hidden:
+            del by_topic[topic]
         start = datetime.fromtimestamp(txn.start_ms / 1000, UTC)  # -1 ms when idle
         states.append(
             build(
@@ -256,6 +355,12 @@ def handle_list_transactions(broker: BrokerServer, ctx: RequestContext, request:
     filters = list(request.state_filters)
     unknown = tuple(f for f in filters if f.lower() not in known)
     found = broker.txns.coordinator.list_transactions(filters, request.producer_id_filters)
+    if broker.authorizer is not None:  # only the transactional ids the principal may DESCRIBE
+        ids = [t.transactional_id for t in found]
+        shown = set(
+            authorized(ctx, broker, AclOperation.DESCRIBE, ResourceType.TRANSACTIONAL_ID, ids)
+        )
+        found = [t for t in found if t.transactional_id in shown]
     duration = getattr(request, "duration_filter", -1)
     now = broker.clock.milliseconds()
     if duration >= 0:
@@ -280,11 +385,16 @@ def handle_list_transactions(broker: BrokerServer, ctx: RequestContext, request:
 def handle_describe_producers(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
     header = ctx.header
     module = response_module(keys.DESCRIBE_PRODUCERS_KEY, header.api_version)
+    unreadable = denied(
+        ctx, broker, AclOperation.READ, ResourceType.TOPIC, (t.name for t in request.topics)
+    )
     topics = []
     for topic in request.topics:
         partitions = []
         for index in topic.partition_indexes:
             try:
+                if topic.name in unreadable:
+                    raise TopicAuthorizationError(TOPIC_AUTHORIZATION_FAILED)
                 log_obj = broker.replica_manager.get_log(topic.name, index)
             except KafkaError as exc:
                 partitions.append(
