@@ -128,7 +128,9 @@ class FakeReplicaManager:
 def list_offsets_v0(
     log: Log, replica_id: int, *partitions: tuple[str, int, int, int]
 ) -> dict[tuple[str, int], Any]:
-    broker: Any = SimpleNamespace(replica_manager=FakeReplicaManager({("events", 0): log}))
+    broker: Any = SimpleNamespace(
+        replica_manager=FakeReplicaManager({("events", 0): log}), authorizer=None
+    )
     topics: dict[str, list[legacy_codec.ListOffsetsPartition]] = {}
     for topic, index, timestamp, max_num in partitions:
         topics.setdefault(topic, []).append(
