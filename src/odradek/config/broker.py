@@ -162,6 +162,9 @@ _BROKER_ONLY: tuple[ConfigDef, ...] = (
     ConfigDef("super.users", S, None),
     ConfigDef("allow.everyone.if.no.acl.found", B, False),
     ConfigDef("ssl.principal.mapping.rules", S, "DEFAULT"),
+    # Client quotas: the rate is measured over quota.window.num windows of this many seconds.
+    ConfigDef("quota.window.num", I, 11, validator=at_least(1)),
+    ConfigDef("quota.window.size.seconds", I, 1, validator=at_least(1)),
     ConfigDef("ssl.client.auth", S, "none", validator=one_of("none", "requested", "required")),
 )
 

@@ -335,6 +335,8 @@ class _Counters:
 
 
 COUNTERS = _Counters()
+# Client quotas: per quota (producer_byte_rate, ...), [throttled responses, throttle time ms].
+THROTTLES: dict[str, list[int]] = {}
 
 
 def topic_stats(topic: str) -> TopicStats:
@@ -369,6 +371,7 @@ def reset() -> None:
     REQUESTS.clear()
     _BY_KEY[:] = [None] * len(_BY_KEY)
     COUNTERS.isr_shrinks = COUNTERS.isr_expands = 0
+    THROTTLES.clear()
 
 
 # -- hot-path recording: the server calls these only while ENABLED, or they return at once -----
@@ -506,6 +509,15 @@ def produced(topic: str, records: int, size: int) -> None:
     stats.bytes_in += size
 
 
+def client_throttled(quota: str, throttle_ms: int) -> None:
+    """A response throttled for ``throttle_ms`` by a client quota (Kafka's throttle-time)."""
+    if not ENABLED:
+        return
+    counts = THROTTLES.setdefault(quota, [0, 0])
+    counts[0] += 1
+    counts[1] += throttle_ms
+
+
 def produce_failed(topic: str, size: int, error_code: int) -> None:
     """One partition's append failed with ``error_code``."""
     if not ENABLED:
@@ -630,6 +642,16 @@ def prometheus_families(live_topics: Collection[str] | None = None) -> Iterator[
                     [request_name], _buckets(histogram), histogram[_SUM_INDEX]
                 )
         yield histogram_family
+    for index, (name, what) in enumerate(
+        (("throttled_responses", "responses throttled"), ("throttle_time_ms", "throttle time, ms"))
+    ):
+        family = _counter(
+            f"kafka_server_quota_{name}",
+            f"Client quotas (kafka.server:type=Produce|Fetch|Request throttle-time): {what}",
+        )
+        for quota, counts in sorted(THROTTLES.items()):
+            family.add_sample(f"kafka_server_quota_{name}_total", {"quota": quota}, counts[index])
+        yield family
     for attr, mbean in (("isr_shrinks", "isrshrinks"), ("isr_expands", "isrexpands")):
         family = _counter(
             f"kafka_server_replicamanager_{mbean}",

@@ -257,7 +257,7 @@ def _field_names_of_all_versions(entity_type: Any) -> frozenset[str] | None:
     return frozenset(names)
 
 
-def build(entity_type: Any, **values: Any) -> Any:
+def build(entity_type: Any, /, **values: Any) -> Any:
     """Construct a kio entity of any version from a superset of its fields' values: fields that
     this version does not have are dropped, so one handler serves every version."""
     names = _field_names(entity_type)

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import enum
 import math
+import time
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 DEFAULT_ENTITY = "<default>"
+RESOLVED_TTL_S = 1.0
+RESOLVED_CACHE_SIZE = 10_000
 
 
 class QuotaType(enum.StrEnum):
@@ -130,9 +133,21 @@ class ClientQuotaManager:
         self.window_s = window_s
         self._rates: dict[str, Rate] = {}
         self.throttled_ms_total = 0
+        # (user, client id) -> (resolved until, quota): resolving on every request would
+        # sanitize both names and probe eight entities; a quota change applies within this.
+        self._resolved: dict[tuple[str, str], tuple[float, Quota | None]] = {}
 
     def quota(self, user: str, client_id: str) -> Quota | None:
-        return resolve_quota(self._entity_configs(), user, client_id, self.quota_type)
+        now = time.monotonic()
+        cached = self._resolved.get((user, client_id))
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        configs = self._entity_configs()
+        quota = resolve_quota(configs, user, client_id, self.quota_type) if configs else None
+        if len(self._resolved) >= RESOLVED_CACHE_SIZE:
+            self._resolved.clear()
+        self._resolved[(user, client_id)] = (now + RESOLVED_TTL_S, quota)
+        return quota
 
     def record(self, user: str, client_id: str, value: float, now: float) -> int:
         """Record ``value`` for the client's quota entity; the throttle time in ms

@@ -28,6 +28,7 @@ from odradek.security.scram import ScramCredential, parse_credential
 from odradek.server import broker_view
 from odradek.server.group_service import GroupService
 from odradek.server.log_maintenance import LogMaintenance
+from odradek.server.quotas import ClientQuotas
 from odradek.server.txn_service import TxnService
 from odradek.storage.log_manager import LogManager
 
@@ -83,6 +84,7 @@ class BrokerServer:
             self.node_id, config, self.metadata_store, self.log_manager
         )
         self.replica_manager = ReplicaManager(self.log_manager, self.metadata_store)
+        self.quotas = ClientQuotas(config, self.metadata_store)
         self.producer_ids = ProducerIdManager(self.metadata_store)
         self.groups = GroupService(self)
         self.maintenance = LogMaintenance(self)

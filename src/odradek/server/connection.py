@@ -79,6 +79,7 @@ class KafkaConnection(asyncio.Protocol):
         self._waiting_for_ordered = False
         self._held: deque[bytes] = deque()
         self.closed = False
+        self._muted_until = 0.0  # a client quota's throttle: not read until then (KIP-219)
         self.received_at = 0.0  # when the last bytes arrived (request metrics: queue time)
 
     # -- asyncio.Protocol ----------------------------------------------------------------------
@@ -135,7 +136,7 @@ class KafkaConnection(asyncio.Protocol):
                 frame = decoder.next_frame()
                 if frame is None:
                     break
-                if self._waiting_for_ordered:
+                if self._waiting_for_ordered or self._muted():
                     self._held.append(bytes(frame))
                     self._update_reading()
                     continue
@@ -164,7 +165,7 @@ class KafkaConnection(asyncio.Protocol):
                 return
         started = perf_counter()
         try:
-            outcome = dispatch(self.broker, frame, self.info)
+            outcome = dispatch(self.broker, frame, self.info, self._throttle)
         except RequestParseError as exc:
             self.close(f"invalid request: {exc}")
             return
@@ -260,7 +261,7 @@ class KafkaConnection(asyncio.Protocol):
         """Handle the frames that waited for a metadata-changing request, in order, until
         the next such request."""
         held = self._held
-        while held and not self._waiting_for_ordered and not self.closed:
+        while held and not self._waiting_for_ordered and not self._muted() and not self.closed:
             self._on_frame(memoryview(held.popleft()))
         self._update_reading()
 
@@ -287,11 +288,32 @@ class KafkaConnection(asyncio.Protocol):
         if self.transport is not None and not self.closed:
             self.transport.writelines(chunks)
 
+    def _throttle(self, throttle_ms: int) -> None:
+        """A client quota throttled a request: handle nothing more from this client for
+        ``throttle_ms`` (its response is sent at once and tells it so), as Kafka mutes the
+        channel; requests it already sent wait, unread or held."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + throttle_ms / 1000
+        if until <= self._muted_until:
+            return
+        self._muted_until = until
+        loop.call_at(until, self._unmute)
+        self._update_reading()
+
+    def _muted(self) -> bool:
+        return self._muted_until > 0 and asyncio.get_running_loop().time() < self._muted_until
+
+    def _unmute(self) -> None:
+        if not self._muted():
+            self._handle_held()
+
     def _update_reading(self) -> None:
         if self.transport is None or self.closed:
             return
         should_pause = (
-            self._writing_paused or len(self._pending) + len(self._held) >= MAX_PENDING_RESPONSES
+            self._writing_paused
+            or len(self._pending) + len(self._held) >= MAX_PENDING_RESPONSES
+            or self._muted()
         )
         if should_pause and not self._reading_paused:
             self.transport.pause_reading()

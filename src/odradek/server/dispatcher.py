@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
+from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from odradek.observability import metrics
@@ -44,6 +45,10 @@ from odradek.server.handlers.admin_topics import (
 from odradek.server.handlers.api_versions import (
     handle_api_versions,
     unsupported_version_response,
+)
+from odradek.server.handlers.client_quotas import (
+    handle_alter_client_quotas,
+    handle_describe_client_quotas,
 )
 from odradek.server.handlers.fetch import handle_fetch
 from odradek.server.handlers.group_admin import (
@@ -84,6 +89,7 @@ from odradek.server.handlers.transactions import (
     handle_txn_offset_commit,
     handle_write_txn_markers,
 )
+from odradek.server.quotas import with_throttle_time
 from odradek.server.request_context import ConnectionInfo, RequestContext
 
 if TYPE_CHECKING:
@@ -102,6 +108,8 @@ HANDLERS: dict[int, Handler] = {
     keys.API_VERSIONS_KEY: handle_api_versions,
     keys.SASL_HANDSHAKE_KEY: handle_sasl_handshake,
     keys.SASL_AUTHENTICATE_KEY: handle_sasl_authenticate,
+    keys.DESCRIBE_CLIENT_QUOTAS_KEY: handle_describe_client_quotas,
+    keys.ALTER_CLIENT_QUOTAS_KEY: handle_alter_client_quotas,
     keys.DESCRIBE_USER_SCRAM_CREDENTIALS_KEY: handle_describe_user_scram_credentials,
     keys.ALTER_USER_SCRAM_CREDENTIALS_KEY: handle_alter_user_scram_credentials,
     keys.CREATE_TOPICS_KEY: handle_create_topics,
@@ -167,14 +175,26 @@ METADATA_CHANGING_APIS = frozenset(
 )
 
 
+# Never throttled by request quotas (Kafka exempts the exchange that authenticates a client).
+_QUOTA_EXEMPT = frozenset(
+    {keys.API_VERSIONS_KEY, keys.SASL_HANDSHAKE_KEY, keys.SASL_AUTHENTICATE_KEY}
+)
+Throttled = Callable[[int], None]
+
+
 def dispatch(
-    broker: BrokerServer, frame: bytes | memoryview, connection: ConnectionInfo
+    broker: BrokerServer,
+    frame: bytes | memoryview,
+    connection: ConnectionInfo,
+    throttled: Throttled | None = None,
 ) -> Chunks | Awaitable[Chunks | None] | None:
     """Handle one request frame: encoded response chunks, an awaitable of them, or None.
 
     Each request gets its own :class:`RequestContext`. A request whose handling wrote
     coordinator state (offsets, group or transaction state, markers) is answered only once
-    the in-sync replicas have it, whether its handler is synchronous or a coroutine.
+    the in-sync replicas have it, whether its handler is synchronous or a coroutine. A
+    request a client quota throttles has the throttle time in its response, and
+    ``throttled`` is told it (the connection then mutes itself once the response is sent).
 
     Raises RequestParseError (close the connection) for malformed or unsupported requests."""
     api_key, version, correlation_id = peek_header(frame)
@@ -183,20 +203,48 @@ def dispatch(
         return encode_response(header, unsupported_version_response())
     parsed = parse_request(frame)
     ctx = RequestContext(parsed.header, connection)
+    started = perf_counter()
     result = HANDLERS[api_key](broker, ctx, parsed.body)
-    if result is None:
+    handling_s = perf_counter() - started  # the handler's own time, not what it awaits
+    if result is None:  # acks=0: no response, but a throttled client is still muted
+        if ctx.throttle_ms and throttled is not None:
+            throttled(ctx.throttle_ms)
         return None
     if ctx.writes or inspect.isawaitable(result):
-        return _finish(broker, ctx, result)
+        return _finish(broker, ctx, result, handling_s, throttled)
     if api_key > keys.FETCH_KEY and metrics.ENABLED:
         metrics.response_errors(api_key, result)
-    return encode_response(parsed.header, result)
+    return encode_response(parsed.header, _throttle(broker, ctx, result, handling_s, throttled))
+
+
+def _throttle(
+    broker: BrokerServer,
+    ctx: RequestContext,
+    body: Any,
+    handling_s: float,
+    throttled: Throttled | None,
+) -> Any:
+    """The request's handling time against its request quota; the response with the
+    throttle time of any quota it exceeded."""
+    if ctx.header.api_key not in _QUOTA_EXEMPT:
+        broker.quotas.record_request_time(ctx, handling_s)
+    if not ctx.throttle_ms:
+        return body
+    if throttled is not None:
+        throttled(ctx.throttle_ms)
+    return with_throttle_time(body, ctx.throttle_ms)
 
 
 INTERNAL_WRITE_TIMEOUT_S = 10.0
 
 
-async def _finish(broker: BrokerServer, ctx: RequestContext, result: Any) -> Chunks | None:
+async def _finish(
+    broker: BrokerServer,
+    ctx: RequestContext,
+    result: Any,
+    handling_s: float,
+    throttled: Throttled | None,
+) -> Chunks | None:
     """Await a coroutine handler's response, then the replication of the internal writes
     the request made. When the in-sync replicas cannot get them, the connection is closed,
     so that the client retries (at the new coordinator)."""
@@ -210,4 +258,4 @@ async def _finish(broker: BrokerServer, ctx: RequestContext, result: Any) -> Chu
     header = ctx.header
     if header.api_key > keys.FETCH_KEY and metrics.ENABLED:
         metrics.response_errors(header.api_key, body)
-    return encode_response(header, body)
+    return encode_response(header, _throttle(broker, ctx, body, handling_s, throttled))

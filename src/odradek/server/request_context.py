@@ -26,6 +26,8 @@ class RequestContext:
     header: RequestHeader
     connection: ConnectionInfo
     writes: PendingWrites = field(default_factory=PendingWrites)
+    # Set by a client quota: the response says so and the connection is muted this long.
+    throttle_ms: int = 0
 
     @property
     def principal(self) -> KafkaPrincipal:

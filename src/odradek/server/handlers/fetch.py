@@ -6,6 +6,8 @@ Sessionless: the response's session id is always 0, so clients send full fetch r
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import time
 import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass, replace
@@ -84,8 +86,32 @@ def handle_fetch(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any
         or not wanted
         or broker.shutting_down
     ):
-        return _response(header, request, wanted, reads)
-    return _long_poll(broker, header, request, wanted, available, max_wait_ms)
+        response = _response(header, request, wanted, reads)
+        return response if replica >= 0 else _fetch_quota(broker, ctx, response)
+    waiting = _long_poll(broker, header, request, wanted, available, max_wait_ms)
+    return waiting if replica >= 0 else _after_fetch_quota(broker, ctx, waiting)
+
+
+def _fetch_quota(broker: BrokerServer, ctx: RequestContext, response: Any) -> Any:
+    """The response's record bytes against the consumer's consumer_byte_rate. Over quota,
+    Kafka sends no data (and takes the bytes back): an empty response with the throttle
+    time, after which the consumer fetches again (KIP-219)."""
+    quotas = broker.quotas
+    user, client_id = ctx.principal.name, ctx.header.client_id or ""
+    if quotas.fetch.quota(user, client_id) is None:
+        return response
+    size = sum(len(p.records or b"") for topic in response.responses for p in topic.partitions)
+    now = time.monotonic()
+    if not quotas.record(quotas.fetch, ctx, size, now):
+        return response
+    quotas.fetch.unrecord(user, client_id, size, now)
+    return dataclasses.replace(response, responses=(), session_id=0)
+
+
+async def _after_fetch_quota(
+    broker: BrokerServer, ctx: RequestContext, waiting: Awaitable[Any]
+) -> Any:
+    return _fetch_quota(broker, ctx, await waiting)
 
 
 def _long_poll(

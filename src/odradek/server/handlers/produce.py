@@ -5,6 +5,7 @@ notices (as Kafka does)."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -108,6 +109,7 @@ def handle_produce(broker: BrokerServer, ctx: RequestContext, request: Any) -> A
                     )
                 )
         topics.append((topic_data.name, partitions))
+    _record_quota(broker, ctx, request)
     if acks == 0:
         if failed:
             raise CloseConnectionError("acks=0 produce failed")
@@ -115,6 +117,16 @@ def handle_produce(broker: BrokerServer, ctx: RequestContext, request: Any) -> A
     if waits:
         return _await_isr(broker, module, request, topics, waits)
     return _response(module, topics)
+
+
+def _record_quota(broker: BrokerServer, ctx: RequestContext, request: Any) -> None:
+    """The request's record bytes against the client's producer_byte_rate (the dispatcher
+    puts the throttle time in the response and mutes the connection)."""
+    quotas = broker.quotas
+    if quotas.produce.quota(ctx.principal.name, ctx.header.client_id or "") is None:
+        return
+    size = sum(len(d.records or b"") for t in request.topic_data for d in t.partition_data)
+    quotas.record(quotas.produce, ctx, size, time.monotonic())
 
 
 def _refused(broker: BrokerServer, ctx: RequestContext, request: Any) -> ErrorCode | None:
