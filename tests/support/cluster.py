@@ -147,7 +147,11 @@ def parse_dump(broker_id: int, output: str) -> ReplicaLog:
 
 
 class Cluster:
-    """N brokers (ids 1..N) registered in the ZooKeeper at ``zk_connect`` (with its chroot)."""
+    """N brokers (ids 1..N) registered in the ZooKeeper at ``zk_connect`` (with its chroot).
+
+    Each broker has a PLAINTEXT listener (the harness's way in) and one more per entry of
+    ``listeners`` (listener name -> security protocol), each on a port of its own kept across
+    restarts (``address``)."""
 
     def __init__(
         self,
@@ -156,23 +160,41 @@ class Cluster:
         size: int = 3,
         overrides: Mapping[str, str] | None = None,
         ready_timeout: float = 60.0,
+        listeners: Mapping[str, str] | None = None,
     ) -> None:
         self.root = root
         self.zk_connect = zk_connect
         self.ids = list(range(1, size + 1))
         self.overrides = {**BASE_OVERRIDES, **{k: str(v) for k, v in (overrides or {}).items()}}
         self.ready_timeout = ready_timeout
+        extra = {name.upper(): protocol for name, protocol in (listeners or {}).items()}
         ports: set[int] = set()
-        while len(ports) < size:
+        while len(ports) < size * (1 + len(extra)):
             ports.add(free_port())
+        free = iter(sorted(ports))
+        self.listener_ports: dict[int, dict[str, int]] = {}
         self.brokers: dict[int, BrokerProcess] = {}
-        for broker_id, port in zip(self.ids, sorted(ports), strict=True):
+        for broker_id in self.ids:
+            port = next(free)
+            own = self.listener_ports[broker_id] = {name: next(free) for name in extra}
+            listener_overrides = {}
+            if extra:
+                listener_overrides = {
+                    "listeners": ",".join(
+                        [f"PLAINTEXT://127.0.0.1:{port}"]
+                        + [f"{name}://127.0.0.1:{p}" for name, p in own.items()]
+                    ),
+                    "listener.security.protocol.map": ",".join(
+                        ["PLAINTEXT:PLAINTEXT"] + [f"{n}:{p}" for n, p in extra.items()]
+                    ),
+                }
             broker = BrokerProcess(
                 root / f"broker-{broker_id}",
                 port=port,
                 overrides={
                     "broker.id": str(broker_id),
                     "zookeeper.connect": zk_connect,
+                    **listener_overrides,
                     **self.overrides,
                 },
             )
@@ -296,6 +318,14 @@ class Cluster:
     @property
     def bootstrap(self) -> str:
         return ",".join(b.bootstrap for b in self.brokers.values())
+
+    def address(self, broker_id: int, listener: str) -> str:
+        """``127.0.0.1:PORT`` of one of the broker's extra listeners."""
+        return f"127.0.0.1:{self.listener_ports[broker_id][listener.upper()]}"
+
+    def bootstrap_of(self, listener: str) -> str:
+        """Every broker's address on one of the extra listeners."""
+        return ",".join(self.address(broker_id, listener) for broker_id in self.ids)
 
     def admin(self) -> AdminClient:
         """A fresh confluent-kafka AdminClient: a long-lived one caches the controller and

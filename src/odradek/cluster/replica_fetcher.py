@@ -30,6 +30,7 @@ from odradek.storage.log import Log
 
 if TYPE_CHECKING:
     from odradek.config.broker import BrokerConfig
+    from odradek.security.inter_broker import InterBrokerSecurity
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,7 @@ class ReplicaFetcher:
                 endpoint[1],
                 f"broker-{self.manager.local_id}-fetcher-{self.index}",
                 self.manager.socket_timeout_s,
+                self.manager.security,
             )
         return self._client
 
@@ -342,11 +344,15 @@ class ReplicaFetcherManager:
         config: BrokerConfig,
         log_of: Callable[[TopicPartition], Log | None],
         endpoint_of: Callable[[int], tuple[str, int] | None],
+        security: InterBrokerSecurity | None = None,
     ) -> None:
+        """``endpoint_of``: a broker's inter-broker address; ``security``: how to connect
+        there (None: PLAINTEXT)."""
         self.local_id = local_id
         self.config = config
         self.log_of = log_of
         self.endpoint_of = endpoint_of
+        self.security = security
         self.socket_timeout_s = int(config.get("replica.socket.timeout.ms")) / 1000
         self.fetchers: dict[tuple[int, int], ReplicaFetcher] = {}
         self.assigned: dict[TopicPartition, tuple[int, int]] = {}

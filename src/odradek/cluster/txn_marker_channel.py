@@ -25,6 +25,7 @@ from odradek.cluster.replica_manager import ReplicaManager
 from odradek.common.errors import NotEnoughReplicasAfterAppendError
 from odradek.common.ids import TopicPartition
 from odradek.common.writes import PendingWrites
+from odradek.security.inter_broker import InterBrokerSecurity
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +47,17 @@ class TransactionMarkerChannelManager:
         leader_of: Callable[[TopicPartition], int],
         endpoint_of: Callable[[int], tuple[str, int] | None],
         write_local: LocalMarkerWriter,
+        security: InterBrokerSecurity | None = None,
     ) -> None:
+        """``endpoint_of``: a broker's inter-broker address; ``security``: how to connect
+        there (None: PLAINTEXT)."""
         self.node_id = node_id
         self.replica_manager = replica_manager
         self.topic_exists = topic_exists
         self.leader_of = leader_of
         self.endpoint_of = endpoint_of
         self.write_local = write_local
+        self.security = security
         self._clients: dict[int, BrokerClient] = {}
         self._sends: set[asyncio.Task[None]] = set()
         self._stopped = False
@@ -140,7 +145,10 @@ class TransactionMarkerChannelManager:
             if client is not None:
                 client.close()
             client = self._clients[leader] = BrokerClient(
-                endpoint[0], endpoint[1], f"broker-{self.node_id}-txn-markers"
+                endpoint[0],
+                endpoint[1],
+                f"broker-{self.node_id}-txn-markers",
+                security=self.security,
             )
         by_topic: dict[str, list[int]] = {}
         for tp in tps:

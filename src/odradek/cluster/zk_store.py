@@ -43,7 +43,7 @@ import threading
 import time
 import uuid
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from kazoo.client import KazooClient
@@ -60,6 +60,7 @@ from odradek.cluster.metadata import BrokerRegistration as BrokerRegistration
 from odradek.cluster.metadata import PartitionState as PartitionState
 from odradek.common.errors import ConfigError, TopicAlreadyExistsError
 from odradek.common.ids import TopicPartition, new_cluster_id
+from odradek.config.broker import Listener
 from odradek.security.acl import (
     ACL_CHANGE_PREFIX,
     EXTENDED_ACL_CHANGES_PATH,
@@ -195,14 +196,22 @@ class ZkMetadataStore:
             data, _ = self.client.get(CLUSTER_ID)
             return str(json.loads(data)["id"])
 
-    def register_broker(self, registration: BrokerRegistration, listener: str) -> None:
-        """Ephemeral ``/brokers/ids/<id>``; a live broker with the same id is an error."""
+    def register_broker(
+        self, registration: BrokerRegistration, protocols: Mapping[str, str]
+    ) -> None:
+        """Ephemeral ``/brokers/ids/<id>``, with every advertised listener's address in
+        ``endpoints`` and its security protocol (``protocols``: by listener name) in
+        ``listener_security_protocol_map``; a live broker with the same id is an error."""
+        endpoints = {  # Kafka writes an IPv6 address in brackets
+            name: (f"[{host}]" if ":" in host else host, port)
+            for name, (host, port) in registration.endpoints.items()
+        }
         body = {
             "version": 5,
             "host": registration.host,
             "port": registration.port,
-            "endpoints": [f"{listener}://{registration.host}:{registration.port}"],
-            "listener_security_protocol_map": {listener: "PLAINTEXT"},
+            "endpoints": [f"{name}://{host}:{port}" for name, (host, port) in endpoints.items()],
+            "listener_security_protocol_map": {name: str(protocols[name]) for name in endpoints},
             "jmx_port": -1,
             "timestamp": str(int(time.time() * 1000)),
             "rack": registration.rack,
@@ -224,8 +233,16 @@ class ZkMetadataStore:
             except NoNodeError:
                 continue
             body = json.loads(data)
+            endpoints: dict[str, tuple[str, int]] = {}
+            for text in body.get("endpoints") or []:
+                try:
+                    listener = Listener.parse(text)
+                except ConfigError:
+                    log.warning("broker %s registered a malformed endpoint %r", child, text)
+                    continue
+                endpoints[listener.name] = (listener.host, listener.port)
             brokers[int(child)] = BrokerRegistration(
-                int(child), body["host"], int(body["port"]), body.get("rack")
+                int(child), body["host"], int(body["port"]), body.get("rack"), endpoints
             )
         return brokers
 

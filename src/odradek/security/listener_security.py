@@ -89,18 +89,11 @@ def broker_security(config: BrokerConfig, *, cluster: bool) -> BrokerSecurity:
     protocols = listener_protocols(config)
     listeners = {name: _listener(config, name, p) for name, p in protocols.items()}
     inter_broker = inter_broker_listener_name(config)
-    if cluster:
-        if inter_broker not in protocols:
-            raise ConfigError(
-                f"inter.broker.listener.name must be a listener name defined in listeners: "
-                f"{inter_broker} is not one of {', '.join(protocols)}"
-            )
-        if protocols[inter_broker] is not SecurityProtocol.PLAINTEXT:
-            raise ConfigError(
-                f"The inter-broker listener {inter_broker} uses {protocols[inter_broker]}: "
-                "odradek brokers talk to each other in PLAINTEXT only for now; use a "
-                "PLAINTEXT listener for inter.broker.listener.name"
-            )
+    if cluster and inter_broker not in protocols:
+        raise ConfigError(
+            f"inter.broker.listener.name must be a listener name defined in listeners: "
+            f"{inter_broker} is not one of {', '.join(protocols)}"
+        )
     authorizer = str(config.get("authorizer.class.name") or "").strip()
     if authorizer and authorizer not in AUTHORIZER_CLASS_NAMES:
         raise ConfigError(
@@ -117,12 +110,8 @@ def _listener(config: BrokerConfig, name: str, protocol: SecurityProtocol) -> Li
 
     ssl_context = mapper = None
     if protocol.uses_tls:
-        settings = {n: v for n in SSL_CONFIG_NAMES if (v := get(n)) is not None}
-        if protocol.uses_sasl:  # KIP-684: SASL_SSL takes only the listener's own client.auth
-            own = config.unknown_valid.get(f"listener.name.{name.lower()}.ssl.client.auth")
-            settings["ssl.client.auth"] = own or "none"
         try:
-            ssl_context = server_ssl_context(settings)
+            ssl_context = server_ssl_context(listener_ssl_settings(config, name, protocol))
             mapper = SslPrincipalMapper.from_rules(get("ssl.principal.mapping.rules") or "DEFAULT")
         except (SslConfigError, ValueError) as exc:
             raise ConfigError(f"Listener {name} ({protocol}): {exc}") from exc
@@ -133,7 +122,7 @@ def _listener(config: BrokerConfig, name: str, protocol: SecurityProtocol) -> Li
         users = _plain_users(config, name) if "PLAIN" in mechanisms else {}
         for mechanism in mechanisms:
             if mechanism.startswith("SCRAM-"):
-                _jaas(config, name, mechanism, SCRAM_LOGIN_MODULE, required=False)
+                jaas_login_module(config, name, mechanism, SCRAM_LOGIN_MODULE, required=False)
     return ListenerSecurity(
         name,
         protocol,
@@ -150,6 +139,20 @@ def _listener(config: BrokerConfig, name: str, protocol: SecurityProtocol) -> Li
     )
 
 
+def listener_ssl_settings(
+    config: BrokerConfig, name: str, protocol: SecurityProtocol
+) -> dict[str, str]:
+    """The ``ssl.*`` settings of listener ``name`` (its overrides applied); a SASL_SSL
+    listener takes only its own ``ssl.client.auth`` (KIP-684), none by default."""
+    settings = {
+        n: v for n in SSL_CONFIG_NAMES if (v := listener_config(config, name, n)) is not None
+    }
+    if protocol.uses_sasl:
+        own = config.unknown_valid.get(f"listener.name.{name.lower()}.ssl.client.auth")
+        settings["ssl.client.auth"] = own or "none"
+    return settings
+
+
 def _sasl_mechanisms(listener: str, text: str) -> tuple[str, ...]:
     mechanisms = tuple(m.strip().upper() for m in text.split(",") if m.strip())
     if not mechanisms:
@@ -164,7 +167,7 @@ def _sasl_mechanisms(listener: str, text: str) -> tuple[str, ...]:
 
 
 def _plain_users(config: BrokerConfig, listener: str) -> dict[str, str]:
-    module = _jaas(config, listener, "PLAIN", PLAIN_LOGIN_MODULE, required=True)
+    module = jaas_login_module(config, listener, "PLAIN", PLAIN_LOGIN_MODULE, required=True)
     assert module is not None
     users = plain_users(module)
     if not users:
@@ -175,7 +178,7 @@ def _plain_users(config: BrokerConfig, listener: str) -> dict[str, str]:
     return users
 
 
-def _jaas(
+def jaas_login_module(
     config: BrokerConfig, listener: str, mechanism: str, module_class: str, *, required: bool
 ) -> JaasLoginModule | None:
     """The listener's JAAS login module for ``mechanism``: Kafka's

@@ -28,6 +28,7 @@ from odradek.cluster.zk_store import (
 from odradek.common.errors import ConfigError
 from odradek.common.ids import TopicPartition
 from odradek.common.internal_topics import OFFSETS_TOPIC, TXN_TOPIC
+from odradek.security.inter_broker import inter_broker_security
 
 if TYPE_CHECKING:
     from odradek.server.broker import BrokerServer
@@ -90,6 +91,9 @@ class ClusterService(MetadataListener):
             imbalance_check_s=float(self.config.get("leader.imbalance.check.interval.seconds")),
             imbalance_pct=int(self.config.get("leader.imbalance.per.broker.percentage")),
         )
+        # How replica fetchers and the transaction marker channel reach other brokers.
+        self.inter_broker = inter_broker_security(self.config, broker.security)
+        self.replication.fetchers.security = self.inter_broker
         self.watched = WatchedMetadata(store, self)
         self._tasks: list[asyncio.Task[None]] = []
         self._registrations: set[asyncio.Task[None]] = set()
@@ -117,11 +121,10 @@ class ClusterService(MetadataListener):
 
     async def start(self) -> None:
         """After the listeners are bound: register, watch, and start the controller."""
-        host, port = self.broker.advertised_endpoint
-        registration = BrokerRegistration(self.node_id, host, port, self.broker.rack)
-        await asyncio.to_thread(
-            self.store.register_broker, registration, self.config.listeners[0].name
-        )
+        endpoints = dict(self.broker.advertised_endpoints)
+        host, port = endpoints[self.inter_broker.listener]
+        registration = BrokerRegistration(self.node_id, host, port, self.broker.rack, endpoints)
+        await asyncio.to_thread(self.store.register_broker, registration, self._protocols())
         self.broker.replica_manager.partitions = self.partitions
         self._registration = registration
         self.store.client.add_listener(self._session_state)
@@ -130,7 +133,17 @@ class ClusterService(MetadataListener):
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self.replication.isr_expiry_loop())]
         self.started = True
-        log.info("registered broker %d at %s:%d in ZooKeeper", self.node_id, host, port)
+        log.info(
+            "registered broker %d in ZooKeeper, inter-broker listener %s at %s:%d",
+            self.node_id,
+            self.inter_broker.listener,
+            host,
+            port,
+        )
+
+    def _protocols(self) -> dict[str, str]:
+        """Each listener's security protocol, for the registration."""
+        return {name: str(ls.protocol) for name, ls in self.broker.security.listeners.items()}
 
     def _session_state(self, state: KazooState) -> None:
         """kazoo thread: after an expired session our ephemeral registration is gone;
@@ -148,9 +161,7 @@ class ClusterService(MetadataListener):
 
         async def register() -> None:
             try:
-                await asyncio.to_thread(
-                    self.store.register_broker, registration, self.config.listeners[0].name
-                )
+                await asyncio.to_thread(self.store.register_broker, registration, self._protocols())
                 log.warning("ZooKeeper session expired: registered broker %d again", self.node_id)
             except Exception:
                 log.exception("registering again after a session expiry failed")
