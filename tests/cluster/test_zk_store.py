@@ -32,12 +32,14 @@ def test_cluster_id_is_created_once(store: ZkMetadataStore) -> None:
 def test_broker_registration_is_ephemeral_and_exclusive(
     store: ZkMetadataStore, zk_connect: str
 ) -> None:
-    store.register_broker(BrokerRegistration(1, "127.0.0.1", 9093, "rack-a"), "PLAINTEXT")
-    assert store.live_brokers() == {1: BrokerRegistration(1, "127.0.0.1", 9093, "rack-a")}
+    endpoints = {"PLAINTEXT": ("127.0.0.1", 9093)}
+    registration = BrokerRegistration(1, "127.0.0.1", 9093, "rack-a", endpoints)
+    store.register_broker(registration, {"PLAINTEXT": "PLAINTEXT"})
+    assert store.live_brokers() == {1: registration}
     body = json.loads(store.raw().get("/brokers/ids/1")[0])
     assert body["endpoints"] == ["PLAINTEXT://127.0.0.1:9093"] and body["rack"] == "rack-a"
     with pytest.raises(ConfigError, match="already registered"):
-        store.register_broker(BrokerRegistration(1, "127.0.0.1", 9094, None), "PLAINTEXT")
+        store.register_broker(BrokerRegistration(1, "127.0.0.1", 9094, None), {})
     other = ZkMetadataStore(zk_connect, session_timeout_ms=4000)
     other.start()
     try:

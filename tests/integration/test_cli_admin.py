@@ -120,8 +120,8 @@ def test_config_errors(shared_broker: BrokerProcess) -> None:
     cfg = ("configs", "--bootstrap-server", b.bootstrap)
     for args, message in [
         (["--topic", "x"], "one of the arguments"),
-        (["--describe", "--entity-type", "users"], "topics or brokers"),
-        (["--describe"], "exactly one of"),
+        (["--describe", "--entity-type", "groups"], "must be one of topics, brokers, users"),
+        (["--describe"], "At least one entity type must be specified"),
         (
             ["--describe", "--entity-type", "brokers", "--entity-name", "zero"],
             "valid integer broker id",

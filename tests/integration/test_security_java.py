@@ -156,14 +156,6 @@ def test_wrong_password_is_refused(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "the broker closes the connection without the fatal TLS alert (asyncio's SSL transport "
-        "drops it, CPython gh-98078), so the Java client sees a disconnect and times out "
-        "instead of reporting SslAuthenticationException"
-    ),
-)
 def test_untrusted_client_certificate_is_refused(
     java_programs: JavaPrograms, secure: SecureBroker, tmp_path: Path
 ) -> None:

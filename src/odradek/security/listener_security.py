@@ -54,6 +54,7 @@ _HONOURED = frozenset(
 _UNSUPPORTED = frozenset(
     {
         "principal.builder.class",
+        "client.quota.callback.class",
         "security.providers",
         "delegation.token.secret.key",
         "delegation.token.master.key",

@@ -181,6 +181,31 @@ class _KeyMaterial:
     source: str
 
 
+class AlertingSSLObject(ssl.SSLObject):
+    """A server-side TLS object whose failed handshake still tells the client why.
+
+    asyncio's and uvloop's TLS transports abort the connection as soon as the handshake
+    raises, dropping the alert OpenSSL has just queued (an untrusted client certificate's
+    ``unknown_ca``), so a Java client sees a bare disconnect and retries until it times out
+    instead of failing with SslAuthenticationException (CPython gh-98078). A failed handshake
+    therefore first reports "want read": the transport flushes the alert and waits; the
+    client, alerted, closes (or the handshake timeout does), and any further handshake step
+    raises the real error."""
+
+    _handshake_error: ssl.SSLError | None = None
+
+    def do_handshake(self) -> None:
+        if self._handshake_error is not None:
+            raise self._handshake_error
+        try:
+            super().do_handshake()
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            raise
+        except ssl.SSLError as exc:
+            self._handshake_error = exc
+            raise ssl.SSLWantReadError("handshake failed; the alert is sent first") from exc
+
+
 def server_ssl_context(configs: Mapping[str, str]) -> ssl.SSLContext:
     """The context an SSL or SASL_SSL listener serves with; it needs a keystore. With
     ``ssl.client.auth`` other than none, clients are verified against the truststore, or the
@@ -188,6 +213,7 @@ def server_ssl_context(configs: Mapping[str, str]) -> ssl.SSLContext:
     _check_java_only_settings(configs)
     _endpoint_identification(configs)  # a broker's client setting: checked, used by clients
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.sslobject_class = AlertingSSLObject
     _apply_protocols_and_suites(context, configs, client=False)
     context.verify_mode = _client_auth(configs)
     key_material = _keystore(configs)

@@ -116,6 +116,7 @@ class TxnService:
                 cluster.leader_of,
                 cluster.endpoint_of,
                 self.write_markers,
+                cluster.inter_broker,
             )
         if topic is not None:
             self.partitions = topic.partitions
