@@ -199,6 +199,38 @@ def test_kafka_python_wrong_password_is_refused(secure: SecureBroker) -> None:
         consumer.topics()
 
 
+def test_kafka_python_untrusted_certificate_is_refused(secure: SecureBroker) -> None:
+    from kafka import KafkaConsumer
+    from kafka.errors import KafkaError as KafkaPythonError
+
+    with pytest.raises(KafkaPythonError):
+        consumer = KafkaConsumer(
+            bootstrap_servers=secure.address(secure.ssl_port),
+            security_protocol="SSL",
+            ssl_cafile=str(secure.tls.ca),
+            ssl_certfile=str(secure.tls.rogue_cert),
+            ssl_keyfile=str(secure.tls.rogue_key),
+            request_timeout_ms=10000,
+            api_version_auto_timeout_ms=10000,
+        )
+        consumer.topics()
+
+
+def test_kafka_python_handshake_v0_raw_tokens(secure: SecureBroker) -> None:
+    """An 0.10-era client: SaslHandshake v0, then raw length-prefixed SASL tokens (KIP-43)."""
+    topic = new_topic(secure)
+    got = kafka_python_round_trip(
+        topic,
+        bootstrap_servers=secure.address(secure.sasl_plaintext_port),
+        security_protocol="SASL_PLAINTEXT",
+        sasl_mechanism="PLAIN",
+        sasl_plain_username="alice",
+        sasl_plain_password=ALICE_PASSWORD,
+        api_version=(0, 10, 1),
+    )
+    assert got == EXPECTED
+
+
 # -- aiokafka ------------------------------------------------------------------------------------
 
 
@@ -275,6 +307,23 @@ async def test_aiokafka_wrong_password_is_refused(secure: SecureBroker) -> None:
     await producer.stop()
 
 
+async def test_aiokafka_untrusted_certificate_is_refused(secure: SecureBroker) -> None:
+    from aiokafka import AIOKafkaProducer
+    from aiokafka.errors import KafkaError as AioKafkaError
+
+    context = ssl.create_default_context(cafile=str(secure.tls.ca))
+    context.load_cert_chain(str(secure.tls.rogue_cert), str(secure.tls.rogue_key))
+    producer = AIOKafkaProducer(
+        bootstrap_servers=secure.address(secure.ssl_port),
+        security_protocol="SSL",
+        ssl_context=context,
+        request_timeout_ms=10000,
+    )
+    with pytest.raises((AioKafkaError, ssl.SSLError, ConnectionError)):
+        await producer.start()
+    await producer.stop()
+
+
 # -- kcat (librdkafka 2.0.2) ---------------------------------------------------------------------
 
 NEEDS_KCAT = pytest.mark.skipif(shutil.which("kcat") is None, reason="kcat is not installed")
@@ -320,3 +369,10 @@ def test_kcat_wrong_password_is_refused(secure: SecureBroker) -> None:
     result = kcat(config, "-L", "-m", "5")
     assert result.returncode != 0
     assert "Authentication failed" in result.stderr or "SASL" in result.stderr, result.stderr
+
+
+@NEEDS_KCAT
+def test_kcat_untrusted_certificate_is_refused(secure: SecureBroker) -> None:
+    result = kcat(librdkafka_ssl(secure, rogue=True), "-L", "-m", "5")
+    assert result.returncode != 0
+    assert "unknown ca" in result.stderr.lower() or "SSL" in result.stderr, result.stderr
