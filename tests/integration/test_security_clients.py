@@ -376,3 +376,29 @@ def test_kcat_untrusted_certificate_is_refused(secure: SecureBroker) -> None:
     result = kcat(librdkafka_ssl(secure, rogue=True), "-L", "-m", "5")
     assert result.returncode != 0
     assert "unknown ca" in result.stderr.lower() or "SSL" in result.stderr, result.stderr
+
+
+def test_confluent_reauthenticates_kip368(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """With connections.max.reauth.ms the broker gives clients a session lifetime; librdkafka
+    re-authenticates on the same connection before it ends, and keeps producing."""
+    root = tmp_path_factory.mktemp("reauth")
+    broker = start_secure_broker(
+        root / "data", make_tls_files(root / "tls"), {"connections.max.reauth.ms": "1500"}
+    )
+    try:
+        topic = new_topic(broker)
+        config = librdkafka_sasl_ssl(broker, "SCRAM-SHA-512", ALICE_PASSWORD)
+        errors: list[KafkaError] = []
+        producer = Producer({**config, "error_cb": errors.append, "linger.ms": 0})
+        delivered: list[Any] = []
+        deadline = time.monotonic() + 6
+        while time.monotonic() < deadline:
+            producer.produce(topic, b"x", on_delivery=lambda e, m: delivered.append(e))
+            producer.poll(0.2)
+        assert producer.flush(20) == 0
+        assert delivered and all(e is None for e in delivered), delivered[:3]
+        assert not errors, errors
+        log = broker.process.log()
+        assert "SASL session expired" not in log
+    finally:
+        broker.process.kill()
