@@ -74,16 +74,20 @@ def run(args: argparse.Namespace) -> int:
 
 
 def serve(config: BrokerConfig) -> int:
+    from odradek.cli.open_files import exhaustion_hint, log_open_file_limit
+    from odradek.storage.file_lock import LogDirLockedError
+
     try:
         import uvloop
 
         runner: Any = uvloop.run
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
         runner = asyncio.run
+    log_open_file_limit()
     try:
         runner(_serve(config))
-    except OSError as exc:
-        print(f"odradek: cannot start: {exc}", file=sys.stderr)
+    except (OSError, LogDirLockedError) as exc:
+        print(f"odradek: cannot start: {exc}{exhaustion_hint(exc)}", file=sys.stderr)
         return 1
     return 0
 

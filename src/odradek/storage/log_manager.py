@@ -1,5 +1,5 @@
-"""Owns every partition log of the broker: log dirs, ``meta.properties``, checkpoints, the
-clean-shutdown marker, creating and deleting logs (Kafka's LogManager)."""
+"""Owns every partition log of the broker: log dirs and their locks, ``meta.properties``,
+checkpoints, the clean-shutdown marker, creating and deleting logs (Kafka's LogManager)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from odradek.common.ids import TopicPartition
 from odradek.config.properties import parse_properties
 from odradek.config.topic import LogConfig
 from odradek.storage.checkpoint import read_offset_checkpoint, write_offset_checkpoint
+from odradek.storage.file_lock import FileLock
 from odradek.storage.files import (
     CLEAN_SHUTDOWN_FILE,
     DELETE_DIR_SUFFIX,
@@ -43,13 +44,39 @@ class LogManager:
         self._high_watermarks: dict[TopicPartition, int] = {}
         self._dir_of: dict[TopicPartition, Path] = {}
         self.on_delete: list[Callable[[TopicPartition], None]] = []  # e.g. forget cleaning
+        self._locks: list[FileLock] = []
 
     def startup(self, node_id: int, cluster_id: str | None) -> str:
-        """Prepare the log dirs; returns the cluster id (from meta.properties, or the given
-        or a new one). Partition logs are opened afterwards by :meth:`load_log`."""
+        """Lock and prepare the log dirs; returns the cluster id (from meta.properties, or the
+        given or a new one). Partition logs are opened afterwards by :meth:`get_or_create_log`.
+
+        Raises LogDirLockedError, having touched nothing, when another broker holds a log
+        dir; on any failure the locks taken are released."""
+        self._lock_log_dirs()
+        try:
+            return self._prepare_log_dirs(node_id, cluster_id)
+        except BaseException:
+            self._release_locks()
+            raise
+
+    def _lock_log_dirs(self) -> None:
+        """Every log dir's lock, before anything in any of them is read or written."""
+        try:
+            for directory in self.log_dirs:
+                directory.mkdir(parents=True, exist_ok=True)
+                self._locks.append(FileLock.acquire(directory))
+        except BaseException:
+            self._release_locks()
+            raise
+
+    def _release_locks(self) -> None:
+        for lock in self._locks:
+            lock.release()
+        self._locks.clear()
+
+    def _prepare_log_dirs(self, node_id: int, cluster_id: str | None) -> str:
         found_cluster_id = None
         for directory in self.log_dirs:
-            directory.mkdir(parents=True, exist_ok=True)
             meta = directory / META_PROPERTIES
             if meta.exists():
                 props = parse_properties(meta.read_text())
@@ -182,7 +209,11 @@ class LogManager:
             log_obj.flush()
 
     def shutdown(self) -> None:
-        """Flush everything, write checkpoints, close files, leave the clean-shutdown marker."""
+        """Flush everything, write checkpoints, close files, leave the clean-shutdown marker,
+        release the log dirs' locks. Does nothing unless :meth:`startup` locked the dirs (a
+        broker refused at startup must not mark another broker's logs as cleanly shut down)."""
+        if not self._locks:
+            return
         self.flush_all()
         self.checkpoint()
         for log_obj in self.logs.values():
@@ -190,6 +221,7 @@ class LogManager:
             log_obj.close()
         for directory in self.log_dirs:
             atomic_write(directory / CLEAN_SHUTDOWN_FILE, b"")
+        self._release_locks()
 
 
 def _directory_id() -> str:

@@ -1,7 +1,9 @@
-"""LogManager: log dirs, meta.properties, the clean-shutdown marker, checkpoints."""
+"""LogManager: log dirs and their locks, meta.properties, the clean-shutdown marker,
+checkpoints."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ from odradek.common.errors import KafkaStorageError
 from odradek.common.ids import TopicPartition
 from odradek.config.properties import parse_properties
 from odradek.storage.checkpoint import read_offset_checkpoint
+from odradek.storage.file_lock import LogDirLockedError
 from odradek.storage.files import CLEAN_SHUTDOWN_FILE, META_PROPERTIES
 from odradek.storage.log_manager import LogManager
 from tests.unit.storage.helpers import T0, TOPIC_ID, append, log_config, make_batch, read_all
@@ -109,7 +112,8 @@ def test_crash_without_marker_recovers(tmp_path: Path) -> None:
     log = lm.get_or_create_log(TP, TOPIC_ID, log_config())
     for _ in range(3):
         append(log, make_batch(1))
-    log.close()  # the process dies: no shutdown, no marker, no checkpoints
+    log.close()  # the process dies: no shutdown, no marker, no checkpoints...
+    del lm  # ...and the log dir's lock goes with it
     with log.active_segment.log_path.open("ab") as handle:
         handle.write(b"\x00\x00\x00\x00\x00\x00\x00\x03\x00\x00\x01")
     second = manager(data)
@@ -149,3 +153,61 @@ def test_startup_removes_stale_delete_dirs(tmp_path: Path) -> None:
     (stale / "00000000000000000000.log").write_bytes(b"x")
     manager(data).startup(node_id=0, cluster_id=None)
     assert not stale.exists()
+
+
+def snapshot(directory: Path) -> dict[str, tuple[int, bytes]]:
+    """Every path under ``directory`` with its modification time and (for files) contents."""
+    return {
+        str(path.relative_to(directory)): (
+            path.stat().st_mtime_ns,
+            path.read_bytes() if path.is_file() else b"",
+        )
+        for path in sorted(directory.rglob("*"))
+    }
+
+
+def test_a_second_manager_on_a_locked_dir_touches_nothing(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    first = manager(data)
+    first.startup(node_id=0, cluster_id=None)
+    append(first.get_or_create_log(TP, TOPIC_ID, log_config()), make_batch(3))
+    first.checkpoint()
+    (data / "orders-9.0123456789abcdef-delete").mkdir()  # startup would remove it
+    before = snapshot(data)
+
+    second = manager(data)
+    with pytest.raises(LogDirLockedError, match=r"Failed to acquire lock on file \.lock in "):
+        second.startup(node_id=0, cluster_id=None)
+    second.shutdown()  # as a broker refused at startup is still stopped: a no-op
+    assert snapshot(data) == before  # no recovery, no meta.properties, no marker
+
+    first.shutdown()
+    assert (data / CLEAN_SHUTDOWN_FILE).exists()
+    third = manager(data)  # the lock was released with the clean shutdown
+    third.startup(node_id=0, cluster_id=None)
+    assert third.clean_shutdown is True
+    third.shutdown()
+
+
+def test_a_refusal_on_one_dir_releases_the_others(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    holder = manager(b)
+    holder.startup(node_id=0, cluster_id=None)
+    with pytest.raises(LogDirLockedError, match=re.escape(str(b.resolve()))):
+        manager(a, b).startup(node_id=0, cluster_id=None)
+    assert not (a / META_PROPERTIES).exists()
+    alone = manager(a)  # a is free again
+    alone.startup(node_id=0, cluster_id=None)
+    alone.shutdown()
+    holder.shutdown()
+
+
+def test_a_failed_startup_releases_the_locks(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    manager(data).startup(node_id=1, cluster_id=None)  # dropped: its lock goes with it
+    wrong = manager(data)
+    with pytest.raises(KafkaStorageError, match="does not match"):
+        wrong.startup(node_id=2, cluster_id=None)
+    right = manager(data)  # while ``wrong`` is still referenced
+    right.startup(node_id=1, cluster_id=None)
+    right.shutdown()

@@ -1,7 +1,10 @@
-"""ApiVersions, including KIP-511's answer to a version this broker does not know."""
+"""ApiVersions, including KIP-511's answer to a version this broker does not know and its
+check of the client software name and version (v3+)."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -15,20 +18,42 @@ if TYPE_CHECKING:
     from odradek.server.request_context import RequestContext
 
 
-def _response(version: int, error: ErrorCode) -> Any:
+# KIP-511: a client software name or version is letters, digits, '-' and '.', beginning and
+# ending with a letter or digit.
+CLIENT_SOFTWARE_PATTERN = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?")
+
+
+def _response(
+    version: int, error: ErrorCode, apis: Mapping[int, tuple[int, int]] = SUPPORTED_APIS
+) -> Any:
     module = response_module(API_VERSIONS_KEY, version)
     keys = tuple(
         build(module.ApiVersion, api_key=key, min_version=low, max_version=high)
-        for key, (low, high) in sorted(SUPPORTED_APIS.items())
+        for key, (low, high) in sorted(apis.items())
     )
     return build(
         module.ApiVersionsResponse, error_code=error, api_keys=keys, throttle_time=timedelta(0)
     )
 
 
+def is_valid_client_software(request: Any, version: int) -> bool:
+    """Whether the request's client software name and version are valid (always, before v3,
+    which has neither)."""
+    if version < 3:
+        return True
+    return all(
+        CLIENT_SOFTWARE_PATTERN.fullmatch(value) is not None
+        for value in (request.client_software_name, request.client_software_version)
+    )
+
+
 def handle_api_versions(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
-    header = ctx.header
-    return _response(header.api_version, ErrorCode.none)
+    """The supported version ranges; INVALID_REQUEST with no ranges, as Kafka answers, for an
+    invalid client software name or version (the connection stays open)."""
+    version = ctx.header.api_version
+    if not is_valid_client_software(request, version):
+        return _response(version, ErrorCode.invalid_request, apis={})
+    return _response(version, ErrorCode.none)
 
 
 def unsupported_version_response() -> Any:
