@@ -24,8 +24,8 @@ SENTINEL = "gone-0.0123456789abcdef-delete"  # a broker's startup removes such a
 
 def refusal(data: Path, pid: int) -> str:
     return (
-        f"odradek: cannot start: Failed to acquire lock on file .lock in {data.resolve()}. "
-        "A Kafka instance in another process or thread is using this directory. "
+        f"odradek: cannot start: Failed to acquire lock on file .lock in {data.resolve()}: "
+        "another broker (in this or another process) is using this log directory. "
         f"The lock file names pid {pid}."
     )
 

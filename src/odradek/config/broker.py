@@ -54,6 +54,13 @@ _BROKER_ONLY: tuple[ConfigDef, ...] = (
     ConfigDef("auto.create.topics.enable", B, True),
     ConfigDef("delete.topic.enable", B, True),
     ConfigDef("socket.request.max.bytes", I, 104_857_600, validator=at_least(1)),
+    # Connection limits (server/connection_quotas.py), as Kafka's SocketServer applies them.
+    ConfigDef("connections.max.idle.ms", L, 600_000),
+    ConfigDef("max.connections", I, 2**31 - 1, validator=at_least(0), dynamic=True),
+    ConfigDef("max.connections.per.ip", I, 2**31 - 1, validator=at_least(0), dynamic=True),
+    ConfigDef("max.connections.per.ip.overrides", S, "", dynamic=True),
+    ConfigDef("max.connection.creation.rate", I, 2**31 - 1, validator=at_least(0), dynamic=True),
+    ConfigDef("queued.max.request.bytes", L, -1),
     ConfigDef("socket.send.buffer.bytes", I, 102_400),
     ConfigDef("socket.receive.buffer.bytes", I, 102_400),
     ConfigDef("num.network.threads", I, 3, validator=at_least(1), dynamic=True),

@@ -75,6 +75,17 @@ class FrameDecoder:
     def buffered(self) -> int:
         return self._available
 
+    @property
+    def incomplete_frame_size(self) -> int:
+        """The announced size of the frame being received (0 when none has begun, or its
+        4-byte size is not in yet)."""
+        if self._available < 4:
+            return 0
+        if len(self._head) - self._pos < 4:
+            self._consolidate()
+        size: int = _SIZE.unpack_from(self._head, self._pos)[0]
+        return max(size, 0)
+
 
 def frame(payload: bytes) -> bytes:
     return _SIZE.pack(len(payload)) + payload

@@ -26,6 +26,7 @@ from odradek.security.client_quotas import sanitize
 from odradek.security.listener_security import broker_security, is_security_setting
 from odradek.security.scram import ScramCredential, parse_credential
 from odradek.server import broker_view
+from odradek.server.connection_quotas import ConnectionQuotas
 from odradek.server.group_service import GroupService
 from odradek.server.log_maintenance import LogMaintenance
 from odradek.server.quotas import ClientQuotas
@@ -85,6 +86,10 @@ class BrokerServer:
         )
         self.replica_manager = ReplicaManager(self.log_manager, self.metadata_store)
         self.quotas = ClientQuotas(config, self.metadata_store)
+        # Connection limits; inter-broker connections are exempt from max.connections.
+        exempt = self.security.inter_broker_listener if config.get("zookeeper.connect") else None
+        self.connection_quotas = ConnectionQuotas(config, exempt)
+        self.waiting_connections: list[KafkaConnection] = []  # not admitted, or no memory
         self.producer_ids = ProducerIdManager(self.metadata_store)
         self.groups = GroupService(self)
         self.maintenance = LogMaintenance(self)
@@ -186,6 +191,7 @@ class BrokerServer:
         self._background = [
             loop.create_task(self._time_roll_loop()),
             loop.create_task(self._checkpoint_loop()),
+            loop.create_task(self._idle_connections_loop()),
         ]
         log.info(
             "odradek broker %d started in %.2fs (cluster %s), listening on %s",
@@ -344,6 +350,23 @@ class BrokerServer:
             await asyncio.sleep(TIME_ROLL_CHECK_SECONDS)
             self.log_manager.for_each(lambda lg: lg.maybe_roll_for_time())
             self.log_manager.for_each(lambda lg: lg.maybe_flush_for_time())
+
+    def retry_waiting_connections(self) -> None:
+        """A connection closed or freed request memory: serve the waiting ones that now fit."""
+        if self.waiting_connections:
+            self.waiting_connections = [c for c in self.waiting_connections if not c.retry()]
+
+    async def _idle_connections_loop(self) -> None:
+        """``connections.max.idle.ms``: close connections with no traffic for that long."""
+        while True:
+            idle_s = int(self.config.get("connections.max.idle.ms")) / 1000
+            await asyncio.sleep(min(max(idle_s / 4, 0.05), 10.0))
+            if idle_s <= 0:
+                continue
+            now = time.monotonic()
+            for connection in [*self.connections, *self.waiting_connections]:
+                if connection.idle and now - connection.last_active > idle_s:
+                    connection.close(f"idle for more than {idle_s:g} s (connections.max.idle.ms)")
 
     async def _checkpoint_loop(self) -> None:
         interval = max(int(self.config.get("log.flush.offset.checkpoint.interval.ms")), 1000)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import time
 from collections import deque
 from dataclasses import replace
 from time import perf_counter
@@ -18,6 +19,7 @@ from odradek.observability import metrics
 from odradek.protocol.codec import RequestParseError
 from odradek.protocol.framing import FrameDecoder, FrameTooLargeError, InvalidFrameError
 from odradek.security.ssl_factory import peer_certificate_subject
+from odradek.server.connection_quotas import Admission
 from odradek.server.dispatcher import METADATA_CHANGING_APIS, Chunks, dispatch
 from odradek.server.errors import CloseConnectionError
 from odradek.server.request_context import ConnectionInfo
@@ -80,6 +82,10 @@ class KafkaConnection(asyncio.Protocol):
         self._held: deque[bytes] = deque()
         self.closed = False
         self._muted_until = 0.0  # a client quota's throttle: not read until then (KIP-219)
+        self.admitted = False  # counted by the connection quotas and served
+        self._reserved = 0  # queued.max.request.bytes held for the request being received
+        self._waiting_memory = False
+        self.last_active = time.monotonic()
         self.received_at = 0.0  # when the last bytes arrived (request metrics: queue time)
 
     # -- asyncio.Protocol ----------------------------------------------------------------------
@@ -104,8 +110,65 @@ class KafkaConnection(asyncio.Protocol):
             transport.close()
             return
         self.info = ConnectionInfo(self.listener_name, self.peer_host, peer_port, principal)
+        if not self.retry():
+            self._update_reading()  # not admitted: not read
+            if not self.closed:
+                self.broker.waiting_connections.append(self)
 
-        self.broker.connections.add(self)
+    def retry(self) -> bool:
+        """Admit this connection under the connection limits, or give it the request memory
+        it waits for: True once nothing is left to wait for (or it was closed)."""
+        if self.closed:
+            return True
+        if not self.admitted:
+            quotas = self.broker.connection_quotas
+            now = time.monotonic()
+            decision = quotas.admit(self.peer_host, self.listener_name, now)
+            if decision.admission is Admission.REFUSE:
+                self.close(f"too many connections: {decision.reason}")
+                return True
+            if decision.admission is Admission.WAIT:
+                if decision.retry_after_s:
+                    asyncio.get_running_loop().call_later(
+                        decision.retry_after_s, self.broker.retry_waiting_connections
+                    )
+                return False
+            quotas.opened(self.peer_host, now)
+            self.admitted = True
+            self.last_active = now
+            self.broker.connections.add(self)
+        if self._waiting_memory and not self._reserve_request_memory():
+            return False
+        self._update_reading()
+        if self.decoder.buffered and self.transport is not None:
+            self._process_frames()  # what arrived while it waited
+        return True
+
+    def _reserve_request_memory(self) -> bool:
+        """``queued.max.request.bytes`` for the request whose size has arrived but whose
+        bytes have not all: reading waits while the broker has no room for it."""
+        size = self.decoder.incomplete_frame_size
+        if not size or self._reserved:
+            self._waiting_memory = False
+            return True
+        if self.broker.connection_quotas.reserve_request_bytes(size + 4):
+            self._reserved = size + 4
+            self._waiting_memory = False
+            return True
+        self._waiting_memory = True
+        return False
+
+    def _wait_for_request_memory(self) -> None:
+        if not self._reserve_request_memory():
+            if self not in self.broker.waiting_connections:
+                self.broker.waiting_connections.append(self)
+            self._update_reading()
+
+    def _release_request_memory(self) -> None:
+        if self._reserved:
+            self.broker.connection_quotas.release_request_bytes(self._reserved)
+            self._reserved = 0
+            self.broker.retry_waiting_connections()
 
     def _tls_principal(self, transport: asyncio.BaseTransport) -> KafkaPrincipal:
         """On an SSL listener, the client certificate's subject (mapped by
@@ -124,18 +187,34 @@ class KafkaConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.broker.connections.discard(self)
+        if self.admitted:
+            self.admitted = False
+            self.broker.connection_quotas.closed(self.peer_host)
+            self._release_request_memory()
+            self.broker.retry_waiting_connections()
         for task in self._tasks:
             task.cancel()
 
     def data_received(self, data: bytes) -> None:
         self.received_at = perf_counter()
+        self.last_active = time.monotonic()
+        self.decoder.receive_data(data)
+        if not self.admitted or self._waiting_memory:
+            self._update_reading()  # kept, read once admitted / given memory
+            return
+        self._process_frames()
+
+    def _process_frames(self) -> None:
         decoder = self.decoder
-        decoder.receive_data(data)
         try:
             while not self.closed:
                 frame = decoder.next_frame()
                 if frame is None:
+                    if decoder.buffered and not self._reserved:
+                        self._wait_for_request_memory()
                     break
+                if self._reserved:
+                    self._release_request_memory()
                 if self._waiting_for_ordered or self._muted():
                     self._held.append(bytes(frame))
                     self._update_reading()
@@ -286,6 +365,7 @@ class KafkaConnection(asyncio.Protocol):
 
     def _write(self, chunks: Chunks) -> None:
         if self.transport is not None and not self.closed:
+            self.last_active = time.monotonic()
             self.transport.writelines(chunks)
 
     def _throttle(self, throttle_ms: int) -> None:
@@ -311,7 +391,9 @@ class KafkaConnection(asyncio.Protocol):
         if self.transport is None or self.closed:
             return
         should_pause = (
-            self._writing_paused
+            not self.admitted
+            or self._waiting_memory
+            or self._writing_paused
             or len(self._pending) + len(self._held) >= MAX_PENDING_RESPONSES
             or self._muted()
         )

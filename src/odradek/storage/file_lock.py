@@ -84,8 +84,8 @@ def _holder(fd: int) -> int | None:
 
 def _refusal(directory: Path, holder: int | None) -> str:
     message = (
-        f"Failed to acquire lock on file {LOCK_FILE} in {directory}. A Kafka instance in "
-        "another process or thread is using this directory."
+        f"Failed to acquire lock on file {LOCK_FILE} in {directory}: another broker "
+        "(in this or another process) is using this log directory."
     )
     if holder is not None:
         message += f" The lock file names pid {holder}."

@@ -39,8 +39,8 @@ HOLDER = textwrap.dedent(
 
 def expected_refusal(directory: Path) -> str:
     return (
-        f"Failed to acquire lock on file .lock in {directory}. A Kafka instance in another "
-        "process or thread is using this directory."
+        f"Failed to acquire lock on file .lock in {directory}: another broker (in this or "
+        "another process) is using this log directory."
     )
 
 
