@@ -233,8 +233,12 @@ async def exchange(
         except (ssl.SSLError, ConnectionError):
             return Exchange(handled=False)
         ssl_object = writer.get_extra_info("ssl_object")
-        client_saw = peer_certificate_subject(ssl_object)
-        version, cipher = ssl_object.version(), ssl_object.cipher()[0]
+        try:
+            client_saw = peer_certificate_subject(ssl_object)
+            version, cipher = ssl_object.version(), ssl_object.cipher()[0]
+        except ValueError:  # TLS 1.3: the server's alert ended the client's handshake
+            writer.close()
+            return Exchange(handled=False)
         try:
             reply = await asyncio.wait_for(reader.read(2), 10)
         except (ssl.SSLError, ConnectionError):
@@ -733,3 +737,20 @@ def test_rfc2253_multi_valued_rdn_and_string_types() -> None:
     bmp = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ab", _ASN1Type.BMPString)])
     assert rfc2253_name(bmp) == r"CN=\00a\00b"
     assert rfc2253_name(name((NameOID.COMMON_NAME, "Zoë"))) == "CN=Zoë"
+
+
+async def test_a_refused_client_certificate_gets_the_tls_alert(pki: Pki) -> None:
+    """The broker's failed handshake still sends OpenSSL's alert (asyncio would drop it), so
+    clients learn why: Java raises SslAuthenticationException, not a timeout."""
+    server = server_ssl_context(pki.pem_server({"ssl.client.auth": "required"}))
+    listener = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0, ssl=server)
+    port = listener.sockets[0].getsockname()[1]
+    client = client_ssl_context(pki.pem_client(trustme_identity("mallory")))
+    client.maximum_version = ssl.TLSVersion.TLSv1_2  # the alert ends the handshake itself
+    async with listener:
+        with pytest.raises(ssl.SSLError) as refused:
+            await asyncio.wait_for(
+                asyncio.open_connection("127.0.0.1", port, ssl=client, server_hostname="localhost"),
+                10,
+            )
+    assert "UNKNOWN_CA" in str(refused.value).upper().replace(" ", "_"), refused.value
