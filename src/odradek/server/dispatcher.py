@@ -43,6 +43,7 @@ from odradek.server.handlers.admin_topics import (
     handle_describe_topic_partitions,
 )
 from odradek.server.handlers.api_versions import (
+    encoded_api_versions,
     handle_api_versions,
     unsupported_version_response,
 )
@@ -212,6 +213,10 @@ def dispatch(
         return None
     if ctx.writes or inspect.isawaitable(result):
         return _finish(broker, ctx, result, handling_s, throttled)
+    if api_key == keys.API_VERSIONS_KEY:
+        cached = encoded_api_versions(parsed.header, result)
+        if cached is not None:
+            return cached
     if api_key > keys.FETCH_KEY and metrics.ENABLED:
         metrics.response_errors(api_key, result)
     return encode_response(parsed.header, _throttle(broker, ctx, result, handling_s, throttled))
