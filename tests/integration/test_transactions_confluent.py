@@ -490,7 +490,9 @@ def test_broker_killed_mid_transaction(broker_factory: Any) -> None:
     broker.kill()
     discard(producer)
     broker.start()
-    assert latest(bootstrap, topic, committed=False) == 5
+    # 5 records, and a 6th offset when the restart outlasted the transaction's timeout and
+    # the coordinator already wrote the abort marker (a loaded machine).
+    assert latest(bootstrap, topic, committed=False) in (5, 6)
     plain = Producer({"bootstrap.servers": bootstrap})
     plain.produce(topic, b"after-restart")
     assert plain.flush(CALL_TIMEOUT) == 0
