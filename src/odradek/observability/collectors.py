@@ -1,22 +1,25 @@
 """The Prometheus view of one broker: the hot-path families of ``metrics``, the scrape-time
-gauges the broker reports through ``view.BrokerView``, consumer lag (kafka_exporter's names)
-and the process metrics."""
+gauges the broker reports through ``view.BrokerView``, consumer lag (kafka_exporter's names),
+the event loop's lag and the process metrics."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from odradek.observability import metrics
+from odradek.observability.loop_lag import LoopLag
 from odradek.observability.view import BrokerView, Gauge, Props
 
 
 class BrokerCollector(Collector):
-    def __init__(self, broker: BrokerView) -> None:
+    def __init__(self, broker: BrokerView, loop_lag: LoopLag) -> None:
         self.broker = broker
+        self.loop_lag = loop_lag
 
     def collect(self) -> Iterable[Metric]:
         broker = self.broker
@@ -34,6 +37,7 @@ class BrokerCollector(Collector):
         for listener, count in broker.connections_by_listener().items():
             connections.add_metric([listener], count)
         yield connections
+        yield from _loop_lag_families(self.loop_lag)
 
     def describe(self) -> Iterable[Metric]:
         return []  # names vary with the topics; nothing to check at registration
@@ -94,10 +98,25 @@ def _lag_families(broker: BrokerView) -> Iterator[Metric]:
     yield from (lag, current, lag_sum, members)
 
 
-def broker_registry(broker: BrokerView) -> CollectorRegistry:
+def _loop_lag_families(loop_lag: LoopLag) -> Iterator[Metric]:
+    """The event loop's lag (``loop_lag``): the longest in the last minute, and every one."""
+    longest = GaugeMetricFamily(
+        "odradek_event_loop_max_lag_ms",
+        "the longest event-loop lag in the last minute (ms): how long the loop was held",
+    )
+    longest.add_metric([], loop_lag.max_lag_ms(time.monotonic()))
+    lags = HistogramMetricFamily(
+        "odradek_event_loop_lag_ms", "event-loop lag of each wake-up of the monitor (ms)"
+    )
+    histogram = loop_lag.histogram_ms()
+    lags.add_metric([], metrics.buckets(histogram), metrics.histogram_sum(histogram))
+    yield from (longest, lags)
+
+
+def broker_registry(broker: BrokerView, loop_lag: LoopLag) -> CollectorRegistry:
     """A registry for one broker's endpoint: its collector and the process collectors."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(BrokerCollector(broker))
+    registry.register(BrokerCollector(broker, loop_lag))
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
     GCCollector(registry=registry)

@@ -11,7 +11,8 @@
   Jolokia's JSON.
 
 Serving on the broker's loop (not on a thread) means a scrape reads the broker's structures
-between two requests, never in the middle of one. It starts only when ``metrics.port`` is
+between two requests, never in the middle of one. The endpoint also runs the loop-lag monitor
+(``loop_lag``) on that loop while it runs. It starts only when ``metrics.port`` is
 set (``odradek serve`` sets it to 9404 unless told otherwise; a negative port turns it off,
 0 picks a free one), at the end of startup: before that, probes are refused, which both
 readiness and liveness probes count as a failure, so give liveness probes a start period
@@ -34,6 +35,7 @@ from prometheus_client.exposition import choose_encoder
 from odradek.observability import metrics
 from odradek.observability.collectors import broker_registry
 from odradek.observability.jolokia import TICK_SECONDS, Jolokia, Meters, read_request_from_path
+from odradek.observability.loop_lag import LoopLag
 from odradek.observability.view import BrokerView
 
 log = logging.getLogger(__name__)
@@ -60,12 +62,13 @@ INDEX = b"""odradek metrics
 class MetricsEndpoint:
     def __init__(self, broker: BrokerView) -> None:
         self.broker = broker
-        self.registry = broker_registry(broker)
+        self.loop_lag = LoopLag()
+        self.registry = broker_registry(broker, self.loop_lag)
         self.meters = Meters()
-        self.jolokia = Jolokia(broker, self.meters)
+        self.jolokia = Jolokia(broker, self.meters, self.loop_lag)
         self.port = 0
         self._server: asyncio.Server | None = None
-        self._ticker: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []  # the meters' ticker, the loop-lag monitor
         self._clients: set[asyncio.StreamWriter] = set()
 
     async def start(self, host: str | None, port: int) -> None:
@@ -74,7 +77,11 @@ class MetricsEndpoint:
             self._serve, host, port, reuse_address=True, limit=MAX_HEADER_BYTES
         )
         self.port = int(self._server.sockets[0].getsockname()[1])
-        self._ticker = asyncio.get_running_loop().create_task(self._tick_loop())
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._tick_loop()),
+            loop.create_task(self.loop_lag.monitor()),
+        ]
         _active_endpoints += 1
         metrics.enable()
 
@@ -86,10 +93,11 @@ class MetricsEndpoint:
         self._server = None
         for writer in list(self._clients):
             writer.close()
-        if self._ticker is not None:
-            self._ticker.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
+                await task
         _active_endpoints -= 1
         if _active_endpoints <= 0:
             metrics.disable()

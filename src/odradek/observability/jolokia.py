@@ -6,7 +6,8 @@ One/Five/FifteenMinuteRate, exponentially weighted moving averages ticked every 
 rate). Request-time histograms give Count, Mean and percentiles over the last 5 minutes
 (interpolated from the histogram buckets; over everything when the last 5 minutes saw
 nothing; Yammer samples a decaying reservoir instead).
-Gauges give ``Value``.
+Gauges give ``Value``. odradek's own event-loop lag is ``odradek:type=EventLoop,name=MaxLagMs``
+(a gauge) and ``...,name=LagMs`` (a histogram, percentiles over everything since start).
 
 MBean names are Kafka's, e.g. ``kafka.server:type=BrokerTopicMetrics,name=MessagesInPerSec``
 (all topics) or ``...,topic=t``; key order does not matter, ``*``/``?`` and a trailing ``,*``
@@ -24,6 +25,7 @@ from typing import Any
 
 from odradek import __version__
 from odradek.observability import metrics
+from odradek.observability.loop_lag import LoopLag
 from odradek.observability.view import BrokerView
 
 TICK_SECONDS = 5.0
@@ -136,7 +138,9 @@ class Meters:
 # -- the MBeans ------------------------------------------------------------------------------------
 
 
-def mbeans(broker: BrokerView, meters: Meters) -> dict[MBeanKey, Callable[[], Attributes]]:
+def mbeans(
+    broker: BrokerView, meters: Meters, loop_lag: LoopLag
+) -> dict[MBeanKey, Callable[[], Attributes]]:
     """Every MBean now, with a reader of its attributes."""
     meters.tick_if_necessary()
     now = time.monotonic()
@@ -157,6 +161,12 @@ def mbeans(broker: BrokerView, meters: Meters) -> dict[MBeanKey, Callable[[], At
         result[("kafka.server", props)] = _constant({"connection-count": count})
     result[("kafka.server", (("type", "app-info"),))] = _constant(
         {"version": __version__, "commit-id": "odradek"}
+    )
+    result[("odradek", (("type", "EventLoop"), ("name", "MaxLagMs")))] = _value(
+        loop_lag.max_lag_ms(now)
+    )
+    result[("odradek", (("type", "EventLoop"), ("name", "LagMs")))] = _histogram_reader(
+        loop_lag.histogram_ms, None
     )
     return result
 
@@ -290,9 +300,10 @@ class JolokiaError(Exception):
 class Jolokia:
     """Answers Jolokia requests (dicts as in a POST body) with Jolokia's response shape."""
 
-    def __init__(self, broker: BrokerView, meters: Meters) -> None:
+    def __init__(self, broker: BrokerView, meters: Meters, loop_lag: LoopLag) -> None:
         self.broker = broker
         self.meters = meters
+        self.loop_lag = loop_lag
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -335,7 +346,7 @@ class Jolokia:
         name = self._name(request)
         attribute = request.get("attribute")
         path = request.get("path")
-        beans = mbeans(self.broker, self.meters)
+        beans = mbeans(self.broker, self.meters, self.loop_lag)
         if name.is_pattern:
             found = {key: read for key, read in beans.items() if name.matches(key)}
             if not found:
@@ -365,12 +376,14 @@ class Jolokia:
     def _search(self, request: dict[str, Any]) -> list[str]:
         name = self._name(request)
         return sorted(
-            canonical(key) for key in mbeans(self.broker, self.meters) if name.matches(key)
+            canonical(key)
+            for key in mbeans(self.broker, self.meters, self.loop_lag)
+            if name.matches(key)
         )
 
     def _list(self) -> dict[str, Any]:
         listing: dict[str, Any] = {}
-        for key, read in sorted(mbeans(self.broker, self.meters).items()):
+        for key, read in sorted(mbeans(self.broker, self.meters, self.loop_lag).items()):
             domain, props = key
             attrs = {
                 name: {"type": _java_type(value), "rw": False, "desc": name}

@@ -639,7 +639,7 @@ def prometheus_families(live_topics: Collection[str] | None = None) -> Iterator[
             names = [request.name, FETCH_CONSUMER] if request.api_key == FETCH else [request.name]
             for request_name in names:
                 histogram_family.add_metric(
-                    [request_name], _buckets(histogram), histogram[_SUM_INDEX]
+                    [request_name], buckets(histogram), histogram[_SUM_INDEX]
                 )
         yield histogram_family
     for index, (name, what) in enumerate(
@@ -661,7 +661,8 @@ def prometheus_families(live_topics: Collection[str] | None = None) -> Iterator[
         yield family
 
 
-def _buckets(histogram: list[float]) -> list[tuple[str, float]]:
+def buckets(histogram: list[float]) -> list[tuple[str, float]]:
+    """A histogram's cumulative buckets as Prometheus takes them: ``(le, count)``."""
     cumulative = 0.0
     result = []
     for bound, count in zip((*BUCKETS_MS, float("inf")), histogram[:_SUM_INDEX], strict=True):
