@@ -6,14 +6,21 @@ leaders and carries out deletions.
 
 The request handlers use the awaitable forms (``create_topic_async``, ``delete_topic_async``,
 ``create_partitions``): their ZooKeeper writes never block the event loop. ``create_topic``
-and ``delete_topic`` are the blocking forms for callers that are not coroutines (Metadata's
-auto-creation, the internal topics, the single-node tools and tests)."""
+and ``delete_topic`` are the blocking forms for callers that are not coroutines (the internal
+topics, the single-node tools and tests).
+
+Metadata's auto-creation (``auto_create``, Kafka's AutoTopicCreationManager) only queues the
+topics: a background task creates them one step per turn of the event loop, and Metadata
+answers LEADER_NOT_AVAILABLE for them meanwhile, as Kafka does."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import itertools
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -27,6 +34,7 @@ from odradek.common.errors import (
     InvalidReplicationFactorError,
     InvalidRequestError,
     InvalidTopicError,
+    KafkaError,
     TopicAlreadyExistsError,
     TopicDeletionDisabledError,
     UnknownTopicIdError,
@@ -41,6 +49,14 @@ from odradek.storage.log_manager import LogManager
 
 log = logging.getLogger(__name__)
 MAX_PARTITIONS = 100_000
+MAX_AUTO_CREATIONS_PER_REQUEST = 100
+"""Unknown topics one Metadata request may have queued for auto-creation; it answers
+LEADER_NOT_AVAILABLE for the others too, and a later request (clients retry) queues them."""
+MAX_PENDING_AUTO_CREATIONS = 1000
+"""Topics queued for auto-creation at most, over all requests."""
+MAX_COLLISION_VARIANTS_SEPARATORS = 10
+"""A new name with at most this many '.' or '_' is checked for collisions by looking up its
+2^n spellings; one with more by comparing with every topic."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +79,9 @@ class AdminManager:
         # Cluster mode: the live brokers (id -> rack); logs are opened by the roles the
         # partition states give, not here.
         self.live_brokers: Callable[[], dict[int, str | None]] | None = None
+        # Auto-creation: the topics queued or being created, in order; the task creating them.
+        self._auto_created: dict[str, TopicMetadata] = {}
+        self._auto_creator: asyncio.Task[None] | None = None
 
     @property
     def cluster_mode(self) -> bool:
@@ -105,10 +124,9 @@ class AdminManager:
         name = validate_topic_name(spec.name)
         if name in self.store.topics:
             raise TopicAlreadyExistsError(f"Topic '{name}' already exists.")
-        key = collision_key(name)
-        for existing in self.store.topics:
-            if collision_key(existing) == key:
-                raise InvalidTopicError(f"Topic '{name}' collides with existing topic: {existing}")
+        existing = self._colliding(name)
+        if existing is not None:
+            raise InvalidTopicError(f"Topic '{name}' collides with existing topic: {existing}")
         partitions, replication = spec.num_partitions, spec.replication_factor
         if spec.assignments:
             if partitions != -1 or replication != -1:
@@ -159,6 +177,24 @@ class AdminManager:
             internal=name in INTERNAL_TOPICS,
             assignment=assignment,
         )
+
+    def _colliding(self, name: str) -> str | None:
+        """An existing topic whose name differs from ``name`` only in '.' versus '_'. Its
+        possible spellings are looked up (a few dict lookups for most names); only a name with
+        very many separators is compared with every topic."""
+        topics = self.store.topics
+        separators = [i for i, c in enumerate(name) if c in "._"]
+        if len(separators) > MAX_COLLISION_VARIANTS_SEPARATORS:
+            key = collision_key(name)
+            return next((t for t in topics if collision_key(t) == key and t != name), None)
+        chars = list(name)
+        for spelling in itertools.product("._", repeat=len(separators)):
+            for index, char in zip(separators, spelling, strict=True):
+                chars[index] = char
+            variant = "".join(chars)
+            if variant != name and variant in topics:
+                return variant
+        return None
 
     def _check_assignments(self, assignments: Mapping[int, list[int]]) -> int:
         expected = set(range(len(assignments)))
@@ -309,8 +345,84 @@ class AdminManager:
             self._open_logs(grown)
         log.info("topic %s now has %d partitions", name, count)
 
-    def maybe_auto_create(self, name: str) -> TopicMetadata | None:
-        """Create ``name`` with broker defaults if auto-creation is on; None otherwise."""
-        if not self.config.get("auto.create.topics.enable"):
-            return None
-        return self.create_topic(TopicSpec(name))
+    # -- auto-creation ---------------------------------------------------------------------------
+
+    @property
+    def auto_creating(self) -> Collection[str]:
+        """The topics queued for auto-creation or being created (Metadata answers
+        LEADER_NOT_AVAILABLE for them, even once their metadata is written)."""
+        return self._auto_created.keys()
+
+    def auto_create(self, names: Iterable[str]) -> dict[str, KafkaError]:
+        """Queue unknown topics for creation with the broker's defaults (Metadata with
+        auto-creation on); returns those refused and why (an invalid or colliding name, a
+        replication factor above the live brokers). Of ``names`` (read lazily), at most
+        MAX_AUTO_CREATIONS_PER_REQUEST not already queued are looked at, and the queue holds
+        MAX_PENDING_AUTO_CREATIONS at most: the others are left for a later request. Call it
+        on the event loop, which the creation then runs on in the background."""
+        refused: dict[str, KafkaError] = {}
+        queued = self._auto_created
+        fresh = (name for name in names if name not in queued)
+        room = MAX_PENDING_AUTO_CREATIONS - len(queued)
+        for name in itertools.islice(fresh, max(min(MAX_AUTO_CREATIONS_PER_REQUEST, room), 0)):
+            try:
+                queued[name] = self.validate(TopicSpec(name))
+            except KafkaError as exc:
+                refused[name] = exc
+        if queued and self._auto_creator is None:
+            self._auto_creator = asyncio.get_running_loop().create_task(self._create_queued())
+        return refused
+
+    async def _create_queued(self) -> None:
+        """Create the queued topics one at a time, oldest first, yielding the event loop
+        after each write (a metadata write, one partition's log files)."""
+        queued = self._auto_created
+        try:
+            while queued:
+                name, topic = next(iter(queued.items()))
+                try:
+                    await self._auto_create_one(topic)
+                except TopicAlreadyExistsError:
+                    pass  # created by a CreateTopics meanwhile
+                except KafkaError as exc:
+                    log.warning("not auto-creating topic %s: %s", name, exc)
+                except Exception:
+                    log.exception("auto-creating topic %s failed", name)
+                finally:
+                    queued.pop(name, None)
+                await asyncio.sleep(0)
+        finally:
+            self._auto_creator = None
+
+    async def _auto_create_one(self, topic: TopicMetadata) -> None:
+        """Write the topic, then (a single node) open its logs, one partition per turn. Its
+        name is checked again: a topic created since it was queued may collide with it."""
+        existing = self._colliding(topic.name)
+        if existing is not None:
+            raise InvalidTopicError(
+                f"Topic '{topic.name}' collides with existing topic: {existing}"
+            )
+        await self.store.create_topic_async(topic)
+        if not self.cluster_mode:
+            config = self.log_config(topic)
+            for partition in range(topic.partitions):
+                await asyncio.sleep(0)
+                self.log_manager.get_or_create_log(
+                    TopicPartition(topic.name, partition), topic.topic_id, config
+                )
+        log.info(
+            "auto-created topic %s (%d partitions, id %s)",
+            topic.name,
+            topic.partitions,
+            topic.topic_id,
+        )
+
+    async def stop(self) -> None:
+        """Stop auto-creating (at shutdown, before the logs are closed); the topics still
+        queued are not created."""
+        task = self._auto_creator
+        self._auto_created.clear()
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

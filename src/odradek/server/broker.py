@@ -307,6 +307,7 @@ class BrokerServer:
             await asyncio.sleep(0.01)
         for connection in list(self.connections):
             connection.close("broker shutting down")
+        await self.admin_manager.stop()  # the auto-creations still queued
         self.groups.stop()
         await self.txns.stop()
         await self.maintenance.stop()

@@ -245,17 +245,6 @@ def test_recreate_after_delete_gets_a_new_id_and_empty_logs(setup: Setup) -> Non
     assert setup.log_manager.logs[TopicPartition("again", 0)].log_end_offset == 0
 
 
-def test_auto_create(tmp_path: Path) -> None:
-    running = start(tmp_path / "on")
-    topic = running.controller.maybe_auto_create("auto")
-    assert topic is not None and topic.partitions == 3
-    running.log_manager.shutdown()
-    off = start(tmp_path / "off", **{"auto.create.topics.enable": "false"})
-    assert off.controller.maybe_auto_create("auto") is None
-    assert "auto" not in off.store.topics
-    off.log_manager.shutdown()
-
-
 def test_metadata_and_data_survive_a_restart(tmp_path: Path) -> None:
     data = tmp_path / "data"
     first = start(data)
