@@ -36,6 +36,13 @@ log = logging.getLogger(__name__)
 
 EARLIEST_TIMESTAMP = -2
 UNDEFINED_EPOCH = -1
+_AUTHORIZATION_ERRORS = frozenset(
+    {ErrorCode.topic_authorization_failed, ErrorCode.cluster_authorization_failed}
+)
+_AUTHORIZATION_HINT = (
+    " (a follower needs CLUSTER_ACTION on the cluster: is this broker's principal in the"
+    " leader's super.users, or granted it by an ACL?)"
+)
 
 
 @dataclass(slots=True, eq=False)
@@ -69,6 +76,7 @@ class ReplicaFetcher:
         self._client: BrokerClient | None = None
         self._endpoint: tuple[str, int] | None = None
         self._stopped = False
+        self._warned: set[tuple[TopicPartition, ErrorCode]] = set()  # logged, not yet cleared
         self.task = asyncio.get_running_loop().create_task(self._run())
 
     def add(self, tp: TopicPartition, leader_epoch: int) -> None:
@@ -77,6 +85,7 @@ class ReplicaFetcher:
 
     def remove(self, tp: TopicPartition) -> None:
         self.partitions.pop(tp, None)
+        self._forget_errors(tp)
 
     def stop(self) -> None:
         # Python 3.11's asyncio.wait_for can swallow a cancellation that arrives as its inner
@@ -272,6 +281,8 @@ class ReplicaFetcher:
                 if data.error_code != ErrorCode.none:
                     self._on_partition_error(tp, state, data.error_code)
                     continue
+                if self._warned:
+                    self._forget_errors(tp)
                 self._append(log_obj, data)
 
     def _append(self, log_obj: Log, data: Any) -> None:
@@ -326,15 +337,35 @@ class ReplicaFetcher:
             state.truncating = True
 
     def _on_partition_error(self, tp: TopicPartition, state: FetchState, code: int) -> None:
-        """Leadership moved or metadata is behind: wait for the new state (the manager is
-        told by the metadata watch) and retry after the backoff."""
-        loop = asyncio.get_running_loop()
-        state.paused_until = (
-            loop.time() + self.manager.config_int("replica.fetch.backoff.ms") / 1000
-        )
-        if code in (ErrorCode.fenced_leader_epoch, ErrorCode.not_leader_or_follower):
+        """Retry after the backoff. A retriable error is expected (leadership moved, metadata
+        behind: the manager is told the new state by the metadata watch); any other one (an
+        authorization failure: this broker lacks CLUSTER_ACTION) keeps the partition out of
+        the ISR, so it is logged at WARNING, once per partition and error until a fetch of
+        the partition succeeds."""
+        backoff_ms = self.manager.config_int("replica.fetch.backoff.ms")
+        state.paused_until = asyncio.get_running_loop().time() + backoff_ms / 1000
+        error = ErrorCode(code)
+        if error in (ErrorCode.fenced_leader_epoch, ErrorCode.not_leader_or_follower):
             state.truncating = True
-        log.debug("%s: fetch from %d answered %s", tp, self.leader, ErrorCode(code).name)
+        if error.retriable:
+            log.debug("%s: fetch from %d answered %s", tp, self.leader, error.name)
+            return
+        if (tp, error) in self._warned:
+            return
+        self._warned.add((tp, error))
+        log.warning(
+            "%s: the leader (broker %d) answered this follower's fetch with %s%s; retrying"
+            " every %d ms",
+            tp,
+            self.leader,
+            error.name.upper(),
+            _AUTHORIZATION_HINT if error in _AUTHORIZATION_ERRORS else "",
+            backoff_ms,
+        )
+
+    def _forget_errors(self, tp: TopicPartition) -> None:
+        """The partition fetched again (or left this fetcher): log its next error again."""
+        self._warned = {warned for warned in self._warned if warned[0] != tp}
 
 
 class ReplicaFetcherManager:
