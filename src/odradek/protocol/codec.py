@@ -15,7 +15,7 @@ import typing
 from dataclasses import dataclass, fields, is_dataclass
 from functools import cache
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 
 from kio.index import load_payload_module
 from kio.schema.request_header.v1.header import RequestHeader as RequestHeaderV1
@@ -184,24 +184,38 @@ def check_non_null(entity: Any) -> None:
             check_non_null(value)
 
 
+class FileRegion(Protocol):
+    """Bytes left in a file until they are sent (a fetch's records: storage's FileRecords):
+    a response chunk of its own, of ``len()`` bytes, that the connection sends from the file
+    (zero-copy) instead of from memory."""
+
+    def __len__(self) -> int: ...
+
+
+Chunk = bytes | bytearray | memoryview | FileRegion
+
+
 class ChunkWriter:
-    """A ``Writable`` that keeps large values (record data) as separate chunks, uncopied."""
+    """A ``Writable`` that keeps large values (record data) as separate chunks, uncopied; a
+    FileRegion value stays a region."""
 
     __slots__ = ("chunks", "size")
 
     def __init__(self) -> None:
-        self.chunks: list[bytes | bytearray | memoryview] = []
+        self.chunks: list[Chunk] = []
         self.size = 0
 
-    def write(self, data: bytes | bytearray | memoryview) -> int:
+    def write(self, data: Chunk) -> int:
         self.chunks.append(data)
         length = len(data)
         self.size += length
         return length
 
 
-def encode_response(header: RequestHeader, body: Any) -> list[bytes | bytearray | memoryview]:
-    """Size prefix, response header and body, as chunks ready for ``writelines``."""
+def encode_response(header: RequestHeader, body: Any) -> list[Any]:
+    """Size prefix, response header and body, as chunks (each a :data:`Chunk`) for the
+    connection to send in order: bytes-like values, and any FileRegion the body holds (a
+    Fetch response's records) as a chunk of its own."""
     writer = ChunkWriter()
     writer.write(b"")  # placeholder for the size prefix
     writer.write(_INT32.pack(header.correlation_id))

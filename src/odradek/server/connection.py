@@ -1,7 +1,10 @@
 """One client connection: frames in, responses out in request order (clients pipeline).
 
-A thin asyncio adapter around the sans-IO frame decoder and the dispatcher. Reading pauses
-while too many responses are pending or the transport's write buffer is full."""
+A thin asyncio adapter around the sans-IO frame decoder and the dispatcher. Responses go out
+through a SendQueue (a fetch's records from the segment files, zero-copy). Reading pauses while
+too many responses are pending, the transport's write buffer is full or a response is still
+being sent (Kafka mutes the channel): what one connection holds does not grow with its
+responses' size."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ import time
 from collections import deque
 from dataclasses import replace
 from time import perf_counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from odradek.common.principal import ANONYMOUS, USER_TYPE, KafkaPrincipal
 from odradek.observability import metrics
@@ -24,6 +27,7 @@ from odradek.server.dispatcher import METADATA_CHANGING_APIS, Chunks, dispatch
 from odradek.server.errors import CloseConnectionError
 from odradek.server.request_context import ConnectionInfo
 from odradek.server.sasl_authenticator import SaslAuthenticator, SaslReply
+from odradek.server.send_queue import SendQueue
 
 if TYPE_CHECKING:
     from odradek.security.listener_security import ListenerSecurity
@@ -71,6 +75,7 @@ class KafkaConnection(asyncio.Protocol):
             self.sasl = SaslAuthenticator(security, broker.scram_credential)
         self.decoder = FrameDecoder(int(broker.config.get("socket.request.max.bytes")))
         self.transport: asyncio.Transport | None = None
+        self._sends: SendQueue | None = None  # set with the transport
         self.peer = "?"
         self._pending: deque[_Slot] = deque()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -92,6 +97,9 @@ class KafkaConnection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
+        self._sends = SendQueue(
+            cast("asyncio.Transport", transport), self._update_reading, self.close
+        )
         sock = transport.get_extra_info("socket")
         if sock is not None:
             try:
@@ -186,6 +194,8 @@ class KafkaConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if self._sends is not None:
+            self._sends.close()
         self.broker.connections.discard(self)
         if self.admitted:
             self.admitted = False
@@ -225,10 +235,14 @@ class KafkaConnection(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self._writing_paused = True
+        if self._sends is not None:
+            self._sends.pause()
         self._update_reading()
 
     def resume_writing(self) -> None:
         self._writing_paused = False
+        if self._sends is not None:
+            self._sends.resume()
         self._update_reading()
 
     # -- requests and responses ----------------------------------------------------------------
@@ -309,10 +323,10 @@ class KafkaConnection(asyncio.Protocol):
 
         def answer_and_close() -> None:
             self._write(reply.chunks)
-            if self.transport is not None and not self.closed:
+            if self._sends is not None and not self.closed:
                 self.closed = True
                 self.broker.connections.discard(self)
-                self.transport.close()  # after the answer is flushed
+                self._sends.close_transport_when_sent()  # after the answer is flushed
 
         asyncio.get_running_loop().call_later(delay, answer_and_close)
 
@@ -364,9 +378,11 @@ class KafkaConnection(asyncio.Protocol):
         self._update_reading()
 
     def _write(self, chunks: Chunks) -> None:
-        if self.transport is not None and not self.closed:
+        if self._sends is not None and not self.closed:
             self.last_active = time.monotonic()
-            self.transport.writelines(chunks)
+            self._sends.send(chunks)
+            if self._sends.sending:
+                self._update_reading()  # not read further until it is sent
 
     def _throttle(self, throttle_ms: int) -> None:
         """A client quota throttled a request: handle nothing more from this client for
@@ -394,6 +410,7 @@ class KafkaConnection(asyncio.Protocol):
             not self.admitted
             or self._waiting_memory
             or self._writing_paused
+            or (self._sends is not None and self._sends.sending)
             or len(self._pending) + len(self._held) >= MAX_PENDING_RESPONSES
             or self._muted()
         )
@@ -418,5 +435,7 @@ class KafkaConnection(asyncio.Protocol):
             return
         log.info("closing connection from %s: %s", self.peer, reason)
         self.closed = True
+        if self._sends is not None:
+            self._sends.close()
         if self.transport is not None:
             self.transport.abort()

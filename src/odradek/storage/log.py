@@ -14,6 +14,7 @@ from bisect import bisect_right, insort
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Generic, TypeAlias, TypeVar
 
 from odradek.common.clock import Clock
 from odradek.common.errors import OffsetOutOfRangeError
@@ -28,6 +29,7 @@ from odradek.protocol.records.batch import (
 from odradek.protocol.records.codec import decode_records
 from odradek.protocol.records.control import decode_marker
 from odradek.storage import retention, swap, txn_index
+from odradek.storage.file_records import FileRecords
 from odradek.storage.log_loader import LogLoader, rebuild_producer_state
 from odradek.storage.producer_state import ProducerStateManager
 from odradek.storage.segment import LogSegment
@@ -44,13 +46,23 @@ class LogAppendInfo:
     log_start_offset: int
 
 
+RecordsT = TypeVar("RecordsT", covariant=True)
+_Records = TypeVar("_Records")
+
+
 @dataclass(frozen=True, slots=True)
-class FetchDataInfo:
-    records: bytes
+class FetchInfo(Generic[RecordsT]):
+    """What a read of the log found: its records (in memory, or left in the segment file)
+    and the partition's offsets at the time (Kafka's FetchDataInfo)."""
+
+    records: RecordsT
     high_watermark: int
     log_start_offset: int
     last_stable_offset: int
     aborted: tuple[AbortedTxn, ...] | None = None  # read_committed only
+
+
+FetchDataInfo: TypeAlias = FetchInfo[bytes]  # records read into memory (Log.read)
 
 
 class Log:
@@ -389,7 +401,32 @@ class Log:
     ) -> FetchDataInfo:
         """Whole batches from the batch containing ``offset``, up to ``max_bytes`` (but at least
         one batch when ``min_one_batch``), never past ``max_offset`` (default: high watermark).
-        Served from one segment: the bytes as they are in the file."""
+        Served from one segment: the bytes as they are in the file, read with one pread."""
+        limit = self._read_limit(offset, max_offset, committed)
+        found = self._find_slice(offset, max_bytes, min_one_batch, limit)
+        data = b"" if found is None else found[0].read(found[1], found[2])
+        return self._fetch_info(data, offset, limit, committed)
+
+    def read_file_records(
+        self,
+        offset: int,
+        max_bytes: int,
+        min_one_batch: bool = True,
+        max_offset: int | None = None,
+        committed: bool = False,
+    ) -> FetchInfo[bytes | FileRecords]:
+        """:meth:`read`, with the batches left in the segment file (a zero-copy fetch sends
+        them from there): nothing is read however large ``max_bytes`` is."""
+        limit = self._read_limit(offset, max_offset, committed)
+        found = self._find_slice(offset, max_bytes, min_one_batch, limit)
+        records: bytes | FileRecords = b""
+        if found is not None:
+            records = found[0].file_records(found[1], found[2])
+        return self._fetch_info(records, offset, limit, committed)
+
+    def _read_limit(self, offset: int, max_offset: int | None, committed: bool) -> int:
+        """The offset a read stops before; raises OffsetOutOfRangeError for ``offset``
+        outside the log."""
         limit = self.high_watermark if max_offset is None else max_offset
         if committed:
             limit = min(limit, self.last_stable_offset)
@@ -398,17 +435,22 @@ class Log:
                 f"offset {offset} is out of range [{self.log_start_offset}, "
                 f"{self.log_end_offset}] for {self.tp}"
             )
-        data = b""
-        if offset < limit:
-            data = self._read_from_segments(offset, max_bytes, min_one_batch, limit)
+        return limit
+
+    def _fetch_info(
+        self, records: _Records, offset: int, limit: int, committed: bool
+    ) -> FetchInfo[_Records]:
         aborted = tuple(self.aborted_in_range(offset, limit)) if committed else None
-        return FetchDataInfo(
-            data, self.high_watermark, self.log_start_offset, self.last_stable_offset, aborted
+        return FetchInfo(
+            records, self.high_watermark, self.log_start_offset, self.last_stable_offset, aborted
         )
 
-    def _read_from_segments(
+    def _find_slice(
         self, offset: int, max_bytes: int, min_one_batch: bool, limit: int
-    ) -> bytes:
+    ) -> tuple[LogSegment, int, int] | None:
+        """(segment, position, size) of the whole batches a read returns; None for none."""
+        if offset >= limit:
+            return None
         index = bisect_right(self._bases, offset) - 1
         while 0 <= index < len(self.segments):
             segment = self.segments[index]
@@ -425,8 +467,9 @@ class Log:
                 ):
                     break
                 end = batch.position + batch.size
-            return segment.read(location.position, end - location.position)
-        return b""
+            size = end - location.position
+            return (segment, location.position, size) if size else None
+        return None
 
     def delete_records_before(self, offset: int) -> int:
         """DeleteRecords: advance the log start offset to ``offset`` (at most the high

@@ -20,6 +20,7 @@ from odradek.protocol.records.batch import (
     compute_crc,
     read_header,
 )
+from odradek.storage.file_records import FileRecords, SharedFile
 from odradek.storage.files import (
     DELETED_SUFFIX,
     INDEX_SUFFIX,
@@ -66,7 +67,9 @@ class LogSegment:
         self.index_interval_bytes = index_interval_bytes
         self.log_path = prefix.with_name(prefix.name + LOG_SUFFIX)
         flags = os.O_RDWR | os.O_CREAT | (os.O_TRUNC if fresh else 0)
-        self._fd = os.open(self.log_path, flags, 0o644)
+        # Shared with the FileRecords fetches read: open until the last of them is sent.
+        self._file = SharedFile(os.open(self.log_path, flags, 0o644))
+        self._fd = self._file.fd
         self.size = os.fstat(self._fd).st_size
         self.offset_index = OffsetIndex(
             prefix.with_name(prefix.name + INDEX_SUFFIX),
@@ -167,6 +170,11 @@ class LogSegment:
 
     def read(self, position: int, size: int) -> bytes:
         return os.pread(self._fd, size, position)
+
+    def file_records(self, position: int, size: int) -> FileRecords:
+        """``size`` bytes at ``position`` left in the file, readable until closed even if
+        this segment is deleted or closed first."""
+        return FileRecords(self._file, position, size)
 
     def batches(self, position: int = 0, end: int | None = None) -> Iterator[BatchLocation]:
         """Locations of whole batches from ``position`` on, reading headers in chunks.
@@ -306,7 +314,7 @@ class LogSegment:
 
     def close(self) -> None:
         if self._fd >= 0:
-            os.close(self._fd)
+            self._file.release()
             self._fd = -1
         self.offset_index.close()
         self.time_index.close()

@@ -1,5 +1,7 @@
-"""Fetch: bytes straight from the segment files; long-polls until ``fetch.min.bytes`` arrive
-(woken by the append that brings them) or ``fetch.max.wait.ms`` passes.
+"""Fetch: record batches left in the segment files (FileRecords) for the connection to send
+with ``sendfile``, so a fetch's memory does not grow with its ``max_bytes``; long-polls until
+``fetch.min.bytes`` arrive (woken by the append that brings them) or ``fetch.max.wait.ms``
+passes. Old fetches (v0-3) get their batches read into memory and down-converted.
 
 Sessionless: the response's session id is always 0, so clients send full fetch requests."""
 
@@ -17,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 from kio.schema.errors import ErrorCode
 
 from odradek.cluster.purgatory import DelayedFetch
-from odradek.cluster.replica_manager import PartitionRead, ReplicaManager
+from odradek.cluster.replica_manager import PartitionRead, ReplicaManager, check_leader_epoch
 from odradek.common.errors import (
+    InvalidRequestError,
     KafkaError,
     UnknownTopicIdError,
     UnknownTopicOrPartitionError,
@@ -33,6 +36,8 @@ from odradek.protocol.records.compression import CompressionType
 from odradek.protocol.records.validation import down_convert
 from odradek.security.acl import AclOperation, ResourceType
 from odradek.server.authorization import TopicAuthorizationError, authorize, denied
+from odradek.storage.file_records import FileRecords
+from odradek.storage.log import FetchInfo
 
 if TYPE_CHECKING:
     from odradek.config.topic import LogConfig
@@ -42,6 +47,9 @@ if TYPE_CHECKING:
 READ_COMMITTED = 1
 FIRST_V2_FETCH_VERSION = 4  # v0-3 get magic v0/v1 message sets, down-converted
 ZSTD_MIN_FETCH_VERSION = 10  # KIP-110: older fetches of a zstd topic are refused
+# What an old fetch reads into memory to down-convert, over all its partitions (each still gets
+# at least its first batch): the client fetches again for the rest.
+DOWN_CONVERSION_READ_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +60,16 @@ class _Wanted:
     max_bytes: int
     error: Exception | None = None
     current_leader_epoch: int = -1
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """One partition's part of a fetch: an error, or what its log had (ReplicaManager's
+    PartitionRead, whose records may be left in the segment file)."""
+
+    tp: TopicPartition
+    error: KafkaError | None
+    info: FetchInfo[bytes | FileRecords] | None
 
 
 def replica_id_of(request: Any) -> int:
@@ -227,21 +245,27 @@ def _read_all(
     committed: bool,
     replica: bool = False,
     version: int = FIRST_V2_FETCH_VERSION,
-) -> list[PartitionRead]:
+) -> list[_Read]:
+    """Each wanted partition's read within the request's ``max_bytes`` (the first partition
+    with data gets at least one batch, Kafka's rule). v4+ leave the records in the segment
+    files; for v0-3 at most DOWN_CONVERSION_READ_BYTES are read into memory (and at least
+    one batch per partition) and down-converted."""
     reads = []
     remaining = max_bytes
+    unconverted = DOWN_CONVERSION_READ_BYTES
     first_data = True
     manager = broker.replica_manager
     legacy = version < FIRST_V2_FETCH_VERSION
+    follower = replica and broker.cluster is not None
     for item in wanted:
         if item.error is not None:
-            reads.append(PartitionRead(item.tp, item.error, None))  # type: ignore[arg-type]
+            reads.append(_Read(item.tp, item.error, None))  # type: ignore[arg-type]
             continue
         limit = min(item.max_bytes, remaining)
         config = _log_config(manager, item.tp) if version < ZSTD_MIN_FETCH_VERSION else None
         if config is not None and config.target_compression == CompressionType.ZSTD:
             reads.append(
-                PartitionRead(
+                _Read(
                     item.tp,
                     UnsupportedCompressionTypeError(
                         f"Fetching {item.tp} (compression.type zstd) needs Fetch v10 or later"
@@ -250,22 +274,52 @@ def _read_all(
                 )
             )
             continue
-        read = manager.read(
-            item.tp,
-            item.offset,
-            limit,
-            min_one_batch=first_data or legacy,
-            committed=committed,
-            current_leader_epoch=item.current_leader_epoch,
-            replica=replica and broker.cluster is not None,
-        )
-        if legacy and read.info is not None:
-            read = _down_convert(read, config, version, item.offset, limit, first_data)
+        if legacy:
+            raw = manager.read(
+                item.tp,
+                item.offset,
+                min(limit, unconverted),
+                min_one_batch=True,
+                committed=committed,
+                current_leader_epoch=item.current_leader_epoch,
+                replica=follower,
+            )
+            unconverted = max(0, unconverted - len(raw.info.records if raw.info else b""))
+            read = _down_convert(raw, config, version, item.offset, limit, first_data)
+        else:
+            read = _read_file_records(manager, item, limit, first_data, committed, follower)
         if read.info is not None and read.info.records:
-            remaining -= len(read.info.records)
+            remaining = max(0, remaining - len(read.info.records))
             first_data = False
         reads.append(read)
     return reads
+
+
+def _read_file_records(
+    manager: ReplicaManager,
+    item: _Wanted,
+    max_bytes: int,
+    min_one_batch: bool,
+    committed: bool,
+    follower: bool,
+) -> _Read:
+    """ReplicaManager.read's checks and read, with the records left in the segment file
+    (Log.read_file_records): nothing is read into memory, however large ``max_bytes``."""
+    try:
+        log_obj = manager.get_log(item.tp.topic, item.tp.partition)
+        check_leader_epoch(log_obj, item.current_leader_epoch)
+        if max_bytes < 0:
+            raise InvalidRequestError("negative partition max bytes")
+        info = log_obj.read_file_records(
+            item.offset,
+            max_bytes,
+            min_one_batch,
+            committed=committed,
+            max_offset=log_obj.log_end_offset if follower else None,
+        )
+    except KafkaError as exc:
+        return _Read(item.tp, exc, None)
+    return _Read(item.tp, None, info)
 
 
 def _log_config(manager: ReplicaManager, tp: TopicPartition) -> LogConfig | None:
@@ -280,14 +334,15 @@ def _down_convert(
     offset: int,
     limit: int,
     first_data: bool,
-) -> PartitionRead:
+) -> _Read:
     """Fetch v0-3 (Kafka's down-conversion): the v2 batches read become a magic v0 (Fetch v0-1)
     or v1 (v2-3) message set, one batch at a time, within the partition's byte limit. v3 keeps
     KIP-74's "at least one message" for the first partition with data; v0-2 have a hard limit
     (a message larger than it arrives partial, so the client reports it as too large)."""
-    assert read.info is not None
+    if read.info is None:
+        return _Read(read.tp, read.error, None)
     if config is not None and not config["message.downconversion.enable"]:
-        return PartitionRead(
+        return _Read(
             read.tp,
             UnsupportedVersionError(
                 f"Conversion to message format v{0 if version <= 1 else 1} is disabled for "
@@ -305,12 +360,12 @@ def _down_convert(
             partial_first=version <= 2,
         )
     except KafkaError as exc:
-        return PartitionRead(read.tp, exc, None)
-    return PartitionRead(read.tp, None, replace(read.info, records=records))
+        return _Read(read.tp, exc, None)
+    return _Read(read.tp, None, replace(read.info, records=records))
 
 
 def _response(
-    header: RequestHeader, request: Any, wanted: list[_Wanted], reads: list[PartitionRead]
+    header: RequestHeader, request: Any, wanted: list[_Wanted], reads: list[_Read]
 ) -> Any:
     module = response_module(FETCH_KEY, header.api_version)
     committed = getattr(request, "isolation_level", 0) == READ_COMMITTED
@@ -333,7 +388,7 @@ def _response(
     )
 
 
-def _partition(module: Any, partition: int, read: PartitionRead, committed: bool) -> Any:
+def _partition(module: Any, partition: int, read: _Read, committed: bool) -> Any:
     info = read.info
     if info is None:
         error = read.error
