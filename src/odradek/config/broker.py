@@ -163,6 +163,14 @@ _BROKER_ONLY: tuple[ConfigDef, ...] = (
     ),
     ConfigDef("sasl.enabled.mechanisms", LIST, ["GSSAPI"]),
     ConfigDef("sasl.mechanism.inter.broker.protocol", S, "GSSAPI"),
+    ConfigDef("sasl.kerberos.min.time.before.relogin", L, 60000, dynamic=True),
+    # Dynamic in Kafka and accepted by AlterConfigs; odradek's value has no effect (yet).
+    ConfigDef("background.threads", I, 10, validator=at_least(1), dynamic=True),
+    ConfigDef("log.cleaner.io.buffer.load.factor", D, 0.9, dynamic=True),
+    ConfigDef("log.cleaner.io.buffer.size", I, 524288, validator=at_least(0), dynamic=True),
+    ConfigDef("log.cleaner.io.max.bytes.per.second", D, 1.7976931348623157e308, dynamic=True),
+    ConfigDef("metric.reporters", LIST, [], dynamic=True),
+    ConfigDef("transaction.partition.verification.enable", B, True, dynamic=True),
     ConfigDef("connections.max.reauth.ms", L, 0, validator=at_least(0)),
     ConfigDef("connection.failed.authentication.delay.ms", I, 100, validator=at_least(0)),
     ConfigDef("authorizer.class.name", S, ""),
@@ -481,5 +489,6 @@ DYNAMIC_BROKER_CONFIGS: frozenset[str] = frozenset(
         "leader.replication.throttled.rate",
         "replica.alter.log.dirs.io.max.bytes.per.second",
         "log.message.downconversion.enable",
+        "sasl.kerberos.min.time.before.relogin",
     }
 )

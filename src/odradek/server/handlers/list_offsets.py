@@ -88,7 +88,10 @@ def _lookup(log_obj: Log, timestamp: int, committed: bool) -> tuple[int, int]:
         return -1, -1
     if timestamp == MAX_TIMESTAMP:
         max_ts, offset = log_obj.max_timestamp_and_offset()
-        return (max_ts, offset) if offset >= 0 else (-1, -1)
+        if offset < 0:
+            return -1, -1
+        exact = log_obj.offset_for_timestamp(max_ts)
+        return (max_ts, exact[0]) if exact is not None else (max_ts, offset)
     found = log_obj.offset_for_timestamp(timestamp)
     if found is None:
         return -1, -1
