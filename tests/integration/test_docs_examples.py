@@ -245,7 +245,11 @@ def wait_for_port(port: int, alive: Callable[[], bool], timeout: float = 30.0) -
 
 
 def run_serve_line(block: Block, command: str, workdir: Path, name: str) -> Outcome:
-    """One `odradek serve ...` line: it must listen, then stop cleanly on SIGTERM."""
+    """One `odradek serve ...` line: it must listen, then stop cleanly on SIGTERM. It runs in
+    a fresh checkout-like directory of its own: the document's broker holds the lock on
+    ./odradek-data, and a second broker on one data dir is refused, as in Kafka."""
+    workdir.joinpath("serve").mkdir(exist_ok=True)
+    workdir = scratch_dir(workdir / "serve" / name)
     port, metrics = free_port(), free_port()
     command = re.sub(r"metrics\.port=([1-9]\d*)", lambda _: f"metrics.port={free_port()}", command)
     command = command.replace(
