@@ -220,11 +220,20 @@ def test_invalid_config_stops_startup(tmp_path: Path, override: str, named: str)
 def test_unknown_but_valid_kafka_config_is_accepted_with_a_log_line(
     broker_factory: Callable[..., BrokerProcess],
 ) -> None:
-    broker: BrokerProcess = broker_factory(overrides={"background.threads": "4"})
+    broker: BrokerProcess = broker_factory(
+        overrides={"fetch.purgatory.purge.interval.requests": "4"}
+    )
     with RawClient.to(broker.bootstrap) as client:
         assert client.api_versions().error_code == 0
     deadline = time.monotonic() + 5
-    while "background.threads" not in broker.log() and time.monotonic() < deadline:
+    while (
+        "fetch.purgatory.purge.interval.requests" not in broker.log()
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.05)
-    lines = [line for line in broker.log().splitlines() if "background.threads" in line]
-    assert lines, f"no log line mentions background.threads:\n{broker.log()}"
+    lines = [
+        line
+        for line in broker.log().splitlines()
+        if "fetch.purgatory.purge.interval.requests" in line
+    ]
+    assert lines, f"no log line mentions fetch.purgatory.purge.interval.requests:\n{broker.log()}"
