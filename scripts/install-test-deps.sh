@@ -13,6 +13,10 @@ command -v javac >/dev/null 2>&1 || need_apt+=(openjdk-17-jdk-headless)
 command -v unzip >/dev/null 2>&1 || need_apt+=(unzip)
 [ -x /usr/share/zookeeper/bin/zkServer.sh ] || need_apt+=(zookeeper)
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)  # promtool: alert rule tests
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)  # ingest targets
+command -v clickhouse-server >/dev/null 2>&1 || need_apt+=(clickhouse-server)  # ingest targets
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)  # the console's browser tests
+command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"
