@@ -427,18 +427,21 @@ def test_describe_topic_configs(kp_admin: KafkaAdminClient, kp_broker: BrokerPro
 
 
 def test_retention_ms_synonyms(kp_admin: KafkaAdminClient, kp_broker: BrokerProcess) -> None:
-    """Kafka lists the broker synonyms that are actually set: ``log.retention.ms`` has no
-    default, so behind a topic's ``retention.ms`` comes ``log.retention.hours=168``
-    (``retention.ms=... synonyms={DYNAMIC_TOPIC_CONFIG:retention.ms=...,
-    DEFAULT_CONFIG:log.retention.hours=168}``)."""
+    """Kafka lists a topic config's broker synonyms from the first entry of the broker config
+    it defaults to (``log.retention.ms``) on: that one is set nowhere, so the default of
+    ``log.retention.hours`` is not listed. An override is its only synonym; without one the
+    chain is empty and the source DEFAULT_CONFIG (Kafka 3.9's ConfigHelper)."""
     topic = unique_topic("kp-desc-retention")
-    create_ok(kp_admin, kp_broker, {topic: {"configs": {"retention.ms": "3600000"}}})
+    plain = unique_topic("kp-desc-retention-default")
+    create_ok(kp_admin, kp_broker, {topic: {"configs": {"retention.ms": "3600000"}}, plain: {}})
     entry = topic_configs(kp_admin, topic)["retention.ms"]
     assert (entry["value"], entry["config_type"]) == ("3600000", "LONG")
     assert entry["synonyms"] == [
         {"name": "retention.ms", "value": "3600000", "source": "DYNAMIC_TOPIC_CONFIG"},
-        {"name": "log.retention.hours", "value": "168", "source": "DEFAULT_CONFIG"},
     ]
+    default = topic_configs(kp_admin, plain)["retention.ms"]
+    assert (default["value"], default["config_source"]) == ("604800000", "DEFAULT_CONFIG")
+    assert default["synonyms"] == []
 
 
 def test_describe_broker_configs(kp_admin: KafkaAdminClient, kp_broker: BrokerProcess) -> None:

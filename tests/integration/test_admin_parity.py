@@ -5,11 +5,16 @@ KAFKA-16310), and AlterConfigs on a broker accepts Kafka's dynamic settings."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import (  # type: ignore[attr-defined]  # the module has no __all__
     AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
     ConfigResource,
+    ConfigSource,
 )
 
 from odradek.protocol.records.codec import encode_batch
@@ -45,3 +50,53 @@ def test_broker_dynamic_configs_kafka_accepts(shared_broker: BrokerProcess) -> N
     )
     for future in admin.alter_configs([resource]).values():
         future.result(timeout=30)
+
+
+def _broker_configs(admin: AdminClient) -> dict[str, Any]:
+    resource = ConfigResource(ConfigResource.Type.BROKER, "0")
+    [future] = admin.describe_configs([resource]).values()
+    return dict(future.result(timeout=30))
+
+
+def _alter(admin: AdminClient, *entries: ConfigEntry) -> None:
+    resource = ConfigResource(ConfigResource.Type.BROKER, "0", incremental_configs=list(entries))
+    [future] = admin.incremental_alter_configs([resource]).values()
+    future.result(timeout=30)
+
+
+def test_unknown_broker_config_names_are_stored_as_zookeeper_mode_kafka_does(
+    broker: BrokerProcess,
+) -> None:
+    """ZooKeeper-mode Kafka validates the broker config names it knows and stores the others
+    as given (DynamicBrokerConfig.validateConfigs): ``my.custom`` or a topic config name such
+    as ``cleanup.policy`` set on a broker is kept, survives a restart and is described (as
+    Kafka describes a config whose type it cannot tell: sensitive, so without its value,
+    read-only). A known static config still cannot be changed dynamically, and appending to
+    an unknown name is refused as Kafka refuses it."""
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    set_op = AlterConfigOpType.SET
+    _alter(
+        admin,
+        ConfigEntry("my.custom", "42", incremental_operation=set_op),
+        ConfigEntry("cleanup.policy", "compact", incremental_operation=set_op),
+    )
+    for name in ("my.custom", "cleanup.policy"):
+        entry = _broker_configs(admin)[name]
+        assert entry.source == ConfigSource.DYNAMIC_BROKER_CONFIG.value, entry
+        assert (entry.value, entry.is_sensitive, entry.is_read_only) == (None, True, True)
+
+    with pytest.raises(KafkaException) as refused:
+        _alter(admin, ConfigEntry("log.dirs", "/elsewhere", incremental_operation=set_op))
+    assert refused.value.args[0].code() == KafkaError.INVALID_REQUEST
+    append = AlterConfigOpType.APPEND
+    with pytest.raises(KafkaException) as refused:
+        _alter(admin, ConfigEntry("my.custom", "43", incremental_operation=append))
+    assert refused.value.args[0].code() == KafkaError.INVALID_CONFIG
+
+    broker.restart()
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    assert {"my.custom", "cleanup.policy"} <= set(_broker_configs(admin))
+    _alter(admin, ConfigEntry("my.custom", None, incremental_operation=AlterConfigOpType.DELETE))
+    described = _broker_configs(admin)
+    assert "my.custom" not in described
+    assert "cleanup.policy" in described

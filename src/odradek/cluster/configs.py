@@ -23,6 +23,7 @@ from odradek.config.broker import (
 )
 from odradek.config.definitions import ConfigDef, ConfigType
 from odradek.config.docs import broker_doc, topic_doc
+from odradek.config.kafka_names import KAFKA_BROKER_CONFIG_NAMES
 from odradek.config.topic import TOPIC_CONFIG_DEFS, TOPIC_TO_BROKER_SYNONYM, validate_topic_configs
 
 
@@ -52,11 +53,15 @@ _TYPE_IDS = {
     ConfigType.CLASS: 8,
     ConfigType.PASSWORD: 9,
 }
-_TIME_SYNONYMS = {
-    "log.retention.ms": ("log.retention.minutes", "log.retention.hours"),
-    "log.roll.ms": ("log.roll.hours",),
-    "log.roll.jitter.ms": ("log.roll.jitter.hours",),
-}
+# Kafka's families of broker configs naming one setting (DynamicBrokerConfig.brokerConfigSynonyms),
+# in precedence order.
+_SYNONYM_FAMILIES = (
+    ("log.retention.ms", "log.retention.minutes", "log.retention.hours"),
+    ("log.roll.ms", "log.roll.hours"),
+    ("log.roll.jitter.ms", "log.roll.jitter.hours"),
+    ("log.flush.interval.ms", "log.flush.scheduler.interval.ms"),
+)
+_FAMILY_OF = {name: family for family in _SYNONYM_FAMILIES for name in family}
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +131,7 @@ class ConfigManager:
                 ConfigEntry(
                     config_name,
                     value,
-                    synonyms[0][2],
+                    synonyms[0][2] if synonyms else ConfigSource.DEFAULT_CONFIG,
                     False,
                     definition.type is ConfigType.PASSWORD,
                     _TYPE_IDS.get(definition.type, 0),
@@ -139,18 +144,16 @@ class ConfigManager:
     def _topic_synonyms(
         self, topic: TopicMetadata, name: str
     ) -> list[tuple[str, str | None, ConfigSource]]:
-        """Kafka's order: the topic override, then the broker synonyms (dynamic per broker,
-        dynamic default, static), then their defaults."""
+        """Kafka's chain (ConfigHelper.createTopicConfigEntry): the topic override, then the
+        synonyms of the broker config it defaults to. A topic config with no broker config, or
+        whose broker config is set nowhere (retention.ms: log.retention.ms has no default), has
+        no synonyms past its override, and its source is then DEFAULT_CONFIG."""
         synonyms: list[tuple[str, str | None, ConfigSource]] = []
         if name in topic.configs:
             synonyms.append((name, topic.configs[name], ConfigSource.DYNAMIC_TOPIC_CONFIG))
         broker_name = TOPIC_TO_BROKER_SYNONYM.get(name)
         if broker_name is not None:
-            synonyms += self._broker_synonyms(broker_name, include_default=True)
-        if not synonyms or synonyms[-1][2] is not ConfigSource.DEFAULT_CONFIG:
-            synonyms.append(
-                (name, render(TOPIC_CONFIG_DEFS[name].default), ConfigSource.DEFAULT_CONFIG)
-            )
+            synonyms += self._broker_synonyms(broker_name)
         return synonyms
 
     def _topic_default(self, name: str) -> str | None:
@@ -161,23 +164,26 @@ class ConfigManager:
                 return render(default)
         return render(TOPIC_CONFIG_DEFS[name].default)
 
-    def _broker_synonyms(
-        self, name: str, include_default: bool = True
-    ) -> list[tuple[str, str | None, ConfigSource]]:
+    def _broker_synonyms(self, name: str) -> list[tuple[str, str | None, ConfigSource]]:
+        """Kafka's synonyms of a broker config (ConfigHelper.configSynonyms): every name of its
+        family set in each layer (per-broker dynamic, cluster-wide dynamic, static, default),
+        layer by layer, from the first entry for ``name`` itself on; entries of the family
+        before it are dropped, so log.retention.ms set nowhere has none, though
+        log.retention.hours has its default."""
         result: list[tuple[str, str | None, ConfigSource]] = []
-        names = (name, *_TIME_SYNONYMS.get(name, ()))
+        names = _FAMILY_OF.get(name, (name,))
         for layer, source in (
             (self.config.dynamic_broker, ConfigSource.DYNAMIC_BROKER_CONFIG),
             (self.config.dynamic_default, ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG),
             (self.config.explicit, ConfigSource.STATIC_BROKER_CONFIG),
         ):
             result += [(n, render(layer[n]), source) for n in names if n in layer]
-        if include_default:
-            for each in names:
-                definition = BROKER_CONFIG_DEFS.get(each)
-                if definition is not None and definition.default is not None:
-                    result.append((each, render(definition.default), ConfigSource.DEFAULT_CONFIG))
-        return result
+        for each in names:
+            definition = BROKER_CONFIG_DEFS.get(each)
+            if definition is not None and definition.default is not None:
+                result.append((each, render(definition.default), ConfigSource.DEFAULT_CONFIG))
+        first = next((i for i, (n, _, _) in enumerate(result) if n == name), len(result))
+        return result[first:]
 
     def describe_broker(self, broker: str, keys: Iterable[str] | None) -> list[ConfigEntry]:
         if broker not in ("", str(self.node_id)):
@@ -215,7 +221,25 @@ class ConfigManager:
                     tuple(synonyms),
                 )
             )
+        entries += self._describe_unknown(broker, wanted)
         return entries
+
+    def _describe_unknown(self, broker: str, wanted: set[str] | None) -> list[ConfigEntry]:
+        """Stored broker configs with names Kafka does not know: described as Kafka describes a
+        config whose type it cannot tell, sensitive (so with no value), read-only, type
+        UNKNOWN, from the dynamic layer that holds it."""
+        layers = [("", ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG)]
+        if broker != "":
+            layers.insert(0, (broker, ConfigSource.DYNAMIC_BROKER_CONFIG))
+        chains: dict[str, list[tuple[str, str | None, ConfigSource]]] = {}
+        for layer, source in layers:
+            for name in self.store.broker_configs.get(layer, {}):
+                if _is_unknown(name) and (wanted is None or name in wanted):
+                    chains.setdefault(name, []).append((name, None, source))
+        return [
+            ConfigEntry(name, None, chain[0][2], True, True, 0, None, tuple(chain))
+            for name, chain in sorted(chains.items())
+        ]
 
     # -- alter ---------------------------------------------------------------------------------
 
@@ -270,6 +294,9 @@ class ConfigManager:
             dict(self.store.broker_configs.get(broker, {})) if incremental else {}
         )
         for key, op, value in ops:
+            if _is_unknown(key):
+                stored = _apply_unknown_op(stored, key, op, value)
+                continue
             if key not in DYNAMIC_BROKER_CONFIGS:
                 # Kafka answers INVALID_REQUEST here (ConfigAdminManager), not INVALID_CONFIG.
                 raise InvalidRequestError(f"Cannot update these configs dynamically: Set({key})")
@@ -327,11 +354,38 @@ def _apply_op(
     return updated
 
 
+def _is_unknown(name: str) -> bool:
+    """A name that is no broker config of Kafka's (nor odradek's): ZooKeeper-mode Kafka
+    stores such dynamic broker configs as given (only names it knows are validated)."""
+    return name not in BROKER_CONFIG_DEFS and name not in KAFKA_BROKER_CONFIG_NAMES
+
+
+def _apply_unknown_op(
+    current: dict[str, str | None], key: str, op: int, value: str | None
+) -> dict[str, str | None]:
+    if op in (AlterOp.APPEND, AlterOp.SUBTRACT):
+        raise InvalidConfigError(f"Unknown config name: {key}")
+    if op == AlterOp.SET and value is None:
+        raise InvalidRequestError(f"Null value not supported for : {key}")
+    updated = dict(current)
+    if op == AlterOp.SET:
+        updated[key] = value
+    elif op == AlterOp.DELETE:
+        updated.pop(key, None)
+    else:
+        raise InvalidRequestError(f"Unknown config operation {op}")
+    return updated
+
+
 def _parse_broker(raw: Mapping[str, str | None]) -> dict[str, Any]:
+    """The stored dynamic configs odradek acts on (names it defines), parsed; names Kafka
+    does not know are kept in the store and described, nothing more."""
     parsed = {}
     for key, value in raw.items():
         definition = BROKER_CONFIG_DEFS.get(key)
         if definition is None:
+            if _is_unknown(key):
+                continue
             raise InvalidConfigError(f"Unknown broker config name: {key}")
         parsed[key] = definition.parse(value)
     return parsed
