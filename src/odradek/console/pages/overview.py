@@ -1,0 +1,49 @@
+"""Overview: cluster id, controller, brokers and racks, partition health, throughput."""
+
+from __future__ import annotations
+
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from odradek.console.app import console_of
+from odradek.console.svg import sparkline
+
+THROUGHPUT = (
+    ("bytes_in", "Bytes in", "B"),
+    ("bytes_out", "Bytes out", "B"),
+    ("messages_in", "Messages in", "msg"),
+)
+
+
+async def overview(request: Request) -> Response:
+    console = console_of(request)
+    view = await console.call(console.gateway.cluster)
+    health = await console.call(console.gateway.health, view)
+    samples = console.samples
+    throughput = [
+        (
+            label,
+            samples.rate_of(counter),
+            unit,
+            Markup(sparkline(samples.throughput_points(counter))),
+        )
+        for counter, label, unit in THROUGHPUT
+    ]
+    racks = sorted({b.rack for b in view.brokers if b.rack})
+    return console.render(
+        request,
+        "overview.html",
+        view=view,
+        health=health,
+        racks=racks,
+        topics=len([t for t in view.topics.values() if not t.internal]),
+        internal_topics=len([t for t in view.topics.values() if t.internal]),
+        throughput=throughput if console.settings.metrics_urls else [],
+        metrics_errors=samples.metrics_errors,
+        groups=len(samples.last_lag.lag) if samples.last_lag else None,
+    )
+
+
+ROUTES = [Route("/", overview, name="overview")]
