@@ -209,3 +209,62 @@ def test_reassignment_under_load(cluster: Callable[..., Cluster]) -> None:
         f"the removed replica's log directory {removed} is still there",
         context=c.logs,
     )
+
+
+def test_a_submitted_reassignment_is_listed_at_once(cluster: Callable[..., Cluster]) -> None:
+    """ListPartitionReassignments answers from the state AlterPartitionReassignments wrote (on
+    the controller, in order): a reassignment just submitted is listed by the next request,
+    every time, while it is ongoing. Here it stays ongoing because its new replica's broker is
+    stopped (SIGSTOP, its ZooKeeper session kept by a long timeout); an empty partition's
+    reassignment otherwise completes within a few hundred milliseconds, after which Kafka and
+    odradek no longer list it. Cancelling (replicas null) restores the original replicas."""
+    c = cluster(3, overrides={"zookeeper.session.timeout.ms": "40000"})
+    controller = wait_until(c.controller_id, 30, "no controller")
+    stays, stopped = (b for b in c.ids if b != controller)
+    topic = unique("listed")
+    partitions = 8
+    c.create_topic(topic, assignment=[[stays]] * partitions)
+    alter_mod = request_module(ALTER_PARTITION_REASSIGNMENTS, 0)
+    list_mod = request_module(LIST_PARTITION_REASSIGNMENTS, 0)
+    target = (BrokerId(stays), BrokerId(stopped))
+    c.pause(stopped)
+    try:
+        with c.raw(controller, timeout=40) as client:
+            for partition in range(partitions):
+                altered = client.call(
+                    alter_mod.AlterPartitionReassignmentsRequest(
+                        timeout=timedelta(seconds=30),
+                        topics=(
+                            alter_mod.ReassignableTopic(
+                                name=topic,
+                                partitions=(
+                                    alter_mod.ReassignablePartition(
+                                        partition_index=partition, replicas=target
+                                    ),
+                                ),
+                            ),
+                        ),
+                    )
+                )
+                assert altered.error_code == 0, altered
+                listed = client.call(
+                    list_mod.ListPartitionReassignmentsRequest(
+                        timeout=timedelta(seconds=30), topics=None
+                    )
+                )
+                ongoing = {
+                    int(p.partition_index): p
+                    for t in listed.topics
+                    if t.name == topic
+                    for p in t.partitions
+                }
+                assert sorted(ongoing) == list(range(partition + 1)), (partition, listed)
+                assert list(ongoing[partition].adding_replicas) == [stopped], ongoing
+        cancelled = alter_reassignments(c, topic, dict.fromkeys(range(partitions)))
+        assert all(p.error_code == 0 for t in cancelled.responses for p in t.partitions)
+        assert ongoing_reassignments(c, topic) == {}
+    finally:
+        c.resume(stopped)
+    for partition in range(partitions):
+        state = c.agreed_state(topic, partition)
+        assert state is not None and list(state.replicas) == [stays], state
