@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 from confluent_kafka import Producer
 
+from odradek.protocol.records.codec import encode_batch
 from tests.support.cluster import Cluster, read_partitions, wait_until
 
 SESSION_TIMEOUT_MS = 4000
@@ -158,3 +159,25 @@ def test_follower_catch_up_and_truncation(cluster: Callable[..., Cluster]) -> No
     assert values[:700] == expected
     read = read_partitions(c.bootstrap, topic, [0])[0]
     assert [None if v is None else v.decode() for _, _, v in read] == values
+
+
+def test_single_replica_high_watermark_moves_with_the_append(
+    cluster: Callable[..., Cluster],
+) -> None:
+    """A partition whose ISR is its leader alone advances its high watermark in the same step
+    as the append: ListOffsets(latest) sent right after an acks=1 produce is acknowledged
+    sees the records, every time, from the topic's first produce on (Kafka:
+    Partition.appendRecordsToLeader increments the high watermark before answering)."""
+    c = cluster(3)
+    for round_ in range(6):
+        topic = f"hw-{round_}-{uuid.uuid4().hex[:6]}"
+        c.create_topic(topic, partitions=1, replication_factor=1)
+        state = c.agreed_state(topic, 0)
+        assert state is not None, topic
+        with c.raw(state.leader) as client:
+            for produced in range(1, 6):
+                batch = encode_batch([(None, b"a"), (None, b"b")])
+                answer = client.produce(topic, 0, batch, acks=1)
+                assert answer.error_code == 0, answer
+                latest = client.list_offsets(topic, 0)
+                assert (latest.error_code, latest.offset) == (0, 2 * produced), (topic, latest)
