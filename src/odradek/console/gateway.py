@@ -20,6 +20,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]  # the module 
     AlterConfigOpType,
     ConfigEntry,
     ConfigResource,
+    ConfigSource,
     NewPartitions,
     NewTopic,
     OffsetSpec,
@@ -187,7 +188,7 @@ class KafkaGateway:
                 name: ConfigValue(
                     name,
                     entry.value,
-                    entry.source.name if hasattr(entry.source, "name") else str(entry.source),
+                    _source_name(entry.source),
                     bool(entry.is_read_only),
                     bool(entry.is_sensitive),
                     bool(entry.is_default),
@@ -279,6 +280,14 @@ class KafkaGateway:
             except wire.WireError as exc:
                 last = exc
         raise KafkaError(str(last or "no broker to ask"))
+
+
+def _source_name(source: Any) -> str:
+    """A config source's name (confluent-kafka reports ``ConfigEntry.source`` as a number)."""
+    try:
+        return str(ConfigSource(int(source)).name)
+    except ValueError:
+        return str(source)
 
 
 def _topic(meta: Any) -> Topic:
