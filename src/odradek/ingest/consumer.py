@@ -140,6 +140,9 @@ class IngestConsumer:
                     failures += 1
                     self._recover(exc, failures)
             self._flush()
+        except BaseException:
+            self.batch.drop()  # a failed block is not written, not even by the revocation
+            raise
         finally:
             self._close()
 

@@ -1,0 +1,156 @@
+"""The scenarios the ingest tests run against each target (DuckDB, PostgreSQL): records in
+while the ingest process is SIGKILLed, aborted transactions, broken records."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Producer
+
+from tests.integration.ingest.support import (
+    IngestProcess,
+    create_topic,
+    json_records,
+    read_status,
+    stored_offsets,
+    unique,
+    wait_for,
+)
+
+TABLE_COLUMNS = "id Int64, name String, _key String, _partition UInt64, _offset UInt64"
+# Restarts rejoin at once as the same static member instead of waiting out a dead session.
+FAST_REJOIN = ["--consumer-property=session.timeout.ms=6000", "--flush-interval-ms=300"]
+
+
+@dataclass
+class Scenario:
+    """One ingest run's topic, group, table and the flags that name them."""
+
+    bootstrap: str
+    target: str
+    workdir: Path
+    partitions: int = 6
+    fmt: str = "JSONEachRow"
+
+    def __post_init__(self) -> None:
+        self.topic = unique("ingest")
+        self.group = unique("group")
+        self.table = "t_" + self.topic.replace("-", "_")
+        create_topic(self.bootstrap, self.topic, self.partitions)
+
+    def args(self, *extra: str, instance: str = "") -> list[str]:
+        args = [
+            f"--bootstrap-server={self.bootstrap}",
+            f"--topic={self.topic}",
+            f"--group={self.group}",
+            f"--format={self.fmt}",
+            f"--target={self.target}",
+            f"--table={self.table}",
+            "--state-dir=state",
+            "--log-level=INFO",
+            *FAST_REJOIN,
+            *extra,
+        ]
+        if instance:
+            args.append(f"--consumer-property=group.instance.id={instance}")
+        return args
+
+    def ingest(self, *extra: str, instance: str = "") -> IngestProcess:
+        return IngestProcess(self.workdir, self.args(*extra, instance=instance)).start()
+
+    def status(self) -> dict[str, Any] | None:
+        return read_status(self.workdir / "state", self.group, self.table)
+
+    def stored_total(self) -> int:
+        """The sum of the offsets the running ingest reports as stored."""
+        return sum(v or 0 for v in stored_offsets(self.status()).values())
+
+    def caught_up(self, ends: dict[tuple[str, int], int]) -> bool:
+        """Whether the offsets the running ingest has stored reach ``ends``."""
+        stored = stored_offsets(self.status())
+        return all((stored.get(tp) or 0) >= end for tp, end in ends.items() if end > 0)
+
+
+class BackgroundProducer:
+    """Produces ``count`` JSON records (keys k0..k<count-1>) in small bursts on a thread, and
+    records each partition's end offset from the delivery reports."""
+
+    def __init__(self, bootstrap: str, topic: str, count: int, burst: int = 500) -> None:
+        self.bootstrap, self.topic, self.count, self.burst = bootstrap, topic, count, burst
+        self.ends: dict[tuple[str, int], int] = {}
+        self.failures: list[str] = []
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _delivered(self, error: object, message: object) -> None:
+        if error is not None:
+            self.failures.append(str(error))
+            return
+        tp = (message.topic(), message.partition())  # type: ignore[attr-defined]
+        self.ends[tp] = max(self.ends.get(tp, 0), message.offset() + 1)  # type: ignore[attr-defined]
+
+    def _run(self) -> None:
+        producer = Producer(
+            {"bootstrap.servers": self.bootstrap, "linger.ms": 10, "enable.idempotence": True}
+        )
+        records = json_records("k", self.count)
+        for start in range(0, self.count, self.burst):
+            for key, value in records[start : start + self.burst]:
+                producer.produce(
+                    self.topic, key=key.encode(), value=value, on_delivery=self._delivered
+                )
+            producer.flush(60)
+        producer.flush(60)
+
+    def start(self) -> BackgroundProducer:
+        self.thread.start()
+        return self
+
+    def join(self) -> None:
+        self.thread.join(120)
+        assert not self.thread.is_alive(), "the producer did not finish"
+        assert not self.failures, self.failures[:3]
+
+
+def _started(process: IngestProcess, scenario: Scenario) -> bool:
+    return process.running() and scenario.status() is not None
+
+
+def kill_loop(scenario: Scenario, count: int, kills: int, rng: random.Random) -> int:
+    """Produce ``count`` records while starting ingest and SIGKILLing it ``kills`` times at
+    random moments; then run it to the end and stop it with SIGTERM. Returns how many kills
+    landed after the process had stored some progress (the interesting ones)."""
+    extra = ["--create-table", TABLE_COLUMNS, "--max-block-size=1500", "--flush-interval-ms=200"]
+    producer = BackgroundProducer(scenario.bootstrap, scenario.topic, count).start()
+    productive = 0
+    for _ in range(kills):
+        process = scenario.ingest(*extra, instance="ingest")
+        before = scenario.stored_total()
+        wait_for(partial(_started, process, scenario), 60, "a status file")
+        time.sleep(rng.uniform(0.3, 2.5))  # not a synchronisation: the moment of the crash
+        assert process.running(), process.log()
+        process.kill()
+        productive += scenario.stored_total() > before
+    producer.join()
+    final = scenario.ingest(*extra, instance="ingest")
+    wait_for(lambda: scenario.caught_up(producer.ends), 120, "ingest to catch up")
+    assert final.terminate() == 0, final.log()
+    return productive
+
+
+def check_exactly_once(
+    query: Callable[[str], list[tuple[object, ...]]], table: str, count: int
+) -> None:
+    """Every key k0..k<count-1> is in the table exactly once."""
+    assert query(f"SELECT count(*), count(DISTINCT _key) FROM {table}") == [(count, count)]
+    assert query(f"SELECT _key, count(*) FROM {table} GROUP BY _key HAVING count(*) > 1") == []
+    keys = {row[0] for row in query(f"SELECT _key FROM {table}")}
+    assert keys == {f"k{i}" for i in range(count)}
+    # the columns of a row match its record
+    assert query(f"SELECT count(*) FROM {table} WHERE _key <> 'k' || id::VARCHAR") == [(0,)]
