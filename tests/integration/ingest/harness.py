@@ -43,6 +43,7 @@ class Scenario:
         self.topic = unique("ingest")
         self.group = unique("group")
         self.table = "t_" + self.topic.replace("-", "_")
+        self.current = IngestProcess(self.workdir, [])
         create_topic(self.bootstrap, self.topic, self.partitions)
 
     def args(self, *extra: str, instance: str = "") -> list[str]:
@@ -63,10 +64,16 @@ class Scenario:
         return args
 
     def ingest(self, *extra: str, instance: str = "") -> IngestProcess:
-        return IngestProcess(self.workdir, self.args(*extra, instance=instance)).start()
+        self.current = IngestProcess(self.workdir, self.args(*extra, instance=instance)).start()
+        return self.current
 
     def status(self) -> dict[str, Any] | None:
-        return read_status(self.workdir / "state", self.group, self.table)
+        """The status file of the last ingest process started (None until it writes one)."""
+        status = read_status(self.workdir / "state", self.group, self.table)
+        current = self.current.proc
+        if status is None or current is None or status["pid"] != current.pid:
+            return None
+        return status
 
     def stored_total(self) -> int:
         """The sum of the offsets the running ingest reports as stored."""
@@ -118,30 +125,33 @@ class BackgroundProducer:
         assert not self.failures, self.failures[:3]
 
 
-def _started(process: IngestProcess, scenario: Scenario) -> bool:
-    return process.running() and scenario.status() is not None
+def _progressed(
+    process: IngestProcess, scenario: Scenario, producer: BackgroundProducer, before: int
+) -> bool:
+    """The process has stored a block since it started, or there is nothing left to store."""
+    if not process.running():
+        raise AssertionError(f"ingest exited: {process.log()}")
+    done = not producer.thread.is_alive() and scenario.caught_up(producer.ends)
+    return done or scenario.stored_total() > before
 
 
-def kill_loop(scenario: Scenario, count: int, kills: int, rng: random.Random) -> int:
-    """Produce ``count`` records while starting ingest and SIGKILLing it ``kills`` times at
-    random moments; then run it to the end and stop it with SIGTERM. Returns how many kills
-    landed after the process had stored some progress (the interesting ones)."""
+def kill_loop(scenario: Scenario, count: int, kills: int, rng: random.Random) -> None:
+    """Produce ``count`` records while starting ingest and SIGKILLing it ``kills`` times, each
+    at a random moment after it has written a block (mid-stream, blocks in flight); then run
+    it to the end and stop it with SIGTERM."""
     extra = ["--create-table", TABLE_COLUMNS, "--max-block-size=1500", "--flush-interval-ms=200"]
     producer = BackgroundProducer(scenario.bootstrap, scenario.topic, count).start()
-    productive = 0
+    before = 0
     for _ in range(kills):
         process = scenario.ingest(*extra, instance="ingest")
+        wait_for(partial(_progressed, process, scenario, producer, before), 60, "a block")
+        time.sleep(rng.uniform(0.0, 1.0))  # not a synchronisation: the moment of the crash
         before = scenario.stored_total()
-        wait_for(partial(_started, process, scenario), 60, "a status file")
-        time.sleep(rng.uniform(0.3, 2.5))  # not a synchronisation: the moment of the crash
-        assert process.running(), process.log()
         process.kill()
-        productive += scenario.stored_total() > before
     producer.join()
     final = scenario.ingest(*extra, instance="ingest")
     wait_for(lambda: scenario.caught_up(producer.ends), 120, "ingest to catch up")
     assert final.terminate() == 0, final.log()
-    return productive
 
 
 def check_exactly_once(
