@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"  # the one place the version is set: pyproject.toml reads it
+from odradek.common.version import __version__  # the one place the version is set
+
 __all__ = ["Broker", "__version__"]
 
 if TYPE_CHECKING:

@@ -611,7 +611,8 @@ def test_describe_broker_time_config_without_own_value(
     layer sets it, it has no synonyms: Kafka lists a config's family from its own first entry
     on (ConfigHelper.configSynonyms), so the default of ``log.retention.hours`` is dropped
     (``kafka-configs --describe --all`` prints ``log.retention.ms=null sensitive=false
-    synonyms={}`` and ``log.retention.hours=168 ... synonyms={DEFAULT_CONFIG:log.retention.hours=168}``).
+    synonyms={}`` and ``log.retention.hours=168 ...
+    synonyms={DEFAULT_CONFIG:log.retention.hours=168}``).
     """
     configs = configs_of(admin, admin_broker, "broker", "0")
     for name, hours in (

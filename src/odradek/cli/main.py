@@ -7,10 +7,10 @@ import os
 import sys
 from collections.abc import Sequence
 
-from odradek import __version__
 from odradek.cli import dump_log, serve
 from odradek.cli.argparsing import OdradekParser, kafka_exit_codes
-from odradek.cli.tools.logs import set_verbose
+from odradek.common.client_logs import set_verbose
+from odradek.common.version import __version__
 
 # Sub-commands that are not Kafka client tools keep argparse's exit code 2 for bad flags.
 NOT_CLIENT_TOOLS = frozenset({"serve", "dump-log"})
@@ -36,6 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     from odradek.cli.perf import add_parser as add_perf_tools
 
     add_perf_tools(commands)
+    from odradek.console.cli import add_parser as add_console
+    from odradek.ingest.cli import add_parser as add_ingest
+
+    add_ingest(commands)
+    add_console(commands)
     for name, tool in commands.choices.items():
         if name not in NOT_CLIENT_TOOLS:
             kafka_exit_codes(tool)

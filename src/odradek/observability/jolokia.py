@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from fnmatch import fnmatchcase
 from typing import Any
 
-from odradek import __version__
+from odradek.common.version import __version__
 from odradek.observability import metrics
 from odradek.observability.loop_lag import LoopLag
 from odradek.observability.view import BrokerView

@@ -11,9 +11,9 @@ import threading
 import pytest
 
 from odradek.cli.main import main
-from odradek.cli.tools import reachability
 from odradek.cli.tools.configs_wire import rebuild
-from odradek.cli.tools.reachability import Address, BadBootstrap, Unreachable
+from odradek.common import reachability
+from odradek.common.reachability import Address, BadBootstrap, Unreachable
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,8 @@ from types import ModuleType
 from typing import Any
 
 from odradek.cli.tools.client_configs import librdkafka_config
-from odradek.cli.tools.logs import log_settings
-from odradek.cli.tools.reachability import BadBootstrap, Unreachable, check
+from odradek.common.client_logs import log_settings
+from odradek.common.reachability import BadBootstrap, Unreachable, check
 from odradek.config.properties import read_properties
 
 EXIT_FAILED = 1  # Kafka's tools exit 1 for bad flags and failed runs alike

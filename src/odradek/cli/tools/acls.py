@@ -20,7 +20,6 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException
 from kio.static.primitive import i8
 
-from odradek.cli.tools import reachability
 from odradek.cli.tools.common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -33,6 +32,7 @@ from odradek.cli.tools.common import (
     run_tool,
 )
 from odradek.cli.tools.kio_wire import KioConnection, error_text, pick_version, request_module
+from odradek.common import reachability
 from odradek.security.acl import (
     CLUSTER_NAME,
     WILDCARD_HOST,

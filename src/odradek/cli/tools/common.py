@@ -20,9 +20,9 @@ from typing import Any, TypeVar
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
-from odradek.cli.tools import reachability
 from odradek.cli.tools.client_configs import ClientConfigError, librdkafka_config
-from odradek.cli.tools.logs import log_settings, verbose
+from odradek.common import reachability
+from odradek.common.client_logs import log_settings, verbose
 from odradek.common.internal_topics import INTERNAL_TOPICS as INTERNAL_TOPICS  # re-exported
 from odradek.config.properties import parse_properties as parse_properties  # re-exported
 from odradek.config.properties import read_properties

@@ -15,7 +15,6 @@ from typing import Any, Literal
 
 from confluent_kafka import KafkaError, KafkaException
 
-from odradek.cli.tools import reachability
 from odradek.cli.tools.client_quotas import (
     DESCRIBE_CLIENT_QUOTAS,
     QUOTA_CONFIGS,
@@ -50,6 +49,7 @@ from odradek.cli.tools.kafka import (
     ConfigSource,
     ResourceType,
 )
+from odradek.common import reachability
 from odradek.security.scram import ScramMechanism
 
 # confluent-kafka's SCRAM classes: its type stubs do not re-export them.

@@ -42,7 +42,7 @@ from odradek.cli.tools.common import (
     run_tool,
     wants_json,
 )
-from odradek.cli.tools.logs import log_settings
+from odradek.common.client_logs import log_settings
 
 DEFAULT_FORMATTERS = {
     "DefaultMessageFormatter",

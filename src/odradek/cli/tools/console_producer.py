@@ -25,7 +25,7 @@ from odradek.cli.tools.common import (
     run_tool,
     wants_json,
 )
-from odradek.cli.tools.logs import log_settings
+from odradek.common.client_logs import log_settings
 
 DEFAULT_DELIVERY_TIMEOUT_MS = "120000"  # Kafka's delivery.timeout.ms, not librdkafka's 300 s
 MAX_PRINTED_ERRORS = 10
