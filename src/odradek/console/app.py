@@ -25,15 +25,17 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from odradek import __version__
+from odradek.common.version import __version__
 from odradek.console import formatting, metrics
 from odradek.console.auth import BasicAuthMiddleware
 from odradek.console.forms import FormError
 from odradek.console.gateway import KafkaError, KafkaGateway
 from odradek.console.htpasswd import Htpasswd
 from odradek.console.messages import ConsumerPool, MessageProducer
+from odradek.console.models import ClusterView, Topic
 from odradek.console.probe import PROBE_TOPIC, ProbeRun, run_probe
 from odradek.console.sampler import ConsoleSamples, sample_lag
+from odradek.console.snapshot import MetadataSnapshot
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -66,9 +68,25 @@ class Console:
     executor: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(WORKER_THREADS, "odradek-console")
     )
+    snapshot: MetadataSnapshot = field(init=False)
     _pool: ConsumerPool | None = None
     _producer: MessageProducer | None = None
     probe_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def __post_init__(self) -> None:
+        self.snapshot = MetadataSnapshot(lambda: self.call(self.gateway.cluster))
+
+    async def cluster(self) -> ClusterView:
+        """The cluster's metadata as of a few seconds at most (see ``snapshot``)."""
+        return await self.snapshot.get()
+
+    async def topic(self, name: str) -> Topic | None:
+        """A topic from the snapshot or, if the snapshot predates it, from the cluster."""
+        view = await self.cluster()
+        found = view.topics.get(name)
+        if found is None:
+            found = await self.call(self.gateway.topic, name)
+        return found
 
     async def call(self, function: Callable[..., T], *args: Any) -> T:
         """``function(*args)`` on a worker thread (Kafka client calls block)."""

@@ -91,6 +91,22 @@ class KafkaGateway:
         controller = info.controller.id if info.controller is not None else -1
         return ClusterView(info.cluster_id, controller, brokers, dict(sorted(topics.items())))
 
+    def topic(self, name: str) -> Topic | None:
+        """One topic's partitions (a Metadata request naming it alone); None if it does not
+        exist."""
+        try:
+            metadata = self.admin.list_topics(name, timeout=self.timeout)
+        except KafkaException as exc:
+            raise KafkaError(_message(exc)) from exc
+        meta = metadata.topics.get(name)
+        if meta is None or (meta.error is not None and not meta.partitions):
+            return None
+        return _topic(meta)
+
+    def broker_count(self) -> int:
+        info = wait(self.admin.describe_cluster(request_timeout=self.timeout), self.timeout)
+        return len(info.nodes)
+
     def health(self, view: ClusterView) -> Health:
         partitions = view.partitions()
         checked = topics_to_check_min_isr(partitions)
@@ -139,15 +155,22 @@ class KafkaGateway:
                 continue
         return result
 
-    def replica_sizes(self, view: ClusterView) -> dict[tuple[str, int], dict[int, int]] | None:
-        """Size on disk of each replica (partition -> broker id -> bytes), from every broker's
-        DescribeLogDirs; None when the console cannot ask (not a PLAINTEXT connection)."""
+    def replica_sizes(
+        self, view: ClusterView, topics: Iterable[Topic]
+    ) -> dict[tuple[str, int], dict[int, int]] | None:
+        """Size on disk of the replicas of ``topics`` (partition -> broker id -> bytes), from
+        the DescribeLogDirs of each broker holding one; None when the console cannot ask
+        (not a PLAINTEXT connection)."""
         if not is_plaintext(self.settings):
             return None
         sizes: dict[tuple[str, int], dict[int, int]] = {}
+        wanted = {t.name: [p.partition for p in t.partitions] for t in topics}
+        holders = {r for t in topics for p in t.partitions for r in p.replicas}
         for broker in view.brokers:
+            if broker.id not in holders:
+                continue
             try:
-                dirs = wire.describe_log_dirs(broker.host, broker.port, self.timeout)
+                dirs = wire.describe_log_dirs(broker.host, broker.port, self.timeout, wanted)
             except wire.WireError:
                 continue  # a broker that does not answer: its replicas have no size
             for log_dir in dirs:
@@ -159,10 +182,13 @@ class KafkaGateway:
         return sizes
 
     def log_dirs(self, broker: Broker) -> list[wire.LogDir]:
+        """A broker's log dirs with their errors and disks' total and usable bytes, without
+        the replicas in them (listing every replica costs the broker and the console a
+        DescribeLogDirs of every partition: the topic pages ask for their own)."""
         if not is_plaintext(self.settings):
             raise KafkaError("log dirs need a PLAINTEXT connection (the console's kio client)")
         try:
-            return wire.describe_log_dirs(broker.host, broker.port, self.timeout)
+            return wire.describe_log_dirs(broker.host, broker.port, self.timeout, {})
         except wire.WireError as exc:
             raise KafkaError(str(exc)) from exc
 

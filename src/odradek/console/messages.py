@@ -83,7 +83,7 @@ class ConsumerPool:
             "enable.auto.commit": "false",
             "enable.partition.eof": "true",
             "isolation.level": "read_uncommitted",
-            "fetch.wait.max.ms": "100",
+            "fetch.wait.max.ms": "10",  # a read stops at the log end: do not wait there
             "client.id": "odradek-console-browser",
         }
         self._idle: queue.LifoQueue[Any] = queue.LifoQueue()

@@ -37,10 +37,9 @@ class ProbeRun:
 
 def ensure_probe_topic(gateway: KafkaGateway, topic: str) -> None:
     """Create the probe topic (one partition, replicated up to 3 times) if it is missing."""
-    view = gateway.cluster()
-    if topic in view.topics:
+    if gateway.topic(topic) is not None:
         return
-    replication = min(3, max(len(view.brokers), 1))
+    replication = min(3, max(gateway.broker_count(), 1))
     try:
         gateway.create_topic(topic, 1, replication, {})
     except KafkaError as exc:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import socket
 import struct
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from types import ModuleType
@@ -165,10 +166,21 @@ class WireConnection:
         return self.call(_top_level(api_key, version, EntityType.request)(**fields))
 
 
-def describe_log_dirs(host: str, port: int, timeout: float) -> list[LogDir]:
-    """Every log dir of the broker at ``host:port`` with the sizes of all its replicas."""
+def describe_log_dirs(
+    host: str, port: int, timeout: float, topics: Mapping[str, Sequence[int]] | None = None
+) -> list[LogDir]:
+    """Every log dir of the broker at ``host:port`` with the sizes of its replicas: all of
+    them, or those of the partitions in ``topics`` (topic -> partitions)."""
     with WireConnection(host, port, timeout) as connection:
-        response = connection.request(DESCRIBE_LOG_DIRS, topics=None)
+        version = connection.version(DESCRIBE_LOG_DIRS)
+        wanted = None
+        if topics is not None:
+            nested = _module(DESCRIBE_LOG_DIRS, version, EntityType.request)
+            wanted = tuple(
+                nested.DescribableLogDirTopic(topic=name, partitions=tuple(i32(p) for p in parts))
+                for name, parts in topics.items()
+            )
+        response = connection.request(DESCRIBE_LOG_DIRS, topics=wanted)
     code = int(getattr(response, "error_code", 0))
     if code:
         raise WireError(f"DescribeLogDirs failed with error code {code}")

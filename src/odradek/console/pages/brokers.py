@@ -25,7 +25,7 @@ async def _log_dirs(request: Request, broker: Broker) -> list[LogDir] | str:
 
 async def broker_list(request: Request) -> Response:
     console = console_of(request)
-    view = await console.call(console.gateway.cluster)
+    view = await console.cluster()
     dirs = await asyncio.gather(*(_log_dirs(request, b) for b in view.brokers))
     partitions = view.partitions()
     leaders = {b.id: sum(p.leader == b.id for p in partitions) for b in view.brokers}
@@ -43,7 +43,7 @@ async def broker_list(request: Request) -> Response:
 async def broker_detail(request: Request) -> Response:
     console = console_of(request)
     broker_id = int(request.path_params["id"])
-    view = await console.call(console.gateway.cluster)
+    view = await console.cluster()
     broker = next((b for b in view.brokers if b.id == broker_id), None)
     if broker is None:
         return console.render(
@@ -52,9 +52,12 @@ async def broker_detail(request: Request) -> Response:
     configs, dirs = await asyncio.gather(
         console.call(console.gateway.broker_configs, broker_id), _log_dirs(request, broker)
     )
+    partitions = view.partitions()
     return console.render(
         request,
         "broker.html",
+        leaders=sum(p.leader == broker_id for p in partitions),
+        replicas=sum(broker_id in p.replicas for p in partitions),
         broker=broker,
         configs=configs.values(),
         dirs=dirs,

@@ -59,8 +59,8 @@ def display_format(request: Request) -> str:
 async def message_browser(request: Request) -> Response:
     console = console_of(request)
     topic = request.path_params["name"]
-    view = await console.call(console.gateway.cluster)
-    if topic not in view.topics:
+    found = await console.topic(topic)
+    if found is None:
         return console.render(
             request, "error.html", 404, title="Topic", error=f"no topic named {topic}"
         )
@@ -75,7 +75,7 @@ async def message_browser(request: Request) -> Response:
         request,
         "messages.html",
         next_url=next_url,
-        topic=view.topics[topic],
+        topic=found,
         query=query,
         result=result,
         fmt=display_format(request),

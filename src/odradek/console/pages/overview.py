@@ -19,7 +19,7 @@ THROUGHPUT = (
 
 async def overview(request: Request) -> Response:
     console = console_of(request)
-    view = await console.call(console.gateway.cluster)
+    view = await console.cluster()
     health = await console.call(console.gateway.health, view)
     samples = console.samples
     throughput = [

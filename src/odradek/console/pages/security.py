@@ -17,7 +17,7 @@ async def acls(request: Request) -> Response:
 
 async def quotas(request: Request) -> Response:
     console = console_of(request)
-    view = await console.call(console.gateway.cluster)
+    view = await console.cluster()
     try:
         entries = await console.call(console.gateway.quotas, view)
         error = ""

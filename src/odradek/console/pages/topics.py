@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -17,6 +18,7 @@ from odradek.console.gateway import KafkaError
 from odradek.console.models import ClusterView, OffsetRange, Topic
 
 Sizes = dict[tuple[str, int], dict[int, int]] | None
+PAGE_SIZE = 100  # topics a list page reads offsets and sizes for
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ async def _offsets_and_sizes(
     partitions = [(t.name, p.partition) for t in topics for p in t.partitions]
     return await asyncio.gather(
         console.call(console.gateway.offsets, partitions),
-        console.call(console.gateway.replica_sizes, view),
+        console.call(console.gateway.replica_sizes, view, topics),
     )
 
 
@@ -67,8 +69,11 @@ async def topic_list(request: Request) -> Response:
     console = console_of(request)
     query = request.query_params.get("q", "")
     internal = request.query_params.get("internal") == "1"
-    view = await console.call(console.gateway.cluster)
-    topics = matching(view, query, internal)
+    view = await console.cluster()
+    found = matching(view, query, internal)
+    pages = max(1, -(-len(found) // PAGE_SIZE))
+    page = min(max(_page_number(request), 1), pages)
+    topics = found[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     offsets, sizes = await _offsets_and_sizes(console, view, topics)
     rows = [
         TopicRow(
@@ -83,15 +88,34 @@ async def topic_list(request: Request) -> Response:
         for t in topics
     ]
     return console.render(
-        request, "topics.html", rows=rows, q=query, internal=internal, sizes_known=sizes is not None
+        request,
+        "topics.html",
+        rows=rows,
+        q=query,
+        internal=internal,
+        sizes_known=sizes is not None,
+        page=page,
+        pages=pages,
+        found=len(found),
+        first=(page - 1) * PAGE_SIZE + 1,
+        page_url=lambda n: (
+            "/topics?" + urlencode({"q": query, "internal": int(internal), "page": n})
+        ),
     )
+
+
+def _page_number(request: Request) -> int:
+    try:
+        return int(request.query_params.get("page", "1"))
+    except ValueError:
+        return 1
 
 
 async def topic_detail(request: Request) -> Response:
     console = console_of(request)
     name = request.path_params["name"]
-    view = await console.call(console.gateway.cluster)
-    topic = view.topics.get(name)
+    view = await console.cluster()
+    topic = await console.topic(name)
     if topic is None:
         return console.render(
             request, "error.html", 404, title="Topic", error=f"no topic named {name}"
@@ -157,6 +181,7 @@ async def create_topic(request: Request) -> Response:
         details += [f"{k} = {v}" for k, v in configs.items()]
         return confirm(console, request, f"Create topic {name}?", details, fields)
     await console.call(console.gateway.create_topic, name, partitions, replication, configs)
+    console.snapshot.invalidate()
     return redirect(f"/topics/{name}", f"Created topic {name}.")
 
 
@@ -187,6 +212,7 @@ async def add_partitions(request: Request) -> Response:
         ]
         return confirm(console, request, f"Grow {topic} to {total} partitions?", details, fields)
     await console.call(console.gateway.add_partitions, topic, total)
+    console.snapshot.invalidate()
     return redirect(f"/topics/{topic}", f"{topic} now has {total} partitions.")
 
 
@@ -194,12 +220,12 @@ async def delete_records(request: Request) -> Response:
     console = console_of(request)
     topic = request.path_params["name"]
     fields = await forms.read_form(request, console.token)
-    view = await console.call(console.gateway.cluster)
-    if topic not in view.topics:
+    found = await console.call(console.gateway.topic, topic)  # fresh: records are deleted
+    if found is None:
         raise KafkaError(f"no topic named {topic}")
     which = fields.get("partition", "all").strip() or "all"
     partitions = (
-        [p.partition for p in view.topics[topic].partitions]
+        [p.partition for p in found.partitions]
         if which == "all"
         else [forms.integer(fields, "partition", minimum=0)]
     )
@@ -224,6 +250,7 @@ async def delete_topic(request: Request) -> Response:
         details = ["Every partition and record of the topic is deleted. This cannot be undone."]
         return confirm(console, request, f"Delete topic {topic}?", details, fields)
     await console.call(console.gateway.delete_topic, topic)
+    console.snapshot.invalidate()
     return redirect("/topics", f"Deleted topic {topic}.")
 
 
