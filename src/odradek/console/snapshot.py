@@ -18,7 +18,7 @@ from odradek.console.models import ClusterView
 
 log = logging.getLogger(__name__)
 
-FRESH_S = 3.0
+FRESH_S = 10.0
 STALE_S = 60.0
 
 
