@@ -31,7 +31,7 @@ sys.path[:0] = [str(REPO / "src"), str(REPO)]
 
 import httpx  # noqa: E402
 from confluent_kafka import ConsumerGroupTopicPartitions, Producer, TopicPartition  # noqa: E402
-from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]  # noqa: E402
 from tests.integration.console.support import ConsoleProcess  # noqa: E402
 from tests.support.broker_process import BrokerProcess  # noqa: E402
 
