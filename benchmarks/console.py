@@ -4,7 +4,7 @@
 One ``odradek serve`` process on a temporary data dir gets ``--topics`` topics (``--partitions``
 each), a few records on each of the first topics, and ``--groups`` consumer groups with
 committed offsets on two topics each (committed through the AdminClient: the groups are
-Empty, with lag). One ``odradek console`` process (``python -m odradek.console``) serves
+Empty, with lag). One ``odradek console`` process (``python -m odradek console``) serves
 them; each page is fetched once to warm up, then ``--requests`` times in a row over one
 HTTP connection, and the p50/p95/max of the wall-clock time to the whole response are
 printed per page (``--json FILE`` writes them too).

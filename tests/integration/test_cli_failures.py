@@ -95,6 +95,7 @@ def closed_port_commands(address: str, tmp: Path) -> dict[str, list[str]]:
         ],
         "perf consume": ["perf", "consume", *bs, "--topic", "t", "--messages", "10"],
         "perf e2e-latency": ["perf", "e2e-latency", address, "t", "10", "1", "10"],
+        "console": ["console", *bs],
     }
 
 
@@ -136,6 +137,7 @@ CLOSED_PORT_CASES = [
     "perf produce",
     "perf consume",
     "perf e2e-latency",
+    "console",
 ]
 
 

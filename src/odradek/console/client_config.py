@@ -9,8 +9,11 @@ names to use instead: the console never connects with less security than was ask
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
+from odradek.common.client_logs import log_settings
 from odradek.config.properties import read_properties
 
 # Java client settings -> what to write instead in a librdkafka properties file.
@@ -49,3 +52,10 @@ def load_client_config(path: str | Path | None) -> dict[str, str]:
 def is_plaintext(settings: dict[str, str]) -> bool:
     """Whether the connection is PLAINTEXT (the console's own kio client speaks only that)."""
     return settings.get("security.protocol", "plaintext").lower() == "plaintext"
+
+
+def client_settings(settings: Mapping[str, str], overrides: Mapping[str, str]) -> dict[str, Any]:
+    """A librdkafka client's config: ``settings`` with ``overrides``, its log silent as every
+    tool's unless ``--verbose``."""
+    merged = {**settings, **overrides}
+    return {**merged, **log_settings(merged)}

@@ -30,7 +30,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]  # the module 
 
 from odradek.common.internal_topics import INTERNAL_TOPICS
 from odradek.console import wire
-from odradek.console.client_config import is_plaintext
+from odradek.console.client_config import client_settings, is_plaintext
 from odradek.console.health import partition_health, topics_to_check_min_isr
 from odradek.console.models import (
     AclRow,
@@ -72,7 +72,7 @@ class KafkaGateway:
     def __init__(self, settings: Mapping[str, str], timeout: float = DEFAULT_TIMEOUT_S) -> None:
         self.settings = dict(settings)
         self.timeout = timeout
-        self.admin = AdminClient({**self.settings, "client.id": "odradek-console"})
+        self.admin = AdminClient(client_settings(self.settings, {"client.id": "odradek-console"}))
 
     # -- metadata -----------------------------------------------------------------------------
 

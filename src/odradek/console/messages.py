@@ -20,6 +20,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka import KafkaError as ClientError
 
+from odradek.console.client_config import client_settings
 from odradek.console.gateway import KafkaError, KafkaGateway
 from odradek.console.models import Record
 
@@ -77,15 +78,17 @@ class ConsumerPool:
     requests so a page does not pay for a new client's connections."""
 
     def __init__(self, settings: Mapping[str, str], size: int = 4) -> None:
-        self.settings = {
-            **settings,
-            "group.id": "odradek-console-browser",
-            "enable.auto.commit": "false",
-            "enable.partition.eof": "true",
-            "isolation.level": "read_uncommitted",
-            "fetch.wait.max.ms": "10",  # a read stops at the log end: do not wait there
-            "client.id": "odradek-console-browser",
-        }
+        self.settings = client_settings(
+            settings,
+            {
+                "group.id": "odradek-console-browser",
+                "enable.auto.commit": "false",
+                "enable.partition.eof": "true",
+                "isolation.level": "read_uncommitted",
+                "fetch.wait.max.ms": "10",  # a read stops at the log end: do not wait there
+                "client.id": "odradek-console-browser",
+            },
+        )
         self._idle: queue.LifoQueue[Any] = queue.LifoQueue()
         self._size = size
         self._lock = threading.Lock()
@@ -202,7 +205,9 @@ class MessageProducer:
 
     def __init__(self, settings: Mapping[str, str], timeout: float) -> None:
         self.timeout = timeout
-        self.producer = Producer({**settings, "client.id": "odradek-console-producer"})
+        self.producer = Producer(
+            client_settings(settings, {"client.id": "odradek-console-producer"})
+        )
 
     def produce(
         self,

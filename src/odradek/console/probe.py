@@ -12,6 +12,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from odradek.console.client_config import client_settings
 from odradek.console.gateway import KafkaError, KafkaGateway
 from odradek.console.samples import percentile
 
@@ -59,15 +60,19 @@ def run_probe(
     end = gateway.end_offsets([(topic, 0)]).get((topic, 0))
     if end is None:
         raise KafkaError(f"probe topic {topic} has no partition 0 leader yet; try again")
-    producer = Producer({**settings, "acks": "all", "linger.ms": "0", "client.id": "odradek-probe"})
+    producer = Producer(
+        client_settings(settings, {"acks": "all", "linger.ms": "0", "client.id": "odradek-probe"})
+    )
     consumer = Consumer(
-        {
-            **settings,
-            "group.id": "odradek-console-probe",
-            "enable.auto.commit": "false",
-            "fetch.wait.max.ms": "5",
-            "client.id": "odradek-probe",
-        }
+        client_settings(
+            settings,
+            {
+                "group.id": "odradek-console-probe",
+                "enable.auto.commit": "false",
+                "fetch.wait.max.ms": "5",
+                "client.id": "odradek-probe",
+            },
+        )
     )
     try:
         consumer.assign([TopicPartition(topic, 0, end)])

@@ -58,7 +58,7 @@ def wait_for(predicate: Callable[[], T | None], timeout: float, what: str) -> T:
 
 
 class ConsoleProcess:
-    """``python -m odradek.console`` on a free loopback port."""
+    """``odradek console`` (``python -m odradek console``) on a free loopback port."""
 
     def __init__(self, bootstrap: str, log_path: Path, extra: Sequence[str] = ()) -> None:
         self.port = free_port()
@@ -67,7 +67,8 @@ class ConsoleProcess:
         self.command = [
             sys.executable,
             "-m",
-            "odradek.console",
+            "odradek",
+            "console",
             "--bootstrap-server",
             bootstrap,
             "--listen",
@@ -99,15 +100,18 @@ class ConsoleProcess:
         except OSError:
             return ""
 
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
+    def stop(self) -> int | None:
+        """SIGTERM (SIGKILL after 20 s); the exit code (None if it never started)."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        return self.proc.returncode
 
 
 class Browser:

@@ -72,6 +72,17 @@ def admin(broker: BrokerProcess) -> AdminClient:
     return AdminClient({"bootstrap.servers": broker.bootstrap, "log_level": 2})
 
 
+def test_one_line_at_start_and_exit_0_on_sigterm(
+    metered_broker: BrokerProcess, tmp_path: Path
+) -> None:
+    console = ConsoleProcess(metered_broker.bootstrap, tmp_path / "console.log").start()
+    with httpx.Client(base_url=console.url, timeout=TIMEOUT) as http:
+        assert http.get("/").status_code == 200
+    assert console.stop() == 0
+    listening = f"odradek console for {metered_broker.bootstrap} listening on {console.url}/"
+    assert console.log().splitlines() == [listening]
+
+
 def test_every_page_answers(http_console: ConsoleProcess) -> None:
     with httpx.Client(base_url=http_console.url, timeout=TIMEOUT) as http:
         for page in PAGES:

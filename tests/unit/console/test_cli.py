@@ -35,9 +35,9 @@ def test_loopback() -> None:
 
 def test_non_loopback_without_auth_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     args = parse("--listen", "0.0.0.0:8080")
-    assert args.run(args) == 2
+    assert args.run(args) == 1
     assert capsys.readouterr().err == (
-        "odradek console: refusing to listen on 0.0.0.0 without authentication: give "
+        "odradek console: error: refusing to listen on 0.0.0.0 without authentication: give "
         "--basic-auth-file, listen on loopback, or pass --allow-unauthenticated\n"
     )
 
@@ -48,13 +48,13 @@ def test_bad_auth_file_and_command_config_are_refused(
     users = tmp_path / "users"
     users.write_text("alice:$2y$05$abcdefghijklmnopqrstuuQv6t5dkhVzF4yRr0ZQ5oKQk6Q0Yxv1W\n")
     args = parse("--listen", "10.0.0.1:8080", "--basic-auth-file", str(users))
-    assert args.run(args) == 2
+    assert args.run(args) == 1
     assert "bcrypt hashes are not supported" in capsys.readouterr().err
 
     config = tmp_path / "client.properties"
     config.write_text("security.protocol=SASL_SSL\nsasl.jaas.config=x required;\n")
     args = parse("--command-config", str(config))
-    assert args.run(args) == 2
+    assert args.run(args) == 1
     assert "sasl.jaas.config is a Java client setting" in capsys.readouterr().err
 
 
