@@ -18,7 +18,7 @@ OVERRIDES = {
 def ingest_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
     """One broker per test module (tests use unique topic and group names)."""
     broker = BrokerProcess(tmp_path_factory.mktemp("ingest") / "data", overrides=OVERRIDES)
-    broker.start()
+    broker.start(timeout=90)  # generous: a loaded 2-core machine starts Python slowly
     yield broker
     broker.kill()
 

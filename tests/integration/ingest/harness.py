@@ -44,6 +44,7 @@ class Scenario:
         self.group = unique("group")
         self.table = "t_" + self.topic.replace("-", "_")
         self.current = IngestProcess(self.workdir, [])
+        self.started: list[IngestProcess] = []
         create_topic(self.bootstrap, self.topic, self.partitions)
 
     def args(self, *extra: str, instance: str = "") -> list[str]:
@@ -65,7 +66,13 @@ class Scenario:
 
     def ingest(self, *extra: str, instance: str = "") -> IngestProcess:
         self.current = IngestProcess(self.workdir, self.args(*extra, instance=instance)).start()
+        self.started.append(self.current)
         return self.current
+
+    def close(self) -> None:
+        """Kill every ingest process this scenario started that still runs (by PID)."""
+        for process in self.started:
+            process.kill()
 
     def status(self) -> dict[str, Any] | None:
         """The status file of the last ingest process started (None until it writes one)."""
@@ -135,7 +142,9 @@ def _progressed(
     return done or scenario.stored_total() > before
 
 
-def kill_loop(scenario: Scenario, count: int, kills: int, rng: random.Random) -> None:
+def kill_loop(
+    scenario: Scenario, count: int, kills: int, rng: random.Random, catch_up_s: float = 120
+) -> None:
     """Produce ``count`` records while starting ingest and SIGKILLing it ``kills`` times, each
     at a random moment after it has written a block (mid-stream, blocks in flight); then run
     it to the end and stop it with SIGTERM."""
@@ -150,7 +159,7 @@ def kill_loop(scenario: Scenario, count: int, kills: int, rng: random.Random) ->
         process.kill()
     producer.join()
     final = scenario.ingest(*extra, instance="ingest")
-    wait_for(lambda: scenario.caught_up(producer.ends), 120, "ingest to catch up")
+    wait_for(lambda: scenario.caught_up(producer.ends), catch_up_s, "ingest to catch up")
     assert final.terminate() == 0, final.log()
 
 

@@ -32,7 +32,9 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def scenario(ingest_broker: BrokerProcess, workdir: Path) -> Iterator[Scenario]:
-    yield Scenario(ingest_broker.bootstrap, "duckdb:///ingest.duckdb", workdir)
+    scenario = Scenario(ingest_broker.bootstrap, "duckdb:///ingest.duckdb", workdir)
+    yield scenario
+    scenario.close()
 
 
 def query(workdir: Path, sql: str) -> list[tuple[Any, ...]]:

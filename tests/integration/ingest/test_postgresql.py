@@ -30,7 +30,9 @@ pytestmark = pytest.mark.integration
 def scenario(
     ingest_broker: BrokerProcess, postgres: PostgresServer, workdir: Path
 ) -> Iterator[Scenario]:
-    yield Scenario(ingest_broker.bootstrap, postgres.url, workdir)
+    scenario = Scenario(ingest_broker.bootstrap, postgres.url, workdir)
+    yield scenario
+    scenario.close()
 
 
 def query(url: str, sql: str) -> list[tuple[Any, ...]]:
