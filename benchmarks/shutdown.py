@@ -116,13 +116,20 @@ SCENARIOS: dict[str, Callable[[Cluster, ZooKeeperProcess], list[float]]] = {
 }
 
 
+class SetupFailed(Exception):
+    """The cluster did not come up (a loaded machine): the round measures nothing."""
+
+
 def one_round(work: Path, scenario: str) -> list[float]:
     zk = ZooKeeperProcess(work / "zk").start()
     c = Cluster(work / "cluster", f"{zk.connect}/bench", 3)
     try:
-        c.start()
-        c.create_topic("data", partitions=3, replication_factor=3)
-        produce(c, "data", 300, 3)
+        try:
+            c.start()
+            c.create_topic("data", partitions=3, replication_factor=3)
+            produce(c, "data", 300, 3)
+        except (RuntimeError, AssertionError, OSError) as exc:
+            raise SetupFailed(str(exc).splitlines()[0]) from exc
         return SCENARIOS[scenario](c, zk)
     finally:
         c.stop(grace=1.0)
@@ -137,13 +144,16 @@ def main() -> int:
     args = parser.parse_args()
     load_before = os.getloadavg()
     rows = []
-    failed = 0
+    failed = not_started = 0
     with tempfile.TemporaryDirectory(prefix="odradek-shutdown-") as tmp:
         for scenario in args.scenarios.split(","):
             times: list[float] = []
             for n in range(args.rounds):
                 try:
                     times += one_round(Path(tmp) / f"{scenario}-{n}", scenario)
+                except SetupFailed as exc:
+                    not_started += 1
+                    print(f"{scenario} round {n}: the cluster did not start: {exc}", flush=True)
                 except (RuntimeError, AssertionError, OSError) as exc:
                     failed += 1
                     print(f"{scenario} round {n}: FAILED {exc}", flush=True)
@@ -161,7 +171,8 @@ def main() -> int:
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, {os.cpu_count()} cores, "
         f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} after; "
         f"{args.rounds} rounds per scenario, 3 brokers, default controlled.shutdown settings; "
-        f"{failed} failed rounds.",
+        f"{failed} failed shutdowns; {not_started} rounds where the cluster did not start "
+        "(measured nothing).",
         "",
         "Seconds from a broker's SIGTERM to its exit (each exit 0 with the clean-shutdown marker).",
         "",
