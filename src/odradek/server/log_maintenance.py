@@ -14,6 +14,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from odradek.common.errors import KafkaStorageError
 from odradek.common.ids import TopicPartition
 from odradek.storage import swap
 from odradek.storage.cleaner.job import clean, exit_with_parent
@@ -124,8 +125,8 @@ class LogMaintenance:
         for log_obj in list(self.broker.log_manager.logs.values()):
             try:
                 deleted += log_obj.delete_old_segments(now)
-            except OSError:
-                log.exception("%s: retention failed", log_obj.tp)
+            except KafkaStorageError:
+                pass  # logged, and the log's dir taken offline, by the log
             if log_obj.pending_deletes:
                 delay = int(log_obj.config["file.delete.delay.ms"]) / 1000
                 self._doomed.append((loop_now + delay, log_obj.pending_deletes))
@@ -182,18 +183,25 @@ class LogMaintenance:
         log_obj = candidate.log
         log_obj.cleaning = True
         try:
-            result = await loop.run_in_executor(self._pool, clean, job)
-            if logs.get(candidate.tp) is not log_obj:
-                return True  # deleted meanwhile
-            valid = log_obj.installable_groups(result.groups)
-            await loop.run_in_executor(None, _install_all, log_obj.dir, valid)
-            if logs.get(candidate.tp) is not log_obj:
-                return True  # deleted while the files were being installed
-            log_obj.swap_in(valid)
-            if len(valid) != len(result.groups):
-                return False  # some segments changed meanwhile: clean again later
-            self.cleaner.checkpoints[candidate.tp] = result.end_offset
-            self.cleaner.write_checkpoints(logs)
+            try:
+                result = await loop.run_in_executor(self._pool, clean, job)
+                if logs.get(candidate.tp) is not log_obj:
+                    return True  # deleted (or its dir went offline) meanwhile
+                valid = log_obj.installable_groups(result.groups)
+                await loop.run_in_executor(None, _install_all, log_obj.dir, valid)
+                if logs.get(candidate.tp) is not log_obj:
+                    return True  # deleted while the files were being installed
+                log_obj.swap_in(valid)
+                if len(valid) != len(result.groups):
+                    return False  # some segments changed meanwhile: clean again later
+                self.cleaner.checkpoints[candidate.tp] = result.end_offset
+                self.cleaner.write_checkpoints(logs, [log_obj.dir.parent])
+            except OSError as exc:
+                # As Kafka's cleaner does: an I/O error takes the log's dir offline (unless
+                # the log was deleted meanwhile: then its files are gone, as they should be).
+                if logs.get(candidate.tp) is log_obj:
+                    log_obj.storage_error("cleaning", exc)
+                return True
             self.cleanings += 1
             log.info(
                 "%s: cleaned up to offset %d: %d records removed, %d -> %d bytes",

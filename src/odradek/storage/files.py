@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -49,13 +50,19 @@ def parse_partition_dir(name: str) -> tuple[str, int] | None:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``path`` via a temp file, fsync and rename, then fsync the directory."""
+    """Write ``path`` via a temp file, fsync and rename, then fsync the directory. On an
+    error (a full disk) the temp file is removed, so a failed write takes no space."""
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
     fsync_dir(path.parent)
 
 

@@ -3,10 +3,16 @@ appends as leader and follower, truncation, reads for fetch, rolling, time looku
 UnifiedLog and LocalLog). Loading and crash recovery are in :mod:`odradek.storage.log_loader`,
 segment deletion in :mod:`odradek.storage.retention`, the cleaner's swap in
 :mod:`odradek.storage.swap`. Not thread-safe: the broker calls it from its event loop only.
+
+An ``OSError`` in a method that touches the files (appending, rolling, flushing, reading,
+truncating, deleting, snapshots) takes the log's dir offline through its
+:class:`~odradek.storage.log_dir_failure.LogDirFailureChannel` and is raised as a
+``KafkaStorageError`` (Kafka's maybeHandleIOException).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import shutil
 import uuid
@@ -14,10 +20,10 @@ from bisect import bisect_right, insort
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Generic, TypeAlias, TypeVar
+from typing import Concatenate, Generic, ParamSpec, TypeAlias, TypeVar
 
 from odradek.common.clock import Clock
-from odradek.common.errors import OffsetOutOfRangeError
+from odradek.common.errors import KafkaStorageError, OffsetOutOfRangeError
 from odradek.common.ids import TopicPartition
 from odradek.config.topic import LogConfig
 from odradek.protocol.records.batch import (
@@ -30,6 +36,7 @@ from odradek.protocol.records.codec import decode_records
 from odradek.protocol.records.control import decode_marker
 from odradek.storage import retention, swap, txn_index
 from odradek.storage.file_records import FileRecords
+from odradek.storage.log_dir_failure import LogDirFailureChannel
 from odradek.storage.log_loader import LogLoader, rebuild_producer_state
 from odradek.storage.producer_state import ProducerStateManager
 from odradek.storage.segment import LogSegment
@@ -64,6 +71,28 @@ class FetchInfo(Generic[RecordsT]):
 
 FetchDataInfo: TypeAlias = FetchInfo[bytes]  # records read into memory (Log.read)
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _handles_io_errors(
+    action: str,
+) -> Callable[[Callable[Concatenate[Log, _P], _R]], Callable[Concatenate[Log, _P], _R]]:
+    """A :class:`Log` method whose ``OSError`` takes the log's dir offline and is raised as
+    ``KafkaStorageError``; ``action`` says what failed ("appending to", "rolling")."""
+
+    def wrap(method: Callable[Concatenate[Log, _P], _R]) -> Callable[Concatenate[Log, _P], _R]:
+        @functools.wraps(method)
+        def run(self: Log, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+            try:
+                return method(self, *args, **kwargs)
+            except OSError as exc:
+                raise self.storage_error(action, exc) from exc
+
+        return run
+
+    return wrap
+
 
 class Log:
     def __init__(
@@ -77,8 +106,10 @@ class Log:
         recovery_point: int = 0,
         log_start_offset: int = 0,
         clean_shutdown: bool = True,
+        failure_channel: LogDirFailureChannel | None = None,
     ) -> None:
         self.dir = directory
+        self.failure_channel = failure_channel or LogDirFailureChannel()
         self.tp = tp
         self.topic_id = topic_id
         self.config = config
@@ -147,8 +178,17 @@ class Log:
     def update_config(self, config: LogConfig) -> None:
         self.config = config
 
+    def storage_error(self, action: str, error: OSError) -> KafkaStorageError:
+        """Report an I/O error in this log's files (its dir goes offline); the error to
+        raise instead."""
+        parent = self.dir.parent
+        return self.failure_channel.storage_error(
+            parent, f"Error while {action} {self.tp} in dir {parent}", error
+        )
+
     # -- appending -----------------------------------------------------------------------------
 
+    @_handles_io_errors("appending to")
     def append_as_leader(
         self, records: bytes, batches: ValidatedBatches, internal: bool = False
     ) -> LogAppendInfo:
@@ -191,6 +231,7 @@ class Log:
             first, next_offset - 1, append_time if append_time else -1, self.log_start_offset
         )
 
+    @_handles_io_errors("appending to")
     def append_as_follower(self, records: bytes, batches: ValidatedBatches) -> int:
         """Append batches fetched from the leader as they are: offsets, epochs and timestamps
         were assigned by the leader. Batches at or below the log end offset are skipped (a
@@ -245,6 +286,7 @@ class Log:
                 listener(self.tp, appended)
         return appended
 
+    @_handles_io_errors("truncating")
     def truncate_to(self, offset: int) -> None:
         """Drop everything at and above ``offset`` (a follower diverged from its leader):
         segments, index entries, leader epochs, aborted transactions and producer state."""
@@ -260,6 +302,7 @@ class Log:
         self._after_truncation(offset)
         log.info("%s: truncated to offset %d", self.tp, offset)
 
+    @_handles_io_errors("truncating")
     def truncate_fully_and_start_at(self, offset: int) -> None:
         """Empty the log and restart it at ``offset`` (the follower is below the leader's
         log start offset, or ahead of an empty leader)."""
@@ -369,6 +412,7 @@ class Log:
         if self.active_segment.should_roll(self.config, size, record_count, max_timestamp, now):
             self.roll()
 
+    @_handles_io_errors("rolling a segment of")
     def roll(self) -> LogSegment:
         """Start a new active segment at the log end offset; flush the previous one."""
         previous = self.active_segment
@@ -382,6 +426,7 @@ class Log:
         log.debug("%s: rolled new segment at %d", self.tp, segment.base_offset)
         return segment
 
+    @_handles_io_errors("rolling a segment of")
     def maybe_roll_for_time(self) -> None:
         segment = self.active_segment
         if segment.is_empty:
@@ -391,6 +436,7 @@ class Log:
 
     # -- reading -------------------------------------------------------------------------------
 
+    @_handles_io_errors("reading from")
     def read(
         self,
         offset: int,
@@ -407,6 +453,7 @@ class Log:
         data = b"" if found is None else found[0].read(found[1], found[2])
         return self._fetch_info(data, offset, limit, committed)
 
+    @_handles_io_errors("reading from")
     def read_file_records(
         self,
         offset: int,
@@ -471,6 +518,7 @@ class Log:
             return (segment, location.position, size) if size else None
         return None
 
+    @_handles_io_errors("deleting records of")
     def delete_records_before(self, offset: int) -> int:
         """DeleteRecords: advance the log start offset to ``offset`` (at most the high
         watermark) and drop the segments wholly below it; returns the new log start offset."""
@@ -486,6 +534,7 @@ class Log:
 
     # -- retention -----------------------------------------------------------------------------
 
+    @_handles_io_errors("deleting segments of")
     def delete_old_segments(self, now_ms: int) -> int:
         """Delete whole segments past ``retention.ms``, beyond ``retention.bytes`` (for the
         delete policy) and below the log start offset (always). Files are renamed to
@@ -502,6 +551,7 @@ class Log:
         the ``.cleaned`` files of the others are removed."""
         return swap.installable_groups(self, groups)
 
+    @_handles_io_errors("swapping cleaned segments into")
     def swap_in(self, groups: list[tuple[int, list[int]]]) -> None:
         """After :func:`odradek.storage.swap.install` put the cleaned files in place (off the
         loop: the old segments' open descriptors keep serving reads meanwhile), replace the
@@ -517,6 +567,7 @@ class Log:
         self.swap_in(valid)
         return len(valid) == len(groups)
 
+    @_handles_io_errors("reading from")
     def offset_for_timestamp(self, timestamp: int) -> tuple[int, int] | None:
         for segment in self.segments:
             if segment.max_timestamp >= timestamp:
@@ -534,6 +585,7 @@ class Log:
 
     # -- lifecycle -----------------------------------------------------------------------------
 
+    @_handles_io_errors("flushing")
     def flush(self) -> None:
         """fsync what is past the recovery point (flush.messages / flush.ms / shutdown)."""
         for segment in self.segments:
@@ -543,12 +595,14 @@ class Log:
         self._unflushed_messages = 0
         self.last_flush_ms = self.clock.milliseconds()
 
+    @_handles_io_errors("flushing")
     def maybe_flush_for_time(self) -> None:
         if self._unflushed_messages and self.clock.milliseconds() - self.last_flush_ms >= int(
             self.config["flush.ms"]
         ):
             self.flush()
 
+    @_handles_io_errors("writing a producer snapshot of")
     def write_producer_snapshot(self) -> None:
         self.producer_state.write_snapshot(self.log_end_offset)
 

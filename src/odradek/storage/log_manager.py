@@ -1,12 +1,20 @@
 """Owns every partition log of the broker: log dirs and their locks, ``meta.properties``,
-checkpoints, the clean-shutdown marker, creating and deleting logs (Kafka's LogManager)."""
+checkpoints, the clean-shutdown marker, creating and deleting logs (Kafka's LogManager).
+
+A log dir whose files fail with an ``OSError`` goes offline (KIP-112, see
+:mod:`odradek.storage.log_dir_failure`): its logs are closed and leave :attr:`LogManager.logs`,
+its partitions answer KAFKA_STORAGE_ERROR, new partitions go to the dirs still online, it
+gets no checkpoints and no clean-shutdown marker (so the next start recovers it), and its
+partitions' files can still be deleted (which needs no space)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -29,6 +37,7 @@ from odradek.storage.files import (
     partition_dir_name,
 )
 from odradek.storage.log import Log
+from odradek.storage.log_dir_failure import LogDirFailureChannel
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +46,10 @@ class LogManager:
     def __init__(self, log_dirs: list[Path], clock: Clock) -> None:
         self.log_dirs = [d.resolve() for d in log_dirs]
         self.clock = clock
-        self.logs: dict[TopicPartition, Log] = {}
-        self.clean_shutdown = False
+        self.logs: dict[TopicPartition, Log] = {}  # the logs of the online dirs
+        self.failure_channel = LogDirFailureChannel()
+        self.failure_channel.listeners.append(_take_offline_hook(self))
+        self._clean_dirs: set[Path] = set()  # left with a clean-shutdown marker
         self._recovery_points: dict[TopicPartition, int] = {}
         self._start_offsets: dict[TopicPartition, int] = {}
         self._high_watermarks: dict[TopicPartition, int] = {}
@@ -91,41 +102,93 @@ class LogManager:
             from odradek.common.ids import new_cluster_id
 
             cluster = new_cluster_id()
-        markers = [directory / CLEAN_SHUTDOWN_FILE for directory in self.log_dirs]
-        has_logs = any(self._partition_dirs())
-        self.clean_shutdown = all(marker.exists() for marker in markers) or not has_logs
         for directory in self.log_dirs:
-            meta = directory / META_PROPERTIES
-            if not meta.exists():
-                atomic_write(
-                    meta,
-                    (
-                        f"#\n#{time.ctime()}\ncluster.id={cluster}\n"
-                        f"node.id={node_id}\nversion=1\n"
-                        f"directory.id={_directory_id()}\n"
-                    ).encode(),
+            try:
+                self._prepare_log_dir(directory, node_id, cluster)
+            except OSError as exc:
+                self.failure_channel.maybe_add_offline_log_dir(
+                    directory, f"Error while loading log dir {directory}", exc
                 )
-            self._recovery_points.update(
-                read_offset_checkpoint(directory / RECOVERY_POINT_CHECKPOINT)
+        if not self.online_dirs:
+            raise KafkaStorageError(
+                "None of the log dirs " + ", ".join(map(str, self.log_dirs)) + " is usable"
             )
-            self._start_offsets.update(
-                read_offset_checkpoint(directory / LOG_START_OFFSET_CHECKPOINT)
-            )
-            self._high_watermarks.update(
-                read_offset_checkpoint(directory / REPLICATION_OFFSET_CHECKPOINT)
-            )
-            for stale in directory.glob("*" + DELETE_DIR_SUFFIX):
-                shutil.rmtree(stale, ignore_errors=True)
-        for marker in markers:
-            marker.unlink(missing_ok=True)
         for directory, tp in self._partition_dirs():
             self._dir_of[tp] = directory
         return cluster
 
-    def _partition_dirs(self) -> Iterable[tuple[Path, TopicPartition]]:
+    def _prepare_log_dir(self, directory: Path, node_id: int, cluster: str) -> None:
+        """meta.properties, checkpoints and the clean-shutdown marker of one log dir."""
+        meta = directory / META_PROPERTIES
+        if not meta.exists():
+            atomic_write(
+                meta,
+                (
+                    f"#\n#{time.ctime()}\ncluster.id={cluster}\n"
+                    f"node.id={node_id}\nversion=1\n"
+                    f"directory.id={_directory_id()}\n"
+                ).encode(),
+            )
+        marker = directory / CLEAN_SHUTDOWN_FILE
+        if marker.exists() or not any(self._partition_dirs([directory])):
+            self._clean_dirs.add(directory)
+        self._recovery_points.update(read_offset_checkpoint(directory / RECOVERY_POINT_CHECKPOINT))
+        self._start_offsets.update(read_offset_checkpoint(directory / LOG_START_OFFSET_CHECKPOINT))
+        self._high_watermarks.update(
+            read_offset_checkpoint(directory / REPLICATION_OFFSET_CHECKPOINT)
+        )
+        for stale in directory.glob("*" + DELETE_DIR_SUFFIX):
+            shutil.rmtree(stale, ignore_errors=True)
+        marker.unlink(missing_ok=True)
+
+    @property
+    def clean_shutdown(self) -> bool:
+        """Every log dir was shut down cleanly (or holds no logs): nothing to recover."""
+        return all(directory in self._clean_dirs for directory in self.log_dirs)
+
+    @property
+    def online_dirs(self) -> list[Path]:
+        return [d for d in self.log_dirs if not self.failure_channel.is_offline(d)]
+
+    @property
+    def offline_dirs(self) -> dict[Path, str]:
+        """Each offline log dir and the failure that took it offline."""
+        return self.failure_channel.offline_dirs
+
+    def is_offline(self, tp: TopicPartition) -> bool:
+        """The partition's log is in an offline log dir."""
+        directory = self._dir_of.get(tp)
+        return directory is not None and self.failure_channel.is_offline(directory)
+
+    def dir_of(self, tp: TopicPartition) -> Path | None:
+        """The log dir holding the partition's log, online or not."""
+        return self._dir_of.get(tp)
+
+    def _take_offline(self, directory: Path) -> None:
+        """The failure channel took ``directory`` offline: close its logs and stop serving
+        them (Kafka's LogManager.handleLogDirFailure)."""
+        offline = [tp for tp, log_dir in self._dir_of.items() if log_dir == directory]
+        for tp in offline:
+            log_obj = self.logs.pop(tp, None)
+            if log_obj is not None:
+                with contextlib.suppress(OSError):
+                    log_obj.close()
+        log.info(
+            "stopped serving %d partitions in offline log dir %s (%d of %d log dirs online)",
+            len(offline),
+            directory,
+            len(self.online_dirs),
+            len(self.log_dirs),
+        )
+
+    def _partition_dirs(
+        self, dirs: Iterable[Path] | None = None
+    ) -> Iterable[tuple[Path, TopicPartition]]:
         from odradek.storage.files import parse_partition_dir
 
-        for directory in self.log_dirs:
+        for directory in self.log_dirs if dirs is None else dirs:
+            if self.failure_channel.is_offline(directory):
+                continue
             if not directory.exists():
                 continue
             for child in directory.iterdir():
@@ -137,22 +200,32 @@ class LogManager:
         return set(self._dir_of)
 
     def get_or_create_log(self, tp: TopicPartition, topic_id: uuid.UUID, config: LogConfig) -> Log:
+        """The partition's log, opened (loaded, recovered) or created in the least loaded
+        online dir. Raises KafkaStorageError when its dir is offline, or goes offline now."""
         existing = self.logs.get(tp)
         if existing is not None:
             return existing
         directory = self._dir_of.get(tp) or self._least_loaded_dir()
-        self._dir_of[tp] = directory
+        if self.failure_channel.is_offline(directory):
+            raise KafkaStorageError(f"{tp}: its log dir {directory} is offline")
         started = time.monotonic()
-        log_obj = Log(
-            directory / partition_dir_name(tp.topic, tp.partition),
-            tp,
-            topic_id,
-            config,
-            self.clock,
-            recovery_point=self._recovery_points.get(tp, 0),
-            log_start_offset=self._start_offsets.get(tp, 0),
-            clean_shutdown=self.clean_shutdown,
-        )
+        try:
+            log_obj = Log(
+                directory / partition_dir_name(tp.topic, tp.partition),
+                tp,
+                topic_id,
+                config,
+                self.clock,
+                recovery_point=self._recovery_points.get(tp, 0),
+                log_start_offset=self._start_offsets.get(tp, 0),
+                clean_shutdown=directory in self._clean_dirs,
+                failure_channel=self.failure_channel,
+            )
+        except OSError as exc:
+            self._dir_of[tp] = directory
+            action = f"Error while loading log {tp} in dir {directory}"
+            raise self.failure_channel.storage_error(directory, action, exc) from exc
+        self._dir_of[tp] = directory
         self.logs[tp] = log_obj
         elapsed = time.monotonic() - started
         if elapsed > 0.5:
@@ -164,64 +237,116 @@ class LogManager:
         return self._high_watermarks.get(tp)
 
     def _least_loaded_dir(self) -> Path:
-        counts = dict.fromkeys(self.log_dirs, 0)
+        online = self.online_dirs
+        if not online:
+            raise KafkaStorageError("every log dir is offline")
+        counts = dict.fromkeys(online, 0)
         for directory in self._dir_of.values():
-            counts[directory] = counts.get(directory, 0) + 1
-        return min(self.log_dirs, key=lambda d: counts[d])
+            if directory in counts:
+                counts[directory] += 1
+        return min(online, key=lambda d: counts[d])
 
     def delete_log(self, tp: TopicPartition) -> None:
+        """Close the partition's log and remove its files: renamed to ``*-delete``, then
+        removed. Needs no free space and works in an offline dir too (where the files are
+        removed as far as the dir allows), so that deleting topics frees a full disk."""
         log_obj = self.logs.pop(tp, None)
         directory = self._dir_of.pop(tp, None)
         for hook in self.on_delete:
             hook(tp)
-        if log_obj is None:
+        if log_obj is not None:
+            log_obj.close()
+        if directory is None:
             return
-        log_obj.close()
-        doomed = log_obj.dir.with_name(f"{log_obj.dir.name}.{uuid.uuid4().hex}{DELETE_DIR_SUFFIX}")
-        log_obj.dir.rename(doomed)
-        if directory is not None:
+        doomed = directory / partition_dir_name(tp.topic, tp.partition)
+        try:
+            doomed = doomed.rename(
+                doomed.with_name(f"{doomed.name}.{uuid.uuid4().hex}{DELETE_DIR_SUFFIX}")
+            )
+        except FileNotFoundError:
+            return
+        except OSError:
+            pass  # a full or failing disk may refuse even a rename: remove it where it is
+        with contextlib.suppress(OSError):
             fsync_dir(directory)
         shutil.rmtree(doomed, ignore_errors=True)
 
     def for_each(self, action: Callable[[Log], None]) -> None:
+        """``action`` on every online log; one failing with KafkaStorageError (its dir went
+        offline, which the log reported) does not stop the others."""
         for log_obj in list(self.logs.values()):
-            action(log_obj)
+            with contextlib.suppress(KafkaStorageError):
+                action(log_obj)
 
     def checkpoint(self) -> None:
-        """Write recovery points, log start offsets and high watermarks of every log dir."""
-        for directory in self.log_dirs:
+        """Write recovery points, log start offsets and high watermarks of every online log
+        dir; a dir whose checkpoint cannot be written goes offline."""
+        for directory in self.online_dirs:
             logs = {tp: lg for tp, lg in self.logs.items() if self._dir_of.get(tp) == directory}
-            write_offset_checkpoint(
-                directory / RECOVERY_POINT_CHECKPOINT,
-                {tp: lg.recovery_point for tp, lg in logs.items()},
-            )
-            write_offset_checkpoint(
-                directory / LOG_START_OFFSET_CHECKPOINT,
-                {tp: lg.log_start_offset for tp, lg in logs.items()},
-            )
-            write_offset_checkpoint(
-                directory / REPLICATION_OFFSET_CHECKPOINT,
-                {tp: lg.high_watermark for tp, lg in logs.items()},
-            )
+            try:
+                _write_checkpoints(directory, logs)
+            except OSError as exc:
+                self.failure_channel.maybe_add_offline_log_dir(
+                    directory, f"Error while writing checkpoints in dir {directory}", exc
+                )
 
     def flush_all(self) -> None:
-        for log_obj in self.logs.values():
-            log_obj.flush()
+        """fsync every log; a log that cannot be has taken its dir offline."""
+        for log_obj in list(self.logs.values()):
+            with contextlib.suppress(KafkaStorageError):
+                log_obj.flush()
 
     def shutdown(self) -> None:
-        """Flush everything, write checkpoints, close files, leave the clean-shutdown marker,
-        release the log dirs' locks. Does nothing unless :meth:`startup` locked the dirs (a
-        broker refused at startup must not mark another broker's logs as cleanly shut down)."""
+        """Flush everything, write checkpoints and producer snapshots, close files, leave the
+        clean-shutdown marker in each dir still online, release the log dirs' locks. Does
+        nothing unless :meth:`startup` locked the dirs (a broker refused at startup must not
+        mark another broker's logs as cleanly shut down). A dir failing meanwhile goes
+        offline and gets no marker, so the next start recovers it."""
         if not self._locks:
             return
         self.flush_all()
         self.checkpoint()
+        for log_obj in list(self.logs.values()):
+            with contextlib.suppress(KafkaStorageError):
+                log_obj.write_producer_snapshot()
         for log_obj in self.logs.values():
-            log_obj.write_producer_snapshot()
             log_obj.close()
-        for directory in self.log_dirs:
-            atomic_write(directory / CLEAN_SHUTDOWN_FILE, b"")
+        for directory in self.online_dirs:
+            try:
+                atomic_write(directory / CLEAN_SHUTDOWN_FILE, b"")
+            except OSError as exc:
+                self.failure_channel.maybe_add_offline_log_dir(
+                    directory, f"Error while writing the clean-shutdown marker in {directory}", exc
+                )
         self._release_locks()
+
+
+def _take_offline_hook(manager: LogManager) -> Callable[[Path], None]:
+    """``manager._take_offline`` through a weak reference: the channel (which the manager's
+    logs hold) must not keep the manager alive, whose locks go when it is dropped."""
+    ref = weakref.ref(manager)
+
+    def take_offline(directory: Path) -> None:
+        alive = ref()
+        if alive is not None:
+            alive._take_offline(directory)
+
+    return take_offline
+
+
+def _write_checkpoints(directory: Path, logs: dict[TopicPartition, Log]) -> None:
+    write_offset_checkpoint(
+        directory / RECOVERY_POINT_CHECKPOINT,
+        {tp: lg.recovery_point for tp, lg in logs.items()},
+    )
+    write_offset_checkpoint(
+        directory / LOG_START_OFFSET_CHECKPOINT,
+        {tp: lg.log_start_offset for tp, lg in logs.items()},
+    )
+    write_offset_checkpoint(
+        directory / REPLICATION_OFFSET_CHECKPOINT,
+        {tp: lg.high_watermark for tp, lg in logs.items()},
+    )
 
 
 def _directory_id() -> str:

@@ -4,6 +4,7 @@ plus its sparse ``.index`` and ``.timeindex`` (Kafka's LogSegment). Not thread-s
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 from collections.abc import Iterator, Sequence
@@ -106,20 +107,33 @@ class LogSegment:
         offset_of_max_timestamp: int,
     ) -> int:
         """Append already-validated batches given as buffers (one vectored write) of ``size``
-        bytes in all; returns the file position they start at."""
+        bytes in all; returns the file position they start at.
+
+        All or nothing: on an ``OSError`` (a full disk) the bytes and index entries written
+        are cut off again before it is raised, so no part of the batches stays in the files
+        to be served or recovered later."""
         position = self.size
-        written = os.pwritev(self._fd, buffers, position)
-        if written != size:
-            self._write_remainder(buffers, written, position)
+        index_entries = self.offset_index.entries
+        time_entries = self.time_index.entries
+        index_due = self._bytes_since_index_entry >= self.index_interval_bytes or position == 0
+        try:
+            written = os.pwritev(self._fd, buffers, position)
+            if written != size:
+                self._write_remainder(buffers, written, position)
+            if index_due:
+                self.offset_index.append(first_offset, position)
+            if max_timestamp > self.max_timestamp:
+                self.time_index.maybe_append(max_timestamp, offset_of_max_timestamp)
+        except OSError:
+            self._undo_append(position, index_entries, time_entries)
+            raise
         self.size += size
-        if self._bytes_since_index_entry >= self.index_interval_bytes or position == 0:
-            self.offset_index.append(first_offset, position)
+        if index_due:
             self._bytes_since_index_entry = 0
         self._bytes_since_index_entry += size
         if max_timestamp > self.max_timestamp:
             self.max_timestamp = max_timestamp
             self.offset_of_max_timestamp = offset_of_max_timestamp
-            self.time_index.maybe_append(max_timestamp, offset_of_max_timestamp)
         if self.rolling_base_timestamp is None:
             self.rolling_base_timestamp = max_timestamp if max_timestamp >= 0 else None
         self.next_offset = next_offset
@@ -128,6 +142,15 @@ class LogSegment:
         if len(recent) > _RECENT_POSITIONS:
             del recent[next(iter(recent))]
         return position
+
+    def _undo_append(self, position: int, index_entries: int, time_entries: int) -> None:
+        """Cut a failed append's bytes and index entries (freeing space needs none)."""
+        with contextlib.suppress(OSError):
+            os.ftruncate(self._fd, position)
+        with contextlib.suppress(OSError):
+            self.offset_index.truncate_to_entries(index_entries)
+        with contextlib.suppress(OSError):
+            self.time_index.truncate_to_entries(time_entries)
 
     def _write_remainder(
         self, buffers: Sequence[bytes | memoryview], written: int, position: int

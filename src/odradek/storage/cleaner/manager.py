@@ -38,8 +38,11 @@ class LogCleanerManager:
         for directory in log_dirs:
             self.checkpoints.update(read_offset_checkpoint(directory / CLEANER_OFFSET_CHECKPOINT))
 
-    def write_checkpoints(self, logs: Mapping[TopicPartition, Log]) -> None:
-        for directory in self.log_dirs:
+    def write_checkpoints(
+        self, logs: Mapping[TopicPartition, Log], dirs: list[Path] | None = None
+    ) -> None:
+        """``cleaner-offset-checkpoint`` of ``dirs`` (default: every log dir)."""
+        for directory in self.log_dirs if dirs is None else dirs:
             entries = {
                 tp: offset
                 for tp, offset in self.checkpoints.items()
