@@ -75,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
 
 def serve(config: BrokerConfig) -> int:
     from odradek.cli.open_files import exhaustion_hint, log_open_file_limit
+    from odradek.common.errors import KafkaStorageError
     from odradek.storage.file_lock import LogDirLockedError
 
     try:
@@ -85,14 +86,15 @@ def serve(config: BrokerConfig) -> int:
         runner = asyncio.run
     log_open_file_limit()
     try:
-        runner(_serve(config))
-    except (OSError, LogDirLockedError) as exc:
+        return int(runner(_serve(config)))
+    except (OSError, LogDirLockedError, KafkaStorageError) as exc:
         print(f"odradek: cannot start: {exc}{exhaustion_hint(exc)}", file=sys.stderr)
         return 1
-    return 0
 
 
-async def _serve(config: BrokerConfig) -> None:
+async def _serve(config: BrokerConfig) -> int:
+    """Run the broker until a signal, or until it must stop (every log dir offline: then
+    the exit status is 1)."""
     from odradek.server.broker import BrokerServer
 
     broker = BrokerServer(config)
@@ -109,18 +111,21 @@ async def _serve(config: BrokerConfig) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_signal)
     _dump_stacks_on_sigquit(loop)
+    broker.on_fatal.append(stop.set)
     await broker.start()
     try:
         await stop.wait()
     finally:
         await broker.stop()
-        _exit_even_if_threads_hang()
+        status = 0 if broker.fatal_error is None else 1
+        _exit_even_if_threads_hang(status)
+    return status
 
 
 EXIT_GRACE_S = 10.0
 
 
-def _exit_even_if_threads_hang() -> None:
+def _exit_even_if_threads_hang(status: int) -> None:
     """The clean shutdown is done (logs flushed, clean-shutdown marker written). Python still
     joins worker threads before the process exits, and one blocked for ever (a ZooKeeper
     call retrying against a ZooKeeper that is gone) would keep the broker alive: after a
@@ -129,7 +134,7 @@ def _exit_even_if_threads_hang() -> None:
     def force_exit() -> None:
         log.warning("threads still blocked %.0f s after the clean shutdown: exiting", EXIT_GRACE_S)
         logging.shutdown()
-        os._exit(0)
+        os._exit(status)
 
     timer = threading.Timer(EXIT_GRACE_S, force_exit)
     timer.daemon = True

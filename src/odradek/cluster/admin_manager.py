@@ -35,6 +35,7 @@ from odradek.common.errors import (
     InvalidRequestError,
     InvalidTopicError,
     KafkaError,
+    KafkaStorageError,
     TopicAlreadyExistsError,
     TopicDeletionDisabledError,
     UnknownTopicIdError,
@@ -98,7 +99,13 @@ class AdminManager:
             return
         self.store.load()
         for topic in self.store.topics.values():
-            self._open_logs(topic)
+            config = self.log_config(topic)
+            for p in range(topic.partitions):
+                # A log dir that fails (logged) leaves its partitions offline.
+                with contextlib.suppress(KafkaStorageError):
+                    self.log_manager.get_or_create_log(
+                        TopicPartition(topic.name, p), topic.topic_id, config
+                    )
         orphans = self.log_manager.stored_partitions() - {
             TopicPartition(t.name, p)
             for t in self.store.topics.values()
@@ -250,11 +257,13 @@ class AdminManager:
         """DeleteTopics. A single node deletes the topic and its logs at once; in a cluster
         the deletion is queued for the controller."""
         topic = self._deletable(name, topic_id)
-        await self.store.delete_topic_async(topic.name)
         if self.cluster_mode:
+            await self.store.delete_topic_async(topic.name)
             log.info("queued topic %s for deletion", topic.name)
         else:
+            # The files first: on a full disk their space is what the metadata write needs.
             self._deleted(topic)
+            await self.store.delete_topic_async(topic.name)
         return topic
 
     def delete_topic(
@@ -267,8 +276,8 @@ class AdminManager:
             raise RuntimeError(
                 "in a cluster a deletion is queued for the controller: use delete_topic_async"
             )
+        self._deleted(topic)  # the files first, as delete_topic_async does
         self.store.delete_topic(topic.name)
-        self._deleted(topic)
         return topic
 
     def _deletable(self, name: str | None, topic_id: uuid.UUID | None) -> TopicMetadata:

@@ -137,6 +137,8 @@ class ReplicaManager:
                     )
                 log_obj = None
         if log_obj is None:
+            if self.log_manager.is_offline(tp):
+                raise KafkaStorageError(f"Partition {tp} is in an offline log directory")
             raise UnknownTopicOrPartitionError(
                 f"This server does not host this topic-partition: {topic}-{partition}"
             )
@@ -189,11 +191,9 @@ class ReplicaManager:
 
     @staticmethod
     def _append(log_obj: Log, records: bytes, validated: ValidatedBatches) -> LogAppendInfo:
-        try:
-            return log_obj.append_as_leader(records, validated)
-        except OSError as exc:
-            # A full disk or an I/O error: this partition fails; nothing was acknowledged.
-            raise KafkaStorageError(f"cannot append to {log_obj.tp}: {exc.strerror}") from exc
+        # A full disk or an I/O error raises KafkaStorageError: nothing of the batch stays in
+        # the log, nothing is acknowledged, and the log's dir goes offline.
+        return log_obj.append_as_leader(records, validated)
 
     def append_internal(
         self,

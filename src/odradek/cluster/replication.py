@@ -164,8 +164,8 @@ class ReplicationManager:
 
     def _follower_log(self, tp: TopicPartition) -> Log | None:
         partition = self.partitions.get(tp)
-        if partition is None or partition.is_leader:
-            return None
+        if partition is None or partition.is_leader or self.log_manager.is_offline(tp):
+            return None  # (an offline log dir's replica: its fetcher drops it, KIP-112)
         return partition.log
 
     # -- leader side: followers, high watermark, ISR ----------------------------------------

@@ -8,6 +8,8 @@ import contextlib
 import logging
 import socket
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from odradek.cluster.admin_manager import AdminManager
@@ -66,6 +68,11 @@ class BrokerServer:
                 bool(config.get("allow.everyone.if.no.acl.found")),
             )
         self.log_manager = LogManager(config.log_dirs, self.clock)
+        self.log_manager.failure_channel.listeners.append(self._log_dir_failed)
+        # Set when the broker must stop because no log dir is left online (KIP-112); the
+        # ``on_fatal`` callbacks (``odradek serve``'s shutdown) are called then.
+        self.fatal_error: str | None = None
+        self.on_fatal: list[Callable[[], None]] = []
         self.cluster: ClusterService | None = None
         self.metadata_store: MetadataStore
         zk_connect = config.get("zookeeper.connect")
@@ -321,7 +328,19 @@ class BrokerServer:
         if self.cluster is not None:
             await self.cluster.stop()
         self.log_manager.shutdown()
-        log.info("shut down cleanly")
+        if self.fatal_error is None:
+            log.info("shut down cleanly")
+
+    def _log_dir_failed(self, _directory: Path) -> None:
+        """A log dir went offline (its logs are closed already): with none left online, the
+        broker stops, as Kafka's ReplicaManager.handleLogDirFailure halts it."""
+        if self.log_manager.online_dirs or self.fatal_error is not None:
+            return
+        dirs = ", ".join(str(d) for d in self.log_manager.log_dirs)
+        self.fatal_error = f"all log dirs in {dirs} have failed"
+        log.critical("Shutdown broker because %s", self.fatal_error)
+        for callback in self.on_fatal:
+            callback()
 
     def skip_controlled_shutdown(self) -> None:
         """A second SIGTERM/SIGINT: stop waiting for the controller to move this broker's

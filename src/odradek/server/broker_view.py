@@ -222,6 +222,17 @@ def gauges(broker: BrokerServer) -> list[Gauge]:
         add("kafka.log", "Log", "LogStartOffset", log.log_start_offset, *where)
         add("kafka.log", "Log", "Size", log.size, *where)
         add("kafka.log", "Log", "NumLogSegments", log.segments, *where)
+    offline_dirs = broker.log_manager.offline_dirs
+    add("kafka.log", "LogManager", "OfflineLogDirectoryCount", len(offline_dirs))
+    for directory in broker.log_manager.log_dirs:
+        where_dir = ("logDirectory", str(directory))
+        add(
+            "kafka.log",
+            "LogManager",
+            "LogDirectoryOffline",
+            int(directory in offline_dirs),
+            where_dir,
+        )
     offline = offline_partitions(broker)
     add(
         "kafka.server",

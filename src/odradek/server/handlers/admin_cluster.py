@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 ZERO = timedelta(0)
 BROKERS_ENDPOINT = 1
+UNKNOWN_VOLUME_BYTES = -1  # DescribeLogDirs' total/usable bytes when not known
 
 
 def handle_describe_cluster(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
@@ -88,7 +89,21 @@ def handle_describe_log_dirs(broker: BrokerServer, ctx: RequestContext, request:
         else {(t.topic, p) for t in request.topics for p in t.partitions}
     )
     results = []
+    offline = broker.log_manager.offline_dirs
     for directory in broker.log_manager.log_dirs:
+        if directory in offline:
+            # As Kafka describes an offline dir: its error, no partitions, sizes unknown.
+            results.append(
+                build(
+                    module.DescribeLogDirsResult,
+                    error_code=ErrorCode.kafka_storage_error,
+                    log_dir=str(directory),
+                    topics=(),
+                    total_bytes=UNKNOWN_VOLUME_BYTES,
+                    usable_bytes=UNKNOWN_VOLUME_BYTES,
+                )
+            )
+            continue
         by_topic: dict[str, list[Any]] = {}
         for tp, log_obj in sorted(broker.log_manager.logs.items()):
             if log_obj.dir.parent != directory or (wanted is not None and tp not in wanted):

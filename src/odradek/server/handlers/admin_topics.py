@@ -176,15 +176,16 @@ def _described(
 
 def _partition(module: Any, broker: BrokerServer, tp: TopicPartition) -> Any:
     node = broker.node_id
+    log_obj = broker.log_manager.logs.get(tp)  # None: in an offline log dir (KIP-112)
     return build(
         module.DescribeTopicPartitionsResponsePartition,
-        error_code=ErrorCode.none,
+        error_code=ErrorCode.none if log_obj is not None else ErrorCode.leader_not_available,
         partition_index=tp.partition,
-        leader_id=node,
-        leader_epoch=broker.log_manager.logs[tp].leader_epoch,
+        leader_id=node if log_obj is not None else -1,
+        leader_epoch=log_obj.leader_epoch if log_obj is not None else -1,
         replica_nodes=(node,),
         isr_nodes=(node,),
         eligible_leader_replicas=(),
         last_known_elr=(),
-        offline_replicas=(),
+        offline_replicas=() if log_obj is not None else (node,),
     )

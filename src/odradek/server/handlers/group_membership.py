@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from kio.schema.errors import ErrorCode
 
 from odradek.common.errors import KafkaError
+from odradek.common.ids import TopicPartition
 from odradek.common.internal_topics import OFFSETS_TOPIC, TXN_TOPIC
 from odradek.coordinator.group.coordinator import JoinResult, SyncResult
 from odradek.protocol import api_versions as keys
@@ -61,11 +62,18 @@ def handle_find_coordinator(broker: BrokerServer, ctx: RequestContext, request: 
         node, h, p = broker.node_id, host, port
         if error is ErrorCode.none and broker.cluster is not None:
             node, h, p = _cluster_coordinator(broker, key_type, key, ctx.listener_name)
-            if node < 0:
-                error, message = (
-                    ErrorCode.coordinator_not_available,
-                    "The coordinator is not available.",
-                )
+        if error is ErrorCode.none and (
+            node < 0
+            or (
+                node == broker.node_id
+                and broker.log_manager.is_offline(_internal_partition(broker, key_type, key))
+            )
+        ):
+            # No leader, or (KIP-112) its log is in an offline log dir here.
+            error, message = (
+                ErrorCode.coordinator_not_available,
+                "The coordinator is not available.",
+            )
         ok = error is ErrorCode.none
         results.append((key, error, message, node if ok else -1, h if ok else "", p if ok else -1))
     if header.api_version >= 4:
@@ -121,18 +129,19 @@ def _cluster_coordinator(
     broker: BrokerServer, key_type: int, key: str, listener_name: str
 ) -> tuple[int, str, int]:
     """The leader of the key's internal partition, with its endpoint; -1 when none."""
-    from odradek.common.ids import TopicPartition
-
     assert broker.cluster is not None
-    if key_type == GROUP_KEY_TYPE:
-        tp = TopicPartition(OFFSETS_TOPIC, broker.groups.coordinator.partition_for(key))
-    else:
-        tp = TopicPartition(TXN_TOPIC, broker.txns.coordinator.partition_for(key))
-    leader = broker.cluster.leader_of(tp)
+    leader = broker.cluster.leader_of(_internal_partition(broker, key_type, key))
     endpoint = broker.broker_endpoint(leader, listener_name) if leader >= 0 else None
     if endpoint is None:
         return -1, "", -1
     return leader, endpoint[0], endpoint[1]
+
+
+def _internal_partition(broker: BrokerServer, key_type: int, key: str) -> TopicPartition:
+    """The partition of ``__consumer_offsets`` or ``__transaction_state`` the key maps to."""
+    if key_type == GROUP_KEY_TYPE:
+        return TopicPartition(OFFSETS_TOPIC, broker.groups.coordinator.partition_for(key))
+    return TopicPartition(TXN_TOPIC, broker.txns.coordinator.partition_for(key))
 
 
 def not_coordinator(broker: BrokerServer, group_id: str) -> ErrorCode | None:

@@ -265,12 +265,36 @@ class _Answers:
     def topic(self, topic: TopicMetadata) -> Any:
         if self.broker.cluster is not None:
             return _cluster_topic(self.module, self.broker, topic)
+        partitions = self._single_node_partitions(topic.partitions)
+        if self.broker.log_manager.offline_dirs:
+            partitions = self._with_offline(topic.name, partitions)
         return self.topic_entry(
             error_code=ErrorCode.none,
             name=topic.name,
             topic_id=topic.topic_id,
             is_internal=topic.internal,
-            partitions=self._single_node_partitions(topic.partitions),
+            partitions=partitions,
+        )
+
+    def _with_offline(self, name: str, partitions: tuple[Any, ...]) -> tuple[Any, ...]:
+        """KIP-112: a partition whose log is in an offline log dir has no leader; its only
+        replica is offline."""
+        is_offline = self.broker.log_manager.is_offline
+        node = self.broker.node_id
+        return tuple(
+            build(
+                self.module.MetadataResponsePartition,
+                error_code=ErrorCode.leader_not_available,
+                partition_index=entry.partition_index,
+                leader_id=-1,
+                leader_epoch=-1,
+                replica_nodes=(node,),
+                isr_nodes=(node,),
+                offline_replicas=(node,),
+            )
+            if is_offline(TopicPartition(name, entry.partition_index))
+            else entry
+            for entry in partitions
         )
 
     def _single_node_partitions(self, count: int) -> tuple[Any, ...]:
