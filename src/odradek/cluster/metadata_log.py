@@ -50,8 +50,11 @@ class CorruptMetadataError(Exception):
     """A metadata file that no crash can have left: the operator must look at it."""
 
 
-def _texts(state: State) -> dict[str, dict[str, str]]:
-    return {ns: {k: json_text(v) for k, v in keys.items()} for ns, keys in state.items()}
+def _entries(state: State) -> dict[str, dict[str, str]]:
+    return {
+        ns: {k: f"{json_text(k)}:{json_text(v)}" for k, v in keys.items()}
+        for ns, keys in state.items()
+    }
 
 
 def _close(fd: int) -> None:
@@ -75,7 +78,8 @@ class MetadataLog:
         self._target_size = self.min_log_bytes
         self._retry_at = 0  # after a failed compaction: none attempted before _end is here
         self._reset_pending = False  # the snapshot is ahead of the log's header
-        self._values: dict[str, dict[str, str]] = {}  # the next snapshot: JSON text by key
+        # The next snapshot: each key's '"key":value' JSON text, by namespace and key.
+        self._entries: dict[str, dict[str, str]] = {}
 
     @property
     def generation(self) -> int:
@@ -101,7 +105,7 @@ class MetadataLog:
         earlier format). A log without a snapshot is no crash's doing: refused."""
         if self.log_path.exists():
             raise CorruptMetadataError(f"{self.log_path}: a metadata log without its snapshot")
-        self._values = _texts(state)
+        self._entries = _entries(state)
         self._generation = 1
         self._target_size = self._reservation(self._write_snapshot(self._generation))
         self._open_new_log()
@@ -112,7 +116,7 @@ class MetadataLog:
             leftover.with_name(leftover.name + ".tmp").unlink(missing_ok=True)
         raw = self.snapshot_path.read_bytes()
         state = self._read_snapshot(raw)
-        self._values = _texts(state)
+        self._entries = _entries(state)
         self._target_size = self._reservation(len(raw))
         if not self.log_path.exists():
             self._open_new_log()
@@ -211,11 +215,11 @@ class MetadataLog:
         self._apply(record)
 
     def _apply(self, record: MetadataRecord) -> None:
-        keys = self._values.setdefault(record.namespace, {})
+        entries = self._entries.setdefault(record.namespace, {})
         if record.value is None:
-            keys.pop(record.key, None)
+            entries.pop(record.key, None)
         else:
-            keys[record.key] = record.value
+            entries[record.key] = f"{json_text(record.key)}:{record.value}"
 
     def _make_room(self, needed: int) -> None:
         """Compact, or failing that grow the reservation, so ``needed`` more bytes fit."""
@@ -254,8 +258,8 @@ class MetadataLog:
 
     def _write_snapshot(self, generation: int) -> int:
         namespaces = ",".join(
-            json_text(ns) + ":{" + ",".join(f"{json_text(k)}:{v}" for k, v in keys.items()) + "}"
-            for ns, keys in sorted(self._values.items())
+            json_text(ns) + ":{" + ",".join(entries.values()) + "}"
+            for ns, entries in sorted(self._entries.items())
         )
         text = (
             f'{{"generation":{generation},"state":{{{namespaces}}},"version":{SNAPSHOT_VERSION}}}'
