@@ -1,10 +1,9 @@
-"""``--command-config``: the console's client properties, a Java ``.properties`` file as the
-other tools take it, handed to librdkafka.
-
-librdkafka's own names pass as they are (``security.protocol``, ``sasl.mechanism``,
-``sasl.username``, ``ssl.ca.location``, ...). The Java-only settings the client tools
-translate (``sasl.jaas.config``, keystores and truststores) are refused with the librdkafka
-names to use instead: the console never connects with less security than was asked for.
+"""``--command-config``: the console's client properties, a Java ``.properties`` file taken as
+every client tool takes it (``odradek.security.client_properties``): librdkafka's own names as
+they are, Java client names translated (``sasl.jaas.config`` with Kafka's PLAIN or SCRAM login
+module, PEM truststores, PKCS12 or PEM keystores, ...); what librdkafka cannot honour is
+refused, naming the property, so the console never connects with less security than was
+asked for.
 """
 
 from __future__ import annotations
@@ -15,17 +14,7 @@ from typing import Any
 
 from odradek.common.client_logs import log_settings
 from odradek.config.properties import read_properties
-
-# Java client settings -> what to write instead in a librdkafka properties file.
-NEEDS_TRANSLATION: dict[str, str] = {
-    "sasl.jaas.config": "sasl.username and sasl.password",
-    "ssl.truststore.location": "ssl.ca.location (a PEM file)",
-    "ssl.truststore.type": "ssl.ca.location (a PEM file)",
-    "ssl.truststore.password": "ssl.ca.location (a PEM file)",
-    "ssl.keystore.location": "ssl.keystore.location with a PKCS12 file, or "
-    "ssl.certificate.location and ssl.key.location",
-    "ssl.keystore.type": "ssl.keystore.location with a PKCS12 file",
-}
+from odradek.security import client_properties
 
 
 class ClientConfigError(ValueError):
@@ -33,20 +22,18 @@ class ClientConfigError(ValueError):
 
 
 def load_client_config(path: str | Path | None) -> dict[str, str]:
-    """librdkafka settings from a ``--command-config`` file (none for None)."""
+    """librdkafka settings from a ``--command-config`` file (none for None); a note on stderr
+    for each Java-only property left out."""
     if path is None:
         return {}
     try:
         props = read_properties(path)
     except (OSError, UnicodeDecodeError) as exc:
         raise ClientConfigError(f"cannot read --command-config {path}: {exc}") from exc
-    for key in props:
-        if key in NEEDS_TRANSLATION:
-            raise ClientConfigError(
-                f"--command-config {path}: {key} is a Java client setting; the console takes "
-                f"librdkafka's: {NEEDS_TRANSLATION[key]}"
-            )
-    return props
+    try:
+        return client_properties.librdkafka_config(props)
+    except client_properties.ClientConfigError as exc:
+        raise ClientConfigError(f"--command-config {path}: {exc}") from exc
 
 
 def is_plaintext(settings: dict[str, str]) -> bool:

@@ -42,6 +42,7 @@ from odradek.console.models import (
     PartitionState,
     Topic,
 )
+from odradek.protocol.client import WireError
 
 DEFAULT_TIMEOUT_S = 15.0
 
@@ -171,7 +172,7 @@ class KafkaGateway:
                 continue
             try:
                 dirs = wire.describe_log_dirs(broker.host, broker.port, self.timeout, wanted)
-            except wire.WireError:
+            except WireError:
                 continue  # a broker that does not answer: its replicas have no size
             for log_dir in dirs:
                 for replica in log_dir.replicas:
@@ -189,7 +190,7 @@ class KafkaGateway:
             raise KafkaError("log dirs need a PLAINTEXT connection (the console's kio client)")
         try:
             return wire.describe_log_dirs(broker.host, broker.port, self.timeout, {})
-        except wire.WireError as exc:
+        except WireError as exc:
             raise KafkaError(str(exc)) from exc
 
     # -- configs ------------------------------------------------------------------------------
@@ -303,7 +304,7 @@ class KafkaGateway:
         for broker in view.brokers:
             try:
                 return wire.describe_client_quotas(broker.host, broker.port, self.timeout)
-            except wire.WireError as exc:
+            except WireError as exc:
                 last = exc
         raise KafkaError(str(last or "no broker to ask"))
 

@@ -1,42 +1,34 @@
-"""The console's kio client, for the two admin requests confluent-kafka does not expose:
-DescribeLogDirs (topic sizes, log dirs) and DescribeClientQuotas (the quotas page).
+"""The console's two admin requests confluent-kafka does not expose, over the kio client the
+tools share (``odradek.protocol.client``): DescribeLogDirs (topic sizes, log dirs) and
+DescribeClientQuotas (the quotas page).
 
-One blocking socket per call to one broker, request header v1/v2 and response header v0/v1
-by the request's flexibility; the newest version both sides support, learnt with ApiVersions
-v0. PLAINTEXT only: against a TLS or SASL listener these pages say the figures are
-unavailable rather than guessing.
+One connection per call to one broker, at the newest version both sides support. PLAINTEXT
+only: against a TLS or SASL listener these pages say the figures are unavailable rather than
+guessing. Every failure, a socket's included, is a ``WireError``.
 """
 
 from __future__ import annotations
 
-import io
-import socket
-import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache
-from types import ModuleType
-from typing import Any, Literal
+from typing import Any
 
-from kio.index import load_payload_module
-from kio.schema.request_header.v1.header import RequestHeader as RequestHeaderV1
-from kio.schema.request_header.v2.header import RequestHeader as RequestHeaderV2
-from kio.schema.response_header.v0.header import ResponseHeader as ResponseHeaderV0
-from kio.schema.response_header.v1.header import ResponseHeader as ResponseHeaderV1
-from kio.serial import entity_reader, entity_writer
-from kio.static.constants import EntityType
-from kio.static.primitive import i16, i32
+from kio.static.primitive import i32
 
-API_VERSIONS = 18
+from odradek.protocol.client import (
+    KioConnection,
+    WireError,
+    pick_version,
+    request_class,
+    request_module,
+)
+
 DESCRIBE_LOG_DIRS = 35
 DESCRIBE_CLIENT_QUOTAS = 48
 SUPPORTED = {DESCRIBE_LOG_DIRS: (1, 4), DESCRIBE_CLIENT_QUOTAS: (0, 1)}
-_INT32 = struct.Struct(">i")
+NAMES = {DESCRIBE_LOG_DIRS: "DescribeLogDirs", DESCRIBE_CLIENT_QUOTAS: "DescribeClientQuotas"}
 CLIENT_ID = "odradek-console"
-
-
-class WireError(Exception):
-    """A request that could not be made or was refused; ``str()`` says why."""
 
 
 @dataclass(frozen=True)
@@ -70,100 +62,18 @@ class QuotaEntry:
     values: tuple[tuple[str, float], ...]
 
 
-Kind = Literal[EntityType.request, EntityType.response]
+@contextmanager
+def _connection(host: str, port: int, timeout: float) -> Iterator[KioConnection]:
+    """A connection to the broker at ``host:port``; socket failures as ``WireError``."""
+    try:
+        with KioConnection(host, port, timeout, CLIENT_ID) as connection:
+            yield connection
+    except OSError as exc:
+        raise WireError(f"cannot reach {host}:{port}: {exc.strerror or exc}") from exc
 
 
-@cache
-def _module(api_key: int, version: int, kind: Kind) -> ModuleType:
-    return load_payload_module(api_key, version, kind)
-
-
-def _top_level(api_key: int, version: int, kind: Kind) -> Any:
-    module = _module(api_key, version, kind)
-    return next(
-        value
-        for value in vars(module).values()
-        if getattr(value, "__type__", None) is kind
-        and getattr(value, "__module__", None) == module.__name__
-    )
-
-
-def _encode(entity: Any) -> bytes:
-    buffer = io.BytesIO()
-    entity_writer(type(entity))(buffer, entity)
-    return buffer.getvalue()
-
-
-class WireConnection:
-    """One blocking connection to a broker; ``call`` sends a request entity, returns the body."""
-
-    def __init__(self, host: str, port: int, timeout: float) -> None:
-        try:
-            self.sock = socket.create_connection((host, port), timeout=timeout)
-        except OSError as exc:
-            raise WireError(f"cannot connect to {host}:{port}: {exc}") from exc
-        self.correlation = 0
-        self._versions: dict[int, tuple[int, int]] | None = None
-
-    def __enter__(self) -> WireConnection:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.sock.close()
-
-    def call(self, entity: Any) -> Any:
-        self.correlation += 1
-        header_class = RequestHeaderV2 if entity.__flexible__ else RequestHeaderV1
-        header = header_class(
-            request_api_key=i16(entity.__api_key__),
-            request_api_version=i16(entity.__version__),
-            correlation_id=i32(self.correlation),
-            client_id=CLIENT_ID,
-        )
-        payload = _encode(header) + _encode(entity)
-        try:
-            self.sock.sendall(_INT32.pack(len(payload)) + payload)
-            (size,) = _INT32.unpack(self._read(4))
-            frame = self._read(size)
-        except OSError as exc:
-            raise WireError(f"request failed: {exc}") from exc
-        api_key = int(entity.__api_key__)
-        body_class = _top_level(api_key, int(entity.__version__), EntityType.response)
-        flexible = body_class.__flexible__ and api_key != API_VERSIONS
-        header_reader = entity_reader(ResponseHeaderV1 if flexible else ResponseHeaderV0)
-        response_header: Any
-        response_header, offset = header_reader(frame, 0)
-        if int(response_header.correlation_id) != self.correlation:
-            raise WireError("the broker answered out of turn")
-        body, _ = entity_reader(body_class)(frame, offset)
-        return body
-
-    def _read(self, size: int) -> bytes:
-        data = bytearray()
-        while len(data) < size:
-            chunk = self.sock.recv(size - len(data))
-            if not chunk:
-                raise WireError("the broker closed the connection")
-            data += chunk
-        return bytes(data)
-
-    def version(self, api_key: int) -> int:
-        """The newest version of ``api_key`` both the broker and the console support."""
-        if self._versions is None:
-            response = self.call(_top_level(API_VERSIONS, 0, EntityType.request)())
-            self._versions = {
-                int(k.api_key): (int(k.min_version), int(k.max_version)) for k in response.api_keys
-            }
-        low, high = self._versions.get(api_key, (0, -1))
-        ours = SUPPORTED[api_key]
-        version = min(high, ours[1])
-        if version < max(low, ours[0]):
-            raise WireError(f"the broker does not support api key {api_key}")
-        return version
-
-    def request(self, api_key: int, **fields: Any) -> Any:
-        version = self.version(api_key)
-        return self.call(_top_level(api_key, version, EntityType.request)(**fields))
+def _version(connection: KioConnection, api_key: int) -> int:
+    return pick_version(connection.versions(), api_key, NAMES[api_key], SUPPORTED[api_key])
 
 
 def describe_log_dirs(
@@ -171,16 +81,16 @@ def describe_log_dirs(
 ) -> list[LogDir]:
     """Every log dir of the broker at ``host:port`` with the sizes of its replicas: all of
     them, or those of the partitions in ``topics`` (topic -> partitions)."""
-    with WireConnection(host, port, timeout) as connection:
-        version = connection.version(DESCRIBE_LOG_DIRS)
+    with _connection(host, port, timeout) as connection:
+        version = _version(connection, DESCRIBE_LOG_DIRS)
         wanted = None
         if topics is not None:
-            nested = _module(DESCRIBE_LOG_DIRS, version, EntityType.request)
+            nested = request_module(DESCRIBE_LOG_DIRS, version)
             wanted = tuple(
                 nested.DescribableLogDirTopic(topic=name, partitions=tuple(i32(p) for p in parts))
                 for name, parts in topics.items()
             )
-        response = connection.request(DESCRIBE_LOG_DIRS, topics=wanted)
+        response = connection.call(request_class(DESCRIBE_LOG_DIRS, version)(topics=wanted))
     code = int(getattr(response, "error_code", 0))
     if code:
         raise WireError(f"DescribeLogDirs failed with error code {code}")
@@ -209,8 +119,10 @@ def describe_log_dirs(
 
 def describe_client_quotas(host: str, port: int, timeout: float) -> list[QuotaEntry]:
     """Every client quota the cluster has (DescribeClientQuotas with no filter components)."""
-    with WireConnection(host, port, timeout) as connection:
-        response = connection.request(DESCRIBE_CLIENT_QUOTAS, components=(), strict=False)
+    with _connection(host, port, timeout) as connection:
+        version = _version(connection, DESCRIBE_CLIENT_QUOTAS)
+        request = request_class(DESCRIBE_CLIENT_QUOTAS, version)(components=(), strict=False)
+        response: Any = connection.call(request)
     code = int(response.error_code)
     if code:
         raise WireError(f"DescribeClientQuotas failed: {response.error_message or code}")

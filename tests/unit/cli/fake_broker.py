@@ -21,7 +21,7 @@ from kio.schema.response_header.v1.header import ResponseHeader as ResponseHeade
 from kio.serial import entity_reader, entity_writer
 from kio.static.primitive import i32
 
-from odradek.cli.tools.kio_wire import API_VERSIONS, request_class, response_module
+from odradek.protocol.client import API_VERSIONS, request_class, response_module
 
 Handler = Callable[[Any], Any]  # request body -> response body
 

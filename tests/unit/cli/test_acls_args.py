@@ -31,7 +31,7 @@ from odradek.cli.tools.acls import (
     requested_acls,
 )
 from odradek.cli.tools.common import ToolError, UsageError
-from odradek.cli.tools.kio_wire import response_module
+from odradek.protocol.client import response_module
 from odradek.security.acl import (
     AccessControlEntry,
     AclOperation,

@@ -12,7 +12,7 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from odradek.cli.main import main
-from odradek.cli.tools.client_configs import (
+from odradek.security.client_properties import (
     ClientConfig,
     ClientConfigError,
     librdkafka_config,

@@ -42,7 +42,7 @@ from odradek.cli.tools.configs import (
     scram_credential,
     scram_users_to_describe,
 )
-from odradek.cli.tools.kio_wire import response_module
+from odradek.protocol.client import response_module
 from tests.unit.cli.fake_broker import FakeBroker
 
 METADATA = 3

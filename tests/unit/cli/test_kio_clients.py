@@ -17,7 +17,6 @@ from kio.schema.types import TopicName
 from kio.static.primitive import i32
 
 from odradek.cli.tools import wire
-from odradek.cli.tools.kio_wire import response_module
 from odradek.cli.tools.txn_client import (
     DESCRIBE_TRANSACTIONS,
     METADATA,
@@ -27,6 +26,7 @@ from odradek.cli.tools.txn_client import (
     DescribeTransactionsStateV0,
     TransactionDescription,
 )
+from odradek.protocol.client import response_module
 from tests.unit.cli.fake_broker import FakeBroker
 
 NO_ERROR = ErrorCode(0)

@@ -16,13 +16,6 @@ from kio.serial import entity_reader
 from kio.static.primitive import i32
 
 from odradek.cli.tools.common import ToolError
-from odradek.cli.tools.kio_wire import (
-    decode_response,
-    request_class,
-    request_frame,
-    response_class,
-    response_module,
-)
 from odradek.cli.tools.reassignment_api import (
     ALTER_PARTITION_REASSIGNMENTS as ALTER,
 )
@@ -37,6 +30,14 @@ from odradek.cli.tools.reassignment_api import (
     alter_request,
     list_request,
     list_results,
+)
+from odradek.protocol.client import (
+    WireError,
+    decode_response,
+    request_class,
+    request_frame,
+    response_class,
+    response_module,
 )
 from tests.unit.cli.fake_broker import FakeAdmin, FakeBroker, Node, encode
 
@@ -169,7 +170,7 @@ def test_list_response_round_trip() -> None:
 
 
 def test_trailing_bytes_are_refused() -> None:
-    with pytest.raises(ToolError, match="trailing"):
+    with pytest.raises(WireError, match="trailing"):
         decode_response(response_payload(list_response()) + b"\0", LIST, 0)
 
 
@@ -234,7 +235,7 @@ def test_unsupported_api_is_reported() -> None:
     broker = FakeBroker({}, {})
     try:
         admin = FakeAdmin(controllers=[Node(1, port=broker.port)])
-        with pytest.raises(ToolError, match="does not support ListPartitionReassignments"):
+        with pytest.raises(WireError, match="does not support ListPartitionReassignments"):
             ControllerClient(admin).list_ongoing()  # type: ignore[arg-type]
     finally:
         broker.close()

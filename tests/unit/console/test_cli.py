@@ -55,10 +55,16 @@ def test_bad_auth_file_and_command_config_are_refused(
     config.write_text("security.protocol=SASL_SSL\nsasl.jaas.config=x required;\n")
     args = parse("--command-config", str(config))
     assert args.run(args) == 1
-    assert "sasl.jaas.config is a Java client setting" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        f"Error: --command-config {config}: sasl.jaas.config: login module x has no librdkafka "
+        "translation (PlainLoginModule and ScramLoginModule do); set librdkafka's sasl.* "
+        "settings instead\n"
+    )
 
 
 def test_client_config(tmp_path: Path) -> None:
+    """The console takes the client properties every tool takes: librdkafka's names as they
+    are, Java's translated, and what librdkafka cannot honour refused."""
     assert load_client_config(None) == {}
     config = tmp_path / "client.properties"
     config.write_text("security.protocol = SASL_PLAINTEXT\nsasl.mechanism=PLAIN\n")
@@ -68,6 +74,29 @@ def test_client_config(tmp_path: Path) -> None:
     assert is_plaintext({}) and is_plaintext({"security.protocol": "plaintext"})
     with pytest.raises(ClientConfigError, match="cannot read"):
         load_client_config(tmp_path / "missing")
-    config.write_text("ssl.truststore.location=/x.jks\n")
-    with pytest.raises(ClientConfigError, match=r"ssl\.ca\.location"):
+
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    config.write_text(
+        "security.protocol=SASL_SSL\nsasl.mechanism=SCRAM-SHA-256\n"
+        "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required "
+        'username="alice" password="s3cret";\n'
+        f"ssl.truststore.location={ca}\nsend.buffer.bytes=131072\n"
+    )
+    assert load_client_config(config) == {
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanism": "SCRAM-SHA-256",
+        "sasl.username": "alice",
+        "sasl.password": "s3cret",
+        "ssl.ca.location": str(ca),
+        "socket.send.buffer.bytes": "131072",
+    }
+
+    jks = tmp_path / "trust.jks"
+    jks.write_bytes(b"\xfe\xed\xfe\xed\x00\x00\x00\x02")
+    config.write_text(f"ssl.truststore.location={jks}\n")
+    with pytest.raises(ClientConfigError, match=r"JKS truststore.*ssl\.ca\.location"):
+        load_client_config(config)
+    config.write_text("ssl.protocol=TLSv1.3\n")
+    with pytest.raises(ClientConfigError, match=r"ssl\.protocol is a Java client setting"):
         load_client_config(config)

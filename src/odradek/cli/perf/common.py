@@ -10,10 +10,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from odradek.cli.tools.client_configs import librdkafka_config
 from odradek.common.client_logs import log_settings
 from odradek.common.reachability import BadBootstrap, Unreachable, check
 from odradek.config.properties import read_properties
+from odradek.security.client_properties import librdkafka_config
 
 EXIT_FAILED = 1  # Kafka's tools exit 1 for bad flags and failed runs alike
 

@@ -26,13 +26,14 @@ from odradek.cli.tools.common import (
     Admin,
     ToolError,
     UsageError,
+    error_text,
     kafka_error,
     kafka_message,
     require_bootstrap,
     run_tool,
 )
-from odradek.cli.tools.kio_wire import KioConnection, error_text, pick_version, request_module
 from odradek.common import reachability
+from odradek.protocol.client import KioConnection, WireError, pick_version, request_module
 from odradek.security.acl import (
     CLUSTER_NAME,
     WILDCARD_HOST,
@@ -481,7 +482,7 @@ def check_describe_refused(admin: Admin) -> None:
                     permission_type=any_code,
                 )
             )
-    except (OSError, ToolError):
+    except (OSError, WireError):
         return  # librdkafka's answer stands
     code = int(response.error_code)
     if code != 0:

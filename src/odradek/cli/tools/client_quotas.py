@@ -19,9 +19,9 @@ from typing import Any, TypeVar
 
 from kio.static.primitive import f64, i8
 
-from odradek.cli.tools.common import ToolError, UsageError
-from odradek.cli.tools.kio_wire import error_text, pick_version, request_module
+from odradek.cli.tools.common import ToolError, UsageError, error_text
 from odradek.cli.tools.txn_client import ClientError, Cluster, Connection
+from odradek.protocol.client import pick_version, request_module
 
 DESCRIBE_CLIENT_QUOTAS = 48
 ALTER_CLIENT_QUOTAS = 49

@@ -20,12 +20,13 @@ from typing import Any, TypeVar
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
-from odradek.cli.tools.client_configs import ClientConfigError, librdkafka_config
 from odradek.common import reachability
 from odradek.common.client_logs import log_settings, verbose
 from odradek.common.internal_topics import INTERNAL_TOPICS as INTERNAL_TOPICS  # re-exported
 from odradek.config.properties import parse_properties as parse_properties  # re-exported
 from odradek.config.properties import read_properties
+from odradek.protocol.client import WireError
+from odradek.security.client_properties import ClientConfigError, librdkafka_config
 
 T = TypeVar("T")
 
@@ -61,7 +62,7 @@ def run_tool(name: str, args: argparse.Namespace, body: Callable[[argparse.Names
     except (reachability.Unreachable, reachability.BadBootstrap) as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    except ToolError as exc:
+    except (ToolError, WireError) as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except KafkaException as exc:
@@ -108,6 +109,16 @@ CONNECTION_CODES = frozenset(
         KafkaError._RESOLVE,
     }
 )
+
+
+def error_name(code: int) -> str:
+    """A Kafka error code's name as confluent-kafka spells it (``GROUP_ID_NOT_FOUND``)."""
+    return str(KafkaError(code).name())
+
+
+def error_text(code: int) -> str:
+    """A Kafka error code's message as confluent-kafka words it."""
+    return str(KafkaError(code).str()).removeprefix("Broker: ")
 
 
 def kafka_message(exc: BaseException) -> str:
@@ -166,7 +177,7 @@ def client_config(
     bootstrap: str, file_props: Mapping[str, str], props: Mapping[str, str]
 ) -> dict[str, str]:
     """File properties, then flag properties, then the bootstrap servers (highest), with Java
-    client names translated to librdkafka's (``client_configs``)."""
+    client names translated to librdkafka's (``security.client_properties``)."""
     try:
         config = librdkafka_config({**file_props, **props})
     except ClientConfigError as exc:

@@ -50,6 +50,7 @@ from odradek.cli.tools.kafka import (
     ResourceType,
 )
 from odradek.common import reachability
+from odradek.protocol.client import WireError
 from odradek.security.scram import ScramMechanism
 
 # confluent-kafka's SCRAM classes: its type stubs do not re-export them.
@@ -297,7 +298,7 @@ def _wire_synonyms(admin: Admin, entity: Entity) -> dict[str, list[Synonym]]:
             entity.name,
             admin.timeout,
         )
-    except (OSError, ToolError):
+    except (OSError, ToolError, WireError):
         return {}
 
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from odradek.cli.tools.common import ToolError
-from odradek.cli.tools.kio_wire import KioConnection, error_text, pick_version, request_module
+from odradek.cli.tools.common import ToolError, error_text
+from odradek.protocol.client import KioConnection, pick_version, request_module
 
 DESCRIBE_CONFIGS = 32
 SUPPORTED = (1, 4)  # synonyms are in every version from 1

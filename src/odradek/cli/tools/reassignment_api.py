@@ -16,9 +16,13 @@ from typing import Any
 
 from confluent_kafka import KafkaException
 
-from odradek.cli.tools.common import Admin, ToolError, kafka_message
-from odradek.cli.tools.kio_wire import ConnectionClosedError, KioConnection, request_module
-from odradek.cli.tools.wire import error_text, pick_version
+from odradek.cli.tools.common import Admin, ToolError, error_text, kafka_message
+from odradek.protocol.client import (
+    ConnectionClosedError,
+    KioConnection,
+    pick_version,
+    request_module,
+)
 
 ALTER_PARTITION_REASSIGNMENTS = 45
 LIST_PARTITION_REASSIGNMENTS = 46

@@ -1,8 +1,8 @@
 """A minimal blocking Kafka client for the admin requests confluent-kafka does not expose:
 ListTransactions, DescribeTransactions, DescribeProducers and WriteTxnMarkers.
 
-Requests and responses are kio entities, sent over the tools' kio wire client
-(``kio_wire.KioConnection``). A :class:`Cluster` bootstraps like Kafka's
+Requests and responses are kio entities, sent over the kio client the tools share
+(``odradek.protocol.client.KioConnection``). A :class:`Cluster` bootstraps like Kafka's
 AdminClient: ApiVersions and Metadata on the first reachable bootstrap server, then
 FindCoordinator for transactional ids; each request goes to the broker that must answer it
 (coordinator or partition leader), at the highest version both sides support. PLAINTEXT
@@ -23,11 +23,11 @@ from kio.schema.describe_transactions.v0 import response as describe_transaction
 from kio.schema.errors import ErrorCode
 from kio.static.primitive import i32, i64
 
-from odradek.cli.tools.common import ToolError
-from odradek.cli.tools.kio_wire import (
+from odradek.protocol.client import (
     API_VERSIONS,
     ConnectionClosedError,
     KioConnection,
+    WireError,
     request_module,
 )
 
@@ -191,7 +191,7 @@ class Connection(KioConnection):
             return super().call(entity, body_class)
         except ConnectionClosedError as exc:
             raise ClientError(f"{self.address} closed the connection") from exc
-        except ToolError as exc:  # a response that does not fit its request
+        except WireError as exc:  # a response that does not fit its request
             raise ClientError(f"{self.address}: {exc}") from exc
         except OSError as exc:
             raise ClientError(f"request to {self.address} failed: {exc}") from exc

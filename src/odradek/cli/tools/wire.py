@@ -1,6 +1,6 @@
 """OffsetDelete (``consumer-groups --delete-offsets``), the one admin request of that tool
-confluent-kafka does not expose, sent over the tools' kio wire client (``kio_wire``).
-Plaintext connections only.
+confluent-kafka does not expose, sent over the kio client the tools share
+(``odradek.protocol.client``). Plaintext connections only.
 
 It speaks ApiVersions v0, FindCoordinator v0-v2 and OffsetDelete v0, all non-flexible
 versions with request header v1 and response header v0.
@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from odradek.cli.tools.common import ToolError
-from odradek.cli.tools.kio_wire import KioConnection, request_module
-from odradek.cli.tools.kio_wire import error_name as error_name  # re-exported
-from odradek.cli.tools.kio_wire import error_text as error_text  # re-exported
-from odradek.cli.tools.kio_wire import pick_version as pick_version  # re-exported
+from odradek.cli.tools.common import error_name as error_name  # re-exported
+from odradek.cli.tools.common import error_text as error_text  # re-exported
+from odradek.protocol.client import KioConnection, request_module
+from odradek.protocol.client import pick_version as pick_version  # re-exported
 
 FIND_COORDINATOR = 10
 OFFSET_DELETE = 47

@@ -1,12 +1,13 @@
-"""The client tools' one Kafka wire client: requests built as kio entities and sent over one
-blocking socket, for the admin requests confluent-kafka does not expose
-(AlterPartitionReassignments and ListPartitionReassignments for ``reassign-partitions``,
-DescribeConfigs with every synonym for ``configs``, OffsetDelete for ``consumer-groups``, the
-transaction requests of ``transactions``). Plaintext connections only.
+"""A blocking Kafka client for the requests confluent-kafka does not expose, shared by the
+client tools and the console: requests built as kio entities and sent over one socket, their
+answers decoded by kio. Plaintext connections only.
 
 A request frame is a request header (v1, or v2 for flexible versions) and the body; a
 response is a response header (v0, or v1 for flexible versions; ApiVersions always answers
 with v0) and the body. kio encodes and decodes both (``entity_writer`` / ``entity_reader``).
+
+Socket failures are the ``OSError`` they are; an answer that cannot be had or does not fit
+its request is a ``WireError``.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from functools import cache
 from types import ModuleType
 from typing import Any
 
-from confluent_kafka import KafkaError
 from kio.index import load_payload_module
+from kio.schema.errors import ErrorCode
 from kio.schema.request_header.v1.header import RequestHeader as RequestHeaderV1
 from kio.schema.request_header.v2.header import RequestHeader as RequestHeaderV2
 from kio.schema.response_header.v0.header import ResponseHeader as ResponseHeaderV0
@@ -29,20 +30,17 @@ from kio.serial import entity_reader, entity_writer
 from kio.static.constants import EntityType
 from kio.static.primitive import i16, i32
 
-from odradek.cli.tools.common import ToolError
-
 API_VERSIONS = 18
 _INT32 = struct.Struct(">i")
 
 
-def error_name(code: int) -> str:
-    """A Kafka error code's name as confluent-kafka spells it (``GROUP_ID_NOT_FOUND``)."""
-    return str(KafkaError(code).name())
+class WireError(Exception):
+    """A request the broker did not answer as asked (closed connection, no common version,
+    a response that does not fit); ``str()`` says why in one line."""
 
 
-def error_text(code: int) -> str:
-    """A Kafka error code's message as confluent-kafka words it."""
-    return str(KafkaError(code).str()).removeprefix("Broker: ")
+class ConnectionClosedError(WireError):
+    """The broker closed the connection before answering."""
 
 
 def pick_version(
@@ -50,11 +48,11 @@ def pick_version(
 ) -> int:
     """The newest version of ``api_key`` in both the broker's range and ``supported``."""
     if api_key not in versions:
-        raise ToolError(f"the broker does not support {name}")
+        raise WireError(f"the broker does not support {name}")
     low, high = versions[api_key]
     version = min(high, supported[1])
     if version < max(low, supported[0]):
-        raise ToolError(
+        raise WireError(
             f"no common version of {name}: broker {low}-{high}, "
             f"odradek {supported[0]}-{supported[1]}"
         )
@@ -125,15 +123,19 @@ def decode_response(
     header, offset = entity_reader(header_class)(payload, 0)
     body, size = entity_reader(body_class)(payload, offset)
     if offset + size != len(payload):
-        raise ToolError(
+        raise WireError(
             f"{len(payload) - offset - size} unexpected trailing bytes in a "
             f"response to api key {api_key}"
         )
     return int(header.correlation_id), body
 
 
-class ConnectionClosedError(ToolError):
-    """The broker closed the connection before answering."""
+def error_code_name(code: int) -> str:
+    """A Kafka error code's name (``GROUP_ID_NOT_FOUND``), or the number if kio has none."""
+    try:
+        return ErrorCode(code).name.upper()
+    except ValueError:
+        return str(code)
 
 
 class KioConnection:
@@ -164,7 +166,7 @@ class KioConnection:
             self._read(size), int(entity.__api_key__), int(entity.__version__), body_class
         )
         if correlation != self.correlation:
-            raise ToolError(
+            raise WireError(
                 f"unexpected correlation id {correlation} in a response "
                 f"(expected {self.correlation})"
             )
@@ -184,5 +186,5 @@ class KioConnection:
         response = self.call(request_class(API_VERSIONS, 0)())
         code = int(response.error_code)
         if code != 0:
-            raise ToolError(f"ApiVersions failed: {error_text(code)}")
+            raise WireError(f"ApiVersions failed: {error_code_name(code)}")
         return {int(k.api_key): (int(k.min_version), int(k.max_version)) for k in response.api_keys}

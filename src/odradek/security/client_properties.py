@@ -1,6 +1,7 @@
 """Client properties as Kafka's Java clients name them, translated to librdkafka's: the one
-translation behind ``--command-config``, ``--producer.config``, ``--consumer.config``, the
-``--*-property`` flags and the perf tools' properties.
+translation behind the client tools' ``--command-config``, ``--producer.config``,
+``--consumer.config`` and ``--*-property`` flags, the perf tools' properties and the console's
+``--command-config``.
 
 - librdkafka's own names pass through, and win over a Java name translated to the same one;
 - Java names with a librdkafka equivalent are renamed (``send.buffer.bytes``, ...);
