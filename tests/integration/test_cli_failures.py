@@ -96,6 +96,25 @@ def closed_port_commands(address: str, tmp: Path) -> dict[str, list[str]]:
         "perf consume": ["perf", "consume", *bs, "--topic", "t", "--messages", "10"],
         "perf e2e-latency": ["perf", "e2e-latency", address, "t", "10", "1", "10"],
         "console": ["console", *bs],
+        # a target that would work: the closed port must be reported before the table is made
+        "ingest": [
+            "ingest",
+            *bs,
+            "--topic",
+            "t",
+            "--group",
+            "g",
+            "--format",
+            "JSONEachRow",
+            "--target",
+            f"duckdb:///{tmp / 'ingest.duckdb'}",
+            "--table",
+            "t",
+            "--create-table",
+            "id Int64",
+            "--state-dir",
+            str(tmp / "ingest-state"),
+        ],
     }
 
 
@@ -138,6 +157,7 @@ CLOSED_PORT_CASES = [
     "perf consume",
     "perf e2e-latency",
     "console",
+    "ingest",
 ]
 
 

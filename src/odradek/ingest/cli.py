@@ -1,6 +1,10 @@
 """``odradek ingest``: load topics into a table exactly once (ClickHouse's Kafka table engine
 as a standalone consumer). Flags are named after the engine's settings; see docs/ingest.md.
 
+It fails as every client tool does: nothing answering at the bootstrap address is one line on
+stderr (``Error: ...``) and exit code 1, checked before the target is opened; librdkafka's log
+only with ``--verbose``.
+
 Standard library only at import time: the drivers load when the command runs."""
 
 from __future__ import annotations
@@ -12,7 +16,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from odradek.common.client_logs import set_verbose, verbose
+from odradek.common.reachability import BadBootstrap, Unreachable, check
 from odradek.ingest.errors import IngestError
+
+EXIT_FAILED = 1  # as Kafka's tools, for bad flags and failed runs alike
+BOOTSTRAP_ANSWER_TIMEOUT_S = 15.0
 
 # flag -> (dest, engine setting it stands for, help)
 _VALUE_FLAGS: list[tuple[str, str, str]] = [
@@ -83,6 +92,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     ops.add_argument(
         "--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
     )
+    ops.add_argument(
+        "--verbose",
+        dest="librdkafka_verbose",
+        action="store_true",
+        help="show librdkafka's log (connection attempts, ...) on stderr",
+    )
     parser.set_defaults(run=run)
 
 
@@ -124,6 +139,7 @@ def load_settings(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    set_verbose(verbose() or bool(args.librdkafka_verbose))
     logging.basicConfig(
         level=args.log_level,
         stream=sys.stderr,
@@ -132,16 +148,30 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.status or args.pause or args.resume:
             return _operate(args)
+        settings = load_settings(args)
+        if not _reachable(settings.bootstrap_server, settings.consumer_properties):
+            return EXIT_FAILED
         from odradek.ingest.service import IngestService
 
-        service = IngestService(load_settings(args))
+        service = IngestService(settings)
         show = sys.stderr.isatty() if args.progress is None else args.progress
         service.progress = sys.stderr if show else None
         service.install_signal_handlers()
         return service.run()
     except IngestError as exc:
         print(f"odradek ingest: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
+
+
+def _reachable(bootstrap: str, properties: dict[str, str]) -> bool:
+    """Fail fast, before the target is opened, when nothing answers at the bootstrap address
+    (one line on stderr); once running, a cluster that goes away is waited for."""
+    try:
+        check(bootstrap, properties, BOOTSTRAP_ANSWER_TIMEOUT_S)
+    except (Unreachable, BadBootstrap) as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return False
+    return True
 
 
 def _locate(args: argparse.Namespace) -> tuple[Path, str, str]:
@@ -172,6 +202,6 @@ def _operate(args: argparse.Namespace) -> int:
     document = read_status(status_path(state_dir, group, table))
     if document is None:
         print(f"odradek ingest: no status for group {group!r}, table {table!r} in {state_dir}")
-        return 1
+        return EXIT_FAILED
     print(json.dumps(document, indent=1) if args.output == "json" else render(document))
     return 0

@@ -13,10 +13,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, KafkaException
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaException
 from confluent_kafka import TopicPartition as KafkaPartition
 
+from odradek.common.client_logs import log_settings
 from odradek.ingest.batch import Batch, Positions, WriteJob
+from odradek.ingest.cluster_state import ClusterState
 from odradek.ingest.errors import IngestError, OffsetConflict, TargetUnavailable
 from odradek.ingest.rows import RowBuilder
 from odradek.ingest.settings import IngestSettings
@@ -31,7 +33,8 @@ WATERMARK_INTERVAL_S = 1.0
 
 def kafka_config(settings: IngestSettings, index: int) -> dict[str, Any]:
     """librdkafka settings of consumer ``index``: exactly-once needs read_committed and no
-    automatic commit; ``--consumer-property`` adds or overrides the rest."""
+    automatic commit; ``--consumer-property`` adds or overrides the rest. librdkafka's own log
+    only with ``--verbose`` (``odradek.common.client_logs``)."""
     config: dict[str, Any] = {
         "bootstrap.servers": settings.bootstrap_server,
         "group.id": settings.group,
@@ -49,6 +52,7 @@ def kafka_config(settings: IngestSettings, index: int) -> dict[str, Any]:
     for forced in ("isolation.level", "enable.auto.commit"):
         if str(config[forced]).lower() not in ("read_committed", "false"):
             raise IngestError(f"{forced} cannot be changed: exactly-once depends on it")
+    config.update(log_settings(config))
     return config
 
 
@@ -80,7 +84,9 @@ class IngestConsumer:
             skip_broken=settings.skip_broken_messages,
             stream_errors=settings.handle_error_mode == "stream",
         )
-        self.consumer = Consumer(kafka_config(settings, index))
+        config = kafka_config(settings, index)
+        self.cluster = ClusterState(settings.bootstrap_server, config, status.exception)
+        self.consumer = Consumer({**config, "error_cb": self.cluster.error})
         self._is_paused = False
         self._watermarks_at = 0.0
 
@@ -155,21 +161,18 @@ class IngestConsumer:
         for message in messages:
             error = message.error()
             if error is not None:
-                self._kafka_error(error)
+                self.cluster.error(error)
                 continue
             taken += self.batch.add(message, now)
+        if self.cluster.fatal is not None:
+            raise KafkaException(self.cluster.fatal)
+        self.cluster.follow()
         self.status.polled(taken)
         every_batch = self.settings.commit_every_batch and taken
         interval = self.settings.flush_interval_ms / 1000
         if every_batch or self.batch.due(now, self.settings.max_block_size, interval):
             self._flush()
         self._update_watermarks(now)
-
-    def _kafka_error(self, error: KafkaError) -> None:
-        if error.fatal():
-            raise KafkaException(error)
-        self.status.exception(f"Kafka: {error.str()}")
-        log.warning("Kafka: %s", error.str())
 
     def _flush(self) -> None:
         """Write the pending block with its offsets, then tell Kafka (for lag only)."""

@@ -67,7 +67,8 @@ def json_records(prefix: str, count: int, start: int = 0) -> list[tuple[str, byt
 
 
 class IngestProcess:
-    """``python -m odradek.ingest ARGS`` in ``cwd``; its output in a log file."""
+    """``odradek ingest ARGS`` (``python -m odradek ingest``) in ``cwd``; its output in a log
+    file."""
 
     def __init__(self, cwd: Path, args: list[str]) -> None:
         self.cwd = cwd
@@ -79,7 +80,7 @@ class IngestProcess:
         env = dict(os.environ, PYTHONPATH=str(SRC), PYTHONUNBUFFERED="1")
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "odradek.ingest", *self.args],
+                [sys.executable, "-m", "odradek", "ingest", *self.args],
                 cwd=self.cwd,
                 stdout=log,
                 stderr=subprocess.STDOUT,
