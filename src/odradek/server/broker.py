@@ -327,6 +327,8 @@ class BrokerServer:
             await self.metrics_endpoint.stop()
         if self.cluster is not None:
             await self.cluster.stop()
+        if isinstance(self.metadata_store, LocalMetadataStore):
+            self.metadata_store.close()  # its writes under way finish; its writer thread ends
         self.log_manager.shutdown()
         if self.fatal_error is None:
             log.info("shut down cleanly")

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from odradek.cluster.metadata import METADATA_FILE, LocalMetadataStore, MetadataStore
+from odradek.cluster.metadata_log import HEADER, LOG_FILE
+from odradek.cluster.metadata_records import scan
 from odradek.security.acl import (
     AccessControlEntry,
     AclOperation,
@@ -99,19 +101,19 @@ async def test_acls_survive_a_reload_and_each_change_is_reported(tmp_path: Path)
 async def test_acls_are_kept_in_the_file_as_kafka_keeps_them_in_zookeeper(tmp_path: Path) -> None:
     store = open_store(tmp_path)
     await store.set_acls_async(APPS, frozenset({READ}))
-    kept = json.loads((tmp_path / METADATA_FILE).read_text())["acls"]
-    assert kept == {
-        "/kafka-acl-extended/prefixed/Group/app-": {
-            "version": 1,
-            "acls": [
-                {
-                    "principal": "User:alice",
-                    "permissionType": "Allow",
-                    "operation": "Read",
-                    "host": "*",
-                }
-            ],
-        }
+    (record,) = scan((tmp_path / LOG_FILE).read_bytes(), HEADER.size).records
+    assert (record.namespace, record.key) == ("acls", "/kafka-acl-extended/prefixed/Group/app-")
+    assert record.value is not None
+    assert json.loads(record.value) == {
+        "version": 1,
+        "acls": [
+            {
+                "principal": "User:alice",
+                "permissionType": "Allow",
+                "operation": "Read",
+                "host": "*",
+            }
+        ],
     }
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from odradek.cluster.admin_manager import AdminManager, TopicSpec
-from odradek.cluster.metadata import METADATA_FILE, LocalMetadataStore, MetadataStore, TopicMetadata
+from odradek.cluster.metadata import LocalMetadataStore, MetadataStore, TopicMetadata
+from odradek.cluster.metadata_log import LOG_FILE
 from odradek.common.clock import FakeClock
 from odradek.common.errors import TopicAlreadyExistsError
 from odradek.common.ids import TopicPartition, new_topic_id
@@ -38,7 +39,7 @@ async def test_created_topic_survives_a_reload(tmp_path: Path) -> None:
     await store.create_topic_async(topic)
     assert store.topics["orders"] is topic
     assert store.by_id[topic.topic_id] is topic
-    assert (tmp_path / METADATA_FILE).exists()
+    assert (tmp_path / LOG_FILE).exists()
 
     reloaded = open_store(tmp_path)
     again = reloaded.topics["orders"]

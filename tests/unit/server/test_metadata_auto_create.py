@@ -92,9 +92,10 @@ async def test_a_topic_being_created_is_leader_not_available_even_once_written(
     broker: BrokerServer,
 ) -> None:
     await ask(broker, ["slow"])
-    for _ in range(2):  # its metadata write, then its first log: not all its logs yet
-        await asyncio.sleep(0)
-    assert "slow" in broker.metadata_store.topics and "slow" in broker.admin_manager.auto_creating
+    async with asyncio.timeout(20):  # its metadata write lands (fsynced on the writer thread)
+        while "slow" not in broker.metadata_store.topics:
+            await asyncio.sleep(0)
+    assert "slow" in broker.admin_manager.auto_creating  # its logs are not all there yet
     assert await ask(broker, ["slow"]) == {"slow": ErrorCode.leader_not_available}
     await created(broker)
     assert await ask(broker, ["slow"]) == {"slow": ErrorCode.none}

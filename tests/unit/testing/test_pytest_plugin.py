@@ -76,7 +76,13 @@ def test_importing_the_plugin_does_not_import_the_broker() -> None:
     output = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     ).stdout.split()
-    assert output == ["odradek", "odradek.testing", "odradek.testing.pytest_plugin"]
+    assert output == [
+        "odradek",
+        "odradek.common",
+        "odradek.common.version",
+        "odradek.testing",
+        "odradek.testing.pytest_plugin",
+    ]
     # ... and the package still hands out Broker on first use
     code = "import odradek.testing as t; print(t.Broker.__module__)"
     output = subprocess.run(
