@@ -10,10 +10,16 @@ For each target (duckdb, postgresql):
   times, each at a random moment after it wrote a block; a last run catches up and is
   stopped with SIGTERM; the table must hold every key exactly once (count and per key).
 
+``--compare-src DIR`` (another checkout's ``src``, e.g. ``git archive HEAD~1 src | tar -x
+-C /tmp/before``) measures throughput only, alternating rounds of that tree and this one on the
+same topic (a loaded machine drifts: interleaving keeps the comparison fair), and prints each
+round and the medians.
+
 Usage (from the repository root)::
 
     python benchmarks/ingest.py                                   # 1,000,000 records, 20 kills
     python benchmarks/ingest.py --records 100000 --kills 5 --targets duckdb
+    python benchmarks/ingest.py --records 100000 --targets duckdb --compare-src /tmp/before/src
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import statistics
 import sys
 import tempfile
 import time
@@ -39,7 +46,7 @@ from tests.integration.ingest.harness import (  # noqa: E402
     check_exactly_once,
     kill_loop,
 )
-from tests.integration.ingest.support import PostgresServer, wait_for  # noqa: E402
+from tests.integration.ingest.support import SRC, PostgresServer, wait_for  # noqa: E402
 from tests.support.broker_process import BrokerProcess  # noqa: E402
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -75,9 +82,12 @@ def produce_all(bootstrap: str, topic: str, count: int) -> dict[tuple[str, int],
     return ends
 
 
-def throughput(scenario: Scenario, count: int) -> tuple[float, float]:
-    """rows/s and ingest CPU seconds per million rows."""
-    ends = produce_all(scenario.bootstrap, scenario.topic, count)
+def throughput(
+    scenario: Scenario, count: int, ends: dict[tuple[str, int], int] | None = None
+) -> tuple[float, float]:
+    """rows/s and ingest CPU seconds per million rows (the records produced first, unless
+    ``ends`` says they are there)."""
+    ends = ends or produce_all(scenario.bootstrap, scenario.topic, count)
     started = time.monotonic()
     process = scenario.ingest(
         "--create-table", TABLE_COLUMNS, "--max-block-size=65536", "--flush-interval-ms=1000"
@@ -132,6 +142,36 @@ def run_target(name: str, target: str, broker: BrokerProcess, args: argparse.Nam
     )
 
 
+def compare(
+    broker: BrokerProcess, target_of: Callable[[Path], str], args: argparse.Namespace
+) -> None:
+    """Throughput of ``--compare-src`` and of this tree, in alternating rounds on one topic."""
+    workdir = Path(tempfile.mkdtemp(prefix="ingest-bench-compare-"))
+    first = Scenario(broker.bootstrap, target_of(workdir), workdir, partitions=args.partitions)
+    ends = produce_all(broker.bootstrap, first.topic, args.records)
+    trees = {"before": Path(args.compare_src), "after": SRC}
+    rates: dict[str, list[float]] = {name: [] for name in trees}
+    cpus: dict[str, list[float]] = {name: [] for name in trees}
+    for round_ in range(args.rounds):
+        for name, src in trees.items():
+            run_dir = Path(tempfile.mkdtemp(dir=workdir))
+            scenario = Scenario(
+                broker.bootstrap, target_of(run_dir), run_dir, topic=first.topic, src=src
+            )
+            try:
+                rate, cpu = throughput(scenario, args.records, ends)
+            finally:
+                scenario.close()
+            rates[name].append(rate)
+            cpus[name].append(cpu)
+            print(f"round {round_ + 1} {name:<6} {rate:>10,.0f} rows/s   {cpu:6.1f} CPU s/M rows")
+    for name in trees:
+        print(
+            f"median {name:<6} {statistics.median(rates[name]):>10,.0f} rows/s   "
+            f"{statistics.median(cpus[name]):6.1f} CPU s/M rows"
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=1_000_000)
@@ -139,12 +179,17 @@ def main() -> int:
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--targets", default="duckdb,postgresql")
     parser.add_argument("--seed", type=int, default=17)
+    parser.add_argument("--compare-src", metavar="DIR", help="another tree's src: A/B rounds")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of each with --compare-src")
     args = parser.parse_args()
     base = Path(tempfile.mkdtemp(prefix="ingest-bench-"))
     broker = BrokerProcess(base / "broker", overrides={"group.initial.rebalance.delay.ms": "0"})
     postgres: PostgresServer | None = None
     try:
-        broker.start()
+        broker.start(timeout=90)
+        if args.compare_src:
+            compare(broker, lambda d: f"duckdb:///{d}/bench.duckdb", args)
+            return 0
         for name in args.targets.split(","):
             target = ""
             if name == "postgresql":

@@ -95,7 +95,7 @@ class IngestConsumer:
     def _on_assign(self, consumer: Consumer, partitions: list[KafkaPartition]) -> None:
         tps = [(p.topic, p.partition) for p in partitions]
         stored = self.session.stored_offsets(self.destination, tps)
-        self.positions.assign(stored)
+        self.positions.assign(stored, self.session.pending_blocks(self.destination, tps))
         self.status.assigned(stored)
         for p in partitions:
             offset = stored[(p.topic, p.partition)]
@@ -164,6 +164,8 @@ class IngestConsumer:
                 self.cluster.error(error)
                 continue
             taken += self.batch.add(message, now)
+            if self.batch.replay_complete:  # before any record past its end is added
+                self._flush()
         if self.cluster.fatal is not None:
             raise KafkaException(self.cluster.fatal)
         self.cluster.follow()
@@ -179,14 +181,15 @@ class IngestConsumer:
         if not self.batch.job.records:
             return
         job = self.batch.take()
+        if not job.partitions:  # only a replay short of its end: not yet
+            return
         self.session.write(self.destination, job)
         self.positions.written(job)
-        offsets = {tp: move.next for tp, move in job.offsets.items()}
-        self.status.committed(offsets, len(job.rows), job.broken)
+        self.status.committed(job)
         self._commit_to_kafka(job)
 
     def _commit_to_kafka(self, job: WriteJob) -> None:
-        partitions = [KafkaPartition(t, p, m.next) for (t, p), m in job.offsets.items()]
+        partitions = [KafkaPartition(t, p, b.next) for (t, p), b in job.partitions.items()]
         try:
             self.consumer.commit(offsets=partitions, asynchronous=True)
         except KafkaException as exc:  # lag reporting only: the target has the offsets
@@ -244,10 +247,9 @@ class IngestConsumer:
 
     def _seek_to_stored(self) -> None:
         assignment = self.consumer.assignment()
-        stored = self.session.stored_offsets(
-            self.destination, [(p.topic, p.partition) for p in assignment]
-        )
-        self.positions.assign(stored)
+        tps = [(p.topic, p.partition) for p in assignment]
+        stored = self.session.stored_offsets(self.destination, tps)
+        self.positions.assign(stored, self.session.pending_blocks(self.destination, tps))
         for partition in assignment:
             offset = stored[(partition.topic, partition.partition)]
             partition.offset = self._reset_offset() if offset is None else offset

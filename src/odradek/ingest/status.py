@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from odradek.ingest.batch import TopicPartition
+from odradek.ingest.batch import TopicPartition, WriteJob
 
 MAX_EXCEPTIONS = 10
 
@@ -29,6 +29,14 @@ class PartitionStatus:
         if self.current_offset is None or self.high_watermark is None:
             return None
         return max(0, self.high_watermark - self.current_offset)
+
+
+@dataclass
+class PartitionCounts:
+    """What one consumer wrote of a partition since it started (kept across rebalances)."""
+
+    rows_written: int = 0
+    broken_messages: int = 0
 
 
 @dataclass
@@ -47,6 +55,8 @@ class ConsumerStatus:
     rows_written: int = 0
     broken_messages: int = 0
     is_paused: bool = False
+    num_exceptions: int = 0
+    written: dict[TopicPartition, PartitionCounts] = field(default_factory=dict)
     exceptions: deque[tuple[float, str]] = field(
         default_factory=lambda: deque(maxlen=MAX_EXCEPTIONS)
     )
@@ -71,15 +81,18 @@ class ConsumerStatus:
             self.last_poll_time = time.time()
             self.num_messages_read += records
 
-    def committed(self, offsets: dict[TopicPartition, int], rows: int, broken: int) -> None:
+    def committed(self, job: WriteJob) -> None:
         with self.lock:
-            for tp, offset in offsets.items():
+            for tp, block in job.partitions.items():
                 if tp in self.assignments:
-                    self.assignments[tp].current_offset = offset
+                    self.assignments[tp].current_offset = block.next
+                counts = self.written.setdefault(tp, PartitionCounts())
+                counts.rows_written += len(block.rows)
+                counts.broken_messages += block.broken
+                self.rows_written += len(block.rows)
             self.last_commit_time = time.time()
             self.num_commits += 1
-            self.rows_written += rows
-            self.broken_messages += broken
+            self.broken_messages += job.broken
 
     def watermarks(self, highs: dict[TopicPartition, int]) -> None:
         with self.lock:
@@ -90,6 +103,7 @@ class ConsumerStatus:
     def exception(self, text: str) -> None:
         with self.lock:
             self.exceptions.append((time.time(), text))
+            self.num_exceptions += 1
 
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
@@ -106,6 +120,16 @@ class ConsumerStatus:
                     for (t, p), s in sorted(self.assignments.items())
                 ],
                 "exceptions": [{"time": t, "text": x} for t, x in self.exceptions],
+                "num_exceptions": self.num_exceptions,
+                "partitions": [
+                    {
+                        "topic": t,
+                        "partition_id": p,
+                        "rows_written": c.rows_written,
+                        "broken_messages": c.broken_messages,
+                    }
+                    for (t, p), c in sorted(self.written.items())
+                ],
                 "last_poll_time": self.last_poll_time,
                 "num_messages_read": self.num_messages_read,
                 "last_commit_time": self.last_commit_time,

@@ -15,6 +15,7 @@ from typing import Any
 from confluent_kafka import Producer
 
 from tests.integration.ingest.support import (
+    SRC,
     IngestProcess,
     create_topic,
     json_records,
@@ -38,14 +39,17 @@ class Scenario:
     workdir: Path
     partitions: int = 6
     fmt: str = "JSONEachRow"
+    topic: str = ""  # an existing topic to read; else a new one is made
+    src: Path = SRC
 
     def __post_init__(self) -> None:
-        self.topic = unique("ingest")
         self.group = unique("group")
-        self.table = "t_" + self.topic.replace("-", "_")
+        self.table = "t_" + self.group.replace("-", "_")
         self.current = IngestProcess(self.workdir, [])
         self.started: list[IngestProcess] = []
-        create_topic(self.bootstrap, self.topic, self.partitions)
+        if not self.topic:
+            self.topic = unique("ingest")
+            create_topic(self.bootstrap, self.topic, self.partitions)
 
     def args(self, *extra: str, instance: str = "") -> list[str]:
         args = [
@@ -65,7 +69,8 @@ class Scenario:
         return args
 
     def ingest(self, *extra: str, instance: str = "") -> IngestProcess:
-        self.current = IngestProcess(self.workdir, self.args(*extra, instance=instance)).start()
+        args = self.args(*extra, instance=instance)
+        self.current = IngestProcess(self.workdir, args, self.src).start()
         self.started.append(self.current)
         return self.current
 

@@ -70,14 +70,15 @@ class IngestProcess:
     """``odradek ingest ARGS`` (``python -m odradek ingest``) in ``cwd``; its output in a log
     file."""
 
-    def __init__(self, cwd: Path, args: list[str]) -> None:
+    def __init__(self, cwd: Path, args: list[str], src: Path = SRC) -> None:
         self.cwd = cwd
         self.args = args
+        self.src = src  # the source tree it runs (benchmarks compare two)
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = cwd / f"ingest-{uuid.uuid4().hex[:6]}.log"
 
     def start(self) -> IngestProcess:
-        env = dict(os.environ, PYTHONPATH=str(SRC), PYTHONUNBUFFERED="1")
+        env = dict(os.environ, PYTHONPATH=str(self.src), PYTHONUNBUFFERED="1")
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "odradek", "ingest", *self.args],

@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from odradek.ingest.batch import OffsetMove, WriteJob
+from odradek.ingest.batch import PartitionBlock, WriteJob
 from odradek.ingest.errors import IngestError, OffsetConflict, TableMismatch
 from odradek.ingest.formats import JSONEachRow, RawBLOB
 from odradek.ingest.settings import build_settings
@@ -56,9 +56,14 @@ def test_rows_and_offsets_in_one_transaction(target: DuckDBTarget) -> None:
     assert session.stored_offsets(dest, [("t", 0), ("t", 1)]) == {("t", 0): None, ("t", 1): None}
     stamp = dt.datetime(2024, 1, 1, 12, 0, 0, 250000)
     job = WriteJob(
-        rows=[(1, "a", 0, stamp, ["h"]), (2, None, 1, None, [])],
-        error_rows=[("t", 1, 0, None, stamp, b"{bad", "JSONEachRow: ...")],
-        offsets={("t", 0): OffsetMove(None, 2), ("t", 1): OffsetMove(None, 1)},
+        {
+            ("t", 0): PartitionBlock(
+                None, 2, rows=[(1, "a", 0, stamp, ["h"]), (2, None, 1, None, [])]
+            ),
+            ("t", 1): PartitionBlock(
+                None, 1, error_rows=[("t", 1, 0, None, stamp, b"{bad", "JSONEachRow: ...")]
+            ),
+        }
     )
     session.write(dest, job)
     assert session.stored_offsets(dest, [("t", 0), ("t", 1)]) == {("t", 0): 2, ("t", 1): 1}
@@ -75,14 +80,15 @@ def test_rows_and_offsets_in_one_transaction(target: DuckDBTarget) -> None:
 def test_stale_expected_offset_rolls_back_everything(target: DuckDBTarget) -> None:
     dest = destination(target, create_table=COLUMNS)
     session = target.session()
-    first = WriteJob([(1, "a", 0, None, [])], [], {("t", 0): OffsetMove(None, 1)})
+    first = WriteJob({("t", 0): PartitionBlock(None, 1, rows=[(1, "a", 0, None, [])])})
     session.write(dest, first)
     with pytest.raises(OffsetConflict):
         session.write(dest, first)  # a second writer that also started from nothing
     stale = WriteJob(
-        [(2, "b", 1, None, []), (9, "x", 0, None, [])],
-        [],
-        {("t", 1): OffsetMove(None, 1), ("t", 0): OffsetMove(0, 1)},
+        {
+            ("t", 1): PartitionBlock(None, 1, rows=[(2, "b", 1, None, [])]),
+            ("t", 0): PartitionBlock(0, 1, rows=[(9, "x", 0, None, [])]),
+        }
     )
     with pytest.raises(OffsetConflict, match="no longer 0"):
         session.write(dest, stale)
@@ -94,7 +100,7 @@ def test_offsets_are_per_group_and_table(target: DuckDBTarget) -> None:
     one = destination(target, create_table=COLUMNS)
     other = destination(target, group="g2")
     session = target.session()
-    session.write(one, WriteJob([], [], {("t", 0): OffsetMove(None, 5)}))
+    session.write(one, WriteJob({("t", 0): PartitionBlock(None, 5)}))
     assert session.stored_offsets(other, [("t", 0)]) == {("t", 0): None}
 
 
@@ -140,7 +146,7 @@ def test_raw_blob_needs_one_text_column(target: DuckDBTarget) -> None:
 def test_a_row_the_table_refuses_is_an_error_not_a_conflict(target: DuckDBTarget) -> None:
     dest = destination(target, create_table="id Int64 NOT NULL")
     with pytest.raises(IngestError, match="NOT NULL") as refused:
-        target.session().write(dest, WriteJob([(None,)], [], {("t", 0): OffsetMove(None, 1)}))
+        target.session().write(dest, WriteJob({("t", 0): PartitionBlock(None, 1, rows=[(None,)])}))
     assert not isinstance(refused.value, OffsetConflict)
     assert target.session().stored_offsets(dest, [("t", 0)]) == {("t", 0): None}
 
@@ -149,7 +155,7 @@ def test_file_survives_reopening(tmp_path: Path) -> None:
     url = f"duckdb:///{tmp_path}/x.duckdb"
     target = DuckDBTarget(url)
     dest = destination(target, create_table="id Int64")
-    target.session().write(dest, WriteJob([(1,)], [], {("t", 0): OffsetMove(None, 1)}))
+    target.session().write(dest, WriteJob({("t", 0): PartitionBlock(None, 1, rows=[(1,)])}))
     target.close()
     con = duckdb.connect(str(tmp_path / "x.duckdb"))
     assert con.execute("SELECT next_offset FROM odradek_ingest_offsets").fetchall() == [(1,)]

@@ -32,6 +32,14 @@ class Session(Protocol):
         """The next offset to consume per partition as stored with the table (None: none)."""
         ...
 
+    def pending_blocks(
+        self, destination: Destination, partitions: Sequence[TopicPartition]
+    ) -> dict[TopicPartition, int]:
+        """Per partition with a block begun but not known to be written, the offset that block
+        ends at: it is read again and written with exactly the same records. Empty for a target
+        with transactions, where a block is written or not."""
+        ...
+
     def write(self, destination: Destination, job: WriteJob) -> None:
         """Rows, error rows and offset moves in one transaction. Raises ``OffsetConflict``
         (nothing written) when a stored offset is not the job's ``expected`` one."""

@@ -120,6 +120,11 @@ class PostgreSQLSession:
         stored = {(str(t), int(p)): int(o) for t, p, o in found}
         return {tp: stored.get(tp) for tp in partitions}
 
+    def pending_blocks(
+        self, destination: Destination, partitions: Sequence[TopicPartition]
+    ) -> dict[TopicPartition, int]:
+        return {}  # a block is one transaction: written, or not at all
+
     def write(self, destination: Destination, job: WriteJob) -> None:
         try:
             with self.connection.transaction():
@@ -149,7 +154,7 @@ class PostgreSQLSession:
         table = quote(destination.offsets_table)
         key = [destination.group, destination.table]
         with self.connection.cursor() as cursor:
-            for (topic, partition), move in sorted(job.offsets.items()):
+            for (topic, partition), move in sorted(job.partitions.items()):
                 if move.expected is None:
                     cursor.execute(
                         f"INSERT INTO {table} (consumer_group, target_table, topic, "
