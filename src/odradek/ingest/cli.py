@@ -88,6 +88,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     action.add_argument("--pause", action="store_true", help="pause the running ingest")
     action.add_argument("--resume", action="store_true", help="resume a paused ingest")
     ops.add_argument("--output", choices=["table", "json"], default="table", help="--status")
+    ops.add_argument(
+        "--metrics-port",
+        metavar="PORT",
+        help="serve the statistics as Prometheus metrics on http://HOST:PORT/metrics",
+    )
+    ops.add_argument("--metrics-host", metavar="HOST", help="--metrics-port's address; 127.0.0.1")
     ops.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
     ops.add_argument(
         "--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -112,6 +118,8 @@ def _flag_values(args: argparse.Namespace) -> dict[str, Any]:
         "--offsets-table",
         "--auto-offset-reset",
         "--state-dir",
+        "--metrics-port",
+        "--metrics-host",
     ]
     for flag in names:
         dest = flag[2:].replace("-", "_")

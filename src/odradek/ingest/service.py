@@ -16,6 +16,7 @@ from typing import Any, TextIO
 from odradek.ingest.consumer import IngestConsumer
 from odradek.ingest.errors import IngestError
 from odradek.ingest.formats import make_format
+from odradek.ingest.metrics import MetricsEndpoint, StatusCollector
 from odradek.ingest.rows import RowBuilder
 from odradek.ingest.settings import IngestSettings
 from odradek.ingest.status import ConsumerStatus, pause_path, status_path, write_status
@@ -47,8 +48,34 @@ class IngestService:
     paused: threading.Event = field(default_factory=threading.Event)
     workers: list[Worker] = field(default_factory=list)
     started: float = field(default_factory=time.time)
+    metrics: MetricsEndpoint | None = None
 
     def run(self) -> int:
+        self.metrics = self._serve_metrics()
+        try:
+            return self._run()
+        finally:
+            if self.metrics is not None:
+                self.metrics.close()
+
+    def _serve_metrics(self) -> MetricsEndpoint | None:
+        settings = self.settings
+        if settings.metrics_port is None:
+            return None
+        collector = StatusCollector(
+            settings.group, settings.table, lambda: [w.status.snapshot() for w in self.workers]
+        )
+        try:
+            endpoint = MetricsEndpoint(settings.metrics_host, settings.metrics_port, collector)
+        except OSError as exc:
+            raise IngestError(
+                f"cannot serve metrics on {settings.metrics_host}:{settings.metrics_port}: "
+                f"{exc.strerror or exc}"
+            ) from None
+        log.info("metrics on %s", endpoint.url)
+        return endpoint
+
+    def _run(self) -> int:
         settings = self.settings
         target = open_target(settings)
         try:
@@ -122,6 +149,7 @@ class IngestService:
             "table": self.settings.table,
             "target": self.settings.target,
             "topics": list(self.settings.topics),
+            "metrics_url": None if self.metrics is None else self.metrics.url,
             "consumers": [w.status.snapshot() for w in self.workers],
         }
 

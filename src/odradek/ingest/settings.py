@@ -68,6 +68,8 @@ class IngestSettings:
     state_dir: Path = Path("odradek-ingest")
     keeper: str | None = None
     keeper_path: str = ""
+    metrics_port: int | None = None  # None: no metrics endpoint; 0: any free port
+    metrics_host: str = "127.0.0.1"
 
     @property
     def errors_table(self) -> str:
@@ -86,6 +88,7 @@ _INT_FIELDS = {
     "skip_broken_messages",
     "poll_timeout_ms",
     "flush_interval_ms",
+    "metrics_port",
 }
 _REQUIRED = ("bootstrap_server", "topics", "group", "format", "table")
 
@@ -187,6 +190,8 @@ def _check(settings: IngestSettings) -> None:
         raise SettingsError(
             f"auto_offset_reset must be 'earliest' or 'latest', got {settings.auto_offset_reset!r}"
         )
+    if settings.metrics_port is not None and settings.metrics_port > 65535:
+        raise SettingsError(f"metrics_port must be a port number, got {settings.metrics_port}")
     if settings.consumers < 1:
         raise SettingsError("consumers must be at least 1")
     if settings.max_block_size < 1:

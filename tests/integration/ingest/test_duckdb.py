@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ from typing import Any
 import duckdb
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.ingest.harness import (
     TABLE_COLUMNS,
@@ -25,7 +28,7 @@ from tests.integration.ingest.support import (
     produce,
     wait_for,
 )
-from tests.support.broker_process import BrokerProcess
+from tests.support.broker_process import BrokerProcess, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -228,4 +231,46 @@ def test_pause_and_resume(scenario: Scenario) -> None:
     control = IngestProcess(scenario.workdir, [*scenario.args(), "--resume"]).start()
     assert control.wait() == 0
     wait_for(lambda: scenario.stored_total() == 20, 60, "the records after resume")
+    assert process.terminate() == 0, process.log()
+
+
+def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        text = response.read().decode()
+    return {
+        (
+            s.name,
+            tuple(sorted((k, v) for k, v in s.labels.items() if k in ("topic", "partition"))),
+        ): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def test_metrics_endpoint_shows_rows_lag_and_times(scenario: Scenario) -> None:
+    produce(scenario.bootstrap, scenario.topic, [(f"k{i}", b'{"id": %d}' % i) for i in range(30)])
+    port = free_port()
+    process = scenario.ingest("--create-table", TABLE_COLUMNS, f"--metrics-port={port}")
+    url = f"http://127.0.0.1:{port}/metrics"
+
+    def loaded() -> dict[tuple[str, tuple[tuple[str, str], ...]], float] | None:
+        try:
+            samples = scrape(url)
+        except urllib.error.URLError:  # not listening yet
+            return None
+        written = [v for (n, _), v in samples.items() if n == "odradek_ingest_rows_written_total"]
+        lags = [v for (n, _), v in samples.items() if n == "odradek_ingest_lag"]
+        return samples if sum(written) == 30 and len(lags) == 6 and sum(lags) == 0 else None
+
+    samples = wait_for(loaded, 90, "30 rows written and no lag in the metrics")
+    offsets = {
+        int(dict(labels)["partition"]): value
+        for (name, labels), value in samples.items()
+        if name == "odradek_ingest_current_offset"
+    }
+    assert sum(offsets.values()) == 30 and sorted(offsets) == list(range(6))
+    assert samples[("odradek_ingest_messages_read_total", ())] == 30
+    assert samples[("odradek_ingest_last_commit_timestamp_seconds", ())] > 1.7e9
+    status = scenario.status()
+    assert status is not None and status["metrics_url"] == url
     assert process.terminate() == 0, process.log()
