@@ -370,8 +370,7 @@ class BrokerServer:
     async def _time_roll_loop(self) -> None:
         while True:
             await asyncio.sleep(TIME_ROLL_CHECK_SECONDS)
-            self.log_manager.for_each(lambda lg: lg.maybe_roll_for_time())
-            self.log_manager.for_each(lambda lg: lg.maybe_flush_for_time())
+            self.log_manager.maybe_roll_and_flush_for_time()
 
     def retry_waiting_connections(self) -> None:
         """A connection closed or freed request memory: serve the waiting ones that now fit."""

@@ -16,6 +16,8 @@ from array import array
 from bisect import bisect_right
 from pathlib import Path
 
+from odradek.storage.file_cache import CachedFile, FileCache
+
 _OFFSET_ENTRY = struct.Struct(">ii")
 _TIME_ENTRY = struct.Struct(">qi")
 
@@ -23,23 +25,27 @@ _TIME_ENTRY = struct.Struct(">qi")
 class _IndexFile:
     entry: struct.Struct
 
-    def __init__(self, path: Path, base_offset: int, max_entries: int) -> None:
+    def __init__(
+        self, path: Path, base_offset: int, max_entries: int, cache: FileCache | None
+    ) -> None:
         self.path = path
         self.base_offset = base_offset
         self.max_entries = max_entries
         self.keys = array("q")
         self.values = array("q")
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        # Open only while written (the entries are in memory): the broker's LRU closes it.
+        self._file = CachedFile(FileCache.shared() if cache is None else cache, path)
         self._size = 0
 
     def _load(self) -> None:
-        data = os.pread(self._fd, os.fstat(self._fd).st_size, 0)
+        fd = self._file.fd()
+        data = os.pread(fd, os.fstat(fd).st_size, 0)
         usable = len(data) - len(data) % self.entry.size
         for key, value in self.entry.iter_unpack(data[:usable]):
             self._add(key, value)
         self._size = usable
         if usable != len(data):
-            os.ftruncate(self._fd, usable)
+            os.ftruncate(fd, usable)
 
     def _add(self, key: int, value: int) -> None:
         raise NotImplementedError
@@ -53,28 +59,26 @@ class _IndexFile:
         return len(self.keys) >= self.max_entries
 
     def _write(self, packed: bytes) -> None:
-        os.pwrite(self._fd, packed, self._size)
+        os.pwrite(self._file.fd(), packed, self._size)
         self._size += len(packed)
 
     def reset(self) -> None:
         del self.keys[:]
         del self.values[:]
-        os.ftruncate(self._fd, 0)
+        os.ftruncate(self._file.fd(), 0)
         self._size = 0
 
     def truncate_to_entries(self, count: int) -> None:
         del self.keys[count:]
         del self.values[count:]
         self._size = count * self.entry.size
-        os.ftruncate(self._fd, self._size)
+        os.ftruncate(self._file.fd(), self._size)
 
     def flush(self) -> None:
-        os.fsync(self._fd)
+        os.fsync(self._file.fd())
 
     def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        self._file.close()
 
 
 class OffsetIndex(_IndexFile):
@@ -83,9 +87,14 @@ class OffsetIndex(_IndexFile):
     entry = _OFFSET_ENTRY
 
     def __init__(
-        self, path: Path, base_offset: int, max_index_bytes: int, load: bool = True
+        self,
+        path: Path,
+        base_offset: int,
+        max_index_bytes: int,
+        load: bool = True,
+        cache: FileCache | None = None,
     ) -> None:
-        super().__init__(path, base_offset, max(1, max_index_bytes // _OFFSET_ENTRY.size))
+        super().__init__(path, base_offset, max(1, max_index_bytes // _OFFSET_ENTRY.size), cache)
         if load:
             self._load()
 
@@ -118,9 +127,14 @@ class TimeIndex(_IndexFile):
     entry = _TIME_ENTRY
 
     def __init__(
-        self, path: Path, base_offset: int, max_index_bytes: int, load: bool = True
+        self,
+        path: Path,
+        base_offset: int,
+        max_index_bytes: int,
+        load: bool = True,
+        cache: FileCache | None = None,
     ) -> None:
-        super().__init__(path, base_offset, max(1, max_index_bytes // _TIME_ENTRY.size))
+        super().__init__(path, base_offset, max(1, max_index_bytes // _TIME_ENTRY.size), cache)
         if load:
             self._load()
 

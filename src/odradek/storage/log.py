@@ -35,6 +35,7 @@ from odradek.protocol.records.batch import (
 from odradek.protocol.records.codec import decode_records
 from odradek.protocol.records.control import decode_marker
 from odradek.storage import retention, swap, txn_index
+from odradek.storage.file_cache import FileCache
 from odradek.storage.file_records import FileRecords
 from odradek.storage.log_dir_failure import LogDirFailureChannel
 from odradek.storage.log_loader import LogLoader, rebuild_producer_state
@@ -107,9 +108,11 @@ class Log:
         log_start_offset: int = 0,
         clean_shutdown: bool = True,
         failure_channel: LogDirFailureChannel | None = None,
+        file_cache: FileCache | None = None,
     ) -> None:
         self.dir = directory
         self.failure_channel = failure_channel or LogDirFailureChannel()
+        self.file_cache = FileCache.shared() if file_cache is None else file_cache
         self.tp = tp
         self.topic_id = topic_id
         self.config = config
@@ -149,6 +152,7 @@ class Log:
             max_index_bytes=self.config.segment_index_bytes,
             created_ms=self.clock.milliseconds(),
             fresh=fresh,
+            cache=self.file_cache,
         )
 
     def _add_segment(self, segment: LogSegment) -> None:
@@ -426,13 +430,14 @@ class Log:
         log.debug("%s: rolled new segment at %d", self.tp, segment.base_offset)
         return segment
 
-    @_handles_io_errors("rolling a segment of")
-    def maybe_roll_for_time(self) -> None:
-        segment = self.active_segment
-        if segment.is_empty:
-            return
-        if self.clock.milliseconds() - segment.created_ms > self.config.segment_ms:
+    def maybe_roll_or_flush_for_time(self, now_ms: int) -> None:
+        """Roll a non-empty active segment older than ``segment.ms``; flush messages unflushed
+        for ``flush.ms``. Next to nothing for an idle log (the broker checks them all)."""
+        segment = self.segments[-1]
+        if segment.size and now_ms - segment.created_ms > self.config.segment_ms:
             self.roll()
+        if self._unflushed_messages and now_ms - self.last_flush_ms >= int(self.config["flush.ms"]):
+            self.flush()
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -587,7 +592,12 @@ class Log:
 
     @_handles_io_errors("flushing")
     def flush(self) -> None:
-        """fsync what is past the recovery point (flush.messages / flush.ms / shutdown)."""
+        """fsync what is past the recovery point (flush.messages / flush.ms / shutdown);
+        nothing when nothing was appended since the last flush (an idle log costs no fsync
+        at shutdown)."""
+        if not self._unflushed_messages and self.log_end_offset <= self.recovery_point:
+            self.last_flush_ms = self.clock.milliseconds()
+            return
         for segment in self.segments:
             if segment.next_offset > self.recovery_point or segment is self.active_segment:
                 segment.flush()
@@ -595,16 +605,16 @@ class Log:
         self._unflushed_messages = 0
         self.last_flush_ms = self.clock.milliseconds()
 
-    @_handles_io_errors("flushing")
-    def maybe_flush_for_time(self) -> None:
-        if self._unflushed_messages and self.clock.milliseconds() - self.last_flush_ms >= int(
-            self.config["flush.ms"]
-        ):
-            self.flush()
-
     @_handles_io_errors("writing a producer snapshot of")
     def write_producer_snapshot(self) -> None:
-        self.producer_state.write_snapshot(self.log_end_offset)
+        """Snapshot the producer state at the log end offset (shutdown), unless there is one
+        there already (nothing appended since) or the log is empty, as Kafka skips it."""
+        offset = self.log_end_offset
+        if offset == self.log_start_offset and not self.producer_state.entries:
+            return
+        if self.producer_state.snapshot_path(offset).exists():
+            return
+        self.producer_state.write_snapshot(offset)
 
     def close(self) -> None:
         for segment in self.segments:

@@ -24,6 +24,7 @@ from odradek.common.ids import TopicPartition
 from odradek.config.properties import parse_properties
 from odradek.config.topic import LogConfig
 from odradek.storage.checkpoint import read_offset_checkpoint, write_offset_checkpoint
+from odradek.storage.file_cache import MIN_CAPACITY, FileCache
 from odradek.storage.file_lock import FileLock
 from odradek.storage.files import (
     CLEAN_SHUTDOWN_FILE,
@@ -41,15 +42,24 @@ from odradek.storage.log_dir_failure import LogDirFailureChannel
 
 log = logging.getLogger(__name__)
 
+TIME_CHECKS_PER_CALL = 10_000
+
 
 class LogManager:
-    def __init__(self, log_dirs: list[Path], clock: Clock) -> None:
+    def __init__(
+        self, log_dirs: list[Path], clock: Clock, file_cache: FileCache | None = None
+    ) -> None:
         self.log_dirs = [d.resolve() for d in log_dirs]
         self.clock = clock
+        # The process's LRU of open segment files, sized by the open-file limit (a test may
+        # give its own).
+        self._own_limit = file_cache is None
+        self.file_cache = FileCache.shared() if file_cache is None else file_cache
         self.logs: dict[TopicPartition, Log] = {}  # the logs of the online dirs
         self.failure_channel = LogDirFailureChannel()
         self.failure_channel.listeners.append(_take_offline_hook(self))
         self._clean_dirs: set[Path] = set()  # left with a clean-shutdown marker
+        self._time_check_queue: list[Log] = []  # maybe_roll_and_flush_for_time's next logs
         self._recovery_points: dict[TopicPartition, int] = {}
         self._start_offsets: dict[TopicPartition, int] = {}
         self._high_watermarks: dict[TopicPartition, int] = {}
@@ -62,7 +72,14 @@ class LogManager:
         given or a new one). Partition logs are opened afterwards by :meth:`get_or_create_log`.
 
         Raises LogDirLockedError, having touched nothing, when another broker holds a log
-        dir; on any failure the locks taken are released."""
+        dir, and KafkaStorageError when the open-file limit leaves too few descriptors for
+        segment files; on any failure the locks taken are released."""
+        if self._own_limit and self.file_cache.capacity < MIN_CAPACITY:
+            raise KafkaStorageError(
+                f"the open file limit leaves room for {self.file_cache.capacity} open segment "
+                f"files, fewer than the {MIN_CAPACITY} needed: raise it (ulimit -n, "
+                "systemd's LimitNOFILE)"
+            )
         self._lock_log_dirs()
         try:
             return self._prepare_log_dirs(node_id, cluster_id)
@@ -220,6 +237,7 @@ class LogManager:
                 log_start_offset=self._start_offsets.get(tp, 0),
                 clean_shutdown=directory in self._clean_dirs,
                 failure_channel=self.failure_channel,
+                file_cache=self.file_cache,
             )
         except OSError as exc:
             self._dir_of[tp] = directory
@@ -271,12 +289,24 @@ class LogManager:
             fsync_dir(directory)
         shutil.rmtree(doomed, ignore_errors=True)
 
-    def for_each(self, action: Callable[[Log], None]) -> None:
-        """``action`` on every online log; one failing with KafkaStorageError (its dir went
-        offline, which the log reported) does not stop the others."""
-        for log_obj in list(self.logs.values()):
-            with contextlib.suppress(KafkaStorageError):
-                action(log_obj)
+    def maybe_roll_and_flush_for_time(self) -> None:
+        """Roll the active segments older than ``segment.ms`` and flush the logs with messages
+        unflushed for ``flush.ms`` (the broker calls it once a second). Each call checks at
+        most TIME_CHECKS_PER_CALL logs, the next ones in turn: every log each second up to
+        that many logs, every few seconds beyond, so that idle partitions cost no CPU."""
+        if not self._time_check_queue:
+            self._time_check_queue = list(self.logs.values())
+            self._time_check_queue.reverse()
+        queue, logs = self._time_check_queue, self.logs
+        now = self.clock.milliseconds()
+        for _ in range(min(len(queue), TIME_CHECKS_PER_CALL)):
+            log_obj = queue.pop()
+            if logs.get(log_obj.tp) is not log_obj:
+                continue  # deleted, or its dir went offline, since the queue was taken
+            try:
+                log_obj.maybe_roll_or_flush_for_time(now)
+            except KafkaStorageError:
+                continue  # reported by the log: its dir is offline now
 
     def checkpoint(self) -> None:
         """Write recovery points, log start offsets and high watermarks of every online log

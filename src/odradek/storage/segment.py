@@ -21,7 +21,8 @@ from odradek.protocol.records.batch import (
     compute_crc,
     read_header,
 )
-from odradek.storage.file_records import FileRecords, SharedFile
+from odradek.storage.file_cache import CachedFile, FileCache
+from odradek.storage.file_records import FileRecords
 from odradek.storage.files import (
     DELETED_SUFFIX,
     INDEX_SUFFIX,
@@ -61,28 +62,31 @@ class LogSegment:
         max_index_bytes: int,
         created_ms: int,
         fresh: bool = False,
+        cache: FileCache | None = None,
     ) -> None:
         prefix = directory / filename_prefix(base_offset)
         self.directory = directory
         self.base_offset = base_offset
         self.index_interval_bytes = index_interval_bytes
         self.log_path = prefix.with_name(prefix.name + LOG_SUFFIX)
-        flags = os.O_RDWR | os.O_CREAT | (os.O_TRUNC if fresh else 0)
-        # Shared with the FileRecords fetches read: open until the last of them is sent.
-        self._file = SharedFile(os.open(self.log_path, flags, 0o644))
-        self._fd = self._file.fd
-        self.size = os.fstat(self._fd).st_size
+        cache = FileCache.shared() if cache is None else cache
+        # Open while used (the broker's LRU closes it otherwise), and shared with the
+        # FileRecords fetches read: open until the last of them is sent.
+        self._log = CachedFile(cache, self.log_path, truncate=fresh)
+        self.size = os.fstat(self._log.fd()).st_size
         self.offset_index = OffsetIndex(
             prefix.with_name(prefix.name + INDEX_SUFFIX),
             base_offset,
             max_index_bytes,
             load=not fresh,
+            cache=cache,
         )
         self.time_index = TimeIndex(
             prefix.with_name(prefix.name + TIME_INDEX_SUFFIX),
             base_offset,
             max_index_bytes,
             load=not fresh,
+            cache=cache,
         )
         if fresh:
             self.offset_index.reset()
@@ -117,7 +121,7 @@ class LogSegment:
         time_entries = self.time_index.entries
         index_due = self._bytes_since_index_entry >= self.index_interval_bytes or position == 0
         try:
-            written = os.pwritev(self._fd, buffers, position)
+            written = os.pwritev(self._log.fd(), buffers, position)
             if written != size:
                 self._write_remainder(buffers, written, position)
             if index_due:
@@ -146,7 +150,7 @@ class LogSegment:
     def _undo_append(self, position: int, index_entries: int, time_entries: int) -> None:
         """Cut a failed append's bytes and index entries (freeing space needs none)."""
         with contextlib.suppress(OSError):
-            os.ftruncate(self._fd, position)
+            os.ftruncate(self._log.fd(), position)
         with contextlib.suppress(OSError):
             self.offset_index.truncate_to_entries(index_entries)
         with contextlib.suppress(OSError):
@@ -157,7 +161,7 @@ class LogSegment:
     ) -> None:
         data = b"".join(bytes(b) for b in buffers)[written:]
         while data:
-            count = os.pwrite(self._fd, data, position + written)
+            count = os.pwrite(self._log.fd(), data, position + written)
             written += count
             data = data[count:]
 
@@ -192,12 +196,12 @@ class LogSegment:
     # -- reading -----------------------------------------------------------------------------
 
     def read(self, position: int, size: int) -> bytes:
-        return os.pread(self._fd, size, position)
+        return os.pread(self._log.fd(), size, position)
 
     def file_records(self, position: int, size: int) -> FileRecords:
         """``size`` bytes at ``position`` left in the file, readable until closed even if
         this segment is deleted or closed first."""
-        return FileRecords(self._file, position, size)
+        return FileRecords(self._log.shared(), position, size)
 
     def batches(self, position: int = 0, end: int | None = None) -> Iterator[BatchLocation]:
         """Locations of whole batches from ``position`` on, reading headers in chunks.
@@ -206,7 +210,7 @@ class LogSegment:
         over without reading its body."""
         limit = self.size if end is None else end
         while limit - position >= LOG_OVERHEAD:
-            chunk = os.pread(self._fd, min(_SCAN_CHUNK, limit - position), position)
+            chunk = os.pread(self._log.fd(), min(_SCAN_CHUNK, limit - position), position)
             cursor = 0
             while len(chunk) - cursor >= LOCATE_SIZE:
                 base, length = _BASE_AND_LENGTH.unpack_from(chunk, cursor)
@@ -273,7 +277,7 @@ class LogSegment:
             valid_end = location.position + location.size
         truncated = self.size - valid_end
         if truncated:
-            os.ftruncate(self._fd, valid_end)
+            os.ftruncate(self._log.fd(), valid_end)
             self.size = valid_end
         return truncated
 
@@ -323,7 +327,7 @@ class LogSegment:
             keep = location.position + location.size
         else:
             keep = self.size if offset > self.base_offset else 0
-        os.ftruncate(self._fd, keep)
+        os.ftruncate(self._log.fd(), keep)
         self.size = keep
         self._recent.clear()
         self.recover()
@@ -331,16 +335,18 @@ class LogSegment:
     # -- lifecycle -------------------------------------------------------------------------------
 
     def flush(self) -> None:
-        os.fsync(self._fd)
+        os.fsync(self._log.fd())
         self.offset_index.flush()
         self.time_index.flush()
 
     def close(self) -> None:
-        if self._fd >= 0:
-            self._file.release()
-            self._fd = -1
+        self._log.close()
         self.offset_index.close()
         self.time_index.close()
+
+    def pin(self) -> None:
+        """Keep the ``.log`` file open, as it is now, until :meth:`close` (see swap)."""
+        self._log.pin()
 
     def delete(self) -> None:
         self.close()

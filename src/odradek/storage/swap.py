@@ -117,7 +117,11 @@ def installable_groups(
     log_obj: Log, groups: list[tuple[int, list[int]]]
 ) -> list[tuple[int, list[int]]]:
     """The cleaned groups (new base, replaced bases) whose segments are all still in
-    ``log_obj``, consecutive and inactive; the ``.cleaned`` files of the others are removed."""
+    ``log_obj``, consecutive and inactive; the ``.cleaned`` files of the others are removed.
+
+    The segments the valid groups replace are pinned open: :func:`install` renames the new
+    files to their names, so until :func:`swap_in` closes them they must keep reading their
+    own (now unlinked) files, never reopen the new ones by name."""
     bases = [segment.base_offset for segment in log_obj.segments]
     valid = []
     for base, replaced in groups:
@@ -132,6 +136,8 @@ def installable_groups(
                 path.unlink(missing_ok=True)
             continue
         valid.append((base, replaced))
+        for position in positions:
+            log_obj.segments[position].pin()
     return valid
 
 

@@ -87,7 +87,7 @@ def test_readable_after_the_segment_is_deleted(tmp_path: Path, clock: FakeClock)
     expected = log.read(0, 2**31 - 1).records
     records = log.read_file_records(0, 2**31 - 1).records
     assert isinstance(records, FileRecords)
-    fd = log.active_segment._fd
+    fd = records._fd()
     log.truncate_fully_and_start_at(6)  # deletes the segment's files
     assert not (log.dir / "00000000000000000000.log").exists()
     assert is_open(fd)
