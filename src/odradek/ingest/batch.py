@@ -27,11 +27,13 @@ Row = tuple[Value, ...]
 @dataclass(slots=True)
 class PartitionBlock:
     """One partition's part of a block: its stored offset goes from ``expected`` (None: none
-    stored) to ``next``; ``records`` records read (``broken`` of them broken) made ``rows``
-    and ``error_rows``. Made once per partition and block, then updated in place."""
+    stored; the block's first record is at ``first``) to ``next``; ``records`` records read
+    (``broken`` of them broken) made ``rows`` and ``error_rows``. Made once per partition and
+    block, then updated in place."""
 
     expected: int | None
     next: int
+    first: int = 0
     rows: list[Row] = field(default_factory=list)
     error_rows: list[Row] = field(default_factory=list)
     records: int = 0
@@ -120,7 +122,7 @@ class Batch:
             expected = self.positions.stored[tp]
             if offset < (expected or 0):
                 return False
-            part = self.job.partitions[tp] = PartitionBlock(expected, offset)
+            part = self.job.partitions[tp] = PartitionBlock(expected, offset, offset)
         elif offset < part.next:
             return False
         if not self.job.records:

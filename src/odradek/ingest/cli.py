@@ -66,7 +66,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="write every polled batch as its own block (kafka_commit_every_batch)",
     )
     target = parser.add_argument_group("target")
-    target.add_argument("--target", help="duckdb:///FILE (default), postgresql://... URL")
+    target.add_argument(
+        "--target",
+        help="duckdb:///FILE (default), postgresql://... or clickhouse://HOST:HTTP_PORT/DB",
+    )
     target.add_argument("--table", help="the table rows go to")
     target.add_argument(
         "--create-table", metavar="COLUMNS", help="create the table: 'id Int64, name String, ...'"
@@ -74,6 +77,16 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     target.add_argument("--error-table", help="stream mode's error table; <table>_errors")
     target.add_argument("--offsets-table", help="where offsets are kept; odradek_ingest_offsets")
     target.add_argument("--auto-offset-reset", choices=["earliest", "latest"])
+    target.add_argument(
+        "--keeper",
+        metavar="HOST:PORT[/PATH]",
+        help="ZooKeeper keeping a ClickHouse target's offsets",
+    )
+    target.add_argument(
+        "--keeper-path",
+        metavar="PATH",
+        help="znode of this ingest's offsets (kafka_keeper_path); /odradek-ingest/GROUP/DB.TABLE",
+    )
     parser.add_argument(
         "--consumer-property",
         action="append",
@@ -120,6 +133,8 @@ def _flag_values(args: argparse.Namespace) -> dict[str, Any]:
         "--state-dir",
         "--metrics-port",
         "--metrics-host",
+        "--keeper",
+        "--keeper-path",
     ]
     for flag in names:
         dest = flag[2:].replace("-", "_")

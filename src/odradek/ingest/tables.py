@@ -33,9 +33,15 @@ def prepare(target: Target, settings: IngestSettings, fmt: InputFormat) -> Desti
         error_table = settings.errors_table
         _error_table(target, error_table)
     target.create_offsets_table(settings.offsets_table)
-    return Destination(
+    destination = Destination(
         settings.table, tuple(columns), settings.group, settings.offsets_table, error_table
     )
+    refusals = target.refusals(destination)
+    if refusals:
+        raise TableMismatch(
+            f"{target.url} cannot take the records exactly once:\n  " + "\n  ".join(refusals)
+        )
+    return destination
 
 
 def _table(target: Target, settings: IngestSettings) -> list[Column]:

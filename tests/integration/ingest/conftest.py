@@ -5,8 +5,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.ingest import clickhouse_server
+from tests.integration.ingest.clickhouse_server import ClickHouseServer
 from tests.integration.ingest.support import PostgresServer, postgres_available
+from tests.support import zookeeper
 from tests.support.broker_process import BrokerProcess
+from tests.support.zookeeper import ZooKeeperProcess
 
 OVERRIDES = {
     "group.initial.rebalance.delay.ms": "0",
@@ -30,6 +34,29 @@ def postgres() -> Iterator[PostgresServer]:
     server = PostgresServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def keeper(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ZooKeeperProcess]:
+    """ZooKeeper for the ClickHouse tests: ClickHouse's replicated tables and ingest's
+    offsets (under different paths)."""
+    if not zookeeper.available():
+        pytest.skip("needs Debian's zookeeper package and a JDK")
+    server = ZooKeeperProcess(tmp_path_factory.mktemp("keeper")).start(timeout=90)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def clickhouse(keeper: ZooKeeperProcess) -> Iterator[ClickHouseServer]:
+    if not clickhouse_server.available():
+        pytest.skip("needs Debian's clickhouse-server")
+    server = ClickHouseServer(keeper.connect)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

@@ -41,6 +41,7 @@ class Scenario:
     fmt: str = "JSONEachRow"
     topic: str = ""  # an existing topic to read; else a new one is made
     src: Path = SRC
+    options: tuple[str, ...] = ()  # flags every run gets (a ClickHouse target's --keeper)
 
     def __post_init__(self) -> None:
         self.group = unique("group")
@@ -62,6 +63,7 @@ class Scenario:
             "--state-dir=state",
             "--log-level=INFO",
             *FAST_REJOIN,
+            *self.options,
             *extra,
         ]
         if instance:

@@ -23,8 +23,13 @@ def open_target(settings: IngestSettings) -> Target:
         except ImportError as exc:
             raise SettingsError(_driver_hint("psycopg", "postgresql", exc)) from None
         return PostgreSQLTarget(url)
+    if scheme == "clickhouse":
+        from odradek.ingest.targets.clickhouse import ClickHouseTarget
+
+        return ClickHouseTarget(settings)
     raise SettingsError(
-        f"unknown target {url!r}: duckdb:///FILE, duckdb:////ABSOLUTE/FILE or postgresql://..."
+        f"unknown target {url!r}: duckdb:///FILE, duckdb:////ABSOLUTE/FILE, postgresql://... "
+        "or clickhouse://HOST:HTTP_PORT/DATABASE"
     )
 
 

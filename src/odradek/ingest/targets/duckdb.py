@@ -105,6 +105,9 @@ class DuckDBTarget:
         with self._lock:
             self.connection.execute(offsets_ddl(table))
 
+    def refusals(self, destination: Destination) -> list[str]:
+        return []  # a block and its offsets are one transaction
+
     def session(self) -> DuckDBSession:
         with self._lock:
             return DuckDBSession(self.connection.cursor())

@@ -92,6 +92,9 @@ class PostgreSQLTarget:
             "PRIMARY KEY (consumer_group, target_table, topic, kafka_partition))".encode()
         )
 
+    def refusals(self, destination: Destination) -> list[str]:
+        return []  # a block and its offsets are one transaction
+
     def session(self) -> PostgreSQLSession:
         return PostgreSQLSession(_connect(self._dsn))
 
