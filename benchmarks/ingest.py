@@ -1,14 +1,16 @@
 """``odradek ingest`` benchmark and #17's acceptance run, against a real broker (and a real
 PostgreSQL server it starts), all processes killed by PID at the end.
 
-For each target (duckdb, postgresql):
+For each target (duckdb, postgresql, clickhouse -- with a ZooKeeper and a ClickHouse server
+it starts):
 
 * ``throughput``: N JSONEachRow records of ~100 bytes over P partitions are produced first;
   then one ingest process (block 65,536) loads them; reported: rows/s from its start to the
   moment its stored offsets reach the end, and its CPU seconds per million rows;
 * ``crash`` (``--kills K``): N records are produced while the ingest process is SIGKILLed K
   times, each at a random moment after it wrote a block; a last run catches up and is
-  stopped with SIGTERM; the table must hold every key exactly once (count and per key).
+  stopped with SIGTERM; reported: rows, duplicates and missing keys; DuckDB and PostgreSQL
+  must hold every key exactly once (count and per key).
 
 ``--compare-src DIR`` (another checkout's ``src``, e.g. ``git archive HEAD~1 src | tar -x
 -C /tmp/before``) measures throughput only, alternating rounds of that tree and this one on the
@@ -40,6 +42,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 
 import duckdb  # noqa: E402
 from confluent_kafka import Producer  # noqa: E402
+from tests.integration.ingest.clickhouse_server import ClickHouseServer  # noqa: E402
 from tests.integration.ingest.harness import (  # noqa: E402
     TABLE_COLUMNS,
     Scenario,
@@ -48,6 +51,7 @@ from tests.integration.ingest.harness import (  # noqa: E402
 )
 from tests.integration.ingest.support import SRC, PostgresServer, wait_for  # noqa: E402
 from tests.support.broker_process import BrokerProcess  # noqa: E402
+from tests.support.zookeeper import ZooKeeperProcess  # noqa: E402
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -100,26 +104,44 @@ def throughput(
     return count / elapsed, cpu / count * 1_000_000
 
 
-def run_target(name: str, target: str, broker: BrokerProcess, args: argparse.Namespace) -> None:
-    workdir = Path(tempfile.mkdtemp(prefix=f"ingest-bench-{name}-"))
-    query: Callable[[Scenario, str], list[tuple[Any, ...]]]
-    if name == "duckdb":
-        target = f"duckdb:///{workdir}/bench.duckdb"
+Query = Callable[[str], list[tuple[Any, ...]]]
 
-        def query(scenario: Scenario, sql: str) -> list[tuple[Any, ...]]:
-            con = duckdb.connect(f"{workdir}/bench.duckdb", read_only=True)
+
+def open_query(name: str, target: str) -> Query:
+    """Run SQL against a target's table (DuckDB: only while no ingest has the file open)."""
+    if name == "duckdb":
+
+        def duckdb_query(sql: str) -> list[tuple[Any, ...]]:
+            con = duckdb.connect(target.removeprefix("duckdb:///"), read_only=True)
             try:
                 return con.execute(sql).fetchall()
             finally:
                 con.close()
-    else:
+
+        return duckdb_query
+    if name == "postgresql":
         import psycopg
 
-        def query(scenario: Scenario, sql: str) -> list[tuple[Any, ...]]:
+        def postgresql_query(sql: str) -> list[tuple[Any, ...]]:
             with psycopg.connect(target) as connection:
                 return connection.execute(sql.encode()).fetchall()
 
-    scenario = Scenario(broker.bootstrap, target, workdir, partitions=args.partitions)
+        return postgresql_query
+    raise ValueError(name)
+
+
+def run_target(
+    name: str,
+    target: str,
+    query: Query,
+    broker: BrokerProcess,
+    args: argparse.Namespace,
+    options: tuple[str, ...] = (),
+) -> None:
+    workdir = Path(tempfile.mkdtemp(prefix=f"ingest-bench-{name}-"))
+    scenario = Scenario(
+        broker.bootstrap, target, workdir, partitions=args.partitions, options=options
+    )
     try:
         rate, cpu = throughput(scenario, args.records)
     finally:
@@ -127,7 +149,9 @@ def run_target(name: str, target: str, broker: BrokerProcess, args: argparse.Nam
     print(f"{name:<11} throughput  {rate:>10,.0f} rows/s   {cpu:6.1f} CPU s per million rows")
     if not args.kills:
         return
-    scenario = Scenario(broker.bootstrap, target, workdir, partitions=args.partitions)
+    scenario = Scenario(
+        broker.bootstrap, target, workdir, partitions=args.partitions, options=options
+    )
     started = time.monotonic()
     try:
         # Catching up runs at the throughput above, with smaller blocks: give it its time.
@@ -135,11 +159,32 @@ def run_target(name: str, target: str, broker: BrokerProcess, args: argparse.Nam
         kill_loop(scenario, args.records, args.kills, random.Random(args.seed), catch_up_s)
     finally:
         scenario.close()
-    check_exactly_once(lambda sql: query(scenario, sql), scenario.table, args.records)
+    ((total, distinct),) = query(f"SELECT count(*), count(DISTINCT _key) FROM {scenario.table}")
+    duplicates, missing = int(total) - int(distinct), args.records - int(distinct)
     print(
         f"{name:<11} crash       {args.records:,} records, {args.kills} SIGKILLs: "
-        f"each exactly once ({time.monotonic() - started:.0f} s)"
+        f"{int(total):,} rows, {duplicates:,} duplicates, {missing:,} missing "
+        f"({time.monotonic() - started:.0f} s)"
     )
+    if name != "clickhouse":  # the same, and each row's columns against its key
+        check_exactly_once(query, scenario.table, args.records)
+
+
+def run_clickhouse(broker: BrokerProcess, args: argparse.Namespace, base: Path) -> None:
+    """The ClickHouse target: a ZooKeeper and a ClickHouse server of its own."""
+    zookeeper = ZooKeeperProcess(base / "zookeeper").start(timeout=90)
+    server = ClickHouseServer(zookeeper.connect)
+    try:
+        server.start()
+
+        def query(sql: str) -> list[tuple[Any, ...]]:
+            return [tuple(row) for row in server.rows(sql)]
+
+        options = (f"--keeper={zookeeper.connect}",)
+        run_target("clickhouse", server.url, query, broker, args, options)
+    finally:
+        server.stop()
+        zookeeper.stop()
 
 
 def compare(
@@ -177,7 +222,7 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--partitions", type=int, default=6)
     parser.add_argument("--kills", type=int, default=20)
-    parser.add_argument("--targets", default="duckdb,postgresql")
+    parser.add_argument("--targets", default="duckdb,postgresql,clickhouse")
     parser.add_argument("--seed", type=int, default=17)
     parser.add_argument("--compare-src", metavar="DIR", help="another tree's src: A/B rounds")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of each with --compare-src")
@@ -191,11 +236,14 @@ def main() -> int:
             compare(broker, lambda d: f"duckdb:///{d}/bench.duckdb", args)
             return 0
         for name in args.targets.split(","):
-            target = ""
+            if name == "clickhouse":
+                run_clickhouse(broker, args, base)
+                continue
+            target = f"duckdb:///{base}/{name}.duckdb"
             if name == "postgresql":
                 postgres = PostgresServer().start()
                 target = postgres.url
-            run_target(name, target, broker, args)
+            run_target(name, target, open_query(name, target), broker, args)
     finally:
         broker.kill()
         if postgres is not None:
