@@ -63,7 +63,8 @@ class LogManager:
         self._recovery_points: dict[TopicPartition, int] = {}
         self._start_offsets: dict[TopicPartition, int] = {}
         self._high_watermarks: dict[TopicPartition, int] = {}
-        self._dir_of: dict[TopicPartition, Path] = {}
+        self._dir_of: dict[TopicPartition, Path] = {}  # changed through _assign only
+        self._dir_counts: dict[Path, int] = {}  # partitions per dir
         self.on_delete: list[Callable[[TopicPartition], None]] = []  # e.g. forget cleaning
         self._locks: list[FileLock] = []
 
@@ -131,7 +132,7 @@ class LogManager:
                 "None of the log dirs " + ", ".join(map(str, self.log_dirs)) + " is usable"
             )
         for directory, tp in self._partition_dirs():
-            self._dir_of[tp] = directory
+            self._assign(tp, directory)
         return cluster
 
     def _prepare_log_dir(self, directory: Path, node_id: int, cluster: str) -> None:
@@ -240,10 +241,10 @@ class LogManager:
                 file_cache=self.file_cache,
             )
         except OSError as exc:
-            self._dir_of[tp] = directory
+            self._assign(tp, directory)
             action = f"Error while loading log {tp} in dir {directory}"
             raise self.failure_channel.storage_error(directory, action, exc) from exc
-        self._dir_of[tp] = directory
+        self._assign(tp, directory)
         self.logs[tp] = log_obj
         elapsed = time.monotonic() - started
         if elapsed > 0.5:
@@ -255,14 +256,20 @@ class LogManager:
         return self._high_watermarks.get(tp)
 
     def _least_loaded_dir(self) -> Path:
+        """The online dir with the fewest partitions (the first of those)."""
         online = self.online_dirs
         if not online:
             raise KafkaStorageError("every log dir is offline")
-        counts = dict.fromkeys(online, 0)
-        for directory in self._dir_of.values():
-            if directory in counts:
-                counts[directory] += 1
-        return min(online, key=lambda d: counts[d])
+        return min(online, key=lambda d: self._dir_counts.get(d, 0))
+
+    def _assign(self, tp: TopicPartition, directory: Path) -> None:
+        previous = self._dir_of.get(tp)
+        if previous == directory:
+            return
+        if previous is not None:
+            self._dir_counts[previous] -= 1
+        self._dir_of[tp] = directory
+        self._dir_counts[directory] = self._dir_counts.get(directory, 0) + 1
 
     def delete_log(self, tp: TopicPartition) -> None:
         """Close the partition's log and remove its files: renamed to ``*-delete``, then
@@ -270,6 +277,8 @@ class LogManager:
         removed as far as the dir allows), so that deleting topics frees a full disk."""
         log_obj = self.logs.pop(tp, None)
         directory = self._dir_of.pop(tp, None)
+        if directory is not None:
+            self._dir_counts[directory] -= 1
         for hook in self.on_delete:
             hook(tp)
         if log_obj is not None:
