@@ -178,13 +178,31 @@ def dirty_bytes() -> int:
 
 
 def settle(limit: int = SETTLE_DIRTY_BYTES, timeout: float = SETTLE_TIMEOUT_S) -> float:
-    """Wait (bounded) until the previous slot's writes are no longer being written back, so
-    the next broker does not pay for them; returns the seconds waited."""
+    """Flush the file systems (a deleted log's discards included) and wait, bounded, until
+    nothing much is left to write back, so the next broker does not pay for the previous
+    slot's writes; returns the seconds it took."""
     began = time.monotonic()
+    os.sync()
     deadline = began + timeout
     while dirty_bytes() > limit and time.monotonic() < deadline:
         time.sleep(0.2)
     return time.monotonic() - began
+
+
+def cpu_ticks() -> tuple[int, int]:
+    """(all, steal) CPU time ticks of the machine since boot, from /proc/stat."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except (OSError, IndexError):
+        return 0, 0
+    ticks = [int(x) for x in fields[:8]]
+    return sum(ticks), ticks[7] if len(ticks) > 7 else 0
+
+
+def steal_percent(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """Share of the CPU time the hypervisor gave to others between two `cpu_ticks`."""
+    total = after[0] - before[0]
+    return 100 * (after[1] - before[1]) / total if total > 0 else 0.0
 
 
 # --------------------------------------------------------------------------- processes
@@ -272,6 +290,7 @@ class Sample:
     dirty_mb: float = 0.0
     settled_s: float = 0.0
     wall_s: float = 0.0
+    steal_pct: float = 0.0
 
 
 Measure = Callable[[Slot], dict[str, float]]
@@ -284,12 +303,13 @@ def run_slots(slots: Sequence[Slot], measure: Measure, progress: Progress) -> li
         settled = settle()
         sample = Sample(slot.case, slot.broker, slot.repeat, settled_s=settled)
         sample.load1, sample.dirty_mb = load_average()[0], dirty_bytes() / 2**20
-        began = time.monotonic()
+        began, ticks = time.monotonic(), cpu_ticks()
         try:
             sample.metrics = measure(slot)
         except Exception as exc:
             sample.error = f"{type(exc).__name__}: {exc}"
         sample.wall_s = time.monotonic() - began
+        sample.steal_pct = steal_percent(ticks, cpu_ticks())
         samples.append(sample)
         progress(number, len(slots), sample)
     return samples
@@ -427,6 +447,8 @@ def smoke_banner(run: Run) -> list[str]:
 def header_lines(run: Run) -> list[str]:
     loads = [s.load1 for s in run.samples]
     during = f"{min(loads):.1f}-{max(loads):.1f}" if loads else "-"
+    steal = [s.steal_pct for s in run.samples]
+    stolen = f"{min(steal):.1f}-{max(steal):.1f} %" if steal else "-"
     return [
         f"# {run.title}",
         "",
@@ -446,6 +468,7 @@ def header_lines(run: Run) -> list[str]:
         f"| load average after | {fmt_load(run.load_after)} |",
         f"| 1-min load average at the slots' starts | {during} |",
         f"| CPU pressure before / after | {run.pressure_before} / {run.pressure_after} |",
+        f"| CPU steal during the slots (hypervisor) | {stolen} |",
         "",
     ]
 

@@ -190,3 +190,10 @@ def process_exists(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def test_steal_is_the_share_of_cpu_ticks_given_to_others() -> None:
+    assert harness.steal_percent((1000, 10), (2000, 60)) == pytest.approx(5.0)
+    assert harness.steal_percent((1000, 10), (1000, 10)) == 0.0
+    total, steal = harness.cpu_ticks()
+    assert total >= steal >= 0
