@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, Producer
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.integration.console.support import Browser, ConsoleProcess, wait_for
 from tests.support.broker_process import BrokerProcess
@@ -35,11 +36,31 @@ def text_of(driver: Any, css: str) -> str:
     return str(driver.find_element(By.CSS_SELECTOR, css).text)
 
 
+def click_to_load(driver: Any, css: str) -> None:
+    """Click what loads a new page (a form's button) and wait for that page: chromedriver's
+    click returns before the navigation it starts, so the old page would still be read. The
+    old page's window carries a mark; the new page's does not."""
+    driver.execute_script("window.odradekOldPage = true;")
+    driver.find_element(By.CSS_SELECTOR, css).click()
+
+    def new_page_loaded(d: Any) -> bool:
+        try:
+            return bool(
+                d.execute_script(
+                    "return window.odradekOldPage === undefined"
+                    " && document.readyState === 'complete';"
+                )
+            )
+        except WebDriverException:  # between the two documents
+            return False
+
+    WebDriverWait(driver, TIMEOUT).until(new_page_loaded)
+
+
 def submit_and_confirm(driver: Any, form_css: str) -> None:
     """Submit a form, then the confirmation page's Confirm button."""
-    driver.find_element(By.CSS_SELECTOR, f"{form_css} button[type=submit]").click()
-    wait_for(lambda: driver.find_elements(By.ID, "confirm"), TIMEOUT, "confirmation page")
-    driver.find_element(By.ID, "confirm").click()
+    click_to_load(driver, f"{form_css} button[type=submit]")
+    click_to_load(driver, "#confirm")
     wait_for(lambda: driver.find_elements(By.ID, "notice"), TIMEOUT, "notice after the change")
 
 
@@ -80,16 +101,20 @@ def test_create_topic_and_produce_then_find_by_key(
     driver.find_element(By.ID, "produce-key").send_keys("order-42")
     driver.find_element(By.ID, "produce-headers").send_keys("source=ui")
     driver.find_element(By.ID, "produce-value").send_keys(json.dumps({"id": 42, "item": "tea"}))
-    driver.find_element(By.ID, "produce-button").click()
+    click_to_load(driver, "#produce-button")
     notice = wait_for(lambda: text_of(driver, "#notice"), TIMEOUT, "produce notice")
     assert notice == "Produced to partition 0 at offset 30."
 
     driver = open_page(browser, console, "/topics/ui-orders/messages")
     Select(driver.find_element(By.ID, "mode")).select_by_value("beginning")
     driver.find_element(By.ID, "key-filter").send_keys("order-42")
-    driver.find_element(By.ID, "read").click()
+    click_to_load(driver, "#read")
+    # The page before the click shows rows too: wait for the filtered page's address first.
     rows = wait_for(
-        lambda: driver.find_elements(By.CSS_SELECTOR, "#message-rows tr.record"),
+        lambda: (
+            "key=order-42" in driver.current_url
+            and driver.find_elements(By.CSS_SELECTOR, "#message-rows tr.record")
+        ),
         TIMEOUT,
         "the record found by key",
     )
@@ -112,8 +137,8 @@ def test_edit_a_topic_config(browser: Browser, console: ConsoleProcess) -> None:
     field = driver.find_element(By.CSS_SELECTOR, f"{row_css} input[name=value]")
     field.clear()
     field.send_keys("3600000")
-    driver.find_element(By.CSS_SELECTOR, f"{row_css} button[value=set]").click()
-    driver.find_element(By.ID, "confirm").click()
+    click_to_load(driver, f"{row_css} button[value=set]")
+    click_to_load(driver, "#confirm")
     assert wait_for(lambda: text_of(driver, "#notice"), TIMEOUT, "notice") == (
         "retention.ms set to 3600000."
     )
@@ -123,8 +148,8 @@ def test_edit_a_topic_config(browser: Browser, console: ConsoleProcess) -> None:
     )
     assert row.find_element(By.CSS_SELECTOR, "td.source").text == "DYNAMIC_TOPIC_CONFIG"
 
-    driver.find_element(By.CSS_SELECTOR, f"{row_css} button[value=delete]").click()
-    driver.find_element(By.ID, "confirm").click()
+    click_to_load(driver, f"{row_css} button[value=delete]")
+    click_to_load(driver, "#confirm")
     wait_for(lambda: text_of(driver, "#notice"), TIMEOUT, "notice")
     row = driver.find_element(By.CSS_SELECTOR, row_css)
     assert row.find_element(By.CSS_SELECTOR, "td.source").text == "DEFAULT_CONFIG"
@@ -204,10 +229,10 @@ def test_group_lag_rises_and_falls_then_offsets_reset(
     )
     Select(driver.find_element(By.ID, "reset-target")).select_by_value("offset")
     driver.find_element(By.ID, "reset-value").send_keys("5")
-    driver.find_element(By.ID, "reset-button").click()
+    click_to_load(driver, "#reset-button")
     details = wait_for(lambda: text_of(driver, "ul.details"), TIMEOUT, "reset plan")
     assert details == "ui-lag-0: 35 \u2192 5"
-    driver.find_element(By.ID, "confirm").click()
+    click_to_load(driver, "#confirm")
     assert wait_for(lambda: text_of(driver, "#notice"), TIMEOUT, "notice") == (
         "Offsets of 1 partition(s) reset."
     )
