@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -38,16 +40,37 @@ def test_broker_registration_is_ephemeral_and_exclusive(
     assert store.live_brokers() == {1: registration}
     body = json.loads(store.raw().get("/brokers/ids/1")[0])
     assert body["endpoints"] == ["PLAINTEXT://127.0.0.1:9093"] and body["rack"] == "rack-a"
-    with pytest.raises(ConfigError, match="already registered"):
-        store.register_broker(BrokerRegistration(1, "127.0.0.1", 9094, None), {})
-    other = ZkMetadataStore(zk_connect, session_timeout_ms=4000)
+    other = ZkMetadataStore(zk_connect, session_timeout_ms=2000)
     other.start()
     try:
+        # Another session holds id 1: waited for (a session's length and a half), then refused.
+        started = time.monotonic()
+        with pytest.raises(ConfigError, match="already registered"):
+            other.register_broker(BrokerRegistration(1, "127.0.0.1", 9094, None), {})
+        assert 2.5 < time.monotonic() - started < 10
         assert set(other.live_brokers()) == {1}
         store.close()
         assert other.live_brokers() == {}  # the ephemeral node went with the session
     finally:
         other.close()
+
+
+def test_registration_waits_for_another_sessions_node_to_go(
+    store: ZkMetadataStore, zk_connect: str
+) -> None:
+    """A broker restarted while ZooKeeper still holds its previous session's node (ZooKeeper
+    went away and came back, the session restored) registers once that session is gone."""
+    store.register_broker(BrokerRegistration(1, "127.0.0.1", 9093, None), {})
+    again = ZkMetadataStore(zk_connect, session_timeout_ms=20_000)
+    again.start()
+    try:
+        threading.Timer(1.0, store.close).start()  # the old session ends a second later
+        started = time.monotonic()
+        again.register_broker(BrokerRegistration(1, "127.0.0.1", 9094, None), {})
+        assert 0.9 < time.monotonic() - started < 10
+        assert again.live_brokers()[1].port == 9094
+    finally:
+        again.close()
 
 
 def test_controller_election_and_epoch(store: ZkMetadataStore, zk_connect: str) -> None:

@@ -97,6 +97,9 @@ USER_CONFIGS = "/config/users"
 CLIENT_CONFIGS = "/config/clients"
 CONFIG_CHANGES = "/config/changes"
 CONFIG_CHANGE_PREFIX = "config_change_"
+STALE_REGISTRATION_WAIT_FACTOR = 1.5
+"""How long a broker waits for another session's ``/brokers/ids/<id>`` to go, in session
+timeouts (ZooKeeper expires a session restored on its restart one timeout after it)."""
 CHANGE_EXPIRATION_MS = 15 * 60 * 1000  # notifications older than this are deleted
 
 
@@ -117,6 +120,7 @@ class ZkMetadataStore:
         self.connect = connect
         self.client = KazooClient(hosts=connect, timeout=session_timeout_ms / 1000)
         self.connection_timeout = (connection_timeout_ms or session_timeout_ms) / 1000
+        self.session_timeout = session_timeout_ms / 1000
         self.topics: dict[str, TopicMetadata] = {}
         self.by_id: dict[uuid.UUID, TopicMetadata] = {}
         self.broker_configs: dict[str, dict[str, str]] = {}
@@ -217,13 +221,45 @@ class ZkMetadataStore:
             "rack": registration.rack,
             "features": {},
         }
-        try:
-            self.client.create(f"{BROKERS}/{registration.broker_id}", _dumps(body), ephemeral=True)
-        except NodeExistsError as exc:
-            raise ConfigError(
-                f"broker.id {registration.broker_id} is already registered in "
-                "ZooKeeper by a live broker"
-            ) from exc
+        path = f"{BROKERS}/{registration.broker_id}"
+        # A node left by an earlier session of this broker (its ZooKeeper went away before the
+        # broker could close it, and came back with the session restored) lasts until that
+        # session expires: wait for it, as long as a session lasts, before calling it a
+        # live broker.
+        deadline = time.monotonic() + self.session_timeout * STALE_REGISTRATION_WAIT_FACTOR
+        warned = False
+        while True:
+            try:
+                self.client.create(path, _dumps(body), ephemeral=True)
+                return
+            except NodeExistsError:
+                pass
+            gone = threading.Event()
+            try:
+                stat = self.client.exists(path, watch=lambda _event, done=gone: done.set())
+            except NoNodeError:
+                continue
+            if stat is None:
+                continue
+            owner = stat.ephemeralOwner
+            if owner == self.client.client_id[0]:  # ours already: a create retried
+                self.client.set(path, _dumps(body))
+                return
+            if time.monotonic() >= deadline:
+                raise ConfigError(
+                    f"broker.id {registration.broker_id} is already registered in ZooKeeper "
+                    f"by a live broker (session 0x{owner:x}, not this broker's)"
+                )
+            if not warned:
+                warned = True
+                log.warning(
+                    "broker.id %d is registered in ZooKeeper by session 0x%x (not this "
+                    "broker's; left by its previous run?): waiting up to %.0f s for it to expire",
+                    registration.broker_id,
+                    owner,
+                    deadline - time.monotonic(),
+                )
+            gone.wait(max(0.0, min(1.0, deadline - time.monotonic())))
 
     def live_brokers(self) -> dict[int, BrokerRegistration]:
         brokers = {}
