@@ -48,6 +48,7 @@ from odradek.cluster.elections import (
     preferred_replica_election,
     unclean_election,
 )
+from odradek.cluster.metadata import PartitionState
 from odradek.cluster.reassignment import (
     OngoingReassignment,
     ReplicaAssignment,
@@ -55,7 +56,7 @@ from odradek.cluster.reassignment import (
     completion_state,
     state_after_assignment_change,
 )
-from odradek.cluster.zk_store import (
+from odradek.cluster.zk_data import (
     BROKERS,
     CONTROLLED_SHUTDOWN,
     CONTROLLER,
@@ -63,11 +64,10 @@ from odradek.cluster.zk_store import (
     DELETE_TOPICS,
     TOPIC_CONFIGS,
     TOPICS,
-    PartitionState,
-    ZkMetadataStore,
-    _dumps,
+    json_bytes,
     state_body,
 )
+from odradek.cluster.zk_store import ZkMetadataStore
 from odradek.common.ids import TopicPartition
 
 log = logging.getLogger(__name__)
@@ -301,7 +301,7 @@ class ZkController:
         body["removing_replicas"] = {str(p): r for p, r in sorted(topic.removing.items()) if r}
         transaction = self.zk.transaction()
         transaction.check(CONTROLLER_EPOCH, self.epoch_zk_version)
-        transaction.set_data(f"{TOPICS}/{topic.name}", _dumps(body), version=topic.zk_version)
+        transaction.set_data(f"{TOPICS}/{topic.name}", json_bytes(body), version=topic.zk_version)
         results = transaction.commit()
         if isinstance(results[0], Exception):
             raise ControllerFencedError()
