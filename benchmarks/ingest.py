@@ -2,7 +2,7 @@
 PostgreSQL server it starts), all processes killed by PID at the end.
 
 For each target (duckdb, postgresql, clickhouse -- with a ZooKeeper and a ClickHouse server
-it starts):
+it starts; ``kafka-engine`` is ClickHouse's own Kafka engine on the same load, for comparison):
 
 * ``throughput``: N JSONEachRow records of ~100 bytes over P partitions are produced first;
   then one ingest process (block 65,536) loads them; reported: rows/s from its start to the
@@ -170,8 +170,11 @@ def run_target(
         check_exactly_once(query, scenario.table, args.records)
 
 
-def run_clickhouse(broker: BrokerProcess, args: argparse.Namespace, base: Path) -> None:
-    """The ClickHouse target: a ZooKeeper and a ClickHouse server of its own."""
+def run_clickhouse(
+    broker: BrokerProcess, args: argparse.Namespace, base: Path, targets: list[str]
+) -> None:
+    """The ClickHouse target and/or ClickHouse's Kafka engine (``targets``): a ZooKeeper and a
+    ClickHouse server of their own."""
     zookeeper = ZooKeeperProcess(base / "zookeeper").start(timeout=90)
     server = ClickHouseServer(zookeeper.connect)
     try:
@@ -181,7 +184,10 @@ def run_clickhouse(broker: BrokerProcess, args: argparse.Namespace, base: Path) 
             return [tuple(row) for row in server.rows(sql)]
 
         options = (f"--keeper={zookeeper.connect}",)
-        run_target("clickhouse", server.url, query, broker, args, options)
+        if "clickhouse" in targets:
+            run_target("clickhouse", server.url, query, broker, args, options)
+        if "kafka-engine" in targets:
+            kafka_engine(broker, server, args)
     finally:
         server.stop()
         zookeeper.stop()
@@ -217,12 +223,71 @@ def compare(
         )
 
 
+def kafka_engine(broker: BrokerProcess, server: ClickHouseServer, args: argparse.Namespace) -> None:
+    """The same load through ClickHouse's own Kafka engine reading from odradek (seed 002's
+    setup: a Kafka table, a MergeTree table and a materialized view pumping one into the
+    other). ClickHouse 18.16's consumer starts at the log end (librdkafka's default
+    ``auto.offset.reset``; the server has no setting for it), so the records are produced
+    once it reads: a probe record is produced until it arrives, then the clock starts and the
+    records are produced. Reported: rows/s until the table holds every record, the server's
+    CPU per million rows, the producer's own time, and rows beyond the records (duplicates)."""
+    workdir = Path(tempfile.mkdtemp(prefix="ingest-bench-kafka-engine-"))
+    scenario = Scenario(broker.bootstrap, server.url, workdir, partitions=args.partitions)
+    table, queue = scenario.table, f"{scenario.table}_queue"
+    columns = "id Int64, name String, pad String"
+    server.query(f"CREATE TABLE {table} ({columns}) ENGINE = MergeTree ORDER BY tuple()")
+    server.query(
+        f"CREATE TABLE {queue} ({columns}) ENGINE = Kafka('{broker.bootstrap}', "
+        f"'{scenario.topic}', '{scenario.group}', 'JSONEachRow')"
+    )
+    server.query(f"CREATE MATERIALIZED VIEW {table}_mv TO {table} AS SELECT * FROM {queue}")
+
+    def count() -> int:
+        return int(server.query(f"SELECT count() FROM {table}"))
+
+    probe = Producer({"bootstrap.servers": broker.bootstrap})
+
+    def probe_arrived() -> bool:
+        probe.produce(scenario.topic, value=b'{"id": -1, "name": "probe", "pad": ""}')
+        probe.flush(30)
+        return wait_until_true(lambda: count() > 0, 5.0)
+
+    wait_for(probe_arrived, 600, "the Kafka engine reading the topic")
+    probes = count()
+    assert server.proc is not None
+    cpu_before, started = cpu_seconds(server.proc.pid), time.monotonic()
+    produce_all(broker.bootstrap, scenario.topic, args.records)
+    produced = time.monotonic() - started
+    try:
+        wait_for(lambda: count() >= probes + args.records, 3600, "every record in the table")
+    finally:
+        elapsed = time.monotonic() - started
+        cpu = cpu_seconds(server.proc.pid) - cpu_before
+        server.query(f"DROP TABLE {table}_mv")
+    beyond = count() - probes - args.records
+    print(
+        f"{'ch-kafka':<11} throughput  {args.records / elapsed:>10,.0f} rows/s   "
+        f"{cpu / args.records * 1_000_000:6.1f} CPU s per million rows (the ClickHouse server); "
+        f"produced in {produced:.1f} s; {beyond:,} rows beyond the records"
+    )
+
+
+def wait_until_true(predicate: Callable[[], bool], timeout: float) -> bool:
+    """Whether ``predicate`` holds within ``timeout`` seconds (polled every 0.2 s)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--partitions", type=int, default=6)
     parser.add_argument("--kills", type=int, default=20)
-    parser.add_argument("--targets", default="duckdb,postgresql,clickhouse")
+    parser.add_argument("--targets", default="duckdb,postgresql,clickhouse,kafka-engine")
     parser.add_argument("--seed", type=int, default=17)
     parser.add_argument("--compare-src", metavar="DIR", help="another tree's src: A/B rounds")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of each with --compare-src")
@@ -235,15 +300,17 @@ def main() -> int:
         if args.compare_src:
             compare(broker, lambda d: f"duckdb:///{d}/bench.duckdb", args)
             return 0
-        for name in args.targets.split(","):
-            if name == "clickhouse":
-                run_clickhouse(broker, args, base)
+        targets = args.targets.split(",")
+        for name in targets:
+            if name in ("clickhouse", "kafka-engine"):
                 continue
             target = f"duckdb:///{base}/{name}.duckdb"
             if name == "postgresql":
                 postgres = PostgresServer().start()
                 target = postgres.url
             run_target(name, target, open_query(name, target), broker, args)
+        if {"clickhouse", "kafka-engine"} & set(targets):
+            run_clickhouse(broker, args, base, targets)
     finally:
         broker.kill()
         if postgres is not None:
