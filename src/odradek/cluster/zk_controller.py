@@ -19,23 +19,20 @@ for, a timer) runs one reconciliation pass over the whole cluster:
 * brokers asking for a controlled shutdown lose their leaderships to other ISR members.
 
 The decisions are pure functions: the election rules in ``elections``, the reassignment
-steps in ``reassignment``. This module reads ZooKeeper, writes what they decide, and runs the
-controller thread.
+steps in ``reassignment``. The controller reads ZooKeeper and writes what they decide through
+``zk_controller_client`` (the epoch-fenced writes and topic deletion) and runs its events on the
+thread of ``zk_controller_events``; this module is the controller's lifecycle, its election and
+the reconciliation, preferred-leader and reassignment passes.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import json
 import logging
-import queue
-import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from typing import Any
 
-from kazoo.exceptions import NoNodeError
 from kazoo.protocol.states import KazooState
 from kazoo.recipe.watchers import ChildrenWatch, DataWatch
 from kio.schema.errors import ErrorCode
@@ -56,16 +53,17 @@ from odradek.cluster.reassignment import (
     completion_state,
     state_after_assignment_change,
 )
+from odradek.cluster.zk_controller_client import (
+    ControllerZkClient,
+    TopicAssignment,
+)
+from odradek.cluster.zk_controller_events import ControllerEventManager
 from odradek.cluster.zk_data import (
     BROKERS,
     CONTROLLED_SHUTDOWN,
     CONTROLLER,
-    CONTROLLER_EPOCH,
     DELETE_TOPICS,
-    TOPIC_CONFIGS,
     TOPICS,
-    json_bytes,
-    state_body,
 )
 from odradek.cluster.zk_store import ZkMetadataStore
 from odradek.common.ids import TopicPartition
@@ -73,53 +71,10 @@ from odradek.common.ids import TopicPartition
 log = logging.getLogger(__name__)
 
 # ElectionResult and OngoingReassignment are part of this module's API (admin handlers).
-__all__ = [
-    "ControllerFencedError",
-    "ElectionResult",
-    "OngoingReassignment",
-    "TopicAssignment",
-    "ZkController",
-]
-
-T = TypeVar("T")
-IDLE_RECONCILE_S = 5.0
-BUSY_RECONCILE_S = 0.25
+__all__ = ["ElectionResult", "OngoingReassignment", "ZkController"]
 
 
-@dataclass(slots=True)
-class TopicAssignment:
-    name: str
-    body: dict[str, Any]
-    zk_version: int
-    partitions: dict[int, list[int]] = field(default_factory=dict)
-    adding: dict[int, list[int]] = field(default_factory=dict)
-    removing: dict[int, list[int]] = field(default_factory=dict)
-    unclean: bool = False
-
-    def assignment(self, partition: int) -> ReplicaAssignment:
-        return ReplicaAssignment(
-            tuple(self.partitions[partition]),
-            tuple(self.adding.get(partition, ())),
-            tuple(self.removing.get(partition, ())),
-        )
-
-    def assign(self, partition: int, assignment: ReplicaAssignment) -> None:
-        self.partitions[partition] = list(assignment.replicas)
-        for key, replicas in (
-            (self.adding, assignment.adding),
-            (self.removing, assignment.removing),
-        ):
-            if replicas:
-                key[partition] = list(replicas)
-            else:
-                key.pop(partition, None)
-
-
-class ControllerFencedError(Exception):
-    """Another broker became controller (the epoch znode moved on)."""
-
-
-class ZkController:
+class ZkController(ControllerZkClient, ControllerEventManager):
     def __init__(
         self,
         store: ZkMetadataStore,
@@ -139,12 +94,8 @@ class ZkController:
         self.active = False
         self.epoch = -1
         self.epoch_zk_version = -1
-        self._events: queue.Queue[Callable[[], None] | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="controller", daemon=True)
-        self._stopped = False
-        self._busy = False
+        super().__init__()
         self._last_rebalance = time.monotonic()
-        self._last_reconcile = time.monotonic()
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -177,46 +128,6 @@ class ZkController:
         if data is None and not self._stopped:
             self._events.put(self._elect)
 
-    def _trigger(self, *_: object) -> None:
-        self._events.put(self._reconcile_event)
-
-    def submit(self, action: Callable[[], T]) -> concurrent.futures.Future[T]:
-        """Run ``action`` on the controller thread (admin requests)."""
-        future: concurrent.futures.Future[T] = concurrent.futures.Future()
-
-        def run() -> None:
-            try:
-                future.set_result(action())
-            except BaseException as exc:
-                future.set_exception(exc)
-
-        self._events.put(run)
-        return future
-
-    def _run(self) -> None:
-        while True:
-            period = BUSY_RECONCILE_S if self._busy else IDLE_RECONCILE_S
-            wait = max(0.0, self._last_reconcile + period - time.monotonic())
-            try:
-                event = self._events.get(timeout=wait)
-            except queue.Empty:
-                event = self._reconcile_event
-            if event is None:
-                return
-            try:
-                if (
-                    event is not self._reconcile_event
-                    and time.monotonic() - self._last_reconcile > period
-                ):
-                    self._reconcile_event()  # admin requests must not starve the timer
-                event()
-            except ControllerFencedError:
-                log.warning("controller epoch %d was fenced; resigning", self.epoch)
-                self.active = False
-            except Exception:
-                log.exception("controller event failed")
-                self._busy = True
-
     # -- election ---------------------------------------------------------------------------
 
     def _elect(self) -> None:
@@ -233,83 +144,6 @@ class ZkController:
         ChildrenWatch(self.zk, DELETE_TOPICS, self._trigger)
         ChildrenWatch(self.zk, CONTROLLED_SHUTDOWN, self._trigger)
         self._reconcile()
-
-    # -- reading the cluster ----------------------------------------------------------------
-
-    def _live_brokers(self) -> set[int]:
-        return {int(c) for c in self.zk.get_children(BROKERS)}
-
-    def _shutting_down(self) -> set[int]:
-        return {int(c) for c in self.zk.get_children(CONTROLLED_SHUTDOWN)}
-
-    def _topic(self, name: str) -> TopicAssignment | None:
-        try:
-            data, stat = self.zk.get(f"{TOPICS}/{name}")
-        except NoNodeError:
-            return None
-        body = json.loads(data)
-
-        def ints(key: str) -> dict[int, list[int]]:
-            return {int(p): [int(r) for r in rs] for p, rs in (body.get(key) or {}).items()}
-
-        value = self.store.topic_configs(name).get("unclean.leader.election.enable")
-        unclean = self.unclean_default if value is None else value.lower() == "true"
-        return TopicAssignment(
-            name,
-            body,
-            stat.version,
-            ints("partitions"),
-            ints("adding_replicas"),
-            ints("removing_replicas"),
-            unclean,
-        )
-
-    def _state(self, tp: TopicPartition) -> PartitionState | None:
-        return self.store.partition_state(tp.topic, tp.partition)
-
-    # -- writing, fenced by the controller epoch --------------------------------------------
-
-    def _write_state(
-        self, tp: TopicPartition, state: LeaderAndIsr, current: PartitionState | None
-    ) -> bool:
-        """Create the partition state, or update ``current`` if it is still the one in
-        ZooKeeper; False if it changed meanwhile."""
-        path = f"{TOPICS}/{tp.topic}/partitions/{tp.partition}/state"
-        body = state_body(PartitionState(state.leader, state.leader_epoch, state.isr, self.epoch))
-        if current is None:
-            self.zk.ensure_path(f"{TOPICS}/{tp.topic}/partitions/{tp.partition}")
-        transaction = self.zk.transaction()
-        transaction.check(CONTROLLER_EPOCH, self.epoch_zk_version)
-        if current is None:
-            transaction.create(path, body)
-        else:
-            transaction.set_data(path, body, version=current.zk_version)
-        results = transaction.commit()
-        if isinstance(results[0], Exception):
-            raise ControllerFencedError()
-        if isinstance(results[1], Exception):
-            return False
-        log.info(
-            "%s: leader %d, epoch %d, ISR %s", tp, state.leader, state.leader_epoch, list(state.isr)
-        )
-        return True
-
-    def _write_topic(self, topic: TopicAssignment) -> bool:
-        body = dict(topic.body)
-        body["partitions"] = {str(p): r for p, r in sorted(topic.partitions.items())}
-        body["adding_replicas"] = {str(p): r for p, r in sorted(topic.adding.items()) if r}
-        body["removing_replicas"] = {str(p): r for p, r in sorted(topic.removing.items()) if r}
-        transaction = self.zk.transaction()
-        transaction.check(CONTROLLER_EPOCH, self.epoch_zk_version)
-        transaction.set_data(f"{TOPICS}/{topic.name}", json_bytes(body), version=topic.zk_version)
-        results = transaction.commit()
-        if isinstance(results[0], Exception):
-            raise ControllerFencedError()
-        if isinstance(results[1], Exception):
-            return False
-        topic.zk_version += 1
-        topic.body = body
-        return True
 
     # -- reconciliation ---------------------------------------------------------------------
 
@@ -364,21 +198,6 @@ class ZkController:
                 )
             self._write_state(tp, change.new, state)
         return change.online
-
-    def _delete_topic(self, name: str) -> None:
-        try:
-            self.zk.delete(f"{TOPICS}/{name}", recursive=True)
-        except NoNodeError:
-            pass
-        try:
-            self.zk.delete(f"{TOPIC_CONFIGS}/{name}")
-        except NoNodeError:
-            pass
-        try:
-            self.zk.delete(f"{DELETE_TOPICS}/{name}")
-        except NoNodeError:
-            pass
-        log.info("deleted topic %s", name)
 
     # -- preferred leaders ------------------------------------------------------------------
 
