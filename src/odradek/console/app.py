@@ -165,19 +165,20 @@ def make_templates() -> Jinja2Templates:
 
 
 async def _sample_forever(console: Console) -> None:
-    """Sample lag (and throughput) every interval; a failed round is logged, not fatal."""
+    """Sample lag (and the metrics endpoints) every interval; a failed lag sampling is logged,
+    not fatal, and does not hold up the scrape (endpoints that fail are named in its errors)."""
     interval = console.settings.sample_interval
     while True:
         started = time.monotonic()
         try:
             console.samples.record_lag(await console.call(sample_lag, console.gateway))
-            if console.settings.metrics_urls:
-                scraped = await console.call(
-                    metrics.scrape, console.settings.metrics_urls, console.settings.timeout
-                )
-                console.samples.record_throughput(time.time(), scraped)
         except KafkaError as exc:
             log.warning("sampling failed: %s", exc)
+        if console.settings.metrics_urls:
+            scraped = await console.call(
+                metrics.scrape, console.settings.metrics_urls, console.settings.timeout
+            )
+            console.samples.record_throughput(time.time(), scraped)
         await asyncio.sleep(max(interval - (time.monotonic() - started), 0.1))
 
 

@@ -1,6 +1,6 @@
 """What the console samples in the background, every ``--sample-interval`` seconds, and keeps
 in memory for its charts: each group's total lag, the topics each group has committed
-offsets on, and (with ``--metrics-url``) throughput rates."""
+offsets on, and (with ``--metrics-url``) throughput rates and the brokers' app-info."""
 
 from __future__ import annotations
 
@@ -46,6 +46,7 @@ class ConsoleSamples:
     last_lag: LagSample | None = None
     topic_rates: dict[tuple[str, str], float] = field(default_factory=dict)
     metrics_errors: list[str] = field(default_factory=list)
+    app_info: dict[int, metrics.AppInfo] = field(default_factory=dict)
     _totals: tuple[float, dict[tuple[str, str], float]] | None = None
 
     def record_lag(self, sample: LagSample) -> None:
@@ -57,8 +58,10 @@ class ConsoleSamples:
         self.last_lag = sample
 
     def record_throughput(self, at: float, scraped: metrics.Throughput) -> None:
-        """Rates since the previous scrape, for the charts (all topics) and per topic."""
+        """Rates since the previous scrape, for the charts (all topics) and per topic; the
+        app-info of the brokers whose endpoint answered this time."""
         self.metrics_errors = list(scraped.errors)
+        self.app_info = dict(scraped.app_info)
         previous = self._totals
         self._totals = (at, dict(scraped.totals))
         if previous is None:

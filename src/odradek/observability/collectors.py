@@ -1,6 +1,6 @@
 """The Prometheus view of one broker: the hot-path families of ``metrics``, the scrape-time
 gauges the broker reports through ``view.BrokerView``, consumer lag (kafka_exporter's names),
-the event loop's lag and the process metrics."""
+the broker's app-info, the event loop's lag and the process metrics."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector,
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from odradek.common.version import __version__
 from odradek.observability import metrics
 from odradek.observability.loop_lag import LoopLag
 from odradek.observability.view import BrokerView, Gauge, Props
@@ -37,6 +38,7 @@ class BrokerCollector(Collector):
         for listener, count in broker.connections_by_listener().items():
             connections.add_metric([listener], count)
         yield connections
+        yield _app_info_family(broker.node_id)
         yield from _loop_lag_families(self.loop_lag)
 
     def describe(self) -> Iterable[Metric]:
@@ -63,6 +65,18 @@ def prometheus_name(domain: str, props: Props) -> tuple[str, dict[str, str]]:
     parts = [domain, values.pop("type", ""), values.pop("name", "")]
     name = "_".join(p for p in parts if p).lower().replace(".", "_").replace("-", "_")
     return name, {key.lower(): value for key, value in values.items()}
+
+
+def _app_info_family(broker_id: int) -> Metric:
+    """Kafka's ``kafka.server:type=app-info,id=N`` (its version and commit-id are strings) as
+    an info gauge: always 1, the strings and the broker id in its labels."""
+    info = GaugeMetricFamily(
+        "kafka_server_app_info",
+        "kafka.server:type=app-info,id=* version and commit-id (always 1)",
+        labels=["id", "version", "commit_id"],
+    )
+    info.add_metric([str(broker_id), __version__, "odradek"], 1)
+    return info
 
 
 def _lag_families(broker: BrokerView) -> Iterator[Metric]:

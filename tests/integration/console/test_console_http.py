@@ -1,7 +1,8 @@
 """The console over HTTP (no browser) against a real broker with its metrics endpoint: every
 page answers, the topic lifecycle's writes happen only once confirmed, forms need the
-console's token, the latency probe runs, throughput comes from the metrics endpoint, and
-basic authentication guards everything when an htpasswd file is given."""
+console's token, the latency probe runs, throughput and the broker's version come from the
+metrics endpoint (the version is "unknown" without one), and basic authentication guards
+everything when an htpasswd file is given."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
+from odradek.common.version import __version__
 from odradek.console.htpasswd import md5_crypt
 from tests.integration.console.support import ConsoleProcess, wait_for
 from tests.support.broker_process import BrokerProcess, free_port
@@ -77,10 +79,36 @@ def test_one_line_at_start_and_exit_0_on_sigterm(
 ) -> None:
     console = ConsoleProcess(metered_broker.bootstrap, tmp_path / "console.log").start()
     with httpx.Client(base_url=console.url, timeout=TIMEOUT) as http:
-        assert http.get("/").status_code == 200
+        page = http.get("/")
+        assert page.status_code == 200
+        # No --metrics-url: the broker's version is not known, and not guessed.
+        assert versions(page.text) == {"versions": "unknown", "version-0": "unknown"}
+        assert broker_version(http.get("/brokers/0").text) == "unknown"
     assert console.stop() == 0
     listening = f"odradek console for {metered_broker.bootstrap} listening on {console.url}/"
     assert console.log().splitlines() == [listening]
+
+
+def versions(overview: str) -> dict[str, str]:
+    """The Overview's version fact and per-broker version cells, by element id."""
+    cells = re.findall(r'<(?:dd|td) id="(versions|version-[0-9]+)"[^>]*>([^<]*)<', overview)
+    return dict(cells)
+
+
+def broker_version(page: str) -> str | None:
+    match = re.search(r'<span id="broker-version">([^<]*)<', page)
+    return None if match is None else match.group(1)
+
+
+def test_the_brokers_version_from_its_metrics_endpoint(http_console: ConsoleProcess) -> None:
+    with httpx.Client(base_url=http_console.url, timeout=TIMEOUT) as http:
+        shown = wait_for(
+            lambda: (v := versions(http.get("/").text)).get("versions") != "unknown" and v,
+            TIMEOUT,
+            "the version read from the metrics endpoint",
+        )
+        assert shown == {"versions": __version__, "version-0": __version__}
+        assert broker_version(http.get("/brokers/0").text) == __version__
 
 
 def test_every_page_answers(http_console: ConsoleProcess) -> None:

@@ -1,5 +1,5 @@
-"""Brokers: each broker's address, rack, leadership and log dirs; a broker's configs with
-the source of each value."""
+"""Brokers: each broker's address, rack, leadership and log dirs; a broker's version (its
+app-info, from its metrics endpoint) and configs with the source of each value."""
 
 from __future__ import annotations
 
@@ -62,6 +62,7 @@ async def broker_detail(request: Request) -> Response:
         configs=configs.values(),
         dirs=dirs,
         controller=view.controller_id == broker_id,
+        app_info=console.samples.app_info.get(broker_id),
     )
 
 

@@ -1,4 +1,5 @@
-"""Overview: cluster id, controller, brokers and racks, partition health, throughput."""
+"""Overview: cluster id, controller, brokers with their racks and versions, partition health,
+throughput."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from odradek.console.app import console_of
+from odradek.console.metrics import AppInfo
+from odradek.console.models import ClusterView
 from odradek.console.svg import sparkline
 
 THROUGHPUT = (
@@ -15,6 +18,17 @@ THROUGHPUT = (
     ("bytes_out", "Bytes out", "B"),
     ("messages_in", "Messages in", "msg"),
 )
+
+
+UNKNOWN = "unknown"
+
+
+def cluster_versions(view: ClusterView, app_info: dict[int, AppInfo]) -> list[str]:
+    """The versions the brokers run, each once, and "unknown" if some broker's app-info was
+    not read (no metrics endpoint given for it, or it did not answer the last scrape)."""
+    known = {app_info[b.id].version for b in view.brokers if b.id in app_info}
+    unknown = [UNKNOWN] if any(b.id not in app_info for b in view.brokers) else []
+    return sorted(known) + unknown
 
 
 async def overview(request: Request) -> Response:
@@ -38,6 +52,8 @@ async def overview(request: Request) -> Response:
         view=view,
         health=health,
         racks=racks,
+        app_info=samples.app_info,
+        versions=cluster_versions(view, samples.app_info),
         topics=len([t for t in view.topics.values() if not t.internal]),
         internal_topics=len([t for t in view.topics.values() if t.internal]),
         throughput=throughput if console.settings.metrics_urls else [],
