@@ -224,7 +224,7 @@ def compare(
 
 
 def kafka_engine(broker: BrokerProcess, server: ClickHouseServer, args: argparse.Namespace) -> None:
-    """The same load through ClickHouse's own Kafka engine reading from odradek (seed 002's
+    """The same load through ClickHouse's own Kafka engine reading from odradek (the usual
     setup: a Kafka table, a MergeTree table and a materialized view pumping one into the
     other). ClickHouse 18.16's consumer starts at the log end (librdkafka's default
     ``auto.offset.reset``; the server has no setting for it), so the records are produced
