@@ -11,11 +11,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import pytest
 from selenium.common.exceptions import WebDriverException
 
 from tests.support.broker_process import free_port
@@ -137,3 +138,12 @@ class Browser:
             self.driver.quit()
         finally:
             shutil.rmtree(self.profile, ignore_errors=True)
+
+
+def browser_or_skip() -> Iterator[Browser]:
+    """A module's browser fixture: one Chromium, closed after; skipped without Debian's."""
+    if not chromium_available():
+        pytest.skip("Debian's chromium and chromium-driver are not installed")
+    browser = Browser()
+    yield browser
+    browser.close()
