@@ -33,11 +33,10 @@ from odradek.cli.tools.client_quotas import (
     quota_value,
 )
 from odradek.cli.tools.common import UsageError
-from odradek.cli.tools.configs import (
-    Entities,
+from odradek.cli.tools.configs_entities import Entities, requested_entities
+from odradek.cli.tools.configs_scram_quotas import (
     ScramDescription,
     alteration_kind,
-    requested_entities,
     scram_alterations,
     scram_credential,
     scram_users_to_describe,
