@@ -16,20 +16,16 @@ from kio.schema.errors import ErrorCode
 from kio.static.primitive import i8, i32
 
 from odradek.cli.main import build_parser, main
-from odradek.cli.tools.acls import (
+from odradek.cli.tools.acls_args import (
     CLUSTER,
     acls_to_add,
-    adding_lines,
-    binding,
-    binding_filter,
     check_args,
-    current_lines,
-    from_binding,
     list_filters,
     parse_operation,
-    removal_question,
     requested_acls,
 )
+from odradek.cli.tools.acls_bindings import binding, binding_filter, from_binding
+from odradek.cli.tools.acls_output import adding_lines, current_lines, removal_question
 from odradek.cli.tools.common import ToolError, UsageError
 from odradek.protocol.client import response_module
 from odradek.security.acl import (
