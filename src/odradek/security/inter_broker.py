@@ -26,7 +26,7 @@ from odradek.security.listener_security import (
 )
 from odradek.security.sasl import PLAIN
 from odradek.security.sasl_client import SaslClient, create_sasl_client
-from odradek.security.ssl_factory import (
+from odradek.security.ssl_configs import (
     SSL_CLIENT_AUTH_CONFIG,
     SSL_KEY_PASSWORD_CONFIG,
     SSL_KEYSTORE_CERTIFICATE_CHAIN_CONFIG,
@@ -35,8 +35,8 @@ from odradek.security.ssl_factory import (
     SSL_KEYSTORE_PASSWORD_CONFIG,
     SSL_KEYSTORE_TYPE_CONFIG,
     SslConfigError,
-    client_ssl_context,
 )
+from odradek.security.ssl_factory import client_ssl_context
 
 SASL_MECHANISM_INTER_BROKER_PROTOCOL_CONFIG = "sasl.mechanism.inter.broker.protocol"
 

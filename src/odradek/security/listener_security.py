@@ -26,7 +26,8 @@ from odradek.security.jaas import (
 )
 from odradek.security.principal_mapping import SslPrincipalMapper
 from odradek.security.sasl import SUPPORTED_MECHANISMS
-from odradek.security.ssl_factory import SSL_CONFIG_NAMES, SslConfigError, server_ssl_context
+from odradek.security.ssl_configs import SSL_CONFIG_NAMES, SslConfigError
+from odradek.security.ssl_factory import server_ssl_context
 
 # Kafka's authorizer class names, all meaning odradek's built-in ACL authorizer.
 AUTHORIZER_CLASS_NAMES = frozenset(

@@ -27,14 +27,9 @@ from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from odradek.security import ssl_factory
-from odradek.security.ssl_factory import (
-    SSL_CONFIG_NAMES,
-    SslConfigError,
-    client_ssl_context,
-    peer_certificate_subject,
-    rfc2253_name,
-    server_ssl_context,
-)
+from odradek.security.ssl_configs import SSL_CONFIG_NAMES, SslConfigError
+from odradek.security.ssl_factory import client_ssl_context, server_ssl_context
+from odradek.security.ssl_subject import peer_certificate_subject, rfc2253_name
 
 ALICE = "CN=alice,OU=eng,O=Example,C=US"
 BROKER = "CN=localhost,O=Example"
