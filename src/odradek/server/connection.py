@@ -22,6 +22,7 @@ from odradek.observability import metrics
 from odradek.protocol.codec import RequestParseError
 from odradek.protocol.framing import FrameDecoder, FrameTooLargeError, InvalidFrameError
 from odradek.security.ssl_factory import peer_certificate_subject
+from odradek.server.connection_chunks import coalesced
 from odradek.server.connection_quotas import Admission
 from odradek.server.dispatcher import METADATA_CHANGING_APIS, Chunks, dispatch
 from odradek.server.errors import CloseConnectionError
@@ -380,7 +381,7 @@ class KafkaConnection(asyncio.Protocol):
     def _write(self, chunks: Chunks) -> None:
         if self._sends is not None and not self.closed:
             self.last_active = time.monotonic()
-            self._sends.send(chunks)
+            self._sends.send(coalesced(chunks))
             if self._sends.sending:
                 self._update_reading()  # not read further until it is sent
 
