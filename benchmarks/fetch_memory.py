@@ -11,12 +11,15 @@ reading should make the broker hold more memory.
    partition_max_bytes = 2^31-1, and never read.
 3. For ``--seconds``, sample the broker's VmRSS (``/proc/<pid>/status``) every 20 ms while
    another connection times Fetch round trips (at the log end, max_wait 0) back to back.
+4. The broker's event-loop lag over those seconds, from its ``/metrics``: how many of its
+   50 ms wake-ups came more than 50 ms late (the ``odradek_event_loop_lag_ms`` histogram's
+   change), and ``odradek_event_loop_max_lag_ms`` (the last minute, so the producing too).
 
     python benchmarks/fetch_memory.py [--size 1GiB] [--clients 10] [--seconds 5] [--json FILE]
 
 The broker (``python -m odradek serve``, the odradek on ``sys.path``: set PYTHONPATH to
 measure another tree) runs in a temp dir, removed at the end. Prints RSS (MB = 10^6 B) and
-round-trip percentiles."""
+round-trip percentiles and the event loop's lags."""
 
 from __future__ import annotations
 
@@ -38,7 +41,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.support.broker_process import BrokerProcess  # noqa: E402
+from tests.support.broker_process import BrokerProcess, free_port  # noqa: E402
 from tests.support.raw_client import (  # noqa: E402
     FETCH,
     RawClient,
@@ -46,6 +49,7 @@ from tests.support.raw_client import (  # noqa: E402
     request_bytes,
     request_module,
 )
+from tests.unit.observability.scrape import Samples, scrape  # noqa: E402
 
 from odradek.protocol.records.codec import encode_batch  # noqa: E402
 
@@ -53,6 +57,7 @@ PARTITION_MAX = 2**31 - 1
 BATCH_RECORDS = 16
 RECORD_BYTES = 60_000  # 16 x 60 kB: a batch just under message.max.bytes (1 MiB)
 IN_FLIGHT = 8
+LAG_BOUND_MS = 50.0  # one of the lag histogram's bucket bounds
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,16 @@ class Probe:
     rtt_p50_ms: float
     rtt_p99_ms: float
     rtt_max_ms: float
+    loop: LoopLags | None  # when the broker's metrics endpoint was given
+
+
+@dataclass(frozen=True)
+class LoopLags:
+    """The broker's event loop during the probe."""
+
+    wakeups: int  # of its lag monitor (one each 50 ms)
+    over_50ms: int  # of those wake-ups, how many came more than 50 ms late
+    max_lag_ms: float  # its max lag over the last minute (so the producing too)
 
 
 def rss_bytes(pid: int) -> int:
@@ -154,11 +169,35 @@ def round_trips(bootstrap: str, topic: str, stop: threading.Event) -> list[float
     return times
 
 
+def loop_lags(before: Samples | None, after: Samples) -> LoopLags:
+    """The event-loop lag histogram's change between two scrapes."""
+
+    def counts(samples: Samples | None) -> tuple[float, float]:
+        if samples is None:
+            return 0.0, 0.0
+        total = samples.get("odradek_event_loop_lag_ms_count")
+        return total, total - samples.get("odradek_event_loop_lag_ms_bucket", le=str(LAG_BOUND_MS))
+
+    (total_before, late_before), (total, late) = counts(before), counts(after)
+    return LoopLags(
+        wakeups=int(total - total_before),
+        over_50ms=int(late - late_before),
+        max_lag_ms=after.get("odradek_event_loop_max_lag_ms"),
+    )
+
+
 def probe(
-    pid: int, bootstrap: str, topic: str, produced: int, clients: int, seconds: float
+    pid: int,
+    bootstrap: str,
+    topic: str,
+    produced: int,
+    clients: int,
+    seconds: float,
+    metrics_port: int | None = None,
 ) -> Probe:
-    """Steps 2 and 3 against a broker that has ``topic`` produced."""
+    """Steps 2 to 4 against a broker that has ``topic`` produced (4 with ``metrics_port``)."""
     before = rss_bytes(pid)
+    lags_before = None if metrics_port is None else scrape(metrics_port)
     stop = threading.Event()
     times: list[float] = []
     failed: list[BaseException] = []
@@ -186,6 +225,7 @@ def probe(
             sock.close()
     if failed:
         raise failed[0]
+    loop = None if metrics_port is None else loop_lags(lags_before, scrape(metrics_port))
     ms = sorted(t * 1000 for t in times)
     return Probe(
         produced_bytes=produced,
@@ -197,6 +237,7 @@ def probe(
         rtt_p50_ms=statistics.median(ms),
         rtt_p99_ms=ms[min(len(ms) - 1, int(len(ms) * 0.99))],
         rtt_max_ms=ms[-1],
+        loop=loop,
     )
 
 
@@ -217,13 +258,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None, help="also write the figures to FILE")
     args = ap.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="odradek-fetch-memory-"))
-    broker = BrokerProcess(work / "data").start()
+    metrics_port = free_port()
+    broker = BrokerProcess(work / "data", overrides={"metrics.port": str(metrics_port)}).start()
     try:
         began = time.monotonic()
         produced = produce(broker.bootstrap, "fetch-memory", args.size)
         print(f"produced {produced / 1e6:.0f} MB in {time.monotonic() - began:.1f} s", flush=True)
         result = probe(
-            broker.pid, broker.bootstrap, "fetch-memory", produced, args.clients, args.seconds
+            broker.pid,
+            broker.bootstrap,
+            "fetch-memory",
+            produced,
+            args.clients,
+            args.seconds,
+            metrics_port,
         )
     finally:
         broker.kill()
@@ -235,6 +283,12 @@ def main(argv: list[str] | None = None) -> int:
         f"p50 {result.rtt_p50_ms:.1f} ms, p99 {result.rtt_p99_ms:.1f} ms, "
         f"max {result.rtt_max_ms:.1f} ms"
     )
+    if result.loop is not None:
+        print(
+            f"broker event loop: {result.loop.over_50ms} of {result.loop.wakeups} wake-ups more "
+            f"than {LAG_BOUND_MS:g} ms late; max lag in the last minute "
+            f"{result.loop.max_lag_ms:.1f} ms"
+        )
     if args.json:
         args.json.write_text(json.dumps(asdict(result), indent=2) + "\n")
     return 0
