@@ -1,4 +1,5 @@
-"""Config znodes: dynamic broker configs and user and client entity configs."""
+"""Config znodes: dynamic broker configs, user and client entity configs and client-metrics
+resources."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from odradek.cluster.metadata import check_entity_path
 from odradek.cluster.zk_data import (
     BROKER_CONFIGS,
     CLIENT_CONFIGS,
+    CLIENT_METRICS_CONFIGS,
     CONFIG,
     CONFIG_CHANGE_PREFIX,
     CONFIG_CHANGES,
@@ -26,8 +28,11 @@ class ConfigZnodes(ZkSession):
     ``/config/changes`` and written and re-read under the notified-metadata lock."""
 
     def _entity_paths(self) -> list[str]:
-        """Every user and client entity with a znode (some may hold no configs)."""
+        """Every user and client entity and client-metrics resource with a znode (some may
+        hold no configs)."""
         paths = [f"clients/{c}" for c in self.client.get_children(CLIENT_CONFIGS)]
+        metrics = self.client.get_children(CLIENT_METRICS_CONFIGS)
+        paths.extend(f"client-metrics/{name}" for name in metrics)
         for user in self.client.get_children(USER_CONFIGS):
             paths.append(f"users/{user}")
             try:

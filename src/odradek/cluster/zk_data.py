@@ -10,7 +10,8 @@
   "leader_epoch", "isr", "version"}``, updated conditionally on its znode version
 * ``/config/topics/<t>``, ``/config/brokers/<id|<default>>`` — ``{"version": 1, "config": {...}}``
 * ``/config/users/<u>``, ``/config/clients/<c>``, ``/config/users/<u>/clients/<c>`` — the same
-  shape: quotas and SCRAM credentials; each change is announced by a sequential
+  shape: quotas and SCRAM credentials; ``/config/client-metrics/<name>``, KIP-714's client
+  metrics resources, the same shape; each change is announced by a sequential
   ``/config/changes/config_change_<n>`` — ``{"version": 2, "entity_path": "users/<u>"}`` —
   which every broker follows to re-read the entity
 * ``/kafka-acl/<Type>/<name>`` (literal), ``/kafka-acl-extended/prefixed/<Type>/<name>``
@@ -47,6 +48,7 @@ DEFAULT_BROKER = DEFAULT_ENTITY
 CONFIG = "/config"
 USER_CONFIGS = "/config/users"
 CLIENT_CONFIGS = "/config/clients"
+CLIENT_METRICS_CONFIGS = "/config/client-metrics"
 CONFIG_CHANGES = "/config/changes"
 CONFIG_CHANGE_PREFIX = "config_change_"
 STALE_REGISTRATION_WAIT_FACTOR = 1.5

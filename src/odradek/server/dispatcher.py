@@ -51,6 +51,10 @@ from odradek.server.handlers.client_quotas import (
     handle_alter_client_quotas,
     handle_describe_client_quotas,
 )
+from odradek.server.handlers.client_telemetry import (
+    handle_get_telemetry_subscriptions,
+    handle_push_telemetry,
+)
 from odradek.server.handlers.fetch import handle_fetch
 from odradek.server.handlers.group_admin import (
     handle_delete_groups,
@@ -150,6 +154,8 @@ HANDLERS: dict[int, Handler] = {
     keys.ELECT_LEADERS_KEY: handle_elect_leaders,
     keys.ALTER_PARTITION_REASSIGNMENTS_KEY: handle_alter_partition_reassignments,
     keys.LIST_PARTITION_REASSIGNMENTS_KEY: handle_list_partition_reassignments,
+    keys.GET_TELEMETRY_SUBSCRIPTIONS_KEY: handle_get_telemetry_subscriptions,
+    keys.PUSH_TELEMETRY_KEY: handle_push_telemetry,
 }
 assert set(HANDLERS) == set(keys.SUPPORTED_APIS), "advertised APIs and handlers differ"
 

@@ -83,8 +83,8 @@ class ClientSeries:
         return set(self._instances)
 
     def families(self) -> Iterator[Metric]:
-        """The series as Prometheus families, one per name (a counter's samples get
-        ``_total``)."""
+        """The series as Prometheus families, one per name (a counter's samples end in one
+        ``_total``: ``connection.creation.total`` is ``connection_creation_total``)."""
         families: dict[str, Metric] = {}
         for entry in self._instances.values():
             for (name, labels), series in entry.series.items():
@@ -97,7 +97,7 @@ class ClientSeries:
                         if counter
                         else GaugeMetricFamily(name, help_text)
                     )
-                sample = f"{name}_total" if family.type == "counter" else name
+                sample = f"{family.name}_total" if family.type == "counter" else name
                 family.add_sample(sample, dict(labels), series.value)
         yield from families.values()
 

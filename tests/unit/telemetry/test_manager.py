@@ -221,3 +221,14 @@ def test_an_instance_gone_for_three_intervals_is_forgotten_with_its_series() -> 
     manager.expire(3011)
     assert manager.series.instances() == set()
     assert instance_id not in manager.instances
+
+
+def test_a_counter_named_total_gets_one_suffix() -> None:
+    manager = _manager({"all": {"metrics": "*"}})
+    instance_id, sub = _subscribed(manager)
+    body = payload(delta_sums={"org.apache.kafka.producer.connection.creation.total": 1})
+    assert manager.push(instance_id, CLIENT, sub, False, NONE, body, 1) is ErrorCode.none
+    [family] = manager.series.families()
+    assert [s.name for s in family.samples] == [
+        "org_apache_kafka_producer_connection_creation_total"
+    ]

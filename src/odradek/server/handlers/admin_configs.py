@@ -1,4 +1,5 @@
-"""DescribeConfigs, AlterConfigs and IncrementalAlterConfigs for topics and brokers. The
+"""DescribeConfigs, AlterConfigs and IncrementalAlterConfigs for topics, brokers and KIP-714's
+``client-metrics`` resources (stored as the ``client-metrics/<name>`` entity). The
 altering handlers are coroutines: they await the metadata store's writes (ZooKeeper in a
 cluster) resource by resource, in request order."""
 
@@ -21,6 +22,7 @@ from odradek.server.authorization import (
     TOPIC_AUTHORIZATION_FAILED,
     authorize,
 )
+from odradek.telemetry import configs as client_metrics
 
 if TYPE_CHECKING:
     from odradek.server.broker import BrokerServer
@@ -30,6 +32,7 @@ ZERO = timedelta(0)
 TOPIC = 2
 BROKER = 4
 BROKER_LOGGER = 8
+CLIENT_METRICS = client_metrics.RESOURCE_TYPE
 
 
 def handle_describe_configs(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
@@ -49,7 +52,8 @@ def handle_describe_configs(broker: BrokerServer, ctx: RequestContext, request: 
             except KafkaError as exc:
                 outcome = exc.error_code, str(exc)
         error, message = outcome
-        configs = tuple(_entry(module, e, synonyms, docs) for e in entries)
+        source = client_metrics.CONFIG_SOURCE if resource.resource_type == CLIENT_METRICS else None
+        configs = tuple(_entry(module, e, synonyms, docs, source) for e in entries)
         results.append(
             build(
                 module.DescribeConfigsResult,
@@ -67,12 +71,13 @@ def _refusal(
     broker: BrokerServer, ctx: RequestContext, operation: AclOperation, resource: Any
 ) -> tuple[ErrorCode, str] | None:
     """The error for a resource whose configs the principal may not DESCRIBE_CONFIGS or
-    ALTER_CONFIGS: a topic's are the topic's to grant, a broker's the cluster's."""
+    ALTER_CONFIGS: a topic's are the topic's to grant, a broker's and a client-metrics
+    resource's the cluster's."""
     kind = resource.resource_type
     if kind == TOPIC:
         if not authorize(ctx, broker, operation, ResourceType.TOPIC, resource.resource_name):
             return ErrorCode.topic_authorization_failed, TOPIC_AUTHORIZATION_FAILED
-    elif kind in (BROKER, BROKER_LOGGER) and not authorize(
+    elif kind in (BROKER, BROKER_LOGGER, CLIENT_METRICS) and not authorize(
         ctx, broker, operation, ResourceType.CLUSTER
     ):
         return ErrorCode.cluster_authorization_failed, CLUSTER_AUTHORIZATION_FAILED
@@ -92,6 +97,8 @@ def _describe(broker: BrokerServer, resource: Any) -> list[ConfigEntry]:
         return _consistent_ids(entries, broker.node_id)
     if resource.resource_type == BROKER_LOGGER:
         return []
+    if resource.resource_type == CLIENT_METRICS:
+        return _describe_client_metrics(broker, resource.resource_name, wanted)
     raise InvalidRequestError(f"Unsupported resource type {resource.resource_type}")
 
 
@@ -120,7 +127,31 @@ def _consistent_ids(entries: list[ConfigEntry], node_id: int) -> list[ConfigEntr
     return fixed
 
 
-def _entry(module: Any, entry: ConfigEntry, synonyms: bool, docs: bool) -> Any:
+def _describe_client_metrics(
+    broker: BrokerServer, name: str, wanted: tuple[str, ...] | None
+) -> list[ConfigEntry]:
+    """The keys a client-metrics resource sets (none for a resource that does not exist)."""
+    client_metrics.check_name(name)
+    stored = broker.metadata_store.entity_configs.get(f"{client_metrics.ENTITY_TYPE}/{name}", {})
+    return [
+        ConfigEntry(
+            key,
+            value,
+            ConfigSource.UNKNOWN,  # the response says CLIENT_METRICS_CONFIG (see _entry)
+            False,
+            False,
+            client_metrics.CONFIG_TYPES.get(key, 0),
+            client_metrics.DOCS.get(key),
+            (),
+        )
+        for key, value in sorted(stored.items())
+        if not wanted or key in wanted
+    ]
+
+
+def _entry(
+    module: Any, entry: ConfigEntry, synonyms: bool, docs: bool, source: int | None = None
+) -> Any:
     listed = (
         tuple(
             build(module.DescribeConfigsSynonym, name=n, value=v, source=int(s))
@@ -134,7 +165,7 @@ def _entry(module: Any, entry: ConfigEntry, synonyms: bool, docs: bool) -> Any:
         name=entry.name,
         value=None if entry.sensitive else entry.value,
         read_only=entry.read_only,
-        config_source=int(entry.source),
+        config_source=int(entry.source) if source is None else source,
         is_sensitive=entry.sensitive,
         synonyms=listed,
         config_type=entry.config_type,
@@ -219,8 +250,28 @@ async def _alter(
             await broker.configs.alter_broker(
                 resource.resource_name, ops, validate_only, incremental
             )
+        elif resource.resource_type == CLIENT_METRICS:
+            await _alter_client_metrics(
+                broker, resource.resource_name, ops, validate_only, incremental
+            )
         else:
             return ErrorCode.invalid_request, f"Unsupported resource type {resource.resource_type}"
     except KafkaError as exc:
         return exc.error_code, str(exc)
     return ErrorCode.none, None
+
+
+async def _alter_client_metrics(
+    broker: BrokerServer,
+    name: str,
+    ops: list[tuple[str, int, str | None]],
+    validate_only: bool,
+    incremental: bool,
+) -> None:
+    """Validate the resource's new configs and store them (an empty set deletes it)."""
+    client_metrics.check_name(name)
+    path = f"{client_metrics.ENTITY_TYPE}/{name}"
+    current = broker.metadata_store.entity_configs.get(path, {})
+    configs = client_metrics.altered(current, ops, incremental)
+    if not validate_only:
+        await broker.metadata_store.set_entity_configs_async(path, configs)
