@@ -23,6 +23,7 @@ from kio.schema.incremental_alter_configs.v1.request import (
 from kio.schema.push_telemetry.v0.request import PushTelemetryRequest
 from kio.static.primitive import i8, i32
 
+from tests.integration.test_cli_common import fails, ok
 from tests.support.broker_process import BrokerProcess, free_port
 from tests.support.raw_client import RawClient
 from tests.unit.observability.scrape import Samples, scrape, wait_for_endpoint
@@ -188,3 +189,34 @@ def test_librdkafka_pushes_its_metrics(telemetry_broker: tuple[BrokerProcess, in
         assert "org_apache_kafka_producer_connection_creation_total" in series
     finally:
         producer.flush(10)
+
+
+def test_configs_tool_alters_and_describes_a_resource(
+    telemetry_broker: tuple[BrokerProcess, int],
+) -> None:
+    broker, _ = telemetry_broker
+    entity = ("--bootstrap-server", broker.bootstrap, "--entity-type", "client-metrics")
+    altered = ok(
+        "configs",
+        *entity,
+        "--entity-name",
+        "tool",
+        "--alter",
+        "--add-config",
+        "metrics=[org.apache.kafka.producer.,org.apache.kafka.consumer.],interval.ms=1000",
+    )
+    assert altered.strip() == "Completed updating config for client-metric tool."
+    assert describe_client_metrics(broker.bootstrap, "tool") == {
+        "interval.ms": ("1000", 7),
+        "metrics": ("org.apache.kafka.producer.,org.apache.kafka.consumer.", 7),
+    }
+    ok("configs", *entity, "--entity-name", "tool", "--alter", "--delete-config", "metrics")
+    described = ok("configs", *entity, "--entity-name", "tool", "--describe")
+    assert described.splitlines() == [
+        "Dynamic configs for client-metric tool are:",
+        "  interval.ms=1000 sensitive=false synonyms={}",
+    ]
+    refused = fails(
+        "configs", *entity, "--entity-name", "tool", "--alter", "--add-config", "interval.ms=5"
+    )
+    assert "interval.ms" in refused

@@ -1,7 +1,7 @@
 """``odradek configs``: kafka-configs.sh. Topics and brokers: DescribeConfigs and
 IncrementalAlterConfigs. Users: SCRAM credentials (Describe/AlterUserScramCredentials).
 Users and clients: quotas (DescribeClientQuotas/AlterClientQuotas, sent by the tool itself:
-``client_quotas``)."""
+``client_quotas``). Client-metrics resources (KIP-714): ``configs_client_metrics``."""
 
 from __future__ import annotations
 
@@ -12,8 +12,13 @@ from odradek.cli.tools.common import (
     UsageError,
     run_tool,
 )
+from odradek.cli.tools.configs_client_metrics import (
+    alter_client_metrics,
+    describe_client_metrics,
+)
 from odradek.cli.tools.configs_entities import (
     CLIENT_ENTITY_TYPES,
+    CLIENT_METRICS_ENTITY_TYPE,
     Entity,
     requested_entities,
     resource_entity,
@@ -28,6 +33,10 @@ def main(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     entities = requested_entities(args)
+    if entities.types[0] == CLIENT_METRICS_ENTITY_TYPE:
+        if args.action == "describe":
+            return describe_client_metrics(args, entities)
+        return alter_client_metrics(args, entities)
     if entities.types[0] in CLIENT_ENTITY_TYPES:
         if args.action == "describe":
             return describe_client_entities(args, entities)

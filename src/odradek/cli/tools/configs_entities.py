@@ -18,6 +18,7 @@ from odradek.cli.tools.kafka import (
 
 ENTITY_TYPES = {"topics": ResourceType.TOPIC, "brokers": ResourceType.BROKER}
 CLIENT_ENTITY_TYPES = ("users", "clients")
+CLIENT_METRICS_ENTITY_TYPE = "client-metrics"  # KIP-714 (configs_client_metrics)
 # The entity flags in the order Kafka's tool reads them: (attribute, entity type).
 _NAMED_SHORTHANDS = (
     ("topic", "topics"),
@@ -77,10 +78,10 @@ def requested_entities(args: argparse.Namespace) -> Entities:
     if duplicates:
         raise UsageError(f"Duplicate entity type(s) specified: {','.join(duplicates)}")
     for entity_type in types:
-        if entity_type not in ENTITY_TYPES and entity_type not in CLIENT_ENTITY_TYPES:
+        if entity_type not in (*ENTITY_TYPES, *CLIENT_ENTITY_TYPES, CLIENT_METRICS_ENTITY_TYPE):
             raise UsageError(
                 f"Invalid entity type {entity_type}, the entity type must be one of "
-                "topics, brokers, users, clients"
+                "topics, brokers, users, clients, client-metrics"
             )
     if len(types) > 1 and set(types) != set(CLIENT_ENTITY_TYPES):
         raise UsageError("Only 'users' and 'clients' entity types may be specified together")

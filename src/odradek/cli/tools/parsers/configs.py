@@ -47,13 +47,14 @@ def add_configs(commands: Any) -> None:
         dest="entity_types",
         action="append",
         metavar="TYPE",
-        help="topics, brokers, users or clients (users and clients may be given together)",
+        help="topics, brokers, users, clients or client-metrics (users and clients may be "
+        "given together)",
     )
     parser.add_argument(
         "--entity-name",
         dest="entity_names",
         action=_EntityNames,
-        help="the topic name, broker id, user principal or client id",
+        help="the topic name, broker id, user principal, client id or client-metrics resource name",
     )
     parser.add_argument(
         "--entity-default",
