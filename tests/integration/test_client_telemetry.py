@@ -82,9 +82,10 @@ def describe_client_metrics(bootstrap: str, name: str) -> dict[str, tuple[str | 
     return {c.name: (c.value, c.config_source) for c in result.configs}
 
 
-def wait_for_series(
+def wait_for_scrape(
     port: int, found: Callable[[Samples], bool], what: str, log: Callable[[], str]
 ) -> Samples:
+    """The first scrape for which ``found`` holds, polled until the deadline."""
     deadline = time.monotonic() + DEADLINE_S
     while time.monotonic() < deadline:
         samples = scrape(port)
@@ -189,6 +190,14 @@ def test_librdkafka_pushes_its_metrics(telemetry_broker: tuple[BrokerProcess, in
         assert "org_apache_kafka_producer_connection_creation_total" in series
     finally:
         producer.flush(10)
+        producer.close()
+    # Gone three push intervals after the client's last push.
+    wait_for_scrape(
+        port,
+        lambda samples: not client_series(samples, "telemetry-rdkafka"),
+        "drop of the closed client's series",
+        broker.log,
+    )
 
 
 def test_configs_tool_alters_and_describes_a_resource(
