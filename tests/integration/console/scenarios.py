@@ -187,6 +187,17 @@ def group_page_lag(stage: Stage, group: str) -> int:
     return int(text_of(driver, "#total-lag"))
 
 
+def wait_for_lag(stage: Stage, group: str, wanted: int, what: str) -> None:
+    """Until the group's page shows a total lag of ``wanted``; the failure names the last."""
+    seen: list[int] = []
+
+    def shown() -> bool:
+        seen.append(group_page_lag(stage, group))
+        return seen[-1] == wanted
+
+    wait_for(shown, TIMEOUT, lambda: f"{what}: lag {wanted} (last shown: {seen[-3:]})")
+
+
 def consume_all(consumer: Consumer, topic_end: int, deadline_s: float = TIMEOUT) -> None:
     """Poll until the group's position reaches ``topic_end`` on the one partition, then
     commit synchronously."""
@@ -221,14 +232,14 @@ def group_lag_rises_and_falls_then_offsets_reset(stage: Stage) -> None:
     try:
         consumer.subscribe(["ui-lag"])
         consume_all(consumer, 20)
-        wait_for(lambda: group_page_lag(stage, "ui-lag-group") == 0, TIMEOUT, "lag 0")
+        wait_for_lag(stage, "ui-lag-group", 0, "all consumed")
         driver = stage.browser.driver
         assert text_of(driver, "#group-state") == "STABLE"
         assert "ui-lag-0" in text_of(driver, "#members")
         assert driver.find_elements(By.ID, "reset-unavailable")
 
         produce(15)
-        wait_for(lambda: group_page_lag(stage, "ui-lag-group") == 15, TIMEOUT, "rise")
+        wait_for_lag(stage, "ui-lag-group", 15, "rise")
         # The sampler saw the rise: the chart's y axis tops at 15 or more.
         wait_for(
             lambda: (
@@ -239,7 +250,7 @@ def group_lag_rises_and_falls_then_offsets_reset(stage: Stage) -> None:
             "the lag chart showing the rise",
         )
         consume_all(consumer, 35)
-        wait_for(lambda: group_page_lag(stage, "ui-lag-group") == 0, TIMEOUT, "fall")
+        wait_for_lag(stage, "ui-lag-group", 0, "fall")
     finally:
         consumer.close()
 

@@ -42,8 +42,9 @@ def chromium_available() -> bool:
     return os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)
 
 
-def wait_for(predicate: Callable[[], T | None], timeout: float, what: str) -> T:
-    """Poll ``predicate`` until it returns something truthy; AssertionError naming ``what``."""
+def wait_for(predicate: Callable[[], T | None], timeout: float, what: str | Callable[[], str]) -> T:
+    """Poll ``predicate`` until it returns something truthy; AssertionError naming ``what``
+    (or what ``what()`` says then)."""
     deadline = time.monotonic() + timeout
     last: Exception | None = None
     while True:
@@ -54,7 +55,8 @@ def wait_for(predicate: Callable[[], T | None], timeout: float, what: str) -> T:
         if result:
             return result
         if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout:.0f} s (last error: {last!r})")
+            name = what() if callable(what) else what
+            raise AssertionError(f"{name}: not within {timeout:.0f} s (last error: {last!r})")
         time.sleep(0.2)
 
 
