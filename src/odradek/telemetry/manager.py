@@ -33,6 +33,10 @@ ACCEPTED_COMPRESSION_TYPES = (
 )
 # A client instance not heard from for this many push intervals is forgotten with its series.
 EXPIRY_INTERVALS = 3
+# At most this many client instances are kept (Kafka's cache size): past it, the one heard
+# from least recently is forgotten.
+MAX_INSTANCES = 16_384
+EXPIRY_CHECK_MS = 1_000  # how often the idle instances are looked for
 ZERO_UUID = uuid.UUID(int=0)
 
 
@@ -93,6 +97,7 @@ class ClientMetricsManager:
         self.instances: dict[uuid.UUID, ClientInstance] = {}
         self.series = ClientSeries()
         self._resources = _Resources()
+        self._next_expiry_check_ms: int | None = None
 
     # -- subscriptions --------------------------------------------------------------------------
 
@@ -244,27 +249,35 @@ class ClientMetricsManager:
         its subscription."""
         self.subscriptions()
         known = {**attributes, cm.CLIENT_INSTANCE_ID: str(instance_id)}
-        instance = self.instances.get(instance_id)
+        instance = self.instances.pop(instance_id, None)
         if instance is None or instance.subscription.version != self._resources.version:
             subscription = self._subscribe(instance_id, known)
             if instance is None:
                 instance = ClientInstance(instance_id, known, subscription)
-                self.instances[instance_id] = instance
             else:  # as a new instance: its timing starts again
                 instance.subscription = subscription
                 instance.last_get_ms = instance.last_push_ms = -1
         instance.attributes = known
         instance.last_seen_ms = now_ms
+        self.instances[instance_id] = instance  # the dict is in last-seen order
+        while len(self.instances) > MAX_INSTANCES:
+            self._forget(next(iter(self.instances)))
         return instance
+
+    def _forget(self, instance_id: uuid.UUID) -> None:
+        del self.instances[instance_id]
+        self.series.forget(instance_id)
 
     def expire(self, now_ms: int) -> None:
         """Forget the instances (and their series) not heard from for
-        :data:`EXPIRY_INTERVALS` push intervals."""
+        :data:`EXPIRY_INTERVALS` push intervals (looked for at most once a second)."""
+        if self._next_expiry_check_ms is not None and now_ms < self._next_expiry_check_ms:
+            return
+        self._next_expiry_check_ms = now_ms + EXPIRY_CHECK_MS
         for instance_id, instance in list(self.instances.items()):
             idle = now_ms - instance.last_seen_ms
             if idle > EXPIRY_INTERVALS * instance.subscription.interval_ms:
-                del self.instances[instance_id]
-                self.series.forget(instance_id)
+                self._forget(instance_id)
 
 
 def _subscription_id(metrics: tuple[str, ...], interval_ms: int, instance_id: uuid.UUID) -> int:

@@ -6,6 +6,7 @@ import pytest
 from kio.schema.errors import ErrorCode
 
 from odradek.protocol.records.compression import CompressionType, compress
+from odradek.telemetry import manager as manager_module
 from odradek.telemetry.manager import ZERO_UUID, ClientMetricsManager
 from tests.unit.telemetry.otlp_payloads import payload
 
@@ -218,9 +219,22 @@ def test_an_instance_gone_for_three_intervals_is_forgotten_with_its_series() -> 
     assert manager.push(instance_id, CLIENT, sub, False, NONE, body, 10) is ErrorCode.none
     manager.expire(3010)
     assert manager.series.instances() == {instance_id}
-    manager.expire(3011)
+    manager.expire(4011)  # the next check, a second later
     assert manager.series.instances() == set()
     assert instance_id not in manager.instances
+
+
+def test_past_the_cache_size_the_least_recently_seen_instance_goes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(manager_module, "MAX_INSTANCES", 3)
+    manager = _manager({"all": {"metrics": "*", "interval.ms": "1000"}})
+    first, sub = _subscribed(manager, now=0)
+    others = [_subscribed(manager, now=t)[0] for t in (1, 2)]
+    body = payload(gauges={"a": 1.0})
+    assert manager.push(first, CLIENT, sub, False, NONE, body, 3) is ErrorCode.none
+    newest, _ = _subscribed(manager, now=4)
+    assert set(manager.instances) == {first, others[1], newest}
 
 
 def test_a_counter_named_total_gets_one_suffix() -> None:
