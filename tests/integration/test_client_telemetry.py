@@ -187,6 +187,7 @@ def test_librdkafka_pushes_its_metrics(telemetry_broker: tuple[BrokerProcess, in
         assert series, f"librdkafka pushed nothing\n{broker.log()}"
         gauge = series["org_apache_kafka_producer_record_queue_time_avg"]
         assert gauge["client_instance_id"] != str(uuid.UUID(int=0))
+        assert gauge["client_software_name"] == "confluent-kafka-python"  # from ApiVersions
         assert "org_apache_kafka_producer_connection_creation_total" in series
     finally:
         producer.flush(10)

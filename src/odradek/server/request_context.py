@@ -11,6 +11,15 @@ from odradek.common.writes import PendingWrites
 from odradek.protocol.codec import RequestHeader
 
 
+@dataclass(slots=True)
+class ClientInformation:
+    """The client software a connection's ApiVersions request (v3+) named (KIP-511), or
+    empty; Kafka's ``ClientInformation``."""
+
+    software_name: str = ""
+    software_version: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class ConnectionInfo:
     """What a connection knows about its peer; one per connection, shared by its requests."""
@@ -19,6 +28,7 @@ class ConnectionInfo:
     peer_host: str = ""
     peer_port: int = -1
     principal: KafkaPrincipal = ANONYMOUS
+    client: ClientInformation = field(default_factory=ClientInformation)
 
 
 @dataclass(slots=True)

@@ -73,3 +73,22 @@ def test_invalid_name_or_version_is_an_invalid_request(
 def test_versions_before_3_have_nothing_to_check(version: int) -> None:
     request = request_module(API_VERSIONS_KEY, version).ApiVersionsRequest()
     assert is_valid_client_software(request, version)
+
+
+def test_the_client_software_is_kept_on_the_connection() -> None:
+    """What KIP-714's selectors and labels read (``client_software_name``/``_version``)."""
+    connection = ConnectionInfo()
+    request = request_module(API_VERSIONS_KEY, 3).ApiVersionsRequest(
+        client_software_name="apache-kafka-java", client_software_version="3.9.1"
+    )
+    ctx = RequestContext(RequestHeader(API_VERSIONS_KEY, 3, 1, "c"), connection)
+    assert handle_api_versions(cast(Any, None), ctx, request).error_code == ErrorCode.none
+    assert (connection.client.software_name, connection.client.software_version) == (
+        "apache-kafka-java",
+        "3.9.1",
+    )
+    invalid = request_module(API_VERSIONS_KEY, 3).ApiVersionsRequest(
+        client_software_name="-bad", client_software_version="1"
+    )
+    handle_api_versions(cast(Any, None), ctx, invalid)
+    assert connection.client.software_name == "apache-kafka-java"  # an invalid one is not kept

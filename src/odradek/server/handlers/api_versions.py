@@ -77,10 +77,14 @@ def encoded_api_versions(
 
 def handle_api_versions(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
     """The supported version ranges; INVALID_REQUEST with no ranges, as Kafka answers, for an
-    invalid client software name or version (the connection stays open)."""
+    invalid client software name or version (the connection stays open). A valid one is kept
+    as the connection's client information."""
     version = ctx.header.api_version
     if not is_valid_client_software(request, version):
         return _response(version, ErrorCode.invalid_request, apis={})
+    if version >= 3:  # what the connection's client is, for client metrics' selectors
+        ctx.connection.client.software_name = request.client_software_name
+        ctx.connection.client.software_version = request.client_software_version
     return _supported(version)
 
 

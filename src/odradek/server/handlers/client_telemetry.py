@@ -63,6 +63,8 @@ def _client(ctx: RequestContext) -> dict[str, str]:
         cm.CLIENT_ID: ctx.header.client_id or "",
         cm.CLIENT_SOURCE_ADDRESS: connection.peer_host,
         cm.CLIENT_SOURCE_PORT: str(connection.peer_port),
+        cm.CLIENT_SOFTWARE_NAME: connection.client.software_name,
+        cm.CLIENT_SOFTWARE_VERSION: connection.client.software_version,
     }
 
 
