@@ -10,7 +10,8 @@ limit (the broker raises its soft limit to the hard one). Measured, in order:
 2. idle: the broker's CPU share over ``--idle`` seconds with no client, and its RSS;
 3. Metadata for all topics (v12, topics null): ``--metadata-samples`` round trips, each
    until the whole response frame has arrived (not decoded): median, p99 and max, and the
-   response size;
+   response size; then the broker's ``odradek_event_loop_max_lag_ms`` (its longest event-loop
+   lag in the last minute);
 4. restart: one record is produced to partition 0 of every 100th topic, then SIGTERM; the
    clean shutdown's time, then the time from spawning the broker until ``/ready`` answers 200
    (logs loaded, listeners up);
@@ -51,7 +52,7 @@ from tests.support.raw_client import (  # noqa: E402
     request_module,
     response_class,
 )
-from tests.unit.observability.scrape import http_get  # noqa: E402
+from tests.unit.observability.scrape import http_get, scrape  # noqa: E402
 
 from odradek.protocol.records.codec import decode_batches, encode_batch  # noqa: E402
 
@@ -185,6 +186,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             round_trips, listed, size = metadata_round_trips(client, args.metadata_samples)
             assert listed == args.topics, listed
             result["metadata_all_topics"] = {"topics": listed, "bytes": size, **ms(round_trips)}
+            lag = scrape(metrics_port).get("odradek_event_loop_max_lag_ms")
+            result["event_loop_max_lag_ms_after_metadata"] = round(lag, 1)
             print(json.dumps(result["metadata_all_topics"]), flush=True)
             produce_samples(client, args.topics, "before-restart")
 
