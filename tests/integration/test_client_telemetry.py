@@ -35,12 +35,18 @@ CLIENT_METRICS = i8(16)
 DEADLINE_S = 90.0
 
 
+TELEMETRY_MAX_BYTES = 524_288
+
+
 @pytest.fixture
 def telemetry_broker(
     broker_factory: Callable[..., BrokerProcess],
 ) -> Iterator[tuple[BrokerProcess, int]]:
     port = free_port()
-    broker = broker_factory(overrides={"metrics.port": str(port)})
+    # telemetry.max.bytes below Kafka's default: what the broker tells clients is its config.
+    broker = broker_factory(
+        overrides={"metrics.port": str(port), "telemetry.max.bytes": str(TELEMETRY_MAX_BYTES)}
+    )
     wait_for_endpoint(port)
     yield broker, port
 
@@ -135,7 +141,7 @@ def test_raw_subscription_and_pushes(telemetry_broker: tuple[BrokerProcess, int]
         assert instance_id != uuid.UUID(int=0)
         assert answer.requested_metrics == ("",)
         assert answer.push_interval.total_seconds() == 60
-        assert answer.telemetry_max_bytes == 1048576
+        assert answer.telemetry_max_bytes == TELEMETRY_MAX_BYTES
         again = client.call(GetTelemetrySubscriptionsRequest(client_instance_id=instance_id))
         assert again.error_code == ErrorCode.throttling_quota_exceeded
 

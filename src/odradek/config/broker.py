@@ -102,6 +102,7 @@ _BROKER_ONLY: tuple[ConfigDef, ...] = (
     ConfigDef("producer.id.expiration.ms", I, 86_400_000, validator=at_least(1)),
     ConfigDef("producer.id.expiration.check.interval.ms", I, 600_000, validator=at_least(1)),
     ConfigDef("group.initial.rebalance.delay.ms", I, 3000, validator=at_least(0)),
+    ConfigDef("telemetry.max.bytes", I, 1_048_576, validator=at_least(1)),
     ConfigDef("group.min.session.timeout.ms", I, 6000),
     ConfigDef("group.max.session.timeout.ms", I, 1_800_000),
     ConfigDef("group.max.size", I, 2**31 - 1, validator=at_least(1)),

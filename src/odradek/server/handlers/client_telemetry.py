@@ -27,7 +27,9 @@ class _BrokerTelemetry:
 
     def __init__(self, broker: BrokerServer) -> None:
         store = broker.metadata_store
-        self.manager = ClientMetricsManager(lambda: store.entity_configs)
+        self.manager = ClientMetricsManager(
+            lambda: store.entity_configs, int(broker.config.get("telemetry.max.bytes"))
+        )
         self.exported = False
         self._clock = broker.clock
 
