@@ -27,7 +27,7 @@ from confluent_kafka import Producer
 
 from odradek.protocol.records.codec import encode_batch
 from tests.support.cluster import Cluster, read_partitions
-from tests.support.raw_client import FETCH, request_module
+from tests.support.raw_client import FETCH, PRODUCE, request_module
 
 NOT_LEADER_OR_FOLLOWER = 6
 PARTITIONS = 3
@@ -36,6 +36,22 @@ RECORDS = 300
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def produce_v11(topic: str, partition: int, records: bytes) -> Any:
+    """Produce v11: the version whose NOT_LEADER_OR_FOLLOWER names the leader (KIP-951)."""
+    mod = request_module(PRODUCE, 11)
+    return mod.ProduceRequest(
+        transactional_id=None,
+        acks=-1,
+        timeout=timedelta(seconds=10),
+        topic_data=(
+            mod.TopicProduceData(
+                name=topic,
+                partition_data=(mod.PartitionProduceData(index=partition, records=records),),
+            ),
+        ),
+    )
 
 
 def fetch_v10(topic: str, partition: int) -> Any:
@@ -105,6 +121,15 @@ def test_cluster_basic(cluster: Callable[..., Cluster]) -> None:
                 fetched = client.call(fetch_v10(topic, p))
                 [partition] = fetched.responses[0].partitions
                 assert partition.error_code == NOT_LEADER_OR_FOLLOWER, (follower, p, partition)
+                # KIP-951: from Produce v10 the answer names the leader and its address.
+                response = client.call(produce_v11(topic, p, batch))
+                [refused] = response.responses[0].partition_responses
+                assert refused.error_code == NOT_LEADER_OR_FOLLOWER, (follower, p, refused)
+                assert refused.current_leader.leader_id == state.leader, refused
+                assert refused.current_leader.leader_epoch >= 0, refused
+                assert [(e.node_id, e.host, e.port) for e in response.node_endpoints] == [
+                    (state.leader, "127.0.0.1", c.broker(state.leader).port)
+                ]
 
     # Produce with acks=all, consume everything back.
     producer = Producer({"bootstrap.servers": c.bootstrap, "acks": "all", "linger.ms": 5})

@@ -31,6 +31,11 @@ from odradek.protocol.records.validation import record_errors_of
 from odradek.security.acl import AclOperation, ResourceType
 from odradek.server.authorization import authorize, denied
 from odradek.server.errors import CloseConnectionError
+from odradek.server.leader_discovery import (
+    node_endpoints,
+    supports_leader_discovery,
+    with_current_leader,
+)
 
 if TYPE_CHECKING:
     from odradek.server.broker import BrokerServer
@@ -115,8 +120,8 @@ def handle_produce(broker: BrokerServer, ctx: RequestContext, request: Any) -> A
             raise CloseConnectionError("acks=0 produce failed")
         return None
     if waits:
-        return _await_isr(broker, module, request, topics, waits)
-    return _response(module, topics)
+        return _await_isr(broker, module, ctx, request, topics, waits)
+    return _response(broker, module, ctx, topics)
 
 
 def _record_quota(broker: BrokerServer, ctx: RequestContext, request: Any) -> None:
@@ -157,7 +162,14 @@ def _is_transactional(records: bytes | None) -> bool:
     )
 
 
-def _response(module: Any, topics: list[Any]) -> Any:
+def _response(broker: BrokerServer, module: Any, ctx: RequestContext, topics: list[Any]) -> Any:
+    """The response; from v10 a NOT_LEADER_OR_FOLLOWER partition names its leader (KIP-951)."""
+    leaders: set[int] = set()
+    if supports_leader_discovery(module):
+        topics = [
+            (name, [with_current_leader(broker, module, name, p, leaders) for p in partitions])
+            for name, partitions in topics
+        ]
     return build(
         module.ProduceResponse,
         responses=tuple(
@@ -165,6 +177,9 @@ def _response(module: Any, topics: list[Any]) -> Any:
             for name, partitions in topics
         ),
         throttle_time=timedelta(0),
+        node_endpoints=node_endpoints(broker, module, ctx.listener_name, leaders)
+        if leaders
+        else (),
     )
 
 
@@ -182,6 +197,7 @@ def check_min_isr(broker: BrokerServer, topic: str, partition: int) -> None:
 async def _await_isr(
     broker: BrokerServer,
     module: Any,
+    ctx: RequestContext,
     request: Any,
     topics: list[Any],
     waits: list[tuple[int, int, TopicPartition, int]],
@@ -198,7 +214,7 @@ async def _await_isr(
             name, partitions = topics[topic_index]
             metrics.produce_failed(name, 0, error.error_code)
             partitions[partition_index] = _error(module, tp.partition, error.error_code, str(error))
-    return _response(module, topics)
+    return _response(broker, module, ctx, topics)
 
 
 ZSTD_MIN_PRODUCE_VERSION = 7
