@@ -54,6 +54,26 @@ def produce_v11(topic: str, partition: int, records: bytes) -> Any:
     )
 
 
+def fetch_v16(topic_id: uuid.UUID, partition: int) -> Any:
+    """Fetch v16: the first version whose NOT_LEADER_OR_FOLLOWER names the leader (KIP-951)."""
+    mod = request_module(FETCH, 16)
+    return mod.FetchRequest(
+        max_wait=timedelta(0),
+        min_bytes=1,
+        topics=(
+            mod.FetchTopic(
+                topic_id=topic_id,
+                partitions=(
+                    mod.FetchPartition(
+                        partition=partition, fetch_offset=0, partition_max_bytes=1_048_576
+                    ),
+                ),
+            ),
+        ),
+        forgotten_topics_data=(),
+    )
+
+
 def fetch_v10(topic: str, partition: int) -> Any:
     mod = request_module(FETCH, 10)
     return mod.FetchRequest(
@@ -129,6 +149,14 @@ def test_cluster_basic(cluster: Callable[..., Cluster]) -> None:
                 assert refused.current_leader.leader_epoch >= 0, refused
                 assert [(e.node_id, e.host, e.port) for e in response.node_endpoints] == [
                     (state.leader, "127.0.0.1", c.broker(state.leader).port)
+                ]
+                topic_id = c.metadata_from(follower, [topic]).topics[0].topic_id
+                fetched = client.call(fetch_v16(topic_id, p))
+                [partition] = fetched.responses[0].partitions
+                assert partition.error_code == NOT_LEADER_OR_FOLLOWER, (follower, p, partition)
+                assert partition.current_leader.leader_id == state.leader, partition
+                assert [(e.node_id, e.port) for e in fetched.node_endpoints] == [
+                    (state.leader, c.broker(state.leader).port)
                 ]
 
     # Produce with acks=all, consume everything back.

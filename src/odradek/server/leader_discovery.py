@@ -29,14 +29,14 @@ def known_leader(broker: BrokerServer, tp: TopicPartition) -> tuple[int, int] | 
 
 
 def with_current_leader(
-    broker: BrokerServer, module: Any, topic: str, partition: Any, leaders: set[int]
+    broker: BrokerServer, module: Any, tp: TopicPartition, partition: Any, leaders: set[int]
 ) -> Any:
-    """``partition`` (a response entity with ``index``, ``error_code`` and ``current_leader``)
+    """``partition`` (``tp``'s response entity, with ``error_code`` and ``current_leader``)
     with its leader filled in when it is NOT_LEADER_OR_FOLLOWER and the leader is known; the
     leader's id is added to ``leaders`` for :func:`node_endpoints`."""
     if partition.error_code != ErrorCode.not_leader_or_follower:
         return partition
-    found = known_leader(broker, TopicPartition(topic, partition.index))
+    found = known_leader(broker, tp)
     if found is None:
         return partition
     leader_id, leader_epoch = found

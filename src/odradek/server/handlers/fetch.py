@@ -31,11 +31,16 @@ from odradek.common.errors import (
 from odradek.common.ids import TopicPartition
 from odradek.observability import metrics
 from odradek.protocol.api_versions import FETCH_KEY
-from odradek.protocol.codec import RequestHeader, build, response_module
+from odradek.protocol.codec import build, response_module
 from odradek.protocol.records.compression import CompressionType
 from odradek.protocol.records.validation import down_convert
 from odradek.security.acl import AclOperation, ResourceType
 from odradek.server.authorization import TopicAuthorizationError, authorize, denied
+from odradek.server.leader_discovery import (
+    node_endpoints,
+    supports_leader_discovery,
+    with_current_leader,
+)
 from odradek.storage.file_records import FileRecords
 from odradek.storage.log import FetchInfo
 
@@ -104,9 +109,9 @@ def handle_fetch(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any
         or not wanted
         or broker.shutting_down
     ):
-        response = _response(header, request, wanted, reads)
+        response = _response(broker, ctx, request, wanted, reads)
         return response if replica >= 0 else _fetch_quota(broker, ctx, response)
-    waiting = _long_poll(broker, header, request, wanted, available, max_wait_ms)
+    waiting = _long_poll(broker, ctx, request, wanted, available, max_wait_ms)
     return waiting if replica >= 0 else _after_fetch_quota(broker, ctx, waiting)
 
 
@@ -134,7 +139,7 @@ async def _after_fetch_quota(
 
 def _long_poll(
     broker: BrokerServer,
-    header: RequestHeader,
+    ctx: RequestContext,
     request: Any,
     wanted: list[_Wanted],
     available: int,
@@ -178,7 +183,7 @@ def _long_poll(
                 request.max_bytes,
                 committed,
                 replica_id_of(request) >= 0,
-                header.api_version,
+                ctx.header.api_version,
             )
             got = sum(len(r.info.records) for r in reads if r.info is not None)
             if (
@@ -187,7 +192,7 @@ def _long_poll(
                 or broker.shutting_down
                 or any(r.error is not None for r in reads)
             ):
-                return _response(header, request, wanted, reads)
+                return _response(broker, ctx, request, wanted, reads)
             waiting = arm(got)
 
     return finish()
@@ -365,15 +370,23 @@ def _down_convert(
 
 
 def _response(
-    header: RequestHeader, request: Any, wanted: list[_Wanted], reads: list[_Read]
+    broker: BrokerServer,
+    ctx: RequestContext,
+    request: Any,
+    wanted: list[_Wanted],
+    reads: list[_Read],
 ) -> Any:
-    module = response_module(FETCH_KEY, header.api_version)
+    """The response; from v16 a NOT_LEADER_OR_FOLLOWER partition names its leader (KIP-951)."""
+    module = response_module(FETCH_KEY, ctx.header.api_version)
     committed = getattr(request, "isolation_level", 0) == READ_COMMITTED
+    discovery = supports_leader_discovery(module)
+    leaders: set[int] = set()
     by_topic: dict[tuple[str, uuid.UUID | None], list[Any]] = {}
     for item, read in zip(wanted, reads, strict=True):
-        by_topic.setdefault((item.tp.topic, item.topic_id), []).append(
-            _partition(module, item.tp.partition, read, committed)
-        )
+        partition = _partition(module, item.tp.partition, read, committed)
+        if discovery and read.info is None:
+            partition = with_current_leader(broker, module, item.tp, partition, leaders)
+        by_topic.setdefault((item.tp.topic, item.topic_id), []).append(partition)
     topics = tuple(
         build(module.FetchableTopicResponse, topic=name, topic_id=topic_id, partitions=tuple(parts))
         for (name, topic_id), parts in by_topic.items()
@@ -385,6 +398,9 @@ def _response(
         error_code=ErrorCode.none,
         session_id=0,
         responses=topics,
+        node_endpoints=node_endpoints(broker, module, ctx.listener_name, leaders)
+        if leaders
+        else (),
     )
 
 

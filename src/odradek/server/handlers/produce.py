@@ -167,7 +167,13 @@ def _response(broker: BrokerServer, module: Any, ctx: RequestContext, topics: li
     leaders: set[int] = set()
     if supports_leader_discovery(module):
         topics = [
-            (name, [with_current_leader(broker, module, name, p, leaders) for p in partitions])
+            (
+                name,
+                [
+                    with_current_leader(broker, module, TopicPartition(name, p.index), p, leaders)
+                    for p in partitions
+                ],
+            )
             for name, partitions in topics
         ]
     return build(
