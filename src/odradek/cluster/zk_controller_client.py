@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kazoo.client import KazooClient
-from kazoo.exceptions import NoNodeError
+from kazoo.exceptions import NoNodeError, RolledBackError
 
 from odradek.cluster.elections import (
     LeaderAndIsr,
@@ -66,6 +66,14 @@ class TopicAssignment:
 
 class ControllerFencedError(Exception):
     """Another broker became controller (the epoch znode moved on)."""
+
+
+def _fenced(results: list[Any]) -> bool:
+    """Whether an epoch-checked transaction failed on its epoch check. When a later operation
+    fails instead (a partition state or topic changed meanwhile), ZooKeeper answers the check
+    with RolledBackError: that is no sign of another controller."""
+    first = results[0]
+    return isinstance(first, Exception) and not isinstance(first, RolledBackError)
 
 
 class ControllerZkClient:
@@ -130,7 +138,7 @@ class ControllerZkClient:
         else:
             transaction.set_data(path, body, version=current.zk_version)
         results = transaction.commit()
-        if isinstance(results[0], Exception):
+        if _fenced(results):
             raise ControllerFencedError()
         if isinstance(results[1], Exception):
             return False
@@ -148,7 +156,7 @@ class ControllerZkClient:
         transaction.check(CONTROLLER_EPOCH, self.epoch_zk_version)
         transaction.set_data(f"{TOPICS}/{topic.name}", json_bytes(body), version=topic.zk_version)
         results = transaction.commit()
-        if isinstance(results[0], Exception):
+        if _fenced(results):
             raise ControllerFencedError()
         if isinstance(results[1], Exception):
             return False
