@@ -106,6 +106,32 @@ _BROKER_ONLY: tuple[ConfigDef, ...] = (
     ConfigDef("group.min.session.timeout.ms", I, 6000),
     ConfigDef("group.max.session.timeout.ms", I, 1_800_000),
     ConfigDef("group.max.size", I, 2**31 - 1, validator=at_least(1)),
+    # KIP-848's consumer group protocol (Kafka 4.0's defaults).
+    ConfigDef(
+        "group.coordinator.rebalance.protocols",
+        LIST,
+        ["classic", "consumer"],
+        validator=one_of("classic", "consumer"),
+    ),
+    ConfigDef("group.consumer.assignors", LIST, ["uniform", "range"]),
+    ConfigDef("group.consumer.session.timeout.ms", I, 45_000, validator=at_least(1)),
+    ConfigDef("group.consumer.min.session.timeout.ms", I, 45_000, validator=at_least(1)),
+    ConfigDef("group.consumer.max.session.timeout.ms", I, 60_000, validator=at_least(1)),
+    ConfigDef("group.consumer.heartbeat.interval.ms", I, 5000, validator=at_least(1)),
+    ConfigDef("group.consumer.min.heartbeat.interval.ms", I, 5000, validator=at_least(1)),
+    ConfigDef("group.consumer.max.heartbeat.interval.ms", I, 15_000, validator=at_least(1)),
+    ConfigDef("group.consumer.max.size", I, 2**31 - 1, validator=at_least(1)),
+    ConfigDef(
+        "group.consumer.migration.policy",
+        S,
+        "bidirectional",
+        validator=one_of(
+            "disabled", "upgrade", "downgrade", "bidirectional", case_insensitive=True
+        ),
+    ),
+    # KIP-227's fetch session cache.
+    ConfigDef("max.incremental.fetch.session.cache.slots", I, 1000, validator=at_least(0)),
+    ConfigDef("min.incremental.fetch.session.eviction.ms", I, 120_000, validator=at_least(0)),
     ConfigDef("offset.metadata.max.bytes", I, 4096),
     ConfigDef("offsets.retention.check.interval.ms", L, 600_000, validator=at_least(1)),
     ConfigDef("offsets.topic.segment.bytes", I, 104_857_600, validator=at_least(1)),
