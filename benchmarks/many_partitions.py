@@ -6,7 +6,8 @@ limit (the broker raises its soft limit to the hard one). Measured, in order:
 
 1. creation: ``--topics`` CreateTopics requests of one topic of ``--partitions`` partitions
    each, timed one by one: the mean and median of the first and the last 1,000 (or tenth),
-   and the total; the broker's open descriptors afterwards (``/proc/<pid>/fd``);
+   and the total; the broker's longest event-loop lag in the last minute of creating
+   (``odradek_event_loop_max_lag_ms``), and its open descriptors (``/proc/<pid>/fd``);
 2. idle: the broker's CPU share over ``--idle`` seconds with no client, and its RSS;
 3. Metadata for all topics (v12, topics null): ``--metadata-samples`` round trips, each
    until the whole response frame has arrived (not decoded): median, p99 and max, and the
@@ -174,6 +175,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 f"first_{window}": ms(times[:window]),
                 f"last_{window}": ms(times[-window:]),
             }
+            lag = scrape(metrics_port).get("odradek_event_loop_max_lag_ms")
+            result["create"]["event_loop_max_lag_ms_last_minute"] = round(lag, 1)
             result["open_descriptors_after_create"] = open_descriptors(broker.pid)
             print(json.dumps(result["create"]), flush=True)
 

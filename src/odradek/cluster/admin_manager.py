@@ -123,6 +123,20 @@ class AdminManager:
             for p in range(topic.partitions)
         ]
 
+    async def _open_logs_async(self, topic: TopicMetadata, first: int = 0) -> None:
+        """Open the logs of partitions ``first``.. of a new topic (a single node) without
+        holding the event loop: their files' fsyncs run in a worker thread, then each log
+        is opened on the loop, one turn per partition."""
+        config = self.log_config(topic)
+        tps = [TopicPartition(topic.name, p) for p in range(first, topic.partitions)]
+        await asyncio.to_thread(self.log_manager.prepare_logs(tps, topic.topic_id))
+        for tp in tps:
+            await asyncio.sleep(0)
+            current = self.store.topics.get(topic.name)
+            if current is None or current.topic_id != topic.topic_id:
+                return  # deleted meanwhile
+            self.log_manager.get_or_create_log(tp, topic.topic_id, config)
+
     def log_config(self, topic: TopicMetadata) -> Any:
         return self.config.log_config(validate_topic_configs(topic.configs))
 
@@ -232,7 +246,9 @@ class AdminManager:
         topic = self.validate(spec)
         if not validate_only:
             await self.store.create_topic_async(topic)
-            self._created(topic)
+            if not self.cluster_mode:
+                await self._open_logs_async(topic)
+            self._log_created(topic)
         return topic
 
     def create_topic(self, spec: TopicSpec, validate_only: bool = False) -> TopicMetadata:
@@ -247,6 +263,10 @@ class AdminManager:
     def _created(self, topic: TopicMetadata) -> None:
         if not self.cluster_mode:
             self._open_logs(topic)
+        self._log_created(topic)
+
+    @staticmethod
+    def _log_created(topic: TopicMetadata) -> None:
         log.info(
             "created topic %s (%d partitions, id %s)", topic.name, topic.partitions, topic.topic_id
         )
@@ -351,7 +371,7 @@ class AdminManager:
         grown = replace(topic, partitions=count, assignment={**new_assignment, **topic.assignment})
         await self.store.update_topic_async(grown)
         if not self.cluster_mode:
-            self._open_logs(grown)
+            await self._open_logs_async(grown, first=topic.partitions)
         log.info("topic %s now has %d partitions", name, count)
 
     # -- auto-creation ---------------------------------------------------------------------------
@@ -413,12 +433,7 @@ class AdminManager:
             )
         await self.store.create_topic_async(topic)
         if not self.cluster_mode:
-            config = self.log_config(topic)
-            for partition in range(topic.partitions):
-                await asyncio.sleep(0)
-                self.log_manager.get_or_create_log(
-                    TopicPartition(topic.name, partition), topic.topic_id, config
-                )
+            await self._open_logs_async(topic)
         log.info(
             "auto-created topic %s (%d partitions, id %s)",
             topic.name,

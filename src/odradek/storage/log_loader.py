@@ -25,6 +25,7 @@ from pathlib import Path
 from odradek.common.ids import TopicPartition
 from odradek.protocol.records.batch import HEADER_SIZE, BatchHeader, read_header
 from odradek.storage import txn_index
+from odradek.storage.checkpoint import write_epoch_checkpoint
 from odradek.storage.files import (
     CLEANED_SUFFIX,
     DELETED_SUFFIX,
@@ -56,6 +57,23 @@ class LoadedLog:
     log_start_offset: int
     epoch_cache: LeaderEpochCache
     aborted_txns: list[AbortedTxn]
+
+
+def partition_metadata(topic_id: uuid.UUID) -> bytes:
+    """The contents of a partition's ``partition.metadata`` file."""
+    return f"version: 0\ntopic_id: {encode_topic_id(topic_id)}\n".encode()
+
+
+def prepare_new_partition_dir(directory: Path, topic_id: uuid.UUID, log_start_offset: int) -> None:
+    """Write the durable files of a partition directory that does not exist yet
+    (``partition.metadata`` and the leader-epoch checkpoint's first entry), each fsynced, as
+    :meth:`LogLoader.load` would; then loading it writes nothing. A directory that exists is
+    left alone (it is loaded, and recovered, as it is). Blocking: for a worker thread."""
+    if directory.exists():
+        return
+    directory.mkdir(parents=True)
+    atomic_write(directory / PARTITION_METADATA, partition_metadata(topic_id))
+    write_epoch_checkpoint(directory / LEADER_EPOCH_CHECKPOINT, [(0, log_start_offset)])
 
 
 class LogLoader:
@@ -111,7 +129,7 @@ class LogLoader:
                     self.topic_id,
                 )
             return
-        atomic_write(path, f"version: 0\ntopic_id: {encode_topic_id(self.topic_id)}\n".encode())
+        atomic_write(path, partition_metadata(self.topic_id))
 
     def _remove_leftovers(self) -> None:
         for pattern in ("*.tmp", "*" + DELETED_SUFFIX, "*" + CLEANED_SUFFIX):

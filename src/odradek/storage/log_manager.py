@@ -39,6 +39,7 @@ from odradek.storage.files import (
 )
 from odradek.storage.log import Log
 from odradek.storage.log_dir_failure import LogDirFailureChannel
+from odradek.storage.log_loader import prepare_new_partition_dir
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +217,36 @@ class LogManager:
 
     def stored_partitions(self) -> set[TopicPartition]:
         return set(self._dir_of)
+
+    def prepare_logs(
+        self, tps: Iterable[TopicPartition], topic_id: uuid.UUID
+    ) -> Callable[[], None]:
+        """For the partitions whose logs are not open: choose their dirs now (so that they
+        balance), and return the blocking call that writes their new directories' durable
+        files (fsynced). Run it in a worker thread before :meth:`get_or_create_log`, which
+        then writes nothing on the event loop. Errors are left for that call to report."""
+        planned: list[tuple[Path, int]] = []
+        for tp in tps:
+            if tp in self.logs:
+                continue
+            try:
+                directory = self._dir_of.get(tp) or self._least_loaded_dir()
+            except KafkaStorageError:
+                break
+            if self.failure_channel.is_offline(directory):
+                continue
+            self._assign(tp, directory)
+            path = directory / partition_dir_name(tp.topic, tp.partition)
+            planned.append((path, self._start_offsets.get(tp, 0)))
+
+        def prepare() -> None:
+            for path, log_start_offset in planned:
+                try:
+                    prepare_new_partition_dir(path, topic_id, log_start_offset)
+                except OSError:
+                    continue  # get_or_create_log meets it again and reports it
+
+        return prepare
 
     def get_or_create_log(self, tp: TopicPartition, topic_id: uuid.UUID, config: LogConfig) -> Log:
         """The partition's log, opened (loaded, recovered) or created in the least loaded

@@ -79,6 +79,35 @@ def test_get_or_create_log_is_idempotent(tmp_path: Path) -> None:
     lm.shutdown()
 
 
+def durable_files(log_dir: Path) -> dict[str, tuple[int, bytes]]:
+    """partition.metadata and leader-epoch-checkpoint: (inode, contents) of each."""
+    return {
+        name: ((log_dir / name).stat().st_ino, (log_dir / name).read_bytes())
+        for name in ("partition.metadata", "leader-epoch-checkpoint")
+    }
+
+
+def test_prepared_logs_open_without_writing_their_durable_files(tmp_path: Path) -> None:
+    """prepare_logs' blocking call (a worker thread's) writes what loading a new log would,
+    balanced over the dirs; opening the log afterwards replaces none of those files (an
+    atomic write would give a new inode), so no fsync of them happens on the event loop."""
+    prepared, plain = manager(tmp_path / "p1", tmp_path / "p2"), manager(tmp_path / "plain")
+    for lm in (prepared, plain):
+        lm.startup(node_id=0, cluster_id=None)
+    tps = [TopicPartition("orders", p) for p in range(4)]
+    prepared.prepare_logs(tps, TOPIC_ID)()
+    before = {tp: durable_files(tmp_path / f"p{1 + tp.partition % 2}" / str(tp)) for tp in tps}
+    logs = [prepared.get_or_create_log(tp, TOPIC_ID, log_config()) for tp in tps]
+    assert sorted(log.dir.parent.name for log in logs) == ["p1", "p1", "p2", "p2"]
+    for tp, log in zip(tps, logs, strict=True):
+        assert durable_files(log.dir) == before[tp]
+    reference = plain.get_or_create_log(tps[0], TOPIC_ID, log_config())
+    expected = {name: data for name, (_, data) in durable_files(reference.dir).items()}
+    assert {name: data for name, (_, data) in before[tps[0]].items()} == expected
+    prepared.shutdown()
+    plain.shutdown()
+
+
 def test_clean_shutdown_marker_cycle(tmp_path: Path) -> None:
     data = tmp_path / "data"
     lm = manager(data)
