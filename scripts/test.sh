@@ -13,7 +13,7 @@ python3 -m ruff format --check src tests benchmarks || status=1
 python3 -m mypy || status=1
 python3 -c 'from importlinter.cli import lint_imports_command; lint_imports_command()' || status=1  # lint-imports
 
-python3 -m pytest tests -q -p no:cacheprovider "$@"
+python3 -m pytest tests -q -p no:cacheprovider --durations=40 "$@"
 code=$?
 if [ $code -eq 5 ]; then
   echo "pytest collected no tests"
