@@ -335,6 +335,24 @@ class _Counters:
 
 
 COUNTERS = _Counters()
+
+
+class _FetchSessions:
+    """kafka.server:type=FetchSessionCache (KIP-227) summed over the process's session caches,
+    and how many Fetch requests were full or incremental. The gauges are kept whether or not
+    recording is on (a cache changes them by deltas); the counters only while it is."""
+
+    __slots__ = ("evictions", "full", "incremental", "partitions", "sessions")
+
+    def __init__(self) -> None:
+        self.sessions = 0  # NumIncrementalFetchSessions
+        self.partitions = 0  # NumIncrementalFetchPartitionsCached
+        self.evictions = 0  # IncrementalFetchSessionEvictionsPerSec (Count)
+        self.full = 0  # full Fetch requests (sessionless, or opening a session)
+        self.incremental = 0  # Fetch requests within a session
+
+
+FETCH_SESSIONS = _FetchSessions()
 # Client quotas: per quota (producer_byte_rate, ...), [throttled responses, throttle time ms].
 THROTTLES: dict[str, list[int]] = {}
 
@@ -371,6 +389,8 @@ def reset() -> None:
     REQUESTS.clear()
     _BY_KEY[:] = [None] * len(_BY_KEY)
     COUNTERS.isr_shrinks = COUNTERS.isr_expands = 0
+    # The session gauges stay: live caches change them by deltas.
+    FETCH_SESSIONS.evictions = FETCH_SESSIONS.full = FETCH_SESSIONS.incremental = 0
     THROTTLES.clear()
 
 
@@ -568,6 +588,35 @@ def fetch_responded(reads: Iterable[Any]) -> None:
             record_error(FETCH, int(getattr(read.error, "error_code", -1)))
 
 
+def fetch_session_created() -> None:
+    FETCH_SESSIONS.sessions += 1
+
+
+def fetch_session_removed(partitions: int) -> None:
+    FETCH_SESSIONS.sessions -= 1
+    FETCH_SESSIONS.partitions -= partitions
+
+
+def fetch_session_partitions(delta: int) -> None:
+    """A session's partition count changed by ``delta``."""
+    FETCH_SESSIONS.partitions += delta
+
+
+def fetch_session_evicted() -> None:
+    if ENABLED:
+        FETCH_SESSIONS.evictions += 1
+
+
+def fetch_kind(incremental: bool) -> None:
+    """One Fetch request (top-level errors included), full or within a session."""
+    if not ENABLED:
+        return
+    if incremental:
+        FETCH_SESSIONS.incremental += 1
+    else:
+        FETCH_SESSIONS.full += 1
+
+
 # -- Prometheus exposition -------------------------------------------------------------------------
 
 
@@ -659,6 +708,35 @@ def prometheus_families(live_topics: Collection[str] | None = None) -> Iterator[
         )
         family.add_sample(f"kafka_server_replicamanager_{mbean}_total", {}, getattr(COUNTERS, attr))
         yield family
+    yield from _fetch_session_families()
+
+
+def _fetch_session_families() -> Iterator[Metric]:
+    prefix = "kafka_server_fetchsessioncache_"
+    for mbean, value in (
+        ("NumIncrementalFetchSessions", FETCH_SESSIONS.sessions),
+        ("NumIncrementalFetchPartitionsCached", FETCH_SESSIONS.partitions),
+    ):
+        gauge = Metric(
+            prefix + mbean.lower(), f"kafka.server:type=FetchSessionCache,name={mbean}", "gauge"
+        )
+        gauge.add_sample(prefix + mbean.lower(), {}, value)
+        yield gauge
+    family = _counter(
+        prefix + "incrementalfetchsessionevictions",
+        "kafka.server:type=FetchSessionCache,name=IncrementalFetchSessionEvictionsPerSec (Count)",
+    )
+    family.add_sample(
+        prefix + "incrementalfetchsessionevictions_total", {}, FETCH_SESSIONS.evictions
+    )
+    yield family
+    family = _counter(
+        prefix + "fetches",
+        "Fetch requests, full (sessionless or opening a session) or incremental (KIP-227)",
+    )
+    for kind in ("full", "incremental"):
+        family.add_sample(prefix + "fetches_total", {"fetch": kind}, getattr(FETCH_SESSIONS, kind))
+    yield family
 
 
 def buckets(histogram: list[float]) -> list[tuple[str, float]]:
@@ -725,6 +803,15 @@ def meter_sources() -> Iterator[tuple[MeterKey, int, float, str]]:
                 request.created,
                 "requests",
             )
+    yield (
+        (
+            server,
+            (("type", "FetchSessionCache"), ("name", "IncrementalFetchSessionEvictionsPerSec")),
+        ),
+        FETCH_SESSIONS.evictions,
+        STARTED,
+        "evictions",
+    )
     for attr, mbean, event_type in (
         ("isr_shrinks", "IsrShrinksPerSec", "shrinks"),
         ("isr_expands", "IsrExpandsPerSec", "expands"),

@@ -3,18 +3,19 @@ with ``sendfile``, so a fetch's memory does not grow with its ``max_bytes``; lon
 ``fetch.min.bytes`` arrive (woken by the append that brings them) or ``fetch.max.wait.ms``
 passes. Old fetches (v0-3) get their batches read into memory and down-converted.
 
-Sessionless: the response's session id is always 0, so clients send full fetch requests."""
+Fetch v7+ may use an incremental fetch session (KIP-227, ``server/fetch_sessions.py``): the
+broker reads every partition of the session and answers only those with something new."""
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 import uuid
-from collections.abc import Awaitable
+import weakref
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kio.schema.errors import ErrorCode
 
@@ -36,6 +37,17 @@ from odradek.protocol.records.compression import CompressionType
 from odradek.protocol.records.validation import down_convert
 from odradek.security.acl import AclOperation, ResourceType
 from odradek.server.authorization import TopicAuthorizationError, authorize, denied
+from odradek.server.fetch_sessions import (
+    FINAL_EPOCH,
+    INITIAL_EPOCH,
+    INVALID_FETCH_SESSION_EPOCH,
+    INVALID_SESSION_ID,
+    CachedPartition,
+    FetchContext,
+    FetchKind,
+    FetchSessionCache,
+    PartitionKey,
+)
 from odradek.server.leader_discovery import (
     node_endpoints,
     supports_leader_discovery,
@@ -52,9 +64,27 @@ if TYPE_CHECKING:
 READ_COMMITTED = 1
 FIRST_V2_FETCH_VERSION = 4  # v0-3 get magic v0/v1 message sets, down-converted
 ZSTD_MIN_FETCH_VERSION = 10  # KIP-110: older fetches of a zstd topic are refused
+TOPIC_ID_FETCH_VERSION = 13  # topics (and forgotten topics, and sessions) by id
 # What an old fetch reads into memory to down-convert, over all its partitions (each still gets
 # at least its first batch): the client fetches again for the rest.
 DOWN_CONVERSION_READ_BYTES = 8 * 1024 * 1024
+
+
+class _Target(Protocol):
+    """A partition to read: a request's (``_Wanted``) or a session's (``CachedPartition``)."""
+
+    @property
+    def tp(self) -> TopicPartition: ...
+    @property
+    def topic_id(self) -> uuid.UUID | None: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def max_bytes(self) -> int: ...
+    @property
+    def error(self) -> Exception | None: ...
+    @property
+    def current_leader_epoch(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +95,17 @@ class _Wanted:
     max_bytes: int
     error: Exception | None = None
     current_leader_epoch: int = -1
+
+
+def _failed(target: _Target, error: Exception) -> _Wanted:
+    return _Wanted(
+        target.tp,
+        target.topic_id,
+        target.offset,
+        target.max_bytes,
+        error,
+        target.current_leader_epoch,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,11 +126,37 @@ def replica_id_of(request: Any) -> int:
     return int(getattr(request, "replica_id", -1))
 
 
+_CACHES: weakref.WeakKeyDictionary[BrokerServer, FetchSessionCache] = weakref.WeakKeyDictionary()
+
+
+def fetch_sessions(broker: BrokerServer) -> FetchSessionCache:
+    """The broker's fetch session cache (made on its first fetch, closed with it)."""
+    cache = _CACHES.get(broker)
+    if cache is None:
+        cache = _CACHES[broker] = FetchSessionCache(
+            int(broker.config.get("max.incremental.fetch.session.cache.slots")),
+            int(broker.config.get("min.incremental.fetch.session.eviction.ms")),
+        )
+        weakref.finalize(broker, cache.close)
+    return cache
+
+
+def _now_ms() -> int:
+    return int(time.monotonic() * 1000)
+
+
 def handle_fetch(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
     header = ctx.header
-    wanted = _wanted_partitions(broker, request)
-    committed = getattr(request, "isolation_level", 0) == READ_COMMITTED
     replica = replica_id_of(request)
+    requested = _wanted_partitions(broker, request)
+    context = _session_context(broker, ctx, request, requested, replica >= 0)
+    metrics.fetch_kind(context.kind is FetchKind.INCREMENTAL)
+    if context.kind is FetchKind.ERROR:
+        return _session_response(ctx, context.error_code, INVALID_SESSION_ID)
+    wanted: Sequence[_Target] = requested
+    if context.kind is FetchKind.INCREMENTAL:
+        wanted = _session_targets(broker, context)
+    committed = getattr(request, "isolation_level", 0) == READ_COMMITTED
     if broker.authorizer is not None:
         wanted = _authorized(broker, ctx, wanted, replica >= 0)
     if replica >= 0 and broker.cluster is not None:
@@ -109,41 +176,119 @@ def handle_fetch(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any
         or not wanted
         or broker.shutting_down
     ):
-        response = _response(broker, ctx, request, wanted, reads)
-        return response if replica >= 0 else _fetch_quota(broker, ctx, response)
-    waiting = _long_poll(broker, ctx, request, wanted, available, max_wait_ms)
-    return waiting if replica >= 0 else _after_fetch_quota(broker, ctx, waiting)
+        return _respond(broker, ctx, request, wanted, reads, context)
+    return _long_poll(broker, ctx, request, wanted, available, max_wait_ms, context)
 
 
-def _fetch_quota(broker: BrokerServer, ctx: RequestContext, response: Any) -> Any:
-    """The response's record bytes against the consumer's consumer_byte_rate. Over quota,
-    Kafka sends no data (and takes the bytes back): an empty response with the throttle
-    time, after which the consumer fetches again (KIP-219)."""
+def _session_context(
+    broker: BrokerServer,
+    ctx: RequestContext,
+    request: Any,
+    requested: list[_Wanted],
+    follower: bool,
+) -> FetchContext:
+    """Where the request stands in the fetch sessions (Fetch v0-6 have none: sessionless).
+    An incremental request's partitions and forgotten topics update its session."""
+    epoch = int(getattr(request, "session_epoch", FINAL_EPOCH))
+    session_id = int(getattr(request, "session_id", INVALID_SESSION_ID))
+    if epoch == FINAL_EPOCH and session_id == INVALID_SESSION_ID:
+        return FetchContext(FetchKind.SESSIONLESS)
+    by_id = ctx.header.api_version >= TOPIC_ID_FETCH_VERSION
+    asked: list[CachedPartition] = []
+    forgotten: list[PartitionKey] = []
+    if epoch not in (INITIAL_EPOCH, FINAL_EPOCH):
+        asked = [
+            CachedPartition(w.tp, w.topic_id, w.offset, w.max_bytes, w.current_leader_epoch)
+            for w in requested
+        ]
+        for topic in request.forgotten_topics_data:
+            key = topic.topic_id if by_id else topic.topic
+            forgotten.extend((key, int(p)) for p in topic.partitions)
+    return fetch_sessions(broker).new_context(session_id, epoch, by_id, asked, forgotten, _now_ms())
+
+
+def _session_targets(broker: BrokerServer, context: FetchContext) -> list[_Target]:
+    """An incremental fetch reads all its session's partitions. A session by topic id (v13+)
+    looks each topic up again: a topic deleted since is UNKNOWN_TOPIC_ID."""
+    parts = context.partitions
+    session = context.session
+    if session is None or not session.uses_topic_ids:
+        return list(parts)
+    by_id = broker.metadata_store.by_id
+    names: dict[uuid.UUID | None, str | None] = {}
+    targets: list[_Target] = []
+    for part in parts:
+        topic_id = part.topic_id
+        if topic_id not in names:
+            found = by_id.get(topic_id) if topic_id is not None else None
+            names[topic_id] = found.name if found is not None else None
+        name = names[topic_id]
+        if name is None:
+            targets.append(_failed(part, UnknownTopicIdError(f"unknown topic id {topic_id}")))
+            continue
+        if name != part.tp.topic:
+            part.tp = TopicPartition(name, part.tp.partition)
+        targets.append(part)
+    return targets
+
+
+def _session_response(ctx: RequestContext, error_code: int, session_id: int) -> Any:
+    """A response without partitions: a top-level error, or a throttled fetch."""
+    module = response_module(FETCH_KEY, ctx.header.api_version)
+    return build(
+        module.FetchResponse,
+        throttle_time=timedelta(0),
+        error_code=ErrorCode(error_code),
+        session_id=session_id,
+        responses=(),
+        node_endpoints=(),
+    )
+
+
+def _respond(
+    broker: BrokerServer,
+    ctx: RequestContext,
+    request: Any,
+    wanted: Sequence[_Target],
+    reads: list[_Read],
+    context: FetchContext,
+) -> Any:
+    """The response, or for a consumer over its consumer_byte_rate an empty one (Kafka sends
+    no data and takes the bytes back; the consumer fetches again after the throttle time,
+    KIP-219). A throttled fetch leaves the session's offsets as they were."""
+    if replica_id_of(request) < 0 and _fetch_throttled(broker, ctx, reads):
+        session = context.session
+        if context.kind is not FetchKind.INCREMENTAL or session is None:
+            return _session_response(ctx, ErrorCode.none, INVALID_SESSION_ID)
+        if session.epoch != context.expected_epoch:
+            return _session_response(ctx, INVALID_FETCH_SESSION_EPOCH, session.id)
+        return _session_response(ctx, ErrorCode.none, session.id)
+    return _response(broker, ctx, request, wanted, reads, context)
+
+
+def _fetch_throttled(broker: BrokerServer, ctx: RequestContext, reads: list[_Read]) -> bool:
+    """The response's record bytes (every read with records is in it, session or not)
+    against the consumer's consumer_byte_rate."""
     quotas = broker.quotas
     user, client_id = ctx.principal.name, ctx.header.client_id or ""
     if quotas.fetch.quota(user, client_id) is None:
-        return response
-    size = sum(len(p.records or b"") for topic in response.responses for p in topic.partitions)
+        return False
+    size = sum(len(r.info.records) for r in reads if r.info is not None)
     now = time.monotonic()
     if not quotas.record(quotas.fetch, ctx, size, now):
-        return response
+        return False
     quotas.fetch.unrecord(user, client_id, size, now)
-    return dataclasses.replace(response, responses=(), session_id=0)
-
-
-async def _after_fetch_quota(
-    broker: BrokerServer, ctx: RequestContext, waiting: Awaitable[Any]
-) -> Any:
-    return _fetch_quota(broker, ctx, await waiting)
+    return True
 
 
 def _long_poll(
     broker: BrokerServer,
     ctx: RequestContext,
     request: Any,
-    wanted: list[_Wanted],
+    wanted: Sequence[_Target],
     available: int,
     max_wait_ms: int,
+    context: FetchContext,
 ) -> Awaitable[Any]:
     """Register the delayed fetch now — before any other request runs — so the append that
     satisfies it always finds it; then wait for that append or for fetch.max.wait.ms.
@@ -192,15 +337,15 @@ def _long_poll(
                 or broker.shutting_down
                 or any(r.error is not None for r in reads)
             ):
-                return _response(broker, ctx, request, wanted, reads)
+                return _respond(broker, ctx, request, wanted, reads, context)
             waiting = arm(got)
 
     return finish()
 
 
 def _authorized(
-    broker: BrokerServer, ctx: RequestContext, wanted: list[_Wanted], follower: bool
-) -> list[_Wanted]:
+    broker: BrokerServer, ctx: RequestContext, wanted: Sequence[_Target], follower: bool
+) -> Sequence[_Target]:
     """A follower needs CLUSTER_ACTION on the cluster, a consumer READ on each topic; the
     partitions it may not read fail with TOPIC_AUTHORIZATION_FAILED."""
     if follower:
@@ -212,9 +357,7 @@ def _authorized(
     if not refused:
         return wanted
     error = TopicAuthorizationError(f"Not authorized to read from {sorted(refused)}")
-    return [
-        replace(w, error=error) if w.error is None and w.tp.topic in refused else w for w in wanted
-    ]
+    return [_failed(w, error) if w.error is None and w.tp.topic in refused else w for w in wanted]
 
 
 def _wanted_partitions(broker: BrokerServer, request: Any) -> list[_Wanted]:
@@ -245,7 +388,7 @@ def _wanted_partitions(broker: BrokerServer, request: Any) -> list[_Wanted]:
 
 def _read_all(
     broker: BrokerServer,
-    wanted: list[_Wanted],
+    wanted: Sequence[_Target],
     max_bytes: int,
     committed: bool,
     replica: bool = False,
@@ -302,7 +445,7 @@ def _read_all(
 
 def _read_file_records(
     manager: ReplicaManager,
-    item: _Wanted,
+    item: _Target,
     max_bytes: int,
     min_one_batch: bool,
     committed: bool,
@@ -369,14 +512,87 @@ def _down_convert(
     return _Read(read.tp, None, replace(read.info, records=records))
 
 
+def _error_code(error: Exception | None) -> ErrorCode:
+    if isinstance(error, UnknownTopicOrPartitionError | UnknownTopicIdError):
+        return ErrorCode(error.error_code)
+    return ErrorCode(getattr(error, "error_code", ErrorCode.unknown_server_error))
+
+
+def _session_partitions(wanted: Sequence[_Target], reads: list[_Read]) -> list[CachedPartition]:
+    """A new session's entries for a full fetch's partitions, told what its response sends."""
+    parts = [
+        CachedPartition(w.tp, w.topic_id, w.offset, w.max_bytes, w.current_leader_epoch)
+        for w in wanted
+    ]
+    for part, read in zip(parts, reads, strict=True):
+        info = read.info
+        if info is None:
+            part.must_respond(0, _error_code(read.error), -1, -1, -1)
+        else:
+            part.must_respond(
+                len(info.records),
+                0,
+                info.high_watermark,
+                info.last_stable_offset,
+                info.log_start_offset,
+            )
+    return parts
+
+
+def _incremental(
+    wanted: Sequence[_Target], reads: list[_Read], context: FetchContext
+) -> tuple[list[_Target], list[_Read]]:
+    """The partitions an incremental response lists (new records, an error, or a changed
+    high watermark, last stable offset or log start offset); those with records go to the
+    end of the session's order."""
+    session = context.session
+    assert session is not None
+    listed: list[_Target] = []
+    listed_reads: list[_Read] = []
+    for part, item, read in zip(context.partitions, wanted, reads, strict=True):
+        info = read.info
+        if info is None:
+            respond = part.must_respond(0, _error_code(read.error), -1, -1, -1)
+        else:
+            size = len(info.records)
+            respond = part.must_respond(
+                size, 0, info.high_watermark, info.last_stable_offset, info.log_start_offset
+            )
+            if size:
+                session.rotate_to_end(part)
+        if respond:
+            listed.append(item)
+            listed_reads.append(read)
+    return listed, listed_reads
+
+
 def _response(
     broker: BrokerServer,
     ctx: RequestContext,
     request: Any,
-    wanted: list[_Wanted],
+    wanted: Sequence[_Target],
     reads: list[_Read],
+    context: FetchContext,
 ) -> Any:
-    """The response; from v16 a NOT_LEADER_OR_FOLLOWER partition names its leader (KIP-951)."""
+    """The response; from v16 a NOT_LEADER_OR_FOLLOWER partition names its leader (KIP-951).
+    A full fetch asking for a session gets one if the cache has (or can free) a slot; an
+    incremental one lists only what changed, unless its session moved on meanwhile."""
+    session_id = INVALID_SESSION_ID
+    if context.kind is FetchKind.INCREMENTAL:
+        session = context.session
+        assert session is not None
+        if session.epoch != context.expected_epoch:
+            return _session_response(ctx, INVALID_FETCH_SESSION_EPOCH, session.id)
+        session_id = session.id
+        wanted, reads = _incremental(wanted, reads, context)
+    elif context.kind is FetchKind.FULL:
+        session_id = fetch_sessions(broker).maybe_create(
+            _now_ms(),
+            replica_id_of(request) >= 0,
+            ctx.header.api_version >= TOPIC_ID_FETCH_VERSION,
+            len(wanted),
+            lambda: _session_partitions(wanted, reads),
+        )
     module = response_module(FETCH_KEY, ctx.header.api_version)
     committed = getattr(request, "isolation_level", 0) == READ_COMMITTED
     discovery = supports_leader_discovery(module)
@@ -396,7 +612,7 @@ def _response(
         module.FetchResponse,
         throttle_time=timedelta(0),
         error_code=ErrorCode.none,
-        session_id=0,
+        session_id=session_id,
         responses=topics,
         node_endpoints=node_endpoints(broker, module, ctx.listener_name, leaders)
         if leaders
@@ -407,14 +623,10 @@ def _response(
 def _partition(module: Any, partition: int, read: _Read, committed: bool) -> Any:
     info = read.info
     if info is None:
-        error = read.error
-        code = getattr(error, "error_code", ErrorCode.unknown_server_error)
-        if isinstance(error, UnknownTopicOrPartitionError | UnknownTopicIdError):
-            code = error.error_code
         return build(
             module.PartitionData,
             partition_index=partition,
-            error_code=code,
+            error_code=_error_code(read.error),
             high_watermark=-1,
             last_stable_offset=-1,
             log_start_offset=-1,
