@@ -55,6 +55,10 @@ from odradek.server.handlers.client_telemetry import (
     handle_get_telemetry_subscriptions,
     handle_push_telemetry,
 )
+from odradek.server.handlers.consumer_group import (
+    handle_consumer_group_describe,
+    handle_consumer_group_heartbeat,
+)
 from odradek.server.handlers.fetch import handle_fetch
 from odradek.server.handlers.group_admin import (
     handle_delete_groups,
@@ -131,6 +135,8 @@ HANDLERS: dict[int, Handler] = {
     keys.DESCRIBE_GROUPS_KEY: handle_describe_groups,
     keys.LIST_GROUPS_KEY: handle_list_groups,
     keys.DELETE_GROUPS_KEY: handle_delete_groups,
+    keys.CONSUMER_GROUP_HEARTBEAT_KEY: handle_consumer_group_heartbeat,
+    keys.CONSUMER_GROUP_DESCRIBE_KEY: handle_consumer_group_describe,
     keys.OFFSET_DELETE_KEY: handle_offset_delete,
     keys.DELETE_RECORDS_KEY: handle_delete_records,
     keys.DESCRIBE_CONFIGS_KEY: handle_describe_configs,

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,24 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+class BrokerTopics:
+    """The broker's topics as consumer groups see them (the coordinator's TopicsView)."""
+
+    def __init__(self, broker: BrokerServer) -> None:
+        self.broker = broker
+
+    def topic(self, name: str) -> tuple[uuid.UUID, int] | None:
+        found = self.broker.metadata_store.topics.get(name)
+        return (found.topic_id, found.partitions) if found is not None else None
+
+    def topic_name(self, topic_id: uuid.UUID) -> str | None:
+        found = self.broker.metadata_store.by_id.get(topic_id)
+        return found.name if found is not None else None
+
+    def topic_names(self) -> Iterable[str]:
+        return list(self.broker.metadata_store.topics)
+
+
 class GroupService:
     def __init__(self, broker: BrokerServer) -> None:
         self.broker = broker
@@ -39,10 +58,18 @@ class GroupService:
                 offsets_retention_ms=int(config.get("offsets.retention.minutes")) * 60_000,
                 max_group_size=int(config.get("group.max.size")),
                 offset_metadata_max_bytes=int(config.get("offset.metadata.max.bytes")),
+                rebalance_protocols=tuple(config.get("group.coordinator.rebalance.protocols")),
+                consumer_assignors=tuple(config.get("group.consumer.assignors")),
+                consumer_session_timeout_ms=int(config.get("group.consumer.session.timeout.ms")),
+                consumer_heartbeat_interval_ms=int(
+                    config.get("group.consumer.heartbeat.interval.ms")
+                ),
+                consumer_max_size=int(config.get("group.consumer.max.size")),
             ),
             broker.clock,
             LoopScheduler(),
             self,
+            BrokerTopics(broker),
         )
         self._expiry_task: asyncio.Task[None] | None = None
         # Cluster mode: the __consumer_offsets partitions led here (None: all, single node).

@@ -32,6 +32,13 @@ from odradek.common.clock import Clock
 from odradek.common.errors import KafkaError
 from odradek.common.writes import InternalWrite, PendingWrites
 from odradek.coordinator.group import records as rec
+from odradek.coordinator.group.consumer import records as crec
+from odradek.coordinator.group.consumer.manager import (
+    ConsumerGroupManager,
+    HeartbeatRequest,
+    HeartbeatResult,
+)
+from odradek.coordinator.group.consumer.model import ConsumerGroup
 from odradek.coordinator.group.membership import GroupMembership
 from odradek.coordinator.group.metadata_manager import GroupMetadataManager
 from odradek.coordinator.group.model import (
@@ -46,6 +53,7 @@ from odradek.coordinator.group.model import (
     SyncResult,
     TimerHandle,
     TopicPartitionKey,
+    TopicsView,
 )
 from odradek.coordinator.group.offset_manager import OffsetMetadataManager, offset_tombstones
 from odradek.coordinator.group.rebalance import Rebalancer
@@ -55,6 +63,8 @@ __all__ = [
     "GroupConfig",
     "GroupCoordinator",
     "GroupDescription",
+    "HeartbeatRequest",
+    "HeartbeatResult",
     "JoinResult",
     "OffsetCommit",
     "OffsetsWriter",
@@ -68,10 +78,18 @@ E = ErrorCode
 
 class GroupCoordinator:
     def __init__(
-        self, config: GroupConfig, clock: Clock, scheduler: Scheduler, writer: OffsetsWriter
+        self,
+        config: GroupConfig,
+        clock: Clock,
+        scheduler: Scheduler,
+        writer: OffsetsWriter,
+        topics: TopicsView | None = None,
     ) -> None:
         self.context = CoordinatorContext(config, clock, scheduler, writer)
+        if topics is not None:
+            self.context.topics = topics
         self.metadata = GroupMetadataManager(self.context)
+        self.consumer = ConsumerGroupManager(self.context, self.metadata)
         self.rebalancer = Rebalancer(self.context, self.metadata)
         self.membership = GroupMembership(self.context, self.metadata, self.rebalancer)
         self.offsets = OffsetMetadataManager(self.context, self.metadata, self.rebalancer)
@@ -108,6 +126,13 @@ class GroupCoordinator:
         require_known_member_id: bool,
         callback: Callable[[JoinResult], None],
     ) -> None:
+        shell = self.metadata.groups.get(group_id)
+        if shell is not None and shell.consumer is not None:
+            if shell.consumer.members:
+                # A classic member cannot join a group of consumer-protocol members.
+                callback(JoinResult(E.inconsistent_group_protocol, member_id=member_id))
+                return
+            self._drop_consumer_group(shell)
         self.membership.join_group(
             group_id,
             member_id,
@@ -153,6 +178,24 @@ class GroupCoordinator:
         self, group_id: str, leaving: list[tuple[str, str | None]]
     ) -> tuple[ErrorCode, list[tuple[str, str | None, ErrorCode]]]:
         return self.membership.leave_group(group_id, leaving)
+
+    # -- consumer groups (KIP-848) ------------------------------------------------------------
+
+    def consumer_group_heartbeat(self, request: HeartbeatRequest) -> HeartbeatResult:
+        return self.consumer.heartbeat(request)
+
+    def consumer_group(self, group_id: str) -> ConsumerGroup | None:
+        return self.consumer.group(group_id)
+
+    def _drop_consumer_group(self, shell: GroupMetadata) -> InternalWrite | None:
+        """An empty consumer group's own records removed; its offsets stay with the id."""
+        assert shell.consumer is not None
+        write = self.context.writer.append_group_records(
+            self.context.partition_for(shell.group_id),
+            self.consumer.group_tombstones(shell.consumer),
+        )
+        shell.consumer = None
+        return write
 
     # -- offsets ------------------------------------------------------------------------------
 
@@ -218,6 +261,8 @@ class GroupCoordinator:
         for group in list(self.metadata.groups.values()):
             if group.state is not GroupState.EMPTY:
                 continue
+            if group.consumer is not None and group.consumer.members:
+                continue
             expired_total += self.offsets.expire_offsets(group)
             if not group.offsets and group.is_empty and group.generation_id >= 0:
                 self._delete_group(group)
@@ -226,7 +271,15 @@ class GroupCoordinator:
     # -- listing, describing, deleting --------------------------------------------------------
 
     def list_groups(self, states: Iterable[str] | None = None) -> list[tuple[str, str, str]]:
-        return self.metadata.list_groups(states)
+        """(group id, protocol type, state) of the groups in ``states`` (any when None)."""
+        return [(g, p, s) for g, p, s, _ in self.metadata.list_groups(states)]
+
+    def list_typed_groups(
+        self, states: Iterable[str] | None = None, types: Iterable[str] | None = None
+    ) -> list[tuple[str, str, str, str]]:
+        """ListGroups v5: (group id, protocol type, state, group type) of the groups in
+        ``states`` of ``types`` ("classic", "consumer"); None: any."""
+        return self.metadata.list_groups(states, types)
 
     def describe_group(self, group_id: str) -> GroupDescription:
         return self.metadata.describe_group(group_id)
@@ -239,7 +292,9 @@ class GroupCoordinator:
             group = self.metadata.groups.get(group_id)
             if group is None or group.state is GroupState.DEAD:
                 results[group_id] = E.group_id_not_found
-            elif group.state is not GroupState.EMPTY:
+            elif group.state is not GroupState.EMPTY or (
+                group.consumer is not None and group.consumer.members
+            ):
                 results[group_id] = E.non_empty_group
             else:
                 try:
@@ -254,6 +309,8 @@ class GroupCoordinator:
     def _delete_group(self, group: GroupMetadata) -> InternalWrite | None:
         """One append: a tombstone for each of the group's offsets, then the group's own."""
         records = offset_tombstones(group, group.offsets)
+        if group.consumer is not None:
+            records.extend(self.consumer.group_tombstones(group.consumer))
         records.append(rec.group_tombstone(group.group_id))
         write = self.context.writer.append_group_records(
             self.context.partition_for(group.group_id), records
@@ -266,6 +323,9 @@ class GroupCoordinator:
     def replay(self, key_bytes: bytes, value_bytes: bytes | None, producer_id: int = -1) -> None:
         """Apply one ``__consumer_offsets`` record while loading (latest record wins); records
         of a transaction stay pending until its marker is replayed (:meth:`complete_txn`)."""
+        if crec.key_type(key_bytes) in crec.RECORD_TYPES:
+            self.consumer.replay(key_bytes, value_bytes)
+            return
         key = rec.decode_key(key_bytes)
         if isinstance(key, rec.OffsetKey):
             self.offsets.replay_offset_commit(key, value_bytes, producer_id)
@@ -277,6 +337,8 @@ class GroupCoordinator:
         for group in self.metadata.groups.values():
             if partition is None or self.partition_for(group.group_id) == partition:
                 self.rebalancer.on_group_loaded(group)
+                if group.consumer is not None:
+                    self.consumer.finish_loading(group.consumer)
 
     def unload_partition(self, partition: int) -> int:
         """This broker no longer coordinates the groups of ``partition`` (its leadership
@@ -284,5 +346,7 @@ class GroupCoordinator:
         doomed = self.metadata.groups_in(partition)
         for group in doomed:
             self.rebalancer.on_group_unloaded(group)
+            if group.consumer is not None:
+                self.consumer.unload(group.consumer)
             del self.metadata.groups[group.group_id]
         return len(doomed)

@@ -119,14 +119,24 @@ class GroupMetadataManager:
 
     # -- ListGroups, DescribeGroups ---------------------------------------------------------
 
-    def list_groups(self, states: Iterable[str] | None = None) -> list[tuple[str, str, str]]:
+    def list_groups(
+        self, states: Iterable[str] | None = None, types: Iterable[str] | None = None
+    ) -> list[tuple[str, str, str, str]]:
         wanted = {s.lower() for s in states} if states else None
-        return [
-            (g.group_id, g.protocol_type or "", g.state.value)
-            for g in self.groups.values()
-            if g.state is not GroupState.DEAD
-            and (wanted is None or g.state.value.lower() in wanted)
-        ]
+        wanted_types = {t.lower() for t in types} if types else None
+        listed = []
+        for g in self.groups.values():
+            if g.consumer is not None:
+                entry = (g.group_id, "consumer", g.consumer.state.value, "consumer")
+            elif g.state is not GroupState.DEAD:
+                entry = (g.group_id, g.protocol_type or "", g.state.value, "classic")
+            else:
+                continue
+            if (wanted is None or entry[2].lower() in wanted) and (
+                wanted_types is None or entry[3] in wanted_types
+            ):
+                listed.append(entry)
+        return listed
 
     def describe_group(self, group_id: str) -> GroupDescription:
         group = self.groups.get(group_id)

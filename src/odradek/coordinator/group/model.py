@@ -14,7 +14,8 @@ carries; what DescribeGroups reports.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -56,6 +57,37 @@ class GroupConfig:
     offsets_retention_ms: int = 7 * 24 * 3600 * 1000
     max_group_size: int = 2**31 - 1
     offset_metadata_max_bytes: int = 4096
+    # KIP-848 consumer groups (group.coordinator.rebalance.protocols, group.consumer.*)
+    rebalance_protocols: tuple[str, ...] = ("classic", "consumer")
+    consumer_assignors: tuple[str, ...] = ("uniform", "range")
+    consumer_session_timeout_ms: int = 45_000
+    consumer_heartbeat_interval_ms: int = 5000
+    consumer_max_size: int = 2**31 - 1
+
+
+class TopicsView(Protocol):
+    """The topics a consumer group can subscribe to, as the broker's metadata has them."""
+
+    def topic(self, name: str) -> tuple[uuid.UUID, int] | None:
+        """The topic's id and partition count, None when it does not exist."""
+        ...
+
+    def topic_name(self, topic_id: uuid.UUID) -> str | None: ...
+
+    def topic_names(self) -> Iterable[str]: ...
+
+
+class NoTopics:
+    """A TopicsView without topics (a coordinator that is given none)."""
+
+    def topic(self, name: str) -> tuple[uuid.UUID, int] | None:
+        return None
+
+    def topic_name(self, topic_id: uuid.UUID) -> str | None:
+        return None
+
+    def topic_names(self) -> Iterable[str]:
+        return ()
 
 
 @dataclass(slots=True)
@@ -66,6 +98,7 @@ class CoordinatorContext:
     clock: Clock
     scheduler: Scheduler
     writer: OffsetsWriter
+    topics: TopicsView = field(default_factory=NoTopics)
 
     def partition_for(self, group_id: str) -> int:
         """The ``__consumer_offsets`` partition that holds the group's records."""

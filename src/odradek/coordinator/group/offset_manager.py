@@ -19,6 +19,7 @@ from kio.schema.errors import ErrorCode
 from odradek.common.errors import KafkaError
 from odradek.common.writes import InternalWrite, PendingWrites
 from odradek.coordinator.group import records as rec
+from odradek.coordinator.group.consumer.manager import ConsumerGroupManager
 from odradek.coordinator.group.metadata_manager import GroupMetadataManager
 from odradek.coordinator.group.model import CoordinatorContext, OffsetCommit, TopicPartitionKey
 from odradek.coordinator.group.rebalance import Rebalancer
@@ -59,7 +60,14 @@ class OffsetMetadataManager:
             group = self.metadata.get_or_create(group_id)
         if group.state is GroupState.DEAD:
             return all_failed(E.coordinator_not_available)
-        if not (generation_id < 0 and group.state is GroupState.EMPTY):
+        if group.consumer is not None:
+            # KIP-848: the generation is the member epoch (ConsumerGroup.validateOffsetCommit).
+            error = ConsumerGroupManager.validate_offset_commit(
+                group.consumer, member_id, generation_id
+            )
+            if error is not None:
+                return all_failed(error)
+        elif not (generation_id < 0 and group.state is GroupState.EMPTY):
             # Kafka's order (ClassicGroup.validateOffsetCommit): member, generation, state.
             if generation_id >= 0 or member_id or instance_id is not None:
                 error = group.validate_member(member_id, instance_id)
@@ -93,7 +101,13 @@ class OffsetMetadataManager:
         group = self.metadata.get_or_create(group_id)
         if group.state is GroupState.DEAD:
             return dict.fromkeys(offsets, E.coordinator_not_available)
-        if generation_id >= 0 or member_id:
+        if group.consumer is not None:
+            error = ConsumerGroupManager.validate_offset_commit(
+                group.consumer, member_id, generation_id
+            )
+            if error is not None:
+                return dict.fromkeys(offsets, error)
+        elif generation_id >= 0 or member_id:
             error = group.validate_member(member_id, instance_id)
             if error is not None:
                 return dict.fromkeys(offsets, error)
@@ -190,6 +204,9 @@ class OffsetMetadataManager:
             return E.non_empty_group, {}
         active = group.state is not GroupState.EMPTY
         subscribed = group.subscribed_topics() if active else set()
+        if group.consumer is not None and group.consumer.members:
+            active, subscribed = True, set(group.consumer.subscription_metadata)
+            subscribed |= group.consumer.subscribed_topic_names()
         results = {}
         deleted = []
         for key in partitions:

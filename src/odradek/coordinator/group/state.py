@@ -13,6 +13,7 @@ from typing import Any
 
 from kio.schema.errors import ErrorCode
 
+from odradek.coordinator.group.consumer.model import ConsumerGroup
 from odradek.coordinator.group.records import OffsetValue
 
 
@@ -85,6 +86,8 @@ class GroupMetadata:
     in_initial_delay: bool = False
     # producer id -> offsets committed in its open transaction (visible once it commits)
     pending_txn_offsets: dict[int, dict[tuple[str, int], OffsetValue]] = field(default_factory=dict)
+    # Set while this id names a KIP-848 consumer group (the offsets above are then its own).
+    consumer: ConsumerGroup | None = None
 
     @property
     def is_empty(self) -> bool:

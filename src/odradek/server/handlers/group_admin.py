@@ -30,19 +30,18 @@ def handle_list_groups(broker: BrokerServer, ctx: RequestContext, request: Any) 
     header = ctx.header
     module = response_module(keys.LIST_GROUPS_KEY, header.api_version)
     states = tuple(getattr(request, "states_filter", ()) or ())
-    types = {t.lower() for t in getattr(request, "types_filter", ()) or ()}
-    groups = []
-    if not types or "classic" in types:
-        listed = {g: (t, s) for g, t, s in broker.groups.coordinator.list_groups(states or None)}
-        if not authorize(ctx, broker, AclOperation.DESCRIBE, ResourceType.CLUSTER):
-            visible = authorized(ctx, broker, AclOperation.DESCRIBE, ResourceType.GROUP, listed)
-            listed = {g: listed[g] for g in visible}
-        groups = [
-            build(
-                module.ListedGroup, group_id=g, protocol_type=t, group_state=s, group_type="Classic"
-            )
-            for g, (t, s) in listed.items()
-        ]
+    types = tuple(getattr(request, "types_filter", ()) or ())
+    listed = {
+        g: (t, s, k)
+        for g, t, s, k in broker.groups.coordinator.list_typed_groups(states or None, types or None)
+    }
+    if not authorize(ctx, broker, AclOperation.DESCRIBE, ResourceType.CLUSTER):
+        visible = authorized(ctx, broker, AclOperation.DESCRIBE, ResourceType.GROUP, listed)
+        listed = {g: listed[g] for g in visible}
+    groups = [
+        build(module.ListedGroup, group_id=g, protocol_type=t, group_state=s, group_type=k)
+        for g, (t, s, k) in listed.items()
+    ]
     return build(
         module.ListGroupsResponse,
         throttle_time=ZERO,
@@ -68,6 +67,23 @@ def handle_describe_groups(broker: BrokerServer, ctx: RequestContext, request: A
                     error_code=moved,
                     group_id=group_id,
                     group_state="",
+                    protocol_type="",
+                    protocol_data="",
+                    members=(),
+                    authorized_operations=AUTHORIZED_OPERATIONS_OMITTED,
+                )
+            )
+            continue
+        if broker.groups.coordinator.consumer_group(group_id) is not None:
+            # As Kafka 4.0: DescribeGroups describes classic groups; ConsumerGroupDescribe
+            # the others.
+            described.append(
+                build(
+                    module.DescribedGroup,
+                    error_code=ErrorCode.group_id_not_found,
+                    error_message=f"Group {group_id} is not a classic group.",
+                    group_id=group_id,
+                    group_state="Dead",
                     protocol_type="",
                     protocol_data="",
                     members=(),

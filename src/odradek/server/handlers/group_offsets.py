@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from kio.schema.errors import ErrorCode
 
+from odradek.coordinator.group.consumer.manager import ConsumerGroupManager
 from odradek.coordinator.group.coordinator import OffsetCommit
 from odradek.protocol import api_versions as keys
 from odradek.protocol.codec import build, response_module
@@ -46,7 +47,9 @@ def handle_offset_commit(broker: BrokerServer, ctx: RequestContext, request: Any
         if (error := _commit_refusal(broker, key, unreadable)) is not None
     }
     known = {key: value for key, value in offsets.items() if key not in failed}
-    unavailable = coordinator_error(broker, request.group_id)
+    unavailable = coordinator_error(broker, request.group_id) or _needs_member_epoch(
+        broker, request, header.api_version
+    )
     if unavailable is not None:
         results = dict.fromkeys(known, unavailable)
     elif known:
@@ -62,6 +65,17 @@ def handle_offset_commit(broker: BrokerServer, ctx: RequestContext, request: Any
         results = {}
     results.update(failed)
     return _commit_response(module, request, results)
+
+
+def _needs_member_epoch(broker: BrokerServer, request: Any, version: int) -> ErrorCode | None:
+    """A member of a consumer-protocol group commits with OffsetCommit v9+, whose generation
+    is its member epoch: older versions get UNSUPPORTED_VERSION, as in Kafka."""
+    if version >= 9:
+        return None
+    group = broker.groups.coordinator.consumer_group(request.group_id)
+    if group is not None and request.member_id in group.members:
+        return ErrorCode.unsupported_version
+    return None
 
 
 def _commit_response(module: Any, request: Any, results: dict[tuple[str, int], ErrorCode]) -> Any:
@@ -108,7 +122,16 @@ def handle_offset_fetch(broker: BrokerServer, ctx: RequestContext, request: Any)
     if header.api_version >= 8:
         stable = bool(getattr(request, "require_stable", False))
         groups = tuple(
-            _fetch_group(broker, ctx, module, g.group_id, g.topics, unavailable, True, stable)
+            _fetch_group(
+                broker,
+                ctx,
+                module,
+                g.group_id,
+                g.topics,
+                unavailable or _stale_member(broker, g),
+                True,
+                stable,
+            )
             for g in request.groups
         )
         return build(module.OffsetFetchResponse, throttle_time=ZERO, groups=groups)
@@ -123,6 +146,17 @@ def handle_offset_fetch(broker: BrokerServer, ctx: RequestContext, request: Any)
         bool(getattr(request, "require_stable", False)),
     )
     return build(module.OffsetFetchResponse, throttle_time=ZERO, topics=topics, error_code=error)
+
+
+def _stale_member(broker: BrokerServer, group: Any) -> ErrorCode | None:
+    """OffsetFetch v9 from a member of a consumer-protocol group: UNKNOWN_MEMBER_ID or
+    STALE_MEMBER_EPOCH unless it is a member at its current epoch (KIP-848)."""
+    consumer_group = broker.groups.coordinator.consumer_group(group.group_id)
+    if consumer_group is None:
+        return None
+    return ConsumerGroupManager.validate_offset_fetch(
+        consumer_group, getattr(group, "member_id", None), getattr(group, "member_epoch", -1)
+    )
 
 
 def _fetch_group(

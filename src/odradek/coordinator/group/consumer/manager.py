@@ -1,0 +1,643 @@
+"""Consumer-protocol groups (KIP-848): ConsumerGroupHeartbeat, leaving, session and rebalance
+timeouts, offset-commit validation, and replay of the group's records (the consumer-group
+half of Kafka's GroupMetadataManager).
+
+A heartbeat, in Kafka's order: validate the request; find or create the group and the member
+(a static member rejoining replaces its former member id); fence a stale member epoch;
+update the member's subscription; bump the group epoch when membership, a subscription or the
+subscribed topics' metadata changed; recompute the target assignment with the group's server
+assignor when the group epoch is ahead of the assignment epoch; move the member one step
+towards its target (:mod:`.reconciliation`); append every record this produced in one write.
+
+A consumer group lives beside the classic group state of the same id
+(:class:`~odradek.coordinator.group.state.GroupMetadata`, which keeps the committed offsets
+of either kind): ``GroupMetadata.consumer`` is set while the id names a consumer group, so
+offsets, their expiry and deletion are shared with the classic protocol.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+
+from kio.schema.errors import ErrorCode
+
+from odradek.common.errors import KafkaError
+from odradek.common.writes import InternalWrite
+from odradek.coordinator.group.consumer import records as crec
+from odradek.coordinator.group.consumer.assignors import ASSIGNORS, MemberSubscription
+from odradek.coordinator.group.consumer.model import (
+    LEAVE_GROUP_MEMBER_EPOCH,
+    LEAVE_GROUP_STATIC_MEMBER_EPOCH,
+    Assignment,
+    ConsumerGroup,
+    ConsumerGroupMember,
+    MemberState,
+    difference,
+)
+from odradek.coordinator.group.consumer.reconciliation import (
+    MemberAssignment,
+    current,
+    next_assignment,
+)
+from odradek.coordinator.group.metadata_manager import GroupMetadataManager
+from odradek.coordinator.group.model import CoordinatorContext
+from odradek.coordinator.group.state import GroupMetadata, GroupState
+
+E = ErrorCode
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatRequest:
+    """A ConsumerGroupHeartbeat, with the sender's client id and host; ``None`` fields did not
+    change since the member's previous heartbeat."""
+
+    group_id: str
+    member_id: str
+    member_epoch: int
+    instance_id: str | None = None
+    rack_id: str | None = None
+    rebalance_timeout_ms: int = -1
+    subscribed_topic_names: tuple[str, ...] | None = None
+    subscribed_topic_regex: str | None = None
+    server_assignor: str | None = None
+    owned: Assignment | None = None
+    client_id: str = ""
+    client_host: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatResult:
+    error: ErrorCode
+    message: str | None = None
+    member_id: str | None = None
+    member_epoch: int = -1
+    heartbeat_interval_ms: int = 0
+    assignment: Assignment | None = None
+    write: InternalWrite | None = None
+
+
+class HeartbeatError(Exception):
+    def __init__(self, error: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.error = error
+        self.message = message
+
+
+def new_member_id() -> str:
+    """A random member id as Kafka prints a Uuid: URL-safe base64 without padding."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+
+
+class ConsumerGroupManager:
+    def __init__(self, context: CoordinatorContext, metadata: GroupMetadataManager) -> None:
+        self.context = context
+        self.metadata = metadata
+
+    # -- lookups ------------------------------------------------------------------------------
+
+    def group(self, group_id: str) -> ConsumerGroup | None:
+        shell = self.metadata.groups.get(group_id)
+        return shell.consumer if shell is not None else None
+
+    def groups(self) -> Iterable[ConsumerGroup]:
+        for shell in self.metadata.groups.values():
+            if shell.consumer is not None:
+                yield shell.consumer
+
+    # -- ConsumerGroupHeartbeat ---------------------------------------------------------------
+
+    def heartbeat(self, request: HeartbeatRequest) -> HeartbeatResult:
+        try:
+            self._validate(request)
+            if request.member_epoch in (LEAVE_GROUP_MEMBER_EPOCH, LEAVE_GROUP_STATIC_MEMBER_EPOCH):
+                return self._leave(request)
+            return self._heartbeat(request)
+        except HeartbeatError as exc:
+            return HeartbeatResult(exc.error, exc.message, request.member_id or None)
+
+    def _validate(self, request: HeartbeatRequest) -> None:
+        def invalid(message: str) -> HeartbeatError:
+            return HeartbeatError(E.invalid_request, message)
+
+        if not request.group_id:
+            raise invalid("GroupId can't be empty.")
+        if request.member_epoch < LEAVE_GROUP_STATIC_MEMBER_EPOCH:
+            raise invalid(f"MemberEpoch {request.member_epoch} is invalid.")
+        if request.member_epoch == LEAVE_GROUP_STATIC_MEMBER_EPOCH and not request.instance_id:
+            raise invalid("InstanceId can't be null when MemberEpoch is -2.")
+        if request.member_epoch == 0:
+            if request.rebalance_timeout_ms == -1:
+                raise invalid("RebalanceTimeoutMs must be provided in first request.")
+            if request.owned:
+                raise invalid("TopicPartitions must be empty when (re-)joining.")
+            if request.subscribed_topic_names is None and request.subscribed_topic_regex is None:
+                raise invalid(
+                    "SubscribedTopicNames or SubscribedTopicRegex must be set in first request."
+                )
+        if request.server_assignor is not None and (
+            request.server_assignor not in self.context.config.consumer_assignors
+        ):
+            raise HeartbeatError(
+                E.unsupported_assignor,
+                f"ServerAssignor {request.server_assignor} is not supported. "
+                f"Supported assignors: {', '.join(self.context.config.consumer_assignors)}.",
+            )
+        if request.subscribed_topic_regex is not None:
+            try:
+                re.compile(request.subscribed_topic_regex)
+            except re.error as exc:
+                raise HeartbeatError(
+                    E.invalid_regular_expression,
+                    f"SubscribedTopicRegex `{request.subscribed_topic_regex}` is not a valid "
+                    f"regular expression: {exc}.",
+                ) from exc
+
+    def _heartbeat(self, request: HeartbeatRequest) -> HeartbeatResult:
+        shell = self._shell_for(request)
+        group = shell.consumer
+        assert group is not None
+        snapshot = _snapshot(group)
+        records: list[crec.Record] = []
+        member, joined = self._member_for(group, request, records)
+        bump = self._update_member(group, member, request, records) or joined
+        subscription = self._subscription_metadata(group)
+        if bump or subscription != group.subscription_metadata:
+            group.group_epoch += 1
+            group.subscription_metadata = subscription
+            records.append(crec.group_epoch_record(group.group_id, group.group_epoch))
+        if group.group_epoch > group.assignment_epoch:
+            self._compute_target(group, records)
+        before = current(member)
+        after = next_assignment(
+            member,
+            group.assignment_epoch,
+            group.target.get(member.member_id, {}),
+            request.owned,
+            group.owners(),
+        )
+        if after != before:
+            _apply(member, after)
+            records.append(_current_record(group.group_id, member))
+        try:
+            write = self._append(group.group_id, records)
+        except KafkaError as exc:
+            shell.consumer = snapshot
+            return HeartbeatResult(exc.error_code, str(exc), request.member_id or None)
+        self._schedule_session_timeout(group, member)
+        self._schedule_rebalance_timeout(group, member)
+        provide = request.member_epoch == 0 or after != before or request.owned is not None
+        return HeartbeatResult(
+            E.none,
+            member_id=member.member_id,
+            member_epoch=member.member_epoch,
+            heartbeat_interval_ms=self.context.config.consumer_heartbeat_interval_ms,
+            assignment=dict(member.assigned) if provide else None,
+            write=write,
+        )
+
+    def _shell_for(self, request: HeartbeatRequest) -> GroupMetadata:
+        """The group's state holder, turning an empty classic group (e.g. one with only
+        committed offsets) into a consumer group when a member joins it."""
+        shell = self.metadata.groups.get(request.group_id)
+        if shell is not None and shell.consumer is not None:
+            return shell
+        if shell is not None and (shell.members or shell.state is not GroupState.EMPTY):
+            raise HeartbeatError(
+                E.group_id_not_found, f"Group {request.group_id} is not a consumer group."
+            )
+        if request.member_epoch != 0:
+            raise HeartbeatError(
+                E.unknown_member_id, f"Group {request.group_id} has no member {request.member_id}."
+            )
+        shell = self.metadata.get_or_create(request.group_id)
+        shell.consumer = ConsumerGroup(request.group_id)
+        return shell
+
+    def _member_for(
+        self, group: ConsumerGroup, request: HeartbeatRequest, records: list[crec.Record]
+    ) -> tuple[ConsumerGroupMember, bool]:
+        """The member the heartbeat is from, and whether it is new to the group."""
+        if request.member_epoch != 0:
+            member = group.members.get(request.member_id)
+            if member is None:
+                raise HeartbeatError(
+                    E.unknown_member_id, f"Member {request.member_id} is not a member."
+                )
+            _check_epoch(member, request)
+            return member, False
+        member_id = request.member_id or new_member_id()
+        if request.instance_id is not None:
+            replaced = self._replace_static_member(group, request, member_id, records)
+            if replaced is not None:
+                return replaced, False
+        member = group.members.get(member_id)
+        if member is not None:
+            return member, False
+        if len(group.members) >= self.context.config.consumer_max_size:
+            raise HeartbeatError(
+                E.group_max_size_reached,
+                f"The consumer group has reached its maximum capacity of "
+                f"{self.context.config.consumer_max_size} members.",
+            )
+        member = ConsumerGroupMember(member_id, instance_id=request.instance_id)
+        group.members[member_id] = member
+        if request.instance_id is not None:
+            group.static_members[request.instance_id] = member_id
+        return member, True
+
+    def _replace_static_member(
+        self,
+        group: ConsumerGroup,
+        request: HeartbeatRequest,
+        member_id: str,
+        records: list[crec.Record],
+    ) -> ConsumerGroupMember | None:
+        """A static member rejoining under a new member id takes over its predecessor's
+        assignment, once the predecessor left with epoch -2 (UNRELEASED_INSTANCE_ID before)."""
+        assert request.instance_id is not None
+        old_id = group.static_members.get(request.instance_id)
+        if old_id is None:
+            return None
+        old = group.members[old_id]
+        if old.member_epoch != LEAVE_GROUP_STATIC_MEMBER_EPOCH:
+            if old_id == member_id:
+                return old
+            raise HeartbeatError(
+                E.unreleased_instance_id,
+                f"Static member {old_id} with instance id {request.instance_id} is not "
+                "released yet.",
+            )
+        old.cancel_timers()
+        del group.members[old_id]
+        records.extend(crec.member_tombstones(group.group_id, old_id))
+        member = replace(
+            old,
+            member_id=member_id,
+            member_epoch=0,
+            previous_member_epoch=-1,
+            session_timer=None,
+            rebalance_timer=None,
+        )
+        group.members[member_id] = member
+        group.static_members[request.instance_id] = member_id
+        target = group.target.pop(old_id, {})
+        group.target[member_id] = target
+        records.append(crec.target_assignment_member_record(group.group_id, member_id, target))
+        return member
+
+    def _update_member(
+        self,
+        group: ConsumerGroup,
+        member: ConsumerGroupMember,
+        request: HeartbeatRequest,
+        records: list[crec.Record],
+    ) -> bool:
+        """Apply what the heartbeat changed; True when the subscription did (an epoch bump)."""
+        before = _metadata_value(member)
+        subscription = (
+            member.subscribed_topic_names,
+            member.subscribed_topic_regex,
+            member.server_assignor,
+        )
+        if request.subscribed_topic_names is not None:
+            member.subscribed_topic_names = tuple(sorted(set(request.subscribed_topic_names)))
+        if request.subscribed_topic_regex is not None:
+            member.subscribed_topic_regex = request.subscribed_topic_regex or None
+        if request.server_assignor is not None:
+            member.server_assignor = request.server_assignor
+        if request.rack_id is not None:
+            member.rack_id = request.rack_id
+        if request.rebalance_timeout_ms != -1:
+            member.rebalance_timeout_ms = request.rebalance_timeout_ms
+        if request.instance_id is not None:
+            member.instance_id = request.instance_id
+        member.client_id = request.client_id
+        member.client_host = request.client_host
+        after = _metadata_value(member)
+        if after != before or member.member_epoch == 0:
+            records.append(crec.member_metadata_record(group.group_id, member.member_id, after))
+        return subscription != (
+            member.subscribed_topic_names,
+            member.subscribed_topic_regex,
+            member.server_assignor,
+        )
+
+    # -- subscriptions and the target assignment ----------------------------------------------
+
+    def _member_topics(self, member: ConsumerGroupMember) -> set[str]:
+        """The topic names a member subscribes to: its names, and (KIP-848 regex
+        subscriptions) every non-internal topic its regex matches in full."""
+        names = set(member.subscribed_topic_names)
+        if member.subscribed_topic_regex:
+            pattern = re.compile(member.subscribed_topic_regex)
+            names.update(
+                name
+                for name in self.context.topics.topic_names()
+                if not name.startswith("__") and pattern.fullmatch(name)
+            )
+        return names
+
+    def _subscription_metadata(self, group: ConsumerGroup) -> dict[str, tuple[uuid.UUID, int]]:
+        """Topic id and partition count of every existing topic the group subscribes to."""
+        result = {}
+        names: set[str] = set()
+        for member in group.members.values():
+            names |= self._member_topics(member)
+        for name in names:
+            found = self.context.topics.topic(name)
+            if found is not None:
+                result[name] = found
+        return result
+
+    def _compute_target(self, group: ConsumerGroup, records: list[crec.Record]) -> None:
+        assignor = ASSIGNORS[group.preferred_assignor(self.context.config.consumer_assignors[0])]
+        metadata = group.subscription_metadata
+        specs = {
+            member.member_id: MemberSubscription(
+                frozenset(
+                    metadata[name][0] for name in self._member_topics(member) if name in metadata
+                ),
+                member.instance_id,
+                group.target.get(member.member_id, {}),
+            )
+            for member in group.members.values()
+        }
+        target = assignor(specs, dict(metadata.values()))
+        for member_id, assignment in target.items():
+            if group.target.get(member_id) != assignment:
+                records.append(
+                    crec.target_assignment_member_record(group.group_id, member_id, assignment)
+                )
+        group.target = target
+        group.assignment_epoch = group.group_epoch
+        records.append(crec.target_assignment_epoch_record(group.group_id, group.group_epoch))
+
+    # -- leaving and fencing ------------------------------------------------------------------
+
+    def _leave(self, request: HeartbeatRequest) -> HeartbeatResult:
+        group = self.group(request.group_id)
+        member = None
+        if group is not None:
+            member_id = request.member_id
+            if request.instance_id is not None:
+                member_id = group.static_members.get(request.instance_id, "")
+                if member_id and request.member_id and member_id != request.member_id:
+                    raise HeartbeatError(
+                        E.fenced_instance_id,
+                        f"Instance id {request.instance_id} belongs to another member.",
+                    )
+            member = group.members.get(member_id)
+        if group is None or member is None:
+            raise HeartbeatError(
+                E.unknown_member_id, f"Member {request.member_id} is not a member."
+            )
+        if request.member_epoch == LEAVE_GROUP_STATIC_MEMBER_EPOCH:
+            member.member_epoch = LEAVE_GROUP_STATIC_MEMBER_EPOCH
+            write = self._append(group.group_id, [_current_record(group.group_id, member)])
+        else:
+            write = self.remove_member(group, member)
+        return HeartbeatResult(
+            E.none,
+            member_id=request.member_id or member.member_id,
+            member_epoch=request.member_epoch,
+            heartbeat_interval_ms=self.context.config.consumer_heartbeat_interval_ms,
+            write=write,
+        )
+
+    def remove_member(
+        self, group: ConsumerGroup, member: ConsumerGroupMember
+    ) -> InternalWrite | None:
+        """The member leaves or is fenced: its records' tombstones and a group epoch bump,
+        so the next heartbeat gives its partitions to the others."""
+        records = crec.member_tombstones(group.group_id, member.member_id)
+        records.append(crec.group_epoch_record(group.group_id, group.group_epoch + 1))
+        write = self._append(group.group_id, records)
+        member.cancel_timers()
+        group.members.pop(member.member_id, None)
+        group.target.pop(member.member_id, None)
+        if member.instance_id is not None:
+            group.static_members.pop(member.instance_id, None)
+        group.group_epoch += 1
+        return write
+
+    def _fence(self, group_id: str, member_id: str, why: str) -> Callable[[], None]:
+        def fence() -> None:
+            group = self.group(group_id)
+            member = group.members.get(member_id) if group is not None else None
+            if group is not None and member is not None:
+                log.info("%s: member %s of group %s fenced", why, member_id, group_id)
+                self.remove_member(group, member)
+
+        return fence
+
+    def _schedule_session_timeout(self, group: ConsumerGroup, member: ConsumerGroupMember) -> None:
+        if member.session_timer is not None:
+            member.session_timer.cancel()
+        member.session_timer = self.context.scheduler.call_later(
+            self.context.config.consumer_session_timeout_ms,
+            self._fence(group.group_id, member.member_id, "session timeout"),
+        )
+
+    def _schedule_rebalance_timeout(
+        self, group: ConsumerGroup, member: ConsumerGroupMember
+    ) -> None:
+        """A member asked to revoke partitions must do so within its rebalance timeout."""
+        if member.state is not MemberState.UNREVOKED_PARTITIONS:
+            member.cancel_rebalance_timer()
+        elif member.rebalance_timer is None:
+            member.rebalance_timer = self.context.scheduler.call_later(
+                max(member.rebalance_timeout_ms, 0),
+                self._fence(group.group_id, member.member_id, "rebalance timeout"),
+            )
+
+    def _append(self, group_id: str, records: list[crec.Record]) -> InternalWrite | None:
+        if not records:
+            return None
+        return self.context.writer.append_group_records(
+            self.context.partition_for(group_id), records
+        )
+
+    # -- offsets ------------------------------------------------------------------------------
+
+    @staticmethod
+    def validate_offset_commit(
+        group: ConsumerGroup, member_id: str, member_epoch: int
+    ) -> ErrorCode | None:
+        """Commits come from a member at its current epoch; without a member epoch (admin
+        tools, manual assignment) only while the group is empty."""
+        if member_epoch < 0 and not group.members:
+            return None
+        member = group.members.get(member_id)
+        if member is None:
+            return E.unknown_member_id
+        if member_epoch != member.member_epoch:
+            return E.stale_member_epoch
+        return None
+
+    @staticmethod
+    def validate_offset_fetch(
+        group: ConsumerGroup, member_id: str | None, member_epoch: int
+    ) -> ErrorCode | None:
+        if member_epoch < 0 and not member_id:
+            return None
+        member = group.members.get(member_id or "")
+        if member is None:
+            return E.unknown_member_id
+        if member_epoch != member.member_epoch:
+            return E.stale_member_epoch
+        return None
+
+    # -- deletion, loading and unloading ------------------------------------------------------
+
+    def group_tombstones(self, group: ConsumerGroup) -> list[crec.Record]:
+        """An empty group's own records removed (DeleteGroups, expiry)."""
+        return [
+            crec.tombstone(crec.TARGET_ASSIGNMENT_METADATA, group.group_id),
+            crec.tombstone(crec.GROUP_METADATA, group.group_id),
+        ]
+
+    def replay(self, key_bytes: bytes, value: bytes | None) -> None:
+        key = crec.decode_key(key_bytes)
+        shell = self.metadata.groups.get(key.group_id)
+        if key.record_type == crec.GROUP_METADATA and value is None:
+            if shell is not None and shell.consumer is not None:
+                shell.consumer = None
+                if not shell.offsets and not shell.members:
+                    del self.metadata.groups[key.group_id]
+            return
+        if shell is None:
+            if value is None:
+                return
+            shell = self.metadata.get_or_create(key.group_id)
+        if shell.consumer is None:
+            shell.consumer = ConsumerGroup(key.group_id)
+        _replay_into(shell.consumer, key, value)
+
+    def finish_loading(self, group: ConsumerGroup) -> None:
+        """After replay: every member must heartbeat within the session timeout; a member
+        still revoking, within its rebalance timeout. The subscribed topics' metadata is not
+        stored, so the first heartbeat re-checks it with an epoch bump (the sticky assignors
+        keep the target)."""
+        group.subscription_metadata = {}
+        group.static_members = {
+            m.instance_id: m.member_id for m in group.members.values() if m.instance_id
+        }
+        for member in group.members.values():
+            self._schedule_session_timeout(group, member)
+            self._schedule_rebalance_timeout(group, member)
+
+    @staticmethod
+    def unload(group: ConsumerGroup) -> None:
+        for member in group.members.values():
+            member.cancel_timers()
+
+
+def _check_epoch(member: ConsumerGroupMember, request: HeartbeatRequest) -> None:
+    """FENCED_MEMBER_EPOCH unless the member is at the epoch it sends, or at the previous one
+    with nothing beyond its assignment (the response that moved it on was lost)."""
+    if request.instance_id is not None and member.instance_id not in (None, request.instance_id):
+        raise HeartbeatError(E.fenced_instance_id, "The instance id does not match the member.")
+    if request.member_epoch == member.member_epoch:
+        return
+    lost_response = (
+        request.member_epoch == member.previous_member_epoch
+        and request.member_epoch < member.member_epoch
+        and (request.owned is None or not difference(request.owned, member.assigned))
+    )
+    if not lost_response:
+        raise HeartbeatError(
+            E.fenced_member_epoch,
+            f"The consumer group member has a greater member epoch ({member.member_epoch}) "
+            f"than the one known by the client ({request.member_epoch}); the member must "
+            "abandon all its partitions and rejoin."
+            if request.member_epoch < member.member_epoch
+            else f"Member epoch {request.member_epoch} is ahead of the coordinator's "
+            f"{member.member_epoch}.",
+        )
+
+
+def _apply(member: ConsumerGroupMember, after: MemberAssignment) -> None:
+    member.member_epoch = after.member_epoch
+    member.previous_member_epoch = after.previous_member_epoch
+    member.state = after.state
+    member.assigned = after.assigned
+    member.pending_revocation = after.pending_revocation
+
+
+def _metadata_value(member: ConsumerGroupMember) -> crec.MemberMetadataValue:
+    return crec.MemberMetadataValue(
+        member.instance_id,
+        member.rack_id,
+        member.client_id,
+        member.client_host,
+        member.subscribed_topic_names,
+        member.subscribed_topic_regex,
+        member.rebalance_timeout_ms,
+        member.server_assignor,
+    )
+
+
+def _current_record(group_id: str, member: ConsumerGroupMember) -> crec.Record:
+    return crec.current_assignment_record(
+        group_id,
+        member.member_id,
+        crec.CurrentAssignmentValue(
+            member.member_epoch,
+            member.previous_member_epoch,
+            member.state.value,
+            member.assigned,
+            member.pending_revocation,
+        ),
+    )
+
+
+def _snapshot(group: ConsumerGroup) -> ConsumerGroup:
+    """A copy to restore when the heartbeat's write fails (timers are shared, not copied)."""
+    return replace(
+        group,
+        members={m_id: replace(m) for m_id, m in group.members.items()},
+        static_members=dict(group.static_members),
+        target=dict(group.target),
+        subscription_metadata=dict(group.subscription_metadata),
+    )
+
+
+def _replay_into(group: ConsumerGroup, key: crec.RecordKey, value: bytes | None) -> None:
+    """Apply one record to ``group`` (loading; latest record wins)."""
+    record_type, member_id = key.record_type, key.member_id or ""
+    if record_type == crec.GROUP_METADATA and value is not None:
+        group.group_epoch = crec.decode_epoch(value)
+    elif record_type == crec.TARGET_ASSIGNMENT_METADATA:
+        if value is not None:
+            group.assignment_epoch = crec.decode_epoch(value)
+    elif record_type == crec.TARGET_ASSIGNMENT_MEMBER:
+        if value is None:
+            group.target.pop(member_id, None)
+        else:
+            group.target[member_id] = crec.decode_target_assignment(value)
+    elif record_type == crec.MEMBER_METADATA:
+        if value is None:
+            group.members.pop(member_id, None)
+            return
+        meta = crec.decode_member_metadata(value)
+        member = group.members.setdefault(member_id, ConsumerGroupMember(member_id))
+        member.instance_id, member.rack_id = meta.instance_id, meta.rack_id
+        member.client_id, member.client_host = meta.client_id, meta.client_host
+        member.subscribed_topic_names = meta.subscribed_topic_names
+        member.subscribed_topic_regex = meta.subscribed_topic_regex
+        member.rebalance_timeout_ms = meta.rebalance_timeout_ms
+        member.server_assignor = meta.server_assignor
+    elif record_type == crec.CURRENT_MEMBER_ASSIGNMENT and value is not None:
+        assignment = crec.decode_current_assignment(value)
+        member = group.members.setdefault(member_id, ConsumerGroupMember(member_id))
+        member.member_epoch = assignment.member_epoch
+        member.previous_member_epoch = assignment.previous_member_epoch
+        member.state = MemberState(assignment.state)
+        member.assigned = assignment.assigned
+        member.pending_revocation = assignment.pending_revocation
