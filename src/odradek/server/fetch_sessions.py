@@ -155,7 +155,8 @@ class FetchKind(enum.Enum):
 class FetchContext:
     """What one Fetch request is within the sessions: its kind, the top-level error of an
     ERROR, the session of an INCREMENTAL one and the epoch the session must still be at when
-    the response is built (another request of the session may have advanced it meanwhile)."""
+    the response is built (another request of the session may have advanced it meanwhile),
+    and the session's partitions in fetch order."""
 
     kind: FetchKind
     error_code: int = 0
@@ -187,8 +188,8 @@ class FetchSessionCache:
         session_id: int,
         epoch: int,
         uses_topic_ids: bool,
-        asked: list[CachedPartition],
-        forgotten: list[PartitionKey],
+        asked: Iterable[CachedPartition],
+        forgotten: Iterable[PartitionKey],
         now_ms: int,
     ) -> FetchContext:
         """Kafka's FetchManager.newContext: a full fetch closes the session it names (and asks
@@ -198,7 +199,7 @@ class FetchSessionCache:
             if session_id != INVALID_SESSION_ID:
                 self.remove(session_id)
             kind = FetchKind.SESSIONLESS if epoch == FINAL_EPOCH else FetchKind.FULL
-            return FetchContext(kind, partitions=asked)
+            return FetchContext(kind)
         session = self.sessions.get(session_id)
         if session is None:
             return FetchContext(FetchKind.ERROR, FETCH_SESSION_ID_NOT_FOUND)
@@ -209,7 +210,7 @@ class FetchSessionCache:
         session.update(asked, forgotten)
         if not session.partitions:
             self.remove(session_id)
-            return FetchContext(FetchKind.SESSIONLESS, partitions=asked)
+            return FetchContext(FetchKind.SESSIONLESS)
         self.touch(session, now_ms)
         session.epoch = next_epoch(session.epoch)
         return FetchContext(

@@ -234,6 +234,8 @@ def _session_targets(broker: BrokerServer, context: FetchContext) -> list[_Targe
 
 def _session_response(ctx: RequestContext, error_code: int, session_id: int) -> Any:
     """A response without partitions: a top-level error, or a throttled fetch."""
+    if error_code and metrics.ENABLED:
+        metrics.record_error(FETCH_KEY, error_code)
     module = response_module(FETCH_KEY, ctx.header.api_version)
     return build(
         module.FetchResponse,
