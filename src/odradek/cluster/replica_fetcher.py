@@ -4,14 +4,19 @@ Per leader broker there are ``num.replica.fetchers`` fetchers, each an asyncio t
 connection; a partition goes to fetcher ``hash(tp) % num.replica.fetchers`` of its leader.
 A partition first truncates (OffsetForLeaderEpoch: keep only what the leader has for our
 latest epoch), then fetches from its log end offset; fetched batches are appended as they
-are and the follower's high watermark follows the leader's."""
+are and the follower's high watermark follows the leader's.
+
+Each fetcher keeps a fetch session (KIP-227) with its leader: after the first full fetch it
+sends only the partitions whose fetch position changed (and forgets those it stopped
+fetching); the leader answers only partitions with news. A session error, a lost connection
+or a leader without a free session slot starts over with a full fetch."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +41,9 @@ log = logging.getLogger(__name__)
 
 EARLIEST_TIMESTAMP = -2
 UNDEFINED_EPOCH = -1
+INVALID_SESSION_ID = 0
+INITIAL_EPOCH = 0  # a full fetch (with session id 0: asking for a new session)
+_MAX_EPOCH = 2**31 - 1
 _AUTHORIZATION_ERRORS = frozenset(
     {ErrorCode.topic_authorization_failed, ErrorCode.cluster_authorization_failed}
 )
@@ -50,6 +58,75 @@ class FetchState:
     leader_epoch: int
     truncating: bool = True
     paused_until: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionFetch:
+    """What a fetch asks of one partition; the session has it until it changes."""
+
+    offset: int
+    log_start_offset: int
+    leader_epoch: int
+    max_bytes: int
+
+
+@dataclass(slots=True)
+class SessionRequest:
+    """One fetch within the session: its id and epoch, the partitions to send and those to
+    forget."""
+
+    session_id: int
+    epoch: int
+    send: dict[TopicPartition, PartitionFetch]
+    forget: list[TopicPartition]
+
+
+@dataclass(slots=True)
+class FetchSessionHandler:
+    """The fetching side of a fetch session (Kafka's FetchSessionHandler): what the leader's
+    session holds, and the id and epoch of the next fetch."""
+
+    session_id: int = INVALID_SESSION_ID
+    epoch: int = INITIAL_EPOCH
+    partitions: dict[TopicPartition, PartitionFetch] = field(default_factory=dict)
+
+    def build(self, wanted: dict[TopicPartition, PartitionFetch]) -> SessionRequest | None:
+        """The next fetch of ``wanted`` (None: nothing to fetch or forget). A full fetch sends
+        every partition; an incremental one those that are new or changed, and forgets those
+        no longer wanted."""
+        if self.epoch == INITIAL_EPOCH:
+            if not wanted:
+                return None
+            send, forget = dict(wanted), []
+        else:
+            if not wanted and not self.partitions:
+                return None
+            known = self.partitions
+            send = {tp: asked for tp, asked in wanted.items() if known.get(tp) != asked}
+            forget = [tp for tp in known if tp not in wanted]
+        self.partitions = dict(wanted)
+        return SessionRequest(self.session_id, self.epoch, send, forget)
+
+    def handle_response(self, error_code: int, session_id: int) -> bool:
+        """Advance after a response; False when it had a top-level error (the next fetch is
+        full: a new session, closing the old one unless the leader no longer knows it)."""
+        if error_code != ErrorCode.none:
+            if error_code == ErrorCode.fetch_session_id_not_found:
+                self.session_id = INVALID_SESSION_ID
+            self.epoch = INITIAL_EPOCH
+            return False
+        if self.epoch == INITIAL_EPOCH or session_id == INVALID_SESSION_ID:
+            # A new session (epoch 1), or none: sessionless, or closed by the leader.
+            self.session_id = session_id
+            self.epoch = INITIAL_EPOCH if session_id == INVALID_SESSION_ID else 1
+        else:
+            self.epoch = 1 if self.epoch == _MAX_EPOCH else self.epoch + 1
+        return True
+
+    def handle_error(self) -> None:
+        """The fetch failed (connection lost, timed out): the next one is full, closing the
+        session it names."""
+        self.epoch = INITIAL_EPOCH
 
 
 def whole_batches(records: bytes) -> bytes:
@@ -77,6 +154,7 @@ class ReplicaFetcher:
         self._endpoint: tuple[str, int] | None = None
         self._stopped = False
         self._warned: set[tuple[TopicPartition, ErrorCode]] = set()  # logged, not yet cleared
+        self.session = FetchSessionHandler()
         self.task = asyncio.get_running_loop().create_task(self._run())
 
     def add(self, tp: TopicPartition, leader_epoch: int) -> None:
@@ -220,7 +298,8 @@ class ReplicaFetcher:
     async def _fetch(self, client: BrokerClient) -> None:
         manager = self.manager
         now = asyncio.get_running_loop().time()
-        by_topic: dict[str, list[Any]] = {}
+        max_bytes = manager.config_int("replica.fetch.max.bytes")
+        wanted: dict[TopicPartition, PartitionFetch] = {}
         sent: dict[TopicPartition, tuple[FetchState, int]] = {}
         for tp, state in list(self.partitions.items()):
             if state.truncating or state.paused_until > now:
@@ -230,19 +309,28 @@ class ReplicaFetcher:
                 self.partitions.pop(tp, None)
                 continue
             sent[tp] = (state, log_obj.log_end_offset)
+            wanted[tp] = PartitionFetch(
+                log_obj.log_end_offset, log_obj.log_start_offset, state.leader_epoch, max_bytes
+            )
+        session = self.session.build(wanted)
+        if session is None:
+            await asyncio.sleep(0.05)
+            return
+        by_topic: dict[str, list[Any]] = {}
+        for tp, asked in session.send.items():
             by_topic.setdefault(tp.topic, []).append(
                 fetch_v12.FetchPartition(
                     partition=i32(tp.partition),
-                    current_leader_epoch=i32(state.leader_epoch),
-                    fetch_offset=i64(log_obj.log_end_offset),
+                    current_leader_epoch=i32(asked.leader_epoch),
+                    fetch_offset=i64(asked.offset),
                     last_fetched_epoch=i32(-1),
-                    log_start_offset=i64(log_obj.log_start_offset),
-                    partition_max_bytes=i32(manager.config_int("replica.fetch.max.bytes")),
+                    log_start_offset=i64(asked.log_start_offset),
+                    partition_max_bytes=i32(asked.max_bytes),
                 )
             )
-        if not by_topic:
-            await asyncio.sleep(0.05)
-            return
+        forgotten: dict[str, list[i32]] = {}
+        for tp in session.forget:
+            forgotten.setdefault(tp.topic, []).append(i32(tp.partition))
         request = fetch_v12.FetchRequest(
             cluster_id=None,
             replica_id=BrokerId(manager.local_id),
@@ -252,17 +340,32 @@ class ReplicaFetcher:
             min_bytes=i32(manager.config_int("replica.fetch.min.bytes")),
             max_bytes=i32(manager.config_int("replica.fetch.response.max.bytes")),
             isolation_level=i8(0),
-            session_id=i32(0),
-            session_epoch=i32(-1),
+            session_id=i32(session.session_id),
+            session_epoch=i32(session.epoch),
             topics=tuple(
                 fetch_v12.FetchTopic(topic=TopicName(t), partitions=tuple(ps))
                 for t, ps in by_topic.items()
             ),
-            forgotten_topics_data=(),
+            forgotten_topics_data=tuple(
+                fetch_v12.ForgottenTopic(topic=TopicName(t), partitions=tuple(ps))
+                for t, ps in forgotten.items()
+            ),
             rack_id="",
         )
         wait_s = manager.config_int("replica.fetch.wait.max.ms") / 1000
-        response = await client.request(request, timeout_s=manager.socket_timeout_s + wait_s)
+        try:
+            response = await client.request(request, timeout_s=manager.socket_timeout_s + wait_s)
+        except BaseException:
+            self.session.handle_error()
+            raise
+        if not self.session.handle_response(response.error_code, response.session_id):
+            log.info(
+                "fetch session %d with broker %d: %s; fetching in full",
+                session.session_id,
+                self.leader,
+                ErrorCode(response.error_code).name.upper(),
+            )
+            return
         for topic in response.responses:
             for data in topic.partitions:
                 tp = TopicPartition(topic.topic, data.partition_index)
