@@ -90,7 +90,7 @@ def handle_consumer_group_heartbeat(broker: BrokerServer, ctx: RequestContext, r
             rack_id=request.rack_id,
             rebalance_timeout_ms=_ms(request.rebalance_timeout),
             subscribed_topic_names=tuple(names) if names is not None else None,
-            subscribed_topic_regex=request.subscribed_topic_regex,
+            subscribed_topic_regex=getattr(request, "subscribed_topic_regex", None),
             server_assignor=request.server_assignor,
             owned=_owned(request),
             client_id=ctx.header.client_id or "",
