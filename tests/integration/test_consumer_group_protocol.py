@@ -74,13 +74,13 @@ class Member(threading.Thread):
     """One ``group.protocol=consumer`` consumer on its own thread, committing synchronously
     after each batch (a commit refused during a rebalance is retried with the next batch)."""
 
-    def __init__(self, bootstrap: str, group: str, topic: str) -> None:
+    def __init__(self, bootstrap: str, group: str, topic: str, protocol: str = "consumer") -> None:
         super().__init__(daemon=True)
         self.consumer = Consumer(
             {
                 "bootstrap.servers": bootstrap,
                 "group.id": group,
-                "group.protocol": "consumer",
+                "group.protocol": protocol,
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",
             }

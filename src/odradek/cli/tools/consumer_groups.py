@@ -74,6 +74,8 @@ def _validate(args: argparse.Namespace) -> None:
         raise UsageError(f"{describe_only[0]} is only valid with --describe")
     if args.state is not None and action not in ("describe", "list"):
         raise UsageError("--state is only valid with --describe or --list")
+    if args.type is not None and action != "list":
+        raise UsageError("--type is only valid with --list")
     if (
         sum(bool(x) for x in (args.members, args.offsets, args.state is not None)) > 1
         and action == "describe"
@@ -104,19 +106,37 @@ def _group_ids(admin: Admin, args: argparse.Namespace) -> list[str]:
 
 
 def list_groups(admin: Admin, args: argparse.Namespace) -> int:
+    """Kafka 4.0's --list: group ids; with --state their states, with --type (KIP-1043)
+    their types (Classic, Consumer); either filters by the comma-separated values given."""
     found = sorted(listings(admin), key=lambda g: g.group_id)
-    wanted = {s.strip().lower() for s in (args.state or "").split(",") if s.strip()}
-    rows = [(g.group_id, state_name(g.state)) for g in found]
-    if wanted:
-        rows = [r for r in rows if r[1].lower() in wanted]
+    rows = [(g.group_id, type_name(g), state_name(g.state)) for g in found]
+    for column, flag in ((2, args.state), (1, args.type)):
+        wanted = {s.strip().lower() for s in (flag or "").split(",") if s.strip()}
+        if wanted:
+            rows = [r for r in rows if r[column].lower() in wanted]
     if wants_json(args):
-        print_json([{"group": g, "state": s} for g, s in rows])
-    elif args.state is not None:
-        print_table(["GROUP", "STATE"], rows, min_width=15)
+        typed = args.type is not None
+        print_json([{"group": g, **({"type": t} if typed else {}), "state": s} for g, t, s in rows])
+    elif args.state is not None or args.type is not None:
+        columns = [(0, "GROUP"), (1, "TYPE"), (2, "STATE")]
+        shown = [
+            (i, h)
+            for i, h in columns
+            if i == 0 or (i == 1 and args.type is not None) or (i == 2 and args.state is not None)
+        ]
+        print_table([h for _, h in shown], [[r[i] for i, _ in shown] for r in rows], min_width=15)
     else:
-        for group, _ in rows:
+        for group, _, _ in rows:
             print(group)
     return 0
+
+
+def type_name(listing: Any) -> str:
+    """A group's type as Kafka's tools print it: Classic or Consumer (Unknown when the
+    broker does not say, before ListGroups v5)."""
+    kind = getattr(listing, "type", None)
+    name = str(getattr(kind, "name", kind or "UNKNOWN"))
+    return name.capitalize()
 
 
 # -- describe ----------------------------------------------------------------------------------

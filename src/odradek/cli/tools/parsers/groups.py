@@ -56,6 +56,14 @@ def add_consumer_groups(commands: Any) -> None:
         "comma-separated) states",
     )
     parser.add_argument(
+        "--type",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="TYPES",
+        help="with --list: show (and filter by comma-separated) group types (classic, consumer)",
+    )
+    parser.add_argument(
         "--verbose", action="store_true", help="with --describe --members: the assignments too"
     )
     _reset_flags(parser)
