@@ -168,7 +168,7 @@ def main() -> None:
     broker = BrokerProcess(root / "data").start(60)
     try:
         with RawClient.to(broker.bootstrap, 120) as admin:
-            admin.create_topic(TOPIC, args.partitions)
+            admin.create_topic(TOPIC, args.partitions, {"retention.ms": "-1"})  # old timestamps
             record = encode_batch([(None, b"x" * 100)])
             for partition in range(args.partitions):
                 admin.call(admin.produce_request(TOPIC, partition, record))
