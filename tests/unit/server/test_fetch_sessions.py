@@ -24,6 +24,7 @@ from odradek.observability import metrics
 from odradek.protocol import api_versions as keys
 from odradek.protocol.codec import RequestHeader, encode_response
 from odradek.protocol.records.codec import encode_batch
+from odradek.security.client_quotas import ClientQuotaManager, QuotaType
 from odradek.server.broker import BrokerServer
 from odradek.server.fetch_sessions import (
     FETCH_SESSION_ID_NOT_FOUND,
@@ -390,6 +391,29 @@ async def test_sessions_by_topic_id(broker: BrokerServer) -> None:
     assert [p.error_code for t in deleted.responses for p in t.partitions] == [
         ErrorCode.unknown_topic_id
     ]
+
+
+async def test_a_throttled_fetch_sends_nothing_and_keeps_the_session(
+    broker: BrokerServer,
+) -> None:
+    """Over its consumer_byte_rate a consumer gets an empty response (KIP-219): a full fetch
+    opens no session, an incremental one keeps its session, and what it was not sent is
+    sent once the quota allows."""
+    session_id = fetch(broker, 12, request_v12(0, 0, {0: 0, 1: 0})).session_id
+    produce(broker, 1)
+    unlimited = broker.quotas.fetch
+    broker.quotas.fetch = ClientQuotaManager(
+        QuotaType.FETCH, lambda: {"clients/test": {"consumer_byte_rate": "1"}}
+    )
+    sessions = len(fetch_sessions(broker))
+    throttled = fetch(broker, 12, request_v12(session_id, 1, {}))
+    assert (throttled.session_id, throttled.responses) == (session_id, ())
+    full = fetch(broker, 12, request_v12(0, 0, {1: 0}))
+    assert (full.session_id, full.responses) == (INVALID_SESSION_ID, ())
+    assert len(fetch_sessions(broker)) == sessions
+    broker.quotas.fetch = unlimited
+    after = fetch(broker, 12, request_v12(session_id, 2, {}))
+    assert listed(after) == {1: (1, len(BATCH))}
 
 
 async def test_a_disabled_cache_answers_sessionless(tmp_path: Path) -> None:
