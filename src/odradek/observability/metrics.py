@@ -608,7 +608,8 @@ def fetch_session_evicted() -> None:
 
 
 def fetch_kind(incremental: bool) -> None:
-    """One Fetch request (top-level errors included), full or within a session."""
+    """One Fetch request: full (session epoch 0 or -1) or incremental (any other epoch,
+    whether or not its session is found)."""
     if not ENABLED:
         return
     if incremental:

@@ -149,8 +149,7 @@ def handle_fetch(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any
     header = ctx.header
     replica = replica_id_of(request)
     requested = _wanted_partitions(broker, request)
-    context = _session_context(broker, ctx, request, requested, replica >= 0)
-    metrics.fetch_kind(context.kind is FetchKind.INCREMENTAL)
+    context = _session_context(broker, ctx, request, requested)
     if context.kind is FetchKind.ERROR:
         return _session_response(ctx, context.error_code, INVALID_SESSION_ID)
     wanted: Sequence[_Target] = requested
@@ -185,12 +184,12 @@ def _session_context(
     ctx: RequestContext,
     request: Any,
     requested: list[_Wanted],
-    follower: bool,
 ) -> FetchContext:
     """Where the request stands in the fetch sessions (Fetch v0-6 have none: sessionless).
     An incremental request's partitions and forgotten topics update its session."""
     epoch = int(getattr(request, "session_epoch", FINAL_EPOCH))
     session_id = int(getattr(request, "session_id", INVALID_SESSION_ID))
+    metrics.fetch_kind(epoch not in (INITIAL_EPOCH, FINAL_EPOCH))
     if epoch == FINAL_EPOCH and session_id == INVALID_SESSION_ID:
         return FetchContext(FetchKind.SESSIONLESS)
     by_id = ctx.header.api_version >= TOPIC_ID_FETCH_VERSION
