@@ -39,6 +39,7 @@ FAST = {
     "group.consumer.min.heartbeat.interval.ms": "1000",
 }
 PARTITIONS = 12
+NO_DELAY = {"group.initial.rebalance.delay.ms": "0"}
 
 
 def uid(prefix: str) -> str:
@@ -88,6 +89,7 @@ class Member(threading.Thread):
         self.topic = topic
         self.lock = threading.Lock()
         self.owned: frozenset[int] = frozenset()
+        self.owned_topics: frozenset[tuple[str, int]] = frozenset()
         self.consumed: list[tuple[int, int]] = []
         self.errors: list[str] = []
         self.stopping = threading.Event()
@@ -101,7 +103,9 @@ class Member(threading.Thread):
             with self.lock:
                 self.consumed.extend((m.partition() or 0, m.offset() or 0) for m in good)
                 self.errors.extend(str(m.error()) for m in batch if m.error() is not None)
-                self.owned = frozenset(tp.partition for tp in self.consumer.assignment())
+                assigned = self.consumer.assignment()
+                self.owned = frozenset(tp.partition for tp in assigned)
+                self.owned_topics = frozenset((tp.topic, tp.partition) for tp in assigned)
             if good:
                 try:
                     self.consumer.commit(asynchronous=False)
@@ -113,6 +117,10 @@ class Member(threading.Thread):
     def assignment(self) -> frozenset[int]:
         with self.lock:
             return self.owned
+
+    def topic_assignment(self) -> frozenset[tuple[str, int]]:
+        with self.lock:
+            return self.owned_topics
 
     def records(self) -> set[tuple[int, int]]:
         with self.lock:
@@ -224,3 +232,55 @@ def test_committed_offsets_and_the_group_survive_a_broker_restart(
     why = details(broker, members)
     wait_until(lambda: again.records() >= second, 60, "the 120 new records", why)
     assert not again.records() & first, "records consumed again after the restart"
+
+
+def test_a_regex_subscription_gets_matching_topics_including_new_ones(
+    broker_factory: Any, members: list[Member]
+) -> None:
+    """KIP-848 regex subscriptions (``subscribe(["^..."])``): the broker resolves the regex,
+    and a topic created later joins the assignment."""
+    broker: BrokerProcess = broker_factory(overrides=FAST)
+    prefix = uid("rx")
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    for name in (f"{prefix}-a", f"{prefix}-b", f"other-{prefix}"):
+        admin.create_topics([NewTopic(name, 3, 1)])[name].result(15)
+    member = Member(broker.bootstrap, uid("rx-group"), f"^{prefix}-.*")
+    members.append(member)
+    why = details(broker, members)
+
+    def owns(*topics: str) -> Callable[[], bool]:
+        wanted = {(t, p) for t in topics for p in range(3)}
+        return lambda: member.topic_assignment() == wanted
+
+    wait_until(owns(f"{prefix}-a", f"{prefix}-b"), 60, "the two matching topics", why)
+    later = f"{prefix}-c"
+    admin.create_topics([NewTopic(later, 3, 1)])[later].result(15)
+    wait_until(owns(f"{prefix}-a", f"{prefix}-b", later), 90, "the topic created later", why)
+
+
+def test_a_classic_group_upgraded_offline_keeps_its_committed_offsets(
+    broker_factory: Any, members: list[Member]
+) -> None:
+    """A classic group's members all stop; consumer-protocol members then join the same
+    group id: the (empty) classic group becomes a consumer group and they resume after the
+    offsets the classic members committed."""
+    broker: BrokerProcess = broker_factory(overrides={**FAST, **NO_DELAY})
+    topic, group = uid("upgrade"), uid("upgrade-group")
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    admin.create_topics([NewTopic(topic, PARTITIONS, 1)])[topic].result(15)
+    first = produce(broker.bootstrap, topic, range(120))
+    classic = Member(broker.bootstrap, group, topic, protocol="classic")
+    members.append(classic)
+    why = details(broker, members)
+    wait_until(lambda: classic.records() >= first, 60, "the classic member's records", why)
+    classic.close()
+    listed = admin.list_consumer_groups().result(15)
+    assert {g.group_id: g.type for g in listed.valid}[group] == ConsumerGroupType.CLASSIC
+
+    second = produce(broker.bootstrap, topic, range(120, 240))
+    modern = Member(broker.bootstrap, group, topic)
+    members.append(modern)
+    wait_until(lambda: modern.records() >= second, 60, "the records after the upgrade", why)
+    assert not modern.records() & first, "records the classic member committed consumed again"
+    listed = admin.list_consumer_groups().result(15)
+    assert {g.group_id: g.type for g in listed.valid}[group] == ConsumerGroupType.CONSUMER

@@ -286,3 +286,29 @@ def test_listing_shows_consumer_groups_with_their_type_and_state() -> None:
     assert h.coordinator.list_typed_groups() == [(GROUP, "consumer", "Stable", "consumer")]
     assert h.coordinator.list_typed_groups(types=["classic"]) == []
     assert h.coordinator.list_typed_groups(states=["empty"]) == []
+
+
+def test_a_regex_subscription_follows_the_topics_it_matches() -> None:
+    h = Harness(partitions=2)
+    h.topics.topics["payments"] = (uuid.UUID(int=7), 3)
+    joined = h.heartbeat(
+        "a", 0, owned={}, subscribed_topic_regex="ord.*", rebalance_timeout_ms=REBALANCE
+    )
+    assert joined.assignment == {TOPIC_ID: frozenset({0, 1})}
+    eu = uuid.UUID(int=8)
+    h.topics.topics["orders-eu"] = (eu, 2)  # created later: matched at the next heartbeat
+    h.topics.topics["__orders"] = (uuid.UUID(int=9), 1)  # internal topics never match
+    later = h.heartbeat("a", joined.member_epoch)
+    assert later.member_epoch == joined.member_epoch + 1
+    assert later.assignment == {TOPIC_ID: frozenset({0, 1}), eu: frozenset({0, 1})}
+
+
+def test_an_empty_classic_group_becomes_a_consumer_group_and_keeps_its_offsets() -> None:
+    h = Harness()
+    assert h.coordinator.commit_offsets(GROUP, "", None, -1, {(TOPIC, 0): OffsetCommit(5)}) == {
+        (TOPIC, 0): E.none
+    }
+    assert h.join("a").error is E.none
+    stored = h.coordinator.fetch_offsets(GROUP, [(TOPIC, 0)])[(TOPIC, 0)]
+    assert stored is not None and stored.offset == 5
+    assert h.coordinator.list_typed_groups() == [(GROUP, "consumer", "Stable", "consumer")]
