@@ -428,6 +428,7 @@ async def test_a_disabled_cache_answers_sessionless(tmp_path: Path) -> None:
 
 
 def test_the_cache_is_on_the_prometheus_endpoint() -> None:
+    was = metrics.ENABLED
     metrics.enable()
     try:
         cache = FetchSessionCache(1, 0)
@@ -447,4 +448,5 @@ def test_the_cache_is_on_the_prometheus_endpoint() -> None:
         assert samples[(prefix + "fetches_total", (("fetch", "incremental"),))] >= 1
         cache.close()
     finally:
-        metrics.disable()
+        if not was:
+            metrics.disable()
