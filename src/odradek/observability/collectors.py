@@ -5,7 +5,7 @@ the broker's app-info, the event loop's lag and the process metrics."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
@@ -23,12 +23,18 @@ class BrokerCollector(Collector):
         self.loop_lag = loop_lag
 
     def collect(self) -> Iterable[Metric]:
+        return self.snapshot()()
+
+    def snapshot(self) -> Callable[[], Iterator[Metric]]:
+        """Read the broker's state now (on its event loop); the call returned builds the
+        families from what was read, on any thread. The per-partition gauges' names and
+        labels, the costly part with many partitions, are built in that call."""
         broker = self.broker
         live = broker.live_topics()
         metrics.forget_topics(live)
-        yield from metrics.prometheus_families(live)
-        yield from _gauge_families(broker.gauges())
-        yield from _lag_families(broker)
+        recorded = list(metrics.prometheus_families(live))
+        gauges = broker.gauges()
+        lags = list(_lag_families(broker))
         connections = GaugeMetricFamily(
             "kafka_server_socket_server_metrics_connection_count",
             "kafka.server:type=socket-server-metrics,listener=*,networkProcessor=* "
@@ -37,9 +43,15 @@ class BrokerCollector(Collector):
         )
         for listener, count in broker.connections_by_listener().items():
             connections.add_metric([listener], count)
-        yield connections
-        yield _app_info_family(broker.node_id)
-        yield from _loop_lag_families(self.loop_lag)
+        read = [connections, _app_info_family(broker.node_id), *_loop_lag_families(self.loop_lag)]
+
+        def families() -> Iterator[Metric]:
+            yield from recorded
+            yield from _gauge_families(gauges)
+            yield from lags
+            yield from read
+
+        return families
 
     def describe(self) -> Iterable[Metric]:
         return []  # names vary with the topics; nothing to check at registration
@@ -127,10 +139,10 @@ def _loop_lag_families(loop_lag: LoopLag) -> Iterator[Metric]:
     yield from (longest, lags)
 
 
-def broker_registry(broker: BrokerView, loop_lag: LoopLag) -> CollectorRegistry:
-    """A registry for one broker's endpoint: its collector and the process collectors."""
+def process_registry() -> CollectorRegistry:
+    """The process collectors (CPU, memory, descriptors; Python's platform and GC): they read
+    ``/proc`` and the interpreter, so any thread may collect them."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(BrokerCollector(broker, loop_lag))
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
     GCCollector(registry=registry)

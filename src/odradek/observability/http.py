@@ -6,6 +6,8 @@
   cluster, it is registered in ZooKeeper; 503 with the reason otherwise (shutting down,
   controlled shutdown, ZooKeeper session lost, ...). See ``BrokerView.not_ready_reason``;
 - ``GET /metrics``: Prometheus text (OpenMetrics when asked for), via prometheus_client;
+  the broker's state read on the loop, the families built, formatted (and gzipped) on a
+  worker thread;
 - ``GET /jolokia/read/<mbean>[/<attribute>]``, ``/jolokia/search/<pattern>``,
   ``/jolokia/list``, ``/jolokia/version`` and ``POST /jolokia`` (one request or a list):
   Jolokia's JSON.
@@ -27,13 +29,16 @@ import errno
 import gzip
 import json
 import logging
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import unquote
 
+from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.metrics_core import Metric
 
 from odradek.observability import metrics
-from odradek.observability.collectors import broker_registry
+from odradek.observability.collectors import BrokerCollector, process_registry
 from odradek.observability.jolokia import TICK_SECONDS, Jolokia, Meters, read_request_from_path
 from odradek.observability.loop_lag import LoopLag
 from odradek.observability.view import BrokerView
@@ -63,7 +68,11 @@ class MetricsEndpoint:
     def __init__(self, broker: BrokerView) -> None:
         self.broker = broker
         self.loop_lag = LoopLag()
-        self.registry = broker_registry(broker, self.loop_lag)
+        self.collector = BrokerCollector(broker, self.loop_lag)
+        # Other collectors of the broker's state (e.g. pushed client telemetry): collected
+        # on the loop at each scrape, beside the broker's own.
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.process = process_registry()
         self.meters = Meters()
         self.jolokia = Jolokia(broker, self.meters, self.loop_lag)
         self.port = 0
@@ -156,7 +165,10 @@ class MetricsEndpoint:
             body = await reader.readexactly(length)
         keep_alive = http_version == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
         try:
-            status, content_type, payload = self.route(method, target, headers, body)
+            if unquote(target.split("?", 1)[0]) == "/metrics" and method in ("GET", "HEAD"):
+                status, content_type, payload = await self.scrape(headers)
+            else:
+                status, content_type, payload = self.route(method, target, headers, body)
         except Exception:
             log.exception("metrics endpoint failed on %s %s", method, target)
             status, content_type, payload = 500, "text/plain", b"internal error\n"
@@ -176,7 +188,9 @@ class MetricsEndpoint:
         keep_alive: bool,
     ) -> None:
         extra = ""
-        if len(payload) >= GZIP_MIN_BYTES and "gzip" in headers.get("accept-encoding", ""):
+        if isinstance(payload, Gzipped):
+            extra = "Content-Encoding: gzip\r\n"
+        elif len(payload) >= GZIP_MIN_BYTES and "gzip" in headers.get("accept-encoding", ""):
             payload = gzip.compress(payload, compresslevel=5)
             extra = "Content-Encoding: gzip\r\n"
         reason = {
@@ -195,6 +209,18 @@ class MetricsEndpoint:
         )
         writer.write(head.encode("latin-1") + payload)
 
+    async def scrape(self, headers: dict[str, str]) -> tuple[int, str, bytes]:
+        """``GET /metrics``: the families are collected on the loop (between two requests,
+        as the module says); formatting them, and gzip, run on a worker thread, since with
+        100,000 partitions they take seconds."""
+        encoder, content_type = choose_encoder(headers.get("accept", ""))
+        read = self.collector.snapshot()
+        others = list(self.registry.collect())
+        collected = Collected(read, others, self.process)
+        gzipped = "gzip" in headers.get("accept-encoding", "")
+        payload = await asyncio.to_thread(_format, encoder, collected, gzipped)
+        return 200, content_type, payload
+
     def route(
         self, method: str, target: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, str, bytes]:
@@ -209,9 +235,6 @@ class MetricsEndpoint:
             if reason is None:
                 return 200, "text/plain; charset=utf-8", b"ready\n"
             return 503, "text/plain; charset=utf-8", f"not ready: {reason}\n".encode()
-        if path == "/metrics" and method != "POST":
-            encoder, content_type = choose_encoder(headers.get("accept", ""))
-            return 200, content_type, encoder(self.registry)
         if path in ("/jolokia", "/jolokia/") and method == "POST":
             return self._jolokia_post(body)
         if path.startswith("/jolokia"):
@@ -244,6 +267,41 @@ class MetricsEndpoint:
         if not isinstance(request, dict):
             return _json({"error": "request must be an object or a list", "status": 400})
         return _json(self.jolokia.handle(request))
+
+
+class Gzipped(bytes):
+    """A payload already gzip-compressed (sent with ``Content-Encoding: gzip``)."""
+
+
+class Collected(CollectorRegistry):
+    """What a scrape read on the loop (the broker's families, built when iterated, and the
+    other collectors' families) and the process collectors, as one registry an encoder can
+    format on a worker thread."""
+
+    def __init__(
+        self,
+        broker_families: Callable[[], Iterator[Metric]],
+        others: list[Metric],
+        process: CollectorRegistry,
+    ) -> None:
+        super().__init__(auto_describe=False)
+        self.broker_families = broker_families
+        self.others = others
+        self.process = process
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self.broker_families()
+        yield from self.others
+        yield from self.process.collect()
+
+
+def _format(
+    encoder: Callable[[CollectorRegistry], bytes], collected: Collected, gzipped: bool
+) -> bytes:
+    payload = encoder(collected)
+    if gzipped and len(payload) >= GZIP_MIN_BYTES:
+        return Gzipped(gzip.compress(payload, compresslevel=5))
+    return payload
 
 
 def _json(value: Any) -> tuple[int, str, bytes]:

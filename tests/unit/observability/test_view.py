@@ -4,6 +4,8 @@ protocol."""
 
 from __future__ import annotations
 
+import asyncio
+import gzip
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -12,7 +14,7 @@ from typing import Any
 
 from odradek.config.broker import load_broker_config
 from odradek.observability.collectors import prometheus_name
-from odradek.observability.http import MetricsEndpoint
+from odradek.observability.http import Gzipped, MetricsEndpoint
 from odradek.observability.view import BrokerView, Gauge, GroupLag
 from odradek.server.broker import BrokerServer
 
@@ -73,13 +75,16 @@ def test_endpoint_serves_any_broker_view() -> None:
     broker.reason = None
     assert endpoint.route("GET", "/ready", {}, b"")[0] == 200
 
-    status, _, body = endpoint.route("GET", "/metrics", {}, b"")
+    status, _, body = asyncio.run(endpoint.scrape({}))
     text = body.decode()
     assert status == 200
     assert 'kafka_log_log_size{partition="0",topic="t"} 42.0' in text
     assert 'kafka_consumergroup_lag{consumergroup="g",partition="0",topic="t"} 3.0' in text
     assert 'kafka_consumergroup_members{consumergroup="g"} 2.0' in text
     assert 'kafka_server_socket_server_metrics_connection_count{listener="PLAINTEXT"} 3.0' in text
+    status, _, body = asyncio.run(endpoint.scrape({"accept-encoding": "gzip"}))
+    assert isinstance(body, Gzipped)
+    assert gzip.decompress(body).decode().count("kafka_log_log_size{") == 1
 
     status, _, body = endpoint.route(
         "GET", "/jolokia/read/kafka.log:type=Log,name=Size,topic=t,partition=0", {}, b""
