@@ -16,11 +16,8 @@ from odradek.common.errors import (
     InvalidRequestError,
     UnknownTopicOrPartitionError,
 )
-from odradek.config.broker import (
-    BROKER_CONFIG_DEFS,
-    DYNAMIC_BROKER_CONFIGS,
-    BrokerConfig,
-)
+from odradek.config.broker import BrokerConfig
+from odradek.config.broker_defs import BROKER_CONFIG_DEFS, DYNAMIC_BROKER_CONFIGS
 from odradek.config.definitions import ConfigDef, ConfigType
 from odradek.config.docs import broker_doc, topic_doc
 from odradek.config.kafka_names import KAFKA_BROKER_CONFIG_NAMES

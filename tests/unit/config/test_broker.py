@@ -9,7 +9,6 @@ import pytest
 
 from odradek.common.errors import ConfigError
 from odradek.config.broker import (
-    BROKER_CONFIG_DEFS,
     KAFKA_ENV_NOT_CONFIGS,
     Listener,
     build_broker_config,
@@ -18,6 +17,7 @@ from odradek.config.broker import (
     env_overrides,
     load_broker_config,
 )
+from odradek.config.broker_defs import BROKER_CONFIG_DEFS
 
 
 def test_defaults_when_nothing_set() -> None:
