@@ -56,7 +56,9 @@ def wait_until(
         time.sleep(0.05)
 
 
-def produce(bootstrap: str, topic: str, values: range) -> set[tuple[int, int]]:
+def produce(
+    bootstrap: str, topic: str, values: range, partitions: int = PARTITIONS
+) -> set[tuple[int, int]]:
     """Values spread over every partition; returns their (partition, offset)."""
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
     placed: set[tuple[int, int]] = set()
@@ -66,7 +68,7 @@ def produce(bootstrap: str, topic: str, values: range) -> set[tuple[int, int]]:
         placed.add((msg.partition(), msg.offset()))
 
     for i in values:
-        producer.produce(topic, str(i).encode(), partition=i % PARTITIONS, on_delivery=delivered)
+        producer.produce(topic, str(i).encode(), partition=i % partitions, on_delivery=delivered)
     assert producer.flush(30) == 0
     return placed
 
