@@ -16,6 +16,7 @@ from typing import Any
 from kio.schema.errors import ErrorCode
 
 from odradek.common.clock import FakeClock
+from odradek.common.errors import NotCoordinatorError
 from odradek.coordinator.group.consumer.manager import HeartbeatRequest, HeartbeatResult
 from odradek.coordinator.group.consumer.model import (
     Assignment,
@@ -312,3 +313,34 @@ def test_an_empty_classic_group_becomes_a_consumer_group_and_keeps_its_offsets()
     stored = h.coordinator.fetch_offsets(GROUP, [(TOPIC, 0)])[(TOPIC, 0)]
     assert stored is not None and stored.offset == 5
     assert h.coordinator.list_typed_groups() == [(GROUP, "consumer", "Stable", "consumer")]
+
+
+def test_transactional_commits_check_the_epoch_of_a_member_that_names_itself() -> None:
+    h = Harness()
+    h.join("a")
+    offsets = {(TOPIC, 1): OffsetCommit(3)}
+    stale = h.coordinator.txn_commit_offsets(GROUP, 9, 0, "a", None, 0, offsets)
+    assert stale == {(TOPIC, 1): E.stale_member_epoch}
+    assert h.coordinator.txn_commit_offsets(GROUP, 9, 0, "a", None, 1, offsets) == {
+        (TOPIC, 1): E.none
+    }
+    # a producer that sends no group metadata (generation -1, no member id) commits too
+    assert h.coordinator.txn_commit_offsets(GROUP, 9, 0, "", None, -1, offsets) == {
+        (TOPIC, 1): E.none
+    }
+
+
+def test_a_heartbeat_whose_write_fails_leaves_the_group_as_it_was() -> None:
+    h = Harness()
+    h.join("a")
+    group = h.coordinator.consumer_group(GROUP)
+    assert group is not None
+    h.log.fail = NotCoordinatorError("moved")
+    failed = h.join("b")
+    assert failed.error is E.not_coordinator
+    group = h.coordinator.consumer_group(GROUP)
+    assert group is not None
+    assert set(group.members) == {"a"}
+    assert (group.group_epoch, group.assignment_epoch) == (1, 1)
+    h.log.fail = None
+    assert h.join("b").member_epoch == 2

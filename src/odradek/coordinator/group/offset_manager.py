@@ -101,13 +101,14 @@ class OffsetMetadataManager:
         group = self.metadata.get_or_create(group_id)
         if group.state is GroupState.DEAD:
             return dict.fromkeys(offsets, E.coordinator_not_available)
-        if group.consumer is not None:
+        if group.consumer is not None and (generation_id >= 0 or member_id):
+            # A producer without the consumer's group metadata commits as before.
             error = ConsumerGroupManager.validate_offset_commit(
                 group.consumer, member_id, generation_id
             )
             if error is not None:
                 return dict.fromkeys(offsets, error)
-        elif generation_id >= 0 or member_id:
+        elif group.consumer is None and (generation_id >= 0 or member_id):
             error = group.validate_member(member_id, instance_id)
             if error is not None:
                 return dict.fromkeys(offsets, error)

@@ -188,6 +188,9 @@ class ConsumerGroupManager:
             write = self._append(group.group_id, records)
         except KafkaError as exc:
             shell.consumer = snapshot
+            for kept in snapshot.members.values():
+                if kept.session_timer is None:  # a replaced static member's, cancelled
+                    self._schedule_session_timeout(snapshot, kept)
             return HeartbeatResult(exc.error_code, str(exc), request.member_id or None)
         self._schedule_session_timeout(group, member)
         self._schedule_rebalance_timeout(group, member)
