@@ -36,7 +36,8 @@ from odradek.server.fetch_sessions import (
     FetchSessionCache,
     next_epoch,
 )
-from odradek.server.handlers.fetch import fetch_sessions, handle_fetch
+from odradek.server.handlers.fetch import handle_fetch
+from odradek.server.handlers.fetch_session import fetch_sessions
 from odradek.server.request_context import ConnectionInfo, RequestContext
 from odradek.testing import Broker
 

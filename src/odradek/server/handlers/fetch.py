@@ -11,11 +11,10 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-import weakref
 from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from kio.schema.errors import ErrorCode
 
@@ -25,7 +24,6 @@ from odradek.common.errors import (
     InvalidRequestError,
     KafkaError,
     UnknownTopicIdError,
-    UnknownTopicOrPartitionError,
     UnsupportedCompressionTypeError,
     UnsupportedVersionError,
 )
@@ -38,23 +36,31 @@ from odradek.protocol.records.validation import down_convert
 from odradek.security.acl import AclOperation, ResourceType
 from odradek.server.authorization import TopicAuthorizationError, authorize, denied
 from odradek.server.fetch_sessions import (
-    FINAL_EPOCH,
-    INITIAL_EPOCH,
     INVALID_FETCH_SESSION_EPOCH,
     INVALID_SESSION_ID,
-    CachedPartition,
     FetchContext,
     FetchKind,
-    FetchSessionCache,
-    PartitionKey,
+)
+from odradek.server.handlers.fetch_session import (
+    TOPIC_ID_FETCH_VERSION,
+    Read,
+    Target,
+    Wanted,
+    error_code,
+    failed,
+    fetch_sessions,
+    incremental,
+    now_ms,
+    session_context,
+    session_partitions,
+    session_response,
+    session_targets,
 )
 from odradek.server.leader_discovery import (
     node_endpoints,
     supports_leader_discovery,
     with_current_leader,
 )
-from odradek.storage.file_records import FileRecords
-from odradek.storage.log import FetchInfo
 
 if TYPE_CHECKING:
     from odradek.config.topic import LogConfig
@@ -64,58 +70,9 @@ if TYPE_CHECKING:
 READ_COMMITTED = 1
 FIRST_V2_FETCH_VERSION = 4  # v0-3 get magic v0/v1 message sets, down-converted
 ZSTD_MIN_FETCH_VERSION = 10  # KIP-110: older fetches of a zstd topic are refused
-TOPIC_ID_FETCH_VERSION = 13  # topics (and forgotten topics, and sessions) by id
 # What an old fetch reads into memory to down-convert, over all its partitions (each still gets
 # at least its first batch): the client fetches again for the rest.
 DOWN_CONVERSION_READ_BYTES = 8 * 1024 * 1024
-
-
-class _Target(Protocol):
-    """A partition to read: a request's (``_Wanted``) or a session's (``CachedPartition``)."""
-
-    @property
-    def tp(self) -> TopicPartition: ...
-    @property
-    def topic_id(self) -> uuid.UUID | None: ...
-    @property
-    def offset(self) -> int: ...
-    @property
-    def max_bytes(self) -> int: ...
-    @property
-    def error(self) -> Exception | None: ...
-    @property
-    def current_leader_epoch(self) -> int: ...
-
-
-@dataclass(frozen=True, slots=True)
-class _Wanted:
-    tp: TopicPartition
-    topic_id: uuid.UUID | None
-    offset: int
-    max_bytes: int
-    error: Exception | None = None
-    current_leader_epoch: int = -1
-
-
-def _failed(target: _Target, error: Exception) -> _Wanted:
-    return _Wanted(
-        target.tp,
-        target.topic_id,
-        target.offset,
-        target.max_bytes,
-        error,
-        target.current_leader_epoch,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class _Read:
-    """One partition's part of a fetch: an error, or what its log had (ReplicaManager's
-    PartitionRead, whose records may be left in the segment file)."""
-
-    tp: TopicPartition
-    error: KafkaError | None
-    info: FetchInfo[bytes | FileRecords] | None
 
 
 def replica_id_of(request: Any) -> int:
@@ -126,35 +83,16 @@ def replica_id_of(request: Any) -> int:
     return int(getattr(request, "replica_id", -1))
 
 
-_CACHES: weakref.WeakKeyDictionary[BrokerServer, FetchSessionCache] = weakref.WeakKeyDictionary()
-
-
-def fetch_sessions(broker: BrokerServer) -> FetchSessionCache:
-    """The broker's fetch session cache (made on its first fetch, closed with it)."""
-    cache = _CACHES.get(broker)
-    if cache is None:
-        cache = _CACHES[broker] = FetchSessionCache(
-            int(broker.config.get("max.incremental.fetch.session.cache.slots")),
-            int(broker.config.get("min.incremental.fetch.session.eviction.ms")),
-        )
-        weakref.finalize(broker, cache.close)
-    return cache
-
-
-def _now_ms() -> int:
-    return int(time.monotonic() * 1000)
-
-
 def handle_fetch(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
     header = ctx.header
     replica = replica_id_of(request)
     requested = _wanted_partitions(broker, request)
-    context = _session_context(broker, ctx, request, requested)
+    context = session_context(broker, ctx, request, requested)
     if context.kind is FetchKind.ERROR:
-        return _session_response(ctx, context.error_code, INVALID_SESSION_ID)
-    wanted: Sequence[_Target] = requested
+        return session_response(ctx, context.error_code, INVALID_SESSION_ID)
+    wanted: Sequence[Target] = requested
     if context.kind is FetchKind.INCREMENTAL:
-        wanted = _session_targets(broker, context)
+        wanted = session_targets(broker, context)
     committed = getattr(request, "isolation_level", 0) == READ_COMMITTED
     if broker.authorizer is not None:
         wanted = _authorized(broker, ctx, wanted, replica >= 0)
@@ -179,79 +117,12 @@ def handle_fetch(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any
     return _long_poll(broker, ctx, request, wanted, available, max_wait_ms, context)
 
 
-def _session_context(
-    broker: BrokerServer,
-    ctx: RequestContext,
-    request: Any,
-    requested: list[_Wanted],
-) -> FetchContext:
-    """Where the request stands in the fetch sessions (Fetch v0-6 have none: sessionless).
-    An incremental request's partitions and forgotten topics update its session."""
-    epoch = int(getattr(request, "session_epoch", FINAL_EPOCH))
-    session_id = int(getattr(request, "session_id", INVALID_SESSION_ID))
-    metrics.fetch_kind(epoch not in (INITIAL_EPOCH, FINAL_EPOCH))
-    if epoch == FINAL_EPOCH and session_id == INVALID_SESSION_ID:
-        return FetchContext(FetchKind.SESSIONLESS)
-    by_id = ctx.header.api_version >= TOPIC_ID_FETCH_VERSION
-    asked: list[CachedPartition] = []
-    forgotten: list[PartitionKey] = []
-    if epoch not in (INITIAL_EPOCH, FINAL_EPOCH):
-        asked = [
-            CachedPartition(w.tp, w.topic_id, w.offset, w.max_bytes, w.current_leader_epoch)
-            for w in requested
-        ]
-        for topic in request.forgotten_topics_data:
-            key = topic.topic_id if by_id else topic.topic
-            forgotten.extend((key, int(p)) for p in topic.partitions)
-    return fetch_sessions(broker).new_context(session_id, epoch, by_id, asked, forgotten, _now_ms())
-
-
-def _session_targets(broker: BrokerServer, context: FetchContext) -> list[_Target]:
-    """An incremental fetch reads all its session's partitions. A session by topic id (v13+)
-    looks each topic up again: a topic deleted since is UNKNOWN_TOPIC_ID."""
-    parts = context.partitions
-    session = context.session
-    if session is None or not session.uses_topic_ids:
-        return list(parts)
-    by_id = broker.metadata_store.by_id
-    names: dict[uuid.UUID | None, str | None] = {}
-    targets: list[_Target] = []
-    for part in parts:
-        topic_id = part.topic_id
-        if topic_id not in names:
-            found = by_id.get(topic_id) if topic_id is not None else None
-            names[topic_id] = found.name if found is not None else None
-        name = names[topic_id]
-        if name is None:
-            targets.append(_failed(part, UnknownTopicIdError(f"unknown topic id {topic_id}")))
-            continue
-        if name != part.tp.topic:
-            part.tp = TopicPartition(name, part.tp.partition)
-        targets.append(part)
-    return targets
-
-
-def _session_response(ctx: RequestContext, error_code: int, session_id: int) -> Any:
-    """A response without partitions: a top-level error, or a throttled fetch."""
-    if error_code and metrics.ENABLED:
-        metrics.record_error(FETCH_KEY, error_code)
-    module = response_module(FETCH_KEY, ctx.header.api_version)
-    return build(
-        module.FetchResponse,
-        throttle_time=timedelta(0),
-        error_code=ErrorCode(error_code),
-        session_id=session_id,
-        responses=(),
-        node_endpoints=(),
-    )
-
-
 def _respond(
     broker: BrokerServer,
     ctx: RequestContext,
     request: Any,
-    wanted: Sequence[_Target],
-    reads: list[_Read],
+    wanted: Sequence[Target],
+    reads: list[Read],
     context: FetchContext,
 ) -> Any:
     """The response, or for a consumer over its consumer_byte_rate an empty one (Kafka sends
@@ -260,14 +131,14 @@ def _respond(
     if replica_id_of(request) < 0 and _fetch_throttled(broker, ctx, reads):
         session = context.session
         if context.kind is not FetchKind.INCREMENTAL or session is None:
-            return _session_response(ctx, ErrorCode.none, INVALID_SESSION_ID)
+            return session_response(ctx, ErrorCode.none, INVALID_SESSION_ID)
         if session.epoch != context.expected_epoch:
-            return _session_response(ctx, INVALID_FETCH_SESSION_EPOCH, session.id)
-        return _session_response(ctx, ErrorCode.none, session.id)
+            return session_response(ctx, INVALID_FETCH_SESSION_EPOCH, session.id)
+        return session_response(ctx, ErrorCode.none, session.id)
     return _response(broker, ctx, request, wanted, reads, context)
 
 
-def _fetch_throttled(broker: BrokerServer, ctx: RequestContext, reads: list[_Read]) -> bool:
+def _fetch_throttled(broker: BrokerServer, ctx: RequestContext, reads: list[Read]) -> bool:
     """The response's record bytes (every read with records is in it, session or not)
     against the consumer's consumer_byte_rate."""
     quotas = broker.quotas
@@ -286,7 +157,7 @@ def _long_poll(
     broker: BrokerServer,
     ctx: RequestContext,
     request: Any,
-    wanted: Sequence[_Target],
+    wanted: Sequence[Target],
     available: int,
     max_wait_ms: int,
     context: FetchContext,
@@ -345,8 +216,8 @@ def _long_poll(
 
 
 def _authorized(
-    broker: BrokerServer, ctx: RequestContext, wanted: Sequence[_Target], follower: bool
-) -> Sequence[_Target]:
+    broker: BrokerServer, ctx: RequestContext, wanted: Sequence[Target], follower: bool
+) -> Sequence[Target]:
     """A follower needs CLUSTER_ACTION on the cluster, a consumer READ on each topic; the
     partitions it may not read fail with TOPIC_AUTHORIZATION_FAILED."""
     if follower:
@@ -358,12 +229,12 @@ def _authorized(
     if not refused:
         return wanted
     error = TopicAuthorizationError(f"Not authorized to read from {sorted(refused)}")
-    return [_failed(w, error) if w.error is None and w.tp.topic in refused else w for w in wanted]
+    return [failed(w, error) if w.error is None and w.tp.topic in refused else w for w in wanted]
 
 
-def _wanted_partitions(broker: BrokerServer, request: Any) -> list[_Wanted]:
+def _wanted_partitions(broker: BrokerServer, request: Any) -> list[Wanted]:
     store = broker.metadata_store
-    wanted: list[_Wanted] = []
+    wanted: list[Wanted] = []
     for topic in request.topics:
         topic_id = getattr(topic, "topic_id", None)
         name = getattr(topic, "topic", None)
@@ -374,7 +245,7 @@ def _wanted_partitions(broker: BrokerServer, request: Any) -> list[_Wanted]:
             if found is None:
                 error = UnknownTopicIdError(f"unknown topic id {topic_id}")
         wanted.extend(
-            _Wanted(
+            Wanted(
                 TopicPartition(name or "", partition.partition),
                 topic_id,
                 partition.fetch_offset,
@@ -389,12 +260,12 @@ def _wanted_partitions(broker: BrokerServer, request: Any) -> list[_Wanted]:
 
 def _read_all(
     broker: BrokerServer,
-    wanted: Sequence[_Target],
+    wanted: Sequence[Target],
     max_bytes: int,
     committed: bool,
     replica: bool = False,
     version: int = FIRST_V2_FETCH_VERSION,
-) -> list[_Read]:
+) -> list[Read]:
     """Each wanted partition's read within the request's ``max_bytes`` (the first partition
     with data gets at least one batch, Kafka's rule). v4+ leave the records in the segment
     files; for v0-3 at most DOWN_CONVERSION_READ_BYTES are read into memory (and at least
@@ -408,13 +279,13 @@ def _read_all(
     follower = replica and broker.cluster is not None
     for item in wanted:
         if item.error is not None:
-            reads.append(_Read(item.tp, item.error, None))  # type: ignore[arg-type]
+            reads.append(Read(item.tp, item.error, None))  # type: ignore[arg-type]
             continue
         limit = min(item.max_bytes, remaining)
         config = _log_config(manager, item.tp) if version < ZSTD_MIN_FETCH_VERSION else None
         if config is not None and config.target_compression == CompressionType.ZSTD:
             reads.append(
-                _Read(
+                Read(
                     item.tp,
                     UnsupportedCompressionTypeError(
                         f"Fetching {item.tp} (compression.type zstd) needs Fetch v10 or later"
@@ -446,12 +317,12 @@ def _read_all(
 
 def _read_file_records(
     manager: ReplicaManager,
-    item: _Target,
+    item: Target,
     max_bytes: int,
     min_one_batch: bool,
     committed: bool,
     follower: bool,
-) -> _Read:
+) -> Read:
     """ReplicaManager.read's checks and read, with the records left in the segment file
     (Log.read_file_records): nothing is read into memory, however large ``max_bytes``."""
     try:
@@ -467,8 +338,8 @@ def _read_file_records(
             max_offset=log_obj.log_end_offset if follower else None,
         )
     except KafkaError as exc:
-        return _Read(item.tp, exc, None)
-    return _Read(item.tp, None, info)
+        return Read(item.tp, exc, None)
+    return Read(item.tp, None, info)
 
 
 def _log_config(manager: ReplicaManager, tp: TopicPartition) -> LogConfig | None:
@@ -483,15 +354,15 @@ def _down_convert(
     offset: int,
     limit: int,
     first_data: bool,
-) -> _Read:
+) -> Read:
     """Fetch v0-3 (Kafka's down-conversion): the v2 batches read become a magic v0 (Fetch v0-1)
     or v1 (v2-3) message set, one batch at a time, within the partition's byte limit. v3 keeps
     KIP-74's "at least one message" for the first partition with data; v0-2 have a hard limit
     (a message larger than it arrives partial, so the client reports it as too large)."""
     if read.info is None:
-        return _Read(read.tp, read.error, None)
+        return Read(read.tp, read.error, None)
     if config is not None and not config["message.downconversion.enable"]:
-        return _Read(
+        return Read(
             read.tp,
             UnsupportedVersionError(
                 f"Conversion to message format v{0 if version <= 1 else 1} is disabled for "
@@ -509,70 +380,16 @@ def _down_convert(
             partial_first=version <= 2,
         )
     except KafkaError as exc:
-        return _Read(read.tp, exc, None)
-    return _Read(read.tp, None, replace(read.info, records=records))
-
-
-def _error_code(error: Exception | None) -> ErrorCode:
-    if isinstance(error, UnknownTopicOrPartitionError | UnknownTopicIdError):
-        return ErrorCode(error.error_code)
-    return ErrorCode(getattr(error, "error_code", ErrorCode.unknown_server_error))
-
-
-def _session_partitions(wanted: Sequence[_Target], reads: list[_Read]) -> list[CachedPartition]:
-    """A new session's entries for a full fetch's partitions, told what its response sends."""
-    parts = [
-        CachedPartition(w.tp, w.topic_id, w.offset, w.max_bytes, w.current_leader_epoch)
-        for w in wanted
-    ]
-    for part, read in zip(parts, reads, strict=True):
-        info = read.info
-        if info is None:
-            part.must_respond(0, _error_code(read.error), -1, -1, -1)
-        else:
-            part.must_respond(
-                len(info.records),
-                0,
-                info.high_watermark,
-                info.last_stable_offset,
-                info.log_start_offset,
-            )
-    return parts
-
-
-def _incremental(
-    wanted: Sequence[_Target], reads: list[_Read], context: FetchContext
-) -> tuple[list[_Target], list[_Read]]:
-    """The partitions an incremental response lists (new records, an error, or a changed
-    high watermark, last stable offset or log start offset); those with records go to the
-    end of the session's order."""
-    session = context.session
-    assert session is not None
-    listed: list[_Target] = []
-    listed_reads: list[_Read] = []
-    for part, item, read in zip(context.partitions, wanted, reads, strict=True):
-        info = read.info
-        if info is None:
-            respond = part.must_respond(0, _error_code(read.error), -1, -1, -1)
-        else:
-            size = len(info.records)
-            respond = part.must_respond(
-                size, 0, info.high_watermark, info.last_stable_offset, info.log_start_offset
-            )
-            if size:
-                session.rotate_to_end(part)
-        if respond:
-            listed.append(item)
-            listed_reads.append(read)
-    return listed, listed_reads
+        return Read(read.tp, exc, None)
+    return Read(read.tp, None, replace(read.info, records=records))
 
 
 def _response(
     broker: BrokerServer,
     ctx: RequestContext,
     request: Any,
-    wanted: Sequence[_Target],
-    reads: list[_Read],
+    wanted: Sequence[Target],
+    reads: list[Read],
     context: FetchContext,
 ) -> Any:
     """The response; from v16 a NOT_LEADER_OR_FOLLOWER partition names its leader (KIP-951).
@@ -583,16 +400,16 @@ def _response(
         session = context.session
         assert session is not None
         if session.epoch != context.expected_epoch:
-            return _session_response(ctx, INVALID_FETCH_SESSION_EPOCH, session.id)
+            return session_response(ctx, INVALID_FETCH_SESSION_EPOCH, session.id)
         session_id = session.id
-        wanted, reads = _incremental(wanted, reads, context)
+        wanted, reads = incremental(wanted, reads, context)
     elif context.kind is FetchKind.FULL:
         session_id = fetch_sessions(broker).maybe_create(
-            _now_ms(),
+            now_ms(),
             replica_id_of(request) >= 0,
             ctx.header.api_version >= TOPIC_ID_FETCH_VERSION,
             len(wanted),
-            lambda: _session_partitions(wanted, reads),
+            lambda: session_partitions(wanted, reads),
         )
     module = response_module(FETCH_KEY, ctx.header.api_version)
     committed = getattr(request, "isolation_level", 0) == READ_COMMITTED
@@ -621,13 +438,13 @@ def _response(
     )
 
 
-def _partition(module: Any, partition: int, read: _Read, committed: bool) -> Any:
+def _partition(module: Any, partition: int, read: Read, committed: bool) -> Any:
     info = read.info
     if info is None:
         return build(
             module.PartitionData,
             partition_index=partition,
-            error_code=_error_code(read.error),
+            error_code=error_code(read.error),
             high_watermark=-1,
             last_stable_offset=-1,
             log_start_offset=-1,
