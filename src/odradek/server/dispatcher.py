@@ -3,6 +3,7 @@ connection closed; a malformed request closes that connection; nothing else is t
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
@@ -275,4 +276,7 @@ async def _finish(
     header = ctx.header
     if header.api_key > keys.FETCH_KEY and metrics.ENABLED:
         metrics.response_errors(header.api_key, body)
-    return encode_response(header, _throttle(broker, ctx, body, handling_s, throttled))
+    body = _throttle(broker, ctx, body, handling_s, throttled)
+    if ctx.encode_off_loop:  # a large response (its body is immutable): off the event loop
+        return await asyncio.to_thread(encode_response, header, body)
+    return encode_response(header, body)

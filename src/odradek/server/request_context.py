@@ -38,6 +38,9 @@ class RequestContext:
     writes: PendingWrites = field(default_factory=PendingWrites)
     # Set by a client quota: the response says so and the connection is muted this long.
     throttle_ms: int = 0
+    # Set by a handler whose response is large (Metadata for thousands of topics): the
+    # response is encoded on a worker thread instead of holding the event loop.
+    encode_off_loop: bool = False
 
     @property
     def principal(self) -> KafkaPrincipal:

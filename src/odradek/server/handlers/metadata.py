@@ -5,7 +5,8 @@ named one it may not DESCRIBE (or auto-create) is TOPIC_AUTHORIZATION_FAILED.
 Auto-creation is asynchronous, as in Kafka: the unknown topics a request names are queued
 (``AdminManager.auto_create``) and answered LEADER_NOT_AVAILABLE until they are created;
 clients retry Metadata. A request naming or listing more than ``CHUNK_TOPICS`` topics is
-answered by a coroutine that yields the event loop between chunks of topics."""
+answered by a coroutine that yields the event loop between chunks of topics, and its
+response is encoded on a worker thread."""
 
 from __future__ import annotations
 
@@ -77,6 +78,7 @@ async def _chunked(
     items: Sequence[Any],
     answer: Callable[[Any], Any],
 ) -> Any:
+    ctx.encode_off_loop = True
     topics: list[Any] = []
     for start in range(0, len(items), CHUNK_TOPICS):
         if start:
