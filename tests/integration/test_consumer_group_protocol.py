@@ -29,7 +29,8 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]  # the module 
     NewTopic,
 )
 
-from tests.support.broker_process import BrokerProcess
+from tests.support.broker_process import BrokerProcess, free_port
+from tests.unit.observability.scrape import scrape
 
 pytestmark = pytest.mark.integration
 
@@ -165,13 +166,20 @@ def balanced(members: list[Member]) -> Callable[[], bool]:
 def test_three_members_share_twelve_partitions_and_a_leaver_moves_only_its_own(
     broker_factory: Any, members: list[Member]
 ) -> None:
-    broker: BrokerProcess = broker_factory(overrides=FAST)
+    metrics_port = free_port()
+    broker: BrokerProcess = broker_factory(overrides={**FAST, "metrics.port": str(metrics_port)})
     topic, group = uid("kip848"), uid("kip848-group")
     admin = AdminClient({"bootstrap.servers": broker.bootstrap})
     admin.create_topics([NewTopic(topic, PARTITIONS, 1)])[topic].result(15)
     members.extend(Member(broker.bootstrap, group, topic) for _ in range(3))
     why = details(broker, members)
     wait_until(balanced(members), 60, "4 partitions each", why)
+    samples = scrape(metrics_port)  # the group's gauges count its consumer-protocol members
+    assert samples.get("kafka_consumergroup_members", consumergroup=group) == 3
+    protocol_count = "kafka_server_group_coordinator_metrics_group_count"
+    assert samples.get(protocol_count, protocol="consumer") == 1
+    consumer_state_count = "kafka_server_group_coordinator_metrics_consumer_group_count"
+    assert samples.total(consumer_state_count) == 1
 
     placed = produce(broker.bootstrap, topic, range(1200))
     wait_until(

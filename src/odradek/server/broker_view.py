@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from odradek.common.ids import TopicPartition
+from odradek.coordinator.group.consumer.model import ConsumerGroupState
 from odradek.observability.view import Gauge, GroupLag
 
 if TYPE_CHECKING:
@@ -151,13 +152,22 @@ def broker_state(broker: BrokerServer) -> int:
 
 
 def group_states(broker: BrokerServer) -> dict[str, int]:
-    counts = Counter(group.state.value for group in broker.groups.coordinator.groups.values())
+    """Classic groups by state (Kafka's NumGroups<State>)."""
+    groups = broker.groups.coordinator.groups.values()
+    counts = Counter(group.state.value for group in groups if group.consumer is None)
     return {state: counts.get(state, 0) for state in GROUP_STATES}
+
+
+def consumer_group_states(broker: BrokerServer) -> dict[str, int]:
+    """KIP-848 consumer groups by state (Kafka's consumer-group-count, state=...)."""
+    groups = broker.groups.coordinator.groups.values()
+    counts = Counter(g.consumer.state.value for g in groups if g.consumer is not None)
+    return {state.value: counts.get(state.value, 0) for state in ConsumerGroupState}
 
 
 def group_members(broker: BrokerServer) -> dict[str, int]:
     return {
-        group_id: len(group.members)
+        group_id: len(group.consumer.members if group.consumer is not None else group.members)
         for group_id, group in sorted(broker.groups.coordinator.groups.items())
     }
 
@@ -261,10 +271,27 @@ def gauges(broker: BrokerServer) -> list[Gauge]:
     )
     add("kafka.controller", "KafkaController", "GlobalPartitionCount", partition_count(broker))
     add("kafka.server", "KafkaServer", "BrokerState", broker_state(broker))
-    states = group_states(broker)
-    add("kafka.coordinator.group", "GroupMetadataManager", "NumGroups", sum(states.values()))
+    states, consumer_states = group_states(broker), consumer_group_states(broker)
+    classic, consumer = sum(states.values()), sum(consumer_states.values())
+    add("kafka.coordinator.group", "GroupMetadataManager", "NumGroups", classic + consumer)
     for state, count in states.items():
         add("kafka.coordinator.group", "GroupMetadataManager", f"NumGroups{state}", count)
+    for protocol, count in (("classic", classic), ("consumer", consumer)):
+        add(
+            "kafka.server",
+            "group-coordinator-metrics",
+            "group-count",
+            count,
+            ("protocol", protocol),
+        )
+    for state, count in consumer_states.items():
+        add(
+            "kafka.server",
+            "group-coordinator-metrics",
+            "consumer-group-count",
+            count,
+            ("state", state.lower()),
+        )
     add(
         "kafka.coordinator.group",
         "GroupMetadataManager",
