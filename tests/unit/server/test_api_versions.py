@@ -8,9 +8,14 @@ from typing import Any, cast
 import pytest
 from kio.schema.errors import ErrorCode
 
+from odradek.config.broker import build_broker_config
 from odradek.protocol.api_versions import API_VERSIONS_KEY, SUPPORTED_APIS
-from odradek.protocol.codec import RequestHeader, request_module
-from odradek.server.handlers.api_versions import handle_api_versions, is_valid_client_software
+from odradek.protocol.codec import RequestHeader, encode_response, request_module
+from odradek.server.handlers.api_versions import (
+    encoded_api_versions,
+    handle_api_versions,
+    is_valid_client_software,
+)
 from odradek.server.request_context import ConnectionInfo, RequestContext
 
 # What the clients odradek is tested with sent (measured against a broker): confluent-kafka
@@ -39,12 +44,40 @@ INVALID = [
 ]
 
 
-def api_versions(version: int, name: str, software_version: str) -> Any:
+class Broker:
+    """What ApiVersions reads of the broker: its config."""
+
+    def __init__(self, protocols: list[str]) -> None:
+        self.config = build_broker_config(
+            {"group.coordinator.rebalance.protocols": ",".join(protocols)}
+        )
+
+
+def api_versions(
+    version: int,
+    name: str,
+    software_version: str,
+    protocols: tuple[str, ...] = ("classic", "consumer"),
+) -> Any:
     ctx = RequestContext(RequestHeader(API_VERSIONS_KEY, version, 1, "c"), ConnectionInfo())
     request = request_module(API_VERSIONS_KEY, version).ApiVersionsRequest(
         client_software_name=name, client_software_version=software_version
     )
-    return handle_api_versions(cast(Any, None), ctx, request)
+    return handle_api_versions(cast(Any, Broker(list(protocols))), ctx, request)
+
+
+def test_consumer_protocol_apis_are_advertised_only_while_enabled() -> None:
+    """KIP-848: ConsumerGroupHeartbeat and ConsumerGroupDescribe disappear from the ranges
+    when group.coordinator.rebalance.protocols leaves out consumer, as in Kafka; the answer
+    still comes from the encoding cache."""
+    on = api_versions(3, "librdkafka", "2.0.2")
+    off = api_versions(3, "librdkafka", "2.0.2", protocols=("classic",))
+    assert {68, 69} <= {k.api_key for k in on.api_keys}
+    assert {k.api_key for k in off.api_keys} == set(SUPPORTED_APIS) - {68, 69}
+    header = RequestHeader(API_VERSIONS_KEY, 3, 7, "c")
+    cached = encoded_api_versions(header, off)
+    assert cached is not None
+    assert b"".join(cached) == b"".join(bytes(c) for c in encode_response(header, off))
 
 
 @pytest.mark.parametrize(
@@ -82,7 +115,7 @@ def test_the_client_software_is_kept_on_the_connection() -> None:
         client_software_name="apache-kafka-java", client_software_version="3.9.1"
     )
     ctx = RequestContext(RequestHeader(API_VERSIONS_KEY, 3, 1, "c"), connection)
-    assert handle_api_versions(cast(Any, None), ctx, request).error_code == ErrorCode.none
+    assert handle_api_versions(cast(Any, Broker(["classic"])), ctx, request).error_code == 0
     assert (connection.client.software_name, connection.client.software_version) == (
         "apache-kafka-java",
         "3.9.1",

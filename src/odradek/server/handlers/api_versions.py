@@ -12,7 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from kio.schema.errors import ErrorCode
 
-from odradek.protocol.api_versions import API_VERSIONS_KEY, SUPPORTED_APIS
+from odradek.protocol.api_versions import (
+    API_VERSIONS_KEY,
+    CONSUMER_GROUP_DESCRIBE_KEY,
+    CONSUMER_GROUP_HEARTBEAT_KEY,
+    SUPPORTED_APIS,
+)
 from odradek.protocol.codec import RequestHeader, build, encode_response, response_module
 
 if TYPE_CHECKING:
@@ -50,17 +55,26 @@ def is_valid_client_software(request: Any, version: int) -> bool:
     )
 
 
-@cache
-def _supported(version: int) -> Any:
-    """The answer every client gets first on every connection: built once per version (kio
-    entities are immutable)."""
-    return _response(version, ErrorCode.none)
+CONSUMER_PROTOCOL_APIS = frozenset({CONSUMER_GROUP_HEARTBEAT_KEY, CONSUMER_GROUP_DESCRIBE_KEY})
+"""KIP-848's APIs: advertised only while ``group.coordinator.rebalance.protocols`` has
+``consumer`` (as Kafka does)."""
+
+NOT_HIDDEN: frozenset[int] = frozenset()
 
 
 @cache
-def _encoded_supported(version: int) -> bytes:
-    """``_supported(version)`` encoded, without the size and correlation id in front."""
-    chunks = encode_response(RequestHeader(API_VERSIONS_KEY, version, 0, None), _supported(version))
+def _supported(version: int, hidden: frozenset[int] = NOT_HIDDEN) -> Any:
+    """The answer every client gets first on every connection: built once per version and
+    set of APIs this broker's config turns off (kio entities are immutable)."""
+    apis = {key: span for key, span in SUPPORTED_APIS.items() if key not in hidden}
+    return _response(version, ErrorCode.none, apis)
+
+
+@cache
+def _encoded_supported(version: int, hidden: frozenset[int]) -> bytes:
+    """``_supported(version, hidden)`` encoded, without the size and correlation id."""
+    header = RequestHeader(API_VERSIONS_KEY, version, 0, None)
+    chunks = encode_response(header, _supported(version, hidden))
     return b"".join(bytes(chunk) for chunk in chunks[2:])
 
 
@@ -69,10 +83,17 @@ def encoded_api_versions(
 ) -> list[bytes | bytearray | memoryview] | None:
     """The response chunks of a supported-ranges answer from the encoding cache (encoding
     its 50 ranges cost more than a whole PLAINTEXT connection); None for another body."""
-    if body is not _supported(header.api_version):
-        return None
-    encoded = _encoded_supported(header.api_version)
-    return [_INT32.pack(4 + len(encoded)), _INT32.pack(header.correlation_id), encoded]
+    for hidden in (NOT_HIDDEN, CONSUMER_PROTOCOL_APIS):
+        if body is _supported(header.api_version, hidden):
+            encoded = _encoded_supported(header.api_version, hidden)
+            return [_INT32.pack(4 + len(encoded)), _INT32.pack(header.correlation_id), encoded]
+    return None
+
+
+def hidden_apis(broker: BrokerServer) -> frozenset[int]:
+    """The APIs this broker's config turns off."""
+    protocols = broker.config.get("group.coordinator.rebalance.protocols") or ()
+    return NOT_HIDDEN if "consumer" in protocols else CONSUMER_PROTOCOL_APIS
 
 
 def handle_api_versions(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
@@ -85,7 +106,7 @@ def handle_api_versions(broker: BrokerServer, ctx: RequestContext, request: Any)
     if version >= 3:  # what the connection's client is, for client metrics' selectors
         ctx.connection.client.software_name = request.client_software_name
         ctx.connection.client.software_version = request.client_software_version
-    return _supported(version)
+    return _supported(version, hidden_apis(broker))
 
 
 def unsupported_version_response() -> Any:
