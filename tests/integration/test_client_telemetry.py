@@ -236,3 +236,11 @@ def test_configs_tool_alters_and_describes_a_resource(
         "configs", *entity, "--entity-name", "tool", "--alter", "--add-config", "interval.ms=5"
     )
     assert "interval.ms" in refused
+    # Without a name: every resource (ListClientMetricsResources), each described.
+    ok("configs", *entity, "--entity-name", "other", "--alter", "--add-config", "interval.ms=2000")
+    assert ok("configs", *entity, "--describe").splitlines() == [
+        "Dynamic configs for client-metric other are:",
+        "  interval.ms=2000 sensitive=false synonyms={}",
+        "Dynamic configs for client-metric tool are:",
+        "  interval.ms=1000 sensitive=false synonyms={}",
+    ]

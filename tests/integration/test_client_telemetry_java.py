@@ -1,5 +1,6 @@
 """KIP-714 with the Apache Kafka Java client (kafka-clients 3.9.1): its Admin creates and
-describes a ``client-metrics`` resource (ConfigResource.Type.CLIENT_METRICS), and a producer
+describes a ``client-metrics`` resource (ConfigResource.Type.CLIENT_METRICS) and lists it
+(ListClientMetricsResources), and a producer
 it matches pushes its metrics (compressed, as the client picks from the broker's accepted
 types), which appear on the broker's Prometheus endpoint labelled with the client's
 identity. The program is compiled here from the source below."""
@@ -38,6 +39,7 @@ import java.util.Properties;
 
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AlterConfigOp;
+import org.apache.kafka.clients.admin.ClientMetricsResourceListing;
 import org.apache.kafka.clients.admin.Config;
 import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -62,6 +64,10 @@ public final class TelemetryJava {
                 .get(resource);
             for (ConfigEntry entry : config.entries()) {
                 System.out.println("CONFIG " + entry.name() + "=" + entry.value());
+            }
+            for (ClientMetricsResourceListing listing
+                    : admin.listClientMetricsResources().all().get()) {
+                System.out.println("LISTED " + listing.name());
             }
         }
         Properties props = new Properties();
@@ -152,6 +158,7 @@ def test_java_producer_pushes_its_metrics(
     assert proc.returncode == 0, f"{text}\n--- broker log ---\n{broker.log()}"
     assert "CONFIG metrics=org.apache.kafka.producer." in text
     assert "CONFIG interval.ms=1000" in text
+    assert "LISTED java" in text  # ListClientMetricsResources
     assert series, f"the Java producer pushed nothing\n{text}\n--- broker log ---\n{broker.log()}"
     assert all(name.startswith("org_apache_kafka_producer_") for name in series)
     latency = series["org_apache_kafka_producer_request_latency_avg"]

@@ -54,6 +54,7 @@ from odradek.server.handlers.client_quotas import (
 )
 from odradek.server.handlers.client_telemetry import (
     handle_get_telemetry_subscriptions,
+    handle_list_client_metrics_resources,
     handle_push_telemetry,
 )
 from odradek.server.handlers.consumer_group import (
@@ -163,6 +164,7 @@ HANDLERS: dict[int, Handler] = {
     keys.LIST_PARTITION_REASSIGNMENTS_KEY: handle_list_partition_reassignments,
     keys.GET_TELEMETRY_SUBSCRIPTIONS_KEY: handle_get_telemetry_subscriptions,
     keys.PUSH_TELEMETRY_KEY: handle_push_telemetry,
+    keys.LIST_CONFIG_RESOURCES_KEY: handle_list_client_metrics_resources,
 }
 assert set(HANDLERS) == set(keys.SUPPORTED_APIS), "advertised APIs and handlers differ"
 

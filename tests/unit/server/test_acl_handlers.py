@@ -19,6 +19,7 @@ from kio.schema.describe_configs.v4 import request as describe_configs_req
 from kio.schema.errors import ErrorCode
 from kio.schema.fetch.v12 import request as fetch_req
 from kio.schema.init_producer_id.v4 import request as init_pid_req
+from kio.schema.list_config_resources.v0 import request as list_config_resources_req
 from kio.schema.list_groups.v4 import request as list_groups_req
 from kio.schema.metadata.v9 import request as metadata_req
 from kio.schema.produce.v9 import request as produce_req
@@ -39,6 +40,7 @@ from odradek.server.handlers.acls import (
     handle_describe_acls,
 )
 from odradek.server.handlers.admin_configs import handle_describe_configs
+from odradek.server.handlers.client_telemetry import handle_list_client_metrics_resources
 from odradek.server.handlers.fetch import handle_fetch
 from odradek.server.handlers.group_admin import handle_list_groups
 from odradek.server.handlers.metadata import handle_metadata
@@ -377,3 +379,28 @@ async def test_create_topics_list_groups_and_broker_configs(broker: BrokerServer
     )
     result = handle_describe_configs(broker, ctx("alice", keys.DESCRIBE_CONFIGS_KEY, 4), configs)
     assert result.results[0].error_code == ErrorCode.cluster_authorization_failed
+
+
+async def test_list_client_metrics_resources_needs_describe_configs_on_the_cluster(
+    broker: BrokerServer,
+) -> None:
+    """ListClientMetricsResources lists the client-metrics resources with configs, to a
+    principal with DESCRIBE_CONFIGS on the cluster; others get CLUSTER_AUTHORIZATION_FAILED."""
+    await broker.metadata_store.set_entity_configs_async(
+        "client-metrics/java", {"metrics": "org.apache.kafka.producer."}
+    )
+    request = list_config_resources_req.ListConfigResourcesRequest()
+
+    def listing(user: str) -> Any:
+        context = ctx(user, keys.LIST_CONFIG_RESOURCES_KEY, 0)
+        return handle_list_client_metrics_resources(broker, context, request)
+
+    refused = listing("alice")
+    assert refused.error_code == ErrorCode.cluster_authorization_failed
+    assert refused.config_resources == ()
+    await create(
+        broker, creation("kafka-cluster", AclOperation.DESCRIBE_CONFIGS, resource_type=CLUSTER)
+    )
+    allowed = listing("alice")
+    assert allowed.error_code == ErrorCode.none
+    assert [r.resource_name for r in allowed.config_resources] == ["java"]

@@ -1,8 +1,8 @@
 """KIP-714 client-metrics resources in ``configs`` (``--entity-type client-metrics``):
 DescribeConfigs and IncrementalAlterConfigs on ConfigResource type 16, sent by the tool
 itself (confluent-kafka has no such resource type) to one broker of the cluster over the
-kio client the quota commands use: PLAINTEXT only. Listing every resource needs
-ListClientMetricsResources, which odradek does not serve: ``--describe`` needs a name."""
+kio client the quota commands use: PLAINTEXT only. ``--describe`` without a name lists
+every resource (ListClientMetricsResources) and describes each, as kafka-configs does."""
 
 from __future__ import annotations
 
@@ -36,10 +36,12 @@ from odradek.protocol.client import WireError, pick_version, request_module
 CLIENT_METRICS = 16  # ConfigResource.Type.CLIENT_METRICS
 DESCRIBE_CONFIGS = 32
 INCREMENTAL_ALTER_CONFIGS = 44
+LIST_CLIENT_METRICS_RESOURCES = 74  # ListConfigResources v0
 # The versions the tool sends: api key -> (name, oldest, newest).
 _APIS = {
     DESCRIBE_CONFIGS: ("DescribeConfigs", 1, 4),
     INCREMENTAL_ALTER_CONFIGS: ("IncrementalAlterConfigs", 0, 1),
+    LIST_CLIENT_METRICS_RESOURCES: ("ListClientMetricsResources", 0, 0),
 }
 SET, DELETE = 0, 1
 
@@ -81,29 +83,54 @@ def _call(
         cluster.close()
 
 
+def _listed(config: Mapping[str, str], timeout: float) -> list[str]:
+    """Every client-metrics resource's name (ListClientMetricsResources)."""
+
+    def build(module: Any, _version: int) -> Any:
+        return module.ListConfigResourcesRequest()
+
+    response = _call(config, timeout, LIST_CLIENT_METRICS_RESOURCES, build)
+    if int(response.error_code):
+        raise ToolError(error_text(int(response.error_code)))
+    return sorted(str(r.resource_name) for r in response.config_resources)
+
+
 def describe_client_metrics(args: argparse.Namespace, entities: Entities) -> int:
-    name = _name(entities)
+    """One resource's configs, or (without --entity-name) every resource's."""
+    named = [n for n in entities.names if n]
+    if len(named) > 1:
+        raise UsageError("at most one --entity-name for client-metrics")
     config, timeout = _config(args)
+    names = named or _listed(config, timeout)
 
     def build(module: Any, version: int) -> Any:
-        resource = module.DescribeConfigsResource(
-            resource_type=i8(CLIENT_METRICS), resource_name=name, configuration_keys=None
+        resources = tuple(
+            module.DescribeConfigsResource(
+                resource_type=i8(CLIENT_METRICS), resource_name=name, configuration_keys=None
+            )
+            for name in names
         )
         extra = {"include_documentation": False} if version >= 3 else {}
-        return module.DescribeConfigsRequest(resources=(resource,), include_synonyms=False, **extra)
+        return module.DescribeConfigsRequest(resources=resources, include_synonyms=False, **extra)
 
-    [result] = _call(config, timeout, DESCRIBE_CONFIGS, build).results
-    if int(result.error_code):
-        raise ToolError(result.error_message or error_text(int(result.error_code)))
-    configs = {str(c.name): c.value for c in result.configs}
+    described: list[tuple[str, dict[str, str | None]]] = []
+    if names:
+        for result in _call(config, timeout, DESCRIBE_CONFIGS, build).results:
+            if int(result.error_code):
+                raise ToolError(result.error_message or error_text(int(result.error_code)))
+            configs = {str(c.name): c.value for c in result.configs}
+            described.append((str(result.resource_name), configs))
     if wants_json(args):
-        print_json(
+        shown = [
             {"entity_type": CLIENT_METRICS_ENTITY_TYPE, "entity_name": name, "configs": configs}
-        )
+            for name, configs in described
+        ]
+        print_json(shown[0] if named else shown)
         return 0
-    print(f"Dynamic configs for client-metric {name} are:")
-    for key, value in configs.items():
-        print(f"  {key}={value} sensitive=false synonyms={{}}")
+    for name, configs in described:
+        print(f"Dynamic configs for client-metric {name} are:")
+        for key, value in configs.items():
+            print(f"  {key}={value} sensitive=false synonyms={{}}")
     return 0
 
 

@@ -1,6 +1,8 @@
 """GetTelemetrySubscriptions and PushTelemetry (KIP-714): the broker's
 :class:`ClientMetricsManager` answers them, and the metrics clients push are served on the
-broker's Prometheus endpoint. Neither API needs an ACL (as in Kafka)."""
+broker's Prometheus endpoint. Neither API needs an ACL (as in Kafka). ListClientMetricsResources
+(v0 of what Kafka 4.1 renamed ListConfigResources) lists the client-metrics resources; it needs
+DESCRIBE_CONFIGS on the cluster."""
 
 from __future__ import annotations
 
@@ -8,8 +10,12 @@ import weakref
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from kio.schema.errors import ErrorCode
+
 from odradek.protocol import api_versions as keys
 from odradek.protocol.codec import build, response_module
+from odradek.security.acl import AclOperation, ResourceType
+from odradek.server.authorization import authorize
 from odradek.telemetry import configs as cm
 from odradek.telemetry.manager import ClientMetricsManager
 from odradek.telemetry.series import TelemetryCollector
@@ -105,3 +111,29 @@ def handle_push_telemetry(broker: BrokerServer, ctx: RequestContext, request: An
         telemetry.now_ms(),
     )
     return build(module.PushTelemetryResponse, throttle_time=ZERO, error_code=error)
+
+
+def handle_list_client_metrics_resources(
+    broker: BrokerServer, ctx: RequestContext, request: Any
+) -> Any:
+    """The names of the client-metrics resources that exist (those with configs)."""
+    module = response_module(keys.LIST_CONFIG_RESOURCES_KEY, ctx.header.api_version)
+    if not authorize(ctx, broker, AclOperation.DESCRIBE_CONFIGS, ResourceType.CLUSTER):
+        return build(
+            module.ListConfigResourcesResponse,
+            throttle_time=ZERO,
+            error_code=ErrorCode.cluster_authorization_failed,
+            config_resources=(),
+        )
+    prefix = cm.ENTITY_TYPE + "/"
+    names = sorted(
+        path.removeprefix(prefix)
+        for path, configs in broker.metadata_store.entity_configs.items()
+        if path.startswith(prefix) and configs
+    )
+    return build(
+        module.ListConfigResourcesResponse,
+        throttle_time=ZERO,
+        error_code=ErrorCode.none,
+        config_resources=tuple(build(module.ConfigResource, resource_name=n) for n in names),
+    )
