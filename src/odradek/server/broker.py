@@ -393,7 +393,10 @@ class BrokerServer:
         interval = max(int(self.config.get("log.flush.offset.checkpoint.interval.ms")), 1000)
         while True:
             await asyncio.sleep(interval / 1000)
-            try:
-                self.log_manager.checkpoint()
+            try:  # the fsyncs in a worker thread; the values read and failures seen here
+                manager = self.log_manager
+                snapshot = manager.checkpoint_snapshot()
+                failures = await asyncio.to_thread(manager.write_checkpoints, snapshot)
+                manager.report_checkpoint_failures(failures)
             except OSError:
                 log.exception("writing checkpoints failed")

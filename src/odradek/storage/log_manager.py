@@ -12,10 +12,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
+import threading
 import time
 import uuid
 import weakref
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from odradek.common.clock import Clock
@@ -52,6 +54,7 @@ class LogManager:
     ) -> None:
         self.log_dirs = [d.resolve() for d in log_dirs]
         self.clock = clock
+        self._checkpoint_lock = threading.Lock()
         # The process's LRU of open segment files, sized by the open-file limit (a test may
         # give its own).
         self._own_limit = file_cache is None
@@ -351,14 +354,43 @@ class LogManager:
     def checkpoint(self) -> None:
         """Write recovery points, log start offsets and high watermarks of every online log
         dir; a dir whose checkpoint cannot be written goes offline."""
+        self.report_checkpoint_failures(self.write_checkpoints(self.checkpoint_snapshot()))
+
+    def checkpoint_snapshot(self) -> list[DirCheckpoints]:
+        """What each online dir's checkpoint files are to hold, read now (on the event
+        loop); :meth:`write_checkpoints` writes it, in a worker thread if the caller likes."""
+        snapshot = []
         for directory in self.online_dirs:
-            logs = {tp: lg for tp, lg in self.logs.items() if self._dir_of.get(tp) == directory}
-            try:
-                _write_checkpoints(directory, logs)
-            except OSError as exc:
-                self.failure_channel.maybe_add_offline_log_dir(
-                    directory, f"Error while writing checkpoints in dir {directory}", exc
+            logs = [(tp, lg) for tp, lg in self.logs.items() if self._dir_of.get(tp) == directory]
+            snapshot.append(
+                DirCheckpoints(
+                    directory,
+                    {tp: lg.recovery_point for tp, lg in logs},
+                    {tp: lg.log_start_offset for tp, lg in logs},
+                    {tp: lg.high_watermark for tp, lg in logs},
                 )
+            )
+        return snapshot
+
+    def write_checkpoints(self, snapshot: list[DirCheckpoints]) -> list[tuple[Path, OSError]]:
+        """Write a snapshot's files (blocking: each is written, fsynced and renamed); the
+        dirs that failed. One writer at a time, so a periodic write in a worker thread and
+        the one at shutdown never share a temp file."""
+        failures = []
+        with self._checkpoint_lock:
+            for checkpoints in snapshot:
+                try:
+                    checkpoints.write()
+                except OSError as exc:
+                    failures.append((checkpoints.directory, exc))
+        return failures
+
+    def report_checkpoint_failures(self, failures: list[tuple[Path, OSError]]) -> None:
+        """Take the dirs whose checkpoints could not be written offline."""
+        for directory, exc in failures:
+            self.failure_channel.maybe_add_offline_log_dir(
+                directory, f"Error while writing checkpoints in dir {directory}", exc
+            )
 
     def flush_all(self) -> None:
         """fsync every log; a log that cannot be has taken its dir offline."""
@@ -404,19 +436,24 @@ def _take_offline_hook(manager: LogManager) -> Callable[[Path], None]:
     return take_offline
 
 
-def _write_checkpoints(directory: Path, logs: dict[TopicPartition, Log]) -> None:
-    write_offset_checkpoint(
-        directory / RECOVERY_POINT_CHECKPOINT,
-        {tp: lg.recovery_point for tp, lg in logs.items()},
-    )
-    write_offset_checkpoint(
-        directory / LOG_START_OFFSET_CHECKPOINT,
-        {tp: lg.log_start_offset for tp, lg in logs.items()},
-    )
-    write_offset_checkpoint(
-        directory / REPLICATION_OFFSET_CHECKPOINT,
-        {tp: lg.high_watermark for tp, lg in logs.items()},
-    )
+@dataclass(frozen=True, slots=True)
+class DirCheckpoints:
+    """One log dir's checkpoint files' contents: recovery points, log start offsets and high
+    watermarks by partition."""
+
+    directory: Path
+    recovery_points: dict[TopicPartition, int]
+    log_start_offsets: dict[TopicPartition, int]
+    high_watermarks: dict[TopicPartition, int]
+
+    def write(self) -> None:
+        write_offset_checkpoint(self.directory / RECOVERY_POINT_CHECKPOINT, self.recovery_points)
+        write_offset_checkpoint(
+            self.directory / LOG_START_OFFSET_CHECKPOINT, self.log_start_offsets
+        )
+        write_offset_checkpoint(
+            self.directory / REPLICATION_OFFSET_CHECKPOINT, self.high_watermarks
+        )
 
 
 def _directory_id() -> str:

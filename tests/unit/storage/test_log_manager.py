@@ -4,6 +4,7 @@ checkpoints."""
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -106,6 +107,34 @@ def test_prepared_logs_open_without_writing_their_durable_files(tmp_path: Path) 
     assert {name: data for name, (_, data) in before[tps[0]].items()} == expected
     prepared.shutdown()
     plain.shutdown()
+
+
+def test_a_checkpoint_snapshot_is_written_off_the_loop_and_failures_reported(
+    tmp_path: Path,
+) -> None:
+    """The periodic checkpoint reads the values now and writes them later (from a worker
+    thread): what is written is the snapshot, not the logs' later state; a dir whose files
+    cannot be written is reported, and goes offline, only when the failures are reported."""
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    lm = manager(good, bad)
+    lm.startup(node_id=0, cluster_id=None)
+    logs = [lm.get_or_create_log(TopicPartition("t", p), TOPIC_ID, log_config()) for p in (0, 1)]
+    for log in logs:
+        append(log, make_batch(3))
+        log.flush()
+    snapshot = lm.checkpoint_snapshot()
+    append(logs[0], make_batch(2))  # after the snapshot: not in this checkpoint
+    by_dir = {log.dir.parent: log.tp for log in logs}
+    (bad.resolve() / "replication-offset-checkpoint").mkdir()  # a file that cannot be replaced
+    with ThreadPoolExecutor(1) as pool:
+        failures = pool.submit(lm.write_checkpoints, snapshot).result()
+    assert [directory for directory, _ in failures] == [bad.resolve()]
+    written = read_offset_checkpoint(good.resolve() / "replication-offset-checkpoint")
+    assert written == {by_dir[good.resolve()]: 3}
+    assert not lm.offline_dirs
+    lm.report_checkpoint_failures(failures)
+    assert list(lm.offline_dirs) == [bad.resolve()]
+    lm.shutdown()
 
 
 def test_clean_shutdown_marker_cycle(tmp_path: Path) -> None:
