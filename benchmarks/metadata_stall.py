@@ -211,18 +211,28 @@ def report(results: dict[str, Any]) -> str:
         f"  again:           {again['latency_ms']:9.1f} ms   errors {again['errors']}",
         "  another client's ApiVersions round trips (ms):",
     ]
-    for name in ("baseline", "first", "until_created", "all_probes"):
-        w = pinger[name]
-        lines.append(
-            f"    {name:14} n={w['count']:6d}  median {w['median_ms']:7.2f}  "
-            f"p99 {w['p99_ms']:7.2f}  max {w['max_ms']:8.2f}"
-        )
-    over = ", ".join(f"{t:g} ms: {broker[f'lags_over_{t:g}ms']:.0f}" for t in LAG_THRESHOLDS_MS)
-    lines.append(
-        f"  broker event loop: max lag in the last minute {broker['max_lag_ms']:.1f} ms; "
-        f"lags over {over} (of {broker['wakeups']:.0f} wake-ups)"
-    )
+    names = ("baseline", "first", "until_created", "all_probes")
+    lines += pinger_lines({name: pinger[name] for name in names})
+    lines.append(lag_line(broker))
     return "\n".join(lines)
+
+
+def pinger_lines(windows: dict[str, dict[str, float]]) -> list[str]:
+    """The pinger's round trips, a line per window."""
+    return [
+        f"    {name:15} n={w['count']:6.0f}  median {w['median_ms']:7.2f}  "
+        f"p99 {w['p99_ms']:7.2f}  max {w['max_ms']:8.2f}"
+        for name, w in windows.items()
+    ]
+
+
+def lag_line(broker: dict[str, float]) -> str:
+    """The broker's event-loop lag figures (from :func:`scrape`)."""
+    over = ", ".join(f"{t:g} ms: {broker[f'lags_over_{t:g}ms']:.0f}" for t in LAG_THRESHOLDS_MS)
+    return (
+        f"  broker event loop: max lag in the last minute {broker['max_lag_ms']:.1f} ms; "
+        f"lags over {over} (of {broker['wakeups']:.0f} wake-ups since start)"
+    )
 
 
 def main() -> int:

@@ -34,7 +34,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO / "src"), str(REPO), str(REPO / "benchmarks")]
 
-from metadata_stall import LAG_THRESHOLDS_MS, ping, scrape, window  # noqa: E402
+from metadata_stall import lag_line, ping, pinger_lines, scrape, window  # noqa: E402
 from tests.support.broker_process import BrokerProcess, free_port  # noqa: E402
 from tests.support.raw_client import RawClient  # noqa: E402
 
@@ -110,16 +110,8 @@ def report(results: dict[str, Any]) -> str:
         f"{s['gzipped_bytes']} bytes gzipped",
         "  another client's ApiVersions round trips (ms):",
     ]
-    for name, w in results["pinger"].items():
-        lines.append(
-            f"    {name:15} n={w['count']:6d}  median {w['median_ms']:7.2f}  "
-            f"p99 {w['p99_ms']:7.2f}  max {w['max_ms']:8.2f}"
-        )
-    over = ", ".join(f"{t:g} ms: {broker[f'lags_over_{t:g}ms']:.0f}" for t in LAG_THRESHOLDS_MS)
-    lines.append(
-        f"  broker event loop: max lag in the last minute {broker['max_lag_ms']:.1f} ms; "
-        f"lags over {over} (of {broker['wakeups']:.0f} wake-ups since start)"
-    )
+    lines += pinger_lines(results["pinger"])
+    lines.append(lag_line(broker))
     return "\n".join(lines)
 
 
