@@ -295,6 +295,10 @@ def test_a_regex_subscription_follows_the_topics_it_matches() -> None:
     joined = h.heartbeat(
         "a", 0, owned={}, subscribed_topic_regex="ord.*", rebalance_timeout_ms=REBALANCE
     )
+    # As in Kafka, a new regex is resolved after the heartbeat that brings it: its topics
+    # come in the next answer (librdkafka's 0045_resubscribe_with_regex counts on it).
+    assert joined.assignment == {}
+    joined = h.heartbeat("a", joined.member_epoch)
     assert joined.assignment == {TOPIC_ID: frozenset({0, 1})}
     eu = uuid.UUID(int=8)
     h.topics.topics["orders-eu"] = (eu, 2)  # created later: matched at the next heartbeat
@@ -302,6 +306,42 @@ def test_a_regex_subscription_follows_the_topics_it_matches() -> None:
     later = h.heartbeat("a", joined.member_epoch)
     assert later.member_epoch == joined.member_epoch + 1
     assert later.assignment == {TOPIC_ID: frozenset({0, 1}), eu: frozenset({0, 1})}
+
+
+def test_a_resubscription_with_a_new_regex_gets_its_literal_topics_first() -> None:
+    """subscribe([regex, literal]): the first answer has the literal topic, the next adds
+    the regex's matches; a coordinator that loads the group resolves its regexes at once."""
+    h = Harness(partitions=2)
+    other = uuid.UUID(int=7)
+    h.topics.topics["payments"] = (other, 2)
+    joined = h.heartbeat(
+        "a",
+        0,
+        owned={},
+        subscribed_topic_names=["payments"],
+        subscribed_topic_regex="ord.*",
+        rebalance_timeout_ms=REBALANCE,
+    )
+    assert joined.assignment == {other: frozenset({0, 1})}
+    later = h.heartbeat("a", joined.member_epoch, owned=joined.assignment)
+    assert later.assignment == {other: frozenset({0, 1}), TOPIC_ID: frozenset({0, 1})}
+    # Left and subscribed again (librdkafka's unsubscribe + subscribe): no member kept the
+    # regex, so it is new again and its topics come a heartbeat after the literal one.
+    assert h.heartbeat("a", -1).member_epoch == -1
+    again = h.heartbeat(
+        "a",
+        0,
+        owned={},
+        subscribed_topic_names=["payments"],
+        subscribed_topic_regex="ord.*",
+        rebalance_timeout_ms=REBALANCE,
+    )
+    assert again.assignment == {other: frozenset({0, 1})}
+    group = h.coordinator.consumer_group(GROUP)
+    assert group is not None
+    group.resolved_regexes.clear()
+    h.coordinator.consumer.finish_loading(group)
+    assert group.resolved_regexes == {"ord.*"}
 
 
 def test_an_empty_classic_group_becomes_a_consumer_group_and_keeps_its_offsets() -> None:

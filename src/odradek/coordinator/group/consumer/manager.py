@@ -163,6 +163,9 @@ class ConsumerGroupManager:
         group = shell.consumer
         assert group is not None
         snapshot = _snapshot(group)
+        # A regex no member subscribes to any more (its members left) is forgotten: one
+        # subscribed again is new, and resolved again.
+        group.resolved_regexes &= _regexes(group)
         records: list[crec.Record] = []
         member, joined = self._member_for(group, request, records)
         bump = self._update_member(group, member, request, records) or joined
@@ -194,6 +197,9 @@ class ConsumerGroupManager:
             return HeartbeatResult(exc.error_code, str(exc), request.member_id or None)
         self._schedule_session_timeout(group, member)
         self._schedule_rebalance_timeout(group, member)
+        # A new regex counts from the group's next heartbeat on, as Kafka's asynchronous
+        # resolution answers its topics a heartbeat after the literal ones.
+        group.resolved_regexes = _regexes(group)
         provide = request.member_epoch == 0 or after != before or request.owned is not None
         return HeartbeatResult(
             E.none,
@@ -333,12 +339,14 @@ class ConsumerGroupManager:
 
     # -- subscriptions and the target assignment ----------------------------------------------
 
-    def _member_topics(self, member: ConsumerGroupMember) -> set[str]:
+    def _member_topics(self, group: ConsumerGroup, member: ConsumerGroupMember) -> set[str]:
         """The topic names a member subscribes to: its names, and (KIP-848 regex
-        subscriptions) every non-internal topic its regex matches in full."""
+        subscriptions) every non-internal topic its regex matches in full, once the group
+        has resolved that regex."""
         names = set(member.subscribed_topic_names)
-        if member.subscribed_topic_regex:
-            pattern = re.compile(member.subscribed_topic_regex)
+        regex = member.subscribed_topic_regex
+        if regex and regex in group.resolved_regexes:
+            pattern = re.compile(regex)
             names.update(
                 name
                 for name in self.context.topics.topic_names()
@@ -351,7 +359,7 @@ class ConsumerGroupManager:
         result = {}
         names: set[str] = set()
         for member in group.members.values():
-            names |= self._member_topics(member)
+            names |= self._member_topics(group, member)
         for name in names:
             found = self.context.topics.topic(name)
             if found is not None:
@@ -364,7 +372,9 @@ class ConsumerGroupManager:
         specs = {
             member.member_id: MemberSubscription(
                 frozenset(
-                    metadata[name][0] for name in self._member_topics(member) if name in metadata
+                    metadata[name][0]
+                    for name in self._member_topics(group, member)
+                    if name in metadata
                 ),
                 member.instance_id,
                 group.target.get(member.member_id, {}),
@@ -531,6 +541,8 @@ class ConsumerGroupManager:
         group.static_members = {
             m.instance_id: m.member_id for m in group.members.values() if m.instance_id
         }
+        # Regexes resolved before: a new coordinator does not drop their topics meanwhile.
+        group.resolved_regexes = _regexes(group)
         for member in group.members.values():
             self._schedule_session_timeout(group, member)
             self._schedule_rebalance_timeout(group, member)
@@ -600,6 +612,11 @@ def _current_record(group_id: str, member: ConsumerGroupMember) -> crec.Record:
     )
 
 
+def _regexes(group: ConsumerGroup) -> set[str]:
+    """The regexes the group's members subscribe to."""
+    return {m.subscribed_topic_regex for m in group.members.values() if m.subscribed_topic_regex}
+
+
 def _snapshot(group: ConsumerGroup) -> ConsumerGroup:
     """A copy to restore when the heartbeat's write fails (timers are shared, not copied)."""
     return replace(
@@ -608,6 +625,7 @@ def _snapshot(group: ConsumerGroup) -> ConsumerGroup:
         static_members=dict(group.static_members),
         target=dict(group.target),
         subscription_metadata=dict(group.subscription_metadata),
+        resolved_regexes=set(group.resolved_regexes),
     )
 
 

@@ -89,6 +89,9 @@ class ConsumerGroup:
     target: dict[str, Assignment] = field(default_factory=dict)  # member id -> target
     # topic name -> (topic id, partitions) of the subscribed topics when the epoch last bumped
     subscription_metadata: dict[str, tuple[uuid.UUID, int]] = field(default_factory=dict)
+    # Subscribed regexes whose matches count (KIP-848 resolves a new regex asynchronously:
+    # the heartbeat that brings it is answered with the literal topics only).
+    resolved_regexes: set[str] = field(default_factory=set)
     dead: bool = False
 
     @property
