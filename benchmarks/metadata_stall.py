@@ -54,7 +54,7 @@ from tests.support.raw_client import (  # noqa: E402
     response_class,
 )
 
-from odradek.observability.metrics import BUCKETS_MS  # noqa: E402
+from odradek.observability.histogram import BUCKETS_MS  # noqa: E402
 
 PING_INTERVAL_S = 0.002
 RETRY_INTERVAL_S = 0.1

@@ -12,8 +12,10 @@ from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Met
 from prometheus_client.registry import Collector
 
 from odradek.common.version import __version__
-from odradek.observability import metrics
+from odradek.observability.broker_topic_metrics import forget_topics
+from odradek.observability.histogram import buckets, histogram_sum
 from odradek.observability.loop_lag import LoopLag
+from odradek.observability.prometheus import prometheus_families
 from odradek.observability.view import BrokerView, Gauge, Props
 
 
@@ -31,8 +33,8 @@ class BrokerCollector(Collector):
         labels, the costly part with many partitions, are built in that call."""
         broker = self.broker
         live = broker.live_topics()
-        metrics.forget_topics(live)
-        recorded = list(metrics.prometheus_families(live))
+        forget_topics(live)
+        recorded = list(prometheus_families(live))
         gauges = broker.gauges()
         lags = list(_lag_families(broker))
         connections = GaugeMetricFamily(
@@ -135,7 +137,7 @@ def _loop_lag_families(loop_lag: LoopLag) -> Iterator[Metric]:
         "odradek_event_loop_lag_ms", "event-loop lag of each wake-up of the monitor (ms)"
     )
     histogram = loop_lag.histogram_ms()
-    lags.add_metric([], metrics.buckets(histogram), metrics.histogram_sum(histogram))
+    lags.add_metric([], buckets(histogram), histogram_sum(histogram))
     yield from (longest, lags)
 
 

@@ -24,8 +24,9 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from odradek.common.version import __version__
-from odradek.observability import metrics
+from odradek.observability.histogram import histogram_count, histogram_sum, quantile
 from odradek.observability.loop_lag import LoopLag
+from odradek.observability.mbeans import histogram_sources, meter_sources
 from odradek.observability.view import BrokerView
 
 TICK_SECONDS = 5.0
@@ -112,7 +113,7 @@ class Meters:
 
     def tick(self) -> None:
         seen = set()
-        for key, count, created, event_type in metrics.meter_sources():
+        for key, count, created, event_type in meter_sources():
             meter = self.meters.get(key)
             if meter is None:
                 meter = self.meters[key] = MeterState(created, event_type)
@@ -120,7 +121,7 @@ class Meters:
             seen.add(key)
         for key in [k for k in self.meters if k not in seen]:
             del self.meters[key]  # a deleted topic's MBeans go away
-        self.history.append({key: list(read()) for key, read in metrics.histogram_sources()})
+        self.history.append({key: list(read()) for key, read in histogram_sources()})
 
     def meter(self, key: MBeanKey, created: float, event_type: str) -> MeterState:
         meter = self.meters.get(key)
@@ -145,10 +146,10 @@ def mbeans(
     meters.tick_if_necessary()
     now = time.monotonic()
     result: dict[MBeanKey, Callable[[], Attributes]] = {}
-    for key, count, created, event_type in metrics.meter_sources():
+    for key, count, created, event_type in meter_sources():
         meter = meters.meter(key, created, event_type)
         result[key] = _bind(meter.attributes, count, now)
-    for key, read in metrics.histogram_sources():
+    for key, read in histogram_sources():
         result[key] = _histogram_reader(read, meters.window_start(key))
     for domain, props, value in broker.gauges():
         result[(domain, props)] = _value(value)
@@ -190,16 +191,16 @@ def _histogram_reader(
 ) -> Callable[[], Attributes]:
     def attributes() -> Attributes:
         current = read()
-        count = metrics.histogram_count(current)
+        count = histogram_count(current)
         window = current if start is None else [a - b for a, b in zip(current, start, strict=True)]
-        if metrics.histogram_count(window) == 0:
+        if histogram_count(window) == 0:
             window = current  # nothing recent: keep the old values, as a reservoir would
         values: Attributes = {
             "Count": count,
-            "Mean": metrics.histogram_sum(current) / count if count else 0.0,
+            "Mean": histogram_sum(current) / count if count else 0.0,
         }
         for name, q in PERCENTILES:
-            values[name] = metrics.quantile(window, q)
+            values[name] = quantile(window, q)
         return values
 
     return attributes

@@ -17,7 +17,7 @@ import time
 from bisect import bisect_left
 from collections.abc import Callable
 
-from odradek.observability import metrics
+from odradek.observability.histogram import BUCKETS_MS, new_histogram
 
 INTERVAL_S = 0.05
 """How often the monitor wakes: lags shorter than the loop's timer resolution (~1 ms) are
@@ -26,8 +26,8 @@ WINDOW_S = 60
 """``max_lag_ms`` covers the last WINDOW_S seconds (whole seconds: between WINDOW_S - 1 and
 WINDOW_S)."""
 
-_BOUNDS_S = tuple(bound / 1000.0 for bound in metrics.BUCKETS_MS)
-_SUM_INDEX = len(metrics.BUCKETS_MS) + 1
+_BOUNDS_S = tuple(bound / 1000.0 for bound in BUCKETS_MS)
+_SUM_INDEX = len(BUCKETS_MS) + 1
 
 
 class LoopLag:
@@ -38,8 +38,8 @@ class LoopLag:
     def __init__(self) -> None:
         self._seconds = [-1] * WINDOW_S  # the second each slot's maximum belongs to
         self._maxima = [0.0] * WINDOW_S  # the longest lag (s) seen in that second
-        self.histogram = metrics.new_histogram()
-        """Every lag, in ``metrics.BUCKETS_MS`` buckets (then +Inf), then the sum in seconds."""
+        self.histogram = new_histogram()
+        """Every lag, in ``BUCKETS_MS`` buckets (then +Inf), then the sum in seconds."""
 
     def record(self, lag_s: float, now: float) -> None:
         """One wake-up ``lag_s`` seconds late, at monotonic time ``now``."""

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from odradek.observability import metrics
+from odradek.observability.histogram import buckets, histogram_count, histogram_sum
 from odradek.observability.loop_lag import WINDOW_S, LoopLag
 from odradek.testing import Broker
 from tests.unit.observability.scrape import jolokia, scrape
@@ -43,14 +43,14 @@ def test_every_lag_goes_to_the_histogram() -> None:
     for lag_s in (0.0004, 0.003, 0.060, 0.060, 0.700, 40.0):
         lag.record(lag_s, 10.0)
     histogram = lag.histogram_ms()
-    assert metrics.histogram_count(histogram) == 6
-    assert metrics.histogram_sum(histogram) == pytest.approx(40823.4)
-    cumulative = dict(metrics.buckets(histogram))
+    assert histogram_count(histogram) == 6
+    assert histogram_sum(histogram) == pytest.approx(40823.4)
+    cumulative = dict(buckets(histogram))
     assert cumulative["50.0"] == 2  # lags over 50 ms: count - bucket 50
     assert cumulative["100.0"] == 4
     assert cumulative["1000.0"] == 5
     assert cumulative["+Inf"] == 6
-    assert metrics.histogram_sum(lag.histogram) == pytest.approx(40.8234)  # kept in seconds
+    assert histogram_sum(lag.histogram) == pytest.approx(40.8234)  # kept in seconds
 
 
 async def test_the_monitor_measures_a_blocked_loop() -> None:
@@ -65,7 +65,7 @@ async def test_the_monitor_measures_a_blocked_loop() -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await task
     assert 150.0 < lag.max_lag_ms(time.monotonic()) < 2000.0
-    cumulative = dict(metrics.buckets(lag.histogram_ms()))
+    cumulative = dict(buckets(lag.histogram_ms()))
     assert cumulative["+Inf"] - cumulative["100.0"] >= 1  # the wake-up after the block
     assert cumulative["+Inf"] >= 5
 

@@ -14,6 +14,9 @@ from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
 from odradek.observability import metrics
+from odradek.observability.broker_topic_metrics import TOPICS, all_topics, forget_topics
+from odradek.observability.histogram import BUCKETS_MS, new_histogram, quantile
+from odradek.observability.prometheus import prometheus_families
 from odradek.protocol.codec import build
 from tests.unit.observability.scrape import Samples, promql_metric_names
 
@@ -34,7 +37,7 @@ class _Families(Collector):
         self.live = live
 
     def collect(self) -> Iterator[Metric]:
-        return metrics.prometheus_families(self.live)
+        return prometheus_families(self.live)
 
 
 def exposition(live: set[str] | None = None) -> Samples:
@@ -148,8 +151,8 @@ def test_nothing_is_recorded_while_disabled() -> None:
     try:
         metrics.produced("a", 10, 1000)
         metrics.fetch_requested([_Read(_TP("a"), None, _Info(b"x"))])
-        assert metrics.all_topics("messages_in") == 0
-        assert not metrics.TOPICS
+        assert all_topics("messages_in") == 0
+        assert not TOPICS
     finally:
         if was:
             metrics.enable()
@@ -243,17 +246,17 @@ def test_deleted_topics_leave_the_per_topic_series() -> None:
         (("topic", "gone"),),
     ) not in samples.values
     assert samples.get("kafka_server_brokertopicmetrics_messagesin_total") == 3
-    metrics.forget_topics({"kept"})
-    assert set(metrics.TOPICS) == {"kept"}
+    forget_topics({"kept"})
+    assert set(TOPICS) == {"kept"}
 
 
 def test_quantile_interpolates_inside_buckets() -> None:
-    buckets = metrics.new_histogram()
-    index = metrics.BUCKETS_MS.index(10.0)
+    buckets = new_histogram()
+    index = BUCKETS_MS.index(10.0)
     buckets[index] = 10  # ten observations in (5, 10]
-    assert metrics.quantile(buckets, 0.5) == pytest.approx(7.5)
-    assert metrics.quantile(buckets, 1.0) == pytest.approx(10.0)
-    assert metrics.quantile(metrics.new_histogram(), 0.99) == 0.0
+    assert quantile(buckets, 0.5) == pytest.approx(7.5)
+    assert quantile(buckets, 1.0) == pytest.approx(10.0)
+    assert quantile(new_histogram(), 0.99) == 0.0
 
 
 def test_promql_names_are_extracted() -> None:

@@ -21,6 +21,7 @@ from kio.static.primitive import i32, i32Timedelta, i64
 from odradek.cluster.admin_manager import TopicSpec
 from odradek.common.ids import TopicPartition
 from odradek.observability import metrics
+from odradek.observability.prometheus import prometheus_families
 from odradek.protocol import api_versions as keys
 from odradek.protocol.codec import RequestHeader, encode_response
 from odradek.protocol.records.codec import encode_batch
@@ -438,7 +439,7 @@ def test_the_cache_is_on_the_prometheus_endpoint() -> None:
         metrics.fetch_kind(incremental=True)
         samples = {
             (s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in metrics.prometheus_families()
+            for family in prometheus_families()
             if family.name.startswith("kafka_server_fetchsessioncache_")
             for s in family.samples
         }
