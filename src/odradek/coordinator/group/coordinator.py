@@ -33,6 +33,8 @@ from odradek.common.errors import KafkaError
 from odradek.common.writes import InternalWrite, PendingWrites
 from odradek.coordinator.group import records as rec
 from odradek.coordinator.group.consumer import records as crec
+from odradek.coordinator.group.consumer.classic_members import ClassicJoin, ClassicMembers
+from odradek.coordinator.group.consumer.core import ConsumerGroupCore
 from odradek.coordinator.group.consumer.manager import (
     ConsumerGroupManager,
     HeartbeatRequest,
@@ -41,6 +43,7 @@ from odradek.coordinator.group.consumer.manager import (
 from odradek.coordinator.group.consumer.model import ConsumerGroup
 from odradek.coordinator.group.membership import GroupMembership
 from odradek.coordinator.group.metadata_manager import GroupMetadataManager
+from odradek.coordinator.group.migration import GroupMigration
 from odradek.coordinator.group.model import (
     CoordinatorContext,
     GroupConfig,
@@ -89,8 +92,11 @@ class GroupCoordinator:
         if topics is not None:
             self.context.topics = topics
         self.metadata = GroupMetadataManager(self.context)
-        self.consumer = ConsumerGroupManager(self.context, self.metadata)
+        core = ConsumerGroupCore(self.context, self.metadata)
+        self.consumer = ConsumerGroupManager(core)
         self.rebalancer = Rebalancer(self.context, self.metadata)
+        self.classic_members = ClassicMembers(core)
+        core.migration = GroupMigration(self.context, core, self.rebalancer)
         self.membership = GroupMembership(self.context, self.metadata, self.rebalancer)
         self.offsets = OffsetMetadataManager(self.context, self.metadata, self.rebalancer)
 
@@ -129,8 +135,19 @@ class GroupCoordinator:
         shell = self.metadata.groups.get(group_id)
         if shell is not None and shell.consumer is not None:
             if shell.consumer.members:
-                # A classic member cannot join a group of consumer-protocol members.
-                callback(JoinResult(E.inconsistent_group_protocol, member_id=member_id))
+                # A classic member of a consumer group (KIP-848's migration).
+                join = ClassicJoin(
+                    member_id,
+                    instance_id,
+                    client_id,
+                    client_host,
+                    session_timeout_ms,
+                    rebalance_timeout_ms,
+                    protocol_type,
+                    protocols,
+                    require_known_member_id,
+                )
+                callback(self.classic_members.join_group(shell.consumer, join))
                 return
             self._drop_consumer_group(shell)
         self.membership.join_group(
@@ -158,6 +175,14 @@ class GroupCoordinator:
         assignments: dict[str, bytes],
         callback: Callable[[SyncResult], None],
     ) -> None:
+        consumer = self.consumer.group(group_id)
+        if consumer is not None:
+            callback(
+                self.classic_members.sync_group(
+                    consumer, generation_id, member_id, instance_id, protocol_type, protocol_name
+                )
+            )
+            return
         self.membership.sync_group(
             group_id,
             generation_id,
@@ -172,11 +197,24 @@ class GroupCoordinator:
     def heartbeat(
         self, group_id: str, generation_id: int, member_id: str, instance_id: str | None
     ) -> ErrorCode:
+        consumer = self.consumer.group(group_id)
+        if consumer is not None:
+            return self.classic_members.heartbeat(consumer, generation_id, member_id, instance_id)
         return self.membership.heartbeat(group_id, generation_id, member_id, instance_id)
 
     def leave_group(
-        self, group_id: str, leaving: list[tuple[str, str | None]]
+        self,
+        group_id: str,
+        leaving: list[tuple[str, str | None]],
+        writes: PendingWrites | None = None,
     ) -> tuple[ErrorCode, list[tuple[str, str | None, ErrorCode]]]:
+        consumer = self.consumer.group(group_id)
+        if consumer is not None:
+            results, appended = self.classic_members.leave_group(consumer, leaving)
+            for write in appended:
+                if writes is not None:
+                    writes.add(write)
+            return E.none, results
         return self.membership.leave_group(group_id, leaving)
 
     # -- consumer groups (KIP-848) ------------------------------------------------------------

@@ -103,10 +103,14 @@ class GroupMetadataManager:
         )
 
     def replay_group_metadata(self, group_id: str, value_bytes: bytes | None) -> None:
-        """Loading: apply a group-metadata record (or its tombstone)."""
+        """Loading: apply a group-metadata record (or its tombstone). A tombstone removes the
+        classic group; the id's committed offsets (removed by their own tombstones) and a
+        consumer group it became (KIP-848's online upgrade) stay."""
         if value_bytes is None:
             group = self.groups.get(group_id)
-            if group is not None:
+            if group is not None and (group.offsets or group.consumer is not None):
+                load_group(group, rec.GroupValue("", group.generation_id, None, None, -1, ()))
+            elif group is not None:
                 self.remove_group(group)
             return
         load_group(self.get_or_create(group_id), rec.decode_group_value(value_bytes))

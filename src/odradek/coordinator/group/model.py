@@ -63,6 +63,8 @@ class GroupConfig:
     consumer_session_timeout_ms: int = 45_000
     consumer_heartbeat_interval_ms: int = 5000
     consumer_max_size: int = 2**31 - 1
+    # group.consumer.migration.policy: bidirectional, upgrade, downgrade or disabled
+    consumer_migration_policy: str = "bidirectional"
 
 
 class TopicsView(Protocol):

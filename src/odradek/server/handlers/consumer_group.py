@@ -31,7 +31,9 @@ if TYPE_CHECKING:
     from odradek.server.request_context import RequestContext
 
 ZERO = timedelta(0)
-CONSUMER_MEMBER_TYPE = 1  # ConsumerGroupDescribe v1: a member speaking the consumer protocol
+# ConsumerGroupDescribe v1's MemberType: a member speaking the classic or the consumer protocol
+CLASSIC_MEMBER_TYPE = 0
+CONSUMER_MEMBER_TYPE = 1
 
 
 def _ms(value: Any) -> int:
@@ -176,7 +178,7 @@ def _described(broker: BrokerServer, module: Any, group: ConsumerGroup, operatio
             subscribed_topic_regex=m.subscribed_topic_regex,
             assignment=_assignment(broker, module, m.assigned),
             target_assignment=_assignment(broker, module, group.target.get(m.member_id, {})),
-            member_type=CONSUMER_MEMBER_TYPE,
+            member_type=CLASSIC_MEMBER_TYPE if m.uses_classic_protocol else CONSUMER_MEMBER_TYPE,
         )
         for m in group.members.values()
     )

@@ -293,7 +293,9 @@ def handle_leave_group(broker: BrokerServer, ctx: RequestContext, request: Any) 
     elif moved is not None:
         error, results = moved, [(m, i, moved) for m, i in leaving]
     else:
-        error, results = broker.groups.coordinator.leave_group(request.group_id, leaving)
+        error, results = broker.groups.coordinator.leave_group(
+            request.group_id, leaving, ctx.writes
+        )
     if header.api_version < 3:
         error = results[0][2] if results else error
         return build(module.LeaveGroupResponse, throttle_time=ZERO, error_code=error)

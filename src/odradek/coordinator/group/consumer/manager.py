@@ -1,6 +1,7 @@
-"""Consumer-protocol groups (KIP-848): ConsumerGroupHeartbeat, leaving, session and rebalance
-timeouts, offset-commit validation, and replay of the group's records (the consumer-group
-half of Kafka's GroupMetadataManager).
+"""Consumer-protocol groups (KIP-848): ConsumerGroupHeartbeat, leaving, offset-commit
+validation, and loading the group's records (the consumer-group half of Kafka's
+GroupMetadataManager; what it shares with classic members of a consumer group is in
+:mod:`.core`).
 
 A heartbeat, in Kafka's order: validate the request; find or create the group and the member
 (a static member rejoining replaces its former member id); fence a stale member epoch;
@@ -8,6 +9,8 @@ update the member's subscription; bump the group epoch when membership, a subscr
 subscribed topics' metadata changed; recompute the target assignment with the group's server
 assignor when the group epoch is ahead of the assignment epoch; move the member one step
 towards its target (:mod:`.reconciliation`); append every record this produced in one write.
+A heartbeat joining a classic group whose members all speak the consumer protocol converts it
+first (KIP-848's online upgrade, :mod:`odradek.coordinator.group.migration`).
 
 A consumer group lives beside the classic group state of the same id
 (:class:`~odradek.coordinator.group.state.GroupMetadata`, which keeps the committed offsets
@@ -18,10 +21,9 @@ offsets, their expiry and deletion are shared with the classic protocol.
 from __future__ import annotations
 
 import base64
-import logging
 import re
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from kio.schema.errors import ErrorCode
@@ -29,27 +31,19 @@ from kio.schema.errors import ErrorCode
 from odradek.common.errors import KafkaError
 from odradek.common.writes import InternalWrite
 from odradek.coordinator.group.consumer import records as crec
-from odradek.coordinator.group.consumer.assignors import ASSIGNORS, MemberSubscription
+from odradek.coordinator.group.consumer.core import ConsumerGroupCore
 from odradek.coordinator.group.consumer.model import (
     LEAVE_GROUP_MEMBER_EPOCH,
     LEAVE_GROUP_STATIC_MEMBER_EPOCH,
     Assignment,
     ConsumerGroup,
     ConsumerGroupMember,
-    MemberState,
     difference,
 )
-from odradek.coordinator.group.consumer.reconciliation import (
-    MemberAssignment,
-    current,
-    next_assignment,
-)
-from odradek.coordinator.group.metadata_manager import GroupMetadataManager
-from odradek.coordinator.group.model import CoordinatorContext
+from odradek.coordinator.group.consumer.replay import replay_into
 from odradek.coordinator.group.state import GroupMetadata, GroupState
 
 E = ErrorCode
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,20 +89,18 @@ def new_member_id() -> str:
 
 
 class ConsumerGroupManager:
-    def __init__(self, context: CoordinatorContext, metadata: GroupMetadataManager) -> None:
-        self.context = context
-        self.metadata = metadata
+    def __init__(self, core: ConsumerGroupCore) -> None:
+        self.core = core
+        self.context = core.context
+        self.metadata = core.metadata
 
     # -- lookups ------------------------------------------------------------------------------
 
     def group(self, group_id: str) -> ConsumerGroup | None:
-        shell = self.metadata.groups.get(group_id)
-        return shell.consumer if shell is not None else None
+        return self.core.group(group_id)
 
     def groups(self) -> Iterable[ConsumerGroup]:
-        for shell in self.metadata.groups.values():
-            if shell.consumer is not None:
-                yield shell.consumer
+        return self.core.groups()
 
     # -- ConsumerGroupHeartbeat ---------------------------------------------------------------
 
@@ -159,48 +151,32 @@ class ConsumerGroupManager:
                 ) from exc
 
     def _heartbeat(self, request: HeartbeatRequest) -> HeartbeatResult:
-        shell = self._shell_for(request)
+        shell, records = self._shell_for(request)
         group = shell.consumer
         assert group is not None
+        core = self.core
         snapshot = _snapshot(group)
         # A regex no member subscribes to any more (its members left) is forgotten: one
         # subscribed again is new, and resolved again.
         group.resolved_regexes &= _regexes(group)
-        records: list[crec.Record] = []
         member, joined = self._member_for(group, request, records)
         bump = self._update_member(group, member, request, records) or joined
-        subscription = self._subscription_metadata(group)
-        if bump or subscription != group.subscription_metadata:
-            group.group_epoch += 1
-            group.subscription_metadata = subscription
-            records.append(crec.group_epoch_record(group.group_id, group.group_epoch))
-        if group.group_epoch > group.assignment_epoch:
-            self._compute_target(group, records)
-        before = current(member)
-        after = next_assignment(
-            member,
-            group.assignment_epoch,
-            group.target.get(member.member_id, {}),
-            request.owned,
-            group.owners(),
-        )
-        if after != before:
-            _apply(member, after)
-            records.append(_current_record(group.group_id, member))
+        core.update_target(group, bump, records)
+        moved = core.reconcile(group, member, request.owned, records)
         try:
-            write = self._append(group.group_id, records)
+            write = core.append(group.group_id, records)
         except KafkaError as exc:
             shell.consumer = snapshot
             for kept in snapshot.members.values():
                 if kept.session_timer is None:  # a replaced static member's, cancelled
-                    self._schedule_session_timeout(snapshot, kept)
+                    core.schedule_session_timeout(snapshot, kept)
             return HeartbeatResult(exc.error_code, str(exc), request.member_id or None)
-        self._schedule_session_timeout(group, member)
-        self._schedule_rebalance_timeout(group, member)
+        core.schedule_session_timeout(group, member)
+        core.schedule_rebalance_timeout(group, member)
         # A new regex counts from the group's next heartbeat on, as Kafka's asynchronous
         # resolution answers its topics a heartbeat after the literal ones.
         group.resolved_regexes = _regexes(group)
-        provide = request.member_epoch == 0 or after != before or request.owned is not None
+        provide = request.member_epoch == 0 or moved or request.owned is not None
         return HeartbeatResult(
             E.none,
             member_id=member.member_id,
@@ -210,13 +186,19 @@ class ConsumerGroupManager:
             write=write,
         )
 
-    def _shell_for(self, request: HeartbeatRequest) -> GroupMetadata:
-        """The group's state holder, turning an empty classic group (e.g. one with only
-        committed offsets) into a consumer group when a member joins it."""
+    def _shell_for(self, request: HeartbeatRequest) -> tuple[GroupMetadata, list[crec.Record]]:
+        """The group's state holder and the records that made it a consumer group: an empty
+        classic group (e.g. one with only committed offsets) becomes one at once, a classic
+        group with members when the migration policy allows it (KIP-848's online upgrade)."""
         shell = self.metadata.groups.get(request.group_id)
         if shell is not None and shell.consumer is not None:
-            return shell
+            return shell, []
         if shell is not None and (shell.members or shell.state is not GroupState.EMPTY):
+            migration = self.core.migration
+            if request.member_epoch == 0 and migration is not None and migration.can_upgrade(shell):
+                records: list[crec.Record] = []
+                migration.upgrade(shell, records)
+                return shell, records
             raise HeartbeatError(
                 E.group_id_not_found, f"Group {request.group_id} is not a consumer group."
             )
@@ -226,7 +208,7 @@ class ConsumerGroupManager:
             )
         shell = self.metadata.get_or_create(request.group_id)
         shell.consumer = ConsumerGroup(request.group_id)
-        return shell
+        return shell, []
 
     def _member_for(
         self, group: ConsumerGroup, request: HeartbeatRequest, records: list[crec.Record]
@@ -234,7 +216,7 @@ class ConsumerGroupManager:
         """The member the heartbeat is from, and whether it is new to the group."""
         if request.member_epoch != 0:
             member = group.members.get(request.member_id)
-            if member is None:
+            if member is None or member.uses_classic_protocol:
                 raise HeartbeatError(
                     E.unknown_member_id, f"Member {request.member_id} is not a member."
                 )
@@ -308,7 +290,7 @@ class ConsumerGroupManager:
         records: list[crec.Record],
     ) -> bool:
         """Apply what the heartbeat changed; True when the subscription did (an epoch bump)."""
-        before = _metadata_value(member)
+        before = crec.metadata_value(member)
         subscription = (
             member.subscribed_topic_names,
             member.subscribed_topic_regex,
@@ -328,7 +310,7 @@ class ConsumerGroupManager:
             member.instance_id = request.instance_id
         member.client_id = request.client_id
         member.client_host = request.client_host
-        after = _metadata_value(member)
+        after = crec.metadata_value(member)
         if after != before or member.member_epoch == 0:
             records.append(crec.member_metadata_record(group.group_id, member.member_id, after))
         return subscription != (
@@ -336,60 +318,6 @@ class ConsumerGroupManager:
             member.subscribed_topic_regex,
             member.server_assignor,
         )
-
-    # -- subscriptions and the target assignment ----------------------------------------------
-
-    def _member_topics(self, group: ConsumerGroup, member: ConsumerGroupMember) -> set[str]:
-        """The topic names a member subscribes to: its names, and (KIP-848 regex
-        subscriptions) every non-internal topic its regex matches in full, once the group
-        has resolved that regex."""
-        names = set(member.subscribed_topic_names)
-        regex = member.subscribed_topic_regex
-        if regex and regex in group.resolved_regexes:
-            pattern = re.compile(regex)
-            names.update(
-                name
-                for name in self.context.topics.topic_names()
-                if not name.startswith("__") and pattern.fullmatch(name)
-            )
-        return names
-
-    def _subscription_metadata(self, group: ConsumerGroup) -> dict[str, tuple[uuid.UUID, int]]:
-        """Topic id and partition count of every existing topic the group subscribes to."""
-        result = {}
-        names: set[str] = set()
-        for member in group.members.values():
-            names |= self._member_topics(group, member)
-        for name in names:
-            found = self.context.topics.topic(name)
-            if found is not None:
-                result[name] = found
-        return result
-
-    def _compute_target(self, group: ConsumerGroup, records: list[crec.Record]) -> None:
-        assignor = ASSIGNORS[group.preferred_assignor(self.context.config.consumer_assignors[0])]
-        metadata = group.subscription_metadata
-        specs = {
-            member.member_id: MemberSubscription(
-                frozenset(
-                    metadata[name][0]
-                    for name in self._member_topics(group, member)
-                    if name in metadata
-                ),
-                member.instance_id,
-                group.target.get(member.member_id, {}),
-            )
-            for member in group.members.values()
-        }
-        target = assignor(specs, dict(metadata.values()))
-        for member_id, assignment in target.items():
-            if group.target.get(member_id) != assignment:
-                records.append(
-                    crec.target_assignment_member_record(group.group_id, member_id, assignment)
-                )
-        group.target = target
-        group.assignment_epoch = group.group_epoch
-        records.append(crec.target_assignment_epoch_record(group.group_id, group.group_epoch))
 
     # -- leaving and fencing ------------------------------------------------------------------
 
@@ -406,15 +334,15 @@ class ConsumerGroupManager:
                         f"Instance id {request.instance_id} belongs to another member.",
                     )
             member = group.members.get(member_id)
-        if group is None or member is None:
+        if group is None or member is None or member.uses_classic_protocol:
             raise HeartbeatError(
                 E.unknown_member_id, f"Member {request.member_id} is not a member."
             )
         if request.member_epoch == LEAVE_GROUP_STATIC_MEMBER_EPOCH:
             member.member_epoch = LEAVE_GROUP_STATIC_MEMBER_EPOCH
-            write = self._append(group.group_id, [_current_record(group.group_id, member)])
+            write = self.core.append(group.group_id, [crec.current_record(group.group_id, member)])
         else:
-            write = self.remove_member(group, member)
+            write = self.core.remove_member(group, member)
         return HeartbeatResult(
             E.none,
             member_id=request.member_id or member.member_id,
@@ -423,74 +351,22 @@ class ConsumerGroupManager:
             write=write,
         )
 
-    def remove_member(
-        self, group: ConsumerGroup, member: ConsumerGroupMember
-    ) -> InternalWrite | None:
-        """The member leaves or is fenced: its records' tombstones and a group epoch bump,
-        so the next heartbeat gives its partitions to the others."""
-        records = crec.member_tombstones(group.group_id, member.member_id)
-        records.append(crec.group_epoch_record(group.group_id, group.group_epoch + 1))
-        write = self._append(group.group_id, records)
-        member.cancel_timers()
-        group.members.pop(member.member_id, None)
-        group.target.pop(member.member_id, None)
-        if member.instance_id is not None:
-            group.static_members.pop(member.instance_id, None)
-        group.group_epoch += 1
-        return write
-
-    def _fence(self, group_id: str, member_id: str, why: str) -> Callable[[], None]:
-        def fence() -> None:
-            group = self.group(group_id)
-            member = group.members.get(member_id) if group is not None else None
-            if group is not None and member is not None:
-                log.info("%s: member %s of group %s fenced", why, member_id, group_id)
-                self.remove_member(group, member)
-
-        return fence
-
-    def _schedule_session_timeout(self, group: ConsumerGroup, member: ConsumerGroupMember) -> None:
-        if member.session_timer is not None:
-            member.session_timer.cancel()
-        member.session_timer = self.context.scheduler.call_later(
-            self.context.config.consumer_session_timeout_ms,
-            self._fence(group.group_id, member.member_id, "session timeout"),
-        )
-
-    def _schedule_rebalance_timeout(
-        self, group: ConsumerGroup, member: ConsumerGroupMember
-    ) -> None:
-        """A member asked to revoke partitions must do so within its rebalance timeout."""
-        if member.state is not MemberState.UNREVOKED_PARTITIONS:
-            member.cancel_rebalance_timer()
-        elif member.rebalance_timer is None:
-            member.rebalance_timer = self.context.scheduler.call_later(
-                max(member.rebalance_timeout_ms, 0),
-                self._fence(group.group_id, member.member_id, "rebalance timeout"),
-            )
-
-    def _append(self, group_id: str, records: list[crec.Record]) -> InternalWrite | None:
-        if not records:
-            return None
-        return self.context.writer.append_group_records(
-            self.context.partition_for(group_id), records
-        )
-
     # -- offsets ------------------------------------------------------------------------------
 
     @staticmethod
     def validate_offset_commit(
         group: ConsumerGroup, member_id: str, member_epoch: int
     ) -> ErrorCode | None:
-        """Commits come from a member at its current epoch; without a member epoch (admin
-        tools, manual assignment) only while the group is empty."""
+        """Commits come from a member at its current epoch (a classic member's generation is
+        its member epoch: ILLEGAL_GENERATION otherwise); without a member epoch (admin tools,
+        manual assignment) only while the group is empty."""
         if member_epoch < 0 and not group.members:
             return None
         member = group.members.get(member_id)
         if member is None:
             return E.unknown_member_id
         if member_epoch != member.member_epoch:
-            return E.stale_member_epoch
+            return E.illegal_generation if member.uses_classic_protocol else E.stale_member_epoch
         return None
 
     @staticmethod
@@ -510,10 +386,7 @@ class ConsumerGroupManager:
 
     def group_tombstones(self, group: ConsumerGroup) -> list[crec.Record]:
         """An empty group's own records removed (DeleteGroups, expiry)."""
-        return [
-            crec.tombstone(crec.TARGET_ASSIGNMENT_METADATA, group.group_id),
-            crec.tombstone(crec.GROUP_METADATA, group.group_id),
-        ]
+        return crec.group_tombstones(group)
 
     def replay(self, key_bytes: bytes, value: bytes | None) -> None:
         key = crec.decode_key(key_bytes)
@@ -524,13 +397,13 @@ class ConsumerGroupManager:
                 if not shell.offsets and not shell.members:
                     del self.metadata.groups[key.group_id]
             return
+        if value is None and (shell is None or shell.consumer is None):
+            return  # a converted group's member records removed after the group's own
         if shell is None:
-            if value is None:
-                return
             shell = self.metadata.get_or_create(key.group_id)
         if shell.consumer is None:
             shell.consumer = ConsumerGroup(key.group_id)
-        _replay_into(shell.consumer, key, value)
+        replay_into(shell.consumer, key, value)
 
     def finish_loading(self, group: ConsumerGroup) -> None:
         """After replay: every member must heartbeat within the session timeout; a member
@@ -544,8 +417,8 @@ class ConsumerGroupManager:
         # Regexes resolved before: a new coordinator does not drop their topics meanwhile.
         group.resolved_regexes = _regexes(group)
         for member in group.members.values():
-            self._schedule_session_timeout(group, member)
-            self._schedule_rebalance_timeout(group, member)
+            self.core.schedule_session_timeout(group, member)
+            self.core.schedule_rebalance_timeout(group, member)
 
     @staticmethod
     def unload(group: ConsumerGroup) -> None:
@@ -577,41 +450,6 @@ def _check_epoch(member: ConsumerGroupMember, request: HeartbeatRequest) -> None
         )
 
 
-def _apply(member: ConsumerGroupMember, after: MemberAssignment) -> None:
-    member.member_epoch = after.member_epoch
-    member.previous_member_epoch = after.previous_member_epoch
-    member.state = after.state
-    member.assigned = after.assigned
-    member.pending_revocation = after.pending_revocation
-
-
-def _metadata_value(member: ConsumerGroupMember) -> crec.MemberMetadataValue:
-    return crec.MemberMetadataValue(
-        member.instance_id,
-        member.rack_id,
-        member.client_id,
-        member.client_host,
-        member.subscribed_topic_names,
-        member.subscribed_topic_regex,
-        member.rebalance_timeout_ms,
-        member.server_assignor,
-    )
-
-
-def _current_record(group_id: str, member: ConsumerGroupMember) -> crec.Record:
-    return crec.current_assignment_record(
-        group_id,
-        member.member_id,
-        crec.CurrentAssignmentValue(
-            member.member_epoch,
-            member.previous_member_epoch,
-            member.state.value,
-            member.assigned,
-            member.pending_revocation,
-        ),
-    )
-
-
 def _regexes(group: ConsumerGroup) -> set[str]:
     """The regexes the group's members subscribe to."""
     return {m.subscribed_topic_regex for m in group.members.values() if m.subscribed_topic_regex}
@@ -627,38 +465,3 @@ def _snapshot(group: ConsumerGroup) -> ConsumerGroup:
         subscription_metadata=dict(group.subscription_metadata),
         resolved_regexes=set(group.resolved_regexes),
     )
-
-
-def _replay_into(group: ConsumerGroup, key: crec.RecordKey, value: bytes | None) -> None:
-    """Apply one record to ``group`` (loading; latest record wins)."""
-    record_type, member_id = key.record_type, key.member_id or ""
-    if record_type == crec.GROUP_METADATA and value is not None:
-        group.group_epoch = crec.decode_epoch(value)
-    elif record_type == crec.TARGET_ASSIGNMENT_METADATA:
-        if value is not None:
-            group.assignment_epoch = crec.decode_epoch(value)
-    elif record_type == crec.TARGET_ASSIGNMENT_MEMBER:
-        if value is None:
-            group.target.pop(member_id, None)
-        else:
-            group.target[member_id] = crec.decode_target_assignment(value)
-    elif record_type == crec.MEMBER_METADATA:
-        if value is None:
-            group.members.pop(member_id, None)
-            return
-        meta = crec.decode_member_metadata(value)
-        member = group.members.setdefault(member_id, ConsumerGroupMember(member_id))
-        member.instance_id, member.rack_id = meta.instance_id, meta.rack_id
-        member.client_id, member.client_host = meta.client_id, meta.client_host
-        member.subscribed_topic_names = meta.subscribed_topic_names
-        member.subscribed_topic_regex = meta.subscribed_topic_regex
-        member.rebalance_timeout_ms = meta.rebalance_timeout_ms
-        member.server_assignor = meta.server_assignor
-    elif record_type == crec.CURRENT_MEMBER_ASSIGNMENT and value is not None:
-        assignment = crec.decode_current_assignment(value)
-        member = group.members.setdefault(member_id, ConsumerGroupMember(member_id))
-        member.member_epoch = assignment.member_epoch
-        member.previous_member_epoch = assignment.previous_member_epoch
-        member.state = MemberState(assignment.state)
-        member.assigned = assignment.assigned
-        member.pending_revocation = assignment.pending_revocation

@@ -43,6 +43,21 @@ class ConsumerGroupState(enum.Enum):
     DEAD = "Dead"
 
 
+@dataclass(frozen=True, slots=True)
+class ClassicMemberMetadata:
+    """What a member speaking the classic protocol inside a consumer group joined with
+    (Kafka's ConsumerGroupMemberMetadataValue.ClassicMemberMetadata): its session timeout and
+    the (name, metadata) protocols of its JoinGroup, most preferred first."""
+
+    session_timeout_ms: int
+    supported_protocols: tuple[tuple[str, bytes], ...]
+
+    @property
+    def protocol_name(self) -> str:
+        """The protocol a JoinGroup response names to this member: its first one."""
+        return self.supported_protocols[0][0] if self.supported_protocols else ""
+
+
 @dataclass(slots=True)
 class ConsumerGroupMember:
     member_id: str
@@ -59,14 +74,25 @@ class ConsumerGroupMember:
     state: MemberState = MemberState.STABLE
     assigned: Assignment = field(default_factory=dict)
     pending_revocation: Assignment = field(default_factory=dict)
+    classic: ClassicMemberMetadata | None = None  # set while it speaks the classic protocol
     session_timer: Any = None
     rebalance_timer: Any = None
+    classic_timer: Any = None  # a classic member's join or sync timeout
+
+    @property
+    def uses_classic_protocol(self) -> bool:
+        return self.classic is not None
 
     def cancel_timers(self) -> None:
-        for timer in (self.session_timer, self.rebalance_timer):
+        for timer in (self.session_timer, self.rebalance_timer, self.classic_timer):
             if timer is not None:
                 timer.cancel()
-        self.session_timer = self.rebalance_timer = None
+        self.session_timer = self.rebalance_timer = self.classic_timer = None
+
+    def cancel_classic_timer(self) -> None:
+        if self.classic_timer is not None:
+            self.classic_timer.cancel()
+            self.classic_timer = None
 
     def cancel_rebalance_timer(self) -> None:
         if self.rebalance_timer is not None:
@@ -108,6 +134,12 @@ class ConsumerGroup:
         ):
             return ConsumerGroupState.RECONCILING
         return ConsumerGroupState.STABLE
+
+    def uses_classic_protocol_only(self, except_member: str | None = None) -> bool:
+        """Every member (but ``except_member``) speaks the classic protocol."""
+        return all(
+            m.uses_classic_protocol for m in self.members.values() if m.member_id != except_member
+        )
 
     def subscribed_topic_names(self) -> set[str]:
         names: set[str] = set()

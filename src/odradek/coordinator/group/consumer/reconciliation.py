@@ -4,7 +4,9 @@ The rules that make KIP-848 rebalances incremental:
 
 * a partition the member keeps stays assigned; one leaving its target is put *pending
   revocation* and the member stays at its epoch, in ``UNREVOKED_PARTITIONS``, until a
-  heartbeat's owned partitions show none of them (or the rebalance timeout fences it);
+  heartbeat's owned partitions show none of them (or the rebalance timeout fences it); a
+  member whose request already shows none of them (e.g. an eager classic member, which
+  revokes everything before it rejoins) moves on at once;
 * a partition entering its target is assigned only once no other member holds it (assigned
   or pending revocation); until then the member is at the new epoch in
   ``UNRELEASED_PARTITIONS`` and picks the partition up on a later heartbeat;
@@ -58,9 +60,9 @@ def next_assignment(
     if member.state is MemberState.UNREVOKED_PARTITIONS:
         if _still_owns(member.pending_revocation, owned):
             return current(member)
-        return _compute(member, target_epoch, target, owners)
+        return _compute(member, target_epoch, target, owned, owners)
     if member.state is MemberState.UNRELEASED_PARTITIONS or member.member_epoch != target_epoch:
-        return _compute(member, target_epoch, target, owners)
+        return _compute(member, target_epoch, target, owned, owners)
     return current(member)
 
 
@@ -74,6 +76,7 @@ def _compute(
     member: ConsumerGroupMember,
     target_epoch: int,
     target: Assignment,
+    owned: Assignment | None,
     owners: dict[tuple[uuid.UUID, int], str],
 ) -> MemberAssignment:
     kept = intersection(member.assigned, target)
@@ -88,7 +91,7 @@ def _compute(
         unreleased = unreleased or free != partitions
         if free:
             assigned[topic_id] = assigned.get(topic_id, frozenset()) | free
-    if revoking:
+    if revoking and _still_owns(revoking, owned):
         return MemberAssignment(
             member.member_epoch,
             member.previous_member_epoch,

@@ -5,7 +5,8 @@ records), with int16-length strings (keys are not flexible):
 
 * 3 — ConsumerGroupMetadata: value v0 ``Epoch`` (the group epoch);
 * 5 — ConsumerGroupMemberMetadata: value v0 instance id, rack id, client id and host,
-  subscribed topic names and regex, rebalance timeout, server assignor;
+  subscribed topic names and regex, rebalance timeout, server assignor, and (tagged field 0)
+  a classic member's ClassicMemberMetadata: session timeout and supported protocols;
 * 6 — ConsumerGroupTargetAssignmentMetadata: value v0 ``AssignmentEpoch``;
 * 7 — ConsumerGroupTargetAssignmentMember: value v0 the member's target partitions;
 * 8 — ConsumerGroupCurrentMemberAssignment: value v0 member epoch, previous member epoch,
@@ -22,7 +23,12 @@ import struct
 import uuid
 from dataclasses import dataclass
 
-from odradek.coordinator.group.consumer.model import Assignment
+from odradek.coordinator.group.consumer.model import (
+    Assignment,
+    ClassicMemberMetadata,
+    ConsumerGroup,
+    ConsumerGroupMember,
+)
 
 GROUP_METADATA = 3
 MEMBER_METADATA = 5
@@ -63,6 +69,7 @@ class MemberMetadataValue:
     subscribed_topic_regex: str | None
     rebalance_timeout_ms: int
     server_assignor: str | None
+    classic: ClassicMemberMetadata | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +118,8 @@ def decode_key(data: bytes) -> RecordKey:
 
 
 class _Out:
-    def __init__(self) -> None:
-        self.parts: list[bytes] = [_I16.pack(VALUE_VERSION)]
+    def __init__(self, versioned: bool = True) -> None:
+        self.parts: list[bytes] = [_I16.pack(VALUE_VERSION)] if versioned else []
 
     def uvarint(self, value: int) -> _Out:
         out = bytearray()
@@ -139,6 +146,11 @@ class _Out:
         self.parts.append(raw)
         return self
 
+    def compact_bytes(self, value: bytes) -> _Out:
+        self.uvarint(len(value) + 1)
+        self.parts.append(value)
+        return self
+
     def assignment(self, value: Assignment) -> _Out:
         topics = sorted(value.items(), key=lambda item: str(item[0]))
         self.uvarint(len(topics) + 1)
@@ -149,8 +161,12 @@ class _Out:
             self.uvarint(0)  # no tagged fields
         return self
 
-    def done(self) -> bytes:
-        self.uvarint(0)  # no tagged fields
+    def done(self, tagged: dict[int, bytes] | None = None) -> bytes:
+        fields = sorted((tagged or {}).items())
+        self.uvarint(len(fields))
+        for tag, raw in fields:
+            self.uvarint(tag).uvarint(len(raw))
+            self.parts.append(raw)
         return b"".join(self.parts)
 
 
@@ -187,10 +203,24 @@ class _In:
         self.pos += length
         return raw.decode()
 
+    def compact_bytes(self) -> bytes:
+        length = self.uvarint() - 1
+        raw = self.data[self.pos : self.pos + max(length, 0)]
+        self.pos += max(length, 0)
+        return raw
+
     def skip_tagged(self) -> None:
+        self.tagged()
+
+    def tagged(self) -> dict[int, bytes]:
+        """The tagged fields of the struct ending here, by tag."""
+        fields = {}
         for _ in range(self.uvarint()):
-            self.uvarint()  # tag
-            self.pos += self.uvarint()
+            tag = self.uvarint()
+            size = self.uvarint()
+            fields[tag] = self.data[self.pos : self.pos + size]
+            self.pos += size
+        return fields
 
     def assignment(self) -> Assignment:
         result: Assignment = {}
@@ -222,7 +252,31 @@ def member_metadata_record(group_id: str, member_id: str, value: MemberMetadataV
         out.string(name)
     out.string(value.subscribed_topic_regex).i32(value.rebalance_timeout_ms)
     out.string(value.server_assignor)
-    return encode_key(RecordKey(MEMBER_METADATA, group_id, member_id)), out.done()
+    tagged = {CLASSIC_MEMBER_METADATA_TAG: _classic(value.classic)} if value.classic else None
+    return encode_key(RecordKey(MEMBER_METADATA, group_id, member_id)), out.done(tagged)
+
+
+CLASSIC_MEMBER_METADATA_TAG = 0
+
+
+def _classic(value: ClassicMemberMetadata) -> bytes:
+    out = _Out(versioned=False).i32(value.session_timeout_ms)
+    out.uvarint(len(value.supported_protocols) + 1)
+    for name, metadata in value.supported_protocols:
+        out.string(name).compact_bytes(metadata).uvarint(0)
+    return out.done()
+
+
+def _decode_classic(raw: bytes) -> ClassicMemberMetadata:
+    reader = _In(raw)
+    reader.pos = 0
+    session_timeout_ms = reader.i32()
+    protocols = []
+    for _ in range(reader.uvarint() - 1):
+        name = reader.string() or ""
+        protocols.append((name, reader.compact_bytes()))
+        reader.skip_tagged()
+    return ClassicMemberMetadata(session_timeout_ms, tuple(protocols))
 
 
 def target_assignment_epoch_record(group_id: str, epoch: int) -> Record:
@@ -276,8 +330,18 @@ def decode_member_metadata(data: bytes) -> MemberMetadataValue:
     regex = reader.string()
     rebalance_timeout = reader.i32()
     assignor = reader.string()
+    classic_raw = reader.tagged().get(CLASSIC_MEMBER_METADATA_TAG)
+    classic = _decode_classic(classic_raw) if classic_raw is not None else None
     return MemberMetadataValue(
-        instance_id, rack_id, client_id, client_host, names, regex, rebalance_timeout, assignor
+        instance_id,
+        rack_id,
+        client_id,
+        client_host,
+        names,
+        regex,
+        rebalance_timeout,
+        assignor,
+        classic,
     )
 
 
@@ -292,3 +356,65 @@ def decode_current_assignment(data: bytes) -> CurrentAssignmentValue:
     state = reader.i8()
     assigned = reader.assignment()
     return CurrentAssignmentValue(epoch, previous, state, assigned, reader.assignment())
+
+
+# -- a member's records ------------------------------------------------------------------------
+
+
+def metadata_value(member: ConsumerGroupMember) -> MemberMetadataValue:
+    """The member-metadata record value of ``member`` as it stands."""
+    return MemberMetadataValue(
+        member.instance_id,
+        member.rack_id,
+        member.client_id,
+        member.client_host,
+        member.subscribed_topic_names,
+        member.subscribed_topic_regex,
+        member.rebalance_timeout_ms,
+        member.server_assignor,
+        member.classic,
+    )
+
+
+def current_record(group_id: str, member: ConsumerGroupMember) -> Record:
+    """The member's current-assignment record as it stands."""
+    return current_assignment_record(
+        group_id,
+        member.member_id,
+        CurrentAssignmentValue(
+            member.member_epoch,
+            member.previous_member_epoch,
+            member.state.value,
+            member.assigned,
+            member.pending_revocation,
+        ),
+    )
+
+
+def group_records(group: ConsumerGroup) -> list[Record]:
+    """Every record of ``group`` as it stands, in Kafka's order (a group created at once, as a
+    classic group converted to a consumer group)."""
+    group_id = group.group_id
+    records = [
+        member_metadata_record(group_id, m.member_id, metadata_value(m))
+        for m in group.members.values()
+    ]
+    records.append(group_epoch_record(group_id, group.group_epoch))
+    records.extend(
+        target_assignment_member_record(group_id, m_id, group.target.get(m_id, {}))
+        for m_id in group.members
+    )
+    records.append(target_assignment_epoch_record(group_id, group.assignment_epoch))
+    records.extend(current_record(group_id, m) for m in group.members.values())
+    return records
+
+
+def group_tombstones(group: ConsumerGroup) -> list[Record]:
+    """Every record of ``group`` removed, the group's own last (Kafka's order)."""
+    group_id = group.group_id
+    records = [tombstone(CURRENT_MEMBER_ASSIGNMENT, group_id, m) for m in group.members]
+    records.extend(tombstone(TARGET_ASSIGNMENT_MEMBER, group_id, m) for m in group.members)
+    records.append(tombstone(TARGET_ASSIGNMENT_METADATA, group_id))
+    records.extend(tombstone(MEMBER_METADATA, group_id, m) for m in group.members)
+    records.append(tombstone(GROUP_METADATA, group_id))
+    return records
