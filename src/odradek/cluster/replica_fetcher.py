@@ -9,25 +9,26 @@ are and the follower's high watermark follows the leader's.
 Each fetcher keeps a fetch session (KIP-227) with its leader: after the first full fetch it
 sends only the partitions whose fetch position changed (and forgets those it stopped
 fetching); the leader answers only partitions with news. A session error, a lost connection
-or a leader without a free session slot starts over with a full fetch."""
+or a leader without a free session slot starts over with a full fetch. The session and the
+Fetch requests it makes are :mod:`odradek.cluster.replica_fetch_session`; this module applies
+the responses (appends, the high watermark, truncation)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kio.schema.errors import ErrorCode
-from kio.schema.fetch.v12 import request as fetch_v12
 from kio.schema.list_offsets.v7 import request as list_offsets_v7
 from kio.schema.offset_for_leader_epoch.v4 import request as epoch_v4
 from kio.schema.types import BrokerId, TopicName
-from kio.static.primitive import i8, i32, i32Timedelta, i64
+from kio.static.primitive import i8, i32, i64
 
 from odradek.cluster.broker_client import BrokerClient, BrokerConnectionError
+from odradek.cluster.replica_fetch_session import FetchSessionHandler, PartitionFetch, fetch_request
 from odradek.common.errors import CorruptRecordError, KafkaError
 from odradek.common.ids import TopicPartition
 from odradek.protocol.records.batch import HEADER_SIZE, read_header, validate_batches
@@ -41,9 +42,6 @@ log = logging.getLogger(__name__)
 
 EARLIEST_TIMESTAMP = -2
 UNDEFINED_EPOCH = -1
-INVALID_SESSION_ID = 0
-INITIAL_EPOCH = 0  # a full fetch (with session id 0: asking for a new session)
-_MAX_EPOCH = 2**31 - 1
 _AUTHORIZATION_ERRORS = frozenset(
     {ErrorCode.topic_authorization_failed, ErrorCode.cluster_authorization_failed}
 )
@@ -58,75 +56,6 @@ class FetchState:
     leader_epoch: int
     truncating: bool = True
     paused_until: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class PartitionFetch:
-    """What a fetch asks of one partition; the session has it until it changes."""
-
-    offset: int
-    log_start_offset: int
-    leader_epoch: int
-    max_bytes: int
-
-
-@dataclass(slots=True)
-class SessionRequest:
-    """One fetch within the session: its id and epoch, the partitions to send and those to
-    forget."""
-
-    session_id: int
-    epoch: int
-    send: dict[TopicPartition, PartitionFetch]
-    forget: list[TopicPartition]
-
-
-@dataclass(slots=True)
-class FetchSessionHandler:
-    """The fetching side of a fetch session (Kafka's FetchSessionHandler): what the leader's
-    session holds, and the id and epoch of the next fetch."""
-
-    session_id: int = INVALID_SESSION_ID
-    epoch: int = INITIAL_EPOCH
-    partitions: dict[TopicPartition, PartitionFetch] = field(default_factory=dict)
-
-    def build(self, wanted: dict[TopicPartition, PartitionFetch]) -> SessionRequest | None:
-        """The next fetch of ``wanted`` (None: nothing to fetch or forget). A full fetch sends
-        every partition; an incremental one those that are new or changed, and forgets those
-        no longer wanted."""
-        if self.epoch == INITIAL_EPOCH:
-            if not wanted:
-                return None
-            send, forget = dict(wanted), []
-        else:
-            if not wanted and not self.partitions:
-                return None
-            known = self.partitions
-            send = {tp: asked for tp, asked in wanted.items() if known.get(tp) != asked}
-            forget = [tp for tp in known if tp not in wanted]
-        self.partitions = dict(wanted)
-        return SessionRequest(self.session_id, self.epoch, send, forget)
-
-    def handle_response(self, error_code: int, session_id: int) -> bool:
-        """Advance after a response; False when it had a top-level error (the next fetch is
-        full: a new session, closing the old one unless the leader no longer knows it)."""
-        if error_code != ErrorCode.none:
-            if error_code == ErrorCode.fetch_session_id_not_found:
-                self.session_id = INVALID_SESSION_ID
-            self.epoch = INITIAL_EPOCH
-            return False
-        if self.epoch == INITIAL_EPOCH or session_id == INVALID_SESSION_ID:
-            # A new session (epoch 1), or none: sessionless, or closed by the leader.
-            self.session_id = session_id
-            self.epoch = INITIAL_EPOCH if session_id == INVALID_SESSION_ID else 1
-        else:
-            self.epoch = 1 if self.epoch == _MAX_EPOCH else self.epoch + 1
-        return True
-
-    def handle_error(self) -> None:
-        """The fetch failed (connection lost, timed out): the next one is full, closing the
-        session it names."""
-        self.epoch = INITIAL_EPOCH
 
 
 def whole_batches(records: bytes) -> bytes:
@@ -316,41 +245,12 @@ class ReplicaFetcher:
         if session is None:
             await asyncio.sleep(0.05)
             return
-        by_topic: dict[str, list[Any]] = {}
-        for tp, asked in session.send.items():
-            by_topic.setdefault(tp.topic, []).append(
-                fetch_v12.FetchPartition(
-                    partition=i32(tp.partition),
-                    current_leader_epoch=i32(asked.leader_epoch),
-                    fetch_offset=i64(asked.offset),
-                    last_fetched_epoch=i32(-1),
-                    log_start_offset=i64(asked.log_start_offset),
-                    partition_max_bytes=i32(asked.max_bytes),
-                )
-            )
-        forgotten: dict[str, list[i32]] = {}
-        for tp in session.forget:
-            forgotten.setdefault(tp.topic, []).append(i32(tp.partition))
-        request = fetch_v12.FetchRequest(
-            cluster_id=None,
-            replica_id=BrokerId(manager.local_id),
-            max_wait=i32Timedelta.parse(
-                timedelta(milliseconds=manager.config_int("replica.fetch.wait.max.ms"))
-            ),
-            min_bytes=i32(manager.config_int("replica.fetch.min.bytes")),
-            max_bytes=i32(manager.config_int("replica.fetch.response.max.bytes")),
-            isolation_level=i8(0),
-            session_id=i32(session.session_id),
-            session_epoch=i32(session.epoch),
-            topics=tuple(
-                fetch_v12.FetchTopic(topic=TopicName(t), partitions=tuple(ps))
-                for t, ps in by_topic.items()
-            ),
-            forgotten_topics_data=tuple(
-                fetch_v12.ForgottenTopic(topic=TopicName(t), partitions=tuple(ps))
-                for t, ps in forgotten.items()
-            ),
-            rack_id="",
+        request = fetch_request(
+            session,
+            manager.local_id,
+            manager.config_int("replica.fetch.wait.max.ms"),
+            manager.config_int("replica.fetch.min.bytes"),
+            manager.config_int("replica.fetch.response.max.bytes"),
         )
         wait_s = manager.config_int("replica.fetch.wait.max.ms") / 1000
         try:

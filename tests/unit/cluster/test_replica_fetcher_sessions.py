@@ -8,7 +8,7 @@ from functools import partial
 
 from kio.schema.errors import ErrorCode
 
-from odradek.cluster.replica_fetcher import FetchSessionHandler, PartitionFetch
+from odradek.cluster.replica_fetch_session import FetchSessionHandler, PartitionFetch
 from odradek.common.ids import TopicPartition
 from odradek.server.fetch_sessions import CachedPartition, FetchKind, FetchSessionCache
 
