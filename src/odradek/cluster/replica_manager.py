@@ -42,8 +42,9 @@ from odradek.protocol.records.validation import (
     needs_record_validation,
     validate_v2_records,
 )
-from odradek.storage.log import FetchDataInfo, Log, LogAppendInfo
+from odradek.storage.log import Log
 from odradek.storage.log_manager import LogManager
+from odradek.storage.log_results import FetchDataInfo, LogAppendInfo
 
 if TYPE_CHECKING:
     from odradek.cluster.metadata import MetadataStore

@@ -1,8 +1,11 @@
-"""A partition's log: an ordered list of segments, the log start/end offsets, high watermark,
-appends as leader and follower, truncation, reads for fetch, rolling, time lookups (Kafka's
-UnifiedLog and LocalLog). Loading and crash recovery are in :mod:`odradek.storage.log_loader`,
-segment deletion in :mod:`odradek.storage.retention`, the cleaner's swap in
-:mod:`odradek.storage.swap`. Not thread-safe: the broker calls it from its event loop only.
+"""A partition's log (Kafka's UnifiedLog): the log start offset, appends as leader and
+follower, truncation, the high watermark (written here only) and the last stable offset,
+producer state and aborted transactions, rolling, reads for fetch with their limits, and time
+lookups. It builds on :class:`~odradek.storage.local_log.LocalLog` (the segment list on disk,
+Kafka's LocalLog); what appends and reads return is in :mod:`odradek.storage.log_results`.
+Loading and crash recovery are in :mod:`odradek.storage.log_loader`, segment deletion in
+:mod:`odradek.storage.retention`, the cleaner's swap in :mod:`odradek.storage.swap`. Not
+thread-safe: the broker calls it from its event loop only.
 
 An ``OSError`` in a method that touches the files (appending, rolling, flushing, reading,
 truncating, deleting, snapshots) takes the log's dir offline through its
@@ -12,18 +15,16 @@ truncating, deleting, snapshots) takes the log's dir offline through its
 
 from __future__ import annotations
 
-import functools
 import logging
-import shutil
 import uuid
-from bisect import bisect_right, insort
+from bisect import insort
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Concatenate, Generic, ParamSpec, TypeAlias, TypeVar
+from typing import TypeVar
 
 from odradek.common.clock import Clock
-from odradek.common.errors import KafkaStorageError, OffsetOutOfRangeError
+from odradek.common.errors import OffsetOutOfRangeError
 from odradek.common.ids import TopicPartition
 from odradek.config.topic import LogConfig
 from odradek.protocol.records.batch import (
@@ -37,65 +38,20 @@ from odradek.protocol.records.control import decode_marker
 from odradek.storage import retention, swap, txn_index
 from odradek.storage.file_cache import FileCache
 from odradek.storage.file_records import FileRecords
+from odradek.storage.local_log import LocalLog, handles_io_errors
 from odradek.storage.log_dir_failure import LogDirFailureChannel
 from odradek.storage.log_loader import LogLoader, rebuild_producer_state
+from odradek.storage.log_results import FetchDataInfo, FetchInfo, LogAppendInfo
 from odradek.storage.producer_state import ProducerStateManager
 from odradek.storage.segment import LogSegment
 from odradek.storage.txn_index import AbortedTxn
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True, slots=True)
-class LogAppendInfo:
-    first_offset: int
-    last_offset: int
-    log_append_time: int  # -1 unless LogAppendTime
-    log_start_offset: int
-
-
-RecordsT = TypeVar("RecordsT", covariant=True)
 _Records = TypeVar("_Records")
 
 
-@dataclass(frozen=True, slots=True)
-class FetchInfo(Generic[RecordsT]):
-    """What a read of the log found: its records (in memory, or left in the segment file)
-    and the partition's offsets at the time (Kafka's FetchDataInfo)."""
-
-    records: RecordsT
-    high_watermark: int
-    log_start_offset: int
-    last_stable_offset: int
-    aborted: tuple[AbortedTxn, ...] | None = None  # read_committed only
-
-
-FetchDataInfo: TypeAlias = FetchInfo[bytes]  # records read into memory (Log.read)
-
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
-
-
-def _handles_io_errors(
-    action: str,
-) -> Callable[[Callable[Concatenate[Log, _P], _R]], Callable[Concatenate[Log, _P], _R]]:
-    """A :class:`Log` method whose ``OSError`` takes the log's dir offline and is raised as
-    ``KafkaStorageError``; ``action`` says what failed ("appending to", "rolling")."""
-
-    def wrap(method: Callable[Concatenate[Log, _P], _R]) -> Callable[Concatenate[Log, _P], _R]:
-        @functools.wraps(method)
-        def run(self: Log, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
-            try:
-                return method(self, *args, **kwargs)
-            except OSError as exc:
-                raise self.storage_error(action, exc) from exc
-
-        return run
-
-    return wrap
-
-
-class Log:
+class Log(LocalLog):
     def __init__(
         self,
         directory: Path,
@@ -110,30 +66,29 @@ class Log:
         failure_channel: LogDirFailureChannel | None = None,
         file_cache: FileCache | None = None,
     ) -> None:
-        self.dir = directory
-        self.failure_channel = failure_channel or LogDirFailureChannel()
-        self.file_cache = FileCache.shared() if file_cache is None else file_cache
-        self.tp = tp
-        self.topic_id = topic_id
-        self.config = config
-        self.clock = clock
-        self.recovery_point = recovery_point
+        super().__init__(
+            directory,
+            tp,
+            topic_id,
+            config,
+            clock,
+            recovery_point=recovery_point,
+            failure_channel=failure_channel,
+            file_cache=file_cache,
+        )
         # In cluster mode the partition (not the append) advances the high watermark,
         # once the in-sync replicas have the records.
         self.replicated = False
         self.append_listeners: list[Callable[[TopicPartition, int], None]] = []
-        self.dir.mkdir(parents=True, exist_ok=True)
         self.producer_state = ProducerStateManager(self.dir)
         self.pending_deletes: list[Path] = []  # *.deleted files awaiting file.delete.delay.ms
         self.cleaning = False  # the log cleaner is working on this log's segments
-        self._unflushed_messages = 0
-        self.last_flush_ms = clock.milliseconds()
         loaded = LogLoader(self.dir, tp, topic_id, self._open_segment).load(
             log_start_offset=log_start_offset,
             recovery_point=recovery_point,
             clean_shutdown=clean_shutdown,
         )
-        self.segments: list[LogSegment] = loaded.segments
+        self.segments = loaded.segments
         self._bases = [segment.base_offset for segment in self.segments]
         self.log_start_offset = loaded.log_start_offset
         self.epoch_cache = loaded.epoch_cache
@@ -142,57 +97,9 @@ class Log:
         self.aborted_txns: list[AbortedTxn] = loaded.aborted_txns
         self._rebuild_producer_state()
 
-    # -- segments ------------------------------------------------------------------------------
-
-    def _open_segment(self, base_offset: int, fresh: bool) -> LogSegment:
-        return LogSegment(
-            self.dir,
-            base_offset,
-            index_interval_bytes=self.config.index_interval_bytes,
-            max_index_bytes=self.config.segment_index_bytes,
-            created_ms=self.clock.milliseconds(),
-            fresh=fresh,
-            cache=self.file_cache,
-        )
-
-    def _add_segment(self, segment: LogSegment) -> None:
-        self.segments.append(segment)
-        self._bases.append(segment.base_offset)
-
-    def _splice_segments(self, start: int, stop: int, replacement: list[LogSegment]) -> None:
-        """Replace ``segments[start:stop]`` (retention, the cleaner swap), keeping the base
-        offsets in step."""
-        self.segments[start:stop] = replacement
-        self._bases[start:stop] = [segment.base_offset for segment in replacement]
-
-    # -- state ---------------------------------------------------------------------------------
-
-    @property
-    def active_segment(self) -> LogSegment:
-        return self.segments[-1]
-
-    @property
-    def log_end_offset(self) -> int:
-        return self.segments[-1].next_offset
-
-    @property
-    def size_in_bytes(self) -> int:
-        return sum(segment.size for segment in self.segments)
-
-    def update_config(self, config: LogConfig) -> None:
-        self.config = config
-
-    def storage_error(self, action: str, error: OSError) -> KafkaStorageError:
-        """Report an I/O error in this log's files (its dir goes offline); the error to
-        raise instead."""
-        parent = self.dir.parent
-        return self.failure_channel.storage_error(
-            parent, f"Error while {action} {self.tp} in dir {parent}", error
-        )
-
     # -- appending -----------------------------------------------------------------------------
 
-    @_handles_io_errors("appending to")
+    @handles_io_errors("appending to")
     def append_as_leader(
         self, records: bytes, batches: ValidatedBatches, internal: bool = False
     ) -> LogAppendInfo:
@@ -235,7 +142,7 @@ class Log:
             first, next_offset - 1, append_time if append_time else -1, self.log_start_offset
         )
 
-    @_handles_io_errors("appending to")
+    @handles_io_errors("appending to")
     def append_as_follower(self, records: bytes, batches: ValidatedBatches) -> int:
         """Append batches fetched from the leader as they are: offsets, epochs and timestamps
         were assigned by the leader. Batches at or below the log end offset are skipped (a
@@ -290,7 +197,7 @@ class Log:
                 listener(self.tp, appended)
         return appended
 
-    @_handles_io_errors("truncating")
+    @handles_io_errors("truncating")
     def truncate_to(self, offset: int) -> None:
         """Drop everything at and above ``offset`` (a follower diverged from its leader):
         segments, index entries, leader epochs, aborted transactions and producer state."""
@@ -299,22 +206,15 @@ class Log:
         if offset <= self.log_start_offset:
             self.truncate_fully_and_start_at(offset)
             return
-        while len(self.segments) > 1 and self.segments[-1].base_offset >= offset:
-            self.segments.pop().delete()
-            self._bases.pop()
-        self.active_segment.truncate_to(offset)
+        self._truncate_segments_to(offset)
         self._after_truncation(offset)
         log.info("%s: truncated to offset %d", self.tp, offset)
 
-    @_handles_io_errors("truncating")
+    @handles_io_errors("truncating")
     def truncate_fully_and_start_at(self, offset: int) -> None:
         """Empty the log and restart it at ``offset`` (the follower is below the leader's
         log start offset, or ahead of an empty leader)."""
-        for segment in self.segments:
-            segment.delete()
-        self.segments.clear()
-        self._bases.clear()
-        self._add_segment(self._open_segment(offset, fresh=True))
+        self._restart_segments_at(offset)
         self.log_start_offset = offset
         self.epoch_cache.truncate_from_end(-1)
         self.epoch_cache.truncate_from_end(offset)
@@ -416,7 +316,7 @@ class Log:
         if self.active_segment.should_roll(self.config, size, record_count, max_timestamp, now):
             self.roll()
 
-    @_handles_io_errors("rolling a segment of")
+    @handles_io_errors("rolling a segment of")
     def roll(self) -> LogSegment:
         """Start a new active segment at the log end offset; flush the previous one."""
         previous = self.active_segment
@@ -441,7 +341,7 @@ class Log:
 
     # -- reading -------------------------------------------------------------------------------
 
-    @_handles_io_errors("reading from")
+    @handles_io_errors("reading from")
     def read(
         self,
         offset: int,
@@ -458,7 +358,7 @@ class Log:
         data = b"" if found is None else found[0].read(found[1], found[2])
         return self._fetch_info(data, offset, limit, committed)
 
-    @_handles_io_errors("reading from")
+    @handles_io_errors("reading from")
     def read_file_records(
         self,
         offset: int,
@@ -497,33 +397,7 @@ class Log:
             records, self.high_watermark, self.log_start_offset, self.last_stable_offset, aborted
         )
 
-    def _find_slice(
-        self, offset: int, max_bytes: int, min_one_batch: bool, limit: int
-    ) -> tuple[LogSegment, int, int] | None:
-        """(segment, position, size) of the whole batches a read returns; None for none."""
-        if offset >= limit:
-            return None
-        index = bisect_right(self._bases, offset) - 1
-        while 0 <= index < len(self.segments):
-            segment = self.segments[index]
-            location = segment.find_batch(offset)
-            if location is None:
-                index += 1
-                continue
-            end = location.position
-            for batch in segment.batches(location.position):
-                if batch.base_offset >= limit:
-                    break
-                if end + batch.size - location.position > max_bytes and (
-                    end > location.position or not min_one_batch
-                ):
-                    break
-                end = batch.position + batch.size
-            size = end - location.position
-            return (segment, location.position, size) if size else None
-        return None
-
-    @_handles_io_errors("deleting records of")
+    @handles_io_errors("deleting records of")
     def delete_records_before(self, offset: int) -> int:
         """DeleteRecords: advance the log start offset to ``offset`` (at most the high
         watermark) and drop the segments wholly below it; returns the new log start offset."""
@@ -539,7 +413,7 @@ class Log:
 
     # -- retention -----------------------------------------------------------------------------
 
-    @_handles_io_errors("deleting segments of")
+    @handles_io_errors("deleting segments of")
     def delete_old_segments(self, now_ms: int) -> int:
         """Delete whole segments past ``retention.ms``, beyond ``retention.bytes`` (for the
         delete policy) and below the log start offset (always). Files are renamed to
@@ -556,7 +430,7 @@ class Log:
         the ``.cleaned`` files of the others are removed."""
         return swap.installable_groups(self, groups)
 
-    @_handles_io_errors("swapping cleaned segments into")
+    @handles_io_errors("swapping cleaned segments into")
     def swap_in(self, groups: list[tuple[int, list[int]]]) -> None:
         """After :func:`odradek.storage.swap.install` put the cleaned files in place (off the
         loop: the old segments' open descriptors keep serving reads meanwhile), replace the
@@ -572,7 +446,7 @@ class Log:
         self.swap_in(valid)
         return len(valid) == len(groups)
 
-    @_handles_io_errors("reading from")
+    @handles_io_errors("reading from")
     def offset_for_timestamp(self, timestamp: int) -> tuple[int, int] | None:
         for segment in self.segments:
             if segment.max_timestamp >= timestamp:
@@ -581,31 +455,9 @@ class Log:
                     return found
         return None
 
-    def max_timestamp_and_offset(self) -> tuple[int, int]:
-        best = (-1, -1)
-        for segment in self.segments:
-            if segment.max_timestamp > best[0]:
-                best = (segment.max_timestamp, segment.offset_of_max_timestamp)
-        return best
-
     # -- lifecycle -----------------------------------------------------------------------------
 
-    @_handles_io_errors("flushing")
-    def flush(self) -> None:
-        """fsync what is past the recovery point (flush.messages / flush.ms / shutdown);
-        nothing when nothing was appended since the last flush (an idle log costs no fsync
-        at shutdown)."""
-        if not self._unflushed_messages and self.log_end_offset <= self.recovery_point:
-            self.last_flush_ms = self.clock.milliseconds()
-            return
-        for segment in self.segments:
-            if segment.next_offset > self.recovery_point or segment is self.active_segment:
-                segment.flush()
-        self.recovery_point = self.log_end_offset
-        self._unflushed_messages = 0
-        self.last_flush_ms = self.clock.milliseconds()
-
-    @_handles_io_errors("writing a producer snapshot of")
+    @handles_io_errors("writing a producer snapshot of")
     def write_producer_snapshot(self) -> None:
         """Snapshot the producer state at the log end offset (shutdown), unless there is one
         there already (nothing appended since) or the log is empty, as Kafka skips it."""
@@ -615,11 +467,3 @@ class Log:
         if self.producer_state.snapshot_path(offset).exists():
             return
         self.producer_state.write_snapshot(offset)
-
-    def close(self) -> None:
-        for segment in self.segments:
-            segment.close()
-
-    def delete(self) -> None:
-        self.close()
-        shutil.rmtree(self.dir, ignore_errors=True)

@@ -12,7 +12,8 @@ from odradek.config.broker import build_broker_config
 from odradek.config.topic import LogConfig
 from odradek.protocol.records.batch import validate_batches
 from odradek.protocol.records.codec import Record, decode_batches, encode_batch
-from odradek.storage.log import Log, LogAppendInfo
+from odradek.storage.log import Log
+from odradek.storage.log_results import LogAppendInfo
 
 T0 = 1_700_000_000_000
 TP = TopicPartition("events", 0)

@@ -30,7 +30,7 @@ from odradek.server.fetch_sessions import (
     PartitionKey,
 )
 from odradek.storage.file_records import FileRecords
-from odradek.storage.log import FetchInfo
+from odradek.storage.log_results import FetchInfo
 
 if TYPE_CHECKING:
     from odradek.server.broker import BrokerServer
