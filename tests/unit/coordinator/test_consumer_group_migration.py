@@ -22,7 +22,11 @@ from kio.schema.errors import ErrorCode
 
 from odradek.common.clock import FakeClock
 from odradek.coordinator.group.consumer import records as crec
-from odradek.coordinator.group.consumer.manager import HeartbeatRequest, HeartbeatResult
+from odradek.coordinator.group.consumer.manager import (
+    ConsumerGroupManager,
+    HeartbeatRequest,
+    HeartbeatResult,
+)
 from odradek.coordinator.group.consumer.model import (
     ClassicMemberMetadata,
     ConsumerGroup,
@@ -496,3 +500,14 @@ def test_classic_member_metadata_is_tagged_field_zero_of_the_member_record() -> 
     _, raw_plain = crec.member_metadata_record(GROUP, "m", plain)
     assert raw_plain is not None and raw_plain.endswith(b"\x00")  # no tagged fields
     assert crec.decode_member_metadata(raw_plain) == plain
+
+
+def test_a_classic_members_offset_fetch_is_checked_against_its_member_epoch() -> None:
+    h = Harness()
+    h.consumer_join("c-1")
+    joined = h.join()
+    group = h.group()
+    check = ConsumerGroupManager.validate_offset_fetch
+    assert check(group, joined.member_id, joined.generation_id) is None
+    assert check(group, joined.member_id, joined.generation_id + 1) is E.illegal_generation
+    assert check(group, "c-1", 0) is E.stale_member_epoch

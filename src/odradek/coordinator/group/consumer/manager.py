@@ -379,7 +379,7 @@ class ConsumerGroupManager:
         if member is None:
             return E.unknown_member_id
         if member_epoch != member.member_epoch:
-            return E.stale_member_epoch
+            return E.illegal_generation if member.uses_classic_protocol else E.stale_member_epoch
         return None
 
     # -- deletion, loading and unloading ------------------------------------------------------
