@@ -12,6 +12,7 @@ python3 -m ruff check src tests benchmarks || status=1
 python3 -m ruff format --check src tests benchmarks || status=1
 python3 -m mypy || status=1
 python3 -c 'from importlinter.cli import lint_imports_command; lint_imports_command()' || status=1  # lint-imports
+python3 scripts/check_module_size.py || status=1  # no module over 500 lines (allow-list: scripts/module_size_allowlist.txt)
 
 python3 -m pytest tests -q -p no:cacheprovider --durations=40 "$@"
 code=$?
