@@ -1,13 +1,28 @@
-"""Length-prefixed frame splitting: feed bytes in, take whole frames out. No I/O.
+"""Length-prefixed frame splitting: bytes are read into the decoder's buffer, whole frames
+come out. No I/O.
 
-Frames come out as memoryviews into the received bytes: a frame that arrived in one read is
-never copied, and one that arrived in pieces is joined once, when it is complete."""
+The decoder serves asyncio's buffered-protocol interface (``get_buffer``/``buffer_updated``):
+the transport reads — and, on a TLS listener, decrypts — straight into the decoder's own
+``bytearray``, so received bytes are never copied into temporary ``bytes`` objects and then
+joined. Frames come out as memoryviews into that buffer. Once a frame's 4-byte size is in, the
+buffer is made large enough for the whole frame, so a frame is copied at most once (when its
+first bytes arrived in a buffer too small for it) and usually not at all. Bytes already given
+out as a frame are never written again: a buffer that is full is replaced, not reused."""
 
 from __future__ import annotations
 
 import struct
 
 _SIZE = struct.Struct(">i")
+
+# A fresh buffer when no frame is being received: enough for many small requests per read.
+STAGING_BYTES = 64 * 1024
+# Read into the current buffer's free tail only while at least this much is left.
+MIN_FREE_BYTES = 4 * 1024
+# A frame larger than this gets a buffer that grows with what has arrived (to twice the
+# received bytes each time it is full), so a peer announcing a huge frame and sending
+# nothing holds no more than this; smaller frames get their whole size at once.
+WHOLE_FRAME_BYTES = 1024 * 1024
 
 
 class FrameTooLargeError(Exception):
@@ -22,68 +37,104 @@ class FrameDecoder:
     """Splits a byte stream into Kafka request frames (a 4-byte size, then that many bytes).
 
     The size is checked against ``max_frame_bytes`` as soon as its 4 bytes are in, before
-    anything of the frame is kept, so an oversized announcement costs nothing.
+    the buffer is sized for the frame, so an oversized announcement costs nothing.
     """
 
     def __init__(self, max_frame_bytes: int) -> None:
         self.max_frame_bytes = max_frame_bytes
-        self._head = b""  # bytes being consumed from ``_pos`` on
-        self._pos = 0
-        self._tail: list[bytes] = []  # later chunks, not yet joined
-        self._available = 0  # bytes buffered beyond ``_pos``
+        self._buf = bytearray()  # bytes [_start, _end) are received and not yet framed
+        self._start = 0
+        self._end = 0
+
+    # -- asyncio.BufferedProtocol's half -------------------------------------------------------
+
+    def get_buffer(self, sizehint: int = -1) -> memoryview:
+        """Where the next read goes: the free tail of the buffer, replaced first when it
+        cannot take the rest of the frame being received (or, between frames, is nearly full)."""
+        free = len(self._buf) - self._end
+        whole = self._frame_size()
+        if whole and self._start + whole > len(self._buf):
+            if whole <= WHOLE_FRAME_BYTES:
+                self._replace(whole)
+            elif free < MIN_FREE_BYTES:  # a huge frame: grow with what has arrived
+                self._replace(min(whole, max(WHOLE_FRAME_BYTES, 2 * self.buffered)))
+        elif free < MIN_FREE_BYTES and (not whole or not free):
+            # Between frames (or a whole frame in and not yet taken out): a fresh buffer.
+            self._replace(STAGING_BYTES)
+        return memoryview(self._buf)[self._end :]
+
+    def buffer_updated(self, nbytes: int) -> None:
+        """``nbytes`` were written at the start of the last :meth:`get_buffer`'s view."""
+        self._end += nbytes
 
     def receive_data(self, data: bytes) -> None:
-        if not data:
-            return
-        if self._pos >= len(self._head) and not self._tail:
-            self._head, self._pos = data, 0
-        else:
-            self._tail.append(data)
-        self._available += len(data)
+        """Copy ``data`` in (the non-buffered way in, for tests and tools)."""
+        view = memoryview(data)
+        while view:
+            target = self.get_buffer(len(view))
+            count = min(len(target), len(view))
+            target[:count] = view[:count]
+            self.buffer_updated(count)
+            view = view[count:]
 
-    def _consolidate(self) -> None:
-        self._head = b"".join([self._head[self._pos :], *self._tail])
-        self._pos = 0
-        self._tail = []
+    def _frame_size(self) -> int:
+        """The whole size (4 + payload) of the frame being received; 0 while its size is
+        not in, or is one :meth:`next_frame` refuses."""
+        if self._end - self._start < 4:
+            return 0
+        size: int = _SIZE.unpack_from(self._buf, self._start)[0]
+        if size < 0 or size > self.max_frame_bytes:
+            return 0
+        return 4 + size
+
+    def _replace(self, wanted: int) -> None:
+        """A new buffer of at least ``wanted`` bytes (and ``STAGING_BYTES``), holding the
+        unframed bytes at its start. The old one stays as it is for the frames given out."""
+        pending = self._end - self._start
+        buf = bytearray(max(wanted, STAGING_BYTES, pending + MIN_FREE_BYTES))
+        if pending:
+            buf[:pending] = memoryview(self._buf)[self._start : self._end]
+        self._buf, self._start, self._end = buf, 0, pending
+
+    # -- frames --------------------------------------------------------------------------------
 
     def next_frame(self) -> memoryview | None:
         """The next complete frame's payload, or None when more bytes are needed."""
-        if self._available < 4:
+        start = self._start
+        available = self._end - start
+        if available < 4:
+            if not available and self._buf:
+                self._release()
             return None
-        if len(self._head) - self._pos < 4:
-            self._consolidate()
-        (size,) = _SIZE.unpack_from(self._head, self._pos)
+        (size,) = _SIZE.unpack_from(self._buf, start)
         if size < 0:
             raise InvalidFrameError(f"negative frame size {size}")
         if size > self.max_frame_bytes:
             raise FrameTooLargeError(
                 f"frame of {size} bytes exceeds socket.request.max.bytes ({self.max_frame_bytes})"
             )
-        if self._available < 4 + size:
+        if available < 4 + size:
             return None
-        if len(self._head) - self._pos < 4 + size:
-            self._consolidate()
-        start = self._pos + 4
-        frame = memoryview(self._head)[start : start + size]
-        self._pos = start + size
-        self._available -= 4 + size
-        if self._pos >= len(self._head) and not self._tail:
-            self._head, self._pos = b"", 0
-        return frame
+        self._start = start + 4 + size
+        # Read-only, as a frame in ``bytes`` was (the decoders refuse writable buffers).
+        return memoryview(self._buf)[start + 4 : self._start].toreadonly()
+
+    def _release(self) -> None:
+        """Everything received is framed: drop the buffer, so an idle connection holds none
+        (the frames given out keep theirs alive as long as they need it)."""
+        self._buf, self._start, self._end = bytearray(), 0, 0
 
     @property
     def buffered(self) -> int:
-        return self._available
+        return self._end - self._start
 
     @property
     def incomplete_frame_size(self) -> int:
         """The announced size of the frame being received (0 when none has begun, or its
         4-byte size is not in yet)."""
-        if self._available < 4:
+        if self._end - self._start < 4:
             return 0
-        if len(self._head) - self._pos < 4:
-            self._consolidate()
-        size: int = _SIZE.unpack_from(self._head, self._pos)[0]
+        size: int = _SIZE.unpack_from(self._buf, self._start)[0]
         return max(size, 0)
 
 

@@ -1,6 +1,7 @@
 """One client connection: frames in, responses out in request order (clients pipeline).
 
-A thin asyncio adapter around the sans-IO frame decoder and the dispatcher. Responses go out
+A thin asyncio adapter (a buffered protocol: the transport reads into the sans-IO frame
+decoder's buffer) around that decoder and the dispatcher. Responses go out
 through a SendQueue (a fetch's records from the segment files, zero-copy). Reading pauses while
 too many responses are pending, the transport's write buffer is full or a response is still
 being sent (Kafka mutes the channel): what one connection holds does not grow with its
@@ -64,7 +65,7 @@ class _Slot:
         self.local_done = self.completed = perf_counter()
 
 
-class KafkaConnection(asyncio.Protocol):
+class KafkaConnection(asyncio.BufferedProtocol):
     def __init__(self, broker: BrokerServer, security: ListenerSecurity) -> None:
         self.broker = broker
         self.security = security
@@ -206,10 +207,14 @@ class KafkaConnection(asyncio.Protocol):
         for task in self._tasks:
             task.cancel()
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        # The transport reads (and TLS decrypts) straight into the frame decoder's buffer.
+        return self.decoder.get_buffer(sizehint)
+
+    def buffer_updated(self, nbytes: int) -> None:
         self.received_at = perf_counter()
         self.last_active = time.monotonic()
-        self.decoder.receive_data(data)
+        self.decoder.buffer_updated(nbytes)
         if not self.admitted or self._waiting_memory:
             self._update_reading()  # kept, read once admitted / given memory
             return

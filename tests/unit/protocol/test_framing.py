@@ -156,3 +156,63 @@ def test_any_chunking_yields_the_same_frames(payloads: list[bytes], cuts: list[i
         received += drain(decoder)
     assert received == payloads
     assert decoder.buffered == 0
+
+
+def read_into(decoder: FrameDecoder, data: bytes) -> None:
+    """What a buffered transport does: read into get_buffer's view, then report the count."""
+    view = memoryview(data)
+    while view:
+        target = decoder.get_buffer(-1)
+        count = min(len(target), len(view))
+        target[:count] = view[:count]
+        decoder.buffer_updated(count)
+        view = view[count:]
+
+
+def test_a_frame_is_read_into_one_buffer_sized_for_it() -> None:
+    payload = bytes(range(256)) * 1000  # 256,000 bytes: more than one staging buffer
+    decoder = FrameDecoder(1 << 20)
+    read_into(decoder, frame(payload)[:10])
+    assert len(decoder.get_buffer(-1)) == 4 + len(payload) - 10  # room for exactly the rest
+    read_into(decoder, frame(payload)[10:])
+    got = decoder.next_frame()
+    assert got is not None and bytes(got) == payload
+    assert len(got.obj) == 4 + len(payload)  # type: ignore[arg-type]  # the frame's own buffer
+
+
+def test_frames_given_out_are_never_overwritten() -> None:
+    decoder = FrameDecoder(1 << 20)
+    frames = [frame(bytes([n]) * (n * 997 % 5000)) for n in range(200)]
+    kept: list[memoryview] = []
+    for chunk in frames:
+        read_into(decoder, chunk)
+        while (got := decoder.next_frame()) is not None:
+            kept.append(got)
+    assert [bytes(k) for k in kept] == [f[4:] for f in frames]
+
+
+def test_an_idle_decoder_holds_no_buffer() -> None:
+    decoder = FrameDecoder(1024)
+    read_into(decoder, frame(b"x" * 100))
+    assert decoder.next_frame() is not None
+    assert decoder.next_frame() is None
+    assert decoder.buffered == 0 and decoder._buf == bytearray()
+
+
+def test_a_huge_announcement_holds_at_most_twice_what_arrived() -> None:
+    decoder = FrameDecoder(100 * 1024 * 1024)
+    read_into(decoder, struct.pack(">i", 90 * 1024 * 1024) + b"x" * 100)
+    assert decoder.next_frame() is None
+    assert len(decoder.get_buffer(-1)) + 104 <= 1024 * 1024  # not 90 MiB
+    assert decoder.incomplete_frame_size == 90 * 1024 * 1024
+
+
+def test_a_big_frame_arriving_in_pieces_comes_out_whole() -> None:
+    payload = b"abc" * (3 * 1024 * 1024)  # 9 MiB: the buffer grows with what arrives
+    stream = frame(payload) + frame(b"next")
+    decoder = FrameDecoder(16 * 1024 * 1024)
+    for start in range(0, len(stream), 100_000):
+        read_into(decoder, stream[start : start + 100_000])
+    got = decoder.next_frame()
+    assert got is not None and bytes(got) == payload
+    assert bytes(decoder.next_frame() or b"") == b"next"
