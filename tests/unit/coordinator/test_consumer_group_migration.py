@@ -21,6 +21,7 @@ import pytest
 from kio.schema.errors import ErrorCode
 
 from odradek.common.clock import FakeClock
+from odradek.common.errors import NotCoordinatorError
 from odradek.coordinator.group.consumer import records as crec
 from odradek.coordinator.group.consumer.manager import (
     ConsumerGroupManager,
@@ -511,3 +512,18 @@ def test_a_classic_members_offset_fetch_is_checked_against_its_member_epoch() ->
     assert check(group, joined.member_id, joined.generation_id) is None
     assert check(group, joined.member_id, joined.generation_id + 1) is E.illegal_generation
     assert check(group, "c-1", 0) is E.stale_member_epoch
+
+
+def test_an_upgrade_whose_write_fails_leaves_the_classic_group() -> None:
+    h = Harness()
+    leader, other, generation = h.classic_group()
+    h.log.fail = NotCoordinatorError("moved")
+    assert h.consumer_join("new-1").error is E.not_coordinator
+    h.log.fail = None
+    assert h.coordinator.consumer_group(GROUP) is None
+    shell = h.coordinator.groups[GROUP]
+    assert set(shell.members) == {leader, other} and shell.generation_id == generation
+    assert shell.state is GroupState.STABLE
+    assert h.coordinator.heartbeat(GROUP, generation, leader, None) is E.none
+    assert h.consumer_join("new-1").error is E.none  # and again, written this time
+    assert set(h.group().members) == {leader, other, "new-1"}

@@ -24,6 +24,8 @@ rebalance, so the members rejoin a classic rebalance.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import replace
 
 from kio.schema.errors import ErrorCode
 
@@ -94,9 +96,11 @@ class GroupMigration:
             return False
         return True
 
-    def upgrade(self, shell: GroupMetadata, records: list[crec.Record]) -> ConsumerGroup:
+    def upgrade(self, shell: GroupMetadata, records: list[crec.Record]) -> Callable[[], None]:
         """Convert ``shell``'s classic group into a consumer group; ``records`` gets the
-        conversion's records."""
+        conversion's records. Returns what turns it back into the classic group it was, for
+        a heartbeat whose write fails (its members were told to rejoin, and will)."""
+        undo = self._restorer(shell)
         generation = shell.generation_id
         group = ConsumerGroup(shell.group_id, group_epoch=generation, assignment_epoch=generation)
         for classic in shell.members.values():
@@ -112,7 +116,29 @@ class GroupMigration:
         for member in group.members.values():
             self.core.schedule_session_timeout(group, member)
         log.info("classic group %s converted to a consumer group", shell.group_id)
-        return group
+        return undo
+
+    def _restorer(self, shell: GroupMetadata) -> Callable[[], None]:
+        saved = replace(
+            shell, members=dict(shell.members), static_members=dict(shell.static_members)
+        )
+
+        def restore() -> None:
+            if shell.consumer is not None:
+                for converted in shell.consumer.members.values():
+                    converted.cancel_timers()
+            shell.consumer = None
+            shell.members, shell.static_members = saved.members, saved.static_members
+            shell.generation_id, shell.protocol_type = saved.generation_id, saved.protocol_type
+            shell.protocol_name, shell.leader_id = saved.protocol_name, saved.leader_id
+            shell.state, shell.state_timestamp = saved.state, saved.state_timestamp
+            for member in shell.members.values():
+                self.rebalancer.schedule_expiry(shell, member)
+            if saved.state is not GroupState.STABLE:
+                shell.state = GroupState.STABLE  # so that the rebalance starts over
+                self.rebalancer.prepare_rebalance(shell, "its upgrade was not written")
+
+        return restore
 
     def _member_from(
         self, shell: GroupMetadata, classic: MemberMetadata, generation: int

@@ -23,7 +23,7 @@ from __future__ import annotations
 import base64
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from kio.schema.errors import ErrorCode
@@ -151,7 +151,7 @@ class ConsumerGroupManager:
                 ) from exc
 
     def _heartbeat(self, request: HeartbeatRequest) -> HeartbeatResult:
-        shell, records = self._shell_for(request)
+        shell, records, undo_upgrade = self._shell_for(request)
         group = shell.consumer
         assert group is not None
         core = self.core
@@ -166,6 +166,9 @@ class ConsumerGroupManager:
         try:
             write = core.append(group.group_id, records)
         except KafkaError as exc:
+            if undo_upgrade is not None:
+                undo_upgrade()
+                return HeartbeatResult(exc.error_code, str(exc), request.member_id or None)
             shell.consumer = snapshot
             for kept in snapshot.members.values():
                 if kept.session_timer is None:  # a replaced static member's, cancelled
@@ -186,19 +189,21 @@ class ConsumerGroupManager:
             write=write,
         )
 
-    def _shell_for(self, request: HeartbeatRequest) -> tuple[GroupMetadata, list[crec.Record]]:
-        """The group's state holder and the records that made it a consumer group: an empty
-        classic group (e.g. one with only committed offsets) becomes one at once, a classic
-        group with members when the migration policy allows it (KIP-848's online upgrade)."""
+    def _shell_for(
+        self, request: HeartbeatRequest
+    ) -> tuple[GroupMetadata, list[crec.Record], Callable[[], None] | None]:
+        """The group's state holder, the records that made it a consumer group and what
+        undoes an upgrade: an empty classic group (e.g. one with only committed offsets)
+        becomes one at once, a classic group with members when the migration policy allows
+        it (KIP-848's online upgrade)."""
         shell = self.metadata.groups.get(request.group_id)
         if shell is not None and shell.consumer is not None:
-            return shell, []
+            return shell, [], None
         if shell is not None and (shell.members or shell.state is not GroupState.EMPTY):
             migration = self.core.migration
             if request.member_epoch == 0 and migration is not None and migration.can_upgrade(shell):
                 records: list[crec.Record] = []
-                migration.upgrade(shell, records)
-                return shell, records
+                return shell, records, migration.upgrade(shell, records)
             raise HeartbeatError(
                 E.group_id_not_found, f"Group {request.group_id} is not a consumer group."
             )
@@ -208,7 +213,7 @@ class ConsumerGroupManager:
             )
         shell = self.metadata.get_or_create(request.group_id)
         shell.consumer = ConsumerGroup(request.group_id)
-        return shell, []
+        return shell, [], None
 
     def _member_for(
         self, group: ConsumerGroup, request: HeartbeatRequest, records: list[crec.Record]
