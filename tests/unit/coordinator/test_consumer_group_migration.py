@@ -527,3 +527,51 @@ def test_an_upgrade_whose_write_fails_leaves_the_classic_group() -> None:
     assert h.coordinator.heartbeat(GROUP, generation, leader, None) is E.none
     assert h.consumer_join("new-1").error is E.none  # and again, written this time
     assert set(h.group().members) == {leader, other, "new-1"}
+
+
+def test_a_classic_static_member_replacing_the_last_consumer_one_downgrades_at_once() -> None:
+    h = Harness()
+    first = h.heartbeat(
+        "c-1",
+        0,
+        owned={},
+        instance_id="host-1",
+        subscribed_topic_names=(TOPIC,),
+        rebalance_timeout_ms=REBALANCE,
+    )
+    assert first.error is E.none
+    second = h.join(instance_id="host-2")
+    h.heartbeat("c-1", first.member_epoch, owned={TOPIC_ID: frozenset(range(PARTITIONS))})
+    h.heartbeat("c-1", first.member_epoch, owned={TOPIC_ID: frozenset(range(3))})
+    target = h.group().target["c-1"]
+    assert h.heartbeat("c-1", -2, instance_id="host-1").error is E.none
+    replacing = h.join(instance_id="host-1")
+    assert replacing.error is E.none
+    assert h.coordinator.consumer_group(GROUP) is None
+    shell = h.coordinator.groups[GROUP]
+    assert shell.state is GroupState.STABLE  # no rebalance: it took its predecessor's place
+    assert set(shell.members) == {replacing.member_id, second.member_id}
+    assert shell.static_members == {"host-1": replacing.member_id, "host-2": second.member_id}
+    assert replacing.generation_id == shell.generation_id
+    synced = h.sync(replacing.member_id, replacing.generation_id)
+    assert synced.error is E.none and assigned(synced) == set(target[TOPIC_ID])
+    loaded = h.replayed()
+    assert loaded.consumer_group(GROUP) is None
+    assert set(loaded.groups[GROUP].members) == {replacing.member_id, second.member_id}
+
+
+def test_a_classic_static_member_rejoining_under_a_new_id_keeps_its_place() -> None:
+    h = Harness()
+    h.consumer_join("c-1")
+    before = h.join(instance_id="host-2")
+    again = h.join(instance_id="host-2")
+    assert again.error is E.none and again.member_id != before.member_id
+    assert h.join(before.member_id, instance_id="host-2").error is E.fenced_instance_id
+    group = h.group()
+    assert set(group.members) == {"c-1", again.member_id}
+    loaded = h.replayed().consumer_group(GROUP)
+    assert loaded is not None
+    member = loaded.members[again.member_id]
+    assert (
+        member.instance_id == "host-2" and member.classic == group.members[again.member_id].classic
+    )

@@ -29,6 +29,7 @@ from dataclasses import replace
 
 from kio.schema.errors import ErrorCode
 
+from odradek.common.errors import KafkaError
 from odradek.common.writes import InternalWrite
 from odradek.coordinator.group import records as rec
 from odradek.coordinator.group.consumer import records as crec
@@ -178,11 +179,14 @@ class GroupMigration:
 
     # -- consumer to classic ------------------------------------------------------------------
 
-    def can_downgrade(self, group: ConsumerGroup, leaving_member_id: str) -> bool:
+    def can_downgrade(self, group: ConsumerGroup, leaving_member_id: str | None) -> bool:
+        """Whether ``group`` becomes classic now that ``leaving_member_id`` leaves (None: a
+        classic static member just replaced the last consumer-protocol one)."""
         config = self.context.config
         if not group.uses_classic_protocol_only(except_member=leaving_member_id):
             return False
-        if len(group.members) <= 1:
+        remaining = len(group.members) - (1 if leaving_member_id is not None else 0)
+        if remaining < 1:
             return False  # it becomes empty: it stays a consumer group until a classic join
         if not downgrade_enabled(config.consumer_migration_policy):
             log.info(
@@ -190,31 +194,28 @@ class GroupMigration:
                 group.group_id,
             )
             return False
-        return len(group.members) - 1 <= config.max_group_size
+        return remaining <= config.max_group_size
 
-    def downgrade(self, group: ConsumerGroup, leaving_member_id: str) -> InternalWrite | None:
-        """Convert ``group`` (without its leaving member) back into a classic group."""
+    def downgrade(
+        self,
+        group: ConsumerGroup,
+        leaving_member_id: str | None,
+        records: list[crec.Record] | None = None,
+    ) -> InternalWrite | None:
+        """Convert ``group`` (without its leaving member) back into a classic group, written
+        after ``records``. A member leaving makes the classic group rebalance; a static
+        member's replacement leaves it Stable."""
         shell = self.core.metadata.groups[group.group_id]
-        records = crec.group_tombstones(group)
+        written = [*(records or []), *crec.group_tombstones(group)]
         _release_classic_group(shell)
         shell.generation_id = group.group_epoch
         shell.protocol_type = CONSUMER_PROTOCOL_TYPE
         for member in group.members.values():
             member.cancel_timers()
-            if member.member_id == leaving_member_id or member.classic is None:
-                continue
-            shell.members[member.member_id] = MemberMetadata(
-                member.member_id,
-                member.instance_id,
-                member.client_id,
-                member.client_host,
-                member.rebalance_timeout_ms,
-                member.classic.session_timeout_ms,
-                CONSUMER_PROTOCOL_TYPE,
-                list(member.classic.supported_protocols),
-            )
-            if member.instance_id is not None:
-                shell.static_members[member.instance_id] = member.member_id
+            if member.member_id != leaving_member_id and member.classic is not None:
+                shell.members[member.member_id] = _classic_member(member, member.classic)
+                if member.instance_id is not None:
+                    shell.static_members[member.instance_id] = member.member_id
         shell.protocol_name = shell.select_protocol()
         shell.leader_id = next(iter(shell.members))
         for classic in shell.members.values():
@@ -223,18 +224,38 @@ class GroupMigration:
             classic.assignment = encode_assignment(partitions, version)
         shell.state = GroupState.STABLE
         shell.state_timestamp = self.context.clock.milliseconds()
-        records.append(
+        written.append(
             rec.group_metadata_record(shell.group_id, group_value(shell, shell.state_timestamp))
         )
-        write = self.core.append(group.group_id, records)
+        try:
+            write = self.core.append(group.group_id, written)
+        except KafkaError:
+            _release_classic_group(shell)  # still the consumer group it was
+            for member in group.members.values():
+                self.core.schedule_session_timeout(group, member)
+            raise
         shell.consumer = None
         for classic in shell.members.values():
             self.rebalancer.schedule_expiry(shell, classic)
         log.info("consumer group %s converted to a classic group", group.group_id)
-        self.rebalancer.prepare_rebalance(
-            shell, f"downgrade of group {group.group_id} from consumer to classic"
-        )
+        if leaving_member_id is not None:
+            self.rebalancer.prepare_rebalance(
+                shell, f"downgrade of group {group.group_id} from consumer to classic"
+            )
         return write
+
+
+def _classic_member(member: ConsumerGroupMember, classic: ClassicMemberMetadata) -> MemberMetadata:
+    return MemberMetadata(
+        member.member_id,
+        member.instance_id,
+        member.client_id,
+        member.client_host,
+        member.rebalance_timeout_ms,
+        classic.session_timeout_ms,
+        CONSUMER_PROTOCOL_TYPE,
+        list(classic.supported_protocols),
+    )
 
 
 def _subscription_of(shell: GroupMetadata, member: MemberMetadata) -> bytes:

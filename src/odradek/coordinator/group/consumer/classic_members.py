@@ -86,7 +86,7 @@ class ClassicMembers:
                 return JoinResult(E.member_id_required, member_id=member_id)
             subscription = decode_subscription(join.protocols[0][1])
             records: list[crec.Record] = []
-            member, joined = self._member_for(group, join, member_id, records)
+            member, joined, replaced = self._member_for(group, join, member_id, records)
         except ValueError:
             return JoinResult(E.inconsistent_group_protocol, member_id=member_id)
         except ClassicMemberError as exc:
@@ -98,7 +98,11 @@ class ClassicMembers:
                 group.static_members[member.instance_id] = member.member_id
         self.core.update_target(group, bump, records)
         self.core.reconcile(group, member, self._owned(subscription), records)
+        migration = self.core.migration
         try:
+            if replaced and migration is not None and migration.can_downgrade(group, None):
+                # The last consumer-protocol member was replaced by this classic one.
+                return self._downgraded(group, member.member_id, records)
             write = self.core.append(group.group_id, records)
         except KafkaError as exc:
             return JoinResult(exc.error_code, member_id=member.member_id)
@@ -114,6 +118,24 @@ class ClassicMembers:
             protocol_type=CONSUMER_PROTOCOL_TYPE,
             protocol_name=member.classic.protocol_name,
             member_id=member.member_id,
+            write=write,
+        )
+
+    def _downgraded(
+        self, group: ConsumerGroup, member_id: str, records: list[crec.Record]
+    ) -> JoinResult:
+        """Kafka's downgrade by static member replacement: the group becomes a Stable classic
+        group at once, the joining member in it with its predecessor's assignment."""
+        assert self.core.migration is not None
+        write = self.core.migration.downgrade(group, None, records)
+        shell = self.core.metadata.groups[group.group_id]
+        return JoinResult(
+            E.none,
+            generation_id=shell.generation_id,
+            protocol_type=CONSUMER_PROTOCOL_TYPE,
+            protocol_name=shell.protocol_name,
+            leader_id=shell.leader_id or "",
+            member_id=member_id,
             write=write,
         )
 
@@ -136,20 +158,23 @@ class ClassicMembers:
         join: ClassicJoin,
         member_id: str,
         records: list[crec.Record],
-    ) -> tuple[ConsumerGroupMember, bool]:
-        """The joining member, and whether it is new to the group (added by the caller)."""
+    ) -> tuple[ConsumerGroupMember, bool, bool]:
+        """The joining member, whether it is new to the group (added by the caller), and
+        whether it replaced a static member speaking the consumer protocol."""
         if join.instance_id is not None:
             known_id = group.static_members.get(join.instance_id)
             if known_id is not None and known_id != member_id:
                 if join.member_id:
                     raise ClassicMemberError(E.fenced_instance_id)
-                return self._replace_static_member(group, known_id, member_id, records), False
+                replaced_consumer = not group.members[known_id].uses_classic_protocol
+                replacing = self._replace_static_member(group, known_id, member_id, records)
+                return replacing, False, replaced_consumer
         member = group.members.get(member_id)
         if member is None:
-            return ConsumerGroupMember(member_id, instance_id=join.instance_id), True
+            return ConsumerGroupMember(member_id, instance_id=join.instance_id), True, False
         if not member.uses_classic_protocol:
             raise ClassicMemberError(E.unknown_member_id)
-        return member, False
+        return member, False, False
 
     def _replace_static_member(
         self,
@@ -169,6 +194,9 @@ class ClassicMembers:
             group.static_members[old.instance_id] = member_id
         target = group.target.pop(old_id, {})
         group.target[member_id] = target
+        records.append(
+            crec.member_metadata_record(group.group_id, member_id, crec.metadata_value(old))
+        )
         records.append(crec.target_assignment_member_record(group.group_id, member_id, target))
         records.append(crec.current_record(group.group_id, old))
         return old

@@ -48,9 +48,14 @@ class Migration(Protocol):
 
     def upgrade(self, shell: GroupMetadata, records: list[crec.Record]) -> Callable[[], None]: ...
 
-    def can_downgrade(self, group: ConsumerGroup, leaving_member_id: str) -> bool: ...
+    def can_downgrade(self, group: ConsumerGroup, leaving_member_id: str | None) -> bool: ...
 
-    def downgrade(self, group: ConsumerGroup, leaving_member_id: str) -> InternalWrite | None: ...
+    def downgrade(
+        self,
+        group: ConsumerGroup,
+        leaving_member_id: str | None,
+        records: list[crec.Record] | None = None,
+    ) -> InternalWrite | None: ...
 
 
 class ConsumerGroupCore:
