@@ -77,6 +77,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
             self.sasl = SaslAuthenticator(security, broker.scram_credential)
         self.decoder = FrameDecoder(int(broker.config.get("socket.request.max.bytes")))
         self.transport: asyncio.Transport | None = None
+        self._loop: asyncio.AbstractEventLoop  # set with the transport
         self._sends: SendQueue | None = None  # set with the transport
         self.peer = "?"
         self._pending: deque[_Slot] = deque()
@@ -99,6 +100,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
+        self._loop = asyncio.get_running_loop()
         self._sends = SendQueue(
             cast("asyncio.Transport", transport), self._update_reading, self.close
         )
@@ -219,6 +221,10 @@ class KafkaConnection(asyncio.BufferedProtocol):
             self._update_reading()  # kept, read once admitted / given memory
             return
         self._process_frames()
+        if not self.decoder.buffered:
+            # Between requests the receive buffer goes back to the pool; after this callback
+            # returns, as the transport may still hold a view of it until then.
+            self._loop.call_soon(self.decoder.release)
 
     def _process_frames(self) -> None:
         decoder = self.decoder
