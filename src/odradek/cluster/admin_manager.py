@@ -1,7 +1,8 @@
 """Topic administration (Kafka's ZkAdminManager): topic lifecycle against the metadata store
 and the logs — create (with validation), delete, create partitions, auto-create. It is not
-the controller. In single-node mode this broker is its own controller; in a
-cluster it writes the topic to ZooKeeper and the controller (cluster/zk_controller.py) elects
+the controller. What follows a write depends on where the partitions live
+(``cluster/topic_hosting.py``): a single node opens and deletes the logs itself; in a
+cluster the topic is written to ZooKeeper and the controller (cluster/zk_controller.py) elects
 leaders and carries out deletions.
 
 The request handlers use the awaitable forms (``create_topic_async``, ``delete_topic_async``,
@@ -20,12 +21,13 @@ import contextlib
 import itertools
 import logging
 import uuid
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from odradek.cluster.assignment import assign_replicas
 from odradek.cluster.metadata import MetadataStore, TopicMetadata
+from odradek.cluster.topic_hosting import LocalTopicHosting, TopicHosting
 from odradek.cluster.topic_names import collision_key, validate_topic_name
 from odradek.common.errors import (
     InvalidConfigError,
@@ -35,17 +37,15 @@ from odradek.common.errors import (
     InvalidRequestError,
     InvalidTopicError,
     KafkaError,
-    KafkaStorageError,
     TopicAlreadyExistsError,
     TopicDeletionDisabledError,
     UnknownTopicIdError,
     UnknownTopicOrPartitionError,
 )
-from odradek.common.ids import TopicPartition, new_topic_id
+from odradek.common.ids import new_topic_id
 from odradek.common.internal_topics import INTERNAL_TOPICS
 from odradek.config.broker import BrokerConfig
 from odradek.config.topic import validate_topic_configs
-from odradek.storage.log import Log
 from odradek.storage.log_manager import LogManager
 
 log = logging.getLogger(__name__)
@@ -71,71 +71,31 @@ class TopicSpec:
 
 class AdminManager:
     def __init__(
-        self, node_id: int, config: BrokerConfig, store: MetadataStore, log_manager: LogManager
+        self,
+        node_id: int,
+        config: BrokerConfig,
+        store: MetadataStore,
+        log_manager: LogManager,
+        hosting: TopicHosting | None = None,
     ) -> None:
+        """``hosting``: where the partitions live; by default on this single node."""
         self.node_id = node_id
         self.config = config
         self.store = store
         self.log_manager = log_manager
-        # Cluster mode: the live brokers (id -> rack); logs are opened by the roles the
-        # partition states give, not here.
-        self.live_brokers: Callable[[], dict[int, str | None]] | None = None
+        self.hosting: TopicHosting = hosting or LocalTopicHosting(
+            node_id, config.get("broker.rack"), store, log_manager, self.log_config
+        )
         # Auto-creation: the topics queued or being created, in order; the task creating them.
         self._auto_created: dict[str, TopicMetadata] = {}
         self._auto_creator: asyncio.Task[None] | None = None
 
-    @property
-    def cluster_mode(self) -> bool:
-        return self.live_brokers is not None
-
     def brokers(self) -> dict[int, str | None]:
-        if self.live_brokers is None:
-            return {self.node_id: self.config.get("broker.rack")}
-        return self.live_brokers()
+        return self.hosting.brokers()
 
     def load(self) -> None:
-        """Open the log of every partition the metadata names."""
-        if self.cluster_mode:
-            return
-        self.store.load()
-        for topic in self.store.topics.values():
-            config = self.log_config(topic)
-            for p in range(topic.partitions):
-                # A log dir that fails (logged) leaves its partitions offline.
-                with contextlib.suppress(KafkaStorageError):
-                    self.log_manager.get_or_create_log(
-                        TopicPartition(topic.name, p), topic.topic_id, config
-                    )
-        orphans = self.log_manager.stored_partitions() - {
-            TopicPartition(t.name, p)
-            for t in self.store.topics.values()
-            for p in range(t.partitions)
-        }
-        for tp in sorted(orphans):
-            log.warning("%s: log directory without topic metadata; left untouched", tp)
-
-    def _open_logs(self, topic: TopicMetadata) -> list[Log]:
-        config = self.log_config(topic)
-        return [
-            self.log_manager.get_or_create_log(
-                TopicPartition(topic.name, p), topic.topic_id, config
-            )
-            for p in range(topic.partitions)
-        ]
-
-    async def _open_logs_async(self, topic: TopicMetadata, first: int = 0) -> None:
-        """Open the logs of partitions ``first``.. of a new topic (a single node) without
-        holding the event loop: their files' fsyncs run in a worker thread, then each log
-        is opened on the loop, one turn per partition."""
-        config = self.log_config(topic)
-        tps = [TopicPartition(topic.name, p) for p in range(first, topic.partitions)]
-        await asyncio.to_thread(self.log_manager.prepare_logs(tps, topic.topic_id))
-        for tp in tps:
-            await asyncio.sleep(0)
-            current = self.store.topics.get(topic.name)
-            if current is None or current.topic_id != topic.topic_id:
-                return  # deleted meanwhile
-            self.log_manager.get_or_create_log(tp, topic.topic_id, config)
+        """At startup: open the logs this broker hosts itself (a single node: all)."""
+        self.hosting.load()
 
     def log_config(self, topic: TopicMetadata) -> Any:
         return self.config.log_config(validate_topic_configs(topic.configs))
@@ -246,8 +206,7 @@ class AdminManager:
         topic = self.validate(spec)
         if not validate_only:
             await self.store.create_topic_async(topic)
-            if not self.cluster_mode:
-                await self._open_logs_async(topic)
+            await self.hosting.topic_created(topic)
             self._log_created(topic)
         return topic
 
@@ -257,13 +216,9 @@ class AdminManager:
         topic = self.validate(spec)
         if not validate_only:
             self.store.create_topic(topic)
-            self._created(topic)
+            self.hosting.topic_created_now(topic)
+            self._log_created(topic)
         return topic
-
-    def _created(self, topic: TopicMetadata) -> None:
-        if not self.cluster_mode:
-            self._open_logs(topic)
-        self._log_created(topic)
 
     @staticmethod
     def _log_created(topic: TopicMetadata) -> None:
@@ -277,13 +232,7 @@ class AdminManager:
         """DeleteTopics. A single node deletes the topic and its logs at once; in a cluster
         the deletion is queued for the controller."""
         topic = self._deletable(name, topic_id)
-        if self.cluster_mode:
-            await self.store.delete_topic_async(topic.name)
-            log.info("queued topic %s for deletion", topic.name)
-        else:
-            # The files first: on a full disk their space is what the metadata write needs.
-            self._deleted(topic)
-            await self.store.delete_topic_async(topic.name)
+        await self.hosting.delete_topic(topic)
         return topic
 
     def delete_topic(
@@ -292,12 +241,7 @@ class AdminManager:
         """The blocking form of :meth:`delete_topic_async`, for a single node only: in a
         cluster only the controller deletes a topic's znodes."""
         topic = self._deletable(name, topic_id)
-        if self.cluster_mode:
-            raise RuntimeError(
-                "in a cluster a deletion is queued for the controller: use delete_topic_async"
-            )
-        self._deleted(topic)  # the files first, as delete_topic_async does
-        self.store.delete_topic(topic.name)
+        self.hosting.delete_topic_now(topic)
         return topic
 
     def _deletable(self, name: str | None, topic_id: uuid.UUID | None) -> TopicMetadata:
@@ -318,11 +262,6 @@ class AdminManager:
         if not self.config.get("delete.topic.enable"):
             raise TopicDeletionDisabledError("Topic deletion is disabled.")
         return topic
-
-    def _deleted(self, topic: TopicMetadata) -> None:
-        for partition in range(topic.partitions):
-            self.log_manager.delete_log(TopicPartition(topic.name, partition))
-        log.info("deleted topic %s", topic.name)
 
     async def create_partitions(
         self, name: str, count: int, assignments: list[list[int]] | None, validate_only: bool
@@ -370,8 +309,7 @@ class AdminManager:
             return
         grown = replace(topic, partitions=count, assignment={**new_assignment, **topic.assignment})
         await self.store.update_topic_async(grown)
-        if not self.cluster_mode:
-            await self._open_logs_async(grown, first=topic.partitions)
+        await self.hosting.topic_created(grown, first=topic.partitions)
         log.info("topic %s now has %d partitions", name, count)
 
     # -- auto-creation ---------------------------------------------------------------------------
@@ -432,8 +370,7 @@ class AdminManager:
                 f"Topic '{topic.name}' collides with existing topic: {existing}"
             )
         await self.store.create_topic_async(topic)
-        if not self.cluster_mode:
-            await self._open_logs_async(topic)
+        await self.hosting.topic_created(topic)
         log.info(
             "auto-created topic %s (%d partitions, id %s)",
             topic.name,

@@ -4,11 +4,11 @@ Per-partition failures become per-partition error codes; nothing here touches so
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from odradek.cluster.leadership import LocalLeadership, PartitionLeadership
 from odradek.cluster.purgatory import FetchPurgatory
 from odradek.common.errors import (
     CorruptRecordError,
@@ -18,8 +18,6 @@ from odradek.common.errors import (
     KafkaError,
     KafkaStorageError,
     NotEnoughReplicasAfterAppendError,
-    NotLeaderOrFollowerError,
-    RequestTimedOutError,
     UnknownLeaderEpochError,
     UnknownTopicOrPartitionError,
 )
@@ -48,7 +46,6 @@ from odradek.storage.log_results import FetchDataInfo, LogAppendInfo
 
 if TYPE_CHECKING:
     from odradek.cluster.metadata import MetadataStore
-    from odradek.cluster.partition import Partition
     from odradek.config.topic import LogConfig
 
 
@@ -64,16 +61,10 @@ class ReplicaManager:
         self.log_manager = log_manager
         self.store = store
         self.fetch_purgatory = FetchPurgatory()
-        # Cluster mode: the replicated partitions hosted here; only leaders serve clients.
-        self.partitions: dict[TopicPartition, Partition] | None = None
+        # Which partitions serve clients here and what an append waits for: a single
+        # node's until a cluster's replication side takes over (ClusterService.start).
+        self.leadership: PartitionLeadership = LocalLeadership()
         self._policies: dict[TopicPartition, tuple[LogConfig, RecordPolicy]] = {}
-
-    def _replicated_write(self, log_obj: Log) -> InternalWrite | None:
-        """The write a request must see replicated before it is answered (Kafka's internal
-        writes are acks=-1); None when the log has no replicas to wait for."""
-        if self.partitions is None:
-            return None
-        return InternalWrite(log_obj.tp, log_obj.log_end_offset)
 
     async def wait_for_isr(
         self, required: dict[TopicPartition, int], timeout_s: float
@@ -81,41 +72,7 @@ class ReplicaManager:
         """Wait until each partition's high watermark reaches its required offset (Kafka's
         delayed produce); per partition None, or why not: the leadership moved, the ISR
         shrank below min.insync.replicas (after append), or the timeout passed."""
-        outcome: dict[TopicPartition, KafkaError | None] = {}
-        if self.partitions is None:
-            return dict.fromkeys(required)
-        loop = asyncio.get_running_loop()
-        waits = []
-        for tp, offset in required.items():
-            partition = self.partitions.get(tp)
-            if partition is None or not partition.is_leader:
-                outcome[tp] = NotLeaderOrFollowerError(
-                    f"{tp}: leadership moved before the ISR had the records"
-                )
-                continue
-            future: asyncio.Future[KafkaError | None] = loop.create_future()
-
-            def done(
-                error: KafkaError | None, f: asyncio.Future[KafkaError | None] = future
-            ) -> None:
-                if not f.done():
-                    f.set_result(error)
-
-            waits.append((tp, partition, partition.wait_for_isr(offset, done), future))
-        try:
-            async with asyncio.timeout(timeout_s):
-                for _, _, _, future in waits:
-                    await future
-        except TimeoutError:
-            for _, partition, delayed, _ in waits:
-                partition.expire(delayed)
-        for tp, _, _, future in waits:
-            outcome[tp] = (
-                future.result()
-                if future.done()
-                else RequestTimedOutError(f"{tp}: the in-sync replicas did not acknowledge in time")
-            )
-        return outcome
+        return await self.leadership.wait_for_isr(required, timeout_s)
 
     async def wait_replicated(self, appends: dict[TopicPartition, int], timeout_s: float) -> bool:
         """Internal writes: True once the ISR has them (even if it shrank meanwhile)."""
@@ -127,16 +84,7 @@ class ReplicaManager:
     def get_log(self, topic: str, partition: int) -> Log:
         """The log of a partition this broker serves clients for (in cluster mode: leads)."""
         tp = TopicPartition(topic, partition)
-        log_obj = self.log_manager.logs.get(tp)
-        if self.partitions is not None:
-            replica = self.partitions.get(tp)
-            if replica is None or not replica.is_leader:
-                topic_meta = self.store.topics.get(topic)
-                if topic_meta is not None and partition in topic_meta.assignment:
-                    raise NotLeaderOrFollowerError(
-                        f"This server is not the leader for partition {topic}-{partition}"
-                    )
-                log_obj = None
+        log_obj = self.leadership.leader_log(tp, self.log_manager.logs.get(tp))
         if log_obj is None:
             if self.log_manager.is_offline(tp):
                 raise KafkaStorageError(f"Partition {tp} is in an offline log directory")
@@ -216,7 +164,7 @@ class ReplicaManager:
         )
         log_obj = self.get_log(tp.topic, tp.partition)
         log_obj.append_as_leader(batch, validate_batches(batch, 2**31 - 1), internal=True)
-        return self._replicated_write(log_obj)
+        return self.leadership.replicated_write(log_obj)
 
     def append_marker(
         self,
@@ -231,7 +179,7 @@ class ReplicaManager:
         batch = encode_marker(producer_id, producer_epoch, commit, coordinator_epoch, timestamp)
         log_obj = self.get_log(tp.topic, tp.partition)
         log_obj.append_as_leader(batch, validate_batches(batch, 2**31 - 1), internal=True)
-        return self._replicated_write(log_obj)
+        return self.leadership.replicated_write(log_obj)
 
     def read(
         self,

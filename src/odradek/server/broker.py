@@ -10,14 +10,14 @@ import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from odradek.cluster.admin_manager import AdminManager
 from odradek.cluster.configs import ConfigManager
 from odradek.cluster.metadata import LocalMetadataStore, MetadataStore, TopicMetadata
 from odradek.cluster.replica_manager import ReplicaManager
+from odradek.cluster.topic_hosting import TopicHosting, ZkTopicHosting
 from odradek.common.clock import Clock, SystemClock
-from odradek.common.errors import ConfigError
 from odradek.common.ids import TopicPartition
 from odradek.config.broker import BrokerConfig
 from odradek.coordinator.producer_ids import ProducerIdManager
@@ -28,16 +28,17 @@ from odradek.security.client_quotas import sanitize
 from odradek.security.listener_security import broker_security, is_security_setting
 from odradek.security.scram import ScramCredential, parse_credential
 from odradek.server import broker_view
+from odradek.server.cluster_membership import BrokerEndpoint, ClusterMembership
 from odradek.server.connection_quotas import ConnectionQuotas
 from odradek.server.group_service import GroupService
 from odradek.server.log_maintenance import LogMaintenance
 from odradek.server.quotas import ClientQuotas
+from odradek.server.single_node import SingleNodeCluster
 from odradek.server.txn_service import TxnService
 from odradek.storage.log_manager import LogManager
 
 if TYPE_CHECKING:
     from odradek.cluster.zk_store import ZkMetadataStore
-    from odradek.server.cluster_service import ClusterService
     from odradek.server.connection import KafkaConnection
 
 log = logging.getLogger(__name__)
@@ -46,11 +47,7 @@ TIME_ROLL_CHECK_SECONDS = 1.0
 SHUTDOWN_DRAIN_SECONDS = 5.0
 
 
-class BrokerEndpoint(NamedTuple):
-    broker_id: int
-    host: str
-    port: int
-    rack: str | None
+__all__ = ["BrokerEndpoint", "BrokerServer"]
 
 
 class BrokerServer:
@@ -73,10 +70,12 @@ class BrokerServer:
         # ``on_fatal`` callbacks (``odradek serve``'s shutdown) are called then.
         self.fatal_error: str | None = None
         self.on_fatal: list[Callable[[], None]] = []
-        self.cluster: ClusterService | None = None
+        # The cluster this broker is one of: chosen here, once; nothing else asks which.
+        self.cluster: ClusterMembership
         self.metadata_store: MetadataStore
         zk_connect = config.get("zookeeper.connect")
         zk_store: ZkMetadataStore | None = None
+        hosting: TopicHosting | None = None  # the admin manager's default: a single node's
         if zk_connect:
             from odradek.cluster.zk_store import ZkMetadataStore
 
@@ -86,10 +85,13 @@ class BrokerServer:
                 config.get("zookeeper.connection.timeout.ms"),
             )
             self.metadata_store = zk_store
+            hosting = ZkTopicHosting(zk_store)
         else:
-            self.metadata_store = LocalMetadataStore(self.log_manager.log_dirs[0])
+            local_store = LocalMetadataStore(self.log_manager.log_dirs[0])
+            self.metadata_store = local_store
+            self.cluster = SingleNodeCluster(self, local_store)
         self.admin_manager = AdminManager(
-            self.node_id, config, self.metadata_store, self.log_manager
+            self.node_id, config, self.metadata_store, self.log_manager, hosting
         )
         self.replica_manager = ReplicaManager(self.log_manager, self.metadata_store)
         self.quotas = ClientQuotas(config, self.metadata_store)
@@ -124,10 +126,6 @@ class BrokerServer:
             from odradek.server.cluster_service import ClusterService
 
             self.cluster = ClusterService(self, zk_store)
-            store = zk_store
-            self.admin_manager.live_brokers = lambda: {
-                b.broker_id: b.rack for b in store.brokers.values()
-            }
 
     # -- lifecycle state, read-only ----------------------------------------------------------------
 
@@ -172,17 +170,7 @@ class BrokerServer:
             log.info(
                 "config %s=%s is a Kafka config that has no effect in odradek yet", name, value
             )
-        if self.cluster is not None:
-            zk_cluster_id = await self.cluster.connect()
-            self.cluster_id = self.log_manager.startup(self.node_id, zk_cluster_id)
-            if self.cluster_id != zk_cluster_id:
-                raise ConfigError(
-                    f"The cluster id {zk_cluster_id} in ZooKeeper does not match the stored "
-                    f"cluster id {self.cluster_id} in meta.properties: the broker is trying "
-                    "to join the wrong cluster"
-                )
-        else:
-            self.cluster_id = self.log_manager.startup(self.node_id, None)
+        self.cluster_id = await self.cluster.prepare()
         self.metadata_store.load()
         self._load_acls()
         self.configs.load_dynamic_broker_configs()
@@ -191,8 +179,7 @@ class BrokerServer:
         self.txns.start()
         self.maintenance.start()
         await self._start_listeners()
-        if self.cluster is not None:
-            await self.cluster.start()
+        await self.cluster.start()
         self.metrics_endpoint = await start_metrics_endpoint(self)
         loop = asyncio.get_running_loop()
         self._background = [
@@ -273,22 +260,11 @@ class BrokerServer:
         """Every live broker's address on ``listener_name``, by id, as Metadata and
         DescribeCluster give them to a client of that listener (a broker without that
         listener is left out, as in Kafka)."""
-        if self.cluster is None:
-            own = self.endpoint_for(listener_name)
-            return [] if own is None else [BrokerEndpoint(self.node_id, *own, self.rack)]
-        found = []
-        for b in sorted(self.metadata_store.brokers.values(), key=lambda b: b.broker_id):
-            address = b.endpoints.get(listener_name) if b.endpoints else (b.host, b.port)
-            if address is not None:
-                found.append(BrokerEndpoint(b.broker_id, address[0], address[1], b.rack))
-        return found
+        return self.cluster.broker_endpoints(listener_name)
 
     def broker_endpoint(self, broker_id: int, listener_name: str) -> tuple[str, int] | None:
-        """One live broker's address on ``listener_name``; None if unknown or without it."""
-        for endpoint in self.broker_endpoints(listener_name):
-            if endpoint.broker_id == broker_id:
-                return endpoint.host, endpoint.port
-        return None
+        """One live broker's address for a client of ``listener_name``; None if unknown."""
+        return self.cluster.broker_endpoint(broker_id, listener_name)
 
     async def stop(self) -> None:
         """Clean shutdown: stop accepting, answer in-flight requests, flush, checkpoint, and
@@ -297,13 +273,10 @@ class BrokerServer:
             return
         self._stopping = True
         log.info("shutting down")
-        if self.cluster is not None:
-            task = self._controlled_shutdown = asyncio.ensure_future(
-                self.cluster.controlled_shutdown()
-            )
-            await asyncio.wait({task})  # returns also when skip_controlled_shutdown cancels it
-            if not task.cancelled() and task.exception() is not None:
-                log.error("controlled shutdown failed", exc_info=task.exception())
+        task = self._controlled_shutdown = asyncio.ensure_future(self.cluster.controlled_shutdown())
+        await asyncio.wait({task})  # returns also when skip_controlled_shutdown cancels it
+        if not task.cancelled() and task.exception() is not None:
+            log.error("controlled shutdown failed", exc_info=task.exception())
         self.shutting_down = True
         for server in self._servers:
             server.close()
@@ -325,10 +298,7 @@ class BrokerServer:
                 await task
         if self.metrics_endpoint is not None:
             await self.metrics_endpoint.stop()
-        if self.cluster is not None:
-            await self.cluster.stop()
-        if isinstance(self.metadata_store, LocalMetadataStore):
-            self.metadata_store.close()  # its writes under way finish; its writer thread ends
+        await self.cluster.stop()  # leaves the cluster and closes its metadata store
         self.log_manager.shutdown()
         if self.fatal_error is None:
             log.info("shut down cleanly")

@@ -4,7 +4,7 @@ time (nothing here is updated on the hot path): partitions and their logs, parti
 consumer groups and their lag, connections, queues and the fetch purgatory, and readiness.
 
 ``BrokerServer`` answers ``BrokerView`` by calling these functions. They live in the server
-layer because they read its internals (the cluster service, the group coordinator, the
+layer because they read its internals (its cluster membership, the group coordinator, the
 connections); observability sees only the protocol. Everything runs on the broker's event
 loop (the endpoint is served there), so these reads see a consistent state."""
 
@@ -67,57 +67,26 @@ def partition_count(broker: BrokerServer) -> int:
 def offline_partitions(broker: BrokerServer) -> int:
     """Partitions without a leader. Single node: those whose log it does not host; cluster:
     the controller reports them (leader -1 or not alive), other brokers 0 (as in Kafka)."""
-    if broker.cluster is not None:
-        if not broker.cluster.controller.active:
-            return 0
-        store = broker.metadata_store
-        return sum(
-            1
-            for tp, state in store.states.items()
-            if tp.topic in store.topics and state.leader not in store.brokers
-        )
-    logs = broker.log_manager.logs
-    return sum(
-        1
-        for topic in broker.metadata_store.topics.values()
-        for partition in range(topic.partitions)
-        if TopicPartition(topic.name, partition) not in logs
-    )
+    return broker.cluster.offline_partition_count()
 
 
 def under_replicated_partitions(broker: BrokerServer) -> int:
     """Partitions led here whose ISR is smaller than their replica set. A single node is
     every partition's only replica and in its ISR, so none is under-replicated there."""
-    if broker.cluster is None:
-        return 0
-    return sum(
-        1
-        for p in broker.cluster.partitions.values()
-        if p.is_leader and len(p.isr) < len(p.replicas)
-    )
+    return broker.cluster.under_replicated_count()
 
 
 def under_min_isr_partitions(broker: BrokerServer) -> int:
-    if broker.cluster is None:
-        return 0
-    return sum(
-        1
-        for p in broker.cluster.partitions.values()
-        if p.is_leader and len(p.isr) < p.min_insync_replicas
-    )
+    return broker.cluster.under_min_isr_count()
 
 
 def leader_count(broker: BrokerServer) -> int:
-    if broker.cluster is None:
-        return len(broker.log_manager.logs)
-    return sum(1 for p in broker.cluster.partitions.values() if p.is_leader)
+    return broker.cluster.leader_count()
 
 
 def active_controller_count(broker: BrokerServer) -> int:
     """A single node is its own controller; in a cluster, the one holding /controller."""
-    if broker.cluster is not None:
-        return int(broker.cluster.controller.active and not broker.shutting_down)
-    return 0 if broker.shutting_down else 1
+    return int(broker.cluster.is_active_controller() and not broker.shutting_down)
 
 
 def not_ready_reason(broker: BrokerServer) -> str | None:
@@ -130,21 +99,13 @@ def not_ready_reason(broker: BrokerServer) -> str | None:
     if broker.shutting_down:
         return "shutting down"
     if broker.stopping:
-        return "controlled shutdown" if broker.cluster is not None else "shutting down"
+        return broker.cluster.stopping_reason()
     servers = broker.servers  # bound once the logs are recovered and loaded
     if not servers:
         return "starting"
     if not all(server.is_serving() for server in servers):
         return "listeners not accepting"
-    cluster = broker.cluster
-    if cluster is not None:
-        if not cluster.started:
-            return "starting: not registered in ZooKeeper yet"
-        if not cluster.store.client.connected:
-            return "ZooKeeper session not connected"
-        if broker.node_id not in cluster.store.brokers:
-            return "not registered in ZooKeeper"
-    return None
+    return broker.cluster.not_ready_reason()
 
 
 def broker_state(broker: BrokerServer) -> int:

@@ -1,8 +1,8 @@
-"""Cluster mode on one broker (``zookeeper.connect`` set): connecting and registering in
-ZooKeeper (again after a session expiry), the controller thread, controlled shutdown, the
-metadata watches — whose partition changes go to this broker's side of replication
-(``cluster/replication.py``) — and moving the group and transaction coordinators with the
-leadership of their internal partitions."""
+"""A broker of a ZooKeeper cluster (``zookeeper.connect`` set), its ``ClusterMembership``:
+connecting and registering in ZooKeeper (again after a session expiry), the controller
+thread, controlled shutdown, the metadata watches — whose partition changes go to this
+broker's side of replication (``cluster/replication.py``) — and moving the group and
+transaction coordinators with the leadership of their internal partitions."""
 
 from __future__ import annotations
 
@@ -11,13 +11,18 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from kazoo.protocol.states import KazooState
+from kio.schema.errors import ErrorCode
 
+from odradek.cluster.elections import ElectionResult
+from odradek.cluster.leadership import ReplicatedLeadership
 from odradek.cluster.partition import NO_LEADER, Partition
+from odradek.cluster.reassignment import OngoingReassignment
 from odradek.cluster.replication import ReplicationManager
+from odradek.cluster.txn_marker_channel import TransactionMarkerChannelManager
 from odradek.cluster.zk_controller import ZkController
 from odradek.cluster.zk_store import (
     BrokerRegistration,
@@ -29,9 +34,13 @@ from odradek.common.errors import ConfigError
 from odradek.common.ids import TopicPartition
 from odradek.common.internal_topics import OFFSETS_TOPIC, TXN_TOPIC
 from odradek.security.inter_broker import inter_broker_security
+from odradek.server.cluster_membership import BrokerEndpoint, TopicDescriber
 
 if TYPE_CHECKING:
+    from odradek.cluster.metadata import TopicMetadata
     from odradek.server.broker import BrokerServer
+    from odradek.server.group_service import GroupService
+    from odradek.server.txn_service import TxnService
 
 log = logging.getLogger(__name__)
 
@@ -119,13 +128,25 @@ class ClusterService(MetadataListener):
         await asyncio.to_thread(self.store.load)
         return cluster_id
 
+    async def prepare(self) -> str:
+        """Connect to ZooKeeper, then prepare the log dirs for its cluster id."""
+        zk_cluster_id = await self.connect()
+        cluster_id = self.broker.log_manager.startup(self.node_id, zk_cluster_id)
+        if cluster_id != zk_cluster_id:
+            raise ConfigError(
+                f"The cluster id {zk_cluster_id} in ZooKeeper does not match the stored "
+                f"cluster id {cluster_id} in meta.properties: the broker is trying "
+                "to join the wrong cluster"
+            )
+        return cluster_id
+
     async def start(self) -> None:
         """After the listeners are bound: register, watch, and start the controller."""
         endpoints = dict(self.broker.advertised_endpoints)
         host, port = endpoints[self.inter_broker.listener]
         registration = BrokerRegistration(self.node_id, host, port, self.broker.rack, endpoints)
         await asyncio.to_thread(self.store.register_broker, registration, self._protocols())
-        self.broker.replica_manager.partitions = self.partitions
+        self.broker.replica_manager.leadership = ReplicatedLeadership(self.partitions, self.store)
         self._registration = registration
         self.store.client.add_listener(self._session_state)
         self.watched.start()
@@ -255,3 +276,132 @@ class ClusterService(MetadataListener):
     def leader_of(self, tp: TopicPartition) -> int:
         state = self.store.states.get(tp)
         return state.leader if state is not None else NO_LEADER
+
+    def start_group_coordinator(self, groups: GroupService) -> None:
+        groups.follow_leadership()
+
+    def start_txn_coordinator(self, txns: TxnService) -> None:
+        broker = self.broker
+        txns.follow_leadership(
+            TransactionMarkerChannelManager(
+                self.node_id,
+                broker.replica_manager,
+                lambda name: name in broker.metadata_store.topics,
+                self.leader_of,
+                self.endpoint_of,
+                txns.write_markers,
+                self.inter_broker,
+            )
+        )
+
+    # -- what clients are told ------------------------------------------------------------
+
+    def broker_endpoints(self, listener_name: str) -> list[BrokerEndpoint]:
+        found = []
+        for b in sorted(self.store.brokers.values(), key=lambda b: b.broker_id):
+            address = b.endpoints.get(listener_name) if b.endpoints else (b.host, b.port)
+            if address is not None:
+                found.append(BrokerEndpoint(b.broker_id, address[0], address[1], b.rack))
+        return found
+
+    def broker_endpoint(self, broker_id: int, listener_name: str) -> tuple[str, int] | None:
+        for endpoint in self.broker_endpoints(listener_name):
+            if endpoint.broker_id == broker_id:
+                return endpoint.host, endpoint.port
+        return None
+
+    def controller_id(self) -> int:
+        controller = self.store.controller
+        return controller if controller is not None else -1
+
+    def known_leader(self, tp: TopicPartition) -> tuple[int, int] | None:
+        state = self.store.states.get(tp)
+        if state is None or state.leader < 0:
+            return None
+        return state.leader, state.leader_epoch
+
+    def describe_topic(self, describer: TopicDescriber, topic: TopicMetadata) -> Any:
+        return describer.replicated_topic(topic)
+
+    async def wait_for_metadata(self, ready: Callable[[], bool], timeout_s: float) -> None:
+        """Kafka answers CreateTopics and DeleteTopics once the change has propagated: here,
+        once the watches brought it to this broker."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(timeout_s, 0.0)
+        changed = self.metadata_changed
+        while not ready() and loop.time() < deadline:
+            changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), min(0.1, deadline - loop.time()))
+
+    def is_follower(self, replica_id: int) -> bool:
+        return replica_id >= 0
+
+    # -- the controller's requests (on its thread; NOT_CONTROLLER on any other broker) ----
+
+    async def _on_controller(self, action: Callable[[], T]) -> T:
+        return await asyncio.wrap_future(self.controller.submit(action))
+
+    async def elect_leaders(
+        self, wanted: list[TopicPartition] | None, unclean: bool
+    ) -> list[ElectionResult]:
+        controller = self.controller
+        return await self._on_controller(lambda: controller.elect_leaders(wanted, unclean))
+
+    async def alter_reassignments(
+        self, wanted: Mapping[TopicPartition, list[int] | None]
+    ) -> dict[TopicPartition, tuple[ErrorCode, str | None]]:
+        controller = self.controller
+        return await self._on_controller(lambda: controller.alter_reassignments(wanted))
+
+    async def list_reassignments(
+        self, wanted: list[TopicPartition] | None
+    ) -> list[OngoingReassignment]:
+        controller = self.controller
+        return await self._on_controller(lambda: controller.list_reassignments(wanted))
+
+    # -- what the metrics view reads ------------------------------------------------------
+
+    def offline_partition_count(self) -> int:
+        """Reported by the controller (leader -1 or not alive); other brokers report 0, as
+        in Kafka."""
+        if not self.controller.active:
+            return 0
+        store = self.store
+        return sum(
+            1
+            for tp, state in store.states.items()
+            if tp.topic in store.topics and state.leader not in store.brokers
+        )
+
+    def under_replicated_count(self) -> int:
+        return sum(
+            1 for p in self.partitions.values() if p.is_leader and len(p.isr) < len(p.replicas)
+        )
+
+    def under_min_isr_count(self) -> int:
+        return sum(
+            1
+            for p in self.partitions.values()
+            if p.is_leader and len(p.isr) < p.min_insync_replicas
+        )
+
+    def leader_count(self) -> int:
+        return sum(1 for p in self.partitions.values() if p.is_leader)
+
+    def is_active_controller(self) -> bool:
+        return self.controller.active
+
+    def not_ready_reason(self) -> str | None:
+        """Not ready until registered: its ephemeral ``/brokers/ids/<id>`` is in its watched
+        copy of that path and its session is connected."""
+        if not self.started:
+            return "starting: not registered in ZooKeeper yet"
+        if not self.store.client.connected:
+            return "ZooKeeper session not connected"
+        if self.node_id not in self.store.brokers:
+            return "not registered in ZooKeeper"
+        return None
+
+    def stopping_reason(self) -> str:
+        return "controlled shutdown"

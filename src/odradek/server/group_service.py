@@ -112,28 +112,37 @@ class GroupService:
         log.info("%s-%d moved away: unloaded %d groups", OFFSETS_TOPIC, partition, count)
 
     def start(self) -> None:
-        """Load existing group state; schedule offset expiry."""
-        topic = self.broker.metadata_store.topics.get(OFFSETS_TOPIC)
-        if self.broker.cluster is not None:
-            self.owned = set()  # loaded partition by partition as leadership arrives
-        elif topic is not None:
-            started = time.monotonic()
-            records = sum(
-                load_partition(
-                    self.coordinator, self.broker.replica_manager.get_log(OFFSETS_TOPIC, p), p
-                )
-                for p in range(topic.partitions)
-            )
-            self.partitions = topic.partitions
-            log.info(
-                "loaded %d groups from %d %s records in %.2fs",
-                len(self.coordinator.groups),
-                records,
-                OFFSETS_TOPIC,
-                time.monotonic() - started,
-            )
+        """Load existing group state (as the cluster membership says: now, or as leaderships
+        arrive); schedule offset expiry."""
+        self.broker.cluster.start_group_coordinator(self)
         self.coordinator.finish_loading()
         self._expiry_task = asyncio.get_running_loop().create_task(self._expire_loop())
+
+    def follow_leadership(self) -> None:
+        """Cluster mode: load each ``__consumer_offsets`` partition as its leadership arrives
+        (``load_partition``), and coordinate only the groups of those led here."""
+        self.owned = set()
+
+    def load_all(self) -> None:
+        """A single node: load every ``__consumer_offsets`` partition now."""
+        topic = self.broker.metadata_store.topics.get(OFFSETS_TOPIC)
+        if topic is None:
+            return
+        started = time.monotonic()
+        records = sum(
+            load_partition(
+                self.coordinator, self.broker.replica_manager.get_log(OFFSETS_TOPIC, p), p
+            )
+            for p in range(topic.partitions)
+        )
+        self.partitions = topic.partitions
+        log.info(
+            "loaded %d groups from %d %s records in %.2fs",
+            len(self.coordinator.groups),
+            records,
+            OFFSETS_TOPIC,
+            time.monotonic() - started,
+        )
 
     def stop(self) -> None:
         if self._expiry_task is not None:

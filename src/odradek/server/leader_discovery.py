@@ -20,12 +20,7 @@ if TYPE_CHECKING:
 
 def known_leader(broker: BrokerServer, tp: TopicPartition) -> tuple[int, int] | None:
     """(leader id, leader epoch) of ``tp`` in this broker's metadata, if it has a leader."""
-    if broker.cluster is None:
-        return None  # a single node leads every partition it has
-    state = broker.metadata_store.states.get(tp)
-    if state is None or state.leader < 0:
-        return None
-    return state.leader, state.leader_epoch
+    return broker.cluster.known_leader(tp)
 
 
 def with_current_leader(

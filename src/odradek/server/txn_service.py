@@ -103,26 +103,26 @@ class TxnService:
                     if record.key is not None and not batch.header.is_control:
                         self.coordinator.replay(record.key, record.value)
 
-    def start(self) -> None:
+    def follow_leadership(self, markers: TransactionMarkerChannelManager) -> None:
+        """Cluster mode: load each ``__transaction_state`` partition as its leadership
+        arrives (``load_partition``); send markers to other brokers through ``markers``."""
+        self.owned = set()
+        self._markers = markers
+
+    def load_all(self) -> None:
+        """A single node: replay every ``__transaction_state`` partition now."""
         topic = self.broker.metadata_store.topics.get(TXN_TOPIC)
-        cluster = self.broker.cluster
-        if cluster is not None:
-            self.owned = set()
-            topic = None
-            self._markers = TransactionMarkerChannelManager(
-                self.broker.node_id,
-                self.broker.replica_manager,
-                lambda name: name in self.broker.metadata_store.topics,
-                cluster.leader_of,
-                cluster.endpoint_of,
-                self.write_markers,
-                cluster.inter_broker,
-            )
-        if topic is not None:
-            self.partitions = topic.partitions
-            for partition in range(topic.partitions):
-                self._replay(self.broker.replica_manager.get_log(TXN_TOPIC, partition))
-            log.info("loaded %d transactional ids", len(self.coordinator.txns))
+        if topic is None:
+            return
+        self.partitions = topic.partitions
+        for partition in range(topic.partitions):
+            self._replay(self.broker.replica_manager.get_log(TXN_TOPIC, partition))
+        log.info("loaded %d transactional ids", len(self.coordinator.txns))
+
+    def start(self) -> None:
+        """Load the transactions (as the cluster membership says: now, or as leaderships
+        arrive); schedule the timed-out aborts and the expiry of transactional ids."""
+        self.broker.cluster.start_txn_coordinator(self)
         self.coordinator.finish_loading(list(self.coordinator.txns.values()))
         loop = asyncio.get_running_loop()
         config = self.broker.config

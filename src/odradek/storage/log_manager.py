@@ -119,14 +119,14 @@ class LogManager:
                         f"{meta}: node.id {stored_node} does not match configured {node_id}"
                     )
                 found_cluster_id = found_cluster_id or props.get("cluster.id")
-        cluster = found_cluster_id or cluster_id
-        if cluster is None:
+        chosen_id = found_cluster_id or cluster_id
+        if chosen_id is None:  # new log dirs, no ZooKeeper's id to take
             from odradek.common.ids import new_cluster_id
 
-            cluster = new_cluster_id()
+            chosen_id = new_cluster_id()
         for directory in self.log_dirs:
             try:
-                self._prepare_log_dir(directory, node_id, cluster)
+                self._prepare_log_dir(directory, node_id, chosen_id)
             except OSError as exc:
                 self.failure_channel.maybe_add_offline_log_dir(
                     directory, f"Error while loading log dir {directory}", exc
@@ -137,7 +137,7 @@ class LogManager:
             )
         for directory, tp in self._partition_dirs():
             self._assign(tp, directory)
-        return cluster
+        return chosen_id
 
     def _prepare_log_dir(self, directory: Path, node_id: int, cluster: str) -> None:
         """meta.properties, checkpoints and the clean-shutdown marker of one log dir."""

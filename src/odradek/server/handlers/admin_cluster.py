@@ -53,10 +53,7 @@ def handle_describe_cluster(broker: BrokerServer, ctx: RequestContext, request: 
         )
         for b in broker.broker_endpoints(ctx.listener_name)
     )
-    controller_id = broker.node_id
-    if broker.cluster is not None:
-        store = broker.metadata_store
-        controller_id = store.controller if store.controller is not None else -1
+    controller_id = broker.cluster.controller_id()
     operations = AUTHORIZED_OPERATIONS_OMITTED
     if request.include_cluster_authorized_operations:
         operations = cluster_authorized_operations(ctx, broker)

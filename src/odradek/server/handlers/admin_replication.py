@@ -1,17 +1,17 @@
 """ElectLeaders, AlterPartitionReassignments, ListPartitionReassignments: requests for the
-controller. In cluster mode they run on the controller's thread (NOT_CONTROLLER elsewhere);
-a single node is its own controller, whose only replica is always the preferred leader."""
+controller, answered by the broker's cluster membership (in a ZooKeeper cluster on the
+controller's thread, NOT_CONTROLLER elsewhere; a single node is its own controller, whose
+only replica is always the preferred leader)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from kio.schema.errors import ErrorCode
 
-from odradek.cluster.zk_controller import ElectionResult, OngoingReassignment
+from odradek.cluster.elections import ElectionResult
+from odradek.cluster.reassignment import OngoingReassignment
 from odradek.common.errors import KafkaError
 from odradek.common.ids import TopicPartition
 from odradek.protocol import api_versions as keys
@@ -26,16 +26,6 @@ if TYPE_CHECKING:
 ZERO = timedelta(0)
 PREFERRED, UNCLEAN = 0, 1
 T = TypeVar("T")
-
-
-async def _on_controller(broker: BrokerServer, action: Callable[[], T]) -> T:
-    assert broker.cluster is not None
-    return await asyncio.wrap_future(broker.cluster.controller.submit(action))
-
-
-def _known(broker: BrokerServer, tp: TopicPartition) -> bool:
-    topic = broker.metadata_store.topics.get(tp.topic)
-    return topic is not None and 0 <= tp.partition < topic.partitions
 
 
 # -- ElectLeaders ---------------------------------------------------------------------------
@@ -56,32 +46,9 @@ async def handle_elect_leaders(broker: BrokerServer, ctx: RequestContext, reques
         error = ErrorCode.cluster_authorization_failed
     elif unclean and header.api_version == 0:
         error = ErrorCode.invalid_request
-    elif broker.cluster is None:
-        partitions = (
-            wanted
-            if wanted is not None
-            else [
-                TopicPartition(t.name, p)
-                for t in broker.metadata_store.topics.values()
-                for p in range(t.partitions)
-            ]
-        )
-        results = [
-            ElectionResult(
-                tp, ErrorCode.election_not_needed, "Leader election not needed for topic partition."
-            )
-            if _known(broker, tp)
-            else ElectionResult(
-                tp, ErrorCode.unknown_topic_or_partition, "The partition does not exist."
-            )
-            for tp in partitions
-        ]
     else:
         try:
-            controller = broker.cluster.controller
-            results = await _on_controller(
-                broker, lambda: controller.elect_leaders(wanted, unclean)
-            )
+            results = await broker.cluster.elect_leaders(wanted, unclean)
         except KafkaError as exc:
             error = exc.error_code
     by_topic: dict[str, list[Any]] = {}
@@ -132,30 +99,9 @@ async def handle_alter_partition_reassignments(
     results: dict[TopicPartition, tuple[ErrorCode, str | None]] = {}
     if not authorize(ctx, broker, AclOperation.ALTER, ResourceType.CLUSTER):
         error, message = ErrorCode.cluster_authorization_failed, CLUSTER_AUTHORIZATION_FAILED
-    elif broker.cluster is None:
-        for tp, replicas in wanted.items():
-            if not _known(broker, tp):
-                results[tp] = (
-                    ErrorCode.unknown_topic_or_partition,
-                    "The partition does not exist.",
-                )
-            elif replicas is None:
-                results[tp] = (
-                    ErrorCode.no_reassignment_in_progress,
-                    f"No reassignment in progress for {tp}.",
-                )
-            elif replicas != [broker.node_id]:
-                results[tp] = (
-                    ErrorCode.invalid_replica_assignment,
-                    f"Unknown broker(s) in replica assignment: "
-                    f"{[r for r in replicas if r != broker.node_id]}.",
-                )
-            else:
-                results[tp] = (ErrorCode.none, None)
     else:
         try:
-            controller = broker.cluster.controller
-            results = await _on_controller(broker, lambda: controller.alter_reassignments(wanted))
+            results = await broker.cluster.alter_reassignments(wanted)
         except KafkaError as exc:
             error, message = exc.error_code, str(exc)
     by_topic: dict[str, list[Any]] = {}
@@ -202,10 +148,9 @@ async def handle_list_partition_reassignments(
     ongoing: list[OngoingReassignment] = []
     if not authorize(ctx, broker, AclOperation.DESCRIBE, ResourceType.CLUSTER):
         error, message = ErrorCode.cluster_authorization_failed, CLUSTER_AUTHORIZATION_FAILED
-    elif broker.cluster is not None:
+    else:
         try:
-            controller = broker.cluster.controller
-            ongoing = await _on_controller(broker, lambda: controller.list_reassignments(wanted))
+            ongoing = await broker.cluster.list_reassignments(wanted)
         except KafkaError as exc:
             error, message = exc.error_code, str(exc)
     by_topic: dict[str, list[Any]] = {}

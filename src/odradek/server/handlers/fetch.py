@@ -96,12 +96,12 @@ def handle_fetch(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any
     committed = getattr(request, "isolation_level", 0) == READ_COMMITTED
     if broker.authorizer is not None:
         wanted = _authorized(broker, ctx, wanted, replica >= 0)
-    if replica >= 0 and broker.cluster is not None:
+    cluster = broker.cluster
+    follower = cluster.is_follower(replica)
+    if follower:
         for item in wanted:
-            broker.cluster.on_follower_fetch(item.tp, replica, item.offset)
-    reads = _read_all(
-        broker, wanted, request.max_bytes, committed, replica >= 0, header.api_version
-    )
+            cluster.on_follower_fetch(item.tp, replica, item.offset)
+    reads = _read_all(broker, wanted, request.max_bytes, committed, follower, header.api_version)
     metrics.fetch_requested(reads)
     available = sum(len(r.info.records) for r in reads if r.info is not None)
     max_wait_ms = int(request.max_wait.total_seconds() * 1000)
@@ -199,7 +199,7 @@ def _long_poll(
                 wanted,
                 request.max_bytes,
                 committed,
-                replica_id_of(request) >= 0,
+                broker.cluster.is_follower(replica_id_of(request)),
                 ctx.header.api_version,
             )
             got = sum(len(r.info.records) for r in reads if r.info is not None)
@@ -263,20 +263,20 @@ def _read_all(
     wanted: Sequence[Target],
     max_bytes: int,
     committed: bool,
-    replica: bool = False,
+    follower: bool = False,
     version: int = FIRST_V2_FETCH_VERSION,
 ) -> list[Read]:
     """Each wanted partition's read within the request's ``max_bytes`` (the first partition
     with data gets at least one batch, Kafka's rule). v4+ leave the records in the segment
     files; for v0-3 at most DOWN_CONVERSION_READ_BYTES are read into memory (and at least
-    one batch per partition) and down-converted."""
+    one batch per partition) and down-converted. A ``follower``'s fetch reads up to the log
+    end, a consumer's up to the high watermark."""
     reads = []
     remaining = max_bytes
     unconverted = DOWN_CONVERSION_READ_BYTES
     first_data = True
     manager = broker.replica_manager
     legacy = version < FIRST_V2_FETCH_VERSION
-    follower = replica and broker.cluster is not None
     for item in wanted:
         if item.error is not None:
             reads.append(Read(item.tp, item.error, None))  # type: ignore[arg-type]

@@ -125,17 +125,12 @@ def _response(
         )
         for b in broker.broker_endpoints(ctx.listener_name)
     )
-    if broker.cluster is not None:
-        store = broker.metadata_store
-        controller_id = store.controller if store.controller is not None else -1
-    else:
-        controller_id = broker.node_id
     return build(
         module.MetadataResponse,
         throttle_time=timedelta(0),
         brokers=brokers,
         cluster_id=broker.cluster_id,
-        controller_id=controller_id,
+        controller_id=broker.cluster.controller_id(),
         topics=tuple(topics),
         cluster_authorized_operations=cluster_operations,
     )
@@ -265,8 +260,14 @@ class _Answers:
         return self.topic_entry(error_code=error, name=name, topic_id=topic_id or NO_TOPIC_ID)
 
     def topic(self, topic: TopicMetadata) -> Any:
-        if self.broker.cluster is not None:
-            return _cluster_topic(self.module, self.broker, topic)
+        return self.broker.cluster.describe_topic(self, topic)
+
+    def replicated_topic(self, topic: TopicMetadata) -> Any:
+        """Leader, epoch, replicas, ISR and offline replicas from the partition states."""
+        return _cluster_topic(self.module, self.broker, topic)
+
+    def hosted_topic(self, topic: TopicMetadata) -> Any:
+        """Every partition led here (one whose log dir is offline has no leader)."""
         partitions = self._single_node_partitions(topic.partitions)
         if self.broker.log_manager.offline_dirs:
             partitions = self._with_offline(topic.name, partitions)

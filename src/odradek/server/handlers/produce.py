@@ -13,7 +13,6 @@ from kio.schema.errors import ErrorCode
 
 from odradek.common.errors import (
     KafkaError,
-    NotEnoughReplicasError,
     UnsupportedCompressionTypeError,
 )
 from odradek.common.ids import TopicPartition
@@ -49,7 +48,8 @@ def handle_produce(broker: BrokerServer, ctx: RequestContext, request: Any) -> A
     valid_acks = acks in (0, 1, -1)
     failed = False
     topics: list[Any] = []
-    replicated = broker.cluster is not None
+    acks_all = acks == -1
+    leadership = broker.replica_manager.leadership
     waits: list[tuple[int, int, TopicPartition, int]] = []
     refused = None if broker.authorizer is None else _refused(broker, ctx, request)
     unauthorized = denied(
@@ -71,8 +71,8 @@ def handle_produce(broker: BrokerServer, ctx: RequestContext, request: Any) -> A
             try:
                 if header.api_version < ZSTD_MIN_PRODUCE_VERSION:
                     reject_zstd(data.records)
-                if replicated and acks == -1:
-                    check_min_isr(broker, topic_data.name, data.index)
+                if acks_all:
+                    leadership.check_min_isr(topic_data.name, data.index)
                 info = broker.replica_manager.append_records(
                     topic_data.name,
                     data.index,
@@ -104,13 +104,13 @@ def handle_produce(broker: BrokerServer, ctx: RequestContext, request: Any) -> A
                     error_message=None,
                 )
             )
-            if replicated and acks == -1:
+            if acks_all and (required := leadership.isr_offset(info.last_offset + 1)) is not None:
                 waits.append(
                     (
                         len(topics),
                         len(partitions) - 1,
                         TopicPartition(topic_data.name, data.index),
-                        info.last_offset + 1,
+                        required,
                     )
                 )
         topics.append((topic_data.name, partitions))
@@ -189,17 +189,6 @@ def _response(broker: BrokerServer, module: Any, ctx: RequestContext, topics: li
     )
 
 
-def check_min_isr(broker: BrokerServer, topic: str, partition: int) -> None:
-    """acks=all needs min.insync.replicas in the ISR before the append (Kafka's check)."""
-    replicas = broker.replica_manager.partitions
-    found = replicas.get(TopicPartition(topic, partition)) if replicas is not None else None
-    if found is not None and found.is_leader and len(found.isr) < found.min_insync_replicas:
-        raise NotEnoughReplicasError(
-            f"The size of the current ISR {set(found.isr)} is insufficient to satisfy the "
-            f"min.isr requirement of {found.min_insync_replicas} for partition {found.tp}"
-        )
-
-
 async def _await_isr(
     broker: BrokerServer,
     module: Any,
@@ -208,8 +197,9 @@ async def _await_isr(
     topics: list[Any],
     waits: list[tuple[int, int, TopicPartition, int]],
 ) -> Any:
-    """acks=all in cluster mode: answer once the ISR has every appended batch (or with
-    the partition's error: timed out, not enough replicas after append, leadership lost)."""
+    """acks=all where the ISR is more than this broker: answer once it has every appended
+    batch (or with the partition's error: timed out, not enough replicas after append,
+    leadership lost)."""
     timeout_s = max(request.timeout.total_seconds(), 0.001)
     results = await broker.replica_manager.wait_for_isr(
         {tp: required for _, _, tp, required in waits}, timeout_s

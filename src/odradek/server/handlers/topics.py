@@ -6,10 +6,7 @@ broker's metadata shows the change."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import fields
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -85,12 +82,9 @@ async def handle_create_topics(broker: BrokerServer, ctx: RequestContext, reques
         if not validate_only:
             created_names.append(created.name)
     response = build(module.CreateTopicsResponse, throttle_time=timedelta(0), topics=tuple(results))
-    if broker.cluster is not None and created_names:
-        return await _when(
-            broker,
-            request,
-            response,
-            lambda: all(_has_leaders(broker, name) for name in created_names),
+    if created_names:
+        await broker.cluster.wait_for_metadata(
+            lambda: all(_has_leaders(broker, name) for name in created_names), _timeout_s(request)
         )
     return response
 
@@ -119,22 +113,10 @@ def _has_leaders(broker: BrokerServer, name: str) -> bool:
     )
 
 
-async def _when(
-    broker: BrokerServer, request: Any, response: Any, ready: Callable[[], bool]
-) -> Any:
-    """Cluster mode: answer once this broker's metadata shows the change (Kafka waits for
-    the metadata to propagate), or when the request's timeout passes."""
-    assert broker.cluster is not None
+def _timeout_s(request: Any) -> float:
+    """How long the answer may wait for the change to reach this broker's metadata."""
     timeout = getattr(request, "timeout", None)
-    timeout_s = timeout.total_seconds() if isinstance(timeout, timedelta) else 30.0
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + max(timeout_s, 0.0)
-    changed = broker.cluster.metadata_changed
-    while not ready() and loop.time() < deadline:
-        changed.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(changed.wait(), min(0.1, deadline - loop.time()))
-    return response
+    return timeout.total_seconds() if isinstance(timeout, timedelta) else 30.0
 
 
 def _configs(broker: BrokerServer, module: Any, created: Any) -> tuple[Any, ...]:
@@ -229,12 +211,10 @@ async def handle_delete_topics(broker: BrokerServer, ctx: RequestContext, reques
         module.DeleteTopicsResponse, throttle_time=timedelta(0), responses=tuple(results)
     )
     deleted_names = [r.name for r in results if r.error_code == ErrorCode.none]
-    if broker.cluster is not None and deleted_names:
-        return await _when(
-            broker,
-            request,
-            response,
+    if deleted_names:
+        await broker.cluster.wait_for_metadata(
             lambda: not any(n in broker.metadata_store.topics for n in deleted_names),
+            _timeout_s(request),
         )
     return response
 
