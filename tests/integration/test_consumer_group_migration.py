@@ -149,7 +149,7 @@ class Migration:
 
     def committed(self) -> dict[int, int]:
         request = [ConsumerGroupTopicPartitions(self.group)]
-        result = self.admin.list_consumer_group_offsets(request)[self.group].result(30)
+        result = self.admin.list_consumer_group_offsets(request)[self.group].result(10)
         return {tp.partition: tp.offset for tp in result.topic_partitions if tp.offset >= 0}
 
     def produce_batch(self, count: int = 240) -> set[tuple[int, int]]:
@@ -178,7 +178,8 @@ class Migration:
                 return False
             try:
                 return self.committed() == ends
-            except KafkaException:
+            except (KafkaException, TimeoutError):  # e.g. the broker restarted: a new client
+                self.admin = AdminClient({"bootstrap.servers": self.broker.bootstrap})
                 return False
 
         return check
@@ -192,6 +193,10 @@ class Migration:
     def group_type(self) -> Any:
         description = self.admin.describe_consumer_groups([self.group])[self.group].result(30)
         return description.type
+
+    def member_ids(self) -> set[str]:
+        description = self.admin.describe_consumer_groups([self.group])[self.group].result(30)
+        return {member.member_id for member in description.members}
 
     def listed_type(self) -> Any:
         listed = self.admin.list_consumer_groups().result(30)
@@ -257,3 +262,36 @@ def test_consumer_protocol_consumers_replaced_one_by_one_by_classic_ones(
         "a classic group",
         m.details,
     )
+
+
+def test_a_group_mid_migration_survives_a_broker_restart(
+    broker_factory: Any, consumers: list[GroupConsumer]
+) -> None:
+    """Two classic members and a consumer-protocol one; the broker restarts and loads the
+    converted group from its log; the three go on consuming without consuming anything
+    twice."""
+    broker: BrokerProcess = broker_factory(overrides={**FAST, **NO_DELAY})
+    m = Migration(broker, consumers)
+    for _ in range(2):
+        m.start(classic("cooperative-sticky"))
+    wait_until(m.settled, DEADLINE, "the classic consumers to share the partitions", m.details)
+    m.step("the classic consumers to consume and commit everything")
+    m.start(CONSUMER)
+    wait_until(m.settled, DEADLINE, "the three to share the partitions", m.details)
+    m.step("the mixed group to consume and commit everything")
+    assert m.group_type() == ConsumerGroupType.CONSUMER
+    members = m.member_ids()
+    assert len(members) == 3
+    broker.restart()
+    m.step("the mixed group to go on after the restart")
+    wait_until(m.settled, DEADLINE, "the three to share the partitions again", m.details)
+    m.step("the mixed group to consume and commit everything again")
+    assert all(c.is_alive() for c in consumers)
+    assert m.group_type() == ConsumerGroupType.CONSUMER
+    assert m.member_ids() == members, m.details()  # loaded, not joined anew
+    counts: dict[tuple[int, int], int] = {}
+    for consumer in consumers:
+        for record in consumer.records():
+            counts[record] = counts.get(record, 0) + 1
+    twice = sorted(r for r, n in counts.items() if n > 1)
+    assert not twice, f"consumed twice: {twice[:20]}\n{m.details()}"
