@@ -575,3 +575,17 @@ def test_a_classic_static_member_rejoining_under_a_new_id_keeps_its_place() -> N
     assert (
         member.instance_id == "host-2" and member.classic == group.members[again.member_id].classic
     )
+
+
+def test_a_classic_join_whose_write_fails_leaves_the_group_as_it_was() -> None:
+    h = Harness()
+    h.consumer_join("c-1")
+    before = h.group()
+    epochs = (before.group_epoch, before.assignment_epoch)
+    h.log.fail = NotCoordinatorError("moved")
+    failed = h.join()
+    assert failed.error is E.not_coordinator
+    h.log.fail = None
+    group = h.group()
+    assert set(group.members) == {"c-1"} and (group.group_epoch, group.assignment_epoch) == epochs
+    assert h.join().error is E.none

@@ -29,7 +29,7 @@ from kio.schema.errors import ErrorCode
 from odradek.common.errors import KafkaError
 from odradek.common.writes import InternalWrite
 from odradek.coordinator.group.consumer import records as crec
-from odradek.coordinator.group.consumer.core import ConsumerGroupCore
+from odradek.coordinator.group.consumer.core import ConsumerGroupCore, snapshot_of
 from odradek.coordinator.group.consumer.model import (
     Assignment,
     ClassicMemberMetadata,
@@ -79,6 +79,7 @@ class ClassicMembers:
 
     def join_group(self, group: ConsumerGroup, join: ClassicJoin) -> JoinResult:
         member_id = join.member_id or str(uuid.uuid4())
+        snapshot = snapshot_of(group)
         try:
             self._validate_join(group, join, member_id)
             if not join.member_id and join.require_known_member_id and not join.instance_id:
@@ -105,6 +106,7 @@ class ClassicMembers:
                 return self._downgraded(group, member.member_id, records)
             write = self.core.append(group.group_id, records)
         except KafkaError as exc:
+            self._restore(snapshot)
             return JoinResult(exc.error_code, member_id=member.member_id)
         member.cancel_classic_timer()
         self.core.schedule_session_timeout(group, member)
@@ -120,6 +122,18 @@ class ClassicMembers:
             member_id=member.member_id,
             write=write,
         )
+
+    def _restore(self, snapshot: ConsumerGroup) -> None:
+        """The group as it was before a JoinGroup whose write failed."""
+        shell = self.core.metadata.groups[snapshot.group_id]
+        if shell.consumer is not None:
+            for member in shell.consumer.members.values():
+                member.cancel_timers()
+        shell.consumer = snapshot
+        for member in snapshot.members.values():
+            member.rebalance_timer = member.classic_timer = None  # cancelled with the others
+            self.core.schedule_session_timeout(snapshot, member)
+            self.core.schedule_rebalance_timeout(snapshot, member)
 
     def _downgraded(
         self, group: ConsumerGroup, member_id: str, records: list[crec.Record]

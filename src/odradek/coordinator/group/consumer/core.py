@@ -16,6 +16,7 @@ import logging
 import re
 import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Protocol
 
 from odradek.common.writes import InternalWrite
@@ -254,3 +255,15 @@ def apply(member: ConsumerGroupMember, after: MemberAssignment) -> None:
     member.state = after.state
     member.assigned = after.assigned
     member.pending_revocation = after.pending_revocation
+
+
+def snapshot_of(group: ConsumerGroup) -> ConsumerGroup:
+    """A copy to restore when a request's write fails (timers are shared, not copied)."""
+    return replace(
+        group,
+        members={m_id: replace(m) for m_id, m in group.members.items()},
+        static_members=dict(group.static_members),
+        target=dict(group.target),
+        subscription_metadata=dict(group.subscription_metadata),
+        resolved_regexes=set(group.resolved_regexes),
+    )

@@ -31,7 +31,7 @@ from kio.schema.errors import ErrorCode
 from odradek.common.errors import KafkaError
 from odradek.common.writes import InternalWrite
 from odradek.coordinator.group.consumer import records as crec
-from odradek.coordinator.group.consumer.core import ConsumerGroupCore
+from odradek.coordinator.group.consumer.core import ConsumerGroupCore, snapshot_of
 from odradek.coordinator.group.consumer.model import (
     LEAVE_GROUP_MEMBER_EPOCH,
     LEAVE_GROUP_STATIC_MEMBER_EPOCH,
@@ -155,7 +155,7 @@ class ConsumerGroupManager:
         group = shell.consumer
         assert group is not None
         core = self.core
-        snapshot = _snapshot(group)
+        snapshot = snapshot_of(group)
         # A regex no member subscribes to any more (its members left) is forgotten: one
         # subscribed again is new, and resolved again.
         group.resolved_regexes &= _regexes(group)
@@ -458,15 +458,3 @@ def _check_epoch(member: ConsumerGroupMember, request: HeartbeatRequest) -> None
 def _regexes(group: ConsumerGroup) -> set[str]:
     """The regexes the group's members subscribe to."""
     return {m.subscribed_topic_regex for m in group.members.values() if m.subscribed_topic_regex}
-
-
-def _snapshot(group: ConsumerGroup) -> ConsumerGroup:
-    """A copy to restore when the heartbeat's write fails (timers are shared, not copied)."""
-    return replace(
-        group,
-        members={m_id: replace(m) for m_id, m in group.members.items()},
-        static_members=dict(group.static_members),
-        target=dict(group.target),
-        subscription_metadata=dict(group.subscription_metadata),
-        resolved_regexes=set(group.resolved_regexes),
-    )
