@@ -65,6 +65,9 @@ class GroupService:
                     config.get("group.consumer.heartbeat.interval.ms")
                 ),
                 consumer_max_size=int(config.get("group.consumer.max.size")),
+                consumer_migration_policy=str(
+                    config.get("group.consumer.migration.policy")
+                ).lower(),
             ),
             broker.clock,
             LoopScheduler(),

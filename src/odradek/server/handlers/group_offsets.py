@@ -69,11 +69,13 @@ def handle_offset_commit(broker: BrokerServer, ctx: RequestContext, request: Any
 
 def _needs_member_epoch(broker: BrokerServer, request: Any, version: int) -> ErrorCode | None:
     """A member of a consumer-protocol group commits with OffsetCommit v9+, whose generation
-    is its member epoch: older versions get UNSUPPORTED_VERSION, as in Kafka."""
+    is its member epoch: older versions get UNSUPPORTED_VERSION, as in Kafka. A classic
+    member of a consumer group (KIP-848's online migration) commits with any version."""
     if version >= 9:
         return None
     group = broker.groups.coordinator.consumer_group(request.group_id)
-    if group is not None and request.member_id in group.members:
+    member = group.members.get(request.member_id) if group is not None else None
+    if member is not None and not member.uses_classic_protocol:
         return ErrorCode.unsupported_version
     return None
 
