@@ -60,8 +60,8 @@ def handle_find_coordinator(broker: BrokerServer, ctx: RequestContext, request: 
             except KafkaError as exc:
                 error, message = exc.error_code, str(exc)
         node, h, p = broker.node_id, host, port
-        if error is ErrorCode.none and broker.cluster is not None:
-            node, h, p = _cluster_coordinator(broker, key_type, key, ctx.listener_name)
+        if error is ErrorCode.none:
+            node, h, p = _coordinator(broker, key_type, key, ctx.listener_name)
         if error is ErrorCode.none and (
             node < 0
             or (
@@ -125,11 +125,10 @@ def group_refused(broker: BrokerServer, ctx: RequestContext, group_id: str) -> E
     return ErrorCode.group_authorization_failed
 
 
-def _cluster_coordinator(
+def _coordinator(
     broker: BrokerServer, key_type: int, key: str, listener_name: str
 ) -> tuple[int, str, int]:
     """The leader of the key's internal partition, with its endpoint; -1 when none."""
-    assert broker.cluster is not None
     leader = broker.cluster.leader_of(_internal_partition(broker, key_type, key))
     endpoint = broker.broker_endpoint(leader, listener_name) if leader >= 0 else None
     if endpoint is None:
