@@ -384,3 +384,26 @@ def test_a_heartbeat_whose_write_fails_leaves_the_group_as_it_was() -> None:
     assert (group.group_epoch, group.assignment_epoch) == (1, 1)
     h.log.fail = None
     assert h.join("b").member_epoch == 2
+
+
+def test_the_assignment_is_sent_on_join_full_request_or_change_only() -> None:
+    h = Harness()
+    joined = h.join()
+    member, epoch = joined.member_id or "", joined.member_epoch
+    owned = {TOPIC_ID: frozenset(range(12))}
+    # Reporting what it owns, nothing else changed: no assignment in the answer (Kafka's
+    # consumerGroupHeartbeat sends it only to a joining member, a full request or on change).
+    assert h.heartbeat(member, epoch, owned=owned).assignment is None
+    assert h.heartbeat(member, epoch).assignment is None
+    full = h.heartbeat(
+        member,
+        epoch,
+        owned=owned,
+        subscribed_topic_names=(TOPIC,),
+        rebalance_timeout_ms=REBALANCE,
+    )
+    assert partitions(full) == frozenset(range(12))
+    second = h.join()  # takes half: the first member's next heartbeat carries its new target
+    assert second.error is E.none
+    changed = h.heartbeat(member, epoch, owned=owned)
+    assert changed.assignment is not None and partitions(changed) < frozenset(range(12))

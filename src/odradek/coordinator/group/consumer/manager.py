@@ -179,7 +179,18 @@ class ConsumerGroupManager:
         # A new regex counts from the group's next heartbeat on, as Kafka's asynchronous
         # resolution answers its topics a heartbeat after the literal ones.
         group.resolved_regexes = _regexes(group)
-        provide = request.member_epoch == 0 or moved or request.owned is not None
+        # As Kafka: the assignment is sent to a member joining, to one sending a full request
+        # (all of rebalance timeout, subscription and owned partitions: after an error) and
+        # when the member's assignment changed; not merely because it reported what it owns.
+        full = (
+            request.rebalance_timeout_ms != -1
+            and (
+                request.subscribed_topic_names is not None
+                or request.subscribed_topic_regex is not None
+            )
+            and request.owned is not None
+        )
+        provide = request.member_epoch == 0 or full or moved
         return HeartbeatResult(
             E.none,
             member_id=member.member_id,
