@@ -11,8 +11,8 @@ loop (the endpoint is served there), so these reads see a consistent state."""
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from weakref import WeakKeyDictionary
 
 from odradek.common.ids import TopicPartition
 from odradek.coordinator.group.consumer.model import ConsumerGroupState
@@ -20,39 +20,52 @@ from odradek.observability.view import Gauge, GroupLag
 
 if TYPE_CHECKING:
     from odradek.server.broker import BrokerServer
+    from odradek.storage.log_manager import LogManager
 
 GROUP_STATES = ("PreparingRebalance", "CompletingRebalance", "Stable", "Dead", "Empty")
 RUNNING, PENDING_CONTROLLED_SHUTDOWN = 3, 6  # Kafka's BrokerState values
 
 
-@dataclass(frozen=True, slots=True)
-class PartitionLog:
-    topic: str
-    partition: int
-    log_start_offset: int
-    log_end_offset: int
-    high_watermark: int
-    size: int
-    segments: int
+LogFigures = tuple[int, int, int, int]
+"""One partition log's gauge values: log end offset, log start offset, size, segments."""
+
+LOG_GAUGE_NAMES = ("LogEndOffset", "LogStartOffset", "Size", "NumLogSegments")
+
+_reported: WeakKeyDictionary[LogManager, dict[TopicPartition, tuple[LogFigures, list[Gauge]]]]
+_reported = WeakKeyDictionary()
+"""Per log manager, each partition's figures at the last collection and the gauges built
+from them: a partition whose figures are unchanged reports the same gauges again, so an idle
+partition allocates nothing (with many partitions, building them again was most of the
+collection's time, much of it the garbage collector's)."""
 
 
-def partition_logs(broker: BrokerServer) -> list[PartitionLog]:
-    result = []
-    for tp, log in sorted(
-        broker.log_manager.logs.items(), key=lambda item: (item[0].topic, item[0].partition)
-    ):
+def log_gauges(broker: BrokerServer) -> list[Gauge]:
+    """The ``kafka.log:type=Log`` gauges of every partition log, by topic and partition."""
+    manager = broker.log_manager
+    logs = manager.logs
+    previous = _reported.get(manager, {})
+    current: dict[TopicPartition, tuple[LogFigures, list[Gauge]]] = {}
+    result: list[Gauge] = []
+    for tp in sorted(logs):
+        log = logs[tp]
         segments = log.segments
-        result.append(
-            PartitionLog(
-                tp.topic,
-                tp.partition,
-                log.log_start_offset,
-                segments[-1].next_offset if segments else 0,
-                log.high_watermark,
-                sum(s.size for s in segments),
-                len(segments),
-            )
+        figures = (
+            segments[-1].next_offset if segments else 0,
+            log.log_start_offset,
+            sum(s.size for s in segments),
+            len(segments),
         )
+        known = previous.get(tp)
+        if known is None or known[0] != figures:
+            where = (("topic", tp.topic), ("partition", str(tp.partition)))
+            built: list[Gauge] = [
+                ("kafka.log", (("type", "Log"), ("name", name), *where), value)
+                for name, value in zip(LOG_GAUGE_NAMES, figures, strict=True)
+            ]
+            known = (figures, built)
+        current[tp] = known
+        result += known[1]
+    _reported[manager] = current
     return result
 
 
@@ -186,13 +199,7 @@ def gauges(broker: BrokerServer) -> list[Gauge]:
     def add(domain: str, kind: str, name: str, value: float, *extra: tuple[str, str]) -> None:
         result.append((domain, (("type", kind), ("name", name), *extra), value))
 
-    logs = partition_logs(broker)
-    for log in logs:
-        where = (("topic", log.topic), ("partition", str(log.partition)))
-        add("kafka.log", "Log", "LogEndOffset", log.log_end_offset, *where)
-        add("kafka.log", "Log", "LogStartOffset", log.log_start_offset, *where)
-        add("kafka.log", "Log", "Size", log.size, *where)
-        add("kafka.log", "Log", "NumLogSegments", log.segments, *where)
+    result += log_gauges(broker)
     offline_dirs = broker.log_manager.offline_dirs
     add("kafka.log", "LogManager", "OfflineLogDirectoryCount", len(offline_dirs))
     for directory in broker.log_manager.log_dirs:
@@ -211,7 +218,7 @@ def gauges(broker: BrokerServer) -> list[Gauge]:
         "UnderReplicatedPartitions",
         under_replicated_partitions(broker),
     )
-    add("kafka.server", "ReplicaManager", "PartitionCount", len(logs))
+    add("kafka.server", "ReplicaManager", "PartitionCount", len(broker.log_manager.logs))
     add("kafka.server", "ReplicaManager", "LeaderCount", leader_count(broker))
     add(
         "kafka.server",
