@@ -6,19 +6,41 @@ the owned partitions (topic name and int32-counted partition array), version 2 t
 and version 3 the rack id (a nullable int16-length string). An assignment
 (ConsumerProtocolAssignment) is an int16 version, the assigned partitions laid out as the owned
 ones, and nullable user data; versions 0 to 3 share that layout. Later versions may append
-fields, which are ignored here.
+fields, which are ignored here. The layouts are kio's, generated from Kafka's
+ConsumerProtocolSubscription.json and ConsumerProtocolAssignment.json.
 """
 
 from __future__ import annotations
 
+import io
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
+
+from kio.schema.consumer_protocol_assignment.v0 import data as assignment_v0
+from kio.schema.consumer_protocol_assignment.v1 import data as assignment_v1
+from kio.schema.consumer_protocol_assignment.v2 import data as assignment_v2
+from kio.schema.consumer_protocol_assignment.v3 import data as assignment_v3
+from kio.schema.consumer_protocol_subscription.v0 import data as subscription_v0
+from kio.schema.consumer_protocol_subscription.v1 import data as subscription_v1
+from kio.schema.consumer_protocol_subscription.v2 import data as subscription_v2
+from kio.schema.consumer_protocol_subscription.v3 import data as subscription_v3
+from kio.schema.types import TopicName
+from kio.serial import entity_reader, entity_writer
+from kio.static.primitive import i32
 
 _I16 = struct.Struct(">h")
-_I32 = struct.Struct(">i")
 MAX_ASSIGNMENT_VERSION = 3
 TopicPartitions = dict[str, frozenset[int]]
+
+_SUBSCRIPTIONS: tuple[Any, ...] = (
+    subscription_v0,
+    subscription_v1,
+    subscription_v2,
+    subscription_v3,
+)
+_ASSIGNMENTS: tuple[Any, ...] = (assignment_v0, assignment_v1, assignment_v2, assignment_v3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,65 +51,34 @@ class Subscription:
     rack_id: str | None = None
 
 
-class _Reader:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.pos = 0
+def _by_topic(entries: Any) -> TopicPartitions:
+    result: TopicPartitions = {}
+    for entry in entries:
+        result[entry.topic] = result.get(entry.topic, frozenset()) | frozenset(entry.partitions)
+    return result
 
-    def at_end(self) -> bool:
-        return self.pos >= len(self.data)
 
-    def i16(self) -> int:
-        (value,) = _I16.unpack_from(self.data, self.pos)
-        self.pos += 2
-        return int(value)
-
-    def i32(self) -> int:
-        (value,) = _I32.unpack_from(self.data, self.pos)
-        self.pos += 4
-        return int(value)
-
-    def string(self) -> str | None:
-        length = self.i16()
-        if length < 0:
-            return None
-        raw = self.data[self.pos : self.pos + length]
-        if len(raw) != length:
-            raise ValueError("truncated string")
-        self.pos += length
-        return raw.decode()
-
-    def nullable_bytes(self) -> None:
-        length = self.i32()
-        self.pos += max(length, 0)
-
-    def partitions(self) -> TopicPartitions:
-        result: TopicPartitions = {}
-        for _ in range(self.i32()):
-            topic = self.string() or ""
-            parts = frozenset(self.i32() for _ in range(self.i32()))
-            result[topic] = result.get(topic, frozenset()) | parts
-        return result
+def _read(modules: tuple[Any, ...], name: str, data: bytes) -> tuple[int, Any]:
+    """The version and body of a consumer-protocol blob; a version beyond the newest known
+    is read as the newest (its later fields are ignored)."""
+    version = int(_I16.unpack_from(data, 0)[0])
+    module = modules[max(0, min(version, len(modules) - 1))]
+    body, _size = entity_reader(getattr(module, name))(memoryview(data), 2)
+    return version, body
 
 
 def decode_subscription(metadata: bytes) -> Subscription:
     """The subscription of a JoinGroup protocol; ValueError when it is malformed."""
     try:
-        reader = _Reader(metadata)
-        version = reader.i16()
-        topics = tuple(reader.string() or "" for _ in range(reader.i32()))
-        reader.nullable_bytes()  # user data
-        owned: TopicPartitions = {}
-        rack_id = None
-        if version >= 1 and not reader.at_end():
-            owned = reader.partitions()
-        if version >= 2 and not reader.at_end():
-            reader.i32()  # generation
-        if version >= 3 and not reader.at_end():
-            rack_id = reader.string()
-        return Subscription(version, topics, owned, rack_id)
-    except (struct.error, UnicodeDecodeError) as exc:
+        version, body = _read(_SUBSCRIPTIONS, "ConsumerProtocolSubscription", metadata)
+    except Exception as exc:  # kio raises several types for malformed input
         raise ValueError("malformed consumer subscription") from exc
+    return Subscription(
+        version,
+        tuple(body.topics),
+        _by_topic(getattr(body, "owned_partitions", ())),
+        getattr(body, "rack_id", None),
+    )
 
 
 def subscription_topics(metadata: bytes) -> set[str]:
@@ -102,15 +93,21 @@ def subscription_version(metadata: bytes) -> int:
 def encode_assignment(partitions: Mapping[str, frozenset[int]], version: int) -> bytes:
     """A ConsumerProtocolAssignment of ``partitions`` at ``version`` (capped at 3), without
     user data."""
-    parts = [_I16.pack(max(0, min(version, MAX_ASSIGNMENT_VERSION))), _I32.pack(len(partitions))]
-    for topic in sorted(partitions):
-        raw = topic.encode()
-        parts.append(_I16.pack(len(raw)) + raw)
-        ordered = sorted(partitions[topic])
-        parts.append(_I32.pack(len(ordered)))
-        parts.extend(_I32.pack(p) for p in ordered)
-    parts.append(_I32.pack(-1))
-    return b"".join(parts)
+    version = max(0, min(version, MAX_ASSIGNMENT_VERSION))
+    module = _ASSIGNMENTS[version]
+    assignment = module.ConsumerProtocolAssignment(
+        assigned_partitions=tuple(
+            module.TopicPartition(
+                topic=TopicName(topic), partitions=tuple(i32(p) for p in sorted(partitions[topic]))
+            )
+            for topic in sorted(partitions)
+        ),
+        user_data=None,
+    )
+    buffer = io.BytesIO()
+    buffer.write(_I16.pack(version))
+    entity_writer(module.ConsumerProtocolAssignment)(buffer, assignment)
+    return buffer.getvalue()
 
 
 def decode_assignment(data: bytes) -> TopicPartitions:
@@ -119,8 +116,7 @@ def decode_assignment(data: bytes) -> TopicPartitions:
     if not data:
         return {}
     try:
-        reader = _Reader(data)
-        reader.i16()
-        return reader.partitions()
-    except (struct.error, UnicodeDecodeError) as exc:
+        _version, body = _read(_ASSIGNMENTS, "ConsumerProtocolAssignment", data)
+    except Exception as exc:  # kio raises several types for malformed input
         raise ValueError("malformed consumer assignment") from exc
+    return _by_topic(body.assigned_partitions)
