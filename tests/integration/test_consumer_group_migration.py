@@ -3,20 +3,20 @@ of three ``group.protocol=classic`` consumers replaced one by one by ``group.pro
 ones (and the other way round) keeps its committed offsets, keeps consuming every partition,
 consumes no record a second time, and ends up a group of the new kind.
 
-Each consumer polls on its own thread and commits synchronously what it consumed (retrying a
-commit a rebalance refused). A step waits until everything produced so far is consumed and
-committed, so a consumer started later must consume only records produced after it started.
+Each consumer (test_consumer_group_protocol's ``Member``) polls on its own thread and commits
+synchronously what it consumed (retrying a commit a rebalance refused). A step waits until
+everything produced so far is consumed and committed, so a consumer started later must
+consume only records produced after it started.
 """
 
 from __future__ import annotations
 
-import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from confluent_kafka import (
-    Consumer,
     ConsumerGroupTopicPartitions,
     ConsumerGroupType,
     KafkaException,
@@ -30,6 +30,7 @@ from tests.integration.test_consumer_group_protocol import (
     FAST,
     NO_DELAY,
     PARTITIONS,
+    Member,
     produce,
     uid,
     wait_until,
@@ -53,69 +54,22 @@ def classic(strategy: str) -> dict[str, Any]:
 CONSUMER: dict[str, Any] = {"group.protocol": "consumer"}
 
 
-class GroupConsumer(threading.Thread):
-    """One consumer on its own thread: consumes, commits synchronously, and retries a commit
-    that failed until one succeeds."""
+class GroupConsumer(Member):
+    """A consumer of the migration (its protocol and settings in ``config``), named after
+    them in failure reports."""
 
     def __init__(self, bootstrap: str, group: str, topic: str, config: dict[str, Any]) -> None:
-        super().__init__(daemon=True)
         self.name_ = f"{config['group.protocol']}-{config.get('partition.assignment.strategy', '')}"
-        self.consumer = Consumer(
-            {
-                "bootstrap.servers": bootstrap,
-                "group.id": group,
-                "enable.auto.commit": False,
-                "auto.offset.reset": "earliest",
-                **config,
-            }
-        )
-        self.topic = topic
-        self.lock = threading.Lock()
-        self.owned: frozenset[int] = frozenset()
-        self.consumed: list[tuple[int, int]] = []
-        self.errors: list[str] = []
-        self.stopping = threading.Event()
-        self.start()
-
-    def run(self) -> None:
-        self.consumer.subscribe([self.topic])
-        dirty = False
-        while not self.stopping.is_set():
-            batch = self.consumer.consume(num_messages=100, timeout=0.2)
-            good = [m for m in batch if m.error() is None]
-            with self.lock:
-                self.consumed.extend((m.partition() or 0, m.offset() or 0) for m in good)
-                self.errors.extend(str(m.error()) for m in batch if m.error() is not None)
-                self.owned = frozenset(tp.partition for tp in self.consumer.assignment())
-            dirty = dirty or bool(good)
-            if dirty:
-                try:
-                    self.consumer.commit(asynchronous=False)
-                    dirty = False
-                except KafkaException as exc:
-                    with self.lock:
-                        self.errors.append(str(exc))
-        self.consumer.close()
-
-    def records(self) -> list[tuple[int, int]]:
-        with self.lock:
-            return list(self.consumed)
-
-    def assignment(self) -> frozenset[int]:
-        with self.lock:
-            return self.owned
-
-    def close(self) -> None:
-        self.stopping.set()
-        self.join(60)
-        assert not self.is_alive(), "the consumer did not close"
+        settings = {k: v for k, v in config.items() if k != "group.protocol"}
+        super().__init__(bootstrap, group, topic, config["group.protocol"], settings)
 
     def describe(self) -> str:
-        with self.lock:
-            return (
-                f"{self.name_}: owns {sorted(self.owned)}, {len(self.consumed)} records, "
-                f"errors {self.errors[-5:]}"
-            )
+        return f"{self.name_}: {super().describe()}"
+
+
+def consumption_counts(consumers: list[GroupConsumer]) -> Counter[tuple[int, int]]:
+    """How many times each (partition, offset) was consumed, over all ``consumers``."""
+    return Counter(r for consumer in consumers for r in consumer.consumed_records())
 
 
 @pytest.fixture
@@ -228,10 +182,7 @@ def replace_one_by_one(
     survivors = [c for c in consumers if c.is_alive()]
     assert {p for p, _ in last} == set(range(PARTITIONS))
     assert frozenset().union(*(c.assignment() for c in survivors)) == frozenset(range(PARTITIONS))
-    counts: dict[tuple[int, int], int] = {}
-    for consumer in consumers:
-        for record in consumer.records():
-            counts[record] = counts.get(record, 0) + 1
+    counts = consumption_counts(consumers)
     assert set(counts) == m.produced, m.details()
     twice = sorted(r for r, n in counts.items() if n > 1)
     assert not twice, f"consumed twice: {twice[:20]}\n{m.details()}"
@@ -289,9 +240,6 @@ def test_a_group_mid_migration_survives_a_broker_restart(
     assert all(c.is_alive() for c in consumers)
     assert m.group_type() == ConsumerGroupType.CONSUMER
     assert m.member_ids() == members, m.details()  # loaded, not joined anew
-    counts: dict[tuple[int, int], int] = {}
-    for consumer in consumers:
-        for record in consumer.records():
-            counts[record] = counts.get(record, 0) + 1
+    counts = consumption_counts(consumers)
     twice = sorted(r for r, n in counts.items() if n > 1)
     assert not twice, f"consumed twice: {twice[:20]}\n{m.details()}"

@@ -75,10 +75,18 @@ def produce(
 
 
 class Member(threading.Thread):
-    """One ``group.protocol=consumer`` consumer on its own thread, committing synchronously
-    after each batch (a commit refused during a rebalance is retried with the next batch)."""
+    """One ``group.protocol=consumer`` consumer (or ``protocol``, with more ``settings``) on
+    its own thread, committing synchronously after each batch; a commit refused during a
+    rebalance is retried until one succeeds."""
 
-    def __init__(self, bootstrap: str, group: str, topic: str, protocol: str = "consumer") -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        group: str,
+        topic: str,
+        protocol: str = "consumer",
+        settings: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(daemon=True)
         self.consumer = Consumer(
             {
@@ -87,6 +95,7 @@ class Member(threading.Thread):
                 "group.protocol": protocol,
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",
+                **(settings or {}),
             }
         )
         self.topic = topic
@@ -100,6 +109,7 @@ class Member(threading.Thread):
 
     def run(self) -> None:
         self.consumer.subscribe([self.topic])
+        dirty = False
         while not self.stopping.is_set():
             batch = self.consumer.consume(num_messages=100, timeout=0.2)
             good = [m for m in batch if m.error() is None]
@@ -109,9 +119,11 @@ class Member(threading.Thread):
                 assigned = self.consumer.assignment()
                 self.owned = frozenset(tp.partition for tp in assigned)
                 self.owned_topics = frozenset((tp.topic, tp.partition) for tp in assigned)
-            if good:
+            dirty = dirty or bool(good)
+            if dirty:
                 try:
                     self.consumer.commit(asynchronous=False)
+                    dirty = False
                 except KafkaException as exc:
                     with self.lock:
                         self.errors.append(str(exc))
@@ -129,9 +141,14 @@ class Member(threading.Thread):
         with self.lock:
             return set(self.consumed)
 
+    def consumed_records(self) -> list[tuple[int, int]]:
+        """Every record consumed, once per time it was consumed."""
+        with self.lock:
+            return list(self.consumed)
+
     def close(self) -> None:
         self.stopping.set()
-        self.join(30)
+        self.join(60)
         assert not self.is_alive(), "the consumer did not close"
 
     def describe(self) -> str:
