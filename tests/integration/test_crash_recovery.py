@@ -60,6 +60,7 @@ class SequencedProducer(threading.Thread):
         self.failed = 0
         self.sent = 0
         self.first_ack = threading.Event()
+        self.leftover = 0  # messages still held by the producer after the final purge
         self._stop_event = threading.Event()
         self._lock = threading.Lock()
         self.producer = Producer(
@@ -111,14 +112,24 @@ class SequencedProducer(threading.Thread):
             seq += 1
             self.sent = seq
             self.producer.poll(0)
-        # The broker is dead: drop whatever was not acknowledged, serve the callbacks.
-        self.producer.purge(in_queue=True, in_flight=True, blocking=False)
-        self.producer.flush(5)
+        # The broker is dead: drop whatever was not acknowledged and serve the callbacks. The
+        # producer must hold nothing afterwards and be closed: a message left in one of its
+        # queues would otherwise be sent to the restarted broker (same port) while the log is
+        # being read back, moving the high watermark under the check.
+        deadline = time.monotonic() + 15
+        while True:
+            self.producer.purge(in_queue=True, in_flight=True, blocking=True)
+            self.leftover = self.producer.flush(1)
+            if self.leftover == 0 or time.monotonic() > deadline:
+                break
+        if self.leftover == 0:
+            self.producer.close()
 
     def stop(self) -> dict[int, tuple[bytes | None, bytes | None]]:
         self._stop_event.set()
-        self.join(15)
+        self.join(30)
         assert not self.is_alive(), "producer thread did not stop"
+        assert self.leftover == 0, f"{self.leftover} messages survived purge and flush"
         with self._lock:
             return dict(self.acked)
 
