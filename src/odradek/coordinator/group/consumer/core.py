@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import re
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Protocol
@@ -100,9 +99,9 @@ class ConsumerGroupCore:
             )
         return names
 
-    def subscription_metadata(self, group: ConsumerGroup) -> dict[str, tuple[uuid.UUID, int]]:
+    def subscription_metadata(self, group: ConsumerGroup) -> crec.SubscriptionMetadata:
         """Topic id and partition count of every existing topic the group subscribes to."""
-        result = {}
+        result: crec.SubscriptionMetadata = {}
         names: set[str] = set()
         for member in group.members.values():
             names |= self.member_topics(group, member)
@@ -115,13 +114,26 @@ class ConsumerGroupCore:
     def update_target(self, group: ConsumerGroup, bump: bool, records: list[crec.Record]) -> None:
         """Bump the group epoch when membership, a subscription or the subscribed topics'
         metadata changed; recompute the target assignment when the epoch is ahead of it."""
-        subscription = self.subscription_metadata(group)
-        if bump or subscription != group.subscription_metadata:
+        if self._update_subscription_metadata(group, records):
+            bump = True
+        if bump:
             group.group_epoch += 1
-            group.subscription_metadata = subscription
             records.append(crec.group_epoch_record(group.group_id, group.group_epoch))
         if group.group_epoch > group.assignment_epoch:
             self._compute_target(group, records)
+
+    def _update_subscription_metadata(
+        self, group: ConsumerGroup, records: list[crec.Record]
+    ) -> bool:
+        """Recompute the subscribed topics' metadata; when it changed, store it (a
+        ConsumerGroupPartitionMetadata record, so a reloaded group knows what its epoch was
+        bumped for) and say so: the group epoch must then bump."""
+        subscription = self.subscription_metadata(group)
+        if subscription == group.subscription_metadata:
+            return False
+        group.subscription_metadata = subscription
+        records.append(crec.partition_metadata_record(group.group_id, subscription))
+        return True
 
     def _compute_target(self, group: ConsumerGroup, records: list[crec.Record]) -> None:
         assignor = ASSIGNORS[group.preferred_assignor(self.context.config.consumer_assignors[0])]
@@ -188,16 +200,17 @@ class ConsumerGroupCore:
         ):
             member.cancel_timers()
             return migration.downgrade(group, member.member_id)
-        records = crec.member_tombstones(group.group_id, member.member_id)
-        records.append(crec.group_epoch_record(group.group_id, group.group_epoch + 1))
-        write = self.append(group.group_id, records)
         member.cancel_timers()
         group.members.pop(member.member_id, None)
         group.target.pop(member.member_id, None)
         if member.instance_id is not None:
             group.static_members.pop(member.instance_id, None)
+        records = crec.member_tombstones(group.group_id, member.member_id)
+        # As Kafka: the subscription metadata without the member, then the epoch bump.
+        self._update_subscription_metadata(group, records)
         group.group_epoch += 1
-        return write
+        records.append(crec.group_epoch_record(group.group_id, group.group_epoch))
+        return self.append(group.group_id, records)
 
     def fence(self, group_id: str, member_id: str, why: str) -> Callable[[], None]:
         def fence() -> None:

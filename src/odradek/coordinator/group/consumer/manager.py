@@ -423,10 +423,9 @@ class ConsumerGroupManager:
 
     def finish_loading(self, group: ConsumerGroup) -> None:
         """After replay: every member must heartbeat within the session timeout; a member
-        still revoking, within its rebalance timeout. The subscribed topics' metadata is not
-        stored, so the first heartbeat re-checks it with an epoch bump (the sticky assignors
-        keep the target)."""
-        group.subscription_metadata = {}
+        still revoking, within its rebalance timeout. The subscribed topics' metadata came
+        with the group's records (a group written before they were stored has none: its
+        first heartbeat then bumps the epoch once, and the sticky assignors keep the target)."""
         group.static_members = {
             m.instance_id: m.member_id for m in group.members.values() if m.instance_id
         }

@@ -4,6 +4,9 @@ The key version is the record type, then the group id (and the member id for per
 records), with int16-length strings (keys are not flexible):
 
 * 3 — ConsumerGroupMetadata: value v0 ``Epoch`` (the group epoch);
+* 4 — ConsumerGroupPartitionMetadata: value v0 the subscribed topics' metadata the group
+  epoch was last bumped for (topic id, name and partition count; the per-partition racks,
+  unused since Kafka 4.0, are written empty);
 * 5 — ConsumerGroupMemberMetadata: value v0 instance id, rack id, client id and host,
   subscribed topic names and regex, rebalance timeout, server assignor, and (tagged field 0)
   a classic member's ClassicMemberMetadata: session timeout and supported protocols;
@@ -31,6 +34,7 @@ from odradek.coordinator.group.consumer.model import (
 )
 
 GROUP_METADATA = 3
+PARTITION_METADATA = 4
 MEMBER_METADATA = 5
 TARGET_ASSIGNMENT_METADATA = 6
 TARGET_ASSIGNMENT_MEMBER = 7
@@ -38,12 +42,14 @@ CURRENT_MEMBER_ASSIGNMENT = 8
 RECORD_TYPES = frozenset(
     (
         GROUP_METADATA,
+        PARTITION_METADATA,
         MEMBER_METADATA,
         TARGET_ASSIGNMENT_METADATA,
         TARGET_ASSIGNMENT_MEMBER,
         CURRENT_MEMBER_ASSIGNMENT,
     )
 )
+_PER_MEMBER = frozenset((MEMBER_METADATA, TARGET_ASSIGNMENT_MEMBER, CURRENT_MEMBER_ASSIGNMENT))
 VALUE_VERSION = 0
 
 _I16 = struct.Struct(">h")
@@ -105,7 +111,7 @@ def decode_key(data: bytes) -> RecordKey:
     record_type = key_type(data)
     position = 2
     strings = []
-    wanted = 1 if record_type in (GROUP_METADATA, TARGET_ASSIGNMENT_METADATA) else 2
+    wanted = 2 if record_type in _PER_MEMBER else 1
     for _ in range(wanted):
         (length,) = _I16.unpack_from(data, position)
         position += 2
@@ -233,10 +239,22 @@ class _In:
 
 
 Record = tuple[bytes, bytes | None]
+SubscriptionMetadata = dict[str, tuple[uuid.UUID, int]]
+"""The subscribed topics' metadata by topic name: (topic id, partition count)."""
 
 
 def group_epoch_record(group_id: str, epoch: int) -> Record:
     return encode_key(RecordKey(GROUP_METADATA, group_id)), _Out().i32(epoch).done()
+
+
+def partition_metadata_record(group_id: str, metadata: SubscriptionMetadata) -> Record:
+    out = _Out().uvarint(len(metadata) + 1)
+    for name, (topic_id, partitions) in sorted(metadata.items()):
+        out.parts.append(topic_id.bytes)
+        out.string(name).i32(partitions)
+        out.uvarint(1)  # PartitionMetadata (racks): not used since Kafka 4.0, written empty
+        out.uvarint(0)  # no tagged fields
+    return encode_key(RecordKey(PARTITION_METADATA, group_id)), out.done()
 
 
 def member_metadata_record(group_id: str, member_id: str, value: MemberMetadataValue) -> Record:
@@ -318,6 +336,24 @@ def member_tombstones(group_id: str, member_id: str) -> list[Record]:
 def decode_epoch(data: bytes) -> int:
     """The value of a ConsumerGroupMetadata or ConsumerGroupTargetAssignmentMetadata record."""
     return _In(data).i32()
+
+
+def decode_partition_metadata(data: bytes) -> SubscriptionMetadata:
+    reader = _In(data)
+    result: SubscriptionMetadata = {}
+    for _ in range(reader.uvarint() - 1):
+        topic_id = uuid.UUID(bytes=reader.data[reader.pos : reader.pos + 16])
+        reader.pos += 16
+        name = reader.string() or ""
+        partitions = reader.i32()
+        for _ in range(reader.uvarint() - 1):  # per-partition racks: skipped
+            reader.i32()
+            for _ in range(reader.uvarint() - 1):
+                reader.string()
+            reader.skip_tagged()
+        reader.skip_tagged()
+        result[name] = (topic_id, partitions)
+    return result
 
 
 def decode_member_metadata(data: bytes) -> MemberMetadataValue:
@@ -416,5 +452,6 @@ def group_tombstones(group: ConsumerGroup) -> list[Record]:
     records.extend(tombstone(TARGET_ASSIGNMENT_MEMBER, group_id, m) for m in group.members)
     records.append(tombstone(TARGET_ASSIGNMENT_METADATA, group_id))
     records.extend(tombstone(MEMBER_METADATA, group_id, m) for m in group.members)
+    records.append(tombstone(PARTITION_METADATA, group_id))
     records.append(tombstone(GROUP_METADATA, group_id))
     return records

@@ -19,6 +19,10 @@ def replay_into(group: ConsumerGroup, key: crec.RecordKey, value: bytes | None) 
     record_type, member_id = key.record_type, key.member_id or ""
     if record_type == crec.GROUP_METADATA and value is not None:
         group.group_epoch = crec.decode_epoch(value)
+    elif record_type == crec.PARTITION_METADATA:
+        group.subscription_metadata = (
+            crec.decode_partition_metadata(value) if value is not None else {}
+        )
     elif record_type == crec.TARGET_ASSIGNMENT_METADATA:
         if value is not None:
             group.assignment_epoch = crec.decode_epoch(value)
