@@ -16,7 +16,7 @@ from odradek.common.errors import KafkaError
 from odradek.security.acl import AclOperation, ResourceType, supported_operations
 
 if TYPE_CHECKING:
-    from odradek.server.broker import BrokerServer
+    from odradek.server.collaborators import Authorizing
     from odradek.server.request_context import RequestContext
 
 CLUSTER_NAME = "kafka-cluster"  # Kafka's name for the one CLUSTER resource
@@ -38,7 +38,7 @@ class TopicAuthorizationError(KafkaError):
 
 def authorize(
     ctx: RequestContext,
-    broker: BrokerServer,
+    broker: Authorizing,
     operation: AclOperation,
     resource_type: ResourceType,
     name: str = CLUSTER_NAME,
@@ -52,7 +52,7 @@ def authorize(
 
 
 def authorize_any(
-    ctx: RequestContext, broker: BrokerServer, operation: AclOperation, resource_type: ResourceType
+    ctx: RequestContext, broker: Authorizing, operation: AclOperation, resource_type: ResourceType
 ) -> bool:
     """Whether the principal may do ``operation`` on at least one resource of the type
     (KIP-679's ``authorizeByResourceType``: WRITE on some topic implies IDEMPOTENT_WRITE)."""
@@ -66,7 +66,7 @@ def authorize_any(
 
 def denied(
     ctx: RequestContext,
-    broker: BrokerServer,
+    broker: Authorizing,
     operation: AclOperation,
     resource_type: ResourceType,
     names: Iterable[str],
@@ -87,7 +87,7 @@ def denied(
 
 def authorized(
     ctx: RequestContext,
-    broker: BrokerServer,
+    broker: Authorizing,
     operation: AclOperation,
     resource_type: ResourceType,
     names: Iterable[str],
@@ -101,7 +101,7 @@ def authorized(
 
 def authorized_operations(
     ctx: RequestContext,
-    broker: BrokerServer,
+    broker: Authorizing,
     resource_type: ResourceType,
     name: str = CLUSTER_NAME,
 ) -> int:
@@ -115,7 +115,7 @@ def authorized_operations(
     )
 
 
-def cluster_authorized_operations(ctx: RequestContext, broker: BrokerServer) -> int:
+def cluster_authorized_operations(ctx: RequestContext, broker: Authorizing) -> int:
     """``cluster_authorized_operations`` when asked for: the bitfield if the principal may
     DESCRIBE the cluster, else 0 (Metadata, DescribeCluster)."""
     if not authorize(ctx, broker, AclOperation.DESCRIBE, ResourceType.CLUSTER):

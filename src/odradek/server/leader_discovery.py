@@ -15,16 +15,16 @@ from odradek.common.ids import TopicPartition
 from odradek.protocol.codec import build
 
 if TYPE_CHECKING:
-    from odradek.server.broker import BrokerServer
+    from odradek.server.collaborators import LeaderDiscovery
 
 
-def known_leader(broker: BrokerServer, tp: TopicPartition) -> tuple[int, int] | None:
+def known_leader(broker: LeaderDiscovery, tp: TopicPartition) -> tuple[int, int] | None:
     """(leader id, leader epoch) of ``tp`` in this broker's metadata, if it has a leader."""
     return broker.cluster.known_leader(tp)
 
 
 def with_current_leader(
-    broker: BrokerServer, module: Any, tp: TopicPartition, partition: Any, leaders: set[int]
+    broker: LeaderDiscovery, module: Any, tp: TopicPartition, partition: Any, leaders: set[int]
 ) -> Any:
     """``partition`` (``tp``'s response entity, with ``error_code`` and ``current_leader``)
     with its leader filled in when it is NOT_LEADER_OR_FOLLOWER and the leader is known; the
@@ -41,7 +41,7 @@ def with_current_leader(
 
 
 def node_endpoints(
-    broker: BrokerServer, module: Any, listener_name: str, leaders: Iterable[int]
+    broker: LeaderDiscovery, module: Any, listener_name: str, leaders: Iterable[int]
 ) -> tuple[Any, ...]:
     """The addresses of ``leaders`` on ``listener_name``, as the response's node_endpoints."""
     wanted = set(leaders)

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Awaitable, Sequence
 from dataclasses import replace
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kio.schema.errors import ErrorCode
 
@@ -35,6 +35,7 @@ from odradek.protocol.records.compression import CompressionType
 from odradek.protocol.records.validation import down_convert
 from odradek.security.acl import AclOperation, ResourceType
 from odradek.server.authorization import TopicAuthorizationError, authorize, denied
+from odradek.server.collaborators import Authorizing, HasQuotas, HasReplicaManager, LeaderDiscovery
 from odradek.server.fetch_sessions import (
     INVALID_FETCH_SESSION_EPOCH,
     INVALID_SESSION_ID,
@@ -43,6 +44,7 @@ from odradek.server.fetch_sessions import (
 )
 from odradek.server.handlers.fetch_session import (
     TOPIC_ID_FETCH_VERSION,
+    FetchSessionCollaborators,
     Read,
     Target,
     Wanted,
@@ -64,8 +66,18 @@ from odradek.server.leader_discovery import (
 
 if TYPE_CHECKING:
     from odradek.config.topic import LogConfig
-    from odradek.server.broker import BrokerServer
     from odradek.server.request_context import RequestContext
+
+
+class FetchCollaborators(
+    Authorizing, LeaderDiscovery, FetchSessionCollaborators, HasQuotas, HasReplicaManager, Protocol
+):
+    """What Fetch reads from the broker (Kafka's KafkaApis.handleFetchRequest: the replica
+    manager, quotas, the authorizer, the fetch sessions, leader discovery)."""
+
+    @property
+    def shutting_down(self) -> bool: ...
+
 
 READ_COMMITTED = 1
 FIRST_V2_FETCH_VERSION = 4  # v0-3 get magic v0/v1 message sets, down-converted
@@ -83,7 +95,7 @@ def replica_id_of(request: Any) -> int:
     return int(getattr(request, "replica_id", -1))
 
 
-def handle_fetch(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+def handle_fetch(broker: FetchCollaborators, ctx: RequestContext, request: Any) -> Any:
     header = ctx.header
     replica = replica_id_of(request)
     requested = _wanted_partitions(broker, request)
@@ -118,7 +130,7 @@ def handle_fetch(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any
 
 
 def _respond(
-    broker: BrokerServer,
+    broker: FetchCollaborators,
     ctx: RequestContext,
     request: Any,
     wanted: Sequence[Target],
@@ -138,7 +150,7 @@ def _respond(
     return _response(broker, ctx, request, wanted, reads, context)
 
 
-def _fetch_throttled(broker: BrokerServer, ctx: RequestContext, reads: list[Read]) -> bool:
+def _fetch_throttled(broker: FetchCollaborators, ctx: RequestContext, reads: list[Read]) -> bool:
     """The response's record bytes (every read with records is in it, session or not)
     against the consumer's consumer_byte_rate."""
     quotas = broker.quotas
@@ -154,7 +166,7 @@ def _fetch_throttled(broker: BrokerServer, ctx: RequestContext, reads: list[Read
 
 
 def _long_poll(
-    broker: BrokerServer,
+    broker: FetchCollaborators,
     ctx: RequestContext,
     request: Any,
     wanted: Sequence[Target],
@@ -216,7 +228,7 @@ def _long_poll(
 
 
 def _authorized(
-    broker: BrokerServer, ctx: RequestContext, wanted: Sequence[Target], follower: bool
+    broker: FetchCollaborators, ctx: RequestContext, wanted: Sequence[Target], follower: bool
 ) -> Sequence[Target]:
     """A follower needs CLUSTER_ACTION on the cluster, a consumer READ on each topic; the
     partitions it may not read fail with TOPIC_AUTHORIZATION_FAILED."""
@@ -232,7 +244,7 @@ def _authorized(
     return [failed(w, error) if w.error is None and w.tp.topic in refused else w for w in wanted]
 
 
-def _wanted_partitions(broker: BrokerServer, request: Any) -> list[Wanted]:
+def _wanted_partitions(broker: FetchCollaborators, request: Any) -> list[Wanted]:
     store = broker.metadata_store
     wanted: list[Wanted] = []
     for topic in request.topics:
@@ -259,7 +271,7 @@ def _wanted_partitions(broker: BrokerServer, request: Any) -> list[Wanted]:
 
 
 def _read_all(
-    broker: BrokerServer,
+    broker: FetchCollaborators,
     wanted: Sequence[Target],
     max_bytes: int,
     committed: bool,
@@ -385,7 +397,7 @@ def _down_convert(
 
 
 def _response(
-    broker: BrokerServer,
+    broker: FetchCollaborators,
     ctx: RequestContext,
     request: Any,
     wanted: Sequence[Target],

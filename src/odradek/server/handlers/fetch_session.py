@@ -19,6 +19,7 @@ from odradek.common.ids import TopicPartition
 from odradek.observability import metrics
 from odradek.protocol.api_versions import FETCH_KEY
 from odradek.protocol.codec import build, response_module
+from odradek.server.collaborators import HasConfig, HasMetadataStore
 from odradek.server.fetch_sessions import (
     FINAL_EPOCH,
     INITIAL_EPOCH,
@@ -33,8 +34,13 @@ from odradek.storage.file_records import FileRecords
 from odradek.storage.log_results import FetchInfo
 
 if TYPE_CHECKING:
-    from odradek.server.broker import BrokerServer
     from odradek.server.request_context import RequestContext
+
+
+class FetchSessionCollaborators(HasConfig, HasMetadataStore, Protocol):
+    """What the fetch sessions read: their cache's size from the config, topic ids from
+    the metadata."""
+
 
 TOPIC_ID_FETCH_VERSION = 13  # topics (and forgotten topics, and sessions) by id
 
@@ -87,10 +93,12 @@ class Read:
     info: FetchInfo[bytes | FileRecords] | None
 
 
-_CACHES: weakref.WeakKeyDictionary[BrokerServer, FetchSessionCache] = weakref.WeakKeyDictionary()
+_CACHES: weakref.WeakKeyDictionary[FetchSessionCollaborators, FetchSessionCache] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def fetch_sessions(broker: BrokerServer) -> FetchSessionCache:
+def fetch_sessions(broker: FetchSessionCollaborators) -> FetchSessionCache:
     """The broker's fetch session cache (made on its first fetch, closed with it)."""
     cache = _CACHES.get(broker)
     if cache is None:
@@ -107,7 +115,7 @@ def now_ms() -> int:
 
 
 def session_context(
-    broker: BrokerServer,
+    broker: FetchSessionCollaborators,
     ctx: RequestContext,
     request: Any,
     requested: list[Wanted],
@@ -133,7 +141,7 @@ def session_context(
     return fetch_sessions(broker).new_context(session_id, epoch, by_id, asked, forgotten, now_ms())
 
 
-def session_targets(broker: BrokerServer, context: FetchContext) -> list[Target]:
+def session_targets(broker: FetchSessionCollaborators, context: FetchContext) -> list[Target]:
     """An incremental fetch reads all its session's partitions. A session by topic id (v13+)
     looks each topic up again: a topic deleted since is UNKNOWN_TOPIC_ID."""
     parts = context.partitions

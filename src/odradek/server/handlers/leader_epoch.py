@@ -4,7 +4,7 @@ detect truncation after a leader change; followers use it to truncate before fet
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kio.schema.errors import ErrorCode
 
@@ -14,13 +14,19 @@ from odradek.protocol.api_versions import OFFSET_FOR_LEADER_EPOCH_KEY
 from odradek.protocol.codec import build, response_module
 from odradek.security.acl import AclOperation, ResourceType
 from odradek.server.authorization import TopicAuthorizationError, authorize, denied
+from odradek.server.collaborators import Authorizing, HasReplicaManager
 
 if TYPE_CHECKING:
-    from odradek.server.broker import BrokerServer
     from odradek.server.request_context import RequestContext
 
 
-def handle_offset_for_leader_epoch(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+class LeaderEpochCollaborators(Authorizing, HasReplicaManager, Protocol):
+    """What OffsetForLeaderEpoch reads from the broker."""
+
+
+def handle_offset_for_leader_epoch(
+    broker: LeaderEpochCollaborators, ctx: RequestContext, request: Any
+) -> Any:
     header = ctx.header
     module = response_module(OFFSET_FOR_LEADER_EPOCH_KEY, header.api_version)
     unauthorized = _unauthorized(broker, ctx, request)
@@ -58,7 +64,9 @@ def handle_offset_for_leader_epoch(broker: BrokerServer, ctx: RequestContext, re
     )
 
 
-def _unauthorized(broker: BrokerServer, ctx: RequestContext, request: Any) -> frozenset[str]:
+def _unauthorized(
+    broker: LeaderEpochCollaborators, ctx: RequestContext, request: Any
+) -> frozenset[str]:
     """The topics the principal may not ask about: none with CLUSTER_ACTION on the cluster
     (followers), else those it may not DESCRIBE (consumers, KIP-320)."""
     if broker.authorizer is None or authorize(

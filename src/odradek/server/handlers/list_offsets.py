@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from itertools import dropwhile
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kio.schema.errors import ErrorCode
 
@@ -15,12 +15,17 @@ from odradek.protocol.api_versions import LIST_OFFSETS_KEY
 from odradek.protocol.codec import build, response_module
 from odradek.security.acl import AclOperation, ResourceType
 from odradek.server.authorization import TopicAuthorizationError, denied
+from odradek.server.collaborators import Authorizing, HasReplicaManager
 from odradek.storage.log import Log
 from odradek.storage.segment import LogSegment
 
 if TYPE_CHECKING:
-    from odradek.server.broker import BrokerServer
     from odradek.server.request_context import RequestContext
+
+
+class ListOffsetsCollaborators(Authorizing, HasReplicaManager, Protocol):
+    """What ListOffsets reads from the broker."""
+
 
 LATEST = -1
 EARLIEST = -2
@@ -30,7 +35,7 @@ LATEST_TIERED = -5
 CONSUMER_REPLICA_ID = -1
 
 
-def handle_list_offsets(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+def handle_list_offsets(broker: ListOffsetsCollaborators, ctx: RequestContext, request: Any) -> Any:
     header = ctx.header
     module = response_module(LIST_OFFSETS_KEY, header.api_version)
     from_consumer = request.replica_id == CONSUMER_REPLICA_ID

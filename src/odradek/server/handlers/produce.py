@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kio.schema.errors import ErrorCode
 
@@ -29,6 +29,7 @@ from odradek.protocol.records.compression import CompressionType
 from odradek.protocol.records.validation import record_errors_of
 from odradek.security.acl import AclOperation, ResourceType
 from odradek.server.authorization import authorize, denied
+from odradek.server.collaborators import Authorizing, HasQuotas, HasReplicaManager, LeaderDiscovery
 from odradek.server.errors import CloseConnectionError
 from odradek.server.leader_discovery import (
     node_endpoints,
@@ -37,11 +38,15 @@ from odradek.server.leader_discovery import (
 )
 
 if TYPE_CHECKING:
-    from odradek.server.broker import BrokerServer
     from odradek.server.request_context import RequestContext
 
 
-def handle_produce(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+class ProduceCollaborators(Authorizing, LeaderDiscovery, HasQuotas, HasReplicaManager, Protocol):
+    """What Produce reads from the broker: the replica manager, quotas, the authorizer and
+    leader discovery."""
+
+
+def handle_produce(broker: ProduceCollaborators, ctx: RequestContext, request: Any) -> Any:
     header = ctx.header
     module = response_module(PRODUCE_KEY, header.api_version)
     acks = request.acks
@@ -124,7 +129,7 @@ def handle_produce(broker: BrokerServer, ctx: RequestContext, request: Any) -> A
     return _response(broker, module, ctx, topics)
 
 
-def _record_quota(broker: BrokerServer, ctx: RequestContext, request: Any) -> None:
+def _record_quota(broker: ProduceCollaborators, ctx: RequestContext, request: Any) -> None:
     """The request's record bytes against the client's producer_byte_rate (the dispatcher
     puts the throttle time in the response and mutes the connection)."""
     quotas = broker.quotas
@@ -134,7 +139,7 @@ def _record_quota(broker: BrokerServer, ctx: RequestContext, request: Any) -> No
     quotas.record(quotas.produce, ctx, size, time.monotonic())
 
 
-def _refused(broker: BrokerServer, ctx: RequestContext, request: Any) -> ErrorCode | None:
+def _refused(broker: ProduceCollaborators, ctx: RequestContext, request: Any) -> ErrorCode | None:
     """TRANSACTIONAL_ID_AUTHORIZATION_FAILED for every partition when the request carries
     transactional batches and the principal may not WRITE its transactional id."""
     transactional_id = getattr(request, "transactional_id", None)
@@ -162,7 +167,9 @@ def _is_transactional(records: bytes | None) -> bool:
     )
 
 
-def _response(broker: BrokerServer, module: Any, ctx: RequestContext, topics: list[Any]) -> Any:
+def _response(
+    broker: ProduceCollaborators, module: Any, ctx: RequestContext, topics: list[Any]
+) -> Any:
     """The response; from v10 a NOT_LEADER_OR_FOLLOWER partition names its leader (KIP-951)."""
     leaders: set[int] = set()
     if supports_leader_discovery(module):
@@ -190,7 +197,7 @@ def _response(broker: BrokerServer, module: Any, ctx: RequestContext, topics: li
 
 
 async def _await_isr(
-    broker: BrokerServer,
+    broker: ProduceCollaborators,
     module: Any,
     ctx: RequestContext,
     request: Any,
@@ -229,7 +236,9 @@ def reject_zstd(records: bytes | None) -> None:
         raise UnsupportedCompressionTypeError("zstd compression needs Produce v7 or later")
 
 
-def _failed(broker: BrokerServer, module: Any, topic: str, partition: int, exc: KafkaError) -> Any:
+def _failed(
+    broker: ProduceCollaborators, module: Any, topic: str, partition: int, exc: KafkaError
+) -> Any:
     """A failed partition. Record-level failures (KIP-467) list the failing records and carry
     Kafka's summary as error_message, with the log start offset, as Kafka answers them."""
     record_errors = record_errors_of(exc)
