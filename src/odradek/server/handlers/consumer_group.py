@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kio.schema.errors import ErrorCode
 
@@ -20,6 +20,7 @@ from odradek.server.authorization import (
     authorize,
     authorized_operations,
 )
+from odradek.server.collaborators import GroupCoordination
 from odradek.server.handlers.group_membership import (
     coordinator_error,
     group_refused,
@@ -27,8 +28,12 @@ from odradek.server.handlers.group_membership import (
 )
 
 if TYPE_CHECKING:
-    from odradek.server.broker import BrokerServer
     from odradek.server.request_context import RequestContext
+
+
+class ConsumerGroupCollaborators(GroupCoordination, Protocol):
+    """What ConsumerGroupHeartbeat and ConsumerGroupDescribe (KIP-848) read from the broker."""
+
 
 ZERO = timedelta(0)
 # ConsumerGroupDescribe v1's MemberType: a member speaking the classic or the consumer protocol
@@ -40,7 +45,7 @@ def _ms(value: Any) -> int:
     return int(value.total_seconds() * 1000) if isinstance(value, timedelta) else int(value)
 
 
-def _consumer_protocol_enabled(broker: BrokerServer) -> bool:
+def _consumer_protocol_enabled(broker: ConsumerGroupCollaborators) -> bool:
     """``group.coordinator.rebalance.protocols`` lists ``consumer``."""
     return "consumer" in broker.groups.coordinator.config.rebalance_protocols
 
@@ -57,7 +62,9 @@ def _owned(request: Any) -> Assignment | None:
     return owned
 
 
-def handle_consumer_group_heartbeat(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+def handle_consumer_group_heartbeat(
+    broker: ConsumerGroupCollaborators, ctx: RequestContext, request: Any
+) -> Any:
     module = response_module(keys.CONSUMER_GROUP_HEARTBEAT_KEY, ctx.header.api_version)
 
     def failed(error: ErrorCode, message: str | None = None) -> Any:
@@ -121,7 +128,9 @@ def handle_consumer_group_heartbeat(broker: BrokerServer, ctx: RequestContext, r
     )
 
 
-def handle_consumer_group_describe(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+def handle_consumer_group_describe(
+    broker: ConsumerGroupCollaborators, ctx: RequestContext, request: Any
+) -> Any:
     module = response_module(keys.CONSUMER_GROUP_DESCRIBE_KEY, ctx.header.api_version)
     unavailable = coordinator_error(broker)
     described = []
@@ -163,7 +172,9 @@ def handle_consumer_group_describe(broker: BrokerServer, ctx: RequestContext, re
     return build(module.ConsumerGroupDescribeResponse, throttle_time=ZERO, groups=tuple(described))
 
 
-def _described(broker: BrokerServer, module: Any, group: ConsumerGroup, operations: int) -> Any:
+def _described(
+    broker: ConsumerGroupCollaborators, module: Any, group: ConsumerGroup, operations: int
+) -> Any:
     default = broker.groups.coordinator.config.consumer_assignors[0]
     members = tuple(
         build(
@@ -196,7 +207,7 @@ def _described(broker: BrokerServer, module: Any, group: ConsumerGroup, operatio
     )
 
 
-def _assignment(broker: BrokerServer, module: Any, assignment: Assignment) -> Any:
+def _assignment(broker: ConsumerGroupCollaborators, module: Any, assignment: Assignment) -> Any:
     topics = broker.groups.coordinator.context.topics
     named: list[tuple[str, uuid.UUID, frozenset[int]]] = []
     for topic_id, partitions in assignment.items():

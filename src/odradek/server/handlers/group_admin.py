@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kio.schema.errors import ErrorCode
 
@@ -17,16 +17,21 @@ from odradek.server.authorization import (
     authorized_operations,
     denied,
 )
+from odradek.server.collaborators import GroupCoordination
 from odradek.server.handlers.group_membership import coordinator_error, not_coordinator
 
 if TYPE_CHECKING:
-    from odradek.server.broker import BrokerServer
     from odradek.server.request_context import RequestContext
+
+
+class GroupAdminCollaborators(GroupCoordination, Protocol):
+    """What ListGroups, DescribeGroups and DeleteGroups read from the broker."""
+
 
 ZERO = timedelta(0)
 
 
-def handle_list_groups(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+def handle_list_groups(broker: GroupAdminCollaborators, ctx: RequestContext, request: Any) -> Any:
     header = ctx.header
     module = response_module(keys.LIST_GROUPS_KEY, header.api_version)
     states = tuple(getattr(request, "states_filter", ()) or ())
@@ -50,7 +55,9 @@ def handle_list_groups(broker: BrokerServer, ctx: RequestContext, request: Any) 
     )
 
 
-def handle_describe_groups(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+def handle_describe_groups(
+    broker: GroupAdminCollaborators, ctx: RequestContext, request: Any
+) -> Any:
     header = ctx.header
     module = response_module(keys.DESCRIBE_GROUPS_KEY, header.api_version)
     unavailable = coordinator_error(broker)
@@ -124,7 +131,7 @@ def handle_describe_groups(broker: BrokerServer, ctx: RequestContext, request: A
     return build(module.DescribeGroupsResponse, throttle_time=ZERO, groups=tuple(described))
 
 
-def handle_delete_groups(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+def handle_delete_groups(broker: GroupAdminCollaborators, ctx: RequestContext, request: Any) -> Any:
     header = ctx.header
     module = response_module(keys.DELETE_GROUPS_KEY, header.api_version)
     unavailable = coordinator_error(broker)

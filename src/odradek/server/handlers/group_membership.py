@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kio.schema.errors import ErrorCode
 
@@ -22,10 +22,31 @@ from odradek.server.authorization import (
     TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
     authorize,
 )
+from odradek.server.collaborators import (
+    GroupCoordination,
+    HasCluster,
+    HasLogManager,
+    HasNodeId,
+    TxnCoordination,
+)
 
 if TYPE_CHECKING:
-    from odradek.server.broker import BrokerServer
     from odradek.server.request_context import RequestContext
+
+
+class GroupMembershipCollaborators(
+    GroupCoordination, TxnCoordination, HasCluster, HasLogManager, HasNodeId, Protocol
+):
+    """What FindCoordinator and the classic group membership requests read from the broker:
+    the coordinators, and where the coordinator of a key is (its leader and address)."""
+
+    @property
+    def advertised_endpoint(self) -> tuple[str, int]: ...
+
+    def endpoint_for(self, listener_name: str) -> tuple[str, int] | None: ...
+
+    def broker_endpoint(self, broker_id: int, listener_name: str) -> tuple[str, int] | None: ...
+
 
 GROUP_KEY_TYPE = 0
 TRANSACTION_KEY_TYPE = 1
@@ -36,7 +57,9 @@ def _ms(value: Any) -> int:
     return int(value.total_seconds() * 1000) if isinstance(value, timedelta) else int(value)
 
 
-def handle_find_coordinator(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+def handle_find_coordinator(
+    broker: GroupMembershipCollaborators, ctx: RequestContext, request: Any
+) -> Any:
     header = ctx.header
     module = response_module(keys.FIND_COORDINATOR_KEY, header.api_version)
     key_type = getattr(request, "key_type", GROUP_KEY_TYPE)
@@ -103,7 +126,7 @@ def handle_find_coordinator(broker: BrokerServer, ctx: RequestContext, request: 
 
 
 def _describe_refused(
-    broker: BrokerServer, ctx: RequestContext, key_type: int, key: str
+    broker: GroupMembershipCollaborators, ctx: RequestContext, key_type: int, key: str
 ) -> tuple[ErrorCode, str] | None:
     """Finding a coordinator needs DESCRIBE on the group or the transactional id."""
     if key_type == GROUP_KEY_TYPE:
@@ -117,7 +140,9 @@ def _describe_refused(
     return None
 
 
-def group_refused(broker: BrokerServer, ctx: RequestContext, group_id: str) -> ErrorCode | None:
+def group_refused(
+    broker: GroupCoordination, ctx: RequestContext, group_id: str
+) -> ErrorCode | None:
     """GROUP_AUTHORIZATION_FAILED unless the principal may READ the group (every request
     of a group member)."""
     if authorize(ctx, broker, AclOperation.READ, ResourceType.GROUP, group_id):
@@ -126,7 +151,7 @@ def group_refused(broker: BrokerServer, ctx: RequestContext, group_id: str) -> E
 
 
 def _coordinator(
-    broker: BrokerServer, key_type: int, key: str, listener_name: str
+    broker: GroupMembershipCollaborators, key_type: int, key: str, listener_name: str
 ) -> tuple[int, str, int]:
     """The leader of the key's internal partition, with its endpoint; -1 when none."""
     leader = broker.cluster.leader_of(_internal_partition(broker, key_type, key))
@@ -136,14 +161,16 @@ def _coordinator(
     return leader, endpoint[0], endpoint[1]
 
 
-def _internal_partition(broker: BrokerServer, key_type: int, key: str) -> TopicPartition:
+def _internal_partition(
+    broker: GroupMembershipCollaborators, key_type: int, key: str
+) -> TopicPartition:
     """The partition of ``__consumer_offsets`` or ``__transaction_state`` the key maps to."""
     if key_type == GROUP_KEY_TYPE:
         return TopicPartition(OFFSETS_TOPIC, broker.groups.coordinator.partition_for(key))
     return TopicPartition(TXN_TOPIC, broker.txns.coordinator.partition_for(key))
 
 
-def not_coordinator(broker: BrokerServer, group_id: str) -> ErrorCode | None:
+def not_coordinator(broker: GroupCoordination, group_id: str) -> ErrorCode | None:
     try:
         broker.groups.check_coordinator(group_id)
     except KafkaError as exc:
@@ -151,7 +178,7 @@ def not_coordinator(broker: BrokerServer, group_id: str) -> ErrorCode | None:
     return None
 
 
-def coordinator_error(broker: BrokerServer, group_id: str | None = None) -> ErrorCode | None:
+def coordinator_error(broker: GroupCoordination, group_id: str | None = None) -> ErrorCode | None:
     """COORDINATOR_NOT_AVAILABLE (or similar) when group state cannot be stored yet;
     NOT_COORDINATOR when another broker coordinates ``group_id``."""
     try:
@@ -163,7 +190,9 @@ def coordinator_error(broker: BrokerServer, group_id: str | None = None) -> Erro
     return None
 
 
-async def handle_join_group(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+async def handle_join_group(
+    broker: GroupMembershipCollaborators, ctx: RequestContext, request: Any
+) -> Any:
     header = ctx.header
     module = response_module(keys.JOIN_GROUP_KEY, header.api_version)
     unavailable = group_refused(broker, ctx, request.group_id) or coordinator_error(
@@ -223,7 +252,9 @@ async def handle_join_group(broker: BrokerServer, ctx: RequestContext, request: 
     )
 
 
-async def handle_sync_group(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+async def handle_sync_group(
+    broker: GroupMembershipCollaborators, ctx: RequestContext, request: Any
+) -> Any:
     header = ctx.header
     module = response_module(keys.SYNC_GROUP_KEY, header.api_version)
     unavailable = group_refused(broker, ctx, request.group_id) or coordinator_error(
@@ -261,7 +292,9 @@ async def handle_sync_group(broker: BrokerServer, ctx: RequestContext, request: 
     )
 
 
-def handle_heartbeat(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+def handle_heartbeat(
+    broker: GroupMembershipCollaborators, ctx: RequestContext, request: Any
+) -> Any:
     header = ctx.header
     module = response_module(keys.HEARTBEAT_KEY, header.api_version)
     error = (
@@ -277,7 +310,9 @@ def handle_heartbeat(broker: BrokerServer, ctx: RequestContext, request: Any) ->
     return build(module.HeartbeatResponse, throttle_time=ZERO, error_code=error)
 
 
-def handle_leave_group(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+def handle_leave_group(
+    broker: GroupMembershipCollaborators, ctx: RequestContext, request: Any
+) -> Any:
     header = ctx.header
     module = response_module(keys.LEAVE_GROUP_KEY, header.api_version)
     if header.api_version >= 3:

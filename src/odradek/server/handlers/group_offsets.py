@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kio.schema.errors import ErrorCode
 
@@ -14,6 +14,7 @@ from odradek.protocol import api_versions as keys
 from odradek.protocol.codec import build, response_module
 from odradek.security.acl import AclOperation, ResourceType
 from odradek.server.authorization import authorize, denied
+from odradek.server.collaborators import GroupCoordination, HasMetadataStore
 from odradek.server.handlers.group_membership import (
     coordinator_error,
     group_refused,
@@ -21,13 +22,19 @@ from odradek.server.handlers.group_membership import (
 )
 
 if TYPE_CHECKING:
-    from odradek.server.broker import BrokerServer
     from odradek.server.request_context import RequestContext
+
+
+class GroupOffsetsCollaborators(GroupCoordination, HasMetadataStore, Protocol):
+    """What OffsetCommit, OffsetFetch and OffsetDelete read from the broker."""
+
 
 ZERO = timedelta(0)
 
 
-def handle_offset_commit(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+def handle_offset_commit(
+    broker: GroupOffsetsCollaborators, ctx: RequestContext, request: Any
+) -> Any:
     header = ctx.header
     module = response_module(keys.OFFSET_COMMIT_KEY, header.api_version)
     offsets = {
@@ -67,7 +74,9 @@ def handle_offset_commit(broker: BrokerServer, ctx: RequestContext, request: Any
     return _commit_response(module, request, results)
 
 
-def _needs_member_epoch(broker: BrokerServer, request: Any, version: int) -> ErrorCode | None:
+def _needs_member_epoch(
+    broker: GroupOffsetsCollaborators, request: Any, version: int
+) -> ErrorCode | None:
     """A member of a consumer-protocol group commits with OffsetCommit v9+, whose generation
     is its member epoch: older versions get UNSUPPORTED_VERSION, as in Kafka. A classic
     member of a consumer group (KIP-848's online migration) commits with any version."""
@@ -99,13 +108,15 @@ def _commit_response(module: Any, request: Any, results: dict[tuple[str, int], E
     return build(module.OffsetCommitResponse, throttle_time=ZERO, topics=topics)
 
 
-def _unreadable(broker: BrokerServer, ctx: RequestContext, topics: Any) -> frozenset[str]:
+def _unreadable(
+    broker: GroupOffsetsCollaborators, ctx: RequestContext, topics: Any
+) -> frozenset[str]:
     """The topics (of a commit or an offset deletion) the principal may not READ."""
     return denied(ctx, broker, AclOperation.READ, ResourceType.TOPIC, (t.name for t in topics))
 
 
 def _commit_refusal(
-    broker: BrokerServer, key: tuple[str, int], unreadable: frozenset[str]
+    broker: GroupOffsetsCollaborators, key: tuple[str, int], unreadable: frozenset[str]
 ) -> ErrorCode | None:
     """Why offsets of a partition cannot be committed or deleted: a topic the principal may
     not READ, or a partition that does not exist (Kafka answers both before the coordinator
@@ -117,7 +128,9 @@ def _commit_refusal(
     return None
 
 
-def handle_offset_fetch(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+def handle_offset_fetch(
+    broker: GroupOffsetsCollaborators, ctx: RequestContext, request: Any
+) -> Any:
     header = ctx.header
     module = response_module(keys.OFFSET_FETCH_KEY, header.api_version)
     unavailable = coordinator_error(broker)
@@ -150,7 +163,7 @@ def handle_offset_fetch(broker: BrokerServer, ctx: RequestContext, request: Any)
     return build(module.OffsetFetchResponse, throttle_time=ZERO, topics=topics, error_code=error)
 
 
-def _stale_member(broker: BrokerServer, group: Any) -> ErrorCode | None:
+def _stale_member(broker: GroupOffsetsCollaborators, group: Any) -> ErrorCode | None:
     """OffsetFetch v9 from a member of a consumer-protocol group: UNKNOWN_MEMBER_ID or
     STALE_MEMBER_EPOCH unless it is a member at its current epoch (KIP-848)."""
     consumer_group = broker.groups.coordinator.consumer_group(group.group_id)
@@ -162,7 +175,7 @@ def _stale_member(broker: BrokerServer, group: Any) -> ErrorCode | None:
 
 
 def _fetch_group(
-    broker: BrokerServer,
+    broker: GroupOffsetsCollaborators,
     ctx: RequestContext,
     module: Any,
     group_id: str,
@@ -180,7 +193,7 @@ def _fetch_group(
 
 
 def _fetch_topics(
-    broker: BrokerServer,
+    broker: GroupOffsetsCollaborators,
     ctx: RequestContext,
     module: Any,
     group_id: str,
@@ -238,7 +251,9 @@ def _fetch_topics(
 
 
 def _undescribable(
-    broker: BrokerServer, ctx: RequestContext, partitions: Iterable[tuple[str, int]] | None
+    broker: GroupOffsetsCollaborators,
+    ctx: RequestContext,
+    partitions: Iterable[tuple[str, int]] | None,
 ) -> frozenset[str]:
     """The topics of ``partitions`` whose offsets the principal may not see: those it may
     not DESCRIBE (left out of "all offsets", TOPIC_AUTHORIZATION_FAILED when asked for)."""
@@ -259,7 +274,9 @@ def _fetched(
     )
 
 
-def handle_offset_delete(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+def handle_offset_delete(
+    broker: GroupOffsetsCollaborators, ctx: RequestContext, request: Any
+) -> Any:
     header = ctx.header
     module = response_module(keys.OFFSET_DELETE_KEY, header.api_version)
     wanted = [(t.name, p.partition_index) for t in request.topics for p in t.partitions]
@@ -304,7 +321,7 @@ def handle_offset_delete(broker: BrokerServer, ctx: RequestContext, request: Any
     return build(module.OffsetDeleteResponse, error_code=error, throttle_time=ZERO, topics=topics)
 
 
-def _partition_exists(broker: BrokerServer, key: tuple[str, int]) -> bool:
+def _partition_exists(broker: GroupOffsetsCollaborators, key: tuple[str, int]) -> bool:
     """Kafka answers UNKNOWN_TOPIC_OR_PARTITION for offsets of partitions that do not exist
     before the coordinator sees them."""
     topic = broker.metadata_store.topics.get(key[0])
