@@ -8,7 +8,7 @@ event loop)."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kio.schema.errors import ErrorCode
 
@@ -17,13 +17,24 @@ from odradek.protocol.api_versions import INIT_PRODUCER_ID_KEY
 from odradek.protocol.codec import build, response_module
 from odradek.security.acl import AclOperation, ResourceType
 from odradek.server.authorization import authorize, authorize_any
+from odradek.server.collaborators import TxnCoordination
 
 if TYPE_CHECKING:
-    from odradek.server.broker import BrokerServer
+    from odradek.coordinator.producer_ids import ProducerIdManager
     from odradek.server.request_context import RequestContext
 
 
-def handle_init_producer_id(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+class ProducerIdCollaborators(TxnCoordination, Protocol):
+    """What InitProducerId reads from the broker: the producer id blocks and the transaction
+    coordinator."""
+
+    @property
+    def producer_ids(self) -> ProducerIdManager: ...
+
+
+def handle_init_producer_id(
+    broker: ProducerIdCollaborators, ctx: RequestContext, request: Any
+) -> Any:
     refused = _refusal(broker, ctx, request.transactional_id)
     if refused is not None:
         return build(
@@ -39,7 +50,7 @@ def handle_init_producer_id(broker: BrokerServer, ctx: RequestContext, request: 
 
 
 def _refusal(
-    broker: BrokerServer, ctx: RequestContext, transactional_id: str | None
+    broker: ProducerIdCollaborators, ctx: RequestContext, transactional_id: str | None
 ) -> ErrorCode | None:
     """A transactional producer needs WRITE on its transactional id; an idempotent one
     IDEMPOTENT_WRITE on the cluster or, since KIP-679, WRITE on some topic."""
@@ -58,13 +69,15 @@ def _refusal(
     return ErrorCode.cluster_authorization_failed
 
 
-async def _after_reserving(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+async def _after_reserving(
+    broker: ProducerIdCollaborators, ctx: RequestContext, request: Any
+) -> Any:
     await broker.producer_ids.reserve()
     # No await from here on: the reserved id is this request's, should it need one.
     return _init_producer_id(broker, ctx, request)
 
 
-def _init_producer_id(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+def _init_producer_id(broker: ProducerIdCollaborators, ctx: RequestContext, request: Any) -> Any:
     header = ctx.header
     module = response_module(INIT_PRODUCER_ID_KEY, header.api_version)
     if request.transactional_id is not None:

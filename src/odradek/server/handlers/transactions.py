@@ -5,7 +5,7 @@ WriteTxnMarkers, DescribeTransactions, ListTransactions and DescribeProducers.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kio.schema.errors import ErrorCode
 
@@ -23,10 +23,25 @@ from odradek.server.authorization import (
     authorized,
     denied,
 )
+from odradek.server.collaborators import (
+    GroupCoordination,
+    HasClock,
+    HasMetadataStore,
+    HasReplicaManager,
+    TxnCoordination,
+)
 
 if TYPE_CHECKING:
-    from odradek.server.broker import BrokerServer
     from odradek.server.request_context import RequestContext
+
+
+class TransactionCollaborators(
+    TxnCoordination, GroupCoordination, HasClock, HasMetadataStore, HasReplicaManager, Protocol
+):
+    """What the transaction requests (AddPartitionsToTxn, AddOffsetsToTxn, EndTxn,
+    TxnOffsetCommit, WriteTxnMarkers, DescribeTransactions, ListTransactions,
+    DescribeProducers) read from the broker."""
+
 
 ZERO = timedelta(0)
 E = ErrorCode
@@ -41,7 +56,9 @@ def legacy_fenced(error: ErrorCode, version: int, first_version: int) -> ErrorCo
     )
 
 
-def _txn_unavailable(broker: BrokerServer, transactional_id: str | None = None) -> ErrorCode | None:
+def _txn_unavailable(
+    broker: TransactionCollaborators, transactional_id: str | None = None
+) -> ErrorCode | None:
     try:
         broker.txns.ensure_txn_topic()
         if transactional_id is not None:
@@ -52,7 +69,7 @@ def _txn_unavailable(broker: BrokerServer, transactional_id: str | None = None) 
 
 
 def _txn_refused(
-    broker: BrokerServer, ctx: RequestContext, transactional_id: str
+    broker: TransactionCollaborators, ctx: RequestContext, transactional_id: str
 ) -> ErrorCode | None:
     """TRANSACTIONAL_ID_AUTHORIZATION_FAILED unless the principal may WRITE the id."""
     if authorize(ctx, broker, AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, transactional_id):
@@ -60,14 +77,18 @@ def _txn_refused(
     return E.transactional_id_authorization_failed
 
 
-def _group_refused(broker: BrokerServer, ctx: RequestContext, group_id: str) -> ErrorCode | None:
+def _group_refused(
+    broker: TransactionCollaborators, ctx: RequestContext, group_id: str
+) -> ErrorCode | None:
     """GROUP_AUTHORIZATION_FAILED unless the principal may READ the group."""
     if authorize(ctx, broker, AclOperation.READ, ResourceType.GROUP, group_id):
         return None
     return E.group_authorization_failed
 
 
-def handle_add_partitions_to_txn(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+def handle_add_partitions_to_txn(
+    broker: TransactionCollaborators, ctx: RequestContext, request: Any
+) -> Any:
     header = ctx.header
     module = response_module(keys.ADD_PARTITIONS_TO_TXN_KEY, header.api_version)
     wanted = [TopicPartition(t.name, p) for t in request.v3_and_below_topics for p in t.partitions]
@@ -115,7 +136,7 @@ def handle_add_partitions_to_txn(broker: BrokerServer, ctx: RequestContext, requ
 
 
 def _unwritable(
-    broker: BrokerServer, ctx: RequestContext, wanted: list[TopicPartition]
+    broker: TransactionCollaborators, ctx: RequestContext, wanted: list[TopicPartition]
 ) -> frozenset[str]:
     """The topics the principal may not add to a transaction: those it may not WRITE, and
     the internal topics (as Kafka, which never authorizes them here)."""
@@ -126,7 +147,9 @@ def _unwritable(
     return refused | (topics & INTERNAL_TOPICS)
 
 
-def handle_add_offsets_to_txn(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+def handle_add_offsets_to_txn(
+    broker: TransactionCollaborators, ctx: RequestContext, request: Any
+) -> Any:
     header = ctx.header
     module = response_module(keys.ADD_OFFSETS_TO_TXN_KEY, header.api_version)
     error = (
@@ -156,7 +179,7 @@ def handle_add_offsets_to_txn(broker: BrokerServer, ctx: RequestContext, request
     )
 
 
-def handle_end_txn(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+def handle_end_txn(broker: TransactionCollaborators, ctx: RequestContext, request: Any) -> Any:
     header = ctx.header
     module = response_module(keys.END_TXN_KEY, header.api_version)
     error = (
@@ -177,7 +200,9 @@ def handle_end_txn(broker: BrokerServer, ctx: RequestContext, request: Any) -> A
     )
 
 
-def handle_txn_offset_commit(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+def handle_txn_offset_commit(
+    broker: TransactionCollaborators, ctx: RequestContext, request: Any
+) -> Any:
     header = ctx.header
     module = response_module(keys.TXN_OFFSET_COMMIT_KEY, header.api_version)
     offsets = {
@@ -213,7 +238,7 @@ def handle_txn_offset_commit(broker: BrokerServer, ctx: RequestContext, request:
 
 
 def _txn_commit(
-    broker: BrokerServer,
+    broker: TransactionCollaborators,
     ctx: RequestContext,
     request: Any,
     offsets: dict[tuple[str, int], OffsetCommit],
@@ -245,7 +270,9 @@ def _txn_commit(
     return results
 
 
-def handle_write_txn_markers(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+def handle_write_txn_markers(
+    broker: TransactionCollaborators, ctx: RequestContext, request: Any
+) -> Any:
     header = ctx.header
     module = response_module(keys.WRITE_TXN_MARKERS_KEY, header.api_version)
     allowed = authorize(ctx, broker, AclOperation.CLUSTER_ACTION, ResourceType.CLUSTER)
@@ -284,7 +311,9 @@ def handle_write_txn_markers(broker: BrokerServer, ctx: RequestContext, request:
     return build(module.WriteTxnMarkersResponse, markers=tuple(markers))
 
 
-def handle_describe_transactions(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+def handle_describe_transactions(
+    broker: TransactionCollaborators, ctx: RequestContext, request: Any
+) -> Any:
     header = ctx.header
     module = response_module(keys.DESCRIBE_TRANSACTIONS_KEY, header.api_version)
     states = []
@@ -339,7 +368,9 @@ def handle_describe_transactions(broker: BrokerServer, ctx: RequestContext, requ
     )
 
 
-def handle_list_transactions(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+def handle_list_transactions(
+    broker: TransactionCollaborators, ctx: RequestContext, request: Any
+) -> Any:
     header = ctx.header
     module = response_module(keys.LIST_TRANSACTIONS_KEY, header.api_version)
     known = {
@@ -382,7 +413,9 @@ def handle_list_transactions(broker: BrokerServer, ctx: RequestContext, request:
     )
 
 
-def handle_describe_producers(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+def handle_describe_producers(
+    broker: TransactionCollaborators, ctx: RequestContext, request: Any
+) -> Any:
     header = ctx.header
     module = response_module(keys.DESCRIBE_PRODUCERS_KEY, header.api_version)
     unreadable = denied(
@@ -432,6 +465,6 @@ def handle_describe_producers(broker: BrokerServer, ctx: RequestContext, request
     return build(module.DescribeProducersResponse, throttle_time=ZERO, topics=tuple(topics))
 
 
-def _partition_exists(broker: BrokerServer, tp: TopicPartition) -> bool:
+def _partition_exists(broker: TransactionCollaborators, tp: TopicPartition) -> bool:
     topic = broker.metadata_store.topics.get(tp.topic)
     return topic is not None and 0 <= tp.partition < topic.partitions
