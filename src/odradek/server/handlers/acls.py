@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import timedelta
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from kio.schema.errors import ErrorCode
 
@@ -32,10 +32,16 @@ from odradek.security.acl import (
     validate_acl_filter,
 )
 from odradek.server.authorization import CLUSTER_AUTHORIZATION_FAILED, authorize
+from odradek.server.collaborators import Authorizing, HasMetadataStore
 
 if TYPE_CHECKING:
-    from odradek.server.broker import BrokerServer
     from odradek.server.request_context import RequestContext
+
+
+class AclCollaborators(Authorizing, HasMetadataStore, Protocol):
+    """What CreateAcls, DescribeAcls and DeleteAcls read from the broker: the authorizer and
+    the metadata store that keeps the ACLs."""
+
 
 ZERO = timedelta(0)
 NO_AUTHORIZER = "No Authorizer is configured."
@@ -55,7 +61,7 @@ def _code(enum: type[_E], value: int) -> _E:
         return enum["UNKNOWN"]
 
 
-def _refusal(broker: BrokerServer, ctx: RequestContext, operation: AclOperation) -> _Outcome:
+def _refusal(broker: AclCollaborators, ctx: RequestContext, operation: AclOperation) -> _Outcome:
     """Why the request may not touch ACLs: CLUSTER_AUTHORIZATION_FAILED without the
     operation on the cluster, SECURITY_DISABLED without an authorizer; else none."""
     if not authorize(ctx, broker, operation, ResourceType.CLUSTER):
@@ -68,7 +74,7 @@ def _refusal(broker: BrokerServer, ctx: RequestContext, operation: AclOperation)
 # -- CreateAcls -------------------------------------------------------------------------------
 
 
-async def handle_create_acls(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+async def handle_create_acls(broker: AclCollaborators, ctx: RequestContext, request: Any) -> Any:
     module = response_module(keys.CREATE_ACLS_KEY, ctx.header.api_version)
     refused = _refusal(broker, ctx, AclOperation.ALTER)
     bindings = [_binding(creation) for creation in request.creations]
@@ -120,7 +126,7 @@ def _binding(creation: Any) -> AclBinding:
 # -- DescribeAcls -----------------------------------------------------------------------------
 
 
-def handle_describe_acls(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+def handle_describe_acls(broker: AclCollaborators, ctx: RequestContext, request: Any) -> Any:
     module = response_module(keys.DESCRIBE_ACLS_KEY, ctx.header.api_version)
     code, message = _refusal(broker, ctx, AclOperation.DESCRIBE)
     if code is ErrorCode.security_disabled:
@@ -189,7 +195,7 @@ def _filter(item: Any) -> AclBindingFilter:
 # -- DeleteAcls -------------------------------------------------------------------------------
 
 
-async def handle_delete_acls(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+async def handle_delete_acls(broker: AclCollaborators, ctx: RequestContext, request: Any) -> Any:
     module = response_module(keys.DELETE_ACLS_KEY, ctx.header.api_version)
     refused = _refusal(broker, ctx, AclOperation.ALTER)
     outcomes: list[_Outcome] = [refused] * len(request.filters)
@@ -221,7 +227,7 @@ async def handle_delete_acls(broker: BrokerServer, ctx: RequestContext, request:
 
 
 async def _delete(
-    broker: BrokerServer,
+    broker: AclCollaborators,
     filters: list[tuple[int, AclBindingFilter]],
     matched: list[list[tuple[AclBinding, _Outcome]]],
 ) -> None:

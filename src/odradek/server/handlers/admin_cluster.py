@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kio.schema.errors import ErrorCode
 
@@ -16,17 +16,27 @@ from odradek.server.authorization import (
     authorize,
     cluster_authorized_operations,
 )
+from odradek.server.collaborators import Authorizing, HasLogManager, LeaderDiscovery
 
 if TYPE_CHECKING:
-    from odradek.server.broker import BrokerServer
     from odradek.server.request_context import RequestContext
+
+
+class AdminClusterCollaborators(Authorizing, LeaderDiscovery, HasLogManager, Protocol):
+    """What DescribeCluster and DescribeLogDirs read from the broker."""
+
+    @property
+    def cluster_id(self) -> str: ...
+
 
 ZERO = timedelta(0)
 BROKERS_ENDPOINT = 1
 UNKNOWN_VOLUME_BYTES = -1  # DescribeLogDirs' total/usable bytes when not known
 
 
-def handle_describe_cluster(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+def handle_describe_cluster(
+    broker: AdminClusterCollaborators, ctx: RequestContext, request: Any
+) -> Any:
     header = ctx.header
     module = response_module(keys.DESCRIBE_CLUSTER_KEY, header.api_version)
     endpoint_type = getattr(request, "endpoint_type", BROKERS_ENDPOINT)
@@ -70,7 +80,9 @@ def handle_describe_cluster(broker: BrokerServer, ctx: RequestContext, request: 
     )
 
 
-def handle_describe_log_dirs(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+def handle_describe_log_dirs(
+    broker: AdminClusterCollaborators, ctx: RequestContext, request: Any
+) -> Any:
     header = ctx.header
     module = response_module(keys.DESCRIBE_LOG_DIRS_KEY, header.api_version)
     if not authorize(ctx, broker, AclOperation.DESCRIBE, ResourceType.CLUSTER):

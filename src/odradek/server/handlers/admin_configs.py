@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kio.schema.errors import ErrorCode
 
@@ -22,11 +22,18 @@ from odradek.server.authorization import (
     TOPIC_AUTHORIZATION_FAILED,
     authorize,
 )
+from odradek.server.collaborators import Authorizing, HasConfigManager, HasMetadataStore, HasNodeId
 from odradek.telemetry import configs as client_metrics
 
 if TYPE_CHECKING:
-    from odradek.server.broker import BrokerServer
     from odradek.server.request_context import RequestContext
+
+
+class AdminConfigsCollaborators(
+    Authorizing, HasConfigManager, HasMetadataStore, HasNodeId, Protocol
+):
+    """What DescribeConfigs, AlterConfigs and IncrementalAlterConfigs read from the broker."""
+
 
 ZERO = timedelta(0)
 TOPIC = 2
@@ -35,7 +42,9 @@ BROKER_LOGGER = 8
 CLIENT_METRICS = client_metrics.RESOURCE_TYPE
 
 
-def handle_describe_configs(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+def handle_describe_configs(
+    broker: AdminConfigsCollaborators, ctx: RequestContext, request: Any
+) -> Any:
     header = ctx.header
     module = response_module(keys.DESCRIBE_CONFIGS_KEY, header.api_version)
     synonyms = bool(getattr(request, "include_synonyms", False))
@@ -68,7 +77,7 @@ def handle_describe_configs(broker: BrokerServer, ctx: RequestContext, request: 
 
 
 def _refusal(
-    broker: BrokerServer, ctx: RequestContext, operation: AclOperation, resource: Any
+    broker: AdminConfigsCollaborators, ctx: RequestContext, operation: AclOperation, resource: Any
 ) -> tuple[ErrorCode, str] | None:
     """The error for a resource whose configs the principal may not DESCRIBE_CONFIGS or
     ALTER_CONFIGS: a topic's are the topic's to grant, a broker's and a client-metrics
@@ -84,7 +93,7 @@ def _refusal(
     return None
 
 
-def _describe(broker: BrokerServer, resource: Any) -> list[ConfigEntry]:
+def _describe(broker: AdminConfigsCollaborators, resource: Any) -> list[ConfigEntry]:
     from odradek.common.errors import InvalidRequestError
 
     wanted = resource.configuration_keys
@@ -128,7 +137,7 @@ def _consistent_ids(entries: list[ConfigEntry], node_id: int) -> list[ConfigEntr
 
 
 def _describe_client_metrics(
-    broker: BrokerServer, name: str, wanted: tuple[str, ...] | None
+    broker: AdminConfigsCollaborators, name: str, wanted: tuple[str, ...] | None
 ) -> list[ConfigEntry]:
     """The keys a client-metrics resource sets (none for a resource that does not exist)."""
     client_metrics.check_name(name)
@@ -173,7 +182,9 @@ def _entry(
     )
 
 
-async def handle_alter_configs(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+async def handle_alter_configs(
+    broker: AdminConfigsCollaborators, ctx: RequestContext, request: Any
+) -> Any:
     header = ctx.header
     module = response_module(keys.ALTER_CONFIGS_KEY, header.api_version)
     responses = await _alter_resources(
@@ -183,7 +194,7 @@ async def handle_alter_configs(broker: BrokerServer, ctx: RequestContext, reques
 
 
 async def handle_incremental_alter_configs(
-    broker: BrokerServer, ctx: RequestContext, request: Any
+    broker: AdminConfigsCollaborators, ctx: RequestContext, request: Any
 ) -> Any:
     header = ctx.header
     module = response_module(keys.INCREMENTAL_ALTER_CONFIGS_KEY, header.api_version)
@@ -194,7 +205,7 @@ async def handle_incremental_alter_configs(
 
 
 async def _alter_resources(
-    broker: BrokerServer,
+    broker: AdminConfigsCollaborators,
     ctx: RequestContext,
     module: Any,
     request: Any,
@@ -224,7 +235,7 @@ async def _alter_resources(
 
 
 async def _alter(
-    broker: BrokerServer,
+    broker: AdminConfigsCollaborators,
     resource: Any,
     ops: list[tuple[str, int, str | None]],
     validate_only: bool,
@@ -262,7 +273,7 @@ async def _alter(
 
 
 async def _alter_client_metrics(
-    broker: BrokerServer,
+    broker: AdminConfigsCollaborators,
     name: str,
     ops: list[tuple[str, int, str | None]],
     validate_only: bool,

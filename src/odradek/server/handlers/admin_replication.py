@@ -6,7 +6,7 @@ only replica is always the preferred leader)."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from kio.schema.errors import ErrorCode
 
@@ -18,10 +18,16 @@ from odradek.protocol import api_versions as keys
 from odradek.protocol.codec import build, response_module
 from odradek.security.acl import AclOperation, ResourceType
 from odradek.server.authorization import CLUSTER_AUTHORIZATION_FAILED, authorize
+from odradek.server.collaborators import Authorizing, HasCluster
 
 if TYPE_CHECKING:
-    from odradek.server.broker import BrokerServer
     from odradek.server.request_context import RequestContext
+
+
+class AdminReplicationCollaborators(Authorizing, HasCluster, Protocol):
+    """What ElectLeaders and the partition reassignment requests read from the broker: the
+    cluster membership, which answers them."""
+
 
 ZERO = timedelta(0)
 PREFERRED, UNCLEAN = 0, 1
@@ -31,7 +37,9 @@ T = TypeVar("T")
 # -- ElectLeaders ---------------------------------------------------------------------------
 
 
-async def handle_elect_leaders(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+async def handle_elect_leaders(
+    broker: AdminReplicationCollaborators, ctx: RequestContext, request: Any
+) -> Any:
     header = ctx.header
     module = response_module(keys.ELECT_LEADERS_KEY, header.api_version)
     unclean = getattr(request, "election_type", PREFERRED) == UNCLEAN
@@ -86,7 +94,7 @@ async def handle_elect_leaders(broker: BrokerServer, ctx: RequestContext, reques
 
 
 async def handle_alter_partition_reassignments(
-    broker: BrokerServer, ctx: RequestContext, request: Any
+    broker: AdminReplicationCollaborators, ctx: RequestContext, request: Any
 ) -> Any:
     header = ctx.header
     module = response_module(keys.ALTER_PARTITION_REASSIGNMENTS_KEY, header.api_version)
@@ -135,7 +143,7 @@ async def handle_alter_partition_reassignments(
 
 
 async def handle_list_partition_reassignments(
-    broker: BrokerServer, ctx: RequestContext, request: Any
+    broker: AdminReplicationCollaborators, ctx: RequestContext, request: Any
 ) -> Any:
     header = ctx.header
     module = response_module(keys.LIST_PARTITION_REASSIGNMENTS_KEY, header.api_version)

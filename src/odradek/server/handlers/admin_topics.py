@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kio.schema.errors import ErrorCode
 
@@ -19,16 +19,38 @@ from odradek.server.authorization import (
     authorized_operations,
     denied,
 )
+from odradek.server.collaborators import (
+    Authorizing,
+    HasAdminManager,
+    HasLogManager,
+    HasMetadataStore,
+    HasNodeId,
+    HasReplicaManager,
+)
 
 if TYPE_CHECKING:
-    from odradek.server.broker import BrokerServer
     from odradek.server.request_context import RequestContext
+
+
+class AdminTopicsCollaborators(
+    Authorizing,
+    HasAdminManager,
+    HasLogManager,
+    HasMetadataStore,
+    HasNodeId,
+    HasReplicaManager,
+    Protocol,
+):
+    """What CreatePartitions, DeleteRecords and DescribeTopicPartitions read from the broker."""
+
 
 ZERO = timedelta(0)
 HIGH_WATERMARK = -1
 
 
-async def handle_create_partitions(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+async def handle_create_partitions(
+    broker: AdminTopicsCollaborators, ctx: RequestContext, request: Any
+) -> Any:
     header = ctx.header
     module = response_module(keys.CREATE_PARTITIONS_KEY, header.api_version)
     names = [t.name for t in request.topics]
@@ -66,7 +88,9 @@ async def handle_create_partitions(broker: BrokerServer, ctx: RequestContext, re
     return build(module.CreatePartitionsResponse, throttle_time=ZERO, results=tuple(results))
 
 
-def handle_delete_records(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+def handle_delete_records(
+    broker: AdminTopicsCollaborators, ctx: RequestContext, request: Any
+) -> Any:
     header = ctx.header
     module = response_module(keys.DELETE_RECORDS_KEY, header.api_version)
     topics = []
@@ -105,7 +129,7 @@ def handle_delete_records(broker: BrokerServer, ctx: RequestContext, request: An
 
 
 def handle_describe_topic_partitions(
-    broker: BrokerServer, ctx: RequestContext, request: Any
+    broker: AdminTopicsCollaborators, ctx: RequestContext, request: Any
 ) -> Any:
     header = ctx.header
     module = response_module(keys.DESCRIBE_TOPIC_PARTITIONS_KEY, header.api_version)
@@ -174,7 +198,7 @@ def _described(
     )
 
 
-def _partition(module: Any, broker: BrokerServer, tp: TopicPartition) -> Any:
+def _partition(module: Any, broker: AdminTopicsCollaborators, tp: TopicPartition) -> Any:
     node = broker.node_id
     log_obj = broker.log_manager.logs.get(tp)  # None: in an offline log dir (KIP-112)
     return build(

@@ -8,7 +8,7 @@ import struct
 from collections.abc import Mapping
 from datetime import timedelta
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kio.schema.errors import ErrorCode
 
@@ -19,10 +19,14 @@ from odradek.protocol.api_versions import (
     SUPPORTED_APIS,
 )
 from odradek.protocol.codec import RequestHeader, build, encode_response, response_module
+from odradek.server.collaborators import HasConfig
 
 if TYPE_CHECKING:
-    from odradek.server.broker import BrokerServer
     from odradek.server.request_context import RequestContext
+
+
+class ApiVersionsCollaborators(HasConfig, Protocol):
+    """What ApiVersions reads from the broker: the config that hides APIs it has turned off."""
 
 
 # KIP-511: a client software name or version is letters, digits, '-' and '.', beginning and
@@ -90,13 +94,13 @@ def encoded_api_versions(
     return None
 
 
-def hidden_apis(broker: BrokerServer) -> frozenset[int]:
+def hidden_apis(broker: ApiVersionsCollaborators) -> frozenset[int]:
     """The APIs this broker's config turns off."""
     protocols = broker.config.get("group.coordinator.rebalance.protocols") or ()
     return NOT_HIDDEN if "consumer" in protocols else CONSUMER_PROTOCOL_APIS
 
 
-def handle_api_versions(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+def handle_api_versions(broker: ApiVersionsCollaborators, ctx: RequestContext, request: Any) -> Any:
     """The supported version ranges; INVALID_REQUEST with no ranges, as Kafka answers, for an
     invalid client software name or version (the connection stays open). A valid one is kept
     as the connection's client information."""

@@ -5,7 +5,7 @@ them, as the configs of the ``users/<user>``, ``clients/<client-id>`` and
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kio.schema.errors import ErrorCode
 
@@ -20,10 +20,15 @@ from odradek.security.client_quotas import (
     sanitize,
 )
 from odradek.server.authorization import CLUSTER_AUTHORIZATION_FAILED, authorize
+from odradek.server.collaborators import Authorizing, HasMetadataStore
 
 if TYPE_CHECKING:
-    from odradek.server.broker import BrokerServer
     from odradek.server.request_context import RequestContext
+
+
+class ClientQuotasCollaborators(Authorizing, HasMetadataStore, Protocol):
+    """What DescribeClientQuotas and AlterClientQuotas read from the broker."""
+
 
 ZERO = timedelta(0)
 USER, CLIENT_ID = "user", "client-id"
@@ -65,7 +70,9 @@ def parse_entity_path(path: str) -> Entity | None:
 # -- DescribeClientQuotas ------------------------------------------------------------------------
 
 
-def handle_describe_client_quotas(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+def handle_describe_client_quotas(
+    broker: ClientQuotasCollaborators, ctx: RequestContext, request: Any
+) -> Any:
     module = response_module(DESCRIBE_CLIENT_QUOTAS_KEY, ctx.header.api_version)
 
     def response(error: ErrorCode, message: str | None, entries: tuple[Any, ...] | None) -> Any:
@@ -140,7 +147,7 @@ def _matches(entity: Entity, filters: dict[str, tuple[int, str | None]], strict:
 
 
 async def handle_alter_client_quotas(
-    broker: BrokerServer, ctx: RequestContext, request: Any
+    broker: ClientQuotasCollaborators, ctx: RequestContext, request: Any
 ) -> Any:
     module = response_module(ALTER_CLIENT_QUOTAS_KEY, ctx.header.api_version)
     allowed = authorize(ctx, broker, AclOperation.ALTER_CONFIGS, ResourceType.CLUSTER)
@@ -170,7 +177,7 @@ async def handle_alter_client_quotas(
     return build(module.AlterClientQuotasResponse, throttle_time=ZERO, entries=tuple(results))
 
 
-def _altered(broker: BrokerServer, entry: Any) -> tuple[str, dict[str, str]]:
+def _altered(broker: ClientQuotasCollaborators, entry: Any) -> tuple[str, dict[str, str]]:
     """The entity's path and its configs after the entry's operations (Kafka's checks)."""
     entity: Entity = {}
     for item in entry.entity:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import weakref
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kio.schema.errors import ErrorCode
 
@@ -16,13 +16,23 @@ from odradek.protocol import api_versions as keys
 from odradek.protocol.codec import build, response_module
 from odradek.security.acl import AclOperation, ResourceType
 from odradek.server.authorization import authorize
+from odradek.server.collaborators import Authorizing, HasClock, HasConfig, HasMetadataStore
 from odradek.telemetry import configs as cm
 from odradek.telemetry.manager import ClientMetricsManager
 from odradek.telemetry.series import TelemetryCollector
 
 if TYPE_CHECKING:
-    from odradek.server.broker import BrokerServer
+    from odradek.observability.http import MetricsEndpoint
     from odradek.server.request_context import RequestContext
+
+
+class TelemetryCollaborators(Authorizing, HasClock, HasConfig, HasMetadataStore, Protocol):
+    """What the KIP-714 requests read from the broker, with the metrics endpoint the pushed
+    series are exported to."""
+
+    @property
+    def metrics_endpoint(self) -> MetricsEndpoint | None: ...
+
 
 ZERO = timedelta(0)
 
@@ -31,7 +41,7 @@ class _BrokerTelemetry:
     """A broker's manager, and whether its series are on the metrics endpoint yet (the
     endpoint starts after the listeners)."""
 
-    def __init__(self, broker: BrokerServer) -> None:
+    def __init__(self, broker: TelemetryCollaborators) -> None:
         store = broker.metadata_store
         self.manager = ClientMetricsManager(
             lambda: store.entity_configs, int(broker.config.get("telemetry.max.bytes"))
@@ -42,7 +52,7 @@ class _BrokerTelemetry:
     def now_ms(self) -> int:
         return int(self._clock.monotonic() * 1000)
 
-    def export(self, broker: BrokerServer) -> None:
+    def export(self, broker: TelemetryCollaborators) -> None:
         endpoint = broker.metrics_endpoint
         if self.exported or endpoint is None:
             return
@@ -53,10 +63,12 @@ class _BrokerTelemetry:
         self.exported = True
 
 
-_BROKERS: weakref.WeakKeyDictionary[BrokerServer, _BrokerTelemetry] = weakref.WeakKeyDictionary()
+_BROKERS: weakref.WeakKeyDictionary[TelemetryCollaborators, _BrokerTelemetry] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def _telemetry(broker: BrokerServer) -> _BrokerTelemetry:
+def _telemetry(broker: TelemetryCollaborators) -> _BrokerTelemetry:
     telemetry = _BROKERS.get(broker)
     if telemetry is None:
         telemetry = _BROKERS[broker] = _BrokerTelemetry(broker)
@@ -77,7 +89,7 @@ def _client(ctx: RequestContext) -> dict[str, str]:
 
 
 def handle_get_telemetry_subscriptions(
-    broker: BrokerServer, ctx: RequestContext, request: Any
+    broker: TelemetryCollaborators, ctx: RequestContext, request: Any
 ) -> Any:
     module = response_module(keys.GET_TELEMETRY_SUBSCRIPTIONS_KEY, ctx.header.api_version)
     telemetry = _telemetry(broker)
@@ -98,7 +110,7 @@ def handle_get_telemetry_subscriptions(
     )
 
 
-def handle_push_telemetry(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+def handle_push_telemetry(broker: TelemetryCollaborators, ctx: RequestContext, request: Any) -> Any:
     module = response_module(keys.PUSH_TELEMETRY_KEY, ctx.header.api_version)
     telemetry = _telemetry(broker)
     error = telemetry.manager.push(
@@ -114,7 +126,7 @@ def handle_push_telemetry(broker: BrokerServer, ctx: RequestContext, request: An
 
 
 def handle_list_client_metrics_resources(
-    broker: BrokerServer, ctx: RequestContext, request: Any
+    broker: TelemetryCollaborators, ctx: RequestContext, request: Any
 ) -> Any:
     """The names of the client-metrics resources that exist (those with configs)."""
     module = response_module(keys.LIST_CONFIG_RESOURCES_KEY, ctx.header.api_version)

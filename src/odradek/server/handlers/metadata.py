@@ -17,7 +17,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import timedelta
 from functools import partial
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kio.schema.errors import ErrorCode
 
@@ -35,10 +35,35 @@ from odradek.server.authorization import (
     cluster_authorized_operations,
     denied,
 )
+from odradek.server.collaborators import (
+    Authorizing,
+    HasAdminManager,
+    HasConfig,
+    HasLogManager,
+    HasMetadataStore,
+    HasNodeId,
+    LeaderDiscovery,
+)
 
 if TYPE_CHECKING:
-    from odradek.server.broker import BrokerServer
     from odradek.server.request_context import RequestContext
+
+
+class MetadataCollaborators(
+    Authorizing,
+    LeaderDiscovery,
+    HasAdminManager,
+    HasConfig,
+    HasLogManager,
+    HasMetadataStore,
+    HasNodeId,
+    Protocol,
+):
+    """What Metadata reads from the broker (auto-creation through the admin manager)."""
+
+    @property
+    def cluster_id(self) -> str: ...
+
 
 CHUNK_TOPICS = 1000
 """Topics answered per turn of the event loop (a few milliseconds of work)."""
@@ -46,7 +71,7 @@ NO_TOPIC_ID = uuid.UUID(int=0)
 _NAME = attrgetter("name")
 
 
-def handle_metadata(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+def handle_metadata(broker: MetadataCollaborators, ctx: RequestContext, request: Any) -> Any:
     module = response_module(METADATA_KEY, ctx.header.api_version)
     answers = _Answers(module, broker, ctx)
     requested = request.topics
@@ -72,7 +97,7 @@ def handle_metadata(broker: BrokerServer, ctx: RequestContext, request: Any) -> 
 
 async def _chunked(
     module: Any,
-    broker: BrokerServer,
+    broker: MetadataCollaborators,
     ctx: RequestContext,
     request: Any,
     items: Sequence[Any],
@@ -108,7 +133,7 @@ def _distinct(requested: Sequence[Any]) -> tuple[Sequence[Any], list[str]]:
 
 
 def _response(
-    module: Any, broker: BrokerServer, ctx: RequestContext, request: Any, topics: list[Any]
+    module: Any, broker: MetadataCollaborators, ctx: RequestContext, request: Any, topics: list[Any]
 ) -> Any:
     if getattr(request, "include_topic_authorized_operations", False):
         topics = [_with_operations(broker, ctx, topic) for topic in topics]
@@ -136,7 +161,7 @@ def _response(
     )
 
 
-def _with_operations(broker: BrokerServer, ctx: RequestContext, topic: Any) -> Any:
+def _with_operations(broker: MetadataCollaborators, ctx: RequestContext, topic: Any) -> Any:
     """A topic the principal may describe, with its ``topic_authorized_operations``."""
     if topic.name is None or topic.error_code == ErrorCode.topic_authorization_failed:
         return topic
@@ -166,7 +191,7 @@ class _Answers:
     """One request's answers, topic by topic: what is decided for the whole request once
     (authorization, auto-creation), then one response entry per topic."""
 
-    def __init__(self, module: Any, broker: BrokerServer, ctx: RequestContext) -> None:
+    def __init__(self, module: Any, broker: MetadataCollaborators, ctx: RequestContext) -> None:
         self.module = module
         self.broker = broker
         self.ctx = ctx
@@ -311,7 +336,7 @@ class _Answers:
         return partitions
 
 
-def _cluster_topic(module: Any, broker: BrokerServer, topic: TopicMetadata) -> Any:
+def _cluster_topic(module: Any, broker: MetadataCollaborators, topic: TopicMetadata) -> Any:
     """Leader, epoch, replicas, ISR and offline replicas from the partition states."""
     store = broker.metadata_store
     live = store.brokers

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kio.schema.errors import ErrorCode
 
@@ -24,17 +24,24 @@ from odradek.security.scram import (
     parse_credential,
 )
 from odradek.server.authorization import authorize
+from odradek.server.collaborators import Authorizing, HasMetadataStore
 
 if TYPE_CHECKING:
-    from odradek.server.broker import BrokerServer
     from odradek.server.request_context import RequestContext
+
+
+class ScramCredentialsCollaborators(Authorizing, HasMetadataStore, Protocol):
+    """What DescribeUserScramCredentials and AlterUserScramCredentials read from the broker."""
+
 
 ZERO = timedelta(0)
 _MECHANISMS = {m.mechanism_name for m in ScramMechanism}
 Failure = tuple[ErrorCode, str]
 
 
-def scram_credentials_of(broker: BrokerServer, user: str) -> dict[ScramMechanism, int]:
+def scram_credentials_of(
+    broker: ScramCredentialsCollaborators, user: str
+) -> dict[ScramMechanism, int]:
     """A user's SCRAM mechanisms and their iterations."""
     configs = broker.metadata_store.entity_configs.get(f"users/{sanitize(user)}", {})
     found = {}
@@ -46,7 +53,7 @@ def scram_credentials_of(broker: BrokerServer, user: str) -> dict[ScramMechanism
 
 
 def handle_describe_user_scram_credentials(
-    broker: BrokerServer, ctx: RequestContext, request: Any
+    broker: ScramCredentialsCollaborators, ctx: RequestContext, request: Any
 ) -> Any:
     module = response_module(DESCRIBE_USER_SCRAM_CREDENTIALS_KEY, ctx.header.api_version)
 
@@ -101,7 +108,7 @@ def handle_describe_user_scram_credentials(
 
 
 async def handle_alter_user_scram_credentials(
-    broker: BrokerServer, ctx: RequestContext, request: Any
+    broker: ScramCredentialsCollaborators, ctx: RequestContext, request: Any
 ) -> Any:
     module = response_module(ALTER_USER_SCRAM_CREDENTIALS_KEY, ctx.header.api_version)
     alterations = [*request.deletions, *request.upsertions]
@@ -139,7 +146,7 @@ async def handle_alter_user_scram_credentials(
     return build(module.AlterUserScramCredentialsResponse, throttle_time=ZERO, results=results)
 
 
-def _validate(broker: BrokerServer, request: Any) -> dict[str, Failure]:
+def _validate(broker: ScramCredentialsCollaborators, request: Any) -> dict[str, Failure]:
     """Kafka's checks, per user: the first failing alteration fails all of that user's."""
     failures: dict[str, Failure] = {}
     seen: Counter[tuple[str, int]] = Counter(
@@ -152,7 +159,7 @@ def _validate(broker: BrokerServer, request: Any) -> dict[str, Failure]:
     return failures
 
 
-def _check(broker: BrokerServer, alteration: Any, times: int) -> Failure | None:
+def _check(broker: ScramCredentialsCollaborators, alteration: Any, times: int) -> Failure | None:
     if not alteration.name:
         return ErrorCode.unacceptable_credential, "Username must not be empty"
     if times > 1:

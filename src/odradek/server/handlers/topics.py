@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import fields
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kio.schema.errors import ErrorCode
 
@@ -20,13 +20,27 @@ from odradek.protocol.api_versions import CREATE_TOPICS_KEY, DELETE_TOPICS_KEY
 from odradek.protocol.codec import build, response_module
 from odradek.security.acl import AclOperation, ResourceType
 from odradek.server.authorization import authorize, denied
+from odradek.server.collaborators import (
+    Authorizing,
+    HasAdminManager,
+    HasCluster,
+    HasConfigManager,
+    HasMetadataStore,
+)
 
 if TYPE_CHECKING:
-    from odradek.server.broker import BrokerServer
     from odradek.server.request_context import RequestContext
 
 
-async def handle_create_topics(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+class TopicsCollaborators(
+    Authorizing, HasAdminManager, HasCluster, HasConfigManager, HasMetadataStore, Protocol
+):
+    """What CreateTopics and DeleteTopics read from the broker."""
+
+
+async def handle_create_topics(
+    broker: TopicsCollaborators, ctx: RequestContext, request: Any
+) -> Any:
     header = ctx.header
     module = response_module(CREATE_TOPICS_KEY, header.api_version)
     counts = Counter(t.name for t in request.topics)
@@ -90,7 +104,7 @@ async def handle_create_topics(broker: BrokerServer, ctx: RequestContext, reques
 
 
 def _create_refusals(
-    broker: BrokerServer, ctx: RequestContext, request: Any
+    broker: TopicsCollaborators, ctx: RequestContext, request: Any
 ) -> tuple[frozenset[str], frozenset[str]]:
     """The topics the principal may not create (without CREATE on the cluster, those it
     may not CREATE), and those whose configs it may not see in the answer."""
@@ -104,7 +118,7 @@ def _create_refusals(
     return may_not_create, configs
 
 
-def _has_leaders(broker: BrokerServer, name: str) -> bool:
+def _has_leaders(broker: TopicsCollaborators, name: str) -> bool:
     topic = broker.metadata_store.topics.get(name)
     states = broker.metadata_store.states
     return topic is not None and all(
@@ -119,7 +133,7 @@ def _timeout_s(request: Any) -> float:
     return timeout.total_seconds() if isinstance(timeout, timedelta) else 30.0
 
 
-def _configs(broker: BrokerServer, module: Any, created: Any) -> tuple[Any, ...]:
+def _configs(broker: TopicsCollaborators, module: Any, created: Any) -> tuple[Any, ...]:
     """KIP-525: the created topic's effective configs with their sources (v5+)."""
     if not hasattr(module, "CreatableTopicConfigs"):
         return ()
@@ -173,7 +187,9 @@ def _hidden_configs_result(module: Any, created: Any) -> Any:
     )
 
 
-async def handle_delete_topics(broker: BrokerServer, ctx: RequestContext, request: Any) -> Any:
+async def handle_delete_topics(
+    broker: TopicsCollaborators, ctx: RequestContext, request: Any
+) -> Any:
     header = ctx.header
     module = response_module(DELETE_TOPICS_KEY, header.api_version)
     if hasattr(request, "topic_names"):
@@ -220,7 +236,7 @@ async def handle_delete_topics(broker: BrokerServer, ctx: RequestContext, reques
 
 
 def _refused_deletion(
-    module: Any, broker: BrokerServer, ctx: RequestContext, name: str | None, topic_id: Any
+    module: Any, broker: TopicsCollaborators, ctx: RequestContext, name: str | None, topic_id: Any
 ) -> Any | None:
     """TOPIC_AUTHORIZATION_FAILED for a topic the principal may not DELETE; one named by id
     that it may not even DESCRIBE is answered without its name. None if allowed."""
