@@ -9,7 +9,7 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from odradek.cluster.admin_manager import TopicSpec
 from odradek.common.errors import CoordinatorNotAvailableError, KafkaError, NotCoordinatorError
@@ -18,18 +18,41 @@ from odradek.common.internal_topics import OFFSETS_TOPIC
 from odradek.common.writes import InternalWrite
 from odradek.coordinator.group.coordinator import GroupConfig, GroupCoordinator
 from odradek.coordinator.group.loader import load_partition
+from odradek.server.collaborators import (
+    HasAdminManager,
+    HasClock,
+    HasCluster,
+    HasConfig,
+    HasLogManager,
+    HasMetadataStore,
+    HasReplicaManager,
+)
+from odradek.server.owned_partitions import AllPartitions, LedPartitions, OwnedPartitions
 from odradek.server.scheduler import LoopScheduler
 
-if TYPE_CHECKING:
-    from odradek.server.broker import BrokerServer
-
 log = logging.getLogger(__name__)
+
+
+class GroupServiceCollaborators(
+    HasAdminManager,
+    HasClock,
+    HasCluster,
+    HasConfig,
+    HasLogManager,
+    HasMetadataStore,
+    HasReplicaManager,
+    Protocol,
+):
+    """What the group coordinator's service reads from the broker: the config, the clock,
+    the cluster membership (which says when to load), the metadata, the logs of
+    ``__consumer_offsets``, the replica manager that appends to it and the admin manager
+    that creates it."""
 
 
 class BrokerTopics:
     """The broker's topics as consumer groups see them (the coordinator's TopicsView)."""
 
-    def __init__(self, broker: BrokerServer) -> None:
+    def __init__(self, broker: HasMetadataStore) -> None:
         self.broker = broker
 
     def topic(self, name: str) -> tuple[uuid.UUID, int] | None:
@@ -45,7 +68,7 @@ class BrokerTopics:
 
 
 class GroupService:
-    def __init__(self, broker: BrokerServer) -> None:
+    def __init__(self, broker: GroupServiceCollaborators) -> None:
         self.broker = broker
         config = broker.config
         self.partitions = int(config.get("offsets.topic.num.partitions"))
@@ -75,17 +98,17 @@ class GroupService:
             BrokerTopics(broker),
         )
         self._expiry_task: asyncio.Task[None] | None = None
-        # Cluster mode: the __consumer_offsets partitions led here (None: all, single node).
-        self.owned: set[int] | None = None
+        # The __consumer_offsets partitions whose groups this broker coordinates.
+        self.owned: OwnedPartitions = AllPartitions()
 
     def check_coordinator(self, group_id: str) -> None:
         """Raise NOT_COORDINATOR unless this broker leads the group's offsets partition."""
-        if self.owned is not None and self.coordinator.partition_for(group_id) not in self.owned:
+        if not self.owned.coordinates(group_id, self.coordinator.partition_for):
             raise NotCoordinatorError(f"This is not the correct coordinator for {group_id}.")
 
     def load_partition(self, partition: int) -> None:
         """Cluster mode: this broker became leader of ``__consumer_offsets-<partition>``."""
-        if self.owned is None:
+        if not self.owned.follows_leadership:
             return
         topic = self.broker.metadata_store.topics.get(OFFSETS_TOPIC)
         if topic is not None:
@@ -108,7 +131,7 @@ class GroupService:
         )
 
     def unload_partition(self, partition: int) -> None:
-        if self.owned is None:
+        if not self.owned.follows_leadership:
             return
         self.owned.discard(partition)
         count = self.coordinator.unload_partition(partition)
@@ -124,7 +147,7 @@ class GroupService:
     def follow_leadership(self) -> None:
         """Cluster mode: load each ``__consumer_offsets`` partition as its leadership arrives
         (``load_partition``), and coordinate only the groups of those led here."""
-        self.owned = set()
+        self.owned = LedPartitions()
 
     def load_all(self) -> None:
         """A single node: load every ``__consumer_offsets`` partition now."""

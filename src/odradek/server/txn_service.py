@@ -10,7 +10,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from kio.schema.errors import ErrorCode
 
@@ -22,16 +22,48 @@ from odradek.common.internal_topics import OFFSETS_TOPIC, TXN_TOPIC
 from odradek.common.writes import InternalWrite, PendingWrites
 from odradek.coordinator.txn.coordinator import TransactionCoordinator, TxnConfig
 from odradek.protocol.records.codec import decode_batches
+from odradek.server.collaborators import (
+    HasAdminManager,
+    HasClock,
+    HasCluster,
+    HasConfig,
+    HasLogManager,
+    HasMetadataStore,
+    HasReplicaManager,
+)
+from odradek.server.owned_partitions import AllPartitions, LedPartitions, OwnedPartitions
 from odradek.storage.log import Log
 
 if TYPE_CHECKING:
-    from odradek.server.broker import BrokerServer
+    from odradek.coordinator.producer_ids import ProducerIdManager
+    from odradek.server.group_service import GroupService
 
 log = logging.getLogger(__name__)
 
 
+class TxnServiceCollaborators(
+    HasAdminManager,
+    HasClock,
+    HasCluster,
+    HasConfig,
+    HasLogManager,
+    HasMetadataStore,
+    HasReplicaManager,
+    Protocol,
+):
+    """What the transaction coordinator's service reads from the broker: as the group
+    service's, with the producer id blocks and the group coordinator (which completes
+    transactional offset commits when the markers are written)."""
+
+    @property
+    def producer_ids(self) -> ProducerIdManager: ...
+
+    @property
+    def groups(self) -> GroupService: ...
+
+
 class TxnService:
-    def __init__(self, broker: BrokerServer) -> None:
+    def __init__(self, broker: TxnServiceCollaborators) -> None:
         self.broker = broker
         config = broker.config
         self.partitions = int(config.get("transaction.state.log.num.partitions"))
@@ -47,15 +79,12 @@ class TxnService:
             broker.producer_ids.generate_producer_id,
         )
         self._tasks: list[asyncio.Task[None]] = []
-        # Cluster mode: the __transaction_state partitions led here (None: all, single node).
-        self.owned: set[int] | None = None
+        # The __transaction_state partitions whose transactional ids this broker coordinates.
+        self.owned: OwnedPartitions = AllPartitions()
         self._markers: TransactionMarkerChannelManager | None = None  # cluster mode
 
     def check_coordinator(self, transactional_id: str) -> None:
-        if (
-            self.owned is not None
-            and self.coordinator.partition_for(transactional_id) not in self.owned
-        ):
+        if not self.owned.coordinates(transactional_id, self.coordinator.partition_for):
             raise NotCoordinatorError(
                 f"This is not the correct coordinator for {transactional_id}."
             )
@@ -63,7 +92,7 @@ class TxnService:
     def load_partition(self, partition: int) -> None:
         """Cluster mode: this broker became leader of ``__transaction_state-<partition>``:
         replay it, then finish the transactions that were between prepare and complete."""
-        if self.owned is None:
+        if not self.owned.follows_leadership:
             return
         topic = self.broker.metadata_store.topics.get(TXN_TOPIC)
         if topic is not None and topic.partitions != self.coordinator.config.partitions:
@@ -83,7 +112,7 @@ class TxnService:
         self.coordinator.finish_loading(mine)
 
     def unload_partition(self, partition: int, quiet: bool = False) -> None:
-        if self.owned is None:
+        if not self.owned.follows_leadership:
             return
         self.owned.discard(partition)
         doomed = [
@@ -106,7 +135,7 @@ class TxnService:
     def follow_leadership(self, markers: TransactionMarkerChannelManager) -> None:
         """Cluster mode: load each ``__transaction_state`` partition as its leadership
         arrives (``load_partition``); send markers to other brokers through ``markers``."""
-        self.owned = set()
+        self.owned = LedPartitions()
         self._markers = markers
 
     def load_all(self) -> None:
