@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from odradek.telemetry.otlp import Point, PointKind
+from odradek.telemetry.otlp import Distribution, Point, PointKind
 
 # The client's identity, as labels on every series it pushed.
 CLIENT_LABELS = ("client_instance_id", "client_id", "client_software_name")
@@ -33,11 +33,22 @@ def label_name(key: str) -> str:
     return f"_{name}" if name[:1].isdigit() or name.startswith("__") else name
 
 
+_FAMILY_TYPES = {
+    PointKind.GAUGE: "gauge",
+    PointKind.COUNTER: "counter",
+    PointKind.DELTA_COUNTER: "counter",
+    PointKind.HISTOGRAM: "histogram",
+    PointKind.DELTA_HISTOGRAM: "histogram",
+    PointKind.SUMMARY: "summary",
+}
+
+
 @dataclass(slots=True)
 class _Series:
     kind: PointKind
     description: str
     value: float
+    distribution: Distribution | None = None
 
 
 @dataclass(slots=True)
@@ -58,8 +69,8 @@ class ClientSeries:
         points: Iterable[Point],
         now_ms: int,
     ) -> None:
-        """Take one push's points: gauges and cumulative sums replace the value, deltas add
-        to it."""
+        """Take one push's points: gauges, cumulative sums and histograms, and summaries
+        replace the value; deltas add to it."""
         identity = {key: client.get(key, "") for key in CLIENT_LABELS}
         entry = self._instances.setdefault(instance_id, _InstanceSeries(identity))
         entry.labels = identity
@@ -71,10 +82,19 @@ class ClientSeries:
             labels.update(identity)  # the broker's identity of the client wins
             series_key = (series_name(point.name), tuple(sorted(labels.items())))
             current = entry.series.get(series_key)
-            if current is not None and point.kind is PointKind.DELTA_COUNTER:
+            if current is not None and current.kind is point.kind is PointKind.DELTA_COUNTER:
                 current.value += point.value
+            elif (
+                current is not None
+                and current.kind is point.kind is PointKind.DELTA_HISTOGRAM
+                and current.distribution is not None
+                and point.distribution is not None
+            ):
+                current.distribution = current.distribution.plus(point.distribution)
             else:
-                entry.series[series_key] = _Series(point.kind, point.description, point.value)
+                entry.series[series_key] = _Series(
+                    point.kind, point.description, point.value, point.distribution
+                )
 
     def forget(self, instance_id: uuid.UUID) -> None:
         self._instances.pop(instance_id, None)
@@ -84,22 +104,56 @@ class ClientSeries:
 
     def families(self) -> Iterator[Metric]:
         """The series as Prometheus families, one per name (a counter's samples end in one
-        ``_total``: ``connection.creation.total`` is ``connection_creation_total``)."""
+        ``_total``: ``connection.creation.total`` is ``connection_creation_total``; a
+        histogram has ``_bucket`` samples with cumulative counts by ``le``, ``_count`` and
+        ``_sum``; a summary its quantiles, ``_count`` and ``_sum``). A name pushed as two
+        different types keeps the first one seen."""
         families: dict[str, Metric] = {}
         for entry in self._instances.values():
             for (name, labels), series in entry.series.items():
+                family_type = _FAMILY_TYPES[series.kind]
                 family = families.get(name)
-                counter = series.kind is not PointKind.GAUGE
                 if family is None:
                     help_text = series.description or f"client metric {name}, pushed (KIP-714)"
-                    family = families[name] = (
-                        CounterMetricFamily(name, help_text)
-                        if counter
-                        else GaugeMetricFamily(name, help_text)
-                    )
-                sample = f"{family.name}_total" if family.type == "counter" else name
-                family.add_sample(sample, dict(labels), series.value)
+                    family = families[name] = _family(name, help_text, family_type)
+                elif family.type != family_type:
+                    continue
+                _add_samples(family, name, dict(labels), series)
         yield from families.values()
+
+
+def _family(name: str, help_text: str, family_type: str) -> Metric:
+    if family_type == "counter":
+        return CounterMetricFamily(name, help_text)
+    if family_type == "gauge":
+        return GaugeMetricFamily(name, help_text)
+    return Metric(name, help_text, family_type)
+
+
+def _add_samples(family: Metric, name: str, labels: dict[str, str], series: _Series) -> None:
+    distribution = series.distribution
+    if family.type == "counter":
+        family.add_sample(f"{family.name}_total", labels, series.value)
+    elif distribution is None:
+        family.add_sample(name, labels, series.value)
+    else:
+        if family.type == "histogram":
+            cumulative = 0.0
+            for bound, count in distribution.buckets:
+                cumulative += count
+                family.add_sample(f"{name}_bucket", {**labels, "le": _bound(bound)}, cumulative)
+        else:
+            for quantile, value in distribution.quantiles:
+                family.add_sample(name, {**labels, "quantile": _bound(quantile)}, value)
+        family.add_sample(f"{name}_count", labels, distribution.count)
+        family.add_sample(f"{name}_sum", labels, distribution.sum)
+
+
+def _bound(value: float) -> str:
+    """A bucket bound or quantile as Prometheus writes it (``+Inf``, ``0.5``, ``10.0``)."""
+    if value == float("inf"):
+        return "+Inf"
+    return repr(float(value))
 
 
 class TelemetryCollector(Collector):
