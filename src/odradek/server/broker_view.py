@@ -3,24 +3,70 @@
 time (nothing here is updated on the hot path): partitions and their logs, partition health,
 consumer groups and their lag, connections, queues and the fetch purgatory, and readiness.
 
-``BrokerServer`` answers ``BrokerView`` by calling these functions. They live in the server
-layer because they read its internals (its cluster membership, the group coordinator, the
-connections); observability sees only the protocol. Everything runs on the broker's event
+``BrokerServer`` answers ``BrokerView`` by calling these functions with itself; they read it
+through ``BrokerViewCollaborators``. They live in the server layer because they read its
+internals (its cluster membership, the group coordinator, the connections); observability
+sees only the protocol. Everything runs on the broker's event
 loop (the endpoint is served there), so these reads see a consistent state."""
 
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 from weakref import WeakKeyDictionary
 
 from odradek.common.ids import TopicPartition
 from odradek.coordinator.group.consumer.model import ConsumerGroupState
 from odradek.observability.view import Gauge, GroupLag
+from odradek.server.collaborators import (
+    HasCluster,
+    HasConfig,
+    HasLogManager,
+    HasMetadataStore,
+    HasReplicaManager,
+)
 
 if TYPE_CHECKING:
-    from odradek.server.broker import BrokerServer
+    import asyncio
+    from collections.abc import Iterable
+
+    from odradek.server.group_service import GroupService
     from odradek.storage.log_manager import LogManager
+
+
+class ConnectionView(Protocol):
+    """What these figures read of a client connection (``KafkaConnection``)."""
+
+    @property
+    def transport(self) -> asyncio.Transport | None: ...
+
+    def queue_sizes(self) -> tuple[int, int]: ...
+
+
+class BrokerViewCollaborators(
+    HasCluster, HasConfig, HasLogManager, HasMetadataStore, HasReplicaManager, Protocol
+):
+    """What the metrics endpoint's figures are read from: the partitions, their logs and
+    health, the group coordinator, the connections, the listeners and the lifecycle."""
+
+    @property
+    def groups(self) -> GroupService: ...
+
+    @property
+    def connections(self) -> Iterable[ConnectionView]: ...
+
+    @property
+    def bound_ports(self) -> list[int]: ...
+
+    @property
+    def servers(self) -> tuple[asyncio.Server, ...]: ...
+
+    @property
+    def shutting_down(self) -> bool: ...
+
+    @property
+    def stopping(self) -> bool: ...
+
 
 GROUP_STATES = ("PreparingRebalance", "CompletingRebalance", "Stable", "Dead", "Empty")
 RUNNING, PENDING_CONTROLLED_SHUTDOWN = 3, 6  # Kafka's BrokerState values
@@ -39,7 +85,7 @@ partition allocates nothing (with many partitions, building them again was most 
 collection's time, much of it the garbage collector's)."""
 
 
-def log_gauges(broker: BrokerServer) -> list[Gauge]:
+def log_gauges(broker: BrokerViewCollaborators) -> list[Gauge]:
     """The ``kafka.log:type=Log`` gauges of every partition log, by topic and partition."""
     manager = broker.log_manager
     logs = manager.logs
@@ -69,40 +115,40 @@ def log_gauges(broker: BrokerServer) -> list[Gauge]:
     return result
 
 
-def live_topics(broker: BrokerServer) -> set[str]:
+def live_topics(broker: BrokerViewCollaborators) -> set[str]:
     return set(broker.metadata_store.topics)
 
 
-def partition_count(broker: BrokerServer) -> int:
+def partition_count(broker: BrokerViewCollaborators) -> int:
     return sum(t.partitions for t in broker.metadata_store.topics.values())
 
 
-def offline_partitions(broker: BrokerServer) -> int:
+def offline_partitions(broker: BrokerViewCollaborators) -> int:
     """Partitions without a leader. Single node: those whose log it does not host; cluster:
     the controller reports them (leader -1 or not alive), other brokers 0 (as in Kafka)."""
     return broker.cluster.offline_partition_count()
 
 
-def under_replicated_partitions(broker: BrokerServer) -> int:
+def under_replicated_partitions(broker: BrokerViewCollaborators) -> int:
     """Partitions led here whose ISR is smaller than their replica set. A single node is
     every partition's only replica and in its ISR, so none is under-replicated there."""
     return broker.cluster.under_replicated_count()
 
 
-def under_min_isr_partitions(broker: BrokerServer) -> int:
+def under_min_isr_partitions(broker: BrokerViewCollaborators) -> int:
     return broker.cluster.under_min_isr_count()
 
 
-def leader_count(broker: BrokerServer) -> int:
+def leader_count(broker: BrokerViewCollaborators) -> int:
     return broker.cluster.leader_count()
 
 
-def active_controller_count(broker: BrokerServer) -> int:
+def active_controller_count(broker: BrokerViewCollaborators) -> int:
     """A single node is its own controller; in a cluster, the one holding /controller."""
     return int(broker.cluster.is_active_controller() and not broker.shutting_down)
 
 
-def not_ready_reason(broker: BrokerServer) -> str | None:
+def not_ready_reason(broker: BrokerViewCollaborators) -> str | None:
     """Why the broker should not be sent traffic (``/ready`` answers 503 with it), or None.
 
     Ready once its logs are recovered and loaded, its listeners accept connections and, in a
@@ -121,32 +167,32 @@ def not_ready_reason(broker: BrokerServer) -> str | None:
     return broker.cluster.not_ready_reason()
 
 
-def broker_state(broker: BrokerServer) -> int:
+def broker_state(broker: BrokerViewCollaborators) -> int:
     return PENDING_CONTROLLED_SHUTDOWN if broker.shutting_down else RUNNING
 
 
-def group_states(broker: BrokerServer) -> dict[str, int]:
+def group_states(broker: BrokerViewCollaborators) -> dict[str, int]:
     """Classic groups by state (Kafka's NumGroups<State>)."""
     groups = broker.groups.coordinator.groups.values()
     counts = Counter(group.state.value for group in groups if group.consumer is None)
     return {state: counts.get(state, 0) for state in GROUP_STATES}
 
 
-def consumer_group_states(broker: BrokerServer) -> dict[str, int]:
+def consumer_group_states(broker: BrokerViewCollaborators) -> dict[str, int]:
     """KIP-848 consumer groups by state (Kafka's consumer-group-count, state=...)."""
     groups = broker.groups.coordinator.groups.values()
     counts = Counter(g.consumer.state.value for g in groups if g.consumer is not None)
     return {state.value: counts.get(state.value, 0) for state in ConsumerGroupState}
 
 
-def group_members(broker: BrokerServer) -> dict[str, int]:
+def group_members(broker: BrokerViewCollaborators) -> dict[str, int]:
     return {
         group_id: len(group.consumer.members if group.consumer is not None else group.members)
         for group_id, group in sorted(broker.groups.coordinator.groups.items())
     }
 
 
-def consumer_lag(broker: BrokerServer) -> list[GroupLag]:
+def consumer_lag(broker: BrokerViewCollaborators) -> list[GroupLag]:
     """Committed offset against the partition's high watermark, per group and partition
     (what kafka-consumer-groups --describe shows as LAG)."""
     logs = broker.log_manager.logs
@@ -161,7 +207,7 @@ def consumer_lag(broker: BrokerServer) -> list[GroupLag]:
     return result
 
 
-def connections_by_listener(broker: BrokerServer) -> dict[str, int]:
+def connections_by_listener(broker: BrokerViewCollaborators) -> dict[str, int]:
     names = [listener.name for listener in broker.config.listeners] or ["PLAINTEXT"]
     by_port: dict[int, str] = dict(zip(broker.bound_ports, names, strict=False))
     counts = dict.fromkeys(names, 0)
@@ -174,7 +220,7 @@ def connections_by_listener(broker: BrokerServer) -> dict[str, int]:
     return counts
 
 
-def queue_sizes(broker: BrokerServer) -> tuple[int, int]:
+def queue_sizes(broker: BrokerViewCollaborators) -> tuple[int, int]:
     """(requests in flight, responses ready but queued behind an earlier one), summed over
     connections: odradek's request and response queues."""
     in_flight = ready = 0
@@ -185,7 +231,7 @@ def queue_sizes(broker: BrokerServer) -> tuple[int, int]:
     return in_flight, ready
 
 
-def purgatory_size(broker: BrokerServer) -> int:
+def purgatory_size(broker: BrokerViewCollaborators) -> int:
     """Delayed fetches watched, counted once per partition watched (Kafka's PurgatorySize)."""
     return broker.replica_manager.fetch_purgatory.size
 
@@ -193,7 +239,7 @@ def purgatory_size(broker: BrokerServer) -> int:
 # -- every gauge MBean, for both views (Prometheus and Jolokia) ----------------------------------
 
 
-def gauges(broker: BrokerServer) -> list[Gauge]:
+def gauges(broker: BrokerViewCollaborators) -> list[Gauge]:
     result: list[Gauge] = []
 
     def add(domain: str, kind: str, name: str, value: float, *extra: tuple[str, str]) -> None:
