@@ -107,7 +107,7 @@ class BrokerServer:
             self.node_id,
             config,
             self.metadata_store,
-            self._apply_topic_config,
+            self.apply_topic_config,
             self._apply_all_configs,
         )
         self.cluster_id = ""
@@ -324,7 +324,9 @@ class BrokerServer:
 
     # -- configs applied live -------------------------------------------------------------------
 
-    def _apply_topic_config(self, topic: TopicMetadata) -> None:
+    def apply_topic_config(self, topic: TopicMetadata) -> None:
+        """``topic``'s configs applied to its open logs (ConfigManager's and, in a cluster,
+        the ZooKeeper watch's callback)."""
         log_config = self.admin_manager.log_config(topic)
         for partition in range(topic.partitions):
             log_obj = self.log_manager.logs.get(TopicPartition(topic.name, partition))
@@ -333,7 +335,7 @@ class BrokerServer:
 
     def _apply_all_configs(self) -> None:
         for topic in list(self.metadata_store.topics.values()):
-            self._apply_topic_config(topic)
+            self.apply_topic_config(topic)
 
     # -- background tasks ----------------------------------------------------------------------
 

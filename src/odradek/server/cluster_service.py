@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from kazoo.protocol.states import KazooState
 from kio.schema.errors import ErrorCode
@@ -35,10 +35,19 @@ from odradek.common.ids import TopicPartition
 from odradek.common.internal_topics import OFFSETS_TOPIC, TXN_TOPIC
 from odradek.security.inter_broker import inter_broker_security
 from odradek.server.cluster_membership import BrokerEndpoint, TopicDescriber
+from odradek.server.collaborators import (
+    HasAdminManager,
+    HasClock,
+    HasConfig,
+    HasLogManager,
+    HasMetadataStore,
+    HasNodeId,
+    HasReplicaManager,
+)
 
 if TYPE_CHECKING:
     from odradek.cluster.metadata import TopicMetadata
-    from odradek.server.broker import BrokerServer
+    from odradek.security.listener_security import BrokerSecurity
     from odradek.server.group_service import GroupService
     from odradek.server.txn_service import TxnService
 
@@ -74,8 +83,43 @@ def on_daemon_thread(fn: Callable[..., T], *args: object) -> asyncio.Future[T]:
     return future
 
 
+class ClusterServiceCollaborators(
+    HasAdminManager,
+    HasClock,
+    HasConfig,
+    HasLogManager,
+    HasMetadataStore,
+    HasNodeId,
+    HasReplicaManager,
+    Protocol,
+):
+    """What a broker of a ZooKeeper cluster reads from the broker it is part of: the logs
+    and replica manager it replicates, the listeners it registers, and the coordinators it
+    moves with their partitions' leaderships."""
+
+    @property
+    def security(self) -> BrokerSecurity: ...
+
+    @property
+    def rack(self) -> str | None: ...
+
+    @property
+    def cluster_id(self) -> str: ...
+
+    @property
+    def advertised_endpoints(self) -> dict[str, tuple[str, int]]: ...
+
+    @property
+    def groups(self) -> GroupService: ...
+
+    @property
+    def txns(self) -> TxnService: ...
+
+    def apply_topic_config(self, topic: TopicMetadata) -> None: ...
+
+
 class ClusterService(MetadataListener):
-    def __init__(self, broker: BrokerServer, store: ZkMetadataStore) -> None:
+    def __init__(self, broker: ClusterServiceCollaborators, store: ZkMetadataStore) -> None:
         self.broker = broker
         self.store = store
         self.config = broker.config
@@ -244,7 +288,7 @@ class ClusterService(MetadataListener):
     def topic_changed(self, name: str) -> None:
         topic = self.store.topics.get(name)
         if topic is not None:
-            self.broker._apply_topic_config(topic)
+            self.broker.apply_topic_config(topic)
         self.replication.topic_changed(name)
         self.metadata_changed.set()
 
