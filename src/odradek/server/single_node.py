@@ -152,14 +152,21 @@ class SingleNodeCluster:
     # -- what the metrics view reads ---------------------------------------------------------
 
     def offline_partition_count(self) -> int:
-        """The partitions whose log it does not host (their log dir is offline)."""
-        logs = self.broker.log_manager.logs
-        return sum(
-            1
-            for topic in self.store.topics.values()
-            for partition in range(topic.partitions)
-            if TopicPartition(topic.name, partition) not in logs
-        )
+        """The partitions whose log it does not host (their log dir is offline). A topic
+        whose partitions are all hosted is told from the log manager's per-topic tally, so
+        that only the others are looked up partition by partition."""
+        manager = self.broker.log_manager
+        logs, hosted = manager.logs, manager.hosted
+        offline = 0
+        for topic in self.store.topics.values():
+            count = topic.partitions
+            if hosted.get(topic.name) != (count, count * (count - 1) // 2):
+                offline += sum(
+                    1
+                    for partition in range(count)
+                    if TopicPartition(topic.name, partition) not in logs
+                )
+        return offline
 
     def under_replicated_count(self) -> int:
         return 0  # every partition's only replica, and in its ISR

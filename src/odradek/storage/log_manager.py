@@ -60,6 +60,10 @@ class LogManager:
         self._own_limit = file_cache is None
         self.file_cache = FileCache.shared() if file_cache is None else file_cache
         self.logs: dict[TopicPartition, Log] = {}  # the logs of the online dirs
+        self.hosted: dict[str, tuple[int, int]] = {}
+        """Per topic, (how many of its partitions are in ``logs``, the sum of their numbers):
+        partitions 0..n-1 are all hosted when that is (n, n(n-1)/2), an O(1) check for the
+        metrics (n distinct numbers >= 0 sum to at least n(n-1)/2, and only 0..n-1 do)."""
         self.failure_channel = LogDirFailureChannel()
         self.failure_channel.listeners.append(_take_offline_hook(self))
         self._clean_dirs: set[Path] = set()  # left with a clean-shutdown marker
@@ -193,6 +197,7 @@ class LogManager:
         for tp in offline:
             log_obj = self.logs.pop(tp, None)
             if log_obj is not None:
+                self._tally(tp, -1)
                 with contextlib.suppress(OSError):
                     log_obj.close()
         log.info(
@@ -280,6 +285,7 @@ class LogManager:
             raise self.failure_channel.storage_error(directory, action, exc) from exc
         self._assign(tp, directory)
         self.logs[tp] = log_obj
+        self._tally(tp, 1)
         elapsed = time.monotonic() - started
         if elapsed > 0.5:
             log.info("%s: loaded in %.2fs", tp, elapsed)
@@ -296,6 +302,13 @@ class LogManager:
             raise KafkaStorageError("every log dir is offline")
         return min(online, key=lambda d: self._dir_counts.get(d, 0))
 
+    def _tally(self, tp: TopicPartition, change: int) -> None:
+        count, total = self.hosted.get(tp.topic, (0, 0))
+        if count + change:
+            self.hosted[tp.topic] = (count + change, total + change * tp.partition)
+        else:
+            del self.hosted[tp.topic]
+
     def _assign(self, tp: TopicPartition, directory: Path) -> None:
         previous = self._dir_of.get(tp)
         if previous == directory:
@@ -310,6 +323,8 @@ class LogManager:
         removed. Needs no free space and works in an offline dir too (where the files are
         removed as far as the dir allows), so that deleting topics frees a full disk."""
         log_obj = self.logs.pop(tp, None)
+        if log_obj is not None:
+            self._tally(tp, -1)
         directory = self._dir_of.pop(tp, None)
         if directory is not None:
             self._dir_counts[directory] -= 1
