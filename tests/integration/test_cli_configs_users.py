@@ -4,17 +4,17 @@ authenticating over SASL_PLAINTEXT; client quotas once the broker serves AlterCl
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import KafkaError
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
 from odradek.protocol.api_versions import SUPPORTED_APIS
 from tests.integration.test_cli_common import advertises, fails, odradek, ok
-from tests.integration.test_security_clients import librdkafka_error
 from tests.support.security import (
     ADMIN_PASSWORD,
     SecureBroker,
@@ -57,12 +57,24 @@ def sasl_plaintext(
     }
 
 
-def authenticates(config: dict[str, Any]) -> bool:
-    """librdkafka logs in and reads the cluster's metadata (or reports a failed login)."""
-    if librdkafka_error(config) == KafkaError._AUTHENTICATION:
-        return False
-    AdminClient(config).list_topics(timeout=20)
-    return True
+def authenticates(config: dict[str, Any], timeout: float = 20.0) -> bool:
+    """librdkafka logs in and reads the cluster's metadata (True), or reports a failed login
+    (False). Metadata is only served on an authenticated connection, so an answer is a
+    successful login: nothing more is waited for then."""
+    errors: list[KafkaError] = []
+    settings: dict[str, Any] = {**config, "error_cb": errors.append}
+    client = AdminClient(settings)
+    deadline = time.monotonic() + timeout
+    while True:
+        client.poll(0)  # serves error_cb
+        if any(error.code() == KafkaError._AUTHENTICATION for error in errors):
+            return False
+        try:
+            client.list_topics(timeout=0.5)
+            return True
+        except KafkaException:
+            if time.monotonic() >= deadline:
+                raise
 
 
 def test_scram_user_created_described_and_deleted_with_the_tool(secure: SecureBroker) -> None:
