@@ -10,10 +10,16 @@ timed until its whole body has arrived (gzip asked for, as Prometheus does).
 
 Reported: the scrapes' latency and size, the pinger's round trips before (baseline) and
 during the scrapes, and the broker's ``odradek_event_loop_max_lag_ms`` and count of lags
-over 50 / 100 / 500 ms.
+over 50 / 100 / 500 ms. With ``--rounds N`` the baseline and the scrapes are repeated N
+times on the same broker (creating the partitions is the long part); with ``--lag-window``
+each round waits a minute first, so that the broker's longest lag is that round's own.
 
     python benchmarks/scrape_stall.py                  # 20,000 partitions
     python benchmarks/scrape_stall.py --topics 1000 --partitions 100 --json out.json
+    python benchmarks/scrape_stall.py --topics 2000 --partitions 10 --lag-window --rounds 3
+
+The broker runs this checkout's ``src`` (it is put first on its PYTHONPATH), so an export of
+another commit measures that commit.
 
 Every figure includes the broker's waits for a CPU on a machine shared with other load.
 """
@@ -23,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import statistics
 import sys
 import tempfile
@@ -39,6 +46,7 @@ from tests.support.broker_process import BrokerProcess, free_port  # noqa: E402
 from tests.support.raw_client import RawClient  # noqa: E402
 
 BASELINE_S = 3.0
+LAG_WINDOW_S = 61.0  # the broker's max lag covers the last 60 s
 
 
 def timed_scrape(port: int) -> tuple[float, int]:
@@ -53,6 +61,9 @@ def timed_scrape(port: int) -> tuple[float, int]:
 
 
 def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO / "src"), *filter(None, [os.environ.get("PYTHONPATH")])]
+    )
     metrics_port = free_port()
     broker = BrokerProcess(work / "data", overrides={"metrics.port": str(metrics_port)})
     broker.start(timeout=60.0)
@@ -68,31 +79,41 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         results["create_s"] = round(time.monotonic() - began, 1)
         print(f"created {args.topics} x {args.partitions} in {results['create_s']} s", flush=True)
         timed_scrape(metrics_port)  # warm: the first scrape registers every series
-        time.sleep(60.0 if args.lag_window else 0.0)  # creation out of the lag's last minute
         pinger.start()
-        time.sleep(BASELINE_S)
-        base_end = time.monotonic()
-        latencies, sizes = [], []
-        for _ in range(args.scrapes):
-            elapsed, size = timed_scrape(metrics_port)
-            latencies.append(elapsed)
-            sizes.append(size)
-        scrapes_end = time.monotonic()
+        rounds: list[dict[str, Any]] = []
+        windows: list[tuple[float, float, float]] = []
+        for _ in range(args.rounds):
+            time.sleep(LAG_WINDOW_S if args.lag_window else 0.0)  # the last round's lags out
+            base_start = time.monotonic()
+            time.sleep(BASELINE_S)
+            base_end = time.monotonic()
+            latencies, sizes = [], []
+            for _ in range(args.scrapes):
+                elapsed, size = timed_scrape(metrics_port)
+                latencies.append(elapsed)
+                sizes.append(size)
+            windows.append((base_start, base_end, time.monotonic()))
+            rounds.append(
+                {
+                    "scrape": {
+                        "count": len(latencies),
+                        "median_ms": round(statistics.median(latencies) * 1000, 1),
+                        "max_ms": round(max(latencies) * 1000, 1),
+                        "gzipped_bytes": sizes[-1],
+                    },
+                    "broker": scrape(metrics_port),
+                }
+            )
+            print(report_round(rounds[-1]), flush=True)
         stop.set()
         samples: list[tuple[float, float]] = receiver.recv()
         pinger.join(30)
-        results["scrape"] = {
-            "count": len(latencies),
-            "median_ms": round(statistics.median(latencies) * 1000, 1),
-            "max_ms": round(max(latencies) * 1000, 1),
-            "gzipped_bytes": sizes[-1],
-        }
-        start = samples[0][0] if samples else base_end
-        results["pinger"] = {
-            "baseline": window(samples, start, base_end),
-            "during_scrapes": window(samples, base_end, scrapes_end),
-        }
-        results["broker"] = scrape(metrics_port)
+        for one, (base_start, base_end, scrapes_end) in zip(rounds, windows, strict=True):
+            one["pinger"] = {
+                "baseline": window(samples, base_start, base_end),
+                "during_scrapes": window(samples, base_end, scrapes_end),
+            }
+        results["rounds"] = rounds
     finally:
         stop.set()
         if pinger.is_alive():
@@ -101,17 +122,34 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     return results
 
 
+def report_round(one: dict[str, Any]) -> str:
+    s = one["scrape"]
+    lines = [
+        f"  {s['count']} scrapes: median {s['median_ms']} ms, max {s['max_ms']} ms, "
+        f"{s['gzipped_bytes']} bytes gzipped"
+    ]
+    if "pinger" in one:
+        lines.append("  another client's ApiVersions round trips (ms):")
+        lines += pinger_lines(one["pinger"])
+    lines.append(lag_line(one["broker"]))
+    return "\n".join(lines)
+
+
 def report(results: dict[str, Any]) -> str:
-    s, broker = results["scrape"], results["broker"]
+    rounds = results["rounds"]
     lines = [
         f"/metrics of a broker with {results['topics']} x {results['partitions_per_topic']} "
-        f"partitions (created in {results['create_s']} s)",
-        f"  {s['count']} scrapes: median {s['median_ms']} ms, max {s['max_ms']} ms, "
-        f"{s['gzipped_bytes']} bytes gzipped",
-        "  another client's ApiVersions round trips (ms):",
+        f"partitions (created in {results['create_s']} s), {len(rounds)} round(s)"
     ]
-    lines += pinger_lines(results["pinger"])
-    lines.append(lag_line(broker))
+    for n, one in enumerate(rounds, 1):
+        lines += [f" round {n}", report_round(one)]
+    worst = [one["pinger"]["during_scrapes"]["max_ms"] for one in rounds]
+    lags = [one["broker"]["max_lag_ms"] for one in rounds]
+    lines.append(
+        f" over the rounds: pinger's worst round trip during scrapes median "
+        f"{statistics.median(worst):.0f} ms, worst {max(worst):.0f} ms; broker's max lag "
+        f"median {statistics.median(lags):.0f} ms, worst {max(lags):.0f} ms"
+    )
     return "\n".join(lines)
 
 
@@ -120,10 +158,11 @@ def main() -> int:
     parser.add_argument("--topics", type=int, default=200)
     parser.add_argument("--partitions", type=int, default=100)
     parser.add_argument("--scrapes", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=1, help="baseline and scrapes, N times")
     parser.add_argument(
         "--lag-window",
         action="store_true",
-        help="wait a minute after creating, so that the broker's max lag is the scrapes' own",
+        help="wait a minute before each round, so that the broker's max lag is the round's own",
     )
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args()

@@ -5,7 +5,8 @@ the broker's app-info, the event loop's lag and the process metrics."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
@@ -13,10 +14,29 @@ from prometheus_client.registry import Collector
 
 from odradek.common.version import __version__
 from odradek.observability.broker_topic_metrics import forget_topics
+from odradek.observability.gauge_text import documentation, prometheus_name
 from odradek.observability.histogram import buckets, histogram_sum
 from odradek.observability.loop_lag import LoopLag
 from odradek.observability.prometheus import prometheus_families
-from odradek.observability.view import BrokerView, Gauge, Props
+from odradek.observability.view import BrokerView, Gauge
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What one scrape read from the broker on its event loop, in exposition order: the
+    hot-path families, the gauges (their families are built when formatted, see
+    ``gauge_text``), then consumer lag, connections, app-info and the loop's lag."""
+
+    recorded: list[Metric]
+    gauges: list[Gauge]
+    read: list[Metric]
+
+    def families(self) -> Iterator[Metric]:
+        """Every family, the gauges' built here (what ``GaugeText`` writes the same text
+        for without building them)."""
+        yield from self.recorded
+        yield from _gauge_families(self.gauges)
+        yield from self.read
 
 
 class BrokerCollector(Collector):
@@ -25,18 +45,17 @@ class BrokerCollector(Collector):
         self.loop_lag = loop_lag
 
     def collect(self) -> Iterable[Metric]:
-        return self.snapshot()()
+        return self.snapshot().families()
 
-    def snapshot(self) -> Callable[[], Iterator[Metric]]:
-        """Read the broker's state now (on its event loop); the call returned builds the
-        families from what was read, on any thread. The per-partition gauges' names and
-        labels, the costly part with many partitions, are built in that call."""
+    def snapshot(self) -> Snapshot:
+        """Read the broker's state now (on its event loop); the gauges' families, the costly
+        part with many partitions, are left to the formatting (on any thread)."""
         broker = self.broker
         live = broker.live_topics()
         forget_topics(live)
         recorded = list(prometheus_families(live))
         gauges = broker.gauges()
-        lags = list(_lag_families(broker))
+        read = list(_lag_families(broker))
         connections = GaugeMetricFamily(
             "kafka_server_socket_server_metrics_connection_count",
             "kafka.server:type=socket-server-metrics,listener=*,networkProcessor=* "
@@ -45,15 +64,8 @@ class BrokerCollector(Collector):
         )
         for listener, count in broker.connections_by_listener().items():
             connections.add_metric([listener], count)
-        read = [connections, _app_info_family(broker.node_id), *_loop_lag_families(self.loop_lag)]
-
-        def families() -> Iterator[Metric]:
-            yield from recorded
-            yield from _gauge_families(gauges)
-            yield from lags
-            yield from read
-
-        return families
+        read += [connections, _app_info_family(broker.node_id), *_loop_lag_families(self.loop_lag)]
+        return Snapshot(recorded, gauges, read)
 
     def describe(self) -> Iterable[Metric]:
         return []  # names vary with the topics; nothing to check at registration
@@ -65,20 +77,9 @@ def _gauge_families(gauges: list[Gauge]) -> Iterator[Metric]:
         name, labels = prometheus_name(domain, props)
         family = families.get(name)
         if family is None:
-            mbean = ",".join(f"{k}={v}" for k, v in props if k in ("type", "name"))
-            family = families[name] = Metric(name, f"{domain}:{mbean} (Value)", "gauge")
+            family = families[name] = Metric(name, documentation(domain, props), "gauge")
         family.add_sample(name, labels, value)
     yield from families.values()
-
-
-def prometheus_name(domain: str, props: Props) -> tuple[str, dict[str, str]]:
-    """The JMX exporter's mapping: ``kafka_<domain>_<type>_<name>``, lower case, the other key
-    properties as labels (``kafka.log:type=Log,name=Size,topic=t,partition=0`` is
-    ``kafka_log_log_size{topic="t",partition="0"}``)."""
-    values = dict(props)
-    parts = [domain, values.pop("type", ""), values.pop("name", "")]
-    name = "_".join(p for p in parts if p).lower().replace(".", "_").replace("-", "_")
-    return name, {key.lower(): value for key, value in values.items()}
 
 
 def _app_info_family(broker_id: int) -> Metric:

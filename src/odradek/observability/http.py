@@ -29,7 +29,8 @@ import errno
 import gzip
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
@@ -38,7 +39,8 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import Metric
 
 from odradek.observability import metrics
-from odradek.observability.collectors import BrokerCollector, process_registry
+from odradek.observability.collectors import BrokerCollector, Snapshot, process_registry
+from odradek.observability.gauge_text import Families, GaugeText, encode
 from odradek.observability.jolokia import TICK_SECONDS, Jolokia, Meters, read_request_from_path
 from odradek.observability.loop_lag import LoopLag
 from odradek.observability.view import BrokerView
@@ -69,6 +71,7 @@ class MetricsEndpoint:
         self.broker = broker
         self.loop_lag = LoopLag()
         self.collector = BrokerCollector(broker, self.loop_lag)
+        self.gauge_text = GaugeText()  # the gauges' lines, kept from one scrape to the next
         # Other collectors of the broker's state (e.g. pushed client telemetry): collected
         # on the loop at each scrape, beside the broker's own.
         self.registry = CollectorRegistry(auto_describe=False)
@@ -214,11 +217,15 @@ class MetricsEndpoint:
         as the module says); formatting them, and gzip, run on a worker thread, since with
         100,000 partitions they take seconds."""
         encoder, content_type = choose_encoder(headers.get("accept", ""))
-        read = self.collector.snapshot()
+        snapshot = self.collector.snapshot()
         others = list(self.registry.collect())
-        collected = Collected(read, others, self.process)
         gzipped = "gzip" in headers.get("accept-encoding", "")
-        payload = await asyncio.to_thread(_format, encoder, collected, gzipped)
+        payload = await asyncio.to_thread(
+            format_scrape,
+            Scrape(encoder, content_type, snapshot, others, self.process),
+            self.gauge_text,
+            gzipped,
+        )
         return 200, content_type, payload
 
     def route(
@@ -273,32 +280,35 @@ class Gzipped(bytes):
     """A payload already gzip-compressed (sent with ``Content-Encoding: gzip``)."""
 
 
-class Collected(CollectorRegistry):
-    """What a scrape read on the loop (the broker's families, built when iterated, and the
-    other collectors' families) and the process collectors, as one registry an encoder can
-    format on a worker thread."""
+@dataclass(frozen=True, slots=True)
+class Scrape:
+    """One scrape to format: the encoder asked for (and its content type), what was read on
+    the loop (the broker's snapshot and the other collectors' families) and the process
+    collectors (any thread may collect them)."""
 
-    def __init__(
-        self,
-        broker_families: Callable[[], Iterator[Metric]],
-        others: list[Metric],
-        process: CollectorRegistry,
-    ) -> None:
-        super().__init__(auto_describe=False)
-        self.broker_families = broker_families
-        self.others = others
-        self.process = process
+    encoder: Callable[[CollectorRegistry], bytes]
+    content_type: str
+    snapshot: Snapshot
+    others: list[Metric]
+    process: CollectorRegistry
 
-    def collect(self) -> Iterator[Metric]:
-        yield from self.broker_families()
-        yield from self.others
-        yield from self.process.collect()
+    def registry(self) -> CollectorRegistry:
+        """Every family of the scrape, as one registry (what the text is the encoding of)."""
+        return Families([*self.snapshot.families(), *self.others, *self.process.collect()])
 
 
-def _format(
-    encoder: Callable[[CollectorRegistry], bytes], collected: Collected, gzipped: bool
-) -> bytes:
-    payload = encoder(collected)
+def format_scrape(scrape: Scrape, gauge_text: GaugeText, gzipped: bool) -> bytes:
+    """The exposition of ``scrape.registry()``, byte for byte what its encoder writes for it,
+    with the gauges' lines reused from ``gauge_text`` (the previous scrape's) where their
+    gauges are unchanged. Runs on a worker thread."""
+    encoder, snapshot = scrape.encoder, scrape.snapshot
+    payload = b"".join(
+        (
+            encode(encoder, snapshot.recorded),
+            gauge_text.render(snapshot.gauges, encoder, scrape.content_type),
+            encoder(Families([*snapshot.read, *scrape.others, *scrape.process.collect()])),
+        )
+    )
     if gzipped and len(payload) >= GZIP_MIN_BYTES:
         return Gzipped(gzip.compress(payload, compresslevel=5))
     return payload

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from odradek.config.broker import load_broker_config
-from odradek.observability.collectors import prometheus_name
+from odradek.observability.gauge_text import prometheus_name
 from odradek.observability.http import Gzipped, MetricsEndpoint
 from odradek.observability.view import BrokerView, Gauge, GroupLag
 from odradek.server.broker import BrokerServer
