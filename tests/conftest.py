@@ -78,7 +78,12 @@ def broker(broker_factory) -> BrokerProcess:  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def shared_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
-    """One broker shared by a test module (use unique topic names)."""
-    broker = BrokerProcess(tmp_path_factory.mktemp("shared") / "data").start()
+    """One broker shared by a test module (use unique topic names). Without Kafka's 3 s
+    group.initial.rebalance.delay.ms (config/server.properties sets 0 too): a consumer that
+    joins a group (console-consumer --from-beginning does) does not wait it out."""
+    broker = BrokerProcess(
+        tmp_path_factory.mktemp("shared") / "data",
+        overrides={"group.initial.rebalance.delay.ms": "0"},
+    ).start()
     yield broker
     broker.kill()
