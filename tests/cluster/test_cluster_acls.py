@@ -290,4 +290,4 @@ def test_acls_from_one_broker_hold_on_all(zk_connect: str, tmp_path: Path) -> No
         wait_refused(alice, topic, third - 1, refusal, ever_allowed=True)
         wait_described(cluster, third, created - {write})
     finally:
-        cluster.stop(grace=3.0)
+        cluster.stop(grace=3.0, hurry_after=0.5)

@@ -35,7 +35,7 @@ def metered_cluster(zk_connect: str, tmp_path: Path) -> Iterator[tuple[Cluster, 
             wait_for_endpoint(port)
         yield cluster, ports
     finally:
-        cluster.stop(grace=3.0)
+        cluster.stop(grace=3.0, hurry_after=0.5)
 
 
 def produce_all(cluster: Cluster, topic: str, start: int, count: int) -> None:

@@ -186,4 +186,4 @@ def test_brokers_replicate_over_sasl_ssl(zk_connect: str, tmp_path: Path) -> Non
         replica = cluster.wait_replicas_identical(topic, 0, cluster.live_ids())
         assert replica.values() == first + then
     finally:
-        cluster.stop(grace=3.0)
+        cluster.stop(grace=3.0, hurry_after=0.5)

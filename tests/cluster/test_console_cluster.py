@@ -64,7 +64,8 @@ def on_cluster(
         yield ConsoleOnCluster(cluster, console.start())
     finally:
         console.stop()
-        cluster.stop(grace=3.0)  # all at once, the last controlled shutdown cannot finish
+        # all at once, the last controlled shutdown cannot finish: a second SIGTERM skips it
+        cluster.stop(grace=3.0, hurry_after=0.5)
 
 
 @pytest.fixture(scope="module")

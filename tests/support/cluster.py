@@ -287,8 +287,11 @@ class Cluster:
                 f"broker {broker_id} did not stop within {timeout} s of SIGTERM\n{self.logs()}"
             ) from None
 
-    def stop(self, grace: float = 15.0) -> None:
+    def stop(self, grace: float = 15.0, hurry_after: float | None = None) -> None:
         """SIGTERM every broker at once, SIGKILL whatever still runs after ``grace`` seconds.
+        With ``hurry_after``, brokers still running that many seconds after the first SIGTERM
+        get a second one, which skips the rest of their controlled shutdown (all stopping at
+        once, the last one's cannot finish: no controller is left to move its leaderships).
         Safe to call repeatedly; never leaves a process behind."""
         procs = [
             b.proc for b in self.brokers.values() if b.proc is not None and b.proc.poll() is None
@@ -300,6 +303,19 @@ class Cluster:
             except ProcessLookupError:
                 pass
         deadline = time.monotonic() + grace
+        if hurry_after is not None and procs:
+            hurry_at = time.monotonic() + min(hurry_after, grace)
+            for proc in procs:
+                try:
+                    proc.wait(max(0.0, hurry_at - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    pass
+            for proc in procs:
+                if proc.poll() is None:
+                    try:
+                        proc.send_signal(signal.SIGTERM)
+                    except ProcessLookupError:
+                        pass
         for proc in procs:
             try:
                 proc.wait(max(0.0, deadline - time.monotonic()))
