@@ -12,23 +12,25 @@ import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from odradek.common.errors import KafkaStorageError
 from odradek.common.ids import TopicPartition
+from odradek.server.collaborators import HasClock, HasConfig, HasLogManager
 from odradek.storage import swap
 from odradek.storage.cleaner.job import clean, exit_with_parent
 from odradek.storage.cleaner.manager import LogCleanerManager
 from odradek.storage.cleaner.offset_map import capacity_for
 
-if TYPE_CHECKING:
-    from odradek.server.broker import BrokerServer
-
 log = logging.getLogger(__name__)
 
 
+class LogMaintenanceCollaborators(HasConfig, HasClock, HasLogManager, Protocol):
+    """What log maintenance reads from the broker: the config, the clock and the logs."""
+
+
 class LogMaintenance:
-    def __init__(self, broker: BrokerServer) -> None:
+    def __init__(self, broker: LogMaintenanceCollaborators) -> None:
         self.broker = broker
         self.cleaner = LogCleanerManager(broker.log_manager.log_dirs)
         broker.log_manager.on_delete.append(self._forget)

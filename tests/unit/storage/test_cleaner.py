@@ -736,7 +736,7 @@ class Harness:
         self.clock = clock
         self.log_manager = LogManager([data], clock)
         self.log_manager.startup(0, None)
-        self.maintenance = LogMaintenance(self)  # type: ignore[arg-type]
+        self.maintenance = LogMaintenance(self)
         self.executor = executor or HookedExecutor()
         self.maintenance._pool = self.executor  # type: ignore[assignment]
 

@@ -253,7 +253,7 @@ class Harness:
         self.clock = clock
         self.log_manager = LogManager([data], clock)
         self.log_manager.startup(0, None)
-        self.maintenance = LogMaintenance(self)  # type: ignore[arg-type]
+        self.maintenance = LogMaintenance(self)
 
 
 @pytest.fixture
