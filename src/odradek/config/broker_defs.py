@@ -93,6 +93,7 @@ _BROKER_ONLY: tuple[ConfigDef, ...] = (
         ["classic", "consumer"],
         validator=one_of("classic", "consumer"),
     ),
+    ConfigDef("group.coordinator.append.linger.ms", I, 5, validator=at_least(0)),
     ConfigDef("group.consumer.assignors", LIST, ["uniform", "range"]),
     ConfigDef("group.consumer.session.timeout.ms", I, 45_000, validator=at_least(1)),
     ConfigDef("group.consumer.min.session.timeout.ms", I, 45_000, validator=at_least(1)),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
@@ -269,8 +270,12 @@ async def _finish(
     the request made. When the in-sync replicas cannot get them, the connection is closed,
     so that the client retries (at the new coordinator)."""
     body = await result if inspect.isawaitable(result) else result
-    if ctx.writes and not await broker.replica_manager.wait_replicated(
-        ctx.writes.offsets(), INTERNAL_WRITE_TIMEOUT_S
+    linger_s = ctx.writes.flush_at - time.monotonic()
+    if linger_s > 0:  # group.coordinator.append.linger.ms: answered when the window closes
+        await asyncio.sleep(linger_s)
+    offsets = ctx.writes.offsets()
+    if offsets and not await broker.replica_manager.wait_replicated(
+        offsets, INTERNAL_WRITE_TIMEOUT_S
     ):
         raise CloseConnectionError("coordinator state could not be replicated")
     if body is None:

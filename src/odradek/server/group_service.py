@@ -100,6 +100,8 @@ class GroupService:
         self._expiry_task: asyncio.Task[None] | None = None
         # The __consumer_offsets partitions whose groups this broker coordinates.
         self.owned: OwnedPartitions = AllPartitions()
+        self.append_linger_s = int(config.get("group.coordinator.append.linger.ms")) / 1000
+        self._linger_windows: dict[int, float] = {}  # partition -> when its window closes
 
     def check_coordinator(self, group_id: str) -> None:
         """Raise NOT_COORDINATOR unless this broker leads the group's offsets partition."""
@@ -216,10 +218,27 @@ class GroupService:
         producer_epoch: int = -1,
     ) -> InternalWrite | None:
         self.ensure_offsets_topic()
-        return self.broker.replica_manager.append_internal(
-            TopicPartition(OFFSETS_TOPIC, partition),
-            records,
-            self.broker.clock.milliseconds(),
-            producer_id,
-            producer_epoch,
+        tp = TopicPartition(OFFSETS_TOPIC, partition)
+        write = self.broker.replica_manager.append_internal(
+            tp, records, self.broker.clock.milliseconds(), producer_id, producer_epoch
         )
+        if producer_id >= 0 or self.append_linger_s <= 0:
+            return write  # Kafka does not accumulate transactional writes
+        flush_at = self._linger_window(partition)
+        if write is None:
+            return InternalWrite(tp, -1, flush_at)
+        return replace(write, flush_at=flush_at)
+
+    def _linger_window(self, partition: int) -> float:
+        """When the append-linger window of ``partition`` that a write made now falls in
+        closes (``group.coordinator.append.linger.ms``, Kafka's default 5 ms): Kafka's
+        coordinator accumulates the writes of that window into one batch and answers their
+        requests once it is flushed. odradek appends each request's records at once (they
+        are durable sooner) and holds the responses until the window closes, so clients see
+        Kafka's timing: librdkafka's KIP-848 consumer, for one, can miss a rejoin when a
+        heartbeat's answer comes back within the same millisecond as its unsubscribe."""
+        now = time.monotonic()
+        closes = self._linger_windows.get(partition, 0.0)
+        if closes <= now:
+            closes = self._linger_windows[partition] = now + self.append_linger_s
+        return closes
