@@ -17,8 +17,10 @@ from odradek.security.acl import AclOperation, ResourceType
 from odradek.server.authorization import (
     AUTHORIZED_OPERATIONS_OMITTED,
     GROUP_AUTHORIZATION_FAILED,
+    TOPIC_AUTHORIZATION_FAILED,
     authorize,
     authorized_operations,
+    denied,
 )
 from odradek.server.collaborators import GroupCoordination
 from odradek.server.handlers.group_membership import (
@@ -84,12 +86,15 @@ def handle_consumer_group_heartbeat(
     refused = group_refused(broker, ctx, request.group_id)
     if refused is not None:
         return failed(refused, GROUP_AUTHORIZATION_FAILED)
+    names = request.subscribed_topic_names
+    # Kafka 4.0 (KAFKA-18813): a member may subscribe only to topics it may DESCRIBE.
+    if names and denied(ctx, broker, AclOperation.DESCRIBE, ResourceType.TOPIC, names):
+        return failed(ErrorCode.topic_authorization_failed, TOPIC_AUTHORIZATION_FAILED)
     unavailable = coordinator_error(broker, request.group_id)
     if unavailable is not None:
         return failed(unavailable)
     if ctx.header.api_version >= 1 and not request.member_id:
         return failed(ErrorCode.invalid_request, "MemberId can't be empty.")
-    names = request.subscribed_topic_names
     result = broker.groups.coordinator.consumer_group_heartbeat(
         HeartbeatRequest(
             group_id=request.group_id,
@@ -148,20 +153,14 @@ def handle_consumer_group_describe(
                 else f"Group {group_id} not found."
             )
         if error is not None or group is None:
-            described.append(
-                build(
-                    module.DescribedGroup,
-                    error_code=error,
-                    error_message=message,
-                    group_id=group_id,
-                    group_state="Dead",
-                    group_epoch=-1,
-                    assignment_epoch=-1,
-                    assignor_name="",
-                    members=(),
-                    authorized_operations=AUTHORIZED_OPERATIONS_OMITTED,
-                )
-            )
+            described.append(_failed_group(module, group_id, error, message))
+            continue
+        if denied(
+            ctx, broker, AclOperation.DESCRIBE, ResourceType.TOPIC, _topics_of(broker, group)
+        ):
+            # Kafka 4.0 (KAFKA-18813): nothing of a group with topics the principal may not
+            # DESCRIBE in its members' assignments or targets.
+            described.append(_failed_group(module, group_id, ErrorCode.topic_authorization_failed))
             continue
         operations = (
             authorized_operations(ctx, broker, ResourceType.GROUP, group_id)
@@ -170,6 +169,35 @@ def handle_consumer_group_describe(
         )
         described.append(_described(broker, module, group, operations))
     return build(module.ConsumerGroupDescribeResponse, throttle_time=ZERO, groups=tuple(described))
+
+
+def _failed_group(
+    module: Any, group_id: str, error: ErrorCode | None, message: str | None = None
+) -> Any:
+    if error is ErrorCode.topic_authorization_failed and message is None:
+        message = TOPIC_AUTHORIZATION_FAILED
+    return build(
+        module.DescribedGroup,
+        error_code=error,
+        error_message=message,
+        group_id=group_id,
+        group_state="Dead",
+        group_epoch=-1,
+        assignment_epoch=-1,
+        assignor_name="",
+        members=(),
+        authorized_operations=AUTHORIZED_OPERATIONS_OMITTED,
+    )
+
+
+def _topics_of(broker: ConsumerGroupCollaborators, group: ConsumerGroup) -> set[str]:
+    """The names of the topics in the members' assignments and target assignments."""
+    topic_ids: set[uuid.UUID] = set()
+    for member in group.members.values():
+        topic_ids.update(member.assigned)
+        topic_ids.update(group.target.get(member.member_id, {}))
+    topics = broker.groups.coordinator.context.topics
+    return {name for name in map(topics.topic_name, topic_ids) if name is not None}
 
 
 def _described(

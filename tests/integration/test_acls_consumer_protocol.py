@@ -1,0 +1,107 @@
+"""Kafka 4.0's topic checks on the consumer group protocol (KAFKA-18813), with real clients:
+a KIP-848 member may subscribe only to topics it may DESCRIBE (ConsumerGroupHeartbeat answers
+TOPIC_AUTHORIZATION_FAILED otherwise), and ConsumerGroupDescribe shows nothing of a group
+whose members hold topics the caller may not DESCRIBE."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from confluent_kafka import Consumer, KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient
+
+from tests.integration.test_acls import (
+    PASSWORDS,
+    TIMEOUT,
+    AclBroker,
+    AclOperation,
+    allow,
+    create_acls,
+    group_acl,
+)
+from tests.support.broker_process import BrokerProcess, free_port
+from tests.support.security import plain_jaas
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AclBroker]:
+    root = tmp_path_factory.mktemp("acls-848")
+    port, sasl_port = free_port(), free_port()
+    overrides = {
+        "listeners": f"PLAINTEXT://127.0.0.1:{port},SASL_PLAINTEXT://127.0.0.1:{sasl_port}",
+        "sasl.enabled.mechanisms": "PLAIN",
+        "listener.name.sasl_plaintext.plain.sasl.jaas.config": plain_jaas(PASSWORDS),
+        "authorizer.class.name": "kafka.security.authorizer.AclAuthorizer",
+        "allow.everyone.if.no.acl.found": "false",
+        "super.users": "User:admin;User:ANONYMOUS",
+        "group.coordinator.rebalance.protocols": "classic,consumer",
+        "group.consumer.heartbeat.interval.ms": "500",
+        "group.consumer.min.heartbeat.interval.ms": "500",
+    }
+    process = BrokerProcess(root / "data", port=port, overrides=overrides).start()
+    yield AclBroker(process, sasl_port)
+    process.kill()
+
+
+def first_error(consumer: Consumer) -> KafkaError | None:
+    """The first error the consumer reports within TIMEOUT, or None when it gets an
+    assignment first."""
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        message = consumer.poll(0.2)
+        if message is not None and message.error() is not None:
+            return message.error()
+        if consumer.assignment():
+            return None
+    raise AssertionError("neither an error nor an assignment")
+
+
+def test_subscribing_to_a_topic_it_may_not_describe_is_refused(broker: AclBroker) -> None:
+    allowed, hidden = broker.topic("acl848-ok"), broker.topic("acl848-hidden")
+    group = f"{allowed}-group"
+    create_acls(
+        broker, [*allow(allowed, AclOperation.READ), group_acl(group, AclOperation.READ, "alice")]
+    )
+    settings = {**broker.user("alice"), "group.id": group, "group.protocol": "consumer"}
+
+    refused = Consumer(settings)
+    try:
+        refused.subscribe([allowed, hidden])
+        error = first_error(refused)
+        assert error is not None and error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
+    finally:
+        refused.close()
+
+    accepted = Consumer(settings)
+    try:
+        accepted.subscribe([allowed])
+        assert first_error(accepted) is None
+    finally:
+        accepted.close()
+
+
+def test_a_group_holding_a_topic_the_caller_may_not_describe_is_not_described(
+    broker: AclBroker,
+) -> None:
+    topic = broker.topic("acl848-held")
+    group = f"{topic}-group"
+    create_acls(broker, [group_acl(group, AclOperation.DESCRIBE, "alice")])
+    member = Consumer(
+        {"bootstrap.servers": broker.plaintext, "group.id": group, "group.protocol": "consumer"}
+    )
+    alice = AdminClient(broker.user("alice"))
+    try:
+        member.subscribe([topic])
+        assert first_error(member) is None  # the (super) member holds the topic's partition
+        [as_super] = broker.admin.describe_consumer_groups([group]).values()
+        assert len(as_super.result(timeout=TIMEOUT).members) == 1
+        [as_alice] = alice.describe_consumer_groups([group]).values()
+        with pytest.raises(KafkaException) as raised:
+            as_alice.result(timeout=TIMEOUT)
+        assert raised.value.args[0].code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
+    finally:
+        member.close()
