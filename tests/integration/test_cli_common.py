@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ from odradek.cli.main import build_parser, main
 from odradek.cli.tools.common import parse_properties
 from odradek.cli.tools.wire import Connection, split_address
 from tests.support.broker_process import BrokerProcess
+from tests.support.child_env import odradek_env
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +34,7 @@ def odradek(
     *args: str, stdin: str | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
     """Run ``python -m odradek ARGS`` and capture its output."""
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env = odradek_env()
     return subprocess.run(
         [sys.executable, "-m", "odradek", *args],
         input=stdin,

@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+from tests.support.child_env import odradek_env
+
 
 def _ephemeral_range() -> tuple[int, int]:
     try:
@@ -88,9 +90,8 @@ class BrokerProcess:
     def start(self, timeout: float = 15.0) -> BrokerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log_file = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child process
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen(
-            self.command(), stdout=log_file, stderr=subprocess.STDOUT, env=env
+            self.command(), stdout=log_file, stderr=subprocess.STDOUT, env=odradek_env()
         )
         log_file.close()
         deadline = time.monotonic() + timeout

@@ -37,6 +37,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]  # the module 
 )
 
 from tests.support.broker_process import BrokerProcess, free_port
+from tests.support.child_env import odradek_env
 from tests.support.raw_client import ConnectionClosedError, RawClient
 
 T = TypeVar("T")
@@ -542,7 +543,7 @@ class Cluster:
             capture_output=True,
             text=True,
             timeout=60,
-            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+            env=odradek_env(),
         )
         log = parse_dump(broker_id, result.stdout)
         if result.returncode not in (0, 1) or (result.returncode == 1 and not log.problems):
