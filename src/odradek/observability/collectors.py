@@ -18,7 +18,7 @@ from odradek.observability.gauge_text import documentation, prometheus_name
 from odradek.observability.histogram import buckets, histogram_sum
 from odradek.observability.loop_lag import LoopLag
 from odradek.observability.prometheus import prometheus_families
-from odradek.observability.view import BrokerView, Gauge
+from odradek.observability.view import BrokerView, Gauge, GaugesInSlices
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,11 +50,24 @@ class BrokerCollector(Collector):
     def snapshot(self) -> Snapshot:
         """Read the broker's state now (on its event loop); the gauges' families, the costly
         part with many partitions, are left to the formatting (on any thread)."""
+        return self._snapshot(self.broker.gauges())
+
+    async def snapshot_in_slices(self) -> Snapshot:
+        """``snapshot()``, with the gauges read a slice at a time when the broker can
+        (``GaugesInSlices``: the event loop runs between slices), the rest in one turn after
+        them."""
+        broker = self.broker
+        if isinstance(broker, GaugesInSlices):
+            gauges = await broker.gauges_in_slices()
+        else:
+            gauges = broker.gauges()
+        return self._snapshot(gauges)
+
+    def _snapshot(self, gauges: list[Gauge]) -> Snapshot:
         broker = self.broker
         live = broker.live_topics()
         forget_topics(live)
         recorded = list(prometheus_families(live))
-        gauges = broker.gauges()
         read = list(_lag_families(broker))
         connections = GaugeMetricFamily(
             "kafka_server_socket_server_metrics_connection_count",

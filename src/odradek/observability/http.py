@@ -213,11 +213,12 @@ class MetricsEndpoint:
         writer.write(head.encode("latin-1") + payload)
 
     async def scrape(self, headers: dict[str, str]) -> tuple[int, str, bytes]:
-        """``GET /metrics``: the families are collected on the loop (between two requests,
-        as the module says); formatting them, and gzip, run on a worker thread, since with
-        100,000 partitions they take seconds."""
+        """``GET /metrics``: the families are collected on the loop (the per-partition
+        gauges a slice at a time when the broker reads them so, the rest between two
+        requests, as the module says); formatting them, and gzip, run on a worker thread,
+        since with 100,000 partitions they take seconds."""
         encoder, content_type = choose_encoder(headers.get("accept", ""))
-        snapshot = self.collector.snapshot()
+        snapshot = await self.collector.snapshot_in_slices()
         others = list(self.registry.collect())
         gzipped = "gzip" in headers.get("accept-encoding", "")
         payload = await asyncio.to_thread(

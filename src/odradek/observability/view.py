@@ -9,13 +9,14 @@ The endpoint and its two views (``collectors``, ``jolokia``) see the broker only
 logs, metadata, group coordinator, connections and fetch purgatory).
 
 Everything is read at scrape time on the broker's event loop (the endpoint is served
-there), so the reads see a consistent state; nothing here is updated on the hot path."""
+there), so the reads see a consistent state (except a scrape's gauges from a broker that
+reads them in slices, ``GaugesInSlices``); nothing here is updated on the hot path."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 Props = tuple[tuple[str, str], ...]
 """An MBean's key properties in Kafka's order: ``(("type", "Log"), ("name", "Size"), ...)``."""
@@ -93,4 +94,17 @@ class BrokerView(Protocol):
 
     def group_members(self) -> dict[str, int]:
         """Members per consumer group, sorted by group id."""
+        ...
+
+
+@runtime_checkable
+class GaugesInSlices(Protocol):
+    """A ``BrokerView`` that can also read its gauges a slice at a time, letting its event
+    loop run between slices (with many partitions, reading them in one go holds it for tens
+    of milliseconds). A scrape reads them so when the broker can; Jolokia reads ``gauges()``."""
+
+    async def gauges_in_slices(self) -> list[Gauge]:
+        """``BrokerView.gauges()``, the same gauges in the same order, read over several
+        turns of the event loop: values read in different turns may be of different instants
+        (as a JMX scrape's are)."""
         ...

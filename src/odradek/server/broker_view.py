@@ -7,10 +7,14 @@ consumer groups and their lag, connections, queues and the fetch purgatory, and 
 through ``BrokerViewCollaborators``. They live in the server layer because they read its
 internals (its cluster membership, the group coordinator, the connections); observability
 sees only the protocol. Everything runs on the broker's event
-loop (the endpoint is served there), so these reads see a consistent state."""
+loop (the endpoint is served there), so these reads see a consistent state, except the
+per-partition log gauges of a scrape, read over several turns of the loop
+(``log_gauges_in_slices``)."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections import Counter
 from typing import TYPE_CHECKING, Protocol
 from weakref import WeakKeyDictionary
@@ -27,7 +31,6 @@ from odradek.server.collaborators import (
 )
 
 if TYPE_CHECKING:
-    import asyncio
     from collections.abc import Iterable
 
     from odradek.server.group_service import GroupService
@@ -85,34 +88,96 @@ partition allocates nothing (with many partitions, building them again was most 
 collection's time, much of it the garbage collector's)."""
 
 
+_order: WeakKeyDictionary[LogManager, tuple[list[TopicPartition], list[TopicPartition]]]
+_order = WeakKeyDictionary()
+"""Per log manager, its logs' keys in the dict's order at the last collection and sorted:
+sorted again only when the keys changed (comparing the lists is ~20 times cheaper)."""
+
+SLICE_SECONDS = 0.002
+"""How long ``log_gauges_in_slices`` reads logs before it lets the event loop run."""
+_CLOCK_EVERY = 64  # logs read between two looks at the clock (one read is ~1 us)
+
+
 def log_gauges(broker: BrokerViewCollaborators) -> list[Gauge]:
-    """The ``kafka.log:type=Log`` gauges of every partition log, by topic and partition."""
-    manager = broker.log_manager
-    logs = manager.logs
-    previous = _reported.get(manager, {})
-    current: dict[TopicPartition, tuple[LogFigures, list[Gauge]]] = {}
-    result: list[Gauge] = []
-    for tp in sorted(logs):
-        log = logs[tp]
-        segments = log.segments
-        figures = (
-            segments[-1].next_offset if segments else 0,
-            log.log_start_offset,
-            sum(s.size for s in segments),
-            len(segments),
-        )
-        known = previous.get(tp)
-        if known is None or known[0] != figures:
-            where = (("topic", tp.topic), ("partition", str(tp.partition)))
-            built: list[Gauge] = [
-                ("kafka.log", (("type", "Log"), ("name", name), *where), value)
-                for name, value in zip(LOG_GAUGE_NAMES, figures, strict=True)
-            ]
-            known = (figures, built)
-        current[tp] = known
-        result += known[1]
-    _reported[manager] = current
-    return result
+    """The ``kafka.log:type=Log`` gauges of every partition log, by topic and partition,
+    read in one go (Jolokia's reads; the metrics endpoint reads ``log_gauges_in_slices``)."""
+    reading = _LogReading(broker.log_manager)
+    reading.read(None)
+    return reading.done()
+
+
+async def log_gauges_in_slices(broker: BrokerViewCollaborators) -> list[Gauge]:
+    """``log_gauges``, read ``SLICE_SECONDS`` at a time: between two slices the event loop
+    runs whatever is ready (requests, the loop-lag monitor), so that a scrape never holds it
+    for long however many partitions there are.
+
+    The figures are therefore not one instant's: requests served between two slices move the
+    logs not yet read. That is what a JMX scrape of Kafka sees too (each MBean's attribute is
+    read on its own, while the broker runs). A log deleted before its turn is left out, one
+    created after the read began is in the next scrape; neither fails the read."""
+    reading = _LogReading(broker.log_manager)
+    while True:
+        if reading.read(time.monotonic() + SLICE_SECONDS):
+            return reading.done()
+        await asyncio.sleep(0)  # one turn of the loop: what is ready runs, then the next slice
+
+
+class _LogReading:
+    """One collection of the log gauges, possibly over several turns of the event loop."""
+
+    def __init__(self, manager: LogManager) -> None:
+        self.manager = manager
+        self.logs = manager.logs
+        keys = list(self.logs)
+        known = _order.get(manager)
+        if known is not None and known[0] == keys:
+            self.order = known[1]
+        else:
+            self.order = sorted(keys)
+            _order[manager] = (keys, self.order)
+        self.previous = _reported.get(manager, {})
+        self.current: dict[TopicPartition, tuple[LogFigures, list[Gauge]]] = {}
+        self.result: list[Gauge] = []
+        self.next = 0
+
+    def read(self, deadline: float | None) -> bool:
+        """Read logs until ``deadline`` (``time.monotonic()``) has passed, or all of them if
+        it is None; True once every log is read."""
+        logs, order, previous = self.logs, self.order, self.previous
+        current, result = self.current, self.result
+        index, end = self.next, len(order)
+        while index < end:
+            stop = min(index + _CLOCK_EVERY, end)
+            for tp in order[index:stop]:
+                log = logs.get(tp)
+                if log is None:
+                    continue  # deleted since the read began
+                segments = log.segments
+                figures = (
+                    segments[-1].next_offset if segments else 0,
+                    log.log_start_offset,
+                    sum(s.size for s in segments),
+                    len(segments),
+                )
+                known = previous.get(tp)
+                if known is None or known[0] != figures:
+                    where = (("topic", tp.topic), ("partition", str(tp.partition)))
+                    built: list[Gauge] = [
+                        ("kafka.log", (("type", "Log"), ("name", name), *where), value)
+                        for name, value in zip(LOG_GAUGE_NAMES, figures, strict=True)
+                    ]
+                    known = (figures, built)
+                current[tp] = known
+                result += known[1]
+            index = stop
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+        self.next = index
+        return index >= end
+
+    def done(self) -> list[Gauge]:
+        _reported[self.manager] = self.current
+        return self.result
 
 
 def live_topics(broker: BrokerViewCollaborators) -> set[str]:
@@ -240,12 +305,24 @@ def purgatory_size(broker: BrokerViewCollaborators) -> int:
 
 
 def gauges(broker: BrokerViewCollaborators) -> list[Gauge]:
+    """Every gauge MBean, read in one go (Jolokia)."""
+    return log_gauges(broker) + _broker_gauges(broker)
+
+
+async def gauges_in_slices(broker: BrokerViewCollaborators) -> list[Gauge]:
+    """``gauges``, the per-partition log gauges read a slice at a time (the metrics
+    endpoint's scrapes, see ``log_gauges_in_slices``); the others, a few per broker, in one."""
+    return await log_gauges_in_slices(broker) + _broker_gauges(broker)
+
+
+def _broker_gauges(broker: BrokerViewCollaborators) -> list[Gauge]:
+    """The gauges other than the per-partition log ones (partition health, controller,
+    groups, queues, purgatory)."""
     result: list[Gauge] = []
 
     def add(domain: str, kind: str, name: str, value: float, *extra: tuple[str, str]) -> None:
         result.append((domain, (("type", kind), ("name", name), *extra), value))
 
-    result += log_gauges(broker)
     offline_dirs = broker.log_manager.offline_dirs
     add("kafka.log", "LogManager", "OfflineLogDirectoryCount", len(offline_dirs))
     for directory in broker.log_manager.log_dirs:

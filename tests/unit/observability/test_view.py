@@ -15,7 +15,7 @@ from typing import Any
 from odradek.config.broker import load_broker_config
 from odradek.observability.gauge_text import prometheus_name
 from odradek.observability.http import Gzipped, MetricsEndpoint
-from odradek.observability.view import BrokerView, Gauge, GroupLag
+from odradek.observability.view import BrokerView, Gauge, GaugesInSlices, GroupLag
 from odradek.server.broker import BrokerServer
 
 
@@ -91,6 +91,34 @@ def test_endpoint_serves_any_broker_view() -> None:
     )
     assert status == 200
     assert json.loads(body)["value"] == {"Value": 42.0}
+
+
+@dataclass
+class SlicedFakeBroker(FakeBroker):
+    """A view that also reads its gauges in slices (``GaugesInSlices``); what it reads so
+    differs here from ``gauges()`` only to tell which one was read."""
+
+    slices: int = 0
+
+    async def gauges_in_slices(self) -> list[Gauge]:
+        for _ in range(3):
+            self.slices += 1
+            await asyncio.sleep(0)
+        where = (("topic", "t"), ("partition", "0"))
+        return [("kafka.log", (("type", "Log"), ("name", "Size"), *where), 43.0)]
+
+
+def test_scrapes_read_the_gauges_in_slices_when_the_view_can() -> None:
+    broker = SlicedFakeBroker()
+    assert isinstance(broker, GaugesInSlices) and not isinstance(FakeBroker(), GaugesInSlices)
+    endpoint = MetricsEndpoint(broker)
+    status, _, body = asyncio.run(endpoint.scrape({}))
+    assert status == 200 and broker.slices == 3
+    assert 'kafka_log_log_size{partition="0",topic="t"} 43.0' in body.decode()
+    _, _, body = endpoint.route(
+        "GET", "/jolokia/read/kafka.log:type=Log,name=Size,topic=t,partition=0", {}, b""
+    )
+    assert json.loads(body)["value"] == {"Value": 42.0}  # Jolokia reads gauges()
 
 
 def test_prometheus_name_follows_the_jmx_exporter() -> None:
