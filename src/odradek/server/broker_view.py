@@ -159,7 +159,11 @@ class _LogReading:
                     sum(s.size for s in segments),
                     len(segments),
                 )
-                known = previous.get(tp)
+                # Taken out, so that what is left of the previous collection when it is
+                # dropped (at the end of the read: every entry at once) is only the deleted
+                # logs' (dropping 100,000 entries held the loop some 7 ms). A collection read
+                # meanwhile (a concurrent scrape, Jolokia) builds the taken ones anew.
+                known = previous.pop(tp, None)
                 if known is None or known[0] != figures:
                     where = (("topic", tp.topic), ("partition", str(tp.partition)))
                     built: list[Gauge] = [
