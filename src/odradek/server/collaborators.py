@@ -103,6 +103,22 @@ class HasCluster(Protocol):
     def cluster(self) -> ClusterMembership: ...
 
 
+class InternalTopicServiceCollaborators(
+    HasAdminManager,
+    HasClock,
+    HasCluster,
+    HasConfig,
+    HasLogManager,
+    HasMetadataStore,
+    HasReplicaManager,
+    Protocol,
+):
+    """What a coordinator's service (``GroupService``, ``TxnService``) reads from the broker:
+    the config, the clock, the cluster membership (which says when to load), the metadata,
+    the logs of its internal topic, the replica manager that appends to it and the admin
+    manager that creates it."""
+
+
 class HasNodeId(Protocol):
     @property
     def node_id(self) -> int: ...

@@ -18,35 +18,16 @@ from odradek.common.internal_topics import OFFSETS_TOPIC
 from odradek.common.writes import InternalWrite
 from odradek.coordinator.group.coordinator import GroupConfig, GroupCoordinator
 from odradek.coordinator.group.loader import load_partition
-from odradek.server.collaborators import (
-    HasAdminManager,
-    HasClock,
-    HasCluster,
-    HasConfig,
-    HasLogManager,
-    HasMetadataStore,
-    HasReplicaManager,
-)
+from odradek.server.collaborators import HasMetadataStore, InternalTopicServiceCollaborators
 from odradek.server.owned_partitions import AllPartitions, LedPartitions, OwnedPartitions
 from odradek.server.scheduler import LoopScheduler
 
 log = logging.getLogger(__name__)
 
 
-class GroupServiceCollaborators(
-    HasAdminManager,
-    HasClock,
-    HasCluster,
-    HasConfig,
-    HasLogManager,
-    HasMetadataStore,
-    HasReplicaManager,
-    Protocol,
-):
-    """What the group coordinator's service reads from the broker: the config, the clock,
-    the cluster membership (which says when to load), the metadata, the logs of
-    ``__consumer_offsets``, the replica manager that appends to it and the admin manager
-    that creates it."""
+class GroupServiceCollaborators(InternalTopicServiceCollaborators, Protocol):
+    """What the group coordinator's service reads from the broker (its internal topic is
+    ``__consumer_offsets``)."""
 
 
 class BrokerTopics:

@@ -22,15 +22,7 @@ from odradek.common.internal_topics import OFFSETS_TOPIC, TXN_TOPIC
 from odradek.common.writes import InternalWrite, PendingWrites
 from odradek.coordinator.txn.coordinator import TransactionCoordinator, TxnConfig
 from odradek.protocol.records.codec import decode_batches
-from odradek.server.collaborators import (
-    HasAdminManager,
-    HasClock,
-    HasCluster,
-    HasConfig,
-    HasLogManager,
-    HasMetadataStore,
-    HasReplicaManager,
-)
+from odradek.server.collaborators import InternalTopicServiceCollaborators
 from odradek.server.owned_partitions import AllPartitions, LedPartitions, OwnedPartitions
 from odradek.storage.log import Log
 
@@ -41,19 +33,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class TxnServiceCollaborators(
-    HasAdminManager,
-    HasClock,
-    HasCluster,
-    HasConfig,
-    HasLogManager,
-    HasMetadataStore,
-    HasReplicaManager,
-    Protocol,
-):
-    """What the transaction coordinator's service reads from the broker: as the group
-    service's, with the producer id blocks and the group coordinator (which completes
-    transactional offset commits when the markers are written)."""
+class TxnServiceCollaborators(InternalTopicServiceCollaborators, Protocol):
+    """What the transaction coordinator's service reads from the broker (its internal topic
+    is ``__transaction_state``), with the producer id blocks and the group coordinator
+    (which completes transactional offset commits when the markers are written)."""
 
     @property
     def producer_ids(self) -> ProducerIdManager: ...
