@@ -70,9 +70,9 @@ class AclBroker:
         return name
 
 
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AclBroker]:
-    root = tmp_path_factory.mktemp("acls")
+def start_acl_broker(root: Path, **extra: str) -> AclBroker:
+    """A broker with Kafka's AclAuthorizer, a PLAINTEXT listener whose ANONYMOUS is a super
+    user and a SASL_PLAINTEXT one with PLAIN users; ``extra``: more broker configs."""
     port, sasl_port = free_port(), free_port()
     overrides = {
         "listeners": f"PLAINTEXT://127.0.0.1:{port},SASL_PLAINTEXT://127.0.0.1:{sasl_port}",
@@ -81,10 +81,17 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AclBroker]:
         "authorizer.class.name": "kafka.security.authorizer.AclAuthorizer",
         "allow.everyone.if.no.acl.found": "false",
         "super.users": "User:admin;User:ANONYMOUS",
+        **extra,
     }
     process = BrokerProcess(root / "data", port=port, overrides=overrides).start()
-    yield AclBroker(process, sasl_port)
-    process.kill()
+    return AclBroker(process, sasl_port)
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AclBroker]:
+    started = start_acl_broker(tmp_path_factory.mktemp("acls"))
+    yield started
+    started.process.kill()
 
 
 def allow(topic: str, *operations: Any, user: str = "alice", pattern: Any = None) -> list[Any]:

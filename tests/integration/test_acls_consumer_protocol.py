@@ -13,38 +13,29 @@ from confluent_kafka import Consumer, KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
 from tests.integration.test_acls import (
-    PASSWORDS,
     TIMEOUT,
     AclBroker,
     AclOperation,
     allow,
     create_acls,
     group_acl,
+    start_acl_broker,
 )
-from tests.support.broker_process import BrokerProcess, free_port
-from tests.support.security import plain_jaas
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AclBroker]:
-    root = tmp_path_factory.mktemp("acls-848")
-    port, sasl_port = free_port(), free_port()
-    overrides = {
-        "listeners": f"PLAINTEXT://127.0.0.1:{port},SASL_PLAINTEXT://127.0.0.1:{sasl_port}",
-        "sasl.enabled.mechanisms": "PLAIN",
-        "listener.name.sasl_plaintext.plain.sasl.jaas.config": plain_jaas(PASSWORDS),
-        "authorizer.class.name": "kafka.security.authorizer.AclAuthorizer",
-        "allow.everyone.if.no.acl.found": "false",
-        "super.users": "User:admin;User:ANONYMOUS",
-        "group.coordinator.rebalance.protocols": "classic,consumer",
-        "group.consumer.heartbeat.interval.ms": "500",
-        "group.consumer.min.heartbeat.interval.ms": "500",
-    }
-    process = BrokerProcess(root / "data", port=port, overrides=overrides).start()
-    yield AclBroker(process, sasl_port)
-    process.kill()
+    started = start_acl_broker(
+        tmp_path_factory.mktemp("acls-848"),
+        **{
+            "group.consumer.heartbeat.interval.ms": "500",
+            "group.consumer.min.heartbeat.interval.ms": "500",
+        },
+    )
+    yield started
+    started.process.kill()
 
 
 def first_error(consumer: Consumer) -> KafkaError | None:
