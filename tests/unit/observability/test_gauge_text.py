@@ -13,10 +13,10 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
 from odradek.common.ids import TopicPartition
-from odradek.config.broker import load_broker_config
 from odradek.observability.gauge_text import GaugeText
 from odradek.observability.http import MetricsEndpoint, Scrape, format_scrape
 from odradek.server.broker import BrokerServer
+from tests.unit.observability.log_broker import log_broker
 from tests.unit.storage.helpers import TOPIC_ID, append, log_config, make_batch
 
 TEXT = ""
@@ -26,17 +26,8 @@ UTF8_TEXT = "text/plain; version=1.0.0; escaping=allow-utf-8"
 
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[BrokerServer]:
-    config = load_broker_config(
-        None,
-        {"log.dirs": str(tmp_path / "data"), "listeners": "PLAINTEXT://127.0.0.1:0"},
-        environ={},
-    )
-    server = BrokerServer(config)
-    server.log_manager.startup(node_id=server.node_id, cluster_id=None)
-    try:
+    with log_broker(tmp_path) as server:
         yield server
-    finally:
-        server.log_manager.shutdown()
 
 
 def scraped(endpoint: MetricsEndpoint, gauge_text: GaugeText, accept: str) -> tuple[bytes, bytes]:

@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from odradek.common.ids import TopicPartition
-from odradek.config.broker import load_broker_config
 from odradek.server.broker import BrokerServer
+from tests.unit.observability.log_broker import log_broker
 from tests.unit.storage.helpers import TOPIC_ID, append, log_config, make_batch
 
 
@@ -35,15 +35,8 @@ def expected(broker: BrokerServer) -> dict[tuple[str, str, str], float]:
 
 
 def test_log_gauges_follow_appends_creations_and_deletions(tmp_path: Path) -> None:
-    config = load_broker_config(
-        None,
-        {"log.dirs": str(tmp_path / "data"), "listeners": "PLAINTEXT://127.0.0.1:0"},
-        environ={},
-    )
-    broker = BrokerServer(config)
-    manager = broker.log_manager
-    manager.startup(node_id=broker.node_id, cluster_id=None)
-    try:
+    with log_broker(tmp_path) as broker:
+        manager = broker.log_manager
         tps = [TopicPartition("b", 0), TopicPartition("a", 1), TopicPartition("a", 0)]
         logs = [manager.get_or_create_log(tp, TOPIC_ID, log_config()) for tp in tps]
         first = log_values(broker)
@@ -70,5 +63,3 @@ def test_log_gauges_follow_appends_creations_and_deletions(tmp_path: Path) -> No
             if dict(props).get("name") == "PartitionCount"
         ]
         assert partition_count == [3]
-    finally:
-        manager.shutdown()

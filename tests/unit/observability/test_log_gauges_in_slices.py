@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from odradek.common.ids import TopicPartition
-from odradek.config.broker import load_broker_config
 from odradek.server import broker_view
 from odradek.server.broker import BrokerServer
+from tests.unit.observability.log_broker import log_broker
 from tests.unit.observability.test_log_gauges import expected, log_values
 from tests.unit.storage.helpers import TOPIC_ID, append, log_config, make_batch
 
@@ -23,22 +23,13 @@ PARTITIONS = 10
 
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[BrokerServer]:
-    config = load_broker_config(
-        None,
-        {"log.dirs": str(tmp_path / "data"), "listeners": "PLAINTEXT://127.0.0.1:0"},
-        environ={},
-    )
-    broker = BrokerServer(config)
-    manager = broker.log_manager
-    manager.startup(node_id=broker.node_id, cluster_id=None)
-    for topic in range(TOPICS):
-        for partition in range(PARTITIONS):
-            tp = TopicPartition(f"t{(topic * 7) % TOPICS:03d}", partition)
-            manager.get_or_create_log(tp, TOPIC_ID, log_config())
-    try:
+    with log_broker(tmp_path) as broker:
+        manager = broker.log_manager
+        for topic in range(TOPICS):
+            for partition in range(PARTITIONS):
+                tp = TopicPartition(f"t{(topic * 7) % TOPICS:03d}", partition)
+                manager.get_or_create_log(tp, TOPIC_ID, log_config())
         yield broker
-    finally:
-        manager.shutdown()
 
 
 def test_slices_give_what_one_read_gives(broker: BrokerServer) -> None:
