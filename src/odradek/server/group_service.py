@@ -7,7 +7,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Protocol
 
@@ -16,6 +16,7 @@ from odradek.common.errors import CoordinatorNotAvailableError, KafkaError, NotC
 from odradek.common.ids import TopicPartition
 from odradek.common.internal_topics import OFFSETS_TOPIC
 from odradek.common.writes import InternalWrite
+from odradek.coordinator.group import group_configs
 from odradek.coordinator.group.coordinator import GroupConfig, GroupCoordinator
 from odradek.coordinator.group.loader import load_partition
 from odradek.server.collaborators import HasMetadataStore, InternalTopicServiceCollaborators
@@ -48,6 +49,20 @@ class BrokerTopics:
         return list(self.broker.metadata_store.topics)
 
 
+class StoredGroupConfigs:
+    """The dynamic configs of the groups (KIP-848's GROUP config resource) as the metadata
+    store has them: the ``groups/<group id>`` entity, kept current in a cluster by the
+    ZooKeeper config-change notifications every broker follows. Read at each use, so an
+    altered value applies from the next heartbeat."""
+
+    def __init__(self, broker: HasMetadataStore) -> None:
+        self.broker = broker
+
+    def group_configs(self, group_id: str) -> Mapping[str, str]:
+        path = group_configs.entity_path(group_id)
+        return self.broker.metadata_store.entity_configs.get(path, {})
+
+
 class GroupService:
     def __init__(self, broker: GroupServiceCollaborators) -> None:
         self.broker = broker
@@ -68,6 +83,18 @@ class GroupService:
                 consumer_heartbeat_interval_ms=int(
                     config.get("group.consumer.heartbeat.interval.ms")
                 ),
+                consumer_min_session_timeout_ms=int(
+                    config.get("group.consumer.min.session.timeout.ms")
+                ),
+                consumer_max_session_timeout_ms=int(
+                    config.get("group.consumer.max.session.timeout.ms")
+                ),
+                consumer_min_heartbeat_interval_ms=int(
+                    config.get("group.consumer.min.heartbeat.interval.ms")
+                ),
+                consumer_max_heartbeat_interval_ms=int(
+                    config.get("group.consumer.max.heartbeat.interval.ms")
+                ),
                 consumer_max_size=int(config.get("group.consumer.max.size")),
                 consumer_migration_policy=str(
                     config.get("group.consumer.migration.policy")
@@ -77,6 +104,7 @@ class GroupService:
             LoopScheduler(),
             self,
             BrokerTopics(broker),
+            StoredGroupConfigs(broker),
         )
         self._expiry_task: asyncio.Task[None] | None = None
         # The __consumer_offsets partitions whose groups this broker coordinates.

@@ -47,6 +47,7 @@ from odradek.coordinator.group.migration import GroupMigration
 from odradek.coordinator.group.model import (
     CoordinatorContext,
     GroupConfig,
+    GroupConfigLookup,
     GroupDescription,
     JoinResult,
     OffsetCommit,
@@ -87,10 +88,13 @@ class GroupCoordinator:
         scheduler: Scheduler,
         writer: OffsetsWriter,
         topics: TopicsView | None = None,
+        group_configs: GroupConfigLookup | None = None,
     ) -> None:
         self.context = CoordinatorContext(config, clock, scheduler, writer)
         if topics is not None:
             self.context.topics = topics
+        if group_configs is not None:  # KIP-848's dynamic group configs
+            self.context.group_configs = group_configs
         self.metadata = GroupMetadataManager(self.context)
         core = ConsumerGroupCore(self.context, self.metadata)
         self.consumer = ConsumerGroupManager(core)

@@ -15,7 +15,7 @@ carries; what DescribeGroups reports.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -62,9 +62,28 @@ class GroupConfig:
     consumer_assignors: tuple[str, ...] = ("uniform", "range")
     consumer_session_timeout_ms: int = 45_000
     consumer_heartbeat_interval_ms: int = 5000
+    # The bounds of a group's own consumer.* configs (KIP-848 group configs: group_configs)
+    consumer_min_session_timeout_ms: int = 45_000
+    consumer_max_session_timeout_ms: int = 60_000
+    consumer_min_heartbeat_interval_ms: int = 5000
+    consumer_max_heartbeat_interval_ms: int = 15_000
     consumer_max_size: int = 2**31 - 1
     # group.consumer.migration.policy: bidirectional, upgrade, downgrade or disabled
     consumer_migration_policy: str = "bidirectional"
+
+
+class GroupConfigLookup(Protocol):
+    """The dynamic configs a group overrides (KIP-848's GROUP config resource: empty for a
+    group that sets none; :mod:`.group_configs`)."""
+
+    def group_configs(self, group_id: str) -> Mapping[str, str]: ...
+
+
+class NoGroupConfigs:
+    """A lookup where no group overrides anything."""
+
+    def group_configs(self, group_id: str) -> Mapping[str, str]:
+        return {}
 
 
 class TopicsView(Protocol):
@@ -101,10 +120,34 @@ class CoordinatorContext:
     scheduler: Scheduler
     writer: OffsetsWriter
     topics: TopicsView = field(default_factory=NoTopics)
+    group_configs: GroupConfigLookup = field(default_factory=NoGroupConfigs)
 
     def partition_for(self, group_id: str) -> int:
         """The ``__consumer_offsets`` partition that holds the group's records."""
         return rec.partition_for(group_id, self.config.offsets_partitions)
+
+    def consumer_session_timeout_ms(self, group_id: str) -> int:
+        """The group's ``consumer.session.timeout.ms``, else the broker's
+        ``group.consumer.session.timeout.ms`` (read at every use: an altered value applies
+        from the member's next heartbeat)."""
+        return self._group_value(
+            group_id, "consumer.session.timeout.ms", self.config.consumer_session_timeout_ms
+        )
+
+    def consumer_heartbeat_interval_ms(self, group_id: str) -> int:
+        """The group's ``consumer.heartbeat.interval.ms``, else the broker's."""
+        return self._group_value(
+            group_id, "consumer.heartbeat.interval.ms", self.config.consumer_heartbeat_interval_ms
+        )
+
+    def _group_value(self, group_id: str, name: str, default: int) -> int:
+        text = self.group_configs.group_configs(group_id).get(name)
+        if text is None:
+            return default
+        try:
+            return int(text.strip())
+        except ValueError:  # validated when set: not expected
+            return default
 
 
 @dataclass(frozen=True, slots=True)

@@ -226,10 +226,11 @@ class ConsumerGroupCore:
 
     def schedule_session_timeout(self, group: ConsumerGroup, member: ConsumerGroupMember) -> None:
         """A member is removed unless it is heard from within its session timeout: the
-        group's for a consumer-protocol member, its JoinGroup's for a classic one."""
+        group's for a consumer-protocol member (its ``consumer.session.timeout.ms`` group
+        config, else the broker's), its JoinGroup's for a classic one."""
         if member.session_timer is not None:
             member.session_timer.cancel()
-        timeout = self.context.config.consumer_session_timeout_ms
+        timeout = self.context.consumer_session_timeout_ms(group.group_id)
         if member.classic is not None:
             timeout = member.classic.session_timeout_ms
         member.session_timer = self.context.scheduler.call_later(

@@ -195,7 +195,7 @@ class ConsumerGroupManager:
             E.none,
             member_id=member.member_id,
             member_epoch=member.member_epoch,
-            heartbeat_interval_ms=self.context.config.consumer_heartbeat_interval_ms,
+            heartbeat_interval_ms=self.context.consumer_heartbeat_interval_ms(group.group_id),
             assignment=dict(member.assigned) if provide else None,
             write=write,
         )
@@ -363,7 +363,7 @@ class ConsumerGroupManager:
             E.none,
             member_id=request.member_id or member.member_id,
             member_epoch=request.member_epoch,
-            heartbeat_interval_ms=self.context.config.consumer_heartbeat_interval_ms,
+            heartbeat_interval_ms=self.context.consumer_heartbeat_interval_ms(group.group_id),
             write=write,
         )
 
