@@ -43,12 +43,13 @@ DEFAULT_ENTITY = "<default>"  # the entity name of a default user or client-id
 def check_entity_path(entity_path: str) -> None:
     """Raise ValueError unless ``entity_path`` is one of Kafka's user and client entity paths:
     ``users/<user>``, ``clients/<client-id>`` or ``users/<user>/clients/<client-id>``, each
-    name sanitized as Kafka does (no ``/``) or :data:`DEFAULT_ENTITY`, or a KIP-714 client
-    metrics resource, ``client-metrics/<name>``."""
+    name sanitized as Kafka does (no ``/``) or :data:`DEFAULT_ENTITY`, a KIP-714 client
+    metrics resource, ``client-metrics/<name>``, or a KIP-848 group's configs,
+    ``groups/<sanitized group id>``."""
     parts = entity_path.split("/")
     kinds = parts[0::2]
     if (
-        kinds not in (["users"], ["clients"], ["users", "clients"], ["client-metrics"])
+        kinds not in (["users"], ["clients"], ["users", "clients"], ["client-metrics"], ["groups"])
         or len(parts) != 2 * len(kinds)
         or not all(parts[1::2])
     ):

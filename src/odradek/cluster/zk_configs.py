@@ -17,6 +17,7 @@ from odradek.cluster.zk_data import (
     CONFIG_CHANGE_PREFIX,
     CONFIG_CHANGES,
     DEFAULT_BROKER,
+    GROUP_CONFIGS,
     USER_CONFIGS,
     json_bytes,
 )
@@ -28,11 +29,12 @@ class ConfigZnodes(ZkSession):
     ``/config/changes`` and written and re-read under the notified-metadata lock."""
 
     def _entity_paths(self) -> list[str]:
-        """Every user and client entity and client-metrics resource with a znode (some may
-        hold no configs)."""
+        """Every user and client entity, client-metrics resource and group with a znode (some
+        may hold no configs)."""
         paths = [f"clients/{c}" for c in self.client.get_children(CLIENT_CONFIGS)]
         metrics = self.client.get_children(CLIENT_METRICS_CONFIGS)
         paths.extend(f"client-metrics/{name}" for name in metrics)
+        paths.extend(f"groups/{name}" for name in self.client.get_children(GROUP_CONFIGS))
         for user in self.client.get_children(USER_CONFIGS):
             paths.append(f"users/{user}")
             try:

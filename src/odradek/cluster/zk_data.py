@@ -11,7 +11,8 @@
 * ``/config/topics/<t>``, ``/config/brokers/<id|<default>>`` — ``{"version": 1, "config": {...}}``
 * ``/config/users/<u>``, ``/config/clients/<c>``, ``/config/users/<u>/clients/<c>`` — the same
   shape: quotas and SCRAM credentials; ``/config/client-metrics/<name>``, KIP-714's client
-  metrics resources, the same shape; each change is announced by a sequential
+  metrics resources, and ``/config/groups/<group id>``, KIP-848's group configs (the id
+  sanitized as a user's), the same shape; each change is announced by a sequential
   ``/config/changes/config_change_<n>`` — ``{"version": 2, "entity_path": "users/<u>"}`` —
   which every broker follows to re-read the entity
 * ``/kafka-acl/<Type>/<name>`` (literal), ``/kafka-acl-extended/prefixed/<Type>/<name>``
@@ -49,6 +50,7 @@ CONFIG = "/config"
 USER_CONFIGS = "/config/users"
 CLIENT_CONFIGS = "/config/clients"
 CLIENT_METRICS_CONFIGS = "/config/client-metrics"
+GROUP_CONFIGS = "/config/groups"
 CONFIG_CHANGES = "/config/changes"
 CONFIG_CHANGE_PREFIX = "config_change_"
 STALE_REGISTRATION_WAIT_FACTOR = 1.5

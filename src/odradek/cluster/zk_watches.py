@@ -78,13 +78,13 @@ class WatchedMetadata:
         self.store.refresh_acls(parse_change_notification(path, data))
 
     def _on_config_change(self, _path: str, data: bytes) -> None:
-        """Re-read the user, client or client-metrics entity a ``/config/changes``
+        """Re-read the user, client, client-metrics or group entity a ``/config/changes``
         notification names (the notifications of topics and brokers are not followed here)."""
         body = json.loads(data)
         entity_path = body.get("entity_path") if isinstance(body, dict) else None
         if body.get("version") != 2 or not isinstance(entity_path, str):
             raise ValueError(f"not a version 2 config change notification: {body!r}")
-        if entity_path.startswith(("users/", "clients/", "client-metrics/")):
+        if entity_path.startswith(("users/", "clients/", "client-metrics/", "groups/")):
             check_entity_path(entity_path)
             self.store.refresh_entity_configs(entity_path)
 

@@ -1,7 +1,9 @@
-"""DescribeConfigs, AlterConfigs and IncrementalAlterConfigs for topics, brokers and KIP-714's
-``client-metrics`` resources (stored as the ``client-metrics/<name>`` entity). The
-altering handlers are coroutines: they await the metadata store's writes (ZooKeeper in a
-cluster) resource by resource, in request order."""
+"""DescribeConfigs, AlterConfigs and IncrementalAlterConfigs for topics, brokers, KIP-714's
+``client-metrics`` resources (stored as the ``client-metrics/<name>`` entity) and KIP-848's
+groups (ConfigResource type 32, stored as the ``groups/<group id>`` entity:
+:mod:`odradek.coordinator.group.group_configs`). The altering handlers are coroutines: they
+await the metadata store's writes (ZooKeeper in a cluster) resource by resource, in request
+order."""
 
 from __future__ import annotations
 
@@ -14,15 +16,22 @@ from kio.schema.errors import ErrorCode
 
 from odradek.cluster.configs import AlterOp, ConfigEntry, ConfigSource
 from odradek.common.errors import KafkaError
+from odradek.coordinator.group import group_configs
 from odradek.protocol import api_versions as keys
 from odradek.protocol.codec import build, response_module
 from odradek.security.acl import AclOperation, ResourceType
 from odradek.server.authorization import (
     CLUSTER_AUTHORIZATION_FAILED,
+    GROUP_AUTHORIZATION_FAILED,
     TOPIC_AUTHORIZATION_FAILED,
     authorize,
 )
-from odradek.server.collaborators import Authorizing, HasConfigManager, HasMetadataStore, HasNodeId
+from odradek.server.collaborators import (
+    GroupCoordination,
+    HasConfigManager,
+    HasMetadataStore,
+    HasNodeId,
+)
 from odradek.telemetry import configs as client_metrics
 
 if TYPE_CHECKING:
@@ -30,9 +39,11 @@ if TYPE_CHECKING:
 
 
 class AdminConfigsCollaborators(
-    Authorizing, HasConfigManager, HasMetadataStore, HasNodeId, Protocol
+    GroupCoordination, HasConfigManager, HasMetadataStore, HasNodeId, Protocol
 ):
-    """What DescribeConfigs, AlterConfigs and IncrementalAlterConfigs read from the broker."""
+    """What DescribeConfigs, AlterConfigs and IncrementalAlterConfigs read from the broker
+    (the group coordinator's configuration: a group config's default and bounds; the
+    GroupCoordination protocol brings the authorizer)."""
 
 
 ZERO = timedelta(0)
@@ -40,6 +51,7 @@ TOPIC = 2
 BROKER = 4
 BROKER_LOGGER = 8
 CLIENT_METRICS = client_metrics.RESOURCE_TYPE
+GROUP = group_configs.RESOURCE_TYPE
 
 
 def handle_describe_configs(
@@ -51,18 +63,25 @@ def handle_describe_configs(
     docs = bool(getattr(request, "include_documentation", False))
     results = []
     for resource in request.resources:
-        entries: list[ConfigEntry] = []
+        configs: tuple[Any, ...] = ()
         outcome: tuple[ErrorCode, str | None] | None
         outcome = _refusal(broker, ctx, AclOperation.DESCRIBE_CONFIGS, resource)
         if outcome is None:
             try:
-                entries = _describe(broker, resource)
+                if resource.resource_type == GROUP:
+                    configs = _describe_group(broker, module, resource, synonyms, docs)
+                else:
+                    source = (
+                        client_metrics.CONFIG_SOURCE
+                        if resource.resource_type == CLIENT_METRICS
+                        else None
+                    )
+                    entries = _describe(broker, resource)
+                    configs = tuple(_entry(module, e, synonyms, docs, source) for e in entries)
                 outcome = ErrorCode.none, None
             except KafkaError as exc:
                 outcome = exc.error_code, str(exc)
         error, message = outcome
-        source = client_metrics.CONFIG_SOURCE if resource.resource_type == CLIENT_METRICS else None
-        configs = tuple(_entry(module, e, synonyms, docs, source) for e in entries)
         results.append(
             build(
                 module.DescribeConfigsResult,
@@ -80,12 +99,15 @@ def _refusal(
     broker: AdminConfigsCollaborators, ctx: RequestContext, operation: AclOperation, resource: Any
 ) -> tuple[ErrorCode, str] | None:
     """The error for a resource whose configs the principal may not DESCRIBE_CONFIGS or
-    ALTER_CONFIGS: a topic's are the topic's to grant, a broker's and a client-metrics
-    resource's the cluster's."""
+    ALTER_CONFIGS: a topic's are the topic's to grant, a group's the group's, a broker's and
+    a client-metrics resource's the cluster's."""
     kind = resource.resource_type
     if kind == TOPIC:
         if not authorize(ctx, broker, operation, ResourceType.TOPIC, resource.resource_name):
             return ErrorCode.topic_authorization_failed, TOPIC_AUTHORIZATION_FAILED
+    elif kind == GROUP:
+        if not authorize(ctx, broker, operation, ResourceType.GROUP, resource.resource_name):
+            return ErrorCode.group_authorization_failed, GROUP_AUTHORIZATION_FAILED
     elif kind in (BROKER, BROKER_LOGGER, CLIENT_METRICS) and not authorize(
         ctx, broker, operation, ResourceType.CLUSTER
     ):
@@ -156,6 +178,42 @@ def _describe_client_metrics(
         for key, value in sorted(stored.items())
         if not wanted or key in wanted
     ]
+
+
+def _describe_group(
+    broker: AdminConfigsCollaborators, module: Any, resource: Any, synonyms: bool, docs: bool
+) -> tuple[Any, ...]:
+    """A group's configs as Kafka's ConfigHelper describes them: every key of its
+    GroupConfig (whether or not the group exists), GROUP_CONFIG for those the group sets and
+    DEFAULT_CONFIG, with the broker's ``group.consumer.*`` value, for the others; the one
+    synonym is the config itself."""
+    name = resource.resource_name
+    group_configs.check_name(name, describing=True)
+    stored = broker.metadata_store.entity_configs.get(group_configs.entity_path(name), {})
+    config = broker.groups.coordinator.config
+    values = group_configs.effective(config, stored)
+    wanted = resource.configuration_keys
+    described = []
+    for key in group_configs.NAMES:
+        if wanted and key not in wanted:
+            continue
+        value = str(values[key])
+        source = group_configs.CONFIG_SOURCE if key in stored else int(ConfigSource.DEFAULT_CONFIG)
+        listed = (build(module.DescribeConfigsSynonym, name=key, value=value, source=source),)
+        described.append(
+            build(
+                module.DescribeConfigsResourceResult,
+                name=key,
+                value=value,
+                read_only=False,
+                config_source=source,
+                is_sensitive=False,
+                synonyms=listed if synonyms else (),
+                config_type=group_configs.CONFIG_TYPE_INT,
+                documentation=group_configs.DOCS[key] if docs else None,
+            )
+        )
+    return tuple(described)
 
 
 def _entry(
@@ -265,6 +323,8 @@ async def _alter(
             await _alter_client_metrics(
                 broker, resource.resource_name, ops, validate_only, incremental
             )
+        elif resource.resource_type == GROUP:
+            await _alter_group(broker, resource.resource_name, ops, validate_only, incremental)
         else:
             return ErrorCode.invalid_request, f"Unsupported resource type {resource.resource_type}"
     except KafkaError as exc:
@@ -284,5 +344,23 @@ async def _alter_client_metrics(
     path = f"{client_metrics.ENTITY_TYPE}/{name}"
     current = broker.metadata_store.entity_configs.get(path, {})
     configs = client_metrics.altered(current, ops, incremental)
+    if not validate_only:
+        await broker.metadata_store.set_entity_configs_async(path, configs)
+
+
+async def _alter_group(
+    broker: AdminConfigsCollaborators,
+    name: str,
+    ops: list[tuple[str, int, str | None]],
+    validate_only: bool,
+    incremental: bool,
+) -> None:
+    """Validate a group's new configs against the broker's bounds and store them (an empty
+    set deletes the entity). The group need not exist: Kafka lets its configs come first."""
+    group_configs.check_name(name, describing=False)
+    path = group_configs.entity_path(name)
+    current = broker.metadata_store.entity_configs.get(path, {})
+    config = broker.groups.coordinator.config
+    configs = group_configs.altered(current, ops, incremental, config)
     if not validate_only:
         await broker.metadata_store.set_entity_configs_async(path, configs)
