@@ -120,7 +120,7 @@ def test_config_errors(shared_broker: BrokerProcess) -> None:
     cfg = ("configs", "--bootstrap-server", b.bootstrap)
     for args, message in [
         (["--topic", "x"], "one of the arguments"),
-        (["--describe", "--entity-type", "groups"], "must be one of topics, brokers, users"),
+        (["--describe", "--entity-type", "ips"], "must be one of topics, brokers, users"),
         (["--describe"], "At least one entity type must be specified"),
         (
             ["--describe", "--entity-type", "brokers", "--entity-name", "zero"],

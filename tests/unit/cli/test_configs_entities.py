@@ -33,7 +33,7 @@ from odradek.cli.tools.client_quotas import (
     quota_value,
 )
 from odradek.cli.tools.common import UsageError
-from odradek.cli.tools.configs_entities import Entities, requested_entities
+from odradek.cli.tools.configs_entities import Entities, requested_entities, resource_entity
 from odradek.cli.tools.configs_scram_quotas import (
     ScramDescription,
     alteration_kind,
@@ -93,6 +93,16 @@ def test_shorthand_flags_in_kafkas_order() -> None:
         ["users", "clients"], ["alice", ""]
     )
     assert entities("--broker", "0") == Entities(["brokers"], ["0"])
+
+
+def test_groups_are_a_config_resource_like_topics() -> None:
+    """KIP-848's group configs: kafka-configs' ``--entity-type groups``, no default entity."""
+    named = entities("--entity-type", "groups", "--entity-name", "orders-app")
+    assert named == Entities(["groups"], ["orders-app"])
+    assert resource_entity(named) == ("groups", "orders-app")
+    assert resource_entity(entities("--entity-type", "groups")) == ("groups", None)
+    with pytest.raises(UsageError, match="--entity-default is only valid with brokers"):
+        resource_entity(entities("--entity-type", "groups", "--entity-default"))
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,15 @@ from odradek.cli.tools.kafka import (
     ResourceType,
 )
 
-ENTITY_TYPES = {"topics": ResourceType.TOPIC, "brokers": ResourceType.BROKER}
+# groups: KIP-848's group configs (ConfigResource type 32; librdkafka sends its GROUP as 32
+# in the config APIs, as Kafka's Admin does).
+ENTITY_TYPES = {
+    "topics": ResourceType.TOPIC,
+    "brokers": ResourceType.BROKER,
+    "groups": ResourceType.GROUP,
+}
+# The ConfigResource type on the wire (the tool's own DescribeConfigs, for the synonyms).
+WIRE_RESOURCE_TYPES = {"topics": 2, "brokers": 4, "groups": 32}
 CLIENT_ENTITY_TYPES = ("users", "clients")
 CLIENT_METRICS_ENTITY_TYPE = "client-metrics"  # KIP-714 (configs_client_metrics)
 # The entity flags in the order Kafka's tool reads them: (attribute, entity type).
@@ -35,7 +43,7 @@ _DEFAULT_SHORTHANDS = (
 
 @dataclass
 class Entity:
-    type: str  # "topics" or "brokers"
+    type: str  # "topics", "brokers" or "groups"
     name: str
 
     @property
@@ -81,7 +89,7 @@ def requested_entities(args: argparse.Namespace) -> Entities:
         if entity_type not in (*ENTITY_TYPES, *CLIENT_ENTITY_TYPES, CLIENT_METRICS_ENTITY_TYPE):
             raise UsageError(
                 f"Invalid entity type {entity_type}, the entity type must be one of "
-                "topics, brokers, users, clients, client-metrics"
+                "topics, brokers, users, clients, client-metrics, groups"
             )
     if len(types) > 1 and set(types) != set(CLIENT_ENTITY_TYPES):
         raise UsageError("Only 'users' and 'clients' entity types may be specified together")
@@ -89,7 +97,7 @@ def requested_entities(args: argparse.Namespace) -> Entities:
 
 
 def resource_entity(entities: Entities) -> tuple[str, str | None]:
-    """The topic or broker named, None for all of them."""
+    """The topic, broker or group named, None for all of them."""
     entity_type, names = entities.types[0], entities.names
     if "" in names:
         if entity_type != "brokers":

@@ -1,4 +1,8 @@
-"""Topic and broker configs in ``configs``: DescribeConfigs and IncrementalAlterConfigs."""
+"""Topic, broker and group configs in ``configs``: DescribeConfigs and
+IncrementalAlterConfigs. Groups (``--entity-type groups``) are KIP-848's group configs,
+ConfigResource type 32: ``consumer.session.timeout.ms`` and ``consumer.heartbeat.interval.ms``;
+``--describe`` without ``--entity-name`` describes every consumer group, as kafka-configs
+does."""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from odradek.cli.tools.common import (
 )
 from odradek.cli.tools.configs_entities import (
     ENTITY_TYPES,
+    WIRE_RESOURCE_TYPES,
     Entity,
     requested_changes,
 )
@@ -29,7 +34,14 @@ from odradek.cli.tools.kafka import (
 )
 from odradek.protocol.client import WireError
 
-DYNAMIC_SOURCES = {"topics": "DYNAMIC_TOPIC_CONFIG", "brokers": "DYNAMIC_BROKER_CONFIG"}
+DYNAMIC_SOURCES = {
+    "topics": "DYNAMIC_TOPIC_CONFIG",
+    "brokers": "DYNAMIC_BROKER_CONFIG",
+    "groups": "DYNAMIC_GROUP_CONFIG",
+}
+# confluent-kafka's names that differ from Kafka's Admin ConfigEntry.ConfigSource (kafka-configs
+# prints Kafka's).
+_KAFKA_SOURCE_NAMES = {"GROUP_CONFIG": "DYNAMIC_GROUP_CONFIG"}
 
 
 def describe(admin: Admin, args: argparse.Namespace, entity_type: str, name: str | None) -> int:
@@ -94,6 +106,9 @@ class Config:
 def _names(admin: Admin, entity_type: str, name: str | None) -> list[str]:
     if name is not None:
         return [name]
+    if entity_type == "groups":  # Kafka's tool: listConsumerGroups
+        listed = admin.wait(admin.client.list_consumer_groups(request_timeout=admin.timeout))
+        return sorted(str(g.group_id) for g in listed.valid)
     metadata = admin.metadata()
     if entity_type == "topics":
         return sorted(metadata.topics)
@@ -149,7 +164,7 @@ def _wire_synonyms(admin: Admin, entity: Entity) -> dict[str, list[Synonym]]:
         return describe_synonyms(
             str(broker.host),
             int(broker.port),
-            int(ENTITY_TYPES[entity.type].value),
+            WIRE_RESOURCE_TYPES[entity.type],
             entity.name,
             admin.timeout,
         )
@@ -158,14 +173,15 @@ def _wire_synonyms(admin: Admin, entity: Entity) -> dict[str, list[Synonym]]:
 
 
 def _source(entry: Any) -> str:
-    """The config source's name (librdkafka gives its number)."""
+    """The config source's name as Kafka's Admin calls it (librdkafka gives its number)."""
     source = entry.source
     if isinstance(source, int):
         try:
             source = ConfigSource(source)
         except ValueError:
             return str(source)
-    return str(getattr(source, "name", source))
+    name = str(getattr(source, "name", source))
+    return _KAFKA_SOURCE_NAMES.get(name, name)
 
 
 def _value(name: str, value: str | None, sensitive: bool) -> str:
