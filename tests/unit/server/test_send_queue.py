@@ -131,14 +131,14 @@ def test_plain_tcp_sends_regions_from_the_file_in_order(
     async def scenario() -> None:
         sender, reader, writer = await connect()
         assert sender.queue is not None
-        first, second = segment.records(0, 4_000_000), segment.records(5_000_000, 1_000_123)
+        first, second = segment.records(0, 4_000_000), segment.records(5_000_000, 1_200_123)
         sender.queue.send([b"head", first, b"mid", memoryview(b"dle"), second])
         sender.queue.send([b"next response"])  # behind the regions
         assert sender.queue.sending
-        got = await reader.readexactly(4 + 4_000_000 + 6 + 1_000_123 + 13)
+        got = await reader.readexactly(4 + 4_000_000 + 6 + 1_200_123 + 13)
         assert (
             got
-            == b"head" + data[:4_000_000] + b"middle" + data[5_000_000:6_000_123] + b"next response"
+            == b"head" + data[:4_000_000] + b"middle" + data[5_000_000:6_200_123] + b"next response"
         )
         await until(lambda: not sender.queue.sending)  # type: ignore[union-attr]
         assert sender.idle == 1
