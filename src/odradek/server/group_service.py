@@ -17,18 +17,42 @@ from odradek.common.ids import TopicPartition
 from odradek.common.internal_topics import OFFSETS_TOPIC
 from odradek.common.writes import InternalWrite
 from odradek.coordinator.group import group_configs
+from odradek.coordinator.group.consumer.model import Requester
 from odradek.coordinator.group.coordinator import GroupConfig, GroupCoordinator
 from odradek.coordinator.group.loader import load_partition
-from odradek.server.collaborators import HasMetadataStore, InternalTopicServiceCollaborators
+from odradek.security.acl import AclOperation, ResourceType
+from odradek.security.authorizer import AclAuthorizer
+from odradek.server.collaborators import (
+    Authorizing,
+    HasMetadataStore,
+    InternalTopicServiceCollaborators,
+)
 from odradek.server.owned_partitions import AllPartitions, LedPartitions, OwnedPartitions
 from odradek.server.scheduler import LoopScheduler
 
 log = logging.getLogger(__name__)
 
 
-class GroupServiceCollaborators(InternalTopicServiceCollaborators, Protocol):
+class GroupServiceCollaborators(InternalTopicServiceCollaborators, Authorizing, Protocol):
     """What the group coordinator's service reads from the broker (its internal topic is
-    ``__consumer_offsets``)."""
+    ``__consumer_offsets``; the authorizer, for the topics a regex subscription may see)."""
+
+
+class TopicDescribeAuthorizer:
+    """The broker's ACL authorizer as the coordinator asks it: which topics a requester
+    may DESCRIBE (the topics a consumer group's regex subscriptions resolve to)."""
+
+    def __init__(self, authorizer: AclAuthorizer) -> None:
+        self.authorizer = authorizer
+
+    def describable(self, requester: Requester, names: Iterable[str]) -> frozenset[str]:
+        authorize = self.authorizer.authorize
+        principal, host = requester.principal, requester.host
+        return frozenset(
+            name
+            for name in names
+            if authorize(principal, host, AclOperation.DESCRIBE, ResourceType.TOPIC, name)
+        )
 
 
 class BrokerTopics:
@@ -106,6 +130,8 @@ class GroupService:
             BrokerTopics(broker),
             StoredGroupConfigs(broker),
         )
+        if broker.authorizer is not None:  # Kafka 4.0 (KAFKA-18813, KAFKA-19147)
+            self.coordinator.context.topic_authorizer = TopicDescribeAuthorizer(broker.authorizer)
         self._expiry_task: asyncio.Task[None] | None = None
         # The __consumer_offsets partitions whose groups this broker coordinates.
         self.owned: OwnedPartitions = AllPartitions()

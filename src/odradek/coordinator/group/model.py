@@ -24,6 +24,7 @@ from kio.schema.errors import ErrorCode
 from odradek.common.clock import Clock
 from odradek.common.writes import InternalWrite
 from odradek.coordinator.group import records as rec
+from odradek.coordinator.group.consumer.model import Requester
 from odradek.coordinator.group.state import MemberMetadata
 
 Protocols = list[tuple[str, bytes]]
@@ -111,6 +112,16 @@ class NoTopics:
         return ()
 
 
+class TopicAuthorizer(Protocol):
+    """The broker's topic DESCRIBE decisions, for what the coordinator decides on its own:
+    the topics a consumer group's regex subscriptions resolve to (Kafka 4.0, KAFKA-18813).
+    A coordinator given none (no ``authorizer.class.name``) filters nothing."""
+
+    def describable(self, requester: Requester, names: Iterable[str]) -> frozenset[str]:
+        """Those of ``names`` the requester may DESCRIBE."""
+        ...
+
+
 @dataclass(slots=True)
 class CoordinatorContext:
     """What the membership protocol and the metadata managers share."""
@@ -121,6 +132,7 @@ class CoordinatorContext:
     writer: OffsetsWriter
     topics: TopicsView = field(default_factory=NoTopics)
     group_configs: GroupConfigLookup = field(default_factory=NoGroupConfigs)
+    topic_authorizer: TopicAuthorizer | None = None
 
     def partition_for(self, group_id: str) -> int:
         """The ``__consumer_offsets`` partition that holds the group's records."""

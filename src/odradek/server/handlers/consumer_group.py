@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from kio.schema.errors import ErrorCode
 
-from odradek.coordinator.group.consumer.model import Assignment, ConsumerGroup
+from odradek.coordinator.group.consumer.model import Assignment, ConsumerGroup, Requester
 from odradek.coordinator.group.coordinator import HeartbeatRequest
 from odradek.protocol import api_versions as keys
 from odradek.protocol.codec import build, response_module
@@ -109,6 +109,7 @@ def handle_consumer_group_heartbeat(
             owned=_owned(request),
             client_id=ctx.header.client_id or "",
             client_host=ctx.client_host,
+            requester=Requester(ctx.principal, ctx.connection.peer_host),
         )
     )
     ctx.writes.add(result.write)

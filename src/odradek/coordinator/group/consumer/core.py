@@ -26,6 +26,7 @@ from odradek.coordinator.group.consumer.model import (
     ConsumerGroup,
     ConsumerGroupMember,
     MemberState,
+    Requester,
 )
 from odradek.coordinator.group.consumer.reconciliation import (
     MemberAssignment,
@@ -87,17 +88,50 @@ class ConsumerGroupCore:
     def member_topics(self, group: ConsumerGroup, member: ConsumerGroupMember) -> set[str]:
         """The topic names a member subscribes to: its names, and (KIP-848 regex
         subscriptions) every non-internal topic its regex matches in full, once the group
-        has resolved that regex."""
+        has resolved that regex, that the group's regex requester may DESCRIBE."""
         names = set(member.subscribed_topic_names)
         regex = member.subscribed_topic_regex
         if regex and regex in group.resolved_regexes:
             pattern = re.compile(regex)
-            names.update(
-                name
-                for name in self.context.topics.topic_names()
-                if not name.startswith("__") and pattern.fullmatch(name)
+            names |= self._describable(
+                group,
+                {
+                    name
+                    for name in self.context.topics.topic_names()
+                    if not name.startswith("__") and pattern.fullmatch(name)
+                },
             )
         return names
+
+    def _describable(self, group: ConsumerGroup, matches: set[str]) -> set[str]:
+        """A regex's ``matches`` less the topics the group's regex requester may not
+        DESCRIBE (Kafka 4.0, KAFKA-18813: a member must not learn of topics it may not see
+        through a regex). A group just loaded has none until its next heartbeat: it keeps
+        the topics it subscribed to before, which were authorized then."""
+        authorizer = self.context.topic_authorizer
+        if authorizer is None:
+            return matches
+        if group.regex_requester is None:
+            return matches & group.subscription_metadata.keys()
+        return set(authorizer.describable(group.regex_requester, matches))
+
+    @staticmethod
+    def resolve_regexes(
+        group: ConsumerGroup, requester: Requester | None, brought: str | None
+    ) -> None:
+        """After a heartbeat: the group's regexes count from its next heartbeat on, as
+        Kafka's asynchronous resolution answers a new regex's topics a heartbeat after the
+        literal ones. When the heartbeat ``brought`` a regex the group had not resolved, or
+        the group was just loaded, they are resolved in its sender's name (Kafka refreshes
+        all of a group's regexes in the context of the heartbeat that needed it)."""
+        refresh = (brought and brought not in group.resolved_regexes) or (
+            group.regex_requester is None
+        )
+        group.resolved_regexes = {
+            m.subscribed_topic_regex for m in group.members.values() if m.subscribed_topic_regex
+        }
+        if refresh and requester is not None:
+            group.regex_requester = requester
 
     def subscription_metadata(self, group: ConsumerGroup) -> crec.SubscriptionMetadata:
         """Topic id and partition count of every existing topic the group subscribes to."""

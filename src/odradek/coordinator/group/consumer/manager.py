@@ -38,6 +38,7 @@ from odradek.coordinator.group.consumer.model import (
     Assignment,
     ConsumerGroup,
     ConsumerGroupMember,
+    Requester,
     difference,
 )
 from odradek.coordinator.group.consumer.replay import replay_into
@@ -63,6 +64,8 @@ class HeartbeatRequest:
     owned: Assignment | None = None
     client_id: str = ""
     client_host: str = ""
+    # The sender's principal and host, for the topic ACLs a regex subscription must respect
+    requester: Requester | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,9 +179,7 @@ class ConsumerGroupManager:
             return HeartbeatResult(exc.error_code, str(exc), request.member_id or None)
         core.schedule_session_timeout(group, member)
         core.schedule_rebalance_timeout(group, member)
-        # A new regex counts from the group's next heartbeat on, as Kafka's asynchronous
-        # resolution answers its topics a heartbeat after the literal ones.
-        group.resolved_regexes = _regexes(group)
+        core.resolve_regexes(group, request.requester, request.subscribed_topic_regex)
         # As Kafka: the assignment is sent to a member joining, to one sending a full request
         # (all of rebalance timeout, subscription and owned partitions: after an error) and
         # when the member's assignment changed; not merely because it reported what it owns.

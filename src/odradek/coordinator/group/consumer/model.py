@@ -18,11 +18,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from odradek.common.principal import KafkaPrincipal
+
 Assignment = dict[uuid.UUID, frozenset[int]]
 """Partitions by topic id (Kafka's ``Map<Uuid, Set<Integer>>``)."""
 
 LEAVE_GROUP_MEMBER_EPOCH = -1
 LEAVE_GROUP_STATIC_MEMBER_EPOCH = -2
+
+
+@dataclass(frozen=True, slots=True)
+class Requester:
+    """Who sent a request, as an ACL decision sees it: the principal and the host it
+    connected from (Kafka's AuthorizableRequestContext, as the coordinator keeps it)."""
+
+    principal: KafkaPrincipal
+    host: str
 
 
 class MemberState(enum.Enum):
@@ -118,6 +129,11 @@ class ConsumerGroup:
     # Subscribed regexes whose matches count (KIP-848 resolves a new regex asynchronously:
     # the heartbeat that brings it is answered with the literal topics only).
     resolved_regexes: set[str] = field(default_factory=set)
+    # With an authorizer, whose DESCRIBE permission filters the regexes' matches: the sender
+    # of the heartbeat that last resolved them (Kafka resolves all of a group's regexes in
+    # the context of the request that triggered the refresh, and persists the topics, not
+    # the principal). None in a group just loaded, until its next heartbeat.
+    regex_requester: Requester | None = None
     dead: bool = False
 
     @property
