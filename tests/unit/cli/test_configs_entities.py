@@ -103,6 +103,37 @@ def test_groups_are_a_config_resource_like_topics() -> None:
     assert resource_entity(entities("--entity-type", "groups")) == ("groups", None)
     with pytest.raises(UsageError, match="--entity-default is only valid with brokers"):
         resource_entity(entities("--entity-type", "groups", "--entity-default"))
+    # Kafka 4.0's shorthand (KAFKA-17327): --group ID is --entity-type groups --entity-name ID.
+    assert entities("--group", "orders-app") == named
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--entity-type", "groups", "--group", "orders-app"],
+        ["--group", "orders-app", "--entity-type", "groups"],
+        ["--entity-name", "orders-app", "--group", "orders-app"],
+        ["--group", "orders-app", "--entity-name", "billing"],
+        ["--group", "orders-app", "--entity-default"],
+    ],
+)
+def test_the_group_flag_is_not_given_with_entity_flags(
+    flags: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        entities(*flags)
+    assert exited.value.code  # odradek's parser exits 1 on a usage error
+    assert "should not be used in conjunction with specific entity flags" in (
+        capsys.readouterr().err
+    )
+
+
+def test_the_configs_help_names_groups() -> None:
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    text = " ".join(commands["configs"].format_help().split())
+    assert "client-metrics or groups" in text
+    assert "--group ID" in text
 
 
 @pytest.mark.parametrize(

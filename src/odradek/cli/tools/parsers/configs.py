@@ -14,6 +14,30 @@ from odradek.cli.tools.parsers.common import (
     verbose_flag,
 )
 
+CONFLICT = (
+    "--entity-{type,name,default} should not be used in conjunction with specific entity flags"
+)
+
+
+def _refuse_with_group(parser: argparse.ArgumentParser, namespace: argparse.Namespace) -> None:
+    """Kafka's tool refuses --entity-type/--entity-name/--entity-default with --group."""
+    if getattr(namespace, "group", None) is not None:
+        parser.error(CONFLICT)
+
+
+class _EntityTypes(argparse.Action):
+    """``--entity-type TYPE``, repeatable, in the order given."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        _refuse_with_group(parser, namespace)
+        setattr(namespace, self.dest, [*(getattr(namespace, self.dest, None) or []), values])
+
 
 class _EntityNames(argparse.Action):
     """``--entity-name NAME`` and ``--entity-default`` into one list, in the order given
@@ -26,15 +50,37 @@ class _EntityNames(argparse.Action):
         values: Any,
         option_string: str | None = None,
     ) -> None:
+        _refuse_with_group(parser, namespace)
         name = "" if self.nargs == 0 else values
         setattr(namespace, self.dest, [*(getattr(namespace, self.dest, None) or []), name])
+
+
+class _Group(argparse.Action):
+    """``--group ID``: Kafka 4.0's shorthand for ``--entity-type groups --entity-name ID``
+    (KAFKA-17327), read here as those two flags; not with them, as in Kafka."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        if getattr(namespace, self.dest, None) is not None:
+            parser.error("--group may be given once")
+        if getattr(namespace, "entity_types", None) or getattr(namespace, "entity_names", None):
+            parser.error(CONFLICT)
+        setattr(namespace, self.dest, values)
+        namespace.entity_types = ["groups"]
+        namespace.entity_names = [values]
 
 
 def add_configs(commands: Any) -> None:
     parser = commands.add_parser(
         "configs",
-        help="describe and alter the configs of topics, brokers, users and clients (kafka-configs)",
-        description="Describe or change the configs of topics and brokers, the SCRAM "
+        help="describe and alter the configs of topics, brokers, groups, users and clients "
+        "(kafka-configs)",
+        description="Describe or change the configs of topics, brokers and groups, the SCRAM "
         "credentials of users and the quotas of users and clients, like kafka-configs.sh.",
     )
     actions = parser.add_mutually_exclusive_group(required=True)
@@ -45,16 +91,17 @@ def add_configs(commands: Any) -> None:
     parser.add_argument(
         "--entity-type",
         dest="entity_types",
-        action="append",
+        action=_EntityTypes,
         metavar="TYPE",
-        help="topics, brokers, users, clients or client-metrics (users and clients may be "
-        "given together)",
+        help="topics, brokers, users, clients, client-metrics or groups (users and clients "
+        "may be given together)",
     )
     parser.add_argument(
         "--entity-name",
         dest="entity_names",
         action=_EntityNames,
-        help="the topic name, broker id, user principal, client id or client-metrics resource name",
+        help="the topic name, broker id, user principal, client id, client-metrics resource "
+        "name or group id",
     )
     parser.add_argument(
         "--entity-default",
@@ -67,6 +114,12 @@ def add_configs(commands: Any) -> None:
     parser.add_argument("--broker", help="shorthand for --entity-type brokers --entity-name")
     parser.add_argument("--user", help="shorthand for --entity-type users --entity-name")
     parser.add_argument("--client", help="shorthand for --entity-type clients --entity-name")
+    parser.add_argument(
+        "--group",
+        action=_Group,
+        metavar="ID",
+        help="the group's id: shorthand for --entity-type groups --entity-name",
+    )
     for kind in ("broker", "user", "client"):
         parser.add_argument(
             f"--{kind}-defaults",
