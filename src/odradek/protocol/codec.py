@@ -23,7 +23,7 @@ from kio.schema.request_header.v2.header import RequestHeader as RequestHeaderV2
 from kio.serial import entity_reader, entity_writer
 from kio.static.constants import EntityType
 
-from odradek.protocol import legacy_codec
+from odradek.protocol import fast_writer, legacy_codec
 from odradek.protocol.api_versions import API_VERSIONS_KEY, SUPPORTED_APIS
 
 _HEADER_PREFIX = struct.Struct(">hhi")
@@ -224,7 +224,17 @@ def encode_response(header: RequestHeader, body: Any) -> list[Any]:
             writer.write(chunk)
         writer.chunks[0] = _INT32.pack(writer.size)
         return writer.chunks
-    if body.__flexible__ and header.api_key != API_VERSIONS_KEY:
+    tagged_header = body.__flexible__ and header.api_key != API_VERSIONS_KEY
+    fast = fast_writer.entity_writer(body.__class__)
+    if fast is not None:
+        buf = bytearray(9 if tagged_header else 8)  # size, correlation id, empty tags of v1
+        _INT32.pack_into(buf, 4, header.correlation_id)
+        out = fast_writer.Chunks(buf)
+        fast(out, body)
+        chunks = out.done()
+        _INT32.pack_into(buf, 0, sum(map(len, chunks)) - 4)
+        return chunks
+    if tagged_header:
         writer.write(b"\x00")  # empty tagged fields of response header v1
     _writer(type(body))(writer, body)  # type: ignore[arg-type]
     writer.chunks[0] = _INT32.pack(writer.size)

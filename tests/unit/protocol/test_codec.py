@@ -299,7 +299,7 @@ def test_size_prefix_counts_every_chunk() -> None:
     response = metadata_response(12)
     chunks = encode_response(RequestHeader(METADATA, 12, 1, None), response)
     total = sum(len(c) for c in chunks)
-    assert struct.unpack(">i", bytes(chunks[0]))[0] == total - 4
+    assert struct.unpack_from(">i", bytes(chunks[0]))[0] == total - 4
 
 
 def test_build_drops_fields_the_version_lacks() -> None:

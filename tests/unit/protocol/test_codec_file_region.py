@@ -75,6 +75,6 @@ def test_region_is_a_chunk_of_its_own(version: int, region: FileRecords) -> None
     chunks = encode_response(header, fetch_response(version, [region, b"", region]))
     assert [chunk for chunk in chunks if isinstance(chunk, FileRecords)] == [region, region]
     total = sum(len(chunk) for chunk in chunks)
-    assert struct.unpack(">i", bytes(chunks[0]))[0] == total - 4
+    assert struct.unpack_from(">i", bytes(chunks[0]))[0] == total - 4
     from_bytes = encode_response(header, fetch_response(version, [BATCHES, b"", BATCHES]))
     assert materialized(chunks) == materialized(from_bytes)

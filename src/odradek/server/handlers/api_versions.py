@@ -79,7 +79,7 @@ def _encoded_supported(version: int, hidden: frozenset[int]) -> bytes:
     """``_supported(version, hidden)`` encoded, without the size and correlation id."""
     header = RequestHeader(API_VERSIONS_KEY, version, 0, None)
     chunks = encode_response(header, _supported(version, hidden))
-    return b"".join(bytes(chunk) for chunk in chunks[2:])
+    return b"".join(bytes(chunk) for chunk in chunks)[8:]  # past the size and correlation id
 
 
 def encoded_api_versions(
