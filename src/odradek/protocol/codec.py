@@ -216,27 +216,27 @@ def encode_response(header: RequestHeader, body: Any) -> list[Any]:
     """Size prefix, response header and body, as chunks (each a :data:`Chunk`) for the
     connection to send in order: bytes-like values, and any FileRegion the body holds (a
     Fetch response's records) as a chunk of its own."""
+    if not legacy_codec.is_legacy_response(body):
+        fast = fast_writer.entity_writer(body.__class__)
+        if fast is not None:
+            tagged = body.__flexible__ and header.api_key != API_VERSIONS_KEY
+            buf = bytearray(9 if tagged else 8)  # size, correlation id, empty tags of header v1
+            _INT32.pack_into(buf, 4, header.correlation_id)
+            out = fast_writer.Chunks(buf)
+            fast(out, body)
+            chunks = out.done()
+            _INT32.pack_into(buf, 0, sum(map(len, chunks)) - 4)
+            return chunks
     writer = ChunkWriter()
     writer.write(b"")  # placeholder for the size prefix
     writer.write(_INT32.pack(header.correlation_id))
     if legacy_codec.is_legacy_response(body):
         for chunk in legacy_codec.encode_body(header.api_version, body):
             writer.write(chunk)
-        writer.chunks[0] = _INT32.pack(writer.size)
-        return writer.chunks
-    tagged_header = body.__flexible__ and header.api_key != API_VERSIONS_KEY
-    fast = fast_writer.entity_writer(body.__class__)
-    if fast is not None:
-        buf = bytearray(9 if tagged_header else 8)  # size, correlation id, empty tags of v1
-        _INT32.pack_into(buf, 4, header.correlation_id)
-        out = fast_writer.Chunks(buf)
-        fast(out, body)
-        chunks = out.done()
-        _INT32.pack_into(buf, 0, sum(map(len, chunks)) - 4)
-        return chunks
-    if tagged_header:
-        writer.write(b"\x00")  # empty tagged fields of response header v1
-    _writer(type(body))(writer, body)  # type: ignore[arg-type]
+    else:
+        if body.__flexible__ and header.api_key != API_VERSIONS_KEY:
+            writer.write(b"\x00")  # empty tagged fields of response header v1
+        _writer(type(body))(writer, body)  # type: ignore[arg-type]
     writer.chunks[0] = _INT32.pack(writer.size)
     return writer.chunks
 
